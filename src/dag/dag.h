@@ -1,0 +1,230 @@
+/* dag.h - compute DAGs: tensors (ops), index/value expressions, TOPI-shaped
+ * builders, canonical print, workload and class keys.
+ *
+ * A DAG is a list of ops in topological order; op i is Ansor's "stage i" of the
+ * initial state.  Placeholders are ops too.  A compute op has spatial axes (one
+ * per output dimension), optional reduce axes, and a body expression over loads
+ * of earlier ops.  Expressions are immutable trees allocated from the DAG's
+ * arena and may be shared.  Loads name the tensor by its uid (stable across
+ * schedule transformations that insert stages, see sched.h).
+ *
+ * The stage list, stage order, axis order and reduce-axis order of every
+ * builder follow TVM's TOPI computes as they were when the logs in
+ * ../shared/data/ansor were tuned (late 2020), because Ansor records address
+ * stages and iterators by position.  Each builder documents its stage list.
+ */
+#ifndef TT_DAG_H
+#define TT_DAG_H
+
+#include <stdint.h>
+
+#include "../util/util.h"
+
+#define TT_MAX_DIMS 8
+#define TT_MAX_RAXES 8
+#define TT_NAME_MAX 48
+
+/* ---- expressions ---------------------------------------------------------- */
+
+typedef enum tt_type { TT_T_INT = 0, TT_T_FLOAT, TT_T_BOOL, TT_T_COUNT } tt_type;
+
+typedef enum tt_ekind {
+    TT_E_INT = 0,   /* ival */
+    TT_E_FLOAT,     /* fval (float32 constant; +-inf allowed) */
+    TT_E_AXIS,      /* spatial axis `axis` of the enclosing op (type int) */
+    TT_E_RAXIS,     /* reduce axis `axis` of the enclosing op (type int) */
+    TT_E_LOAD,      /* load uid[args...] (type float) */
+    TT_E_ADD,       /* a0 + a1 (int or float) */
+    TT_E_SUB,
+    TT_E_MUL,
+    TT_E_DIV,       /* float division */
+    TT_E_FLOORDIV,  /* int floor division (TVM floordiv) */
+    TT_E_FLOORMOD,  /* int floor modulo */
+    TT_E_MIN,
+    TT_E_MAX,
+    TT_E_LT,        /* comparisons: type bool */
+    TT_E_LE,
+    TT_E_GT,
+    TT_E_GE,
+    TT_E_EQ,
+    TT_E_NE,
+    TT_E_AND,       /* bool */
+    TT_E_OR,
+    TT_E_NOT,
+    TT_E_SELECT,    /* a0 ? a1 : a2 (TVM if_then_else / select) */
+    TT_E_CALL,      /* math call `call` on float args */
+    TT_E_CAST,      /* int -> float conversion of a0 */
+    TT_E_COUNT
+} tt_ekind;
+
+typedef enum tt_call {
+    TT_CALL_EXP = 0,
+    TT_CALL_LOG,
+    TT_CALL_SQRT,
+    TT_CALL_RSQRT,
+    TT_CALL_TANH,
+    TT_CALL_ERF,
+    TT_CALL_SIGMOID,
+    TT_CALL_POW,  /* 2 args */
+    TT_CALL_FABS,
+    TT_CALL_COUNT
+} tt_call;
+
+extern const char *const tt_ekind_names[TT_E_COUNT];
+extern const char *const tt_call_names[TT_CALL_COUNT];
+
+typedef struct tt_expr tt_expr;
+struct tt_expr {
+    tt_ekind kind;
+    tt_type type;
+    int n;          /* number of args */
+    union {
+        int64_t ival;
+        double fval;
+        int axis;   /* TT_E_AXIS / TT_E_RAXIS */
+        int uid;    /* TT_E_LOAD: tensor uid */
+        tt_call call;
+    } u;
+    tt_expr **args; /* n children; for LOAD the indices */
+};
+
+/* Constructors (allocate from arena a). */
+tt_expr *tt_e_int(tt_arena *a, int64_t v);
+tt_expr *tt_e_float(tt_arena *a, double v);
+tt_expr *tt_e_axis(tt_arena *a, int i);
+tt_expr *tt_e_raxis(tt_arena *a, int i);
+tt_expr *tt_e_load(tt_arena *a, int uid, int n, tt_expr *const *idx);
+tt_expr *tt_e_bin(tt_arena *a, tt_ekind k, tt_expr *x, tt_expr *y);
+tt_expr *tt_e_un(tt_arena *a, tt_ekind k, tt_expr *x); /* NOT, CAST */
+tt_expr *tt_e_select(tt_arena *a, tt_expr *c, tt_expr *x, tt_expr *y);
+tt_expr *tt_e_call(tt_arena *a, tt_call f, int n, tt_expr *const *args);
+
+/* Generic rewriting: a copy of e in which every AXIS/RAXIS/LOAD node is passed
+ * to fn first; if fn returns non-NULL that replaces the node (its children are
+ * not visited).  Used for inlining and axis substitution. */
+typedef tt_expr *(*tt_expr_fn)(void *ctx, tt_arena *a, const tt_expr *e);
+tt_expr *tt_expr_rewrite(tt_arena *a, const tt_expr *e, tt_expr_fn fn, void *ctx);
+
+/* ---- ops ---------------------------------------------------------------- */
+
+typedef enum tt_opkind { TT_OP_PLACEHOLDER = 0, TT_OP_COMPUTE, TT_OP_COUNT } tt_opkind;
+
+typedef enum tt_red { TT_RED_NONE = 0, TT_RED_SUM, TT_RED_MAX, TT_RED_MIN, TT_RED_COUNT } tt_red;
+extern const char *const tt_red_names[TT_RED_COUNT];
+
+typedef struct tt_axis {
+    char name[TT_NAME_MAX];
+    int64_t extent;
+} tt_axis;
+
+typedef struct tt_op {
+    int uid;                  /* unique id within the DAG (== index for DAG ops) */
+    tt_opkind kind;
+    char name[TT_NAME_MAX];   /* TOPI tensor name: "PaddedInput", "Conv2dOutput", "T_add" */
+    char tag[TT_NAME_MAX];    /* TOPI tag: "conv2d_nhwc", "elemwise", "broadcast", "injective", ... */
+    int ndim;
+    tt_axis axis[TT_MAX_DIMS];    /* spatial axes = output dims (extent = shape) */
+    int nreduce;
+    tt_axis raxis[TT_MAX_RAXES];
+    tt_red red;                   /* reduction kind; NONE if nreduce == 0 */
+    tt_expr *body;                /* value (reduced over raxes if red != NONE) */
+    tt_expr *cond;                /* optional reduction predicate (NULL = always) */
+    int is_const;                 /* placeholder holding constant weights (layout-free) */
+} tt_op;
+
+/* A compute DAG. ops[i]->uid == i.  Inputs are the placeholders, in op order;
+ * outputs are the ops with no consumer (normally exactly one, the last op). */
+typedef struct tt_dag {
+    tt_arena *arena;
+    int nops;
+    tt_op **ops;
+    char class_key[128];      /* fused op sequence, e.g. "conv2d_nhwc+add+relu" */
+    double flops;             /* floating-point op count (FlopEstimator rules) */
+} tt_dag;
+
+/* ---- building ----------------------------------------------------------- */
+
+tt_dag *tt_dag_new(void);
+void tt_dag_free(tt_dag *d);
+/* Append a placeholder; returns its uid. */
+int tt_dag_placeholder(tt_dag *d, const char *name, int ndim, const int64_t *shape, int is_const);
+/* Append a compute op with the given axes (names may be NULL for defaults
+ * "ax0".. / "rv0"..); body is set by the caller afterwards via tt_dag_op(). */
+int tt_dag_compute(tt_dag *d, const char *name, const char *tag, int ndim, const int64_t *shape,
+                   const char *const *axis_names, int nreduce, const int64_t *rextents,
+                   const char *const *raxis_names, tt_red red);
+tt_op *tt_dag_op(tt_dag *d, int uid);
+/* Finish: validate (loads in bounds of rank, uids earlier), compute flops and
+ * class key.  Returns 0 or sets err. */
+int tt_dag_finish(tt_dag *d, tt_err *err);
+
+/* Number of placeholders, and the i-th placeholder / output uid. */
+int tt_dag_ninputs(const tt_dag *d);
+int tt_dag_input(const tt_dag *d, int i);
+int tt_dag_output(const tt_dag *d); /* the last op */
+int64_t tt_op_numel(const tt_op *op);
+
+/* ---- TOPI-compatible builders -------------------------------------------
+ * Each returns a finished DAG or NULL with err set.  The epilogue list names
+ * elementwise/broadcast stages applied to the anchor's output in order. */
+
+typedef enum tt_epi {
+    TT_EPI_BIAS_ADD = 0, /* + placeholder [1,..,1,C] (broadcast over the last dim) -> T_add */
+    TT_EPI_BIAS_MUL,     /* * placeholder [1,..,1,C] -> T_multiply */
+    TT_EPI_RESIDUAL_ADD, /* + placeholder of the output shape -> T_add */
+    TT_EPI_RESIDUAL_MUL, /* * placeholder of the output shape -> T_multiply */
+    TT_EPI_RELU,         /* max(x, 0) -> T_relu */
+    TT_EPI_CLIP,         /* clip(x, lo, hi) -> clip (attrs lo, hi) */
+    TT_EPI_COUNT
+} tt_epi;
+extern const char *const tt_epi_names[TT_EPI_COUNT];
+
+typedef struct tt_epilogue {
+    int n;
+    tt_epi ops[8];
+    double lo[8], hi[8];  /* for CLIP */
+} tt_epilogue;
+
+typedef struct tt_conv2d_params {
+    int64_t n, h, w, ci;       /* input NHWC */
+    int64_t kh, kw, co;        /* weight HWIO: [kh, kw, ci/groups, co] */
+    int64_t stride_h, stride_w;
+    int64_t pad_t, pad_l, pad_b, pad_r;
+    int64_t dil_h, dil_w;
+    int64_t groups;            /* 1 = conv2d_nhwc; == ci == co... see depthwise */
+    int depthwise;             /* depthwise_conv2d_nhwc: weight [kh, kw, ci, multiplier] */
+} tt_conv2d_params;
+
+tt_dag *tt_build_conv2d_nhwc(const tt_conv2d_params *p, const tt_epilogue *epi, tt_err *err);
+/* dense: data [M,K], weight [N,K] -> T_dense? (see dag builder docs) */
+tt_dag *tt_build_dense(int64_t m, int64_t n, int64_t k, const tt_epilogue *epi, tt_err *err);
+/* batch_matmul: A [B,M,K], B [B,N,K] (TOPI's transposed-B layout) */
+tt_dag *tt_build_batch_matmul(int64_t b, int64_t m, int64_t n, int64_t k, const tt_epilogue *epi,
+                              tt_err *err);
+/* The auto-scheduler tutorial's matmul_add: A[N,L] x B[L,M] + C[N,M]. */
+tt_dag *tt_build_matmul_add(int64_t n, int64_t l, int64_t m, tt_err *err);
+
+typedef enum tt_pool { TT_POOL_MAX = 0, TT_POOL_AVG, TT_POOL_COUNT } tt_pool;
+typedef struct tt_pool_params {
+    tt_pool kind;
+    int64_t n, h, w, c;        /* NHWC */
+    int64_t kh, kw, stride_h, stride_w, pad_t, pad_l, pad_b, pad_r;
+    int count_include_pad;
+} tt_pool_params;
+tt_dag *tt_build_pool2d_nhwc(const tt_pool_params *p, const tt_epilogue *epi, tt_err *err);
+tt_dag *tt_build_global_avg_pool_nhwc(int64_t n, int64_t h, int64_t w, int64_t c,
+                                      const tt_epilogue *epi, tt_err *err);
+/* softmax over the last axis of a tensor of rank ndim. */
+tt_dag *tt_build_softmax(int ndim, const int64_t *shape, tt_err *err);
+
+/* ---- keys and printing --------------------------------------------------- */
+
+/* Canonical print: every op with its kind, name, tag, axes, reduce kind, body;
+ * with shapes abstracted (abstract != 0: extents and shape-derived constants
+ * replaced by symbols) or concrete.  Caller frees. */
+char *tt_dag_print(const tt_dag *d, int abstract);
+/* Workload key: JSON list ["<hash of abstract print>", [shape], [shape], ...]
+ * with inputs first and the output last (DESIGN.md).  Caller frees. */
+char *tt_dag_workload_key(const tt_dag *d);
+
+#endif

@@ -1,0 +1,104 @@
+/* measure.h - build generated C into shared objects and measure them in an
+ * isolated runner process, checking every output against a reference.
+ *
+ * Build: candidates are grouped several to a translation unit and compiled
+ * in parallel jobs (CC / CFLAGS configurable).  A unit that fails to compile
+ * is rebuilt one candidate at a time, so that one bad candidate fails alone.
+ * Builds never overlap with timing: tt_build() returns before any run starts.
+ *
+ * Run: the runner (build/transtune-runner) is a separate program started with
+ * fork+exec (never a bare fork of a process whose OpenMP threads may exist),
+ * killed after a timeout.  It fills inputs with seeded random values, fills
+ * outputs with NaN, calls the kernel once (warm-up; that output is the one
+ * checked), then times with TVM's protocol: `number` grows by max(1.618x,
+ * needed) until one repeat lasts min_repeat_ms; `repeat` repeats; optional
+ * cache flush of every argument but the first before each call.
+ *
+ * Kernel ABI (what codegen emits):
+ *   candidate: void NAME(float *const *args);  args = inputs..., output
+ *   reference: void NAME(float *const *args, double *out, double *mag);
+ *              args = inputs only; out = value in double precision; mag =
+ *              error magnitude (see codegen.h) of each output element.
+ */
+#ifndef TT_MEASURE_H
+#define TT_MEASURE_H
+
+#include "../record/record.h"
+
+#define TT_MAX_ARGS 32
+
+typedef struct tt_build_opts {
+    const char *cc;            /* NULL: $CC, else clang if present, else gcc */
+    const char *cflags;        /* NULL: $TT_CFLAGS or the default for the compiler */
+    int jobs;                  /* parallel compile jobs; 0 = number of cores */
+    int per_unit;              /* candidates per translation unit; 0 = 8 */
+    double timeout_s;          /* per compile job; 0 = 60 */
+    const char *workdir;       /* NULL: a fresh directory under $TMPDIR */
+} tt_build_opts;
+
+/* One candidate to build: `source` defines `fn` (and only static helpers
+ * whose names start with fn).  After tt_build: so_path set, or error set. */
+typedef struct tt_build_item {
+    const char *source;
+    char fn[64];
+    int error;                 /* tt_errno: 0, COMPILE_HOST, BUILD_TIMEOUT */
+    char so_path[512];
+    char msg[512];             /* compiler diagnostics (truncated) on error */
+    double build_s;
+} tt_build_item;
+
+/* The common prelude (includes, helpers) written once at the top of each
+ * unit is given by the caller (codegen's tt_codegen_prelude()). */
+int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, int n, tt_err *err);
+
+/* Default compiler and flags that tt_build would use (for reports). */
+const char *tt_build_default_cc(void);
+const char *tt_build_default_cflags(const char *cc);
+
+typedef struct tt_run_opts {
+    int threads;               /* OpenMP threads in the runner; 0 = all cores */
+    int number;                /* 0 = 3 (TVM LocalRunner) */
+    int repeat;                /* 0 = 3 */
+    double min_repeat_ms;      /* 0 = 100; negative = none */
+    int cache_flush;
+    double timeout_s;          /* 0 = 10 */
+    uint64_t seed;             /* input data seed */
+    const char *runner;        /* NULL: $TT_RUNNER or transtune-runner beside the executable */
+} tt_run_opts;
+
+/* Shapes of the kernel arguments: nin inputs then one output. */
+typedef struct tt_io {
+    int nin;
+    int64_t numel[TT_MAX_ARGS]; /* nin inputs, then the output at [nin] */
+} tt_io;
+
+/* Reference result: value and magnitude per output element (double). */
+typedef struct tt_ref {
+    int64_t n;
+    double *out;
+    double *mag;
+} tt_ref;
+
+/* Run the reference kernel (in the runner, same inputs).  Returns 0 or sets err. */
+int tt_run_reference(const tt_run_opts *o, const char *so_path, const char *fn, const tt_io *io,
+                     tt_ref *ref, tt_err *err);
+void tt_ref_free(tt_ref *ref);
+
+typedef struct tt_result {
+    int error;                 /* tt_errno */
+    int ncosts;
+    double costs[TT_MAX_COSTS];
+    double mean;               /* mean of costs (s); 1e10 on error */
+    int correct;               /* 1 if checked and within tolerance */
+    double max_abs_err, max_rel_err; /* rel = abs error / (tol bound) */
+    char msg[512];
+} tt_result;
+
+/* Run a candidate and check its output against ref:
+ *   |out - ref.out| <= tol_factor * FLT_EPSILON * ref.mag + 1e-30
+ * for every element (NaN anywhere fails).  A wrong answer gives
+ * error = TT_ERR_WRONG_ANSWER and mean = 1e10, never a time. */
+int tt_run_candidate(const tt_run_opts *o, const char *so_path, const char *fn, const tt_io *io,
+                     const tt_ref *ref, double tol_factor, tt_result *res, tt_err *err);
+
+#endif

@@ -1,0 +1,252 @@
+/* util.c - see util.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int tt_err_set(tt_err *err, const char *fmt, ...)
+{
+    if (!err || err->set)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->set = 1;
+    return -1;
+}
+
+void tt_err_prefix(tt_err *err, const char *fmt, ...)
+{
+    if (!err || !err->set)
+        return;
+    char pre[TT_ERR_MAX], old[TT_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+}
+
+void tt_err_clear(tt_err *err)
+{
+    if (err) {
+        err->set = 0;
+        err->msg[0] = 0;
+    }
+}
+
+void *tt_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+void *tt_xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz ? sz : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+void *tt_xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+char *tt_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = tt_xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+/* Arena: a linked list of chunks; large requests get their own chunk. */
+typedef struct tt_chunk {
+    struct tt_chunk *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+} tt_chunk;
+
+struct tt_arena {
+    tt_chunk *head;
+};
+
+tt_arena *tt_arena_new(void) { return tt_xcalloc(1, sizeof(tt_arena)); }
+
+void *tt_arena_alloc(tt_arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (!a->head || a->head->used + n > a->head->cap) {
+        size_t cap = n > 65536 ? n : 65536;
+        tt_chunk *c = tt_xmalloc(sizeof(tt_chunk) + cap);
+        c->used = 0;
+        c->cap = cap;
+        c->next = a->head;
+        a->head = c;
+    }
+    void *p = a->head->data + a->head->used;
+    a->head->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+char *tt_arena_strdup(tt_arena *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = tt_arena_alloc(a, n);
+    memcpy(d, s, n);
+    return d;
+}
+
+void tt_arena_free(tt_arena *a)
+{
+    if (!a)
+        return;
+    tt_chunk *c = a->head;
+    while (c) {
+        tt_chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+    free(a);
+}
+
+void tt_str_init(tt_str *s)
+{
+    s->buf = NULL;
+    s->len = s->cap = 0;
+}
+
+void tt_str_free(tt_str *s)
+{
+    free(s->buf);
+    tt_str_init(s);
+}
+
+static void str_reserve(tt_str *s, size_t extra)
+{
+    if (s->len + extra + 1 <= s->cap)
+        return;
+    size_t cap = s->cap ? s->cap : 256;
+    while (cap < s->len + extra + 1)
+        cap *= 2;
+    s->buf = tt_xrealloc(s->buf, cap);
+    s->cap = cap;
+}
+
+void tt_str_cat(tt_str *s, const char *text)
+{
+    size_t n = strlen(text);
+    str_reserve(s, n);
+    memcpy(s->buf + s->len, text, n + 1);
+    s->len += n;
+}
+
+void tt_str_vcatf(tt_str *s, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return;
+    str_reserve(s, (size_t)n);
+    vsnprintf(s->buf + s->len, (size_t)n + 1, fmt, ap);
+    s->len += (size_t)n;
+}
+
+void tt_str_catf(tt_str *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tt_str_vcatf(s, fmt, ap);
+    va_end(ap);
+}
+
+void tt_str_clear(tt_str *s)
+{
+    s->len = 0;
+    if (s->buf)
+        s->buf[0] = 0;
+}
+
+char *tt_str_take(tt_str *s)
+{
+    char *b = s->buf ? s->buf : tt_xstrdup("");
+    tt_str_init(s);
+    return b;
+}
+
+void tt_rng_seed(tt_rng *r, uint64_t seed) { r->s = seed ^ 0x9E3779B97F4A7C15ull; }
+
+uint64_t tt_rng_next(tt_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t tt_rng_below(tt_rng *r, uint64_t n) { return n ? tt_rng_next(r) % n : 0; }
+
+double tt_rng_unit(tt_rng *r) { return (double)(tt_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+uint64_t tt_hash64(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+double tt_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+char *tt_read_file(const char *path, size_t *len, tt_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tt_err_set(err, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    tt_str s;
+    tt_str_init(&s);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        str_reserve(&s, n);
+        memcpy(s.buf + s.len, buf, n);
+        s.len += n;
+        s.buf[s.len] = 0;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        tt_str_free(&s);
+        tt_err_set(err, "cannot read %s", path);
+        return NULL;
+    }
+    if (len)
+        *len = s.len;
+    return tt_str_take(&s);
+}

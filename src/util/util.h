@@ -1,0 +1,78 @@
+/* util.h - shared plumbing: error messages, arenas, growable strings, RNG.
+ *
+ * Every module reports failure the same way: a function returns an int status
+ * (0 = ok, nonzero = failed) and writes a human-readable message into a tt_err
+ * that the caller owns.  The first message wins, so the innermost cause is what
+ * the user sees; callers may prefix context with tt_err_prefix().
+ */
+#ifndef TT_UTIL_H
+#define TT_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TT_ERR_MAX 512
+
+typedef struct tt_err {
+    int set;
+    char msg[TT_ERR_MAX];
+} tt_err;
+
+/* Record an error (printf format).  No-op if err is NULL or already set.
+ * Always returns -1 so callers can write `return tt_err_set(e, ...)`. */
+int tt_err_set(tt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prepend context ("while X: ") to an already-set message. */
+void tt_err_prefix(tt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tt_err_clear(tt_err *err);
+
+/* Allocation that aborts on out-of-memory (an internal invariant, not an input
+ * error: the library has no sensible way to continue). */
+void *tt_xmalloc(size_t n);
+void *tt_xcalloc(size_t n, size_t sz);
+void *tt_xrealloc(void *p, size_t n);
+char *tt_xstrdup(const char *s);
+
+/* Arena: bump allocator with a named lifetime.  Everything allocated from it
+ * is freed at once by tt_arena_free().  Memory is zeroed. */
+typedef struct tt_arena tt_arena;
+tt_arena *tt_arena_new(void);
+void *tt_arena_alloc(tt_arena *a, size_t n);
+char *tt_arena_strdup(tt_arena *a, const char *s);
+void tt_arena_free(tt_arena *a);
+
+/* Growable string. */
+typedef struct tt_str {
+    char *buf;
+    size_t len, cap;
+} tt_str;
+void tt_str_init(tt_str *s);
+void tt_str_free(tt_str *s);
+void tt_str_cat(tt_str *s, const char *text);
+void tt_str_catf(tt_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tt_str_vcatf(tt_str *s, const char *fmt, va_list ap);
+void tt_str_clear(tt_str *s);
+/* Detach the buffer (caller frees); the tt_str is reset. */
+char *tt_str_take(tt_str *s);
+
+/* Deterministic RNG (splitmix64 / xorshift), seeded explicitly. */
+typedef struct tt_rng {
+    uint64_t s;
+} tt_rng;
+void tt_rng_seed(tt_rng *r, uint64_t seed);
+uint64_t tt_rng_next(tt_rng *r);
+/* Uniform integer in [0, n). */
+uint64_t tt_rng_below(tt_rng *r, uint64_t n);
+/* Uniform double in [0, 1). */
+double tt_rng_unit(tt_rng *r);
+
+/* 64-bit FNV-1a over bytes; used for workload-key hashes. */
+uint64_t tt_hash64(const void *data, size_t n);
+
+/* Monotonic wall clock in seconds. */
+double tt_now(void);
+
+/* Read a whole file into a NUL-terminated buffer (caller frees). */
+char *tt_read_file(const char *path, size_t *len, tt_err *err);
+
+#endif

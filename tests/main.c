@@ -1,0 +1,59 @@
+/* main.c - runs every module's test table; `build/tests [filter]` runs the
+ * tests whose "module/name" contains filter.  Ends with "N passed, N failed". */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+int tt_test_failed_flag;
+
+void tt_test_fail(const char *file, int line, const char *what)
+{
+    fprintf(stderr, "    FAILED %s:%d: %s\n", file, line, what);
+    tt_test_failed_flag = 1;
+}
+
+const char *tt_test_shared_data(void)
+{
+    const char *p = getenv("TT_SHARED_DATA");
+    return p ? p : "../shared/data";
+}
+
+extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
+    tests_measure[], tests_cli[];
+
+static const struct {
+    const char *module;
+    const tt_test *tests;
+} tables[] = {
+    {"util", tests_util},       {"dag", tests_dag},         {"record", tests_record},
+    {"sched", tests_sched},     {"codegen", tests_codegen}, {"measure", tests_measure},
+    {"cli", tests_cli},
+};
+
+int main(int argc, char **argv)
+{
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    int passed = 0, failed = 0;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        for (const tt_test *x = tables[t].tests; x->name; x++) {
+            char full[256];
+            snprintf(full, sizeof full, "%s/%s", tables[t].module, x->name);
+            if (filter && !strstr(full, filter))
+                continue;
+            tt_test_failed_flag = 0;
+            fprintf(stderr, "%s ...\n", full);
+            x->fn();
+            if (tt_test_failed_flag) {
+                failed++;
+                printf("FAIL %s\n", full);
+            } else {
+                passed++;
+                printf("ok   %s\n", full);
+            }
+            fflush(stdout);
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

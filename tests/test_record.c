@@ -1,0 +1,5 @@
+#include "test.h"
+
+const tt_test tests_record[] = {
+    {NULL, NULL},
+};
