@@ -39,7 +39,7 @@ deps:
 
 test: deps
 	$(MAKE) all build/tests
-	cd build && ./tests
+	./build/tests
 
 clean:
 	rm -rf build

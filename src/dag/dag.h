@@ -130,6 +130,8 @@ typedef struct tt_op {
     tt_expr *body;                /* value (reduced over raxes if red != NONE) */
     tt_expr *cond;                /* optional reduction predicate (NULL = always) */
     int is_const;                 /* placeholder holding constant weights (layout-free) */
+    char attrs[96];               /* op attributes for the canonical print, e.g.
+                                     "stride=2,2 pad=3,3,3,3 dil=1,1 groups=1" */
 } tt_op;
 
 /* A compute DAG. ops[i]->uid == i.  Inputs are the placeholders, in op order;
