@@ -5,7 +5,7 @@
 CC      ?= cc
 PKGS    := jansson
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
+CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -ldl -fopenmp
 
 LIB_SRC := $(filter-out src/cli/% src/measure/runner_main.c,$(wildcard src/*/*.c))
@@ -45,3 +45,12 @@ clean:
 	rm -rf build
 
 .PHONY: all deps test clean
+
+# ---- fuzz: libFuzzer targets (clang); see the comment atop each fuzz/*.c ----
+build/fuzz_record: fuzz/fuzz_record.c $(LIB_SRC)
+	@mkdir -p build
+	clang $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz: build/fuzz_record
+
+.PHONY: fuzz

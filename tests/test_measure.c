@@ -1,5 +1,447 @@
+/* test_measure.c - build hand-written kernels and run them in the runner:
+ * batching and bad-candidate isolation, every error code a candidate can
+ * earn, the reference check, deterministic inputs and TVM-style timing. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <ftw.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/measure/measure.h"
 #include "test.h"
 
+#define TN 100000
+
+static const char *prelude = "#include <math.h>\n#include <stdint.h>\n#define TN 100000\n";
+
+/* Candidate kernels: z = x + y over TN floats, plus deliberate failures. */
+#define CAND(name, body)                                                                           \
+    "void " name "(float *const *a)\n{\n"                                                          \
+    "    const float *x = a[0], *y = a[1];\n    float *z = a[2];\n" body "}\n"
+static const char *src_add = CAND("t_add", "#pragma omp parallel for\n"
+                                           "    for (int64_t i = 0; i < TN; i++)\n"
+                                           "        z[i] = x[i] + y[i];\n");
+static const char *src_add2 = CAND("t_add2", "    for (int64_t i = 0; i < TN; i++)\n"
+                                             "        z[i] = y[i] + x[i];\n");
+static const char *src_wrong = CAND("t_wrong", "    for (int64_t i = 0; i < TN; i++)\n"
+                                               "        z[i] = x[i] + y[i] + (i == 777 ? 1e-3f : 0);\n");
+static const char *src_hole = CAND("t_hole", "    for (int64_t i = 0; i < TN; i++)\n"
+                                             "        if (i != 5) z[i] = x[i] + y[i];\n");
+static const char *src_segv = CAND("t_segv", "    (void)x, (void)y, (void)z;\n"
+                                             "    *(volatile int *)(uintptr_t)8 = 1;\n");
+static const char *src_hang = CAND("t_hang", "    (void)x, (void)y, (void)z;\n"
+                                             "    volatile int go = 1;\n    while (go) {}\n");
+static const char *src_bad = "void t_bad(float *const *a) { this is not C; }\n";
+/* Reference in double; mag = |x| + |y| bounds the rounding of x + y. */
+static const char *src_ref =
+    "void t_ref(float *const *a, double *out, double *mag)\n{\n"
+    "    for (int64_t i = 0; i < TN; i++) {\n"
+    "        out[i] = (double)a[0][i] + (double)a[1][i];\n"
+    "        mag[i] = fabs((double)a[0][i]) + fabs((double)a[1][i]);\n    }\n}\n";
+/* Exposes the inputs: out = input 0, mag = input 1. */
+static const char *src_inputs = "void t_inputs(float *const *a, double *out, double *mag)\n{\n"
+                                "    for (int64_t i = 0; i < TN; i++)\n"
+                                "        out[i] = a[0][i], mag[i] = a[1][i];\n}\n";
+
+enum { FX_ADD, FX_ADD2, FX_WRONG, FX_HOLE, FX_SEGV, FX_HANG, FX_REF, FX_INPUTS, FX_N };
+
+/* Built once, in one translation unit, and shared by the run tests. */
+static struct {
+    int ready, ok;
+    char dir[256];
+    tt_build_item items[FX_N];
+    tt_ref ref;
+    tt_io io;
+} fx;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void rm_tree(const char *dir)
+{
+    if (dir[0])
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void fx_cleanup(void)
+{
+    tt_ref_free(&fx.ref);
+    rm_tree(fx.dir);
+}
+
+static void make_tmpdir(char *out, size_t cap)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(out, cap, "%s/tt-test-measure-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(out))
+        out[0] = 0;
+}
+
+static tt_run_opts quick_opts(void)
+{
+    tt_run_opts o = {0};
+    o.repeat = 1;
+    o.number = 1;
+    o.min_repeat_ms = -1;
+    o.seed = 42;
+    o.timeout_s = 10;
+    return o;
+}
+
+/* Build the fixture (once) and run the reference; 0 on failure. */
+static int fixture(void)
+{
+    if (fx.ready)
+        return fx.ok;
+    fx.ready = 1;
+    make_tmpdir(fx.dir, sizeof fx.dir);
+    atexit(fx_cleanup);
+    const char *srcs[FX_N] = {src_add,  src_add2, src_wrong, src_hole,
+                              src_segv, src_hang, src_ref,   src_inputs};
+    const char *fns[FX_N] = {"t_add",  "t_add2", "t_wrong", "t_hole",
+                             "t_segv", "t_hang", "t_ref",   "t_inputs"};
+    for (int i = 0; i < FX_N; i++) {
+        fx.items[i].source = srcs[i];
+        snprintf(fx.items[i].fn, sizeof fx.items[i].fn, "%s", fns[i]);
+    }
+    tt_build_opts bo = {.workdir = fx.dir};
+    tt_err err = {0};
+    if (tt_build(&bo, prelude, fx.items, FX_N, &err)) {
+        fprintf(stderr, "    fixture build: %s\n", err.msg);
+        return 0;
+    }
+    for (int i = 0; i < FX_N; i++)
+        if (fx.items[i].error) {
+            fprintf(stderr, "    fixture %s: %s\n", fns[i], fx.items[i].msg);
+            return 0;
+        }
+    fx.io.nin = 2;
+    fx.io.numel[0] = fx.io.numel[1] = fx.io.numel[2] = TN;
+    tt_run_opts ro = quick_opts();
+    if (tt_run_reference(&ro, fx.items[FX_REF].so_path, "t_ref", &fx.io, &fx.ref, &err)) {
+        fprintf(stderr, "    fixture reference: %s\n", err.msg);
+        return 0;
+    }
+    fx.ok = 1;
+    return 1;
+}
+
+static int run_fx(int which, const char *fn, tt_run_opts *o, tt_result *res)
+{
+    tt_err err = {0};
+    int rc = tt_run_candidate(o, fx.items[which].so_path, fn, &fx.io, &fx.ref, 4, res, &err);
+    if (rc)
+        fprintf(stderr, "    run %s: %s\n", fn, err.msg);
+    return rc;
+}
+
+static void test_defaults(void)
+{
+    const char *cc = tt_build_default_cc();
+    CHECK(cc && *cc);
+    const char *fl = tt_build_default_cflags(NULL);
+    CHECK(strstr(fl, "-fPIC") && strstr(fl, "-shared") && strstr(fl, "-fopenmp"));
+    CHECK(!strstr(fl, "-ffast-math"));
+    CHECK(strstr(tt_build_default_cflags("clang"), "-fopenmp=libgomp"));
+    CHECK(strstr(tt_build_default_cflags("/usr/bin/clang-14"), "-fopenmp=libgomp"));
+    CHECK(strstr(tt_build_default_cflags("gcc"), "-fopenmp") &&
+          !strstr(tt_build_default_cflags("gcc"), "libgomp"));
+}
+
+static void test_build_unit(void)
+{
+    CHECK(fixture());
+    for (int i = 0; i < FX_N; i++) {
+        CHECK(fx.items[i].error == 0 && fx.items[i].so_path[0]);
+        /* One translation unit: every candidate shares one shared object. */
+        CHECK(!strcmp(fx.items[i].so_path, fx.items[0].so_path));
+        CHECK(fx.items[i].build_s > 0);
+    }
+    CHECK(!strncmp(fx.items[0].so_path, fx.dir, strlen(fx.dir)));
+    CHECK(access(fx.items[0].so_path, R_OK) == 0);
+}
+
+/* A syntax error among good candidates fails alone; the others still build. */
+static void test_build_bad_alone(void)
+{
+    char dir[256];
+    make_tmpdir(dir, sizeof dir);
+    CHECK(dir[0]);
+    tt_build_item it[4] = {{.source = src_add, .fn = "t_add"},
+                           {.source = src_bad, .fn = "t_bad"},
+                           {.source = src_add2, .fn = "t_add2"},
+                           {.source = src_ref, .fn = "t_ref"}};
+    tt_build_opts bo = {.workdir = dir, .per_unit = 3, .jobs = 2};
+    tt_err err = {0};
+    int rc = tt_build(&bo, prelude, it, 4, &err);
+    int e0 = it[0].error, e1 = it[1].error, e2 = it[2].error, e3 = it[3].error;
+    int has_error = strstr(it[1].msg, "error") != NULL;
+    int distinct = strcmp(it[0].so_path, it[2].so_path) != 0;
+    int ok_paths = it[0].so_path[0] && it[2].so_path[0] && it[3].so_path[0] && !it[1].so_path[0];
+    /* Candidates are usable: run the good ones of the failed unit. */
+    tt_run_opts ro = quick_opts();
+    tt_io io = {.nin = 2, .numel = {TN, TN, TN}};
+    tt_ref ref = {0};
+    tt_result res = {0};
+    int run_ok = rc == 0 && e3 == 0 && !tt_run_reference(&ro, it[3].so_path, "t_ref", &io, &ref, &err) &&
+                 !tt_run_candidate(&ro, it[2].so_path, "t_add2", &io, &ref, 4, &res, &err) &&
+                 res.error == 0 && res.correct;
+    tt_ref_free(&ref);
+    rm_tree(dir);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    CHECK(e0 == 0 && e2 == 0 && e3 == 0);
+    CHECK(e1 == TT_ERR_COMPILE_HOST);
+    CHECK_MSG(has_error, "msg: %s", it[1].msg);
+    CHECK(distinct && ok_paths);
+    CHECK_MSG(run_ok, "%s %s", err.msg, res.msg);
+}
+
+static void test_run_correct(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    tt_result res;
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK_MSG(res.error == 0 && res.correct, "%d %s", res.error, res.msg);
+    CHECK(res.ncosts == 1 && res.costs[0] > 0 && res.mean == res.costs[0]);
+    CHECK(res.max_rel_err <= 1 && res.max_abs_err < 1e-6);
+    o.threads = 1;
+    CHECK(run_fx(FX_ADD2, "t_add2", &o, &res) == 0);
+    CHECK_MSG(res.error == 0 && res.correct, "%d %s", res.error, res.msg);
+}
+
+static void test_run_wrong(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    tt_result res;
+    CHECK(run_fx(FX_WRONG, "t_wrong", &o, &res) == 0);
+    CHECK(res.error == TT_ERR_WRONG_ANSWER && !res.correct);
+    CHECK(res.mean == 1e10 && res.ncosts == 1 && res.costs[0] == 1e10);
+    CHECK_MSG(strstr(res.msg, "element 777 "), "msg: %s", res.msg);
+    CHECK(res.max_abs_err > 5e-4);
+}
+
+/* An output element the kernel never writes stays NaN and is caught. */
+static void test_run_untouched(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    tt_result res;
+    CHECK(run_fx(FX_HOLE, "t_hole", &o, &res) == 0);
+    CHECK(res.error == TT_ERR_WRONG_ANSWER && !res.correct && res.mean == 1e10);
+    CHECK_MSG(strstr(res.msg, "element 5 ") && strstr(res.msg, "nan"), "msg: %s", res.msg);
+}
+
+static void test_run_segv(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    tt_result res;
+    CHECK(run_fx(FX_SEGV, "t_segv", &o, &res) == 0);
+    CHECK_MSG(res.error == TT_ERR_RUNTIME_DEVICE, "%d %s", res.error, res.msg);
+    CHECK(strstr(res.msg, "signal") && res.mean == 1e10 && res.costs[0] == 1e10);
+}
+
+static void test_run_timeout(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    o.timeout_s = 1;
+    tt_result res;
+    double t0 = tt_now();
+    CHECK(run_fx(FX_HANG, "t_hang", &o, &res) == 0);
+    double dt = tt_now() - t0;
+    CHECK_MSG(res.error == TT_ERR_RUN_TIMEOUT, "%d %s", res.error, res.msg);
+    CHECK_MSG(dt >= 0.9 && dt < 3, "took %.2f s", dt);
+    CHECK(res.mean == 1e10);
+}
+
+static void test_run_load_errors(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    tt_result res;
+    tt_err err = {0};
+    CHECK(run_fx(FX_ADD, "t_missing", &o, &res) == 0);
+    CHECK_MSG(res.error == TT_ERR_COMPILE_DEVICE, "%d %s", res.error, res.msg);
+    CHECK(strstr(res.msg, "t_missing") && res.mean == 1e10);
+    CHECK(tt_run_candidate(&o, "/nonexistent/x.so", "t_add", &fx.io, &fx.ref, 4, &res, &err) == 0);
+    CHECK_MSG(res.error == TT_ERR_COMPILE_DEVICE, "%d %s", res.error, res.msg);
+}
+
+/* Machinery failures are errors, not results. */
+static void test_run_bad_setup(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    tt_result res;
+    tt_err err = {0};
+    o.runner = "/nonexistent/transtune-runner";
+    CHECK(tt_run_candidate(&o, fx.items[FX_ADD].so_path, "t_add", &fx.io, &fx.ref, 4, &res, &err));
+    CHECK(err.set && res.mean == 1e10);
+    tt_err_clear(&err);
+    o = quick_opts();
+    tt_io io = fx.io;
+    io.numel[2] = TN - 1;
+    CHECK(tt_run_candidate(&o, fx.items[FX_ADD].so_path, "t_add", &io, &fx.ref, 4, &res, &err));
+    CHECK(err.set);
+    tt_err_clear(&err);
+    tt_ref ref;
+    CHECK(tt_run_reference(&o, fx.items[FX_SEGV].so_path, "t_segv", &fx.io, &ref, &err));
+    CHECK(err.set && strstr(err.msg, "t_segv"));
+}
+
+/* Inputs are seeded, identical across runs, distinct per argument and seed,
+ * and uniform in [-1, 1). */
+static void test_run_inputs(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    tt_ref a = {0}, b = {0}, c = {0};
+    tt_err err = {0};
+    const char *so = fx.items[FX_INPUTS].so_path;
+    int rc = tt_run_reference(&o, so, "t_inputs", &fx.io, &a, &err) ||
+             tt_run_reference(&o, so, "t_inputs", &fx.io, &b, &err);
+    o.seed = 43;
+    rc = rc || tt_run_reference(&o, so, "t_inputs", &fx.io, &c, &err);
+    int same = !rc && !memcmp(a.out, b.out, TN * sizeof(double)) &&
+               !memcmp(a.mag, b.mag, TN * sizeof(double));
+    int differ_seed = !rc && memcmp(a.out, c.out, TN * sizeof(double));
+    int differ_arg = !rc && memcmp(a.out, a.mag, TN * sizeof(double));
+    double lo = 1, hi = -1, sum = 0;
+    for (int64_t i = 0; !rc && i < TN; i++) {
+        lo = fmin(lo, a.out[i]), hi = fmax(hi, a.out[i]);
+        sum += a.out[i];
+    }
+    tt_ref_free(&a), tt_ref_free(&b), tt_ref_free(&c);
+    CHECK_MSG(!rc, "%s", err.msg);
+    CHECK(same && differ_seed && differ_arg);
+    CHECK(lo >= -1 && hi <= 1 && lo < -0.99 && hi > 0.99 && fabs(sum / TN) < 0.02);
+}
+
+/* TVM's protocol: every repeat lasts at least min_repeat_ms, so
+ * number * cost >= min_repeat_ms for each repeat. */
+static void test_run_timing(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    o.repeat = 5;
+    o.number = 1;
+    o.min_repeat_ms = 20;
+    o.threads = 1;
+    tt_result res;
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK_MSG(res.error == 0 && res.correct, "%d %s", res.error, res.msg);
+    CHECK(res.ncosts == 5 && res.number > 1);
+    double sum = 0;
+    for (int i = 0; i < res.ncosts; i++) {
+        /* 100k-element add: ~10-50 us on one core; allow a loaded machine. */
+        CHECK_MSG(res.costs[i] > 1e-7 && res.costs[i] < 5e-3, "cost %g", res.costs[i]);
+        CHECK_MSG(res.costs[i] * res.number >= 0.0199, "%g x %d", res.costs[i], res.number);
+        sum += res.costs[i];
+    }
+    CHECK(fabs(res.mean - sum / 5) < 1e-12);
+
+    /* Cache flush forces number = 1 and no minimum, as in TVM. */
+    o.cache_flush = 1;
+    o.repeat = 3;
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK_MSG(res.error == 0 && res.correct, "%d %s", res.error, res.msg);
+    CHECK(res.ncosts == 3 && res.number == 1);
+    for (int i = 0; i < res.ncosts; i++)
+        CHECK_MSG(res.costs[i] > 1e-7 && res.costs[i] < 5e-2, "cost %g", res.costs[i]);
+}
+
+/* Another compiler through opts->cc (gcc: plain -fopenmp). */
+static void test_build_gcc(void)
+{
+    CHECK(fixture());
+    if (access("/usr/bin/gcc", X_OK) != 0) {
+        fprintf(stderr, "    (no gcc; skipped)\n");
+        return;
+    }
+    char dir[256];
+    make_tmpdir(dir, sizeof dir);
+    CHECK(dir[0]);
+    tt_build_item it[2] = {{.source = src_add, .fn = "t_add"}, {.source = src_add2, .fn = "t_add2"}};
+    tt_build_opts bo = {.workdir = dir, .cc = "gcc"};
+    tt_err err = {0};
+    int rc = tt_build(&bo, prelude, it, 2, &err);
+    tt_run_opts o = quick_opts();
+    tt_result r0 = {0}, r1 = {0};
+    int run = rc == 0 && !it[0].error && !it[1].error &&
+              !tt_run_candidate(&o, it[0].so_path, "t_add", &fx.io, &fx.ref, 4, &r0, &err) &&
+              !tt_run_candidate(&o, it[1].so_path, "t_add2", &fx.io, &fx.ref, 4, &r1, &err);
+    rm_tree(dir);
+    CHECK_MSG(rc == 0 && !it[0].error && !it[1].error, "%s %s", err.msg, it[0].msg);
+    CHECK_MSG(run && r0.correct && r1.correct, "%s %s %s", err.msg, r0.msg, r1.msg);
+}
+
+/* A compiler that hangs is killed at the timeout, with its children. */
+static void test_build_timeout(void)
+{
+    char dir[256], cc[300];
+    make_tmpdir(dir, sizeof dir);
+    CHECK(dir[0]);
+    snprintf(cc, sizeof cc, "%s/slowcc", dir);
+    FILE *f = fopen(cc, "w");
+    CHECK(f);
+    fputs("#!/bin/sh\nsleep 30\n", f);
+    fclose(f);
+    chmod(cc, 0755);
+    tt_build_item it[3] = {{.source = src_add, .fn = "t_add"},
+                           {.source = src_add2, .fn = "t_add2"},
+                           {.source = src_ref, .fn = "t_ref"}};
+    tt_build_opts bo = {.workdir = dir, .cc = cc, .timeout_s = 0.5, .per_unit = 2};
+    tt_err err = {0};
+    double t0 = tt_now();
+    int rc = tt_build(&bo, prelude, it, 3, &err);
+    double dt = tt_now() - t0;
+    rm_tree(dir);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    for (int i = 0; i < 3; i++)
+        CHECK_MSG(it[i].error == TT_ERR_BUILD_TIMEOUT && !it[i].so_path[0], "%d: %d %s", i,
+                  it[i].error, it[i].msg);
+    CHECK_MSG(dt < 3, "took %.2f s", dt);
+}
+
+/* A compiler that cannot be started is an error of the build, not a result. */
+static void test_build_no_compiler(void)
+{
+    char dir[256];
+    make_tmpdir(dir, sizeof dir);
+    CHECK(dir[0]);
+    tt_build_item it[1] = {{.source = src_add, .fn = "t_add"}};
+    tt_build_opts bo = {.workdir = dir, .cc = "/nonexistent/cc"};
+    tt_err err = {0};
+    int rc = tt_build(&bo, prelude, it, 1, &err);
+    rm_tree(dir);
+    CHECK(rc != 0 && err.set && strstr(err.msg, "/nonexistent/cc"));
+}
+
 const tt_test tests_measure[] = {
+    {"defaults", test_defaults},
+    {"build_unit", test_build_unit},
+    {"build_bad_alone", test_build_bad_alone},
+    {"run_correct", test_run_correct},
+    {"run_wrong", test_run_wrong},
+    {"run_untouched", test_run_untouched},
+    {"run_segv", test_run_segv},
+    {"run_timeout", test_run_timeout},
+    {"run_load_errors", test_run_load_errors},
+    {"run_bad_setup", test_run_bad_setup},
+    {"run_inputs", test_run_inputs},
+    {"run_timing", test_run_timing},
+    {"build_gcc", test_build_gcc},
+    {"build_timeout", test_build_timeout},
+    {"build_no_compiler", test_build_no_compiler},
     {NULL, NULL},
 };

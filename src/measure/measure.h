@@ -92,6 +92,7 @@ typedef struct tt_result {
     int correct;               /* 1 if checked and within tolerance */
     double max_abs_err, max_rel_err; /* rel = abs error / (tol bound) */
     char msg[512];
+    int number;                /* calls per repeat after TVM's growth (0 on error) */
 } tt_result;
 
 /* Run a candidate and check its output against ref:
@@ -100,5 +101,31 @@ typedef struct tt_result {
  * error = TT_ERR_WRONG_ANSWER and mean = 1e10, never a time. */
 int tt_run_candidate(const tt_run_opts *o, const char *so_path, const char *fn, const tt_io *io,
                      const tt_ref *ref, double tol_factor, tt_result *res, tt_err *err);
+
+/* ---- child processes (shared by build and run) ----------------------------
+ * A child is started with posix_spawn (fork+exec semantics, safe in a process
+ * whose OpenMP threads exist) in its own process group, so that a timeout
+ * kills the whole tree (a compiler driver and its cc1/as/ld).  Children are
+ * reaped by pid only, never with waitpid(-1), so the caller's other children
+ * are left alone. */
+typedef struct tt_proc {
+    int pid;                   /* 0: not running */
+    int pidfd;                 /* -1: pidfd_open unavailable (then polled) */
+    double t0, deadline;       /* tt_now() at start; t0 + timeout */
+} tt_proc;
+
+/* Start argv (argv[0] looked up in PATH) with cwd `dir` (NULL: inherit),
+ * stdin /dev/null, stdout+stderr to `log_path` (truncated; NULL: /dev/null;
+ * relative to dir).
+ * timeout_s <= 0: no deadline.  Returns 0 or sets err (e.g. no such program). */
+int tt_proc_spawn(tt_proc *p, char *const argv[], const char *dir, const char *log_path,
+                  double timeout_s, tt_err *err);
+/* Non-blocking: 1 and the wait status (-1 if unknown, e.g. SIGCHLD ignored)
+ * if p has exited and is now reaped; 0 if it still runs. */
+int tt_proc_poll(tt_proc *p, int *status);
+/* SIGKILL p's process group and reap p. */
+void tt_proc_kill(tt_proc *p);
+/* Sleep until one of the n running procs may have exited, or at most max_s. */
+void tt_proc_wait_any(const tt_proc *ps, int n, double max_s);
 
 #endif

@@ -18,8 +18,8 @@
 #include "../dag/dag.h"
 
 #define TT_MAX_ITERS 64      /* leaf iterators of one stage */
-#define TT_MAX_NODES 160     /* relation-graph nodes of one stage */
-#define TT_MAX_RELS 96
+#define TT_MAX_NODES 96      /* relation-graph nodes of one stage */
+#define TT_MAX_RELS 48
 #define TT_MAX_SPLIT 8       /* lengths of one split */
 #define TT_MAX_STEP_IDS 64   /* ids in RE / FU / FFSP */
 
@@ -84,7 +84,7 @@ typedef struct tt_step {
     tt_ann ann;
     /* PR: only auto_unroll_max_step$N is accepted */
     int64_t pragma_value;
-    /* CA */
+    /* CA: target stage and iterator.  RF: factor_iter_id is kept in target_iter. */
     int target_stage;
     int target_iter;
     /* CHW / CHR scope ("local"); SA factor/offset */
@@ -144,12 +144,14 @@ typedef struct tt_stage {
     tt_compute_at at;
     int at_uid;                /* TT_AT_ITER: uid of the target stage */
     int at_node;               /* TT_AT_ITER: node (in the target) it is attached to */
-    int64_t auto_unroll_max_step; /* pragma on iters[0]; 0 = none */
+    int64_t auto_unroll_max_step; /* PR auto_unroll_max_step value; 0 = none */
+    int unroll_node;           /* node the pragma was put on (-1 = none) */
 } tt_stage;
 
 typedef struct tt_state {
     const tt_dag *dag;
-    tt_arena *arena;           /* owns expressions created by CHW / RF */
+    tt_arena *arena;           /* owns expressions created by CHW / RF; shared by copies */
+    int *arena_refs;           /* reference count of arena across copies */
     int nstages;
     tt_stage *stages;          /* nstages entries, capacity cap */
     int cap;

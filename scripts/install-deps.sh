@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# install-deps.sh - install the Debian 12 packages that transtune's build, tests,
+# fuzzers and benchmarks need, and only those that are missing.
+#
+#   scripts/install-deps.sh           install what is missing (apt-get, as root or via sudo)
+#   scripts/install-deps.sh --check   list what is missing; exit 1 if anything is
+#
+# Fast and silent-ish when everything is present: one dpkg-query call, no apt-get.
+# apt-get update runs only when something has to be installed.
+set -euo pipefail
+
+# One package a line: why it is needed.
+PACKAGES=(
+    build-essential     # gcc, make, libc headers; GNU libgomp (OpenMP everywhere)
+    pkg-config          # the Makefile finds libraries through pkg-config
+    clang-14            # default kernel compiler (-fopenmp=libgomp) and make fuzz
+    clang               # the unversioned clang command
+    libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes for clang
+    libjansson-dev      # JSON: Ansor record logs
+    libdnnl-dev         # oneDNN: the peer in bench/kernels
+)
+
+die() { echo "install-deps: error: $*" >&2; exit 1; }
+
+check_only=0
+case "${1:-}" in
+    --check) check_only=1 ;;
+    "") ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1' (use --check or no option)" ;;
+esac
+
+command -v dpkg-query >/dev/null 2>&1 ||
+    die "dpkg-query not found: this script supports Debian 12 (and derivatives) only"
+
+# Installed packages print "ii"; unknown ones print nothing (dpkg-query then exits 1).
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" 2>/dev/null |
+    awk '$2 ~ /^ii/ { print $1 }' || true)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    grep -qxF "$p" <<<"$installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+echo "install-deps: missing: ${missing[*]}"
+[ "$check_only" -eq 1 ] && exit 1
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+else
+    die "not root and sudo not found; run as root: apt-get install ${missing[*]}"
+fi
+command -v apt-get >/dev/null 2>&1 || die "apt-get not found"
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: apt-get update"
+"${SUDO[@]}" apt-get update -q ||
+    die "apt-get update failed (no network or a broken sources list?)"
+echo "install-deps: installing: ${missing[*]}"
+"${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+    die "apt-get install failed for: ${missing[*]}"
+
+# Verify: a package that apt-get skipped silently must not pass.
+still=()
+for p in "${missing[@]}"; do
+    dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || still+=("$p")
+done
+[ ${#still[@]} -eq 0 ] || die "still missing after install: ${still[*]}"
+echo "install-deps: done"

@@ -1,0 +1,44 @@
+/* codegen.h - lowering of a replayed loop state to C, and the reference.
+ *
+ * Lowering (lower.c): infers the bounds of every stage computed at another
+ * stage's loop (TVM InferBound on affine index forms), recomputes iterator
+ * extents, decides guards for non-divisible splits, and which loops are
+ * unrolled (AN unroll, and auto_unroll_max_step as TVM's UnrollLoop does).
+ * Emission (emit.c) writes one C function per state:
+ *
+ *   void NAME(float *const *args)   args = placeholders in stage order, then the output
+ *
+ * with `#pragma omp parallel for` on parallel loops (never nested),
+ * `#pragma omp simd` on vectorized innermost loops, explicit unrolling by
+ * copying loop bodies, 64-byte aligned workspaces, and no text taken from a
+ * record: every number in the source is a value the lowering computed.
+ *
+ * The reference (tt_codegen_reference) is the DAG with no schedule, computed
+ * in double precision, together with an error magnitude per element: for a
+ * value v = f(a, b, ...) the magnitude is |v| plus the first-order sensitivity
+ * to the inputs' magnitudes (sums add magnitudes, products multiply them,
+ * exp(x) gives exp(x) * (1 + mag x), ...).  A float32 result is accepted when
+ *   |got - ref| <= tolerance_factor * FLT_EPSILON * mag,
+ * with tolerance_factor = the total reduction length of the DAG + 32.
+ */
+#ifndef TT_CODEGEN_H
+#define TT_CODEGEN_H
+
+#include "../sched/sched.h"
+
+/* Prelude to put once at the top of a translation unit (includes, helpers). */
+const char *tt_codegen_prelude(void);
+
+/* Append the C function `fn` computing state s to out.  Fails (err set) if
+ * the state cannot be lowered (e.g. a stage computed at a loop where its
+ * consumer does not read it). */
+int tt_codegen_candidate(const tt_state *s, const char *fn, tt_str *out, tt_err *err);
+
+/* Append the reference function `fn`:
+ *   void fn(float *const *inputs, double *out, double *mag)  */
+int tt_codegen_reference(const tt_dag *d, const char *fn, tt_str *out, tt_err *err);
+
+/* tolerance_factor above. */
+double tt_codegen_tolerance(const tt_dag *d);
+
+#endif

@@ -1,0 +1,791 @@
+/* emit.c - C emission of a lowered state (see codegen.h).
+ *
+ * Names in the generated code: b<uid> buffer of a tensor, g<uid> its error
+ * magnitude (reference only), l<uid>_<node> a loop variable, a<uid>_<node> a
+ * part of a fused loop variable, r<uid>_<root> the global value of a root
+ * axis, m<uid>_<dim> the region minimum of a stage computed at a loop.
+ *
+ * A reduction stage is emitted as TVM does: the loops before its first
+ * reduction iterator are shared; there the init nest (the remaining spatial
+ * iterators) sets the identity, then the update nest runs:
+ *
+ *   for n.0, h.0, ...                 (common)
+ *     for h.3, c.3: C[..] = 0          (init)
+ *     for rc.0, ..., h.3, c.3: C[..] += A[..] * W[..]   (update)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lower.h"
+
+#define LOCAL_STACK_BYTES (128 * 1024)
+#define MAX_EXPLICIT_UNROLL 64
+
+typedef enum phase { PH_PLAIN = 0, PH_COMMON, PH_INIT, PH_UPDATE } phase;
+
+typedef struct emitter {
+    lowering *L;
+    tt_str *o;
+    int in_parallel;
+    int ref;              /* reference mode: double values and magnitudes */
+    const char *T;        /* "float" or "double" */
+} emitter;
+
+typedef struct defs {
+    unsigned char atom[TT_MAX_NODES];  /* atom variable defined */
+    unsigned char root[LW_MAX_ROOTS];  /* root value defined */
+    unsigned char bound[TT_MAX_NODES]; /* leaf bound by an enclosing loop */
+    int nguards;                       /* open `if (...) {` blocks at this level */
+} defs;
+
+static void emit_stage(emitter *E, int si);
+static void emit_local_decl(emitter *E, int si);
+
+/* ---- small text helpers --------------------------------------------------- */
+
+static void atom_name(const lowering *L, int atom, char *buf, size_t n)
+{
+    int si = atom / TT_MAX_NODES, node = atom % TT_MAX_NODES;
+    const tt_stage *st = &L->s->stages[si];
+    int leaf = tt_stage_iter_of_node(st, node) >= 0;
+    snprintf(buf, n, "%c%d_%d", leaf ? 'l' : 'a', st->op.uid, node);
+}
+
+static void emit_aff(emitter *E, const aff *x)
+{
+    char nm[32];
+    tt_str_catf(E->o, "(INT64_C(%lld)", (long long)x->c);
+    for (int i = 0; i < x->n; i++) {
+        atom_name(E->L, x->atom[i], nm, sizeof nm);
+        tt_str_catf(E->o, " + INT64_C(%lld) * %s", (long long)x->coef[i], nm);
+    }
+    tt_str_cat(E->o, ")");
+}
+
+static void emit_float(emitter *E, double v)
+{
+    if (isinf(v))
+        tt_str_cat(E->o, v > 0 ? "INFINITY" : "(-INFINITY)");
+    else if (isnan(v))
+        tt_str_cat(E->o, "NAN");
+    else if (E->ref)
+        tt_str_catf(E->o, "%.17e", v);
+    else
+        tt_str_catf(E->o, "%.9ef", v);
+}
+
+/* Flat index of a load of stage si (indices relative to its region). */
+static void emit_expr(emitter *E, const tt_expr *e, int si);
+
+static void emit_index(emitter *E, int pi, tt_expr *const *idx, int n, int si)
+{
+    const stage_info *P = &E->L->info[pi];
+    const tt_op *op = &E->L->s->stages[pi].op;
+    int local = P->buf == LW_BUF_LOCAL;
+    if (n == 0) {
+        tt_str_cat(E->o, "0");
+        return;
+    }
+    tt_str_cat(E->o, "(");
+    for (int d = 0; d < n; d++) {
+        int64_t stride = 1;
+        for (int k = d + 1; k < n; k++)
+            stride *= local ? P->R[k] : op->axis[k].extent;
+        if (d)
+            tt_str_cat(E->o, " + ");
+        tt_str_cat(E->o, "(");
+        emit_expr(E, idx[d], si);
+        if (local)
+            tt_str_catf(E->o, " - m%d_%d", op->uid, d);
+        tt_str_catf(E->o, ") * INT64_C(%lld)", (long long)stride);
+    }
+    tt_str_cat(E->o, ")");
+}
+
+static const char *call_name(tt_call f, int ref)
+{
+    switch (f) {
+    case TT_CALL_EXP: return ref ? "exp" : "expf";
+    case TT_CALL_LOG: return ref ? "log" : "logf";
+    case TT_CALL_SQRT: return ref ? "sqrt" : "sqrtf";
+    case TT_CALL_RSQRT: return ref ? "tt_rsqrtd" : "tt_rsqrtf";
+    case TT_CALL_TANH: return ref ? "tanh" : "tanhf";
+    case TT_CALL_ERF: return ref ? "erf" : "erff";
+    case TT_CALL_SIGMOID: return ref ? "tt_sigmoidd" : "tt_sigmoidf";
+    case TT_CALL_POW: return ref ? "pow" : "powf";
+    case TT_CALL_FABS: return ref ? "fabs" : "fabsf";
+    default: return "?";
+    }
+}
+
+static void emit_expr(emitter *E, const tt_expr *e, int si)
+{
+    const tt_stage *st = &E->L->s->stages[si];
+    static const char *binop[TT_E_COUNT] = {
+        [TT_E_ADD] = "+", [TT_E_SUB] = "-", [TT_E_MUL] = "*", [TT_E_DIV] = "/",
+        [TT_E_LT] = "<",  [TT_E_LE] = "<=", [TT_E_GT] = ">",  [TT_E_GE] = ">=",
+        [TT_E_EQ] = "==", [TT_E_NE] = "!=", [TT_E_AND] = "&&", [TT_E_OR] = "||",
+    };
+    switch (e->kind) {
+    case TT_E_INT:
+        tt_str_catf(E->o, "INT64_C(%lld)", (long long)e->u.ival);
+        return;
+    case TT_E_FLOAT:
+        emit_float(E, e->u.fval);
+        return;
+    case TT_E_AXIS:
+        tt_str_catf(E->o, "r%d_%d", st->op.uid, e->u.axis);
+        return;
+    case TT_E_RAXIS:
+        tt_str_catf(E->o, "r%d_%d", st->op.uid, st->op.ndim + e->u.axis);
+        return;
+    case TT_E_LOAD: {
+        int pi = tt_state_stage_of_uid(E->L->s, e->u.uid);
+        tt_str_catf(E->o, "b%d[", e->u.uid);
+        emit_index(E, pi, e->args, e->n, si);
+        tt_str_cat(E->o, "]");
+        return;
+    }
+    case TT_E_FLOORDIV:
+    case TT_E_FLOORMOD:
+        tt_str_cat(E->o, e->kind == TT_E_FLOORDIV ? "tt_floordiv(" : "tt_floormod(");
+        emit_expr(E, e->args[0], si);
+        tt_str_cat(E->o, ", ");
+        emit_expr(E, e->args[1], si);
+        tt_str_cat(E->o, ")");
+        return;
+    case TT_E_MIN:
+    case TT_E_MAX: {
+        const char *f = e->type == TT_T_INT ? (e->kind == TT_E_MIN ? "tt_mini" : "tt_maxi")
+                        : E->ref         ? (e->kind == TT_E_MIN ? "tt_mind" : "tt_maxd")
+                                         : (e->kind == TT_E_MIN ? "tt_minf" : "tt_maxf");
+        tt_str_catf(E->o, "%s(", f);
+        emit_expr(E, e->args[0], si);
+        tt_str_cat(E->o, ", ");
+        emit_expr(E, e->args[1], si);
+        tt_str_cat(E->o, ")");
+        return;
+    }
+    case TT_E_NOT:
+        tt_str_cat(E->o, "(!");
+        emit_expr(E, e->args[0], si);
+        tt_str_cat(E->o, ")");
+        return;
+    case TT_E_CAST:
+        tt_str_catf(E->o, "((%s)(", E->T);
+        emit_expr(E, e->args[0], si);
+        tt_str_cat(E->o, "))");
+        return;
+    case TT_E_SELECT:
+        tt_str_cat(E->o, "(");
+        emit_expr(E, e->args[0], si);
+        tt_str_cat(E->o, " ? ");
+        emit_expr(E, e->args[1], si);
+        tt_str_cat(E->o, " : ");
+        emit_expr(E, e->args[2], si);
+        tt_str_cat(E->o, ")");
+        return;
+    case TT_E_CALL:
+        tt_str_catf(E->o, "%s(", call_name(e->u.call, E->ref));
+        for (int i = 0; i < e->n; i++) {
+            if (i)
+                tt_str_cat(E->o, ", ");
+            emit_expr(E, e->args[i], si);
+        }
+        tt_str_cat(E->o, ")");
+        return;
+    default:
+        if (binop[e->kind]) {
+            tt_str_cat(E->o, "(");
+            emit_expr(E, e->args[0], si);
+            tt_str_catf(E->o, " %s ", binop[e->kind]);
+            emit_expr(E, e->args[1], si);
+            tt_str_cat(E->o, ")");
+            return;
+        }
+        tt_str_cat(E->o, "0");
+    }
+}
+
+/* Error magnitude of e (reference mode): first-order propagation. */
+static void emit_mag(emitter *E, const tt_expr *e, int si)
+{
+    tt_str *o = E->o;
+    switch (e->kind) {
+    case TT_E_FLOAT:
+        tt_str_cat(o, "fabs(");
+        emit_float(E, e->u.fval);
+        tt_str_cat(o, ")");
+        return;
+    case TT_E_LOAD: {
+        int pi = tt_state_stage_of_uid(E->L->s, e->u.uid);
+        if (E->L->info[pi].buf == LW_BUF_INPUT) {
+            tt_str_cat(o, "fabs((double)");
+            emit_expr(E, e, si);
+            tt_str_cat(o, ")");
+        } else {
+            tt_str_catf(o, "g%d[", e->u.uid);
+            emit_index(E, pi, e->args, e->n, si);
+            tt_str_cat(o, "]");
+        }
+        return;
+    }
+    case TT_E_ADD:
+    case TT_E_SUB:
+        tt_str_cat(o, "(");
+        emit_mag(E, e->args[0], si);
+        tt_str_cat(o, " + ");
+        emit_mag(E, e->args[1], si);
+        tt_str_cat(o, ")");
+        return;
+    case TT_E_MUL:
+        tt_str_cat(o, "(");
+        emit_mag(E, e->args[0], si);
+        tt_str_cat(o, " * ");
+        emit_mag(E, e->args[1], si);
+        tt_str_cat(o, ")");
+        return;
+    case TT_E_DIV:
+        tt_str_cat(o, "tt_magdiv(");
+        emit_expr(E, e->args[0], si);
+        tt_str_cat(o, ", ");
+        emit_expr(E, e->args[1], si);
+        tt_str_cat(o, ", ");
+        emit_mag(E, e->args[0], si);
+        tt_str_cat(o, ", ");
+        emit_mag(E, e->args[1], si);
+        tt_str_cat(o, ")");
+        return;
+    case TT_E_MIN:
+    case TT_E_MAX:
+        tt_str_cat(o, "fmax(");
+        emit_mag(E, e->args[0], si);
+        tt_str_cat(o, ", ");
+        emit_mag(E, e->args[1], si);
+        tt_str_cat(o, ")");
+        return;
+    case TT_E_SELECT:
+        tt_str_cat(o, "(");
+        emit_expr(E, e->args[0], si);
+        tt_str_cat(o, " ? ");
+        emit_mag(E, e->args[1], si);
+        tt_str_cat(o, " : ");
+        emit_mag(E, e->args[2], si);
+        tt_str_cat(o, ")");
+        return;
+    case TT_E_CALL: {
+        /* |f(x)| + |f'(x)| * mag(x) (pow: only the base's sensitivity) */
+        static const char *deriv[TT_CALL_COUNT] = {
+            [TT_CALL_EXP] = "tt_dexp",     [TT_CALL_LOG] = "tt_dlog",
+            [TT_CALL_SQRT] = "tt_dsqrt",   [TT_CALL_RSQRT] = "tt_drsqrt",
+            [TT_CALL_TANH] = "tt_dtanh",   [TT_CALL_ERF] = "tt_derf",
+            [TT_CALL_SIGMOID] = "tt_dsigmoid", [TT_CALL_FABS] = "tt_dfabs",
+        };
+        if (e->u.call == TT_CALL_POW) {
+            tt_str_cat(o, "tt_magpow(");
+            emit_expr(E, e->args[0], si);
+            tt_str_cat(o, ", ");
+            emit_expr(E, e->args[1], si);
+            tt_str_cat(o, ", ");
+            emit_mag(E, e->args[0], si);
+            tt_str_cat(o, ")");
+            return;
+        }
+        tt_str_catf(o, "%s(", deriv[e->u.call] ? deriv[e->u.call] : "tt_dfabs");
+        emit_expr(E, e->args[0], si);
+        tt_str_cat(o, ", ");
+        emit_mag(E, e->args[0], si);
+        tt_str_cat(o, ")");
+        return;
+    }
+    default:
+        tt_str_cat(o, "fabs((double)");
+        emit_expr(E, e, si);
+        tt_str_cat(o, ")");
+    }
+}
+
+/* ---- definitions of atoms and roots as loops bind leaves ------------------ */
+
+static int aff_bound(const lowering *L, const aff *x, int si, const defs *D)
+{
+    for (int i = 0; i < x->n; i++) {
+        int a = x->atom[i];
+        if (a / TT_MAX_NODES != si)
+            continue; /* atoms of enclosing stages are always bound */
+        int node = a % TT_MAX_NODES;
+        if (!D->bound[node] && !D->atom[node])
+            return 0;
+    }
+    return 1;
+}
+
+/* Define every fused part and root value of stage si that became computable,
+ * opening guards for roots that may leave their axis.  in_init: only
+ * spatial roots matter. */
+static void define_ready(emitter *E, int si, defs *D, phase ph)
+{
+    const lowering *L = E->L;
+    const tt_stage *st = &L->s->stages[si];
+    const stage_info *I = &L->info[si];
+    int progress = 1;
+    while (progress) {
+        progress = 0;
+        for (int n = 0; n < st->nnodes; n++) {
+            if (!I->is_atom[n] || D->atom[n] || D->bound[n] || I->fuse_rel[n] < 0)
+                continue;
+            const tt_rel *rel = &st->rels[I->fuse_rel[n]];
+            const aff *fv = &I->val[rel->other];
+            if (!aff_bound(L, fv, si, D))
+                continue;
+            int idx = 0;
+            while (rel->nodes[idx] != n)
+                idx++;
+            int64_t stride = 1;
+            for (int k = idx + 1; k < rel->n; k++)
+                stride *= I->ext[rel->nodes[k]];
+            tt_str_catf(E->o, "const int64_t a%d_%d = ", st->op.uid, n);
+            if (idx > 0)
+                tt_str_cat(E->o, "(");
+            emit_aff(E, fv);
+            if (stride > 1)
+                tt_str_catf(E->o, " / INT64_C(%lld)", (long long)stride);
+            if (idx > 0)
+                tt_str_catf(E->o, ") %% INT64_C(%lld)", (long long)I->ext[n]);
+            tt_str_cat(E->o, ";\n");
+            D->atom[n] = 1;
+            progress = 1;
+        }
+    }
+    int nroots = st->op.ndim + st->op.nreduce;
+    for (int r = 0; r < nroots; r++) {
+        if (D->root[r])
+            continue;
+        if (ph == PH_INIT && r >= st->op.ndim)
+            continue;
+        if (!aff_bound(L, &I->root[r], si, D))
+            continue;
+        int64_t Ex = r < st->op.ndim ? st->op.axis[r].extent : st->op.raxis[r - st->op.ndim].extent;
+        tt_str_catf(E->o, "const int64_t r%d_%d = ", st->op.uid, r);
+        emit_aff(E, &I->root[r]);
+        tt_str_cat(E->o, ";\n");
+        D->root[r] = 1;
+        if (I->guard_hi[r] || I->guard_lo[r]) {
+            tt_str_cat(E->o, "if (");
+            if (I->guard_lo[r])
+                tt_str_catf(E->o, "r%d_%d >= 0 && ", st->op.uid, r);
+            tt_str_catf(E->o, "r%d_%d < INT64_C(%lld)) {\n", st->op.uid, r, (long long)Ex);
+            D->nguards++;
+        }
+    }
+}
+
+/* ---- loops ------------------------------------------------------------------- */
+
+typedef struct nest {
+    int n;
+    int pos[TT_MAX_ITERS];
+    int unroll[TT_MAX_ITERS];  /* 1 = explicit unroll */
+    int simd[TT_MAX_ITERS];
+} nest;
+
+static int has_attached(const lowering *L, int uid, int node)
+{
+    for (int i = 0; i < L->s->nstages; i++) {
+        const tt_stage *o = &L->s->stages[i];
+        if (o->at == TT_AT_ITER && o->at_uid == uid && o->at_node == node)
+            return 1;
+    }
+    return 0;
+}
+
+/* Unroll decisions as TVM's UnrollLoop: innermost first, a serial loop of
+ * known extent whose inner loops are all unrolled (or vectorized) is unrolled
+ * when extent * inner statements <= auto_unroll_max_step (depth <= 8); an
+ * AN unroll annotation forces it (up to MAX_EXPLICIT_UNROLL). */
+static void plan_nest(emitter *E, int si, nest *N, phase ph)
+{
+    const lowering *L = E->L;
+    const tt_stage *st = &L->s->stages[si];
+    const stage_info *I = &L->info[si];
+    int upos = st->unroll_node >= 0 ? tt_stage_iter_of_node(st, st->unroll_node) : -1;
+    int64_t steps = 1;
+    int depth = 0, all_inner = 1;
+    for (int j = N->n - 1; j >= 0; j--) {
+        int pos = N->pos[j];
+        int node = st->iters[pos].node;
+        tt_ann ann = st->iters[pos].ann;
+        int64_t ext = I->ext[node];
+        int attached = ph != PH_INIT && has_attached(L, st->op.uid, node);
+        N->simd[j] = 0;
+        N->unroll[j] = 0;
+        if (ann == TT_ANN_VECTORIZE && j == N->n - 1 && !attached && !E->ref &&
+            st->nodes[node].kind == TT_ITER_SPATIAL && ext > 1) {
+            N->simd[j] = 1; /* a vector statement counts as one step */
+            continue;
+        }
+        if (E->ref || attached || ann == TT_ANN_PARALLEL || ann == TT_ANN_VECTORIZE) {
+            all_inner = 0;
+            continue;
+        }
+        if (ann == TT_ANN_UNROLL && ext <= MAX_EXPLICIT_UNROLL) {
+            N->unroll[j] = 1;
+            steps *= ext;
+            continue;
+        }
+        if (all_inner && upos >= 0 && pos > upos && st->auto_unroll_max_step > 0 && depth < 8 &&
+            ext * steps <= st->auto_unroll_max_step) {
+            N->unroll[j] = 1;
+            steps *= ext;
+            depth++;
+            continue;
+        }
+        all_inner = 0;
+    }
+}
+
+static void emit_statement(emitter *E, int si, phase ph)
+{
+    const lowering *L = E->L;
+    const tt_stage *st = &L->s->stages[si];
+    const stage_info *I = &L->info[si];
+    const tt_op *op = &st->op;
+    tt_str *o = E->o;
+    /* write index */
+    tt_str idx;
+    tt_str_init(&idx);
+    tt_str *save = E->o;
+    E->o = &idx;
+    if (op->ndim == 0)
+        tt_str_cat(&idx, "0");
+    for (int d = 0; d < op->ndim; d++) {
+        int64_t stride = 1;
+        for (int k = d + 1; k < op->ndim; k++)
+            stride *= I->buf == LW_BUF_LOCAL ? I->R[k] : op->axis[k].extent;
+        if (d)
+            tt_str_cat(&idx, " + ");
+        if (I->buf == LW_BUF_LOCAL)
+            tt_str_catf(&idx, "(r%d_%d - m%d_%d) * INT64_C(%lld)", op->uid, d, op->uid, d,
+                        (long long)stride);
+        else
+            tt_str_catf(&idx, "r%d_%d * INT64_C(%lld)", op->uid, d, (long long)stride);
+    }
+    E->o = save;
+    if (ph == PH_INIT) {
+        tt_str_catf(o, "b%d[%s] = ", op->uid, idx.buf);
+        emit_float(E, op->red == TT_RED_SUM ? 0.0 : op->red == TT_RED_MAX ? -INFINITY : INFINITY);
+        tt_str_cat(o, ";\n");
+        if (E->ref)
+            tt_str_catf(o, "g%d[%s] = 0.0;\n", op->uid, idx.buf);
+        tt_str_free(&idx);
+        return;
+    }
+    const tt_expr *body = I->body;
+    if (op->red != TT_RED_NONE && I->cond) {
+        tt_str_cat(o, "if (");
+        emit_expr(E, I->cond, si);
+        tt_str_cat(o, ") {\n");
+    }
+    if (op->red == TT_RED_NONE) {
+        tt_str_catf(o, "b%d[%s] = ", op->uid, idx.buf);
+        emit_expr(E, body, si);
+        tt_str_cat(o, ";\n");
+        if (E->ref) {
+            tt_str_catf(o, "g%d[%s] = ", op->uid, idx.buf);
+            emit_mag(E, body, si);
+            tt_str_cat(o, ";\n");
+        }
+    } else if (op->red == TT_RED_SUM) {
+        tt_str_catf(o, "b%d[%s] = b%d[%s] + ", op->uid, idx.buf, op->uid, idx.buf);
+        emit_expr(E, body, si);
+        tt_str_cat(o, ";\n");
+        if (E->ref) {
+            tt_str_catf(o, "g%d[%s] = g%d[%s] + ", op->uid, idx.buf, op->uid, idx.buf);
+            emit_mag(E, body, si);
+            tt_str_cat(o, ";\n");
+        }
+    } else {
+        const char *f = op->red == TT_RED_MAX ? (E->ref ? "tt_maxd" : "tt_maxf")
+                                              : (E->ref ? "tt_mind" : "tt_minf");
+        tt_str_catf(o, "b%d[%s] = %s(b%d[%s], ", op->uid, idx.buf, f, op->uid, idx.buf);
+        emit_expr(E, body, si);
+        tt_str_cat(o, ");\n");
+        if (E->ref) {
+            tt_str_catf(o, "g%d[%s] = fmax(g%d[%s], ", op->uid, idx.buf, op->uid, idx.buf);
+            emit_mag(E, body, si);
+            tt_str_cat(o, ");\n");
+        }
+    }
+    if (op->red != TT_RED_NONE && I->cond)
+        tt_str_cat(o, "}\n");
+    tt_str_free(&idx);
+}
+
+static void emit_attached_at(emitter *E, int uid, int node)
+{
+    for (int i = 0; i < E->L->s->nstages; i++) {
+        const tt_stage *o = &E->L->s->stages[i];
+        if (o->at == TT_AT_ITER && o->at_uid == uid && o->at_node == node) {
+            emit_local_decl(E, i);
+            emit_stage(E, i);
+        }
+    }
+}
+
+static void emit_local_decl(emitter *E, int si);
+
+static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D);
+
+static void emit_level_body(emitter *E, int si, nest *nests, phase ph, int li, defs D)
+{
+    const tt_stage *st = &E->L->s->stages[si];
+    int node = st->iters[nests[ph].pos[li]].node;
+    D.bound[node] = 1;
+    D.nguards = 0;
+    define_ready(E, si, &D, ph);
+    if (ph != PH_INIT)
+        emit_attached_at(E, st->op.uid, node);
+    emit_loops(E, si, nests, ph, li + 1, D);
+    for (int g = 0; g < D.nguards; g++)
+        tt_str_cat(E->o, "}\n");
+}
+
+static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D)
+{
+    const lowering *L = E->L;
+    const tt_stage *st = &L->s->stages[si];
+    const stage_info *I = &L->info[si];
+    nest *N = &nests[ph];
+    if (li == N->n) {
+        if (ph == PH_COMMON) {
+            tt_str_cat(E->o, "{\n");
+            emit_loops(E, si, nests, PH_INIT, 0, D);
+            tt_str_cat(E->o, "}\n");
+            emit_loops(E, si, nests, PH_UPDATE, 0, D);
+        } else {
+            emit_statement(E, si, ph);
+        }
+        return;
+    }
+    int pos = N->pos[li];
+    int node = st->iters[pos].node;
+    int64_t ext = I->ext[node];
+    tt_ann ann = st->iters[pos].ann;
+    char v[32];
+    snprintf(v, sizeof v, "l%d_%d", st->op.uid, node);
+    if (ext == 1) {
+        tt_str_catf(E->o, "{ const int64_t %s = 0; (void)%s;\n", v, v);
+        emit_level_body(E, si, nests, ph, li, D);
+        tt_str_cat(E->o, "}\n");
+        return;
+    }
+    if (N->unroll[li]) {
+        tt_str body;
+        tt_str_init(&body);
+        tt_str *save = E->o;
+        E->o = &body;
+        emit_level_body(E, si, nests, ph, li, D);
+        E->o = save;
+        for (int64_t k = 0; k < ext; k++)
+            tt_str_catf(E->o, "{ const int64_t %s = %lld;\n%s}\n", v, (long long)k, body.buf ? body.buf : "");
+        tt_str_free(&body);
+        return;
+    }
+    int par = ann == TT_ANN_PARALLEL && !E->in_parallel && st->nodes[node].kind == TT_ITER_SPATIAL;
+    if (E->ref && li == 0 && ph != PH_UPDATE && !E->in_parallel && st->nodes[node].kind == TT_ITER_SPATIAL)
+        par = 1; /* the reference parallelizes its outermost spatial loop */
+    if (par && N->simd[li])
+        tt_str_cat(E->o, "#pragma omp parallel for simd\n");
+    else if (par)
+        tt_str_cat(E->o, "#pragma omp parallel for schedule(static)\n");
+    else if (N->simd[li])
+        tt_str_cat(E->o, "#pragma omp simd\n");
+    tt_str_catf(E->o, "for (int64_t %s = 0; %s < INT64_C(%lld); %s++) {\n", v, v, (long long)ext, v);
+    int was = E->in_parallel;
+    if (par)
+        E->in_parallel = 1;
+    emit_level_body(E, si, nests, ph, li, D);
+    E->in_parallel = was;
+    tt_str_cat(E->o, "}\n");
+}
+
+/* Buffer declaration at the attach point, region minima, then the nest. */
+static void emit_stage(emitter *E, int si)
+{
+    const lowering *L = E->L;
+    const tt_stage *st = &L->s->stages[si];
+    const stage_info *I = &L->info[si];
+    const tt_op *op = &st->op;
+    tt_str_catf(E->o, "/* %s */\n{\n", op->name);
+    nest nests[4];
+    memset(nests, 0, sizeof nests);
+    int f = -1;
+    for (int i = 0; i < st->niters && op->nreduce > 0; i++)
+        if (st->nodes[st->iters[i].node].kind != TT_ITER_SPATIAL) {
+            f = i;
+            break;
+        }
+    defs D;
+    memset(&D, 0, sizeof D);
+    if (f < 0) {
+        for (int i = 0; i < st->niters; i++)
+            nests[PH_PLAIN].pos[nests[PH_PLAIN].n++] = i;
+        if (op->nreduce > 0) /* no reduction loop left: degenerate, treat as update */
+            f = st->niters;
+    }
+    phase start = PH_PLAIN;
+    if (f >= 0) {
+        start = PH_COMMON;
+        for (int i = 0; i < f; i++)
+            nests[PH_COMMON].pos[nests[PH_COMMON].n++] = i;
+        for (int i = f + 1; i < st->niters; i++)
+            if (st->nodes[st->iters[i].node].kind == TT_ITER_SPATIAL)
+                nests[PH_INIT].pos[nests[PH_INIT].n++] = i;
+        for (int i = f; i < st->niters; i++)
+            nests[PH_UPDATE].pos[nests[PH_UPDATE].n++] = i;
+    }
+    for (int p = 0; p < 4; p++)
+        plan_nest(E, si, &nests[p], (phase)p);
+    define_ready(E, si, &D, start);
+    emit_loops(E, si, nests, start, 0, D);
+    for (int g = 0; g < D.nguards; g++)
+        tt_str_cat(E->o, "}\n");
+    tt_str_cat(E->o, "}\n");
+}
+
+/* At the attach point of stage si: its region buffer and region minima are
+ * declared in the enclosing loop body (not in a block of their own), so that
+ * the consumer's statements further in can read them. */
+static void emit_local_decl(emitter *E, int si)
+{
+    const stage_info *I = &E->L->info[si];
+    const tt_op *op = &E->L->s->stages[si].op;
+    int64_t size = 1;
+    for (int d = 0; d < op->ndim; d++)
+        size *= I->R[d];
+    int64_t bytes = size * (E->ref ? 8 : 4);
+    if (bytes <= LOCAL_STACK_BYTES)
+        tt_str_catf(E->o, "%s b%d[%lld] __attribute__((aligned(64)));\n", E->T, op->uid, (long long)size);
+    else
+        tt_str_catf(E->o, "%s *b%d __attribute__((cleanup(tt_free_ptr))) = (%s *)tt_alloc(%lld);\n", E->T,
+                    op->uid, E->T, (long long)bytes);
+    for (int d = 0; d < op->ndim; d++) {
+        tt_str_catf(E->o, "const int64_t m%d_%d = ", op->uid, d);
+        emit_aff(E, &I->M[d]);
+        tt_str_cat(E->o, ";\n");
+    }
+}
+
+const char *tt_codegen_prelude(void)
+{
+    return "#include <math.h>\n"
+           "#include <stdint.h>\n"
+           "#include <stdlib.h>\n"
+           "#include <string.h>\n"
+           "static inline int64_t tt_floordiv(int64_t a, int64_t b) { int64_t q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }\n"
+           "static inline int64_t tt_floormod(int64_t a, int64_t b) { int64_t m = a % b; return (m != 0 && ((m < 0) != (b < 0))) ? m + b : m; }\n"
+           "static inline int64_t tt_mini(int64_t a, int64_t b) { return a < b ? a : b; }\n"
+           "static inline int64_t tt_maxi(int64_t a, int64_t b) { return a > b ? a : b; }\n"
+           "static inline float tt_minf(float a, float b) { return a < b ? a : b; }\n"
+           "static inline float tt_maxf(float a, float b) { return a > b ? a : b; }\n"
+           "static inline double tt_mind(double a, double b) { return a < b ? a : b; }\n"
+           "static inline double tt_maxd(double a, double b) { return a > b ? a : b; }\n"
+           "static inline float tt_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }\n"
+           "static inline double tt_sigmoidd(double x) { return 1.0 / (1.0 + exp(-x)); }\n"
+           "static inline float tt_rsqrtf(float x) { return 1.0f / sqrtf(x); }\n"
+           "static inline double tt_rsqrtd(double x) { return 1.0 / sqrt(x); }\n"
+           "static inline double tt_magdiv(double a, double b, double ma, double mb) { return fabs(a / b) + ma / fabs(b) + fabs(a) * mb / (b * b); }\n"
+           "static inline double tt_magpow(double a, double b, double ma) { return fabs(pow(a, b)) + fabs(b * pow(a, b - 1.0)) * ma; }\n"
+           "static inline double tt_dexp(double x, double m) { return exp(x) * (1.0 + m); }\n"
+           "static inline double tt_dlog(double x, double m) { return fabs(log(x)) + m / fabs(x); }\n"
+           "static inline double tt_dsqrt(double x, double m) { return sqrt(x) + m / (2.0 * sqrt(x)); }\n"
+           "static inline double tt_drsqrt(double x, double m) { return 1.0 / sqrt(x) + m / (2.0 * x * sqrt(x)); }\n"
+           "static inline double tt_dtanh(double x, double m) { double t = tanh(x); return fabs(t) + (1.0 - t * t) * m; }\n"
+           "static inline double tt_derf(double x, double m) { return fabs(erf(x)) + 1.1283791670955126 * exp(-x * x) * m; }\n"
+           "static inline double tt_dsigmoid(double x, double m) { double s = 1.0 / (1.0 + exp(-x)); return s + s * (1.0 - s) * m; }\n"
+           "static inline double tt_dfabs(double x, double m) { return fabs(x) + m; }\n"
+           "static inline void tt_free_ptr(void *p) { free(*(void **)p); }\n"
+           "static inline void *tt_alloc(int64_t bytes) { void *p = NULL; if (posix_memalign(&p, 64, (size_t)(bytes + 64))) abort(); return p; }\n";
+}
+
+static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out, tt_err *err)
+{
+    tt_arena *a = tt_arena_new();
+    lowering L;
+    if (tt_lower(&L, s, a, ref, err)) {
+        tt_lower_free(&L);
+        tt_arena_free(a);
+        return -1;
+    }
+    emitter E = {&L, out, 0, ref, ref ? "double" : "float"};
+    if (ref)
+        tt_str_catf(out, "void %s(float *const *args, double *out, double *mag)\n{\n", fn);
+    else
+        tt_str_catf(out, "void %s(float *const *args)\n{\n", fn);
+    for (int si = 0; si < s->nstages; si++) {
+        const tt_op *op = &s->stages[si].op;
+        const stage_info *I = &L.info[si];
+        int64_t numel = 1;
+        for (int d = 0; d < op->ndim; d++)
+            numel *= op->axis[d].extent;
+        switch (I->buf) {
+        case LW_BUF_INPUT:
+            tt_str_catf(out, "const float *restrict b%d = args[%d];\n", op->uid, I->arg);
+            break;
+        case LW_BUF_OUTPUT:
+            if (ref)
+                tt_str_catf(out, "double *restrict b%d = out;\ndouble *restrict g%d = mag;\n", op->uid, op->uid);
+            else
+                tt_str_catf(out, "float *restrict b%d = args[%d];\n", op->uid, L.nin);
+            break;
+        case LW_BUF_ROOT:
+            tt_str_catf(out, "static %s *b%d;\nif (!b%d) b%d = (%s *)tt_alloc(%lld);\n", E.T, op->uid,
+                        op->uid, op->uid, E.T, (long long)(numel * (ref ? 8 : 4)));
+            if (ref)
+                tt_str_catf(out, "static double *g%d;\nif (!g%d) g%d = (double *)tt_alloc(%lld);\n", op->uid,
+                            op->uid, op->uid, (long long)(numel * 8));
+            break;
+        default:
+            break;
+        }
+    }
+    for (int si = 0; si < s->nstages; si++) {
+        const tt_stage *st = &s->stages[si];
+        if (st->op.kind != TT_OP_COMPUTE || st->at != TT_AT_ROOT)
+            continue;
+        emit_stage(&E, si);
+    }
+    tt_str_cat(out, "}\n");
+    tt_lower_free(&L);
+    tt_arena_free(a);
+    return 0;
+}
+
+int tt_codegen_candidate(const tt_state *s, const char *fn, tt_str *out, tt_err *err)
+{
+    return emit_function(s, fn, 0, out, err);
+}
+
+int tt_codegen_reference(const tt_dag *d, const char *fn, tt_str *out, tt_err *err)
+{
+    tt_state *s = tt_state_new(d);
+    int rc = emit_function(s, fn, 1, out, err);
+    tt_state_free(s);
+    return rc;
+}
+
+double tt_codegen_tolerance(const tt_dag *d)
+{
+    double k = 32;
+    for (int i = 0; i < d->nops; i++) {
+        const tt_op *op = d->ops[i];
+        double r = 1;
+        for (int j = 0; j < op->nreduce; j++)
+            r *= (double)op->raxis[j].extent;
+        if (op->nreduce)
+            k += r;
+    }
+    return k;
+}

@@ -1,0 +1,520 @@
+/* lower.c - bound inference and loop facts for a replayed state.
+ *
+ * Every iterator value is expressed as an affine form over "atoms": the leaf
+ * loop variables of a stage and the parts of fused iterators (which are
+ * div/mod of the fused loop variable, so they are variables of their own).
+ * A root axis of a stage computed at another stage's loop is `m + local`,
+ * where m (the region minimum) is an affine form over the atoms that are
+ * fixed at the attach point and local is the form over the stage's own atoms.
+ *
+ * Bound inference for a stage P computed at iterator k of stage C follows TVM:
+ * the atoms of C up to k (and of every stage enclosing C) are fixed; all
+ * others range over their extents; every read of P in the (inlined) bodies
+ * of its consumers inside that scope gives an interval per dimension, and
+ * the union of those intervals is P's region.  Intervals whose minima differ
+ * in more than a constant fall back to the whole dimension (correct, larger).
+ */
+#include "lower.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- affine forms ---------------------------------------------------------- */
+
+void aff_const(aff *x, int64_t c)
+{
+    x->ok = 1;
+    x->c = c;
+    x->n = 0;
+}
+
+static void aff_add_term(aff *x, int atom, int64_t coef)
+{
+    if (!x->ok || coef == 0)
+        return;
+    for (int i = 0; i < x->n; i++)
+        if (x->atom[i] == atom) {
+            x->coef[i] += coef;
+            if (x->coef[i] == 0) {
+                x->atom[i] = x->atom[x->n - 1];
+                x->coef[i] = x->coef[x->n - 1];
+                x->n--;
+            }
+            return;
+        }
+    if (x->n >= AFF_MAX) {
+        x->ok = 0;
+        return;
+    }
+    x->atom[x->n] = atom;
+    x->coef[x->n] = coef;
+    x->n++;
+}
+
+/* x += k * y */
+void aff_axpy(aff *x, int64_t k, const aff *y)
+{
+    if (!y->ok) {
+        x->ok = 0;
+        return;
+    }
+    x->c += k * y->c;
+    for (int i = 0; i < y->n; i++)
+        aff_add_term(x, y->atom[i], k * y->coef[i]);
+}
+
+static int aff_same_terms(const aff *a, const aff *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (int i = 0; i < a->n; i++) {
+        int found = 0;
+        for (int j = 0; j < b->n; j++)
+            if (a->atom[i] == b->atom[j] && a->coef[i] == b->coef[j])
+                found = 1;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+int64_t lw_atom_extent(const lowering *L, int atom)
+{
+    return L->info[atom / TT_MAX_NODES].ext[atom % TT_MAX_NODES];
+}
+
+/* Largest and smallest value of x when every atom ranges over its extent. */
+int64_t aff_max(const lowering *L, const aff *x)
+{
+    int64_t v = x->c;
+    for (int i = 0; i < x->n; i++)
+        if (x->coef[i] > 0)
+            v += x->coef[i] * (lw_atom_extent(L, x->atom[i]) - 1);
+    return v;
+}
+
+int64_t aff_min(const lowering *L, const aff *x)
+{
+    int64_t v = x->c;
+    for (int i = 0; i < x->n; i++)
+        if (x->coef[i] < 0)
+            v += x->coef[i] * (lw_atom_extent(L, x->atom[i]) - 1);
+    return v;
+}
+
+/* ---- per-stage facts ------------------------------------------------------- */
+
+static int is_leaf(const tt_stage *st, int node) { return tt_stage_iter_of_node(st, node) >= 0; }
+
+static const tt_rel *rel_consuming(const tt_stage *st, int node)
+{
+    for (int r = 0; r < st->nrels; r++) {
+        const tt_rel *rel = &st->rels[r];
+        if (rel->kind == TT_REL_SPLIT && rel->other == node)
+            return rel;
+        if (rel->kind == TT_REL_FUSE)
+            for (int i = 0; i < rel->n; i++)
+                if (rel->nodes[i] == node)
+                    return rel;
+    }
+    return NULL;
+}
+
+/* Value form of a node over the stage's atoms (memoized). */
+static void node_value(lowering *L, int si, int node)
+{
+    stage_info *I = &L->info[si];
+    if (I->val_done[node])
+        return;
+    const tt_stage *st = &L->s->stages[si];
+    aff *v = &I->val[node];
+    int id = si * TT_MAX_NODES + node;
+    const tt_rel *rel = is_leaf(st, node) ? NULL : rel_consuming(st, node);
+    if (!rel || rel->kind == TT_REL_FUSE) {
+        /* a leaf, or a part of a fused iterator: an atom */
+        aff_const(v, 0);
+        aff_add_term(v, id, 1);
+        I->is_atom[node] = 1;
+        I->fuse_rel[node] = rel ? (int)(rel - st->rels) : -1;
+    } else {
+        aff_const(v, 0);
+        for (int i = 0; i < rel->n; i++) {
+            node_value(L, si, rel->nodes[i]);
+            int64_t stride = 1;
+            for (int k = i + 1; k < rel->n; k++)
+                stride *= rel->factors[k];
+            aff_axpy(v, stride, &I->val[rel->nodes[i]]);
+        }
+    }
+    I->val_done[node] = 1;
+}
+
+/* TE PassDownDomain from the root extents R. */
+static void pass_down(lowering *L, int si)
+{
+    const tt_stage *st = &L->s->stages[si];
+    stage_info *I = &L->info[si];
+    for (int n = 0; n < st->nnodes; n++)
+        I->ext[n] = st->nodes[n].root >= 0 ? I->R[st->nodes[n].root] : -1;
+    for (int r = 0; r < st->nrels; r++) {
+        const tt_rel *rel = &st->rels[r];
+        if (rel->kind == TT_REL_SPLIT) {
+            int64_t rem = I->ext[rel->other];
+            for (int i = rel->n - 1; i >= 1; i--) {
+                int64_t f = rel->factors[i];
+                I->ext[rel->nodes[i]] = rem < f ? rem : f;
+                rem = (rem + f - 1) / f;
+            }
+            I->ext[rel->nodes[0]] = rem;
+        } else {
+            int64_t e = 1;
+            for (int i = 0; i < rel->n; i++)
+                e *= I->ext[rel->nodes[i]];
+            I->ext[rel->other] = e;
+        }
+    }
+}
+
+static int root_node(const tt_stage *st, int root)
+{
+    for (int n = 0; n < st->nnodes; n++)
+        if (st->nodes[n].root == root)
+            return n;
+    return -1;
+}
+
+/* ---- inlining ---------------------------------------------------------------- */
+
+typedef struct inl_ctx {
+    lowering *L;
+} inl_ctx;
+
+typedef struct axis_subst {
+    tt_expr *const *idx;
+} axis_subst;
+
+static tt_expr *subst_axes(void *ctx, tt_arena *a, const tt_expr *e)
+{
+    axis_subst *c = ctx;
+    if (e->kind == TT_E_AXIS)
+        return c->idx[e->u.axis];
+    return NULL;
+}
+
+static tt_expr *inline_fn(void *ctx, tt_arena *a, const tt_expr *e)
+{
+    inl_ctx *c = ctx;
+    if (e->kind != TT_E_LOAD)
+        return NULL;
+    int si = tt_state_stage_of_uid(c->L->s, e->u.uid);
+    if (si < 0 || c->L->s->stages[si].at != TT_AT_INLINED)
+        return NULL;
+    tt_expr *idx[TT_MAX_DIMS];
+    for (int i = 0; i < e->n; i++)
+        idx[i] = tt_expr_rewrite(a, e->args[i], inline_fn, ctx);
+    axis_subst sub = {idx};
+    return tt_expr_rewrite(a, c->L->info[si].body, subst_axes, &sub);
+}
+
+/* ---- reads ------------------------------------------------------------------ */
+
+typedef struct read_list {
+    int n;
+    const tt_expr *loads[64];
+    int overflow;
+} read_list;
+
+static void collect_reads(const tt_expr *e, int uid, read_list *r)
+{
+    if (!e)
+        return;
+    if (e->kind == TT_E_LOAD && e->u.uid == uid) {
+        if (r->n < 64)
+            r->loads[r->n++] = e;
+        else
+            r->overflow = 1;
+    }
+    for (int i = 0; i < e->n; i++)
+        collect_reads(e->args[i], uid, r);
+}
+
+/* Affine form of an index expression of stage si (over its global roots). */
+static void index_form(lowering *L, int si, const tt_expr *e, aff *out)
+{
+    const stage_info *I = &L->info[si];
+    const tt_stage *st = &L->s->stages[si];
+    aff a, b;
+    switch (e->kind) {
+    case TT_E_INT:
+        aff_const(out, e->u.ival);
+        return;
+    case TT_E_AXIS:
+        *out = I->root[e->u.axis];
+        return;
+    case TT_E_RAXIS:
+        *out = I->root[st->op.ndim + e->u.axis];
+        return;
+    case TT_E_ADD:
+    case TT_E_SUB:
+        index_form(L, si, e->args[0], out);
+        index_form(L, si, e->args[1], &b);
+        aff_axpy(out, e->kind == TT_E_ADD ? 1 : -1, &b);
+        return;
+    case TT_E_MUL:
+        index_form(L, si, e->args[0], &a);
+        index_form(L, si, e->args[1], &b);
+        if (a.ok && a.n == 0) {
+            aff_const(out, 0);
+            aff_axpy(out, a.c, &b);
+            return;
+        }
+        if (b.ok && b.n == 0) {
+            aff_const(out, 0);
+            aff_axpy(out, b.c, &a);
+            return;
+        }
+        break;
+    case TT_E_FLOORDIV:
+        if (e->args[1]->kind == TT_E_INT && e->args[1]->u.ival == 1) {
+            index_form(L, si, e->args[0], out);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    aff_const(out, 0);
+    out->ok = 0;
+}
+
+/* Is atom fixed at the attach point (C, k)?  Atoms of C up to position k,
+ * parts of fused iterators whose fused value is fixed, and every atom of a
+ * stage enclosing C. */
+static int atom_fixed(lowering *L, int atom, int C, int k)
+{
+    int si = atom / TT_MAX_NODES, node = atom % TT_MAX_NODES;
+    if (si == C) {
+        const tt_stage *st = &L->s->stages[si];
+        int pos = tt_stage_iter_of_node(st, node);
+        if (pos >= 0)
+            return pos <= k;
+        int r = L->info[si].fuse_rel[node];
+        if (r < 0)
+            return 0;
+        const aff *fv = &L->info[si].val[st->rels[r].other];
+        for (int i = 0; i < fv->n; i++)
+            if (!atom_fixed(L, fv->atom[i], C, k))
+                return 0;
+        return 1;
+    }
+    /* enclosing stages of C */
+    for (int t = C; L->s->stages[t].at == TT_AT_ITER;) {
+        t = tt_state_stage_of_uid(L->s, L->s->stages[t].at_uid);
+        if (t == si)
+            return 1;
+    }
+    return 0;
+}
+
+/* Is stage D evaluated inside the loop at position k of stage C? */
+static int in_scope(lowering *L, int D, int C, int k)
+{
+    if (D == C)
+        return 1;
+    for (int t = D; L->s->stages[t].at == TT_AT_ITER;) {
+        const tt_stage *st = &L->s->stages[t];
+        int target = tt_state_stage_of_uid(L->s, st->at_uid);
+        if (target == C)
+            return tt_stage_iter_of_node(&L->s->stages[C], st->at_node) >= k;
+        t = target;
+    }
+    return 0;
+}
+
+static int infer_region(lowering *L, int P)
+{
+    const tt_state *s = L->s;
+    const tt_stage *pst = &s->stages[P];
+    stage_info *I = &L->info[P];
+    int C = tt_state_stage_of_uid(s, pst->at_uid);
+    if (C < 0)
+        return tt_err_set(L->err, "stage %s is computed at a missing stage", pst->op.name);
+    int k = tt_stage_iter_of_node(&s->stages[C], pst->at_node);
+    if (k < 0)
+        return tt_err_set(L->err, "stage %s is computed at an iterator that is no longer a loop",
+                          pst->op.name);
+    int ndim = pst->op.ndim;
+    int have[TT_MAX_DIMS] = {0};
+    int full[TT_MAX_DIMS] = {0};
+    int64_t lo[TT_MAX_DIMS], hi[TT_MAX_DIMS];
+    aff base[TT_MAX_DIMS];
+    int nreaders = 0;
+    for (int D = P + 1; D < s->nstages; D++) {
+        const tt_stage *dst = &s->stages[D];
+        if (dst->op.kind != TT_OP_COMPUTE || dst->at == TT_AT_INLINED)
+            continue;
+        read_list r = {0};
+        collect_reads(L->info[D].body, pst->op.uid, &r);
+        collect_reads(L->info[D].cond, pst->op.uid, &r);
+        if (r.n == 0)
+            continue;
+        if (!in_scope(L, D, C, k))
+            return tt_err_set(L->err,
+                              "stage %s is computed at stage %s but also read by stage %s outside "
+                              "that loop",
+                              pst->op.name, s->stages[C].op.name, dst->op.name);
+        nreaders++;
+        for (int i = 0; i < r.n; i++) {
+            const tt_expr *ld = r.loads[i];
+            for (int d = 0; d < ndim; d++) {
+                if (full[d])
+                    continue;
+                aff f;
+                index_form(L, D, ld->args[d], &f);
+                if (!f.ok || r.overflow) {
+                    full[d] = 1;
+                    continue;
+                }
+                /* split into fixed part (min) and free extent */
+                aff mn;
+                aff_const(&mn, f.c);
+                int64_t ext = 1;
+                for (int t = 0; t < f.n; t++) {
+                    if (atom_fixed(L, f.atom[t], C, k)) {
+                        aff_add_term(&mn, f.atom[t], f.coef[t]);
+                    } else {
+                        int64_t e = lw_atom_extent(L, f.atom[t]) - 1;
+                        int64_t c = f.coef[t];
+                        if (c < 0)
+                            mn.c += c * e;
+                        ext += (c < 0 ? -c : c) * e;
+                    }
+                }
+                if (!mn.ok) {
+                    full[d] = 1;
+                    continue;
+                }
+                if (!have[d]) {
+                    have[d] = 1;
+                    base[d] = mn;
+                    base[d].c = 0;
+                    lo[d] = mn.c;
+                    hi[d] = mn.c + ext;
+                } else if (aff_same_terms(&base[d], &mn)) {
+                    if (mn.c < lo[d])
+                        lo[d] = mn.c;
+                    if (mn.c + ext > hi[d])
+                        hi[d] = mn.c + ext;
+                } else {
+                    full[d] = 1;
+                }
+            }
+        }
+    }
+    if (nreaders == 0)
+        return tt_err_set(L->err, "stage %s is computed at stage %s, which does not read it",
+                          pst->op.name, s->stages[C].op.name);
+    for (int d = 0; d < ndim; d++) {
+        int64_t E = pst->op.axis[d].extent;
+        if (full[d] || !have[d] || hi[d] - lo[d] >= E) {
+            aff_const(&I->M[d], 0);
+            I->R[d] = E;
+        } else {
+            I->M[d] = base[d];
+            I->M[d].c = lo[d];
+            I->R[d] = hi[d] - lo[d];
+        }
+    }
+    for (int j = 0; j < pst->op.nreduce; j++) {
+        aff_const(&I->M[ndim + j], 0);
+        I->R[ndim + j] = pst->op.raxis[j].extent;
+    }
+    return 0;
+}
+
+/* Roots of stage si: global form = M + local value; guard facts. */
+static void finish_stage(lowering *L, int si)
+{
+    const tt_stage *st = &L->s->stages[si];
+    stage_info *I = &L->info[si];
+    pass_down(L, si);
+    for (int n = 0; n < st->nnodes; n++)
+        I->val_done[n] = 0;
+    for (int n = 0; n < st->nnodes; n++)
+        node_value(L, si, n);
+    int nroots = st->op.ndim + st->op.nreduce;
+    for (int r = 0; r < nroots; r++) {
+        int node = root_node(st, r);
+        node_value(L, si, node);
+        I->root[r] = I->M[r];
+        aff_axpy(&I->root[r], 1, &I->val[node]);
+        int64_t E = r < st->op.ndim ? st->op.axis[r].extent : st->op.raxis[r - st->op.ndim].extent;
+        I->guard_hi[r] = aff_max(L, &I->root[r]) >= E;
+        I->guard_lo[r] = aff_min(L, &I->root[r]) < 0;
+        /* local value range for the buffer of a stage computed at a loop */
+        I->local_guard[r] = aff_max(L, &I->val[node]) >= I->R[r];
+    }
+}
+
+int tt_lower(lowering *L, const tt_state *s, tt_arena *a, int ref_mode, tt_err *err)
+{
+    memset(L, 0, sizeof *L);
+    L->s = s;
+    L->a = a;
+    L->err = err;
+    L->ref_mode = ref_mode;
+    L->info = tt_xcalloc((size_t)s->nstages, sizeof(stage_info));
+    int nin = 0;
+    for (int si = 0; si < s->nstages; si++) {
+        const tt_stage *st = &s->stages[si];
+        stage_info *I = &L->info[si];
+        if (st->op.kind == TT_OP_PLACEHOLDER) {
+            I->buf = LW_BUF_INPUT;
+            I->arg = nin++;
+            continue;
+        }
+        /* inlined bodies, in stage order so that producers come first */
+        inl_ctx c = {L};
+        I->body = tt_expr_rewrite(a, st->op.body, inline_fn, &c);
+        I->cond = st->op.cond ? tt_expr_rewrite(a, st->op.cond, inline_fn, &c) : NULL;
+        if (si == s->nstages - 1)
+            I->buf = LW_BUF_OUTPUT;
+        else if (st->at == TT_AT_INLINED)
+            I->buf = LW_BUF_NONE;
+        else if (st->at == TT_AT_ITER)
+            I->buf = LW_BUF_LOCAL;
+        else
+            I->buf = LW_BUF_ROOT;
+        if (st->at == TT_AT_ITER && si == s->nstages - 1)
+            return tt_err_set(err, "the output stage cannot be computed at another stage");
+    }
+    L->nin = nin;
+    /* regions: consumers before producers */
+    for (int si = s->nstages - 1; si >= 0; si--) {
+        const tt_stage *st = &s->stages[si];
+        stage_info *I = &L->info[si];
+        if (st->op.kind != TT_OP_COMPUTE || st->at == TT_AT_INLINED)
+            continue;
+        int nroots = st->op.ndim + st->op.nreduce;
+        if (st->at == TT_AT_ITER) {
+            if (infer_region(L, si))
+                return -1;
+        } else {
+            for (int r = 0; r < nroots; r++) {
+                aff_const(&I->M[r], 0);
+                I->R[r] = r < st->op.ndim ? st->op.axis[r].extent : st->op.raxis[r - st->op.ndim].extent;
+            }
+        }
+        finish_stage(L, si);
+    }
+    /* reading an attached stage from outside its scope is caught above; a
+     * stage attached to an inlined one is refused by the CI step itself */
+    return 0;
+}
+
+void tt_lower_free(lowering *L)
+{
+    free(L->info);
+    L->info = NULL;
+}

@@ -1,0 +1,61 @@
+/* lower.h - internals shared by lower.c and emit.c (see codegen.h). */
+#ifndef TT_LOWER_H
+#define TT_LOWER_H
+
+#include "codegen.h"
+
+#define AFF_MAX 48
+#define LW_MAX_ROOTS (TT_MAX_DIMS + TT_MAX_RAXES)
+
+/* c + sum coef[i] * atom[i]; atom id = stage * TT_MAX_NODES + node.  ok == 0
+ * means "not affine" (a read whose region is then the whole dimension). */
+typedef struct aff {
+    int ok;
+    int64_t c;
+    int n;
+    int atom[AFF_MAX];
+    int64_t coef[AFF_MAX];
+} aff;
+
+typedef enum lw_buf {
+    LW_BUF_NONE = 0, /* inlined */
+    LW_BUF_INPUT,    /* placeholder: args[arg] */
+    LW_BUF_OUTPUT,   /* the last stage: args[nin] */
+    LW_BUF_ROOT,     /* full-size workspace */
+    LW_BUF_LOCAL     /* region buffer declared at the attach point */
+} lw_buf;
+
+typedef struct stage_info {
+    lw_buf buf;
+    int arg;
+    tt_expr *body, *cond;          /* with inlined stages substituted */
+    aff M[LW_MAX_ROOTS];           /* region minimum per root (0 for root stages) */
+    int64_t R[LW_MAX_ROOTS];       /* region extent per root */
+    aff root[LW_MAX_ROOTS];        /* global value of each root */
+    int guard_hi[LW_MAX_ROOTS], guard_lo[LW_MAX_ROOTS], local_guard[LW_MAX_ROOTS];
+    int64_t ext[TT_MAX_NODES];     /* node extents after bound inference */
+    aff val[TT_MAX_NODES];         /* node value over atoms */
+    int val_done[TT_MAX_NODES];
+    int is_atom[TT_MAX_NODES];
+    int fuse_rel[TT_MAX_NODES];    /* for fused parts: index of the FUSE relation */
+} stage_info;
+
+typedef struct lowering {
+    const tt_state *s;
+    tt_arena *a;
+    tt_err *err;
+    int ref_mode;
+    int nin;
+    stage_info *info;
+} lowering;
+
+int tt_lower(lowering *L, const tt_state *s, tt_arena *a, int ref_mode, tt_err *err);
+void tt_lower_free(lowering *L);
+
+void aff_const(aff *x, int64_t c);
+void aff_axpy(aff *x, int64_t k, const aff *y);
+int64_t aff_max(const lowering *L, const aff *x);
+int64_t aff_min(const lowering *L, const aff *x);
+int64_t lw_atom_extent(const lowering *L, int atom);
+
+#endif

@@ -1,0 +1,539 @@
+/* build.c - compile candidates into shared objects in parallel jobs, and the
+ * child-process helpers that build and run share (see measure.h).
+ *
+ * A build is a queue of compile tasks.  First one task per translation unit
+ * (per_unit candidates each, in item order); a unit that fails to compile
+ * pushes one task per candidate, so that one bad candidate fails alone with
+ * its own diagnostics while its neighbours still get a shared object.  Up to
+ * `jobs` compilers run at once; each has a deadline, and a compiler past it
+ * is killed with its whole process group (driver, cc1, as, ld).
+ *
+ * Files of one tt_build call live in a fresh directory (tt-build-XXXXXX under
+ * opts->workdir or $TMPDIR) and are kept: callers dlopen the shared objects
+ * later, and a fresh directory per call means a path once dlopen()ed is never
+ * rewritten with different code (the loader would hand back the old handle).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "measure.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- child processes ------------------------------------------------------ */
+
+/* Contract: see measure.h.  posix_spawn (vfork+exec in glibc) never runs
+ * code of the caller in the child, so it is safe with live OpenMP threads. */
+int tt_proc_spawn(tt_proc *p, char *const argv[], const char *dir, const char *log_path,
+                  double timeout_s, tt_err *err)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    /* chdir first, so that a relative log path is relative to dir. */
+    if (dir)
+        posix_spawn_file_actions_addchdir_np(&fa, dir);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log_path ? log_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+
+    /* Own process group (a timeout kills the whole tree), no blocked signals,
+     * and default dispositions for signals the caller may ignore or catch
+     * (an ignored SIGSEGV or SIGALRM would survive exec). */
+    sigset_t none, def;
+    sigemptyset(&none);
+    sigemptyset(&def);
+    int defsigs[] = {SIGPIPE, SIGCHLD, SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGALRM, SIGXCPU, SIGXFSZ};
+    for (size_t i = 0; i < sizeof defsigs / sizeof defsigs[0]; i++)
+        sigaddset(&def, defsigs[i]);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0)
+        return tt_err_set(err, "cannot start %s: %s", argv[0], strerror(rc));
+
+    p->pid = (int)pid;
+    p->t0 = tt_now();
+    p->deadline = timeout_s > 0 ? p->t0 + timeout_s : 1e300;
+#ifdef SYS_pidfd_open
+    /* A pidfd lets us sleep in poll() until the child exits; without one
+     * (old kernels, some sandboxes) tt_proc_wait_any polls with short sleeps. */
+    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    p->pidfd = -1;
+#endif
+    if (p->pidfd < 0)
+        p->pidfd = -1;
+    return 0;
+}
+
+static void proc_release(tt_proc *p)
+{
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    p->pidfd = -1;
+    p->pid = 0;
+}
+
+/* Contract: see measure.h.  Reaps by pid (WNOHANG), never another child. */
+int tt_proc_poll(tt_proc *p, int *status)
+{
+    if (!p->pid) {
+        *status = -1;
+        return 1;
+    }
+    int st;
+    pid_t r;
+    do
+        r = waitpid((pid_t)p->pid, &st, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return 0;
+    /* r < 0: ECHILD, the caller set SIGCHLD to SIG_IGN and the kernel reaped
+     * the child itself; its status is lost. */
+    *status = r < 0 ? -1 : st;
+    proc_release(p);
+    return 1;
+}
+
+/* Contract: see measure.h.  Blocks until p is reaped (SIGKILL cannot be
+ * refused, so this is short). */
+void tt_proc_kill(tt_proc *p)
+{
+    if (!p->pid)
+        return;
+    /* The child is the leader of its own group and is not reaped yet (a
+     * zombie leader keeps the group id reserved), so -pid names exactly its
+     * tree.  The second kill covers a child that died before setpgid. */
+    kill(-(pid_t)p->pid, SIGKILL);
+    kill((pid_t)p->pid, SIGKILL);
+    int st;
+    while (waitpid((pid_t)p->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    proc_release(p);
+}
+
+/* Contract: see measure.h.  May return early (a signal, an exit already
+ * seen); callers re-check with tt_proc_poll and their deadlines. */
+void tt_proc_wait_any(const tt_proc *ps, int n, double max_s)
+{
+    if (max_s < 0)
+        max_s = 0;
+    struct pollfd fds[64];
+    int k = 0, all = n > 0 && n <= 64;
+    for (int i = 0; i < n && all; i++) {
+        if (!ps[i].pid)
+            continue;
+        if (ps[i].pidfd < 0)
+            all = 0;
+        else
+            fds[k++] = (struct pollfd){.fd = ps[i].pidfd, .events = POLLIN};
+    }
+    if (all && k > 0) {
+        double ms = max_s * 1000.0 + 1.0;
+        poll(fds, (nfds_t)k, ms > 1e9 ? 1000000000 : (int)ms);
+        return;
+    }
+    /* No pidfds: poll every 2 ms; exits are noticed late by at most that. */
+    double s = max_s < 0.002 ? max_s : 0.002;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- compiler and flags --------------------------------------------------- */
+
+#define BUILD_OPT_FLAGS "-O3 -march=native -fno-math-errno"
+
+/* Find an executable: a name with '/' is checked as is, else looked up in
+ * PATH.  Writes the path into out; returns 1 if found. */
+static int build_which(const char *name, char *out, size_t cap)
+{
+    if (strchr(name, '/'))
+        return snprintf(out, cap, "%s", name) < (int)cap && access(out, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        size_t len = strcspn(path, ":");
+        if (snprintf(out, cap, "%.*s/%s", (int)len, len ? path : ".", name) < (int)cap &&
+            access(out, X_OK) == 0)
+            return 1;
+        path += len;
+        if (*path == ':')
+            path++;
+    }
+    return 0;
+}
+
+/* Copy the w-th whitespace-separated word of s into out; returns 0 if none. */
+static int build_word(const char *s, int w, char *out, size_t cap)
+{
+    for (int i = 0;; i++) {
+        s += strspn(s, " \t\n");
+        size_t len = strcspn(s, " \t\n");
+        if (!len)
+            return 0;
+        if (i == w) {
+            snprintf(out, cap, "%.*s", (int)len, s);
+            return 1;
+        }
+        s += len;
+    }
+}
+
+/* Is this compiler command clang?  Decides the OpenMP flag: clang must be
+ * told to use libgomp, the one runtime shared with everything else.  Looks
+ * through ccache-style wrappers and symlinks (/usr/bin/cc -> gcc-12). */
+static int build_is_clang(const char *cc)
+{
+    char word[PATH_MAX], path[PATH_MAX], real[PATH_MAX];
+    int w = 0;
+    while (build_word(cc, w, word, sizeof word)) {
+        const char *base = strrchr(word, '/') ? strrchr(word, '/') + 1 : word;
+        if (strcmp(base, "ccache") && strcmp(base, "distcc") && strcmp(base, "sccache"))
+            break;
+        w++;
+    }
+    if (!build_word(cc, w, word, sizeof word))
+        return 0;
+    if (strstr(strrchr(word, '/') ? strrchr(word, '/') + 1 : word, "clang"))
+        return 1;
+    if (build_which(word, path, sizeof path) && realpath(path, real)) {
+        const char *base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+        return strstr(base, "clang") != NULL;
+    }
+    return 0;
+}
+
+static const char *build_required_flags(const char *cc)
+{
+    return build_is_clang(cc) ? "-fPIC -shared -fopenmp=libgomp" : "-fPIC -shared -fopenmp";
+}
+
+/* $CC, else clang if installed (it compiles generated kernels about 3x
+ * faster than gcc), else gcc, else cc. */
+const char *tt_build_default_cc(void)
+{
+    const char *cc = getenv("CC");
+    if (cc && *cc)
+        return cc;
+    char path[PATH_MAX];
+    if (build_which("clang", path, sizeof path))
+        return "clang";
+    if (build_which("gcc", path, sizeof path))
+        return "gcc";
+    return "cc";
+}
+
+/* Optimization flags ($TT_CFLAGS or -O3 -march=native -fno-math-errno; never
+ * -ffast-math, which breaks NaN checks and changes results) followed by the
+ * flags a kernel library cannot do without.  The string lives in a
+ * thread-local buffer until the thread's next call. */
+const char *tt_build_default_cflags(const char *cc)
+{
+    static _Thread_local char buf[1024];
+    if (!cc)
+        cc = tt_build_default_cc();
+    const char *opt = getenv("TT_CFLAGS");
+    if (!opt || !*opt)
+        opt = BUILD_OPT_FLAGS;
+    snprintf(buf, sizeof buf, "%s %s", opt, build_required_flags(cc));
+    return buf;
+}
+
+/* ---- the build queue ------------------------------------------------------ */
+
+typedef struct build_task {
+    int first, count;        /* items [first, first + count) */
+    int unit;                /* k */
+    char base[48];           /* file stem: unit_<k> or unit_<k>_<j> */
+} build_task;
+
+typedef struct build_ctx {
+    const char *dir;
+    const char *prelude;
+    tt_build_item *items;
+    char **argv;             /* compiler words + flags, then -o X.so X.c -lm NULL */
+    int nfixed;              /* words before "-o" */
+    char so[PATH_MAX], src[PATH_MAX], log[PATH_MAX];
+} build_ctx;
+
+static void build_paths(build_ctx *c, const build_task *t)
+{
+    snprintf(c->so, sizeof c->so, "%s/%s.so", c->dir, t->base);
+    snprintf(c->src, sizeof c->src, "%s/%s.c", c->dir, t->base);
+    snprintf(c->log, sizeof c->log, "%s/%s.log", c->dir, t->base);
+}
+
+static int build_write_source(build_ctx *c, const build_task *t, tt_err *err)
+{
+    FILE *f = fopen(c->src, "w");
+    if (!f)
+        return tt_err_set(err, "cannot write %s: %s", c->src, strerror(errno));
+    fputs(c->prelude ? c->prelude : "", f);
+    for (int i = t->first; i < t->first + t->count; i++)
+        fprintf(f, "\n/* ---- candidate %d: %s ---- */\n%s\n", i, c->items[i].fn,
+                c->items[i].source);
+    if (fclose(f) != 0)
+        return tt_err_set(err, "cannot write %s: %s", c->src, strerror(errno));
+    return 0;
+}
+
+static int build_start(build_ctx *c, const build_task *t, tt_proc *p, double timeout_s,
+                       tt_err *err)
+{
+    build_paths(c, t);
+    if (build_write_source(c, t, err))
+        return -1;
+    unlink(c->so);
+    /* Relative names (the job runs in dir) keep diagnostics short. */
+    char so[64], src[64], log[64];
+    snprintf(so, sizeof so, "%s.so", t->base);
+    snprintf(src, sizeof src, "%s.c", t->base);
+    snprintf(log, sizeof log, "%s.log", t->base);
+    c->argv[c->nfixed + 1] = so;
+    c->argv[c->nfixed + 2] = src;
+    int rc = tt_proc_spawn(p, c->argv, c->dir, log, timeout_s, err);
+    c->argv[c->nfixed + 1] = c->argv[c->nfixed + 2] = NULL;
+    return rc;
+}
+
+/* First ~500 characters of the compiler's output, from the first line that
+ * mentions an error (warnings before it would crowd it out). */
+static void build_diag(const char *logpath, int status, char *out, size_t cap)
+{
+    char *log = tt_read_file(logpath, NULL, NULL);
+    const char *s = log ? log : "";
+    const char *e = strstr(s, "error");
+    if (e) {
+        while (e > s && e[-1] != '\n')
+            e--;
+        s = e;
+    }
+    size_t n = strlen(s);
+    if (n > 500)
+        n = 500;
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        n--;
+    if (status != -1 && WIFSIGNALED(status))
+        snprintf(out, cap, "compiler killed by signal %d%s%.*s", WTERMSIG(status), n ? ": " : "",
+                 (int)n, s);
+    else if (n)
+        snprintf(out, cap, "%.*s", (int)n, s);
+    else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status))
+        snprintf(out, cap, "compiler exited with status %d", WEXITSTATUS(status));
+    else
+        snprintf(out, cap, "compiler produced no shared object");
+    free(log);
+}
+
+/* Make (if needed) the caller's work dir and a fresh tt-build-XXXXXX in it. */
+static int build_make_dir(const char *workdir, char *out, size_t cap, tt_err *err)
+{
+    const char *base = workdir;
+    if (!base) {
+        base = getenv("TMPDIR");
+        if (!base || !*base)
+            base = "/tmp";
+    } else if (mkdir(base, 0755) != 0 && errno != EEXIST) {
+        return tt_err_set(err, "cannot create work dir %s: %s", base, strerror(errno));
+    }
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof tmpl, "%s/tt-build-XXXXXX", base);
+    if (!mkdtemp(tmpl))
+        return tt_err_set(err, "cannot create a directory in %s: %s", base, strerror(errno));
+    if (!realpath(tmpl, out))
+        return tt_err_set(err, "cannot resolve %s: %s", tmpl, strerror(errno));
+    /* so_path is 512 bytes: leave room for "/unit_<k>_<j>.so". */
+    if (strlen(out) + 48 >= sizeof(((tt_build_item *)0)->so_path) || strlen(out) + 48 >= cap)
+        return tt_err_set(err, "work dir path too long: %s", out);
+    return 0;
+}
+
+static void build_finish(build_ctx *c, const build_task *t, int status, build_task *queue,
+                         int *nqueue)
+{
+    build_paths(c, t);
+    int ok = (status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) &&
+             access(c->so, R_OK) == 0;
+    if (ok) {
+        for (int i = t->first; i < t->first + t->count; i++)
+            if (snprintf(c->items[i].so_path, sizeof c->items[i].so_path, "%s", c->so) >=
+                (int)sizeof c->items[i].so_path)
+                abort(); /* build_make_dir checked the length */
+        return;
+    }
+    if (t->count > 1) {
+        /* Rebuild each candidate alone: only the bad ones fail. */
+        for (int j = 0; j < t->count; j++) {
+            build_task *s = &queue[(*nqueue)++];
+            s->first = t->first + j;
+            s->count = 1;
+            s->unit = t->unit;
+            snprintf(s->base, sizeof s->base, "unit_%d_%d", t->unit, j);
+        }
+        return;
+    }
+    tt_build_item *it = &c->items[t->first];
+    it->error = TT_ERR_COMPILE_HOST;
+    build_diag(c->log, status, it->msg, sizeof it->msg);
+}
+
+/* Split a command string into words appended to argv (pointers into buf,
+ * which the words are copied to).  No quoting: flags with spaces are not
+ * supported. */
+static int build_split(const char *s, char *buf, char **argv, int n)
+{
+    for (;;) {
+        s += strspn(s, " \t\n");
+        size_t len = strcspn(s, " \t\n");
+        if (!len)
+            return n;
+        memcpy(buf, s, len);
+        buf[len] = 0;
+        argv[n++] = buf;
+        buf += len + 1;
+        s += len;
+    }
+}
+
+/* Contract: see measure.h.  Returns -1 only when the build itself cannot
+ * proceed (no work dir, compiler not startable, disk full); then the items'
+ * results are incomplete.  Each candidate's own failure is in its item. */
+int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, int n, tt_err *err)
+{
+    tt_build_opts def = {0};
+    if (!o)
+        o = &def;
+    if (n < 0 || (n > 0 && !items))
+        return tt_err_set(err, "tt_build: bad item list");
+    for (int i = 0; i < n; i++) {
+        if (!items[i].source)
+            return tt_err_set(err, "tt_build: item %d has no source", i);
+        items[i].error = 0;
+        items[i].so_path[0] = items[i].msg[0] = 0;
+        items[i].build_s = 0;
+    }
+    if (n == 0)
+        return 0;
+    double t0 = tt_now();
+    int per_unit = o->per_unit > 0 ? o->per_unit : 8;
+    double timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
+    int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (jobs < 1)
+        jobs = 1;
+    if (jobs > 64)
+        jobs = 64;
+
+    build_ctx c = {.prelude = prelude, .items = items};
+    char dir[PATH_MAX];
+    if (build_make_dir(o->workdir, dir, sizeof dir, err))
+        return -1;
+    c.dir = dir;
+
+    /* argv: compiler words, optimization flags, required flags, -o X.so X.c -lm */
+    const char *cc = o->cc && *o->cc ? o->cc : tt_build_default_cc();
+    const char *opt = o->cflags ? o->cflags : getenv("TT_CFLAGS");
+    if (!opt || !*opt)
+        opt = BUILD_OPT_FLAGS;
+    const char *req = build_required_flags(cc);
+    size_t wlen = strlen(cc) + strlen(opt) + strlen(req) + 3;
+    char *words = tt_xmalloc(2 * wlen);
+    c.argv = tt_xcalloc(wlen + 8, sizeof(char *));
+    int na = build_split(cc, words, c.argv, 0);
+    if (na == 0) {
+        free(words), free(c.argv);
+        return tt_err_set(err, "tt_build: empty compiler command");
+    }
+    na = build_split(opt, words + strlen(cc) + 1, c.argv, na);
+    na = build_split(req, words + strlen(cc) + strlen(opt) + 2, c.argv, na);
+    c.nfixed = na;
+    c.argv[na] = "-o";
+    c.argv[na + 3] = "-lm";
+
+    int nunits = (n + per_unit - 1) / per_unit;
+    build_task *queue = tt_xcalloc((size_t)(nunits + n), sizeof *queue);
+    int nqueue = 0, next = 0;
+    for (int k = 0; k < nunits; k++) {
+        queue[nqueue].unit = k;
+        queue[nqueue].first = k * per_unit;
+        queue[nqueue].count = n - k * per_unit < per_unit ? n - k * per_unit : per_unit;
+        snprintf(queue[nqueue].base, sizeof queue[nqueue].base, "unit_%d", k);
+        nqueue++;
+    }
+
+    tt_proc run[64];
+    int run_task[64], nrun = 0, rc = 0;
+    while (rc == 0 && (next < nqueue || nrun > 0)) {
+        while (nrun < jobs && next < nqueue) {
+            if (build_start(&c, &queue[next], &run[nrun], timeout_s, err)) {
+                rc = -1;
+                break;
+            }
+            run_task[nrun++] = next++;
+        }
+        if (rc)
+            break;
+        double wake = 1e300;
+        for (int j = 0; j < nrun; j++)
+            if (run[j].deadline < wake)
+                wake = run[j].deadline;
+        tt_proc_wait_any(run, nrun, wake - tt_now());
+        for (int j = 0; j < nrun; j++) {
+            const build_task *t = &queue[run_task[j]];
+            int status;
+            if (tt_proc_poll(&run[j], &status)) {
+                build_finish(&c, t, status, queue, &nqueue);
+            } else if (tt_now() >= run[j].deadline) {
+                tt_proc_kill(&run[j]);
+                for (int i = t->first; i < t->first + t->count; i++) {
+                    items[i].error = TT_ERR_BUILD_TIMEOUT;
+                    snprintf(items[i].msg, sizeof items[i].msg,
+                             "compiler killed after %.1f s (unit of %d candidates)", timeout_s,
+                             t->count);
+                }
+            } else {
+                continue;
+            }
+            run[j] = run[nrun - 1];
+            run_task[j] = run_task[nrun - 1];
+            nrun--, j--;
+        }
+    }
+    for (int j = 0; j < nrun; j++)
+        tt_proc_kill(&run[j]);
+
+    double share = (tt_now() - t0) / n;
+    for (int i = 0; i < n; i++)
+        items[i].build_s = share;
+    free(queue);
+    free(words);
+    free(c.argv);
+    if (rc)
+        tt_err_prefix(err, "build in %s", dir);
+    return rc;
+}

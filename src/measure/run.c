@@ -1,0 +1,360 @@
+/* run.c - run kernels in the runner process and check candidates against the
+ * reference (see measure.h; the runner's protocol is in runner_main.c).
+ *
+ * Each run gets a private temp directory (tt-run-XXXXXX under $TMPDIR) for
+ * the runner's output, result line and log; it is removed before returning.
+ * A candidate's failure (crash, hang, load error, wrong answer) is a result
+ * in tt_result; only a failure of the machinery itself (no runner, bad
+ * arguments, no temp dir) is an error in tt_err.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "measure.h"
+
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RUN_PROTOCOL "1" /* runner_main.c's RUNNER_PROTOCOL */
+#define RUN_FAIL_COST 1e10
+
+/* What one runner process produced. */
+typedef struct run_out {
+    int error;                 /* tt_errno of the kernel */
+    char msg[512];
+    int number, ncosts;
+    double costs[TT_MAX_COSTS];
+    char *data;                /* contents of the --out file */
+    size_t len;
+} run_out;
+
+/* opts->runner, $TT_RUNNER, transtune-runner beside this executable, or
+ * build/transtune-runner relative to the working directory. */
+static void run_locate(const tt_run_opts *o, char *out, size_t cap)
+{
+    const char *r = o->runner;
+    if (!r || !*r)
+        r = getenv("TT_RUNNER");
+    if (r && *r) {
+        snprintf(out, cap, "%s", r);
+        return;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            if (snprintf(out, cap, "%s/transtune-runner", exe) < (int)cap &&
+                access(out, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, cap, "build/transtune-runner");
+}
+
+/* The last ~200 characters of the runner's log, on one line, for messages. */
+static void run_log_tail(const char *path, char *out, size_t cap)
+{
+    out[0] = 0;
+    size_t len = 0;
+    char *log = tt_read_file(path, &len, NULL);
+    if (!log)
+        return;
+    while (len > 0 && (log[len - 1] == '\n' || log[len - 1] == ' '))
+        log[--len] = 0;
+    const char *s = len > 200 ? log + len - 200 : log;
+    snprintf(out, cap, "%s%s", *s ? ": " : "", s);
+    for (char *p = out; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    free(log);
+}
+
+static int run_check_io(const tt_io *io, const char *so, const char *fn, tt_err *err)
+{
+    if (!io || !so || !fn || !*fn)
+        return tt_err_set(err, "run: missing io, shared object or function name");
+    if (io->nin < 0 || io->nin + 1 > TT_MAX_ARGS)
+        return tt_err_set(err, "run: %d inputs (at most %d arguments)", io->nin, TT_MAX_ARGS);
+    for (int i = 0; i <= io->nin; i++)
+        if (io->numel[i] < 1 || io->numel[i] > ((int64_t)1 << 40))
+            return tt_err_set(err, "run: argument %d has %" PRId64 " elements", i, io->numel[i]);
+    return 0;
+}
+
+/* Parse "ok <number> <ncosts> <cost>...". */
+static int run_parse_ok(const char *s, run_out *ro)
+{
+    char *end;
+    long number = strtol(s + 3, &end, 10);
+    long ncosts = strtol(end, &end, 10);
+    if (number < 0 || ncosts < 0 || ncosts > TT_MAX_COSTS)
+        return -1;
+    for (long i = 0; i < ncosts; i++) {
+        char *e2;
+        double c = strtod(end, &e2);
+        if (e2 == end || !isfinite(c) || c < 0)
+            return -1;
+        ro->costs[i] = c;
+        end = e2;
+    }
+    ro->number = (int)number;
+    ro->ncosts = (int)ncosts;
+    return 0;
+}
+
+/* Start the runner, wait for it (killing it at the deadline) and collect
+ * what it left.  Returns -1 (err set) only for machinery failures. */
+static int run_child(const tt_run_opts *o, const char *so, const char *fn, const tt_io *io,
+                     int ref, run_out *ro, tt_err *err)
+{
+    memset(ro, 0, sizeof *ro);
+    if (run_check_io(io, so, fn, err))
+        return -1;
+    int number = o->number > 0 ? o->number : 3;
+    int repeat = o->repeat > 0 ? o->repeat : 3;
+    if (repeat > TT_MAX_COSTS)
+        repeat = TT_MAX_COSTS;
+    double min_ms = o->min_repeat_ms == 0 ? 100 : o->min_repeat_ms < 0 ? 0 : o->min_repeat_ms;
+    double timeout_s = o->timeout_s > 0 ? o->timeout_s : 10;
+
+    char runner[PATH_MAX];
+    run_locate(o, runner, sizeof runner);
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX], outp[PATH_MAX + 16], resp[PATH_MAX + 16], logp[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/tt-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return tt_err_set(err, "run: cannot create %s: %s", dir, strerror(errno));
+    snprintf(outp, sizeof outp, "%s/out.bin", dir);
+    snprintf(resp, sizeof resp, "%s/result.txt", dir);
+    snprintf(logp, sizeof logp, "%s/log.txt", dir);
+
+    char numel[TT_MAX_ARGS * 24] = "", seed[32], threads[16], num[16], rep[16], mrm[32], fl[4],
+                                  tmo[32];
+    for (int i = 0; i <= io->nin; i++)
+        snprintf(numel + strlen(numel), sizeof numel - strlen(numel), "%s%" PRId64, i ? "," : "",
+                 io->numel[i]);
+    snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
+    snprintf(threads, sizeof threads, "%d", o->threads > 0 ? o->threads : 0);
+    snprintf(num, sizeof num, "%d", number);
+    snprintf(rep, sizeof rep, "%d", repeat);
+    snprintf(mrm, sizeof mrm, "%.17g", min_ms);
+    snprintf(fl, sizeof fl, "%d", o->cache_flush ? 1 : 0);
+    snprintf(tmo, sizeof tmo, "%.17g", timeout_s);
+    char *argv[] = {runner,           "--protocol", RUN_PROTOCOL,  "--so",
+                    (char *)so,       "--fn",       (char *)fn,    "--mode",
+                    ref ? "ref" : "cand",           "--numel",     numel,
+                    "--seed",         seed,         "--threads",   threads,
+                    "--number",       num,          "--repeat",    rep,
+                    "--min-repeat-ms", mrm,         "--flush",     fl,
+                    "--timeout",      tmo,          "--out",       outp,
+                    "--result",       resp,         NULL};
+
+    int rc = 0, status = -1, timed_out = 0;
+    tt_proc p;
+    if (tt_proc_spawn(&p, argv, NULL, logp, timeout_s, err)) {
+        tt_err_prefix(err, "run: runner");
+        rc = -1;
+        goto cleanup;
+    }
+    for (;;) {
+        if (tt_proc_poll(&p, &status))
+            break;
+        if (tt_now() >= p.deadline) {
+            tt_proc_kill(&p);
+            timed_out = 1;
+            break;
+        }
+        tt_proc_wait_any(&p, 1, p.deadline - tt_now());
+    }
+
+    char tail[256];
+    char *result = tt_read_file(resp, NULL, NULL);
+    /* status -1: SIGCHLD is ignored by the host, the status is lost; trust
+     * the result line then. */
+    int clean = status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (timed_out) {
+        ro->error = TT_ERR_RUN_TIMEOUT;
+        snprintf(ro->msg, sizeof ro->msg, "killed after the %.3g s timeout", timeout_s);
+    } else if (result && !strncmp(result, "ok ", 3) && clean) {
+        size_t want = (size_t)io->numel[io->nin] * (ref ? 2 * sizeof(double) : sizeof(float));
+        ro->data = tt_read_file(outp, &ro->len, NULL);
+        if (run_parse_ok(result, ro) || (!ref && ro->ncosts != repeat)) {
+            ro->error = TT_ERR_UNKNOWN;
+            snprintf(ro->msg, sizeof ro->msg, "malformed runner result: %.200s", result);
+        } else if (!ro->data || ro->len != want) {
+            ro->error = TT_ERR_UNKNOWN;
+            snprintf(ro->msg, sizeof ro->msg, "runner output has %zu bytes, expected %zu",
+                     ro->data ? ro->len : 0, want);
+        }
+    } else if (result && !strncmp(result, "error ", 6)) {
+        char *end;
+        long code = strtol(result + 6, &end, 10);
+        ro->error = code > 0 && code < TT_ERR_COUNT ? (int)code : TT_ERR_UNKNOWN;
+        end += strspn(end, " ");
+        end[strcspn(end, "\n")] = 0;
+        snprintf(ro->msg, sizeof ro->msg, "%s", end);
+    } else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        /* The runner rejected its arguments: a runner from another version. */
+        run_log_tail(logp, tail, sizeof tail);
+        rc = tt_err_set(err, "run: %s rejected its arguments%s", runner, tail);
+    } else if (status != -1 && WIFSIGNALED(status)) {
+        run_log_tail(logp, tail, sizeof tail);
+        ro->error = TT_ERR_RUNTIME_DEVICE;
+        snprintf(ro->msg, sizeof ro->msg, "runner killed by signal %d (%s)%s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), tail);
+    } else {
+        run_log_tail(logp, tail, sizeof tail);
+        ro->error = TT_ERR_RUNTIME_DEVICE;
+        snprintf(ro->msg, sizeof ro->msg, "runner exited with status %d without a result%s",
+                 status == -1 ? -1 : WEXITSTATUS(status), tail);
+    }
+    free(result);
+    if (ro->error || rc) {
+        free(ro->data);
+        ro->data = NULL;
+        ro->len = 0;
+    }
+
+cleanup:
+    unlink(outp);
+    unlink(resp);
+    unlink(logp);
+    rmdir(dir);
+    return rc;
+}
+
+/* Contract: see measure.h.  The reference runs with the same seed (hence the
+ * same inputs) as the candidates it is compared with; any failure of the
+ * reference is an error, since nothing can be checked without it. */
+int tt_run_reference(const tt_run_opts *o, const char *so_path, const char *fn, const tt_io *io,
+                     tt_ref *ref, tt_err *err)
+{
+    tt_run_opts def = {0};
+    if (!o)
+        o = &def;
+    if (!ref)
+        return tt_err_set(err, "tt_run_reference: no result");
+    memset(ref, 0, sizeof *ref);
+    run_out ro;
+    if (run_child(o, so_path, fn, io, 1, &ro, err))
+        return -1;
+    if (ro.error)
+        return tt_err_set(err, "reference %s failed (%s): %s", fn, tt_errno_names[ro.error],
+                          ro.msg);
+    int64_t n = io->numel[io->nin];
+    ref->n = n;
+    ref->out = tt_xmalloc((size_t)n * sizeof(double));
+    ref->mag = tt_xmalloc((size_t)n * sizeof(double));
+    memcpy(ref->out, ro.data, (size_t)n * sizeof(double));
+    memcpy(ref->mag, ro.data + (size_t)n * sizeof(double), (size_t)n * sizeof(double));
+    free(ro.data);
+    return 0;
+}
+
+/* Free a reference result; safe on a zeroed or already freed tt_ref. */
+void tt_ref_free(tt_ref *ref)
+{
+    if (!ref)
+        return;
+    free(ref->out);
+    free(ref->mag);
+    memset(ref, 0, sizeof *ref);
+}
+
+static void run_fail(tt_result *res, int error)
+{
+    res->error = error;
+    res->ncosts = 1;
+    res->costs[0] = RUN_FAIL_COST;
+    res->mean = RUN_FAIL_COST;
+    res->correct = 0;
+}
+
+/* Compare out with ref; on the first element out of tolerance, write a
+ * message and return 0.  Non-finite values must match exactly (NaN with
+ * NaN, inf with the same inf): a NaN the reference does not have (e.g. an
+ * output element never written) fails. */
+static int run_compare(const float *out, const tt_ref *ref, double tol_factor, tt_result *res)
+{
+    int64_t bad = -1;
+    double bad_bound = 0, max_abs = 0, max_rel = 0;
+    for (int64_t i = 0; i < ref->n; i++) {
+        double o = out[i], r = ref->out[i];
+        double bound = tol_factor * FLT_EPSILON * fabs(ref->mag[i]) + 1e-30;
+        if (!isfinite(o) || !isfinite(r) || !isfinite(bound)) {
+            int same = (isnan(o) && isnan(r)) || o == r;
+            if (!same && bad < 0)
+                bad = i, bad_bound = bound;
+            continue;
+        }
+        double e = fabs(o - r);
+        if (e > max_abs)
+            max_abs = e;
+        if (e / bound > max_rel)
+            max_rel = e / bound;
+        if (e > bound && bad < 0)
+            bad = i, bad_bound = bound;
+    }
+    res->max_abs_err = max_abs;
+    res->max_rel_err = max_rel;
+    if (bad < 0)
+        return 1;
+    snprintf(res->msg, sizeof res->msg,
+             "wrong answer at element %" PRId64 " of %" PRId64
+             ": got %.9g, expected %.9g (bound %.3g); max abs err %.3g, max err/bound %.3g",
+             bad, ref->n, (double)out[bad], ref->out[bad], bad_bound, max_abs, max_rel);
+    return 0;
+}
+
+/* Contract: see measure.h.  Returns -1 (err set, res marked UNKNOWN) only
+ * when the run could not be made at all; every failure of the candidate
+ * itself is in res with return 0. */
+int tt_run_candidate(const tt_run_opts *o, const char *so_path, const char *fn, const tt_io *io,
+                     const tt_ref *ref, double tol_factor, tt_result *res, tt_err *err)
+{
+    tt_run_opts def = {0};
+    if (!o)
+        o = &def;
+    if (!res)
+        return tt_err_set(err, "tt_run_candidate: no result");
+    memset(res, 0, sizeof *res);
+    run_fail(res, TT_ERR_UNKNOWN);
+    if (!ref || !ref->out || !ref->mag || !io || io->nin < 0 || io->nin >= TT_MAX_ARGS ||
+        ref->n != io->numel[io->nin])
+        return tt_err_set(err, "tt_run_candidate: reference does not match the output size");
+    run_out ro;
+    if (run_child(o, so_path, fn, io, 0, &ro, err))
+        return -1;
+    if (ro.error) {
+        run_fail(res, ro.error);
+        snprintf(res->msg, sizeof res->msg, "%s", ro.msg);
+        return 0;
+    }
+    if (!run_compare((const float *)ro.data, ref, tol_factor, res)) {
+        free(ro.data);
+        run_fail(res, TT_ERR_WRONG_ANSWER);
+        return 0;
+    }
+    free(ro.data);
+    res->error = TT_ERR_NO_ERROR;
+    res->correct = 1;
+    res->ncosts = ro.ncosts;
+    res->number = ro.number;
+    double sum = 0;
+    for (int i = 0; i < ro.ncosts; i++)
+        sum += res->costs[i] = ro.costs[i];
+    res->mean = ro.ncosts ? sum / ro.ncosts : RUN_FAIL_COST;
+    return 0;
+}

@@ -1,0 +1,346 @@
+/* runner_main.c - build/transtune-runner: loads one kernel in a fresh process,
+ * calls it on seeded random data, writes its output and times it.  Started by
+ * tt_run_candidate / tt_run_reference (run.c), which kill it on timeout and
+ * map a crash to an error code; a broken candidate can never take the tuner
+ * down with it.
+ *
+ * Protocol, version 1.  Arguments are "--key value" pairs, all required:
+ *   --protocol 1          this protocol (a stale runner fails with status 2)
+ *   --so PATH             shared object to dlopen (RTLD_NOW)
+ *   --fn NAME             function to call
+ *   --mode cand|ref       cand: void NAME(float *const *args)   args = inputs..., output
+ *                         ref:  void NAME(float *const *inputs, double *out, double *mag)
+ *   --numel N0,...,Nk     element counts: k inputs, then the output (1 <= k+1 <= 32)
+ *   --seed S              input data seed (uint64)
+ *   --threads T           OpenMP threads; 0 = all cores
+ *   --number N            calls per repeat, grown while a repeat lasts < min-repeat-ms
+ *   --repeat R            repeats (costs), 1..64
+ *   --min-repeat-ms M     0 = no minimum
+ *   --flush 0|1           clflush every 64-byte line of args[1:] before each repeat;
+ *                         forces number = 1 and min-repeat-ms = 0 (as TVM does)
+ *   --timeout S           safety net: the runner kills itself (SIGALRM) after S + 2 s,
+ *                         in case its parent died and cannot kill it; 0 = none
+ *   --out PATH            output, native endian: cand float32[Nk];
+ *                         ref double out[Nk] followed by double mag[Nk]
+ *   --result PATH         one result line:
+ *                           "ok <number> <ncosts> <cost>..."  seconds per call (%.9e);
+ *                                                             ref mode: "ok 0 0"
+ *                           "error <tt_errno> <message>"     3 = the module failed to
+ *                                                             load (dlopen or dlsym),
+ *                                                             8 = I/O or out of memory
+ * Exit status: 0 ok, 2 bad arguments (message on stderr), 3 load error, 4 I/O or
+ * memory error.  A crash leaves no result line and a signal in the wait status.
+ * Only exit status 0 with an "ok" line is a success.
+ *
+ * Inputs: element j of input i is uniform in [-1, 1) from tt_rng seeded with
+ * (seed, i), the same in both modes, so candidate and reference see the same
+ * data.  The output is filled with NaN first, so an element the kernel never
+ * writes shows up.  The first (warm-up) call's output is the one written.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <emmintrin.h>
+#endif
+
+#include "../util/util.h"
+#include "measure.h"
+
+#define RUNNER_PROTOCOL 1
+
+typedef void (*runner_cand_fn)(float *const *args);
+typedef void (*runner_ref_fn)(float *const *inputs, double *out, double *mag);
+
+typedef struct runner_args {
+    const char *so, *fn, *mode, *numel, *out, *result;
+    uint64_t seed;
+    int protocol, threads, number, repeat, flush;
+    double min_repeat_ms, timeout;
+} runner_args;
+
+static const char *result_path;
+
+static void runner_usage(const char *msg)
+{
+    fprintf(stderr, "transtune-runner: %s (protocol %d; see src/measure/runner_main.c)\n", msg,
+            RUNNER_PROTOCOL);
+    exit(2);
+}
+
+/* Write "error <code> <msg>" to the result file and exit with `status`. */
+static void runner_fail(int code, int status, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *p = msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    fprintf(stderr, "transtune-runner: %s\n", msg);
+    FILE *f = result_path ? fopen(result_path, "w") : NULL;
+    if (f) {
+        fprintf(f, "error %d %s\n", code, msg);
+        fclose(f);
+    }
+    exit(status);
+}
+
+static double runner_num(const char *key, const char *s, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "bad value for %s: '%s'", key, s);
+        runner_usage(msg);
+    }
+    return v;
+}
+
+static void runner_parse(int argc, char **argv, runner_args *a)
+{
+    int seen = 0;
+    for (int i = 1; i < argc; i += 2) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v)
+            runner_usage("missing value");
+        seen++;
+        if (!strcmp(k, "--protocol"))
+            a->protocol = (int)runner_num(k, v, 0, 1e6);
+        else if (!strcmp(k, "--so"))
+            a->so = v;
+        else if (!strcmp(k, "--fn"))
+            a->fn = v;
+        else if (!strcmp(k, "--mode"))
+            a->mode = v;
+        else if (!strcmp(k, "--numel"))
+            a->numel = v;
+        else if (!strcmp(k, "--seed")) {
+            char *end;
+            errno = 0;
+            a->seed = strtoull(v, &end, 10);
+            if (errno || end == v || *end)
+                runner_usage("bad --seed");
+        } else if (!strcmp(k, "--threads"))
+            a->threads = (int)runner_num(k, v, 0, 4096);
+        else if (!strcmp(k, "--number"))
+            a->number = (int)runner_num(k, v, 1, 1e9);
+        else if (!strcmp(k, "--repeat"))
+            a->repeat = (int)runner_num(k, v, 1, TT_MAX_COSTS);
+        else if (!strcmp(k, "--min-repeat-ms"))
+            a->min_repeat_ms = runner_num(k, v, 0, 1e7);
+        else if (!strcmp(k, "--flush"))
+            a->flush = (int)runner_num(k, v, 0, 1);
+        else if (!strcmp(k, "--timeout"))
+            a->timeout = runner_num(k, v, 0, 1e7);
+        else if (!strcmp(k, "--out"))
+            a->out = v;
+        else if (!strcmp(k, "--result"))
+            a->result = v;
+        else {
+            char msg[256];
+            snprintf(msg, sizeof msg, "unknown argument '%s'", k);
+            runner_usage(msg);
+        }
+    }
+    if (a->protocol != RUNNER_PROTOCOL)
+        runner_usage("protocol mismatch");
+    if (seen != 14 || !a->so || !a->fn || !a->mode || !a->numel || !a->out || !a->result)
+        runner_usage("every argument is required, once");
+    if (strcmp(a->mode, "cand") && strcmp(a->mode, "ref"))
+        runner_usage("--mode must be cand or ref");
+}
+
+/* Parse "N0,N1,...": returns the count. */
+static int runner_numel(const char *s, int64_t *numel)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || v < 1 || v > ((int64_t)1 << 40) || n == TT_MAX_ARGS)
+            runner_usage("bad --numel");
+        numel[n++] = v;
+        s = end;
+        if (*s == ',')
+            s++;
+        else if (*s)
+            runner_usage("bad --numel");
+    }
+    if (n < 1)
+        runner_usage("bad --numel");
+    return n;
+}
+
+static void *runner_alloc(int64_t bytes)
+{
+    size_t n = ((size_t)bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, n);
+    if (!p)
+        runner_fail(TT_ERR_UNKNOWN, 4, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+static void runner_fill(float *x, int64_t n, uint64_t seed, int arg)
+{
+    tt_rng r;
+    tt_rng_seed(&r, seed * 0x100000001B3ull ^ (uint64_t)(arg + 1) * 0xD1B54A32D192ED03ull);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(2.0 * tt_rng_unit(&r) - 1.0);
+}
+
+/* Evict args[1:] from every cache level (TVM's cache_flush_cpu_non_first_arg:
+ * arg 0 is treated as an activation still warm from the previous layer). */
+static void runner_flush(float **args, const int64_t *numel, int nargs)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    for (int a = 1; a < nargs; a++) {
+        const char *p = (const char *)args[a], *end = p + numel[a] * (int64_t)sizeof(float);
+        for (; p < end; p += 64)
+            _mm_clflush(p);
+    }
+    _mm_mfence();
+#else
+    /* No clflush: overwrite a buffer larger than any last-level cache. */
+    static volatile char *junk;
+    size_t big = (size_t)256 << 20;
+    if (!junk)
+        junk = malloc(big);
+    for (size_t i = 0; junk && i < big; i += 64)
+        junk[i]++;
+    (void)args, (void)numel, (void)nargs;
+#endif
+}
+
+static void runner_write(const char *path, const void *a, const void *b, size_t bytes)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", path, strerror(errno));
+    int ok = fwrite(a, 1, bytes, f) == bytes && (!b || fwrite(b, 1, bytes, f) == bytes);
+    if (fclose(f) != 0 || !ok)
+        runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", path, strerror(errno));
+}
+
+/* TVM's WrapTimeEvaluator: each repeat runs `number` calls; while a repeat
+ * lasts under min_repeat_ms, number = max(min_repeat_ms / per-call + 1,
+ * number * 1.618) and the repeat is rerun.  number carries over to the next
+ * repeat.  Returns the final number. */
+static int runner_time(runner_cand_fn f, float **args, const int64_t *numel, int nargs,
+                       const runner_args *a, double *costs)
+{
+    double number = a->number;
+    for (int r = 0; r < a->repeat; r++) {
+        if (a->flush)
+            runner_flush(args, numel, nargs);
+        double ms = 0;
+        int zeros = 0;
+        do {
+            if (ms > 0) {
+                double want = a->min_repeat_ms / (ms / number) + 1, grow = number * 1.618;
+                number = floor(want > grow ? want : grow);
+                if (number > 1e9)
+                    number = 1e9;
+            }
+            int64_t k = (int64_t)number;
+            double t0 = tt_now();
+            for (int64_t j = 0; j < k; j++)
+                f(args);
+            ms = (tt_now() - t0) * 1e3;
+            if (ms <= 0)
+                zeros++;
+        } while (ms < a->min_repeat_ms && zeros < 100);
+        costs[r] = ms / 1e3 / number;
+    }
+    return (int)number;
+}
+
+int main(int argc, char **argv)
+{
+    runner_args a = {0};
+    runner_parse(argc, argv, &a);
+    result_path = a.result;
+    int64_t numel[TT_MAX_ARGS];
+    int nargs = runner_numel(a.numel, numel), nin = nargs - 1;
+    int ref = !strcmp(a.mode, "ref");
+    if (a.flush) {
+        a.number = 1;
+        a.min_repeat_ms = 0;
+    }
+
+    /* Die with the parent; and if that signal is missed (the parent died
+     * before prctl), the alarm still ends a hung kernel. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (a.timeout > 0)
+        alarm((unsigned)ceil(a.timeout) + 2);
+
+    omp_set_num_threads(a.threads > 0 ? a.threads : omp_get_num_procs());
+
+    void *h = dlopen(a.so, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlopen: %s", dlerror());
+    dlerror();
+    void *sym = dlsym(h, a.fn);
+    if (!sym)
+        runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlsym %s: %s", a.fn, dlerror());
+
+    float *args[TT_MAX_ARGS];
+    for (int i = 0; i < nin; i++) {
+        args[i] = runner_alloc(numel[i] * (int64_t)sizeof(float));
+        runner_fill(args[i], numel[i], a.seed, i);
+    }
+    int64_t nout = numel[nin];
+    FILE *res;
+    if (ref) {
+        double *out = runner_alloc(nout * (int64_t)sizeof(double));
+        double *mag = runner_alloc(nout * (int64_t)sizeof(double));
+        for (int64_t i = 0; i < nout; i++)
+            out[i] = mag[i] = NAN;
+        runner_ref_fn f;
+        *(void **)&f = sym;
+        f(args, out, mag);
+        runner_write(a.out, out, mag, (size_t)nout * sizeof(double));
+        res = fopen(a.result, "w");
+        if (!res)
+            runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", a.result, strerror(errno));
+        fprintf(res, "ok 0 0\n");
+    } else {
+        args[nin] = runner_alloc(nout * (int64_t)sizeof(float));
+        for (int64_t i = 0; i < nout; i++)
+            args[nin][i] = NAN;
+        runner_cand_fn f;
+        *(void **)&f = sym;
+        f(args); /* warm-up; its output is the one checked */
+        runner_write(a.out, args[nin], NULL, (size_t)nout * sizeof(float));
+        double costs[TT_MAX_COSTS];
+        int number = runner_time(f, args, numel, nargs, &a, costs);
+        res = fopen(a.result, "w");
+        if (!res)
+            runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", a.result, strerror(errno));
+        fprintf(res, "ok %d %d", number, a.repeat);
+        for (int r = 0; r < a.repeat; r++)
+            fprintf(res, " %.9e", costs[r]);
+        fprintf(res, "\n");
+    }
+    if (fclose(res) != 0)
+        runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", a.result, strerror(errno));
+    /* No dlclose: unloading OpenMP code while its thread pool lives is unsafe. */
+    return 0;
+}
