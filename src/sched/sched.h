@@ -156,6 +156,7 @@ typedef struct tt_state {
     tt_stage *stages;          /* nstages entries, capacity cap */
     int cap;
     int next_uid;
+    int lax_extents;           /* 1: SP's recorded extent may differ (transfer) */
     int nsteps;
     tt_step *steps;
     int steps_cap;
@@ -178,6 +179,15 @@ int tt_state_apply_all(tt_state *s, const tt_step *steps, int n, tt_err *err);
 int tt_state_stage_of_uid(const tt_state *s, int uid);
 /* Index of the leaf iterator of stage st whose node is `node` (-1 if none). */
 int tt_stage_iter_of_node(const tt_stage *st, int node);
+
+/* Default ("untuned") schedule of a DAG: a fixed, shape-generic heuristic
+ * expressed as steps (see default.c).  vector_lanes: fp32 lanes of the
+ * target's vectors (8 for AVX2, 16 for AVX-512).  Writes at most max steps. */
+int tt_default_schedule(const tt_dag *d, int vector_lanes, tt_step *steps, int max, int *nsteps,
+                        tt_err *err);
+
+/* fp32 lanes of this machine's widest vectors (16 with AVX-512F, else 8). */
+int tt_host_vector_lanes(void);
 
 /* Human-readable loop nest (like Ansor's State::ToStr), for debugging and
  * deduplication.  Caller frees. */

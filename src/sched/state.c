@@ -264,7 +264,7 @@ static int apply_sp(tt_state *s, const tt_step *x, tt_err *err)
         return -1;
     tt_stage *st = &s->stages[x->stage];
     const tt_node *n = &st->nodes[st->iters[x->iter].node];
-    if (x->extent > 0 && n->extent >= 0 && n->extent != x->extent)
+    if (!s->lax_extents && x->extent > 0 && n->extent >= 0 && n->extent != x->extent)
         return tt_err_set(err,
                           "SP: recorded extent %lld does not match iterator %d (%s) of stage %d "
                           "(%s), whose extent is %lld: the record was tuned for another DAG",

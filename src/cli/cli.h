@@ -1,0 +1,49 @@
+/* cli.h - the transtune command line: shared option parsing and reporting. */
+#ifndef TT_CLI_H
+#define TT_CLI_H
+
+#include "../measure/evaluate.h"
+#include "../record/identify.h"
+
+/* Common options of commands that measure kernels. */
+typedef struct cli_opts {
+    int threads;        /* --threads N (0 = all cores) */
+    int json;           /* --json */
+    int repeat;         /* --repeat R */
+    double min_repeat_ms;
+    int cache_flush;    /* --flush */
+    int no_default;     /* --no-default */
+    const char *cc;     /* --cc */
+} cli_opts;
+
+/* Parse a common option at argv[*i] (advancing *i past its value).  Returns
+ * 1 if consumed, 0 if not a common option, -1 on a bad value (message printed). */
+int cli_common_opt(int argc, char **argv, int *i, cli_opts *o);
+void cli_fill_run_opts(const cli_opts *o, tt_run_opts *ro, tt_build_opts *bo);
+/* Strict positive integer parse; -1 on error. */
+int cli_parse_i64(const char *s, int64_t *v);
+
+/* One reported row: a workload with its record (or chosen) schedule and the
+ * default schedule. */
+typedef struct cli_row {
+    int line;
+    char workload[160];
+    char class_key[128];
+    char wkey[512];           /* our workload key */
+    char ansor_key[512];
+    double flops;
+    int have_record;
+    tt_result rec;            /* the record / chosen schedule */
+    int have_default;
+    tt_result def;            /* the default schedule */
+    char error[512];          /* failure before measurement (parse, identify, replay) */
+    const char *status;       /* "ok" or an error name */
+} cli_row;
+
+void cli_print_header(void);
+void cli_print_row(const cli_row *r, int json);
+
+int cmd_replay(int argc, char **argv);
+int cmd_kernel(int argc, char **argv);
+
+#endif

@@ -1,0 +1,369 @@
+/* cmd_kernel.c - `transtune kernel OP [shape options] [--record LINE | --default]`:
+ * one workload by hand, measured and checked like a replayed record. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void kernel_help(void)
+{
+    printf(
+        "usage: transtune kernel OP [shape options] [--record LINE | --default] [--lax]\n"
+        "                        [--threads N] [--json] [--repeat R] [--flush]\n"
+        "\n"
+        "OP and its shape options (defaults in brackets):\n"
+        "  conv2d            --n [1] --h --w --ci --co --kh [3] --kw [=kh] --stride [1]\n"
+        "                    --pad [(kh-1)/2] --dilation [1] --groups [1] --epilogue LIST\n"
+        "  depthwise_conv2d  --n --h --w --ci --kh --kw --stride --pad --dilation\n"
+        "                    --multiplier [1] --epilogue LIST\n"
+        "  dense             --m --n --k --epilogue LIST      (data [m,k], weight [n,k])\n"
+        "  batch_matmul      --b --m --n --k                  (A [b,m,k], B [b,n,k])\n"
+        "  matmul_add        --n --l --m                      (A [n,l] B [l,m] + C [n,m])\n"
+        "  max_pool2d, avg_pool2d  --n --h --w --c --kh --kw --stride --pad\n"
+        "  global_avg_pool2d --n --h --w --c\n"
+        "  softmax           --shape D0,D1,...                (over the last axis)\n"
+        "Epilogue LIST: comma-separated bias, scale, residual, relu, relu6.\n"
+        "\n"
+        "--record LINE replays an Ansor record's steps on this workload (every SP extent\n"
+        "must match, unless --lax: then the record's tile sizes are transferred to this\n"
+        "shape with guarded tails).  --default measures only the default schedule.\n"
+        "Without either, the default schedule is measured.  Output fields as in replay.\n");
+}
+
+#define MAX_KV 24
+
+typedef struct kv {
+    int n;
+    const char *key[MAX_KV];
+    int64_t val[MAX_KV];
+} kv;
+
+static int get(const kv *k, const char *key, int64_t def, int64_t *out)
+{
+    for (int i = 0; i < k->n; i++)
+        if (!strcmp(k->key[i], key)) {
+            *out = k->val[i];
+            return 1;
+        }
+    *out = def;
+    return 0;
+}
+
+static int parse_epilogue(const char *s, tt_epilogue *e)
+{
+    memset(e, 0, sizeof *e);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (e->n >= 8)
+            return -1;
+        if (!strcmp(tok, "bias"))
+            e->ops[e->n++] = TT_EPI_BIAS_ADD;
+        else if (!strcmp(tok, "scale"))
+            e->ops[e->n++] = TT_EPI_BIAS_MUL;
+        else if (!strcmp(tok, "residual"))
+            e->ops[e->n++] = TT_EPI_RESIDUAL_ADD;
+        else if (!strcmp(tok, "relu"))
+            e->ops[e->n++] = TT_EPI_RELU;
+        else if (!strcmp(tok, "relu6")) {
+            e->lo[e->n] = 0;
+            e->hi[e->n] = 6;
+            e->ops[e->n++] = TT_EPI_CLIP;
+        } else {
+            fprintf(stderr, "transtune kernel: unknown epilogue '%s' (bias, scale, residual, relu, relu6)\n", tok);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static tt_dag *build_op(const char *op, const kv *k, const tt_epilogue *epi, const char *shape,
+                        char *desc, size_t dn, tt_err *err)
+{
+    int64_t n, h, w, ci, co, kh, kw, s, p, dil, g, m, kk, b, l, c, mult;
+    if (!strcmp(op, "conv2d") || !strcmp(op, "depthwise_conv2d")) {
+        int dw = !strcmp(op, "depthwise_conv2d");
+        get(k, "n", 1, &n);
+        if (!get(k, "h", 0, &h) || !get(k, "w", h, &w) || !get(k, "ci", 0, &ci)) {
+            tt_err_set(err, "%s needs --h --w --ci%s", op, dw ? "" : " --co");
+            return NULL;
+        }
+        get(k, "multiplier", 1, &mult);
+        if (!dw && !get(k, "co", 0, &co)) {
+            tt_err_set(err, "conv2d needs --co");
+            return NULL;
+        }
+        get(k, "kh", 3, &kh);
+        get(k, "kw", kh, &kw);
+        get(k, "stride", 1, &s);
+        get(k, "pad", (kh - 1) / 2, &p);
+        get(k, "dilation", 1, &dil);
+        get(k, "groups", 1, &g);
+        tt_conv2d_params cp;
+        memset(&cp, 0, sizeof cp);
+        cp.n = n;
+        cp.h = h;
+        cp.w = w;
+        cp.ci = ci;
+        cp.co = dw ? ci * mult : co;
+        cp.kh = kh;
+        cp.kw = kw;
+        cp.stride_h = cp.stride_w = s;
+        cp.pad_t = cp.pad_l = cp.pad_b = cp.pad_r = p;
+        cp.dil_h = cp.dil_w = dil;
+        cp.groups = dw ? ci : g;
+        cp.depthwise = dw;
+        snprintf(desc, dn, "%s %lldx%lldx%lldx%lld k%lldx%lld s%lld p%lld -> %lld", op, (long long)n,
+                 (long long)h, (long long)w, (long long)ci, (long long)kh, (long long)kw, (long long)s,
+                 (long long)p, (long long)cp.co);
+        return tt_build_conv2d_nhwc(&cp, epi, err);
+    }
+    if (!strcmp(op, "dense")) {
+        if (!get(k, "m", 0, &m) || !get(k, "n", 0, &n) || !get(k, "k", 0, &kk)) {
+            tt_err_set(err, "dense needs --m --n --k");
+            return NULL;
+        }
+        snprintf(desc, dn, "dense %lldx%lldx%lld", (long long)m, (long long)n, (long long)kk);
+        return tt_build_dense(m, n, kk, epi, err);
+    }
+    if (!strcmp(op, "batch_matmul")) {
+        get(k, "b", 1, &b);
+        if (!get(k, "m", 0, &m) || !get(k, "n", 0, &n) || !get(k, "k", 0, &kk)) {
+            tt_err_set(err, "batch_matmul needs --m --n --k");
+            return NULL;
+        }
+        snprintf(desc, dn, "batch_matmul %lldx%lldx%lldx%lld", (long long)b, (long long)m, (long long)n,
+                 (long long)kk);
+        return tt_build_batch_matmul(b, m, n, kk, epi, err);
+    }
+    if (!strcmp(op, "matmul_add")) {
+        if (!get(k, "n", 0, &n) || !get(k, "l", 0, &l) || !get(k, "m", 0, &m)) {
+            tt_err_set(err, "matmul_add needs --n --l --m");
+            return NULL;
+        }
+        snprintf(desc, dn, "matmul_add %lldx%lldx%lld", (long long)n, (long long)l, (long long)m);
+        return tt_build_matmul_add(n, l, m, err);
+    }
+    if (!strcmp(op, "max_pool2d") || !strcmp(op, "avg_pool2d")) {
+        get(k, "n", 1, &n);
+        if (!get(k, "h", 0, &h) || !get(k, "c", 0, &c)) {
+            tt_err_set(err, "%s needs --h --w --c", op);
+            return NULL;
+        }
+        get(k, "w", h, &w);
+        get(k, "kh", 2, &kh);
+        get(k, "kw", kh, &kw);
+        get(k, "stride", kh, &s);
+        get(k, "pad", 0, &p);
+        tt_pool_params pp;
+        memset(&pp, 0, sizeof pp);
+        pp.kind = op[0] == 'm' ? TT_POOL_MAX : TT_POOL_AVG;
+        pp.n = n;
+        pp.h = h;
+        pp.w = w;
+        pp.c = c;
+        pp.kh = kh;
+        pp.kw = kw;
+        pp.stride_h = pp.stride_w = s;
+        pp.pad_t = pp.pad_l = pp.pad_b = pp.pad_r = p;
+        pp.count_include_pad = 0;
+        snprintf(desc, dn, "%s %lldx%lldx%lldx%lld k%lld s%lld p%lld", op, (long long)n, (long long)h,
+                 (long long)w, (long long)c, (long long)kh, (long long)s, (long long)p);
+        return tt_build_pool2d_nhwc(&pp, epi, err);
+    }
+    if (!strcmp(op, "global_avg_pool2d")) {
+        get(k, "n", 1, &n);
+        if (!get(k, "h", 0, &h) || !get(k, "c", 0, &c)) {
+            tt_err_set(err, "global_avg_pool2d needs --h --w --c");
+            return NULL;
+        }
+        get(k, "w", h, &w);
+        snprintf(desc, dn, "global_avg_pool2d %lldx%lldx%lldx%lld", (long long)n, (long long)h,
+                 (long long)w, (long long)c);
+        return tt_build_global_avg_pool_nhwc(n, h, w, c, epi, err);
+    }
+    if (!strcmp(op, "softmax")) {
+        int64_t dims[TT_MAX_DIMS];
+        int nd = 0;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", shape ? shape : "");
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            if (nd >= TT_MAX_DIMS || cli_parse_i64(tok, &dims[nd]) || dims[nd] <= 0) {
+                tt_err_set(err, "--shape must be up to %d positive integers separated by commas", TT_MAX_DIMS);
+                return NULL;
+            }
+            nd++;
+        }
+        if (nd == 0) {
+            tt_err_set(err, "softmax needs --shape D0,D1,...");
+            return NULL;
+        }
+        snprintf(desc, dn, "softmax %s", shape);
+        return tt_build_softmax(nd, dims, err);
+    }
+    tt_err_set(err, "unknown OP '%s' (see transtune kernel --help)", op);
+    return NULL;
+}
+
+int cmd_kernel(int argc, char **argv)
+{
+    cli_opts o = {0};
+    kv k = {0};
+    const char *op = NULL, *record = NULL, *epilogue = NULL, *shape = NULL;
+    int use_default = 0, lax = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            kernel_help();
+            return 0;
+        }
+        int c = cli_common_opt(argc, argv, &i, &o);
+        if (c < 0)
+            return 2;
+        if (c)
+            continue;
+        if (!strcmp(a, "--default")) {
+            use_default = 1;
+            continue;
+        }
+        if (!strcmp(a, "--lax")) {
+            lax = 1;
+            continue;
+        }
+        if (a[0] == '-' && a[1] == '-') {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "transtune kernel: option %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--record"))
+                record = v;
+            else if (!strcmp(a, "--epilogue"))
+                epilogue = v;
+            else if (!strcmp(a, "--shape"))
+                shape = v;
+            else {
+                if (k.n >= MAX_KV) {
+                    fprintf(stderr, "transtune kernel: too many options\n");
+                    return 2;
+                }
+                int64_t x;
+                if (cli_parse_i64(v, &x)) {
+                    fprintf(stderr, "transtune kernel: %s needs a non-negative integer, got '%s'\n", a, v);
+                    return 2;
+                }
+                k.key[k.n] = a + 2;
+                k.val[k.n] = x;
+                k.n++;
+            }
+            continue;
+        }
+        if (op) {
+            fprintf(stderr, "transtune kernel: unexpected argument '%s'\n", a);
+            return 2;
+        }
+        op = a;
+    }
+    if (!op) {
+        fprintf(stderr, "transtune kernel: missing OP (see --help)\n");
+        return 2;
+    }
+    if (record && use_default) {
+        fprintf(stderr, "transtune kernel: --record and --default exclude each other\n");
+        return 2;
+    }
+    tt_epilogue epi;
+    memset(&epi, 0, sizeof epi);
+    if (epilogue && parse_epilogue(epilogue, &epi))
+        return 2;
+    cli_row row;
+    memset(&row, 0, sizeof row);
+    row.status = "ok";
+    tt_err err = {0};
+    tt_dag *dag = build_op(op, &k, &epi, shape, row.workload, sizeof row.workload, &err);
+    if (!dag) {
+        fprintf(stderr, "transtune kernel: %s\n", err.msg);
+        return 2;
+    }
+    snprintf(row.class_key, sizeof row.class_key, "%s", dag->class_key);
+    char *wk = tt_dag_workload_key(dag);
+    snprintf(row.wkey, sizeof row.wkey, "%s", wk);
+    free(wk);
+    row.flops = dag->flops;
+    int lanes = tt_host_vector_lanes();
+    tt_state *rec_state = NULL, *def_state = NULL;
+    tt_eval_item items[2];
+    memset(items, 0, sizeof items);
+    int nitems = 0, rec_item = -1, def_item = -1;
+    int exit_code = 0;
+    if (record) {
+        tt_record *rec = tt_xcalloc(1, sizeof *rec);
+        if (tt_record_parse(record, rec, &err)) {
+            row.status = "invalid_record";
+            snprintf(row.error, sizeof row.error, "%s", err.msg);
+        } else {
+            snprintf(row.ansor_key, sizeof row.ansor_key, "%s", rec->workload_key);
+            rec_state = tt_state_new(dag);
+            rec_state->lax_extents = lax;
+            if (tt_state_apply_all(rec_state, rec->steps, rec->nsteps, &err)) {
+                row.status = "instantiation_error";
+                snprintf(row.error, sizeof row.error, "%s", err.msg);
+            } else {
+                rec_item = nitems;
+                items[nitems++].state = rec_state;
+            }
+        }
+        free(rec);
+        row.have_record = 1;
+    }
+    if (!o.no_default) {
+        tt_step steps[TT_MAX_STEPS];
+        int n = 0;
+        tt_err e = {0};
+        row.have_default = 1;
+        def_state = tt_state_new(dag);
+        if (tt_default_schedule(dag, lanes, steps, TT_MAX_STEPS, &n, &e) ||
+            tt_state_apply_all(def_state, steps, n, &e)) {
+            row.def.error = TT_ERR_INSTANTIATION;
+            snprintf(row.def.msg, sizeof row.def.msg, "default schedule: %s", e.msg);
+        } else {
+            def_item = nitems;
+            items[nitems++].state = def_state;
+        }
+    }
+    if (nitems) {
+        tt_eval_task task = {dag, nitems, items, 0, ""};
+        tt_run_opts ro;
+        tt_build_opts bo;
+        cli_fill_run_opts(&o, &ro, &bo);
+        if (tt_evaluate(&task, 1, &bo, &ro, NULL, NULL, &err)) {
+            fprintf(stderr, "transtune kernel: %s\n", err.msg);
+            return 2;
+        }
+        if (task.ref_error) {
+            row.status = "unknown_error";
+            snprintf(row.error, sizeof row.error, "%s", task.ref_msg);
+        }
+        if (rec_item >= 0)
+            row.rec = items[rec_item].res;
+        if (def_item >= 0)
+            row.def = items[def_item].res;
+    }
+    if (!record) {
+        /* the default schedule is the measured one */
+        row.have_record = 1;
+        row.rec = row.def;
+    }
+    if (!strcmp(row.status, "ok") && row.rec.error)
+        row.status = row.rec.error < TT_ERR_COUNT ? tt_errno_names[row.rec.error] : "unknown_error";
+    if (strcmp(row.status, "ok") || !row.rec.correct)
+        exit_code = 1;
+    if (!o.json)
+        cli_print_header();
+    cli_print_row(&row, o.json);
+    tt_state_free(rec_state);
+    tt_state_free(def_state);
+    tt_dag_free(dag);
+    return exit_code;
+}

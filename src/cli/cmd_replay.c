@@ -1,0 +1,264 @@
+/* cmd_replay.c - `transtune replay LOG`: every record of an Ansor log,
+ * identified, replayed, built, run, checked, beside the default schedule. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define MAX_CANDIDATES 32
+
+typedef struct rec_line {
+    int lineno;
+    char *text;
+} rec_line;
+
+typedef struct lines {
+    int n, cap;
+    rec_line *v;
+} lines;
+
+static int collect(void *ctx, int lineno, const char *line)
+{
+    lines *L = ctx;
+    if (L->n == L->cap) {
+        L->cap = L->cap ? 2 * L->cap : 64;
+        L->v = tt_xrealloc(L->v, (size_t)L->cap * sizeof(rec_line));
+    }
+    L->v[L->n].lineno = lineno;
+    L->v[L->n].text = tt_xstrdup(line);
+    L->n++;
+    return 0;
+}
+
+/* One record's journey: parse, identify, replay. */
+typedef struct work {
+    cli_row row;
+    tt_record *rec;
+    tt_dag *dag;
+    tt_state *rec_state, *def_state;
+    tt_eval_item items[2];
+    int nitems;
+} work;
+
+static void replay_help(void)
+{
+    printf("usage: transtune replay LOG [--threads N] [--json] [--repeat R] [--flush] [--no-default]\n"
+           "\n"
+           "For each record of an Ansor JSON log (v0.3, v0.5, v0.6; '#' lines are comments):\n"
+           "identify its workload from the key's shapes and the structure its steps imply,\n"
+           "build our DAG, replay the steps (every SP's recorded extent must match), compile,\n"
+           "run in an isolated runner, check every output element against a double-precision\n"
+           "reference, and time it; the default schedule of the same workload is measured\n"
+           "beside it.  One row per record; --json prints one JSON object per line.\n"
+           "Exit status: 0 if every record replayed and was correct, 1 otherwise.\n");
+}
+
+/* Identify the record's DAG: the first candidate on which every step applies. */
+static void identify(work *w, int lanes)
+{
+    tt_wl_candidate cand[MAX_CANDIDATES];
+    tt_err err = {0};
+    int max_stage = tt_identify_max_stage(w->rec->steps, w->rec->nsteps);
+    int n = tt_identify_candidates(w->rec->workload_key, max_stage, cand, MAX_CANDIDATES, &err);
+    if (n < 0) {
+        w->row.status = "instantiation_error";
+        snprintf(w->row.error, sizeof w->row.error, "workload key: %s", err.msg);
+        return;
+    }
+    if (n == 0) {
+        w->row.status = "instantiation_error";
+        snprintf(w->row.error, sizeof w->row.error, "no supported workload has the shapes of key %s",
+                 w->rec->workload_key);
+        return;
+    }
+    char first_err[TT_ERR_MAX] = "";
+    int chosen = -1;
+    for (int i = 0; i < n && chosen < 0; i++) {
+        tt_state *s = tt_state_new(cand[i].dag);
+        tt_err e = {0};
+        if (tt_state_apply_all(s, w->rec->steps, w->rec->nsteps, &e) == 0) {
+            chosen = i;
+            w->rec_state = s;
+        } else {
+            if (!first_err[0])
+                snprintf(first_err, sizeof first_err, "%s (as %s)", e.msg, cand[i].desc);
+            tt_state_free(s);
+        }
+    }
+    if (chosen < 0) {
+        w->row.status = "instantiation_error";
+        snprintf(w->row.error, sizeof w->row.error, "the steps replay on no candidate DAG: %s", first_err);
+        tt_identify_free(cand, n);
+        return;
+    }
+    w->dag = cand[chosen].dag;
+    cand[chosen].dag = NULL;
+    snprintf(w->row.workload, sizeof w->row.workload, "%s", cand[chosen].desc);
+    tt_identify_free(cand, n); /* the chosen DAG now belongs to w */
+    snprintf(w->row.class_key, sizeof w->row.class_key, "%s", w->dag->class_key);
+    char *k = tt_dag_workload_key(w->dag);
+    snprintf(w->row.wkey, sizeof w->row.wkey, "%s", k);
+    free(k);
+    w->row.flops = w->dag->flops;
+    w->items[0].state = w->rec_state;
+    w->nitems = 1;
+    w->row.have_record = 1;
+    (void)lanes;
+}
+
+static void add_default(work *w, int lanes)
+{
+    tt_step steps[TT_MAX_STEPS];
+    int n = 0;
+    tt_err e = {0};
+    if (tt_default_schedule(w->dag, lanes, steps, TT_MAX_STEPS, &n, &e) == 0) {
+        w->def_state = tt_state_new(w->dag);
+        if (tt_state_apply_all(w->def_state, steps, n, &e) == 0) {
+            w->items[w->nitems++].state = w->def_state;
+            w->row.have_default = 1;
+            return;
+        }
+    }
+    w->row.have_default = 1;
+    w->row.def.error = TT_ERR_INSTANTIATION;
+    snprintf(w->row.def.msg, sizeof w->row.def.msg, "default schedule: %s", e.msg);
+}
+
+typedef struct progress_ctx {
+    int done, total;
+} progress_ctx;
+
+static void on_progress(void *ctx, int task, int item)
+{
+    progress_ctx *p = ctx;
+    p->done++;
+    fprintf(stderr, "\rtranstune: measured %d/%d", p->done, p->total);
+    if (p->done == p->total)
+        fprintf(stderr, "\n");
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    cli_opts o = {0};
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            replay_help();
+            return 0;
+        }
+        int c = cli_common_opt(argc, argv, &i, &o);
+        if (c < 0)
+            return 2;
+        if (c)
+            continue;
+        if (argv[i][0] == '-' || path) {
+            fprintf(stderr, "transtune replay: unexpected argument '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+        path = argv[i];
+    }
+    if (!path) {
+        fprintf(stderr, "transtune replay: missing LOG (see --help)\n");
+        return 2;
+    }
+    lines L = {0};
+    tt_err err = {0};
+    if (tt_log_foreach(path, collect, &L, &err)) {
+        fprintf(stderr, "transtune replay: %s\n", err.msg);
+        return 2;
+    }
+    if (L.n == 0) {
+        fprintf(stderr, "transtune replay: %s holds no records\n", path);
+        return 1;
+    }
+    int lanes = tt_host_vector_lanes();
+    work *W = tt_xcalloc((size_t)L.n, sizeof(work));
+    tt_eval_task *tasks = tt_xcalloc((size_t)L.n, sizeof(tt_eval_task));
+    int *task_work = tt_xcalloc((size_t)L.n, sizeof(int));
+    int ntasks = 0, nruns = 0;
+    for (int i = 0; i < L.n; i++) {
+        work *w = &W[i];
+        w->row.line = L.v[i].lineno;
+        w->row.status = "ok";
+        w->rec = tt_xcalloc(1, sizeof(tt_record));
+        tt_err e = {0};
+        if (tt_record_parse(L.v[i].text, w->rec, &e)) {
+            w->row.status = "invalid_record";
+            snprintf(w->row.error, sizeof w->row.error, "%s", e.msg);
+            snprintf(w->row.workload, sizeof w->row.workload, "?");
+            continue;
+        }
+        snprintf(w->row.ansor_key, sizeof w->row.ansor_key, "%s", w->rec->workload_key);
+        identify(w, lanes);
+        if (!w->dag)
+            continue;
+        if (!o.no_default)
+            add_default(w, lanes);
+        tasks[ntasks].dag = w->dag;
+        tasks[ntasks].items = w->items;
+        tasks[ntasks].nitems = w->nitems;
+        task_work[ntasks] = i;
+        ntasks++;
+        nruns += w->nitems;
+    }
+    tt_run_opts ro;
+    tt_build_opts bo;
+    cli_fill_run_opts(&o, &ro, &bo);
+    fprintf(stderr, "transtune: %d records, %d identified; building %d kernels and %d references\n", L.n,
+            ntasks, nruns, ntasks);
+    progress_ctx pc = {0, nruns};
+    if (ntasks && tt_evaluate(tasks, ntasks, &bo, &ro, on_progress, &pc, &err)) {
+        fprintf(stderr, "transtune replay: %s\n", err.msg);
+        return 2;
+    }
+    int failures = 0;
+    for (int t = 0; t < ntasks; t++) {
+        work *w = &W[task_work[t]];
+        w->row.rec = w->items[0].res;
+        if (w->def_state)
+            w->row.def = w->items[1].res;
+        if (tasks[t].ref_error) {
+            w->row.status = "unknown_error";
+            snprintf(w->row.error, sizeof w->row.error, "%s", tasks[t].ref_msg);
+        } else if (w->row.rec.error) {
+            w->row.status = w->row.rec.error < TT_ERR_COUNT ? tt_errno_names[w->row.rec.error] : "unknown_error";
+        }
+    }
+    if (!o.json)
+        cli_print_header();
+    double geo_rec = 0, geo_def = 0;
+    int ngeo = 0;
+    for (int i = 0; i < L.n; i++) {
+        work *w = &W[i];
+        if (strcmp(w->row.status, "ok") || !w->row.rec.correct)
+            failures++;
+        cli_print_row(&w->row, o.json);
+        if (w->row.have_record && w->row.rec.correct && w->row.have_default && w->row.def.error == 0 &&
+            w->row.def.correct) {
+            geo_rec += __builtin_log(w->row.rec.mean);
+            geo_def += __builtin_log(w->row.def.mean);
+            ngeo++;
+        }
+    }
+    if (!o.json) {
+        printf("\n%d records: %d ok and correct, %d failed", L.n, L.n - failures, failures);
+        if (ngeo)
+            printf("; geometric-mean speedup of the records over the default schedule: %.2fx (%d workloads)",
+                   __builtin_exp((geo_def - geo_rec) / ngeo), ngeo);
+        printf("\n");
+    }
+    for (int i = 0; i < L.n; i++) {
+        free(L.v[i].text);
+        tt_state_free(W[i].rec_state);
+        tt_state_free(W[i].def_state);
+        if (W[i].dag)
+            tt_dag_free(W[i].dag);
+        free(W[i].rec);
+    }
+    free(L.v);
+    free(W);
+    free(tasks);
+    free(task_work);
+    return failures ? 1 : 0;
+}

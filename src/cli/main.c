@@ -1,0 +1,202 @@
+/* main.c - `transtune COMMAND ...`: dispatch, shared options, row printing. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: transtune COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  replay LOG [--threads N] [--json]    replay every record of an Ansor log: identify\n"
+            "                                        its workload, build, run, check; compare with\n"
+            "                                        the default schedule\n"
+            "  kernel OP [shape options] [--record LINE | --default] [--json]\n"
+            "                                        one workload by hand (see transtune kernel --help)\n"
+            "  help                                  this text\n"
+            "\n"
+            "Each command accepts --help.  Environment: CC (kernel compiler), TT_CFLAGS (its\n"
+            "optimization flags), TT_RUNNER (path of transtune-runner).\n");
+}
+
+int cli_parse_i64(const char *s, int64_t *v)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || *end || x < 0 || x > (1ll << 40))
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int need_value(int argc, char **argv, int i)
+{
+    if (i + 1 >= argc) {
+        fprintf(stderr, "transtune: option %s needs a value\n", argv[i]);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_common_opt(int argc, char **argv, int *i, cli_opts *o)
+{
+    const char *a = argv[*i];
+    int64_t v;
+    if (!strcmp(a, "--json")) {
+        o->json = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--flush")) {
+        o->cache_flush = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--no-default")) {
+        o->no_default = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--threads") || !strcmp(a, "--repeat") || !strcmp(a, "--min-repeat-ms")) {
+        if (need_value(argc, argv, *i))
+            return -1;
+        if (cli_parse_i64(argv[*i + 1], &v) || v > 4096) {
+            fprintf(stderr, "transtune: %s needs a non-negative integer, got '%s'\n", a, argv[*i + 1]);
+            return -1;
+        }
+        if (!strcmp(a, "--threads"))
+            o->threads = (int)v;
+        else if (!strcmp(a, "--repeat"))
+            o->repeat = (int)(v ? v : 1);
+        else
+            o->min_repeat_ms = (double)v;
+        (*i)++;
+        return 1;
+    }
+    if (!strcmp(a, "--cc")) {
+        if (need_value(argc, argv, *i))
+            return -1;
+        o->cc = argv[++*i];
+        return 1;
+    }
+    return 0;
+}
+
+void cli_fill_run_opts(const cli_opts *o, tt_run_opts *ro, tt_build_opts *bo)
+{
+    memset(ro, 0, sizeof *ro);
+    memset(bo, 0, sizeof *bo);
+    ro->threads = o->threads;
+    ro->repeat = o->repeat ? o->repeat : 5;
+    ro->min_repeat_ms = o->min_repeat_ms > 0 ? o->min_repeat_ms : 100;
+    ro->cache_flush = o->cache_flush;
+    ro->seed = 42;
+    ro->timeout_s = 30;
+    bo->cc = o->cc;
+}
+
+void cli_print_header(void)
+{
+    printf("%-5s %-44s %-26s %-20s %-7s %10s %8s %10s %8s %7s\n", "line", "workload", "class", "status",
+           "correct", "time_ms", "GFLOP/s", "default_ms", "GFLOP/s", "speedup");
+}
+
+static double gflops(double flops, const tt_result *r)
+{
+    return r->error == 0 && r->mean > 0 && r->mean < 1e9 ? flops / r->mean * 1e-9 : 0.0;
+}
+
+void cli_print_row(const cli_row *r, int json)
+{
+    int ok_rec = r->have_record && r->rec.error == 0 && r->rec.correct;
+    int ok_def = r->have_default && r->def.error == 0 && r->def.correct;
+    if (json) {
+        json_t *o = json_object();
+        if (r->line > 0)
+            json_object_set_new(o, "line", json_integer(r->line));
+        json_object_set_new(o, "workload", json_string(r->workload));
+        json_object_set_new(o, "class", json_string(r->class_key));
+        json_object_set_new(o, "workload_key", json_string(r->wkey));
+        if (r->ansor_key[0])
+            json_object_set_new(o, "ansor_key", json_string(r->ansor_key));
+        json_object_set_new(o, "status", json_string(r->status));
+        json_object_set_new(o, "correct", json_boolean(ok_rec));
+        json_object_set_new(o, "time_s", ok_rec ? json_real(r->rec.mean) : json_null());
+        json_object_set_new(o, "gflops", ok_rec ? json_real(gflops(r->flops, &r->rec)) : json_null());
+        json_object_set_new(o, "flops", json_real(r->flops));
+        if (r->have_default) {
+            json_object_set_new(o, "default_status",
+                                json_string(r->def.error >= 0 && r->def.error < TT_ERR_COUNT
+                                                ? tt_errno_names[r->def.error]
+                                                : "unknown_error"));
+            json_object_set_new(o, "default_correct", json_boolean(ok_def));
+            json_object_set_new(o, "default_time_s", ok_def ? json_real(r->def.mean) : json_null());
+            json_object_set_new(o, "default_gflops",
+                                ok_def ? json_real(gflops(r->flops, &r->def)) : json_null());
+        }
+        if (ok_rec && r->rec.ncosts) {
+            json_t *c = json_array();
+            for (int i = 0; i < r->rec.ncosts; i++)
+                json_array_append_new(c, json_real(r->rec.costs[i]));
+            json_object_set_new(o, "costs", c);
+        }
+        const char *msg = r->error[0] ? r->error : (!ok_rec && r->have_record) ? r->rec.msg : "";
+        if (msg[0])
+            json_object_set_new(o, "error", json_string(msg));
+        if (r->have_default && !ok_def && r->def.msg[0])
+            json_object_set_new(o, "default_error", json_string(r->def.msg));
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+        fflush(stdout);
+        return;
+    }
+    char t[32] = "-", g[32] = "-", dt[32] = "-", dg[32] = "-", sp[32] = "-";
+    if (ok_rec) {
+        snprintf(t, sizeof t, "%.4f", r->rec.mean * 1e3);
+        snprintf(g, sizeof g, "%.1f", gflops(r->flops, &r->rec));
+    }
+    if (ok_def) {
+        snprintf(dt, sizeof dt, "%.4f", r->def.mean * 1e3);
+        snprintf(dg, sizeof dg, "%.1f", gflops(r->flops, &r->def));
+    }
+    if (ok_rec && ok_def)
+        snprintf(sp, sizeof sp, "%.2fx", r->def.mean / r->rec.mean);
+    char line[16] = "-";
+    if (r->line > 0)
+        snprintf(line, sizeof line, "%d", r->line);
+    printf("%-5s %-44.44s %-26.26s %-20s %-7s %10s %8s %10s %8s %7s\n", line, r->workload, r->class_key,
+           r->status, ok_rec ? "yes" : "no", t, g, dt, dg, sp);
+    const char *msg = r->error[0] ? r->error : (!ok_rec && r->have_record) ? r->rec.msg : "";
+    if (msg[0])
+        printf("      error: %s\n", msg);
+    if (r->have_default && !ok_def && r->def.msg[0])
+        printf("      default schedule error: %s\n", r->def.msg);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "replay"))
+        return cmd_replay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "kernel"))
+        return cmd_kernel(argc - 1, argv + 1);
+    fprintf(stderr, "transtune: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

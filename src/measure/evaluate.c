@@ -1,0 +1,122 @@
+/* evaluate.c - see evaluate.h. */
+#include "evaluate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tt_eval_io(const tt_dag *d, tt_io *io)
+{
+    memset(io, 0, sizeof *io);
+    for (int i = 0; i < d->nops; i++)
+        if (d->ops[i]->kind == TT_OP_PLACEHOLDER && io->nin < TT_MAX_ARGS - 1)
+            io->numel[io->nin++] = tt_op_numel(d->ops[i]);
+    io->numel[io->nin] = tt_op_numel(d->ops[d->nops - 1]);
+}
+
+static void fail_result(tt_result *r, int code, const char *msg)
+{
+    memset(r, 0, sizeof *r);
+    r->error = code;
+    r->ncosts = 1;
+    r->costs[0] = 1e10;
+    r->mean = 1e10;
+    snprintf(r->msg, sizeof r->msg, "%s", msg);
+}
+
+int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const tt_run_opts *ro,
+                tt_eval_progress progress, void *ctx, tt_err *err)
+{
+    int total = 0;
+    for (int t = 0; t < ntasks; t++)
+        total += tasks[t].nitems + 1;
+    tt_build_item *bi = tt_xcalloc((size_t)total, sizeof *bi);
+    char **src = tt_xcalloc((size_t)total, sizeof(char *));
+    int *task_of = tt_xcalloc((size_t)total, sizeof(int));
+    int *item_of = tt_xcalloc((size_t)total, sizeof(int));
+    int nb = 0;
+    /* code generation; item -1 is the reference */
+    for (int t = 0; t < ntasks; t++) {
+        tasks[t].ref_error = 0;
+        for (int i = -1; i < tasks[t].nitems; i++) {
+            tt_str o;
+            tt_str_init(&o);
+            tt_err e = {0};
+            char fn[64];
+            snprintf(fn, sizeof fn, "tt_t%d_%s%d", t, i < 0 ? "ref" : "c", i < 0 ? 0 : i);
+            int rc = i < 0 ? tt_codegen_reference(tasks[t].dag, fn, &o, &e)
+                           : tt_codegen_candidate(tasks[t].items[i].state, fn, &o, &e);
+            if (rc) {
+                tt_str_free(&o);
+                if (i < 0) {
+                    tasks[t].ref_error = 1;
+                    snprintf(tasks[t].ref_msg, sizeof tasks[t].ref_msg, "reference: %s", e.msg);
+                } else {
+                    fail_result(&tasks[t].items[i].res, TT_ERR_INSTANTIATION, e.msg);
+                }
+                continue;
+            }
+            src[nb] = tt_str_take(&o);
+            bi[nb].source = src[nb];
+            snprintf(bi[nb].fn, sizeof bi[nb].fn, "%s", fn);
+            task_of[nb] = t;
+            item_of[nb] = i;
+            if (i >= 0)
+                tasks[t].items[i].res.error = -1; /* pending */
+            nb++;
+        }
+    }
+    int rc = 0;
+    if (nb > 0 && tt_build(bo, tt_codegen_prelude(), bi, nb, err))
+        rc = -1;
+    /* runs: never overlapping with builds (the build above has finished) */
+    for (int t = 0; t < ntasks && rc == 0; t++) {
+        tt_eval_task *T = &tasks[t];
+        tt_io io;
+        tt_eval_io(T->dag, &io);
+        tt_ref ref = {0};
+        int have_ref = 0;
+        for (int k = 0; k < nb; k++) {
+            if (task_of[k] != t || item_of[k] != -1)
+                continue;
+            if (bi[k].error) {
+                T->ref_error = 1;
+                snprintf(T->ref_msg, sizeof T->ref_msg, "reference failed to build: %s", bi[k].msg);
+                break;
+            }
+            tt_err e = {0};
+            if (tt_run_reference(ro, bi[k].so_path, bi[k].fn, &io, &ref, &e)) {
+                T->ref_error = 1;
+                snprintf(T->ref_msg, sizeof T->ref_msg, "reference failed to run: %s", e.msg);
+            } else {
+                have_ref = 1;
+            }
+        }
+        double tol = tt_codegen_tolerance(T->dag);
+        for (int k = 0; k < nb; k++) {
+            if (task_of[k] != t || item_of[k] < 0)
+                continue;
+            tt_eval_item *it = &T->items[item_of[k]];
+            it->build_s = bi[k].build_s;
+            if (bi[k].error) {
+                fail_result(&it->res, bi[k].error, bi[k].msg);
+            } else if (!have_ref) {
+                fail_result(&it->res, TT_ERR_UNKNOWN, T->ref_msg);
+            } else {
+                tt_err e = {0};
+                if (tt_run_candidate(ro, bi[k].so_path, bi[k].fn, &io, &ref, tol, &it->res, &e))
+                    fail_result(&it->res, TT_ERR_UNKNOWN, e.msg);
+            }
+            if (progress)
+                progress(ctx, t, item_of[k]);
+        }
+        tt_ref_free(&ref);
+    }
+    for (int k = 0; k < nb; k++)
+        free(src[k]);
+    free(src);
+    free(bi);
+    free(task_of);
+    free(item_of);
+    return rc;
+}

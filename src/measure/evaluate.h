@@ -1,0 +1,40 @@
+/* evaluate.h - from schedules to checked measurements: the whole path
+ * state -> C (codegen) -> shared objects (tt_build) -> runner (tt_run_*),
+ * batched over many workloads so that compiles run in parallel and never
+ * overlap with timing.
+ */
+#ifndef TT_EVALUATE_H
+#define TT_EVALUATE_H
+
+#include "../codegen/codegen.h"
+#include "measure.h"
+
+/* One schedule of a workload to measure. */
+typedef struct tt_eval_item {
+    const tt_state *state;    /* replayed schedule (borrowed) */
+    tt_result res;            /* filled by tt_evaluate */
+    double build_s;
+} tt_eval_item;
+
+/* One workload: its DAG, its reference, and the schedules to measure. */
+typedef struct tt_eval_task {
+    const tt_dag *dag;        /* borrowed */
+    int nitems;
+    tt_eval_item *items;      /* borrowed */
+    int ref_error;            /* reference failed: every item gets UNKNOWN */
+    char ref_msg[512];
+} tt_eval_task;
+
+/* Kernel argument sizes of a DAG (placeholders, then the output). */
+void tt_eval_io(const tt_dag *d, tt_io *io);
+
+/* Build every item (and one reference per task) in one parallel build, then
+ * run them one at a time: per task the reference, then each item, checked
+ * against it.  A schedule that fails to lower, build, run or check is a
+ * result (its res.error), not a failure of this call.  progress (may be
+ * NULL) is called after each run with (ctx, task index, item index). */
+typedef void (*tt_eval_progress)(void *ctx, int task, int item);
+int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const tt_run_opts *ro,
+                tt_eval_progress progress, void *ctx, tt_err *err);
+
+#endif
