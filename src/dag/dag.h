@@ -171,12 +171,15 @@ int64_t tt_op_numel(const tt_op *op);
  * elementwise/broadcast stages applied to the anchor's output in order. */
 
 typedef enum tt_epi {
-    TT_EPI_BIAS_ADD = 0, /* + placeholder [1,..,1,C] (broadcast over the last dim) -> T_add */
+    TT_EPI_BIAS_ADD = 0, /* + placeholder [1,..,1,C] (broadcast over the last dim) -> T_add;
+                            dense (2-D output) uses a 1-D bias [C], as Relay's bias_add does */
     TT_EPI_BIAS_MUL,     /* * placeholder [1,..,1,C] -> T_multiply */
     TT_EPI_RESIDUAL_ADD, /* + placeholder of the output shape -> T_add */
     TT_EPI_RESIDUAL_MUL, /* * placeholder of the output shape -> T_multiply */
     TT_EPI_RELU,         /* max(x, 0) -> T_relu */
     TT_EPI_CLIP,         /* clip(x, lo, hi) -> clip (attrs lo, hi) */
+    TT_EPI_SCALAR_ADD,   /* + a 0-d constant compute stage "compile_engine_const" (value lo[i])
+                            -> T_add: the const stage comes before the T_add stage */
     TT_EPI_COUNT
 } tt_epi;
 extern const char *const tt_epi_names[TT_EPI_COUNT];
@@ -184,7 +187,9 @@ extern const char *const tt_epi_names[TT_EPI_COUNT];
 typedef struct tt_epilogue {
     int n;
     tt_epi ops[8];
-    double lo[8], hi[8];  /* for CLIP */
+    double lo[8], hi[8];  /* for CLIP; lo[i] is the value of SCALAR_ADD */
+    int bias_1d;          /* BIAS_* tensors are 1-D [C] (Relay's bias_add) rather than
+                             [1,..,1,C]; dense always uses 1-D */
 } tt_epilogue;
 
 typedef struct tt_conv2d_params {

@@ -1,0 +1,151 @@
+/* print.c - the canonical print of a DAG and the workload key built on it.
+ *
+ * Format "tt-dag-v1" (persisted through workload keys: change it only with a
+ * new version line).  One line per op, then its expressions indented:
+ *
+ *   tt-dag-v1
+ *   op 0 placeholder "data" const=0 shape=[1,56,56,64]
+ *   op 1 compute "PaddedInput" tag="injective,pad" attrs="pad=0:0,1:1,1:1,0:0" shape=[1,58,58,64] reduce=none[]
+ *     body (select (and (ge a1 1) ...) T0[a0,(sub a1 1),(sub a2 1),a3] 0f)
+ *
+ * Expressions are prefix forms; a load names its tensor by position (T<i>),
+ * axes are a<i> (spatial) and r<i> (reduce), float constants end in 'f'.
+ * The abstract print writes every extent as '?' and every integer constant
+ * as '#', so kernels that differ only in shapes print alike; strides,
+ * paddings, kernel windows and clip bounds stay visible through attrs and
+ * float constants.
+ */
+#include "dag.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TT_DAG_PRINT_VERSION "tt-dag-v1"
+
+static void print_float(tt_str *s, double v)
+{
+    if (isinf(v))
+        tt_str_cat(s, v > 0 ? "inf" : "-inf");
+    else
+        tt_str_catf(s, "%.9gf", v);
+}
+
+static void print_expr(tt_str *s, const tt_expr *e, int abstract)
+{
+    switch (e->kind) {
+    case TT_E_INT:
+        if (abstract)
+            tt_str_cat(s, "#");
+        else
+            tt_str_catf(s, "%lld", (long long)e->u.ival);
+        return;
+    case TT_E_FLOAT:
+        print_float(s, e->u.fval);
+        return;
+    case TT_E_AXIS:
+        tt_str_catf(s, "a%d", e->u.axis);
+        return;
+    case TT_E_RAXIS:
+        tt_str_catf(s, "r%d", e->u.axis);
+        return;
+    case TT_E_LOAD:
+        tt_str_catf(s, "T%d[", e->u.uid);
+        for (int i = 0; i < e->n; i++) {
+            if (i)
+                tt_str_cat(s, ",");
+            print_expr(s, e->args[i], abstract);
+        }
+        tt_str_cat(s, "]");
+        return;
+    case TT_E_CALL:
+        tt_str_catf(s, "(%s", tt_call_names[e->u.call]);
+        break;
+    default:
+        tt_str_catf(s, "(%s", tt_ekind_names[e->kind]);
+        break;
+    }
+    for (int i = 0; i < e->n; i++) {
+        tt_str_cat(s, " ");
+        print_expr(s, e->args[i], abstract);
+    }
+    tt_str_cat(s, ")");
+}
+
+static void print_extents(tt_str *s, const tt_axis *ax, int n, int abstract)
+{
+    tt_str_cat(s, "[");
+    for (int i = 0; i < n; i++) {
+        if (i)
+            tt_str_cat(s, ",");
+        if (abstract)
+            tt_str_cat(s, "?");
+        else
+            tt_str_catf(s, "%lld", (long long)ax[i].extent);
+    }
+    tt_str_cat(s, "]");
+}
+
+/* Canonical text of the DAG (format above); abstract != 0 hides every extent
+ * and integer constant.  Deterministic: equal DAGs print byte-equal.  Caller
+ * frees. */
+char *tt_dag_print(const tt_dag *d, int abstract)
+{
+    tt_str s;
+    tt_str_init(&s);
+    tt_str_cat(&s, TT_DAG_PRINT_VERSION "\n");
+    for (int i = 0; i < d->nops; i++) {
+        const tt_op *op = d->ops[i];
+        if (op->kind == TT_OP_PLACEHOLDER) {
+            tt_str_catf(&s, "op %d placeholder \"%s\" const=%d shape=", i, op->name, op->is_const);
+            print_extents(&s, op->axis, op->ndim, abstract);
+            tt_str_cat(&s, "\n");
+            continue;
+        }
+        tt_str_catf(&s, "op %d compute \"%s\" tag=\"%s\" attrs=\"%s\" shape=", i, op->name, op->tag,
+                    op->attrs);
+        print_extents(&s, op->axis, op->ndim, abstract);
+        tt_str_catf(&s, " reduce=%s", tt_red_names[op->red]);
+        print_extents(&s, op->raxis, op->nreduce, abstract);
+        tt_str_cat(&s, "\n  body ");
+        if (op->body)
+            print_expr(&s, op->body, abstract);
+        tt_str_cat(&s, "\n");
+        if (op->cond) {
+            tt_str_cat(&s, "  cond ");
+            print_expr(&s, op->cond, abstract);
+            tt_str_cat(&s, "\n");
+        }
+    }
+    return tt_str_take(&s);
+}
+
+static void print_shape(tt_str *s, const tt_op *op)
+{
+    tt_str_cat(s, ", [");
+    for (int i = 0; i < op->ndim; i++)
+        tt_str_catf(s, "%s%lld", i ? ", " : "", (long long)op->axis[i].extent);
+    tt_str_cat(s, "]");
+}
+
+/* Workload key, JSON as Ansor writes it:
+ *   ["<16 hex digits of tt_hash64(abstract print)>", [input 0 shape], ..., [output shape]]
+ * inputs being the placeholders in op order and the output the last op.
+ * Caller frees. */
+char *tt_dag_workload_key(const tt_dag *d)
+{
+    char *text = tt_dag_print(d, 1);
+    uint64_t h = tt_hash64(text, strlen(text));
+    free(text);
+    tt_str s;
+    tt_str_init(&s);
+    tt_str_catf(&s, "[\"%016llx\"", (unsigned long long)h);
+    for (int i = 0; i < d->nops; i++)
+        if (d->ops[i]->kind == TT_OP_PLACEHOLDER)
+            print_shape(&s, d->ops[i]);
+    if (d->nops > 0)
+        print_shape(&s, d->ops[d->nops - 1]);
+    tt_str_cat(&s, "]");
+    return tt_str_take(&s);
+}
