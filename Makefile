@@ -49,7 +49,7 @@ clean:
 # ---- fuzz: libFuzzer targets (clang); see the comment atop each fuzz/*.c ----
 build/fuzz_record: fuzz/fuzz_record.c $(LIB_SRC)
 	@mkdir -p build
-	clang $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	clang $(CFLAGS) -Wno-unknown-warning-option -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 fuzz: build/fuzz_record
 
