@@ -56,10 +56,19 @@ static void atom_name(const lowering *L, int atom, char *buf, size_t n)
 static void emit_aff(emitter *E, const aff *x)
 {
     char nm[32];
-    tt_str_catf(E->o, "(INT64_C(%lld)", (long long)x->c);
+    int first = 1;
+    tt_str_cat(E->o, "(");
+    if (x->c || x->n == 0) {
+        tt_str_catf(E->o, "%lld", (long long)x->c);
+        first = 0;
+    }
     for (int i = 0; i < x->n; i++) {
         atom_name(E->L, x->atom[i], nm, sizeof nm);
-        tt_str_catf(E->o, " + INT64_C(%lld) * %s", (long long)x->coef[i], nm);
+        if (x->coef[i] == 1)
+            tt_str_catf(E->o, "%s%s", first ? "" : " + ", nm);
+        else
+            tt_str_catf(E->o, "%s%lld * %s", first ? "" : " + ", (long long)x->coef[i], nm);
+        first = 0;
     }
     tt_str_cat(E->o, ")");
 }
@@ -99,7 +108,10 @@ static void emit_index(emitter *E, int pi, tt_expr *const *idx, int n, int si)
         emit_expr(E, idx[d], si);
         if (local)
             tt_str_catf(E->o, " - m%d_%d", op->uid, d);
-        tt_str_catf(E->o, ") * INT64_C(%lld)", (long long)stride);
+        if (stride != 1)
+            tt_str_catf(E->o, ") * %lld", (long long)stride);
+        else
+            tt_str_cat(E->o, ")");
     }
     tt_str_cat(E->o, ")");
 }
@@ -130,7 +142,7 @@ static void emit_expr(emitter *E, const tt_expr *e, int si)
     };
     switch (e->kind) {
     case TT_E_INT:
-        tt_str_catf(E->o, "INT64_C(%lld)", (long long)e->u.ival);
+        tt_str_catf(E->o, "%lldLL", (long long)e->u.ival);
         return;
     case TT_E_FLOAT:
         emit_float(E, e->u.fval);
@@ -446,6 +458,27 @@ static void plan_nest(emitter *E, int si, nest *N, phase ph)
     }
 }
 
+/* Flat write index of stage si's buffer (relative to its region if local). */
+static void write_index(emitter *E, int si, tt_str *idx)
+{
+    const stage_info *I = &E->L->info[si];
+    const tt_op *op = &E->L->s->stages[si].op;
+    tt_str_init(idx);
+    if (op->ndim == 0)
+        tt_str_cat(idx, "0");
+    for (int d = 0; d < op->ndim; d++) {
+        int64_t stride = 1;
+        for (int k = d + 1; k < op->ndim; k++)
+            stride *= I->buf == LW_BUF_LOCAL ? I->R[k] : op->axis[k].extent;
+        if (d)
+            tt_str_cat(idx, " + ");
+        if (I->buf == LW_BUF_LOCAL)
+            tt_str_catf(idx, "(r%d_%d - m%d_%d) * %lld", op->uid, d, op->uid, d, (long long)stride);
+        else
+            tt_str_catf(idx, "r%d_%d * %lld", op->uid, d, (long long)stride);
+    }
+}
+
 static void emit_statement(emitter *E, int si, phase ph)
 {
     const lowering *L = E->L;
@@ -453,26 +486,8 @@ static void emit_statement(emitter *E, int si, phase ph)
     const stage_info *I = &L->info[si];
     const tt_op *op = &st->op;
     tt_str *o = E->o;
-    /* write index */
     tt_str idx;
-    tt_str_init(&idx);
-    tt_str *save = E->o;
-    E->o = &idx;
-    if (op->ndim == 0)
-        tt_str_cat(&idx, "0");
-    for (int d = 0; d < op->ndim; d++) {
-        int64_t stride = 1;
-        for (int k = d + 1; k < op->ndim; k++)
-            stride *= I->buf == LW_BUF_LOCAL ? I->R[k] : op->axis[k].extent;
-        if (d)
-            tt_str_cat(&idx, " + ");
-        if (I->buf == LW_BUF_LOCAL)
-            tt_str_catf(&idx, "(r%d_%d - m%d_%d) * INT64_C(%lld)", op->uid, d, op->uid, d,
-                        (long long)stride);
-        else
-            tt_str_catf(&idx, "r%d_%d * INT64_C(%lld)", op->uid, d, (long long)stride);
-    }
-    E->o = save;
+    write_index(E, si, &idx);
     if (ph == PH_INIT) {
         tt_str_catf(o, "b%d[%s] = ", op->uid, idx.buf);
         emit_float(E, op->red == TT_RED_SUM ? 0.0 : op->red == TT_RED_MAX ? -INFINITY : INFINITY);
@@ -521,6 +536,256 @@ static void emit_statement(emitter *E, int si, phase ph)
     if (op->red != TT_RED_NONE && I->cond)
         tt_str_cat(o, "}\n");
     tt_str_free(&idx);
+}
+
+
+/* ---- explicit vectors for a vectorized innermost loop ---------------------
+ * A vectorized loop of N = 2..64 (a power of two) lanes whose statement is
+ * affine in the lane variable is emitted as one vector statement: a load
+ * whose index moves by 1 per lane is a vector load, by c a strided gather,
+ * by 0 a scalar (broadcast by C's vector-scalar arithmetic); min/max and
+ * math calls go through per-lane helpers.  Anything else keeps the scalar
+ * loop under `#pragma omp simd`. */
+
+typedef struct vctx {
+    emitter *E;
+    int si;
+    int lane;   /* atom id of the lane variable */
+    int N;
+    int fail;
+} vctx;
+
+static int64_t lane_coef(const aff *x, int atom)
+{
+    for (int i = 0; i < x->n; i++)
+        if (x->atom[i] == atom)
+            return x->coef[i];
+    return 0;
+}
+
+static int varies(vctx *v, const tt_expr *e)
+{
+    const stage_info *I = &v->E->L->info[v->si];
+    const tt_op *op = &v->E->L->s->stages[v->si].op;
+    if (e->kind == TT_E_AXIS)
+        return lane_coef(&I->root[e->u.axis], v->lane) != 0;
+    if (e->kind == TT_E_RAXIS)
+        return lane_coef(&I->root[op->ndim + e->u.axis], v->lane) != 0;
+    for (int i = 0; i < e->n; i++)
+        if (varies(v, e->args[i]))
+            return 1;
+    return 0;
+}
+
+static int load_flat_aff(vctx *v, const tt_expr *ld, aff *out)
+{
+    lowering *L = v->E->L;
+    int pi = tt_state_stage_of_uid(L->s, ld->u.uid);
+    const stage_info *P = &L->info[pi];
+    const tt_op *op = &L->s->stages[pi].op;
+    int local = P->buf == LW_BUF_LOCAL;
+    aff_const(out, 0);
+    for (int d = 0; d < ld->n; d++) {
+        aff f;
+        lw_index_form(L, v->si, ld->args[d], &f);
+        if (!f.ok)
+            return -1;
+        if (local)
+            aff_axpy(&f, -1, &P->M[d]);
+        int64_t stride = 1;
+        for (int k = d + 1; k < ld->n; k++)
+            stride *= local ? P->R[k] : op->axis[k].extent;
+        aff_axpy(out, stride, &f);
+    }
+    return out->ok ? 0 : -1;
+}
+
+static void emit_vexpr(vctx *v, const tt_expr *e);
+
+/* An operand as a vector (splat if uniform). */
+static void emit_vop(vctx *v, const tt_expr *e)
+{
+    if (varies(v, e)) {
+        emit_vexpr(v, e);
+    } else {
+        tt_str_catf(v->E->o, "tt_vsplat%d(", v->N);
+        emit_expr(v->E, e, v->si);
+        tt_str_cat(v->E->o, ")");
+    }
+}
+
+/* An operand of arithmetic: vector if varying, else a scalar (C broadcasts). */
+static void emit_aop(vctx *v, const tt_expr *e)
+{
+    if (varies(v, e)) {
+        emit_vexpr(v, e);
+    } else {
+        tt_str_cat(v->E->o, "(");
+        emit_expr(v->E, e, v->si);
+        tt_str_cat(v->E->o, ")");
+    }
+}
+
+static void emit_vexpr(vctx *v, const tt_expr *e)
+{
+    emitter *E = v->E;
+    static const char *vcall[TT_CALL_COUNT] = {
+        [TT_CALL_EXP] = "exp",   [TT_CALL_LOG] = "log",   [TT_CALL_SQRT] = "sqrt",
+        [TT_CALL_RSQRT] = "rsqrt", [TT_CALL_TANH] = "tanh", [TT_CALL_ERF] = "erf",
+        [TT_CALL_SIGMOID] = "sigmoid", [TT_CALL_FABS] = "fabs",
+    };
+    switch (e->kind) {
+    case TT_E_LOAD: {
+        aff a;
+        if (load_flat_aff(v, e, &a)) {
+            v->fail = 1;
+            return;
+        }
+        int64_t c = lane_coef(&a, v->lane);
+        int pi = tt_state_stage_of_uid(E->L->s, e->u.uid);
+        if (c == 1)
+            tt_str_catf(E->o, "tt_vload%d(&b%d[", v->N, e->u.uid);
+        else
+            tt_str_catf(E->o, "tt_vgather%d(&b%d[", v->N, e->u.uid);
+        emit_index(E, pi, e->args, e->n, v->si);
+        if (c == 1)
+            tt_str_cat(E->o, "])");
+        else
+            tt_str_catf(E->o, "], %lldLL)", (long long)c);
+        return;
+    }
+    case TT_E_ADD:
+    case TT_E_SUB:
+    case TT_E_MUL:
+    case TT_E_DIV: {
+        const char *op = e->kind == TT_E_ADD ? "+" : e->kind == TT_E_SUB ? "-" : e->kind == TT_E_MUL ? "*" : "/";
+        if (e->type != TT_T_FLOAT) {
+            v->fail = 1;
+            return;
+        }
+        tt_str_cat(E->o, "(");
+        emit_aop(v, e->args[0]);
+        tt_str_catf(E->o, " %s ", op);
+        emit_aop(v, e->args[1]);
+        tt_str_cat(E->o, ")");
+        return;
+    }
+    case TT_E_MIN:
+    case TT_E_MAX:
+        if (e->type != TT_T_FLOAT) {
+            v->fail = 1;
+            return;
+        }
+        tt_str_catf(E->o, "tt_v%s%d(", e->kind == TT_E_MIN ? "min" : "max", v->N);
+        emit_vop(v, e->args[0]);
+        tt_str_cat(E->o, ", ");
+        emit_vop(v, e->args[1]);
+        tt_str_cat(E->o, ")");
+        return;
+    case TT_E_SELECT:
+        if (varies(v, e->args[0]) || e->type != TT_T_FLOAT) {
+            v->fail = 1;
+            return;
+        }
+        tt_str_cat(E->o, "(");
+        emit_expr(E, e->args[0], v->si);
+        tt_str_cat(E->o, " ? ");
+        emit_vop(v, e->args[1]);
+        tt_str_cat(E->o, " : ");
+        emit_vop(v, e->args[2]);
+        tt_str_cat(E->o, ")");
+        return;
+    case TT_E_CALL:
+        if (e->n != 1 || !vcall[e->u.call]) {
+            v->fail = 1;
+            return;
+        }
+        tt_str_catf(E->o, "tt_v%s%d(", vcall[e->u.call], v->N);
+        emit_vop(v, e->args[0]);
+        tt_str_cat(E->o, ")");
+        return;
+    default:
+        v->fail = 1;
+    }
+}
+
+/* Try the vector form of the innermost loop `li` of nest ph; 0 if not possible
+ * (nothing emitted). */
+static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
+{
+    lowering *L = E->L;
+    const tt_stage *st = &L->s->stages[si];
+    const stage_info *I = &L->info[si];
+    const tt_op *op = &st->op;
+    int node = st->iters[N->pos[li]].node;
+    int64_t n = I->ext[node];
+    if (E->ref || n < 2 || n > 64 || (n & (n - 1)))
+        return 0;
+    vctx v = {E, si, si * TT_MAX_NODES + node, (int)n, 0};
+    /* the lane must enter every varying root linearly, without guards */
+    for (int k = 0; k < st->nnodes; k++)
+        if (I->is_atom[k] && I->fuse_rel[k] >= 0 &&
+            lane_coef(&I->val[st->rels[I->fuse_rel[k]].other], v.lane) != 0)
+            return 0;
+    int nroots = op->ndim + (ph == PH_INIT ? 0 : op->nreduce);
+    for (int r = 0; r < nroots; r++)
+        if (lane_coef(&I->root[r], v.lane) != 0 && (I->guard_hi[r] || I->guard_lo[r] || !I->root[r].ok))
+            return 0;
+    int64_t wc = 0;
+    for (int d = 0; d < op->ndim; d++) {
+        int64_t stride = 1;
+        for (int k = d + 1; k < op->ndim; k++)
+            stride *= I->buf == LW_BUF_LOCAL ? I->R[k] : op->axis[k].extent;
+        wc += stride * lane_coef(&I->root[d], v.lane);
+    }
+    if (wc != 1)
+        return 0;
+    if (ph != PH_INIT && I->cond && varies(&v, I->cond))
+        return 0;
+    /* value first, into a scratch string, to learn whether it can be done */
+    tt_str val;
+    tt_str_init(&val);
+    tt_str *save = E->o;
+    E->o = &val;
+    if (ph == PH_INIT) {
+        tt_str_catf(&val, "tt_vsplat%d(", v.N);
+        emit_float(E, op->red == TT_RED_SUM ? 0.0 : op->red == TT_RED_MAX ? -INFINITY : INFINITY);
+        tt_str_cat(&val, ")");
+    } else {
+        emit_vop(&v, I->body);
+    }
+    E->o = save;
+    if (v.fail) {
+        tt_str_free(&val);
+        return 0;
+    }
+    char lv[32];
+    snprintf(lv, sizeof lv, "l%d_%d", op->uid, node);
+    tt_str_catf(E->o, "{ const int64_t %s = 0; (void)%s;\n", lv, lv);
+    D.bound[node] = 1;
+    D.nguards = 0;
+    define_ready(E, si, &D, ph);
+    tt_str idx;
+    write_index(E, si, &idx);
+    if (ph != PH_INIT && I->cond) {
+        tt_str_cat(E->o, "if (");
+        emit_expr(E, I->cond, si);
+        tt_str_cat(E->o, ") ");
+    }
+    if (ph == PH_INIT || op->red == TT_RED_NONE)
+        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], %s);\n", v.N, op->uid, idx.buf, val.buf);
+    else if (op->red == TT_RED_SUM)
+        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], tt_vload%d(&b%d[%s]) + %s);\n", v.N, op->uid, idx.buf, v.N,
+                    op->uid, idx.buf, val.buf);
+    else
+        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], tt_v%s%d(tt_vload%d(&b%d[%s]), %s));\n", v.N, op->uid,
+                    idx.buf, op->red == TT_RED_MAX ? "max" : "min", v.N, v.N, op->uid, idx.buf, val.buf);
+    for (int g = 0; g < D.nguards; g++)
+        tt_str_cat(E->o, "}\n");
+    tt_str_cat(E->o, "}\n");
+    tt_str_free(&idx);
+    tt_str_free(&val);
+    return 1;
 }
 
 static void emit_attached_at(emitter *E, int uid, int node)
@@ -593,6 +858,8 @@ static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D
         tt_str_free(&body);
         return;
     }
+    if (N->simd[li] && li == N->n - 1 && try_vector(E, si, N, ph, li, D))
+        return;
     int par = ann == TT_ANN_PARALLEL && !E->in_parallel && st->nodes[node].kind == TT_ITER_SPATIAL;
     if (E->ref && li == 0 && ph != PH_UPDATE && !E->in_parallel && st->nodes[node].kind == TT_ITER_SPATIAL)
         par = 1; /* the reference parallelizes its outermost spatial loop */
@@ -706,6 +973,18 @@ const char *tt_codegen_prelude(void)
            "static inline double tt_derf(double x, double m) { return fabs(erf(x)) + 1.1283791670955126 * exp(-x * x) * m; }\n"
            "static inline double tt_dsigmoid(double x, double m) { double s = 1.0 / (1.0 + exp(-x)); return s + s * (1.0 - s) * m; }\n"
            "static inline double tt_dfabs(double x, double m) { return fabs(x) + m; }\n"
+           "#define TT_VDEF(N) \\\n"
+           "typedef float tt_v##N __attribute__((vector_size(4 * N))); \\\n"
+           "static inline tt_v##N tt_vload##N(const float *p) { tt_v##N v; memcpy(&v, p, sizeof v); return v; } \\\n"
+           "static inline void tt_vstore##N(float *p, tt_v##N v) { memcpy(p, &v, sizeof v); } \\\n"
+           "static inline tt_v##N tt_vsplat##N(float x) { tt_v##N v = {0}; return v + x; } \\\n"
+           "static inline tt_v##N tt_vgather##N(const float *p, int64_t c) { tt_v##N v; for (int k = 0; k < N; k++) v[k] = p[k * c]; return v; } \\\n"
+           "static inline tt_v##N tt_vmax##N(tt_v##N a, tt_v##N b) { tt_v##N r; for (int k = 0; k < N; k++) r[k] = a[k] > b[k] ? a[k] : b[k]; return r; } \\\n"
+           "static inline tt_v##N tt_vmin##N(tt_v##N a, tt_v##N b) { tt_v##N r; for (int k = 0; k < N; k++) r[k] = a[k] < b[k] ? a[k] : b[k]; return r; } \\\n"
+           "TT_VFN(N, exp, expf) TT_VFN(N, log, logf) TT_VFN(N, sqrt, sqrtf) TT_VFN(N, rsqrt, tt_rsqrtf) \\\n"
+           "TT_VFN(N, tanh, tanhf) TT_VFN(N, erf, erff) TT_VFN(N, sigmoid, tt_sigmoidf) TT_VFN(N, fabs, fabsf)\n"
+           "#define TT_VFN(N, name, f) static inline tt_v##N tt_v##name##N(tt_v##N a) { tt_v##N r; for (int k = 0; k < N; k++) r[k] = f(a[k]); return r; }\n"
+           "TT_VDEF(2) TT_VDEF(4) TT_VDEF(8) TT_VDEF(16) TT_VDEF(32) TT_VDEF(64)\n"
            "static inline void tt_free_ptr(void *p) { free(*(void **)p); }\n"
            "static inline void *tt_alloc(int64_t bytes) { void *p = NULL; if (posix_memalign(&p, 64, (size_t)(bytes + 64))) abort(); return p; }\n";
 }

@@ -240,7 +240,7 @@ static void collect_reads(const tt_expr *e, int uid, read_list *r)
 }
 
 /* Affine form of an index expression of stage si (over its global roots). */
-static void index_form(lowering *L, int si, const tt_expr *e, aff *out)
+void lw_index_form(lowering *L, int si, const tt_expr *e, aff *out)
 {
     const stage_info *I = &L->info[si];
     const tt_stage *st = &L->s->stages[si];
@@ -257,13 +257,13 @@ static void index_form(lowering *L, int si, const tt_expr *e, aff *out)
         return;
     case TT_E_ADD:
     case TT_E_SUB:
-        index_form(L, si, e->args[0], out);
-        index_form(L, si, e->args[1], &b);
+        lw_index_form(L, si, e->args[0], out);
+        lw_index_form(L, si, e->args[1], &b);
         aff_axpy(out, e->kind == TT_E_ADD ? 1 : -1, &b);
         return;
     case TT_E_MUL:
-        index_form(L, si, e->args[0], &a);
-        index_form(L, si, e->args[1], &b);
+        lw_index_form(L, si, e->args[0], &a);
+        lw_index_form(L, si, e->args[1], &b);
         if (a.ok && a.n == 0) {
             aff_const(out, 0);
             aff_axpy(out, a.c, &b);
@@ -277,7 +277,7 @@ static void index_form(lowering *L, int si, const tt_expr *e, aff *out)
         break;
     case TT_E_FLOORDIV:
         if (e->args[1]->kind == TT_E_INT && e->args[1]->u.ival == 1) {
-            index_form(L, si, e->args[0], out);
+            lw_index_form(L, si, e->args[0], out);
             return;
         }
         break;
@@ -371,7 +371,7 @@ static int infer_region(lowering *L, int P)
                 if (full[d])
                     continue;
                 aff f;
-                index_form(L, D, ld->args[d], &f);
+                lw_index_form(L, D, ld->args[d], &f);
                 if (!f.ok || r.overflow) {
                     full[d] = 1;
                     continue;

@@ -57,5 +57,8 @@ void aff_axpy(aff *x, int64_t k, const aff *y);
 int64_t aff_max(const lowering *L, const aff *x);
 int64_t aff_min(const lowering *L, const aff *x);
 int64_t lw_atom_extent(const lowering *L, int atom);
+/* Affine form of an index expression of stage si over atoms (ok == 0 if not
+ * affine: divisions, modulo, min/max of indices). */
+void lw_index_form(lowering *L, int si, const tt_expr *e, aff *out);
 
 #endif

@@ -741,7 +741,9 @@ static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
         /* a split that over-covers the axis (non-divisible) needs k < K */
         int64_t covered = node_coverage(st, root);
         if (covered != op->raxis[j].extent) {
-            tt_expr *g = tt_e_bin(s->arena, TT_E_LT, e, tt_e_int(s->arena, op->raxis[j].extent));
+            /* in terms of the original axis; substituted below with the body */
+            tt_expr *g = tt_e_bin(s->arena, TT_E_LT, tt_e_raxis(s->arena, j),
+                                  tt_e_int(s->arena, op->raxis[j].extent));
             pred = pred ? tt_e_bin(s->arena, TT_E_AND, pred, g) : g;
         }
     }
