@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -133,9 +134,13 @@ static void on_progress(void *ctx, int task, int item)
 {
     progress_ctx *p = ctx;
     p->done++;
-    fprintf(stderr, "\rtranstune: measured %d/%d", p->done, p->total);
-    if (p->done == p->total)
-        fprintf(stderr, "\n");
+    if (isatty(2)) {
+        fprintf(stderr, "\rtranstune: measured %d/%d", p->done, p->total);
+        if (p->done == p->total)
+            fprintf(stderr, "\n");
+    } else if (p->done == p->total || p->done % 10 == 0) {
+        fprintf(stderr, "transtune: measured %d/%d\n", p->done, p->total);
+    }
 }
 
 int cmd_replay(int argc, char **argv)

@@ -22,6 +22,7 @@
 
 #define LOCAL_STACK_BYTES (128 * 1024)
 #define MAX_EXPLICIT_UNROLL 64
+#define MAX_UNROLL_TEXT 24576 /* bytes of C per explicitly unrolled loop */
 
 typedef enum phase { PH_PLAIN = 0, PH_COMMON, PH_INIT, PH_UPDATE } phase;
 
@@ -853,8 +854,14 @@ static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D
         E->o = &body;
         emit_level_body(E, si, nests, ph, li, D);
         E->o = save;
-        for (int64_t k = 0; k < ext; k++)
-            tt_str_catf(E->o, "{ const int64_t %s = %lld;\n%s}\n", v, (long long)k, body.buf ? body.buf : "");
+        if ((int64_t)body.len * ext <= MAX_UNROLL_TEXT) {
+            for (int64_t k = 0; k < ext; k++)
+                tt_str_catf(E->o, "{ const int64_t %s = %lld;\n%s}\n", v, (long long)k, body.buf ? body.buf : "");
+        } else {
+            /* too much text to copy: the compiler unrolls it (gcc and clang) */
+            tt_str_catf(E->o, "#pragma GCC unroll %lld\nfor (int64_t %s = 0; %s < %lldLL; %s++) {\n%s}\n",
+                        (long long)ext, v, v, (long long)ext, v, body.buf ? body.buf : "");
+        }
         tt_str_free(&body);
         return;
     }

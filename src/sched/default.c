@@ -148,6 +148,18 @@ static int reads(const tt_op *op, int uid)
     return 0;
 }
 
+static int has_select(const tt_expr *e)
+{
+    if (!e)
+        return 0;
+    if (e->kind == TT_E_SELECT)
+        return 1;
+    for (int i = 0; i < e->n; i++)
+        if (has_select(e->args[i]))
+            return 1;
+    return 0;
+}
+
 /* A reduction over two or more tensors: conv2d, dense, matmul. */
 static int needs_tiling(const tt_op *op)
 {
@@ -196,8 +208,11 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
     for (int u = a_uid + 1; u < out_uid; u++)
         if (d->ops[u]->kind == TT_OP_COMPUTE)
             st_simple(g, TT_STEP_CI, u);
+    /* a padding stage that really pads stays a separate (parallel) pass:
+     * inlined, its bounds test would sit in the innermost loop */
     for (int u = 0; u < a_uid; u++)
-        if (d->ops[u]->kind == TT_OP_COMPUTE && d->ops[u]->nreduce == 0 && reads(A, u))
+        if (d->ops[u]->kind == TT_OP_COMPUTE && d->ops[u]->nreduce == 0 && reads(A, u) &&
+            !has_select(d->ops[u]->body))
             st_simple(g, TT_STEP_CI, u);
     int cons_uid = out_uid;
     int anchor = a_uid;
@@ -378,8 +393,9 @@ int tt_default_schedule(const tt_dag *d, int lanes, tt_step *steps, int max, int
         for (int k = 0; k < g.s->nstages; k++)
             if (g.s->stages[k].at == TT_AT_ITER && g.s->stages[k].at_uid == u)
                 attached = 1;
+        int pad_of_anchor = anchor >= 0 && reads(d->ops[anchor], u) && has_select(st->op.body);
         if (st->op.kind == TT_OP_COMPUTE && st->at == TT_AT_ROOT && st->op.nreduce == 0 && !st->nrels &&
-            st->niters == st->op.ndim && !attached)
+            st->niters == st->op.ndim && !attached && !pad_of_anchor)
             st_simple(&g, TT_STEP_CI, u);
     }
     for (int u = 0; u < d->nops && !g.failed; u++)
