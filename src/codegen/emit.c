@@ -32,7 +32,16 @@ typedef struct emitter {
     int in_parallel;
     int ref;              /* reference mode: double values and magnitudes */
     const char *T;        /* "float" or "double" */
+    tt_str rebind;        /* restrict-qualified buffer pointers, redeclared in
+                             every parallel loop body: OpenMP outlining loses the
+                             function-level `restrict`, and with it the proof
+                             that the accumulators do not alias the inputs */
+    int acc;              /* register tile mode (ACC_*), see emit_tile */
+    int in_tile;
+    char acc_idx[512];    /* C expression of the accumulator index */
 } emitter;
+
+enum { ACC_OFF = 0, ACC_LOAD, ACC_UPDATE, ACC_STORE };
 
 typedef struct defs {
     unsigned char atom[TT_MAX_NODES];  /* atom variable defined */
@@ -399,6 +408,7 @@ static void define_ready(emitter *E, int si, defs *D, phase ph)
 
 typedef struct nest {
     int n;
+    int tile_at;               /* update nest: loop index where a register tile starts, -1 none */
     int pos[TT_MAX_ITERS];
     int unroll[TT_MAX_ITERS];  /* 1 = explicit unroll */
     int simd[TT_MAX_ITERS];
@@ -489,6 +499,14 @@ static void emit_statement(emitter *E, int si, phase ph)
     tt_str *o = E->o;
     tt_str idx;
     write_index(E, si, &idx);
+    if (E->acc == ACC_LOAD || E->acc == ACC_STORE) {
+        if (E->acc == ACC_LOAD)
+            tt_str_catf(o, "acc[%s] = b%d[%s];\n", E->acc_idx, op->uid, idx.buf);
+        else
+            tt_str_catf(o, "b%d[%s] = acc[%s];\n", op->uid, idx.buf, E->acc_idx);
+        tt_str_free(&idx);
+        return;
+    }
     if (ph == PH_INIT) {
         tt_str_catf(o, "b%d[%s] = ", op->uid, idx.buf);
         emit_float(E, op->red == TT_RED_SUM ? 0.0 : op->red == TT_RED_MAX ? -INFINITY : INFINITY);
@@ -499,6 +517,11 @@ static void emit_statement(emitter *E, int si, phase ph)
         return;
     }
     const tt_expr *body = I->body;
+    char tgt[700];
+    if (E->acc == ACC_UPDATE)
+        snprintf(tgt, sizeof tgt, "acc[%s]", E->acc_idx);
+    else
+        snprintf(tgt, sizeof tgt, "b%d[%s]", op->uid, idx.buf);
     if (op->red != TT_RED_NONE && I->cond) {
         tt_str_cat(o, "if (");
         emit_expr(E, I->cond, si);
@@ -514,7 +537,7 @@ static void emit_statement(emitter *E, int si, phase ph)
             tt_str_cat(o, ";\n");
         }
     } else if (op->red == TT_RED_SUM) {
-        tt_str_catf(o, "b%d[%s] = b%d[%s] + ", op->uid, idx.buf, op->uid, idx.buf);
+        tt_str_catf(o, "%s = %s + ", tgt, tgt);
         emit_expr(E, body, si);
         tt_str_cat(o, ";\n");
         if (E->ref) {
@@ -525,7 +548,7 @@ static void emit_statement(emitter *E, int si, phase ph)
     } else {
         const char *f = op->red == TT_RED_MAX ? (E->ref ? "tt_maxd" : "tt_maxf")
                                               : (E->ref ? "tt_mind" : "tt_minf");
-        tt_str_catf(o, "b%d[%s] = %s(b%d[%s], ", op->uid, idx.buf, f, op->uid, idx.buf);
+        tt_str_catf(o, "%s = %s(%s, ", tgt, f, tgt);
         emit_expr(E, body, si);
         tt_str_cat(o, ");\n");
         if (E->ref) {
@@ -748,7 +771,9 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
     tt_str_init(&val);
     tt_str *save = E->o;
     E->o = &val;
-    if (ph == PH_INIT) {
+    if (E->acc == ACC_LOAD || E->acc == ACC_STORE) {
+        /* no value: the accumulators move between registers and memory */
+    } else if (ph == PH_INIT) {
         tt_str_catf(&val, "tt_vsplat%d(", v.N);
         emit_float(E, op->red == TT_RED_SUM ? 0.0 : op->red == TT_RED_MAX ? -INFINITY : INFINITY);
         tt_str_cat(&val, ")");
@@ -760,6 +785,7 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         tt_str_free(&val);
         return 0;
     }
+    tt_str_cat(&val, "");
     char lv[32];
     snprintf(lv, sizeof lv, "l%d_%d", op->uid, node);
     tt_str_catf(E->o, "{ const int64_t %s = 0; (void)%s;\n", lv, lv);
@@ -773,7 +799,16 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         emit_expr(E, I->cond, si);
         tt_str_cat(E->o, ") ");
     }
-    if (ph == PH_INIT || op->red == TT_RED_NONE)
+    if (E->acc == ACC_LOAD)
+        tt_str_catf(E->o, "acc[%s] = tt_vload%d(&b%d[%s]);\n", E->acc_idx, v.N, op->uid, idx.buf);
+    else if (E->acc == ACC_STORE)
+        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], acc[%s]);\n", v.N, op->uid, idx.buf, E->acc_idx);
+    else if (E->acc == ACC_UPDATE && op->red == TT_RED_SUM)
+        tt_str_catf(E->o, "acc[%s] = acc[%s] + %s;\n", E->acc_idx, E->acc_idx, val.buf);
+    else if (E->acc == ACC_UPDATE)
+        tt_str_catf(E->o, "acc[%s] = tt_v%s%d(acc[%s], %s);\n", E->acc_idx,
+                    op->red == TT_RED_MAX ? "max" : "min", v.N, E->acc_idx, val.buf);
+    else if (ph == PH_INIT || op->red == TT_RED_NONE)
         tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], %s);\n", v.N, op->uid, idx.buf, val.buf);
     else if (op->red == TT_RED_SUM)
         tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], tt_vload%d(&b%d[%s]) + %s);\n", v.N, op->uid, idx.buf, v.N,
@@ -818,6 +853,87 @@ static void emit_level_body(emitter *E, int si, nest *nests, phase ph, int li, d
         tt_str_cat(E->o, "}\n");
 }
 
+
+/* Register tile (scalar replacement).  When the innermost non-unrolled loop
+ * of a reduction's update nest is a reduction loop and everything inside it
+ * is unrolled (or the final vector loop), the tile of outputs it updates is
+ * held in a small private array indexed by the unrolled loop variables only;
+ * after unrolling every index is a constant, so the compiler keeps the array
+ * in registers (TVM relies on LLVM doing the same with its local buffers):
+ *
+ *   acc[k] = C[..k..]                         (every k of the tile)
+ *   for rc { acc[k] = acc[k] + A[..] * W[..] } (unrolled over k)
+ *   C[..k..] = acc[k]
+ */
+static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
+{
+    const lowering *L = E->L;
+    const tt_stage *st = &L->s->stages[si];
+    const stage_info *I = &L->info[si];
+    nest *U = &nests[PH_UPDATE];
+    int last = U->n - 1;
+    int lastnode = st->iters[U->pos[last]].node;
+    /* vector accumulators if the final loop can be one vector statement */
+    int vec = 0;
+    if (U->simd[last]) {
+        tt_str scratch;
+        tt_str_init(&scratch);
+        tt_str *save = E->o;
+        E->o = &scratch;
+        int acc = E->acc;
+        E->acc = ACC_UPDATE;
+        snprintf(E->acc_idx, sizeof E->acc_idx, "0");
+        vec = try_vector(E, si, U, PH_UPDATE, last, D) ? (int)I->ext[lastnode] : 0;
+        E->acc = acc;
+        E->o = save;
+        tt_str_free(&scratch);
+    }
+    /* the tile's loops: spatial loops after li (the final one only in scalar mode) */
+    nest T;
+    memset(&T, 0, sizeof T);
+    T.tile_at = -1;
+    tt_str ix;
+    tt_str_init(&ix);
+    int64_t K = 1;
+    for (int j = U->n - 1; j > li; j--) {
+        int node = st->iters[U->pos[j]].node;
+        if (st->nodes[node].kind != TT_ITER_SPATIAL)
+            continue;
+        if (vec && j == last)
+            continue;
+        tt_str_catf(&ix, "%s%lld * l%d_%d", ix.len ? " + " : "", (long long)K, st->op.uid, node);
+        K *= I->ext[node];
+    }
+    for (int j = li + 1; j < U->n; j++) {
+        int node = st->iters[U->pos[j]].node;
+        if (st->nodes[node].kind != TT_ITER_SPATIAL)
+            continue;
+        T.pos[T.n] = U->pos[j];
+        T.unroll[T.n] = U->unroll[j];
+        T.simd[T.n] = U->simd[j];
+        T.n++;
+    }
+    snprintf(E->acc_idx, sizeof E->acc_idx, "%s", ix.len ? ix.buf : "0");
+    tt_str_free(&ix);
+    if (vec)
+        tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", vec, (long long)K);
+    else
+        tt_str_catf(E->o, "{ %s acc[%lld];\n", E->T, (long long)K);
+    nest tmp[4];
+    memcpy(tmp, nests, sizeof tmp);
+    tmp[PH_INIT] = T;
+    E->acc = ACC_LOAD;
+    emit_loops(E, si, tmp, PH_INIT, 0, D);
+    E->acc = ACC_UPDATE;
+    E->in_tile = 1;
+    emit_loops(E, si, nests, PH_UPDATE, li, D);
+    E->in_tile = 0;
+    E->acc = ACC_STORE;
+    emit_loops(E, si, tmp, PH_INIT, 0, D);
+    E->acc = ACC_OFF;
+    tt_str_cat(E->o, "}\n");
+}
+
 static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D)
 {
     const lowering *L = E->L;
@@ -833,6 +949,10 @@ static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D
         } else {
             emit_statement(E, si, ph);
         }
+        return;
+    }
+    if (ph == PH_UPDATE && li == N->tile_at && !E->in_tile && !E->acc) {
+        emit_tile(E, si, nests, li, D);
         return;
     }
     int pos = N->pos[li];
@@ -878,8 +998,10 @@ static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D
         tt_str_cat(E->o, "#pragma omp simd\n");
     tt_str_catf(E->o, "for (int64_t %s = 0; %s < INT64_C(%lld); %s++) {\n", v, v, (long long)ext, v);
     int was = E->in_parallel;
-    if (par)
+    if (par) {
         E->in_parallel = 1;
+        tt_str_cat(E->o, E->rebind.buf ? E->rebind.buf : "");
+    }
     emit_level_body(E, si, nests, ph, li, D);
     E->in_parallel = was;
     tt_str_cat(E->o, "}\n");
@@ -920,8 +1042,30 @@ static void emit_stage(emitter *E, int si)
         for (int i = f; i < st->niters; i++)
             nests[PH_UPDATE].pos[nests[PH_UPDATE].n++] = i;
     }
-    for (int p = 0; p < 4; p++)
+    for (int p = 0; p < 4; p++) {
         plan_nest(E, si, &nests[p], (phase)p);
+        nests[p].tile_at = -1;
+    }
+    /* register tile: the innermost non-unrolled loop of the update nest is a
+     * reduction loop and the outputs it updates fit in registers */
+    nest *U = &nests[PH_UPDATE];
+    if (!E->ref && op->red != TT_RED_NONE && U->n > 0) {
+        const stage_info *I = &E->L->info[si];
+        int j = U->n - 1;
+        while (j >= 0 && (U->unroll[j] || (j == U->n - 1 && U->simd[j]) ||
+                          I->ext[st->iters[U->pos[j]].node] == 1))
+            j--;
+        if (j >= 0 && j < U->n - 1 && st->nodes[st->iters[U->pos[j]].node].kind == TT_ITER_REDUCE) {
+            int64_t K = 1;
+            for (int k = j + 1; k < U->n; k++) {
+                int nd = st->iters[U->pos[k]].node;
+                if (st->nodes[nd].kind == TT_ITER_SPATIAL)
+                    K *= I->ext[nd];
+            }
+            if (K <= 512)
+                U->tile_at = j;
+        }
+    }
     define_ready(E, si, &D, start);
     emit_loops(E, si, nests, start, 0, D);
     for (int g = 0; g < D.nguards; g++)
@@ -1005,7 +1149,13 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
         tt_arena_free(a);
         return -1;
     }
-    emitter E = {&L, out, 0, ref, ref ? "double" : "float"};
+    emitter E;
+    memset(&E, 0, sizeof E);
+    E.L = &L;
+    E.o = out;
+    E.ref = ref;
+    E.T = ref ? "double" : "float";
+    tt_str_init(&E.rebind);
     if (ref)
         tt_str_catf(out, "void %s(float *const *args, double *out, double *mag)\n{\n", fn);
     else
@@ -1018,25 +1168,34 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
             numel *= op->axis[d].extent;
         switch (I->buf) {
         case LW_BUF_INPUT:
-            tt_str_catf(out, "const float *restrict b%d = args[%d];\n", op->uid, I->arg);
+            tt_str_catf(out, "float *const p%d = args[%d];\n", op->uid, I->arg);
+            tt_str_catf(&E.rebind, "const float *restrict b%d = p%d; (void)b%d;\n", op->uid, op->uid, op->uid);
             break;
         case LW_BUF_OUTPUT:
-            if (ref)
-                tt_str_catf(out, "double *restrict b%d = out;\ndouble *restrict g%d = mag;\n", op->uid, op->uid);
-            else
-                tt_str_catf(out, "float *restrict b%d = args[%d];\n", op->uid, L.nin);
+            if (ref) {
+                tt_str_catf(out, "double *const p%d = out;\ndouble *const q%d = mag;\n", op->uid, op->uid);
+                tt_str_catf(&E.rebind, "double *restrict g%d = q%d; (void)g%d;\n", op->uid, op->uid, op->uid);
+            } else {
+                tt_str_catf(out, "float *const p%d = args[%d];\n", op->uid, L.nin);
+            }
+            tt_str_catf(&E.rebind, "%s *restrict b%d = p%d; (void)b%d;\n", E.T, op->uid, op->uid, op->uid);
             break;
         case LW_BUF_ROOT:
-            tt_str_catf(out, "static %s *b%d;\nif (!b%d) b%d = (%s *)tt_alloc(%lld);\n", E.T, op->uid,
-                        op->uid, op->uid, E.T, (long long)(numel * (ref ? 8 : 4)));
-            if (ref)
-                tt_str_catf(out, "static double *g%d;\nif (!g%d) g%d = (double *)tt_alloc(%lld);\n", op->uid,
-                            op->uid, op->uid, (long long)(numel * 8));
+            tt_str_catf(out, "static %s *w%d;\nif (!w%d) w%d = (%s *)tt_alloc(%lld);\n%s *const p%d = w%d;\n",
+                        E.T, op->uid, op->uid, op->uid, E.T, (long long)(numel * (ref ? 8 : 4)), E.T, op->uid,
+                        op->uid);
+            tt_str_catf(&E.rebind, "%s *restrict b%d = p%d; (void)b%d;\n", E.T, op->uid, op->uid, op->uid);
+            if (ref) {
+                tt_str_catf(out, "static double *x%d;\nif (!x%d) x%d = (double *)tt_alloc(%lld);\ndouble *const q%d = x%d;\n",
+                            op->uid, op->uid, op->uid, (long long)(numel * 8), op->uid, op->uid);
+                tt_str_catf(&E.rebind, "double *restrict g%d = q%d; (void)g%d;\n", op->uid, op->uid, op->uid);
+            }
             break;
         default:
             break;
         }
     }
+    tt_str_cat(out, E.rebind.buf ? E.rebind.buf : "");
     for (int si = 0; si < s->nstages; si++) {
         const tt_stage *st = &s->stages[si];
         if (st->op.kind != TT_OP_COMPUTE || st->at != TT_AT_ROOT)
@@ -1044,6 +1203,7 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
         emit_stage(&E, si);
     }
     tt_str_cat(out, "}\n");
+    tt_str_free(&E.rebind);
     tt_lower_free(&L);
     tt_arena_free(a);
     return 0;
