@@ -37,6 +37,7 @@ typedef struct emitter {
                              function-level `restrict`, and with it the proof
                              that the accumulators do not alias the inputs */
     int acc;              /* register tile mode (ACC_*), see emit_tile */
+    int acc_vec;          /* the tile's accumulators are vectors */
     int in_tile;
     char acc_idx[512];    /* C expression of the accumulator index */
 } emitter;
@@ -105,6 +106,27 @@ static void emit_index(emitter *E, int pi, tt_expr *const *idx, int n, int si)
     int local = P->buf == LW_BUF_LOCAL;
     if (n == 0) {
         tt_str_cat(E->o, "0");
+        return;
+    }
+    if (P->pack_cb && si == P->pack_reader) {
+        /* packed [ceil(E/cb), d0, .., d_{n-2}, cb]: ((q * OTH + others) * cb + r) */
+        int64_t oth = 1;
+        for (int d = 0; d < n - 1; d++)
+            oth *= op->axis[d].extent;
+        tt_str_cat(E->o, "((");
+        emit_aff(E, &P->pack_q);
+        tt_str_catf(E->o, " * %lld", (long long)oth);
+        for (int d = 0; d < n - 1; d++) {
+            int64_t stride = 1;
+            for (int k = d + 1; k < n - 1; k++)
+                stride *= op->axis[k].extent;
+            tt_str_cat(E->o, " + (");
+            emit_expr(E, idx[d], si);
+            tt_str_catf(E->o, ") * %lld", (long long)stride);
+        }
+        tt_str_catf(E->o, ") * %lld + ", (long long)P->pack_cb);
+        emit_aff(E, &P->pack_r);
+        tt_str_cat(E->o, ")");
         return;
     }
     tt_str_cat(E->o, "(");
@@ -394,10 +416,14 @@ static void define_ready(emitter *E, int si, defs *D, phase ph)
         emit_aff(E, &I->root[r]);
         tt_str_cat(E->o, ";\n");
         D->root[r] = 1;
-        if (I->guard_hi[r] || I->guard_lo[r]) {
+        int local = I->buf == LW_BUF_LOCAL && r < st->op.ndim && I->local_guard[r];
+        if (I->guard_hi[r] || I->guard_lo[r] || local) {
             tt_str_cat(E->o, "if (");
             if (I->guard_lo[r])
                 tt_str_catf(E->o, "r%d_%d >= 0 && ", st->op.uid, r);
+            if (local) /* the stage's own split covers more than its region */
+                tt_str_catf(E->o, "r%d_%d - m%d_%d < %lldLL && ", st->op.uid, r, st->op.uid, r,
+                            (long long)I->R[r]);
             tt_str_catf(E->o, "r%d_%d < INT64_C(%lld)) {\n", st->op.uid, r, (long long)Ex);
             D->nguards++;
         }
@@ -444,7 +470,10 @@ static void plan_nest(emitter *E, int si, nest *N, phase ph)
         int attached = ph != PH_INIT && has_attached(L, st->op.uid, node);
         N->simd[j] = 0;
         N->unroll[j] = 0;
-        if (ann == TT_ANN_VECTORIZE && j == N->n - 1 && !attached && !E->ref &&
+        /* the innermost loop of the common part is not innermost: the init
+         * and update nests follow inside it */
+        int innermost = j == N->n - 1 && ph != PH_COMMON;
+        if (ann == TT_ANN_VECTORIZE && innermost && !attached && !E->ref &&
             st->nodes[node].kind == TT_ITER_SPATIAL && ext > 1) {
             N->simd[j] = 1; /* a vector statement counts as one step */
             continue;
@@ -453,16 +482,23 @@ static void plan_nest(emitter *E, int si, nest *N, phase ph)
             all_inner = 0;
             continue;
         }
-        if (ann == TT_ANN_UNROLL && ext <= MAX_EXPLICIT_UNROLL) {
-            N->unroll[j] = 1;
-            steps *= ext;
+        int unroll = (ann == TT_ANN_UNROLL && ext <= MAX_EXPLICIT_UNROLL) ||
+                     (all_inner && upos >= 0 && pos > upos && st->auto_unroll_max_step > 0 && depth < 8 &&
+                      ext * steps <= st->auto_unroll_max_step);
+        if (unroll && innermost && st->nodes[node].kind == TT_ITER_SPATIAL && ext > 1 &&
+            (ext & (ext - 1)) == 0 && ext <= 64) {
+            /* an unrolled innermost spatial loop is the same computation as
+             * one vector statement (its iterations are independent): emit it
+             * as such; TVM leaves this to LLVM's SLP vectorizer */
+            N->simd[j] = 1;
+            depth++;
             continue;
         }
-        if (all_inner && upos >= 0 && pos > upos && st->auto_unroll_max_step > 0 && depth < 8 &&
-            ext * steps <= st->auto_unroll_max_step) {
+        if (unroll) {
             N->unroll[j] = 1;
             steps *= ext;
-            depth++;
+            if (ann != TT_ANN_UNROLL)
+                depth++;
             continue;
         }
         all_inner = 0;
@@ -609,6 +645,25 @@ static int load_flat_aff(vctx *v, const tt_expr *ld, aff *out)
     const tt_op *op = &L->s->stages[pi].op;
     int local = P->buf == LW_BUF_LOCAL;
     aff_const(out, 0);
+    if (P->pack_cb && v->si == P->pack_reader) {
+        int n = ld->n;
+        int64_t oth = 1;
+        for (int d = 0; d < n - 1; d++)
+            oth *= op->axis[d].extent;
+        aff_axpy(out, oth * P->pack_cb, &P->pack_q);
+        for (int d = 0; d < n - 1; d++) {
+            aff f;
+            lw_index_form(L, v->si, ld->args[d], &f);
+            if (!f.ok)
+                return -1;
+            int64_t stride = 1;
+            for (int k = d + 1; k < n - 1; k++)
+                stride *= op->axis[k].extent;
+            aff_axpy(out, stride * P->pack_cb, &f);
+        }
+        aff_axpy(out, 1, &P->pack_r);
+        return out->ok ? 0 : -1;
+    }
     for (int d = 0; d < ld->n; d++) {
         aff f;
         lw_index_form(L, v->si, ld->args[d], &f);
@@ -745,6 +800,8 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
     int64_t n = I->ext[node];
     if (E->ref || n < 2 || n > 64 || (n & (n - 1)))
         return 0;
+    if (E->acc && !E->acc_vec)
+        return 0; /* scalar accumulators: every access stays scalar */
     vctx v = {E, si, si * TT_MAX_NODES + node, (int)n, 0};
     /* the lane must enter every varying root linearly, without guards */
     for (int k = 0; k < st->nnodes; k++)
@@ -753,7 +810,9 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
             return 0;
     int nroots = op->ndim + (ph == PH_INIT ? 0 : op->nreduce);
     for (int r = 0; r < nroots; r++)
-        if (lane_coef(&I->root[r], v.lane) != 0 && (I->guard_hi[r] || I->guard_lo[r] || !I->root[r].ok))
+        if (lane_coef(&I->root[r], v.lane) != 0 &&
+            (I->guard_hi[r] || I->guard_lo[r] || !I->root[r].ok ||
+             (I->buf == LW_BUF_LOCAL && r < op->ndim && I->local_guard[r])))
             return 0;
     int64_t wc = 0;
     for (int d = 0; d < op->ndim; d++) {
@@ -882,6 +941,7 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
         E->o = &scratch;
         int acc = E->acc;
         E->acc = ACC_UPDATE;
+        E->acc_vec = 1;
         snprintf(E->acc_idx, sizeof E->acc_idx, "0");
         vec = try_vector(E, si, U, PH_UPDATE, last, D) ? (int)I->ext[lastnode] : 0;
         E->acc = acc;
@@ -914,6 +974,7 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
         T.n++;
     }
     snprintf(E->acc_idx, sizeof E->acc_idx, "%s", ix.len ? ix.buf : "0");
+    E->acc_vec = vec > 0;
     tt_str_free(&ix);
     if (vec)
         tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", vec, (long long)K);
@@ -931,6 +992,7 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     E->acc = ACC_STORE;
     emit_loops(E, si, tmp, PH_INIT, 0, D);
     E->acc = ACC_OFF;
+    E->acc_vec = 0;
     tt_str_cat(E->o, "}\n");
 }
 
@@ -1170,7 +1232,28 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
         switch (I->buf) {
         case LW_BUF_INPUT:
             tt_str_catf(out, "float *const p%d = args[%d];\n", op->uid, I->arg);
-            tt_str_catf(&E.rebind, "const float *restrict b%d = p%d; (void)b%d;\n", op->uid, op->uid, op->uid);
+            if (I->pack_cb) {
+                /* constant weights: repacked on the first call, then reused */
+                int64_t E_ = op->axis[op->ndim - 1].extent, cb = I->pack_cb;
+                int64_t oth = numel / E_, nb = (E_ + cb - 1) / cb;
+                int64_t bytes = nb * oth * cb * 4;
+                tt_str_catf(out,
+                            "static float *k%d;\n"
+                            "if (!k%d) {\n"
+                            "  float *k = (float *)tt_alloc(%lld);\n"
+                            "  memset(k, 0, %lld);\n"
+                            "  for (int64_t o = 0; o < %lldLL; o++)\n"
+                            "    for (int64_t f = 0; f < %lldLL; f++)\n"
+                            "      k[((f / %lldLL) * %lldLL + o) * %lldLL + f %% %lldLL] = p%d[o * %lldLL + f];\n"
+                            "  k%d = k;\n"
+                            "}\n",
+                            op->uid, op->uid, (long long)bytes, (long long)bytes, (long long)oth, (long long)E_,
+                            (long long)cb, (long long)oth, (long long)cb, (long long)cb, op->uid, (long long)E_,
+                            op->uid);
+                tt_str_catf(&E.rebind, "const float *restrict b%d = k%d; (void)b%d;\n", op->uid, op->uid, op->uid);
+            } else {
+                tt_str_catf(&E.rebind, "const float *restrict b%d = p%d; (void)b%d;\n", op->uid, op->uid, op->uid);
+            }
             break;
         case LW_BUF_OUTPUT:
             if (ref) {

@@ -457,6 +457,112 @@ static void finish_stage(lowering *L, int si)
     }
 }
 
+/* Layout rewrite (Ansor's, simplified).  A constant placeholder P (weights)
+ * read by one stage S with plain indices P[a0, ..., an] (each a distinct root
+ * axis of S) is repacked once as
+ *     P'[ceil(E / cb), d0, ..., d_{n-1}, cb]      (E, cb: last dimension)
+ * where cb is the part of the last dimension's axis iterated inside S's
+ * reduction loops (the register / cache tile): the innermost loops then read
+ * P' contiguously instead of with a stride of E elements, which for large E
+ * also avoids cache-set conflicts.  The packed index needs the last index
+ * split as q * cb + r with affine q and r; when that split is not exact the
+ * original layout is kept. */
+static void plan_packing(lowering *L, int pi)
+{
+    const tt_state *s = L->s;
+    const tt_op *P = &s->stages[pi].op;
+    stage_info *PI = &L->info[pi];
+    PI->pack_cb = 0;
+    if (L->ref_mode || !P->is_const || P->ndim < 2)
+        return;
+    int reader = -1, nreads = 0;
+    const tt_expr *ld = NULL;
+    for (int D = pi + 1; D < s->nstages; D++) {
+        const tt_stage *dst = &s->stages[D];
+        if (dst->op.kind != TT_OP_COMPUTE || dst->at == TT_AT_INLINED)
+            continue;
+        read_list r = {0};
+        collect_reads(L->info[D].body, P->uid, &r);
+        collect_reads(L->info[D].cond, P->uid, &r);
+        if (r.n == 0)
+            continue;
+        reader = reader < 0 ? D : -2;
+        nreads += r.n;
+        ld = r.loads[0];
+    }
+    if (reader < 0 || nreads != 1)
+        return;
+    const tt_stage *S = &s->stages[reader];
+    const stage_info *SI = &L->info[reader];
+    int used[LW_MAX_ROOTS] = {0};
+    int roots[TT_MAX_DIMS];
+    for (int d = 0; d < P->ndim; d++) {
+        const tt_expr *e = ld->args[d];
+        int r;
+        if (e->kind == TT_E_AXIS)
+            r = e->u.axis;
+        else if (e->kind == TT_E_RAXIS)
+            r = S->op.ndim + e->u.axis;
+        else
+            return;
+        if (used[r]++)
+            return;
+        roots[d] = r;
+    }
+    /* cb: product of the extents of the last root's leaves inside the reduction */
+    int first_red = -1;
+    for (int i = 0; i < S->niters; i++)
+        if (S->nodes[S->iters[i].node].kind != TT_ITER_SPATIAL) {
+            first_red = i;
+            break;
+        }
+    if (first_red < 0)
+        return;
+    int rl = roots[P->ndim - 1];
+    const aff *f = &SI->root[rl];
+    if (!f->ok)
+        return;
+    int64_t cb = 1;
+    for (int t = 0; t < f->n; t++) {
+        int a = f->atom[t];
+        if (a / TT_MAX_NODES != reader)
+            continue;
+        int pos = tt_stage_iter_of_node(S, a % TT_MAX_NODES);
+        if (pos > first_red)
+            cb *= lw_atom_extent(L, a);
+    }
+    int64_t E = P->axis[P->ndim - 1].extent;
+    if (cb <= 1 || cb >= E)
+        return;
+    /* exact split of the last index: f = q * cb + r, 0 <= r < cb */
+    aff q, r;
+    aff_const(&q, f->c >= 0 ? f->c / cb : 0);
+    aff_const(&r, f->c >= 0 ? f->c % cb : 0);
+    if (f->c < 0)
+        return;
+    for (int t = 0; t < f->n; t++) {
+        aff one;
+        aff_const(&one, 0);
+        one.n = 1;
+        one.atom[0] = f->atom[t];
+        if (f->coef[t] % cb == 0) {
+            one.coef[0] = f->coef[t] / cb;
+            aff_axpy(&q, 1, &one);
+        } else if (f->coef[t] > 0 && f->coef[t] < cb) {
+            one.coef[0] = f->coef[t];
+            aff_axpy(&r, 1, &one);
+        } else {
+            return;
+        }
+    }
+    if (aff_max(L, &r) >= cb || aff_min(L, &r) < 0 || aff_min(L, &q) < 0)
+        return;
+    PI->pack_cb = cb;
+    PI->pack_reader = reader;
+    PI->pack_q = q;
+    PI->pack_r = r;
+}
+
 int tt_lower(lowering *L, const tt_state *s, tt_arena *a, int ref_mode, tt_err *err)
 {
     memset(L, 0, sizeof *L);
@@ -508,6 +614,9 @@ int tt_lower(lowering *L, const tt_state *s, tt_arena *a, int ref_mode, tt_err *
         }
         finish_stage(L, si);
     }
+    for (int si = 0; si < s->nstages; si++)
+        if (s->stages[si].op.kind == TT_OP_PLACEHOLDER)
+            plan_packing(L, si);
     /* reading an attached stage from outside its scope is caught above; a
      * stage attached to an inlined one is refused by the CI step itself */
     return 0;
