@@ -1,5 +1,762 @@
+/* test_cli.c - the `transtune` command as a user runs it: build/transtune is
+ * started as a child process from the repository root (as `make test` runs
+ * the tests) and judged by its exit status, its stdout (one JSON object a
+ * line with --json, parsed with jansson) and its stderr.
+ *
+ * A command that crashes (dies of a signal) or hangs (killed after a timeout)
+ * fails the test that ran it.  Every test is skipped, with a message, when
+ * build/transtune is missing (`make all`).  Kept fast on purpose: --repeat 1,
+ * small shapes, and the ResNet-50 log is not replayed here (too slow); the
+ * whole table runs in about 30 s, mostly the 1024^3 matmul.json replay.
+ *
+ * tests/data/bad-records.json says what each of its records must produce in
+ * a "# expect ..." comment line before it (see that file's header). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "test.h"
 
+#define TRANSTUNE "build/transtune"
+#define BAD_RECORDS "tests/data/bad-records.json"
+#define MAX_ARGS 64
+
+/* ---- running a command ---------------------------------------------------- */
+
+/* What one command did.  out and err hold its whole stdout and stderr. */
+typedef struct cli_run {
+    int started;            /* fork and exec worked */
+    int timed_out;          /* killed after the timeout */
+    int exited, code;       /* exited normally, with this status */
+    int signaled, sig;      /* died of this signal */
+    double secs;            /* wall time */
+    char *out, *err;
+} cli_run;
+
+/* The last run; freed by the next run so that a failing CHECK leaks nothing. */
+static cli_run R;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static char *slurp_fd(int fd)
+{
+    size_t n = 0, cap = 4096;
+    char *b = malloc(cap);
+    if (!b)
+        abort();
+    lseek(fd, 0, SEEK_SET);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            b = realloc(b, cap);
+            if (!b)
+                abort();
+        }
+        ssize_t k = read(fd, b + n, cap - n - 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    b[n] = 0;
+    return b;
+}
+
+/* A temporary file, already unlinked: the child writes it, we read it back. */
+static int temp_fd(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/tt-test-cli.XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+/* Run argv (argv[0] a path, relative to the repository root) with stdin from
+ * /dev/null, stdout and stderr captured, in its own process group so that a
+ * timeout kills it together with the compilers and runners it started.
+ * Fills R (the previous R is freed).  Returns 0 if the command ran to its end
+ * (whatever its status), -1 if it could not start or timed out. */
+static int run_argv(double timeout_s, char *const argv[])
+{
+    free(R.out);
+    free(R.err);
+    memset(&R, 0, sizeof R);
+    int fo = temp_fd(), fe = temp_fd();
+    if (fo < 0 || fe < 0) {
+        fprintf(stderr, "    cannot create temporary files: %s\n", strerror(errno));
+        if (fo >= 0)
+            close(fo);
+        if (fe >= 0)
+            close(fe);
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "    fork: %s\n", strerror(errno));
+        close(fo);
+        close(fe);
+        return -1;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        int in = open("/dev/null", O_RDONLY);
+        if (in >= 0)
+            dup2(in, 0);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid); /* also here: no race with the kill below */
+    int st = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR) {
+            fprintf(stderr, "    waitpid: %s\n", strerror(errno));
+            break;
+        }
+        if (now_s() - t0 > timeout_s) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            R.timed_out = 1;
+            break;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    R.secs = now_s() - t0;
+    R.out = slurp_fd(fo);
+    R.err = slurp_fd(fe);
+    close(fo);
+    close(fe);
+    if (R.timed_out) {
+        fprintf(stderr, "    %s %s ... timed out after %.0f s\n", argv[0], argv[1] ? argv[1] : "", timeout_s);
+        return -1;
+    }
+    R.started = 1;
+    if (WIFEXITED(st)) {
+        R.exited = 1;
+        R.code = WEXITSTATUS(st);
+        if (R.code == 127 && strstr(R.err, "exec "))
+            R.started = 0;
+    } else if (WIFSIGNALED(st)) {
+        R.signaled = 1;
+        R.sig = WTERMSIG(st);
+        fprintf(stderr, "    %s died of signal %d (%s)\n", argv[0], R.sig, strsignal(R.sig));
+    }
+    return R.started ? 0 : -1;
+}
+
+/* run_argv of build/transtune with the arguments given, NULL-terminated. */
+static int run_tt(double timeout_s, ...)
+{
+    char *argv[MAX_ARGS];
+    int n = 0;
+    argv[n++] = TRANSTUNE;
+    va_list ap;
+    va_start(ap, timeout_s);
+    for (const char *a; n < MAX_ARGS - 1 && (a = va_arg(ap, const char *));)
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    return run_argv(timeout_s, argv);
+}
+
+/* Print what the last command wrote (on a failure, to see why). */
+static void show_run(void)
+{
+    fprintf(stderr, "    exit %s%d after %.1f s\n    stdout: %.2000s\n    stderr: %.2000s\n",
+            R.signaled ? "signal " : "", R.signaled ? R.sig : R.code, R.secs, R.out ? R.out : "",
+            R.err ? R.err : "");
+}
+
+/* Skip (pass with a message) unless build/transtune is there. */
+static int have_transtune(void)
+{
+    if (access(TRANSTUNE, X_OK) == 0)
+        return 1;
+    fprintf(stderr, "    SKIP: %s is missing (run `make all` in the repository root)\n", TRANSTUNE);
+    return 0;
+}
+
+/* Ended normally with exactly this status (not a signal, not a timeout). */
+#define CHECK_EXIT(want)                                                                           \
+    CHECK_MSG(R.started && R.exited && R.code == (want), "expected exit status %d", (want))
+
+/* Ended normally with a status other than 0. */
+#define CHECK_FAILED()                                                                             \
+    CHECK_MSG(R.started && R.exited && R.code != 0, "expected a non-zero exit status")
+
+/* ---- JSON rows ------------------------------------------------------------ */
+
+typedef struct rows {
+    int n;
+    json_t *v[64];
+} rows;
+
+static void rows_free(rows *r)
+{
+    for (int i = 0; i < r->n; i++)
+        json_decref(r->v[i]);
+    r->n = 0;
+}
+
+/* Parse text as one JSON object a line (blank lines skipped).  -1 with a
+ * message on the first line that is not a JSON object. */
+static int rows_parse(const char *text, rows *r)
+{
+    r->n = 0;
+    const char *p = text;
+    int lineno = 0;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        lineno++;
+        if (len > 0) {
+            json_error_t je;
+            json_t *o = json_loadb(p, len, 0, &je);
+            if (!json_is_object(o) || r->n == (int)(sizeof r->v / sizeof r->v[0])) {
+                fprintf(stderr, "    stdout line %d is not a JSON object (%s): %.*s\n", lineno,
+                        o ? "or too many rows" : je.text, (int)(len > 300 ? 300 : len), p);
+                json_decref(o);
+                rows_free(r);
+                return -1;
+            }
+            r->v[r->n++] = o;
+        }
+        p += len + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static int jtrue(const json_t *o, const char *key)
+{
+    return json_is_true(json_object_get(o, key));
+}
+
+/* A number > 0 (jansson writes 1e-5 as a real, but accept integers too). */
+static int jpositive(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) && json_number_value(v) > 0;
+}
+
+/* ---- tests: help and usage -------------------------------------------------- */
+
+static void test_help(void)
+{
+    if (!have_transtune())
+        return;
+    const char *forms[][2] = {{"--help", NULL}, {"help", NULL}, {"-h", NULL},
+                              {"replay", "--help"}, {"kernel", "--help"}, {"kernel", "-h"}};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        CHECK(run_tt(10, forms[i][0], forms[i][1], (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code == 0, "transtune %s %s: exit %d", forms[i][0],
+                  forms[i][1] ? forms[i][1] : "", R.code);
+        CHECK_MSG(strstr(R.out, "usage: transtune"), "transtune %s %s printed no usage on stdout",
+                  forms[i][0], forms[i][1] ? forms[i][1] : "");
+    }
+    CHECK(run_tt(10, "replay", "--help", (char *)NULL) == 0);
+    CHECK(strstr(R.out, "transtune replay LOG"));
+    CHECK(run_tt(10, "kernel", "--help", (char *)NULL) == 0);
+    CHECK(strstr(R.out, "transtune kernel OP") && strstr(R.out, "conv2d"));
+}
+
+static void test_usage_errors(void)
+{
+    if (!have_transtune())
+        return;
+    CHECK(run_tt(10, (char *)NULL) == 0); /* no command */
+    CHECK_FAILED();
+    CHECK(strstr(R.err, "usage:"));
+    CHECK(run_tt(10, "frobnicate", (char *)NULL) == 0);
+    CHECK_FAILED();
+    CHECK(strstr(R.err, "frobnicate"));
+    CHECK(run_tt(10, "replay", (char *)NULL) == 0); /* no LOG */
+    CHECK_FAILED();
+    CHECK(strstr(R.err, "LOG"));
+    CHECK(run_tt(10, "replay", BAD_RECORDS, "--repeat", "x", (char *)NULL) == 0);
+    CHECK_FAILED();
+    CHECK(strstr(R.err, "--repeat") && strstr(R.err, "'x'"));
+    CHECK(run_tt(10, "replay", BAD_RECORDS, "--threads", (char *)NULL) == 0);
+    CHECK_FAILED();
+    CHECK(strstr(R.err, "--threads"));
+    CHECK(run_tt(10, "replay", BAD_RECORDS, "--bogus", (char *)NULL) == 0);
+    CHECK_FAILED();
+    CHECK(strstr(R.err, "--bogus"));
+    CHECK(R.out[0] == 0); /* nothing measured, nothing printed */
+}
+
+/* ---- tests: replay ---------------------------------------------------------- */
+
+static void test_replay_missing_file(void)
+{
+    if (!have_transtune())
+        return;
+    const char *path = "tests/data/no-such-log.json";
+    CHECK(run_tt(10, "replay", (char *)path, "--json", (char *)NULL) == 0);
+    CHECK_FAILED();
+    CHECK_MSG(strstr(R.err, path), "the message does not name %s: %s", path, R.err);
+    CHECK(R.out[0] == 0);
+    /* a folder is not a log either */
+    CHECK(run_tt(10, "replay", "tests/data", (char *)NULL) == 0);
+    CHECK_FAILED();
+    CHECK(strstr(R.err, "tests/data"));
+}
+
+/* What bad-records.json says one record line must produce. */
+typedef struct expect {
+    int line;               /* 1-based line of the record */
+    int ok;                 /* 1: status ok and correct */
+    char text[64];          /* else: a substring of "error" (any case) */
+    int seen;
+} expect;
+
+/* Read the expectations of tests/data/bad-records.json: every record line
+ * (not blank, not '#') must follow a "# expect ok" or "# expect error "TEXT""
+ * comment.  Returns how many records, or -1 with a message. */
+static int read_expectations(const char *path, expect *ex, int max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "    cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    static char buf[1 << 16];
+    int n = 0, lineno = 0, have = 0;
+    expect cur = {0};
+    while (fgets(buf, sizeof buf, f)) {
+        lineno++;
+        const char *p = buf + strspn(buf, " \t");
+        if (*p == '\n' || *p == 0)
+            continue;
+        if (*p == '#') {
+            const char *q;
+            if (!strncmp(p, "# expect ok", 11)) {
+                memset(&cur, 0, sizeof cur);
+                cur.ok = 1;
+                have = 1;
+            } else if (!strncmp(p, "# expect error \"", 16) && (q = strchr(p + 16, '"'))) {
+                memset(&cur, 0, sizeof cur);
+                snprintf(cur.text, sizeof cur.text, "%.*s", (int)(q - (p + 16)), p + 16);
+                have = 1;
+            }
+            continue;
+        }
+        if (!have || n == max) {
+            fprintf(stderr, "    %s:%d: a record without a \"# expect\" line before it\n", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        cur.line = lineno;
+        ex[n++] = cur;
+        have = 0;
+    }
+    fclose(f);
+    return n;
+}
+
+static void test_replay_bad_records(void)
+{
+    if (!have_transtune())
+        return;
+    expect ex[32];
+    int nex = read_expectations(BAD_RECORDS, ex, 32);
+    CHECK(nex > 0);
+    int ngood = 0;
+    for (int i = 0; i < nex; i++)
+        ngood += ex[i].ok;
+    CHECK(ngood >= 1 && ngood < nex);
+
+    CHECK(run_tt(120, "replay", BAD_RECORDS, "--json", "--repeat", "1", (char *)NULL) == 0);
+    if (!(R.exited && R.code == 1))
+        show_run();
+    CHECK_EXIT(1); /* some records failed; not a crash, not a usage error */
+    rows rs;
+    CHECK(rows_parse(R.out, &rs) == 0);
+    if (rs.n != nex)
+        show_run();
+    CHECK_MSG(rs.n == nex, "%d JSON rows for %d records", rs.n, nex);
+    for (int i = 0; i < rs.n; i++) {
+        const json_t *o = rs.v[i];
+        json_int_t line = json_integer_value(json_object_get(o, "line"));
+        expect *e = NULL;
+        for (int k = 0; k < nex; k++)
+            if (ex[k].line == line)
+                e = &ex[k];
+        if (!e) {
+            rows_free(&rs);
+            CHECK_MSG(0, "row %d has line %lld, which is not a record line", i, (long long)line);
+        }
+        e->seen++;
+        const char *status = jstr(o, "status"), *error = jstr(o, "error");
+        int good = e->ok ? !strcmp(status, "ok") && jtrue(o, "correct") && jpositive(o, "time_s") &&
+                               jpositive(o, "gflops") && !json_object_get(o, "error")
+                         : strcmp(status, "ok") && status[0] && !jtrue(o, "correct") &&
+                               json_is_null(json_object_get(o, "time_s")) && strcasestr(error, e->text);
+        if (!good) {
+            char *s = json_dumps(o, JSON_COMPACT);
+            fprintf(stderr, "    line %d: expected %s%s%s, got %s\n", e->line,
+                    e->ok ? "ok and correct" : "an error mentioning \"", e->ok ? "" : e->text,
+                    e->ok ? "" : "\"", s);
+            free(s);
+            rows_free(&rs);
+            CHECK(good);
+        }
+    }
+    rows_free(&rs);
+    for (int k = 0; k < nex; k++)
+        CHECK_MSG(ex[k].seen == 1, "line %d reported %d times", ex[k].line, ex[k].seen);
+}
+
+/* The same log as a table, without the default schedules: one "error:" line
+ * per bad record and the summary line. */
+static void test_replay_bad_records_table(void)
+{
+    if (!have_transtune())
+        return;
+    expect ex[32];
+    int nex = read_expectations(BAD_RECORDS, ex, 32);
+    CHECK(nex > 0);
+    int ngood = 0;
+    for (int i = 0; i < nex; i++)
+        ngood += ex[i].ok;
+    CHECK(run_tt(120, "replay", BAD_RECORDS, "--repeat", "1", "--no-default", (char *)NULL) == 0);
+    if (!(R.exited && R.code == 1))
+        show_run();
+    CHECK_EXIT(1);
+    char want[128];
+    snprintf(want, sizeof want, "%d records: %d ok and correct, %d failed", nex, ngood, nex - ngood);
+    CHECK_MSG(strstr(R.out, want), "no \"%s\" in:\n%s", want, R.out);
+    int nerr = 0;
+    for (const char *p = R.out; (p = strstr(p, "\n      error: ")); p++)
+        nerr++;
+    CHECK_MSG(nerr == nex - ngood, "%d error lines for %d bad records", nerr, nex - ngood);
+    CHECK(strstr(R.out, "status") && strstr(R.out, "invalid_record") &&
+          strstr(R.out, "instantiation_error"));
+}
+
+static void test_replay_matmul(void)
+{
+    if (!have_transtune())
+        return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/ansor/matmul.json", tt_test_shared_data());
+    if (access(path, R_OK)) {
+        fprintf(stderr, "    SKIP: %s not found (set TT_SHARED_DATA)\n", path);
+        return;
+    }
+    CHECK(run_tt(180, "replay", path, "--json", "--repeat", "1", (char *)NULL) == 0);
+    if (!(R.exited && R.code == 0))
+        show_run();
+    CHECK_EXIT(0);
+    rows rs;
+    CHECK(rows_parse(R.out, &rs) == 0);
+    CHECK_MSG(rs.n == 1, "%d rows for matmul.json's one record", rs.n);
+    const json_t *o = rs.v[0];
+    int good = !strcmp(jstr(o, "status"), "ok") && jtrue(o, "correct") && jpositive(o, "time_s") &&
+               jpositive(o, "gflops") && jpositive(o, "flops") && jpositive(o, "default_time_s") &&
+               jtrue(o, "default_correct") && !strcmp(jstr(o, "class"), "matmul_add") &&
+               strstr(jstr(o, "ansor_key"), "matmul_add") &&
+               json_integer_value(json_object_get(o, "line")) == 2;
+    /* 2 * 1024^3 flops, plus the 1024^2 adds */
+    double flops = json_number_value(json_object_get(o, "flops"));
+    good = good && flops >= 2.0 * 1024 * 1024 * 1024 && flops < 2.01 * 1024 * 1024 * 1024;
+    if (!good)
+        show_run();
+    rows_free(&rs);
+    CHECK(good);
+}
+
+/* ---- tests: kernel ---------------------------------------------------------- */
+
+static void test_kernel_conv2d(void)
+{
+    if (!have_transtune())
+        return;
+    CHECK(run_tt(120, "kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16", "--kh", "3",
+                 "--epilogue", "bias,relu", "--json", "--repeat", "1", (char *)NULL) == 0);
+    if (!(R.exited && R.code == 0))
+        show_run();
+    CHECK_EXIT(0);
+    rows rs;
+    CHECK(rows_parse(R.out, &rs) == 0);
+    CHECK_MSG(rs.n == 1, "%d rows", rs.n);
+    const json_t *o = rs.v[0];
+    /* 8x8 outputs x 16 channels x (3*3*8 multiply-adds + bias + relu) */
+    double flops = json_number_value(json_object_get(o, "flops"));
+    int good = !strcmp(jstr(o, "status"), "ok") && jtrue(o, "correct") && jpositive(o, "time_s") &&
+               jpositive(o, "gflops") && !strcmp(jstr(o, "class"), "conv2d_nhwc+add+relu") &&
+               flops >= 8 * 8 * 16 * 3 * 3 * 8 * 2 && !json_object_get(o, "error");
+    if (!good)
+        show_run();
+    rows_free(&rs);
+    CHECK(good);
+}
+
+/* Grouped and depthwise (multiplier 2) conv2d under the default schedule: the
+ * register tile of a reduction whose update stays scalar (the weight index
+ * divides the output channel) must keep its loads and stores scalar too
+ * (commit e22af3a emitted `float acc[..] = tt_vload8(..)`: compile_host_error). */
+static void test_kernel_grouped_conv2d(void)
+{
+    if (!have_transtune())
+        return;
+    static const char *const cases[][16] = {
+        {"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16", "--groups", "2"},
+        {"kernel", "depthwise_conv2d", "--h", "8", "--w", "8", "--ci", "8", "--multiplier", "2",
+         "--epilogue", "bias,relu6"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[MAX_ARGS];
+        int n = 0;
+        argv[n++] = TRANSTUNE;
+        for (int k = 0; cases[i][k]; k++)
+            argv[n++] = (char *)cases[i][k];
+        argv[n++] = "--json";
+        argv[n++] = "--repeat";
+        argv[n++] = "1";
+        argv[n] = NULL;
+        CHECK(run_argv(120, argv) == 0);
+        rows rs;
+        int good = R.exited && R.code == 0 && rows_parse(R.out, &rs) == 0;
+        if (good) {
+            good = rs.n == 1 && !strcmp(jstr(rs.v[0], "status"), "ok") && jtrue(rs.v[0], "correct");
+            rows_free(&rs);
+        }
+        if (!good) {
+            fprintf(stderr, "    case %zu (%s): expected exit 0, status ok, correct\n", i, cases[i][1]);
+            show_run();
+        }
+        CHECK(good);
+    }
+}
+
+/* Usage errors of `kernel`: a message on stderr naming the problem, status 2,
+ * nothing measured. */
+static void test_kernel_usage_errors(void)
+{
+    if (!have_transtune())
+        return;
+    static const struct {
+        const char *args[16];
+        const char *msg; /* in stderr */
+    } cases[] = {
+        {{"kernel", "frobnicate", "--h", "8", "--json"}, "unknown OP 'frobnicate'"},
+        {{"kernel", "--h", "8", "--json"}, "missing OP"},
+        {{"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--json"}, "--co"},
+        {{"kernel", "dense", "--m", "4", "--n", "4", "--json"}, "--k"},
+        {{"kernel", "softmax", "--json"}, "--shape"},
+        {{"kernel", "conv2d", "--h", "eight", "--w", "8", "--ci", "8", "--co", "16", "--json"},
+         "'eight'"},
+        {{"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "-16", "--json"}, "'-16'"},
+        {{"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16x", "--json"}, "'16x'"},
+        {{"kernel", "softmax", "--shape", "4,x", "--json"}, "--shape"},
+        {{"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16", "--epilogue", "gelu"},
+         "unknown epilogue 'gelu'"},
+        {{"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16", "--threads", "many"},
+         "--threads"},
+        {{"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16", "--kh"}, "--kh"},
+        {{"kernel", "conv2d", "--h", "0", "--w", "8", "--ci", "8", "--co", "16"}, "non-positive"},
+        {{"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16", "--stride", "0"},
+         "stride"},
+        {{"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16", "--groups", "3"},
+         "groups"},
+        {{"kernel", "conv2d", "--h", "2", "--w", "2", "--ci", "8", "--co", "16", "--kh", "5", "--pad", "0"},
+         "larger"},
+        {{"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16", "--record", "{}",
+          "--default"},
+         "exclude"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[MAX_ARGS];
+        int n = 0;
+        argv[n++] = TRANSTUNE;
+        for (int k = 0; cases[i].args[k]; k++)
+            argv[n++] = (char *)cases[i].args[k];
+        argv[n] = NULL;
+        CHECK(run_argv(30, argv) == 0);
+        int good = R.exited && R.code == 2 && strstr(R.err, cases[i].msg) && R.out[0] == 0;
+        if (!good) {
+            fprintf(stderr, "    case %zu (", i);
+            for (int k = 1; k < n; k++)
+                fprintf(stderr, "%s%s", k > 1 ? " " : "", argv[k]);
+            fprintf(stderr, "): expected exit 2 and \"%s\" on stderr\n", cases[i].msg);
+            show_run();
+        }
+        CHECK(good);
+    }
+}
+
+/* The last record of bad-records.json: the good conv2d 1x1 7x7x2048 -> 512. */
+static char *conv_record(void)
+{
+    FILE *f = fopen(BAD_RECORDS, "r");
+    if (!f)
+        return NULL;
+    static char buf[1 << 16];
+    char *last = NULL;
+    while (fgets(buf, sizeof buf, f))
+        if (buf[0] == '{') {
+            free(last);
+            buf[strcspn(buf, "\n")] = 0;
+            last = strdup(buf);
+        }
+    fclose(f);
+    return last;
+}
+
+/* --record: malformed JSON and a record for another shape are reported as
+ * the record's status (exit 1), the workload itself still built. */
+static void test_kernel_bad_record(void)
+{
+    if (!have_transtune())
+        return;
+    const char *shape[] = {"kernel", "conv2d", "--h", "8", "--w", "8", "--ci", "8", "--co", "16",
+                           "--kh", "1", "--epilogue", "bias,relu", "--json", "--no-default"};
+    enum { NSHAPE = sizeof shape / sizeof shape[0] };
+    char *rec = conv_record();
+    CHECK(rec && strstr(rec, "6b7583cf23c7c37d3212cad9d06e58c1"));
+    static const struct {
+        const char *record, *status, *msg;
+    } cases[] = {
+        {"{\"i\": [[", "invalid_record", "malformed JSON"},
+        {"{oops", "invalid_record", "malformed JSON"},
+        {"", "invalid_record", ""},
+        {"[]", "invalid_record", "object"},
+        {NULL, "instantiation_error", "does not match"}, /* the 7x7x2048 record on 8x8x8 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[MAX_ARGS];
+        int n = 0;
+        argv[n++] = TRANSTUNE;
+        for (int k = 0; k < NSHAPE; k++)
+            argv[n++] = (char *)shape[k];
+        argv[n++] = "--record";
+        argv[n++] = cases[i].record ? (char *)cases[i].record : rec;
+        argv[n] = NULL;
+        if (run_argv(60, argv)) {
+            free(rec);
+            CHECK(0);
+        }
+        rows rs;
+        int good = R.exited && R.code == 1 && rows_parse(R.out, &rs) == 0;
+        if (good) {
+            good = rs.n == 1 && !strcmp(jstr(rs.v[0], "status"), cases[i].status) &&
+                   !jtrue(rs.v[0], "correct") && strcasestr(jstr(rs.v[0], "error"), cases[i].msg) &&
+                   jstr(rs.v[0], "error")[0];
+            rows_free(&rs);
+        }
+        if (!good) {
+            fprintf(stderr, "    case %zu: expected exit 1, status %s, an error with \"%s\"\n", i,
+                    cases[i].status, cases[i].msg);
+            show_run();
+            free(rec);
+            CHECK(good);
+        }
+    }
+    free(rec);
+}
+
+/* --record with the record's own shape: replayed, built, correct. */
+static void test_kernel_record_ok(void)
+{
+    if (!have_transtune())
+        return;
+    char *rec = conv_record();
+    CHECK(rec);
+    int rc = run_tt(120, "kernel", "conv2d", "--h", "7", "--w", "7", "--ci", "2048", "--co", "512", "--kh",
+                    "1", "--epilogue", "bias,relu", "--json", "--repeat", "1", "--no-default", "--record",
+                    rec, (char *)NULL);
+    free(rec);
+    CHECK(rc == 0);
+    if (!(R.exited && R.code == 0))
+        show_run();
+    CHECK_EXIT(0);
+    rows rs;
+    CHECK(rows_parse(R.out, &rs) == 0);
+    int good = rs.n == 1 && !strcmp(jstr(rs.v[0], "status"), "ok") && jtrue(rs.v[0], "correct") &&
+               jpositive(rs.v[0], "time_s") &&
+               strstr(jstr(rs.v[0], "ansor_key"), "6b7583cf23c7c37d3212cad9d06e58c1");
+    rows_free(&rs);
+    if (!good)
+        show_run();
+    CHECK(good);
+}
+
+/* ---- scripts/check-avx512.sh -------------------------------------------------- */
+
+static int have_command(const char *name)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);
+    return system(cmd) == 0;
+}
+
+static void test_avx512_script(void)
+{
+    const char *script = "scripts/check-avx512.sh";
+    if (access(script, X_OK)) {
+        fprintf(stderr, "    SKIP: %s missing or not executable\n", script);
+        return;
+    }
+    if (!have_command("gcc") || !have_command("clang") || !have_command("pkg-config")) {
+        fprintf(stderr, "    SKIP: check-avx512.sh needs gcc, clang and pkg-config\n");
+        return;
+    }
+    char *argv[] = {(char *)script, NULL};
+    CHECK(run_argv(60, argv) == 0);
+    if (!(R.exited && R.code == 0) || !strstr(R.out, "PASS gcc") || !strstr(R.out, "PASS clang"))
+        show_run();
+    CHECK_EXIT(0);
+    CHECK(strstr(R.out, "PASS gcc") && strstr(R.out, "PASS clang"));
+    CHECK(!strstr(R.out, "FAIL"));
+    CHECK_MSG(R.secs < 20, "the script took %.1f s (budget 20 s)", R.secs);
+}
+
 const tt_test tests_cli[] = {
+    {"help", test_help},
+    {"usage_errors", test_usage_errors},
+    {"replay_missing_file", test_replay_missing_file},
+    {"replay_bad_records", test_replay_bad_records},
+    {"replay_bad_records_table", test_replay_bad_records_table},
+    {"replay_matmul", test_replay_matmul},
+    {"kernel_conv2d", test_kernel_conv2d},
+    {"kernel_grouped_conv2d", test_kernel_grouped_conv2d},
+    {"kernel_usage_errors", test_kernel_usage_errors},
+    {"kernel_bad_record", test_kernel_bad_record},
+    {"kernel_record_ok", test_kernel_record_ok},
+    {"avx512_script", test_avx512_script},
     {NULL, NULL},
 };

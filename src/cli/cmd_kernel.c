@@ -37,12 +37,14 @@ typedef struct kv {
     int n;
     const char *key[MAX_KV];
     int64_t val[MAX_KV];
+    int used[MAX_KV];   /* read by the OP's builder: the others are misspelt or do not apply */
 } kv;
 
-static int get(const kv *k, const char *key, int64_t def, int64_t *out)
+static int get(kv *k, const char *key, int64_t def, int64_t *out)
 {
     for (int i = 0; i < k->n; i++)
         if (!strcmp(k->key[i], key)) {
+            k->used[i] = 1;
             *out = k->val[i];
             return 1;
         }
@@ -78,10 +80,10 @@ static int parse_epilogue(const char *s, tt_epilogue *e)
     return 0;
 }
 
-static tt_dag *build_op(const char *op, const kv *k, const tt_epilogue *epi, const char *shape,
+static tt_dag *build_op(const char *op, kv *k, const tt_epilogue *epi, const char *shape,
                         char *desc, size_t dn, tt_err *err)
 {
-    int64_t n, h, w, ci, co, kh, kw, s, p, dil, g, m, kk, b, l, c, mult;
+    int64_t n, h, w, ci, co = 0, kh, kw, s, p, dil, g, m, kk, b, l, c, mult;
     if (!strcmp(op, "conv2d") || !strcmp(op, "depthwise_conv2d")) {
         int dw = !strcmp(op, "depthwise_conv2d");
         get(k, "n", 1, &n);
@@ -99,7 +101,10 @@ static tt_dag *build_op(const char *op, const kv *k, const tt_epilogue *epi, con
         get(k, "stride", 1, &s);
         get(k, "pad", (kh - 1) / 2, &p);
         get(k, "dilation", 1, &dil);
-        get(k, "groups", 1, &g);
+        if (get(k, "groups", 1, &g) && g == 0) {
+            tt_err_set(err, "--groups must be positive");
+            return NULL;
+        }
         tt_conv2d_params cp;
         memset(&cp, 0, sizeof cp);
         cp.n = n;
@@ -286,6 +291,12 @@ int cmd_kernel(int argc, char **argv)
         fprintf(stderr, "transtune kernel: %s\n", err.msg);
         return 2;
     }
+    for (int i = 0; i < k.n; i++)
+        if (!k.used[i]) {
+            fprintf(stderr, "transtune kernel: unknown option --%s for %s (see --help)\n", k.key[i], op);
+            tt_dag_free(dag);
+            return 2;
+        }
     snprintf(row.class_key, sizeof row.class_key, "%s", dag->class_key);
     char *wk = tt_dag_workload_key(dag);
     snprintf(row.wkey, sizeof row.wkey, "%s", wk);

@@ -1074,7 +1074,6 @@ static void emit_stage(emitter *E, int si)
 {
     const lowering *L = E->L;
     const tt_stage *st = &L->s->stages[si];
-    const stage_info *I = &L->info[si];
     const tt_op *op = &st->op;
     tt_str_catf(E->o, "/* %s */\n{\n", op->name);
     nest nests[4];
