@@ -375,6 +375,9 @@ static void gen_lengths(tt_rng *r, int64_t E, int n, int64_t *len)
         if (chance(r, 0.06) && E > 0)
             len[i] = E + rnd(r, 1, 3); /* longer than the extent */
     }
+    /* innermost a power of two (vector lanes) */
+    if (chance(r, 0.35))
+        len[n - 1] = (int64_t)1 << rnd(r, 1, 4);
 }
 
 static int sp(gen *g, int stage, int iter, int n, const int64_t *len)
@@ -465,7 +468,8 @@ static void tile_random(gen *g, int idx)
             x.nids = n;
             memcpy(x.ids, ids, sizeof(int) * (size_t)n);
             x.level = (int)rnd(g->r, 0, minlen - 1);
-            x.inner_to_outer = 1;
+            /* by factor (Ansor's cooperative fetch) or, on a known extent, by nparts */
+            x.inner_to_outer = gnode(g->s, idx, x.iter)->extent > 0 && chance(g->r, 0.3) ? 0 : 1;
             app(g, x);
         }
     }
@@ -835,6 +839,7 @@ typedef struct tcase {
     char name[64];             /* "case 12 (seed ...)" or the fixed case's name */
     char desc[256];
     tt_dag *dag;
+    tt_dag *ref_dag;           /* reference DAG if not dag (self-test of the checker) */
     tt_state *state;
     int refused;               /* the generated steps were refused (generator or state bug) */
     int emit_failed;
@@ -847,6 +852,7 @@ static void case_free(tcase *c)
 {
     tt_state_free(c->state);
     tt_dag_free(c->dag);
+    tt_dag_free(c->ref_dag);
     free(c->src_c);
     free(c->src_r);
     memset(c, 0, sizeof *c);
@@ -878,6 +884,8 @@ static tt_io case_io(const tt_dag *d)
     return io;
 }
 
+static int keep_failed_builds = 1; /* keep the sources of a failing run for inspection */
+
 /* Emit, build (one tt_build for all), run and check every case that applied.
  * Returns the number of wrong or failed cases; *nrun = cases checked. */
 static int run_cases(tcase *cs, int n, int *nrun)
@@ -904,7 +912,7 @@ static int run_cases(tcase *cs, int n, int *nrun)
         c->src_c = tt_str_take(&o);
         tt_str_init(&o);
         snprintf(fn, sizeof fn, "ref%d", i);
-        if (tt_codegen_reference(c->dag, fn, &o, &err)) {
+        if (tt_codegen_reference(c->ref_dag ? c->ref_dag : c->dag, fn, &o, &err)) {
             c->emit_failed = 1;
             snprintf(c->msg, sizeof c->msg, "tt_codegen_reference failed: %s", err.msg);
             tt_str_free(&o);
@@ -1005,7 +1013,7 @@ static int run_cases(tcase *cs, int n, int *nrun)
     }
     if (getenv("TT_CODEGEN_TIME"))
         fprintf(stderr, "    %d items built in %.1f s, run in %.1f s\n", nitems, t1 - t0, tt_now() - t1);
-    if (bad || getenv("TT_CODEGEN_KEEP"))
+    if ((bad && keep_failed_builds) || getenv("TT_CODEGEN_KEEP"))
         fprintf(stderr, "    generated sources kept in %s\n", dir);
     else
         rm_tree(dir);
@@ -1258,6 +1266,154 @@ static void test_resnet_conv_record(void)
     CHECK(bad == 0 && nrun == 2);
 }
 
+/* ---- hand-written schedules for specific lowering facts ------------------------ */
+
+/* Steps given as Ansor JSON on a DAG; the case must apply and be correct. */
+static void json_case(tcase *c, const char *name, tt_dag *d, const char *desc, const char *json)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->desc, sizeof c->desc, "%s", desc);
+    c->dag = d;
+    if (!d) {
+        c->refused = 1;
+        snprintf(c->msg, sizeof c->msg, "no DAG");
+        return;
+    }
+    c->state = tt_state_new(d);
+    tt_step steps[TT_MAX_STEPS];
+    int n = 0;
+    tt_err err = {0};
+    if (tt_steps_parse(json, steps, TT_MAX_STEPS, &n, &err) ||
+        tt_state_apply_all(c->state, steps, n, &err)) {
+        c->refused = 1;
+        snprintf(c->msg, sizeof c->msg, "REFUSED: %s", err.msg);
+    }
+}
+
+static tt_dag *conv_plain(int64_t h, int64_t w, int64_t ci, int64_t co, int64_t k, int64_t pad,
+                          const tt_epilogue *e)
+{
+    tt_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = h, p.w = w, p.ci = ci, p.kh = k, p.kw = k, p.co = co;
+    p.stride_h = p.stride_w = 1, p.pad_t = p.pad_l = p.pad_b = p.pad_r = pad, p.dil_h = p.dil_w = 1;
+    p.groups = 1;
+    tt_err err = {0};
+    tt_dag *d = tt_build_conv2d_nhwc(&p, e, &err);
+    if (!d)
+        fprintf(stderr, "    conv2d: %s\n", err.msg);
+    return d;
+}
+
+/* A stage computed at a loop whose own split covers more than its region
+ * (but not more than its tensor): TVM guards the region (i < region extent);
+ * the writes past the region must not land in the region buffer. */
+static void test_attached_split_exceeds_region(void)
+{
+    tcase cs[3];
+    /* conv 4x4x6 -> 4, 3x3 pad 1: 0 data 1 PaddedInput 2 weight 3 Conv2dOutput.
+     * rc (6) = rc.0 (2) x rc.1 (3); PaddedInput at rc.0: region [1, 3, 3, 3];
+     * its channel axis (region 3) split by 2 covers 4, outer part outermost. */
+    json_case(&cs[0], "PaddedInput at conv rc.0, channel split by 2 (region 3)",
+              conv_plain(4, 4, 6, 4, 3, 1, NULL), "conv2d N=1 H=W=4 CI=6 CO=4 K=3x3 pad=1",
+              "[[\"SP\", 3, 6, 6, [3], 1], [\"RE\", 3, [0, 1, 2, 3, 6, 4, 5, 7]], [\"CA\", 1, 3, 4],"
+              " [\"SP\", 1, 3, 0, [2], 1], [\"RE\", 1, [3, 0, 1, 2, 4]]]");
+    /* the same on the row axis: PaddedInput at conv yy (region 3 rows of 6) split by 2 */
+    json_case(&cs[1], "PaddedInput at conv yy, row split by 2 (region 3)",
+              conv_plain(4, 4, 6, 4, 3, 1, NULL), "conv2d N=1 H=W=4 CI=6 CO=4 K=3x3 pad=1",
+              "[[\"CA\", 1, 3, 1], [\"SP\", 1, 1, 0, [2], 1], [\"RE\", 1, [1, 0, 2, 3, 4]]]");
+    /* conv computed at relu's channel tile (3 of 5) with xx inside; conv splits its
+     * channels (region 3) by 2 and puts the outer part outermost */
+    tt_epilogue e = {.n = 1, .ops = {TT_EPI_RELU}};
+    json_case(&cs[2], "conv at relu channel tile, conv's own split exceeds the tile",
+              conv_plain(3, 6, 3, 5, 3, 1, &e), "conv2d N=1 H=3 W=6 CI=3 CO=5 K=3x3 pad=1 epi=relu",
+              "[[\"SP\", 4, 3, 5, [3], 1], [\"RE\", 4, [0, 1, 3, 2, 4]], [\"CA\", 3, 4, 2],"
+              " [\"SP\", 3, 3, 0, [2], 1], [\"RE\", 3, [3, 0, 1, 2, 4, 5, 6, 7]], [\"CI\", 1]]");
+    int nrun = 0;
+    int bad = run_cases(cs, 3, &nrun);
+    int refused = cs[0].refused + cs[1].refused + cs[2].refused;
+    for (int i = 0; i < 3; i++)
+        case_free(&cs[i]);
+    CHECK(refused == 0);
+    CHECK(bad == 0 && nrun == 3);
+}
+
+/* Schedules that once broke lowering or emission (found by the random test). */
+static void test_regressions(void)
+{
+    tcase cs[1];
+    tt_err err = {0};
+    /* seed 2 case 151: a register-tiled (unrolled) grouped conv whose innermost
+     * tile loop is vectorized by 2: the accumulator tile was loaded as a vector
+     * into a float */
+    tt_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = 9, p.w = 9, p.ci = 3, p.co = 12, p.kh = 3, p.kw = 1, p.stride_h = p.stride_w = 1;
+    p.pad_r = 1, p.dil_h = p.dil_w = 1, p.groups = 3;
+    tt_epilogue e = {.n = 1, .ops = {TT_EPI_RELU}};
+    json_case(&cs[0], "register tile + vector of 2 (seed 2 case 151)", tt_build_conv2d_nhwc(&p, &e, &err),
+              "conv2d N=1 H=9 W=9 CI=3 CO=12 K=3x1 stride=1,1 pad=0,0,0,1 groups=3 epi=relu",
+              "[[\"SP\",4,0,0,[1,1],1],[\"SP\",4,5,12,[3,2],1],[\"SP\",3,0,1,[1,1,1],1],"
+              "[\"SP\",3,4,7,[1,1,7],1],[\"SP\",3,8,0,[1,1,1],1],[\"SP\",3,12,12,[1,6,2],1],"
+              "[\"SP\",3,16,0,[1],1],[\"SP\",3,18,1,[1],1],[\"SP\",3,20,0,[1],1],"
+              "[\"RE\",3,[0,4,8,12,1,5,9,13,16,18,20,2,6,10,14,17,19,21,3,7,11,15]],[\"CA\",3,4,2],"
+              "[\"CI\",1],[\"AN\",4,7,1],[\"AN\",3,0,3],[\"PR\",3,0,\"auto_unroll_max_step$512\"],"
+              "[\"AN\",3,21,2]]");
+    int nrun = 0;
+    int bad = run_cases(cs, 1, &nrun);
+    int refused = cs[0].refused;
+    case_free(&cs[0]);
+    CHECK(refused == 0);
+    CHECK(bad == 0 && nrun == 1);
+}
+
+/* The checker is not vacuous: a candidate computing A x B^T + C against the
+ * reference of A x B + C (same argument shapes) must be caught. */
+static tt_dag *matmul_add_bt(int64_t n)
+{
+    tt_dag *d = tt_dag_new();
+    tt_arena *a = d->arena;
+    int64_t sq[2] = {n, n};
+    int A = tt_dag_placeholder(d, "A", 2, sq, 0);
+    int B = tt_dag_placeholder(d, "B", 2, sq, 1);
+    static const char *const an[2] = {"i", "j"}, *const rn[1] = {"k"};
+    int mm = tt_dag_compute(d, "matmul", "matmul_add", 2, sq, an, 1, &n, rn, TT_RED_SUM);
+    tt_expr *ia[2] = {tt_e_axis(a, 0), tt_e_raxis(a, 0)}, *ib[2] = {tt_e_axis(a, 1), tt_e_raxis(a, 0)};
+    tt_dag_op(d, mm)->body = tt_e_bin(a, TT_E_MUL, tt_e_load(a, A, 2, ia), tt_e_load(a, B, 2, ib));
+    int C = tt_dag_placeholder(d, "C", 2, sq, 0);
+    int out = tt_dag_compute(d, "out", "elemwise,matmul_add", 2, sq, an, 0, NULL, NULL, TT_RED_NONE);
+    tt_expr *io[2] = {tt_e_axis(a, 0), tt_e_axis(a, 1)};
+    tt_dag_op(d, out)->body = tt_e_bin(a, TT_E_ADD, tt_e_load(a, mm, 2, io), tt_e_load(a, C, 2, io));
+    tt_err err = {0};
+    if (tt_dag_finish(d, &err)) {
+        fprintf(stderr, "    finish: %s\n", err.msg);
+        tt_dag_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void test_checker_catches_wrong(void)
+{
+    tcase cs[2];
+    tt_err err = {0};
+    json_case(&cs[0], "A x B^T + C checked against A x B + C (must be WRONG)", matmul_add_bt(8),
+              "matmul_add_bt 8", "[[\"SP\", 2, 0, 8, [4], 1], [\"AN\", 4, 1, 2]]");
+    cs[0].ref_dag = tt_build_matmul_add(8, 8, 8, &err);
+    json_case(&cs[1], "A x B^T + C checked against itself", matmul_add_bt(8), "matmul_add_bt 8",
+              "[[\"SP\", 2, 0, 8, [4], 1], [\"AN\", 4, 1, 2]]");
+    CHECK(cs[0].ref_dag && !cs[0].refused && !cs[1].refused);
+    fprintf(stderr, "    (one WRONG case is expected below)\n");
+    int nrun = 0;
+    keep_failed_builds = 0;
+    int bad = run_cases(cs, 2, &nrun);
+    keep_failed_builds = 1;
+    for (int i = 0; i < 2; i++)
+        case_free(&cs[i]);
+    CHECK(nrun == 2 && bad == 1);
+}
+
 /* ---- lowering refusals ---------------------------------------------------------- */
 
 static void test_lowering_refusals(void)
@@ -1299,7 +1455,10 @@ const tt_test tests_codegen[] = {
     {"tutorial_matmul_record", test_tutorial_matmul_record},
     {"softmax_record", test_softmax_record},
     {"resnet_conv_record", test_resnet_conv_record},
+    {"checker_catches_wrong", test_checker_catches_wrong},
+    {"attached_split_exceeds_region", test_attached_split_exceeds_region},
+    {"regressions", test_regressions},
     {"lowering_refusals", test_lowering_refusals},
-    {"random_schedules", test_random_schedules},
+    {"random_differential", test_random_schedules},
     {NULL, NULL},
 };

@@ -275,8 +275,8 @@ static void test_split_refusals(void)
     CHECK(refused_with(s, SP(2, 3, 0, 2), "out of range"));  /* iterator id */
     CHECK(refused_with(s, SP(7, 0, 0, 2), "out of range"));  /* stage id */
     CHECK(refused_with(s, SP(0, 0, 0, 2), "placeholder"));
-    CHECK(refused_with(s, SP(2, 0, 64, 0), ""));              /* length 0: placeholder factor */
-    CHECK(refused_with(s, SP(2, 0, 64, -2), ""));
+    CHECK(refused_with(s, SP(2, 0, 64, 0), "not set"));       /* length 0: sketch placeholder */
+    CHECK(refused_with(s, SP(2, 0, 64, 4, -2), "not set"));
     CHECK(s->nsteps == 0 && s->stages[2].niters == 3);
     /* apply_all names the failing step */
     tt_step steps[2] = {SP(2, 0, 64, 4), SP(2, 2, 99, 4)};
@@ -334,6 +334,14 @@ static void test_follow_fused_split(void)
     /* level 0: factor 2*3 = 6 on 48 -> 8 x 6 */
     CHECK(apply1(s, FFSP(4, 2, 2, (int[]){0, 1}, 0, 1), &err) == 0);
     CHECK(s->stages[4].niters == 4 && iext(s, 4, 2) == 8 && iext(s, 4, 3) == 6);
+    /* by nparts (factor_or_nparts = 0): 6 outer parts of 64 -> 6 x 11 */
+    tt_state *t = tt_state_new(d);
+    CHECK(apply1(t, SP(2, 0, 64, 2, 4), &err) == 0);
+    CHECK(apply1(t, SP(2, 3, 48, 3, 5), &err) == 0);
+    CHECK(apply1(t, FFSP(4, 0, 2, (int[]){0, 1}, 0, 0), &err) == 0);
+    CHECK(t->stages[4].niters == 3 && iext(t, 4, 0) == 6 && iext(t, 4, 1) == 11);
+    CHECK(!strcmp(iname(t, 4, 0), "i.0") && !strcmp(iname(t, 4, 1), "i.1"));
+    tt_state_free(t);
     CHECK(refused_with(s, FFSP(4, 0, 1, (int[]){0}, 2, 1), "level"));
     CHECK(refused_with(s, FFSP(4, 0, 1, (int[]){2}, 0, 1), "not SP"));
     tt_state_free(s);

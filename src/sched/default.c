@@ -250,12 +250,16 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
         }
     }
     int64_t c2 = largest_divisor_le(ec / best_c3, best_c3 >= 64 ? 1 : 64 / best_c3);
+    /* level 2 along the row axis: several register tiles share one block of
+     * weights (r1 x c2*c3, kept in L1) inside the outer reduction loop */
+    int64_t w2 = largest_divisor_le(ew / best_rt, 64 / best_rt > 0 ? 64 / best_rt : 1);
     /* spatial splits: [l1, l2, l3] per axis */
     int64_t L[TT_MAX_DIMS][3];
     for (int i = 0; i < ndim; i++)
         L[i][0] = L[i][1] = L[i][2] = 1;
     L[ndim - 1][1] = c2;
     L[ndim - 1][2] = best_c3;
+    L[ndim - 2][1] = w2;
     L[ndim - 2][2] = best_rt;
     for (int i = 0; i < ndim; i++)
         st_split(g, anchor, 4 * i, L[i], 3);
@@ -263,7 +267,7 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
     int base = 4 * ndim;
     for (int j = 0; j < nred; j++) {
         int64_t re = A->raxis[j].extent;
-        int64_t r1 = j == nred - 1 ? largest_divisor_le(re, 512) : 1;
+        int64_t r1 = j == nred - 1 ? largest_divisor_le(re, 64) : 1;
         st_split(g, anchor, base + 2 * j, &r1, 1);
     }
     /* SSRSRS: S0 S1 R0 S2 R1 S3 */
