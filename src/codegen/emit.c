@@ -109,17 +109,22 @@ static void emit_index(emitter *E, int pi, tt_expr *const *idx, int n, int si)
         return;
     }
     if (P->pack_cb && si == P->pack_reader) {
-        /* packed [ceil(E/cb), d0, .., d_{n-2}, cb]: ((q * OTH + others) * cb + r) */
+        /* packed [ceil(E_b/cb), (others), cb]: ((q * OTH + others) * cb + r) */
+        int b = P->pack_dim;
         int64_t oth = 1;
-        for (int d = 0; d < n - 1; d++)
-            oth *= op->axis[d].extent;
+        for (int d = 0; d < n; d++)
+            if (d != b)
+                oth *= op->axis[d].extent;
         tt_str_cat(E->o, "((");
         emit_aff(E, &P->pack_q);
         tt_str_catf(E->o, " * %lld", (long long)oth);
-        for (int d = 0; d < n - 1; d++) {
+        for (int d = 0; d < n; d++) {
+            if (d == b)
+                continue;
             int64_t stride = 1;
-            for (int k = d + 1; k < n - 1; k++)
-                stride *= op->axis[k].extent;
+            for (int k = d + 1; k < n; k++)
+                if (k != b)
+                    stride *= op->axis[k].extent;
             tt_str_cat(E->o, " + (");
             emit_expr(E, idx[d], si);
             tt_str_catf(E->o, ") * %lld", (long long)stride);
@@ -646,19 +651,23 @@ static int load_flat_aff(vctx *v, const tt_expr *ld, aff *out)
     int local = P->buf == LW_BUF_LOCAL;
     aff_const(out, 0);
     if (P->pack_cb && v->si == P->pack_reader) {
-        int n = ld->n;
+        int n = ld->n, b = P->pack_dim;
         int64_t oth = 1;
-        for (int d = 0; d < n - 1; d++)
-            oth *= op->axis[d].extent;
+        for (int d = 0; d < n; d++)
+            if (d != b)
+                oth *= op->axis[d].extent;
         aff_axpy(out, oth * P->pack_cb, &P->pack_q);
-        for (int d = 0; d < n - 1; d++) {
+        for (int d = 0; d < n; d++) {
+            if (d == b)
+                continue;
             aff f;
             lw_index_form(L, v->si, ld->args[d], &f);
             if (!f.ok)
                 return -1;
             int64_t stride = 1;
-            for (int k = d + 1; k < n - 1; k++)
-                stride *= op->axis[k].extent;
+            for (int k = d + 1; k < n; k++)
+                if (k != b)
+                    stride *= op->axis[k].extent;
             aff_axpy(out, stride * P->pack_cb, &f);
         }
         aff_axpy(out, 1, &P->pack_r);
@@ -1232,23 +1241,31 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
         case LW_BUF_INPUT:
             tt_str_catf(out, "float *const p%d = args[%d];\n", op->uid, I->arg);
             if (I->pack_cb) {
-                /* constant weights: repacked on the first call, then reused */
-                int64_t E_ = op->axis[op->ndim - 1].extent, cb = I->pack_cb;
-                int64_t oth = numel / E_, nb = (E_ + cb - 1) / cb;
+                /* constant weights: repacked on the first call, then reused.
+                 * Source index = (a * E_b + f) * in + o, with `in` the extent
+                 * after the blocked dim; destination as in emit_index. */
+                int b = I->pack_dim;
+                int64_t E_ = op->axis[b].extent, cb = I->pack_cb;
+                int64_t inner = 1;
+                for (int d = b + 1; d < op->ndim; d++)
+                    inner *= op->axis[d].extent;
+                int64_t outer = numel / (E_ * inner), oth = numel / E_, nb = (E_ + cb - 1) / cb;
                 int64_t bytes = nb * oth * cb * 4;
                 tt_str_catf(out,
                             "static float *k%d;\n"
                             "if (!k%d) {\n"
                             "  float *k = (float *)tt_alloc(%lld);\n"
                             "  memset(k, 0, %lld);\n"
-                            "  for (int64_t o = 0; o < %lldLL; o++)\n"
+                            "  for (int64_t a = 0; a < %lldLL; a++)\n"
                             "    for (int64_t f = 0; f < %lldLL; f++)\n"
-                            "      k[((f / %lldLL) * %lldLL + o) * %lldLL + f %% %lldLL] = p%d[o * %lldLL + f];\n"
+                            "      for (int64_t o = 0; o < %lldLL; o++)\n"
+                            "        k[((f / %lldLL) * %lldLL + a * %lldLL + o) * %lldLL + f %% %lldLL] =\n"
+                            "            p%d[(a * %lldLL + f) * %lldLL + o];\n"
                             "  k%d = k;\n"
                             "}\n",
-                            op->uid, op->uid, (long long)bytes, (long long)bytes, (long long)oth, (long long)E_,
-                            (long long)cb, (long long)oth, (long long)cb, (long long)cb, op->uid, (long long)E_,
-                            op->uid);
+                            op->uid, op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
+                            (long long)inner, (long long)cb, (long long)oth, (long long)inner, (long long)cb,
+                            (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid);
                 tt_str_catf(&E.rebind, "const float *restrict b%d = k%d; (void)b%d;\n", op->uid, op->uid, op->uid);
             } else {
                 tt_str_catf(&E.rebind, "const float *restrict b%d = p%d; (void)b%d;\n", op->uid, op->uid, op->uid);

@@ -509,7 +509,8 @@ static void plan_packing(lowering *L, int pi)
             return;
         roots[d] = r;
     }
-    /* cb: product of the extents of the last root's leaves inside the reduction */
+    /* the blocked dimension: a spatial axis of S (output channels for conv,
+     * columns for dense) whose tile inside the reduction loops is largest */
     int first_red = -1;
     for (int i = 0; i < S->niters; i++)
         if (S->nodes[S->iters[i].node].kind != TT_ITER_SPATIAL) {
@@ -518,28 +519,40 @@ static void plan_packing(lowering *L, int pi)
         }
     if (first_red < 0)
         return;
-    int rl = roots[P->ndim - 1];
-    const aff *f = &SI->root[rl];
-    if (!f->ok)
-        return;
+    int bd = -1;
     int64_t cb = 1;
-    for (int t = 0; t < f->n; t++) {
-        int a = f->atom[t];
-        if (a / TT_MAX_NODES != reader)
+    for (int d = 0; d < P->ndim; d++) {
+        if (roots[d] >= S->op.ndim)
             continue;
-        int pos = tt_stage_iter_of_node(S, a % TT_MAX_NODES);
-        if (pos > first_red)
-            cb *= lw_atom_extent(L, a);
+        const aff *f = &SI->root[roots[d]];
+        if (!f->ok)
+            continue;
+        int64_t c = 1;
+        for (int t = 0; t < f->n; t++) {
+            int a = f->atom[t];
+            if (a / TT_MAX_NODES != reader)
+                continue;
+            int pos = tt_stage_iter_of_node(S, a % TT_MAX_NODES);
+            if (pos > first_red)
+                c *= lw_atom_extent(L, a);
+        }
+        if (c > cb) {
+            cb = c;
+            bd = d;
+        }
     }
-    int64_t E = P->axis[P->ndim - 1].extent;
+    if (bd < 0)
+        return;
+    const aff *f = &SI->root[roots[bd]];
+    int64_t E = P->axis[bd].extent;
     if (cb <= 1 || cb >= E)
         return;
-    /* exact split of the last index: f = q * cb + r, 0 <= r < cb */
+    /* exact split of the blocked index: f = q * cb + r, 0 <= r < cb */
     aff q, r;
-    aff_const(&q, f->c >= 0 ? f->c / cb : 0);
-    aff_const(&r, f->c >= 0 ? f->c % cb : 0);
     if (f->c < 0)
         return;
+    aff_const(&q, f->c / cb);
+    aff_const(&r, f->c % cb);
     for (int t = 0; t < f->n; t++) {
         aff one;
         aff_const(&one, 0);
@@ -557,6 +570,7 @@ static void plan_packing(lowering *L, int pi)
     }
     if (aff_max(L, &r) >= cb || aff_min(L, &r) < 0 || aff_min(L, &q) < 0)
         return;
+    PI->pack_dim = bd;
     PI->pack_cb = cb;
     PI->pack_reader = reader;
     PI->pack_q = q;

@@ -39,10 +39,11 @@ typedef struct stage_info {
     int is_atom[TT_MAX_NODES];
     int fuse_rel[TT_MAX_NODES];    /* for fused parts: index of the FUSE relation */
     /* layout rewrite of a constant placeholder (see lower.c): packed as
-     * [ceil(E_last / pack_cb), d0, ..., d_{n-2}, pack_cb] */
+     * [ceil(E_b / pack_cb), (other dims in order), pack_cb], b = pack_dim */
     int64_t pack_cb;               /* 0 = original layout */
+    int pack_dim;
     int pack_reader;               /* the stage that reads it */
-    aff pack_q, pack_r;            /* last-dim index = pack_q * pack_cb + pack_r */
+    aff pack_q, pack_r;            /* blocked index = pack_q * pack_cb + pack_r */
 } stage_info;
 
 typedef struct lowering {
