@@ -265,11 +265,23 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
         st_split(g, anchor, 4 * i, L[i], 3);
     /* reduce splits: [r1]; the innermost reduce axis (channels, k) goes inside */
     int base = 4 * ndim;
-    for (int j = 0; j < nred; j++) {
+    /* inner reduction block: up to 64 input channels; when the channels are
+     * few (a network's first layer), the kernel window joins them inside so
+     * that each accumulator still sums a long run in registers */
+    int64_t r1v[TT_MAX_RAXES];
+    int64_t inner = 1;
+    int all_inside = 1;
+    for (int j = nred - 1; j >= 0; j--) {
         int64_t re = A->raxis[j].extent;
-        int64_t r1 = j == nred - 1 ? largest_divisor_le(re, 64) : 1;
-        st_split(g, anchor, base + 2 * j, &r1, 1);
+        if (j == nred - 1)
+            r1v[j] = largest_divisor_le(re, 64);
+        else
+            r1v[j] = all_inside && inner * re <= 256 ? re : 1;
+        all_inside = all_inside && r1v[j] == re;
+        inner *= r1v[j];
     }
+    for (int j = 0; j < nred; j++)
+        st_split(g, anchor, base + 2 * j, &r1v[j], 1);
     /* SSRSRS: S0 S1 R0 S2 R1 S3 */
     int order[TT_MAX_ITERS], no = 0;
     for (int lvl = 0; lvl < 2; lvl++)
