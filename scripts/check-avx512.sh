@@ -51,8 +51,8 @@ command -v pkg-config >/dev/null 2>&1 || die "pkg-config not found"
     $(pkg-config --libs jansson) -lm -ldl -fopenmp >"$work/emit.log" 2>&1 ||
     { cat "$work/emit.log" >&2; die "building tests/emit_kernel.c failed"; }
 
-# 2. The kernel source, default schedule for 16 lanes.
-"$work/emit_kernel" 16 14 14 64 64 3 >"$work/kernel.c" 2>"$work/emit.log" ||
+# 2. The kernel source, default schedule and vector statements for a 16-lane target.
+TT_VECTOR_LANES=16 "$work/emit_kernel" 16 14 14 64 64 3 >"$work/kernel.c" 2>"$work/emit.log" ||
     { cat "$work/emit.log" >&2; die "emit_kernel failed"; }
 nvec=$(grep -cE 'tt_v(load|store)(16|32|64)\(' "$work/kernel.c" || true)
 [ "$nvec" -gt 0 ] ||

@@ -38,6 +38,10 @@ int tt_codegen_candidate(const tt_state *s, const char *fn, tt_str *out, tt_err 
  *   void fn(float *const *inputs, double *out, double *mag)  */
 int tt_codegen_reference(const tt_dag *d, const char *fn, tt_str *out, tt_err *err);
 
+/* fp32 lanes of the target's vectors, the widest vector statement emitted:
+ * $TT_VECTOR_LANES (4..64) if set, else the host's (16 with AVX-512F, else 8). */
+int tt_codegen_vector_lanes(void);
+
 /* tolerance_factor above. */
 double tt_codegen_tolerance(const tt_dag *d);
 

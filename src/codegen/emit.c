@@ -38,6 +38,8 @@ typedef struct emitter {
                              that the accumulators do not alias the inputs */
     int acc;              /* register tile mode (ACC_*), see emit_tile */
     int acc_vec;          /* the tile's accumulators are vectors */
+    int vlanes;           /* fp32 lanes of the target's vectors: wider vector
+                             statements are split into chunks of this width */
     int in_tile;
     char acc_idx[512];    /* C expression of the accumulator index */
 } emitter;
@@ -811,7 +813,10 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         return 0;
     if (E->acc && !E->acc_vec)
         return 0; /* scalar accumulators: every access stays scalar */
-    vctx v = {E, si, si * TT_MAX_NODES + node, (int)n, 0};
+    /* statements wider than the hardware's vectors become chunks of its width */
+    int W = (int)(n < E->vlanes ? n : E->vlanes);
+    int64_t nch = n / W;
+    vctx v = {E, si, si * TT_MAX_NODES + node, W, 0};
     /* the lane must enter every varying root linearly, without guards */
     for (int k = 0; k < st->nnodes; k++)
         if (I->is_atom[k] && I->fuse_rel[k] >= 0 &&
@@ -856,7 +861,17 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
     tt_str_cat(&val, "");
     char lv[32];
     snprintf(lv, sizeof lv, "l%d_%d", op->uid, node);
-    tt_str_catf(E->o, "{ const int64_t %s = 0; (void)%s;\n", lv, lv);
+    if (nch > 1)
+        tt_str_catf(E->o, "#pragma GCC unroll %lld\nfor (int64_t tt_ch = 0; tt_ch < %lldLL; tt_ch++) {\n"
+                          "const int64_t %s = tt_ch * %d; (void)%s;\n",
+                    (long long)nch, (long long)nch, lv, W, lv);
+    else
+        tt_str_catf(E->o, "{ const int64_t %s = 0; (void)%s;\n", lv, lv);
+    char accx[600];
+    if (nch > 1)
+        snprintf(accx, sizeof accx, "(%s) * %lld + tt_ch", E->acc_idx, (long long)nch);
+    else
+        snprintf(accx, sizeof accx, "%s", E->acc_idx);
     D.bound[node] = 1;
     D.nguards = 0;
     define_ready(E, si, &D, ph);
@@ -868,14 +883,14 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         tt_str_cat(E->o, ") ");
     }
     if (E->acc == ACC_LOAD)
-        tt_str_catf(E->o, "acc[%s] = tt_vload%d(&b%d[%s]);\n", E->acc_idx, v.N, op->uid, idx.buf);
+        tt_str_catf(E->o, "acc[%s] = tt_vload%d(&b%d[%s]);\n", accx, v.N, op->uid, idx.buf);
     else if (E->acc == ACC_STORE)
-        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], acc[%s]);\n", v.N, op->uid, idx.buf, E->acc_idx);
+        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], acc[%s]);\n", v.N, op->uid, idx.buf, accx);
     else if (E->acc == ACC_UPDATE && op->red == TT_RED_SUM)
-        tt_str_catf(E->o, "acc[%s] = acc[%s] + %s;\n", E->acc_idx, E->acc_idx, val.buf);
+        tt_str_catf(E->o, "acc[%s] = acc[%s] + %s;\n", accx, accx, val.buf);
     else if (E->acc == ACC_UPDATE)
-        tt_str_catf(E->o, "acc[%s] = tt_v%s%d(acc[%s], %s);\n", E->acc_idx,
-                    op->red == TT_RED_MAX ? "max" : "min", v.N, E->acc_idx, val.buf);
+        tt_str_catf(E->o, "acc[%s] = tt_v%s%d(acc[%s], %s);\n", accx,
+                    op->red == TT_RED_MAX ? "max" : "min", v.N, accx, val.buf);
     else if (ph == PH_INIT || op->red == TT_RED_NONE)
         tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], %s);\n", v.N, op->uid, idx.buf, val.buf);
     else if (op->red == TT_RED_SUM)
@@ -985,8 +1000,10 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     snprintf(E->acc_idx, sizeof E->acc_idx, "%s", ix.len ? ix.buf : "0");
     E->acc_vec = vec > 0;
     tt_str_free(&ix);
-    if (vec)
-        tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", vec, (long long)K);
+    if (vec) {
+        int W = vec < E->vlanes ? vec : E->vlanes;
+        tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", W, (long long)(K * (vec / W)));
+    }
     else
         tt_str_catf(E->o, "{ %s acc[%lld];\n", E->T, (long long)K);
     nest tmp[4];
@@ -1226,6 +1243,7 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
     E.o = out;
     E.ref = ref;
     E.T = ref ? "double" : "float";
+    E.vlanes = tt_codegen_vector_lanes();
     tt_str_init(&E.rebind);
     if (ref)
         tt_str_catf(out, "void %s(float *const *args, double *out, double *mag)\n{\n", fn);
@@ -1307,6 +1325,17 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
     tt_lower_free(&L);
     tt_arena_free(a);
     return 0;
+}
+
+int tt_codegen_vector_lanes(void)
+{
+    const char *v = getenv("TT_VECTOR_LANES");
+    if (v) {
+        int n = atoi(v);
+        if (n == 4 || n == 8 || n == 16 || n == 32 || n == 64)
+            return n;
+    }
+    return tt_host_vector_lanes();
 }
 
 int tt_codegen_candidate(const tt_state *s, const char *fn, tt_str *out, tt_err *err)
