@@ -1342,7 +1342,7 @@ static void test_attached_split_exceeds_region(void)
 /* Schedules that once broke lowering or emission (found by the random test). */
 static void test_regressions(void)
 {
-    tcase cs[1];
+    tcase cs[2];
     tt_err err = {0};
     /* seed 2 case 151: a register-tiled (unrolled) grouped conv whose innermost
      * tile loop is vectorized by 2: the accumulator tile was loaded as a vector
@@ -1360,12 +1360,29 @@ static void test_regressions(void)
               "[\"RE\",3,[0,4,8,12,1,5,9,13,16,18,20,2,6,10,14,17,19,21,3,7,11,15]],[\"CA\",3,4,2],"
               "[\"CI\",1],[\"AN\",4,7,1],[\"AN\",3,0,3],[\"PR\",3,0,\"auto_unroll_max_step$512\"],"
               "[\"AN\",3,21,2]]");
+    /* seed 3 case 185: PaddedInput computed at a conv loop inside the conv's
+     * register tile was emitted as an accumulator update of the tile */
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = 4, p.w = 7, p.ci = 2, p.co = 8, p.kh = 2, p.kw = 2, p.stride_h = 1, p.stride_w = 2;
+    p.pad_t = 1, p.pad_l = 1, p.pad_b = 2, p.pad_r = 2, p.dil_h = 1, p.dil_w = 2, p.groups = 1;
+    tt_epilogue e3 = {.n = 3, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RESIDUAL_ADD, TT_EPI_RELU}};
+    json_case(&cs[1], "producer attached inside a register tile (seed 3 case 185)",
+              tt_build_conv2d_nhwc(&p, &e3, &err),
+              "conv2d N=1 H=4 W=7 CI=2 CO=8 K=2x2 stride=1,2 pad=1,1,2,2 dil=1,2 epi=bias,residual,relu",
+              "[[\"CI\",5],[\"SP\",3,0,0,[1,1],1],[\"SP\",3,3,6,[4,1],1],[\"SP\",3,6,4,[1,3],1],"
+              "[\"SP\",3,9,8,[7,4],1],[\"SP\",3,12,2,[1],1],[\"SP\",3,14,2,[2],1],[\"SP\",3,16,2,[2],1],"
+              "[\"RE\",3,[0,3,6,9,12,14,16,1,4,7,10,13,15,17,2,5,8,11]],[\"FSP\",7,0,1,2],"
+              "[\"FSP\",7,3,2,2],[\"FSP\",7,6,3,2],[\"FSP\",7,9,4,2],"
+              "[\"RE\",7,[0,3,6,9,1,4,7,10,2,5,8,11]],[\"CA\",3,7,7],[\"CA\",1,3,8],"
+              "[\"FU\",8,[0,1,2]],[\"AN\",8,0,3],[\"AN\",8,1,1],"
+              "[\"PR\",3,0,\"auto_unroll_max_step$16\"],[\"AN\",3,17,2],[\"AN\",1,3,2]]");
     int nrun = 0;
-    int bad = run_cases(cs, 1, &nrun);
-    int refused = cs[0].refused;
-    case_free(&cs[0]);
+    int bad = run_cases(cs, 2, &nrun);
+    int refused = cs[0].refused + cs[1].refused;
+    for (int i = 0; i < 2; i++)
+        case_free(&cs[i]);
     CHECK(refused == 0);
-    CHECK(bad == 0 && nrun == 1);
+    CHECK(bad == 0 && nrun == 2);
 }
 
 /* The checker is not vacuous: a candidate computing A x B^T + C against the

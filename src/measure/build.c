@@ -249,7 +249,8 @@ const char *tt_build_default_cc(void)
     return "cc";
 }
 
-/* Optimization flags ($TT_CFLAGS or -O3 -march=native -fno-math-errno; never
+/* Optimization flags ($TT_CFLAGS or -O3 -march=native -fno-math-errno, plus
+ * -mprefer-vector-width=512 for clang; never
  * -ffast-math, which breaks NaN checks and changes results) followed by the
  * flags a kernel library cannot do without.  The string lives in a
  * thread-local buffer until the thread's next call. */
@@ -260,7 +261,8 @@ const char *tt_build_default_cflags(const char *cc)
         cc = tt_build_default_cc();
     const char *opt = getenv("TT_CFLAGS");
     if (!opt || !*opt)
-        opt = BUILD_OPT_FLAGS;
+        /* clang keeps 256-bit vectors on AVX-512 machines unless told otherwise */
+        opt = strstr(cc, "clang") ? BUILD_OPT_FLAGS " -mprefer-vector-width=512" : BUILD_OPT_FLAGS;
     snprintf(buf, sizeof buf, "%s %s", opt, build_required_flags(cc));
     return buf;
 }
