@@ -253,6 +253,21 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
     /* level 2 along the row axis: several register tiles share one block of
      * weights (r1 x c2*c3, kept in L1) inside the outer reduction loop */
     int64_t w2 = largest_divisor_le(ew / best_rt, 64 / best_rt > 0 ? 64 / best_rt : 1);
+    /* and, when rows are short, several rows too (up to 64 pixels a tile), as
+     * long as at least 16 tiles remain to run in parallel */
+    int64_t h2 = 1;
+    if (ndim >= 3) {
+        int64_t eh = A->axis[ndim - 3].extent, rowpix = w2 * best_rt;
+        int64_t others = 1;
+        for (int i = 0; i < ndim - 3; i++)
+            others *= A->axis[i].extent;
+        int64_t tiles_per_row = others * (ew / rowpix) * (ec / (c2 * best_c3));
+        for (int64_t c = largest_divisor_le(eh, 64 / rowpix > 0 ? 64 / rowpix : 1); c > 1; c--)
+            if (eh % c == 0 && tiles_per_row * (eh / c) >= 16) {
+                h2 = c;
+                break;
+            }
+    }
     /* spatial splits: [l1, l2, l3] per axis */
     int64_t L[TT_MAX_DIMS][3];
     for (int i = 0; i < ndim; i++)
@@ -261,6 +276,8 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
     L[ndim - 1][2] = best_c3;
     L[ndim - 2][1] = w2;
     L[ndim - 2][2] = best_rt;
+    if (ndim >= 3)
+        L[ndim - 3][1] = h2;
     for (int i = 0; i < ndim; i++)
         st_split(g, anchor, 4 * i, L[i], 3);
     /* reduce splits: [r1]; the innermost reduce axis (channels, k) goes inside */
