@@ -8,6 +8,11 @@
  *
  *   void NAME(float *const *args)   args = placeholders in stage order, then the output
  *
+ * Constant placeholders (weights) may be read in a packed layout (Ansor's
+ * layout rewrite, see lower.c): the kernel packs them into a cached buffer
+ * when called with a weight pointer other than the last one, so a kernel
+ * treats the contents of its weights as constant, like a compiled model.
+ *
  * with `#pragma omp parallel for` on parallel loops (never nested),
  * `#pragma omp simd` on vectorized innermost loops, explicit unrolling by
  * copying loop bodies, 64-byte aligned workspaces, and no text taken from a

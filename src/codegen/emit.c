@@ -1259,7 +1259,9 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
         case LW_BUF_INPUT:
             tt_str_catf(out, "float *const p%d = args[%d];\n", op->uid, I->arg);
             if (I->pack_cb) {
-                /* constant weights: repacked on the first call, then reused.
+                /* constant weights: repacked when called with a weight pointer
+                 * other than the last one, then reused (a kernel's weights are
+                 * constants, as in a compiled model).
                  * Source index = (a * E_b + f) * in + o, with `in` the extent
                  * after the blocked dim; destination as in emit_index. */
                 int b = I->pack_dim;
@@ -1271,8 +1273,9 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                 int64_t bytes = nb * oth * cb * 4;
                 tt_str_catf(out,
                             "static float *k%d;\n"
-                            "if (!k%d) {\n"
-                            "  float *k = (float *)tt_alloc(%lld);\n"
+                            "static const float *ks%d;\n"
+                            "if (ks%d != p%d) {\n"
+                            "  float *k = k%d ? k%d : (float *)tt_alloc(%lld);\n"
                             "  memset(k, 0, %lld);\n"
                             "  for (int64_t a = 0; a < %lldLL; a++)\n"
                             "    for (int64_t f = 0; f < %lldLL; f++)\n"
@@ -1280,10 +1283,11 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                             "        k[((f / %lldLL) * %lldLL + a * %lldLL + o) * %lldLL + f %% %lldLL] =\n"
                             "            p%d[(a * %lldLL + f) * %lldLL + o];\n"
                             "  k%d = k;\n"
+                            "  ks%d = p%d;\n"
                             "}\n",
-                            op->uid, op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
+                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
                             (long long)inner, (long long)cb, (long long)oth, (long long)inner, (long long)cb,
-                            (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid);
+                            (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid, op->uid, op->uid);
                 tt_str_catf(&E.rebind, "const float *restrict b%d = k%d; (void)b%d;\n", op->uid, op->uid, op->uid);
             } else {
                 tt_str_catf(&E.rebind, "const float *restrict b%d = p%d; (void)b%d;\n", op->uid, op->uid, op->uid);
