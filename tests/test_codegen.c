@@ -1,23 +1,33 @@
 /* test_codegen.c - differential tests of lowering and C emission.
  *
  * A seeded generator builds random but valid (in TVM) Ansor schedules on small
- * random shapes of every DAG kind the builders make, using every transform step
- * that is valid on CPU, the way Ansor's sketch rules and random annotation do
- * (multi-level tiling "SSRSRS" with fusion into an elementwise consumer by
- * FSP + CA, cache write, rfactor, inlining, compute_at of producers at their
- * consumer's loops, parallel / vectorize / unroll annotations, auto-unroll
- * pragmas), but with random split lengths that need not divide the extents.
- * Every case is replayed with tt_state_apply, emitted with
- * tt_codegen_candidate, compiled with tt_build next to the double-precision
- * reference of its DAG, run in the runner and checked against the reference.
+ * random shapes of every DAG kind the builders make (matmul_add, dense, dense
+ * with bias+relu, batch_matmul, conv2d NHWC with stride/padding/dilation and
+ * bias+relu or residual epilogues, depthwise and grouped conv2d, max/avg pool,
+ * global avg pool, softmax), using every transform step that is valid on CPU
+ * the way Ansor's sketch rules, random annotation and mutations do:
+ * multi-level tiling "SSRSRS" (and shorter structures, sometimes reordered at
+ * random) with fusion into an elementwise consumer by FSP + CA, cache write
+ * then tiling and compute_at of the .local at the original, rfactor of a split
+ * (fused) reduction on either part, inlining, compute_at of producers at their
+ * consumer's loops (and later moves, compute_root), FFSP by factor or nparts,
+ * parallel on fused outer spatial loops, vectorize on (fused) innermost spatial
+ * loops, unroll, auto_unroll_max_step in {0, 16, 64, 512}; split lengths are
+ * random and often do not divide the extents.  Every case is replayed with
+ * tt_state_apply, emitted with tt_codegen_candidate, compiled with tt_build
+ * next to the double-precision reference of its DAG (one build for all), run
+ * in the runner with 2 threads and checked element-wise against the reference.
  *
  * Fixed cases replay real Ansor records (the tutorial's matmul_add, the
- * ResNet-50 softmax and fused conv2d) on their own shapes and on others.
+ * ResNet-50 softmax and fused conv2d) on their own shapes and on others, and
+ * hand-written schedules pin down bugs the random test found.
  *
  * Reproducing a failure: the message names the base seed and case number;
  *   TT_CODEGEN_SEED=<base> TT_CODEGEN_ONLY=<case> build/tests codegen/random
- * reruns that case alone (TT_CODEGEN_CASES sets the number of cases,
- * TT_CODEGEN_KEEP=1 keeps the build directory with the generated sources). */
+ * reruns that case alone.  TT_CODEGEN_CASES sets the number of cases (default
+ * 72), TT_CODEGEN_KEEP=1 keeps the build directory with the generated sources,
+ * TT_CODEGEN_VERBOSE=1 prints the loop nest of failing cases, TT_CODEGEN_LIST=1
+ * prints every case, TT_CODEGEN_TIME=1 the build and run times. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -690,6 +700,17 @@ static void annotate(gen *g)
         int uid = st->op.uid;
         if (st->at == TT_AT_ITER ? chance(g->r, 0.07) : chance(g->r, 0.04))
             app(g, step0(TT_STEP_CR, idx));
+        /* MutateComputeLocation: a new place among the consumer's loops, which
+         * may now be fused and parallel (not vectorized or unrolled ones) */
+        if (!g->tiled[uid] && idx < s->nstages - 1 && chance(g->r, 0.08)) {
+            int cons[MAXU];
+            if (eff_consumers(s, idx, cons) == 1) {
+                const tt_stage *cs = &s->stages[cons[0]];
+                int k = cs->niters > 0 ? (int)rnd(g->r, 0, cs->niters - 1) : -1;
+                if (k >= 0 && (cs->iters[k].ann == TT_ANN_NONE || cs->iters[k].ann == TT_ANN_PARALLEL))
+                    ca(g, idx, cons[0], k);
+            }
+        }
         /* parallel */
         if (st->at == TT_AT_ROOT && chance(g->r, 0.75)) {
             int maxc = (int)rnd(g->r, 1, 3), cnt = 0;
@@ -1342,7 +1363,7 @@ static void test_attached_split_exceeds_region(void)
 /* Schedules that once broke lowering or emission (found by the random test). */
 static void test_regressions(void)
 {
-    tcase cs[2];
+    tcase cs[6];
     tt_err err = {0};
     /* seed 2 case 151: a register-tiled (unrolled) grouped conv whose innermost
      * tile loop is vectorized by 2: the accumulator tile was loaded as a vector
@@ -1376,13 +1397,43 @@ static void test_regressions(void)
               "[\"RE\",7,[0,3,6,9,1,4,7,10,2,5,8,11]],[\"CA\",3,7,7],[\"CA\",1,3,8],"
               "[\"FU\",8,[0,1,2]],[\"AN\",8,0,3],[\"AN\",8,1,1],"
               "[\"PR\",3,0,\"auto_unroll_max_step$16\"],[\"AN\",3,17,2],[\"AN\",1,3,2]]");
-    int nrun = 0;
-    int bad = run_cases(cs, 2, &nrun);
-    int refused = cs[0].refused + cs[1].refused;
-    for (int i = 0; i < 2; i++)
+    /* seed 11 case 60, reduced: a split of an inner split part that does not
+     * divide it (i.1 = 16 by 6 covers 18) makes i.1.0 * 6 + i.1.1 run past 16
+     * into the next i.0 block; TVM guards every such split (i.1 < 16), and the
+     * reduction loop k outside those loops then counts i = 16, 17 twice */
+    json_case(&cs[2], "inner split over-covering its parent, reduction outside (seed 11 case 60)",
+              tt_build_matmul_add(24, 8, 8, &err), "matmul_add N=24 L=8 M=8",
+              "[[\"SP\",2,0,24,[16],1],[\"SP\",2,1,16,[6],1],[\"RE\",2,[4,0,1,2,3]]]");
+    json_case(&cs[3], "the original seed 11 case 60", tt_build_matmul_add(24, 26, 35, &err),
+              "matmul_add N=24 L=26 M=35",
+              "[[\"SP\",4,1,35,[1,7],1],[\"RE\",4,[1,2,0,3]],[\"SP\",2,0,24,[3,16],1],"
+              "[\"SP\",2,2,0,[6],1],[\"RE\",2,[4,5,3,1,0,2]],[\"CA\",2,4,1],[\"AN\",4,3,2],"
+              "[\"PR\",2,0,\"auto_unroll_max_step$512\"],[\"AN\",2,5,2]]");
+    /* the same, reduced: PaddedInput (vectorized, 4 channels) computed at yy.1
+     * (extent 1) inside the vector register tile of the conv (tile loop rc.0,
+     * then yy.1, rc.1 unrolled, ff vectorized): its statement must write its own
+     * buffer, not `acc = min(acc, ...)` of the conv's tile */
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = 4, p.w = 4, p.ci = 32, p.co = 4, p.kh = 1, p.kw = 1, p.stride_h = p.stride_w = 1;
+    p.dil_h = p.dil_w = 1, p.groups = 1;
+    json_case(&cs[4], "producer vectorized inside a vector register tile",
+              tt_build_conv2d_nhwc(&p, NULL, &err), "conv2d N=1 H=W=4 CI=32 CO=4 K=1x1",
+              "[[\"SP\",3,6,32,[4],1],[\"SP\",3,1,4,[1],1],[\"RE\",3,[0,1,3,5,6,7,2,8,4]],"
+              "[\"AN\",3,8,2],[\"PR\",3,0,\"auto_unroll_max_step$64\"],[\"CA\",1,3,6],[\"AN\",1,3,2]]");
+    /* rfactor of a reduction whose inner split part is split again without
+     * dividing it (k.1 = 8 by 3 covers 9): the rf stage must not count
+     * k.0 * 8 + 8 (= the next k.0's first element) twice */
+    int64_t sm[2] = {2, 40};
+    json_case(&cs[5], "rfactor of an over-covered inner split part", tt_build_softmax(2, sm, &err),
+              "softmax [2, 40]", "[[\"SP\",3,1,40,[8],1],[\"SP\",3,2,8,[3],1],[\"RF\",3,3,1]]");
+    int nrun = 0, refused = 0;
+    int bad = run_cases(cs, 6, &nrun);
+    for (int i = 0; i < 6; i++) {
+        refused += cs[i].refused;
         case_free(&cs[i]);
+    }
     CHECK(refused == 0);
-    CHECK(bad == 0 && nrun == 2);
+    CHECK(bad == 0 && nrun == 6);
 }
 
 /* The checker is not vacuous: a candidate computing A x B^T + C against the

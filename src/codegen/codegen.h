@@ -8,15 +8,17 @@
  *
  *   void NAME(float *const *args)   args = placeholders in stage order, then the output
  *
+ * with `#pragma omp parallel for` on parallel loops (never nested), vector
+ * statements (GCC vector types) or `#pragma omp simd` for vectorized
+ * innermost loops, register tiles for unrolled reduction tiles, explicit
+ * unrolling by copying loop bodies, 64-byte aligned workspaces, and no text
+ * taken from a record: every number in the source is a value the lowering
+ * computed.  docs/NOTES.md explains each of these choices.
+ *
  * Constant placeholders (weights) may be read in a packed layout (Ansor's
  * layout rewrite, see lower.c): the kernel packs them into a cached buffer
  * when called with a weight pointer other than the last one, so a kernel
  * treats the contents of its weights as constant, like a compiled model.
- *
- * with `#pragma omp parallel for` on parallel loops (never nested),
- * `#pragma omp simd` on vectorized innermost loops, explicit unrolling by
- * copying loop bodies, 64-byte aligned workspaces, and no text taken from a
- * record: every number in the source is a value the lowering computed.
  *
  * The reference (tt_codegen_reference) is the DAG with no schedule, computed
  * in double precision, together with an error magnitude per element: for a
