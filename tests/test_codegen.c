@@ -602,7 +602,14 @@ static void rf_turn(gen *g, int idx)
     if (g->fail)
         return;
     sp_random(g, idx, nsp, 1);
-    int part = (int)rnd(g->r, 0, 1);
+    int nleaves = 2;
+    if (!g->fail && chance(g->r, 0.3)) {
+        sp_random(g, idx, nsp + (int)rnd(g->r, 0, 1), 1); /* a part split again */
+        nleaves = 3;
+    }
+    if (g->fail)
+        return;
+    int part = (int)rnd(g->r, 0, nleaves - 1);
     int fi = chance(g->r, 0.7) ? nsp : (int)rnd(g->r, 0, nsp);
     tt_step x = step0(TT_STEP_RF, idx);
     x.iter = nsp + part;
@@ -612,7 +619,7 @@ static void rf_turn(gen *g, int idx)
     /* the rf stage is at idx: axes (nsp + 1, the factor axis at fi), one reduce */
     const tt_stage *rf = &g->s->stages[idx];
     int n = rf->niters, order[TT_MAX_ITERS], k = 0;
-    if (part == 1 && chance(g->r, 0.8)) {
+    if (part == nleaves - 1 && chance(g->r, 0.8)) {
         for (int i = 0; i < n; i++)
             if (i != fi)
                 order[k++] = i;

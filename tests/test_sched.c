@@ -638,6 +638,34 @@ static void test_rfactor_fused_reduce(void)
     tt_dag_free(d);
 }
 
+static void test_rfactor_inner_split_guard(void)
+{
+    /* k (40) = k.0 (5) x k.1 (8); k.1 by 3 covers 9 > 8: k.0 * 8 + 8 would be
+     * summed twice (once as k.1 = 8 of k.0, once as k.1 = 0 of k.0 + 1) unless
+     * the rf stage keeps the bound check k.1.0 * 3 + k.1.1 < 8, as TVM's
+     * rfactor does for every split iter var */
+    tt_dag *d = softmax(2, 40);
+    CHECK(d);
+    tt_state *s = tt_state_new(d);
+    tt_err err = {0};
+    CHECK(apply1(s, SP(3, 1, 40, 8), &err) == 0);
+    CHECK(apply1(s, SP(3, 2, 8, 3), &err) == 0);
+    CHECK(iext(s, 3, 2) == 3 && iext(s, 3, 3) == 3);
+    CHECK(apply1(s, RF(3, 3, 1), &err) == 0);
+    CHECK(s->nstages == 6 && s->stages[3].op.nreduce == 2);
+    CHECK_MSG(s->stages[3].op.cond != NULL, "rf stage %s has no predicate for the inner split",
+              s->stages[3].op.name);
+    /* divisible inner split: no predicate needed */
+    tt_state *t = tt_state_new(d);
+    CHECK(apply1(t, SP(3, 1, 40, 8), &err) == 0);
+    CHECK(apply1(t, SP(3, 2, 8, 4), &err) == 0);
+    CHECK(apply1(t, RF(3, 3, 1), &err) == 0);
+    CHECK(t->stages[3].op.cond == NULL);
+    tt_state_free(t);
+    tt_state_free(s);
+    tt_dag_free(d);
+}
+
 static void test_gpu_steps_refused(void)
 {
     tt_dag *d = mm(64, 32, 48);
@@ -739,6 +767,7 @@ const tt_test tests_sched[] = {
     {"cache_write", test_cache_write},
     {"rfactor", test_rfactor},
     {"rfactor_fused_reduce", test_rfactor_fused_reduce},
+    {"rfactor_inner_split_guard", test_rfactor_inner_split_guard},
     {"gpu_steps_refused", test_gpu_steps_refused},
     {"copy_independent", test_copy_independent},
     {"print", test_print},

@@ -50,6 +50,7 @@ typedef struct defs {
     unsigned char atom[TT_MAX_NODES];  /* atom variable defined */
     unsigned char root[LW_MAX_ROOTS];  /* root value defined */
     unsigned char bound[TT_MAX_NODES]; /* leaf bound by an enclosing loop */
+    unsigned char iguard[TT_MAX_NODES];/* inner split guard opened */
     int nguards;                       /* open `if (...) {` blocks at this level */
 } defs;
 
@@ -409,6 +410,17 @@ static void define_ready(emitter *E, int si, defs *D, phase ph)
             D->atom[n] = 1;
             progress = 1;
         }
+    }
+    for (int k = 0; k < I->ninner_guards; k++) {
+        int n = I->inner_guard[k];
+        if (D->iguard[n] || (ph == PH_INIT && st->nodes[n].kind != TT_ITER_SPATIAL) ||
+            !aff_bound(L, &I->val[n], si, D))
+            continue;
+        tt_str_cat(E->o, "if (");
+        emit_aff(E, &I->val[n]);
+        tt_str_catf(E->o, " < INT64_C(%lld)) {\n", (long long)I->ext[n]);
+        D->iguard[n] = 1;
+        D->nguards++;
     }
     int nroots = st->op.ndim + st->op.nreduce;
     for (int r = 0; r < nroots; r++) {
@@ -813,6 +825,9 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         return 0;
     if (E->acc && !E->acc_vec)
         return 0; /* scalar accumulators: every access stays scalar */
+    for (int k = 0; k < I->ninner_guards; k++)
+        if (lane_coef(&I->val[I->inner_guard[k]], si * TT_MAX_NODES + node) != 0)
+            return 0;
     /* statements wider than the hardware's vectors become chunks of its width */
     int W = (int)(n < E->vlanes ? n : E->vlanes);
     int64_t nch = n / W;
@@ -912,8 +927,16 @@ static void emit_attached_at(emitter *E, int uid, int node)
     for (int i = 0; i < E->L->s->nstages; i++) {
         const tt_stage *o = &E->L->s->stages[i];
         if (o->at == TT_AT_ITER && o->at_uid == uid && o->at_node == node) {
+            /* a stage computed inside the consumer's register tile is not part
+             * of the tile: emit it with the tile mode off */
+            int acc = E->acc, acc_vec = E->acc_vec, in_tile = E->in_tile;
+            char acc_idx[sizeof E->acc_idx];
+            memcpy(acc_idx, E->acc_idx, sizeof acc_idx);
+            E->acc = ACC_OFF, E->acc_vec = 0, E->in_tile = 0;
             emit_local_decl(E, i);
             emit_stage(E, i);
+            E->acc = acc, E->acc_vec = acc_vec, E->in_tile = in_tile;
+            memcpy(E->acc_idx, acc_idx, sizeof acc_idx);
         }
     }
 }

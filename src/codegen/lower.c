@@ -455,6 +455,15 @@ static void finish_stage(lowering *L, int si)
         /* local value range for the buffer of a stage computed at a loop */
         I->local_guard[r] = aff_max(L, &I->val[node]) >= I->R[r];
     }
+    I->ninner_guards = 0;
+    for (int k = 0; k < st->nrels; k++) {
+        const tt_rel *rel = &st->rels[k];
+        int n = rel->other;
+        if (rel->kind != TT_REL_SPLIT || st->nodes[n].root >= 0)
+            continue;
+        if (aff_max(L, &I->val[n]) >= I->ext[n])
+            I->inner_guard[I->ninner_guards++] = n;
+    }
 }
 
 /* Layout rewrite (Ansor's, simplified).  A constant placeholder P (weights)

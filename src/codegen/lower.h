@@ -38,6 +38,11 @@ typedef struct stage_info {
     int val_done[TT_MAX_NODES];
     int is_atom[TT_MAX_NODES];
     int fuse_rel[TT_MAX_NODES];    /* for fused parts: index of the FUSE relation */
+    /* split parents other than roots whose parts enumerate more than their
+     * extent (a non-divisible split of a split part): value < ext must be
+     * guarded, as TVM's MakeBoundCheck does for every such iter var */
+    int ninner_guards;
+    int inner_guard[TT_MAX_NODES];
     /* layout rewrite of a constant placeholder (see lower.c): packed as
      * [ceil(E_b / pack_cb), (other dims in order), pack_cb], b = pack_dim */
     int64_t pack_cb;               /* 0 = original layout */

@@ -747,9 +747,26 @@ static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
             pred = pred ? tt_e_bin(s->arena, TT_E_AND, pred, g) : g;
         }
     }
-    free(m);
     rf.body = tt_expr_rewrite(s->arena, op->body, subst_fn, &c);
     rf.cond = pred ? tt_expr_rewrite(s->arena, pred, subst_fn, &c) : NULL;
+    /* a split of a reduce part that does not divide it (k.1 = 8 by 3 covers 9)
+     * enumerates values past the part, which belong to the next outer value:
+     * guard k.1 < 8 too (TVM bound-checks every split iter var) */
+    for (int r = 0; r < st->nrels; r++) {
+        const tt_rel *rel = &st->rels[r];
+        int p = rel->other;
+        if (rel->kind != TT_REL_SPLIT || st->nodes[p].root >= 0 || st->nodes[p].kind != TT_ITER_REDUCE ||
+            st->nodes[p].extent < 0 || node_coverage(st, p) == st->nodes[p].extent)
+            continue;
+        tt_expr *e = node_expr(m, p);
+        if (!e) {
+            free(m);
+            return tt_err_set(err, "RF: cannot express iterator %s from the iterators", st->nodes[p].name);
+        }
+        tt_expr *g = tt_e_bin(s->arena, TT_E_LT, e, tt_e_int(s->arena, st->nodes[p].extent));
+        rf.cond = rf.cond ? tt_e_bin(s->arena, TT_E_AND, rf.cond, g) : g;
+    }
+    free(m);
     /* the original reduces the rfactored axis */
     tt_op orig = *op;
     orig.nreduce = 1;
