@@ -11,10 +11,11 @@ set -euo pipefail
 
 # One package a line: why it is needed.
 PACKAGES=(
-    build-essential     # gcc, make, libc headers; GNU libgomp (OpenMP everywhere)
+    build-essential     # gcc, make, libc headers; GNU libgomp (OpenMP for gcc's code)
     pkg-config          # the Makefile finds libraries through pkg-config
-    clang-14            # default kernel compiler (-fopenmp=libgomp) and make fuzz
+    clang-14            # default kernel compiler and make fuzz
     clang               # the unversioned clang command
+    libomp-dev          # LLVM's OpenMP runtime: clang's kernels (-fopenmp) run on it
     libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes for clang
     libjansson-dev      # JSON: Ansor record logs
     libdnnl-dev         # oneDNN: the peer in bench/kernels

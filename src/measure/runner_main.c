@@ -291,7 +291,14 @@ int main(int argc, char **argv)
     if (a.timeout > 0)
         alarm((unsigned)ceil(a.timeout) + 2);
 
-    omp_set_num_threads(a.threads > 0 ? a.threads : omp_get_num_procs());
+    /* OMP_NUM_THREADS reaches whichever runtime the kernel brings (libgomp
+     * for gcc's kernels, libomp for clang's): it is read when that runtime
+     * starts, i.e. at the dlopen below */
+    int nthreads = a.threads > 0 ? a.threads : omp_get_num_procs();
+    char nbuf[16];
+    snprintf(nbuf, sizeof nbuf, "%d", nthreads);
+    setenv("OMP_NUM_THREADS", nbuf, 1);
+    omp_set_num_threads(nthreads);
 
     void *h = dlopen(a.so, RTLD_NOW | RTLD_LOCAL);
     if (!h)
