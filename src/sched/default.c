@@ -263,7 +263,7 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
             others *= A->axis[i].extent;
         int64_t tiles_per_row = others * (ew / rowpix) * (ec / (c2 * best_c3));
         for (int64_t c = largest_divisor_le(eh, 64 / rowpix > 0 ? 64 / rowpix : 1); c > 1; c--)
-            if (eh % c == 0 && tiles_per_row * (eh / c) >= 16) {
+            if (eh % c == 0 && tiles_per_row * (eh / c) >= 8) {
                 h2 = c;
                 break;
             }
