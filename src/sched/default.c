@@ -254,7 +254,7 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
      * weights (r1 x c2*c3, kept in L1) inside the outer reduction loop */
     int64_t w2 = largest_divisor_le(ew / best_rt, 64 / best_rt > 0 ? 64 / best_rt : 1);
     /* and, when rows are short, several rows too (up to 64 pixels a tile), as
-     * long as at least 16 tiles remain to run in parallel */
+     * long as at least 8 tiles remain to run in parallel */
     int64_t h2 = 1;
     if (ndim >= 3) {
         int64_t eh = A->axis[ndim - 3].extent, rowpix = w2 * best_rt;
