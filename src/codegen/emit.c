@@ -454,6 +454,8 @@ static void define_ready(emitter *E, int si, defs *D, phase ph)
 typedef struct nest {
     int n;
     int tile_at;               /* update nest: loop index where a register tile starts, -1 none */
+    int all_unrolled;          /* planned: every loop unrolled or the vector loop */
+    int64_t steps;             /* planned: statements after unrolling */
     int pos[TT_MAX_ITERS];
     int unroll[TT_MAX_ITERS];  /* 1 = explicit unroll */
     int simd[TT_MAX_ITERS];
@@ -473,14 +475,16 @@ static int has_attached(const lowering *L, int uid, int node)
  * known extent whose inner loops are all unrolled (or vectorized) is unrolled
  * when extent * inner statements <= auto_unroll_max_step (depth <= 8); an
  * AN unroll annotation forces it (up to MAX_EXPLICIT_UNROLL). */
-static void plan_nest(emitter *E, int si, nest *N, phase ph)
+static void plan_nest(emitter *E, int si, nest *N, phase ph, int64_t inner_steps, int inner_unrolled)
 {
     const lowering *L = E->L;
     const tt_stage *st = &L->s->stages[si];
     const stage_info *I = &L->info[si];
     int upos = st->unroll_node >= 0 ? tt_stage_iter_of_node(st, st->unroll_node) : -1;
-    int64_t steps = 1;
-    int depth = 0, all_inner = 1;
+    /* the common part of a reduction contains its init and update nests:
+     * their statements count, and a loop left rolled there stops unrolling */
+    int64_t steps = inner_steps;
+    int depth = 0, all_inner = inner_unrolled;
     for (int j = N->n - 1; j >= 0; j--) {
         int pos = N->pos[j];
         int node = st->iters[pos].node;
@@ -522,6 +526,8 @@ static void plan_nest(emitter *E, int si, nest *N, phase ph)
         }
         all_inner = 0;
     }
+    N->all_unrolled = all_inner;
+    N->steps = steps;
 }
 
 /* Flat write index of stage si's buffer (relative to its region if local). */
@@ -1152,10 +1158,13 @@ static void emit_stage(emitter *E, int si)
         for (int i = f; i < st->niters; i++)
             nests[PH_UPDATE].pos[nests[PH_UPDATE].n++] = i;
     }
-    for (int p = 0; p < 4; p++) {
-        plan_nest(E, si, &nests[p], (phase)p);
+    plan_nest(E, si, &nests[PH_PLAIN], PH_PLAIN, 1, 1);
+    plan_nest(E, si, &nests[PH_INIT], PH_INIT, 1, 1);
+    plan_nest(E, si, &nests[PH_UPDATE], PH_UPDATE, 1, 1);
+    plan_nest(E, si, &nests[PH_COMMON], PH_COMMON, nests[PH_INIT].steps + nests[PH_UPDATE].steps,
+              nests[PH_INIT].all_unrolled && nests[PH_UPDATE].all_unrolled);
+    for (int p = 0; p < 4; p++)
         nests[p].tile_at = -1;
-    }
     /* register tile: the innermost non-unrolled loop of the update nest is a
      * reduction loop and the outputs it updates fit in registers */
     nest *U = &nests[PH_UPDATE];
