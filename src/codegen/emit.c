@@ -656,6 +656,21 @@ static int varies(vctx *v, const tt_expr *e)
         return lane_coef(&I->root[e->u.axis], v->lane) != 0;
     if (e->kind == TT_E_RAXIS)
         return lane_coef(&I->root[op->ndim + e->u.axis], v->lane) != 0;
+    if (e->kind == TT_E_FLOORDIV && e->args[1]->kind == TT_E_INT && e->args[1]->u.ival > 0 &&
+        e->args[1]->u.ival % v->N == 0) {
+        /* x / c with x = (multiple of N) + lane, N | c: the same for every lane
+         * (a grouped conv's group index across a vector of output channels) */
+        aff x;
+        lw_index_form(v->E->L, v->si, e->args[0], &x);
+        if (x.ok && lane_coef(&x, v->lane) == 1 && x.c % v->N == 0) {
+            int aligned = 1;
+            for (int i = 0; i < x.n; i++)
+                if (x.atom[i] != v->lane && x.coef[i] % v->N)
+                    aligned = 0;
+            if (aligned)
+                return 0;
+        }
+    }
     for (int i = 0; i < e->n; i++)
         if (varies(v, e->args[i]))
             return 1;
