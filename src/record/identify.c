@@ -489,6 +489,51 @@ static void id_cat(char *out, size_t n, const char *a, const char *b, const char
 
 /* ---- families ------------------------------------------------------------- */
 
+/* Builds the DAG of one candidate from its epilogue (ctx: the op's params). */
+typedef tt_dag *(*id_builder)(const void *ctx, const tt_epilogue *e);
+
+/* One candidate per epilogue reading and trailing activation: built by
+ * `build`, described as head + the epilogue, scored base + the reading's rank
+ * and order, + act_pen when the candidate adds an activation. */
+static void id_add_variants(id_ctx *c, const id_epis *ep, const int act[3], double base,
+                            double act_pen, const char *head, id_builder build, const void *ctx)
+{
+    for (int ei = 0; ei < ep->n; ei++)
+        for (int ai = 0; ai < 3; ai++) {
+            tt_epilogue e = ep->e[ei];
+            id_epi_act(&e, act[ai]);
+            char edesc[128], desc[160];
+            id_epi_desc(&e, edesc, sizeof edesc);
+            id_cat(desc, sizeof desc, head, edesc, NULL, NULL);
+            id_add(c, build(ctx, &e),
+                   base + (act[ai] ? act_pen : 0.0) + ei * 100.0 + ep->rank[ei] * 1000.0 + ai, desc);
+        }
+}
+
+static tt_dag *id_build_conv(const void *p, const tt_epilogue *e)
+{
+    return tt_build_conv2d_nhwc(p, e, NULL);
+}
+
+static tt_dag *id_build_pool(const void *p, const tt_epilogue *e)
+{
+    return tt_build_pool2d_nhwc(p, e, NULL);
+}
+
+static tt_dag *id_build_global_pool(const void *x, const tt_epilogue *e)
+{
+    const id_shape *s = x;
+    return tt_build_global_avg_pool_nhwc(s->d[0], s->d[1], s->d[2], s->d[3], e, NULL);
+}
+
+/* t: the key's shapes, A first and B second; batch_matmul when A is 3-D. */
+static tt_dag *id_build_matmul(const void *t, const tt_epilogue *e)
+{
+    const id_shape *a = t, *b = a + 1;
+    return a->nd == 3 ? tt_build_batch_matmul(a->d[0], a->d[1], b->d[1], a->d[2], e, NULL)
+                      : tt_build_dense(a->d[0], b->d[0], a->d[1], e, NULL);
+}
+
 /* conv2d / group / depthwise: t = data, weight, epilogue tensors, output. */
 static void id_conv_fn(id_ctx *c, const id_shape *t, int nhead, int nm, const int *cls)
 {
@@ -545,17 +590,9 @@ static void id_conv_fn(id_ctx *c, const id_shape *t, int nhead, int nm, const in
             };
             char gdesc[192];
             id_geo_desc(&geos[gi], gdesc, sizeof gdesc);
-            for (int ei = 0; ei < ep->n; ei++)
-                for (int ai = 0; ai < 3; ai++) {
-                    tt_epilogue e = ep->e[ei];
-                    id_epi_act(&e, act[ai]);
-                    char edesc[128], desc[160];
-                    id_epi_desc(&e, edesc, sizeof edesc);
-                    id_cat(desc, sizeof desc, name, " ", gdesc, edesc);
-                    tt_dag *d = tt_build_conv2d_nhwc(&p, &e, NULL);
-                    id_add(c, d, fam + gi * 10000.0 + ei * 100.0 + ep->rank[ei] * 1000.0 + ai,
-                           desc);
-                }
+            char head[256];
+            id_cat(head, sizeof head, name, " ", gdesc, NULL);
+            id_add_variants(c, ep, act, fam + gi * 10000.0, 0.0, head, id_build_conv, &p);
         }
     }
     free(ep);
@@ -575,17 +612,7 @@ static void id_pool_fn(id_ctx *c, const id_shape *t, int nhead, int nm, const in
     if (o->d[1] == 1 && o->d[2] == 1) {
         int act[3];
         id_act_order(c, 3 + 2 * nm, nm, act);
-        for (int ei = 0; ei < ep->n; ei++)
-            for (int ai = 0; ai < 3; ai++) {
-                tt_epilogue e = ep->e[ei];
-                id_epi_act(&e, act[ai]);
-                char edesc[128], desc[160];
-                id_epi_desc(&e, edesc, sizeof edesc);
-                id_cat(desc, sizeof desc, "global_avg_pool", edesc, NULL, NULL);
-                tt_dag *d = tt_build_global_avg_pool_nhwc(x->d[0], x->d[1], x->d[2], x->d[3], &e,
-                                                          NULL);
-                id_add(c, d, pen + ei * 100.0 + ep->rank[ei] * 1000.0 + ai, desc);
-            }
+        id_add_variants(c, ep, act, pen, 0.0, "global_avg_pool", id_build_global_pool, x);
     }
 
     id_geo1 hv[48], wv[48];
@@ -613,22 +640,13 @@ static void id_pool_fn(id_ctx *c, const id_shape *t, int nhead, int nm, const in
             id_act_order(c, 2 + padded + (kind > 0) + 2 * nm, nm, act);
             double base = pen + 2000.0 + (g->h.rank + g->w.rank) * 100000.0 + kind * 10000.0 +
                           gi * 20000.0;
-            for (int ei = 0; ei < ep->n; ei++)
-                for (int ai = 0; ai < 3; ai++) {
-                    tt_epilogue e = ep->e[ei];
-                    id_epi_act(&e, act[ai]);
-                    /* Networks apply relu before pooling, so an activation
-                     * right on a pool's output is less likely than an
-                     * average pool's extra stage. */
-                    double bare = nm == 0 && act[ai] ? 15000.0 : 0.0;
-                    char edesc[128], desc[160], head[128];
-                    id_epi_desc(&e, edesc, sizeof edesc);
-                    id_cat(head, sizeof head, kind ? "pool_avg " : "pool_max ", gdesc,
-                           kind == 2 ? " count_include_pad" : "", NULL);
-                    id_cat(desc, sizeof desc, head, edesc, NULL, NULL);
-                    tt_dag *d = tt_build_pool2d_nhwc(&p, &e, NULL);
-                    id_add(c, d, base + bare + ei * 100.0 + ep->rank[ei] * 1000.0 + ai, desc);
-                }
+            /* Networks apply relu before pooling, so an activation right on a
+             * pool's output is less likely than an average pool's extra stage. */
+            double bare = nm == 0 ? 15000.0 : 0.0;
+            char head[128];
+            id_cat(head, sizeof head, kind ? "pool_avg " : "pool_max ", gdesc,
+                   kind == 2 ? " count_include_pad" : "", NULL);
+            id_add_variants(c, ep, act, base, bare, head, id_build_pool, &p);
         }
     }
     free(ep);
@@ -650,17 +668,7 @@ static void id_matmul_fn(id_ctx *c, const id_shape *t, int nhead, int nm, const 
     int act[3];
     id_act_order(c, 3 + 2 * nm, nm, act);
     double pen = bmm ? id_cls_penalty(cls, nm) : 0;
-    for (int ei = 0; ei < ep->n; ei++)
-        for (int ai = 0; ai < 3; ai++) {
-            tt_epilogue e = ep->e[ei];
-            id_epi_act(&e, act[ai]);
-            char edesc[128], desc[160];
-            id_epi_desc(&e, edesc, sizeof edesc);
-            id_cat(desc, sizeof desc, name, edesc, NULL, NULL);
-            tt_dag *d = bmm ? tt_build_batch_matmul(a->d[0], a->d[1], b->d[1], a->d[2], &e, NULL)
-                            : tt_build_dense(a->d[0], b->d[0], a->d[1], &e, NULL);
-            id_add(c, d, pen + 100.0 + ei * 100.0 + ep->rank[ei] * 1000.0 + ai, desc);
-        }
+    id_add_variants(c, ep, act, pen + 100.0, 0.0, name, id_build_matmul, t);
     free(ep);
 }
 
