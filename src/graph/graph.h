@@ -1,0 +1,182 @@
+/* graph.h - the model graph: tensors and ONNX-style nodes, shape inference,
+ * constant evaluation, and the passes that turn a model into kernels.
+ *
+ * One IR serves both front ends: the ONNX importer (src/onnx) and the
+ * built-in zoo (src/zoo) build the same kind of graph, with ONNX operator
+ * names, ONNX attributes and ONNX (NCHW) layouts, so that a zoo model and the
+ * ONNX export of the same architecture go through identical passes and give
+ * identical kernels.
+ *
+ * Ownership: a tt_graph owns everything reachable from it (names, attributes,
+ * constant data); tt_graph_free() releases it.  Tensors and nodes are
+ * addressed by index; indices stay valid while the graph lives (passes mark
+ * nodes dead rather than removing them, and append new ones).
+ */
+#ifndef TT_GRAPH_H
+#define TT_GRAPH_H
+
+#include <stdint.h>
+
+#include "../util/util.h"
+
+#define TT_GRAPH_MAX_DIMS 8
+
+/* Element types: the values are ONNX's TensorProto.DataType codes. */
+typedef enum tt_dtype {
+    TT_DT_UNDEF = 0,
+    TT_DT_FLOAT = 1,
+    TT_DT_INT32 = 6,
+    TT_DT_INT64 = 7,
+    TT_DT_BOOL = 9,
+} tt_dtype;
+/* "float", "int64", ...; "?" for other codes. */
+const char *tt_dtype_name(tt_dtype t);
+/* Size of one element in bytes (0 for UNDEF / unsupported). */
+int tt_dtype_size(tt_dtype t);
+
+/* Layout of a rank-4 activation after the NHWC pass.  The shape stored in a
+ * tensor is always its *physical* shape: after the pass an NHWC tensor has
+ * shape [N,H,W,C]; `layout` remembers that its ONNX (logical) shape was
+ * [N,C,H,W], so axis attributes of later ops can be remapped. */
+typedef enum tt_layout { TT_LAYOUT_PLAIN = 0, TT_LAYOUT_NHWC, TT_LAYOUT_COUNT } tt_layout;
+
+typedef struct tt_tensor {
+    char *name;
+    tt_dtype dtype;
+    int ndim;                           /* -1: rank unknown (before inference) */
+    int64_t shape[TT_GRAPH_MAX_DIMS];   /* -1: dimension unknown */
+    void *data;                         /* constant value (owned), NULL if computed */
+    int producer;                       /* node index, -1 for inputs and constants */
+    int is_input;                       /* a graph input (fed at run time) */
+    int is_output;                      /* a graph output */
+    tt_layout layout;
+} tt_tensor;
+
+typedef enum tt_attr_kind {
+    TT_ATTR_INT = 0,
+    TT_ATTR_FLOAT,
+    TT_ATTR_INTS,
+    TT_ATTR_FLOATS,
+    TT_ATTR_STRING,
+    TT_ATTR_TENSOR,   /* a constant tensor (Constant's "value"): index in the graph */
+    TT_ATTR_COUNT
+} tt_attr_kind;
+
+typedef struct tt_attr {
+    char *name;
+    tt_attr_kind kind;
+    int64_t i;        /* INT */
+    double f;         /* FLOAT */
+    int n;            /* INTS / FLOATS: element count */
+    int64_t *ints;
+    double *floats;
+    char *s;          /* STRING */
+    int tensor;       /* TENSOR */
+} tt_attr;
+
+#define TT_NODE_MAX_IO 64
+
+typedef struct tt_node {
+    char *name;       /* ONNX node name (may be empty, never NULL) */
+    char *op;         /* ONNX op_type: "Conv", "Relu", ... */
+    int nin, nout;
+    int *in;          /* tensor indices; -1 for an omitted optional input */
+    int *out;
+    int nattr;
+    tt_attr *attrs;
+    int dead;         /* removed by a pass */
+} tt_node;
+
+typedef struct tt_graph {
+    char *name;
+    int ntensors, cap_tensors;
+    tt_tensor *tensors;
+    int nnodes, cap_nodes;
+    tt_node *nodes;           /* in topological order after tt_graph_toposort */
+    int ninputs, noutputs;
+    int *inputs, *outputs;    /* tensor indices, in ONNX order */
+} tt_graph;
+
+/* ---- construction ---------------------------------------------------------- */
+
+tt_graph *tt_graph_new(const char *name);
+void tt_graph_free(tt_graph *g);
+
+/* Tensor lookup by name; -1 if absent. */
+int tt_graph_find(const tt_graph *g, const char *name);
+/* Add a tensor (name copied; must be unique: returns -1 with err otherwise).
+ * shape may be NULL with ndim -1 (unknown). */
+int tt_graph_tensor(tt_graph *g, const char *name, tt_dtype dt, int ndim, const int64_t *shape,
+                    tt_err *err);
+/* Add a graph input of the given type and shape; returns its index. */
+int tt_graph_input(tt_graph *g, const char *name, tt_dtype dt, int ndim, const int64_t *shape,
+                   tt_err *err);
+/* Add a constant (an initializer); data (numel * dtype size bytes) is copied. */
+int tt_graph_const(tt_graph *g, const char *name, tt_dtype dt, int ndim, const int64_t *shape,
+                   const void *data, tt_err *err);
+/* Same, taking ownership of data (malloc'd). */
+int tt_graph_const_owned(tt_graph *g, const char *name, tt_dtype dt, int ndim,
+                         const int64_t *shape, void *data, tt_err *err);
+/* Mark tensor t a graph output. */
+void tt_graph_mark_output(tt_graph *g, int t);
+
+/* Add a node; nin/nout tensor indices are copied.  Output tensors must exist
+ * already (tt_graph_tensor with unknown shape) and get producer = the node.
+ * Returns the node index or -1 with err. */
+int tt_graph_node(tt_graph *g, const char *op, const char *name, int nin, const int *in, int nout,
+                  const int *out, tt_err *err);
+/* Attributes of node n (values copied). */
+void tt_node_set_int(tt_graph *g, int n, const char *name, int64_t v);
+void tt_node_set_float(tt_graph *g, int n, const char *name, double v);
+void tt_node_set_ints(tt_graph *g, int n, const char *name, int count, const int64_t *v);
+void tt_node_set_floats(tt_graph *g, int n, const char *name, int count, const double *v);
+void tt_node_set_string(tt_graph *g, int n, const char *name, const char *s);
+void tt_node_set_tensor(tt_graph *g, int n, const char *name, int tensor);
+
+/* Attribute access; NULL / the default when absent. */
+const tt_attr *tt_node_attr(const tt_node *nd, const char *name);
+int64_t tt_node_int(const tt_node *nd, const char *name, int64_t dflt);
+double tt_node_float(const tt_node *nd, const char *name, double dflt);
+
+/* Convenience for builders (the zoo): one node with one fresh output tensor
+ * named "<node name>_out" (or "t<N>" when name is NULL); returns the output
+ * tensor index, -1 with err.  Attributes are added afterwards to the node
+ * g->nnodes - 1. */
+int tt_graph_op1(tt_graph *g, const char *op, const char *name, int nin, const int *in,
+                 tt_err *err);
+
+int64_t tt_tensor_numel(const tt_tensor *t);   /* -1 if any dim unknown */
+
+/* ---- analysis -------------------------------------------------------------- */
+
+/* Order nodes topologically (stable: keeps the given order where possible);
+ * fails on a cycle or on a tensor read before any producer. */
+int tt_graph_toposort(tt_graph *g, tt_err *err);
+
+/* Shape and type inference over the live nodes, in order: fills every output
+ * tensor's dtype/ndim/shape from its inputs and attributes, checking them
+ * (ONNX semantics, including numpy broadcasting).  Every failure names the
+ * node ("node 'conv1' (Conv): input channels 3 do not match weight's 4").
+ * An op with no inference rule fails with "unsupported operator 'X' (node
+ * 'name')".  Shapes that depend on constant tensor values (Reshape's shape,
+ * Slice's starts, ...) are read from those constants; a value computed at
+ * run time there is an error. */
+int tt_graph_infer(tt_graph *g, tt_err *err);
+
+/* Evaluate node n on its constant inputs (all inputs must have data) and
+ * store the results as constant data of its outputs; the node is then marked
+ * dead.  Supports the ops that appear in shape computations (Shape, Gather,
+ * Unsqueeze, Squeeze, Concat, Reshape, Cast, Slice, Range, ConstantOfShape,
+ * Equal, Where, Expand, ...) and every elementwise float op.  Returns 1 if it
+ * folded, 0 if the op is not foldable, -1 with err on a real error. */
+int tt_graph_fold_node(tt_graph *g, int n, tt_err *err);
+
+/* Users of tensor t among live nodes: fills up to max node indices, returns
+ * the total count. */
+int tt_graph_users(const tt_graph *g, int t, int *nodes, int max);
+
+/* Human-readable dump (one line per live node with shapes), for debugging
+ * and `transtune graph`.  Caller frees. */
+char *tt_graph_dump(const tt_graph *g);
+
+#endif
