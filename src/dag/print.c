@@ -3,7 +3,7 @@
  * Format "tt-dag-v1" (persisted through workload keys: change it only with a
  * new version line).  One line per op, then its expressions indented:
  *
- *   tt-dag-v1
+ *   tt-dag-v2
  *   op 0 placeholder "data" const=0 shape=[1,56,56,64]
  *   op 1 compute "PaddedInput" tag="injective,pad" attrs="pad=0:0,1:1,1:1,0:0" shape=[1,58,58,64] reduce=none[]
  *     body (select (and (ge a1 1) ...) T0[a0,(sub a1 1),(sub a2 1),a3] 0f)
