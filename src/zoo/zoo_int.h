@@ -52,7 +52,7 @@ int tt_zb_input(tt_zb *b, tt_dtype dt, int ndim, const int64_t *shape);
 
 /* A float constant of the given shape, uniform in [lo, hi). */
 int tt_zb_uniform(tt_zb *b, int ndim, const int64_t *shape, float lo, float hi, const char *fmt,
-                  ...) __attribute__((format(printf, 7, 8)));
+                  ...) __attribute__((format(printf, 6, 7)));
 
 /* ---- torch modules and functions, each as the export writes it ------------ */
 
