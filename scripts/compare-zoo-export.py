@@ -15,6 +15,11 @@ are not nodes here (they only carry constants: Clip's min/max, deduplicated
 initializers).  Prints the first difference per model and one summary line;
 exit status 1 if any model differs.
 
+--weights also writes the zoo's weights, loads them into the torchvision
+model under their state-dict names (every parameter and BatchNorm statistic
+must be there, with torch's shape) and prints the model's output statistics
+on a fixed input: the zoo's weights give finite, non-degenerate outputs.
+
 --counts also exports the default eval graph (BN folded into Conv) and prints
 both graphs' op counts and the parameter counts, to be written into
 tests/test_zoo.c.  The .onnx files go to --out (default /tmp/zoo-export).
@@ -35,6 +40,7 @@ MODELS = ["resnet18", "resnet50", "alexnet", "vgg16", "mobilenet_v2", "googlenet
 DUMPER = r"""
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "zoo/zoo.h"
 int main(int argc, char **argv)
 {
@@ -44,6 +50,23 @@ int main(int argc, char **argv)
 #ifdef WITH_INFER
     if (tt_graph_infer(g, &err)) { fprintf(stderr, "infer: %s\n", err.msg); return 1; }
 #endif
+    if (argc > 2) { /* the constants: name, NUL, ndim, dims (int64), float32 data */
+        FILE *f = fopen(argv[2], "wb");
+        if (!f) { perror(argv[2]); return 1; }
+        for (int t = 0; t < g->ntensors; t++) {
+            const tt_tensor *x = &g->tensors[t];
+            if (!x->data || x->dtype != TT_DT_FLOAT)
+                continue;
+            int64_t n = 1, nd = x->ndim;
+            for (int i = 0; i < x->ndim; i++)
+                n *= x->shape[i];
+            fwrite(x->name, 1, strlen(x->name) + 1, f);
+            fwrite(&nd, sizeof nd, 1, f);
+            fwrite(x->shape, sizeof x->shape[0], (size_t)nd, f);
+            fwrite(x->data, 4, (size_t)n, f);
+        }
+        fclose(f);
+    }
     char *d = tt_graph_dump(g);
     fputs(d, stdout);
     free(d);
@@ -83,9 +106,11 @@ def fmt_attr(v):
     return str(v)
 
 
-def zoo_nodes(exe, model):
-    """Our graph as (op, [inputs], {attr: text}, output shape or None) tuples."""
-    out = subprocess.run([exe, model], capture_output=True, text=True)
+def zoo_nodes(exe, model, weights=None):
+    """Our graph as (op, [inputs], {attr: text}, output shape or None) tuples;
+    with `weights`, also write the zoo's constants to that file."""
+    out = subprocess.run([exe, model] + ([weights] if weights else []), capture_output=True,
+                         text=True)
     if out.returncode:
         raise RuntimeError(out.stderr.strip())
     prod, nodes = {}, []
@@ -109,6 +134,50 @@ def zoo_nodes(exe, model):
         prod[oname] = len(nodes)
         nodes.append((op, inputs, amap, shape))
     return nodes
+
+
+def read_weights(path):
+    import numpy as np
+    data = open(path, "rb").read()
+    pos, out = 0, {}
+    while pos < len(data):
+        end = data.index(b"\0", pos)
+        name = data[pos:end].decode()
+        nd = int(np.frombuffer(data, np.int64, 1, end + 1)[0])
+        dims = [int(d) for d in np.frombuffer(data, np.int64, nd, end + 9)]
+        pos = end + 9 + 8 * nd
+        n = int(np.prod(dims)) if dims else 1
+        out[name] = np.frombuffer(data, np.float32, n, pos).reshape(dims)
+        pos += 4 * n
+    return out
+
+
+def run_with_zoo_weights(model, weights):
+    """Load the zoo's weights into the torchvision model (every parameter and
+    BatchNorm statistic must be there under its state-dict name, with its
+    shape) and run it on a fixed input; returns (error or None, output)."""
+    import torch
+    import torchvision
+    m = getattr(torchvision.models, model)(weights=None).eval()
+    sd = m.state_dict()
+    new = collections.OrderedDict()
+    new._metadata = getattr(sd, "_metadata", None)  # mnasnet checks its state-dict version
+    for k, v in sd.items():
+        if k.endswith("num_batches_tracked") or k.startswith("aux"):
+            new[k] = v
+            continue
+        if k not in weights:
+            return "parameter %s is not in the zoo model" % k, None
+        if tuple(weights[k].shape) != tuple(v.shape):
+            return "parameter %s: zoo shape %s, torch %s" % (k, weights[k].shape, tuple(v.shape)), None
+        new[k] = torch.from_numpy(weights[k].copy())
+    m.load_state_dict(new)
+    # The input the end-to-end checks use should be documented beside them;
+    # here: uniform in [-1, 1) from a fixed torch seed.
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 224, 224, generator=g) * 2 - 1
+    with torch.no_grad():
+        return None, m(x)
 
 
 def export(model, path, keep_bn):
@@ -197,6 +266,9 @@ def main():
     ap.add_argument("models", nargs="*", default=MODELS)
     ap.add_argument("--out", default="/tmp/zoo-export")
     ap.add_argument("--counts", action="store_true")
+    ap.add_argument("--weights", action="store_true",
+                    help="also load the zoo's weights into torchvision's model by state-dict "
+                    "name and run it (checks names and shapes; prints output statistics)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     bad = 0
@@ -206,8 +278,9 @@ def main():
             path = os.path.join(args.out, model + "_bn.onnx")
             params = export(model, path, keep_bn=True)
             theirs = export_nodes(path)
+            wpath = os.path.join(args.out, model + ".weights") if args.weights else None
             try:
-                ours = zoo_nodes(exe, model)
+                ours = zoo_nodes(exe, model, wpath)
             except RuntimeError as e:
                 print("%-16s FAIL: %s" % (model, e))
                 bad += 1
@@ -218,6 +291,15 @@ def main():
             if diff:
                 print("    " + diff)
                 bad += 1
+            if wpath:
+                err, y = run_with_zoo_weights(model, read_weights(wpath))
+                os.unlink(wpath)
+                if err:
+                    print("    weights: " + err)
+                    bad += 1
+                else:
+                    print("    torch output with zoo weights: mean %.4g std %.4g absmax %.4g finite %s"
+                          % (y.mean(), y.std(), y.abs().max(), bool(y.isfinite().all())))
             if args.counts:
                 folded = os.path.join(args.out, model + ".onnx")
                 export(model, folded, keep_bn=False)
