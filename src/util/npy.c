@@ -47,8 +47,10 @@ static int npy_string(npy_cur *c, char *out, size_t cap, tt_err *err)
     char q = *c->p++;
     size_t n = 0;
     while (c->p < c->end && *c->p != q) {
-        if (*c->p == '\\' || *c->p == '\n')
-            return tt_err_set(err, "unsupported character in a header string");
+        /* Strings end up in error messages: printable ASCII only. */
+        if (*c->p == '\\' || (unsigned char)*c->p < 0x20 || (unsigned char)*c->p >= 0x7f)
+            return tt_err_set(err, "unsupported character (code %d) in a header string",
+                              (unsigned char)*c->p);
         if (n + 1 >= cap)
             return tt_err_set(err, "header string too long");
         out[n++] = *c->p++;
@@ -194,7 +196,9 @@ int tt_npy_parse_mem(const void *buf, size_t len, tt_npy *out, tt_err *err)
 {
     const unsigned char *b = buf;
     memset(out, 0, sizeof *out);
-    if (len < 10 || memcmp(b, npy_magic, sizeof npy_magic) != 0)
+    if (len < 10)
+        return tt_err_set(err, "not a .npy file (only %zu bytes)", len);
+    if (memcmp(b, npy_magic, sizeof npy_magic) != 0)
         return tt_err_set(err, "not a .npy file (bad magic)");
     int major = b[6], minor = b[7];
     size_t pre;
