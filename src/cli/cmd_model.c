@@ -157,7 +157,7 @@ int cmd_kernels(int argc, char **argv)
 static void run_help(void)
 {
     printf("usage: transtune run MODEL [--threads N] [--repeat R] [--check] [--input IN.npy]\n"
-           "                     [--output OUT.npy] [--json]\n\n"
+           "                     [--output OUT.npy] [--json] [--profile]\n\n"
            "Compile every kernel of MODEL (a zoo name or an .onnx file) with its default\n"
            "schedule, run the model end to end and print its latency (median of R runs,\n"
            "default 10).  --check also runs a reference executor (every kernel unscheduled)\n"
@@ -165,7 +165,8 @@ static void run_help(void)
            "passes.  --input reads the input (.npy, float32 or int64 token ids, in the\n"
            "model's ONNX layout; default: seeded random); --output writes the output.\n"
            "--json prints one object with latency_ms, kernels, calls, build_s and, with\n"
-           "--check, max_abs_err, max_rel_err, check_passed.\n"
+           "--check, max_abs_err, max_rel_err, check_passed.  --profile prints each kernel\n"
+           "call's best time (on stderr).\n"
            "Exit status: 0 ok; 1 failure (or a failed check); 2 usage.\n");
 }
 
@@ -187,7 +188,7 @@ static void random_input(const tt_model *m, void *buf, int64_t n)
 int cmd_run(int argc, char **argv)
 {
     const char *what = NULL, *in_path = NULL, *out_path = NULL;
-    int json = 0, check = 0;
+    int json = 0, check = 0, profile = 0;
     int64_t threads = 0, repeat = 10;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -198,6 +199,8 @@ int cmd_run(int argc, char **argv)
             json = 1;
         } else if (!strcmp(a, "--check")) {
             check = 1;
+        } else if (!strcmp(a, "--profile")) {
+            profile = 1;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--repeat") || !strcmp(a, "--input") ||
                    !strcmp(a, "--output")) {
             if (i + 1 >= argc) {
@@ -289,6 +292,28 @@ int cmd_run(int argc, char **argv)
     if (tt_exec_time(e, input, (int)repeat, &med, &err)) {
         fprintf(stderr, "transtune run: %s\n", err.msg);
         goto done;
+    }
+    if (profile) {
+        double *cs = tt_xcalloc((size_t)m->ncalls, sizeof *cs), total = 0;
+        if (tt_exec_profile(e, input, (int)repeat, cs, &err)) {
+            fprintf(stderr, "transtune run: %s\n", err.msg);
+            free(cs);
+            goto done;
+        }
+        for (int c = 0; c < m->ncalls; c++)
+            total += cs[c];
+        fprintf(stderr, "%4s %9s %6s %8s  %-44s %s\n", "call", "ms", "%", "GFLOP/s", "class", "node");
+        for (int c = 0; c < m->ncalls; c++) {
+            const tt_mcall *mc = &m->calls[c];
+            if (mc->kind != TT_MCALL_KERNEL)
+                continue;
+            const tt_kernel *kn = &m->kernels[mc->kernel];
+            fprintf(stderr, "%4d %9.3f %6.1f %8.1f  %-44s %s\n", c, cs[c] * 1e3,
+                    100 * cs[c] / total, kn->dag->flops / cs[c] / 1e9, kn->dag->class_key,
+                    g->nodes[mc->node].name);
+        }
+        fprintf(stderr, "sum of the best call times: %.3f ms\n", total * 1e3);
+        free(cs);
     }
     double max_abs = 0, max_ref = 0, max_rel = 0;
     int passed = 1, nonfinite = 0;
