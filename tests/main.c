@@ -20,7 +20,8 @@ const char *tt_test_shared_data(void)
 }
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
-    tests_measure[], tests_cli[], tests_graph[];
+    tests_measure[], tests_cli[], tests_graph[],
+    tests_onnx[];
 
 static const struct {
     const char *module;
@@ -28,7 +29,7 @@ static const struct {
 } tables[] = {
     {"util", tests_util},       {"dag", tests_dag},         {"record", tests_record},
     {"sched", tests_sched},     {"codegen", tests_codegen}, {"measure", tests_measure},
-    {"cli", tests_cli},         {"graph", tests_graph},
+    {"cli", tests_cli},         {"graph", tests_graph},     {"onnx", tests_onnx},
 };
 
 int main(int argc, char **argv)
