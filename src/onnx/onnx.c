@@ -752,6 +752,11 @@ static int load(const void *buf, size_t len, const char *gname, const char *pref
         tt_graph_free(m.g);
         if (prefix)
             tt_err_prefix(err, "%s", prefix);
+        /* Names from the file are quoted in messages; control bytes in the
+         * ones not checked by check_name (a dangling input's, ...) become '?'. */
+        for (char *p = err ? err->msg : NULL; p && *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
         return -1;
     }
     *out = m.g;
