@@ -5,15 +5,7 @@
 
 #include "../zoo/zoo.h"
 #include "model_int.h"
-#if __has_include("../onnx/onnx.h")
 #include "../onnx/onnx.h"
-#else /* TEMPORARY until the importer lands */
-static int tt_onnx_load(const char *path, tt_graph **out, tt_err *err)
-{
-    (void)path, (void)out;
-    return tt_err_set(err, "built without the ONNX importer");
-}
-#endif
 
 int mp_fuse(tt_model *m, tt_err *err);
 
