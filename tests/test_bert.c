@@ -5,6 +5,7 @@
  * their weights are seeded and deterministic. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "../src/zoo/bert.h"
 #include "test.h"
@@ -229,10 +230,25 @@ static void weights_are_seeded(void)
     CHECK(sane);
 }
 
+/* scripts/check-onnx.sh (the ONNX integration check, run by hand after the
+ * exports) checks its own comparison logic on a fake transtune; status 2
+ * means /usr/bin/python3 has no numpy, which skips the test. */
+static void check_onnx_script_self_test(void)
+{
+    int rc = system("scripts/check-onnx.sh --self-test >/dev/null 2>&1");
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 2) {
+        fprintf(stderr, "    skipped: /usr/bin/python3 with numpy not found\n");
+        return;
+    }
+    CHECK_MSG(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+              "scripts/check-onnx.sh --self-test failed: run it to see why");
+}
+
 const tt_test tests_bert[] = {
     {"bert_base_matches_export", bert_base_matches_export},
     {"mobilebert_matches_export", mobilebert_matches_export},
     {"signature_sees_differences", signature_sees_differences},
     {"weights_are_seeded", weights_are_seeded},
+    {"check_onnx_script_self_test", check_onnx_script_self_test},
     {NULL, NULL},
 };
