@@ -6,7 +6,7 @@ The signature has one line per node, in graph order, skipping Constant nodes
 (their values become constant inputs, as the importer and the zoo both
 represent them):
 
-    <index> <OpType> <input>,<input>,... [attr=value ...]
+    <index> <OpType> <input>,<input>,... [attr=value ...] -> <dtype>[<output shape>]
 
 where an input is
     in            the graph input
@@ -16,8 +16,10 @@ where an input is
                   scalars of LayerNorm, GELU and attention scaling); floats as
                   %.6g of the float32 value
     -             an omitted optional input
-and attributes are sorted by name, ints and floats as above, strings bare.
-The last line is "output n<k>".
+attributes are sorted by name, ints and floats as above, strings bare, and
+the output's type (f: float, i64: int64) and shape come from ONNX's shape
+inference here and from tt_graph_infer in the test.  The last line is
+"output n<k>".
 
 tests/test_bert.c computes the same text from tt_zoo_bert_base() and
 tt_zoo_mobilebert() and compares it with tests/data/bert/NAME.sig, which
@@ -71,9 +73,18 @@ def attr_desc(a):
     raise ValueError("attribute %s of unsupported type %d" % (a.name, a.type))
 
 
+DTYPES = {onnx.TensorProto.FLOAT: "f", onnx.TensorProto.INT64: "i64"}
+
+
 def signature(path):
     m = onnx.load(path)
+    m = onnx.shape_inference.infer_shapes(m)
     g = m.graph
+    types = {}
+    for vi in list(g.value_info) + list(g.output):
+        tt = vi.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else "?" for d in tt.shape.dim]
+        types[vi.name] = "%s[%s]" % (DTYPES.get(tt.elem_type, "?"), ",".join(map(str, dims)))
     consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     if len(g.input) - len([i for i in g.input if i.name in consts]) != 1 or len(g.output) != 1:
         raise ValueError("%s: expected one input and one output" % path)
@@ -105,6 +116,9 @@ def signature(path):
         line = "%d %s %s" % (k, node.op_type, ",".join(ins))
         for a in attrs:
             line += " %s=%s" % (a.name, attr_desc(a))
+        if len(node.output) != 1 or node.output[0] not in types:
+            raise ValueError("%s: node %s: no inferred type for its output" % (path, node.name))
+        line += " -> " + types[node.output[0]]
         lines.append(line)
         for o in node.output:
             produced[o] = k

@@ -1,1645 +1,1645 @@
-0 Gather c[30522,128],in
-1 Slice n0,c[1]=1,c[1]=9223372036854775807,c[1]=1,c[1]=1
-2 Pad n1,c[6]=0,0,0,0,1,0,c[]=0 mode=constant
-3 Slice n0,c[1]=0,c[1]=-1,c[1]=1,c[1]=1
-4 Pad n3,c[6]=0,1,0,0,0,0,c[]=0 mode=constant
-5 Concat n2,n0,n4 axis=2
-6 MatMul n5,c[384,512]
-7 Add c[512],n6
-8 Add n7,c[256,512]
-9 Add n8,c[512]
-10 Mul n9,c[512]
-11 Add n10,c[512]
-12 MatMul n11,c[512,128]
-13 Add c[128],n12
-14 Mul n13,c[128]
-15 Add n14,c[128]
-16 MatMul n11,c[512,128]
-17 Add c[128],n16
-18 Mul n17,c[128]
-19 Add n18,c[128]
-20 MatMul n19,c[128,128]
-21 Add c[128],n20
-22 Reshape n21,c[4]=1,256,4,32
-23 Transpose n22 perm=0,2,1,3
-24 MatMul n19,c[128,128]
-25 Add c[128],n24
-26 Reshape n25,c[4]=1,256,4,32
-27 Transpose n26 perm=0,2,3,1
-28 MatMul n11,c[512,128]
-29 Add c[128],n28
-30 Reshape n29,c[4]=1,256,4,32
-31 Transpose n30 perm=0,2,1,3
-32 MatMul n23,n27
-33 Div n32,c[]=5.65685
-34 Softmax n33 axis=-1
-35 MatMul n34,n31
-36 Transpose n35 perm=0,2,1,3
-37 Reshape n36,c[3]=1,256,128
-38 MatMul n37,c[128,128]
-39 Add c[128],n38
-40 Add n39,n15
-41 Mul n40,c[128]
-42 Add n41,c[128]
-43 MatMul n42,c[128,512]
-44 Add c[512],n43
-45 Relu n44
-46 MatMul n45,c[512,128]
-47 Add c[128],n46
-48 Add n47,n42
-49 Mul n48,c[128]
-50 Add n49,c[128]
-51 MatMul n50,c[128,512]
-52 Add c[512],n51
-53 Relu n52
-54 MatMul n53,c[512,128]
-55 Add c[128],n54
-56 Add n55,n50
-57 Mul n56,c[128]
-58 Add n57,c[128]
-59 MatMul n58,c[128,512]
-60 Add c[512],n59
-61 Relu n60
-62 MatMul n61,c[512,128]
-63 Add c[128],n62
-64 Add n63,n58
-65 Mul n64,c[128]
-66 Add n65,c[128]
-67 MatMul n66,c[128,512]
-68 Add c[512],n67
-69 Relu n68
-70 MatMul n69,c[512,128]
-71 Add c[128],n70
-72 Add n71,n66
-73 Mul n72,c[128]
-74 Add n73,c[128]
-75 MatMul n74,c[128,512]
-76 Add c[512],n75
-77 Add n76,n11
-78 Mul n77,c[512]
-79 Add n78,c[512]
-80 MatMul n79,c[512,128]
-81 Add c[128],n80
-82 Mul n81,c[128]
-83 Add n82,c[128]
-84 MatMul n79,c[512,128]
-85 Add c[128],n84
-86 Mul n85,c[128]
-87 Add n86,c[128]
-88 MatMul n87,c[128,128]
-89 Add c[128],n88
-90 Reshape n89,c[4]=1,256,4,32
-91 Transpose n90 perm=0,2,1,3
-92 MatMul n87,c[128,128]
-93 Add c[128],n92
-94 Reshape n93,c[4]=1,256,4,32
-95 Transpose n94 perm=0,2,3,1
-96 MatMul n79,c[512,128]
-97 Add c[128],n96
-98 Reshape n97,c[4]=1,256,4,32
-99 Transpose n98 perm=0,2,1,3
-100 MatMul n91,n95
-101 Div n100,c[]=5.65685
-102 Softmax n101 axis=-1
-103 MatMul n102,n99
-104 Transpose n103 perm=0,2,1,3
-105 Reshape n104,c[3]=1,256,128
-106 MatMul n105,c[128,128]
-107 Add c[128],n106
-108 Add n107,n83
-109 Mul n108,c[128]
-110 Add n109,c[128]
-111 MatMul n110,c[128,512]
-112 Add c[512],n111
-113 Relu n112
-114 MatMul n113,c[512,128]
-115 Add c[128],n114
-116 Add n115,n110
-117 Mul n116,c[128]
-118 Add n117,c[128]
-119 MatMul n118,c[128,512]
-120 Add c[512],n119
-121 Relu n120
-122 MatMul n121,c[512,128]
-123 Add c[128],n122
-124 Add n123,n118
-125 Mul n124,c[128]
-126 Add n125,c[128]
-127 MatMul n126,c[128,512]
-128 Add c[512],n127
-129 Relu n128
-130 MatMul n129,c[512,128]
-131 Add c[128],n130
-132 Add n131,n126
-133 Mul n132,c[128]
-134 Add n133,c[128]
-135 MatMul n134,c[128,512]
-136 Add c[512],n135
-137 Relu n136
-138 MatMul n137,c[512,128]
-139 Add c[128],n138
-140 Add n139,n134
-141 Mul n140,c[128]
-142 Add n141,c[128]
-143 MatMul n142,c[128,512]
-144 Add c[512],n143
-145 Add n144,n79
-146 Mul n145,c[512]
-147 Add n146,c[512]
-148 MatMul n147,c[512,128]
-149 Add c[128],n148
-150 Mul n149,c[128]
-151 Add n150,c[128]
-152 MatMul n147,c[512,128]
-153 Add c[128],n152
-154 Mul n153,c[128]
-155 Add n154,c[128]
-156 MatMul n155,c[128,128]
-157 Add c[128],n156
-158 Reshape n157,c[4]=1,256,4,32
-159 Transpose n158 perm=0,2,1,3
-160 MatMul n155,c[128,128]
-161 Add c[128],n160
-162 Reshape n161,c[4]=1,256,4,32
-163 Transpose n162 perm=0,2,3,1
-164 MatMul n147,c[512,128]
-165 Add c[128],n164
-166 Reshape n165,c[4]=1,256,4,32
-167 Transpose n166 perm=0,2,1,3
-168 MatMul n159,n163
-169 Div n168,c[]=5.65685
-170 Softmax n169 axis=-1
-171 MatMul n170,n167
-172 Transpose n171 perm=0,2,1,3
-173 Reshape n172,c[3]=1,256,128
-174 MatMul n173,c[128,128]
-175 Add c[128],n174
-176 Add n175,n151
-177 Mul n176,c[128]
-178 Add n177,c[128]
-179 MatMul n178,c[128,512]
-180 Add c[512],n179
-181 Relu n180
-182 MatMul n181,c[512,128]
-183 Add c[128],n182
-184 Add n183,n178
-185 Mul n184,c[128]
-186 Add n185,c[128]
-187 MatMul n186,c[128,512]
-188 Add c[512],n187
-189 Relu n188
-190 MatMul n189,c[512,128]
-191 Add c[128],n190
-192 Add n191,n186
-193 Mul n192,c[128]
-194 Add n193,c[128]
-195 MatMul n194,c[128,512]
-196 Add c[512],n195
-197 Relu n196
-198 MatMul n197,c[512,128]
-199 Add c[128],n198
-200 Add n199,n194
-201 Mul n200,c[128]
-202 Add n201,c[128]
-203 MatMul n202,c[128,512]
-204 Add c[512],n203
-205 Relu n204
-206 MatMul n205,c[512,128]
-207 Add c[128],n206
-208 Add n207,n202
-209 Mul n208,c[128]
-210 Add n209,c[128]
-211 MatMul n210,c[128,512]
-212 Add c[512],n211
-213 Add n212,n147
-214 Mul n213,c[512]
-215 Add n214,c[512]
-216 MatMul n215,c[512,128]
-217 Add c[128],n216
-218 Mul n217,c[128]
-219 Add n218,c[128]
-220 MatMul n215,c[512,128]
-221 Add c[128],n220
-222 Mul n221,c[128]
-223 Add n222,c[128]
-224 MatMul n223,c[128,128]
-225 Add c[128],n224
-226 Reshape n225,c[4]=1,256,4,32
-227 Transpose n226 perm=0,2,1,3
-228 MatMul n223,c[128,128]
-229 Add c[128],n228
-230 Reshape n229,c[4]=1,256,4,32
-231 Transpose n230 perm=0,2,3,1
-232 MatMul n215,c[512,128]
-233 Add c[128],n232
-234 Reshape n233,c[4]=1,256,4,32
-235 Transpose n234 perm=0,2,1,3
-236 MatMul n227,n231
-237 Div n236,c[]=5.65685
-238 Softmax n237 axis=-1
-239 MatMul n238,n235
-240 Transpose n239 perm=0,2,1,3
-241 Reshape n240,c[3]=1,256,128
-242 MatMul n241,c[128,128]
-243 Add c[128],n242
-244 Add n243,n219
-245 Mul n244,c[128]
-246 Add n245,c[128]
-247 MatMul n246,c[128,512]
-248 Add c[512],n247
-249 Relu n248
-250 MatMul n249,c[512,128]
-251 Add c[128],n250
-252 Add n251,n246
-253 Mul n252,c[128]
-254 Add n253,c[128]
-255 MatMul n254,c[128,512]
-256 Add c[512],n255
-257 Relu n256
-258 MatMul n257,c[512,128]
-259 Add c[128],n258
-260 Add n259,n254
-261 Mul n260,c[128]
-262 Add n261,c[128]
-263 MatMul n262,c[128,512]
-264 Add c[512],n263
-265 Relu n264
-266 MatMul n265,c[512,128]
-267 Add c[128],n266
-268 Add n267,n262
-269 Mul n268,c[128]
-270 Add n269,c[128]
-271 MatMul n270,c[128,512]
-272 Add c[512],n271
-273 Relu n272
-274 MatMul n273,c[512,128]
-275 Add c[128],n274
-276 Add n275,n270
-277 Mul n276,c[128]
-278 Add n277,c[128]
-279 MatMul n278,c[128,512]
-280 Add c[512],n279
-281 Add n280,n215
-282 Mul n281,c[512]
-283 Add n282,c[512]
-284 MatMul n283,c[512,128]
-285 Add c[128],n284
-286 Mul n285,c[128]
-287 Add n286,c[128]
-288 MatMul n283,c[512,128]
-289 Add c[128],n288
-290 Mul n289,c[128]
-291 Add n290,c[128]
-292 MatMul n291,c[128,128]
-293 Add c[128],n292
-294 Reshape n293,c[4]=1,256,4,32
-295 Transpose n294 perm=0,2,1,3
-296 MatMul n291,c[128,128]
-297 Add c[128],n296
-298 Reshape n297,c[4]=1,256,4,32
-299 Transpose n298 perm=0,2,3,1
-300 MatMul n283,c[512,128]
-301 Add c[128],n300
-302 Reshape n301,c[4]=1,256,4,32
-303 Transpose n302 perm=0,2,1,3
-304 MatMul n295,n299
-305 Div n304,c[]=5.65685
-306 Softmax n305 axis=-1
-307 MatMul n306,n303
-308 Transpose n307 perm=0,2,1,3
-309 Reshape n308,c[3]=1,256,128
-310 MatMul n309,c[128,128]
-311 Add c[128],n310
-312 Add n311,n287
-313 Mul n312,c[128]
-314 Add n313,c[128]
-315 MatMul n314,c[128,512]
-316 Add c[512],n315
-317 Relu n316
-318 MatMul n317,c[512,128]
-319 Add c[128],n318
-320 Add n319,n314
-321 Mul n320,c[128]
-322 Add n321,c[128]
-323 MatMul n322,c[128,512]
-324 Add c[512],n323
-325 Relu n324
-326 MatMul n325,c[512,128]
-327 Add c[128],n326
-328 Add n327,n322
-329 Mul n328,c[128]
-330 Add n329,c[128]
-331 MatMul n330,c[128,512]
-332 Add c[512],n331
-333 Relu n332
-334 MatMul n333,c[512,128]
-335 Add c[128],n334
-336 Add n335,n330
-337 Mul n336,c[128]
-338 Add n337,c[128]
-339 MatMul n338,c[128,512]
-340 Add c[512],n339
-341 Relu n340
-342 MatMul n341,c[512,128]
-343 Add c[128],n342
-344 Add n343,n338
-345 Mul n344,c[128]
-346 Add n345,c[128]
-347 MatMul n346,c[128,512]
-348 Add c[512],n347
-349 Add n348,n283
-350 Mul n349,c[512]
-351 Add n350,c[512]
-352 MatMul n351,c[512,128]
-353 Add c[128],n352
-354 Mul n353,c[128]
-355 Add n354,c[128]
-356 MatMul n351,c[512,128]
-357 Add c[128],n356
-358 Mul n357,c[128]
-359 Add n358,c[128]
-360 MatMul n359,c[128,128]
-361 Add c[128],n360
-362 Reshape n361,c[4]=1,256,4,32
-363 Transpose n362 perm=0,2,1,3
-364 MatMul n359,c[128,128]
-365 Add c[128],n364
-366 Reshape n365,c[4]=1,256,4,32
-367 Transpose n366 perm=0,2,3,1
-368 MatMul n351,c[512,128]
-369 Add c[128],n368
-370 Reshape n369,c[4]=1,256,4,32
-371 Transpose n370 perm=0,2,1,3
-372 MatMul n363,n367
-373 Div n372,c[]=5.65685
-374 Softmax n373 axis=-1
-375 MatMul n374,n371
-376 Transpose n375 perm=0,2,1,3
-377 Reshape n376,c[3]=1,256,128
-378 MatMul n377,c[128,128]
-379 Add c[128],n378
-380 Add n379,n355
-381 Mul n380,c[128]
-382 Add n381,c[128]
-383 MatMul n382,c[128,512]
-384 Add c[512],n383
-385 Relu n384
-386 MatMul n385,c[512,128]
-387 Add c[128],n386
-388 Add n387,n382
-389 Mul n388,c[128]
-390 Add n389,c[128]
-391 MatMul n390,c[128,512]
-392 Add c[512],n391
-393 Relu n392
-394 MatMul n393,c[512,128]
-395 Add c[128],n394
-396 Add n395,n390
-397 Mul n396,c[128]
-398 Add n397,c[128]
-399 MatMul n398,c[128,512]
-400 Add c[512],n399
-401 Relu n400
-402 MatMul n401,c[512,128]
-403 Add c[128],n402
-404 Add n403,n398
-405 Mul n404,c[128]
-406 Add n405,c[128]
-407 MatMul n406,c[128,512]
-408 Add c[512],n407
-409 Relu n408
-410 MatMul n409,c[512,128]
-411 Add c[128],n410
-412 Add n411,n406
-413 Mul n412,c[128]
-414 Add n413,c[128]
-415 MatMul n414,c[128,512]
-416 Add c[512],n415
-417 Add n416,n351
-418 Mul n417,c[512]
-419 Add n418,c[512]
-420 MatMul n419,c[512,128]
-421 Add c[128],n420
-422 Mul n421,c[128]
-423 Add n422,c[128]
-424 MatMul n419,c[512,128]
-425 Add c[128],n424
-426 Mul n425,c[128]
-427 Add n426,c[128]
-428 MatMul n427,c[128,128]
-429 Add c[128],n428
-430 Reshape n429,c[4]=1,256,4,32
-431 Transpose n430 perm=0,2,1,3
-432 MatMul n427,c[128,128]
-433 Add c[128],n432
-434 Reshape n433,c[4]=1,256,4,32
-435 Transpose n434 perm=0,2,3,1
-436 MatMul n419,c[512,128]
-437 Add c[128],n436
-438 Reshape n437,c[4]=1,256,4,32
-439 Transpose n438 perm=0,2,1,3
-440 MatMul n431,n435
-441 Div n440,c[]=5.65685
-442 Softmax n441 axis=-1
-443 MatMul n442,n439
-444 Transpose n443 perm=0,2,1,3
-445 Reshape n444,c[3]=1,256,128
-446 MatMul n445,c[128,128]
-447 Add c[128],n446
-448 Add n447,n423
-449 Mul n448,c[128]
-450 Add n449,c[128]
-451 MatMul n450,c[128,512]
-452 Add c[512],n451
-453 Relu n452
-454 MatMul n453,c[512,128]
-455 Add c[128],n454
-456 Add n455,n450
-457 Mul n456,c[128]
-458 Add n457,c[128]
-459 MatMul n458,c[128,512]
-460 Add c[512],n459
-461 Relu n460
-462 MatMul n461,c[512,128]
-463 Add c[128],n462
-464 Add n463,n458
-465 Mul n464,c[128]
-466 Add n465,c[128]
-467 MatMul n466,c[128,512]
-468 Add c[512],n467
-469 Relu n468
-470 MatMul n469,c[512,128]
-471 Add c[128],n470
-472 Add n471,n466
-473 Mul n472,c[128]
-474 Add n473,c[128]
-475 MatMul n474,c[128,512]
-476 Add c[512],n475
-477 Relu n476
-478 MatMul n477,c[512,128]
-479 Add c[128],n478
-480 Add n479,n474
-481 Mul n480,c[128]
-482 Add n481,c[128]
-483 MatMul n482,c[128,512]
-484 Add c[512],n483
-485 Add n484,n419
-486 Mul n485,c[512]
-487 Add n486,c[512]
-488 MatMul n487,c[512,128]
-489 Add c[128],n488
-490 Mul n489,c[128]
-491 Add n490,c[128]
-492 MatMul n487,c[512,128]
-493 Add c[128],n492
-494 Mul n493,c[128]
-495 Add n494,c[128]
-496 MatMul n495,c[128,128]
-497 Add c[128],n496
-498 Reshape n497,c[4]=1,256,4,32
-499 Transpose n498 perm=0,2,1,3
-500 MatMul n495,c[128,128]
-501 Add c[128],n500
-502 Reshape n501,c[4]=1,256,4,32
-503 Transpose n502 perm=0,2,3,1
-504 MatMul n487,c[512,128]
-505 Add c[128],n504
-506 Reshape n505,c[4]=1,256,4,32
-507 Transpose n506 perm=0,2,1,3
-508 MatMul n499,n503
-509 Div n508,c[]=5.65685
-510 Softmax n509 axis=-1
-511 MatMul n510,n507
-512 Transpose n511 perm=0,2,1,3
-513 Reshape n512,c[3]=1,256,128
-514 MatMul n513,c[128,128]
-515 Add c[128],n514
-516 Add n515,n491
-517 Mul n516,c[128]
-518 Add n517,c[128]
-519 MatMul n518,c[128,512]
-520 Add c[512],n519
-521 Relu n520
-522 MatMul n521,c[512,128]
-523 Add c[128],n522
-524 Add n523,n518
-525 Mul n524,c[128]
-526 Add n525,c[128]
-527 MatMul n526,c[128,512]
-528 Add c[512],n527
-529 Relu n528
-530 MatMul n529,c[512,128]
-531 Add c[128],n530
-532 Add n531,n526
-533 Mul n532,c[128]
-534 Add n533,c[128]
-535 MatMul n534,c[128,512]
-536 Add c[512],n535
-537 Relu n536
-538 MatMul n537,c[512,128]
-539 Add c[128],n538
-540 Add n539,n534
-541 Mul n540,c[128]
-542 Add n541,c[128]
-543 MatMul n542,c[128,512]
-544 Add c[512],n543
-545 Relu n544
-546 MatMul n545,c[512,128]
-547 Add c[128],n546
-548 Add n547,n542
-549 Mul n548,c[128]
-550 Add n549,c[128]
-551 MatMul n550,c[128,512]
-552 Add c[512],n551
-553 Add n552,n487
-554 Mul n553,c[512]
-555 Add n554,c[512]
-556 MatMul n555,c[512,128]
-557 Add c[128],n556
-558 Mul n557,c[128]
-559 Add n558,c[128]
-560 MatMul n555,c[512,128]
-561 Add c[128],n560
-562 Mul n561,c[128]
-563 Add n562,c[128]
-564 MatMul n563,c[128,128]
-565 Add c[128],n564
-566 Reshape n565,c[4]=1,256,4,32
-567 Transpose n566 perm=0,2,1,3
-568 MatMul n563,c[128,128]
-569 Add c[128],n568
-570 Reshape n569,c[4]=1,256,4,32
-571 Transpose n570 perm=0,2,3,1
-572 MatMul n555,c[512,128]
-573 Add c[128],n572
-574 Reshape n573,c[4]=1,256,4,32
-575 Transpose n574 perm=0,2,1,3
-576 MatMul n567,n571
-577 Div n576,c[]=5.65685
-578 Softmax n577 axis=-1
-579 MatMul n578,n575
-580 Transpose n579 perm=0,2,1,3
-581 Reshape n580,c[3]=1,256,128
-582 MatMul n581,c[128,128]
-583 Add c[128],n582
-584 Add n583,n559
-585 Mul n584,c[128]
-586 Add n585,c[128]
-587 MatMul n586,c[128,512]
-588 Add c[512],n587
-589 Relu n588
-590 MatMul n589,c[512,128]
-591 Add c[128],n590
-592 Add n591,n586
-593 Mul n592,c[128]
-594 Add n593,c[128]
-595 MatMul n594,c[128,512]
-596 Add c[512],n595
-597 Relu n596
-598 MatMul n597,c[512,128]
-599 Add c[128],n598
-600 Add n599,n594
-601 Mul n600,c[128]
-602 Add n601,c[128]
-603 MatMul n602,c[128,512]
-604 Add c[512],n603
-605 Relu n604
-606 MatMul n605,c[512,128]
-607 Add c[128],n606
-608 Add n607,n602
-609 Mul n608,c[128]
-610 Add n609,c[128]
-611 MatMul n610,c[128,512]
-612 Add c[512],n611
-613 Relu n612
-614 MatMul n613,c[512,128]
-615 Add c[128],n614
-616 Add n615,n610
-617 Mul n616,c[128]
-618 Add n617,c[128]
-619 MatMul n618,c[128,512]
-620 Add c[512],n619
-621 Add n620,n555
-622 Mul n621,c[512]
-623 Add n622,c[512]
-624 MatMul n623,c[512,128]
-625 Add c[128],n624
-626 Mul n625,c[128]
-627 Add n626,c[128]
-628 MatMul n623,c[512,128]
-629 Add c[128],n628
-630 Mul n629,c[128]
-631 Add n630,c[128]
-632 MatMul n631,c[128,128]
-633 Add c[128],n632
-634 Reshape n633,c[4]=1,256,4,32
-635 Transpose n634 perm=0,2,1,3
-636 MatMul n631,c[128,128]
-637 Add c[128],n636
-638 Reshape n637,c[4]=1,256,4,32
-639 Transpose n638 perm=0,2,3,1
-640 MatMul n623,c[512,128]
-641 Add c[128],n640
-642 Reshape n641,c[4]=1,256,4,32
-643 Transpose n642 perm=0,2,1,3
-644 MatMul n635,n639
-645 Div n644,c[]=5.65685
-646 Softmax n645 axis=-1
-647 MatMul n646,n643
-648 Transpose n647 perm=0,2,1,3
-649 Reshape n648,c[3]=1,256,128
-650 MatMul n649,c[128,128]
-651 Add c[128],n650
-652 Add n651,n627
-653 Mul n652,c[128]
-654 Add n653,c[128]
-655 MatMul n654,c[128,512]
-656 Add c[512],n655
-657 Relu n656
-658 MatMul n657,c[512,128]
-659 Add c[128],n658
-660 Add n659,n654
-661 Mul n660,c[128]
-662 Add n661,c[128]
-663 MatMul n662,c[128,512]
-664 Add c[512],n663
-665 Relu n664
-666 MatMul n665,c[512,128]
-667 Add c[128],n666
-668 Add n667,n662
-669 Mul n668,c[128]
-670 Add n669,c[128]
-671 MatMul n670,c[128,512]
-672 Add c[512],n671
-673 Relu n672
-674 MatMul n673,c[512,128]
-675 Add c[128],n674
-676 Add n675,n670
-677 Mul n676,c[128]
-678 Add n677,c[128]
-679 MatMul n678,c[128,512]
-680 Add c[512],n679
-681 Relu n680
-682 MatMul n681,c[512,128]
-683 Add c[128],n682
-684 Add n683,n678
-685 Mul n684,c[128]
-686 Add n685,c[128]
-687 MatMul n686,c[128,512]
-688 Add c[512],n687
-689 Add n688,n623
-690 Mul n689,c[512]
-691 Add n690,c[512]
-692 MatMul n691,c[512,128]
-693 Add c[128],n692
-694 Mul n693,c[128]
-695 Add n694,c[128]
-696 MatMul n691,c[512,128]
-697 Add c[128],n696
-698 Mul n697,c[128]
-699 Add n698,c[128]
-700 MatMul n699,c[128,128]
-701 Add c[128],n700
-702 Reshape n701,c[4]=1,256,4,32
-703 Transpose n702 perm=0,2,1,3
-704 MatMul n699,c[128,128]
-705 Add c[128],n704
-706 Reshape n705,c[4]=1,256,4,32
-707 Transpose n706 perm=0,2,3,1
-708 MatMul n691,c[512,128]
-709 Add c[128],n708
-710 Reshape n709,c[4]=1,256,4,32
-711 Transpose n710 perm=0,2,1,3
-712 MatMul n703,n707
-713 Div n712,c[]=5.65685
-714 Softmax n713 axis=-1
-715 MatMul n714,n711
-716 Transpose n715 perm=0,2,1,3
-717 Reshape n716,c[3]=1,256,128
-718 MatMul n717,c[128,128]
-719 Add c[128],n718
-720 Add n719,n695
-721 Mul n720,c[128]
-722 Add n721,c[128]
-723 MatMul n722,c[128,512]
-724 Add c[512],n723
-725 Relu n724
-726 MatMul n725,c[512,128]
-727 Add c[128],n726
-728 Add n727,n722
-729 Mul n728,c[128]
-730 Add n729,c[128]
-731 MatMul n730,c[128,512]
-732 Add c[512],n731
-733 Relu n732
-734 MatMul n733,c[512,128]
-735 Add c[128],n734
-736 Add n735,n730
-737 Mul n736,c[128]
-738 Add n737,c[128]
-739 MatMul n738,c[128,512]
-740 Add c[512],n739
-741 Relu n740
-742 MatMul n741,c[512,128]
-743 Add c[128],n742
-744 Add n743,n738
-745 Mul n744,c[128]
-746 Add n745,c[128]
-747 MatMul n746,c[128,512]
-748 Add c[512],n747
-749 Relu n748
-750 MatMul n749,c[512,128]
-751 Add c[128],n750
-752 Add n751,n746
-753 Mul n752,c[128]
-754 Add n753,c[128]
-755 MatMul n754,c[128,512]
-756 Add c[512],n755
-757 Add n756,n691
-758 Mul n757,c[512]
-759 Add n758,c[512]
-760 MatMul n759,c[512,128]
-761 Add c[128],n760
-762 Mul n761,c[128]
-763 Add n762,c[128]
-764 MatMul n759,c[512,128]
-765 Add c[128],n764
-766 Mul n765,c[128]
-767 Add n766,c[128]
-768 MatMul n767,c[128,128]
-769 Add c[128],n768
-770 Reshape n769,c[4]=1,256,4,32
-771 Transpose n770 perm=0,2,1,3
-772 MatMul n767,c[128,128]
-773 Add c[128],n772
-774 Reshape n773,c[4]=1,256,4,32
-775 Transpose n774 perm=0,2,3,1
-776 MatMul n759,c[512,128]
-777 Add c[128],n776
-778 Reshape n777,c[4]=1,256,4,32
-779 Transpose n778 perm=0,2,1,3
-780 MatMul n771,n775
-781 Div n780,c[]=5.65685
-782 Softmax n781 axis=-1
-783 MatMul n782,n779
-784 Transpose n783 perm=0,2,1,3
-785 Reshape n784,c[3]=1,256,128
-786 MatMul n785,c[128,128]
-787 Add c[128],n786
-788 Add n787,n763
-789 Mul n788,c[128]
-790 Add n789,c[128]
-791 MatMul n790,c[128,512]
-792 Add c[512],n791
-793 Relu n792
-794 MatMul n793,c[512,128]
-795 Add c[128],n794
-796 Add n795,n790
-797 Mul n796,c[128]
-798 Add n797,c[128]
-799 MatMul n798,c[128,512]
-800 Add c[512],n799
-801 Relu n800
-802 MatMul n801,c[512,128]
-803 Add c[128],n802
-804 Add n803,n798
-805 Mul n804,c[128]
-806 Add n805,c[128]
-807 MatMul n806,c[128,512]
-808 Add c[512],n807
-809 Relu n808
-810 MatMul n809,c[512,128]
-811 Add c[128],n810
-812 Add n811,n806
-813 Mul n812,c[128]
-814 Add n813,c[128]
-815 MatMul n814,c[128,512]
-816 Add c[512],n815
-817 Relu n816
-818 MatMul n817,c[512,128]
-819 Add c[128],n818
-820 Add n819,n814
-821 Mul n820,c[128]
-822 Add n821,c[128]
-823 MatMul n822,c[128,512]
-824 Add c[512],n823
-825 Add n824,n759
-826 Mul n825,c[512]
-827 Add n826,c[512]
-828 MatMul n827,c[512,128]
-829 Add c[128],n828
-830 Mul n829,c[128]
-831 Add n830,c[128]
-832 MatMul n827,c[512,128]
-833 Add c[128],n832
-834 Mul n833,c[128]
-835 Add n834,c[128]
-836 MatMul n835,c[128,128]
-837 Add c[128],n836
-838 Reshape n837,c[4]=1,256,4,32
-839 Transpose n838 perm=0,2,1,3
-840 MatMul n835,c[128,128]
-841 Add c[128],n840
-842 Reshape n841,c[4]=1,256,4,32
-843 Transpose n842 perm=0,2,3,1
-844 MatMul n827,c[512,128]
-845 Add c[128],n844
-846 Reshape n845,c[4]=1,256,4,32
-847 Transpose n846 perm=0,2,1,3
-848 MatMul n839,n843
-849 Div n848,c[]=5.65685
-850 Softmax n849 axis=-1
-851 MatMul n850,n847
-852 Transpose n851 perm=0,2,1,3
-853 Reshape n852,c[3]=1,256,128
-854 MatMul n853,c[128,128]
-855 Add c[128],n854
-856 Add n855,n831
-857 Mul n856,c[128]
-858 Add n857,c[128]
-859 MatMul n858,c[128,512]
-860 Add c[512],n859
-861 Relu n860
-862 MatMul n861,c[512,128]
-863 Add c[128],n862
-864 Add n863,n858
-865 Mul n864,c[128]
-866 Add n865,c[128]
-867 MatMul n866,c[128,512]
-868 Add c[512],n867
-869 Relu n868
-870 MatMul n869,c[512,128]
-871 Add c[128],n870
-872 Add n871,n866
-873 Mul n872,c[128]
-874 Add n873,c[128]
-875 MatMul n874,c[128,512]
-876 Add c[512],n875
-877 Relu n876
-878 MatMul n877,c[512,128]
-879 Add c[128],n878
-880 Add n879,n874
-881 Mul n880,c[128]
-882 Add n881,c[128]
-883 MatMul n882,c[128,512]
-884 Add c[512],n883
-885 Relu n884
-886 MatMul n885,c[512,128]
-887 Add c[128],n886
-888 Add n887,n882
-889 Mul n888,c[128]
-890 Add n889,c[128]
-891 MatMul n890,c[128,512]
-892 Add c[512],n891
-893 Add n892,n827
-894 Mul n893,c[512]
-895 Add n894,c[512]
-896 MatMul n895,c[512,128]
-897 Add c[128],n896
-898 Mul n897,c[128]
-899 Add n898,c[128]
-900 MatMul n895,c[512,128]
-901 Add c[128],n900
-902 Mul n901,c[128]
-903 Add n902,c[128]
-904 MatMul n903,c[128,128]
-905 Add c[128],n904
-906 Reshape n905,c[4]=1,256,4,32
-907 Transpose n906 perm=0,2,1,3
-908 MatMul n903,c[128,128]
-909 Add c[128],n908
-910 Reshape n909,c[4]=1,256,4,32
-911 Transpose n910 perm=0,2,3,1
-912 MatMul n895,c[512,128]
-913 Add c[128],n912
-914 Reshape n913,c[4]=1,256,4,32
-915 Transpose n914 perm=0,2,1,3
-916 MatMul n907,n911
-917 Div n916,c[]=5.65685
-918 Softmax n917 axis=-1
-919 MatMul n918,n915
-920 Transpose n919 perm=0,2,1,3
-921 Reshape n920,c[3]=1,256,128
-922 MatMul n921,c[128,128]
-923 Add c[128],n922
-924 Add n923,n899
-925 Mul n924,c[128]
-926 Add n925,c[128]
-927 MatMul n926,c[128,512]
-928 Add c[512],n927
-929 Relu n928
-930 MatMul n929,c[512,128]
-931 Add c[128],n930
-932 Add n931,n926
-933 Mul n932,c[128]
-934 Add n933,c[128]
-935 MatMul n934,c[128,512]
-936 Add c[512],n935
-937 Relu n936
-938 MatMul n937,c[512,128]
-939 Add c[128],n938
-940 Add n939,n934
-941 Mul n940,c[128]
-942 Add n941,c[128]
-943 MatMul n942,c[128,512]
-944 Add c[512],n943
-945 Relu n944
-946 MatMul n945,c[512,128]
-947 Add c[128],n946
-948 Add n947,n942
-949 Mul n948,c[128]
-950 Add n949,c[128]
-951 MatMul n950,c[128,512]
-952 Add c[512],n951
-953 Relu n952
-954 MatMul n953,c[512,128]
-955 Add c[128],n954
-956 Add n955,n950
-957 Mul n956,c[128]
-958 Add n957,c[128]
-959 MatMul n958,c[128,512]
-960 Add c[512],n959
-961 Add n960,n895
-962 Mul n961,c[512]
-963 Add n962,c[512]
-964 MatMul n963,c[512,128]
-965 Add c[128],n964
-966 Mul n965,c[128]
-967 Add n966,c[128]
-968 MatMul n963,c[512,128]
-969 Add c[128],n968
-970 Mul n969,c[128]
-971 Add n970,c[128]
-972 MatMul n971,c[128,128]
-973 Add c[128],n972
-974 Reshape n973,c[4]=1,256,4,32
-975 Transpose n974 perm=0,2,1,3
-976 MatMul n971,c[128,128]
-977 Add c[128],n976
-978 Reshape n977,c[4]=1,256,4,32
-979 Transpose n978 perm=0,2,3,1
-980 MatMul n963,c[512,128]
-981 Add c[128],n980
-982 Reshape n981,c[4]=1,256,4,32
-983 Transpose n982 perm=0,2,1,3
-984 MatMul n975,n979
-985 Div n984,c[]=5.65685
-986 Softmax n985 axis=-1
-987 MatMul n986,n983
-988 Transpose n987 perm=0,2,1,3
-989 Reshape n988,c[3]=1,256,128
-990 MatMul n989,c[128,128]
-991 Add c[128],n990
-992 Add n991,n967
-993 Mul n992,c[128]
-994 Add n993,c[128]
-995 MatMul n994,c[128,512]
-996 Add c[512],n995
-997 Relu n996
-998 MatMul n997,c[512,128]
-999 Add c[128],n998
-1000 Add n999,n994
-1001 Mul n1000,c[128]
-1002 Add n1001,c[128]
-1003 MatMul n1002,c[128,512]
-1004 Add c[512],n1003
-1005 Relu n1004
-1006 MatMul n1005,c[512,128]
-1007 Add c[128],n1006
-1008 Add n1007,n1002
-1009 Mul n1008,c[128]
-1010 Add n1009,c[128]
-1011 MatMul n1010,c[128,512]
-1012 Add c[512],n1011
-1013 Relu n1012
-1014 MatMul n1013,c[512,128]
-1015 Add c[128],n1014
-1016 Add n1015,n1010
-1017 Mul n1016,c[128]
-1018 Add n1017,c[128]
-1019 MatMul n1018,c[128,512]
-1020 Add c[512],n1019
-1021 Relu n1020
-1022 MatMul n1021,c[512,128]
-1023 Add c[128],n1022
-1024 Add n1023,n1018
-1025 Mul n1024,c[128]
-1026 Add n1025,c[128]
-1027 MatMul n1026,c[128,512]
-1028 Add c[512],n1027
-1029 Add n1028,n963
-1030 Mul n1029,c[512]
-1031 Add n1030,c[512]
-1032 MatMul n1031,c[512,128]
-1033 Add c[128],n1032
-1034 Mul n1033,c[128]
-1035 Add n1034,c[128]
-1036 MatMul n1031,c[512,128]
-1037 Add c[128],n1036
-1038 Mul n1037,c[128]
-1039 Add n1038,c[128]
-1040 MatMul n1039,c[128,128]
-1041 Add c[128],n1040
-1042 Reshape n1041,c[4]=1,256,4,32
-1043 Transpose n1042 perm=0,2,1,3
-1044 MatMul n1039,c[128,128]
-1045 Add c[128],n1044
-1046 Reshape n1045,c[4]=1,256,4,32
-1047 Transpose n1046 perm=0,2,3,1
-1048 MatMul n1031,c[512,128]
-1049 Add c[128],n1048
-1050 Reshape n1049,c[4]=1,256,4,32
-1051 Transpose n1050 perm=0,2,1,3
-1052 MatMul n1043,n1047
-1053 Div n1052,c[]=5.65685
-1054 Softmax n1053 axis=-1
-1055 MatMul n1054,n1051
-1056 Transpose n1055 perm=0,2,1,3
-1057 Reshape n1056,c[3]=1,256,128
-1058 MatMul n1057,c[128,128]
-1059 Add c[128],n1058
-1060 Add n1059,n1035
-1061 Mul n1060,c[128]
-1062 Add n1061,c[128]
-1063 MatMul n1062,c[128,512]
-1064 Add c[512],n1063
-1065 Relu n1064
-1066 MatMul n1065,c[512,128]
-1067 Add c[128],n1066
-1068 Add n1067,n1062
-1069 Mul n1068,c[128]
-1070 Add n1069,c[128]
-1071 MatMul n1070,c[128,512]
-1072 Add c[512],n1071
-1073 Relu n1072
-1074 MatMul n1073,c[512,128]
-1075 Add c[128],n1074
-1076 Add n1075,n1070
-1077 Mul n1076,c[128]
-1078 Add n1077,c[128]
-1079 MatMul n1078,c[128,512]
-1080 Add c[512],n1079
-1081 Relu n1080
-1082 MatMul n1081,c[512,128]
-1083 Add c[128],n1082
-1084 Add n1083,n1078
-1085 Mul n1084,c[128]
-1086 Add n1085,c[128]
-1087 MatMul n1086,c[128,512]
-1088 Add c[512],n1087
-1089 Relu n1088
-1090 MatMul n1089,c[512,128]
-1091 Add c[128],n1090
-1092 Add n1091,n1086
-1093 Mul n1092,c[128]
-1094 Add n1093,c[128]
-1095 MatMul n1094,c[128,512]
-1096 Add c[512],n1095
-1097 Add n1096,n1031
-1098 Mul n1097,c[512]
-1099 Add n1098,c[512]
-1100 MatMul n1099,c[512,128]
-1101 Add c[128],n1100
-1102 Mul n1101,c[128]
-1103 Add n1102,c[128]
-1104 MatMul n1099,c[512,128]
-1105 Add c[128],n1104
-1106 Mul n1105,c[128]
-1107 Add n1106,c[128]
-1108 MatMul n1107,c[128,128]
-1109 Add c[128],n1108
-1110 Reshape n1109,c[4]=1,256,4,32
-1111 Transpose n1110 perm=0,2,1,3
-1112 MatMul n1107,c[128,128]
-1113 Add c[128],n1112
-1114 Reshape n1113,c[4]=1,256,4,32
-1115 Transpose n1114 perm=0,2,3,1
-1116 MatMul n1099,c[512,128]
-1117 Add c[128],n1116
-1118 Reshape n1117,c[4]=1,256,4,32
-1119 Transpose n1118 perm=0,2,1,3
-1120 MatMul n1111,n1115
-1121 Div n1120,c[]=5.65685
-1122 Softmax n1121 axis=-1
-1123 MatMul n1122,n1119
-1124 Transpose n1123 perm=0,2,1,3
-1125 Reshape n1124,c[3]=1,256,128
-1126 MatMul n1125,c[128,128]
-1127 Add c[128],n1126
-1128 Add n1127,n1103
-1129 Mul n1128,c[128]
-1130 Add n1129,c[128]
-1131 MatMul n1130,c[128,512]
-1132 Add c[512],n1131
-1133 Relu n1132
-1134 MatMul n1133,c[512,128]
-1135 Add c[128],n1134
-1136 Add n1135,n1130
-1137 Mul n1136,c[128]
-1138 Add n1137,c[128]
-1139 MatMul n1138,c[128,512]
-1140 Add c[512],n1139
-1141 Relu n1140
-1142 MatMul n1141,c[512,128]
-1143 Add c[128],n1142
-1144 Add n1143,n1138
-1145 Mul n1144,c[128]
-1146 Add n1145,c[128]
-1147 MatMul n1146,c[128,512]
-1148 Add c[512],n1147
-1149 Relu n1148
-1150 MatMul n1149,c[512,128]
-1151 Add c[128],n1150
-1152 Add n1151,n1146
-1153 Mul n1152,c[128]
-1154 Add n1153,c[128]
-1155 MatMul n1154,c[128,512]
-1156 Add c[512],n1155
-1157 Relu n1156
-1158 MatMul n1157,c[512,128]
-1159 Add c[128],n1158
-1160 Add n1159,n1154
-1161 Mul n1160,c[128]
-1162 Add n1161,c[128]
-1163 MatMul n1162,c[128,512]
-1164 Add c[512],n1163
-1165 Add n1164,n1099
-1166 Mul n1165,c[512]
-1167 Add n1166,c[512]
-1168 MatMul n1167,c[512,128]
-1169 Add c[128],n1168
-1170 Mul n1169,c[128]
-1171 Add n1170,c[128]
-1172 MatMul n1167,c[512,128]
-1173 Add c[128],n1172
-1174 Mul n1173,c[128]
-1175 Add n1174,c[128]
-1176 MatMul n1175,c[128,128]
-1177 Add c[128],n1176
-1178 Reshape n1177,c[4]=1,256,4,32
-1179 Transpose n1178 perm=0,2,1,3
-1180 MatMul n1175,c[128,128]
-1181 Add c[128],n1180
-1182 Reshape n1181,c[4]=1,256,4,32
-1183 Transpose n1182 perm=0,2,3,1
-1184 MatMul n1167,c[512,128]
-1185 Add c[128],n1184
-1186 Reshape n1185,c[4]=1,256,4,32
-1187 Transpose n1186 perm=0,2,1,3
-1188 MatMul n1179,n1183
-1189 Div n1188,c[]=5.65685
-1190 Softmax n1189 axis=-1
-1191 MatMul n1190,n1187
-1192 Transpose n1191 perm=0,2,1,3
-1193 Reshape n1192,c[3]=1,256,128
-1194 MatMul n1193,c[128,128]
-1195 Add c[128],n1194
-1196 Add n1195,n1171
-1197 Mul n1196,c[128]
-1198 Add n1197,c[128]
-1199 MatMul n1198,c[128,512]
-1200 Add c[512],n1199
-1201 Relu n1200
-1202 MatMul n1201,c[512,128]
-1203 Add c[128],n1202
-1204 Add n1203,n1198
-1205 Mul n1204,c[128]
-1206 Add n1205,c[128]
-1207 MatMul n1206,c[128,512]
-1208 Add c[512],n1207
-1209 Relu n1208
-1210 MatMul n1209,c[512,128]
-1211 Add c[128],n1210
-1212 Add n1211,n1206
-1213 Mul n1212,c[128]
-1214 Add n1213,c[128]
-1215 MatMul n1214,c[128,512]
-1216 Add c[512],n1215
-1217 Relu n1216
-1218 MatMul n1217,c[512,128]
-1219 Add c[128],n1218
-1220 Add n1219,n1214
-1221 Mul n1220,c[128]
-1222 Add n1221,c[128]
-1223 MatMul n1222,c[128,512]
-1224 Add c[512],n1223
-1225 Relu n1224
-1226 MatMul n1225,c[512,128]
-1227 Add c[128],n1226
-1228 Add n1227,n1222
-1229 Mul n1228,c[128]
-1230 Add n1229,c[128]
-1231 MatMul n1230,c[128,512]
-1232 Add c[512],n1231
-1233 Add n1232,n1167
-1234 Mul n1233,c[512]
-1235 Add n1234,c[512]
-1236 MatMul n1235,c[512,128]
-1237 Add c[128],n1236
-1238 Mul n1237,c[128]
-1239 Add n1238,c[128]
-1240 MatMul n1235,c[512,128]
-1241 Add c[128],n1240
-1242 Mul n1241,c[128]
-1243 Add n1242,c[128]
-1244 MatMul n1243,c[128,128]
-1245 Add c[128],n1244
-1246 Reshape n1245,c[4]=1,256,4,32
-1247 Transpose n1246 perm=0,2,1,3
-1248 MatMul n1243,c[128,128]
-1249 Add c[128],n1248
-1250 Reshape n1249,c[4]=1,256,4,32
-1251 Transpose n1250 perm=0,2,3,1
-1252 MatMul n1235,c[512,128]
-1253 Add c[128],n1252
-1254 Reshape n1253,c[4]=1,256,4,32
-1255 Transpose n1254 perm=0,2,1,3
-1256 MatMul n1247,n1251
-1257 Div n1256,c[]=5.65685
-1258 Softmax n1257 axis=-1
-1259 MatMul n1258,n1255
-1260 Transpose n1259 perm=0,2,1,3
-1261 Reshape n1260,c[3]=1,256,128
-1262 MatMul n1261,c[128,128]
-1263 Add c[128],n1262
-1264 Add n1263,n1239
-1265 Mul n1264,c[128]
-1266 Add n1265,c[128]
-1267 MatMul n1266,c[128,512]
-1268 Add c[512],n1267
-1269 Relu n1268
-1270 MatMul n1269,c[512,128]
-1271 Add c[128],n1270
-1272 Add n1271,n1266
-1273 Mul n1272,c[128]
-1274 Add n1273,c[128]
-1275 MatMul n1274,c[128,512]
-1276 Add c[512],n1275
-1277 Relu n1276
-1278 MatMul n1277,c[512,128]
-1279 Add c[128],n1278
-1280 Add n1279,n1274
-1281 Mul n1280,c[128]
-1282 Add n1281,c[128]
-1283 MatMul n1282,c[128,512]
-1284 Add c[512],n1283
-1285 Relu n1284
-1286 MatMul n1285,c[512,128]
-1287 Add c[128],n1286
-1288 Add n1287,n1282
-1289 Mul n1288,c[128]
-1290 Add n1289,c[128]
-1291 MatMul n1290,c[128,512]
-1292 Add c[512],n1291
-1293 Relu n1292
-1294 MatMul n1293,c[512,128]
-1295 Add c[128],n1294
-1296 Add n1295,n1290
-1297 Mul n1296,c[128]
-1298 Add n1297,c[128]
-1299 MatMul n1298,c[128,512]
-1300 Add c[512],n1299
-1301 Add n1300,n1235
-1302 Mul n1301,c[512]
-1303 Add n1302,c[512]
-1304 MatMul n1303,c[512,128]
-1305 Add c[128],n1304
-1306 Mul n1305,c[128]
-1307 Add n1306,c[128]
-1308 MatMul n1303,c[512,128]
-1309 Add c[128],n1308
-1310 Mul n1309,c[128]
-1311 Add n1310,c[128]
-1312 MatMul n1311,c[128,128]
-1313 Add c[128],n1312
-1314 Reshape n1313,c[4]=1,256,4,32
-1315 Transpose n1314 perm=0,2,1,3
-1316 MatMul n1311,c[128,128]
-1317 Add c[128],n1316
-1318 Reshape n1317,c[4]=1,256,4,32
-1319 Transpose n1318 perm=0,2,3,1
-1320 MatMul n1303,c[512,128]
-1321 Add c[128],n1320
-1322 Reshape n1321,c[4]=1,256,4,32
-1323 Transpose n1322 perm=0,2,1,3
-1324 MatMul n1315,n1319
-1325 Div n1324,c[]=5.65685
-1326 Softmax n1325 axis=-1
-1327 MatMul n1326,n1323
-1328 Transpose n1327 perm=0,2,1,3
-1329 Reshape n1328,c[3]=1,256,128
-1330 MatMul n1329,c[128,128]
-1331 Add c[128],n1330
-1332 Add n1331,n1307
-1333 Mul n1332,c[128]
-1334 Add n1333,c[128]
-1335 MatMul n1334,c[128,512]
-1336 Add c[512],n1335
-1337 Relu n1336
-1338 MatMul n1337,c[512,128]
-1339 Add c[128],n1338
-1340 Add n1339,n1334
-1341 Mul n1340,c[128]
-1342 Add n1341,c[128]
-1343 MatMul n1342,c[128,512]
-1344 Add c[512],n1343
-1345 Relu n1344
-1346 MatMul n1345,c[512,128]
-1347 Add c[128],n1346
-1348 Add n1347,n1342
-1349 Mul n1348,c[128]
-1350 Add n1349,c[128]
-1351 MatMul n1350,c[128,512]
-1352 Add c[512],n1351
-1353 Relu n1352
-1354 MatMul n1353,c[512,128]
-1355 Add c[128],n1354
-1356 Add n1355,n1350
-1357 Mul n1356,c[128]
-1358 Add n1357,c[128]
-1359 MatMul n1358,c[128,512]
-1360 Add c[512],n1359
-1361 Relu n1360
-1362 MatMul n1361,c[512,128]
-1363 Add c[128],n1362
-1364 Add n1363,n1358
-1365 Mul n1364,c[128]
-1366 Add n1365,c[128]
-1367 MatMul n1366,c[128,512]
-1368 Add c[512],n1367
-1369 Add n1368,n1303
-1370 Mul n1369,c[512]
-1371 Add n1370,c[512]
-1372 MatMul n1371,c[512,128]
-1373 Add c[128],n1372
-1374 Mul n1373,c[128]
-1375 Add n1374,c[128]
-1376 MatMul n1371,c[512,128]
-1377 Add c[128],n1376
-1378 Mul n1377,c[128]
-1379 Add n1378,c[128]
-1380 MatMul n1379,c[128,128]
-1381 Add c[128],n1380
-1382 Reshape n1381,c[4]=1,256,4,32
-1383 Transpose n1382 perm=0,2,1,3
-1384 MatMul n1379,c[128,128]
-1385 Add c[128],n1384
-1386 Reshape n1385,c[4]=1,256,4,32
-1387 Transpose n1386 perm=0,2,3,1
-1388 MatMul n1371,c[512,128]
-1389 Add c[128],n1388
-1390 Reshape n1389,c[4]=1,256,4,32
-1391 Transpose n1390 perm=0,2,1,3
-1392 MatMul n1383,n1387
-1393 Div n1392,c[]=5.65685
-1394 Softmax n1393 axis=-1
-1395 MatMul n1394,n1391
-1396 Transpose n1395 perm=0,2,1,3
-1397 Reshape n1396,c[3]=1,256,128
-1398 MatMul n1397,c[128,128]
-1399 Add c[128],n1398
-1400 Add n1399,n1375
-1401 Mul n1400,c[128]
-1402 Add n1401,c[128]
-1403 MatMul n1402,c[128,512]
-1404 Add c[512],n1403
-1405 Relu n1404
-1406 MatMul n1405,c[512,128]
-1407 Add c[128],n1406
-1408 Add n1407,n1402
-1409 Mul n1408,c[128]
-1410 Add n1409,c[128]
-1411 MatMul n1410,c[128,512]
-1412 Add c[512],n1411
-1413 Relu n1412
-1414 MatMul n1413,c[512,128]
-1415 Add c[128],n1414
-1416 Add n1415,n1410
-1417 Mul n1416,c[128]
-1418 Add n1417,c[128]
-1419 MatMul n1418,c[128,512]
-1420 Add c[512],n1419
-1421 Relu n1420
-1422 MatMul n1421,c[512,128]
-1423 Add c[128],n1422
-1424 Add n1423,n1418
-1425 Mul n1424,c[128]
-1426 Add n1425,c[128]
-1427 MatMul n1426,c[128,512]
-1428 Add c[512],n1427
-1429 Relu n1428
-1430 MatMul n1429,c[512,128]
-1431 Add c[128],n1430
-1432 Add n1431,n1426
-1433 Mul n1432,c[128]
-1434 Add n1433,c[128]
-1435 MatMul n1434,c[128,512]
-1436 Add c[512],n1435
-1437 Add n1436,n1371
-1438 Mul n1437,c[512]
-1439 Add n1438,c[512]
-1440 MatMul n1439,c[512,128]
-1441 Add c[128],n1440
-1442 Mul n1441,c[128]
-1443 Add n1442,c[128]
-1444 MatMul n1439,c[512,128]
-1445 Add c[128],n1444
-1446 Mul n1445,c[128]
-1447 Add n1446,c[128]
-1448 MatMul n1447,c[128,128]
-1449 Add c[128],n1448
-1450 Reshape n1449,c[4]=1,256,4,32
-1451 Transpose n1450 perm=0,2,1,3
-1452 MatMul n1447,c[128,128]
-1453 Add c[128],n1452
-1454 Reshape n1453,c[4]=1,256,4,32
-1455 Transpose n1454 perm=0,2,3,1
-1456 MatMul n1439,c[512,128]
-1457 Add c[128],n1456
-1458 Reshape n1457,c[4]=1,256,4,32
-1459 Transpose n1458 perm=0,2,1,3
-1460 MatMul n1451,n1455
-1461 Div n1460,c[]=5.65685
-1462 Softmax n1461 axis=-1
-1463 MatMul n1462,n1459
-1464 Transpose n1463 perm=0,2,1,3
-1465 Reshape n1464,c[3]=1,256,128
-1466 MatMul n1465,c[128,128]
-1467 Add c[128],n1466
-1468 Add n1467,n1443
-1469 Mul n1468,c[128]
-1470 Add n1469,c[128]
-1471 MatMul n1470,c[128,512]
-1472 Add c[512],n1471
-1473 Relu n1472
-1474 MatMul n1473,c[512,128]
-1475 Add c[128],n1474
-1476 Add n1475,n1470
-1477 Mul n1476,c[128]
-1478 Add n1477,c[128]
-1479 MatMul n1478,c[128,512]
-1480 Add c[512],n1479
-1481 Relu n1480
-1482 MatMul n1481,c[512,128]
-1483 Add c[128],n1482
-1484 Add n1483,n1478
-1485 Mul n1484,c[128]
-1486 Add n1485,c[128]
-1487 MatMul n1486,c[128,512]
-1488 Add c[512],n1487
-1489 Relu n1488
-1490 MatMul n1489,c[512,128]
-1491 Add c[128],n1490
-1492 Add n1491,n1486
-1493 Mul n1492,c[128]
-1494 Add n1493,c[128]
-1495 MatMul n1494,c[128,512]
-1496 Add c[512],n1495
-1497 Relu n1496
-1498 MatMul n1497,c[512,128]
-1499 Add c[128],n1498
-1500 Add n1499,n1494
-1501 Mul n1500,c[128]
-1502 Add n1501,c[128]
-1503 MatMul n1502,c[128,512]
-1504 Add c[512],n1503
-1505 Add n1504,n1439
-1506 Mul n1505,c[512]
-1507 Add n1506,c[512]
-1508 MatMul n1507,c[512,128]
-1509 Add c[128],n1508
-1510 Mul n1509,c[128]
-1511 Add n1510,c[128]
-1512 MatMul n1507,c[512,128]
-1513 Add c[128],n1512
-1514 Mul n1513,c[128]
-1515 Add n1514,c[128]
-1516 MatMul n1515,c[128,128]
-1517 Add c[128],n1516
-1518 Reshape n1517,c[4]=1,256,4,32
-1519 Transpose n1518 perm=0,2,1,3
-1520 MatMul n1515,c[128,128]
-1521 Add c[128],n1520
-1522 Reshape n1521,c[4]=1,256,4,32
-1523 Transpose n1522 perm=0,2,3,1
-1524 MatMul n1507,c[512,128]
-1525 Add c[128],n1524
-1526 Reshape n1525,c[4]=1,256,4,32
-1527 Transpose n1526 perm=0,2,1,3
-1528 MatMul n1519,n1523
-1529 Div n1528,c[]=5.65685
-1530 Softmax n1529 axis=-1
-1531 MatMul n1530,n1527
-1532 Transpose n1531 perm=0,2,1,3
-1533 Reshape n1532,c[3]=1,256,128
-1534 MatMul n1533,c[128,128]
-1535 Add c[128],n1534
-1536 Add n1535,n1511
-1537 Mul n1536,c[128]
-1538 Add n1537,c[128]
-1539 MatMul n1538,c[128,512]
-1540 Add c[512],n1539
-1541 Relu n1540
-1542 MatMul n1541,c[512,128]
-1543 Add c[128],n1542
-1544 Add n1543,n1538
-1545 Mul n1544,c[128]
-1546 Add n1545,c[128]
-1547 MatMul n1546,c[128,512]
-1548 Add c[512],n1547
-1549 Relu n1548
-1550 MatMul n1549,c[512,128]
-1551 Add c[128],n1550
-1552 Add n1551,n1546
-1553 Mul n1552,c[128]
-1554 Add n1553,c[128]
-1555 MatMul n1554,c[128,512]
-1556 Add c[512],n1555
-1557 Relu n1556
-1558 MatMul n1557,c[512,128]
-1559 Add c[128],n1558
-1560 Add n1559,n1554
-1561 Mul n1560,c[128]
-1562 Add n1561,c[128]
-1563 MatMul n1562,c[128,512]
-1564 Add c[512],n1563
-1565 Relu n1564
-1566 MatMul n1565,c[512,128]
-1567 Add c[128],n1566
-1568 Add n1567,n1562
-1569 Mul n1568,c[128]
-1570 Add n1569,c[128]
-1571 MatMul n1570,c[128,512]
-1572 Add c[512],n1571
-1573 Add n1572,n1507
-1574 Mul n1573,c[512]
-1575 Add n1574,c[512]
-1576 MatMul n1575,c[512,128]
-1577 Add c[128],n1576
-1578 Mul n1577,c[128]
-1579 Add n1578,c[128]
-1580 MatMul n1575,c[512,128]
-1581 Add c[128],n1580
-1582 Mul n1581,c[128]
-1583 Add n1582,c[128]
-1584 MatMul n1583,c[128,128]
-1585 Add c[128],n1584
-1586 Reshape n1585,c[4]=1,256,4,32
-1587 Transpose n1586 perm=0,2,1,3
-1588 MatMul n1583,c[128,128]
-1589 Add c[128],n1588
-1590 Reshape n1589,c[4]=1,256,4,32
-1591 Transpose n1590 perm=0,2,3,1
-1592 MatMul n1575,c[512,128]
-1593 Add c[128],n1592
-1594 Reshape n1593,c[4]=1,256,4,32
-1595 Transpose n1594 perm=0,2,1,3
-1596 MatMul n1587,n1591
-1597 Div n1596,c[]=5.65685
-1598 Softmax n1597 axis=-1
-1599 MatMul n1598,n1595
-1600 Transpose n1599 perm=0,2,1,3
-1601 Reshape n1600,c[3]=1,256,128
-1602 MatMul n1601,c[128,128]
-1603 Add c[128],n1602
-1604 Add n1603,n1579
-1605 Mul n1604,c[128]
-1606 Add n1605,c[128]
-1607 MatMul n1606,c[128,512]
-1608 Add c[512],n1607
-1609 Relu n1608
-1610 MatMul n1609,c[512,128]
-1611 Add c[128],n1610
-1612 Add n1611,n1606
-1613 Mul n1612,c[128]
-1614 Add n1613,c[128]
-1615 MatMul n1614,c[128,512]
-1616 Add c[512],n1615
-1617 Relu n1616
-1618 MatMul n1617,c[512,128]
-1619 Add c[128],n1618
-1620 Add n1619,n1614
-1621 Mul n1620,c[128]
-1622 Add n1621,c[128]
-1623 MatMul n1622,c[128,512]
-1624 Add c[512],n1623
-1625 Relu n1624
-1626 MatMul n1625,c[512,128]
-1627 Add c[128],n1626
-1628 Add n1627,n1622
-1629 Mul n1628,c[128]
-1630 Add n1629,c[128]
-1631 MatMul n1630,c[128,512]
-1632 Add c[512],n1631
-1633 Relu n1632
-1634 MatMul n1633,c[512,128]
-1635 Add c[128],n1634
-1636 Add n1635,n1630
-1637 Mul n1636,c[128]
-1638 Add n1637,c[128]
-1639 MatMul n1638,c[128,512]
-1640 Add c[512],n1639
-1641 Add n1640,n1575
-1642 Mul n1641,c[512]
-1643 Add n1642,c[512]
+0 Gather c[30522,128],in -> f[1,256,128]
+1 Slice n0,c[1]=1,c[1]=9223372036854775807,c[1]=1,c[1]=1 -> f[1,255,128]
+2 Pad n1,c[6]=0,0,0,0,1,0,c[]=0 mode=constant -> f[1,256,128]
+3 Slice n0,c[1]=0,c[1]=-1,c[1]=1,c[1]=1 -> f[1,255,128]
+4 Pad n3,c[6]=0,1,0,0,0,0,c[]=0 mode=constant -> f[1,256,128]
+5 Concat n2,n0,n4 axis=2 -> f[1,256,384]
+6 MatMul n5,c[384,512] -> f[1,256,512]
+7 Add c[512],n6 -> f[1,256,512]
+8 Add n7,c[256,512] -> f[1,256,512]
+9 Add n8,c[512] -> f[1,256,512]
+10 Mul n9,c[512] -> f[1,256,512]
+11 Add n10,c[512] -> f[1,256,512]
+12 MatMul n11,c[512,128] -> f[1,256,128]
+13 Add c[128],n12 -> f[1,256,128]
+14 Mul n13,c[128] -> f[1,256,128]
+15 Add n14,c[128] -> f[1,256,128]
+16 MatMul n11,c[512,128] -> f[1,256,128]
+17 Add c[128],n16 -> f[1,256,128]
+18 Mul n17,c[128] -> f[1,256,128]
+19 Add n18,c[128] -> f[1,256,128]
+20 MatMul n19,c[128,128] -> f[1,256,128]
+21 Add c[128],n20 -> f[1,256,128]
+22 Reshape n21,c[4]=1,256,4,32 -> f[1,256,4,32]
+23 Transpose n22 perm=0,2,1,3 -> f[1,4,256,32]
+24 MatMul n19,c[128,128] -> f[1,256,128]
+25 Add c[128],n24 -> f[1,256,128]
+26 Reshape n25,c[4]=1,256,4,32 -> f[1,256,4,32]
+27 Transpose n26 perm=0,2,3,1 -> f[1,4,32,256]
+28 MatMul n11,c[512,128] -> f[1,256,128]
+29 Add c[128],n28 -> f[1,256,128]
+30 Reshape n29,c[4]=1,256,4,32 -> f[1,256,4,32]
+31 Transpose n30 perm=0,2,1,3 -> f[1,4,256,32]
+32 MatMul n23,n27 -> f[1,4,256,256]
+33 Div n32,c[]=5.65685 -> f[1,4,256,256]
+34 Softmax n33 axis=-1 -> f[1,4,256,256]
+35 MatMul n34,n31 -> f[1,4,256,32]
+36 Transpose n35 perm=0,2,1,3 -> f[1,256,4,32]
+37 Reshape n36,c[3]=1,256,128 -> f[1,256,128]
+38 MatMul n37,c[128,128] -> f[1,256,128]
+39 Add c[128],n38 -> f[1,256,128]
+40 Add n39,n15 -> f[1,256,128]
+41 Mul n40,c[128] -> f[1,256,128]
+42 Add n41,c[128] -> f[1,256,128]
+43 MatMul n42,c[128,512] -> f[1,256,512]
+44 Add c[512],n43 -> f[1,256,512]
+45 Relu n44 -> f[1,256,512]
+46 MatMul n45,c[512,128] -> f[1,256,128]
+47 Add c[128],n46 -> f[1,256,128]
+48 Add n47,n42 -> f[1,256,128]
+49 Mul n48,c[128] -> f[1,256,128]
+50 Add n49,c[128] -> f[1,256,128]
+51 MatMul n50,c[128,512] -> f[1,256,512]
+52 Add c[512],n51 -> f[1,256,512]
+53 Relu n52 -> f[1,256,512]
+54 MatMul n53,c[512,128] -> f[1,256,128]
+55 Add c[128],n54 -> f[1,256,128]
+56 Add n55,n50 -> f[1,256,128]
+57 Mul n56,c[128] -> f[1,256,128]
+58 Add n57,c[128] -> f[1,256,128]
+59 MatMul n58,c[128,512] -> f[1,256,512]
+60 Add c[512],n59 -> f[1,256,512]
+61 Relu n60 -> f[1,256,512]
+62 MatMul n61,c[512,128] -> f[1,256,128]
+63 Add c[128],n62 -> f[1,256,128]
+64 Add n63,n58 -> f[1,256,128]
+65 Mul n64,c[128] -> f[1,256,128]
+66 Add n65,c[128] -> f[1,256,128]
+67 MatMul n66,c[128,512] -> f[1,256,512]
+68 Add c[512],n67 -> f[1,256,512]
+69 Relu n68 -> f[1,256,512]
+70 MatMul n69,c[512,128] -> f[1,256,128]
+71 Add c[128],n70 -> f[1,256,128]
+72 Add n71,n66 -> f[1,256,128]
+73 Mul n72,c[128] -> f[1,256,128]
+74 Add n73,c[128] -> f[1,256,128]
+75 MatMul n74,c[128,512] -> f[1,256,512]
+76 Add c[512],n75 -> f[1,256,512]
+77 Add n76,n11 -> f[1,256,512]
+78 Mul n77,c[512] -> f[1,256,512]
+79 Add n78,c[512] -> f[1,256,512]
+80 MatMul n79,c[512,128] -> f[1,256,128]
+81 Add c[128],n80 -> f[1,256,128]
+82 Mul n81,c[128] -> f[1,256,128]
+83 Add n82,c[128] -> f[1,256,128]
+84 MatMul n79,c[512,128] -> f[1,256,128]
+85 Add c[128],n84 -> f[1,256,128]
+86 Mul n85,c[128] -> f[1,256,128]
+87 Add n86,c[128] -> f[1,256,128]
+88 MatMul n87,c[128,128] -> f[1,256,128]
+89 Add c[128],n88 -> f[1,256,128]
+90 Reshape n89,c[4]=1,256,4,32 -> f[1,256,4,32]
+91 Transpose n90 perm=0,2,1,3 -> f[1,4,256,32]
+92 MatMul n87,c[128,128] -> f[1,256,128]
+93 Add c[128],n92 -> f[1,256,128]
+94 Reshape n93,c[4]=1,256,4,32 -> f[1,256,4,32]
+95 Transpose n94 perm=0,2,3,1 -> f[1,4,32,256]
+96 MatMul n79,c[512,128] -> f[1,256,128]
+97 Add c[128],n96 -> f[1,256,128]
+98 Reshape n97,c[4]=1,256,4,32 -> f[1,256,4,32]
+99 Transpose n98 perm=0,2,1,3 -> f[1,4,256,32]
+100 MatMul n91,n95 -> f[1,4,256,256]
+101 Div n100,c[]=5.65685 -> f[1,4,256,256]
+102 Softmax n101 axis=-1 -> f[1,4,256,256]
+103 MatMul n102,n99 -> f[1,4,256,32]
+104 Transpose n103 perm=0,2,1,3 -> f[1,256,4,32]
+105 Reshape n104,c[3]=1,256,128 -> f[1,256,128]
+106 MatMul n105,c[128,128] -> f[1,256,128]
+107 Add c[128],n106 -> f[1,256,128]
+108 Add n107,n83 -> f[1,256,128]
+109 Mul n108,c[128] -> f[1,256,128]
+110 Add n109,c[128] -> f[1,256,128]
+111 MatMul n110,c[128,512] -> f[1,256,512]
+112 Add c[512],n111 -> f[1,256,512]
+113 Relu n112 -> f[1,256,512]
+114 MatMul n113,c[512,128] -> f[1,256,128]
+115 Add c[128],n114 -> f[1,256,128]
+116 Add n115,n110 -> f[1,256,128]
+117 Mul n116,c[128] -> f[1,256,128]
+118 Add n117,c[128] -> f[1,256,128]
+119 MatMul n118,c[128,512] -> f[1,256,512]
+120 Add c[512],n119 -> f[1,256,512]
+121 Relu n120 -> f[1,256,512]
+122 MatMul n121,c[512,128] -> f[1,256,128]
+123 Add c[128],n122 -> f[1,256,128]
+124 Add n123,n118 -> f[1,256,128]
+125 Mul n124,c[128] -> f[1,256,128]
+126 Add n125,c[128] -> f[1,256,128]
+127 MatMul n126,c[128,512] -> f[1,256,512]
+128 Add c[512],n127 -> f[1,256,512]
+129 Relu n128 -> f[1,256,512]
+130 MatMul n129,c[512,128] -> f[1,256,128]
+131 Add c[128],n130 -> f[1,256,128]
+132 Add n131,n126 -> f[1,256,128]
+133 Mul n132,c[128] -> f[1,256,128]
+134 Add n133,c[128] -> f[1,256,128]
+135 MatMul n134,c[128,512] -> f[1,256,512]
+136 Add c[512],n135 -> f[1,256,512]
+137 Relu n136 -> f[1,256,512]
+138 MatMul n137,c[512,128] -> f[1,256,128]
+139 Add c[128],n138 -> f[1,256,128]
+140 Add n139,n134 -> f[1,256,128]
+141 Mul n140,c[128] -> f[1,256,128]
+142 Add n141,c[128] -> f[1,256,128]
+143 MatMul n142,c[128,512] -> f[1,256,512]
+144 Add c[512],n143 -> f[1,256,512]
+145 Add n144,n79 -> f[1,256,512]
+146 Mul n145,c[512] -> f[1,256,512]
+147 Add n146,c[512] -> f[1,256,512]
+148 MatMul n147,c[512,128] -> f[1,256,128]
+149 Add c[128],n148 -> f[1,256,128]
+150 Mul n149,c[128] -> f[1,256,128]
+151 Add n150,c[128] -> f[1,256,128]
+152 MatMul n147,c[512,128] -> f[1,256,128]
+153 Add c[128],n152 -> f[1,256,128]
+154 Mul n153,c[128] -> f[1,256,128]
+155 Add n154,c[128] -> f[1,256,128]
+156 MatMul n155,c[128,128] -> f[1,256,128]
+157 Add c[128],n156 -> f[1,256,128]
+158 Reshape n157,c[4]=1,256,4,32 -> f[1,256,4,32]
+159 Transpose n158 perm=0,2,1,3 -> f[1,4,256,32]
+160 MatMul n155,c[128,128] -> f[1,256,128]
+161 Add c[128],n160 -> f[1,256,128]
+162 Reshape n161,c[4]=1,256,4,32 -> f[1,256,4,32]
+163 Transpose n162 perm=0,2,3,1 -> f[1,4,32,256]
+164 MatMul n147,c[512,128] -> f[1,256,128]
+165 Add c[128],n164 -> f[1,256,128]
+166 Reshape n165,c[4]=1,256,4,32 -> f[1,256,4,32]
+167 Transpose n166 perm=0,2,1,3 -> f[1,4,256,32]
+168 MatMul n159,n163 -> f[1,4,256,256]
+169 Div n168,c[]=5.65685 -> f[1,4,256,256]
+170 Softmax n169 axis=-1 -> f[1,4,256,256]
+171 MatMul n170,n167 -> f[1,4,256,32]
+172 Transpose n171 perm=0,2,1,3 -> f[1,256,4,32]
+173 Reshape n172,c[3]=1,256,128 -> f[1,256,128]
+174 MatMul n173,c[128,128] -> f[1,256,128]
+175 Add c[128],n174 -> f[1,256,128]
+176 Add n175,n151 -> f[1,256,128]
+177 Mul n176,c[128] -> f[1,256,128]
+178 Add n177,c[128] -> f[1,256,128]
+179 MatMul n178,c[128,512] -> f[1,256,512]
+180 Add c[512],n179 -> f[1,256,512]
+181 Relu n180 -> f[1,256,512]
+182 MatMul n181,c[512,128] -> f[1,256,128]
+183 Add c[128],n182 -> f[1,256,128]
+184 Add n183,n178 -> f[1,256,128]
+185 Mul n184,c[128] -> f[1,256,128]
+186 Add n185,c[128] -> f[1,256,128]
+187 MatMul n186,c[128,512] -> f[1,256,512]
+188 Add c[512],n187 -> f[1,256,512]
+189 Relu n188 -> f[1,256,512]
+190 MatMul n189,c[512,128] -> f[1,256,128]
+191 Add c[128],n190 -> f[1,256,128]
+192 Add n191,n186 -> f[1,256,128]
+193 Mul n192,c[128] -> f[1,256,128]
+194 Add n193,c[128] -> f[1,256,128]
+195 MatMul n194,c[128,512] -> f[1,256,512]
+196 Add c[512],n195 -> f[1,256,512]
+197 Relu n196 -> f[1,256,512]
+198 MatMul n197,c[512,128] -> f[1,256,128]
+199 Add c[128],n198 -> f[1,256,128]
+200 Add n199,n194 -> f[1,256,128]
+201 Mul n200,c[128] -> f[1,256,128]
+202 Add n201,c[128] -> f[1,256,128]
+203 MatMul n202,c[128,512] -> f[1,256,512]
+204 Add c[512],n203 -> f[1,256,512]
+205 Relu n204 -> f[1,256,512]
+206 MatMul n205,c[512,128] -> f[1,256,128]
+207 Add c[128],n206 -> f[1,256,128]
+208 Add n207,n202 -> f[1,256,128]
+209 Mul n208,c[128] -> f[1,256,128]
+210 Add n209,c[128] -> f[1,256,128]
+211 MatMul n210,c[128,512] -> f[1,256,512]
+212 Add c[512],n211 -> f[1,256,512]
+213 Add n212,n147 -> f[1,256,512]
+214 Mul n213,c[512] -> f[1,256,512]
+215 Add n214,c[512] -> f[1,256,512]
+216 MatMul n215,c[512,128] -> f[1,256,128]
+217 Add c[128],n216 -> f[1,256,128]
+218 Mul n217,c[128] -> f[1,256,128]
+219 Add n218,c[128] -> f[1,256,128]
+220 MatMul n215,c[512,128] -> f[1,256,128]
+221 Add c[128],n220 -> f[1,256,128]
+222 Mul n221,c[128] -> f[1,256,128]
+223 Add n222,c[128] -> f[1,256,128]
+224 MatMul n223,c[128,128] -> f[1,256,128]
+225 Add c[128],n224 -> f[1,256,128]
+226 Reshape n225,c[4]=1,256,4,32 -> f[1,256,4,32]
+227 Transpose n226 perm=0,2,1,3 -> f[1,4,256,32]
+228 MatMul n223,c[128,128] -> f[1,256,128]
+229 Add c[128],n228 -> f[1,256,128]
+230 Reshape n229,c[4]=1,256,4,32 -> f[1,256,4,32]
+231 Transpose n230 perm=0,2,3,1 -> f[1,4,32,256]
+232 MatMul n215,c[512,128] -> f[1,256,128]
+233 Add c[128],n232 -> f[1,256,128]
+234 Reshape n233,c[4]=1,256,4,32 -> f[1,256,4,32]
+235 Transpose n234 perm=0,2,1,3 -> f[1,4,256,32]
+236 MatMul n227,n231 -> f[1,4,256,256]
+237 Div n236,c[]=5.65685 -> f[1,4,256,256]
+238 Softmax n237 axis=-1 -> f[1,4,256,256]
+239 MatMul n238,n235 -> f[1,4,256,32]
+240 Transpose n239 perm=0,2,1,3 -> f[1,256,4,32]
+241 Reshape n240,c[3]=1,256,128 -> f[1,256,128]
+242 MatMul n241,c[128,128] -> f[1,256,128]
+243 Add c[128],n242 -> f[1,256,128]
+244 Add n243,n219 -> f[1,256,128]
+245 Mul n244,c[128] -> f[1,256,128]
+246 Add n245,c[128] -> f[1,256,128]
+247 MatMul n246,c[128,512] -> f[1,256,512]
+248 Add c[512],n247 -> f[1,256,512]
+249 Relu n248 -> f[1,256,512]
+250 MatMul n249,c[512,128] -> f[1,256,128]
+251 Add c[128],n250 -> f[1,256,128]
+252 Add n251,n246 -> f[1,256,128]
+253 Mul n252,c[128] -> f[1,256,128]
+254 Add n253,c[128] -> f[1,256,128]
+255 MatMul n254,c[128,512] -> f[1,256,512]
+256 Add c[512],n255 -> f[1,256,512]
+257 Relu n256 -> f[1,256,512]
+258 MatMul n257,c[512,128] -> f[1,256,128]
+259 Add c[128],n258 -> f[1,256,128]
+260 Add n259,n254 -> f[1,256,128]
+261 Mul n260,c[128] -> f[1,256,128]
+262 Add n261,c[128] -> f[1,256,128]
+263 MatMul n262,c[128,512] -> f[1,256,512]
+264 Add c[512],n263 -> f[1,256,512]
+265 Relu n264 -> f[1,256,512]
+266 MatMul n265,c[512,128] -> f[1,256,128]
+267 Add c[128],n266 -> f[1,256,128]
+268 Add n267,n262 -> f[1,256,128]
+269 Mul n268,c[128] -> f[1,256,128]
+270 Add n269,c[128] -> f[1,256,128]
+271 MatMul n270,c[128,512] -> f[1,256,512]
+272 Add c[512],n271 -> f[1,256,512]
+273 Relu n272 -> f[1,256,512]
+274 MatMul n273,c[512,128] -> f[1,256,128]
+275 Add c[128],n274 -> f[1,256,128]
+276 Add n275,n270 -> f[1,256,128]
+277 Mul n276,c[128] -> f[1,256,128]
+278 Add n277,c[128] -> f[1,256,128]
+279 MatMul n278,c[128,512] -> f[1,256,512]
+280 Add c[512],n279 -> f[1,256,512]
+281 Add n280,n215 -> f[1,256,512]
+282 Mul n281,c[512] -> f[1,256,512]
+283 Add n282,c[512] -> f[1,256,512]
+284 MatMul n283,c[512,128] -> f[1,256,128]
+285 Add c[128],n284 -> f[1,256,128]
+286 Mul n285,c[128] -> f[1,256,128]
+287 Add n286,c[128] -> f[1,256,128]
+288 MatMul n283,c[512,128] -> f[1,256,128]
+289 Add c[128],n288 -> f[1,256,128]
+290 Mul n289,c[128] -> f[1,256,128]
+291 Add n290,c[128] -> f[1,256,128]
+292 MatMul n291,c[128,128] -> f[1,256,128]
+293 Add c[128],n292 -> f[1,256,128]
+294 Reshape n293,c[4]=1,256,4,32 -> f[1,256,4,32]
+295 Transpose n294 perm=0,2,1,3 -> f[1,4,256,32]
+296 MatMul n291,c[128,128] -> f[1,256,128]
+297 Add c[128],n296 -> f[1,256,128]
+298 Reshape n297,c[4]=1,256,4,32 -> f[1,256,4,32]
+299 Transpose n298 perm=0,2,3,1 -> f[1,4,32,256]
+300 MatMul n283,c[512,128] -> f[1,256,128]
+301 Add c[128],n300 -> f[1,256,128]
+302 Reshape n301,c[4]=1,256,4,32 -> f[1,256,4,32]
+303 Transpose n302 perm=0,2,1,3 -> f[1,4,256,32]
+304 MatMul n295,n299 -> f[1,4,256,256]
+305 Div n304,c[]=5.65685 -> f[1,4,256,256]
+306 Softmax n305 axis=-1 -> f[1,4,256,256]
+307 MatMul n306,n303 -> f[1,4,256,32]
+308 Transpose n307 perm=0,2,1,3 -> f[1,256,4,32]
+309 Reshape n308,c[3]=1,256,128 -> f[1,256,128]
+310 MatMul n309,c[128,128] -> f[1,256,128]
+311 Add c[128],n310 -> f[1,256,128]
+312 Add n311,n287 -> f[1,256,128]
+313 Mul n312,c[128] -> f[1,256,128]
+314 Add n313,c[128] -> f[1,256,128]
+315 MatMul n314,c[128,512] -> f[1,256,512]
+316 Add c[512],n315 -> f[1,256,512]
+317 Relu n316 -> f[1,256,512]
+318 MatMul n317,c[512,128] -> f[1,256,128]
+319 Add c[128],n318 -> f[1,256,128]
+320 Add n319,n314 -> f[1,256,128]
+321 Mul n320,c[128] -> f[1,256,128]
+322 Add n321,c[128] -> f[1,256,128]
+323 MatMul n322,c[128,512] -> f[1,256,512]
+324 Add c[512],n323 -> f[1,256,512]
+325 Relu n324 -> f[1,256,512]
+326 MatMul n325,c[512,128] -> f[1,256,128]
+327 Add c[128],n326 -> f[1,256,128]
+328 Add n327,n322 -> f[1,256,128]
+329 Mul n328,c[128] -> f[1,256,128]
+330 Add n329,c[128] -> f[1,256,128]
+331 MatMul n330,c[128,512] -> f[1,256,512]
+332 Add c[512],n331 -> f[1,256,512]
+333 Relu n332 -> f[1,256,512]
+334 MatMul n333,c[512,128] -> f[1,256,128]
+335 Add c[128],n334 -> f[1,256,128]
+336 Add n335,n330 -> f[1,256,128]
+337 Mul n336,c[128] -> f[1,256,128]
+338 Add n337,c[128] -> f[1,256,128]
+339 MatMul n338,c[128,512] -> f[1,256,512]
+340 Add c[512],n339 -> f[1,256,512]
+341 Relu n340 -> f[1,256,512]
+342 MatMul n341,c[512,128] -> f[1,256,128]
+343 Add c[128],n342 -> f[1,256,128]
+344 Add n343,n338 -> f[1,256,128]
+345 Mul n344,c[128] -> f[1,256,128]
+346 Add n345,c[128] -> f[1,256,128]
+347 MatMul n346,c[128,512] -> f[1,256,512]
+348 Add c[512],n347 -> f[1,256,512]
+349 Add n348,n283 -> f[1,256,512]
+350 Mul n349,c[512] -> f[1,256,512]
+351 Add n350,c[512] -> f[1,256,512]
+352 MatMul n351,c[512,128] -> f[1,256,128]
+353 Add c[128],n352 -> f[1,256,128]
+354 Mul n353,c[128] -> f[1,256,128]
+355 Add n354,c[128] -> f[1,256,128]
+356 MatMul n351,c[512,128] -> f[1,256,128]
+357 Add c[128],n356 -> f[1,256,128]
+358 Mul n357,c[128] -> f[1,256,128]
+359 Add n358,c[128] -> f[1,256,128]
+360 MatMul n359,c[128,128] -> f[1,256,128]
+361 Add c[128],n360 -> f[1,256,128]
+362 Reshape n361,c[4]=1,256,4,32 -> f[1,256,4,32]
+363 Transpose n362 perm=0,2,1,3 -> f[1,4,256,32]
+364 MatMul n359,c[128,128] -> f[1,256,128]
+365 Add c[128],n364 -> f[1,256,128]
+366 Reshape n365,c[4]=1,256,4,32 -> f[1,256,4,32]
+367 Transpose n366 perm=0,2,3,1 -> f[1,4,32,256]
+368 MatMul n351,c[512,128] -> f[1,256,128]
+369 Add c[128],n368 -> f[1,256,128]
+370 Reshape n369,c[4]=1,256,4,32 -> f[1,256,4,32]
+371 Transpose n370 perm=0,2,1,3 -> f[1,4,256,32]
+372 MatMul n363,n367 -> f[1,4,256,256]
+373 Div n372,c[]=5.65685 -> f[1,4,256,256]
+374 Softmax n373 axis=-1 -> f[1,4,256,256]
+375 MatMul n374,n371 -> f[1,4,256,32]
+376 Transpose n375 perm=0,2,1,3 -> f[1,256,4,32]
+377 Reshape n376,c[3]=1,256,128 -> f[1,256,128]
+378 MatMul n377,c[128,128] -> f[1,256,128]
+379 Add c[128],n378 -> f[1,256,128]
+380 Add n379,n355 -> f[1,256,128]
+381 Mul n380,c[128] -> f[1,256,128]
+382 Add n381,c[128] -> f[1,256,128]
+383 MatMul n382,c[128,512] -> f[1,256,512]
+384 Add c[512],n383 -> f[1,256,512]
+385 Relu n384 -> f[1,256,512]
+386 MatMul n385,c[512,128] -> f[1,256,128]
+387 Add c[128],n386 -> f[1,256,128]
+388 Add n387,n382 -> f[1,256,128]
+389 Mul n388,c[128] -> f[1,256,128]
+390 Add n389,c[128] -> f[1,256,128]
+391 MatMul n390,c[128,512] -> f[1,256,512]
+392 Add c[512],n391 -> f[1,256,512]
+393 Relu n392 -> f[1,256,512]
+394 MatMul n393,c[512,128] -> f[1,256,128]
+395 Add c[128],n394 -> f[1,256,128]
+396 Add n395,n390 -> f[1,256,128]
+397 Mul n396,c[128] -> f[1,256,128]
+398 Add n397,c[128] -> f[1,256,128]
+399 MatMul n398,c[128,512] -> f[1,256,512]
+400 Add c[512],n399 -> f[1,256,512]
+401 Relu n400 -> f[1,256,512]
+402 MatMul n401,c[512,128] -> f[1,256,128]
+403 Add c[128],n402 -> f[1,256,128]
+404 Add n403,n398 -> f[1,256,128]
+405 Mul n404,c[128] -> f[1,256,128]
+406 Add n405,c[128] -> f[1,256,128]
+407 MatMul n406,c[128,512] -> f[1,256,512]
+408 Add c[512],n407 -> f[1,256,512]
+409 Relu n408 -> f[1,256,512]
+410 MatMul n409,c[512,128] -> f[1,256,128]
+411 Add c[128],n410 -> f[1,256,128]
+412 Add n411,n406 -> f[1,256,128]
+413 Mul n412,c[128] -> f[1,256,128]
+414 Add n413,c[128] -> f[1,256,128]
+415 MatMul n414,c[128,512] -> f[1,256,512]
+416 Add c[512],n415 -> f[1,256,512]
+417 Add n416,n351 -> f[1,256,512]
+418 Mul n417,c[512] -> f[1,256,512]
+419 Add n418,c[512] -> f[1,256,512]
+420 MatMul n419,c[512,128] -> f[1,256,128]
+421 Add c[128],n420 -> f[1,256,128]
+422 Mul n421,c[128] -> f[1,256,128]
+423 Add n422,c[128] -> f[1,256,128]
+424 MatMul n419,c[512,128] -> f[1,256,128]
+425 Add c[128],n424 -> f[1,256,128]
+426 Mul n425,c[128] -> f[1,256,128]
+427 Add n426,c[128] -> f[1,256,128]
+428 MatMul n427,c[128,128] -> f[1,256,128]
+429 Add c[128],n428 -> f[1,256,128]
+430 Reshape n429,c[4]=1,256,4,32 -> f[1,256,4,32]
+431 Transpose n430 perm=0,2,1,3 -> f[1,4,256,32]
+432 MatMul n427,c[128,128] -> f[1,256,128]
+433 Add c[128],n432 -> f[1,256,128]
+434 Reshape n433,c[4]=1,256,4,32 -> f[1,256,4,32]
+435 Transpose n434 perm=0,2,3,1 -> f[1,4,32,256]
+436 MatMul n419,c[512,128] -> f[1,256,128]
+437 Add c[128],n436 -> f[1,256,128]
+438 Reshape n437,c[4]=1,256,4,32 -> f[1,256,4,32]
+439 Transpose n438 perm=0,2,1,3 -> f[1,4,256,32]
+440 MatMul n431,n435 -> f[1,4,256,256]
+441 Div n440,c[]=5.65685 -> f[1,4,256,256]
+442 Softmax n441 axis=-1 -> f[1,4,256,256]
+443 MatMul n442,n439 -> f[1,4,256,32]
+444 Transpose n443 perm=0,2,1,3 -> f[1,256,4,32]
+445 Reshape n444,c[3]=1,256,128 -> f[1,256,128]
+446 MatMul n445,c[128,128] -> f[1,256,128]
+447 Add c[128],n446 -> f[1,256,128]
+448 Add n447,n423 -> f[1,256,128]
+449 Mul n448,c[128] -> f[1,256,128]
+450 Add n449,c[128] -> f[1,256,128]
+451 MatMul n450,c[128,512] -> f[1,256,512]
+452 Add c[512],n451 -> f[1,256,512]
+453 Relu n452 -> f[1,256,512]
+454 MatMul n453,c[512,128] -> f[1,256,128]
+455 Add c[128],n454 -> f[1,256,128]
+456 Add n455,n450 -> f[1,256,128]
+457 Mul n456,c[128] -> f[1,256,128]
+458 Add n457,c[128] -> f[1,256,128]
+459 MatMul n458,c[128,512] -> f[1,256,512]
+460 Add c[512],n459 -> f[1,256,512]
+461 Relu n460 -> f[1,256,512]
+462 MatMul n461,c[512,128] -> f[1,256,128]
+463 Add c[128],n462 -> f[1,256,128]
+464 Add n463,n458 -> f[1,256,128]
+465 Mul n464,c[128] -> f[1,256,128]
+466 Add n465,c[128] -> f[1,256,128]
+467 MatMul n466,c[128,512] -> f[1,256,512]
+468 Add c[512],n467 -> f[1,256,512]
+469 Relu n468 -> f[1,256,512]
+470 MatMul n469,c[512,128] -> f[1,256,128]
+471 Add c[128],n470 -> f[1,256,128]
+472 Add n471,n466 -> f[1,256,128]
+473 Mul n472,c[128] -> f[1,256,128]
+474 Add n473,c[128] -> f[1,256,128]
+475 MatMul n474,c[128,512] -> f[1,256,512]
+476 Add c[512],n475 -> f[1,256,512]
+477 Relu n476 -> f[1,256,512]
+478 MatMul n477,c[512,128] -> f[1,256,128]
+479 Add c[128],n478 -> f[1,256,128]
+480 Add n479,n474 -> f[1,256,128]
+481 Mul n480,c[128] -> f[1,256,128]
+482 Add n481,c[128] -> f[1,256,128]
+483 MatMul n482,c[128,512] -> f[1,256,512]
+484 Add c[512],n483 -> f[1,256,512]
+485 Add n484,n419 -> f[1,256,512]
+486 Mul n485,c[512] -> f[1,256,512]
+487 Add n486,c[512] -> f[1,256,512]
+488 MatMul n487,c[512,128] -> f[1,256,128]
+489 Add c[128],n488 -> f[1,256,128]
+490 Mul n489,c[128] -> f[1,256,128]
+491 Add n490,c[128] -> f[1,256,128]
+492 MatMul n487,c[512,128] -> f[1,256,128]
+493 Add c[128],n492 -> f[1,256,128]
+494 Mul n493,c[128] -> f[1,256,128]
+495 Add n494,c[128] -> f[1,256,128]
+496 MatMul n495,c[128,128] -> f[1,256,128]
+497 Add c[128],n496 -> f[1,256,128]
+498 Reshape n497,c[4]=1,256,4,32 -> f[1,256,4,32]
+499 Transpose n498 perm=0,2,1,3 -> f[1,4,256,32]
+500 MatMul n495,c[128,128] -> f[1,256,128]
+501 Add c[128],n500 -> f[1,256,128]
+502 Reshape n501,c[4]=1,256,4,32 -> f[1,256,4,32]
+503 Transpose n502 perm=0,2,3,1 -> f[1,4,32,256]
+504 MatMul n487,c[512,128] -> f[1,256,128]
+505 Add c[128],n504 -> f[1,256,128]
+506 Reshape n505,c[4]=1,256,4,32 -> f[1,256,4,32]
+507 Transpose n506 perm=0,2,1,3 -> f[1,4,256,32]
+508 MatMul n499,n503 -> f[1,4,256,256]
+509 Div n508,c[]=5.65685 -> f[1,4,256,256]
+510 Softmax n509 axis=-1 -> f[1,4,256,256]
+511 MatMul n510,n507 -> f[1,4,256,32]
+512 Transpose n511 perm=0,2,1,3 -> f[1,256,4,32]
+513 Reshape n512,c[3]=1,256,128 -> f[1,256,128]
+514 MatMul n513,c[128,128] -> f[1,256,128]
+515 Add c[128],n514 -> f[1,256,128]
+516 Add n515,n491 -> f[1,256,128]
+517 Mul n516,c[128] -> f[1,256,128]
+518 Add n517,c[128] -> f[1,256,128]
+519 MatMul n518,c[128,512] -> f[1,256,512]
+520 Add c[512],n519 -> f[1,256,512]
+521 Relu n520 -> f[1,256,512]
+522 MatMul n521,c[512,128] -> f[1,256,128]
+523 Add c[128],n522 -> f[1,256,128]
+524 Add n523,n518 -> f[1,256,128]
+525 Mul n524,c[128] -> f[1,256,128]
+526 Add n525,c[128] -> f[1,256,128]
+527 MatMul n526,c[128,512] -> f[1,256,512]
+528 Add c[512],n527 -> f[1,256,512]
+529 Relu n528 -> f[1,256,512]
+530 MatMul n529,c[512,128] -> f[1,256,128]
+531 Add c[128],n530 -> f[1,256,128]
+532 Add n531,n526 -> f[1,256,128]
+533 Mul n532,c[128] -> f[1,256,128]
+534 Add n533,c[128] -> f[1,256,128]
+535 MatMul n534,c[128,512] -> f[1,256,512]
+536 Add c[512],n535 -> f[1,256,512]
+537 Relu n536 -> f[1,256,512]
+538 MatMul n537,c[512,128] -> f[1,256,128]
+539 Add c[128],n538 -> f[1,256,128]
+540 Add n539,n534 -> f[1,256,128]
+541 Mul n540,c[128] -> f[1,256,128]
+542 Add n541,c[128] -> f[1,256,128]
+543 MatMul n542,c[128,512] -> f[1,256,512]
+544 Add c[512],n543 -> f[1,256,512]
+545 Relu n544 -> f[1,256,512]
+546 MatMul n545,c[512,128] -> f[1,256,128]
+547 Add c[128],n546 -> f[1,256,128]
+548 Add n547,n542 -> f[1,256,128]
+549 Mul n548,c[128] -> f[1,256,128]
+550 Add n549,c[128] -> f[1,256,128]
+551 MatMul n550,c[128,512] -> f[1,256,512]
+552 Add c[512],n551 -> f[1,256,512]
+553 Add n552,n487 -> f[1,256,512]
+554 Mul n553,c[512] -> f[1,256,512]
+555 Add n554,c[512] -> f[1,256,512]
+556 MatMul n555,c[512,128] -> f[1,256,128]
+557 Add c[128],n556 -> f[1,256,128]
+558 Mul n557,c[128] -> f[1,256,128]
+559 Add n558,c[128] -> f[1,256,128]
+560 MatMul n555,c[512,128] -> f[1,256,128]
+561 Add c[128],n560 -> f[1,256,128]
+562 Mul n561,c[128] -> f[1,256,128]
+563 Add n562,c[128] -> f[1,256,128]
+564 MatMul n563,c[128,128] -> f[1,256,128]
+565 Add c[128],n564 -> f[1,256,128]
+566 Reshape n565,c[4]=1,256,4,32 -> f[1,256,4,32]
+567 Transpose n566 perm=0,2,1,3 -> f[1,4,256,32]
+568 MatMul n563,c[128,128] -> f[1,256,128]
+569 Add c[128],n568 -> f[1,256,128]
+570 Reshape n569,c[4]=1,256,4,32 -> f[1,256,4,32]
+571 Transpose n570 perm=0,2,3,1 -> f[1,4,32,256]
+572 MatMul n555,c[512,128] -> f[1,256,128]
+573 Add c[128],n572 -> f[1,256,128]
+574 Reshape n573,c[4]=1,256,4,32 -> f[1,256,4,32]
+575 Transpose n574 perm=0,2,1,3 -> f[1,4,256,32]
+576 MatMul n567,n571 -> f[1,4,256,256]
+577 Div n576,c[]=5.65685 -> f[1,4,256,256]
+578 Softmax n577 axis=-1 -> f[1,4,256,256]
+579 MatMul n578,n575 -> f[1,4,256,32]
+580 Transpose n579 perm=0,2,1,3 -> f[1,256,4,32]
+581 Reshape n580,c[3]=1,256,128 -> f[1,256,128]
+582 MatMul n581,c[128,128] -> f[1,256,128]
+583 Add c[128],n582 -> f[1,256,128]
+584 Add n583,n559 -> f[1,256,128]
+585 Mul n584,c[128] -> f[1,256,128]
+586 Add n585,c[128] -> f[1,256,128]
+587 MatMul n586,c[128,512] -> f[1,256,512]
+588 Add c[512],n587 -> f[1,256,512]
+589 Relu n588 -> f[1,256,512]
+590 MatMul n589,c[512,128] -> f[1,256,128]
+591 Add c[128],n590 -> f[1,256,128]
+592 Add n591,n586 -> f[1,256,128]
+593 Mul n592,c[128] -> f[1,256,128]
+594 Add n593,c[128] -> f[1,256,128]
+595 MatMul n594,c[128,512] -> f[1,256,512]
+596 Add c[512],n595 -> f[1,256,512]
+597 Relu n596 -> f[1,256,512]
+598 MatMul n597,c[512,128] -> f[1,256,128]
+599 Add c[128],n598 -> f[1,256,128]
+600 Add n599,n594 -> f[1,256,128]
+601 Mul n600,c[128] -> f[1,256,128]
+602 Add n601,c[128] -> f[1,256,128]
+603 MatMul n602,c[128,512] -> f[1,256,512]
+604 Add c[512],n603 -> f[1,256,512]
+605 Relu n604 -> f[1,256,512]
+606 MatMul n605,c[512,128] -> f[1,256,128]
+607 Add c[128],n606 -> f[1,256,128]
+608 Add n607,n602 -> f[1,256,128]
+609 Mul n608,c[128] -> f[1,256,128]
+610 Add n609,c[128] -> f[1,256,128]
+611 MatMul n610,c[128,512] -> f[1,256,512]
+612 Add c[512],n611 -> f[1,256,512]
+613 Relu n612 -> f[1,256,512]
+614 MatMul n613,c[512,128] -> f[1,256,128]
+615 Add c[128],n614 -> f[1,256,128]
+616 Add n615,n610 -> f[1,256,128]
+617 Mul n616,c[128] -> f[1,256,128]
+618 Add n617,c[128] -> f[1,256,128]
+619 MatMul n618,c[128,512] -> f[1,256,512]
+620 Add c[512],n619 -> f[1,256,512]
+621 Add n620,n555 -> f[1,256,512]
+622 Mul n621,c[512] -> f[1,256,512]
+623 Add n622,c[512] -> f[1,256,512]
+624 MatMul n623,c[512,128] -> f[1,256,128]
+625 Add c[128],n624 -> f[1,256,128]
+626 Mul n625,c[128] -> f[1,256,128]
+627 Add n626,c[128] -> f[1,256,128]
+628 MatMul n623,c[512,128] -> f[1,256,128]
+629 Add c[128],n628 -> f[1,256,128]
+630 Mul n629,c[128] -> f[1,256,128]
+631 Add n630,c[128] -> f[1,256,128]
+632 MatMul n631,c[128,128] -> f[1,256,128]
+633 Add c[128],n632 -> f[1,256,128]
+634 Reshape n633,c[4]=1,256,4,32 -> f[1,256,4,32]
+635 Transpose n634 perm=0,2,1,3 -> f[1,4,256,32]
+636 MatMul n631,c[128,128] -> f[1,256,128]
+637 Add c[128],n636 -> f[1,256,128]
+638 Reshape n637,c[4]=1,256,4,32 -> f[1,256,4,32]
+639 Transpose n638 perm=0,2,3,1 -> f[1,4,32,256]
+640 MatMul n623,c[512,128] -> f[1,256,128]
+641 Add c[128],n640 -> f[1,256,128]
+642 Reshape n641,c[4]=1,256,4,32 -> f[1,256,4,32]
+643 Transpose n642 perm=0,2,1,3 -> f[1,4,256,32]
+644 MatMul n635,n639 -> f[1,4,256,256]
+645 Div n644,c[]=5.65685 -> f[1,4,256,256]
+646 Softmax n645 axis=-1 -> f[1,4,256,256]
+647 MatMul n646,n643 -> f[1,4,256,32]
+648 Transpose n647 perm=0,2,1,3 -> f[1,256,4,32]
+649 Reshape n648,c[3]=1,256,128 -> f[1,256,128]
+650 MatMul n649,c[128,128] -> f[1,256,128]
+651 Add c[128],n650 -> f[1,256,128]
+652 Add n651,n627 -> f[1,256,128]
+653 Mul n652,c[128] -> f[1,256,128]
+654 Add n653,c[128] -> f[1,256,128]
+655 MatMul n654,c[128,512] -> f[1,256,512]
+656 Add c[512],n655 -> f[1,256,512]
+657 Relu n656 -> f[1,256,512]
+658 MatMul n657,c[512,128] -> f[1,256,128]
+659 Add c[128],n658 -> f[1,256,128]
+660 Add n659,n654 -> f[1,256,128]
+661 Mul n660,c[128] -> f[1,256,128]
+662 Add n661,c[128] -> f[1,256,128]
+663 MatMul n662,c[128,512] -> f[1,256,512]
+664 Add c[512],n663 -> f[1,256,512]
+665 Relu n664 -> f[1,256,512]
+666 MatMul n665,c[512,128] -> f[1,256,128]
+667 Add c[128],n666 -> f[1,256,128]
+668 Add n667,n662 -> f[1,256,128]
+669 Mul n668,c[128] -> f[1,256,128]
+670 Add n669,c[128] -> f[1,256,128]
+671 MatMul n670,c[128,512] -> f[1,256,512]
+672 Add c[512],n671 -> f[1,256,512]
+673 Relu n672 -> f[1,256,512]
+674 MatMul n673,c[512,128] -> f[1,256,128]
+675 Add c[128],n674 -> f[1,256,128]
+676 Add n675,n670 -> f[1,256,128]
+677 Mul n676,c[128] -> f[1,256,128]
+678 Add n677,c[128] -> f[1,256,128]
+679 MatMul n678,c[128,512] -> f[1,256,512]
+680 Add c[512],n679 -> f[1,256,512]
+681 Relu n680 -> f[1,256,512]
+682 MatMul n681,c[512,128] -> f[1,256,128]
+683 Add c[128],n682 -> f[1,256,128]
+684 Add n683,n678 -> f[1,256,128]
+685 Mul n684,c[128] -> f[1,256,128]
+686 Add n685,c[128] -> f[1,256,128]
+687 MatMul n686,c[128,512] -> f[1,256,512]
+688 Add c[512],n687 -> f[1,256,512]
+689 Add n688,n623 -> f[1,256,512]
+690 Mul n689,c[512] -> f[1,256,512]
+691 Add n690,c[512] -> f[1,256,512]
+692 MatMul n691,c[512,128] -> f[1,256,128]
+693 Add c[128],n692 -> f[1,256,128]
+694 Mul n693,c[128] -> f[1,256,128]
+695 Add n694,c[128] -> f[1,256,128]
+696 MatMul n691,c[512,128] -> f[1,256,128]
+697 Add c[128],n696 -> f[1,256,128]
+698 Mul n697,c[128] -> f[1,256,128]
+699 Add n698,c[128] -> f[1,256,128]
+700 MatMul n699,c[128,128] -> f[1,256,128]
+701 Add c[128],n700 -> f[1,256,128]
+702 Reshape n701,c[4]=1,256,4,32 -> f[1,256,4,32]
+703 Transpose n702 perm=0,2,1,3 -> f[1,4,256,32]
+704 MatMul n699,c[128,128] -> f[1,256,128]
+705 Add c[128],n704 -> f[1,256,128]
+706 Reshape n705,c[4]=1,256,4,32 -> f[1,256,4,32]
+707 Transpose n706 perm=0,2,3,1 -> f[1,4,32,256]
+708 MatMul n691,c[512,128] -> f[1,256,128]
+709 Add c[128],n708 -> f[1,256,128]
+710 Reshape n709,c[4]=1,256,4,32 -> f[1,256,4,32]
+711 Transpose n710 perm=0,2,1,3 -> f[1,4,256,32]
+712 MatMul n703,n707 -> f[1,4,256,256]
+713 Div n712,c[]=5.65685 -> f[1,4,256,256]
+714 Softmax n713 axis=-1 -> f[1,4,256,256]
+715 MatMul n714,n711 -> f[1,4,256,32]
+716 Transpose n715 perm=0,2,1,3 -> f[1,256,4,32]
+717 Reshape n716,c[3]=1,256,128 -> f[1,256,128]
+718 MatMul n717,c[128,128] -> f[1,256,128]
+719 Add c[128],n718 -> f[1,256,128]
+720 Add n719,n695 -> f[1,256,128]
+721 Mul n720,c[128] -> f[1,256,128]
+722 Add n721,c[128] -> f[1,256,128]
+723 MatMul n722,c[128,512] -> f[1,256,512]
+724 Add c[512],n723 -> f[1,256,512]
+725 Relu n724 -> f[1,256,512]
+726 MatMul n725,c[512,128] -> f[1,256,128]
+727 Add c[128],n726 -> f[1,256,128]
+728 Add n727,n722 -> f[1,256,128]
+729 Mul n728,c[128] -> f[1,256,128]
+730 Add n729,c[128] -> f[1,256,128]
+731 MatMul n730,c[128,512] -> f[1,256,512]
+732 Add c[512],n731 -> f[1,256,512]
+733 Relu n732 -> f[1,256,512]
+734 MatMul n733,c[512,128] -> f[1,256,128]
+735 Add c[128],n734 -> f[1,256,128]
+736 Add n735,n730 -> f[1,256,128]
+737 Mul n736,c[128] -> f[1,256,128]
+738 Add n737,c[128] -> f[1,256,128]
+739 MatMul n738,c[128,512] -> f[1,256,512]
+740 Add c[512],n739 -> f[1,256,512]
+741 Relu n740 -> f[1,256,512]
+742 MatMul n741,c[512,128] -> f[1,256,128]
+743 Add c[128],n742 -> f[1,256,128]
+744 Add n743,n738 -> f[1,256,128]
+745 Mul n744,c[128] -> f[1,256,128]
+746 Add n745,c[128] -> f[1,256,128]
+747 MatMul n746,c[128,512] -> f[1,256,512]
+748 Add c[512],n747 -> f[1,256,512]
+749 Relu n748 -> f[1,256,512]
+750 MatMul n749,c[512,128] -> f[1,256,128]
+751 Add c[128],n750 -> f[1,256,128]
+752 Add n751,n746 -> f[1,256,128]
+753 Mul n752,c[128] -> f[1,256,128]
+754 Add n753,c[128] -> f[1,256,128]
+755 MatMul n754,c[128,512] -> f[1,256,512]
+756 Add c[512],n755 -> f[1,256,512]
+757 Add n756,n691 -> f[1,256,512]
+758 Mul n757,c[512] -> f[1,256,512]
+759 Add n758,c[512] -> f[1,256,512]
+760 MatMul n759,c[512,128] -> f[1,256,128]
+761 Add c[128],n760 -> f[1,256,128]
+762 Mul n761,c[128] -> f[1,256,128]
+763 Add n762,c[128] -> f[1,256,128]
+764 MatMul n759,c[512,128] -> f[1,256,128]
+765 Add c[128],n764 -> f[1,256,128]
+766 Mul n765,c[128] -> f[1,256,128]
+767 Add n766,c[128] -> f[1,256,128]
+768 MatMul n767,c[128,128] -> f[1,256,128]
+769 Add c[128],n768 -> f[1,256,128]
+770 Reshape n769,c[4]=1,256,4,32 -> f[1,256,4,32]
+771 Transpose n770 perm=0,2,1,3 -> f[1,4,256,32]
+772 MatMul n767,c[128,128] -> f[1,256,128]
+773 Add c[128],n772 -> f[1,256,128]
+774 Reshape n773,c[4]=1,256,4,32 -> f[1,256,4,32]
+775 Transpose n774 perm=0,2,3,1 -> f[1,4,32,256]
+776 MatMul n759,c[512,128] -> f[1,256,128]
+777 Add c[128],n776 -> f[1,256,128]
+778 Reshape n777,c[4]=1,256,4,32 -> f[1,256,4,32]
+779 Transpose n778 perm=0,2,1,3 -> f[1,4,256,32]
+780 MatMul n771,n775 -> f[1,4,256,256]
+781 Div n780,c[]=5.65685 -> f[1,4,256,256]
+782 Softmax n781 axis=-1 -> f[1,4,256,256]
+783 MatMul n782,n779 -> f[1,4,256,32]
+784 Transpose n783 perm=0,2,1,3 -> f[1,256,4,32]
+785 Reshape n784,c[3]=1,256,128 -> f[1,256,128]
+786 MatMul n785,c[128,128] -> f[1,256,128]
+787 Add c[128],n786 -> f[1,256,128]
+788 Add n787,n763 -> f[1,256,128]
+789 Mul n788,c[128] -> f[1,256,128]
+790 Add n789,c[128] -> f[1,256,128]
+791 MatMul n790,c[128,512] -> f[1,256,512]
+792 Add c[512],n791 -> f[1,256,512]
+793 Relu n792 -> f[1,256,512]
+794 MatMul n793,c[512,128] -> f[1,256,128]
+795 Add c[128],n794 -> f[1,256,128]
+796 Add n795,n790 -> f[1,256,128]
+797 Mul n796,c[128] -> f[1,256,128]
+798 Add n797,c[128] -> f[1,256,128]
+799 MatMul n798,c[128,512] -> f[1,256,512]
+800 Add c[512],n799 -> f[1,256,512]
+801 Relu n800 -> f[1,256,512]
+802 MatMul n801,c[512,128] -> f[1,256,128]
+803 Add c[128],n802 -> f[1,256,128]
+804 Add n803,n798 -> f[1,256,128]
+805 Mul n804,c[128] -> f[1,256,128]
+806 Add n805,c[128] -> f[1,256,128]
+807 MatMul n806,c[128,512] -> f[1,256,512]
+808 Add c[512],n807 -> f[1,256,512]
+809 Relu n808 -> f[1,256,512]
+810 MatMul n809,c[512,128] -> f[1,256,128]
+811 Add c[128],n810 -> f[1,256,128]
+812 Add n811,n806 -> f[1,256,128]
+813 Mul n812,c[128] -> f[1,256,128]
+814 Add n813,c[128] -> f[1,256,128]
+815 MatMul n814,c[128,512] -> f[1,256,512]
+816 Add c[512],n815 -> f[1,256,512]
+817 Relu n816 -> f[1,256,512]
+818 MatMul n817,c[512,128] -> f[1,256,128]
+819 Add c[128],n818 -> f[1,256,128]
+820 Add n819,n814 -> f[1,256,128]
+821 Mul n820,c[128] -> f[1,256,128]
+822 Add n821,c[128] -> f[1,256,128]
+823 MatMul n822,c[128,512] -> f[1,256,512]
+824 Add c[512],n823 -> f[1,256,512]
+825 Add n824,n759 -> f[1,256,512]
+826 Mul n825,c[512] -> f[1,256,512]
+827 Add n826,c[512] -> f[1,256,512]
+828 MatMul n827,c[512,128] -> f[1,256,128]
+829 Add c[128],n828 -> f[1,256,128]
+830 Mul n829,c[128] -> f[1,256,128]
+831 Add n830,c[128] -> f[1,256,128]
+832 MatMul n827,c[512,128] -> f[1,256,128]
+833 Add c[128],n832 -> f[1,256,128]
+834 Mul n833,c[128] -> f[1,256,128]
+835 Add n834,c[128] -> f[1,256,128]
+836 MatMul n835,c[128,128] -> f[1,256,128]
+837 Add c[128],n836 -> f[1,256,128]
+838 Reshape n837,c[4]=1,256,4,32 -> f[1,256,4,32]
+839 Transpose n838 perm=0,2,1,3 -> f[1,4,256,32]
+840 MatMul n835,c[128,128] -> f[1,256,128]
+841 Add c[128],n840 -> f[1,256,128]
+842 Reshape n841,c[4]=1,256,4,32 -> f[1,256,4,32]
+843 Transpose n842 perm=0,2,3,1 -> f[1,4,32,256]
+844 MatMul n827,c[512,128] -> f[1,256,128]
+845 Add c[128],n844 -> f[1,256,128]
+846 Reshape n845,c[4]=1,256,4,32 -> f[1,256,4,32]
+847 Transpose n846 perm=0,2,1,3 -> f[1,4,256,32]
+848 MatMul n839,n843 -> f[1,4,256,256]
+849 Div n848,c[]=5.65685 -> f[1,4,256,256]
+850 Softmax n849 axis=-1 -> f[1,4,256,256]
+851 MatMul n850,n847 -> f[1,4,256,32]
+852 Transpose n851 perm=0,2,1,3 -> f[1,256,4,32]
+853 Reshape n852,c[3]=1,256,128 -> f[1,256,128]
+854 MatMul n853,c[128,128] -> f[1,256,128]
+855 Add c[128],n854 -> f[1,256,128]
+856 Add n855,n831 -> f[1,256,128]
+857 Mul n856,c[128] -> f[1,256,128]
+858 Add n857,c[128] -> f[1,256,128]
+859 MatMul n858,c[128,512] -> f[1,256,512]
+860 Add c[512],n859 -> f[1,256,512]
+861 Relu n860 -> f[1,256,512]
+862 MatMul n861,c[512,128] -> f[1,256,128]
+863 Add c[128],n862 -> f[1,256,128]
+864 Add n863,n858 -> f[1,256,128]
+865 Mul n864,c[128] -> f[1,256,128]
+866 Add n865,c[128] -> f[1,256,128]
+867 MatMul n866,c[128,512] -> f[1,256,512]
+868 Add c[512],n867 -> f[1,256,512]
+869 Relu n868 -> f[1,256,512]
+870 MatMul n869,c[512,128] -> f[1,256,128]
+871 Add c[128],n870 -> f[1,256,128]
+872 Add n871,n866 -> f[1,256,128]
+873 Mul n872,c[128] -> f[1,256,128]
+874 Add n873,c[128] -> f[1,256,128]
+875 MatMul n874,c[128,512] -> f[1,256,512]
+876 Add c[512],n875 -> f[1,256,512]
+877 Relu n876 -> f[1,256,512]
+878 MatMul n877,c[512,128] -> f[1,256,128]
+879 Add c[128],n878 -> f[1,256,128]
+880 Add n879,n874 -> f[1,256,128]
+881 Mul n880,c[128] -> f[1,256,128]
+882 Add n881,c[128] -> f[1,256,128]
+883 MatMul n882,c[128,512] -> f[1,256,512]
+884 Add c[512],n883 -> f[1,256,512]
+885 Relu n884 -> f[1,256,512]
+886 MatMul n885,c[512,128] -> f[1,256,128]
+887 Add c[128],n886 -> f[1,256,128]
+888 Add n887,n882 -> f[1,256,128]
+889 Mul n888,c[128] -> f[1,256,128]
+890 Add n889,c[128] -> f[1,256,128]
+891 MatMul n890,c[128,512] -> f[1,256,512]
+892 Add c[512],n891 -> f[1,256,512]
+893 Add n892,n827 -> f[1,256,512]
+894 Mul n893,c[512] -> f[1,256,512]
+895 Add n894,c[512] -> f[1,256,512]
+896 MatMul n895,c[512,128] -> f[1,256,128]
+897 Add c[128],n896 -> f[1,256,128]
+898 Mul n897,c[128] -> f[1,256,128]
+899 Add n898,c[128] -> f[1,256,128]
+900 MatMul n895,c[512,128] -> f[1,256,128]
+901 Add c[128],n900 -> f[1,256,128]
+902 Mul n901,c[128] -> f[1,256,128]
+903 Add n902,c[128] -> f[1,256,128]
+904 MatMul n903,c[128,128] -> f[1,256,128]
+905 Add c[128],n904 -> f[1,256,128]
+906 Reshape n905,c[4]=1,256,4,32 -> f[1,256,4,32]
+907 Transpose n906 perm=0,2,1,3 -> f[1,4,256,32]
+908 MatMul n903,c[128,128] -> f[1,256,128]
+909 Add c[128],n908 -> f[1,256,128]
+910 Reshape n909,c[4]=1,256,4,32 -> f[1,256,4,32]
+911 Transpose n910 perm=0,2,3,1 -> f[1,4,32,256]
+912 MatMul n895,c[512,128] -> f[1,256,128]
+913 Add c[128],n912 -> f[1,256,128]
+914 Reshape n913,c[4]=1,256,4,32 -> f[1,256,4,32]
+915 Transpose n914 perm=0,2,1,3 -> f[1,4,256,32]
+916 MatMul n907,n911 -> f[1,4,256,256]
+917 Div n916,c[]=5.65685 -> f[1,4,256,256]
+918 Softmax n917 axis=-1 -> f[1,4,256,256]
+919 MatMul n918,n915 -> f[1,4,256,32]
+920 Transpose n919 perm=0,2,1,3 -> f[1,256,4,32]
+921 Reshape n920,c[3]=1,256,128 -> f[1,256,128]
+922 MatMul n921,c[128,128] -> f[1,256,128]
+923 Add c[128],n922 -> f[1,256,128]
+924 Add n923,n899 -> f[1,256,128]
+925 Mul n924,c[128] -> f[1,256,128]
+926 Add n925,c[128] -> f[1,256,128]
+927 MatMul n926,c[128,512] -> f[1,256,512]
+928 Add c[512],n927 -> f[1,256,512]
+929 Relu n928 -> f[1,256,512]
+930 MatMul n929,c[512,128] -> f[1,256,128]
+931 Add c[128],n930 -> f[1,256,128]
+932 Add n931,n926 -> f[1,256,128]
+933 Mul n932,c[128] -> f[1,256,128]
+934 Add n933,c[128] -> f[1,256,128]
+935 MatMul n934,c[128,512] -> f[1,256,512]
+936 Add c[512],n935 -> f[1,256,512]
+937 Relu n936 -> f[1,256,512]
+938 MatMul n937,c[512,128] -> f[1,256,128]
+939 Add c[128],n938 -> f[1,256,128]
+940 Add n939,n934 -> f[1,256,128]
+941 Mul n940,c[128] -> f[1,256,128]
+942 Add n941,c[128] -> f[1,256,128]
+943 MatMul n942,c[128,512] -> f[1,256,512]
+944 Add c[512],n943 -> f[1,256,512]
+945 Relu n944 -> f[1,256,512]
+946 MatMul n945,c[512,128] -> f[1,256,128]
+947 Add c[128],n946 -> f[1,256,128]
+948 Add n947,n942 -> f[1,256,128]
+949 Mul n948,c[128] -> f[1,256,128]
+950 Add n949,c[128] -> f[1,256,128]
+951 MatMul n950,c[128,512] -> f[1,256,512]
+952 Add c[512],n951 -> f[1,256,512]
+953 Relu n952 -> f[1,256,512]
+954 MatMul n953,c[512,128] -> f[1,256,128]
+955 Add c[128],n954 -> f[1,256,128]
+956 Add n955,n950 -> f[1,256,128]
+957 Mul n956,c[128] -> f[1,256,128]
+958 Add n957,c[128] -> f[1,256,128]
+959 MatMul n958,c[128,512] -> f[1,256,512]
+960 Add c[512],n959 -> f[1,256,512]
+961 Add n960,n895 -> f[1,256,512]
+962 Mul n961,c[512] -> f[1,256,512]
+963 Add n962,c[512] -> f[1,256,512]
+964 MatMul n963,c[512,128] -> f[1,256,128]
+965 Add c[128],n964 -> f[1,256,128]
+966 Mul n965,c[128] -> f[1,256,128]
+967 Add n966,c[128] -> f[1,256,128]
+968 MatMul n963,c[512,128] -> f[1,256,128]
+969 Add c[128],n968 -> f[1,256,128]
+970 Mul n969,c[128] -> f[1,256,128]
+971 Add n970,c[128] -> f[1,256,128]
+972 MatMul n971,c[128,128] -> f[1,256,128]
+973 Add c[128],n972 -> f[1,256,128]
+974 Reshape n973,c[4]=1,256,4,32 -> f[1,256,4,32]
+975 Transpose n974 perm=0,2,1,3 -> f[1,4,256,32]
+976 MatMul n971,c[128,128] -> f[1,256,128]
+977 Add c[128],n976 -> f[1,256,128]
+978 Reshape n977,c[4]=1,256,4,32 -> f[1,256,4,32]
+979 Transpose n978 perm=0,2,3,1 -> f[1,4,32,256]
+980 MatMul n963,c[512,128] -> f[1,256,128]
+981 Add c[128],n980 -> f[1,256,128]
+982 Reshape n981,c[4]=1,256,4,32 -> f[1,256,4,32]
+983 Transpose n982 perm=0,2,1,3 -> f[1,4,256,32]
+984 MatMul n975,n979 -> f[1,4,256,256]
+985 Div n984,c[]=5.65685 -> f[1,4,256,256]
+986 Softmax n985 axis=-1 -> f[1,4,256,256]
+987 MatMul n986,n983 -> f[1,4,256,32]
+988 Transpose n987 perm=0,2,1,3 -> f[1,256,4,32]
+989 Reshape n988,c[3]=1,256,128 -> f[1,256,128]
+990 MatMul n989,c[128,128] -> f[1,256,128]
+991 Add c[128],n990 -> f[1,256,128]
+992 Add n991,n967 -> f[1,256,128]
+993 Mul n992,c[128] -> f[1,256,128]
+994 Add n993,c[128] -> f[1,256,128]
+995 MatMul n994,c[128,512] -> f[1,256,512]
+996 Add c[512],n995 -> f[1,256,512]
+997 Relu n996 -> f[1,256,512]
+998 MatMul n997,c[512,128] -> f[1,256,128]
+999 Add c[128],n998 -> f[1,256,128]
+1000 Add n999,n994 -> f[1,256,128]
+1001 Mul n1000,c[128] -> f[1,256,128]
+1002 Add n1001,c[128] -> f[1,256,128]
+1003 MatMul n1002,c[128,512] -> f[1,256,512]
+1004 Add c[512],n1003 -> f[1,256,512]
+1005 Relu n1004 -> f[1,256,512]
+1006 MatMul n1005,c[512,128] -> f[1,256,128]
+1007 Add c[128],n1006 -> f[1,256,128]
+1008 Add n1007,n1002 -> f[1,256,128]
+1009 Mul n1008,c[128] -> f[1,256,128]
+1010 Add n1009,c[128] -> f[1,256,128]
+1011 MatMul n1010,c[128,512] -> f[1,256,512]
+1012 Add c[512],n1011 -> f[1,256,512]
+1013 Relu n1012 -> f[1,256,512]
+1014 MatMul n1013,c[512,128] -> f[1,256,128]
+1015 Add c[128],n1014 -> f[1,256,128]
+1016 Add n1015,n1010 -> f[1,256,128]
+1017 Mul n1016,c[128] -> f[1,256,128]
+1018 Add n1017,c[128] -> f[1,256,128]
+1019 MatMul n1018,c[128,512] -> f[1,256,512]
+1020 Add c[512],n1019 -> f[1,256,512]
+1021 Relu n1020 -> f[1,256,512]
+1022 MatMul n1021,c[512,128] -> f[1,256,128]
+1023 Add c[128],n1022 -> f[1,256,128]
+1024 Add n1023,n1018 -> f[1,256,128]
+1025 Mul n1024,c[128] -> f[1,256,128]
+1026 Add n1025,c[128] -> f[1,256,128]
+1027 MatMul n1026,c[128,512] -> f[1,256,512]
+1028 Add c[512],n1027 -> f[1,256,512]
+1029 Add n1028,n963 -> f[1,256,512]
+1030 Mul n1029,c[512] -> f[1,256,512]
+1031 Add n1030,c[512] -> f[1,256,512]
+1032 MatMul n1031,c[512,128] -> f[1,256,128]
+1033 Add c[128],n1032 -> f[1,256,128]
+1034 Mul n1033,c[128] -> f[1,256,128]
+1035 Add n1034,c[128] -> f[1,256,128]
+1036 MatMul n1031,c[512,128] -> f[1,256,128]
+1037 Add c[128],n1036 -> f[1,256,128]
+1038 Mul n1037,c[128] -> f[1,256,128]
+1039 Add n1038,c[128] -> f[1,256,128]
+1040 MatMul n1039,c[128,128] -> f[1,256,128]
+1041 Add c[128],n1040 -> f[1,256,128]
+1042 Reshape n1041,c[4]=1,256,4,32 -> f[1,256,4,32]
+1043 Transpose n1042 perm=0,2,1,3 -> f[1,4,256,32]
+1044 MatMul n1039,c[128,128] -> f[1,256,128]
+1045 Add c[128],n1044 -> f[1,256,128]
+1046 Reshape n1045,c[4]=1,256,4,32 -> f[1,256,4,32]
+1047 Transpose n1046 perm=0,2,3,1 -> f[1,4,32,256]
+1048 MatMul n1031,c[512,128] -> f[1,256,128]
+1049 Add c[128],n1048 -> f[1,256,128]
+1050 Reshape n1049,c[4]=1,256,4,32 -> f[1,256,4,32]
+1051 Transpose n1050 perm=0,2,1,3 -> f[1,4,256,32]
+1052 MatMul n1043,n1047 -> f[1,4,256,256]
+1053 Div n1052,c[]=5.65685 -> f[1,4,256,256]
+1054 Softmax n1053 axis=-1 -> f[1,4,256,256]
+1055 MatMul n1054,n1051 -> f[1,4,256,32]
+1056 Transpose n1055 perm=0,2,1,3 -> f[1,256,4,32]
+1057 Reshape n1056,c[3]=1,256,128 -> f[1,256,128]
+1058 MatMul n1057,c[128,128] -> f[1,256,128]
+1059 Add c[128],n1058 -> f[1,256,128]
+1060 Add n1059,n1035 -> f[1,256,128]
+1061 Mul n1060,c[128] -> f[1,256,128]
+1062 Add n1061,c[128] -> f[1,256,128]
+1063 MatMul n1062,c[128,512] -> f[1,256,512]
+1064 Add c[512],n1063 -> f[1,256,512]
+1065 Relu n1064 -> f[1,256,512]
+1066 MatMul n1065,c[512,128] -> f[1,256,128]
+1067 Add c[128],n1066 -> f[1,256,128]
+1068 Add n1067,n1062 -> f[1,256,128]
+1069 Mul n1068,c[128] -> f[1,256,128]
+1070 Add n1069,c[128] -> f[1,256,128]
+1071 MatMul n1070,c[128,512] -> f[1,256,512]
+1072 Add c[512],n1071 -> f[1,256,512]
+1073 Relu n1072 -> f[1,256,512]
+1074 MatMul n1073,c[512,128] -> f[1,256,128]
+1075 Add c[128],n1074 -> f[1,256,128]
+1076 Add n1075,n1070 -> f[1,256,128]
+1077 Mul n1076,c[128] -> f[1,256,128]
+1078 Add n1077,c[128] -> f[1,256,128]
+1079 MatMul n1078,c[128,512] -> f[1,256,512]
+1080 Add c[512],n1079 -> f[1,256,512]
+1081 Relu n1080 -> f[1,256,512]
+1082 MatMul n1081,c[512,128] -> f[1,256,128]
+1083 Add c[128],n1082 -> f[1,256,128]
+1084 Add n1083,n1078 -> f[1,256,128]
+1085 Mul n1084,c[128] -> f[1,256,128]
+1086 Add n1085,c[128] -> f[1,256,128]
+1087 MatMul n1086,c[128,512] -> f[1,256,512]
+1088 Add c[512],n1087 -> f[1,256,512]
+1089 Relu n1088 -> f[1,256,512]
+1090 MatMul n1089,c[512,128] -> f[1,256,128]
+1091 Add c[128],n1090 -> f[1,256,128]
+1092 Add n1091,n1086 -> f[1,256,128]
+1093 Mul n1092,c[128] -> f[1,256,128]
+1094 Add n1093,c[128] -> f[1,256,128]
+1095 MatMul n1094,c[128,512] -> f[1,256,512]
+1096 Add c[512],n1095 -> f[1,256,512]
+1097 Add n1096,n1031 -> f[1,256,512]
+1098 Mul n1097,c[512] -> f[1,256,512]
+1099 Add n1098,c[512] -> f[1,256,512]
+1100 MatMul n1099,c[512,128] -> f[1,256,128]
+1101 Add c[128],n1100 -> f[1,256,128]
+1102 Mul n1101,c[128] -> f[1,256,128]
+1103 Add n1102,c[128] -> f[1,256,128]
+1104 MatMul n1099,c[512,128] -> f[1,256,128]
+1105 Add c[128],n1104 -> f[1,256,128]
+1106 Mul n1105,c[128] -> f[1,256,128]
+1107 Add n1106,c[128] -> f[1,256,128]
+1108 MatMul n1107,c[128,128] -> f[1,256,128]
+1109 Add c[128],n1108 -> f[1,256,128]
+1110 Reshape n1109,c[4]=1,256,4,32 -> f[1,256,4,32]
+1111 Transpose n1110 perm=0,2,1,3 -> f[1,4,256,32]
+1112 MatMul n1107,c[128,128] -> f[1,256,128]
+1113 Add c[128],n1112 -> f[1,256,128]
+1114 Reshape n1113,c[4]=1,256,4,32 -> f[1,256,4,32]
+1115 Transpose n1114 perm=0,2,3,1 -> f[1,4,32,256]
+1116 MatMul n1099,c[512,128] -> f[1,256,128]
+1117 Add c[128],n1116 -> f[1,256,128]
+1118 Reshape n1117,c[4]=1,256,4,32 -> f[1,256,4,32]
+1119 Transpose n1118 perm=0,2,1,3 -> f[1,4,256,32]
+1120 MatMul n1111,n1115 -> f[1,4,256,256]
+1121 Div n1120,c[]=5.65685 -> f[1,4,256,256]
+1122 Softmax n1121 axis=-1 -> f[1,4,256,256]
+1123 MatMul n1122,n1119 -> f[1,4,256,32]
+1124 Transpose n1123 perm=0,2,1,3 -> f[1,256,4,32]
+1125 Reshape n1124,c[3]=1,256,128 -> f[1,256,128]
+1126 MatMul n1125,c[128,128] -> f[1,256,128]
+1127 Add c[128],n1126 -> f[1,256,128]
+1128 Add n1127,n1103 -> f[1,256,128]
+1129 Mul n1128,c[128] -> f[1,256,128]
+1130 Add n1129,c[128] -> f[1,256,128]
+1131 MatMul n1130,c[128,512] -> f[1,256,512]
+1132 Add c[512],n1131 -> f[1,256,512]
+1133 Relu n1132 -> f[1,256,512]
+1134 MatMul n1133,c[512,128] -> f[1,256,128]
+1135 Add c[128],n1134 -> f[1,256,128]
+1136 Add n1135,n1130 -> f[1,256,128]
+1137 Mul n1136,c[128] -> f[1,256,128]
+1138 Add n1137,c[128] -> f[1,256,128]
+1139 MatMul n1138,c[128,512] -> f[1,256,512]
+1140 Add c[512],n1139 -> f[1,256,512]
+1141 Relu n1140 -> f[1,256,512]
+1142 MatMul n1141,c[512,128] -> f[1,256,128]
+1143 Add c[128],n1142 -> f[1,256,128]
+1144 Add n1143,n1138 -> f[1,256,128]
+1145 Mul n1144,c[128] -> f[1,256,128]
+1146 Add n1145,c[128] -> f[1,256,128]
+1147 MatMul n1146,c[128,512] -> f[1,256,512]
+1148 Add c[512],n1147 -> f[1,256,512]
+1149 Relu n1148 -> f[1,256,512]
+1150 MatMul n1149,c[512,128] -> f[1,256,128]
+1151 Add c[128],n1150 -> f[1,256,128]
+1152 Add n1151,n1146 -> f[1,256,128]
+1153 Mul n1152,c[128] -> f[1,256,128]
+1154 Add n1153,c[128] -> f[1,256,128]
+1155 MatMul n1154,c[128,512] -> f[1,256,512]
+1156 Add c[512],n1155 -> f[1,256,512]
+1157 Relu n1156 -> f[1,256,512]
+1158 MatMul n1157,c[512,128] -> f[1,256,128]
+1159 Add c[128],n1158 -> f[1,256,128]
+1160 Add n1159,n1154 -> f[1,256,128]
+1161 Mul n1160,c[128] -> f[1,256,128]
+1162 Add n1161,c[128] -> f[1,256,128]
+1163 MatMul n1162,c[128,512] -> f[1,256,512]
+1164 Add c[512],n1163 -> f[1,256,512]
+1165 Add n1164,n1099 -> f[1,256,512]
+1166 Mul n1165,c[512] -> f[1,256,512]
+1167 Add n1166,c[512] -> f[1,256,512]
+1168 MatMul n1167,c[512,128] -> f[1,256,128]
+1169 Add c[128],n1168 -> f[1,256,128]
+1170 Mul n1169,c[128] -> f[1,256,128]
+1171 Add n1170,c[128] -> f[1,256,128]
+1172 MatMul n1167,c[512,128] -> f[1,256,128]
+1173 Add c[128],n1172 -> f[1,256,128]
+1174 Mul n1173,c[128] -> f[1,256,128]
+1175 Add n1174,c[128] -> f[1,256,128]
+1176 MatMul n1175,c[128,128] -> f[1,256,128]
+1177 Add c[128],n1176 -> f[1,256,128]
+1178 Reshape n1177,c[4]=1,256,4,32 -> f[1,256,4,32]
+1179 Transpose n1178 perm=0,2,1,3 -> f[1,4,256,32]
+1180 MatMul n1175,c[128,128] -> f[1,256,128]
+1181 Add c[128],n1180 -> f[1,256,128]
+1182 Reshape n1181,c[4]=1,256,4,32 -> f[1,256,4,32]
+1183 Transpose n1182 perm=0,2,3,1 -> f[1,4,32,256]
+1184 MatMul n1167,c[512,128] -> f[1,256,128]
+1185 Add c[128],n1184 -> f[1,256,128]
+1186 Reshape n1185,c[4]=1,256,4,32 -> f[1,256,4,32]
+1187 Transpose n1186 perm=0,2,1,3 -> f[1,4,256,32]
+1188 MatMul n1179,n1183 -> f[1,4,256,256]
+1189 Div n1188,c[]=5.65685 -> f[1,4,256,256]
+1190 Softmax n1189 axis=-1 -> f[1,4,256,256]
+1191 MatMul n1190,n1187 -> f[1,4,256,32]
+1192 Transpose n1191 perm=0,2,1,3 -> f[1,256,4,32]
+1193 Reshape n1192,c[3]=1,256,128 -> f[1,256,128]
+1194 MatMul n1193,c[128,128] -> f[1,256,128]
+1195 Add c[128],n1194 -> f[1,256,128]
+1196 Add n1195,n1171 -> f[1,256,128]
+1197 Mul n1196,c[128] -> f[1,256,128]
+1198 Add n1197,c[128] -> f[1,256,128]
+1199 MatMul n1198,c[128,512] -> f[1,256,512]
+1200 Add c[512],n1199 -> f[1,256,512]
+1201 Relu n1200 -> f[1,256,512]
+1202 MatMul n1201,c[512,128] -> f[1,256,128]
+1203 Add c[128],n1202 -> f[1,256,128]
+1204 Add n1203,n1198 -> f[1,256,128]
+1205 Mul n1204,c[128] -> f[1,256,128]
+1206 Add n1205,c[128] -> f[1,256,128]
+1207 MatMul n1206,c[128,512] -> f[1,256,512]
+1208 Add c[512],n1207 -> f[1,256,512]
+1209 Relu n1208 -> f[1,256,512]
+1210 MatMul n1209,c[512,128] -> f[1,256,128]
+1211 Add c[128],n1210 -> f[1,256,128]
+1212 Add n1211,n1206 -> f[1,256,128]
+1213 Mul n1212,c[128] -> f[1,256,128]
+1214 Add n1213,c[128] -> f[1,256,128]
+1215 MatMul n1214,c[128,512] -> f[1,256,512]
+1216 Add c[512],n1215 -> f[1,256,512]
+1217 Relu n1216 -> f[1,256,512]
+1218 MatMul n1217,c[512,128] -> f[1,256,128]
+1219 Add c[128],n1218 -> f[1,256,128]
+1220 Add n1219,n1214 -> f[1,256,128]
+1221 Mul n1220,c[128] -> f[1,256,128]
+1222 Add n1221,c[128] -> f[1,256,128]
+1223 MatMul n1222,c[128,512] -> f[1,256,512]
+1224 Add c[512],n1223 -> f[1,256,512]
+1225 Relu n1224 -> f[1,256,512]
+1226 MatMul n1225,c[512,128] -> f[1,256,128]
+1227 Add c[128],n1226 -> f[1,256,128]
+1228 Add n1227,n1222 -> f[1,256,128]
+1229 Mul n1228,c[128] -> f[1,256,128]
+1230 Add n1229,c[128] -> f[1,256,128]
+1231 MatMul n1230,c[128,512] -> f[1,256,512]
+1232 Add c[512],n1231 -> f[1,256,512]
+1233 Add n1232,n1167 -> f[1,256,512]
+1234 Mul n1233,c[512] -> f[1,256,512]
+1235 Add n1234,c[512] -> f[1,256,512]
+1236 MatMul n1235,c[512,128] -> f[1,256,128]
+1237 Add c[128],n1236 -> f[1,256,128]
+1238 Mul n1237,c[128] -> f[1,256,128]
+1239 Add n1238,c[128] -> f[1,256,128]
+1240 MatMul n1235,c[512,128] -> f[1,256,128]
+1241 Add c[128],n1240 -> f[1,256,128]
+1242 Mul n1241,c[128] -> f[1,256,128]
+1243 Add n1242,c[128] -> f[1,256,128]
+1244 MatMul n1243,c[128,128] -> f[1,256,128]
+1245 Add c[128],n1244 -> f[1,256,128]
+1246 Reshape n1245,c[4]=1,256,4,32 -> f[1,256,4,32]
+1247 Transpose n1246 perm=0,2,1,3 -> f[1,4,256,32]
+1248 MatMul n1243,c[128,128] -> f[1,256,128]
+1249 Add c[128],n1248 -> f[1,256,128]
+1250 Reshape n1249,c[4]=1,256,4,32 -> f[1,256,4,32]
+1251 Transpose n1250 perm=0,2,3,1 -> f[1,4,32,256]
+1252 MatMul n1235,c[512,128] -> f[1,256,128]
+1253 Add c[128],n1252 -> f[1,256,128]
+1254 Reshape n1253,c[4]=1,256,4,32 -> f[1,256,4,32]
+1255 Transpose n1254 perm=0,2,1,3 -> f[1,4,256,32]
+1256 MatMul n1247,n1251 -> f[1,4,256,256]
+1257 Div n1256,c[]=5.65685 -> f[1,4,256,256]
+1258 Softmax n1257 axis=-1 -> f[1,4,256,256]
+1259 MatMul n1258,n1255 -> f[1,4,256,32]
+1260 Transpose n1259 perm=0,2,1,3 -> f[1,256,4,32]
+1261 Reshape n1260,c[3]=1,256,128 -> f[1,256,128]
+1262 MatMul n1261,c[128,128] -> f[1,256,128]
+1263 Add c[128],n1262 -> f[1,256,128]
+1264 Add n1263,n1239 -> f[1,256,128]
+1265 Mul n1264,c[128] -> f[1,256,128]
+1266 Add n1265,c[128] -> f[1,256,128]
+1267 MatMul n1266,c[128,512] -> f[1,256,512]
+1268 Add c[512],n1267 -> f[1,256,512]
+1269 Relu n1268 -> f[1,256,512]
+1270 MatMul n1269,c[512,128] -> f[1,256,128]
+1271 Add c[128],n1270 -> f[1,256,128]
+1272 Add n1271,n1266 -> f[1,256,128]
+1273 Mul n1272,c[128] -> f[1,256,128]
+1274 Add n1273,c[128] -> f[1,256,128]
+1275 MatMul n1274,c[128,512] -> f[1,256,512]
+1276 Add c[512],n1275 -> f[1,256,512]
+1277 Relu n1276 -> f[1,256,512]
+1278 MatMul n1277,c[512,128] -> f[1,256,128]
+1279 Add c[128],n1278 -> f[1,256,128]
+1280 Add n1279,n1274 -> f[1,256,128]
+1281 Mul n1280,c[128] -> f[1,256,128]
+1282 Add n1281,c[128] -> f[1,256,128]
+1283 MatMul n1282,c[128,512] -> f[1,256,512]
+1284 Add c[512],n1283 -> f[1,256,512]
+1285 Relu n1284 -> f[1,256,512]
+1286 MatMul n1285,c[512,128] -> f[1,256,128]
+1287 Add c[128],n1286 -> f[1,256,128]
+1288 Add n1287,n1282 -> f[1,256,128]
+1289 Mul n1288,c[128] -> f[1,256,128]
+1290 Add n1289,c[128] -> f[1,256,128]
+1291 MatMul n1290,c[128,512] -> f[1,256,512]
+1292 Add c[512],n1291 -> f[1,256,512]
+1293 Relu n1292 -> f[1,256,512]
+1294 MatMul n1293,c[512,128] -> f[1,256,128]
+1295 Add c[128],n1294 -> f[1,256,128]
+1296 Add n1295,n1290 -> f[1,256,128]
+1297 Mul n1296,c[128] -> f[1,256,128]
+1298 Add n1297,c[128] -> f[1,256,128]
+1299 MatMul n1298,c[128,512] -> f[1,256,512]
+1300 Add c[512],n1299 -> f[1,256,512]
+1301 Add n1300,n1235 -> f[1,256,512]
+1302 Mul n1301,c[512] -> f[1,256,512]
+1303 Add n1302,c[512] -> f[1,256,512]
+1304 MatMul n1303,c[512,128] -> f[1,256,128]
+1305 Add c[128],n1304 -> f[1,256,128]
+1306 Mul n1305,c[128] -> f[1,256,128]
+1307 Add n1306,c[128] -> f[1,256,128]
+1308 MatMul n1303,c[512,128] -> f[1,256,128]
+1309 Add c[128],n1308 -> f[1,256,128]
+1310 Mul n1309,c[128] -> f[1,256,128]
+1311 Add n1310,c[128] -> f[1,256,128]
+1312 MatMul n1311,c[128,128] -> f[1,256,128]
+1313 Add c[128],n1312 -> f[1,256,128]
+1314 Reshape n1313,c[4]=1,256,4,32 -> f[1,256,4,32]
+1315 Transpose n1314 perm=0,2,1,3 -> f[1,4,256,32]
+1316 MatMul n1311,c[128,128] -> f[1,256,128]
+1317 Add c[128],n1316 -> f[1,256,128]
+1318 Reshape n1317,c[4]=1,256,4,32 -> f[1,256,4,32]
+1319 Transpose n1318 perm=0,2,3,1 -> f[1,4,32,256]
+1320 MatMul n1303,c[512,128] -> f[1,256,128]
+1321 Add c[128],n1320 -> f[1,256,128]
+1322 Reshape n1321,c[4]=1,256,4,32 -> f[1,256,4,32]
+1323 Transpose n1322 perm=0,2,1,3 -> f[1,4,256,32]
+1324 MatMul n1315,n1319 -> f[1,4,256,256]
+1325 Div n1324,c[]=5.65685 -> f[1,4,256,256]
+1326 Softmax n1325 axis=-1 -> f[1,4,256,256]
+1327 MatMul n1326,n1323 -> f[1,4,256,32]
+1328 Transpose n1327 perm=0,2,1,3 -> f[1,256,4,32]
+1329 Reshape n1328,c[3]=1,256,128 -> f[1,256,128]
+1330 MatMul n1329,c[128,128] -> f[1,256,128]
+1331 Add c[128],n1330 -> f[1,256,128]
+1332 Add n1331,n1307 -> f[1,256,128]
+1333 Mul n1332,c[128] -> f[1,256,128]
+1334 Add n1333,c[128] -> f[1,256,128]
+1335 MatMul n1334,c[128,512] -> f[1,256,512]
+1336 Add c[512],n1335 -> f[1,256,512]
+1337 Relu n1336 -> f[1,256,512]
+1338 MatMul n1337,c[512,128] -> f[1,256,128]
+1339 Add c[128],n1338 -> f[1,256,128]
+1340 Add n1339,n1334 -> f[1,256,128]
+1341 Mul n1340,c[128] -> f[1,256,128]
+1342 Add n1341,c[128] -> f[1,256,128]
+1343 MatMul n1342,c[128,512] -> f[1,256,512]
+1344 Add c[512],n1343 -> f[1,256,512]
+1345 Relu n1344 -> f[1,256,512]
+1346 MatMul n1345,c[512,128] -> f[1,256,128]
+1347 Add c[128],n1346 -> f[1,256,128]
+1348 Add n1347,n1342 -> f[1,256,128]
+1349 Mul n1348,c[128] -> f[1,256,128]
+1350 Add n1349,c[128] -> f[1,256,128]
+1351 MatMul n1350,c[128,512] -> f[1,256,512]
+1352 Add c[512],n1351 -> f[1,256,512]
+1353 Relu n1352 -> f[1,256,512]
+1354 MatMul n1353,c[512,128] -> f[1,256,128]
+1355 Add c[128],n1354 -> f[1,256,128]
+1356 Add n1355,n1350 -> f[1,256,128]
+1357 Mul n1356,c[128] -> f[1,256,128]
+1358 Add n1357,c[128] -> f[1,256,128]
+1359 MatMul n1358,c[128,512] -> f[1,256,512]
+1360 Add c[512],n1359 -> f[1,256,512]
+1361 Relu n1360 -> f[1,256,512]
+1362 MatMul n1361,c[512,128] -> f[1,256,128]
+1363 Add c[128],n1362 -> f[1,256,128]
+1364 Add n1363,n1358 -> f[1,256,128]
+1365 Mul n1364,c[128] -> f[1,256,128]
+1366 Add n1365,c[128] -> f[1,256,128]
+1367 MatMul n1366,c[128,512] -> f[1,256,512]
+1368 Add c[512],n1367 -> f[1,256,512]
+1369 Add n1368,n1303 -> f[1,256,512]
+1370 Mul n1369,c[512] -> f[1,256,512]
+1371 Add n1370,c[512] -> f[1,256,512]
+1372 MatMul n1371,c[512,128] -> f[1,256,128]
+1373 Add c[128],n1372 -> f[1,256,128]
+1374 Mul n1373,c[128] -> f[1,256,128]
+1375 Add n1374,c[128] -> f[1,256,128]
+1376 MatMul n1371,c[512,128] -> f[1,256,128]
+1377 Add c[128],n1376 -> f[1,256,128]
+1378 Mul n1377,c[128] -> f[1,256,128]
+1379 Add n1378,c[128] -> f[1,256,128]
+1380 MatMul n1379,c[128,128] -> f[1,256,128]
+1381 Add c[128],n1380 -> f[1,256,128]
+1382 Reshape n1381,c[4]=1,256,4,32 -> f[1,256,4,32]
+1383 Transpose n1382 perm=0,2,1,3 -> f[1,4,256,32]
+1384 MatMul n1379,c[128,128] -> f[1,256,128]
+1385 Add c[128],n1384 -> f[1,256,128]
+1386 Reshape n1385,c[4]=1,256,4,32 -> f[1,256,4,32]
+1387 Transpose n1386 perm=0,2,3,1 -> f[1,4,32,256]
+1388 MatMul n1371,c[512,128] -> f[1,256,128]
+1389 Add c[128],n1388 -> f[1,256,128]
+1390 Reshape n1389,c[4]=1,256,4,32 -> f[1,256,4,32]
+1391 Transpose n1390 perm=0,2,1,3 -> f[1,4,256,32]
+1392 MatMul n1383,n1387 -> f[1,4,256,256]
+1393 Div n1392,c[]=5.65685 -> f[1,4,256,256]
+1394 Softmax n1393 axis=-1 -> f[1,4,256,256]
+1395 MatMul n1394,n1391 -> f[1,4,256,32]
+1396 Transpose n1395 perm=0,2,1,3 -> f[1,256,4,32]
+1397 Reshape n1396,c[3]=1,256,128 -> f[1,256,128]
+1398 MatMul n1397,c[128,128] -> f[1,256,128]
+1399 Add c[128],n1398 -> f[1,256,128]
+1400 Add n1399,n1375 -> f[1,256,128]
+1401 Mul n1400,c[128] -> f[1,256,128]
+1402 Add n1401,c[128] -> f[1,256,128]
+1403 MatMul n1402,c[128,512] -> f[1,256,512]
+1404 Add c[512],n1403 -> f[1,256,512]
+1405 Relu n1404 -> f[1,256,512]
+1406 MatMul n1405,c[512,128] -> f[1,256,128]
+1407 Add c[128],n1406 -> f[1,256,128]
+1408 Add n1407,n1402 -> f[1,256,128]
+1409 Mul n1408,c[128] -> f[1,256,128]
+1410 Add n1409,c[128] -> f[1,256,128]
+1411 MatMul n1410,c[128,512] -> f[1,256,512]
+1412 Add c[512],n1411 -> f[1,256,512]
+1413 Relu n1412 -> f[1,256,512]
+1414 MatMul n1413,c[512,128] -> f[1,256,128]
+1415 Add c[128],n1414 -> f[1,256,128]
+1416 Add n1415,n1410 -> f[1,256,128]
+1417 Mul n1416,c[128] -> f[1,256,128]
+1418 Add n1417,c[128] -> f[1,256,128]
+1419 MatMul n1418,c[128,512] -> f[1,256,512]
+1420 Add c[512],n1419 -> f[1,256,512]
+1421 Relu n1420 -> f[1,256,512]
+1422 MatMul n1421,c[512,128] -> f[1,256,128]
+1423 Add c[128],n1422 -> f[1,256,128]
+1424 Add n1423,n1418 -> f[1,256,128]
+1425 Mul n1424,c[128] -> f[1,256,128]
+1426 Add n1425,c[128] -> f[1,256,128]
+1427 MatMul n1426,c[128,512] -> f[1,256,512]
+1428 Add c[512],n1427 -> f[1,256,512]
+1429 Relu n1428 -> f[1,256,512]
+1430 MatMul n1429,c[512,128] -> f[1,256,128]
+1431 Add c[128],n1430 -> f[1,256,128]
+1432 Add n1431,n1426 -> f[1,256,128]
+1433 Mul n1432,c[128] -> f[1,256,128]
+1434 Add n1433,c[128] -> f[1,256,128]
+1435 MatMul n1434,c[128,512] -> f[1,256,512]
+1436 Add c[512],n1435 -> f[1,256,512]
+1437 Add n1436,n1371 -> f[1,256,512]
+1438 Mul n1437,c[512] -> f[1,256,512]
+1439 Add n1438,c[512] -> f[1,256,512]
+1440 MatMul n1439,c[512,128] -> f[1,256,128]
+1441 Add c[128],n1440 -> f[1,256,128]
+1442 Mul n1441,c[128] -> f[1,256,128]
+1443 Add n1442,c[128] -> f[1,256,128]
+1444 MatMul n1439,c[512,128] -> f[1,256,128]
+1445 Add c[128],n1444 -> f[1,256,128]
+1446 Mul n1445,c[128] -> f[1,256,128]
+1447 Add n1446,c[128] -> f[1,256,128]
+1448 MatMul n1447,c[128,128] -> f[1,256,128]
+1449 Add c[128],n1448 -> f[1,256,128]
+1450 Reshape n1449,c[4]=1,256,4,32 -> f[1,256,4,32]
+1451 Transpose n1450 perm=0,2,1,3 -> f[1,4,256,32]
+1452 MatMul n1447,c[128,128] -> f[1,256,128]
+1453 Add c[128],n1452 -> f[1,256,128]
+1454 Reshape n1453,c[4]=1,256,4,32 -> f[1,256,4,32]
+1455 Transpose n1454 perm=0,2,3,1 -> f[1,4,32,256]
+1456 MatMul n1439,c[512,128] -> f[1,256,128]
+1457 Add c[128],n1456 -> f[1,256,128]
+1458 Reshape n1457,c[4]=1,256,4,32 -> f[1,256,4,32]
+1459 Transpose n1458 perm=0,2,1,3 -> f[1,4,256,32]
+1460 MatMul n1451,n1455 -> f[1,4,256,256]
+1461 Div n1460,c[]=5.65685 -> f[1,4,256,256]
+1462 Softmax n1461 axis=-1 -> f[1,4,256,256]
+1463 MatMul n1462,n1459 -> f[1,4,256,32]
+1464 Transpose n1463 perm=0,2,1,3 -> f[1,256,4,32]
+1465 Reshape n1464,c[3]=1,256,128 -> f[1,256,128]
+1466 MatMul n1465,c[128,128] -> f[1,256,128]
+1467 Add c[128],n1466 -> f[1,256,128]
+1468 Add n1467,n1443 -> f[1,256,128]
+1469 Mul n1468,c[128] -> f[1,256,128]
+1470 Add n1469,c[128] -> f[1,256,128]
+1471 MatMul n1470,c[128,512] -> f[1,256,512]
+1472 Add c[512],n1471 -> f[1,256,512]
+1473 Relu n1472 -> f[1,256,512]
+1474 MatMul n1473,c[512,128] -> f[1,256,128]
+1475 Add c[128],n1474 -> f[1,256,128]
+1476 Add n1475,n1470 -> f[1,256,128]
+1477 Mul n1476,c[128] -> f[1,256,128]
+1478 Add n1477,c[128] -> f[1,256,128]
+1479 MatMul n1478,c[128,512] -> f[1,256,512]
+1480 Add c[512],n1479 -> f[1,256,512]
+1481 Relu n1480 -> f[1,256,512]
+1482 MatMul n1481,c[512,128] -> f[1,256,128]
+1483 Add c[128],n1482 -> f[1,256,128]
+1484 Add n1483,n1478 -> f[1,256,128]
+1485 Mul n1484,c[128] -> f[1,256,128]
+1486 Add n1485,c[128] -> f[1,256,128]
+1487 MatMul n1486,c[128,512] -> f[1,256,512]
+1488 Add c[512],n1487 -> f[1,256,512]
+1489 Relu n1488 -> f[1,256,512]
+1490 MatMul n1489,c[512,128] -> f[1,256,128]
+1491 Add c[128],n1490 -> f[1,256,128]
+1492 Add n1491,n1486 -> f[1,256,128]
+1493 Mul n1492,c[128] -> f[1,256,128]
+1494 Add n1493,c[128] -> f[1,256,128]
+1495 MatMul n1494,c[128,512] -> f[1,256,512]
+1496 Add c[512],n1495 -> f[1,256,512]
+1497 Relu n1496 -> f[1,256,512]
+1498 MatMul n1497,c[512,128] -> f[1,256,128]
+1499 Add c[128],n1498 -> f[1,256,128]
+1500 Add n1499,n1494 -> f[1,256,128]
+1501 Mul n1500,c[128] -> f[1,256,128]
+1502 Add n1501,c[128] -> f[1,256,128]
+1503 MatMul n1502,c[128,512] -> f[1,256,512]
+1504 Add c[512],n1503 -> f[1,256,512]
+1505 Add n1504,n1439 -> f[1,256,512]
+1506 Mul n1505,c[512] -> f[1,256,512]
+1507 Add n1506,c[512] -> f[1,256,512]
+1508 MatMul n1507,c[512,128] -> f[1,256,128]
+1509 Add c[128],n1508 -> f[1,256,128]
+1510 Mul n1509,c[128] -> f[1,256,128]
+1511 Add n1510,c[128] -> f[1,256,128]
+1512 MatMul n1507,c[512,128] -> f[1,256,128]
+1513 Add c[128],n1512 -> f[1,256,128]
+1514 Mul n1513,c[128] -> f[1,256,128]
+1515 Add n1514,c[128] -> f[1,256,128]
+1516 MatMul n1515,c[128,128] -> f[1,256,128]
+1517 Add c[128],n1516 -> f[1,256,128]
+1518 Reshape n1517,c[4]=1,256,4,32 -> f[1,256,4,32]
+1519 Transpose n1518 perm=0,2,1,3 -> f[1,4,256,32]
+1520 MatMul n1515,c[128,128] -> f[1,256,128]
+1521 Add c[128],n1520 -> f[1,256,128]
+1522 Reshape n1521,c[4]=1,256,4,32 -> f[1,256,4,32]
+1523 Transpose n1522 perm=0,2,3,1 -> f[1,4,32,256]
+1524 MatMul n1507,c[512,128] -> f[1,256,128]
+1525 Add c[128],n1524 -> f[1,256,128]
+1526 Reshape n1525,c[4]=1,256,4,32 -> f[1,256,4,32]
+1527 Transpose n1526 perm=0,2,1,3 -> f[1,4,256,32]
+1528 MatMul n1519,n1523 -> f[1,4,256,256]
+1529 Div n1528,c[]=5.65685 -> f[1,4,256,256]
+1530 Softmax n1529 axis=-1 -> f[1,4,256,256]
+1531 MatMul n1530,n1527 -> f[1,4,256,32]
+1532 Transpose n1531 perm=0,2,1,3 -> f[1,256,4,32]
+1533 Reshape n1532,c[3]=1,256,128 -> f[1,256,128]
+1534 MatMul n1533,c[128,128] -> f[1,256,128]
+1535 Add c[128],n1534 -> f[1,256,128]
+1536 Add n1535,n1511 -> f[1,256,128]
+1537 Mul n1536,c[128] -> f[1,256,128]
+1538 Add n1537,c[128] -> f[1,256,128]
+1539 MatMul n1538,c[128,512] -> f[1,256,512]
+1540 Add c[512],n1539 -> f[1,256,512]
+1541 Relu n1540 -> f[1,256,512]
+1542 MatMul n1541,c[512,128] -> f[1,256,128]
+1543 Add c[128],n1542 -> f[1,256,128]
+1544 Add n1543,n1538 -> f[1,256,128]
+1545 Mul n1544,c[128] -> f[1,256,128]
+1546 Add n1545,c[128] -> f[1,256,128]
+1547 MatMul n1546,c[128,512] -> f[1,256,512]
+1548 Add c[512],n1547 -> f[1,256,512]
+1549 Relu n1548 -> f[1,256,512]
+1550 MatMul n1549,c[512,128] -> f[1,256,128]
+1551 Add c[128],n1550 -> f[1,256,128]
+1552 Add n1551,n1546 -> f[1,256,128]
+1553 Mul n1552,c[128] -> f[1,256,128]
+1554 Add n1553,c[128] -> f[1,256,128]
+1555 MatMul n1554,c[128,512] -> f[1,256,512]
+1556 Add c[512],n1555 -> f[1,256,512]
+1557 Relu n1556 -> f[1,256,512]
+1558 MatMul n1557,c[512,128] -> f[1,256,128]
+1559 Add c[128],n1558 -> f[1,256,128]
+1560 Add n1559,n1554 -> f[1,256,128]
+1561 Mul n1560,c[128] -> f[1,256,128]
+1562 Add n1561,c[128] -> f[1,256,128]
+1563 MatMul n1562,c[128,512] -> f[1,256,512]
+1564 Add c[512],n1563 -> f[1,256,512]
+1565 Relu n1564 -> f[1,256,512]
+1566 MatMul n1565,c[512,128] -> f[1,256,128]
+1567 Add c[128],n1566 -> f[1,256,128]
+1568 Add n1567,n1562 -> f[1,256,128]
+1569 Mul n1568,c[128] -> f[1,256,128]
+1570 Add n1569,c[128] -> f[1,256,128]
+1571 MatMul n1570,c[128,512] -> f[1,256,512]
+1572 Add c[512],n1571 -> f[1,256,512]
+1573 Add n1572,n1507 -> f[1,256,512]
+1574 Mul n1573,c[512] -> f[1,256,512]
+1575 Add n1574,c[512] -> f[1,256,512]
+1576 MatMul n1575,c[512,128] -> f[1,256,128]
+1577 Add c[128],n1576 -> f[1,256,128]
+1578 Mul n1577,c[128] -> f[1,256,128]
+1579 Add n1578,c[128] -> f[1,256,128]
+1580 MatMul n1575,c[512,128] -> f[1,256,128]
+1581 Add c[128],n1580 -> f[1,256,128]
+1582 Mul n1581,c[128] -> f[1,256,128]
+1583 Add n1582,c[128] -> f[1,256,128]
+1584 MatMul n1583,c[128,128] -> f[1,256,128]
+1585 Add c[128],n1584 -> f[1,256,128]
+1586 Reshape n1585,c[4]=1,256,4,32 -> f[1,256,4,32]
+1587 Transpose n1586 perm=0,2,1,3 -> f[1,4,256,32]
+1588 MatMul n1583,c[128,128] -> f[1,256,128]
+1589 Add c[128],n1588 -> f[1,256,128]
+1590 Reshape n1589,c[4]=1,256,4,32 -> f[1,256,4,32]
+1591 Transpose n1590 perm=0,2,3,1 -> f[1,4,32,256]
+1592 MatMul n1575,c[512,128] -> f[1,256,128]
+1593 Add c[128],n1592 -> f[1,256,128]
+1594 Reshape n1593,c[4]=1,256,4,32 -> f[1,256,4,32]
+1595 Transpose n1594 perm=0,2,1,3 -> f[1,4,256,32]
+1596 MatMul n1587,n1591 -> f[1,4,256,256]
+1597 Div n1596,c[]=5.65685 -> f[1,4,256,256]
+1598 Softmax n1597 axis=-1 -> f[1,4,256,256]
+1599 MatMul n1598,n1595 -> f[1,4,256,32]
+1600 Transpose n1599 perm=0,2,1,3 -> f[1,256,4,32]
+1601 Reshape n1600,c[3]=1,256,128 -> f[1,256,128]
+1602 MatMul n1601,c[128,128] -> f[1,256,128]
+1603 Add c[128],n1602 -> f[1,256,128]
+1604 Add n1603,n1579 -> f[1,256,128]
+1605 Mul n1604,c[128] -> f[1,256,128]
+1606 Add n1605,c[128] -> f[1,256,128]
+1607 MatMul n1606,c[128,512] -> f[1,256,512]
+1608 Add c[512],n1607 -> f[1,256,512]
+1609 Relu n1608 -> f[1,256,512]
+1610 MatMul n1609,c[512,128] -> f[1,256,128]
+1611 Add c[128],n1610 -> f[1,256,128]
+1612 Add n1611,n1606 -> f[1,256,128]
+1613 Mul n1612,c[128] -> f[1,256,128]
+1614 Add n1613,c[128] -> f[1,256,128]
+1615 MatMul n1614,c[128,512] -> f[1,256,512]
+1616 Add c[512],n1615 -> f[1,256,512]
+1617 Relu n1616 -> f[1,256,512]
+1618 MatMul n1617,c[512,128] -> f[1,256,128]
+1619 Add c[128],n1618 -> f[1,256,128]
+1620 Add n1619,n1614 -> f[1,256,128]
+1621 Mul n1620,c[128] -> f[1,256,128]
+1622 Add n1621,c[128] -> f[1,256,128]
+1623 MatMul n1622,c[128,512] -> f[1,256,512]
+1624 Add c[512],n1623 -> f[1,256,512]
+1625 Relu n1624 -> f[1,256,512]
+1626 MatMul n1625,c[512,128] -> f[1,256,128]
+1627 Add c[128],n1626 -> f[1,256,128]
+1628 Add n1627,n1622 -> f[1,256,128]
+1629 Mul n1628,c[128] -> f[1,256,128]
+1630 Add n1629,c[128] -> f[1,256,128]
+1631 MatMul n1630,c[128,512] -> f[1,256,512]
+1632 Add c[512],n1631 -> f[1,256,512]
+1633 Relu n1632 -> f[1,256,512]
+1634 MatMul n1633,c[512,128] -> f[1,256,128]
+1635 Add c[128],n1634 -> f[1,256,128]
+1636 Add n1635,n1630 -> f[1,256,128]
+1637 Mul n1636,c[128] -> f[1,256,128]
+1638 Add n1637,c[128] -> f[1,256,128]
+1639 MatMul n1638,c[128,512] -> f[1,256,512]
+1640 Add c[512],n1639 -> f[1,256,512]
+1641 Add n1640,n1575 -> f[1,256,512]
+1642 Mul n1641,c[512] -> f[1,256,512]
+1643 Add n1642,c[512] -> f[1,256,512]
 output n1643
