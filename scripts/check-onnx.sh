@@ -238,7 +238,7 @@ for m in "${models[@]}"; do
             else
                 k_error=$((k_error + 1))
                 printf '%-16s kernels  ERROR transtune kernels %s: %s\n' "$m" "$f" \
-                    "$(tail -n 3 "$tmp/onnx.err" | tr '\n' ' ')"
+                    "$(head -n 2 "$tmp/onnx.err" | tr '\n' ' ')"
             fi
         elif grep -q "unknown zoo model" "$tmp/zoo.err"; then
             k_nozoo=$((k_nozoo + 1))
@@ -246,7 +246,7 @@ for m in "${models[@]}"; do
         else
             k_error=$((k_error + 1))
             printf '%-16s kernels  ERROR transtune kernels %s: %s\n' "$m" "$m" \
-                "$(tail -n 3 "$tmp/zoo.err" | tr '\n' ' ')"
+                "$(head -n 2 "$tmp/zoo.err" | tr '\n' ' ')"
         fi
     fi
     if [ "$do_run" = 1 ]; then
@@ -260,7 +260,7 @@ for m in "${models[@]}"; do
         else
             st=$?
             rc=1
-            res="FAIL transtune run failed (status $st$([ $st = 124 ] && echo ", timed out")): $(tail -n 3 "$tmp/run.err" | tr '\n' ' ')"
+            res="FAIL transtune run failed (status $st$([ $st = 124 ] && echo ", timed out")): $(head -n 2 "$tmp/run.err" | tr '\n' ' ')"
         fi
         tenths=$((($(date +%s%N) - t0) / 100000000))
         if [ "$rc" = 0 ]; then r_pass=$((r_pass + 1)); else r_fail=$((r_fail + 1)); fi
