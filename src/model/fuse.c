@@ -492,11 +492,15 @@ static int kb_anchor(kb *K, int ai)
                         return tt_err_set(err, "node '%s' (Slice): bad axis", n->name);
                     int64_t s0 = ((int64_t *)S->data)[i], dim = X->shape[ax];
                     int64_t sp = P ? ((int64_t *)P->data)[i] : 1;
-                    if (sp < 1)
-                        return tt_err_set(err, "node '%s' (Slice): only positive steps", n->name);
+                    if (sp == 0)
+                        return tt_err_set(err, "node '%s' (Slice): step 0", n->name);
                     if (s0 < 0)
                         s0 += dim;
-                    s0 = s0 < 0 ? 0 : s0 > dim ? dim : s0;
+                    /* ONNX clamps to [0, dim] going forward, [0, dim-1] going back */
+                    if (sp > 0)
+                        s0 = s0 < 0 ? 0 : s0 > dim ? dim : s0;
+                    else
+                        s0 = s0 < 0 ? 0 : s0 > dim - 1 ? dim - 1 : s0;
                     start[ax] = s0;
                     step[ax] = sp;
                 }

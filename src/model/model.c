@@ -65,7 +65,7 @@ int tt_model_load(const char *what, tt_model **out, tt_err *err)
     tt_graph *g = NULL;
     if (ends_with(what, ".onnx")) {
         if (tt_onnx_load(what, &g, err)) {
-            tt_err_prefix(err, "%s: ", what);
+            tt_err_prefix(err, "%s", what);
             return -1;
         }
         /* the model is named after its file */
@@ -83,7 +83,7 @@ int tt_model_load(const char *what, tt_model **out, tt_err *err)
             return -1;
     }
     if (tt_model_build(g, out, err)) {
-        tt_err_prefix(err, "%s: ", what);
+        tt_err_prefix(err, "%s", what);
         return -1;
     }
     return 0;
