@@ -76,8 +76,8 @@ int tt_model_load(const char *what, tt_model **out, tt_err *err)
         g->name[strlen(g->name) - 5] = 0;
     } else {
         if (!tt_zoo_find(what))
-            return tt_err_set(err, "'%s' is neither a zoo model (see `transtune models`) nor an "
-                              ".onnx file", what);
+            return tt_err_set(err, "unknown zoo model '%s' (see `transtune models`; an ONNX file "
+                              "must end in .onnx)", what);
         g = tt_zoo_build(what, 0, err);
         if (!g)
             return -1;
