@@ -673,6 +673,7 @@ int mp_fuse(tt_model *m, tt_err *err)
         tt_mcall *call = &m->calls[m->ncalls];
         memset(call, 0, sizeof *call);
         call->node = i;
+        call->last_node = i;
         if (c == NC_GATHER) {
             call->kind = TT_MCALL_GATHER;
             call->nargs = 3;
@@ -791,11 +792,37 @@ int mp_fuse(tt_model *m, tt_err *err)
             found = m->nkernels++;
         }
         call->kernel = found;
+        call->last_node = members[nm - 1];
         m->ncalls++;
+    }
+    /* A group runs when its last node would: an epilogue may read an
+     * activation produced after the anchor (a residual from a later branch),
+     * and every producer group ends before that node (its output is read
+     * outside it, so it is its last node's output).  Stable insertion sort. */
+    for (int i = 1; i < m->ncalls; i++) {
+        tt_mcall c = m->calls[i];
+        int j = i;
+        for (; j > 0 && m->calls[j - 1].last_node > c.last_node; j--)
+            m->calls[j] = m->calls[j - 1];
+        m->calls[j] = c;
     }
     m->alias_of = tt_xrealloc(m->alias_of, (size_t)g->ntensors * sizeof *m->alias_of);
     for (int t = nt0; t < g->ntensors; t++)
         m->alias_of[t] = t;
+    /* every call reads only what earlier calls wrote (or inputs, constants) */
+    char *ready = tt_xcalloc((size_t)g->ntensors, 1);
+    for (int t = 0; t < g->ntensors; t++)
+        ready[t] = g->tensors[t].data || g->tensors[t].is_input;
+    for (int c = 0; c < m->ncalls && rc == 0; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        for (int a = 0; a + 1 < mc->nargs && rc == 0; a++)
+            if (!ready[m->alias_of[mc->args[a]]])
+                rc = tt_err_set(err, "internal error: call %d (node '%s') reads '%s' before it is "
+                                "computed", c, g->nodes[mc->node].name,
+                                g->tensors[mc->args[a]].name);
+        ready[m->alias_of[mc->args[mc->nargs - 1]]] = 1;
+    }
+    free(ready);
     free(F.group);
     free(F.dep);
     free(F.in_group);
