@@ -10,7 +10,9 @@
  * float (through double where that rounds the same), integer ops on int64
  * with wrap-around (never signed overflow), and every index is checked.  A
  * result above FOLD_MAX_NUMEL elements is left to the run time (the node is
- * reported as not foldable), which bounds the memory one fold can take.
+ * reported as not foldable), which bounds the memory one fold can take;
+ * plain copies (Identity, Reshape, ...) are exempt, as they only duplicate
+ * data the model already holds.
  */
 #include "graph.h"
 #include "infer_int.h"
@@ -747,7 +749,10 @@ int tt_graph_fold_node(tt_graph *g, int n, tt_err *err)
     if (tt_graph_infer_node(g, n, err))
         return -1;
     fctx c = {g, n, nd, err, {0}};
-    for (int i = 0; i < nd->nout; i++)
+    /* A plain copy (Identity of a shared weight, a Reshape of one) only
+     * duplicates data the model already holds: no size limit, so that no
+     * weight is left behind a live Identity. */
+    for (int i = 0; i < nd->nout && r->fn != f_copy; i++)
         if (tt_tensor_numel(&g->tensors[nd->out[i]]) > FOLD_MAX_NUMEL)
             return 0;
     for (int i = 0; i < nd->nout; i++) {

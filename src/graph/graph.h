@@ -176,8 +176,8 @@ int tt_graph_infer_node(tt_graph *g, int n, tt_err *err);
  * Gather, Unsqueeze, Squeeze, Concat, Reshape, Cast, Slice, Range,
  * ConstantOfShape, Equal, Where, Expand, ...) and every elementwise float op.
  * Returns 1 if it folded, 0 if the op is not foldable (or an input is not
- * constant, or the result would exceed 2^24 elements), -1 with err on a real
- * error. */
+ * constant, or the result would exceed 2^24 elements and is not a plain copy
+ * such as Identity or Reshape), -1 with err on a real error. */
 int tt_graph_fold_node(tt_graph *g, int n, tt_err *err);
 /* Infer and fold the whole graph: one pass over the live nodes in order
  * (tt_graph_toposort first), inferring each node and folding it when it is
