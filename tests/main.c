@@ -20,8 +20,8 @@ const char *tt_test_shared_data(void)
 }
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
-    tests_measure[], tests_cli[], tests_graph[],
-    tests_onnx[];
+    tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
+    tests_model[], tests_bert[];
 
 static const struct {
     const char *module;
@@ -29,7 +29,9 @@ static const struct {
 } tables[] = {
     {"util", tests_util},       {"dag", tests_dag},         {"record", tests_record},
     {"sched", tests_sched},     {"codegen", tests_codegen}, {"measure", tests_measure},
-    {"cli", tests_cli},         {"graph", tests_graph},     {"onnx", tests_onnx},
+    {"cli", tests_cli},         {"graph", tests_graph},     {"zoo", tests_zoo},
+    {"npy", tests_npy},         {"onnx", tests_onnx},       {"model", tests_model},
+    {"bert", tests_bert},
 };
 
 int main(int argc, char **argv)

@@ -224,7 +224,7 @@ tt_step sg_step0(tt_steptag tag, int stage)
     return x;
 }
 
-static const tt_node *gnode(const tt_state *s, int stage, int iter)
+static const tt_relnode *gnode(const tt_state *s, int stage, int iter)
 {
     const tt_stage *st = &s->stages[stage];
     return &st->nodes[st->iters[iter].node];
@@ -663,7 +663,7 @@ static void annotate(sg_gen *g)
         if (st->at == TT_AT_ROOT && chance(g->r, 0.75)) {
             int maxc = (int)rnd(g->r, 1, 3), cnt = 0;
             for (int i = 0; i < st->niters && cnt < maxc; i++) {
-                const tt_node *n = gnode(s, idx, i);
+                const tt_relnode *n = gnode(s, idx, i);
                 if (n->kind != TT_ITER_SPATIAL || st->iters[i].ann != TT_ANN_NONE)
                     break;
                 cnt++;
@@ -698,7 +698,7 @@ static void annotate(sg_gen *g)
             int64_t prod = gnode(s, idx, last)->extent;
             if (!g->tiled[uid] && st->at == TT_AT_ROOT && chance(g->r, 0.4)) {
                 for (int j = last - 1; j >= 0; j--) {
-                    const tt_node *n = gnode(s, idx, j);
+                    const tt_relnode *n = gnode(s, idx, j);
                     if (n->kind != TT_ITER_SPATIAL || st->iters[j].ann != TT_ANN_NONE ||
                         attached_at(s, uid, st->iters[j].node) || n->extent <= 0 || prod <= 0 ||
                         prod * n->extent > 16)

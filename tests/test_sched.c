@@ -124,7 +124,7 @@ static tt_step RF(int stage, int iter, int factor_iter)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static const tt_node *node_at(const tt_state *s, int stage, int iter)
+static const tt_relnode *node_at(const tt_state *s, int stage, int iter)
 {
     const tt_stage *st = &s->stages[stage];
     return &st->nodes[st->iters[iter].node];

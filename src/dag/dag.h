@@ -224,6 +224,51 @@ tt_dag *tt_build_global_avg_pool_nhwc(int64_t n, int64_t h, int64_t w, int64_t c
 /* softmax over the last axis of a tensor of rank ndim. */
 tt_dag *tt_build_softmax(int ndim, const int64_t *shape, tt_err *err);
 
+/* ---- stages appended to a DAG under construction (ewise.c) ----------------
+ * Each appends one or more stages after the existing ones and returns the
+ * uid of the stage holding the result (-1 with err).  Inputs are uids of
+ * earlier ops (placeholders the caller appended just before, or stages).
+ * Call tt_dag_finish() again after the last one. */
+
+typedef enum tt_ew {
+    TT_EW_ADD = 0, /* binary, numpy broadcasting: T_add, T_subtract, ... (tag broadcast) */
+    TT_EW_SUB,
+    TT_EW_MUL,
+    TT_EW_DIV,
+    TT_EW_POW,
+    TT_EW_MAX,
+    TT_EW_MIN,
+    TT_EW_RELU,    /* unary (tag elemwise): T_relu, clip ("compute"), T_sigmoid, ... */
+    TT_EW_CLIP,
+    TT_EW_SIGMOID,
+    TT_EW_TANH,
+    TT_EW_ERF,
+    TT_EW_SQRT,
+    TT_EW_EXP,
+    TT_EW_NEG,
+    TT_EW_COUNT
+} tt_ew;
+extern const char *const tt_ew_names[TT_EW_COUNT];
+
+/* numpy broadcast of two shapes into out; returns the rank or -1 with err. */
+int tt_dag_broadcast_shape(int ra, const int64_t *a, int rb, const int64_t *b, int64_t *out,
+                           tt_err *err);
+int tt_dag_const_scalar(tt_dag *d, double v);  /* 0-d "compile_engine_const" stage */
+int tt_dag_ew_binary(tt_dag *d, tt_ew op, int a, int b, tt_err *err);
+/* lo, hi: CLIP's bounds (ignored otherwise). */
+int tt_dag_ew_unary(tt_dag *d, tt_ew op, int x, double lo, double hi, tt_err *err);
+/* Layer norm over the last axis with 1-D gamma, beta. */
+int tt_dag_layer_norm(tt_dag *d, int x, int gamma, int beta, double eps, tt_err *err);
+/* Mean over axes (distinct, in range). */
+int tt_dag_mean(tt_dag *d, int x, int naxes, const int *axes, int keepdims, tt_err *err);
+int tt_dag_concat(tt_dag *d, int n, const int *xs, int axis, tt_err *err);
+/* Output dim k is input dim perm[k]; name NULL = "T_transpose". */
+int tt_dag_transpose(tt_dag *d, int x, const int *perm, const char *name, tt_err *err);
+int tt_dag_slice(tt_dag *d, int x, const int64_t *start, const int64_t *step,
+                 const int64_t *oshape, tt_err *err);
+int tt_dag_pad(tt_dag *d, int x, const int64_t *before, const int64_t *after, double value,
+               tt_err *err);
+
 /* ---- keys and printing --------------------------------------------------- */
 
 /* Canonical print: every op with its kind, name, tag, axes, reduce kind, body;

@@ -354,7 +354,7 @@ int tt_graph_toposort(tt_graph *g, tt_err *err)
     int nn = g->nnodes;
     if (nn == 0)
         return 0;
-    int *missing = tt_xcalloc((size_t)nn, sizeof *missing);
+    int *newidx = tt_xcalloc((size_t)nn, sizeof *newidx);
     int *order = tt_xmalloc((size_t)nn * sizeof *order);
     char *done = tt_xcalloc((size_t)nn, 1);
     char *ready_t = tt_xcalloc((size_t)g->ntensors, 1);
@@ -412,15 +412,15 @@ int tt_graph_toposort(tt_graph *g, tt_err *err)
         tt_node *nodes = tt_xmalloc((size_t)g->cap_nodes * sizeof *nodes);
         for (int i = 0; i < nn; i++) {
             nodes[i] = g->nodes[order[i]];
-            missing[order[i]] = i; /* reused as old -> new index */
+            newidx[order[i]] = i; /* reused as old -> new index */
         }
         free(g->nodes);
         g->nodes = nodes;
         for (int t = 0; t < g->ntensors; t++)
             if (g->tensors[t].producer >= 0)
-                g->tensors[t].producer = missing[g->tensors[t].producer];
+                g->tensors[t].producer = newidx[g->tensors[t].producer];
     }
-    free(missing);
+    free(newidx);
     free(order);
     free(done);
     free(ready_t);

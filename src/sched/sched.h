@@ -106,12 +106,12 @@ typedef enum tt_compute_at { TT_AT_ROOT = 0, TT_AT_INLINED, TT_AT_ITER, TT_AT_CO
 
 /* A node of a stage's relation graph: a root axis (spatial `root` < ndim, or
  * reduce `root - ndim`), or an iterator derived by split or fuse. */
-typedef struct tt_node {
+typedef struct tt_relnode {
     char name[64];
     int64_t extent;            /* -1 while unknown (after compute_at, before bounds) */
     tt_iterkind kind;
     int root;                  /* root axis index, or -1 for derived nodes */
-} tt_node;
+} tt_relnode;
 
 typedef enum tt_relkind { TT_REL_SPLIT = 0, TT_REL_FUSE } tt_relkind;
 
@@ -138,7 +138,7 @@ typedef struct tt_stage {
     int niters;
     tt_iter iters[TT_MAX_ITERS];
     int nnodes;
-    tt_node nodes[TT_MAX_NODES];
+    tt_relnode nodes[TT_MAX_NODES];
     int nrels;
     tt_rel rels[TT_MAX_RELS];
     tt_compute_at at;

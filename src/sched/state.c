@@ -24,7 +24,7 @@ static void stage_init_from_op(tt_stage *st, const tt_op *op)
     if (op->kind == TT_OP_PLACEHOLDER)
         return; /* placeholders have no iterators (as in Ansor) */
     for (int i = 0; i < op->ndim; i++) {
-        tt_node *n = &st->nodes[st->nnodes];
+        tt_relnode *n = &st->nodes[st->nnodes];
         snprintf(n->name, sizeof n->name, "%s", op->axis[i].name);
         n->extent = op->axis[i].extent;
         n->kind = TT_ITER_SPATIAL;
@@ -35,7 +35,7 @@ static void stage_init_from_op(tt_stage *st, const tt_op *op)
         st->nnodes++;
     }
     for (int j = 0; j < op->nreduce; j++) {
-        tt_node *n = &st->nodes[st->nnodes];
+        tt_relnode *n = &st->nodes[st->nnodes];
         snprintf(n->name, sizeof n->name, "%s", op->raxis[j].name);
         n->extent = op->raxis[j].extent;
         n->kind = TT_ITER_REDUCE;
@@ -111,7 +111,7 @@ static int new_node(tt_stage *st, const char *name, int64_t extent, tt_iterkind 
 {
     if (st->nnodes >= TT_MAX_NODES)
         return tt_err_set(err, "stage %s: too many iterators (limit %d)", st->op.name, TT_MAX_NODES);
-    tt_node *n = &st->nodes[st->nnodes];
+    tt_relnode *n = &st->nodes[st->nnodes];
     snprintf(n->name, sizeof n->name, "%s", name);
     n->extent = extent;
     n->kind = kind;
@@ -191,7 +191,7 @@ static int do_split(tt_state *s, int stage, int iter, const int64_t *len, int nl
     if (st->nrels >= TT_MAX_RELS)
         return tt_err_set(err, "stage %s: too many splits and fuses", st->op.name);
     int pnode = st->iters[iter].node;
-    tt_node parent = st->nodes[pnode];
+    tt_relnode parent = st->nodes[pnode];
     int64_t ext[TT_MAX_SPLIT + 1];
     int64_t fac[TT_MAX_SPLIT + 1];
     int64_t E = parent.extent;
@@ -263,7 +263,7 @@ static int apply_sp(tt_state *s, const tt_step *x, tt_err *err)
     if (check_iter(s, x->stage, x->iter, "SP", err))
         return -1;
     tt_stage *st = &s->stages[x->stage];
-    const tt_node *n = &st->nodes[st->iters[x->iter].node];
+    const tt_relnode *n = &st->nodes[st->iters[x->iter].node];
     if (!s->lax_extents && x->extent > 0 && n->extent >= 0 && n->extent != x->extent)
         return tt_err_set(err,
                           "SP: recorded extent %lld does not match iterator %d (%s) of stage %d "
@@ -381,7 +381,7 @@ static int apply_fu(tt_state *s, const tt_step *x, tt_err *err)
     int64_t ext = 1;
     int nsp = 0, nred = 0;
     for (int i = 0; i < x->nids; i++) {
-        const tt_node *n = &st->nodes[st->iters[x->ids[i]].node];
+        const tt_relnode *n = &st->nodes[st->iters[x->ids[i]].node];
         size_t l = strlen(name);
         snprintf(name + l, sizeof name - l, "%s@", n->name);
         if (n->extent < 0 || ext < 0)
@@ -674,7 +674,7 @@ static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
     /* spatial axes must be untouched leaves */
     int nsp = 0;
     for (int i = 0; i < st->niters; i++) {
-        const tt_node *n = &st->nodes[st->iters[i].node];
+        const tt_relnode *n = &st->nodes[st->iters[i].node];
         if (n->kind == TT_ITER_SPATIAL) {
             if (n->root != nsp)
                 return tt_err_set(err, "RF: spatial iterators of stage %d were transformed; "
@@ -706,7 +706,7 @@ static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
     rf.nreduce = 0;
     for (int i = 0; i < st->niters; i++) {
         int nd = st->iters[i].node;
-        const tt_node *n = &st->nodes[nd];
+        const tt_relnode *n = &st->nodes[nd];
         if (n->kind != TT_ITER_REDUCE)
             continue;
         if (nd == fnode) {
@@ -866,7 +866,7 @@ static void print_stage(const tt_state *s, tt_str *o, int si, int depth)
     const tt_stage *st = &s->stages[si];
     int d = depth;
     for (int i = 0; i < st->niters; i++) {
-        const tt_node *n = &st->nodes[st->iters[i].node];
+        const tt_relnode *n = &st->nodes[st->iters[i].node];
         tt_str_catf(o, "%*s%s %s (%lld)%s\n", 2 * d, "", i == 0 && st->auto_unroll_max_step ? "for*" : "for",
                     n->name, (long long)n->extent, ann_short(st->iters[i].ann));
         d++;

@@ -1,0 +1,449 @@
+/* exec.c - the graph executor (see exec.h). */
+#include "exec.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../codegen/codegen.h"
+
+typedef void (*kernel_fn)(float *const *args);
+
+typedef struct xcall {
+    tt_mcall_kind kind;
+    kernel_fn fn;
+    int nargs;
+    float *args[TT_MODEL_MAX_ARGS];
+    /* gather */
+    int64_t rows, width, vocab;
+} xcall;
+
+struct tt_exec {
+    const tt_model *m;
+    int ncalls;
+    xcall *calls;
+    int nbufs;
+    void **bufs;           /* pool buffers (64-byte aligned) */
+    void *in_ptr, *out_ptr;
+    int64_t in_bytes, out_bytes;
+    tt_exec_stats stats;
+    int threads;
+};
+
+static void *xalloc64(int64_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (size_t)(bytes > 0 ? bytes : 64)))
+        abort();
+    memset(p, 0, (size_t)(bytes > 0 ? bytes : 64));
+    return p;
+}
+
+static int64_t tensor_bytes(const tt_graph *g, int t)
+{
+    const tt_tensor *x = &g->tensors[t];
+    int sz = tt_dtype_size(x->dtype ? x->dtype : TT_DT_FLOAT);
+    return tt_tensor_numel(x) * (sz ? sz : 4);
+}
+
+/* Set the thread count of every OpenMP runtime in the process: kernels
+ * built by clang use LLVM's libomp, gcc's use libgomp (docs/NOTES.md). */
+static void set_threads(int n)
+{
+    static const char *const libs[] = {"libomp.so.5", "libomp.so", "libgomp.so.1", NULL};
+    for (int i = 0; libs[i]; i++) {
+        void *h = dlopen(libs[i], RTLD_NOW | RTLD_NOLOAD);
+        if (!h)
+            continue;
+        void (*f)(int) = (void (*)(int))dlsym(h, "omp_set_num_threads");
+        if (f)
+            f(n);
+        dlclose(h); /* drops only the reference NOLOAD took */
+    }
+}
+
+/* ---- memory plan ------------------------------------------------------------ */
+
+typedef struct pool {
+    int n, cap;
+    int64_t *size;
+    int *busy;
+} pool;
+
+static int pool_get(pool *P, int64_t bytes)
+{
+    int best = -1;
+    for (int i = 0; i < P->n; i++)
+        if (!P->busy[i] && P->size[i] >= bytes && (best < 0 || P->size[i] < P->size[best]))
+            best = i;
+    if (best < 0) {
+        /* grow the largest free buffer rather than adding one, if any is free */
+        for (int i = 0; i < P->n; i++)
+            if (!P->busy[i] && (best < 0 || P->size[i] > P->size[best]))
+                best = i;
+        if (best >= 0) {
+            P->size[best] = bytes;
+        } else {
+            if (P->n == P->cap) {
+                P->cap = P->cap ? 2 * P->cap : 16;
+                P->size = tt_xrealloc(P->size, (size_t)P->cap * sizeof *P->size);
+                P->busy = tt_xrealloc(P->busy, (size_t)P->cap * sizeof *P->busy);
+            }
+            best = P->n++;
+            P->size[best] = bytes;
+        }
+    }
+    P->busy[best] = 1;
+    return best;
+}
+
+/* ---- build ------------------------------------------------------------------ */
+
+static void progress(const tt_exec_opts *o, const char *fmt, int a, int b)
+{
+    if (!o->progress)
+        return;
+    char msg[160];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    o->progress(o->ctx, msg);
+}
+
+/* The state of kernel k: given steps, default, or none. */
+static tt_state *kernel_state(const tt_model *m, const tt_exec_opts *o, int k, int *kind)
+{
+    const tt_dag *d = m->kernels[k].dag;
+    tt_state *s = tt_state_new(d);
+    if (o->unscheduled) {
+        *kind = 2;
+        return s;
+    }
+    tt_err e = {0};
+    if (o->steps && o->steps[k] && o->nsteps) {
+        if (tt_state_apply_all(s, o->steps[k], o->nsteps[k], &e) == 0) {
+            *kind = 1;
+            return s;
+        }
+        tt_state_free(s);
+        s = tt_state_new(d);
+        tt_err_clear(&e);
+    }
+    tt_step *steps = tt_xmalloc(TT_MAX_STEPS * sizeof *steps);
+    int n = 0;
+    if (tt_default_schedule(d, tt_codegen_vector_lanes(), steps, TT_MAX_STEPS, &n, &e) == 0 &&
+        tt_state_apply_all(s, steps, n, &e) == 0) {
+        free(steps);
+        *kind = 0;
+        return s;
+    }
+    free(steps);
+    tt_state_free(s);
+    *kind = 2;
+    return tt_state_new(d);
+}
+
+int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_err *err)
+{
+    *out = NULL;
+    tt_exec_opts dflt = {0};
+    if (!o)
+        o = &dflt;
+    const tt_graph *g = m->g;
+    double t0 = tt_now();
+    tt_exec *e = tt_xcalloc(1, sizeof *e);
+    e->m = m;
+    e->threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    e->ncalls = m->ncalls;
+    e->calls = tt_xcalloc((size_t)(m->ncalls ? m->ncalls : 1), sizeof *e->calls);
+
+    /* 1. code: one function per unique kernel, plus one per extra call site of
+     *    a kernel that packs weights (exec.h) */
+    int nk = m->nkernels;
+    char **src = tt_xcalloc((size_t)nk, sizeof *src);
+    int *packs = tt_xcalloc((size_t)nk, sizeof *packs);
+    int rc = 0;
+    for (int k = 0; k < nk && rc == 0; k++) {
+        int kind;
+        tt_state *s = kernel_state(m, o, k, &kind);
+        if (kind == 0)
+            e->stats.kernels_default++;
+        else if (kind == 1)
+            e->stats.kernels_given++;
+        else
+            e->stats.kernels_unscheduled++;
+        tt_str code;
+        tt_str_init(&code);
+        char fn[32];
+        snprintf(fn, sizeof fn, "k%d", k);
+        tt_err ce = {0};
+        if (tt_codegen_candidate(s, fn, &code, &ce)) {
+            /* fall back to no schedule rather than failing the model */
+            tt_state_free(s);
+            s = tt_state_new(m->kernels[k].dag);
+            tt_str_clear(&code);
+            tt_err_clear(&ce);
+            if (tt_codegen_candidate(s, fn, &code, &ce))
+                rc = tt_err_set(err, "kernel %d (%s): code generation failed: %s", k,
+                                m->kernels[k].dag->class_key, ce.msg);
+        }
+        tt_state_free(s);
+        src[k] = tt_str_take(&code);
+        packs[k] = src[k] && strstr(src[k], "static const float *ks") != NULL;
+        progress(o, "generated kernel %d of %d", k + 1, nk);
+    }
+    /* items: kernel k's source as fn "k<k>"; extra call sites renamed */
+    int nitems = 0, cap = nk + m->ncalls;
+    tt_build_item *items = tt_xcalloc((size_t)(cap ? cap : 1), sizeof *items);
+    char **extra_src = tt_xcalloc((size_t)(cap ? cap : 1), sizeof *extra_src);
+    int *call_item = tt_xcalloc((size_t)(m->ncalls ? m->ncalls : 1), sizeof *call_item);
+    int *seen = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *seen);
+    for (int k = 0; k < nk && rc == 0; k++) {
+        items[nitems].source = src[k];
+        snprintf(items[nitems].fn, sizeof items[nitems].fn, "k%d", k);
+        nitems++;
+    }
+    for (int c = 0; c < m->ncalls && rc == 0; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        if (mc->kind != TT_MCALL_KERNEL)
+            continue;
+        int k = mc->kernel;
+        if (!packs[k] || seen[k]++ == 0) {
+            call_item[c] = k;
+            continue;
+        }
+        /* a renamed copy: "k<k>" -> "c<c>" (the function name and the
+         * static helpers it prefixes) */
+        char from[32], to[32];
+        snprintf(from, sizeof from, "k%d", k);
+        snprintf(to, sizeof to, "c%d", c);
+        tt_str s2;
+        tt_str_init(&s2);
+        const char *p = src[k];
+        size_t fl = strlen(from);
+        while (*p) {
+            const char *q = strstr(p, from);
+            if (!q) {
+                tt_str_cat(&s2, p);
+                break;
+            }
+            /* only whole identifiers */
+            int start = q == src[k] || !(q[-1] == '_' || (q[-1] >= 'a' && q[-1] <= 'z') ||
+                                         (q[-1] >= 'A' && q[-1] <= 'Z') || (q[-1] >= '0' && q[-1] <= '9'));
+            char nx = q[fl];
+            int end = !((nx >= '0' && nx <= '9'));
+            tt_str_catf(&s2, "%.*s%s", (int)(q - p), p, start && end ? to : from);
+            p = q + fl;
+        }
+        extra_src[nitems] = tt_str_take(&s2);
+        items[nitems].source = extra_src[nitems];
+        snprintf(items[nitems].fn, sizeof items[nitems].fn, "c%d", c);
+        call_item[c] = nitems++;
+    }
+    if (rc == 0) {
+        progress(o, "compiling %d kernels (%d unique)", nitems, nk);
+        tt_build_opts bo = o->build ? *o->build : (tt_build_opts){0};
+        if (bo.per_unit <= 0)
+            bo.per_unit = 2;
+        if (bo.timeout_s <= 0)
+            bo.timeout_s = 300;
+        rc = tt_build(&bo, tt_codegen_prelude(), items, nitems, err);
+    }
+    for (int i = 0; i < nitems && rc == 0; i++)
+        if (items[i].error)
+            rc = tt_err_set(err, "kernel %s failed to compile: %.300s", items[i].fn, items[i].msg);
+    e->stats.kernels_built = nitems;
+
+    /* 2. load (never dlclose'd: OpenMP runtimes do not survive unloading) */
+    kernel_fn *fns = tt_xcalloc((size_t)(nitems ? nitems : 1), sizeof *fns);
+    if (rc == 0) {
+        char env[32];
+        snprintf(env, sizeof env, "%d", e->threads);
+        setenv("OMP_NUM_THREADS", env, 1); /* read by libomp when it starts */
+    }
+    for (int i = 0; i < nitems && rc == 0; i++) {
+        void *h = dlopen(items[i].so_path, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            rc = tt_err_set(err, "cannot load %s: %s", items[i].so_path, dlerror());
+            break;
+        }
+        fns[i] = (kernel_fn)dlsym(h, items[i].fn);
+        if (!fns[i])
+            rc = tt_err_set(err, "%s has no function %s", items[i].so_path, items[i].fn);
+    }
+    if (rc == 0)
+        set_threads(e->threads);
+
+    /* 3. memory plan */
+    int nt = g->ntensors;
+    int *last = tt_xmalloc((size_t)nt * sizeof *last), *slot = tt_xmalloc((size_t)nt * sizeof *slot);
+    for (int t = 0; t < nt; t++)
+        last[t] = -1, slot[t] = -1;
+    for (int c = 0; c < m->ncalls; c++)
+        for (int a = 0; a < m->calls[c].nargs; a++)
+            last[m->alias_of[m->calls[c].args[a]]] = c;
+    int in_root = m->alias_of[m->input], out_root = m->alias_of[m->output];
+    last[out_root] = m->ncalls; /* lives to the end */
+    pool P = {0};
+    e->in_bytes = tensor_bytes(g, m->input);
+    e->out_bytes = tensor_bytes(g, m->output);
+    slot[in_root] = pool_get(&P, e->in_bytes);
+    e->stats.naive_bytes = e->in_bytes;
+    for (int c = 0; c < m->ncalls && rc == 0; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        int o_root = m->alias_of[mc->args[mc->nargs - 1]];
+        if (slot[o_root] < 0 && !g->tensors[o_root].data) {
+            int64_t b = tensor_bytes(g, o_root);
+            slot[o_root] = pool_get(&P, b);
+            e->stats.naive_bytes += b;
+        }
+        for (int a = 0; a < mc->nargs; a++) {
+            int r = m->alias_of[mc->args[a]];
+            if (last[r] == c && r != out_root && slot[r] >= 0)
+                P.busy[slot[r]] = 0;
+        }
+        /* an output never read (a dead branch) is released at once */
+        if (last[o_root] == c && o_root != out_root)
+            P.busy[slot[o_root]] = 0;
+    }
+    e->nbufs = P.n;
+    e->bufs = tt_xcalloc((size_t)(P.n ? P.n : 1), sizeof *e->bufs);
+    for (int i = 0; i < P.n; i++) {
+        e->bufs[i] = xalloc64(P.size[i]);
+        e->stats.pool_bytes += P.size[i];
+    }
+    e->in_ptr = e->bufs[slot[in_root]];
+    e->out_ptr = slot[out_root] >= 0 ? e->bufs[slot[out_root]] : NULL;
+
+    /* 4. calls with their argument pointers */
+    for (int c = 0; c < m->ncalls && rc == 0; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        xcall *x = &e->calls[c];
+        x->kind = mc->kind;
+        x->nargs = mc->nargs;
+        for (int a = 0; a < mc->nargs; a++) {
+            int r = m->alias_of[mc->args[a]];
+            if (g->tensors[r].data)
+                x->args[a] = g->tensors[r].data;
+            else if (slot[r] >= 0)
+                x->args[a] = e->bufs[slot[r]];
+            else
+                rc = tt_err_set(err, "call %d: tensor '%s' has no storage (read before written)",
+                                c, g->tensors[r].name);
+        }
+        if (mc->kind == TT_MCALL_KERNEL) {
+            x->fn = fns[call_item[c]];
+        } else {
+            const tt_tensor *tab = &g->tensors[mc->args[0]];
+            x->vocab = tab->shape[0];
+            x->width = tab->ndim == 2 ? tab->shape[1] : 0;
+            x->rows = tt_tensor_numel(&g->tensors[mc->args[1]]);
+            if (tab->ndim != 2 || g->tensors[mc->args[1]].dtype != TT_DT_INT64)
+                rc = tt_err_set(err, "Gather: a 2-D table and int64 ids are supported");
+        }
+    }
+    if (rc == 0 && !e->out_ptr)
+        rc = tt_err_set(err, "the model's output is not computed by any kernel");
+    e->stats.build_s = tt_now() - t0;
+
+    for (int k = 0; k < nk; k++)
+        free(src[k]);
+    for (int i = 0; i < nitems; i++)
+        free(extra_src[i]);
+    free(src), free(packs), free(items), free(extra_src), free(call_item), free(seen), free(fns);
+    free(last), free(slot), free(P.size), free(P.busy);
+    if (rc) {
+        tt_exec_free(e);
+        return -1;
+    }
+    *out = e;
+    return 0;
+}
+
+int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err)
+{
+    if (input)
+        memcpy(e->in_ptr, input, (size_t)e->in_bytes);
+    for (int c = 0; c < e->ncalls; c++) {
+        xcall *x = &e->calls[c];
+        if (x->kind == TT_MCALL_KERNEL) {
+            x->fn(x->args);
+            continue;
+        }
+        const float *tab = x->args[0];
+        const int64_t *ids = (const int64_t *)(const void *)x->args[1];
+        float *o = x->args[2];
+        for (int64_t r = 0; r < x->rows; r++) {
+            int64_t id = ids[r];
+            if (id < 0)
+                id += x->vocab;
+            if (id < 0 || id >= x->vocab)
+                return tt_err_set(err, "Gather: index %lld out of range [0, %lld)",
+                                  (long long)ids[r], (long long)x->vocab);
+            memcpy(o + r * x->width, tab + id * x->width, (size_t)x->width * sizeof *o);
+        }
+    }
+    if (output)
+        memcpy(output, e->out_ptr, (size_t)e->out_bytes);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt_err *err)
+{
+    if (repeat < 1)
+        repeat = 1;
+    if (tt_exec_run(e, input, NULL, err))
+        return -1;
+    double *t = tt_xmalloc((size_t)repeat * sizeof *t);
+    for (int r = 0; r < repeat; r++) {
+        double t0 = tt_now();
+        if (tt_exec_run(e, NULL, NULL, err)) {
+            free(t);
+            return -1;
+        }
+        t[r] = tt_now() - t0;
+    }
+    qsort(t, (size_t)repeat, sizeof *t, cmp_double);
+    *median_s = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
+    free(t);
+    return 0;
+}
+
+int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err)
+{
+    if (tt_exec_run(e, input, NULL, err))
+        return -1;
+    for (int c = 0; c < e->ncalls; c++)
+        call_s[c] = 1e300;
+    for (int r = 0; r < (repeat > 0 ? repeat : 1); r++)
+        for (int c = 0; c < e->ncalls; c++) {
+            xcall *x = &e->calls[c];
+            if (x->kind != TT_MCALL_KERNEL)
+                continue;
+            double t0 = tt_now();
+            x->fn(x->args);
+            double t = tt_now() - t0;
+            if (t < call_s[c])
+                call_s[c] = t;
+        }
+    return 0;
+}
+
+const tt_exec_stats *tt_exec_get_stats(const tt_exec *e) { return &e->stats; }
+
+void tt_exec_free(tt_exec *e)
+{
+    if (!e)
+        return;
+    for (int i = 0; i < e->nbufs; i++)
+        free(e->bufs[i]);
+    free(e->bufs);
+    free(e->calls);
+    free(e);
+}

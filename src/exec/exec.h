@@ -1,0 +1,69 @@
+/* exec.h - the graph executor: compiles every kernel of a model with its
+ * schedule, plans activation memory, and runs inference in-process.
+ *
+ * Schedules: per unique kernel, the steps the caller gives (a tuned or
+ * transferred record), else transtune's default schedule, else (if the
+ * default cannot be applied) no schedule.  `unscheduled` builds every kernel
+ * with no schedule at all: the reference executor that `run --check`
+ * compares with.
+ *
+ * A kernel whose generated code packs its constant weights (layout rewrite)
+ * caches the packed copy per weight pointer; such a kernel called at several
+ * places with different weights is compiled once per call site, so that no
+ * call repacks.
+ *
+ * Memory: every activation gets a slot in a buffer pool; a buffer is reused
+ * once the last reader of the tensor it held has run (greedy best fit).
+ */
+#ifndef TT_EXEC_H
+#define TT_EXEC_H
+
+#include "../measure/measure.h"
+#include "../model/model.h"
+#include "../sched/sched.h"
+
+typedef struct tt_exec_opts {
+    int threads;                 /* OpenMP threads; 0 = all cores */
+    int unscheduled;             /* reference executor: no schedules */
+    const tt_build_opts *build;  /* NULL: defaults */
+    /* Per unique kernel (m->nkernels entries; NULL array or NULL entry =
+     * default schedule): steps to replay. */
+    const tt_step *const *steps;
+    const int *nsteps;
+    /* Progress (may be NULL): called with a short message. */
+    void (*progress)(void *ctx, const char *msg);
+    void *ctx;
+} tt_exec_opts;
+
+typedef struct tt_exec_stats {
+    int kernels_built;           /* compiled functions (>= unique kernels) */
+    int kernels_default;         /* unique kernels on the default schedule */
+    int kernels_given;           /* ... on steps given by the caller */
+    int kernels_unscheduled;     /* ... with no schedule */
+    double build_s;              /* wall time of code generation and compilation */
+    int64_t pool_bytes;          /* activation memory after planning */
+    int64_t naive_bytes;         /* ... without reuse */
+} tt_exec_stats;
+
+typedef struct tt_exec tt_exec;
+
+/* Build an executor for m (borrowed: must outlive the executor). */
+int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_err *err);
+
+/* One inference.  input: the model input's data in its ONNX layout (float32,
+ * or int64 token ids), numel as the model's input; output: numel of the
+ * model's output floats. */
+int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
+
+/* Median latency in seconds of `repeat` inferences (after one warm-up). */
+int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt_err *err);
+
+/* Per call: the best of `repeat` timings of each kernel call in seconds
+ * (call_s has m->ncalls entries; 0 for calls that are not kernels).  Calls
+ * run in order, on the data of a real inference. */
+int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err);
+
+const tt_exec_stats *tt_exec_get_stats(const tt_exec *e);
+void tt_exec_free(tt_exec *e);
+
+#endif

@@ -1,0 +1,799 @@
+/* fuse.c - fusion of the graph (after the passes) into kernels, one compute
+ * DAG per kernel, deduplication, and the call list.
+ *
+ * Fusion follows TVM's FuseOps in the cases that matter for CNNs and
+ * transformers: a group starts at an anchor (conv, dense, batch_matmul,
+ * pooling, softmax, layer norm, mean, concat, transpose, slice, pad) or at an
+ * elementwise op no group took, and absorbs elementwise ops that read it,
+ * one at a time, while
+ *   - every other input of the op is a constant or an activation that does
+ *     not depend on the group (no cycle through the kernel boundary),
+ *   - the op's output has the group's output shape (a broadcast that grows
+ *     the result is a kernel of its own, e.g. squeeze-excitation's multiply),
+ *   - its operands can be expressed in the anchor's index space.
+ * Every tensor inside a group other than its output must be read only inside
+ * the group (one output per kernel); the group is cut back until that holds.
+ * Reshape-like ops (Reshape, Flatten, Squeeze, Unsqueeze) are aliases: no
+ * kernel, the same memory.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_int.h"
+
+typedef enum ncls { NC_NONE = 0, NC_ALIAS, NC_ANCHOR, NC_EW, NC_GATHER } ncls;
+
+static int op_in(const char *op, const char *const *list)
+{
+    for (int i = 0; list[i]; i++)
+        if (!strcmp(op, list[i]))
+            return 1;
+    return 0;
+}
+
+static ncls classify(const tt_graph *g, const tt_node *n)
+{
+    static const char *const alias[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "tt.Alias",
+                                        "Identity", "Dropout", NULL};
+    static const char *const anchor[] = {"Conv", "tt.Dense", "tt.BatchMatMul", "MaxPool",
+                                         "AveragePool", "GlobalAveragePool", "Softmax",
+                                         "LayerNormalization", "ReduceMean", "Concat",
+                                         "Transpose", "Slice", "Pad", "tt.SliceAxis", NULL};
+    static const char *const ew[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Relu",
+                                     "Clip", "Sigmoid", "Tanh", "Erf", "Sqrt", "Exp", "Neg",
+                                     "HardSigmoid", "HardSwish", NULL};
+    if (op_in(n->op, alias))
+        return NC_ALIAS;
+    if (op_in(n->op, anchor))
+        return NC_ANCHOR;
+    if (op_in(n->op, ew))
+        return NC_EW;
+    if (!strcmp(n->op, "Gather") && n->nin == 2 && g->tensors[n->in[0]].data &&
+        !g->tensors[n->in[1]].data && tt_node_int(n, "axis", 0) == 0)
+        return NC_GATHER;
+    return NC_NONE;
+}
+
+/* ---- kernel construction ------------------------------------------------------ */
+
+typedef struct kb {
+    tt_graph *g;
+    tt_dag *d;
+    int nargs;
+    int args[TT_MODEL_MAX_ARGS];   /* graph tensor per placeholder, in DAG order */
+    int ngt;
+    int gt[64], gu[64];            /* graph tensor -> DAG uid inside the group */
+    /* index frame: the anchor's DAG output shape vs the graph's shape of it */
+    int frame_reshaped;
+    int dn;
+    int64_t dshape[TT_MAX_DIMS];
+    tt_err *err;
+} kb;
+
+static int kb_uid(const kb *K, int t)
+{
+    for (int i = 0; i < K->ngt; i++)
+        if (K->gt[i] == t)
+            return K->gu[i];
+    return -1;
+}
+
+static void kb_bind(kb *K, int t, int uid)
+{
+    if (K->ngt < 64) {
+        K->gt[K->ngt] = t;
+        K->gu[K->ngt++] = uid;
+    }
+}
+
+static int kb_placeholder(kb *K, int t, const char *name, int ndim, const int64_t *shape)
+{
+    if (K->nargs >= TT_MODEL_MAX_ARGS - 1)
+        return tt_err_set(K->err, "a kernel with more than %d inputs", TT_MODEL_MAX_ARGS - 1);
+    int uid = tt_dag_placeholder(K->d, name, ndim, shape, K->g->tensors[t].data != NULL);
+    K->args[K->nargs++] = t;
+    return uid;
+}
+
+/* Whether / how an operand of graph shape P (broadcast against the group's
+ * graph shape S) is expressed in the kernel's index frame.  Returns the
+ * placeholder shape (rank in *rn) or 0 if it cannot be. */
+static int frame_shape(const kb *K, const tt_tensor *P, const tt_tensor *S, int64_t *sh, int *rn)
+{
+    if (!K->frame_reshaped) {
+        *rn = P->ndim;
+        memcpy(sh, P->shape, sizeof(int64_t) * (size_t)(P->ndim > 0 ? P->ndim : 0));
+        return 1;
+    }
+    int64_t pn = tt_tensor_numel(P), sn = tt_tensor_numel(S);
+    if (pn == sn) {
+        *rn = K->dn;
+        memcpy(sh, K->dshape, sizeof(int64_t) * (size_t)K->dn);
+        return 1;
+    }
+    /* broadcast along the last axis only: [1,..,1,C] or [C] */
+    for (int i = 0; i + 1 < P->ndim; i++)
+        if (P->shape[i] != 1)
+            return 0;
+    int64_t last = P->ndim ? P->shape[P->ndim - 1] : 1;
+    if (last != 1 && last != K->dshape[K->dn - 1])
+        return 0;
+    *rn = 1;
+    sh[0] = last;
+    return 1;
+}
+
+/* The DAG uid for input t of an epilogue op: a group tensor, a scalar
+ * constant stage, or a new placeholder. -1 with err if not expressible. */
+static int kb_operand(kb *K, int t, int out)
+{
+    int u = kb_uid(K, t);
+    if (u >= 0)
+        return u;
+    const tt_tensor *P = &K->g->tensors[t];
+    if (P->data && P->dtype == TT_DT_FLOAT && tt_tensor_numel(P) == 1)
+        return tt_dag_const_scalar(K->d, ((const float *)P->data)[0]);
+    if (P->dtype != TT_DT_FLOAT)
+        return tt_err_set(K->err, "operand '%s' is not float", P->name);
+    int64_t sh[TT_MAX_DIMS];
+    int rn;
+    if (!frame_shape(K, P, &K->g->tensors[out], sh, &rn))
+        return tt_err_set(K->err, "operand '%s' cannot be indexed in the kernel", P->name);
+    u = kb_placeholder(K, t, P->data ? "const" : "input", rn, sh);
+    if (u >= 0)
+        kb_bind(K, t, u);
+    return u;
+}
+
+static double const_scalar(const tt_graph *g, int t, double dflt)
+{
+    if (t < 0)
+        return dflt;
+    const tt_tensor *x = &g->tensors[t];
+    if (!x->data || tt_tensor_numel(x) != 1)
+        return NAN;
+    if (x->dtype == TT_DT_FLOAT)
+        return ((const float *)x->data)[0];
+    if (x->dtype == TT_DT_INT64)
+        return (double)((const int64_t *)x->data)[0];
+    return NAN;
+}
+
+/* Append the stages of elementwise node n; binds its output. */
+static int kb_ew(kb *K, int ni)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ni];
+    int out = n->out[0];
+    tt_dag *d = K->d;
+    static const struct {
+        const char *op;
+        tt_ew ew;
+    } bin[] = {{"Add", TT_EW_ADD}, {"Sub", TT_EW_SUB}, {"Mul", TT_EW_MUL}, {"Div", TT_EW_DIV},
+               {"Pow", TT_EW_POW}, {"Max", TT_EW_MAX}, {"Min", TT_EW_MIN}};
+    static const struct {
+        const char *op;
+        tt_ew ew;
+    } un[] = {{"Relu", TT_EW_RELU}, {"Sigmoid", TT_EW_SIGMOID}, {"Tanh", TT_EW_TANH},
+              {"Erf", TT_EW_ERF},   {"Sqrt", TT_EW_SQRT},       {"Exp", TT_EW_EXP},
+              {"Neg", TT_EW_NEG}};
+    int y = -1;
+    for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++)
+        if (!strcmp(n->op, bin[i].op)) {
+            if (n->nin != 2)
+                return tt_err_set(K->err, "node '%s' (%s): needs 2 inputs", n->name, n->op);
+            int a = kb_operand(K, n->in[0], out);
+            if (a < 0)
+                return -1;
+            int b = kb_operand(K, n->in[1], out);
+            if (b < 0)
+                return -1;
+            y = tt_dag_ew_binary(d, bin[i].ew, a, b, K->err);
+        }
+    for (size_t i = 0; i < sizeof un / sizeof un[0]; i++)
+        if (!strcmp(n->op, un[i].op)) {
+            int a = kb_operand(K, n->in[0], out);
+            if (a < 0)
+                return -1;
+            y = tt_dag_ew_unary(d, un[i].ew, a, 0, 0, K->err);
+        }
+    if (!strcmp(n->op, "Clip")) {
+        double lo = const_scalar(g, n->nin > 1 ? n->in[1] : -1, -FLT_MAX);
+        double hi = const_scalar(g, n->nin > 2 ? n->in[2] : -1, FLT_MAX);
+        if (isnan(lo) || isnan(hi))
+            return tt_err_set(K->err, "node '%s' (Clip): min and max must be constant scalars",
+                              n->name);
+        int a = kb_operand(K, n->in[0], out);
+        if (a < 0)
+            return -1;
+        y = tt_dag_ew_unary(d, TT_EW_CLIP, a, lo, hi, K->err);
+    }
+    if (!strcmp(n->op, "HardSigmoid") || !strcmp(n->op, "HardSwish")) {
+        /* Relay: clip(alpha * x + beta, 0, 1) (times x for HardSwish) */
+        int sw = !strcmp(n->op, "HardSwish");
+        double alpha = sw ? 1.0 / 6 : tt_node_float(n, "alpha", 0.2);
+        double beta = sw ? 0.5 : tt_node_float(n, "beta", 0.5);
+        int a = kb_operand(K, n->in[0], out);
+        if (a < 0)
+            return -1;
+        int m = tt_dag_ew_binary(d, TT_EW_MUL, a, tt_dag_const_scalar(d, alpha), K->err);
+        int s = m < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_ADD, m, tt_dag_const_scalar(d, beta), K->err);
+        y = s < 0 ? -1 : tt_dag_ew_unary(d, TT_EW_CLIP, s, 0.0, 1.0, K->err);
+        if (sw && y >= 0)
+            y = tt_dag_ew_binary(d, TT_EW_MUL, a, y, K->err);
+    }
+    if (y < 0)
+        return tt_err_set(K->err, "node '%s' (%s): not an elementwise op", n->name, n->op);
+    kb_bind(K, out, y);
+    return y;
+}
+
+/* Conv weights OIHW -> HWIO ([KH,KW,CI/g,CO]); depthwise -> [KH,KW,C,M]. */
+static int conv_weight(tt_graph *g, int w, int depthwise, int64_t mult)
+{
+    const tt_tensor *W = &g->tensors[w];
+    int64_t O = W->shape[0], I = W->shape[1], KH = W->shape[2], KW = W->shape[3];
+    const float *s = W->data;
+    float *p = tt_xmalloc((size_t)(O * I * KH * KW) * sizeof *p);
+    int64_t shp[4];
+    if (depthwise) {
+        int64_t C = O / mult;
+        shp[0] = KH, shp[1] = KW, shp[2] = C, shp[3] = mult;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t m = 0; m < mult; m++)
+                for (int64_t h = 0; h < KH; h++)
+                    for (int64_t x = 0; x < KW; x++)
+                        p[((h * KW + x) * C + c) * mult + m] = s[((c * mult + m) * KH + h) * KW + x];
+    } else {
+        shp[0] = KH, shp[1] = KW, shp[2] = I, shp[3] = O;
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t i = 0; i < I; i++)
+                for (int64_t h = 0; h < KH; h++)
+                    for (int64_t x = 0; x < KW; x++)
+                        p[((h * KW + x) * I + i) * O + o] = s[((o * I + i) * KH + h) * KW + x];
+    }
+    char base[200];
+    snprintf(base, sizeof base, "%.150s_hwio", W->name);
+    return mp_new_const(g, base, 4, shp, p);
+}
+
+static int ints_attr(const tt_node *n, const char *name, int count, int64_t *v, int64_t dflt)
+{
+    const tt_attr *a = tt_node_attr(n, name);
+    for (int i = 0; i < count; i++)
+        v[i] = dflt;
+    if (!a || a->kind != TT_ATTR_INTS)
+        return 0;
+    if (a->n != count)
+        return -1;
+    memcpy(v, a->ints, (size_t)count * sizeof *v);
+    return 0;
+}
+
+/* Start the kernel with anchor node ai; binds the anchor's output. */
+static int kb_anchor(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    tt_err *err = K->err;
+    int out = n->out[0];
+    const tt_tensor *O = &g->tensors[out];
+    const char *op = n->op;
+    int y = -1;
+    K->frame_reshaped = 0;
+    if (!strcmp(op, "Conv")) {
+        const tt_tensor *X = &g->tensors[n->in[0]], *W = &g->tensors[n->in[1]];
+        if (X->layout != TT_LAYOUT_NHWC || W->ndim != 4 || !W->data)
+            return tt_err_set(err, "node '%s' (Conv): only 2-D convolutions with constant weights",
+                              n->name);
+        tt_conv2d_params p = {0};
+        p.n = X->shape[0], p.h = X->shape[1], p.w = X->shape[2], p.ci = X->shape[3];
+        p.kh = W->shape[2], p.kw = W->shape[3], p.co = W->shape[0];
+        int64_t st[2], dl[2], pd[4];
+        if (ints_attr(n, "strides", 2, st, 1) || ints_attr(n, "dilations", 2, dl, 1) ||
+            ints_attr(n, "pads", 4, pd, 0))
+            return tt_err_set(err, "node '%s' (Conv): bad strides, dilations or pads", n->name);
+        p.stride_h = st[0], p.stride_w = st[1], p.dil_h = dl[0], p.dil_w = dl[1];
+        p.pad_t = pd[0], p.pad_l = pd[1], p.pad_b = pd[2], p.pad_r = pd[3];
+        const tt_attr *ap = tt_node_attr(n, "auto_pad");
+        if (ap && ap->kind == TT_ATTR_STRING && !strncmp(ap->s, "SAME", 4)) {
+            /* ONNX: output = ceil(in / stride); the odd pixel goes at the end
+             * (SAME_UPPER) or the beginning (SAME_LOWER) */
+            int64_t in[2] = {p.h, p.w}, k[2] = {p.kh, p.kw}, b[2], e[2];
+            for (int q = 0; q < 2; q++) {
+                int64_t o = (in[q] + st[q] - 1) / st[q];
+                int64_t tot = (o - 1) * st[q] + (k[q] - 1) * dl[q] + 1 - in[q];
+                tot = tot > 0 ? tot : 0;
+                b[q] = strcmp(ap->s, "SAME_LOWER") ? tot / 2 : tot - tot / 2;
+                e[q] = tot - b[q];
+            }
+            p.pad_t = b[0], p.pad_l = b[1], p.pad_b = e[0], p.pad_r = e[1];
+        } else if (ap && ap->kind == TT_ATTR_STRING && !strcmp(ap->s, "VALID")) {
+            p.pad_t = p.pad_l = p.pad_b = p.pad_r = 0;
+        }
+        p.groups = tt_node_int(n, "group", 1);
+        int dw = p.groups > 1 && p.groups == p.ci;
+        int64_t mult = dw ? p.co / p.ci : 1;
+        if (dw)
+            p.depthwise = 1;
+        K->d = tt_build_conv2d_nhwc(&p, NULL, err);
+        if (!K->d)
+            return -1;
+        int wt = conv_weight(g, n->in[1], dw, mult);
+        K->args[K->nargs++] = g->nodes[ai].in[0];
+        K->args[K->nargs++] = wt;
+        y = tt_dag_output(K->d);
+        if (g->nodes[ai].nin >= 3 && g->nodes[ai].in[2] >= 0) {
+            /* bias: T_add with a [1,1,1,CO] constant (Relay's bias_add after layout change) */
+            int b = g->nodes[ai].in[2];
+            int64_t bs[4] = {1, 1, 1, p.co};
+            int u = kb_placeholder(K, b, "bias", 4, bs);
+            if (u < 0)
+                return -1;
+            y = tt_dag_ew_binary(K->d, TT_EW_ADD, y, u, err);
+        }
+    } else if (!strcmp(op, "tt.Dense")) {
+        const tt_tensor *X = &g->tensors[n->in[0]], *W = &g->tensors[n->in[1]];
+        int64_t N = W->shape[0], Kd = W->shape[1], M = tt_tensor_numel(X) / Kd;
+        K->d = tt_build_dense(M, N, Kd, NULL, err);
+        if (!K->d)
+            return -1;
+        K->args[K->nargs++] = n->in[0];
+        K->args[K->nargs++] = n->in[1];
+        y = tt_dag_output(K->d);
+        K->frame_reshaped = O->ndim != 2;
+    } else if (!strcmp(op, "tt.BatchMatMul")) {
+        const tt_tensor *A = &g->tensors[n->in[0]], *B = &g->tensors[n->in[1]];
+        int r = A->ndim;
+        int64_t M = A->shape[r - 2], Kd = A->shape[r - 1], N = B->shape[r - 2];
+        int64_t Bn = tt_tensor_numel(A) / (M * Kd);
+        K->d = tt_build_batch_matmul(Bn, M, N, Kd, NULL, err);
+        if (!K->d)
+            return -1;
+        K->args[K->nargs++] = n->in[0];
+        K->args[K->nargs++] = n->in[1];
+        y = tt_dag_output(K->d);
+        K->frame_reshaped = O->ndim != 3;
+    } else if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool")) {
+        const tt_tensor *X = &g->tensors[n->in[0]];
+        tt_pool_params p = {0};
+        p.kind = op[0] == 'M' ? TT_POOL_MAX : TT_POOL_AVG;
+        p.n = X->shape[0], p.h = X->shape[1], p.w = X->shape[2], p.c = X->shape[3];
+        int64_t k[2], st[2], pd[4], dl[2];
+        if (ints_attr(n, "kernel_shape", 2, k, 1) || ints_attr(n, "strides", 2, st, 1) ||
+            ints_attr(n, "pads", 4, pd, 0) || ints_attr(n, "dilations", 2, dl, 1) || dl[0] != 1 ||
+            dl[1] != 1)
+            return tt_err_set(err, "node '%s' (%s): bad kernel_shape, strides or pads", n->name, op);
+        p.kh = k[0], p.kw = k[1], p.stride_h = st[0], p.stride_w = st[1];
+        p.pad_t = pd[0], p.pad_l = pd[1], p.pad_b = pd[2], p.pad_r = pd[3];
+        p.count_include_pad = (int)tt_node_int(n, "count_include_pad", 0);
+        /* ceil_mode: extra bottom/right padding up to the shape inference found */
+        int64_t oh = O->shape[1], ow = O->shape[2];
+        int64_t needh = (oh - 1) * st[0] + k[0] - (p.h + p.pad_t + p.pad_b);
+        int64_t needw = (ow - 1) * st[1] + k[1] - (p.w + p.pad_l + p.pad_r);
+        if (needh > 0)
+            p.pad_b += needh;
+        if (needw > 0)
+            p.pad_r += needw;
+        K->d = tt_build_pool2d_nhwc(&p, NULL, err);
+        if (!K->d)
+            return -1;
+        K->args[K->nargs++] = n->in[0];
+        y = tt_dag_output(K->d);
+    } else if (!strcmp(op, "GlobalAveragePool")) {
+        const tt_tensor *X = &g->tensors[n->in[0]];
+        K->d = tt_build_global_avg_pool_nhwc(X->shape[0], X->shape[1], X->shape[2], X->shape[3],
+                                             NULL, err);
+        if (!K->d)
+            return -1;
+        K->args[K->nargs++] = n->in[0];
+        y = tt_dag_output(K->d);
+    } else if (!strcmp(op, "Softmax")) {
+        const tt_tensor *X = &g->tensors[n->in[0]];
+        int64_t ax = tt_node_int(n, "axis", -1);
+        if (ax < 0)
+            ax += X->ndim;
+        if (ax != X->ndim - 1)
+            return tt_err_set(err, "node '%s' (Softmax): only the last axis is supported", n->name);
+        K->d = tt_build_softmax(X->ndim, X->shape, err);
+        if (!K->d)
+            return -1;
+        K->args[K->nargs++] = n->in[0];
+        y = tt_dag_output(K->d);
+    } else {
+        /* anchors built stage by stage on an open DAG */
+        K->d = tt_dag_new();
+        if (!strcmp(op, "LayerNormalization")) {
+            const tt_tensor *X = &g->tensors[n->in[0]];
+            int64_t ax = tt_node_int(n, "axis", -1);
+            if (ax != -1 && ax != X->ndim - 1)
+                return tt_err_set(err, "node '%s' (LayerNormalization): only the last axis", n->name);
+            if (n->nin < 3 || !mp_fdata(g, n->in[1]) || !mp_fdata(g, n->in[2]))
+                return tt_err_set(err, "node '%s' (LayerNormalization): constant scale and bias "
+                                  "needed", n->name);
+            int64_t k = X->shape[X->ndim - 1];
+            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+            int ga = kb_placeholder(K, n->in[1], "gamma", 1, &k);
+            int be = kb_placeholder(K, n->in[2], "beta", 1, &k);
+            if (x < 0 || ga < 0 || be < 0)
+                return -1;
+            y = tt_dag_layer_norm(K->d, x, ga, be, tt_node_float(n, "epsilon", 1e-5), err);
+        } else if (!strcmp(op, "ReduceMean")) {
+            const tt_tensor *X = &g->tensors[n->in[0]];
+            const tt_attr *a = tt_node_attr(n, "axes");
+            int axes[TT_MAX_DIMS], na = 0;
+            if (!a) {
+                for (int i = 0; i < X->ndim; i++)
+                    axes[na++] = i;
+            } else {
+                for (int i = 0; i < a->n && i < TT_MAX_DIMS; i++)
+                    axes[na++] = (int)(a->ints[i] < 0 ? a->ints[i] + X->ndim : a->ints[i]);
+            }
+            for (int i = 1; i < na; i++) /* sort */
+                for (int j = i; j > 0 && axes[j - 1] > axes[j]; j--) {
+                    int t = axes[j];
+                    axes[j] = axes[j - 1];
+                    axes[j - 1] = t;
+                }
+            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+            if (x < 0)
+                return -1;
+            y = tt_dag_mean(K->d, x, na, axes, (int)tt_node_int(n, "keepdims", 1), err);
+        } else if (!strcmp(op, "Concat")) {
+            int xs[64];
+            if (n->nin > 64)
+                return tt_err_set(err, "node '%s' (Concat): too many inputs", n->name);
+            for (int i = 0; i < n->nin; i++) {
+                const tt_tensor *X = &g->tensors[n->in[i]];
+                xs[i] = kb_placeholder(K, n->in[i], "input", X->ndim, X->shape);
+                if (xs[i] < 0)
+                    return -1;
+            }
+            int64_t ax = tt_node_int(n, "axis", 0);
+            if (ax < 0)
+                ax += O->ndim;
+            y = tt_dag_concat(K->d, n->nin, xs, (int)ax, err);
+        } else if (!strcmp(op, "Transpose")) {
+            const tt_tensor *X = &g->tensors[n->in[0]];
+            int perm[TT_MAX_DIMS];
+            const tt_attr *a = tt_node_attr(n, "perm");
+            for (int i = 0; i < X->ndim; i++)
+                perm[i] = a && a->n == X->ndim ? (int)a->ints[i] : X->ndim - 1 - i;
+            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+            if (x < 0)
+                return -1;
+            y = tt_dag_transpose(K->d, x, perm, NULL, err);
+        } else if (!strcmp(op, "Slice") || !strcmp(op, "tt.SliceAxis")) {
+            const tt_tensor *X = &g->tensors[n->in[0]];
+            int64_t start[TT_MAX_DIMS], step[TT_MAX_DIMS];
+            for (int i = 0; i < X->ndim; i++)
+                start[i] = 0, step[i] = 1;
+            if (!strcmp(op, "tt.SliceAxis")) {
+                start[tt_node_int(n, "axis", 0)] = tt_node_int(n, "start", 0);
+            } else {
+                /* the starts (clamped as ONNX says) of the sliced axes; the
+                 * output shape comes from shape inference */
+                const tt_tensor *S = &g->tensors[n->in[1]];
+                const tt_tensor *A = n->nin > 3 && n->in[3] >= 0 ? &g->tensors[n->in[3]] : NULL;
+                const tt_tensor *P = n->nin > 4 && n->in[4] >= 0 ? &g->tensors[n->in[4]] : NULL;
+                if (!S->data || S->dtype != TT_DT_INT64 || (A && (!A->data || A->dtype != TT_DT_INT64)) ||
+                    (P && (!P->data || P->dtype != TT_DT_INT64)))
+                    return tt_err_set(err, "node '%s' (Slice): starts, axes and steps must be "
+                                      "int64 constants", n->name);
+                int64_t cnt = tt_tensor_numel(S);
+                for (int64_t i = 0; i < cnt; i++) {
+                    int64_t ax = A ? ((int64_t *)A->data)[i] : i;
+                    if (ax < 0)
+                        ax += X->ndim;
+                    if (ax < 0 || ax >= X->ndim)
+                        return tt_err_set(err, "node '%s' (Slice): bad axis", n->name);
+                    int64_t s0 = ((int64_t *)S->data)[i], dim = X->shape[ax];
+                    int64_t sp = P ? ((int64_t *)P->data)[i] : 1;
+                    if (sp < 1)
+                        return tt_err_set(err, "node '%s' (Slice): only positive steps", n->name);
+                    if (s0 < 0)
+                        s0 += dim;
+                    s0 = s0 < 0 ? 0 : s0 > dim ? dim : s0;
+                    start[ax] = s0;
+                    step[ax] = sp;
+                }
+            }
+            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+            if (x < 0)
+                return -1;
+            y = tt_dag_slice(K->d, x, start, step, O->shape, err);
+        } else if (!strcmp(op, "Pad")) {
+            const tt_tensor *X = &g->tensors[n->in[0]];
+            const tt_attr *mode = tt_node_attr(n, "mode");
+            if (mode && strcmp(mode->s, "constant"))
+                return tt_err_set(err, "node '%s' (Pad): only constant mode", n->name);
+            const tt_tensor *Pd = n->nin > 1 ? &g->tensors[n->in[1]] : NULL;
+            if (!Pd || !Pd->data || Pd->dtype != TT_DT_INT64 || tt_tensor_numel(Pd) != 2 * X->ndim)
+                return tt_err_set(err, "node '%s' (Pad): pads must be an int64 constant", n->name);
+            int64_t before[TT_MAX_DIMS], after[TT_MAX_DIMS];
+            const int64_t *pp = Pd->data;
+            int r = X->ndim;
+            /* pads are given in NCHW axis order; for NHWC inputs permute */
+            int map[TT_MAX_DIMS];
+            for (int i = 0; i < r; i++)
+                map[i] = i;
+            if (X->layout == TT_LAYOUT_NHWC)
+                map[0] = 0, map[1] = 3, map[2] = 1, map[3] = 2;
+            for (int i = 0; i < r; i++) {
+                before[map[i]] = pp[i];
+                after[map[i]] = pp[r + i];
+            }
+            double v = const_scalar(g, n->nin > 2 ? n->in[2] : -1, 0.0);
+            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+            if (x < 0)
+                return -1;
+            y = tt_dag_pad(K->d, x, before, after, isnan(v) ? 0.0 : v, err);
+        }
+    }
+    if (y < 0)
+        return err->set ? -1 : tt_err_set(err, "node '%s' (%s): cannot build", n->name, op);
+    {
+        tt_op *yo = tt_dag_op(K->d, y);
+        K->dn = yo->ndim;
+        for (int i = 0; i < yo->ndim; i++)
+            K->dshape[i] = yo->axis[i].extent;
+    }
+    O = &g->tensors[out]; /* the tensor array may have moved (new weights) */
+    if (!K->frame_reshaped && tt_tensor_numel(O) != tt_op_numel(tt_dag_op(K->d, y)))
+        return tt_err_set(err, "node '%s' (%s): kernel output has %lld elements, the graph "
+                          "says %lld", n->name, op, (long long)tt_op_numel(tt_dag_op(K->d, y)),
+                          (long long)tt_tensor_numel(O));
+    kb_bind(K, out, y);
+    return y;
+}
+
+/* Kernel starting at an elementwise node: its activation inputs are
+ * placeholders with their own shapes. */
+static int kb_ew_start(kb *K, int ni)
+{
+    K->d = tt_dag_new();
+    K->frame_reshaped = 0;
+    int y = kb_ew(K, ni);
+    if (y < 0)
+        return -1;
+    tt_op *yo = tt_dag_op(K->d, y);
+    K->dn = yo->ndim;
+    for (int i = 0; i < yo->ndim; i++)
+        K->dshape[i] = yo->axis[i].extent;
+    return y;
+}
+
+/* ---- grouping ---------------------------------------------------------------- */
+
+typedef struct fz {
+    tt_graph *g;
+    int *group;      /* per node: group id or -1 */
+    char *dep;       /* per node: depends on the current group's first node */
+    char *in_group;  /* per tensor: produced inside the current group */
+} fz;
+
+/* Mark nodes downstream of node a (a included). */
+static void mark_dep(fz *F, int a)
+{
+    tt_graph *g = F->g;
+    memset(F->dep, 0, (size_t)g->nnodes);
+    F->dep[a] = 1;
+    for (int j = a + 1; j < g->nnodes; j++) {
+        const tt_node *n = &g->nodes[j];
+        if (n->dead)
+            continue;
+        for (int k = 0; k < n->nin && !F->dep[j]; k++) {
+            int t = n->in[k];
+            int p = t >= 0 ? g->tensors[t].producer : -1;
+            if (p >= 0 && F->dep[p])
+                F->dep[j] = 1;
+        }
+    }
+}
+
+static int same_shape(const tt_tensor *a, const tt_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return 0;
+    return 1;
+}
+
+/* Can elementwise node j join the group whose tensors are in_group and
+ * whose current output is `out`? */
+static int can_join(fz *F, int j, int out)
+{
+    tt_graph *g = F->g;
+    const tt_node *n = &g->nodes[j];
+    if (n->dead || F->group[j] >= 0 || classify(g, n) != NC_EW || n->nout != 1)
+        return 0;
+    if (!same_shape(&g->tensors[n->out[0]], &g->tensors[out]))
+        return 0;
+    int reads = 0;
+    for (int k = 0; k < n->nin; k++) {
+        int t = n->in[k];
+        if (t < 0)
+            continue;
+        if (F->in_group[t]) {
+            reads = 1;
+            continue;
+        }
+        int p = g->tensors[t].producer;
+        if (p >= 0 && !g->tensors[t].data && F->dep[p])
+            return 0; /* depends on the group: joining would make a cycle */
+    }
+    return reads;
+}
+
+int mp_fuse(tt_model *m, tt_err *err)
+{
+    tt_graph *g = m->g;
+    int nn = g->nnodes, nt0 = g->ntensors; /* kernels add weight tensors; none is a node output */
+    fz F = {g, tt_xmalloc((size_t)(nn ? nn : 1) * sizeof(int)), tt_xcalloc((size_t)nn + 1, 1),
+            tt_xcalloc((size_t)nt0 + 1, 1)};
+    for (int i = 0; i < nn; i++)
+        F.group[i] = -1;
+    m->alias_of = tt_xmalloc((size_t)g->ntensors * sizeof *m->alias_of);
+    for (int t = 0; t < g->ntensors; t++)
+        m->alias_of[t] = t;
+    int capc = 16, rc = 0, ngroups = 0;
+    m->calls = tt_xmalloc((size_t)capc * sizeof *m->calls);
+    int members[256];
+    for (int i = 0; i < nn && rc == 0; i++) {
+        tt_node *n = &g->nodes[i];
+        if (n->dead || F.group[i] >= 0)
+            continue;
+        ncls c = classify(g, n);
+        if (c == NC_NONE) {
+            rc = tt_err_set(err, "unsupported operator '%s' (node '%s')", n->op, n->name);
+            break;
+        }
+        if (c == NC_ALIAS) {
+            if (tt_tensor_numel(&g->tensors[n->out[0]]) != tt_tensor_numel(&g->tensors[n->in[0]])) {
+                rc = tt_err_set(err, "node '%s' (%s): output size differs from input size",
+                                n->name, n->op);
+                break;
+            }
+            m->alias_of[n->out[0]] = m->alias_of[n->in[0]];
+            continue;
+        }
+        if (m->ncalls == capc) {
+            capc *= 2;
+            m->calls = tt_xrealloc(m->calls, (size_t)capc * sizeof *m->calls);
+        }
+        tt_mcall *call = &m->calls[m->ncalls];
+        memset(call, 0, sizeof *call);
+        call->node = i;
+        if (c == NC_GATHER) {
+            call->kind = TT_MCALL_GATHER;
+            call->nargs = 3;
+            call->args[0] = n->in[0];
+            call->args[1] = n->in[1];
+            call->args[2] = n->out[0];
+            F.group[i] = ngroups++;
+            m->ncalls++;
+            continue;
+        }
+        /* grow the group */
+        int gid = ngroups++;
+        int nm = 0;
+        members[nm++] = i;
+        F.group[i] = gid;
+        memset(F.in_group, 0, (size_t)nt0);
+        F.in_group[n->out[0]] = 1;
+        mark_dep(&F, i);
+        int out = n->out[0];
+        for (;;) {
+            int pick = -1;
+            for (int j = i + 1; j < nn && pick < 0; j++)
+                if (can_join(&F, j, out))
+                    pick = j;
+            if (pick < 0 || nm >= 256)
+                break;
+            members[nm++] = pick;
+            F.group[pick] = gid;
+            out = g->nodes[pick].out[0];
+            F.in_group[out] = 1;
+            if (g->tensors[out].is_output)
+                break;
+        }
+        /* cut back until every inner tensor is read only inside */
+        for (;;) {
+            int bad = 0;
+            for (int k = 0; k < nm - 1 && !bad; k++) {
+                int t = g->nodes[members[k]].out[0];
+                if (g->tensors[t].is_output) {
+                    bad = 1;
+                    break;
+                }
+                int us[64];
+                int nu = tt_graph_users(g, t, us, 64);
+                for (int u = 0; u < nu && u < 64; u++)
+                    if (F.group[us[u]] != gid)
+                        bad = 1;
+                if (nu > 64)
+                    bad = 1;
+            }
+            if (!bad)
+                break;
+            F.group[members[--nm]] = -1;
+        }
+        /* build the DAG; an epilogue op that cannot be expressed ends the
+         * group before it */
+        kb K;
+        tt_err kerr = {0};
+        int built = 0;
+        while (!built) {
+            memset(&K, 0, sizeof K);
+            K.g = g;
+            K.err = &kerr;
+            tt_err_clear(&kerr);
+            int y = classify(g, n) == NC_ANCHOR ? kb_anchor(&K, i) : kb_ew_start(&K, i);
+            if (y < 0) {
+                tt_dag_free(K.d);
+                rc = tt_err_set(err, "%s", kerr.msg);
+                break;
+            }
+            int k;
+            for (k = 1; k < nm; k++)
+                if (kb_ew(&K, members[k]) < 0)
+                    break;
+            if (k < nm) {
+                tt_dag_free(K.d);
+                for (int q = k; q < nm; q++)
+                    F.group[members[q]] = -1;
+                nm = k;
+                continue;
+            }
+            if (tt_dag_finish(K.d, &kerr)) {
+                tt_dag_free(K.d);
+                rc = tt_err_set(err, "node '%s' (%s): %s", n->name, n->op, kerr.msg);
+                break;
+            }
+            built = 1;
+        }
+        if (!built)
+            break;
+        /* the current node pointer may be stale (weights were added) */
+        n = &g->nodes[i];
+        int gout = g->nodes[members[nm - 1]].out[0];
+        call->kind = TT_MCALL_KERNEL;
+        call->nargs = K.nargs + 1;
+        memcpy(call->args, K.args, (size_t)K.nargs * sizeof *K.args);
+        call->args[K.nargs] = gout;
+        /* dedup */
+        char *key = tt_dag_workload_key(K.d);
+        int found = -1;
+        for (int k = 0; k < m->nkernels && found < 0; k++)
+            if (!strcmp(m->kernels[k].workload_key, key))
+                found = k;
+        if (found >= 0) {
+            free(key);
+            tt_dag_free(K.d);
+            m->kernels[found].weight++;
+        } else {
+            m->kernels = tt_xrealloc(m->kernels, (size_t)(m->nkernels + 1) * sizeof *m->kernels);
+            tt_kernel *kn = &m->kernels[m->nkernels];
+            memset(kn, 0, sizeof *kn);
+            kn->dag = K.d;
+            kn->workload_key = key;
+            kn->weight = 1;
+            snprintf(kn->first_node, sizeof kn->first_node, "%s", n->name);
+            found = m->nkernels++;
+        }
+        call->kernel = found;
+        m->ncalls++;
+    }
+    m->alias_of = tt_xrealloc(m->alias_of, (size_t)g->ntensors * sizeof *m->alias_of);
+    for (int t = nt0; t < g->ntensors; t++)
+        m->alias_of[t] = t;
+    free(F.group);
+    free(F.dep);
+    free(F.in_group);
+    return rc;
+}

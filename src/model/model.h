@@ -1,0 +1,75 @@
+/* model.h - from a model graph to kernels: the graph passes (constant
+ * folding, BatchNorm folding, canonical matmuls, layer-norm recognition,
+ * NCHW -> NHWC), fusion into kernels (an anchor op and its elementwise
+ * epilogue, as TVM's FuseOps), one compute DAG per kernel with TOPI's stage
+ * structure, deduplication by workload key, and the call list that the
+ * executor (src/exec) runs.
+ *
+ * A tt_model owns its graph (after the passes) and everything else here.
+ * Tensors in calls are graph tensor indices; a tensor whose storage is
+ * another's (Reshape, Flatten, Squeeze, Unsqueeze, Identity) has
+ * alias_of[t] = the tensor that owns the memory, else alias_of[t] = t.
+ */
+#ifndef TT_MODEL_H
+#define TT_MODEL_H
+
+#include "../dag/dag.h"
+#include "../graph/graph.h"
+
+#define TT_MODEL_MAX_ARGS 32
+
+/* One unique kernel (deduplicated by workload key). */
+typedef struct tt_kernel {
+    tt_dag *dag;
+    char *workload_key;       /* tt_dag_workload_key */
+    int weight;               /* calls of this kernel in one inference */
+    char first_node[96];      /* name of the anchor node of its first call */
+} tt_kernel;
+
+typedef enum tt_mcall_kind {
+    TT_MCALL_KERNEL = 0,      /* a generated kernel */
+    TT_MCALL_GATHER,          /* rows of a constant table picked by int64 ids (embeddings):
+                                 args = table [V,D], ids, output [.., D] */
+    TT_MCALL_COUNT
+} tt_mcall_kind;
+
+/* One call of the inference program, in execution order. */
+typedef struct tt_mcall {
+    tt_mcall_kind kind;
+    int kernel;                          /* TT_MCALL_KERNEL: index in kernels */
+    int nargs;
+    int args[TT_MODEL_MAX_ARGS];         /* graph tensors: placeholders in DAG order, then output */
+    int node;                            /* anchor node (for messages) */
+} tt_mcall;
+
+typedef struct tt_model {
+    char name[128];
+    tt_graph *g;              /* after the passes; owns constants (weights in kernel layout) */
+    int nkernels;
+    tt_kernel *kernels;
+    int ncalls;
+    tt_mcall *calls;
+    int *alias_of;            /* per graph tensor */
+    int input, output;        /* graph input and output tensors (ONNX layout) */
+    double flops;             /* one inference */
+} tt_model;
+
+/* Run the passes and build the kernels of graph g (ownership taken, freed
+ * on failure too).  The graph must have exactly one float or int64 input and
+ * one float output. */
+int tt_model_build(tt_graph *g, tt_model **out, tt_err *err);
+
+/* Load `what`: a zoo model name, or a path ending in ".onnx"; then build. */
+int tt_model_load(const char *what, tt_model **out, tt_err *err);
+
+void tt_model_free(tt_model *m);
+
+/* The graph passes alone (used by tt_model_build; exposed for tests):
+ * fold constants, drop Identity/Dropout, fold BatchNorm into Conv (or into a
+ * per-channel Mul+Add), canonical matmuls, layer norm, NCHW -> NHWC. */
+int tt_model_passes(tt_graph *g, tt_err *err);
+
+/* Root storage of tensor t (following aliases). */
+static inline int tt_model_root(const tt_model *m, int t) { return m->alias_of[t]; }
+
+#endif

@@ -1,0 +1,472 @@
+/* passes.c - graph passes that run before fusion.  Each is a rewrite over
+ * the live nodes in order; nodes are marked dead, never removed, and new
+ * nodes are appended (a final toposort puts them in place).
+ *
+ *   fold       constants, including torch's Shape->Gather->Concat->Reshape chains
+ *   simplify   Identity, Dropout and 1x1/stride-1 AveragePool vanish
+ *   bn         BatchNormalization folded into the Conv before it, else a
+ *              per-channel Mul and Add (Relay's SimplifyInference)
+ *   matmul     Gemm and MatMul with constant weights -> tt.Dense (weights
+ *              [N,K], TOPI's dense layout); MatMul of two activations ->
+ *              tt.BatchMatMul with the second operand transposed ([B,N,K])
+ *   layernorm  torch's decomposed LayerNorm -> LayerNormalization
+ *   layout     NCHW -> NHWC for every rank-4 activation (model.h)
+ *   dce        nodes whose outputs nobody reads
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_int.h"
+
+/* ---- helpers --------------------------------------------------------------- */
+
+int mp_new_tensor(tt_graph *g, const char *base, tt_dtype dt, int ndim, const int64_t *shape)
+{
+    char name[256];
+    for (int k = g->ntensors;; k++) {
+        snprintf(name, sizeof name, "%.200s__%d", base, k);
+        if (tt_graph_find(g, name) < 0)
+            break;
+    }
+    int t = tt_graph_tensor(g, name, dt, ndim, shape, NULL);
+    if (t < 0)
+        abort(); /* names are unique by construction */
+    return t;
+}
+
+int mp_new_const(tt_graph *g, const char *base, int ndim, const int64_t *shape, float *data)
+{
+    int t = mp_new_tensor(g, base, TT_DT_FLOAT, ndim, shape);
+    g->tensors[t].data = data;
+    return t;
+}
+
+int mp_node(tt_graph *g, const char *op, const char *name, int nin, const int *in, int out)
+{
+    g->tensors[out].producer = -1;
+    int n = tt_graph_node(g, op, name, nin, in, 1, &out, NULL);
+    if (n < 0)
+        abort();
+    return n;
+}
+
+void mp_replace_uses(tt_graph *g, int from, int to)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        tt_node *n = &g->nodes[i];
+        if (n->dead)
+            continue;
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] == from)
+                n->in[k] = to;
+    }
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == from) {
+            g->outputs[i] = to;
+            g->tensors[from].is_output = 0;
+            g->tensors[to].is_output = 1;
+        }
+}
+
+const float *mp_fdata(const tt_graph *g, int t)
+{
+    if (t < 0 || g->tensors[t].dtype != TT_DT_FLOAT)
+        return NULL;
+    return g->tensors[t].data;
+}
+
+static int nusers(const tt_graph *g, int t)
+{
+    int dummy;
+    return tt_graph_users(g, t, &dummy, 1) + g->tensors[t].is_output;
+}
+
+static int user1(const tt_graph *g, int t)
+{
+    int u[2];
+    int n = tt_graph_users(g, t, u, 2);
+    return n == 1 && !g->tensors[t].is_output ? u[0] : -1;
+}
+
+static int is_op(const tt_graph *g, int n, const char *op)
+{
+    return n >= 0 && !g->nodes[n].dead && !strcmp(g->nodes[n].op, op);
+}
+
+/* A constant float equal to v (every element). */
+static int const_is(const tt_graph *g, int t, double v)
+{
+    const float *d = mp_fdata(g, t);
+    int64_t n = d ? tt_tensor_numel(&g->tensors[t]) : 0;
+    if (n < 1)
+        return 0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs(d[i] - v) > 1e-6 * fabs(v) + 1e-12)
+            return 0;
+    return 1;
+}
+
+/* ---- simplify --------------------------------------------------------------- */
+
+static int pass_simplify(tt_graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        tt_node *n = &g->nodes[i];
+        if (n->dead)
+            continue;
+        int vanish = 0;
+        if (!strcmp(n->op, "Identity"))
+            vanish = 1;
+        else if (!strcmp(n->op, "Dropout"))
+            vanish = n->nout == 1 || nusers(g, n->out[1]) == 0;
+        else if (!strcmp(n->op, "AveragePool") || !strcmp(n->op, "MaxPool")) {
+            const tt_attr *k = tt_node_attr(n, "kernel_shape"), *s = tt_node_attr(n, "strides"),
+                          *p = tt_node_attr(n, "pads");
+            int ones = k && k->kind == TT_ATTR_INTS;
+            for (int j = 0; ones && j < k->n; j++)
+                ones = k->ints[j] == 1;
+            for (int j = 0; ones && s && j < s->n; j++)
+                ones = s->ints[j] == 1;
+            for (int j = 0; ones && p && j < p->n; j++)
+                ones = p->ints[j] == 0;
+            vanish = ones && n->nout == 1;
+        }
+        /* A vanishing node whose input is a graph input and whose output is a
+         * graph output would leave an empty program: keep it then. */
+        if (vanish && !(g->tensors[n->in[0]].is_input && g->tensors[n->out[0]].is_output)) {
+            n->dead = 1;
+            mp_replace_uses(g, n->out[0], n->in[0]);
+        }
+    }
+    return 0;
+}
+
+/* ---- BatchNorm ---------------------------------------------------------------- */
+
+static int pass_bn(tt_graph *g, tt_err *err)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        tt_node *n = &g->nodes[i];
+        if (n->dead || strcmp(n->op, "BatchNormalization"))
+            continue;
+        if (n->nin < 5)
+            return tt_err_set(err, "node '%s' (BatchNormalization): needs 5 inputs", n->name);
+        const float *sc = mp_fdata(g, n->in[1]), *bi = mp_fdata(g, n->in[2]),
+                    *mu = mp_fdata(g, n->in[3]), *va = mp_fdata(g, n->in[4]);
+        if (!sc || !bi || !mu || !va)
+            return tt_err_set(err,
+                              "node '%s' (BatchNormalization): scale, bias, mean and variance must "
+                              "be constants (inference mode)",
+                              n->name);
+        /* a copy: adding tensors below moves the tensor array */
+        const tt_tensor x0 = g->tensors[n->in[0]], *x = &x0;
+        int64_t c = g->tensors[n->in[1]].shape[0];
+        if (x->ndim < 2 || x->shape[1] != c)
+            return tt_err_set(err, "node '%s' (BatchNormalization): %lld channels, input has %lld",
+                              n->name, (long long)c, (long long)(x->ndim >= 2 ? x->shape[1] : -1));
+        double eps = tt_node_float(n, "epsilon", 1e-5);
+        float *s = tt_xmalloc((size_t)c * sizeof *s), *t = tt_xmalloc((size_t)c * sizeof *t);
+        for (int64_t k = 0; k < c; k++) {
+            s[k] = (float)(sc[k] / sqrt((double)va[k] + eps));
+            t[k] = (float)(bi[k] - (double)mu[k] * s[k]);
+        }
+        int src = n->in[0], out = n->out[0];
+        int conv = g->tensors[src].producer;
+        if (is_op(g, conv, "Conv") && user1(g, src) == i && mp_fdata(g, g->nodes[conv].in[1])) {
+            /* Conv then BN: W'[o] = W[o] s[o], b'[o] = b[o] s[o] + t[o]. */
+            tt_node *cv = &g->nodes[conv];
+            const tt_tensor *w = &g->tensors[cv->in[1]];
+            int64_t per = tt_tensor_numel(w) / c;
+            float *nw = tt_xmalloc((size_t)(per * c) * sizeof *nw);
+            const float *ow = mp_fdata(g, cv->in[1]);
+            for (int64_t o = 0; o < c; o++)
+                for (int64_t j = 0; j < per; j++)
+                    nw[o * per + j] = ow[o * per + j] * s[o];
+            const float *ob = cv->nin >= 3 ? mp_fdata(g, cv->in[2]) : NULL;
+            for (int64_t o = 0; o < c; o++)
+                t[o] += ob ? ob[o] * s[o] : 0.0f;
+            int64_t wshape[TT_GRAPH_MAX_DIMS];
+            memcpy(wshape, w->shape, sizeof wshape);
+            int nwt = mp_new_const(g, g->tensors[cv->in[1]].name, w->ndim, wshape, nw);
+            int nbt = mp_new_const(g, "bias", 1, &c, t);
+            cv = &g->nodes[conv]; /* the tensor array may have moved, nodes not */
+            if (cv->nin < 3) {
+                cv->in = tt_xrealloc(cv->in, 3 * sizeof *cv->in);
+                cv->nin = 3;
+            }
+            cv->in[1] = nwt;
+            cv->in[2] = nbt;
+            free(s);
+            g->nodes[i].dead = 1;
+            mp_replace_uses(g, out, src);
+            continue;
+        }
+        /* Stand-alone BN: x * s + t with s, t shaped [C,1,..] to broadcast. */
+        int64_t shp[TT_GRAPH_MAX_DIMS];
+        int r = x->ndim - 1;
+        shp[0] = c;
+        for (int k = 1; k < r; k++)
+            shp[k] = 1;
+        char name[200];
+        snprintf(name, sizeof name, "%s_scale", n->name);
+        int st = mp_new_const(g, name, r, shp, s);
+        snprintf(name, sizeof name, "%s_shift", n->name);
+        int tt = mp_new_const(g, name, r, shp, t);
+        int mid = mp_new_tensor(g, name, TT_DT_FLOAT, x->ndim, x->shape);
+        g->nodes[i].dead = 1;
+        int in1[2] = {src, st}, in2[2] = {mid, tt};
+        mp_node(g, "Mul", g->nodes[i].name, 2, in1, mid);
+        mp_node(g, "Add", g->nodes[i].name, 2, in2, out);
+    }
+    return 0;
+}
+
+/* ---- matmuls ------------------------------------------------------------------- */
+
+/* W [N,K] (as float) = alpha * (trans ? B : B^T) for a constant B. */
+static float *dense_weight(const tt_graph *g, int b, int trans, double alpha, int64_t *n,
+                           int64_t *k)
+{
+    const tt_tensor *B = &g->tensors[b];
+    const float *d = mp_fdata(g, b);
+    int64_t r = B->shape[0], c = B->shape[1];
+    *n = trans ? r : c;
+    *k = trans ? c : r;
+    float *w = tt_xmalloc((size_t)(r * c) * sizeof *w);
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t j = 0; j < c; j++) {
+            float v = (float)(alpha * d[i * c + j]);
+            if (trans)
+                w[i * c + j] = v;
+            else
+                w[j * r + i] = v;
+        }
+    return w;
+}
+
+static int pass_matmul(tt_graph *g, tt_err *err)
+{
+    int nn = g->nnodes;
+    for (int i = 0; i < nn; i++) {
+        tt_node *n = &g->nodes[i];
+        if (n->dead)
+            continue;
+        int gemm = !strcmp(n->op, "Gemm");
+        if (!gemm && strcmp(n->op, "MatMul"))
+            continue;
+        int a = n->in[0], b = n->in[1], out = n->out[0];
+        /* copies: adding tensors below moves the tensor array */
+        const tt_tensor A0 = g->tensors[a], B0 = g->tensors[b], *A = &A0, *B = &B0;
+        char name[200];
+        snprintf(name, sizeof name, "%s", n->name);
+        if (gemm) {
+            if (tt_node_int(n, "transA", 0))
+                return tt_err_set(err, "node '%s' (Gemm): transA=1 is not supported", n->name);
+            if (!mp_fdata(g, b) || B->ndim != 2)
+                return tt_err_set(err, "node '%s' (Gemm): B must be a constant matrix", n->name);
+            int64_t N, K;
+            float *w = dense_weight(g, b, (int)tt_node_int(n, "transB", 0),
+                                    tt_node_float(n, "alpha", 1.0), &N, &K);
+            int64_t ws[2] = {N, K};
+            int wt = mp_new_const(g, "dense_weight", 2, ws, w);
+            int c = n->nin >= 3 ? n->in[2] : -1;
+            double beta = tt_node_float(n, "beta", 1.0);
+            g->nodes[i].dead = 1;
+            int in[2] = {a, wt};
+            if (c < 0 || beta == 0) {
+                mp_node(g, "tt.Dense", name, 2, in, out);
+                continue;
+            }
+            int64_t ys[2] = {A->shape[0], N};
+            int y = mp_new_tensor(g, name, TT_DT_FLOAT, 2, ys);
+            mp_node(g, "tt.Dense", name, 2, in, y);
+            int ct = c;
+            if (beta != 1.0) {
+                const float *cd = mp_fdata(g, c);
+                if (!cd)
+                    return tt_err_set(err, "node '%s' (Gemm): beta != 1 needs a constant C", name);
+                int64_t cn = tt_tensor_numel(&g->tensors[c]);
+                float *nc = tt_xmalloc((size_t)cn * sizeof *nc);
+                for (int64_t j = 0; j < cn; j++)
+                    nc[j] = (float)(beta * cd[j]);
+                ct = mp_new_const(g, "gemm_c", g->tensors[c].ndim, g->tensors[c].shape, nc);
+            }
+            int in2[2] = {y, ct};
+            mp_node(g, "Add", name, 2, in2, out);
+            continue;
+        }
+        /* MatMul */
+        if (A->ndim < 2 || B->ndim < 2)
+            return tt_err_set(err, "node '%s' (MatMul): 1-D operands are not supported", name);
+        if (mp_fdata(g, b) && B->ndim == 2) {
+            int64_t N, K;
+            float *w = dense_weight(g, b, 0, 1.0, &N, &K);
+            int64_t ws[2] = {N, K};
+            int wt = mp_new_const(g, "dense_weight", 2, ws, w);
+            g->nodes[i].dead = 1;
+            int in[2] = {a, wt};
+            mp_node(g, "tt.Dense", name, 2, in, out);
+            continue;
+        }
+        if (A->ndim != B->ndim)
+            return tt_err_set(err, "node '%s' (MatMul): operands of ranks %d and %d (broadcast "
+                              "batch dimensions are not supported)", name, A->ndim, B->ndim);
+        for (int k = 0; k < A->ndim - 2; k++)
+            if (A->shape[k] != B->shape[k])
+                return tt_err_set(err, "node '%s' (MatMul): batch dimensions differ", name);
+        /* B^T over the last two dims; a Transpose feeding B is composed away. */
+        int r = B->ndim, src = b;
+        int perm[TT_GRAPH_MAX_DIMS];
+        for (int k = 0; k < r; k++)
+            perm[k] = k;
+        int p = B->producer;
+        if (is_op(g, p, "Transpose")) {
+            const tt_attr *pa = tt_node_attr(&g->nodes[p], "perm");
+            if (pa && pa->n == r) {
+                src = g->nodes[p].in[0];
+                for (int k = 0; k < r; k++)
+                    perm[k] = (int)pa->ints[k];
+            }
+        }
+        int t = perm[r - 1];
+        perm[r - 1] = perm[r - 2];
+        perm[r - 2] = t;
+        int ident = 1;
+        for (int k = 0; k < r; k++)
+            ident &= perm[k] == k;
+        int bt = src;
+        if (!ident) {
+            int64_t shp[TT_GRAPH_MAX_DIMS], pp[TT_GRAPH_MAX_DIMS];
+            for (int k = 0; k < r; k++) {
+                shp[k] = g->tensors[src].shape[perm[k]];
+                pp[k] = perm[k];
+            }
+            bt = mp_new_tensor(g, "matmul_bt", TT_DT_FLOAT, r, shp);
+            int nd = mp_node(g, "Transpose", name, 1, &src, bt);
+            tt_node_set_ints(g, nd, "perm", r, pp);
+        }
+        g->nodes[i].dead = 1;
+        int in[2] = {a, bt};
+        mp_node(g, "tt.BatchMatMul", name, 2, in, out);
+    }
+    return 0;
+}
+
+/* ---- layer norm ------------------------------------------------------------------
+ * torch exports LayerNorm (opset < 17) as
+ *   m = ReduceMean(x, [-1]); d = Sub(x, m); v = ReduceMean(Pow(d, 2), [-1]);
+ *   y = Add(Mul(Div(d, Sqrt(Add(v, eps))), gamma), beta)                    */
+
+static int last_axis_mean(const tt_graph *g, int n)
+{
+    if (!is_op(g, n, "ReduceMean"))
+        return 0;
+    const tt_node *nd = &g->nodes[n];
+    const tt_attr *ax = tt_node_attr(nd, "axes");
+    int r = g->tensors[nd->in[0]].ndim;
+    return ax && ax->n == 1 && (ax->ints[0] == -1 || ax->ints[0] == r - 1) &&
+           tt_node_int(nd, "keepdims", 1) == 1;
+}
+
+static int pass_layernorm(tt_graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        if (!last_axis_mean(g, i))
+            continue;
+        int x = g->nodes[i].in[0], m = g->nodes[i].out[0];
+        int sub = user1(g, m);
+        if (!is_op(g, sub, "Sub") || g->nodes[sub].in[0] != x || g->nodes[sub].in[1] != m)
+            continue;
+        int d = g->nodes[sub].out[0];
+        int us[3];
+        if (tt_graph_users(g, d, us, 3) != 2 || g->tensors[d].is_output)
+            continue;
+        int pw = is_op(g, us[0], "Pow") ? us[0] : us[1], dv = pw == us[0] ? us[1] : us[0];
+        if (!is_op(g, pw, "Pow") || !const_is(g, g->nodes[pw].in[1], 2.0) || !is_op(g, dv, "Div") ||
+            g->nodes[dv].in[0] != d)
+            continue;
+        int m2 = user1(g, g->nodes[pw].out[0]);
+        if (!last_axis_mean(g, m2))
+            continue;
+        int ad = user1(g, g->nodes[m2].out[0]);
+        if (!is_op(g, ad, "Add"))
+            continue;
+        int epst = g->nodes[ad].in[1];
+        const float *ep = mp_fdata(g, epst);
+        if (!ep || tt_tensor_numel(&g->tensors[epst]) != 1)
+            continue;
+        int sq = user1(g, g->nodes[ad].out[0]);
+        if (!is_op(g, sq, "Sqrt") || user1(g, g->nodes[sq].out[0]) != dv ||
+            g->nodes[dv].in[1] != g->nodes[sq].out[0])
+            continue;
+        int mu = user1(g, g->nodes[dv].out[0]);
+        if (!is_op(g, mu, "Mul"))
+            continue;
+        int gam = g->nodes[mu].in[1];
+        int ab = user1(g, g->nodes[mu].out[0]);
+        if (!is_op(g, ab, "Add"))
+            continue;
+        int bet = g->nodes[ab].in[1];
+        int64_t k = g->tensors[x].shape[g->tensors[x].ndim - 1];
+        if (!mp_fdata(g, gam) || !mp_fdata(g, bet) || tt_tensor_numel(&g->tensors[gam]) != k ||
+            tt_tensor_numel(&g->tensors[bet]) != k)
+            continue;
+        int chain[9] = {i, sub, pw, dv, m2, ad, sq, mu, ab};
+        int out = g->nodes[ab].out[0];
+        char name[200];
+        snprintf(name, sizeof name, "%s", g->nodes[i].name);
+        for (int j = 0; j < 9; j++)
+            g->nodes[chain[j]].dead = 1;
+        /* gamma/beta as 1-D [K] (they may be stored with leading 1s) */
+        float *gd = tt_xmalloc((size_t)k * sizeof *gd), *bd = tt_xmalloc((size_t)k * sizeof *bd);
+        memcpy(gd, mp_fdata(g, gam), (size_t)k * sizeof *gd);
+        memcpy(bd, mp_fdata(g, bet), (size_t)k * sizeof *bd);
+        int gt = mp_new_const(g, "ln_gamma", 1, &k, gd), bt = mp_new_const(g, "ln_beta", 1, &k, bd);
+        int in[3] = {x, gt, bt};
+        int nd = mp_node(g, "LayerNormalization", name, 3, in, out);
+        tt_node_set_int(g, nd, "axis", -1);
+        tt_node_set_float(g, nd, "epsilon", ep[0]);
+    }
+    return 0;
+}
+
+/* ---- dead code --------------------------------------------------------------------- */
+
+static void pass_dce(tt_graph *g)
+{
+    int changed = 1;
+    while (changed) {
+        changed = 0;
+        for (int i = g->nnodes - 1; i >= 0; i--) {
+            tt_node *n = &g->nodes[i];
+            if (n->dead)
+                continue;
+            int used = 0;
+            for (int k = 0; k < n->nout && !used; k++)
+                used = nusers(g, n->out[k]) > 0;
+            if (!used) {
+                n->dead = 1;
+                changed = 1;
+            }
+        }
+    }
+}
+
+int tt_model_passes(tt_graph *g, tt_err *err)
+{
+    if (tt_graph_toposort(g, err) || tt_graph_fold_constants(g, err))
+        return -1;
+    pass_simplify(g);
+    if (pass_bn(g, err) || pass_matmul(g, err))
+        return -1;
+    pass_layernorm(g);
+    pass_dce(g);
+    if (tt_graph_toposort(g, err))
+        return -1;
+    if (mp_layout_nhwc(g, err))
+        return -1;
+    pass_dce(g);
+    return tt_graph_toposort(g, err);
+}
