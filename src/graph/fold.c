@@ -781,7 +781,7 @@ int tt_graph_fold_constants(tt_graph *g, tt_err *err)
         if (t->ndim < 0 || tt_tensor_numel(t) < 0)
             return tt_err_set(err, "graph input '%s' has an unknown shape", t->name);
     }
-    int total = 0, folded;
+    int folded;
     do {
         folded = 0;
         for (int n = 0; n < g->nnodes; n++) {
@@ -794,9 +794,6 @@ int tt_graph_fold_constants(tt_graph *g, tt_err *err)
                 return -1;
             folded += r;
         }
-        total += folded;
     } while (folded);
-    if (tt_graph_infer(g, err))
-        return -1;
-    return total;
+    return tt_graph_infer(g, err) ? -1 : 0;
 }

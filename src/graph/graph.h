@@ -183,8 +183,8 @@ int tt_graph_fold_node(tt_graph *g, int n, tt_err *err);
  * (tt_graph_toposort first), inferring each node and folding it when it is
  * foldable, so that a constant computed early feeds the inference of a later
  * Reshape or Slice; repeated until nothing folds, then a full tt_graph_infer.
- * Graph outputs that become constant stay outputs.  Returns the number of
- * nodes folded, -1 with err. */
+ * Graph outputs that become constant stay outputs.  Returns 0 (folded nodes
+ * are the dead ones), -1 with err. */
 int tt_graph_fold_constants(tt_graph *g, tt_err *err);
 
 /* Users of tensor t among live nodes: fills up to max node indices, returns
