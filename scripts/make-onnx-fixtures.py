@@ -170,6 +170,25 @@ class Embed(nn.Module):
         return e * ids.size(1) ** 0.5 + (ids.float() / 50.0).unsqueeze(-1)
 
 
+class ResBlocks(nn.Module):
+    """Two torchvision BasicBlocks, the second with a strided downsample: the
+    residual add reads a branch the exporter writes after the main path."""
+
+    def __init__(self):
+        super().__init__()
+        import torchvision.models.resnet as R
+        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.b1 = R.BasicBlock(8, 8)
+        down = nn.Sequential(nn.Conv2d(8, 16, 1, stride=2, bias=False), nn.BatchNorm2d(16))
+        self.b2 = R.BasicBlock(8, 16, stride=2, downsample=down)
+        self.pool = nn.MaxPool2d(3, 2, 1)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.b2(self.b1(self.stem(x)))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(self.pool(x), 1), 1))
+
+
 def torch_fixtures():
     torch.manual_seed(1)
     m = ConvNet()
@@ -188,6 +207,13 @@ def torch_fixtures():
     ids = torch.randint(0, 50, (1, 8))
     ids[0, 6:] = 0
     export("embed17", Embed(), ids, opset=17)
+    torch.manual_seed(6)
+    m = ResBlocks()
+    for mod in m.modules():  # non-trivial running statistics
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    export("resblocks", m, torch.randn(1, 3, 16, 16))
 
 
 # ---- built node by node (old opsets) -------------------------------------------------
