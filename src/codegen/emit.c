@@ -20,6 +20,10 @@
 
 #include "lower.h"
 
+/* Weight tensors one kernel keeps packed copies of (see the packing code in
+ * emit_function): one kernel serves every layer of its shape. */
+#define TT_PACK_CACHE 1024
+
 #define LOCAL_STACK_BYTES (128 * 1024)
 #define MAX_EXPLICIT_UNROLL 64
 #define MAX_UNROLL_TEXT 24576 /* bytes of C per explicitly unrolled loop */
@@ -1318,23 +1322,33 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                     inner *= op->axis[d].extent;
                 int64_t outer = numel / (E_ * inner), oth = numel / E_, nb = (E_ + cb - 1) / cb;
                 int64_t bytes = nb * oth * cb * 4;
+                /* a table of (weights, packed copy): a kernel called with
+                 * several weight tensors (the same layer shape at several
+                 * places of a model) packs each once */
                 tt_str_catf(out,
-                            "static float *k%d;\n"
-                            "static const float *ks%d;\n"
-                            "if (ks%d != p%d) {\n"
-                            "  float *k = k%d ? k%d : (float *)tt_alloc(%lld);\n"
+                            "static struct { const float *src; float *dst; } kc%d[%d];\n"
+                            "static int kn%d;\n"
+                            "float *k%d = 0;\n"
+                            "for (int i = 0; i < kn%d; i++)\n"
+                            "  if (kc%d[i].src == p%d) { k%d = kc%d[i].dst; break; }\n"
+                            "if (!k%d) {\n"
+                            "  float *k = (float *)tt_alloc(%lld);\n"
                             "  memset(k, 0, %lld);\n"
                             "  for (int64_t a = 0; a < %lldLL; a++)\n"
                             "    for (int64_t f = 0; f < %lldLL; f++)\n"
                             "      for (int64_t o = 0; o < %lldLL; o++)\n"
                             "        k[((f / %lldLL) * %lldLL + a * %lldLL + o) * %lldLL + f %% %lldLL] =\n"
                             "            p%d[(a * %lldLL + f) * %lldLL + o];\n"
+                            "  if (kn%d < %d) { kc%d[kn%d].src = p%d; kc%d[kn%d].dst = k; kn%d++; }\n"
+                            "  else { static float *spare%d; free(spare%d); spare%d = k; } /* table full: repack per call */\n"
                             "  k%d = k;\n"
-                            "  ks%d = p%d;\n"
                             "}\n",
-                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
+                            op->uid, TT_PACK_CACHE, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
+                            op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
                             (long long)inner, (long long)cb, (long long)oth, (long long)inner, (long long)cb,
-                            (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid, op->uid, op->uid);
+                            (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid, TT_PACK_CACHE,
+                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
+                            op->uid);
                 tt_str_catf(&E.rebind, "const float *restrict b%d = k%d; (void)b%d;\n", op->uid, op->uid, op->uid);
             } else {
                 tt_str_catf(&E.rebind, "const float *restrict b%d = p%d; (void)b%d;\n", op->uid, op->uid, op->uid);
