@@ -629,7 +629,7 @@ static void emit_statement(emitter *E, int si, phase ph)
 
 
 /* ---- explicit vectors for a vectorized innermost loop ---------------------
- * A vectorized loop of N = 2..64 (a power of two) lanes whose statement is
+ * A vectorized loop of N = 2..64 lanes (even; vec_width) whose statement is
  * affine in the lane variable is emitted as one vector statement: a load
  * whose index moves by 1 per lane is a vector load, by c a strided gather,
  * by 0 a scalar (broadcast by C's vector-scalar arithmetic); min/max and
@@ -836,6 +836,17 @@ static void emit_vexpr(vctx *v, const tt_expr *e)
     }
 }
 
+/* Width of the vector statements of a vectorized loop of n lanes: the largest
+ * power of two that divides n and fits the hardware's vectors (a loop of 24
+ * lanes on 8-lane vectors is three statements of 8); < 2: not vectorizable. */
+static int vec_width(int64_t n, int vlanes)
+{
+    int W = 1;
+    while (2 * W <= vlanes && n % (2 * W) == 0)
+        W *= 2;
+    return W;
+}
+
 /* Try the vector form of the innermost loop `li` of nest ph; 0 if not possible
  * (nothing emitted). */
 static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
@@ -846,7 +857,7 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
     const tt_op *op = &st->op;
     int node = st->iters[N->pos[li]].node;
     int64_t n = I->ext[node];
-    if (E->ref || n < 2 || n > 64 || (n & (n - 1)))
+    if (E->ref || n < 2 || n > 64 || vec_width(n, E->vlanes) < 2)
         return 0;
     if (E->acc && !E->acc_vec)
         return 0; /* scalar accumulators: every access stays scalar */
@@ -854,7 +865,7 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         if (lane_coef(&I->val[I->inner_guard[k]], si * TT_MAX_NODES + node) != 0)
             return 0;
     /* statements wider than the hardware's vectors become chunks of its width */
-    int W = (int)(n < E->vlanes ? n : E->vlanes);
+    int W = vec_width(n, E->vlanes);
     int64_t nch = n / W;
     vctx v = {E, si, si * TT_MAX_NODES + node, W, 0};
     /* the lane must enter every varying root linearly, without guards */
@@ -1049,7 +1060,7 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     E->acc_vec = vec > 0;
     tt_str_free(&ix);
     if (vec) {
-        int W = vec < E->vlanes ? vec : E->vlanes;
+        int W = vec_width(vec, E->vlanes);
         tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", W, (long long)(K * (vec / W)));
     }
     else
