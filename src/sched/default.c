@@ -160,6 +160,15 @@ static int has_select(const tt_expr *e)
     return 0;
 }
 
+static int tag_has_word(const char *tag, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = strstr(tag, word); p; p = strstr(p + 1, word))
+        if ((p == tag || p[-1] == ',') && (p[n] == 0 || p[n] == ','))
+            return 1;
+    return 0;
+}
+
 /* A reduction over two or more tensors: conv2d, dense, matmul. */
 static int needs_tiling(const tt_op *op)
 {
@@ -212,9 +221,14 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
             st_simple(g, TT_STEP_CI, u);
     /* a padding stage that really pads stays a separate (parallel) pass:
      * inlined, its bounds test would sit in the innermost loop */
+    /* ... except for a depthwise convolution: each padded element is read by
+     * only KH x KW taps, so a separate pass would cost more memory traffic
+     * than the whole convolution does arithmetic; the bounds test does not
+     * depend on the channel lane and stays a scalar condition */
+    int depthwise = tag_has_word(A->tag, "depthwise_conv2d_nhwc");
     for (int u = 0; u < a_uid; u++)
         if (d->ops[u]->kind == TT_OP_COMPUTE && d->ops[u]->nreduce == 0 && reads(A, u) &&
-            !has_select(d->ops[u]->body))
+            (depthwise || !has_select(d->ops[u]->body)))
             st_simple(g, TT_STEP_CI, u);
     int cons_uid = out_uid;
     int anchor = a_uid;
