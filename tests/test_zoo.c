@@ -405,7 +405,7 @@ static void test_tiny_structure(void)
     const tt_node *bn = &g->nodes[1];
     const float *var = g->tensors[bn->in[4]].data, *gamma = g->tensors[bn->in[1]].data;
     for (int i = 0; ok && i < 16; i++)
-        ok = var[i] >= 0.5f && var[i] < 1.5f && gamma[i] >= 0.75f && gamma[i] < 1.25f;
+        ok = var[i] >= 0.5f && var[i] <= 1.5f && gamma[i] >= 0.75f && gamma[i] <= 1.25f;
     ok = ok && tt_node_float(bn, "epsilon", 0) == (double)1e-5f;
     ok = ok && g->tensors[g->outputs[0]].producer == 13;
     tt_graph_free(g);
