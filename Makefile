@@ -3,13 +3,13 @@
 #   make test     install missing packages, build, run the test runner
 #   make fuzz     build the libFuzzer targets (clang)
 CC      ?= cc
-PKGS    := jansson
+PKGS    := jansson libprotobuf-c
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
+CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -ldl -fopenmp
 
 LIB_SRC := $(filter-out src/cli/% src/measure/runner_main.c,$(wildcard src/*/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/onnx.pb-c.o
 CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=build/obj/%.o)
 TEST_SRC := $(wildcard tests/*.c)
@@ -20,6 +20,21 @@ all: build/transtune build/libtranstune.a build/transtune-runner
 build/obj/%.o: %.c $(wildcard src/*/*.h include/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# ONNX's protobuf schema (Debian's libonnx-dev: proto2, package onnx) compiled
+# to C by protoc-c at build time; the generated files live in build/gen only.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+GEN_ONNX := build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
+$(GEN_ONNX) &: $(ONNX_PROTO)
+	@mkdir -p build/gen
+	protoc-c -I$(dir $(ONNX_PROTO)) --c_out=build/gen $(ONNX_PROTO)
+
+build/obj/gen/onnx.pb-c.o: build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Sources that include the generated header wait for it (make -j on a clean tree).
+build/obj/src/onnx/onnx.o: build/gen/onnx.pb-c.h
 
 build/libtranstune.a: $(LIB_OBJ)
 	@mkdir -p build
@@ -47,10 +62,15 @@ clean:
 .PHONY: all deps test clean
 
 # ---- fuzz: libFuzzer targets (clang); see the comment atop each fuzz/*.c ----
-build/fuzz_record: fuzz/fuzz_record.c $(LIB_SRC)
+FUZZ_FLAGS := -Wno-unknown-warning-option -fsanitize=fuzzer,address,undefined
+build/fuzz_record: fuzz/fuzz_record.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/gen/onnx.pb-c.h
 	@mkdir -p build
-	clang $(CFLAGS) -Wno-unknown-warning-option -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
 
-fuzz: build/fuzz_record
+build/fuzz_onnx: fuzz/fuzz_onnx.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/gen/onnx.pb-c.h
+	@mkdir -p build
+	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: build/fuzz_record build/fuzz_onnx
 
 .PHONY: fuzz

@@ -19,6 +19,9 @@ PACKAGES=(
     libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes for clang
     libjansson-dev      # JSON: Ansor record logs
     libdnnl-dev         # oneDNN: the peer in bench/kernels
+    libonnx-dev         # /usr/include/onnx/onnx.proto: the ONNX schema the importer is generated from
+    protobuf-c-compiler # protoc-c: generates C for onnx.proto at build time (build/gen)
+    libprotobuf-c-dev   # libprotobuf-c: runtime and pkg-config file for the generated parser
 )
 
 die() { echo "install-deps: error: $*" >&2; exit 1; }

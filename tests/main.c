@@ -20,7 +20,7 @@ const char *tt_test_shared_data(void)
 }
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
-    tests_measure[], tests_cli[], tests_zoo[];
+    tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_model[];
 
 static const struct {
     const char *module;
@@ -28,7 +28,8 @@ static const struct {
 } tables[] = {
     {"util", tests_util},       {"dag", tests_dag},         {"record", tests_record},
     {"sched", tests_sched},     {"codegen", tests_codegen}, {"measure", tests_measure},
-    {"cli", tests_cli},         {"zoo", tests_zoo},
+    {"cli", tests_cli},         {"graph", tests_graph},     {"zoo", tests_zoo},
+    {"npy", tests_npy},         {"model", tests_model},
 };
 
 int main(int argc, char **argv)

@@ -7,8 +7,6 @@
 
 #include "cli.h"
 
-#define MAX_CANDIDATES 32
-
 typedef struct rec_line {
     int lineno;
     char *text;
@@ -58,45 +56,13 @@ static void replay_help(void)
 /* Identify the record's DAG: the first candidate on which every step applies. */
 static void identify(work *w, int lanes)
 {
-    tt_wl_candidate cand[MAX_CANDIDATES];
     tt_err err = {0};
-    int max_stage = tt_identify_max_stage(w->rec->steps, w->rec->nsteps);
-    int n = tt_identify_candidates(w->rec->workload_key, max_stage, cand, MAX_CANDIDATES, &err);
-    if (n < 0) {
+    if (tt_identify_record(w->rec, &w->dag, &w->rec_state, w->row.workload,
+                           sizeof w->row.workload, &err)) {
         w->row.status = "instantiation_error";
-        snprintf(w->row.error, sizeof w->row.error, "workload key: %s", err.msg);
+        snprintf(w->row.error, sizeof w->row.error, "%s", err.msg);
         return;
     }
-    if (n == 0) {
-        w->row.status = "instantiation_error";
-        snprintf(w->row.error, sizeof w->row.error, "no supported workload has the shapes of key %s",
-                 w->rec->workload_key);
-        return;
-    }
-    char first_err[TT_ERR_MAX] = "";
-    int chosen = -1;
-    for (int i = 0; i < n && chosen < 0; i++) {
-        tt_state *s = tt_state_new(cand[i].dag);
-        tt_err e = {0};
-        if (tt_state_apply_all(s, w->rec->steps, w->rec->nsteps, &e) == 0) {
-            chosen = i;
-            w->rec_state = s;
-        } else {
-            if (!first_err[0])
-                snprintf(first_err, sizeof first_err, "%s (as %s)", e.msg, cand[i].desc);
-            tt_state_free(s);
-        }
-    }
-    if (chosen < 0) {
-        w->row.status = "instantiation_error";
-        snprintf(w->row.error, sizeof w->row.error, "the steps replay on no candidate DAG: %s", first_err);
-        tt_identify_free(cand, n);
-        return;
-    }
-    w->dag = cand[chosen].dag;
-    cand[chosen].dag = NULL;
-    snprintf(w->row.workload, sizeof w->row.workload, "%s", cand[chosen].desc);
-    tt_identify_free(cand, n); /* the chosen DAG now belongs to w */
     snprintf(w->row.class_key, sizeof w->row.class_key, "%s", w->dag->class_key);
     char *k = tt_dag_workload_key(w->dag);
     snprintf(w->row.wkey, sizeof w->row.wkey, "%s", k);

@@ -1,10 +1,10 @@
 /* print.c - the canonical print of a DAG and the workload key built on it.
  *
- * Format "tt-dag-v1" (persisted through workload keys: change it only with a
+ * Format "tt-dag-v2" (persisted through workload keys: change it only with a
  * new version line).  One line per op, then its expressions indented:
  *
- *   tt-dag-v1
- *   op 0 placeholder "data" const=0 shape=[1,56,56,64]
+ *   tt-dag-v2
+ *   op 0 placeholder const=0 shape=[1,56,56,64]
  *   op 1 compute "PaddedInput" tag="injective,pad" attrs="pad=0:0,1:1,1:1,0:0" shape=[1,58,58,64] reduce=none[]
  *     body (select (and (ge a1 1) ...) T0[a0,(sub a1 1),(sub a2 1),a3] 0f)
  *
@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TT_DAG_PRINT_VERSION "tt-dag-v1"
+#define TT_DAG_PRINT_VERSION "tt-dag-v2"
 
 static void print_float(tt_str *s, double v)
 {
@@ -98,7 +98,10 @@ char *tt_dag_print(const tt_dag *d, int abstract)
     for (int i = 0; i < d->nops; i++) {
         const tt_op *op = d->ops[i];
         if (op->kind == TT_OP_PLACEHOLDER) {
-            tt_str_catf(&s, "op %d placeholder \"%s\" const=%d shape=", i, op->name, op->is_const);
+            /* No name: a placeholder is known by its position and its readers,
+             * and the same kernel from a zoo model, an ONNX file or a TVM
+             * record must print the same whatever its inputs were called. */
+            tt_str_catf(&s, "op %d placeholder const=%d shape=", i, op->is_const);
             print_extents(&s, op->axis, op->ndim, abstract);
             tt_str_cat(&s, "\n");
             continue;

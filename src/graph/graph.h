@@ -160,16 +160,32 @@ int tt_graph_toposort(tt_graph *g, tt_err *err);
  * An op with no inference rule fails with "unsupported operator 'X' (node
  * 'name')".  Shapes that depend on constant tensor values (Reshape's shape,
  * Slice's starts, ...) are read from those constants; a value computed at
- * run time there is an error. */
+ * run time there is an error (run tt_graph_fold_constants to fold torch's
+ * Shape->Gather->Concat chains first).  Conv and pool nodes with a SAME_* or
+ * VALID auto_pad get explicit "pads" and auto_pad "NOTSET".  Dimensions and
+ * element counts above 2^32 are refused. */
 int tt_graph_infer(tt_graph *g, tt_err *err);
+/* The same for one live node n only (its inputs must be inferred already):
+ * for passes that add or rewrite a node. */
+int tt_graph_infer_node(tt_graph *g, int n, tt_err *err);
 
-/* Evaluate node n on its constant inputs (all inputs must have data) and
- * store the results as constant data of its outputs; the node is then marked
- * dead.  Supports the ops that appear in shape computations (Shape, Gather,
- * Unsqueeze, Squeeze, Concat, Reshape, Cast, Slice, Range, ConstantOfShape,
- * Equal, Where, Expand, ...) and every elementwise float op.  Returns 1 if it
- * folded, 0 if the op is not foldable, -1 with err on a real error. */
+/* Evaluate node n on its constant inputs (all inputs must have data; Shape
+ * and Size need only their input's shape) and store the results as constant
+ * data of its outputs (producer -1); the node is then marked dead.  Infers
+ * the node first.  Supports the ops that appear in shape computations (Shape,
+ * Gather, Unsqueeze, Squeeze, Concat, Reshape, Cast, Slice, Range,
+ * ConstantOfShape, Equal, Where, Expand, ...) and every elementwise float op.
+ * Returns 1 if it folded, 0 if the op is not foldable (or an input is not
+ * constant, or the result would exceed 2^24 elements), -1 with err on a real
+ * error. */
 int tt_graph_fold_node(tt_graph *g, int n, tt_err *err);
+/* Infer and fold the whole graph: one pass over the live nodes in order
+ * (tt_graph_toposort first), inferring each node and folding it when it is
+ * foldable, so that a constant computed early feeds the inference of a later
+ * Reshape or Slice; repeated until nothing folds, then a full tt_graph_infer.
+ * Graph outputs that become constant stay outputs.  Returns the number of
+ * nodes folded, -1 with err. */
+int tt_graph_fold_constants(tt_graph *g, tt_err *err);
 
 /* Users of tensor t among live nodes: fills up to max node indices, returns
  * the total count. */

@@ -289,8 +289,6 @@ static int kb_anchor(kb *K, int ai)
         if (X->layout != TT_LAYOUT_NHWC || W->ndim != 4 || !W->data)
             return tt_err_set(err, "node '%s' (Conv): only 2-D convolutions with constant weights",
                               n->name);
-        if (!n->nin || tt_node_attr(n, "auto_pad") && strcmp(tt_node_attr(n, "auto_pad")->s, "NOTSET"))
-            return tt_err_set(err, "node '%s' (Conv): auto_pad is not supported", n->name);
         tt_conv2d_params p = {0};
         p.n = X->shape[0], p.h = X->shape[1], p.w = X->shape[2], p.ci = X->shape[3];
         p.kh = W->shape[2], p.kw = W->shape[3], p.co = W->shape[0];
@@ -300,6 +298,22 @@ static int kb_anchor(kb *K, int ai)
             return tt_err_set(err, "node '%s' (Conv): bad strides, dilations or pads", n->name);
         p.stride_h = st[0], p.stride_w = st[1], p.dil_h = dl[0], p.dil_w = dl[1];
         p.pad_t = pd[0], p.pad_l = pd[1], p.pad_b = pd[2], p.pad_r = pd[3];
+        const tt_attr *ap = tt_node_attr(n, "auto_pad");
+        if (ap && ap->kind == TT_ATTR_STRING && !strncmp(ap->s, "SAME", 4)) {
+            /* ONNX: output = ceil(in / stride); the odd pixel goes at the end
+             * (SAME_UPPER) or the beginning (SAME_LOWER) */
+            int64_t in[2] = {p.h, p.w}, k[2] = {p.kh, p.kw}, b[2], e[2];
+            for (int q = 0; q < 2; q++) {
+                int64_t o = (in[q] + st[q] - 1) / st[q];
+                int64_t tot = (o - 1) * st[q] + (k[q] - 1) * dl[q] + 1 - in[q];
+                tot = tot > 0 ? tot : 0;
+                b[q] = strcmp(ap->s, "SAME_LOWER") ? tot / 2 : tot - tot / 2;
+                e[q] = tot - b[q];
+            }
+            p.pad_t = b[0], p.pad_l = b[1], p.pad_b = e[0], p.pad_r = e[1];
+        } else if (ap && ap->kind == TT_ATTR_STRING && !strcmp(ap->s, "VALID")) {
+            p.pad_t = p.pad_l = p.pad_b = p.pad_r = 0;
+        }
         p.groups = tt_node_int(n, "group", 1);
         int dw = p.groups > 1 && p.groups == p.ci;
         int64_t mult = dw ? p.co / p.ci : 1;

@@ -25,6 +25,7 @@
  * shapes are checked against the key once more.
  */
 #include "identify.h"
+#include "../sched/sched.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -787,4 +788,52 @@ void tt_identify_free(tt_wl_candidate *c, int n)
         tt_dag_free(c[i].dag);
         c[i].dag = NULL;
     }
+}
+
+/* ---- a whole record --------------------------------------------------------- */
+
+#define ID_MAX_CANDIDATES 32
+
+int tt_identify_record(const tt_record *rec, tt_dag **dag, tt_state **state, char *desc,
+                       size_t desc_len, tt_err *err)
+{
+    *dag = NULL;
+    if (state)
+        *state = NULL;
+    tt_wl_candidate cand[ID_MAX_CANDIDATES];
+    int max_stage = tt_identify_max_stage(rec->steps, rec->nsteps);
+    int n = tt_identify_candidates(rec->workload_key, max_stage, cand, ID_MAX_CANDIDATES, err);
+    if (n < 0) {
+        tt_err_prefix(err, "workload key: ");
+        return -1;
+    }
+    if (n == 0)
+        return tt_err_set(err, "no supported workload has the shapes of key %s", rec->workload_key);
+    char first_err[TT_ERR_MAX] = "";
+    int chosen = -1;
+    for (int i = 0; i < n && chosen < 0; i++) {
+        tt_state *s = tt_state_new(cand[i].dag);
+        tt_err e = {0};
+        if (tt_state_apply_all(s, rec->steps, rec->nsteps, &e) == 0) {
+            chosen = i;
+            if (state)
+                *state = s;
+            else
+                tt_state_free(s);
+        } else {
+            if (!first_err[0])
+                snprintf(first_err, sizeof first_err, "%s (as %s)", e.msg, cand[i].desc);
+            tt_state_free(s);
+        }
+    }
+    if (chosen < 0) {
+        tt_identify_free(cand, n);
+        return tt_err_set(err, "the steps replay on no candidate DAG: %s", first_err);
+    }
+    *dag = cand[chosen].dag;
+    cand[chosen].dag = NULL;
+    if (desc && desc_len)
+        snprintf(desc, desc_len, "%s", cand[chosen].desc);
+    tt_identify_free(cand, n);
+    return 0;
 }

@@ -16,7 +16,11 @@
 #ifndef TT_IDENTIFY_H
 #define TT_IDENTIFY_H
 
+#include <stddef.h>
+
 #include "record.h"
+
+struct tt_state;
 
 typedef struct tt_wl_candidate {
     tt_dag *dag;     /* finished DAG, owned by the caller (tt_identify_free) */
@@ -42,6 +46,14 @@ int tt_identify_candidates(const char *workload_key, int max_stage, tt_wl_candid
 /* The same from an already parsed key. */
 int tt_identify_wkey(const tt_wkey *key, int max_stage, tt_wl_candidate *out, int max,
                      tt_err *err);
+
+/* Identify a parsed record's DAG: the first candidate on which every step
+ * applies (and every SP extent matches).  On success *dag (finished, caller
+ * frees) and *state (the replayed record, caller frees; NULL if state is
+ * NULL) are set and desc gets the candidate's description.  Returns 0, or -1
+ * with err saying why no candidate fits. */
+int tt_identify_record(const tt_record *rec, tt_dag **dag, struct tt_state **state, char *desc,
+                       size_t desc_len, tt_err *err);
 
 /* Free the DAGs of n candidates (the array itself belongs to the caller). */
 void tt_identify_free(tt_wl_candidate *c, int n);

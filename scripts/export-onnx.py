@@ -1,0 +1,418 @@
+# usage: /usr/bin/python3 scripts/export-onnx.py [--out DIR] [--seed S] [--list] [MODEL...]   (DIR: build/onnx; MODEL: all)
+"""Export the paper's models to ONNX with seeded random weights, plus a test
+input and PyTorch's output for it.
+
+For each model NAME this writes
+    DIR/NAME.onnx      torch.onnx.export(model.eval(), x, opset_version=13,
+                       do_constant_folding=True), input "input", output "output"
+    DIR/NAME.in.npy    a seeded random input: float32 N(0,1) [1,3,224,224]
+                       ([1,3,299,299] for inception_v3); int64 token ids in
+                       [0, 30522) of shape [1,256] for the BERTs
+    DIR/NAME.out.npy   PyTorch's output for that input (float32)
+and prints one line per model: name, .onnx size, seconds.  A model that fails
+is reported and skipped; the exit status is 1 if any failed.
+
+Weights: everything is drawn from torch.manual_seed(seed + crc32(name)), so a
+model's files depend only on its name and --seed.  Conv and Linear weights get
+He-normal (std sqrt(2/fan_in)) (torchvision's own init for GoogLeNet/Inception
+uses std 0.01 truncated normals, which would make the output a constant);
+every BatchNorm gets weight U(0.5,1.5), bias N(0,0.1), and running statistics
+measured on random inputs and then perturbed (mean + N(0,0.1)*std,
+var * U(0.5,1.5)), so that activations stay O(1) through 50+ layers and
+folding BatchNorm into Conv is really exercised (see calibrate_bn).
+
+BERT-base and MobileBERT are our own PyTorch implementations (no
+`transformers`), following Hugging Face's BertModel / MobileBertModel with the
+bert-base-uncased and google/mobilebert-uncased configurations: batch 1,
+sequence 256, the input is the token ids only (token types are all 0, folded
+into a constant; there is no attention mask, so the all-zero additive mask is
+left out), the output is the last hidden state.  Their weights follow HF's init
+(normal std 0.02) except that every LayerNorm / NoNorm gets a random affine
+(gamma U(0.5,1.5), beta N(0,0.1)) so that it is tested.
+
+Needs torch, torchvision and onnx for /usr/bin/python3 (Debian:
+python3-torch python3-torchvision python3-onnx; `scripts/install-deps.sh
+--extras` installs them).
+"""
+import argparse
+import math
+import os
+import sys
+import time
+import zlib
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torchvision
+    import onnx  # noqa: F401  (torch.onnx.export needs it for some paths; we also count ops)
+except ImportError as e:  # pragma: no cover
+    sys.stderr.write(
+        "export-onnx: %s\n"
+        "export-onnx: this script needs torch, torchvision and onnx for %s;\n"
+        "export-onnx: run `scripts/install-deps.sh --extras` (python3-torch python3-torchvision "
+        "python3-onnx) and run the script with /usr/bin/python3\n" % (e, sys.executable))
+    sys.exit(2)
+
+SEQ = 256          # BERT sequence length
+VOCAB = 30522      # BERT / MobileBERT vocabulary
+
+
+# ---- BERT-base (Devlin et al. 2019; HF BertModel, bert-base-uncased) -------------------------
+
+class BertLayer(nn.Module):
+    """One encoder layer: self-attention, Add & LayerNorm, FFN (GELU, erf form), Add & LayerNorm.
+
+    Per layer the ONNX export is (S = 256, H = 768, 12 heads of 64):
+      q,k,v = MatMul(x, W) + b; Reshape [1,S,12,64]; Transpose (q,v: 0213, k: 0231)
+      MatMul(q,k) / 8 -> Softmax(-1) -> MatMul(.,v) -> Transpose 0213 -> Reshape [1,S,768]
+      MatMul + Add, Add(residual), LayerNorm, MatMul + Add, GELU, MatMul + Add, Add, LayerNorm
+    """
+
+    def __init__(self, hidden=768, heads=12, ffn=3072, eps=1e-12, seq=SEQ):
+        super().__init__()
+        self.h, self.nh, self.hd, self.seq = hidden, heads, hidden // heads, seq
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.attn_out = nn.Linear(hidden, hidden)
+        self.attn_norm = nn.LayerNorm(hidden, eps=eps)
+        self.intermediate = nn.Linear(hidden, ffn)
+        self.output = nn.Linear(ffn, hidden)
+        self.out_norm = nn.LayerNorm(hidden, eps=eps)
+
+    def heads(self, t):
+        # Static shapes (batch 1, sequence 256): Reshape gets a constant shape.
+        return t.reshape(1, self.seq, self.nh, self.hd).permute(0, 2, 1, 3)
+
+    def forward(self, x):
+        q = self.heads(self.query(x))
+        k = self.key(x).reshape(1, self.seq, self.nh, self.hd).permute(0, 2, 3, 1)
+        v = self.heads(self.value(x))
+        scores = torch.matmul(q, k) / math.sqrt(self.hd)
+        probs = torch.softmax(scores, dim=-1)
+        ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).reshape(1, self.seq, self.h)
+        a = self.attn_norm(self.attn_out(ctx) + x)
+        f = self.output(F.gelu(self.intermediate(a)))
+        return self.out_norm(f + a)
+
+
+class BertBase(nn.Module):
+    def __init__(self, vocab=VOCAB, hidden=768, layers=12, heads=12, ffn=3072, max_pos=512,
+                 type_vocab=2, eps=1e-12, seq=SEQ):
+        super().__init__()
+        self.seq = seq
+        self.word_embeddings = nn.Embedding(vocab, hidden)
+        self.position_embeddings = nn.Embedding(max_pos, hidden)
+        self.token_type_embeddings = nn.Embedding(type_vocab, hidden)
+        self.emb_norm = nn.LayerNorm(hidden, eps=eps)
+        self.layers = nn.ModuleList(BertLayer(hidden, heads, ffn, eps, seq) for _ in range(layers))
+
+    def forward(self, ids):
+        # HF: inputs_embeds + token_type_embeddings(0) + position_embeddings(0..S-1); the
+        # last two are constants ([768] and [256,768] after folding).
+        x = self.word_embeddings(ids)
+        x = x + self.token_type_embeddings.weight[0]
+        x = x + self.position_embeddings.weight[:self.seq]
+        x = self.emb_norm(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+# ---- MobileBERT (Sun et al. 2020; HF MobileBertModel, google/mobilebert-uncased) -------------
+
+class NoNorm(nn.Module):
+    """MobileBERT's replacement for LayerNorm: x * gamma + beta (elementwise)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n))
+        self.bias = nn.Parameter(torch.zeros(n))
+
+    def forward(self, x):
+        return x * self.weight + self.bias
+
+
+class MobileBertLayer(nn.Module):
+    """use_bottleneck, key_query_shared_bottleneck, 4 stacked FFNs, NoNorm, ReLU:
+
+      inner  = NoNorm(Linear 512->128 (x))                 bottleneck input (residual of attention)
+      shared = NoNorm(Linear 512->128 (x))                 query = key input
+      q = Linear 128->128 (shared), k = same, v = Linear 512->128 (x); 4 heads of 32
+      att = NoNorm(Linear 128->128 (attention(q,k,v)) + inner)
+      3x: att = NoNorm(Linear 512->128 (relu(Linear 128->512 (att))) + att)
+      o   = NoNorm(Linear 512->128 (relu(Linear 128->512 (att))) + att)
+      out = NoNorm(Linear 128->512 (o) + x)
+    """
+
+    def __init__(self, hidden=512, inner=128, heads=4, ffn=512, nffn=4, seq=SEQ):
+        super().__init__()
+        self.inner, self.nh, self.hd, self.seq = inner, heads, inner // heads, seq
+        self.bn_input = nn.Linear(hidden, inner)
+        self.bn_input_norm = NoNorm(inner)
+        self.bn_attention = nn.Linear(hidden, inner)
+        self.bn_attention_norm = NoNorm(inner)
+        self.query = nn.Linear(inner, inner)
+        self.key = nn.Linear(inner, inner)
+        self.value = nn.Linear(hidden, inner)
+        self.attn_out = nn.Linear(inner, inner)
+        self.attn_norm = NoNorm(inner)
+        # nffn - 1 FFNs (intermediate, output, NoNorm), then the layer's own intermediate/output
+        self.ffn_in = nn.ModuleList(nn.Linear(inner, ffn) for _ in range(nffn - 1))
+        self.ffn_out = nn.ModuleList(nn.Linear(ffn, inner) for _ in range(nffn - 1))
+        self.ffn_norm = nn.ModuleList(NoNorm(inner) for _ in range(nffn - 1))
+        self.intermediate = nn.Linear(inner, ffn)
+        self.output = nn.Linear(ffn, inner)
+        self.out_norm = NoNorm(inner)
+        self.out_bottleneck = nn.Linear(inner, hidden)
+        self.out_bottleneck_norm = NoNorm(hidden)
+
+    def heads(self, t):
+        return t.reshape(1, self.seq, self.nh, self.hd).permute(0, 2, 1, 3)
+
+    def forward(self, x):
+        layer_input = self.bn_input_norm(self.bn_input(x))
+        shared = self.bn_attention_norm(self.bn_attention(x))
+        q = self.heads(self.query(shared))
+        k = self.key(shared).reshape(1, self.seq, self.nh, self.hd).permute(0, 2, 3, 1)
+        v = self.heads(self.value(x))
+        scores = torch.matmul(q, k) / math.sqrt(self.hd)
+        probs = torch.softmax(scores, dim=-1)
+        ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).reshape(1, self.seq, self.inner)
+        a = self.attn_norm(self.attn_out(ctx) + layer_input)
+        for fi, fo, fn in zip(self.ffn_in, self.ffn_out, self.ffn_norm):
+            a = fn(fo(F.relu(fi(a))) + a)
+        o = self.out_norm(self.output(F.relu(self.intermediate(a))) + a)
+        return self.out_bottleneck_norm(self.out_bottleneck(o) + x)
+
+
+class MobileBert(nn.Module):
+    def __init__(self, vocab=VOCAB, emb=128, hidden=512, layers=24, heads=4, inner=128, ffn=512,
+                 nffn=4, max_pos=512, type_vocab=2, seq=SEQ):
+        super().__init__()
+        self.seq = seq
+        self.word_embeddings = nn.Embedding(vocab, emb)
+        self.embedding_transformation = nn.Linear(3 * emb, hidden)
+        self.position_embeddings = nn.Embedding(max_pos, hidden)
+        self.token_type_embeddings = nn.Embedding(type_vocab, hidden)
+        self.emb_norm = NoNorm(hidden)
+        self.layers = nn.ModuleList(
+            MobileBertLayer(hidden, inner, heads, ffn, nffn, seq) for _ in range(layers))
+
+    def forward(self, ids):
+        e = self.word_embeddings(ids)                      # [1,S,128]
+        # Trigram input: [token i+1, token i, token i-1], zero beyond the ends (HF's F.pad).
+        e = torch.cat([F.pad(e[:, 1:], [0, 0, 0, 1, 0, 0], value=0.0),
+                       e,
+                       F.pad(e[:, :-1], [0, 0, 1, 0, 0, 0], value=0.0)], dim=2)   # [1,S,384]
+        x = self.embedding_transformation(e)               # [1,S,512]
+        x = x + self.position_embeddings.weight[:self.seq]
+        x = x + self.token_type_embeddings.weight[0]
+        x = self.emb_norm(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def _static_pad_symbolic(g, input, padding, value=None):
+    """aten::constant_pad_nd -> one ONNX Pad with constant pads and value.
+
+    torch 1.13's own symbolic computes the ONNX pads order at run time with a chain of
+    ConstantOfShape / Concat / Reshape / Slice / Transpose / Cast on constants that
+    do_constant_folding leaves in the graph; MobileBERT's trigram padding is static, so the
+    chain is a constant and we emit it as one."""
+    from torch.onnx import symbolic_helper as sh
+    from torch.onnx import symbolic_opset11 as o11
+    rank = sh._get_tensor_rank(input)
+    try:
+        pad = sh._get_const(padding, "is", "padding")
+        val = sh._get_const(value, "f", "value") if value is not None else 0.0
+    except Exception:
+        pad = None
+    if pad is None or rank is None:
+        return o11.constant_pad_nd(g, input, padding, value)
+    begins, ends = [0] * rank, [0] * rank
+    for i in range(len(pad) // 2):          # torch: last dim first, (begin, end) pairs
+        begins[rank - 1 - i], ends[rank - 1 - i] = pad[2 * i], pad[2 * i + 1]
+    pads = g.op("Constant", value_t=torch.tensor(begins + ends, dtype=torch.int64))
+    v = g.op("Constant", value_t=torch.tensor(val, dtype=torch.float32))
+    return g.op("Pad", input, pads, v, mode_s="constant")
+
+
+def _static_pad_any_symbolic(g, input, padding, mode, value):
+    """aten::pad (what F.pad traces to in torch 1.13): constant mode as above."""
+    from torch.onnx import symbolic_helper as sh
+    from torch.onnx import symbolic_opset11 as o11
+    if sh._parse_arg(mode, "s") != "constant":
+        return o11.pad(g, input, padding, mode, value)
+    return _static_pad_symbolic(g, input, padding, value)
+
+
+torch.onnx.register_custom_op_symbolic("aten::constant_pad_nd", _static_pad_symbolic, 13)
+torch.onnx.register_custom_op_symbolic("aten::pad", _static_pad_any_symbolic, 13)
+
+
+# ---- the model table -------------------------------------------------------------------------
+
+def tv(name, **kw):
+    return lambda: getattr(torchvision.models, name)(weights=None, **kw)
+
+
+# name -> (constructor, input kind, input shape)
+MODELS = {
+    "resnet18": (tv("resnet18"), "image", (1, 3, 224, 224)),
+    "resnet50": (tv("resnet50"), "image", (1, 3, 224, 224)),
+    "alexnet": (tv("alexnet"), "image", (1, 3, 224, 224)),
+    "vgg16": (tv("vgg16"), "image", (1, 3, 224, 224)),
+    "mobilenet_v2": (tv("mobilenet_v2"), "image", (1, 3, 224, 224)),
+    # aux_logits=False: the auxiliary heads only run in training, so the eval graph is the same
+    # either way, but without them the model holds no unused weights.  transform_input=False
+    # (the default without weights): no per-channel renormalisation prologue.
+    # init_weights=False: skips the slow scipy truncnorm init, which we overwrite anyway.
+    "googlenet": (tv("googlenet", aux_logits=False, transform_input=False, init_weights=False),
+                  "image", (1, 3, 224, 224)),
+    "mnasnet1_0": (tv("mnasnet1_0"), "image", (1, 3, 224, 224)),
+    "efficientnet_b0": (tv("efficientnet_b0"), "image", (1, 3, 224, 224)),
+    "efficientnet_b4": (tv("efficientnet_b4"), "image", (1, 3, 224, 224)),
+    "densenet121": (tv("densenet121"), "image", (1, 3, 224, 224)),
+    "squeezenet1_0": (tv("squeezenet1_0"), "image", (1, 3, 224, 224)),
+    "inception_v3": (tv("inception_v3", aux_logits=False, transform_input=False,
+                        init_weights=False), "image", (1, 3, 299, 299)),
+    "bert_base": (BertBase, "tokens", (1, SEQ)),
+    "mobilebert": (MobileBert, "tokens", (1, SEQ)),
+}
+
+
+def randomize(model):
+    """Seeded weights (the caller seeds torch): He-normal Conv/Linear weights, small biases,
+    random BatchNorm and LayerNorm/NoNorm affines.  BERTs keep HF's normal(0.02) init for Linear
+    and Embedding.  BatchNorm statistics are set afterwards by calibrate_bn()."""
+    bert = isinstance(model, (BertBase, MobileBert))
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                if bert:
+                    m.weight.normal_(0.0, 0.02)
+                else:
+                    fan_in = m.weight[0].numel()
+                    m.weight.normal_(0.0, math.sqrt(2.0 / fan_in))
+                if m.bias is not None:
+                    m.bias.normal_(0.0, 0.02 if bert else 0.1)
+            elif isinstance(m, nn.Embedding):
+                m.weight.normal_(0.0, 0.02)
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.1)
+            elif isinstance(m, (nn.LayerNorm, NoNorm)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.1)
+
+
+def calibrate_bn(model, shape, gen):
+    """Random but sane BatchNorm statistics.
+
+    Fresh BN layers (mean 0, var 1) are far from the statistics of random-weight activations:
+    ResNet-50's output then reaches 1e5 and deep nets drift towards constants.  So in one
+    eval-mode pass over 4 random inputs, a hook sets each BN's statistics, just before it runs,
+    from the per-channel mean and variance of what it receives, perturbed: mean + N(0,0.1) * std,
+    var * U(0.5,1.5).  Every BN then roughly normalises (activations stay O(1) however deep the
+    net), eval-mode BN is still not the identity on what it sees, so folding BN into Conv is
+    really tested, and since each BN is set after the ones before it, the perturbations do not
+    compound."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+
+    def set_stats(m, inputs):
+        x = inputs[0]
+        dims = [0] + list(range(2, x.dim()))
+        mean = x.mean(dims)
+        var = x.var(dims, unbiased=False).clamp_min(1e-4)
+        m.running_mean.copy_(mean + torch.randn(mean.shape, generator=gen) * 0.1 * var.sqrt())
+        m.running_var.copy_(var * (torch.rand(var.shape, generator=gen) + 0.5))
+
+    model.eval()
+    hooks = [m.register_forward_pre_hook(set_stats) for m in bns]
+    try:
+        with torch.no_grad():
+            model(torch.randn((4,) + tuple(shape[1:]), generator=gen))
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def make_input(kind, shape, gen):
+    if kind == "tokens":
+        return torch.randint(0, VOCAB, shape, generator=gen, dtype=torch.int64)
+    return torch.randn(shape, generator=gen, dtype=torch.float32)
+
+
+def export_one(name, out_dir, seed):
+    ctor, kind, shape = MODELS[name]
+    s = (seed + zlib.crc32(name.encode())) & 0x7FFFFFFF
+    torch.manual_seed(s)
+    model = ctor()
+    randomize(model)
+    gen = torch.Generator().manual_seed(s ^ 0x5EED)
+    calibrate_bn(model, shape, gen)
+    model.eval()
+    x = make_input(kind, shape, gen)
+    with torch.no_grad():
+        y = model(x)
+    if not isinstance(y, torch.Tensor):
+        raise RuntimeError("model returned %s, not one tensor" % type(y).__name__)
+    y = y.float().numpy()
+    if not np.isfinite(y).all():
+        raise RuntimeError("torch's output has non-finite values")
+    path = os.path.join(out_dir, name + ".onnx")
+    with torch.no_grad():
+        torch.onnx.export(model, x, path, opset_version=13, do_constant_folding=True,
+                          input_names=["input"], output_names=["output"])
+    np.save(os.path.join(out_dir, name + ".in.npy"), x.numpy())
+    np.save(os.path.join(out_dir, name + ".out.npy"), np.ascontiguousarray(y, dtype=np.float32))
+    return path, y
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Export the paper's models to ONNX (see the "
+                                 "comment atop this file).")
+    ap.add_argument("--out", default="build/onnx", help="output folder (default build/onnx)")
+    ap.add_argument("--seed", type=int, default=0, help="weight/input seed (default 0)")
+    ap.add_argument("--list", action="store_true", help="list the model names and exit")
+    ap.add_argument("models", nargs="*", metavar="MODEL", help="models to export (default all)")
+    a = ap.parse_args()
+    if a.list:
+        print("\n".join(MODELS))
+        return 0
+    names = a.models or list(MODELS)
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        sys.stderr.write("export-onnx: unknown model(s): %s (known: %s)\n"
+                         % (", ".join(unknown), ", ".join(MODELS)))
+        return 2
+    os.makedirs(a.out, exist_ok=True)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    failed = []
+    for name in names:
+        t0 = time.time()
+        try:
+            path, y = export_one(name, a.out, a.seed)
+            size = os.path.getsize(path)
+            print("%-16s %9.1f MB %7.1f s   output %s max|y| %.4g"
+                  % (name, size / 1e6, time.time() - t0, list(y.shape), float(np.abs(y).max())),
+                  flush=True)
+        except Exception as e:  # one model's failure must not stop the others
+            failed.append(name)
+            print("%-16s FAILED after %.1f s: %s: %s"
+                  % (name, time.time() - t0, type(e).__name__, e), flush=True)
+    print("export-onnx: %d exported, %d failed%s"
+          % (len(names) - len(failed), len(failed),
+             (" (" + ", ".join(failed) + ")") if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
