@@ -313,8 +313,11 @@ static void test_registry(void)
         int listed = 0;
         for (size_t e = 0; e < sizeof expected / sizeof expected[0]; e++)
             listed |= !strcmp(expected[e].name, z->name);
-        /* The BERTs (src/zoo/bert.c) are tested with it. */
-        CHECK_MSG(listed || !strcmp(z->name, "bert_base") || !strcmp(z->name, "mobilebert"),
+        /* The BERTs (src/zoo/bert.c) are tested with it; resnet50_tvm is not a
+         * torchvision model: model/resnet50_tvm_covers_log tests it against
+         * the Ansor log it was tuned for. */
+        CHECK_MSG(listed || !strcmp(z->name, "bert_base") || !strcmp(z->name, "mobilebert") ||
+                      !strcmp(z->name, "resnet50_tvm"),
                   "zoo model '%s' has no expected figures", z->name);
     }
     CHECK(n >= (int)(sizeof expected / sizeof expected[0]));

@@ -45,5 +45,8 @@ void cli_print_row(const cli_row *r, int json);
 
 int cmd_replay(int argc, char **argv);
 int cmd_kernel(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_kernels(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -18,6 +18,10 @@ static void usage(FILE *f)
             "                                        the default schedule\n"
             "  kernel OP [shape options] [--record LINE | --default] [--json]\n"
             "                                        one workload by hand (see transtune kernel --help)\n"
+            "  models                                the built-in model zoo\n"
+            "  kernels MODEL [--json]                a model's unique kernels (MODEL: zoo name or .onnx)\n"
+            "  run MODEL [--check] [--threads N] [--input X.npy] [--output Y.npy] [--json]\n"
+            "                                        compile and run a model end to end\n"
             "  help                                  this text\n"
             "\n"
             "Each command accepts --help.  Environment: CC (kernel compiler), TT_CFLAGS (its\n"
@@ -196,6 +200,12 @@ int main(int argc, char **argv)
         return cmd_replay(argc - 1, argv + 1);
     if (!strcmp(cmd, "kernel"))
         return cmd_kernel(argc - 1, argv + 1);
+    if (!strcmp(cmd, "models"))
+        return cmd_models(argc - 1, argv + 1);
+    if (!strcmp(cmd, "kernels"))
+        return cmd_kernels(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
     fprintf(stderr, "transtune: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -31,7 +31,10 @@ static tt_expr *load_idx(tt_dag *d, int uid, int n, tt_expr **idx)
 }
 
 /* Load of `uid` (rank r) at the output position of a rank-n stage under
- * numpy broadcasting: trailing alignment, size-1 dimensions read index 0. */
+ * numpy broadcasting: trailing alignment; a size-1 dimension reads index 0
+ * where the output's is larger, else the output's index (TVM's
+ * InputIndexFromBroadcast; topi.c's epilogues follow the same rule, so that
+ * equal kernels print equal). */
 static tt_expr *bcast_load(tt_dag *d, int uid, int n, const int64_t *oshape)
 {
     tt_op *op = tt_dag_op(d, uid);

@@ -182,8 +182,11 @@ static int topi_epilogue(tt_dag *d, int x, const tt_epilogue *epi, int bias_1d, 
                 bshape[i] = 1;
             bshape[bn - 1] = shape[n - 1];
             int b = tt_dag_placeholder(d, add ? "bias" : "scale", bn, bshape, 1);
-            for (int i = 0; i < bn; i++)
-                idx[i] = i == bn - 1 ? tax(d, n - 1) : ti(d, 0);
+            /* index 0 where the output is broadcast, as TVM does */
+            for (int i = 0; i < bn; i++) {
+                int oi = n - bn + i;
+                idx[i] = i == bn - 1 || shape[oi] == 1 ? tax(d, oi) : ti(d, 0);
+            }
             y = tt_dag_compute(d, add ? "T_add" : "T_multiply", "broadcast", n, shape, NULL, 0,
                                NULL, NULL, TT_RED_NONE);
             op = tt_dag_op(d, y);

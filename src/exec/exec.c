@@ -415,6 +415,26 @@ int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt
     return 0;
 }
 
+int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err)
+{
+    if (tt_exec_run(e, input, NULL, err))
+        return -1;
+    for (int c = 0; c < e->ncalls; c++)
+        call_s[c] = 1e300;
+    for (int r = 0; r < (repeat > 0 ? repeat : 1); r++)
+        for (int c = 0; c < e->ncalls; c++) {
+            xcall *x = &e->calls[c];
+            if (x->kind != TT_MCALL_KERNEL)
+                continue;
+            double t0 = tt_now();
+            x->fn(x->args);
+            double t = tt_now() - t0;
+            if (t < call_s[c])
+                call_s[c] = t;
+        }
+    return 0;
+}
+
 const tt_exec_stats *tt_exec_get_stats(const tt_exec *e) { return &e->stats; }
 
 void tt_exec_free(tt_exec *e)

@@ -58,6 +58,11 @@ int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
 /* Median latency in seconds of `repeat` inferences (after one warm-up). */
 int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt_err *err);
 
+/* Per call: the best of `repeat` timings of each kernel call in seconds
+ * (call_s has m->ncalls entries; 0 for calls that are not kernels).  Calls
+ * run in order, on the data of a real inference. */
+int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err);
+
 const tt_exec_stats *tt_exec_get_stats(const tt_exec *e);
 void tt_exec_free(tt_exec *e);
 

@@ -9,6 +9,8 @@
 const tt_zoo_entry tt_zoo[] = {
     CNN("resnet18", "ResNet-18 (torchvision), 224x224", tt_zoo_resnet18),
     CNN("resnet50", "ResNet-50 v1.5 (torchvision), 224x224", tt_zoo_resnet50),
+    CNN("resnet50_tvm", "ResNet-50 of TVM's relay.testing (pre-activation), as Relay fuses it: "
+        "the model of the shared Ansor log", tt_zoo_resnet50_tvm),
     CNN("alexnet", "AlexNet (torchvision), 224x224", tt_zoo_alexnet),
     CNN("vgg16", "VGG-16 without BatchNorm (torchvision), 224x224", tt_zoo_vgg16),
     CNN("mobilenet_v2", "MobileNetV2 (torchvision), 224x224", tt_zoo_mobilenet_v2),

@@ -1,0 +1,396 @@
+/* cmd_model.c - `transtune models`, `transtune kernels MODEL`,
+ * `transtune run MODEL`: the zoo, a model's kernels, end-to-end inference. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../exec/exec.h"
+#include "../util/npy.h"
+#include "../zoo/zoo.h"
+#include "cli.h"
+
+/* ---- models ------------------------------------------------------------------ */
+
+int cmd_models(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: transtune models [--json]\n\n"
+                   "The built-in model zoo: name, input shape (ONNX layout) and description.\n"
+                   "Each name can be given to `transtune kernels` and `transtune run`.\n");
+            return 0;
+        } else {
+            fprintf(stderr, "transtune models: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    for (const tt_zoo_entry *z = tt_zoo; z->name; z++) {
+        char shape[64] = "";
+        for (int i = 0; i < z->input_rank; i++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", i ? "," : "",
+                     (long long)z->input_shape[i]);
+        if (json)
+            printf("{\"name\": \"%s\", \"input\": [%s], \"input_dtype\": \"%s\", \"description\": "
+                   "\"%s\"}\n",
+                   z->name, shape, tt_dtype_name(z->input_dtype), z->description);
+        else
+            printf("%-16s [%s] %-7s %s\n", z->name, shape, tt_dtype_name(z->input_dtype),
+                   z->description);
+    }
+    return 0;
+}
+
+static void on_load_progress(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "\r  %-60s", msg);
+    fflush(stderr);
+}
+
+static tt_model *load_or_report(const char *what, const char *cmd)
+{
+    tt_model *m = NULL;
+    tt_err err = {0};
+    if (tt_model_load(what, &m, &err)) {
+        fprintf(stderr, "transtune %s: %s\n", cmd, err.msg);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- kernels ------------------------------------------------------------------ */
+
+static json_t *dag_shapes(const tt_dag *d)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < d->nops; i++) {
+        const tt_op *op = d->ops[i];
+        if (op->kind != TT_OP_PLACEHOLDER && i != d->nops - 1)
+            continue;
+        json_t *s = json_array();
+        for (int k = 0; k < op->ndim; k++)
+            json_array_append_new(s, json_integer(op->axis[k].extent));
+        json_array_append_new(a, s);
+    }
+    return a;
+}
+
+int cmd_kernels(int argc, char **argv)
+{
+    int json = 0;
+    const char *what = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: transtune kernels MODEL [--json]\n\n"
+                   "MODEL is a zoo name (transtune models) or an .onnx file.  Runs the graph passes\n"
+                   "and fusion and prints one row per unique kernel: index, class key, workload key,\n"
+                   "weight (calls per inference), FLOPs per call, and the shapes of its inputs and\n"
+                   "output (the output last).\n");
+            return 0;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "transtune kernels: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else if (!what) {
+            what = argv[i];
+        } else {
+            fprintf(stderr, "transtune kernels: one MODEL only\n");
+            return 2;
+        }
+    }
+    if (!what) {
+        fprintf(stderr, "usage: transtune kernels MODEL [--json]\n");
+        return 2;
+    }
+    tt_model *m = load_or_report(what, "kernels");
+    if (!m)
+        return 1;
+    json_t *ks = json_array();
+    double total = 0;
+    for (int k = 0; k < m->nkernels; k++) {
+        const tt_kernel *kn = &m->kernels[k];
+        total += kn->dag->flops * kn->weight;
+        json_t *o = json_object();
+        json_object_set_new(o, "index", json_integer(k));
+        json_object_set_new(o, "class_key", json_string(kn->dag->class_key));
+        json_object_set_new(o, "workload_key", json_string(kn->workload_key));
+        json_object_set_new(o, "weight", json_integer(kn->weight));
+        json_object_set_new(o, "flops", json_real(kn->dag->flops));
+        json_object_set_new(o, "shapes", dag_shapes(kn->dag));
+        json_object_set_new(o, "node", json_string(kn->first_node));
+        json_array_append_new(ks, o);
+    }
+    if (json) {
+        json_t *root = json_object();
+        json_object_set_new(root, "model", json_string(m->name));
+        json_object_set_new(root, "flops", json_real(total));
+        json_object_set_new(root, "calls", json_integer(m->ncalls));
+        json_object_set_new(root, "kernels", ks);
+        char *s = json_dumps(root, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(root);
+    } else {
+        printf("%s: %d unique kernels, %d calls, %.3f GFLOP per inference\n", m->name,
+               m->nkernels, m->ncalls, total / 1e9);
+        printf("%4s  %-40s %6s %10s  %s\n", "idx", "class", "weight", "MFLOP", "workload key");
+        for (size_t k = 0; k < json_array_size(ks); k++) {
+            const tt_kernel *kn = &m->kernels[k];
+            printf("%4zu  %-40s %6d %10.2f  %s\n", k, kn->dag->class_key, kn->weight,
+                   kn->dag->flops / 1e6, kn->workload_key);
+        }
+        json_decref(ks);
+    }
+    tt_model_free(m);
+    return 0;
+}
+
+/* ---- run ----------------------------------------------------------------------- */
+
+static void run_help(void)
+{
+    printf("usage: transtune run MODEL [--threads N] [--repeat R] [--check] [--input IN.npy]\n"
+           "                     [--output OUT.npy] [--json] [--profile]\n\n"
+           "Compile every kernel of MODEL (a zoo name or an .onnx file) with its default\n"
+           "schedule, run the model end to end and print its latency (median of R runs,\n"
+           "default 10).  --check also runs a reference executor (every kernel unscheduled)\n"
+           "on the same input and compares the outputs: max |ours - ref| / max |ref| <= 1e-3\n"
+           "passes.  --input reads the input (.npy, float32 or int64 token ids, in the\n"
+           "model's ONNX layout; default: seeded random); --output writes the output.\n"
+           "--json prints one object with latency_ms, kernels, calls, build_s and, with\n"
+           "--check, max_abs_err, max_rel_err, check_passed.  --profile prints each kernel\n"
+           "call's best time (on stderr).\n"
+           "Exit status: 0 ok; 1 failure (or a failed check); 2 usage.\n");
+}
+
+static void random_input(const tt_model *m, void *buf, int64_t n)
+{
+    tt_rng r;
+    tt_rng_seed(&r, 12345);
+    if (m->g->tensors[m->input].dtype == TT_DT_INT64) {
+        int64_t *p = buf;
+        for (int64_t i = 0; i < n; i++)
+            p[i] = (int64_t)tt_rng_below(&r, 1000);
+    } else {
+        float *p = buf;
+        for (int64_t i = 0; i < n; i++)
+            p[i] = (float)(2.0 * tt_rng_unit(&r) - 1.0);
+    }
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *what = NULL, *in_path = NULL, *out_path = NULL;
+    int json = 0, check = 0, profile = 0;
+    int64_t threads = 0, repeat = 10;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            run_help();
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--check")) {
+            check = 1;
+        } else if (!strcmp(a, "--profile")) {
+            profile = 1;
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "--repeat") || !strcmp(a, "--input") ||
+                   !strcmp(a, "--output")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "transtune run: %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--input")) {
+                in_path = v;
+            } else if (!strcmp(a, "--output")) {
+                out_path = v;
+            } else {
+                int64_t x;
+                if (cli_parse_i64(v, &x) || x > 4096 || (!strcmp(a, "--repeat") && x < 1)) {
+                    fprintf(stderr, "transtune run: %s needs a positive integer, got '%s'\n", a, v);
+                    return 2;
+                }
+                if (!strcmp(a, "--threads"))
+                    threads = x;
+                else
+                    repeat = x;
+            }
+        } else if (a[0] == '-') {
+            fprintf(stderr, "transtune run: unknown option '%s' (see --help)\n", a);
+            return 2;
+        } else if (!what) {
+            what = a;
+        } else {
+            fprintf(stderr, "transtune run: one MODEL only\n");
+            return 2;
+        }
+    }
+    if (!what) {
+        fprintf(stderr, "usage: transtune run MODEL [options] (see --help)\n");
+        return 2;
+    }
+    tt_model *m = load_or_report(what, "run");
+    if (!m)
+        return 1;
+    const tt_graph *g = m->g;
+    const tt_tensor *IT = &g->tensors[m->input], *OT = &g->tensors[m->output];
+    int64_t in_n = tt_tensor_numel(IT), out_n = tt_tensor_numel(OT);
+    int rc = 1;
+    tt_err err = {0};
+    void *input = NULL;
+    float *out = tt_xmalloc((size_t)out_n * sizeof *out), *ref = NULL;
+    tt_exec *e = NULL, *r = NULL;
+    tt_npy in_npy = {0};
+    if (in_path) {
+        if (tt_npy_read(in_path, &in_npy, &err)) {
+            fprintf(stderr, "transtune run: %s\n", err.msg);
+            goto done;
+        }
+        if (in_npy.dtype != IT->dtype || in_npy.numel != in_n) {
+            fprintf(stderr,
+                    "transtune run: %s holds %lld %s values; the model's input '%s' takes %lld %s\n",
+                    in_path, (long long)in_npy.numel, tt_dtype_name(in_npy.dtype), IT->name,
+                    (long long)in_n, tt_dtype_name(IT->dtype));
+            goto done;
+        }
+        input = in_npy.data;
+    } else {
+        input = tt_xmalloc((size_t)in_n * (size_t)tt_dtype_size(IT->dtype));
+        random_input(m, input, in_n);
+    }
+    tt_exec_opts eo = {0};
+    eo.threads = (int)threads;
+    eo.progress = json || !isatty(2) ? NULL : on_load_progress;
+    if (!json)
+        fprintf(stderr, "%s: %d unique kernels, %d calls\n", m->name, m->nkernels, m->ncalls);
+    if (tt_exec_build(m, &eo, &e, &err)) {
+        fprintf(stderr, "\ntranstune run: %s\n", err.msg);
+        goto done;
+    }
+    if (!json)
+        fprintf(stderr, "\n");
+    if (tt_exec_run(e, input, out, &err)) {
+        fprintf(stderr, "transtune run: %s\n", err.msg);
+        goto done;
+    }
+    if (out_path) {
+        /* the output's ONNX shape: the graph output is in ONNX layout */
+        if (tt_npy_write(out_path, TT_DT_FLOAT, OT->ndim, OT->shape, out, &err)) {
+            fprintf(stderr, "transtune run: %s\n", err.msg);
+            goto done;
+        }
+    }
+    double med = 0;
+    if (tt_exec_time(e, input, (int)repeat, &med, &err)) {
+        fprintf(stderr, "transtune run: %s\n", err.msg);
+        goto done;
+    }
+    if (profile) {
+        double *cs = tt_xcalloc((size_t)m->ncalls, sizeof *cs), total = 0;
+        if (tt_exec_profile(e, input, (int)repeat, cs, &err)) {
+            fprintf(stderr, "transtune run: %s\n", err.msg);
+            free(cs);
+            goto done;
+        }
+        for (int c = 0; c < m->ncalls; c++)
+            total += cs[c];
+        fprintf(stderr, "%4s %9s %6s %8s  %-44s %s\n", "call", "ms", "%", "GFLOP/s", "class", "node");
+        for (int c = 0; c < m->ncalls; c++) {
+            const tt_mcall *mc = &m->calls[c];
+            if (mc->kind != TT_MCALL_KERNEL)
+                continue;
+            const tt_kernel *kn = &m->kernels[mc->kernel];
+            fprintf(stderr, "%4d %9.3f %6.1f %8.1f  %-44s %s\n", c, cs[c] * 1e3,
+                    100 * cs[c] / total, kn->dag->flops / cs[c] / 1e9, kn->dag->class_key,
+                    g->nodes[mc->node].name);
+        }
+        fprintf(stderr, "sum of the best call times: %.3f ms\n", total * 1e3);
+        free(cs);
+    }
+    double max_abs = 0, max_ref = 0, max_rel = 0;
+    int passed = 1, nonfinite = 0;
+    if (check) {
+        eo.unscheduled = 1;
+        if (!json)
+            fprintf(stderr, "reference executor (unscheduled kernels):\n");
+        if (tt_exec_build(m, &eo, &r, &err)) {
+            fprintf(stderr, "\ntranstune run: reference: %s\n", err.msg);
+            goto done;
+        }
+        if (!json)
+            fprintf(stderr, "\n");
+        ref = tt_xmalloc((size_t)out_n * sizeof *ref);
+        if (tt_exec_run(r, input, ref, &err)) {
+            fprintf(stderr, "transtune run: reference: %s\n", err.msg);
+            goto done;
+        }
+        for (int64_t i = 0; i < out_n; i++) {
+            if (!isfinite(out[i]) || !isfinite(ref[i]))
+                nonfinite++;
+            double d = fabs((double)out[i] - ref[i]);
+            if (d > max_abs || isnan(d))
+                max_abs = d;
+            if (fabs(ref[i]) > max_ref)
+                max_ref = fabs(ref[i]);
+        }
+        max_rel = max_ref > 0 ? max_abs / max_ref : max_abs;
+        passed = !nonfinite && max_rel <= 1e-3;
+    }
+    const tt_exec_stats *st = tt_exec_get_stats(e);
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "model", json_string(m->name));
+        json_object_set_new(o, "latency_ms", json_real(med * 1e3));
+        json_object_set_new(o, "kernels", json_integer(m->nkernels));
+        json_object_set_new(o, "calls", json_integer(m->ncalls));
+        json_object_set_new(o, "threads", json_integer(threads));
+        json_object_set_new(o, "repeat", json_integer(repeat));
+        json_object_set_new(o, "gflops", json_real(m->flops / med / 1e9));
+        json_object_set_new(o, "build_s", json_real(st->build_s));
+        json_object_set_new(o, "kernels_default", json_integer(st->kernels_default));
+        json_object_set_new(o, "kernels_unscheduled", json_integer(st->kernels_unscheduled));
+        json_object_set_new(o, "memory_bytes", json_integer(st->pool_bytes));
+        if (check) {
+            json_object_set_new(o, "max_abs_err", json_real(max_abs));
+            json_object_set_new(o, "max_rel_err", json_real(max_rel));
+            json_object_set_new(o, "check_passed", json_boolean(passed));
+        }
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        char thr[24] = "all";
+        if (threads)
+            snprintf(thr, sizeof thr, "%lld", (long long)threads);
+        printf("%s: latency %.3f ms (median of %lld, %s threads), %.1f GFLOP/s\n", m->name,
+               med * 1e3, (long long)repeat, thr, m->flops / med / 1e9);
+        printf("  %d unique kernels (%d default schedule, %d unscheduled), %d calls, built in "
+               "%.1f s, activations %.1f MB (%.1f MB without reuse)\n",
+               m->nkernels, st->kernels_default, st->kernels_unscheduled, m->ncalls, st->build_s,
+               st->pool_bytes / 1e6, st->naive_bytes / 1e6);
+        if (check)
+            printf("  check: max |ours - ref| = %.3g, / max |ref| = %.3g: %s%s\n", max_abs, max_rel,
+                   passed ? "PASSED" : "FAILED", nonfinite ? " (non-finite values)" : "");
+    }
+    rc = check && !passed ? 1 : 0;
+done:
+    tt_exec_free(e);
+    tt_exec_free(r);
+    if (in_path)
+        tt_npy_free(&in_npy);
+    else
+        free(input);
+    free(out);
+    free(ref);
+    tt_model_free(m);
+    return rc;
+}

@@ -1,0 +1,98 @@
+/* model.c - loading a model (zoo or ONNX) and building its kernels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../zoo/zoo.h"
+#include "model_int.h"
+#if __has_include("../onnx/onnx.h")
+#include "../onnx/onnx.h"
+#else /* TEMPORARY until the importer lands */
+static int tt_onnx_load(const char *path, tt_graph **out, tt_err *err)
+{
+    (void)path, (void)out;
+    return tt_err_set(err, "built without the ONNX importer");
+}
+#endif
+
+int mp_fuse(tt_model *m, tt_err *err);
+
+void tt_model_free(tt_model *m)
+{
+    if (!m)
+        return;
+    for (int k = 0; k < m->nkernels; k++) {
+        tt_dag_free(m->kernels[k].dag);
+        free(m->kernels[k].workload_key);
+    }
+    free(m->kernels);
+    free(m->calls);
+    free(m->alias_of);
+    tt_graph_free(m->g);
+    free(m);
+}
+
+int tt_model_build(tt_graph *g, tt_model **out, tt_err *err)
+{
+    *out = NULL;
+    if (g->ninputs != 1 || g->noutputs != 1) {
+        tt_err_set(err, "model '%s' has %d inputs and %d outputs (one of each is supported)",
+                   g->name, g->ninputs, g->noutputs);
+        tt_graph_free(g);
+        return -1;
+    }
+    tt_model *m = tt_xcalloc(1, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", g->name);
+    m->g = g;
+    if (tt_model_passes(g, err) || mp_fuse(m, err)) {
+        tt_model_free(m);
+        return -1;
+    }
+    m->input = g->inputs[0];
+    m->output = g->outputs[0];
+    if (g->tensors[m->output].dtype != TT_DT_FLOAT) {
+        tt_model_free(m);
+        return tt_err_set(err, "the model's output is not float");
+    }
+    for (int c = 0; c < m->ncalls; c++)
+        if (m->calls[c].kind == TT_MCALL_KERNEL)
+            m->flops += m->kernels[m->calls[c].kernel].dag->flops;
+    *out = m;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && !strcmp(s + n - k, suf);
+}
+
+int tt_model_load(const char *what, tt_model **out, tt_err *err)
+{
+    *out = NULL;
+    tt_graph *g = NULL;
+    if (ends_with(what, ".onnx")) {
+        if (tt_onnx_load(what, &g, err)) {
+            tt_err_prefix(err, "%s: ", what);
+            return -1;
+        }
+        /* the model is named after its file */
+        const char *base = strrchr(what, '/');
+        base = base ? base + 1 : what;
+        free(g->name);
+        g->name = tt_xstrdup(base);
+        g->name[strlen(g->name) - 5] = 0;
+    } else {
+        if (!tt_zoo_find(what))
+            return tt_err_set(err, "'%s' is neither a zoo model (see `transtune models`) nor an "
+                              ".onnx file", what);
+        g = tt_zoo_build(what, 0, err);
+        if (!g)
+            return -1;
+    }
+    if (tt_model_build(g, out, err)) {
+        tt_err_prefix(err, "%s: ", what);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,148 @@
+/* test_model.c - graph passes, fusion, kernels and the executor, on zoo
+ * models, ONNX fixtures with outputs computed by PyTorch, and the shared
+ * Ansor log's workloads. */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/exec/exec.h"
+#include "../src/record/identify.h"
+#include "../src/util/npy.h"
+#include "../src/zoo/zoo.h"
+#include "test.h"
+
+static int has_class(const tt_model *m, const char *key)
+{
+    for (int k = 0; k < m->nkernels; k++)
+        if (!strcmp(m->kernels[k].dag->class_key, key))
+            return 1;
+    return 0;
+}
+
+/* The tiny model's kernels: the classes fusion must find, and weights that
+ * add up to the calls. */
+static void test_tiny_kernels(void)
+{
+    tt_model *m = NULL;
+    tt_err err = {0};
+    CHECK_MSG(tt_model_load("tiny", &m, &err) == 0, "%s", err.msg);
+    int calls = 0;
+    for (int k = 0; k < m->nkernels; k++)
+        calls += m->kernels[k].weight;
+    int kernel_calls = 0;
+    for (int c = 0; c < m->ncalls; c++)
+        kernel_calls += m->calls[c].kind == TT_MCALL_KERNEL;
+    CHECK(calls == kernel_calls);
+    for (int k = 0; k < m->nkernels; k++)
+        fprintf(stderr, "    %-40s x%d %s\n", m->kernels[k].dag->class_key, m->kernels[k].weight,
+                m->kernels[k].first_node);
+    CHECK(has_class(m, "conv2d_nhwc+add+relu"));
+    CHECK(has_class(m, "dense+add"));
+    CHECK(has_class(m, "adaptive_pool_avg"));
+    /* the model input is converted to NHWC by a transpose kernel */
+    CHECK(has_class(m, "transpose"));
+    tt_model_free(m);
+}
+
+/* Run a model with default schedules and with the unscheduled reference
+ * executor on the same random input; outputs must agree and be non-trivial. */
+static int run_check(const char *name, int threads)
+{
+    tt_model *m = NULL;
+    tt_err err = {0};
+    if (tt_model_load(name, &m, &err)) {
+        fprintf(stderr, "    %s\n", err.msg);
+        return 0;
+    }
+    const tt_tensor *IT = &m->g->tensors[m->input];
+    int64_t in_n = tt_tensor_numel(IT), out_n = tt_tensor_numel(&m->g->tensors[m->output]);
+    float *in = malloc((size_t)in_n * sizeof *in), *a = malloc((size_t)out_n * sizeof *a),
+          *b = malloc((size_t)out_n * sizeof *b);
+    tt_rng r;
+    tt_rng_seed(&r, 7);
+    for (int64_t i = 0; i < in_n; i++)
+        in[i] = (float)(2 * tt_rng_unit(&r) - 1);
+    tt_exec *e = NULL, *x = NULL;
+    tt_exec_opts o = {.threads = threads};
+    int ok = tt_exec_build(m, &o, &e, &err) == 0 && tt_exec_run(e, in, a, &err) == 0;
+    o.unscheduled = 1;
+    ok = ok && tt_exec_build(m, &o, &x, &err) == 0 && tt_exec_run(x, in, b, &err) == 0;
+    if (!ok)
+        fprintf(stderr, "    %s: %s\n", name, err.msg);
+    double max_abs = 0, max_ref = 0, spread = 0;
+    for (int64_t i = 0; ok && i < out_n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= max_abs))
+            max_abs = isnan(d) ? INFINITY : d;
+        if (fabs(b[i]) > max_ref)
+            max_ref = fabs(b[i]);
+        spread += fabs((double)b[i] - b[0]);
+    }
+    if (ok) {
+        fprintf(stderr, "    %s: %d kernels, %d calls, max|ours-ref|/max|ref| = %.3g (max|ref| %.3g)\n",
+                name, m->nkernels, m->ncalls, max_abs / max_ref, max_ref);
+        ok = max_ref > 0 && spread > 0 && max_abs <= 1e-3 * max_ref;
+    }
+    tt_exec_free(e);
+    tt_exec_free(x);
+    tt_model_free(m);
+    free(in), free(a), free(b);
+    return ok;
+}
+
+static void test_run_check_tiny(void) { CHECK(run_check("tiny", 2)); }
+static void test_run_check_resnet18(void) { CHECK(run_check("resnet18", 2)); }
+static void test_run_check_mobilenet_v2(void) { CHECK(run_check("mobilenet_v2", 2)); }
+
+/* Every workload of the shared ResNet-50 log is a kernel of resnet50_tvm:
+ * the zoo model, our passes and fusion give exactly the DAGs TVM tuned. */
+static void test_resnet50_tvm_covers_log(void)
+{
+    tt_model *m = NULL;
+    tt_err err = {0};
+    CHECK_MSG(tt_model_load("resnet50_tvm", &m, &err) == 0, "%s", err.msg);
+    char path[512];
+    snprintf(path, sizeof path, "%s/ansor/resnet-50-NHWC-B1-llvm.json", tt_test_shared_data());
+    size_t len;
+    char *text = tt_read_file(path, &len, &err);
+    CHECK_MSG(text, "%s", err.msg);
+    int lines = 0, covered = 0;
+    tt_record *rec = malloc(sizeof *rec);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] != '{')
+            continue;
+        lines++;
+        tt_dag *d = NULL;
+        char desc[160];
+        tt_err e = {0};
+        if (tt_record_parse(line, rec, &e) || tt_identify_record(rec, &d, NULL, desc, sizeof desc, &e)) {
+            fprintf(stderr, "    record %d: %s\n", lines, e.msg);
+            continue;
+        }
+        char *key = tt_dag_workload_key(d);
+        int found = 0;
+        for (int k = 0; k < m->nkernels; k++)
+            found |= !strcmp(m->kernels[k].workload_key, key);
+        covered += found;
+        if (!found)
+            fprintf(stderr, "    not in resnet50_tvm: %s  %s\n", desc, key);
+        free(key);
+        tt_dag_free(d);
+    }
+    free(rec);
+    free(text);
+    fprintf(stderr, "    %d of %d log workloads are kernels of resnet50_tvm (%d kernels)\n", covered,
+            lines, m->nkernels);
+    tt_model_free(m);
+    CHECK(lines == 26 && covered == lines);
+}
+
+const tt_test tests_model[] = {
+    {"tiny_kernels", test_tiny_kernels},
+    {"run_check_tiny", test_run_check_tiny},
+    {"resnet50_tvm_covers_log", test_resnet50_tvm_covers_log},
+    {"run_check_resnet18", test_run_check_resnet18},
+    {"run_check_mobilenet_v2", test_run_check_mobilenet_v2},
+    {NULL, NULL},
+};
