@@ -34,7 +34,7 @@ build/obj/gen/onnx.pb-c.o: build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Sources that include the generated header wait for it (make -j on a clean tree).
-build/obj/src/onnx/onnx.o: build/gen/onnx.pb-c.h
+build/obj/src/onnx/onnx.o build/obj/tests/test_onnx.o: build/gen/onnx.pb-c.h
 
 build/libtranstune.a: $(LIB_OBJ)
 	@mkdir -p build

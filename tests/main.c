@@ -20,7 +20,8 @@ const char *tt_test_shared_data(void)
 }
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
-    tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_model[];
+    tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
+    tests_model[];
 
 static const struct {
     const char *module;
@@ -29,7 +30,7 @@ static const struct {
     {"util", tests_util},       {"dag", tests_dag},         {"record", tests_record},
     {"sched", tests_sched},     {"codegen", tests_codegen}, {"measure", tests_measure},
     {"cli", tests_cli},         {"graph", tests_graph},     {"zoo", tests_zoo},
-    {"npy", tests_npy},         {"model", tests_model},
+    {"npy", tests_npy},         {"onnx", tests_onnx},       {"model", tests_model},
 };
 
 int main(int argc, char **argv)

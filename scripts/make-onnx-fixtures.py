@@ -1,0 +1,311 @@
+#!/usr/bin/python3
+"""make-onnx-fixtures.py - small ONNX models for the importer's tests.
+
+Run from the repository root with the Python that has torch and onnx:
+
+    /usr/bin/python3 scripts/make-onnx-fixtures.py [OUTDIR]   (default tests/data/onnx)
+
+Writes, for every good model NAME, NAME.onnx with seeded weights, NAME.in.npy
+(a seeded input) and NAME.out.npy (the output computed by PyTorch for exported
+models, or by numpy for models built node by node), plus bad-*.onnx files that
+the importer must refuse with a specific message.  The output is deterministic:
+re-running the script must not change the committed files (apart from
+protobuf's field order, which onnx keeps stable).
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "tests/data/onnx"
+
+
+def save_npy(name, arr):
+    np.save(os.path.join(OUT, name), np.ascontiguousarray(arr))
+
+
+def export(name, model, x, opset=13, dynamic=None):
+    """Export a torch module (eval mode) and save input/output arrays.  With
+    `dynamic` (input axis -> name), those axes are symbolic in the model, and
+    torch keeps the shape arithmetic (Shape, Gather, ...) that depends on them."""
+    model.eval()
+    path = os.path.join(OUT, name + ".onnx")
+    with torch.no_grad():
+        y = model(x)
+        torch.onnx.export(model, (x,), path, opset_version=opset, input_names=["input"],
+                          output_names=["output"],
+                          dynamic_axes={"input": dynamic} if dynamic else None)
+    m = onnx.load(path)
+    m.producer_version = ""  # keep the files independent of the torch build
+    m.graph.doc_string = ""
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    save_npy(name + ".in.npy", x.numpy())
+    save_npy(name + ".out.npy", y.numpy())
+    ops = sorted({n.op_type for n in m.graph.node})
+    print(f"{name}: {os.path.getsize(path)} bytes, opset {opset}, ops {ops}, out {tuple(y.shape)}")
+
+
+def save_bad(name, graph, opset=13):
+    """A model the importer must refuse (not checked: some are invalid ONNX)."""
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                          producer_name="make-onnx-fixtures")
+    m.ir_version = 7
+    onnx.save(m, os.path.join(OUT, name + ".onnx"))
+
+
+def save_helper(name, graph, opset, x, y):
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                          producer_name="make-onnx-fixtures")
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    path = os.path.join(OUT, name + ".onnx")
+    onnx.save(m, path)
+    if x is not None:
+        save_npy(name + ".in.npy", x)
+        save_npy(name + ".out.npy", y)
+    print(f"{name}: {os.path.getsize(path)} bytes, opset {opset}")
+    return m
+
+
+# ---- exported from torch -----------------------------------------------------------
+
+
+class ConvNet(nn.Module):
+    """conv+bn+relu, depthwise conv + relu6 (Clip), maxpool (ceil), SE-style
+    sigmoid gate, hardswish, avgpool, global pool, flatten, gemm."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+        self.bn2 = nn.BatchNorm2d(8)  # after relu6: kept as BatchNormalization
+        self.pw = nn.Conv2d(8, 12, 1)
+        self.se = nn.Conv2d(12, 12, 1)
+        self.fc = nn.Linear(12, 10)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.c1(x)))
+        x = F.max_pool2d(x, 3, stride=2, ceil_mode=True)
+        x = self.bn2(F.relu6(self.dw(x)))
+        x = F.hardswish(self.pw(x))
+        x = x * torch.sigmoid(self.se(F.adaptive_avg_pool2d(x, 1)))
+        x = F.avg_pool2d(x, 2, stride=1, padding=1, count_include_pad=False)
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(x)
+
+
+class ShapeChain(nn.Module):
+    """x.view(x.size(0), -1) and friends: Shape -> Gather -> Unsqueeze ->
+    Concat -> Reshape chains that only folding turns into constants."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(4, 6, 3)
+        self.fc = nn.Linear(6 * 3 * 3, 5)
+
+    def forward(self, x):
+        y = self.c(x)
+        n, c, h, w = y.size()
+        y = y.view(n, c, h * w).transpose(1, 2).reshape(y.size(0), -1)
+        return self.fc(y).view(n, 1, -1)
+
+
+class Block(nn.Module):
+    """A transformer encoder block: attention with Softmax, Transpose, batched
+    MatMul; LayerNorm (ReduceMean/Sub/Pow/Sqrt/Div at opset 13); GELU (Erf)."""
+
+    def __init__(self, d=16, heads=2, ff=32):
+        super().__init__()
+        self.h = heads
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.f1, self.f2 = nn.Linear(d, ff), nn.Linear(ff, d)
+
+    def forward(self, x):
+        b, s, d = x.shape
+        hd = d // self.h
+
+        def split(t):
+            return t.view(b, s, self.h, hd).transpose(1, 2)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        a = torch.softmax(q @ k.transpose(-1, -2) / hd ** 0.5, dim=-1)
+        y = (a @ v).transpose(1, 2).reshape(b, s, d)
+        x = self.ln1(x + self.o(y))
+        return self.ln2(x + self.f2(F.gelu(self.f1(x))))
+
+
+class CatSplitSlicePad(nn.Module):
+    def forward(self, x):
+        a, b = torch.split(x, [2, 4], dim=1)
+        y = torch.cat([b, a, a * 2], dim=1)             # 8 channels
+        y = y[:, 1:-1, ::2, 1:]                          # steps, negative end
+        y = F.pad(y, (1, 2, 0, 1), value=0.5)            # constant Pad
+        z = torch.flip(y, [3])[..., :4]                  # negative-step Slice
+        return torch.cat([y[..., :4], z], dim=2)
+
+
+class Embed(nn.Module):
+    """BERT-style embedding at opset 17: token Gather, positions from Range,
+    a padding mask from Equal/Where/Expand, LayerNormalization, Cast."""
+
+    def __init__(self, vocab=50, d=16):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(32, d)
+        self.ln = nn.LayerNorm(d)
+
+    def forward(self, ids):
+        pos = torch.arange(ids.size(1)).unsqueeze(0)
+        e = self.ln(self.tok(ids) + self.pos(pos))
+        mask = (ids == 0).unsqueeze(-1).expand(-1, -1, e.size(-1))
+        e = torch.where(mask, torch.zeros_like(e), e)
+        return e * ids.size(1) ** 0.5 + (ids.float() / 50.0).unsqueeze(-1)
+
+
+def torch_fixtures():
+    torch.manual_seed(1)
+    m = ConvNet()
+    for bn in (m.bn1, m.bn2):  # non-trivial running statistics
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 1.5)
+    export("convnet", m, torch.randn(1, 3, 16, 16))
+    torch.manual_seed(2)
+    # a symbolic batch: the importer reads it as 1, so the fixture's batch is 1
+    export("shapechain", ShapeChain(), torch.randn(1, 4, 5, 5), dynamic={0: "batch"})
+    torch.manual_seed(3)
+    export("transformer", Block(), torch.randn(1, 8, 16))
+    torch.manual_seed(4)
+    export("catsplit", CatSplitSlicePad(), torch.randn(1, 6, 7, 9))
+    torch.manual_seed(5)
+    ids = torch.randint(0, 50, (1, 8))
+    ids[0, 6:] = 0
+    export("embed17", Embed(), ids, opset=17)
+
+
+# ---- built node by node (old opsets) -------------------------------------------------
+
+
+def legacy_fixture():
+    """Opset 10: Clip's min/max and Pad's pads/value attributes, Split's split,
+    Unsqueeze/Squeeze axes attributes, Softmax-1 on a 2-D input."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 4, 3, 3)).astype(np.float32) * 4
+    w = rng.standard_normal((5, 8)).astype(np.float32)
+    nodes = [
+        helper.make_node("Clip", ["x"], ["c"], name="clip", min=-1.0, max=2.5),
+        helper.make_node("Pad", ["c"], ["p"], name="pad", pads=[0, 0, 1, 0, 0, 0, 0, 1],
+                         value=0.25),                               # [1,4,4,4]
+        helper.make_node("Split", ["p"], ["s1", "s2"], name="split", axis=1, split=[1, 3]),
+        helper.make_node("Squeeze", ["s1"], ["q"], name="squeeze", axes=[0, 1]),    # [4,4]
+        helper.make_node("Unsqueeze", ["q"], ["u"], name="unsqueeze", axes=[0]),   # [1,4,4]
+        helper.make_node("ReduceMean", ["s2"], ["r"], name="rmean", axes=[1], keepdims=0),
+        helper.make_node("Add", ["r", "u"], ["a"], name="add"),                    # [1,4,4]
+        helper.make_node("Flatten", ["a"], ["f"], name="flatten", axis=1),         # [1,16]
+        helper.make_node("Slice", ["f", "st", "en"], ["sl"], name="slice"),        # [1,8]
+        helper.make_node("MatMul", ["sl", "wt"], ["mm"], name="matmul"),           # [1,5]
+        helper.make_node("Softmax", ["mm"], ["y"], name="softmax"),                # axis 1
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([0, 4], np.int64), "st"),
+        numpy_helper.from_array(np.array([1, 12], np.int64), "en"),
+        numpy_helper.from_array(w.T.copy(), "wt"),
+    ]
+    g = helper.make_graph(nodes, "legacy10",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 3, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])], inits)
+    c = np.clip(x, -1.0, 2.5)
+    p = np.pad(c, [(0, 0), (0, 0), (1, 0), (0, 1)], constant_values=0.25)
+    s1, s2 = p[:, :1], p[:, 1:]
+    a = s2.mean(axis=1) + s1.reshape(4, 4)[None]
+    sl = a.reshape(1, 16)[:, 4:12]
+    mm = sl @ w.T
+    e = np.exp(mm - mm.max(axis=1, keepdims=True))
+    save_helper("legacy10", g, 10, x, (e / e.sum(axis=1, keepdims=True)).astype(np.float32))
+
+
+def inputs_x(shape=(1, 3)):
+    return [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))]
+
+
+def bad_fixtures():
+    w = numpy_helper.from_array(np.ones((3, 4), np.float32), "w")
+    # an operator nobody knows
+    g = helper.make_graph([helper.make_node("FooBar", ["x"], ["y"], name="foo")], "unknown_op",
+                          inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    save_bad("bad-unknown-op", g)
+    # a MatMul whose weight initializer is missing
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "missing",
+                          inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    save_bad("bad-missing-init", g)
+    # inconsistent shapes: [1,3] x [4,5]
+    w45 = numpy_helper.from_array(np.ones((4, 5), np.float32), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "shapes",
+                          inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [w45])
+    save_bad("bad-shapes", g)
+    # a declared output shape that inference contradicts
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "declared",
+                          inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
+                          [w])
+    save_bad("bad-declared-shape", g)
+    # a float16 initializer
+    h = numpy_helper.from_array(np.ones((3, 4), np.float16), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "fp16",
+                          inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [h])
+    save_bad("bad-float16", g)
+    # control flow
+    then_g = helper.make_graph([helper.make_node("Identity", ["x"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)])
+    cond = numpy_helper.from_array(np.array(True), "cond")
+    g = helper.make_graph([helper.make_node("If", ["cond"], ["y"], name="branch",
+                                            then_branch=then_g, else_branch=then_g)], "ctl",
+                          inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [cond])
+    save_bad("bad-if", g)
+    # external data
+    ext = numpy_helper.from_array(np.ones((3, 4), np.float32), "w")
+    ext.ClearField("raw_data")
+    ext.data_location = TensorProto.EXTERNAL
+    e = ext.external_data.add()
+    e.key, e.value = "location", "weights.bin"
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "ext",
+                          inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [ext])
+    save_bad("bad-external", g)
+    # raw data shorter than the shape says
+    short = numpy_helper.from_array(np.ones((3, 4), np.float32), "w")
+    short.raw_data = short.raw_data[:40]
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "short",
+                          inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [short])
+    save_bad("bad-short-data", g)
+    # two nodes writing one tensor
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r1"),
+                           helper.make_node("Relu", ["x"], ["y"], name="r2")], "dup",
+                          inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    save_bad("bad-duplicate", g)
+    # truncated and random bytes
+    data = open(os.path.join(OUT, "convnet.onnx"), "rb").read()
+    open(os.path.join(OUT, "bad-truncated.onnx"), "wb").write(data[: len(data) // 2])
+    rng = np.random.default_rng(7)
+    open(os.path.join(OUT, "bad-random.onnx"), "wb").write(rng.bytes(3000))
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    torch_fixtures()
+    legacy_fixture()
+    bad_fixtures()
+
+
+if __name__ == "__main__":
+    main()
