@@ -5,8 +5,8 @@
 //                         [--warmup W]
 //       Loads MODEL.onnx in an InferenceSession (CPU execution provider; intraOpNumThreads T
 //       (default 1), interOpNumThreads 1, graphOptimizationLevel 'all', executionMode
-//       'sequential'), feeds X.npy to the model's first input, runs it W times untimed (at least once)
-//       (default 5), then R times timed (default 20) and prints one JSON line:
+//       'sequential'), feeds X.npy to the model's first input, runs it W times untimed
+//       (default 5; at least once), then R times timed (default 20), prints one JSON line:
 //         {"runtime":"onnxruntime","version":..., "model":..., "threads":T, "repeat":R,
 //          "warmup":W, "latency_ms": median, "min_ms":..., "mean_ms":..., "load_s":...,
 //          "max_abs_err":..., "max_rel_err":...}       (the errors only with --ref)
@@ -70,7 +70,8 @@ function readNpy(file) {
     const n = dims.reduce((a, b) => a * b, 1);
     const off = hoff + hlen;
     if (buf.length - off < n * t.ctor.BYTES_PER_ELEMENT)
-        die(`${file}: ${buf.length - off} data bytes, shape [${dims}] needs ${n * t.ctor.BYTES_PER_ELEMENT}`);
+        die(`${file}: ${buf.length - off} data bytes; shape [${dims}] needs ` +
+            `${n * t.ctor.BYTES_PER_ELEMENT}`);
     // copy into an aligned buffer of its own
     const data = new t.ctor(n);
     Buffer.from(data.buffer).set(buf.subarray(off, off + n * t.ctor.BYTES_PER_ELEMENT));
@@ -127,7 +128,8 @@ async function main(argv) {
         else if (a === '--warmup') warmup = posInt(a, val(), 0);
         else if (a === '-h' || a === '--help') {
             const src = fs.readFileSync(__filename, 'utf8').split('\n');
-            console.log(src.slice(1, 24).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+            const end = src.findIndex((l, k) => k > 0 && !l.startsWith('//'));
+            console.log(src.slice(1, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
             return;
         } else if (a.startsWith('-')) die(`unknown option '${a}'`, 2);
         else if (!model) model = a;
