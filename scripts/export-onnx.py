@@ -19,7 +19,11 @@ uses std 0.01 truncated normals, which would make the output a constant);
 every BatchNorm gets weight U(0.5,1.5), bias N(0,0.1), and running statistics
 measured on random inputs and then perturbed (mean + N(0,0.1)*std,
 var * U(0.5,1.5)), so that activations stay O(1) through 50+ layers and
-folding BatchNorm into Conv is really exercised (see calibrate_bn).
+BatchNorm is not the identity (see calibrate_bn).  Note that torch 1.13's
+exporter itself folds an eval-mode BatchNorm that follows a Conv into the
+Conv's weights and bias: the only BatchNormalization nodes left in these
+exports are densenet121's 62 pre-activation ones (BN before Conv), which our
+passes must fold into a per-channel Mul+Add.
 
 BERT-base and MobileBERT are our own PyTorch implementations (no
 `transformers`), following Hugging Face's BertModel / MobileBertModel with the
@@ -27,8 +31,9 @@ bert-base-uncased and google/mobilebert-uncased configurations: batch 1,
 sequence 256, the input is the token ids only (token types are all 0, folded
 into a constant; there is no attention mask, so the all-zero additive mask is
 left out), the output is the last hidden state.  Their weights follow HF's init
-(normal std 0.02) except that every LayerNorm / NoNorm gets a random affine
-(gamma U(0.5,1.5), beta N(0,0.1)) so that it is tested.
+(normal std 0.02) except that Linear biases are N(0,0.02) rather than 0 and
+every LayerNorm / NoNorm gets a random affine (gamma U(0.5,1.5), beta
+N(0,0.1)), so that they are tested.
 
 Needs torch, torchvision and onnx for /usr/bin/python3 (Debian:
 python3-torch python3-torchvision python3-onnx; `scripts/install-deps.sh

@@ -3,6 +3,8 @@
 # fuzzers and benchmarks need, and only those that are missing.
 #
 #   scripts/install-deps.sh           install what is missing (apt-get, as root or via sudo)
+#   scripts/install-deps.sh --extras  also what model export and end-to-end benchmarks need
+#                                     (PyTorch, torchvision, onnx for /usr/bin/python3; Node.js)
 #   scripts/install-deps.sh --check   list what is missing; exit 1 if anything is
 #
 # Fast and silent-ish when everything is present: one dpkg-query call, no apt-get.
@@ -24,13 +26,27 @@ PACKAGES=(
     libprotobuf-c-dev   # libprotobuf-c: runtime and pkg-config file for the generated parser
 )
 
+# --extras: scripts/export-onnx.py (run with /usr/bin/python3, where Debian installs these)
+# and bench/e2e (ONNX Runtime through npm).  Large (about 1.5 GB); not needed to build or test.
+EXTRAS=(
+    python3-torch       # PyTorch 1.13: reference outputs and ONNX export of torchvision models
+    python3-torchvision # the torchvision model definitions
+    python3-onnx        # onnx 1.12 for the exporter and checks
+    python3-numpy       # .npy files
+    nodejs              # bench/e2e runs ONNX Runtime (npm onnxruntime-node) under Node.js
+)
+
 die() { echo "install-deps: error: $*" >&2; exit 1; }
 
 check_only=0
 case "${1:-}" in
     --check) check_only=1 ;;
+    --extras)
+        PACKAGES+=("${EXTRAS[@]}")
+        # NodeSource's nodejs carries npm and conflicts with Debian's npm package
+        command -v npm >/dev/null 2>&1 || PACKAGES+=(npm) ;;
     "") ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (use --check or no option)" ;;
 esac
 

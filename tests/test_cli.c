@@ -745,7 +745,95 @@ static void test_avx512_script(void)
     CHECK_MSG(R.secs < 20, "the script took %.1f s (budget 20 s)", R.secs);
 }
 
+/* ---- tests: models, kernels, run --------------------------------------------- */
+
+static void test_models_and_kernels(void)
+{
+    if (!have_transtune())
+        return;
+    CHECK(run_tt(30, "models", (char *)NULL) == 0 && R.exited && R.code == 0);
+    static const char *const zoo[] = {"resnet18", "resnet50", "alexnet", "vgg16", "mobilenet_v2",
+                                      "googlenet", "mnasnet1_0", "efficientnet_b0",
+                                      "efficientnet_b4", "bert_base", "mobilebert",
+                                      "resnet50_tvm", "tiny", NULL};
+    for (int i = 0; zoo[i]; i++)
+        CHECK_MSG(strstr(R.out, zoo[i]), "models lacks %s", zoo[i]);
+    CHECK(run_tt(60, "kernels", "tiny", "--json", (char *)NULL) == 0 && R.exited && R.code == 0);
+    json_error_t je;
+    json_t *o = json_loads(R.out, 0, &je);
+    CHECK_MSG(o, "kernels --json: %s", je.text);
+    json_t *ks = json_object_get(o, "kernels");
+    int ok = json_is_array(ks) && json_array_size(ks) >= 5;
+    for (size_t k = 0; ok && k < json_array_size(ks); k++) {
+        json_t *x = json_array_get(ks, k);
+        ok = json_is_string(json_object_get(x, "class_key")) &&
+             json_is_string(json_object_get(x, "workload_key")) &&
+             json_integer_value(json_object_get(x, "weight")) >= 1 &&
+             json_is_array(json_object_get(x, "shapes"));
+    }
+    json_decref(o);
+    CHECK(ok);
+}
+
+/* Bad models: a clear message, exit 1, no crash. */
+static void test_bad_models(void)
+{
+    if (!have_transtune())
+        return;
+    static const struct {
+        const char *file, *msg;
+    } bad[] = {
+        {"tests/data/onnx/bad-truncated.onnx", "not a valid ONNX model"},
+        {"tests/data/onnx/bad-random.onnx", "not a valid ONNX model"},
+        {"tests/data/onnx/bad-unknown-op.onnx", "unsupported operator 'FooBar' (node 'foo')"},
+        {"tests/data/onnx/bad-missing-init.onnx", "bad-missing-init.onnx"},
+        {"tests/data/onnx/bad-shapes.onnx", "inner dimensions differ"},
+        {"tests/data/onnx/embed17.onnx", "unsupported operator 'Equal' (node '/Equal')"},
+        {"tests/data/nonexistent.onnx", "nonexistent.onnx"},
+        {"nosuchmodel", "unknown zoo model 'nosuchmodel'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(run_tt(30, "kernels", bad[i].file, (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, bad[i].msg),
+                  "kernels %s: exit %d, stderr: %s", bad[i].file, R.code, R.err);
+        CHECK(run_tt(30, "run", bad[i].file, (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, bad[i].msg),
+                  "run %s: exit %d, stderr: %s", bad[i].file, R.code, R.err);
+    }
+    /* an input of the wrong size, and usage errors */
+    CHECK(run_tt(60, "run", "tiny", "--input", "tests/data/onnx/convnet.out.npy", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, "takes 3072 float"), "%s", R.err);
+    CHECK(run_tt(10, "run", (char *)NULL) == 0);
+    CHECK(R.exited && R.code == 2 && strstr(R.err, "usage"));
+    CHECK(run_tt(10, "run", "tiny", "--repeat", "0", (char *)NULL) == 0);
+    CHECK(R.exited && R.code == 2 && strstr(R.err, "--repeat"));
+    CHECK(run_tt(10, "kernels", "tiny", "--bogus", (char *)NULL) == 0);
+    CHECK(R.exited && R.code == 2 && strstr(R.err, "--bogus"));
+}
+
+/* run --check --json on the tiny model: the fields the issue names. */
+static void test_run_check_json(void)
+{
+    if (!have_transtune())
+        return;
+    CHECK(run_tt(300, "run", "tiny", "--check", "--json", "--repeat", "3", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+    json_error_t je;
+    json_t *o = json_loads(R.out, 0, &je);
+    CHECK_MSG(o, "run --json: %s (%s)", je.text, R.out);
+    int ok = json_real_value(json_object_get(o, "latency_ms")) > 0 &&
+             json_integer_value(json_object_get(o, "kernels")) >= 5 &&
+             json_is_true(json_object_get(o, "check_passed")) &&
+             json_is_number(json_object_get(o, "max_abs_err")) &&
+             json_is_number(json_object_get(o, "max_rel_err"));
+    json_decref(o);
+    CHECK_MSG(ok, "%s", R.out);
+}
+
 const tt_test tests_cli[] = {
+    {"models_and_kernels", test_models_and_kernels},
+    {"bad_models", test_bad_models},
+    {"run_check_json", test_run_check_json},
     {"help", test_help},
     {"usage_errors", test_usage_errors},
     {"replay_missing_file", test_replay_missing_file},

@@ -66,6 +66,15 @@ static int run_check(const char *name, int threads)
     tt_exec *e = NULL, *x = NULL;
     tt_exec_opts o = {.threads = threads};
     int ok = tt_exec_build(m, &o, &e, &err) == 0 && tt_exec_run(e, in, a, &err) == 0;
+    /* a second run without new input gives the same output (the input
+     * buffer is not reused by the memory plan) */
+    float *a2 = malloc((size_t)out_n * sizeof *a2);
+    ok = ok && tt_exec_run(e, NULL, a2, &err) == 0;
+    if (ok && memcmp(a, a2, (size_t)out_n * sizeof *a)) {
+        fprintf(stderr, "    %s: a second run gave another output\n", name);
+        ok = 0;
+    }
+    free(a2);
     o.unscheduled = 1;
     ok = ok && tt_exec_build(m, &o, &x, &err) == 0 && tt_exec_run(x, in, b, &err) == 0;
     if (!ok)
@@ -138,7 +147,55 @@ static void test_resnet50_tvm_covers_log(void)
     CHECK(lines == 26 && covered == lines);
 }
 
+/* ONNX fixtures (scripts/make-onnx-fixtures.py): our output on the stored
+ * input equals PyTorch's stored output. */
+static void test_onnx_fixtures_match_torch(void)
+{
+    static const char *const names[] = {"convnet", "transformer", "shapechain", "catsplit",
+                                        "legacy10", NULL};
+    for (int i = 0; names[i]; i++) {
+        char path[256], inp[256], outp[256];
+        snprintf(path, sizeof path, "tests/data/onnx/%s.onnx", names[i]);
+        snprintf(inp, sizeof inp, "tests/data/onnx/%s.in.npy", names[i]);
+        snprintf(outp, sizeof outp, "tests/data/onnx/%s.out.npy", names[i]);
+        tt_model *m = NULL;
+        tt_err err = {0};
+        tt_npy in = {0}, want = {0};
+        CHECK_MSG(tt_model_load(path, &m, &err) == 0, "%s", err.msg);
+        CHECK_MSG(tt_npy_read(inp, &in, &err) == 0 && tt_npy_read(outp, &want, &err) == 0, "%s",
+                  err.msg);
+        CHECK(want.numel == tt_tensor_numel(&m->g->tensors[m->output]));
+        float *got = malloc((size_t)want.numel * sizeof *got);
+        tt_exec *e = NULL;
+        tt_exec_opts o = {.threads = 2};
+        CHECK_MSG(tt_exec_build(m, &o, &e, &err) == 0 && tt_exec_run(e, in.data, got, &err) == 0,
+                  "%s: %s", names[i], err.msg);
+        double max_abs = 0, max_ref = 0;
+        const float *w = want.data;
+        for (int64_t k = 0; k < want.numel; k++) {
+            double d = fabs((double)got[k] - w[k]);
+            max_abs = d > max_abs || isnan(d) ? d : max_abs;
+            max_ref = fabs(w[k]) > max_ref ? fabs(w[k]) : max_ref;
+        }
+        fprintf(stderr, "    %-12s %d kernels: max|ours - torch| / max|torch| = %.3g\n", names[i],
+                m->nkernels, max_abs / max_ref);
+        tt_exec_free(e);
+        tt_model_free(m);
+        free(got);
+        tt_npy_free(&in);
+        tt_npy_free(&want);
+        CHECK(max_ref > 0 && max_abs <= 1e-4 * max_ref);
+    }
+    /* integer activations (Equal/Where on token ids) are not supported: a
+     * clear error naming the operator and the node */
+    tt_model *m = NULL;
+    tt_err err = {0};
+    CHECK(tt_model_load("tests/data/onnx/embed17.onnx", &m, &err) != 0 && !m);
+    CHECK_MSG(strstr(err.msg, "unsupported operator 'Equal' (node '/Equal')"), "%s", err.msg);
+}
+
 const tt_test tests_model[] = {
+    {"onnx_fixtures_match_torch", test_onnx_fixtures_match_torch},
     {"tiny_kernels", test_tiny_kernels},
     {"run_check_tiny", test_run_check_tiny},
     {"resnet50_tvm_covers_log", test_resnet50_tvm_covers_log},

@@ -359,15 +359,16 @@ int tt_dag_transpose(tt_dag *d, int x, const int *perm, const char *name, tt_err
     return y;
 }
 
-/* Strided slice: out[i..] = x[start_k + i_k * step_k ..] (steps positive). */
+/* Strided slice: out[i..] = x[start_k + i_k * step_k ..] (steps nonzero). */
 int tt_dag_slice(tt_dag *d, int x, const int64_t *start, const int64_t *step,
                  const int64_t *oshape, tt_err *err)
 {
     tt_op *X = tt_dag_op(d, x);
     int r = X->ndim;
     for (int k = 0; k < r; k++) {
-        if (step[k] < 1 || start[k] < 0 || oshape[k] < 1 ||
-            start[k] + (oshape[k] - 1) * step[k] >= X->axis[k].extent)
+        int64_t last = start[k] + (oshape[k] - 1) * step[k];
+        if (step[k] == 0 || start[k] < 0 || start[k] >= X->axis[k].extent || oshape[k] < 1 ||
+            last < 0 || last >= X->axis[k].extent)
             return tt_err_set(err, "slice: dimension %d out of range", k);
     }
     int y = tt_dag_compute(d, "T_strided_slice", "injective", r, oshape, NULL, 0, NULL, NULL,

@@ -284,6 +284,7 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
             last[m->alias_of[m->calls[c].args[a]]] = c;
     int in_root = m->alias_of[m->input], out_root = m->alias_of[m->output];
     last[out_root] = m->ncalls; /* lives to the end */
+    last[in_root] = m->ncalls;  /* kept: a run without new input reuses it */
     pool P = {0};
     e->in_bytes = tensor_bytes(g, m->input);
     e->out_bytes = tensor_bytes(g, m->output);

@@ -10,7 +10,9 @@
  * float (through double where that rounds the same), integer ops on int64
  * with wrap-around (never signed overflow), and every index is checked.  A
  * result above FOLD_MAX_NUMEL elements is left to the run time (the node is
- * reported as not foldable), which bounds the memory one fold can take.
+ * reported as not foldable), which bounds the memory one fold can take;
+ * plain copies (Identity, Reshape, ...) are exempt, as they only duplicate
+ * data the model already holds.
  */
 #include "graph.h"
 #include "infer_int.h"
@@ -22,6 +24,10 @@
 
 #define MAXD TT_GRAPH_MAX_DIMS
 #define FOLD_MAX_NUMEL ((int64_t)1 << 24)
+/* What tt_graph_fold_constants may allocate for computed (non-copy) results
+ * of one graph: bounds a small corrupt model that asks for many large
+ * ConstantOfShape results. */
+#define FOLD_BUDGET_BYTES ((int64_t)1 << 28)
 
 typedef struct fctx {
     tt_graph *g;
@@ -724,7 +730,11 @@ static int frule_cmp(const void *key, const void *elem)
     return strcmp((const char *)key, ((const fold_rule *)elem)->op);
 }
 
-int tt_graph_fold_node(tt_graph *g, int n, tt_err *err)
+/* tt_graph_fold_node, charging results to *budget (bytes).  A plain copy is
+ * free when its input is an original constant (it only duplicates what the
+ * model holds), and charged like a computed result when its input was
+ * itself made by folding (derived[t], if given; set here for outputs). */
+static int fold_one(tt_graph *g, int n, tt_err *err, int64_t *budget, char *derived)
 {
     tt_node *nd = &g->nodes[n];
     if (nd->dead)
@@ -747,9 +757,18 @@ int tt_graph_fold_node(tt_graph *g, int n, tt_err *err)
     if (tt_graph_infer_node(g, n, err))
         return -1;
     fctx c = {g, n, nd, err, {0}};
-    for (int i = 0; i < nd->nout; i++)
-        if (tt_tensor_numel(&g->tensors[nd->out[i]]) > FOLD_MAX_NUMEL)
+    /* A plain copy of an original constant (Identity of a shared weight)
+     * has no size limit, so that no weight is left behind a live Identity. */
+    int charge = r->fn != f_copy || (derived && derived[nd->in[0]]);
+    int64_t bytes = 0;
+    for (int i = 0; i < nd->nout && charge; i++) {
+        const tt_tensor *t = &g->tensors[nd->out[i]];
+        if (tt_tensor_numel(t) > FOLD_MAX_NUMEL)
             return 0;
+        bytes += tt_tensor_numel(t) * tt_dtype_size(t->dtype);
+    }
+    if (bytes > *budget)
+        return 0;
     for (int i = 0; i < nd->nout; i++) {
         const tt_tensor *t = &g->tensors[nd->out[i]];
         c.out[i] = tt_xcalloc((size_t)tt_tensor_numel(t) + 1, (size_t)tt_dtype_size(t->dtype));
@@ -766,7 +785,16 @@ int tt_graph_fold_node(tt_graph *g, int n, tt_err *err)
         t->producer = -1;
     }
     nd->dead = 1;
+    *budget -= bytes;
+    for (int i = 0; derived && i < nd->nout; i++)
+        derived[nd->out[i]] = 1;
     return 1;
+}
+
+int tt_graph_fold_node(tt_graph *g, int n, tt_err *err)
+{
+    int64_t budget = INT64_MAX;
+    return fold_one(g, n, err, &budget, NULL);
 }
 
 int tt_graph_fold_constants(tt_graph *g, tt_err *err)
@@ -776,22 +804,22 @@ int tt_graph_fold_constants(tt_graph *g, tt_err *err)
         if (t->ndim < 0 || tt_tensor_numel(t) < 0)
             return tt_err_set(err, "graph input '%s' has an unknown shape", t->name);
     }
-    int total = 0, folded;
+    int folded;
+    int64_t budget = FOLD_BUDGET_BYTES;
+    char *derived = tt_xcalloc((size_t)g->ntensors + 1, 1);
     do {
         folded = 0;
         for (int n = 0; n < g->nnodes; n++) {
             if (g->nodes[n].dead)
                 continue;
-            if (tt_graph_infer_node(g, n, err))
+            int r = tt_graph_infer_node(g, n, err) ? -1 : fold_one(g, n, err, &budget, derived);
+            if (r < 0) {
+                free(derived);
                 return -1;
-            int r = tt_graph_fold_node(g, n, err);
-            if (r < 0)
-                return -1;
+            }
             folded += r;
         }
-        total += folded;
     } while (folded);
-    if (tt_graph_infer(g, err))
-        return -1;
-    return total;
+    free(derived);
+    return tt_graph_infer(g, err) ? -1 : 0;
 }

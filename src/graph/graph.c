@@ -309,8 +309,8 @@ int64_t tt_node_int(const tt_node *nd, const char *name, int64_t dflt)
         return dflt;
     if (a->kind == TT_ATTR_INT)
         return a->i;
-    if (a->kind == TT_ATTR_FLOAT)
-        return (int64_t)a->f;
+    if (a->kind == TT_ATTR_FLOAT) /* clamped: a cast of NaN or a huge value is undefined */
+        return a->f != a->f ? dflt : a->f >= 9.2e18 ? INT64_MAX : a->f <= -9.2e18 ? INT64_MIN : (int64_t)a->f;
     return dflt;
 }
 

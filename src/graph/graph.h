@@ -156,14 +156,17 @@ int tt_graph_toposort(tt_graph *g, tt_err *err);
 /* Shape and type inference over the live nodes, in order: fills every output
  * tensor's dtype/ndim/shape from its inputs and attributes, checking them
  * (ONNX semantics, including numpy broadcasting).  Every failure names the
- * node ("node 'conv1' (Conv): input channels 3 do not match weight's 4").
+ * node ("node 'conv1' (Conv): input has 3 channels but the weight expects 4 (x
+ * groups 1)").
  * An op with no inference rule fails with "unsupported operator 'X' (node
  * 'name')".  Shapes that depend on constant tensor values (Reshape's shape,
  * Slice's starts, ...) are read from those constants; a value computed at
  * run time there is an error (run tt_graph_fold_constants to fold torch's
  * Shape->Gather->Concat chains first).  Conv and pool nodes with a SAME_* or
  * VALID auto_pad get explicit "pads" and auto_pad "NOTSET".  Dimensions and
- * element counts above 2^32 are refused. */
+ * element counts above 2^32 are refused.  The rules read ONNX layouts: a
+ * graph after the NHWC pass (tensor layouts other than PLAIN) must not be
+ * re-inferred. */
 int tt_graph_infer(tt_graph *g, tt_err *err);
 /* The same for one live node n only (its inputs must be inferred already):
  * for passes that add or rewrite a node. */
@@ -176,15 +179,16 @@ int tt_graph_infer_node(tt_graph *g, int n, tt_err *err);
  * Gather, Unsqueeze, Squeeze, Concat, Reshape, Cast, Slice, Range,
  * ConstantOfShape, Equal, Where, Expand, ...) and every elementwise float op.
  * Returns 1 if it folded, 0 if the op is not foldable (or an input is not
- * constant, or the result would exceed 2^24 elements), -1 with err on a real
- * error. */
+ * constant, or the result would exceed 2^24 elements and is not a plain copy
+ * such as Identity or Reshape), -1 with err on a real error. */
 int tt_graph_fold_node(tt_graph *g, int n, tt_err *err);
 /* Infer and fold the whole graph: one pass over the live nodes in order
  * (tt_graph_toposort first), inferring each node and folding it when it is
  * foldable, so that a constant computed early feeds the inference of a later
  * Reshape or Slice; repeated until nothing folds, then a full tt_graph_infer.
- * Graph outputs that become constant stay outputs.  Returns the number of
- * nodes folded, -1 with err. */
+ * Graph outputs that become constant stay outputs.  Computed (non-copy)
+ * results may take 256 MB in all; past that, nodes stay for the run time.
+ * Returns 0 (folded nodes are the dead ones), -1 with err. */
 int tt_graph_fold_constants(tt_graph *g, tt_err *err);
 
 /* Users of tensor t among live nodes: fills up to max node indices, returns

@@ -492,11 +492,15 @@ static int kb_anchor(kb *K, int ai)
                         return tt_err_set(err, "node '%s' (Slice): bad axis", n->name);
                     int64_t s0 = ((int64_t *)S->data)[i], dim = X->shape[ax];
                     int64_t sp = P ? ((int64_t *)P->data)[i] : 1;
-                    if (sp < 1)
-                        return tt_err_set(err, "node '%s' (Slice): only positive steps", n->name);
+                    if (sp == 0)
+                        return tt_err_set(err, "node '%s' (Slice): step 0", n->name);
                     if (s0 < 0)
                         s0 += dim;
-                    s0 = s0 < 0 ? 0 : s0 > dim ? dim : s0;
+                    /* ONNX clamps to [0, dim] going forward, [0, dim-1] going back */
+                    if (sp > 0)
+                        s0 = s0 < 0 ? 0 : s0 > dim ? dim : s0;
+                    else
+                        s0 = s0 < 0 ? 0 : s0 > dim - 1 ? dim - 1 : s0;
                     start[ax] = s0;
                     step[ax] = sp;
                 }
@@ -669,6 +673,7 @@ int mp_fuse(tt_model *m, tt_err *err)
         tt_mcall *call = &m->calls[m->ncalls];
         memset(call, 0, sizeof *call);
         call->node = i;
+        call->last_node = i;
         if (c == NC_GATHER) {
             call->kind = TT_MCALL_GATHER;
             call->nargs = 3;
@@ -787,11 +792,37 @@ int mp_fuse(tt_model *m, tt_err *err)
             found = m->nkernels++;
         }
         call->kernel = found;
+        call->last_node = members[nm - 1];
         m->ncalls++;
+    }
+    /* A group runs when its last node would: an epilogue may read an
+     * activation produced after the anchor (a residual from a later branch),
+     * and every producer group ends before that node (its output is read
+     * outside it, so it is its last node's output).  Stable insertion sort. */
+    for (int i = 1; i < m->ncalls; i++) {
+        tt_mcall c = m->calls[i];
+        int j = i;
+        for (; j > 0 && m->calls[j - 1].last_node > c.last_node; j--)
+            m->calls[j] = m->calls[j - 1];
+        m->calls[j] = c;
     }
     m->alias_of = tt_xrealloc(m->alias_of, (size_t)g->ntensors * sizeof *m->alias_of);
     for (int t = nt0; t < g->ntensors; t++)
         m->alias_of[t] = t;
+    /* every call reads only what earlier calls wrote (or inputs, constants) */
+    char *ready = tt_xcalloc((size_t)g->ntensors, 1);
+    for (int t = 0; t < g->ntensors; t++)
+        ready[t] = g->tensors[t].data || g->tensors[t].is_input;
+    for (int c = 0; c < m->ncalls && rc == 0; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        for (int a = 0; a + 1 < mc->nargs && rc == 0; a++)
+            if (!ready[m->alias_of[mc->args[a]]])
+                rc = tt_err_set(err, "internal error: call %d (node '%s') reads '%s' before it is "
+                                "computed", c, g->nodes[mc->node].name,
+                                g->tensors[mc->args[a]].name);
+        ready[m->alias_of[mc->args[mc->nargs - 1]]] = 1;
+    }
+    free(ready);
     free(F.group);
     free(F.dep);
     free(F.in_group);

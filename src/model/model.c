@@ -5,15 +5,7 @@
 
 #include "../zoo/zoo.h"
 #include "model_int.h"
-#if __has_include("../onnx/onnx.h")
 #include "../onnx/onnx.h"
-#else /* TEMPORARY until the importer lands */
-static int tt_onnx_load(const char *path, tt_graph **out, tt_err *err)
-{
-    (void)path, (void)out;
-    return tt_err_set(err, "built without the ONNX importer");
-}
-#endif
 
 int mp_fuse(tt_model *m, tt_err *err);
 
@@ -73,7 +65,7 @@ int tt_model_load(const char *what, tt_model **out, tt_err *err)
     tt_graph *g = NULL;
     if (ends_with(what, ".onnx")) {
         if (tt_onnx_load(what, &g, err)) {
-            tt_err_prefix(err, "%s: ", what);
+            tt_err_prefix(err, "%s", what);
             return -1;
         }
         /* the model is named after its file */
@@ -84,14 +76,14 @@ int tt_model_load(const char *what, tt_model **out, tt_err *err)
         g->name[strlen(g->name) - 5] = 0;
     } else {
         if (!tt_zoo_find(what))
-            return tt_err_set(err, "'%s' is neither a zoo model (see `transtune models`) nor an "
-                              ".onnx file", what);
+            return tt_err_set(err, "unknown zoo model '%s' (see `transtune models`; an ONNX file "
+                              "must end in .onnx)", what);
         g = tt_zoo_build(what, 0, err);
         if (!g)
             return -1;
     }
     if (tt_model_build(g, out, err)) {
-        tt_err_prefix(err, "%s: ", what);
+        tt_err_prefix(err, "%s", what);
         return -1;
     }
     return 0;

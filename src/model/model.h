@@ -40,6 +40,7 @@ typedef struct tt_mcall {
     int nargs;
     int args[TT_MODEL_MAX_ARGS];         /* graph tensors: placeholders in DAG order, then output */
     int node;                            /* anchor node (for messages) */
+    int last_node;                       /* the group's last node: calls run in this order */
 } tt_mcall;
 
 typedef struct tt_model {

@@ -16,7 +16,5 @@ const float *mp_fdata(const tt_graph *g, int t);
 /* NCHW -> NHWC (layout.c). */
 int mp_layout_nhwc(tt_graph *g, tt_err *err);
 
-/* Until the folding driver lands in graph.h. */
-int tt_graph_fold_constants(tt_graph *g, tt_err *err);
 
 #endif

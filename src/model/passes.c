@@ -143,6 +143,38 @@ static int pass_simplify(tt_graph *g)
     return 0;
 }
 
+/* Split -> one tt.SliceAxis per output (axis, start). */
+static int pass_split(tt_graph *g, tt_err *err)
+{
+    int nn = g->nnodes;
+    for (int i = 0; i < nn; i++) {
+        if (g->nodes[i].dead || strcmp(g->nodes[i].op, "Split"))
+            continue;
+        int x = g->nodes[i].in[0], nout = g->nodes[i].nout;
+        int r = g->tensors[x].ndim;
+        int64_t ax = tt_node_int(&g->nodes[i], "axis", 0);
+        if (ax < 0)
+            ax += r;
+        if (ax < 0 || ax >= r)
+            return tt_err_set(err, "node '%s' (Split): bad axis", g->nodes[i].name);
+        int outs[TT_NODE_MAX_IO];
+        memcpy(outs, g->nodes[i].out, (size_t)nout * sizeof *outs);
+        char name[200];
+        snprintf(name, sizeof name, "%s", g->nodes[i].name);
+        g->nodes[i].dead = 1;
+        int64_t start = 0;
+        for (int k = 0; k < nout; k++) {
+            int nd = mp_node(g, "tt.SliceAxis", name, 1, &x, outs[k]);
+            tt_node_set_int(g, nd, "axis", ax);
+            tt_node_set_int(g, nd, "start", start);
+            start += g->tensors[outs[k]].shape[ax];
+        }
+        if (start != g->tensors[x].shape[ax])
+            return tt_err_set(err, "node '%s' (Split): outputs do not add up to the input", name);
+    }
+    return 0;
+}
+
 /* ---- BatchNorm ---------------------------------------------------------------- */
 
 static int pass_bn(tt_graph *g, tt_err *err)
@@ -459,7 +491,7 @@ int tt_model_passes(tt_graph *g, tt_err *err)
     if (tt_graph_toposort(g, err) || tt_graph_fold_constants(g, err))
         return -1;
     pass_simplify(g);
-    if (pass_bn(g, err) || pass_matmul(g, err))
+    if (pass_split(g, err) || pass_bn(g, err) || pass_matmul(g, err))
         return -1;
     pass_layernorm(g);
     pass_dce(g);

@@ -724,7 +724,7 @@ static int convert(imp *m, const Onnx__ModelProto *mp)
             return tt_err_set(m->err, "graph output '%s' is not produced by any node", name);
         tt_graph_mark_output(m->g, t);
     }
-    if (tt_graph_toposort(m->g, m->err) || tt_graph_fold_constants(m->g, m->err) < 0)
+    if (tt_graph_toposort(m->g, m->err) || tt_graph_fold_constants(m->g, m->err))
         return -1;
     return check_legacy_softmax(m) || check_outputs(m, gp) ? -1 : 0;
 }

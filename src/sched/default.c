@@ -199,7 +199,9 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
     int fuse = out_uid != a_uid;
     for (int u = a_uid + 1; u < d->nops && fuse; u++) {
         const tt_op *op = d->ops[u];
-        if (op->kind == TT_OP_COMPUTE && (op->nreduce || !same_shape(op, A)))
+        /* 0-d stages are scalar constants (compile_engine_const): inlined */
+        if (op->kind == TT_OP_COMPUTE && !(op->ndim == 0 && op->nreduce == 0) &&
+            (op->nreduce || !same_shape(op, A)))
             fuse = 0;
     }
     if (out_uid != a_uid && !fuse)

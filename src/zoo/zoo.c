@@ -18,12 +18,10 @@ const tt_zoo_entry tt_zoo[] = {
     CNN("mnasnet1_0", "MNASNet-1.0 (torchvision), 224x224", tt_zoo_mnasnet1_0),
     CNN("efficientnet_b0", "EfficientNet-B0 (torchvision), 224x224", tt_zoo_efficientnet_b0),
     CNN("efficientnet_b4", "EfficientNet-B4 (torchvision) at 224x224", tt_zoo_efficientnet_b4),
-#ifdef TT_ZOO_HAVE_BERT
     {"bert_base", "BERT-base (12 layers, hidden 768), sequence 256", {1, 256, 0, 0}, 2,
      TT_DT_INT64, tt_zoo_bert_base},
     {"mobilebert", "MobileBERT (24 layers), sequence 256", {1, 256, 0, 0}, 2, TT_DT_INT64,
      tt_zoo_mobilebert},
-#endif
     {"tiny", "a small CNN for tests (conv, depthwise, residual, pools, relu6, gemm), 32x32",
      {1, 3, 32, 32}, 4, TT_DT_FLOAT, tt_zoo_tiny},
     {NULL, NULL, {0, 0, 0, 0}, 0, TT_DT_UNDEF, NULL},
