@@ -9,7 +9,9 @@
 //       (default 5; at least once), then R times timed (default 20), prints one JSON line:
 //         {"runtime":"onnxruntime","version":..., "model":..., "threads":T, "repeat":R,
 //          "warmup":W, "latency_ms": median, "min_ms":..., "mean_ms":..., "load_s":...,
-//          "max_abs_err":..., "max_rel_err":...}       (the errors only with --ref)
+//          "max_abs_err":..., "max_rel_err":..., "others_pct":...}   (errors only with --ref)
+//       others_pct: CPU time that other processes used while the timed runs ran, in % of the
+//       machine (Linux; from /proc/stat and this process's own CPU time).
 //       A run is timed around `await session.run(feeds)`, so it includes the binding's
 //       per-call work (wrapping the input, allocating and returning the output).
 //       max_rel_err = max |ort - ref| / max |ref| over the first output.
@@ -96,6 +98,18 @@ function compare(got, ref) {
     };
 }
 
+// Busy CPU time of the whole machine so far, in seconds (Linux /proc/stat; null elsewhere).
+function machineBusyS() {
+    try {
+        const f = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0].trim().split(/\s+/);
+        if (f[0] !== 'cpu') return null;
+        const v = f.slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+        return (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) / 100; // USER_HZ is 100 on Linux
+    } catch (e) {
+        return null;
+    }
+}
+
 function median(a) {
     const s = [...a].sort((x, y) => x - y), m = s.length >> 1;
     return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
@@ -177,10 +191,19 @@ async function main(argv) {
     first = null;
     for (let i = 1; i < warmup; i++) await session.run(feeds);
     const t = [];
+    const busy0 = machineBusyS(), cpu0 = process.cpuUsage(), w0 = process.hrtime.bigint();
     for (let i = 0; i < repeat; i++) {
         const s = process.hrtime.bigint();
         await session.run(feeds);
         t.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
+    const busy1 = machineBusyS(), cpu1 = process.cpuUsage(cpu0);
+    const wall = Number(process.hrtime.bigint() - w0) / 1e9;
+    if (busy0 !== null && busy1 !== null && wall > 0) {
+        // CPU used by other processes while timing, in % of the machine
+        const own = (cpu1.user + cpu1.system) / 1e6;
+        const ncpu = require('os').cpus().length || 1;
+        res.others_pct = Math.max(0, Math.round((100 * (busy1 - busy0 - own)) / (wall * ncpu)));
     }
     res.latency_ms = median(t);
     res.min_ms = Math.min(...t);
