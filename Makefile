@@ -71,6 +71,10 @@ build/fuzz_onnx: fuzz/fuzz_onnx.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/gen/o
 	@mkdir -p build
 	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
 
-fuzz: build/fuzz_record build/fuzz_onnx
+build/fuzz_npy: fuzz/fuzz_npy.c src/util/npy.c src/util/util.c
+	@mkdir -p build
+	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ -lm
+
+fuzz: build/fuzz_record build/fuzz_onnx build/fuzz_npy
 
 .PHONY: fuzz

@@ -170,6 +170,49 @@ class Embed(nn.Module):
         return e * ids.size(1) ** 0.5 + (ids.float() / 50.0).unsqueeze(-1)
 
 
+class ResBlocks(nn.Module):
+    """Two torchvision BasicBlocks, the second with a strided downsample: the
+    residual add reads a branch the exporter writes after the main path."""
+
+    def __init__(self):
+        super().__init__()
+        import torchvision.models.resnet as R
+        self.stem = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.b1 = R.BasicBlock(8, 8)
+        down = nn.Sequential(nn.Conv2d(8, 16, 1, stride=2, bias=False), nn.BatchNorm2d(16))
+        self.b2 = R.BasicBlock(8, 16, stride=2, downsample=down)
+        self.pool = nn.MaxPool2d(3, 2, 1)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.b2(self.b1(self.stem(x)))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(self.pool(x), 1), 1))
+
+
+class DenseBits(nn.Module):
+    """DenseNet's pattern: BatchNorm -> ReLU -> Conv on a concatenation (a
+    stand-alone BatchNorm the exporter cannot fold), a 2x2 average pool, and
+    the classifier on a flattened 1x1 map."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv1 = nn.Conv2d(8, 4, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(12)
+        self.conv2 = nn.Conv2d(12, 6, 1, bias=False)
+        self.pool = nn.AvgPool2d(2, 2)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        x = self.conv0(x)
+        y = self.conv1(torch.relu(self.bn1(x)))
+        x = torch.cat([x, y], 1)
+        x = self.pool(self.conv2(torch.relu(self.bn2(x))))
+        x = nn.functional.adaptive_avg_pool2d(torch.relu(x), 1)
+        return self.fc(torch.flatten(x, 1))
+
+
 def torch_fixtures():
     torch.manual_seed(1)
     m = ConvNet()
@@ -188,6 +231,22 @@ def torch_fixtures():
     ids = torch.randint(0, 50, (1, 8))
     ids[0, 6:] = 0
     export("embed17", Embed(), ids, opset=17)
+    torch.manual_seed(6)
+    m = ResBlocks()
+    for mod in m.modules():  # non-trivial running statistics
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    export("resblocks", m, torch.randn(1, 3, 16, 16))
+    torch.manual_seed(7)
+    m = DenseBits()
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+            mod.weight.data.uniform_(0.5, 1.5)
+            mod.bias.data.uniform_(-0.3, 0.3)
+    export("densebits", m, torch.randn(1, 3, 12, 12))
 
 
 # ---- built node by node (old opsets) -------------------------------------------------

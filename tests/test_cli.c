@@ -830,7 +830,29 @@ static void test_run_check_json(void)
     CHECK_MSG(ok, "%s", R.out);
 }
 
+/* run --records: the shared log's records drive resnet50_tvm's kernels (all
+ * 26 workloads are kernels of it), and the output still checks. */
+static void test_run_records(void)
+{
+    if (!have_transtune())
+        return;
+    char log[512];
+    snprintf(log, sizeof log, "%s/ansor/resnet-50-NHWC-B1-llvm.json", tt_test_shared_data());
+    CHECK(run_tt(900, "run", "resnet50_tvm", "--records", log, "--check", "--json", "--repeat",
+                 "1", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+    json_error_t je;
+    json_t *o = json_loads(R.out, 0, &je);
+    CHECK_MSG(o, "%s (%s)", je.text, R.out);
+    int ok = json_integer_value(json_object_get(o, "kernels_record")) == 26 &&
+             json_is_true(json_object_get(o, "check_passed")) &&
+             json_real_value(json_object_get(o, "max_abs_err")) > 0; /* records reorder sums */
+    json_decref(o);
+    CHECK_MSG(ok, "%s", R.out);
+}
+
 const tt_test tests_cli[] = {
+    {"run_records", test_run_records},
     {"models_and_kernels", test_models_and_kernels},
     {"bad_models", test_bad_models},
     {"run_check_json", test_run_check_json},

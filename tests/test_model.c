@@ -151,7 +151,7 @@ static void test_resnet50_tvm_covers_log(void)
  * input equals PyTorch's stored output. */
 static void test_onnx_fixtures_match_torch(void)
 {
-    static const char *const names[] = {"convnet", "transformer", "shapechain", "catsplit",
+    static const char *const names[] = {"convnet", "transformer", "shapechain", "catsplit", "resblocks", "densebits",
                                         "legacy10", NULL};
     for (int i = 0; names[i]; i++) {
         char path[256], inp[256], outp[256];

@@ -154,11 +154,58 @@ int cmd_kernels(int argc, char **argv)
 
 /* ---- run ----------------------------------------------------------------------- */
 
+/* The best record of each kernel in an Ansor log: every line is parsed and
+ * identified (as `replay` does); a record whose DAG's workload key is a
+ * kernel's, measured without error, competes on its mean cost. */
+typedef struct rec_pick {
+    const tt_model *m;
+    tt_step **steps;        /* per kernel, NULL if none */
+    int *nsteps;
+    double *cost;
+    int lines, parsed, matched;
+} rec_pick;
+
+static int pick_line(void *ctx, int lineno, const char *line)
+{
+    rec_pick *P = ctx;
+    P->lines++;
+    tt_record *rec = tt_xmalloc(sizeof *rec);
+    tt_err e = {0};
+    tt_dag *d = NULL;
+    if (tt_record_parse(line, rec, &e) || tt_identify_record(rec, &d, NULL, NULL, 0, &e)) {
+        fprintf(stderr, "transtune run: records line %d skipped: %s\n", lineno, e.msg);
+        free(rec);
+        return 0;
+    }
+    P->parsed++;
+    double cost = 0;
+    for (int i = 0; i < rec->ncosts; i++)
+        cost += rec->costs[i] / rec->ncosts;
+    char *key = tt_dag_workload_key(d);
+    for (int k = 0; k < P->m->nkernels; k++) {
+        if (strcmp(P->m->kernels[k].workload_key, key) || rec->error_no != 0 || rec->ncosts < 1)
+            continue;
+        P->matched++;
+        if (P->steps[k] && P->cost[k] <= cost)
+            continue;
+        free(P->steps[k]);
+        P->steps[k] = tt_xmalloc((size_t)(rec->nsteps ? rec->nsteps : 1) * sizeof(tt_step));
+        memcpy(P->steps[k], rec->steps, (size_t)rec->nsteps * sizeof(tt_step));
+        P->nsteps[k] = rec->nsteps;
+        P->cost[k] = cost;
+    }
+    free(key);
+    tt_dag_free(d);
+    free(rec);
+    return 0;
+}
+
 static void run_help(void)
 {
-    printf("usage: transtune run MODEL [--threads N] [--repeat R] [--check] [--input IN.npy]\n"
-           "                     [--output OUT.npy] [--json] [--profile]\n\n"
-           "Compile every kernel of MODEL (a zoo name or an .onnx file) with its default\n"
+    printf("usage: transtune run MODEL [--records LOG] [--threads N] [--repeat R] [--check]\n"
+           "                     [--input IN.npy] [--output OUT.npy] [--json] [--profile]\n\n"
+           "Compile every kernel of MODEL (a zoo name or an .onnx file) with its best record\n"
+           "in LOG (an Ansor log; records are identified as `replay` does), else its default\n"
            "schedule, run the model end to end and print its latency (median of R runs,\n"
            "default 10).  --check also runs a reference executor (every kernel unscheduled)\n"
            "on the same input and compares the outputs: max |ours - ref| / max |ref| <= 1e-3\n"
@@ -187,7 +234,7 @@ static void random_input(const tt_model *m, void *buf, int64_t n)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *what = NULL, *in_path = NULL, *out_path = NULL;
+    const char *what = NULL, *in_path = NULL, *out_path = NULL, *log_path = NULL;
     int json = 0, check = 0, profile = 0;
     int64_t threads = 0, repeat = 10;
     for (int i = 1; i < argc; i++) {
@@ -202,7 +249,7 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "--profile")) {
             profile = 1;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--repeat") || !strcmp(a, "--input") ||
-                   !strcmp(a, "--output")) {
+                   !strcmp(a, "--output") || !strcmp(a, "--records")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "transtune run: %s needs a value\n", a);
                 return 2;
@@ -212,6 +259,8 @@ int cmd_run(int argc, char **argv)
                 in_path = v;
             } else if (!strcmp(a, "--output")) {
                 out_path = v;
+            } else if (!strcmp(a, "--records")) {
+                log_path = v;
             } else {
                 int64_t x;
                 if (cli_parse_i64(v, &x) || x > 4096 || (!strcmp(a, "--repeat") && x < 1)) {
@@ -249,6 +298,9 @@ int cmd_run(int argc, char **argv)
     float *out = tt_xmalloc((size_t)out_n * sizeof *out), *ref = NULL;
     tt_exec *e = NULL, *r = NULL;
     tt_npy in_npy = {0};
+    rec_pick P = {m, tt_xcalloc((size_t)m->nkernels + 1, sizeof(tt_step *)),
+                  tt_xcalloc((size_t)m->nkernels + 1, sizeof(int)),
+                  tt_xcalloc((size_t)m->nkernels + 1, sizeof(double)), 0, 0, 0};
     if (in_path) {
         if (tt_npy_read(in_path, &in_npy, &err)) {
             fprintf(stderr, "transtune run: %s\n", err.msg);
@@ -268,6 +320,20 @@ int cmd_run(int argc, char **argv)
     }
     tt_exec_opts eo = {0};
     eo.threads = (int)threads;
+    int with_record = 0;
+    if (log_path) {
+        if (tt_log_foreach(log_path, pick_line, &P, &err)) {
+            fprintf(stderr, "transtune run: %s\n", err.msg);
+            goto done;
+        }
+        for (int k = 0; k < m->nkernels; k++)
+            with_record += P.steps[k] != NULL;
+        if (!json)
+            fprintf(stderr, "%s: %d records, %d identified; %d of %d kernels have a record\n",
+                    log_path, P.lines, P.parsed, with_record, m->nkernels);
+        eo.steps = (const tt_step *const *)P.steps;
+        eo.nsteps = P.nsteps;
+    }
     eo.progress = json || !isatty(2) ? NULL : on_load_progress;
     if (!json)
         fprintf(stderr, "%s: %d unique kernels, %d calls\n", m->name, m->nkernels, m->ncalls);
@@ -356,6 +422,7 @@ int cmd_run(int argc, char **argv)
         json_object_set_new(o, "gflops", json_real(m->flops / med / 1e9));
         json_object_set_new(o, "build_s", json_real(st->build_s));
         json_object_set_new(o, "kernels_default", json_integer(st->kernels_default));
+        json_object_set_new(o, "kernels_record", json_integer(st->kernels_given));
         json_object_set_new(o, "kernels_unscheduled", json_integer(st->kernels_unscheduled));
         json_object_set_new(o, "memory_bytes", json_integer(st->pool_bytes));
         if (check) {
@@ -373,9 +440,10 @@ int cmd_run(int argc, char **argv)
             snprintf(thr, sizeof thr, "%lld", (long long)threads);
         printf("%s: latency %.3f ms (median of %lld, %s threads), %.1f GFLOP/s\n", m->name,
                med * 1e3, (long long)repeat, thr, m->flops / med / 1e9);
-        printf("  %d unique kernels (%d default schedule, %d unscheduled), %d calls, built in "
-               "%.1f s, activations %.1f MB (%.1f MB without reuse)\n",
-               m->nkernels, st->kernels_default, st->kernels_unscheduled, m->ncalls, st->build_s,
+        printf("  %d unique kernels (%d from records, %d default schedule, %d unscheduled), %d "
+               "calls, built in %.1f s, activations %.1f MB (%.1f MB without reuse)\n",
+               m->nkernels, st->kernels_given, st->kernels_default, st->kernels_unscheduled,
+               m->ncalls, st->build_s,
                st->pool_bytes / 1e6, st->naive_bytes / 1e6);
         if (check)
             printf("  check: max |ours - ref| = %.3g, / max |ref| = %.3g: %s%s\n", max_abs, max_rel,
@@ -383,6 +451,9 @@ int cmd_run(int argc, char **argv)
     }
     rc = check && !passed ? 1 : 0;
 done:
+    for (int k = 0; k < m->nkernels; k++)
+        free(P.steps[k]);
+    free(P.steps), free(P.nsteps), free(P.cost);
     tt_exec_free(e);
     tt_exec_free(r);
     if (in_path)

@@ -20,6 +20,10 @@
 
 #include "lower.h"
 
+/* Weight tensors one kernel keeps packed copies of (see the packing code in
+ * emit_function): one kernel serves every layer of its shape. */
+#define TT_PACK_CACHE 1024
+
 #define LOCAL_STACK_BYTES (128 * 1024)
 #define MAX_EXPLICIT_UNROLL 64
 #define MAX_UNROLL_TEXT 24576 /* bytes of C per explicitly unrolled loop */
@@ -625,7 +629,7 @@ static void emit_statement(emitter *E, int si, phase ph)
 
 
 /* ---- explicit vectors for a vectorized innermost loop ---------------------
- * A vectorized loop of N = 2..64 (a power of two) lanes whose statement is
+ * A vectorized loop of N = 2..64 lanes (even; vec_width) whose statement is
  * affine in the lane variable is emitted as one vector statement: a load
  * whose index moves by 1 per lane is a vector load, by c a strided gather,
  * by 0 a scalar (broadcast by C's vector-scalar arithmetic); min/max and
@@ -832,6 +836,17 @@ static void emit_vexpr(vctx *v, const tt_expr *e)
     }
 }
 
+/* Width of the vector statements of a vectorized loop of n lanes: the largest
+ * power of two that divides n and fits the hardware's vectors (a loop of 24
+ * lanes on 8-lane vectors is three statements of 8); < 2: not vectorizable. */
+static int vec_width(int64_t n, int vlanes)
+{
+    int W = 1;
+    while (2 * W <= vlanes && n % (2 * W) == 0)
+        W *= 2;
+    return W;
+}
+
 /* Try the vector form of the innermost loop `li` of nest ph; 0 if not possible
  * (nothing emitted). */
 static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
@@ -842,7 +857,7 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
     const tt_op *op = &st->op;
     int node = st->iters[N->pos[li]].node;
     int64_t n = I->ext[node];
-    if (E->ref || n < 2 || n > 64 || (n & (n - 1)))
+    if (E->ref || n < 2 || n > 64 || vec_width(n, E->vlanes) < 2)
         return 0;
     if (E->acc && !E->acc_vec)
         return 0; /* scalar accumulators: every access stays scalar */
@@ -850,7 +865,7 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         if (lane_coef(&I->val[I->inner_guard[k]], si * TT_MAX_NODES + node) != 0)
             return 0;
     /* statements wider than the hardware's vectors become chunks of its width */
-    int W = (int)(n < E->vlanes ? n : E->vlanes);
+    int W = vec_width(n, E->vlanes);
     int64_t nch = n / W;
     vctx v = {E, si, si * TT_MAX_NODES + node, W, 0};
     /* the lane must enter every varying root linearly, without guards */
@@ -1045,7 +1060,7 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     E->acc_vec = vec > 0;
     tt_str_free(&ix);
     if (vec) {
-        int W = vec < E->vlanes ? vec : E->vlanes;
+        int W = vec_width(vec, E->vlanes);
         tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", W, (long long)(K * (vec / W)));
     }
     else
@@ -1318,23 +1333,33 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                     inner *= op->axis[d].extent;
                 int64_t outer = numel / (E_ * inner), oth = numel / E_, nb = (E_ + cb - 1) / cb;
                 int64_t bytes = nb * oth * cb * 4;
+                /* a table of (weights, packed copy): a kernel called with
+                 * several weight tensors (the same layer shape at several
+                 * places of a model) packs each once */
                 tt_str_catf(out,
-                            "static float *k%d;\n"
-                            "static const float *ks%d;\n"
-                            "if (ks%d != p%d) {\n"
-                            "  float *k = k%d ? k%d : (float *)tt_alloc(%lld);\n"
+                            "static struct { const float *src; float *dst; } kc%d[%d];\n"
+                            "static int kn%d;\n"
+                            "float *k%d = 0;\n"
+                            "for (int i = 0; i < kn%d; i++)\n"
+                            "  if (kc%d[i].src == p%d) { k%d = kc%d[i].dst; break; }\n"
+                            "if (!k%d) {\n"
+                            "  float *k = (float *)tt_alloc(%lld);\n"
                             "  memset(k, 0, %lld);\n"
                             "  for (int64_t a = 0; a < %lldLL; a++)\n"
                             "    for (int64_t f = 0; f < %lldLL; f++)\n"
                             "      for (int64_t o = 0; o < %lldLL; o++)\n"
                             "        k[((f / %lldLL) * %lldLL + a * %lldLL + o) * %lldLL + f %% %lldLL] =\n"
                             "            p%d[(a * %lldLL + f) * %lldLL + o];\n"
+                            "  if (kn%d < %d) { kc%d[kn%d].src = p%d; kc%d[kn%d].dst = k; kn%d++; }\n"
+                            "  else { static float *spare%d; free(spare%d); spare%d = k; } /* table full: repack per call */\n"
                             "  k%d = k;\n"
-                            "  ks%d = p%d;\n"
                             "}\n",
-                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
+                            op->uid, TT_PACK_CACHE, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
+                            op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
                             (long long)inner, (long long)cb, (long long)oth, (long long)inner, (long long)cb,
-                            (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid, op->uid, op->uid);
+                            (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid, TT_PACK_CACHE,
+                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
+                            op->uid);
                 tt_str_catf(&E.rebind, "const float *restrict b%d = k%d; (void)b%d;\n", op->uid, op->uid, op->uid);
             } else {
                 tt_str_catf(&E.rebind, "const float *restrict b%d = p%d; (void)b%d;\n", op->uid, op->uid, op->uid);

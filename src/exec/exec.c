@@ -161,7 +161,6 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
      *    a kernel that packs weights (exec.h) */
     int nk = m->nkernels;
     char **src = tt_xcalloc((size_t)nk, sizeof *src);
-    int *packs = tt_xcalloc((size_t)nk, sizeof *packs);
     int rc = 0;
     for (int k = 0; k < nk && rc == 0; k++) {
         int kind;
@@ -189,59 +188,16 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
         }
         tt_state_free(s);
         src[k] = tt_str_take(&code);
-        packs[k] = src[k] && strstr(src[k], "static const float *ks") != NULL;
         progress(o, "generated kernel %d of %d", k + 1, nk);
     }
-    /* items: kernel k's source as fn "k<k>"; extra call sites renamed */
-    int nitems = 0, cap = nk + m->ncalls;
-    tt_build_item *items = tt_xcalloc((size_t)(cap ? cap : 1), sizeof *items);
-    char **extra_src = tt_xcalloc((size_t)(cap ? cap : 1), sizeof *extra_src);
-    int *call_item = tt_xcalloc((size_t)(m->ncalls ? m->ncalls : 1), sizeof *call_item);
-    int *seen = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *seen);
+    int nitems = nk;
+    tt_build_item *items = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *items);
     for (int k = 0; k < nk && rc == 0; k++) {
-        items[nitems].source = src[k];
-        snprintf(items[nitems].fn, sizeof items[nitems].fn, "k%d", k);
-        nitems++;
-    }
-    for (int c = 0; c < m->ncalls && rc == 0; c++) {
-        const tt_mcall *mc = &m->calls[c];
-        if (mc->kind != TT_MCALL_KERNEL)
-            continue;
-        int k = mc->kernel;
-        if (!packs[k] || seen[k]++ == 0) {
-            call_item[c] = k;
-            continue;
-        }
-        /* a renamed copy: "k<k>" -> "c<c>" (the function name and the
-         * static helpers it prefixes) */
-        char from[32], to[32];
-        snprintf(from, sizeof from, "k%d", k);
-        snprintf(to, sizeof to, "c%d", c);
-        tt_str s2;
-        tt_str_init(&s2);
-        const char *p = src[k];
-        size_t fl = strlen(from);
-        while (*p) {
-            const char *q = strstr(p, from);
-            if (!q) {
-                tt_str_cat(&s2, p);
-                break;
-            }
-            /* only whole identifiers */
-            int start = q == src[k] || !(q[-1] == '_' || (q[-1] >= 'a' && q[-1] <= 'z') ||
-                                         (q[-1] >= 'A' && q[-1] <= 'Z') || (q[-1] >= '0' && q[-1] <= '9'));
-            char nx = q[fl];
-            int end = !((nx >= '0' && nx <= '9'));
-            tt_str_catf(&s2, "%.*s%s", (int)(q - p), p, start && end ? to : from);
-            p = q + fl;
-        }
-        extra_src[nitems] = tt_str_take(&s2);
-        items[nitems].source = extra_src[nitems];
-        snprintf(items[nitems].fn, sizeof items[nitems].fn, "c%d", c);
-        call_item[c] = nitems++;
+        items[k].source = src[k];
+        snprintf(items[k].fn, sizeof items[k].fn, "k%d", k);
     }
     if (rc == 0) {
-        progress(o, "compiling %d kernels (%d unique)", nitems, nk);
+        progress(o, "compiling %d kernels", nitems, 0);
         tt_build_opts bo = o->build ? *o->build : (tt_build_opts){0};
         if (bo.per_unit <= 0)
             bo.per_unit = 2;
@@ -333,7 +289,7 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
                                 c, g->tensors[r].name);
         }
         if (mc->kind == TT_MCALL_KERNEL) {
-            x->fn = fns[call_item[c]];
+            x->fn = fns[mc->kernel];
         } else {
             const tt_tensor *tab = &g->tensors[mc->args[0]];
             x->vocab = tab->shape[0];
@@ -349,9 +305,7 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
 
     for (int k = 0; k < nk; k++)
         free(src[k]);
-    for (int i = 0; i < nitems; i++)
-        free(extra_src[i]);
-    free(src), free(packs), free(items), free(extra_src), free(call_item), free(seen), free(fns);
+    free(src), free(items), free(fns);
     free(last), free(slot), free(P.size), free(P.busy);
     if (rc) {
         tt_exec_free(e);

@@ -8,9 +8,9 @@
  * compares with.
  *
  * A kernel whose generated code packs its constant weights (layout rewrite)
- * caches the packed copy per weight pointer; such a kernel called at several
- * places with different weights is compiled once per call site, so that no
- * call repacks.
+ * keeps a packed copy per weight tensor it is called with (codegen), so one
+ * compiled kernel serves every layer of its shape and no call repacks after
+ * the first inference.
  *
  * Memory: every activation gets a slot in a buffer pool; a buffer is reused
  * once the last reader of the tensor it held has run (greedy best fit).
@@ -36,7 +36,7 @@ typedef struct tt_exec_opts {
 } tt_exec_opts;
 
 typedef struct tt_exec_stats {
-    int kernels_built;           /* compiled functions (>= unique kernels) */
+    int kernels_built;           /* compiled functions (one per unique kernel) */
     int kernels_default;         /* unique kernels on the default schedule */
     int kernels_given;           /* ... on steps given by the caller */
     int kernels_unscheduled;     /* ... with no schedule */

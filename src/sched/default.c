@@ -236,7 +236,9 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
     int64_t ec = A->axis[ndim - 1].extent, ew = A->axis[ndim - 2].extent;
     int max_acc = lanes >= 16 ? 24 : 12;
     int64_t best_c3 = largest_divisor_le(ec, lanes), best_rt = 1, best_score = 0;
-    for (int64_t cm = 1; cm <= 4; cm++) {
+    /* c3 of 1, 2 or 4 vectors: the emitter makes explicit vector statements
+     * of power-of-two lanes only (3 vectors would be a scalar simd loop) */
+    for (int64_t cm = 1; cm <= 4; cm *= 2) {
         int64_t c3 = cm * lanes;
         if (ec % c3)
             continue;
