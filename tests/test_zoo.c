@@ -210,7 +210,7 @@ static int count_op(const tt_graph *g, const char *op)
 }
 
 /* Build model `name` and check everything static about it: registry entry,
- * input, output, op counts (and no other ops), parameter count, that every
+ * input, output (shape inference gives [1, classes]), op counts (and no other ops), parameter count, that every
  * node reads existing tensors produced earlier, and that the weights are
  * finite and not all zero. */
 static void check_model(const char *name)
@@ -236,6 +236,16 @@ static void check_model(const char *name)
     if (!ok)
         tt_graph_free(g);
     CHECK_MSG(ok, "%s: wrong inputs or outputs", name);
+
+    /* Shape inference accepts the graph and gives [1, classes]. */
+    int classes = !strcmp(name, "tiny") ? 10 : 1000;
+    int irc = tt_graph_infer(g, &err);
+    const tt_tensor *out = &g->tensors[g->outputs[0]];
+    ok = !irc && out->dtype == TT_DT_FLOAT && out->ndim == 2 && out->shape[0] == 1 &&
+         out->shape[1] == classes;
+    if (!ok)
+        tt_graph_free(g);
+    CHECK_MSG(ok, "%s: inference: %s", name, irc ? err.msg : "output is not [1, classes]");
 
     int total = 0;
     for (const op_count *c = expected[e].ops; c < expected[e].ops + 9 && c->op; c++) {
@@ -408,7 +418,7 @@ static void test_tiny_structure(void)
     const tt_node *bn = &g->nodes[1];
     const float *var = g->tensors[bn->in[4]].data, *gamma = g->tensors[bn->in[1]].data;
     for (int i = 0; ok && i < 16; i++)
-        ok = var[i] >= 0.5f && var[i] < 1.5f && gamma[i] >= 0.75f && gamma[i] < 1.25f;
+        ok = var[i] >= 0.5f && var[i] <= 1.5f && gamma[i] >= 0.75f && gamma[i] <= 1.25f;
     ok = ok && tt_node_float(bn, "epsilon", 0) == (double)1e-5f;
     ok = ok && g->tensors[g->outputs[0]].producer == 13;
     tt_graph_free(g);

@@ -90,7 +90,8 @@ static int zb_node(tt_zb *b, const char *op, const char *name, int nin, const in
 
 static int zb_last(const tt_zb *b) { return b->g->nnodes - 1; }
 
-/* A float constant named `name`, uniform in [lo, hi), from its own stream. */
+/* A float constant named `name`, uniform in [lo, hi] (hi itself only by
+ * float rounding), from its own stream. */
 static int zb_uniform(tt_zb *b, const char *name, int ndim, const int64_t *shape, float lo,
                       float hi)
 {

@@ -50,7 +50,7 @@ double tt_zb_float32(double v);
 /* A graph input "input" of the given type and shape. */
 int tt_zb_input(tt_zb *b, tt_dtype dt, int ndim, const int64_t *shape);
 
-/* A float constant of the given shape, uniform in [lo, hi). */
+/* A float constant of the given shape, uniform in [lo, hi]. */
 int tt_zb_uniform(tt_zb *b, int ndim, const int64_t *shape, float lo, float hi, const char *fmt,
                   ...) __attribute__((format(printf, 6, 7)));
 
