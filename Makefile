@@ -3,7 +3,7 @@
 #   make test     install missing packages, build, run the test runner
 #   make fuzz     build the libFuzzer targets (clang)
 CC      ?= cc
-PKGS    := jansson libprotobuf-c
+PKGS    := jansson libprotobuf-c sqlite3 xgboost
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -ldl -fopenmp

@@ -24,6 +24,8 @@ PACKAGES=(
     libonnx-dev         # /usr/include/onnx/onnx.proto: the ONNX schema the importer is generated from
     protobuf-c-compiler # protoc-c: generates C for onnx.proto at build time (build/gen)
     libprotobuf-c-dev   # libprotobuf-c: runtime and pkg-config file for the generated parser
+    libsqlite3-dev      # the record database (SQLite, WAL)
+    libxgboost-dev      # the search's cost model (XGBoost's C API)
 )
 
 # --extras: scripts/export-onnx.py (run with /usr/bin/python3, where Debian installs these)
