@@ -75,6 +75,10 @@ build/fuzz_npy: fuzz/fuzz_npy.c src/util/npy.c src/util/util.c
 	@mkdir -p build
 	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ -lm
 
-fuzz: build/fuzz_record build/fuzz_onnx build/fuzz_npy
+build/fuzz_db: fuzz/fuzz_db.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/gen/onnx.pb-c.h
+	@mkdir -p build
+	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: build/fuzz_record build/fuzz_onnx build/fuzz_npy build/fuzz_db
 
 .PHONY: fuzz

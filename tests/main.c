@@ -21,7 +21,7 @@ const char *tt_test_shared_data(void)
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
-    tests_model[], tests_bert[], tests_tune[];
+    tests_model[], tests_bert[], tests_tune[], tests_db[];
 
 static const struct {
     const char *module;
@@ -32,6 +32,7 @@ static const struct {
     {"cli", tests_cli},         {"graph", tests_graph},     {"zoo", tests_zoo},
     {"npy", tests_npy},         {"onnx", tests_onnx},       {"model", tests_model},
     {"bert", tests_bert},         {"tune", tests_tune},
+    {"db", tests_db},
 };
 
 int main(int argc, char **argv)

@@ -48,5 +48,6 @@ int cmd_kernel(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_db(int argc, char **argv);
 
 #endif

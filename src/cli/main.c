@@ -22,6 +22,9 @@ static void usage(FILE *f)
             "  kernels MODEL [--json]                a model's unique kernels (MODEL: zoo name or .onnx)\n"
             "  run MODEL [--check] [--threads N] [--input X.npy] [--output Y.npy] [--json]\n"
             "                                        compile and run a model end to end\n"
+            "  db stats|import LOG|export|check [--db DB] [--model M]\n"
+            "                                        the record database: counts, Ansor logs in and\n"
+            "                                        out, integrity (see transtune db --help)\n"
             "  help                                  this text\n"
             "\n"
             "Each command accepts --help.  Environment: CC (kernel compiler), TT_CFLAGS (its\n"
@@ -206,6 +209,8 @@ int main(int argc, char **argv)
         return cmd_kernels(argc - 1, argv + 1);
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "db"))
+        return cmd_db(argc - 1, argv + 1);
     fprintf(stderr, "transtune: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

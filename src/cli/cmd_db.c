@@ -1,0 +1,348 @@
+/* cmd_db.c - `transtune db stats|import|export|check`: the record database
+ * from the command line (src/db/db.h). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../db/db.h"
+#include "cli.h"
+
+#define DB_DEFAULT "transtune.db"
+
+static void db_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: transtune db stats [--json] [--db DB]\n"
+            "       transtune db import LOG [--model M] [--db DB]\n"
+            "       transtune db export [--model M] [--origin O] [--output FILE] [--db DB]\n"
+            "       transtune db check [--db DB]\n"
+            "\n"
+            "The record database (SQLite): models, kernels, measured records, tuning curves.\n"
+            "\n"
+            "  stats        counts per table, records per origin, kernels and records per\n"
+            "               class key (--json: one JSON object)\n"
+            "  import LOG   read an Ansor log (JSON lines, v0.3 to v0.6): every line is parsed\n"
+            "               and identified to one of our kernels, then stored with origin\n"
+            "               'imported' and its original line; lines that fail are reported\n"
+            "               and skipped, lines already stored are skipped.  --model M records\n"
+            "               M (zoo name or .onnx, added to the database) as their source model.\n"
+            "  export       write records as Ansor v0.6 log lines (to stdout, or --output FILE),\n"
+            "               oldest first; --model M: only records of M's kernels (M is a model\n"
+            "               in the database, or else a zoo name or .onnx file whose kernels are\n"
+            "               looked up by workload key); --origin tuned|transferred|imported.\n"
+            "  check        SQLite's integrity and foreign-key checks\n"
+            "\n"
+            "--db DB: the database file; default $TT_DB if set, else ./" DB_DEFAULT ".  import\n"
+            "creates it if missing; the other commands need it to exist.\n");
+}
+
+/* The database path: --db, else $TT_DB, else ./transtune.db. */
+static const char *db_default_path(void)
+{
+    const char *e = getenv("TT_DB");
+    return e && *e ? e : DB_DEFAULT;
+}
+
+static int db_open_or_report(const char *path, int flags, tt_db **db)
+{
+    tt_err err = {0};
+    if (tt_db_open(path, flags, db, &err)) {
+        fprintf(stderr, "transtune db: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- stats ----------------------------------------------------------------- */
+
+static int db_stats_cmd(const char *path, int json)
+{
+    tt_db *db;
+    if (db_open_or_report(path, TT_DB_READONLY, &db))
+        return 1;
+    tt_err err = {0};
+    tt_db_counts c;
+    int rc = tt_db_stats(db, &c, &err);
+    tt_db_close(db);
+    if (rc) {
+        fprintf(stderr, "transtune db: %s\n", err.msg);
+        return 1;
+    }
+    if (json) {
+        json_t *o = json_object(), *orig = json_object(), *cls = json_array();
+        json_object_set_new(o, "database", json_string(path));
+        json_object_set_new(o, "schema_version", json_integer(c.schema_version));
+        json_object_set_new(o, "models", json_integer(c.models));
+        json_object_set_new(o, "kernels", json_integer(c.kernels));
+        json_object_set_new(o, "model_kernels", json_integer(c.model_kernels));
+        json_object_set_new(o, "records", json_integer(c.records));
+        json_object_set_new(o, "records_ok", json_integer(c.records_ok));
+        json_object_set_new(o, "curves", json_integer(c.curves));
+        for (int i = 0; i < TT_ORIGIN_COUNT; i++)
+            json_object_set_new(orig, tt_origin_names[i], json_integer(c.by_origin[i]));
+        json_object_set_new(o, "by_origin", orig);
+        for (int i = 0; i < c.nclasses; i++) {
+            json_t *k = json_object();
+            json_object_set_new(k, "class", json_string(c.classes[i].class_key));
+            json_object_set_new(k, "kernels", json_integer(c.classes[i].kernels));
+            json_object_set_new(k, "records", json_integer(c.classes[i].records));
+            json_array_append_new(cls, k);
+        }
+        json_object_set_new(o, "by_class", cls);
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("database %s (schema version %d)\n", path, c.schema_version);
+        printf("  models         %lld\n", (long long)c.models);
+        printf("  kernels        %lld\n", (long long)c.kernels);
+        printf("  model_kernels  %lld\n", (long long)c.model_kernels);
+        printf("  records        %lld (%lld measured without error)\n", (long long)c.records,
+               (long long)c.records_ok);
+        printf("  curves         %lld points\n", (long long)c.curves);
+        printf("records by origin:");
+        for (int i = 0; i < TT_ORIGIN_COUNT; i++)
+            printf("%s %s %lld", i ? "," : "", tt_origin_names[i], (long long)c.by_origin[i]);
+        printf("\n");
+        if (c.nclasses) {
+            printf("by class key:\n  %-48s %8s %8s\n", "class", "kernels", "records");
+            for (int i = 0; i < c.nclasses; i++)
+                printf("  %-48s %8lld %8lld\n", c.classes[i].class_key,
+                       (long long)c.classes[i].kernels, (long long)c.classes[i].records);
+        }
+    }
+    tt_db_counts_free(&c);
+    return 0;
+}
+
+/* ---- import ---------------------------------------------------------------- */
+
+typedef struct db_warn_ctx {
+    const char *log;
+} db_warn_ctx;
+
+static void db_import_warn(void *ctx, int lineno, const char *msg)
+{
+    db_warn_ctx *w = ctx;
+    fprintf(stderr, "%s:%d: skipped: %s\n", w->log, lineno, msg);
+}
+
+/* Load model `what` and add it (with its kernels) to db; *id its model id. */
+static int db_add_model(tt_db *db, const char *what, int64_t *id)
+{
+    tt_err err = {0};
+    tt_model *m = NULL;
+    if (tt_model_load(what, &m, &err)) {
+        fprintf(stderr, "transtune db: model %s: %s\n", what, err.msg);
+        return -1;
+    }
+    size_t n = strlen(what);
+    int onnx = n > 5 && !strcmp(what + n - 5, ".onnx");
+    int rc = tt_db_add_model(db, m->name[0] ? m->name : what, onnx ? what : "zoo", m, id, NULL,
+                             &err);
+    tt_model_free(m);
+    if (rc)
+        fprintf(stderr, "transtune db: %s\n", err.msg);
+    return rc;
+}
+
+static int db_import_cmd(const char *path, const char *log, const char *model)
+{
+    tt_db *db;
+    if (db_open_or_report(path, 0, &db))
+        return 1;
+    tt_err err = {0};
+    db_warn_ctx w = {log};
+    tt_db_import_opts o = {0};
+    o.warn = db_import_warn;
+    o.ctx = &w;
+    if (model && db_add_model(db, model, &o.source_model)) {
+        tt_db_close(db);
+        return 1;
+    }
+    tt_db_import_result r;
+    int rc = tt_db_import_log(db, log, &o, &r, &err);
+    tt_db_close(db);
+    if (rc) {
+        fprintf(stderr, "transtune db: %s\n", err.msg);
+        return 1;
+    }
+    printf("%s: %d records: %d imported, %d already in %s, %d skipped; %d new kernels\n", log,
+           r.lines, r.imported, r.duplicates, path, r.failed, r.new_kernels);
+    return 0;
+}
+
+/* ---- export ---------------------------------------------------------------- */
+
+typedef struct db_export_ctx {
+    FILE *out;
+    int64_t n;
+    int bad;
+} db_export_ctx;
+
+static int db_export_row(void *ctx, const tt_db_row *row)
+{
+    db_export_ctx *x = ctx;
+    char *line = tt_record_write(&row->rec);
+    if (!line || fprintf(x->out, "%s\n", line) < 0) {
+        free(line);
+        return x->bad = 1;
+    }
+    free(line);
+    x->n++;
+    return 0;
+}
+
+static int db_export_cmd(const char *path, const char *model, const char *origin,
+                         const char *output)
+{
+    tt_db_filter f = {0};
+    if (origin) {
+        int o = tt_origin_parse(origin);
+        if (o < 0) {
+            fprintf(stderr, "transtune db: --origin takes tuned, transferred or imported, got '%s'\n",
+                    origin);
+            return 2;
+        }
+        f.origins = 1u << o;
+    }
+    tt_db *db;
+    if (db_open_or_report(path, TT_DB_READONLY, &db))
+        return 1;
+    tt_err err = {0};
+    int64_t mid = 0;
+    tt_model *m = NULL;
+    int rc = 0;
+    if (model) {
+        int found = tt_db_model_id(db, model, &mid, &err);
+        if (found < 0)
+            rc = -1;
+        /* Not in the database: its kernels are looked up by workload key. */
+        else if (!found && tt_model_load(model, &m, &err))
+            rc = -1;
+    }
+    FILE *out = stdout;
+    if (rc == 0 && output && !(out = fopen(output, "w"))) {
+        fprintf(stderr, "transtune db: cannot write %s\n", output);
+        tt_model_free(m);
+        tt_db_close(db);
+        return 1;
+    }
+    db_export_ctx x = {out, 0, 0};
+    if (rc == 0 && m) {
+        for (int k = 0; rc == 0 && k < m->nkernels; k++)
+            rc = tt_db_foreach_record(db, 0, m->kernels[k].workload_key, &f, db_export_row, &x, &err);
+    } else if (rc == 0) {
+        rc = tt_db_foreach_record(db, mid, NULL, &f, db_export_row, &x, &err);
+    }
+    if (x.bad && !err.set)
+        tt_err_set(&err, "write error");
+    if (out != stdout && fclose(out) != 0 && !err.set) {
+        tt_err_set(&err, "write error on %s", output);
+        rc = -1;
+    }
+    tt_model_free(m);
+    tt_db_close(db);
+    if (rc) {
+        fprintf(stderr, "transtune db: export: %s\n", err.msg);
+        return 1;
+    }
+    fprintf(stderr, "%lld records exported\n", (long long)x.n);
+    return 0;
+}
+
+/* ---- check ------------------------------------------------------------------ */
+
+static int db_check_cmd(const char *path)
+{
+    tt_db *db;
+    if (db_open_or_report(path, TT_DB_READONLY, &db))
+        return 1;
+    tt_err err = {0};
+    int rc = tt_db_check(db, &err);
+    tt_db_close(db);
+    if (rc) {
+        fprintf(stderr, "transtune db: %s\n", err.msg);
+        return 1;
+    }
+    printf("%s: ok\n", path);
+    return 0;
+}
+
+int cmd_db(int argc, char **argv)
+{
+    const char *sub = NULL, *log = NULL, *model = NULL, *origin = NULL, *output = NULL;
+    const char *path = db_default_path();
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            db_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--db") || !strcmp(a, "--model") || !strcmp(a, "--origin") ||
+            !strcmp(a, "--output")) {
+            if (i + 1 >= argc || !argv[i + 1][0]) {
+                fprintf(stderr, "transtune db: option %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--db"))
+                path = v;
+            else if (!strcmp(a, "--model"))
+                model = v;
+            else if (!strcmp(a, "--origin"))
+                origin = v;
+            else
+                output = v;
+            continue;
+        }
+        if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "transtune db: unknown option '%s'\n\n", a);
+            db_usage(stderr);
+            return 2;
+        }
+        if (!sub)
+            sub = a;
+        else if (!log && !strcmp(sub, "import"))
+            log = a;
+        else {
+            fprintf(stderr, "transtune db: unexpected argument '%s'\n\n", a);
+            db_usage(stderr);
+            return 2;
+        }
+    }
+    if (!sub) {
+        db_usage(stderr);
+        return 2;
+    }
+    int is_stats = !strcmp(sub, "stats"), is_import = !strcmp(sub, "import"),
+        is_export = !strcmp(sub, "export"), is_check = !strcmp(sub, "check");
+    if (!is_stats && !is_import && !is_export && !is_check) {
+        fprintf(stderr, "transtune db: unknown subcommand '%s'\n\n", sub);
+        db_usage(stderr);
+        return 2;
+    }
+    if ((model && !is_import && !is_export) || ((origin || output) && !is_export) ||
+        (json && !is_stats)) {
+        fprintf(stderr, "transtune db %s: an option given does not apply (see --help)\n", sub);
+        return 2;
+    }
+    if (is_import && !log) {
+        fprintf(stderr, "transtune db import: which log? (transtune db import LOG)\n");
+        return 2;
+    }
+    if (is_stats)
+        return db_stats_cmd(path, json);
+    if (is_import)
+        return db_import_cmd(path, log, model);
+    if (is_export)
+        return db_export_cmd(path, model, origin, output);
+    return db_check_cmd(path);
+}

@@ -1,0 +1,163 @@
+/* import.c - Ansor log lines into the database.
+ *
+ * TVM's workload keys hash a DAG print we cannot recompute, so every line is
+ * identified (src/record/identify.h): the DAG it names becomes a kernel under
+ * our own workload and class keys, and the record is stored with its
+ * original line, Ansor's key included, so that export gives TVM back what it
+ * wrote.
+ */
+#include "db_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../record/identify.h"
+
+typedef struct imp {
+    tt_db *db;
+    const tt_db_import_opts *o;
+    tt_db_import_result *r;
+    tt_record *rec;
+    tt_err *err;                 /* the database error that stops the import */
+    int stopped;                 /* a database error: the remaining lines are not read */
+} imp;
+
+/* Target of an imported record: its "-mcpu=" (an LLVM CPU name), the ISA
+ * that CPU name or "-mattr" implies, and hw_params[0] (num_cores). */
+static void imp_target(const tt_record *rec, tt_db_target *t)
+{
+    memset(t, 0, sizeof *t);
+    const char *m = strstr(rec->target, "-mcpu=");
+    if (m) {
+        m += 6;
+        size_t n = strcspn(m, " ");
+        if (n >= sizeof t->cpu)
+            n = sizeof t->cpu - 1;
+        memcpy(t->cpu, m, n);
+        t->cpu[n] = 0;
+    }
+    static const struct {
+        const char *pat, *isa;
+    } isas[] = {
+        {"avx512", "avx512"},   {"cascadelake", "avx512"}, {"icelake", "avx512"},
+        {"cooperlake", "avx512"}, {"tigerlake", "avx512"}, {"sapphirerapids", "avx512"},
+        {"znver4", "avx512"},   {"avx2", "avx2"},          {"haswell", "avx2"},
+        {"broadwell", "avx2"},  {"skylake", "avx2"},       {"znver", "avx2"},
+        {"sandybridge", "avx"}, {"ivybridge", "avx"},
+    };
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+        if (strstr(rec->target, isas[i].pat)) {
+            snprintf(t->isa, sizeof t->isa, "%s", isas[i].isa);
+            break;
+        }
+    t->threads = rec->nhw > 0 && rec->hw[0] > 0 && rec->hw[0] <= 65536 ? (int)rec->hw[0] : 0;
+}
+
+/* 1 if the kernel already holds a record with exactly this line. */
+static int imp_duplicate(tt_db *db, int64_t kernel, const char *line, tt_err *err)
+{
+    sqlite3_stmt *st;
+    if (db_prepare(db, "SELECT 1 FROM records WHERE kernel = ? AND line = ? LIMIT 1", &st, err))
+        return -1;
+    sqlite3_bind_int64(st, 1, kernel);
+    db_bind_text(st, 2, line);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : db_fail(db, err, "looking for a duplicate record");
+}
+
+static void imp_warn(imp *I, int lineno, const char *msg)
+{
+    I->r->failed++;
+    if (I->o && I->o->warn)
+        I->o->warn(I->o->ctx, lineno, msg);
+}
+
+static int imp_line(void *ctx, int lineno, const char *line)
+{
+    imp *I = ctx;
+    if (I->stopped)
+        return 1;
+    I->r->lines++;
+    tt_err e = {0};
+    tt_dag *d = NULL;
+    if (tt_record_parse(line, I->rec, &e) || tt_identify_record(I->rec, &d, NULL, NULL, 0, &e)) {
+        imp_warn(I, lineno, e.msg);
+        return 0;
+    }
+    char *key = tt_dag_workload_key(d);
+    char *stored = tt_record_write(I->rec);
+    int rc = 0;
+    int64_t kid = 0, before = 0;
+    int had = tt_db_find_kernel(I->db, key, &before, I->err);
+    if (had < 0 || !stored || db_kernel_get(I->db, key, d->class_key, d, &kid, I->err)) {
+        if (!stored)
+            imp_warn(I, lineno, "the record cannot be written back as a log line");
+        else
+            rc = -1;
+        goto done;
+    }
+    I->r->new_kernels += !had;
+    int dup = imp_duplicate(I->db, kid, stored, I->err);
+    if (dup < 0) {
+        rc = -1;
+    } else if (dup) {
+        I->r->duplicates++;
+    } else {
+        tt_db_target t;
+        if (!(I->o && I->o->target))
+            imp_target(I->rec, &t);
+        tt_db_rec r = {kid, I->rec, I->o && I->o->target ? I->o->target : &t, TT_ORIGIN_IMPORTED,
+                       I->o ? I->o->source_model : 0};
+        tt_err ae = {0};
+        if (tt_db_add_records(I->db, 1, &r, NULL, &ae)) {
+            /* A record the database refuses (one whose line does not read
+             * back) is the line's problem; a failing database stops. */
+            if (strstr(ae.msg, "does not read back") || strstr(ae.msg, "cannot be written")) {
+                imp_warn(I, lineno, ae.msg);
+            } else {
+                tt_err_set(I->err, "%s", ae.msg);
+                rc = -1;
+            }
+        } else {
+            I->r->imported++;
+        }
+    }
+done:
+    if (rc) {
+        tt_err_prefix(I->err, "line %d: ", lineno);
+        I->stopped = 1;
+    }
+    free(stored);
+    free(key);
+    tt_dag_free(d);
+    return rc;
+}
+
+int tt_db_import_log(tt_db *db, const char *path, const tt_db_import_opts *o,
+                     tt_db_import_result *r, tt_err *err)
+{
+    tt_db_import_result local;
+    if (!r)
+        r = &local;
+    memset(r, 0, sizeof *r);
+    if (db_write_begin(db, err))
+        return -1;
+    imp I = {db, o, r, tt_xmalloc(sizeof(tt_record)), err, 0};
+    /* tt_log_foreach ignores the callback's status: a database failure is
+     * carried in I.stopped. */
+    int rc = tt_log_foreach(path, imp_line, &I, err) || I.stopped;
+    free(I.rec);
+    rc = db_write_end(db, rc ? -1 : 0, err);
+    if (rc) {
+        /* Nothing of a failed import stays (one transaction). */
+        int lines = r->lines, failed = r->failed;
+        memset(r, 0, sizeof *r);
+        r->lines = lines;
+        r->failed = failed;
+        tt_err_prefix(err, "importing %s: ", path);
+    }
+    return rc;
+}
