@@ -304,14 +304,21 @@ static int annotate_parallel(an_ctx *c, tt_state *s, int si, int off)
     int n = nfuse;
     if (off == 0 && si < TT_DEC_MAX_STAGES && c->dec->par[si] != TT_DEC_SAMPLE) {
         n = c->dec->par[si];
-        /* MutateParallel may fuse any number up to the first attach point */
+        /* Reachable counts: the init rule stops at enough parallelism, but a
+         * later tile-size mutation changes the extents and keeps the fuse,
+         * and MutateParallel picks any count before the attach point; so any
+         * count up to the first reduce or annotated iterator or attach point
+         * (included) is in the space. */
         int maxf = 0;
         while (maxf < st->niters && st->nodes[st->iters[maxf].node].kind != TT_ITER_REDUCE &&
-               st->iters[maxf].ann == TT_ANN_NONE && !ts_is_attach_point(s, si, maxf))
+               st->iters[maxf].ann == TT_ANN_NONE) {
             maxf++;
-        if (n < 0 || n > (nfuse > maxf ? nfuse : maxf) || (n == 0 && nfuse > 0))
+            if (ts_is_attach_point(s, si, maxf - 1))
+                break;
+        }
+        if (n < 0 || n > maxf || (n == 0 && maxf > 0))
             return invalid(c, "parallel: stage %d fuses %d outer iterators; the rules allow 1..%d",
-                           si, n, nfuse > maxf ? nfuse : maxf);
+                           si, n, maxf);
     }
     if (off == 0 && c->taken && si < TT_DEC_MAX_STAGES)
         c->taken->par[si] = n;
@@ -420,9 +427,22 @@ static int init_vectorize(an_ctx *c, tt_state *s)
                     return -1;
                 v = 1 + (int)k;
             }
-        } else if (num == 0 ? v != 0 : (v < 1 || v > (num > 1 ? num - 1 : 1))) {
-            return invalid(c, "vectorize: stage %d fuses %d innermost iterators; the rules allow %s%d",
-                           si, v, num == 0 ? "" : "1..", num == 0 ? 0 : num > 1 ? num - 1 : 1);
+        } else {
+            /* Reachable counts: the extents the init rule saw may have been
+             * changed since by a tile-size mutation, so only the structure
+             * bounds a given count (and none at all is reachable). */
+            int ns = 0;
+            while (ns < st->niters) {
+                int it = st->niters - 1 - ns;
+                if (ts_is_attach_point(s, si, it) || st->nodes[st->iters[it].node].kind == TT_ITER_REDUCE ||
+                    st->iters[it].ann != TT_ANN_NONE || (ts_is_tiled(st) && ns != 0))
+                    break;
+                ns++;
+            }
+            int maxv = ns > 1 ? ns - 1 : ns;
+            if (v < 0 || v > maxv)
+                return invalid(c, "vectorize: stage %d fuses %d innermost iterators; the rules allow 0..%d",
+                               si, v, maxv);
         }
         if (c->taken && si < TT_DEC_MAX_STAGES)
             c->taken->vec[si] = v;
