@@ -325,12 +325,146 @@ static void test_records_reproduce(void)
     CHECK(R.failed == 0 && R.anchored_ok == R.anchored);
 }
 
+/* Mutations: each changes only what it should, keeps tiles perfect
+ * factorizations with innermost <= 64, replays, and is deterministic. */
+static int diff_tags(const tt_state *a, const tt_state *b, unsigned *tags)
+{
+    if (a->nsteps != b->nsteps)
+        return -1;
+    *tags = 0;
+    int n = 0;
+    for (int i = 0; i < a->nsteps; i++) {
+        char *x = tt_steps_write(&a->steps[i], 1), *y = tt_steps_write(&b->steps[i], 1);
+        if (strcmp(x, y)) {
+            *tags |= 1u << a->steps[i].tag;
+            n++;
+        }
+        free(x);
+        free(y);
+    }
+    return n;
+}
+
+static void test_mutations(void)
+{
+    tt_err err = {0};
+    tt_conv2d_params cp = {.n = 1, .h = 28, .w = 28, .ci = 64, .kh = 3, .kw = 3, .co = 128,
+                           .stride_h = 1, .stride_w = 1, .pad_t = 1, .pad_l = 1, .pad_b = 1,
+                           .pad_r = 1, .dil_h = 1, .dil_w = 1, .groups = 1};
+    tt_epilogue epi = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    tt_dag *d = tt_build_conv2d_nhwc(&cp, &epi, &err);
+    CHECK_MSG(d, "%s", err.msg);
+    tt_search_params p;
+    tt_search_params_default(&p);
+    p.num_cores = 2;
+    tt_state *sk[16];
+    int n = nsketches(d, &p, sk, 16);
+    CHECK(n == 3);
+    int applied[TT_MUT_COUNT] = {0};
+    tt_rng r;
+    tt_rng_seed(&r, 7);
+    for (int trial = 0; trial < 80; trial++) {
+        tt_state *s = NULL;
+        if (tt_sketch_annotate(sk[trial % n], &r, &p, &s, NULL, &err) != 0) {
+            tt_err_clear(&err);
+            continue;
+        }
+        for (int m = 0; m < TT_MUT_COUNT; m++) {
+            tt_rng r1, r2;
+            tt_rng_seed(&r1, 100 * trial + m);
+            tt_rng_seed(&r2, 100 * trial + m);
+            tt_state *a = NULL, *b = NULL;
+            int rc = tt_state_mutate(s, (tt_mutation)m, &r1, &p, &a, &err);
+            int rc2 = tt_state_mutate(s, (tt_mutation)m, &r2, &p, &b, &err);
+            tt_err_clear(&err);
+            CHECK(rc >= 0 && rc == rc2);
+            if (rc)
+                continue;
+            char *ja = tt_steps_write(a->steps, a->nsteps), *jb = tt_steps_write(b->steps, b->nsteps);
+            CHECK(!strcmp(ja, jb));
+            free(ja);
+            free(jb);
+            unsigned tags = 0;
+            int nd = diff_tags(s, a, &tags);
+            if (m == TT_MUT_TILE_SIZE) {
+                CHECK(nd == 1 && tags == 1u << TT_STEP_SP);
+                for (int k = 0; k < a->nsteps; k++) {
+                    const tt_step *x = &a->steps[k];
+                    if (x->tag != TT_STEP_SP)
+                        continue;
+                    int64_t prod = 1;
+                    for (int j = 0; j < x->nlen; j++)
+                        prod *= x->len[j];
+                    CHECK(x->len[x->nlen - 1] <= 64 && x->extent % prod == 0);
+                }
+            } else if (m == TT_MUT_AUTO_UNROLL) {
+                CHECK(nd <= 1 && (tags & ~(1u << TT_STEP_PR)) == 0);
+            } else if (m == TT_MUT_COMPUTE_LOCATION) {
+                CHECK(nd <= 1 && (tags & ~(1u << TT_STEP_CA)) == 0);
+            } else {
+                CHECK(nd >= 1 && (tags & (1u << TT_STEP_FU)) &&
+                      (tags & ~((1u << TT_STEP_FU) | (1u << TT_STEP_AN) | (1u << TT_STEP_PR))) == 0);
+            }
+            applied[m] += nd > 0;
+            tt_state_free(a);
+            tt_state_free(b);
+        }
+        tt_state_free(s);
+    }
+    CHECK_MSG(applied[TT_MUT_TILE_SIZE] > 20 && applied[TT_MUT_AUTO_UNROLL] > 10 &&
+                  applied[TT_MUT_PARALLEL] > 5 && applied[TT_MUT_COMPUTE_LOCATION] > 2,
+              "applied: tile %d unroll %d location %d parallel %d", applied[0], applied[1],
+              applied[2], applied[3]);
+    free_sketches(sk, n);
+    tt_dag_free(d);
+}
+
+/* A record whose decisions leave Ansor's space is refused with a reason. */
+static void test_fill_refuses(void)
+{
+    tt_err err = {0};
+    tt_dag *d = tt_build_matmul_add(64, 32, 48, &err);
+    CHECK_MSG(d, "%s", err.msg);
+    tt_state *sk[8];
+    int n = nsketches(d, NULL, sk, 8);
+    CHECK(n == 3);
+    tt_decisions dec;
+    tt_decisions_init(&dec);
+    dec.ntiles = 1;
+    dec.tile[0].nlen = 3;
+    dec.tile[0].len[0] = 5; /* 5 does not divide 64 */
+    dec.tile[0].len[1] = dec.tile[0].len[2] = 1;
+    tt_rng r;
+    tt_rng_seed(&r, 1);
+    tt_state *s = NULL;
+    CHECK(tt_sketch_fill(sk[2], &dec, &r, NULL, &s, NULL, &err) == 1 && strstr(err.msg, "divide"));
+    tt_err_clear(&err);
+    dec.tile[0].len[0] = 1;
+    dec.tile[0].len[2] = 128 / 2; /* 64: fine */
+    CHECK_MSG(tt_sketch_fill(sk[2], &dec, &r, NULL, &s, NULL, &err) == 0, "%s", err.msg);
+    tt_state_free(s);
+    dec.unroll[2] = TT_DEC_NONE; /* the matmul has a reduction: a pragma is required */
+    CHECK(tt_sketch_fill(sk[2], &dec, &r, NULL, &s, NULL, &err) == 1 && strstr(err.msg, "unroll"));
+    tt_err_clear(&err);
+    dec.unroll[2] = TT_DEC_SAMPLE;
+    dec.par[2] = 9; /* more outer iterators than come before the reduction */
+    CHECK(tt_sketch_fill(sk[2], &dec, &r, NULL, &s, NULL, &err) == 1 && strstr(err.msg, "parallel"));
+    tt_err_clear(&err);
+    /* nothing to sample without a generator */
+    tt_decisions_init(&dec);
+    CHECK(tt_sketch_fill(sk[2], &dec, NULL, NULL, &s, NULL, &err) == -1);
+    free_sketches(sk, n);
+    tt_dag_free(d);
+}
+
 const tt_test tests_search[] = {
     {"sketch_matmul_add", test_sketch_matmul_add},
     {"sketch_conv2d", test_sketch_conv2d},
     {"sketch_softmax", test_sketch_softmax},
     {"annotate_random", test_annotate_random},
     {"params", test_params},
+    {"mutations", test_mutations},
+    {"fill_refuses", test_fill_refuses},
     {"records_reproduce", test_records_reproduce},
     {NULL, NULL},
 };
