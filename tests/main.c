@@ -21,7 +21,7 @@ const char *tt_test_shared_data(void)
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
-    tests_model[], tests_bert[], tests_tune[], tests_db[];
+    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[];
 
 static const struct {
     const char *module;
@@ -33,6 +33,7 @@ static const struct {
     {"npy", tests_npy},         {"onnx", tests_onnx},       {"model", tests_model},
     {"bert", tests_bert},         {"tune", tests_tune},
     {"db", tests_db},
+    {"search", tests_search},
 };
 
 int main(int argc, char **argv)
