@@ -21,7 +21,7 @@ const char *tt_test_shared_data(void)
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
-    tests_model[], tests_bert[];
+    tests_model[], tests_bert[], tests_cost[];
 
 static const struct {
     const char *module;
@@ -31,7 +31,7 @@ static const struct {
     {"sched", tests_sched},     {"codegen", tests_codegen}, {"measure", tests_measure},
     {"cli", tests_cli},         {"graph", tests_graph},     {"zoo", tests_zoo},
     {"npy", tests_npy},         {"onnx", tests_onnx},       {"model", tests_model},
-    {"bert", tests_bert},
+    {"bert", tests_bert},       {"cost", tests_cost},
 };
 
 int main(int argc, char **argv)
