@@ -347,14 +347,21 @@ typedef struct opcount {
 
 /* Integer ops TVM sees where a root axis is replaced by its loop variables:
  * i = i.0 * 16 + i.1 is one mul and one add. */
-static void count_root(const aff *f, opcount *oc)
+static void count_root(const ctx *c, const aff *f, opcount *oc)
 {
-    if (!f->ok || f->n == 0)
+    if (!f->ok)
         return;
-    for (int i = 0; i < f->n; i++)
+    int terms = 0;
+    for (int i = 0; i < f->n; i++) {
+        int a = f->atom[i];
+        if (c->L.info[a / TT_MAX_NODES].ext[a % TT_MAX_NODES] <= 1)
+            continue; /* a variable of extent 1 is 0: the term is simplified away */
+        terms++;
         if (llabs(f->coef[i]) != 1)
             oc->v[TT_FEAT_INT_MUL]++;
-    oc->v[TT_FEAT_INT_ADDSUB] += f->n - 1 + (f->c != 0);
+    }
+    if (terms > 0)
+        oc->v[TT_FEAT_INT_ADDSUB] += terms - 1 + (f->c != 0);
 }
 
 /* TVM's MathOpCounter on the stored value. */
@@ -363,10 +370,10 @@ static void count_ops(const ctx *c, int si, const tt_expr *e, opcount *oc)
     int fl = e->n > 0 && e->args[0]->type == TT_T_FLOAT;
     switch (e->kind) {
     case TT_E_AXIS:
-        count_root(&c->L.info[si].root[e->u.axis], oc);
+        count_root(c, &c->L.info[si].root[e->u.axis], oc);
         return;
     case TT_E_RAXIS:
-        count_root(&c->L.info[si].root[c->s->stages[si].op.ndim + e->u.axis], oc);
+        count_root(c, &c->L.info[si].root[c->s->stages[si].op.ndim + e->u.axis], oc);
         return;
     case TT_E_ADD:
     case TT_E_SUB:
@@ -589,16 +596,18 @@ static int push_loops(ctx *c, int si, int upto)
             return -1;
     }
     for (int i = 0; i <= upto; i++) {
+        int node = st->iters[i].node;
+        /* TVM makes no loop of extent 1 (its variable is bound to 0), so
+         * such a loop counts nowhere, not even with an annotation */
+        if (c->L.info[si].ext[node] <= 1)
+            continue;
         if (c->nloops >= MAX_LOOPS)
             return tt_err_set(c->err, "features: more than %d nested loops", MAX_LOOPS);
-        int node = st->iters[i].node;
         loop *l = &c->lp[c->nloops++];
         l->stage = si;
         l->iter = i;
         l->node = node;
         l->ext = c->L.info[si].ext[node];
-        if (l->ext < 1)
-            l->ext = 1;
         l->ann = st->iters[i].ann;
         l->unroll = st->unroll_node == node ? st->auto_unroll_max_step : 0;
         c->pos[si * TT_MAX_NODES + node] = c->nloops - 1;
@@ -687,7 +696,7 @@ static int store_features(ctx *c, int si, float *row)
     if (op->red != TT_RED_NONE) {
         oc.v[op->red == TT_RED_SUM ? TT_FEAT_FLOAT_ADDSUB : TT_FEAT_FLOAT_CMP]++;
         for (int d = 0; d < op->ndim; d++)
-            count_root(&I->root[d], &oc);
+            count_root(c, &I->root[d], &oc);
     }
     for (int k = 0; k <= TT_FEAT_SELECT_OP; k++)
         row[k] = (float)(oc.v[k] * outer);
