@@ -261,7 +261,7 @@ static void test_model_ranks(void)
     tt_cost_opts_default(&o);
     o.max_rounds = 300;
     o.num_warmup_sample = 0;
-    o.nthread = 2;
+    o.nthread = 1;
     tt_cost_model *m = tt_cost_model_new(&o, &err);
     CHECK(m);
     /* untrained: uniform random in [0, 1), reproducible by seed */
@@ -315,9 +315,56 @@ static void test_model_ranks(void)
     tt_dag_free(d);
 }
 
+
+/* Per-task normalization and pack sums, on synthetic rows: a record of task t
+ * with feature x has throughput x * scale[t]; the label is x / 40 whatever
+ * the scale.  A pack of two rows (x and 0) predicts like the single row. */
+static void test_model_normalize(void)
+{
+    tt_err err = {0};
+    enum { N = 80 };
+    tt_features f[N + 3];
+    double thr[N];
+    int task[N];
+    float *data = calloc((size_t)(N + 4) * TT_FEAT_COUNT, sizeof(float));
+    CHECK(data);
+    for (int i = 0; i < N; i++) {
+        float x = (float)(1 + i % 40);
+        task[i] = i / 40;
+        thr[i] = x * (task[i] ? 1000.0 : 1.0);
+        data[(size_t)i * TT_FEAT_COUNT] = x;
+        f[i] = (tt_features){.nrows = 1, .rows = &data[(size_t)i * TT_FEAT_COUNT]};
+    }
+    tt_cost_opts o;
+    tt_cost_opts_default(&o);
+    o.max_rounds = 200;
+    o.num_warmup_sample = 0;
+    o.nthread = 1;
+    tt_cost_model *m = tt_cost_model_new(&o, &err);
+    int rc = tt_cost_model_update_features(m, N, f, thr, task, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    /* queries: x = 40, x = 20, and a pack of rows x = 20 plus x = 0 */
+    float *q = &data[(size_t)N * TT_FEAT_COUNT];
+    q[0] = 40;
+    q[TT_FEAT_COUNT] = 20;
+    q[2 * TT_FEAT_COUNT] = 0; /* the pack is rows 1..2: x = 20 then x = 0 */
+    tt_features qf[3] = {{.nrows = 1, .rows = q},
+                         {.nrows = 1, .rows = q + TT_FEAT_COUNT},
+                         {.nrows = 0, .rows = NULL}};
+    double sc[3];
+    CHECK(tt_cost_model_predict_features(m, 3, qf, sc, &err) == 0);
+    fprintf(stderr, "    x=40 -> %.3f, x=20 -> %.3f\n", sc[0], sc[1]);
+    CHECK(fabs(sc[0] - 1.0) < 0.1);
+    CHECK(fabs(sc[1] - 0.5) < 0.1);
+    CHECK(isinf(sc[2]) && sc[2] < 0); /* no rows: features failed */
+    tt_cost_model_free(m);
+    free(data);
+}
+
 const tt_test tests_cost[] = {
     {"features_hand", test_features_hand},
     {"features_default", test_features_default},
     {"model_ranks", test_model_ranks},
+    {"model_normalize", test_model_normalize},
     {NULL, NULL},
 };
