@@ -10,6 +10,7 @@
 #include "../src/cost/cost.h"
 #include "../src/dag/dag.h"
 #include "../src/sched/sched.h"
+#include "schedgen.h"
 #include "test.h"
 
 static tt_step step0(tt_steptag tag, int stage)
@@ -215,6 +216,50 @@ static void test_features_default(void)
     }
 }
 
+
+/* Random valid schedules of every DAG kind the differential tests use
+ * (split, fuse, reorder, compute_at, cache write, rfactor, annotations):
+ * features extract, one row per stored stage, every value finite. */
+static void test_features_random(void)
+{
+    tt_rng r;
+    tt_rng_seed(&r, 2024);
+    int n = 0, failed = 0;
+    for (int k = 0; k < K_COUNT; k++)
+        for (int t = 0; t < 25; t++) {
+            char desc[256];
+            tt_err err = {0};
+            tt_dag *d = sg_make_dag((dkind)k, &r, desc, sizeof desc, &err);
+            CHECK_MSG(d, "%s", err.msg);
+            sg_gen *g = calloc(1, sizeof *g);
+            g->r = &r;
+            g->s = tt_state_new(d);
+            g->d = d;
+            sg_generate(g);
+            if (!g->fail) {
+                tt_features f;
+                n++;
+                if (tt_features_extract(g->s, 0, &f, &err)) {
+                    failed++;
+                } else {
+                    int stored = 0;
+                    for (int si = 0; si < g->s->nstages; si++)
+                        stored += g->s->stages[si].op.kind == TT_OP_COMPUTE &&
+                                  g->s->stages[si].at != TT_AT_INLINED;
+                    CHECK_MSG(f.nrows == stored, "%s: %d rows, %d stages", desc, f.nrows, stored);
+                    for (int i = 0; i < f.nrows * TT_FEAT_COUNT; i++)
+                        CHECK_MSG(isfinite(f.rows[i]), "%s: column %d", desc, i % TT_FEAT_COUNT);
+                    tt_features_free(&f);
+                }
+            }
+            tt_state_free(g->s);
+            free(g);
+            tt_dag_free(d);
+        }
+    fprintf(stderr, "    %d schedules, %d not lowered\n", n, failed);
+    CHECK(n > 200 && failed == 0);
+}
+
 /* ---- the model ------------------------------------------------------------------- */
 
 /* A random schedule of the dense 64x64x64: tiles ti, tj, tk (divisors),
@@ -364,6 +409,7 @@ static void test_model_normalize(void)
 const tt_test tests_cost[] = {
     {"features_hand", test_features_hand},
     {"features_default", test_features_default},
+    {"features_random", test_features_random},
     {"model_ranks", test_model_ranks},
     {"model_normalize", test_model_normalize},
     {NULL, NULL},

@@ -138,13 +138,24 @@ static int train(tt_cost_model *m, tt_err *err)
         return 0;
     /* labels: throughput / best throughput of the task (Ansor: min_cost / cost) */
     double *y = tt_xcalloc((size_t)m->nrec, sizeof(double));
+    int ntasks = 0, *tid = tt_xcalloc((size_t)m->nrec, sizeof(int));
+    int *slot = tt_xcalloc((size_t)m->nrec, sizeof(int));
+    double *tbest = tt_xcalloc((size_t)m->nrec, sizeof(double));
     for (int i = 0; i < m->nrec; i++) {
-        double best = 0;
-        for (int j = 0; j < m->nrec; j++)
-            if (m->rec_task[j] == m->rec_task[i] && m->rec_thr[j] > best)
-                best = m->rec_thr[j];
-        y[i] = best > 0 && m->rec_thr[i] > 0 ? m->rec_thr[i] / best : 0;
+        int t = 0;
+        while (t < ntasks && tid[t] != m->rec_task[i]) /* few tasks: a linear scan */
+            t++;
+        if (t == ntasks)
+            tid[ntasks++] = m->rec_task[i];
+        slot[i] = t;
+        if (m->rec_thr[i] > tbest[t])
+            tbest[t] = m->rec_thr[i];
     }
+    for (int i = 0; i < m->nrec; i++)
+        y[i] = tbest[slot[i]] > 0 ? m->rec_thr[i] / tbest[slot[i]] : 0;
+    free(tid);
+    free(slot);
+    free(tbest);
     /* packs = records with rows */
     int npacks = 0;
     int *prow = tt_xcalloc((size_t)m->nrec, sizeof(int));
@@ -313,8 +324,9 @@ int tt_cost_model_predict_features(tt_cost_model *m, int n, const tt_features *f
     int *nrows_of = tt_xcalloc((size_t)n, sizeof(int));
     size_t r = 0;
     for (int i = 0; i < n; i++) {
-        memcpy(&x[r * TT_FEAT_COUNT], feats[i].rows,
-               (size_t)feats[i].nrows * TT_FEAT_COUNT * sizeof(float));
+        if (feats[i].nrows > 0)
+            memcpy(&x[r * TT_FEAT_COUNT], feats[i].rows,
+                   (size_t)feats[i].nrows * TT_FEAT_COUNT * sizeof(float));
         r += (size_t)feats[i].nrows;
         nrows_of[i] = feats[i].nrows;
     }
