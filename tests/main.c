@@ -21,7 +21,7 @@ const char *tt_test_shared_data(void)
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
-    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[];
+    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[];
 
 static const struct {
     const char *module;
@@ -34,6 +34,7 @@ static const struct {
     {"bert", tests_bert},         {"tune", tests_tune},
     {"db", tests_db},
     {"search", tests_search},
+    {"cost", tests_cost},
 };
 
 int main(int argc, char **argv)
