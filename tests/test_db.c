@@ -696,6 +696,69 @@ static void test_curves(void)
     CHECK_MSG(ok, "rc %d n %d nall %d: %s", rc, n, nall, err.msg);
 }
 
+/* Run build/transtune with args, stdout to out_path; returns the exit status
+ * (or -1). */
+static int run_cli(const char *out_path, char *const args[])
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *o = freopen(out_path, "w", stdout);
+        FILE *e = freopen("/dev/null", "w", stderr);
+        (void)o;
+        (void)e;
+        execv("build/transtune", args);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* `transtune db import`, `stats --json`, `export`, `check` end to end. */
+static void test_cli(void)
+{
+    if (access("build/transtune", X_OK) != 0) {
+        fprintf(stderr, "    build/transtune missing (run make)\n");
+        CHECK(0);
+    }
+    const char *path = tmp_path();
+    CHECK(path);
+    char log[1024], out[700], exp[700];
+    log_path(log, sizeof log, "resnet-50-NHWC-B1-llvm.json");
+    snprintf(out, sizeof out, "%s/out.txt", tmp_dir);
+    snprintf(exp, sizeof exp, "%s/exp.json", tmp_dir);
+    char db[700];
+    snprintf(db, sizeof db, "%s", path);
+    char *imp[] = {"transtune", "db", "import", log, "--db", db, NULL};
+    char *stats[] = {"transtune", "db", "stats", "--json", "--db", db, NULL};
+    char *ex[] = {"transtune", "db", "export", "--db", db, "--output", exp, NULL};
+    char *chk[] = {"transtune", "db", "check", "--db", db, NULL};
+    char *bad[] = {"transtune", "db", "stats", "--db", "/nonexistent/x.db", NULL};
+    int r1 = run_cli(out, imp);
+    int r2 = run_cli(out, stats);
+    tt_err err = {0};
+    char *js = tt_read_file(out, NULL, &err);
+    int r3 = run_cli(out, ex);
+    int r4 = run_cli(out, chk);
+    int r5 = run_cli(out, bad);
+    lines l = {0};
+    tt_log_foreach(exp, collect, &l, &err);
+    for (int i = 0; i < l.n; i++)
+        free(l.text[i]);
+    unlink(out);
+    unlink(exp);
+    tmp_done();
+    int ok = js && strstr(js, "\"records\":26") && strstr(js, "\"imported\":26");
+    free(js);
+    CHECK_MSG(r1 == 0 && r2 == 0 && r3 == 0 && r4 == 0 && r5 == 1, "%d %d %d %d %d", r1, r2, r3,
+              r4, r5);
+    CHECK(ok);
+    CHECK(l.n == 26);
+}
+
 const tt_test tests_db[] = {
     {"create_reopen", test_create_reopen},
     {"schema_version", test_schema_version},
@@ -707,5 +770,6 @@ const tt_test tests_db[] = {
     {"corrupt_rows", test_corrupt_rows},
     {"row_checks", test_row_checks},
     {"curves", test_curves},
+    {"cli", test_cli},
     {NULL, NULL},
 };

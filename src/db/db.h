@@ -96,7 +96,8 @@ int tt_db_model_id(tt_db *db, const char *name, int64_t *id, tt_err *err);
 /* Insert (or find) model `name` with its source, and every kernel of m with
  * its weight (m may be NULL: the model alone).  kernel_ids, if not NULL,
  * receives m->nkernels ids.  An existing model keeps its id and created time;
- * its source and kernel list are replaced by these.  One transaction. */
+ * its source is replaced, and so is its kernel list if m is not NULL.  One
+ * transaction. */
 int tt_db_add_model(tt_db *db, const char *name, const char *source, const tt_model *m,
                     int64_t *model_id, int64_t *kernel_ids, tt_err *err);
 
@@ -125,7 +126,7 @@ typedef struct tt_db_rec {
  * ids (may be NULL) receives the n new record ids. */
 int tt_db_add_records(tt_db *db, int n, const tt_db_rec *recs, int64_t *ids, tt_err *err);
 
-/* One records row as read back. */
+/* One records row as read back (about 110 kB, as tt_record: allocate it). */
 typedef struct tt_db_row {
     int64_t id, kernel;
     tt_record rec;               /* parsed from the stored line, checked against the other columns */
