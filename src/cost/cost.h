@@ -148,7 +148,7 @@ void tt_features_free(tt_features *f);
 
 /* ---- the model ------------------------------------------------------------ */
 
-/* Knobs; tt_cost_opts_default gives Ansor's values. */
+/* Knobs; tt_cost_opts_default gives Ansor's values (and tree_method "hist"). */
 typedef struct tt_cost_opts {
     int max_depth;           /* 10 */
     double gamma;            /* 0.001 */
@@ -161,6 +161,9 @@ typedef struct tt_cost_opts {
     int eval_every;          /* 2: p-rmse is evaluated every eval_every rounds */
     int num_warmup_sample;   /* 100: random predictions until more records than this */
     int adaptive_training;   /* 0; 1: retrain only once the data grew by 20% */
+    char tree_method[16];    /* "hist"; "" = XGBoost's default, what Ansor used ("auto":
+                                exact on small data): at 2000 records exact trains in
+                                28 s, hist in 0.8 s, ranking alike (see test_cost.c) */
 } tt_cost_opts;
 
 void tt_cost_opts_default(tt_cost_opts *o);

@@ -50,6 +50,7 @@ void tt_cost_opts_default(tt_cost_opts *o)
     o->eval_every = 2;
     o->num_warmup_sample = 100;
     o->adaptive_training = 0;
+    snprintf(o->tree_method, sizeof o->tree_method, "hist");
 }
 
 static int xgb_fail(tt_err *err, const char *what)
@@ -105,6 +106,11 @@ static int new_booster(tt_cost_model *m, DMatrixHandle *dm, int ndm, BoosterHand
         {"nthread", m->o.nthread, 1}, {"seed", m->o.seed, 1},
         {"verbosity", 0, 1}, {"disable_default_eval_metric", 1, 1},
     };
+    if (m->o.tree_method[0] && XGBoosterSetParam(*out, "tree_method", m->o.tree_method)) {
+        XGBoosterFree(*out);
+        *out = NULL;
+        return xgb_fail(err, "set tree_method");
+    }
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
         if (p[i].is_int)
             snprintf(v, sizeof v, "%d", (int)p[i].v);
