@@ -851,7 +851,34 @@ static void test_run_records(void)
     CHECK_MSG(ok, "%s", R.out);
 }
 
+/* db import of the shared log, then run --db: the records drive the kernels. */
+static void test_run_db(void)
+{
+    if (!have_transtune())
+        return;
+    char log[512], db[64];
+    snprintf(log, sizeof log, "%s/ansor/resnet-50-NHWC-B1-llvm.json", tt_test_shared_data());
+    snprintf(db, sizeof db, "/tmp/tt-test-run-db-%d.db", (int)getpid());
+    remove(db);
+    CHECK(run_tt(120, "db", "import", log, "--db", db, (char *)NULL) == 0 && R.exited && R.code == 0);
+    CHECK(run_tt(900, "run", "resnet50_tvm", "--db", db, "--check", "--json", "--repeat", "1",
+                 (char *)NULL) == 0);
+    char wal[80], shm[80];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    snprintf(shm, sizeof shm, "%s-shm", db);
+    remove(db), remove(wal), remove(shm);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+    json_error_t je;
+    json_t *o = json_loads(R.out, 0, &je);
+    CHECK_MSG(o, "%s (%s)", je.text, R.out);
+    int ok = json_integer_value(json_object_get(o, "kernels_record")) == 26 &&
+             json_is_true(json_object_get(o, "check_passed"));
+    json_decref(o);
+    CHECK_MSG(ok, "%s", R.out);
+}
+
 const tt_test tests_cli[] = {
+    {"run_db", test_run_db},
     {"run_records", test_run_records},
     {"models_and_kernels", test_models_and_kernels},
     {"bad_models", test_bad_models},

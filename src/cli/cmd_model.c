@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../db/db.h"
 #include "../exec/exec.h"
 #include "../util/npy.h"
 #include "../zoo/zoo.h"
@@ -202,10 +203,11 @@ static int pick_line(void *ctx, int lineno, const char *line)
 
 static void run_help(void)
 {
-    printf("usage: transtune run MODEL [--records LOG] [--threads N] [--repeat R] [--check]\n"
+    printf("usage: transtune run MODEL [--records LOG] [--db DB] [--threads N] [--repeat R] [--check]\n"
            "                     [--input IN.npy] [--output OUT.npy] [--json] [--profile]\n\n"
            "Compile every kernel of MODEL (a zoo name or an .onnx file) with its best record\n"
-           "in LOG (an Ansor log; records are identified as `replay` does), else its default\n"
+           "in LOG (an Ansor log; records are identified as `replay` does) or in the record\n"
+           "database DB (transtune db), else its default\n"
            "schedule, run the model end to end and print its latency (median of R runs,\n"
            "default 10).  --check also runs a reference executor (every kernel unscheduled)\n"
            "on the same input and compares the outputs: max |ours - ref| / max |ref| <= 1e-3\n"
@@ -234,7 +236,7 @@ static void random_input(const tt_model *m, void *buf, int64_t n)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *what = NULL, *in_path = NULL, *out_path = NULL, *log_path = NULL;
+    const char *what = NULL, *in_path = NULL, *out_path = NULL, *log_path = NULL, *db_path = NULL;
     int json = 0, check = 0, profile = 0;
     int64_t threads = 0, repeat = 10;
     for (int i = 1; i < argc; i++) {
@@ -249,7 +251,7 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "--profile")) {
             profile = 1;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--repeat") || !strcmp(a, "--input") ||
-                   !strcmp(a, "--output") || !strcmp(a, "--records")) {
+                   !strcmp(a, "--output") || !strcmp(a, "--records") || !strcmp(a, "--db")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "transtune run: %s needs a value\n", a);
                 return 2;
@@ -261,6 +263,8 @@ int cmd_run(int argc, char **argv)
                 out_path = v;
             } else if (!strcmp(a, "--records")) {
                 log_path = v;
+            } else if (!strcmp(a, "--db")) {
+                db_path = v;
             } else {
                 int64_t x;
                 if (cli_parse_i64(v, &x) || x > 4096 || (!strcmp(a, "--repeat") && x < 1)) {
@@ -331,6 +335,40 @@ int cmd_run(int argc, char **argv)
         if (!json)
             fprintf(stderr, "%s: %d records, %d identified; %d of %d kernels have a record\n",
                     log_path, P.lines, P.parsed, with_record, m->nkernels);
+        eo.steps = (const tt_step *const *)P.steps;
+        eo.nsteps = P.nsteps;
+    }
+    if (db_path) {
+        /* the best record of each kernel in the database, any target and
+         * origin; a log given with --records competes on mean cost */
+        tt_db *db = NULL;
+        if (tt_db_open(db_path, TT_DB_READONLY, &db, &err)) {
+            fprintf(stderr, "transtune run: %s\n", err.msg);
+            goto done;
+        }
+        tt_db_row *row = tt_xmalloc(sizeof *row);
+        int from_db = 0;
+        for (int k = 0; k < m->nkernels; k++) {
+            int got = tt_db_best_record(db, m->kernels[k].workload_key, NULL, row, &err);
+            if (got < 0) {
+                fprintf(stderr, "transtune run: %s\n", err.msg);
+                free(row);
+                tt_db_close(db);
+                goto done;
+            }
+            if (got == 0 || (P.steps[k] && P.cost[k] <= row->mean_cost))
+                continue;
+            free(P.steps[k]);
+            P.steps[k] = tt_xmalloc((size_t)(row->rec.nsteps ? row->rec.nsteps : 1) * sizeof(tt_step));
+            memcpy(P.steps[k], row->rec.steps, (size_t)row->rec.nsteps * sizeof(tt_step));
+            P.nsteps[k] = row->rec.nsteps;
+            P.cost[k] = row->mean_cost;
+            from_db++;
+        }
+        free(row);
+        tt_db_close(db);
+        if (!json)
+            fprintf(stderr, "%s: %d of %d kernels have a record\n", db_path, from_db, m->nkernels);
         eo.steps = (const tt_step *const *)P.steps;
         eo.nsteps = P.nsteps;
     }
