@@ -461,6 +461,20 @@ int cmd_run(int argc, char **argv)
         json_object_set_new(o, "build_s", json_real(st->build_s));
         json_object_set_new(o, "kernels_default", json_integer(st->kernels_default));
         json_object_set_new(o, "kernels_record", json_integer(st->kernels_given));
+        if (log_path || db_path) {
+            /* which kernels ran a record: index, class key, workload key */
+            json_t *rk = json_array();
+            for (int k = 0; k < m->nkernels; k++)
+                if (P.steps[k]) {
+                    json_t *x = json_object();
+                    json_object_set_new(x, "index", json_integer(k));
+                    json_object_set_new(x, "class_key", json_string(m->kernels[k].dag->class_key));
+                    json_object_set_new(x, "workload_key", json_string(m->kernels[k].workload_key));
+                    json_object_set_new(x, "record_cost_s", json_real(P.cost[k]));
+                    json_array_append_new(rk, x);
+                }
+            json_object_set_new(o, "record_kernels", rk);
+        }
         json_object_set_new(o, "kernels_unscheduled", json_integer(st->kernels_unscheduled));
         json_object_set_new(o, "memory_bytes", json_integer(st->pool_bytes));
         if (check) {
@@ -483,6 +497,10 @@ int cmd_run(int argc, char **argv)
                m->nkernels, st->kernels_given, st->kernels_default, st->kernels_unscheduled,
                m->ncalls, st->build_s,
                st->pool_bytes / 1e6, st->naive_bytes / 1e6);
+        for (int k = 0; k < m->nkernels && (log_path || db_path); k++)
+            if (P.steps[k])
+                printf("  kernel %2d runs a record (recorded cost %.4f ms): %-36s %s\n", k,
+                       P.cost[k] * 1e3, m->kernels[k].dag->class_key, m->kernels[k].workload_key);
         if (check)
             printf("  check: max |ours - ref| = %.3g, / max |ref| = %.3g: %s%s\n", max_abs, max_rel,
                    passed ? "PASSED" : "FAILED", nonfinite ? " (non-finite values)" : "");
