@@ -19,6 +19,7 @@
  * [0.5, 1.5] and beta in +-0.1.
  */
 #include "bert.h"
+#include "zoo_int.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -98,17 +99,7 @@ static int bb_uniform(bb *b, const char *name, int ndim, const int64_t *shape, f
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= shape[i];
-    float *d = tt_xmalloc((size_t)(n ? n : 1) * sizeof *d);
-    tt_rng r;
-    tt_rng_seed(&r, b->seed ^ tt_hash64(name, strlen(name)));
-    const float span = hi - lo, ulp = 1.0f / 16777216.0f;
-    /* Two 24-bit uniforms per 64-bit draw: BERT-base has 110M weights. */
-    for (int64_t i = 0; i < n; i += 2) {
-        uint64_t v = tt_rng_next(&r);
-        d[i] = lo + span * (float)(v >> 40) * ulp;
-        if (i + 1 < n)
-            d[i + 1] = lo + span * (float)((v >> 8) & 0xFFFFFF) * ulp;
-    }
+    float *d = tt_zoo_uniform_data(b->seed, name, n, lo, hi);
     return tt_graph_const_owned(b->g, name, TT_DT_FLOAT, ndim, shape, d, &b->err);
 }
 

@@ -92,15 +92,11 @@ static int zb_last(const tt_zb *b) { return b->g->nnodes - 1; }
 
 /* A float constant named `name`, uniform in [lo, hi] (hi itself only by
  * float rounding), from its own stream. */
-static int zb_uniform(tt_zb *b, const char *name, int ndim, const int64_t *shape, float lo,
-                      float hi)
+float *tt_zoo_uniform_data(uint64_t seed, const char *name, int64_t n, float lo, float hi)
 {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        n *= shape[i];
     float *d = tt_xmalloc((size_t)(n ? n : 1) * sizeof *d);
     tt_rng r;
-    tt_rng_seed(&r, b->seed ^ tt_hash64(name, strlen(name)));
+    tt_rng_seed(&r, seed ^ tt_hash64(name, strlen(name)));
     const float span = hi - lo, ulp = 1.0f / 16777216.0f;
     /* Two 24-bit uniforms per 64-bit draw: vgg16 has 138M weights. */
     for (int64_t i = 0; i < n; i += 2) {
@@ -109,6 +105,16 @@ static int zb_uniform(tt_zb *b, const char *name, int ndim, const int64_t *shape
         if (i + 1 < n)
             d[i + 1] = lo + span * (float)((v >> 8) & 0xFFFFFF) * ulp;
     }
+    return d;
+}
+
+static int zb_uniform(tt_zb *b, const char *name, int ndim, const int64_t *shape, float lo,
+                      float hi)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    float *d = tt_zoo_uniform_data(b->seed, name, n, lo, hi);
     return tt_graph_const_owned(b->g, name, TT_DT_FLOAT, ndim, shape, d, &b->err);
 }
 

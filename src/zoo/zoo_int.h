@@ -47,6 +47,10 @@ tt_graph *tt_zb_finish(tt_zb *b, int out, tt_err *err);
 /* v rounded to float32, as an ONNX float attribute holds it. */
 double tt_zb_float32(double v);
 
+/* n floats uniform in [lo, hi), from the stream of (seed, tensor name): the
+ * weights of every zoo model (caller frees). */
+float *tt_zoo_uniform_data(uint64_t seed, const char *name, int64_t n, float lo, float hi);
+
 /* A graph input "input" of the given type and shape. */
 int tt_zb_input(tt_zb *b, tt_dtype dt, int ndim, const int64_t *shape);
 
