@@ -39,20 +39,14 @@ typedef struct fctx {
 
 __attribute__((format(printf, 2, 3))) static int ferr(fctx *c, const char *fmt, ...)
 {
-    char msg[TT_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = tt_infer_node_err(c->err, c->nd, fmt, ap);
     va_end(ap);
-    return tt_err_set(c->err, "node '%s' (%s): %s", c->nd->name, c->nd->op, msg);
+    return rc;
 }
 
-static const tt_tensor *IN(fctx *c, int i)
-{
-    if (i >= c->nd->nin || c->nd->in[i] < 0)
-        return NULL;
-    return &c->g->tensors[c->nd->in[i]];
-}
+static const tt_tensor *IN(fctx *c, int i) { return tt_infer_input(c->g, c->nd, i); }
 
 static const tt_tensor *OUT(fctx *c, int i)
 {

@@ -41,23 +41,31 @@ typedef struct ictx {
     tt_err *err;
 } ictx;
 
-__attribute__((format(printf, 2, 3))) static int nerr(ictx *c, const char *fmt, ...)
+int tt_infer_node_err(tt_err *err, const tt_node *nd, const char *fmt, va_list ap)
 {
     char msg[TT_ERR_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    return tt_err_set(err, "node '%s' (%s): %s", nd->name, nd->op, msg);
+}
+
+const tt_tensor *tt_infer_input(const tt_graph *g, const tt_node *nd, int i)
+{
+    if (i >= nd->nin || nd->in[i] < 0)
+        return NULL;
+    return &g->tensors[nd->in[i]];
+}
+
+__attribute__((format(printf, 2, 3))) static int nerr(ictx *c, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = tt_infer_node_err(c->err, c->nd, fmt, ap);
     va_end(ap);
-    return tt_err_set(c->err, "node '%s' (%s): %s", c->nd->name, c->nd->op, msg);
+    return rc;
 }
 
 /* Input i, or NULL when omitted or beyond the node's inputs. */
-static const tt_tensor *in_t(ictx *c, int i)
-{
-    if (i >= c->nd->nin || c->nd->in[i] < 0)
-        return NULL;
-    return &c->g->tensors[c->nd->in[i]];
-}
+static const tt_tensor *in_t(ictx *c, int i) { return tt_infer_input(c->g, c->nd, i); }
 
 int64_t tt_infer_iattr(const tt_node *nd, const char *name, int64_t dflt)
 {

@@ -2,6 +2,8 @@
 #ifndef TT_INFER_INT_H
 #define TT_INFER_INT_H
 
+#include <stdarg.h>
+
 #include "graph.h"
 
 /* Slice of node n resolved per axis of its input (ONNX's clamping of
@@ -14,5 +16,10 @@ int tt_infer_slice(tt_graph *g, int n, int64_t *start, int64_t *step, int64_t *l
 /* An INT attribute; dflt when absent, INT64_MIN when it has another kind
  * (so that a float never gets converted to an integer it does not fit). */
 int64_t tt_infer_iattr(const tt_node *nd, const char *name, int64_t dflt);
+
+/* Set err to "node 'NAME' (OP): <message>" (printf format); returns -1. */
+int tt_infer_node_err(tt_err *err, const tt_node *nd, const char *fmt, va_list ap);
+/* Input i of nd, or NULL when omitted or beyond its inputs. */
+const tt_tensor *tt_infer_input(const tt_graph *g, const tt_node *nd, int i);
 
 #endif
