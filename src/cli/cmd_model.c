@@ -502,7 +502,8 @@ int cmd_run(int argc, char **argv)
                 printf("  kernel %2d runs a record (recorded cost %.4f ms): %-36s %s\n", k,
                        P.cost[k] * 1e3, m->kernels[k].dag->class_key, m->kernels[k].workload_key);
         if (check)
-            printf("  check: max |ours - ref| = %.3g, / max |ref| = %.3g: %s%s\n", max_abs, max_rel,
+            printf("  check: max |ours - ref| = %.3g, relative to max |ref| (%.3g): %.3g: %s%s\n",
+                   max_abs, max_ref, max_rel,
                    passed ? "PASSED" : "FAILED", nonfinite ? " (non-finite values)" : "");
     }
     rc = check && !passed ? 1 : 0;
