@@ -40,6 +40,26 @@ typedef struct cli_row {
     const char *status;       /* "ok" or an error name */
 } cli_row;
 
+/* Shape options of `kernel` and `tune-kernel` (--h 56 --ci 64 ..., --epilogue,
+ * --shape). */
+#define CLI_MAX_KV 24
+typedef struct cli_shape {
+    int n;
+    const char *key[CLI_MAX_KV];
+    int64_t val[CLI_MAX_KV];
+    int used[CLI_MAX_KV];   /* read by the OP's builder: the others are misspelt or do not apply */
+    const char *epilogue, *shape;
+} cli_shape;
+/* Consume a "--name value" shape option at argv[*i]: 1 consumed, 0 not an
+ * option, -1 bad value (message printed, cmd names the command). */
+int cli_shape_opt(int argc, char **argv, int *i, cli_shape *k, const char *cmd);
+/* The workload OP with these options (desc: a one-line description); NULL
+ * with err set for a missing, misspelt or bad option. */
+tt_dag *cli_shape_build(const char *op, cli_shape *k, char *desc, size_t dn, tt_err *err);
+
+/* The record database's path when --db is not given: $TT_DB, else ./transtune.db. */
+const char *cli_db_default_path(void);
+
 void cli_print_header(void);
 void cli_print_row(const cli_row *r, int json);
 
@@ -49,5 +69,7 @@ int cmd_models(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+int cmd_tune_kernel(int argc, char **argv);
 
 #endif

@@ -38,7 +38,7 @@ static void db_usage(FILE *f)
 }
 
 /* The database path: --db, else $TT_DB, else ./transtune.db. */
-static const char *db_default_path(void)
+const char *cli_db_default_path(void)
 {
     const char *e = getenv("TT_DB");
     return e && *e ? e : DB_DEFAULT;
@@ -274,7 +274,7 @@ static int db_check_cmd(const char *path)
 int cmd_db(int argc, char **argv)
 {
     const char *sub = NULL, *log = NULL, *model = NULL, *origin = NULL, *output = NULL;
-    const char *path = db_default_path();
+    const char *path = cli_db_default_path();
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -31,14 +31,7 @@ static void kernel_help(void)
         "Without either, the default schedule is measured.  Output fields as in replay.\n");
 }
 
-#define MAX_KV 24
-
-typedef struct kv {
-    int n;
-    const char *key[MAX_KV];
-    int64_t val[MAX_KV];
-    int used[MAX_KV];   /* read by the OP's builder: the others are misspelt or do not apply */
-} kv;
+typedef cli_shape kv;
 
 static int get(kv *k, const char *key, int64_t def, int64_t *out)
 {
@@ -78,6 +71,62 @@ static int parse_epilogue(const char *s, tt_epilogue *e)
         }
     }
     return 0;
+}
+
+static tt_dag *build_op(const char *op, kv *k, const tt_epilogue *epi, const char *shape,
+                        char *desc, size_t dn, tt_err *err);
+
+int cli_shape_opt(int argc, char **argv, int *i, cli_shape *k, const char *cmd)
+{
+    const char *a = argv[*i];
+    if (a[0] != '-' || a[1] != '-')
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "transtune %s: option %s needs a value\n", cmd, a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    if (!strcmp(a, "--epilogue")) {
+        k->epilogue = v;
+        return 1;
+    }
+    if (!strcmp(a, "--shape")) {
+        k->shape = v;
+        return 1;
+    }
+    if (k->n >= CLI_MAX_KV) {
+        fprintf(stderr, "transtune %s: too many options\n", cmd);
+        return -1;
+    }
+    int64_t x;
+    if (cli_parse_i64(v, &x)) {
+        fprintf(stderr, "transtune %s: %s needs a non-negative integer, got '%s'\n", cmd, a, v);
+        return -1;
+    }
+    k->key[k->n] = a + 2;
+    k->val[k->n] = x;
+    k->n++;
+    return 1;
+}
+
+tt_dag *cli_shape_build(const char *op, cli_shape *k, char *desc, size_t dn, tt_err *err)
+{
+    tt_epilogue epi;
+    memset(&epi, 0, sizeof epi);
+    if (k->epilogue && parse_epilogue(k->epilogue, &epi)) {
+        tt_err_set(err, "bad --epilogue '%s' (bias, scale, residual, relu, relu6)", k->epilogue);
+        return NULL;
+    }
+    tt_dag *d = build_op(op, k, &epi, k->shape, desc, dn, err);
+    if (!d)
+        return NULL;
+    for (int i = 0; i < k->n; i++)
+        if (!k->used[i]) {
+            tt_err_set(err, "unknown option --%s for %s (see transtune kernel --help)", k->key[i], op);
+            tt_dag_free(d);
+            return NULL;
+        }
+    return d;
 }
 
 static tt_dag *build_op(const char *op, kv *k, const tt_epilogue *epi, const char *shape,
@@ -215,7 +264,7 @@ int cmd_kernel(int argc, char **argv)
 {
     cli_opts o = {0};
     kv k = {0};
-    const char *op = NULL, *record = NULL, *epilogue = NULL, *shape = NULL;
+    const char *op = NULL, *record = NULL;
     int use_default = 0, lax = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -236,34 +285,19 @@ int cmd_kernel(int argc, char **argv)
             lax = 1;
             continue;
         }
-        if (a[0] == '-' && a[1] == '-') {
+        if (!strcmp(a, "--record")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "transtune kernel: option %s needs a value\n", a);
                 return 2;
             }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--record"))
-                record = v;
-            else if (!strcmp(a, "--epilogue"))
-                epilogue = v;
-            else if (!strcmp(a, "--shape"))
-                shape = v;
-            else {
-                if (k.n >= MAX_KV) {
-                    fprintf(stderr, "transtune kernel: too many options\n");
-                    return 2;
-                }
-                int64_t x;
-                if (cli_parse_i64(v, &x)) {
-                    fprintf(stderr, "transtune kernel: %s needs a non-negative integer, got '%s'\n", a, v);
-                    return 2;
-                }
-                k.key[k.n] = a + 2;
-                k.val[k.n] = x;
-                k.n++;
-            }
+            record = argv[++i];
             continue;
         }
+        c = cli_shape_opt(argc, argv, &i, &k, "kernel");
+        if (c < 0)
+            return 2;
+        if (c)
+            continue;
         if (op) {
             fprintf(stderr, "transtune kernel: unexpected argument '%s'\n", a);
             return 2;
@@ -278,25 +312,15 @@ int cmd_kernel(int argc, char **argv)
         fprintf(stderr, "transtune kernel: --record and --default exclude each other\n");
         return 2;
     }
-    tt_epilogue epi;
-    memset(&epi, 0, sizeof epi);
-    if (epilogue && parse_epilogue(epilogue, &epi))
-        return 2;
     cli_row row;
     memset(&row, 0, sizeof row);
     row.status = "ok";
     tt_err err = {0};
-    tt_dag *dag = build_op(op, &k, &epi, shape, row.workload, sizeof row.workload, &err);
+    tt_dag *dag = cli_shape_build(op, &k, row.workload, sizeof row.workload, &err);
     if (!dag) {
         fprintf(stderr, "transtune kernel: %s\n", err.msg);
         return 2;
     }
-    for (int i = 0; i < k.n; i++)
-        if (!k.used[i]) {
-            fprintf(stderr, "transtune kernel: unknown option --%s for %s (see --help)\n", k.key[i], op);
-            tt_dag_free(dag);
-            return 2;
-        }
     snprintf(row.class_key, sizeof row.class_key, "%s", dag->class_key);
     char *wk = tt_dag_workload_key(dag);
     snprintf(row.wkey, sizeof row.wkey, "%s", wk);
@@ -344,7 +368,7 @@ int cmd_kernel(int argc, char **argv)
         }
     }
     if (nitems) {
-        tt_eval_task task = {dag, nitems, items, 0, ""};
+        tt_eval_task task = {.dag = dag, .nitems = nitems, .items = items};
         tt_run_opts ro;
         tt_build_opts bo;
         cli_fill_run_opts(&o, &ro, &bo);

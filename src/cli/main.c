@@ -25,6 +25,11 @@ static void usage(FILE *f)
             "  db stats|import LOG|export|check [--db DB] [--model M]\n"
             "                                        the record database: counts, Ansor logs in and\n"
             "                                        out, integrity (see transtune db --help)\n"
+            "  tune MODEL [--db DB] [--trials N] [--time S] [--threads T] [--json]\n"
+            "                                        search schedules for a model's kernels (Ansor's\n"
+            "                                        search; resumable; see transtune tune --help)\n"
+            "  tune-kernel OP [shape options] [--db DB] [--trials N]\n"
+            "                                        search schedules for one workload\n"
             "  help                                  this text\n"
             "\n"
             "Each command accepts --help.  Environment: CC (kernel compiler), TT_CFLAGS (its\n"
@@ -211,6 +216,10 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "db"))
         return cmd_db(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tune"))
+        return cmd_tune(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tune-kernel"))
+        return cmd_tune_kernel(argc - 1, argv + 1);
     fprintf(stderr, "transtune: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

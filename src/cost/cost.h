@@ -192,6 +192,10 @@ int tt_cost_model_predict(tt_cost_model *m, int n, const tt_state *const *states
 int tt_cost_model_predict_features(tt_cost_model *m, int n, const tt_features *feats,
                                    double *scores, tt_err *err);
 
+/* 1 while predictions are uniform random numbers (untrained, or not past the
+ * warm-up count). */
+int tt_cost_model_is_random(const tt_cost_model *m);
+
 /* Records held, and boosting rounds of the current trees (0 = untrained). */
 int tt_cost_model_nrecords(const tt_cost_model *m);
 int tt_cost_model_nrounds(const tt_cost_model *m);

@@ -310,11 +310,15 @@ int tt_cost_model_update(tt_cost_model *m, int n, const tt_state *const *states,
     return rc;
 }
 
+int tt_cost_model_is_random(const tt_cost_model *m)
+{
+    return !(m->booster && (m->trained || m->nrec > m->o.num_warmup_sample));
+}
+
 int tt_cost_model_predict_features(tt_cost_model *m, int n, const tt_features *feats,
                                    double *scores, tt_err *err)
 {
-    int use_model = m->booster && (m->trained || m->nrec > m->o.num_warmup_sample);
-    if (!use_model) {
+    if (tt_cost_model_is_random(m)) {
         for (int i = 0; i < n; i++)
             scores[i] = feats[i].nrows > 0 ? tt_rng_unit(&m->rng) : -INFINITY;
         return 0;

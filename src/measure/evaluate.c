@@ -38,7 +38,8 @@ int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const 
     /* code generation; item -1 is the reference */
     for (int t = 0; t < ntasks; t++) {
         tasks[t].ref_error = 0;
-        for (int i = -1; i < tasks[t].nitems; i++) {
+        int kept = tasks[t].ref && tasks[t].ref->n > 0;
+        for (int i = kept ? 0 : -1; i < tasks[t].nitems; i++) {
             tt_str o;
             tt_str_init(&o);
             tt_err e = {0};
@@ -67,16 +68,24 @@ int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const 
         }
     }
     int rc = 0;
+    double tb = tt_now();
     if (nb > 0 && tt_build(bo, tt_codegen_prelude(), bi, nb, err))
         rc = -1;
+    tb = tt_now() - tb;
     /* runs: never overlapping with builds (the build above has finished) */
     for (int t = 0; t < ntasks && rc == 0; t++) {
         tt_eval_task *T = &tasks[t];
+        double tr = tt_now();
+        T->build_wall_s = tb;
         tt_io io;
         tt_eval_io(T->dag, &io);
         tt_ref ref = {0};
         int have_ref = 0;
-        for (int k = 0; k < nb; k++) {
+        if (T->ref && T->ref->n > 0) {
+            ref = *T->ref;
+            have_ref = 1;
+        }
+        for (int k = 0; k < nb && !have_ref; k++) {
             if (task_of[k] != t || item_of[k] != -1)
                 continue;
             if (bi[k].error) {
@@ -110,7 +119,13 @@ int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const 
             if (progress)
                 progress(ctx, t, item_of[k]);
         }
-        tt_ref_free(&ref);
+        if (T->ref && T->ref->n > 0)
+            ; /* the caller's: kept */
+        else if (T->ref && have_ref)
+            *T->ref = ref;
+        else
+            tt_ref_free(&ref);
+        T->run_wall_s = tt_now() - tr;
     }
     for (int k = 0; k < nb; k++)
         free(src[k]);

@@ -23,6 +23,16 @@ typedef struct tt_eval_task {
     tt_eval_item *items;      /* borrowed */
     int ref_error;            /* reference failed: every item gets UNKNOWN */
     char ref_msg[512];
+    /* Optional reference kept across calls (a tuning loop measures one
+     * workload many times): if ref is not NULL and ref->n > 0 it is used and
+     * no reference is built or run; if ref->n == 0 the reference computed is
+     * moved into it (the caller frees it with tt_ref_free).  The runner's
+     * inputs depend only on the seed and the sizes, so a kept reference stays
+     * valid while the run options' seed is the same. */
+    tt_ref *ref;
+    /* Filled by tt_evaluate: wall time of the (shared) parallel build and of
+     * this task's runs. */
+    double build_wall_s, run_wall_s;
 } tt_eval_task;
 
 /* Kernel argument sizes of a DAG (placeholders, then the output). */

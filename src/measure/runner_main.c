@@ -4,7 +4,7 @@
  * map a crash to an error code; a broken candidate can never take the tuner
  * down with it.
  *
- * Protocol, version 1.  Arguments are "--key value" pairs, all required:
+ * Protocol, version 2.  Arguments are "--key value" pairs, all required:
  *   --protocol 1          this protocol (a stale runner fails with status 2)
  *   --so PATH             shared object to dlopen (RTLD_NOW)
  *   --fn NAME             function to call
@@ -18,6 +18,10 @@
  *   --min-repeat-ms M     0 = no minimum
  *   --flush 0|1           clflush every 64-byte line of args[1:] before each repeat;
  *                         forces number = 1 and min-repeat-ms = 0 (as TVM does)
+ *   --cutoff S            cand mode: if the warm-up call alone takes longer than S
+ *                         seconds, its time is the single cost (number 1) and the
+ *                         timing protocol is skipped (a search's clearly slow
+ *                         candidates cost one call, not seconds); 0 = none
  *   --timeout S           safety net: the runner kills itself (SIGALRM) after S + 2 s,
  *                         in case its parent died and cannot kill it; 0 = none
  *   --out PATH            output, native endian: cand float32[Nk];
@@ -59,7 +63,7 @@
 #include "../util/util.h"
 #include "measure.h"
 
-#define RUNNER_PROTOCOL 1
+#define RUNNER_PROTOCOL 2
 
 typedef void (*runner_cand_fn)(float *const *args);
 typedef void (*runner_ref_fn)(float *const *inputs, double *out, double *mag);
@@ -68,7 +72,7 @@ typedef struct runner_args {
     const char *so, *fn, *mode, *numel, *out, *result;
     uint64_t seed;
     int protocol, threads, number, repeat, flush;
-    double min_repeat_ms, timeout;
+    double min_repeat_ms, timeout, cutoff;
 } runner_args;
 
 static const char *result_path;
@@ -147,6 +151,8 @@ static void runner_parse(int argc, char **argv, runner_args *a)
             a->min_repeat_ms = runner_num(k, v, 0, 1e7);
         else if (!strcmp(k, "--flush"))
             a->flush = (int)runner_num(k, v, 0, 1);
+        else if (!strcmp(k, "--cutoff"))
+            a->cutoff = runner_num(k, v, 0, 1e7);
         else if (!strcmp(k, "--timeout"))
             a->timeout = runner_num(k, v, 0, 1e7);
         else if (!strcmp(k, "--out"))
@@ -161,7 +167,7 @@ static void runner_parse(int argc, char **argv, runner_args *a)
     }
     if (a->protocol != RUNNER_PROTOCOL)
         runner_usage("protocol mismatch");
-    if (seen != 14 || !a->so || !a->fn || !a->mode || !a->numel || !a->out || !a->result)
+    if (seen != 15 || !a->so || !a->fn || !a->mode || !a->numel || !a->out || !a->result)
         runner_usage("every argument is required, once");
     if (strcmp(a->mode, "cand") && strcmp(a->mode, "ref"))
         runner_usage("--mode must be cand or ref");
@@ -334,10 +340,19 @@ int main(int argc, char **argv)
             args[nin][i] = NAN;
         runner_cand_fn f;
         *(void **)&f = sym;
+        double tw = tt_now();
         f(args); /* warm-up; its output is the one checked */
+        tw = tt_now() - tw;
         runner_write(a.out, args[nin], NULL, (size_t)nout * sizeof(float));
         double costs[TT_MAX_COSTS];
-        int number = runner_time(f, args, numel, nargs, &a, costs);
+        int number;
+        if (a.cutoff > 0 && tw > a.cutoff) {
+            number = 1;
+            a.repeat = 1;
+            costs[0] = tw;
+        } else {
+            number = runner_time(f, args, numel, nargs, &a, costs);
+        }
         res = fopen(a.result, "w");
         if (!res)
             runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", a.result, strerror(errno));

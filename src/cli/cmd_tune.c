@@ -1,0 +1,375 @@
+/* cmd_tune.c - `transtune tune MODEL` and `transtune tune-kernel OP`: the
+ * Ansor-style search, its progress and its report. */
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../tune/tune.h"
+#include "cli.h"
+
+static void tune_help(void)
+{
+    printf(
+        "usage: transtune tune MODEL [--db DB] [--trials N] [--time SECONDS] [--threads T]\n"
+        "                      [--per-round K] [--early-stopping N] [--seed S] [--warm-start]\n"
+        "                      [--json] [--quiet]\n"
+        "       transtune tune-kernel OP [shape options] [--db DB] [--trials N] [same options]\n"
+        "\n"
+        "Search schedules for the kernels of MODEL (a zoo name or an .onnx file) with\n"
+        "Ansor's algorithm: sketches, random annotation, evolutionary search guided by an\n"
+        "XGBoost cost model, and the gradient task scheduler across kernels.  Kernels with\n"
+        "a reduction are searched; elementwise ones keep their default schedule.  Every\n"
+        "trial is built, run and its output checked; every measured batch is committed to\n"
+        "the database DB (default $TT_DB, else ./transtune.db) in one transaction, so an\n"
+        "interrupted search loses at most one batch.  Then `transtune run MODEL --db DB`\n"
+        "runs the best records.\n"
+        "\n"
+        "  --trials N        total trials for this model on this CPU and thread count,\n"
+        "                    counting those already in DB (default 64 per kernel searched);\n"
+        "                    the same command again resumes an interrupted search\n"
+        "  --time SECONDS    stop this run after that much wall time (between rounds)\n"
+        "  --threads T       threads of the measured kernels (default: all cores)\n"
+        "  --per-round K     trials per round (default min(64, trials / kernels))\n"
+        "  --early-stopping N  a kernel stops after N trials without improvement\n"
+        "  --seed S          search seed (default 1)\n"
+        "  --warm-start      also measure each kernel's best record from other sources\n"
+        "                    in DB (other models, imported logs) as a starting point;\n"
+        "                    without it the search uses only this model's own records\n"
+        "  --json            print the final report as one JSON object\n"
+        "  --quiet           no progress line\n"
+        "\n"
+        "tune-kernel tunes one workload given as in `transtune kernel` (OP and shape\n"
+        "options, see transtune kernel --help); it is stored as a model named\n"
+        "\"kernel:WORKLOAD\".\n"
+        "\n"
+        "Progress (stderr): trials, elapsed time, estimated model latency (sum of weight x\n"
+        "best time over kernels, measured standalone) beside the untuned estimate, kernels\n"
+        "with a searched schedule.  Ctrl-C stops after the current batch is committed.\n"
+        "Exit status: 0 ok; 1 failure; 2 usage.\n");
+}
+
+static volatile int g_stop;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
+}
+
+typedef struct prog {
+    int tty, quiet;
+    int last_len;
+} prog;
+
+static void fmt_ms(char *b, size_t n, double s)
+{
+    if (s > 0)
+        snprintf(b, n, "%.3f ms", s * 1e3);
+    else
+        snprintf(b, n, "?");
+}
+
+static void on_progress(void *ctx, const tt_tune_status *st)
+{
+    prog *p = ctx;
+    if (p->quiet)
+        return;
+    char est[32], unt[32], line[512];
+    fmt_ms(est, sizeof est, st->est_latency_s);
+    fmt_ms(unt, sizeof unt, st->untuned_latency_s);
+    int el = (int)st->elapsed_s;
+    int n = snprintf(line, sizeof line,
+                     "[%lld/%lld trials] %d:%02d  est %s (untuned %s)  kernels %d/%d searched",
+                     (long long)st->trials, (long long)st->budget, el / 60, el % 60, est, unt,
+                     st->tasks_tuned, st->ntasks);
+    if (st->round == 0 && st->batch == 0 && st->trials > 0)
+        n += snprintf(line + n, sizeof line - (size_t)n, "  (resumed)");
+    else if (st->batch > 0 && st->task >= 0)
+        n += snprintf(line + n, sizeof line - (size_t)n, "  | %s: %d/%d ok", st->task_name,
+                      st->batch_ok, st->batch);
+    else if (st->batch > 0)
+        n += snprintf(line + n, sizeof line - (size_t)n, "  | default of %s", st->task_name);
+    if (p->tty) {
+        fprintf(stderr, "\r%-*s", p->last_len, line);
+        p->last_len = n < (int)sizeof line ? n : (int)sizeof line - 1;
+    } else {
+        fprintf(stderr, "%s\n", line);
+    }
+    fflush(stderr);
+}
+
+typedef struct tune_args {
+    const char *what;          /* MODEL or OP */
+    const char *db_path;
+    int64_t trials, threads, per_round, early, seed;
+    double time_s;
+    int warm, json, quiet;
+} tune_args;
+
+/* Options shared by tune and tune-kernel: 1 consumed, 0 not ours, -1 bad. */
+static int tune_opt(int argc, char **argv, int *i, tune_args *a, const char *cmd)
+{
+    const char *o = argv[*i];
+    if (!strcmp(o, "--json")) {
+        a->json = 1;
+        return 1;
+    }
+    if (!strcmp(o, "--quiet")) {
+        a->quiet = 1;
+        return 1;
+    }
+    if (!strcmp(o, "--warm-start")) {
+        a->warm = 1;
+        return 1;
+    }
+    static const char *const valued[] = {"--db", "--trials", "--time", "--threads", "--per-round",
+                                         "--early-stopping", "--seed"};
+    int k = -1;
+    for (int j = 0; j < (int)(sizeof valued / sizeof valued[0]); j++)
+        if (!strcmp(o, valued[j]))
+            k = j;
+    if (k < 0)
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "transtune %s: %s needs a value\n", cmd, o);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    if (k == 0) {
+        a->db_path = v;
+        return 1;
+    }
+    if (k == 2) {
+        char *end;
+        double t = strtod(v, &end);
+        if (*end || !(t > 0) || !isfinite(t)) {
+            fprintf(stderr, "transtune %s: --time needs a positive number of seconds, got '%s'\n", cmd, v);
+            return -1;
+        }
+        a->time_s = t;
+        return 1;
+    }
+    int64_t x;
+    if (cli_parse_i64(v, &x) || (k == 1 && x < 1) || (k == 3 && x > 4096) ||
+        (k == 4 && (x < 1 || x > 4096))) {
+        fprintf(stderr, "transtune %s: %s needs a %s integer, got '%s'\n", cmd, o,
+                k == 1 || k == 4 ? "positive" : "non-negative", v);
+        return -1;
+    }
+    if (k == 1)
+        a->trials = x;
+    else if (k == 3)
+        a->threads = x;
+    else if (k == 4)
+        a->per_round = x;
+    else if (k == 5)
+        a->early = x;
+    else
+        a->seed = x;
+    return 1;
+}
+
+static void print_report(const char *name, const char *db_path, const tt_tune_result *r, int json)
+{
+    double est = r->est_latency_s, unt = r->untuned_latency_s;
+    double tps = r->elapsed_s > 0 ? (double)r->trials_run / r->elapsed_s : 0;
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "model", json_string(name));
+        json_object_set_new(o, "db", json_string(db_path));
+        json_object_set_new(o, "trials", json_integer(r->trials));
+        json_object_set_new(o, "trials_run", json_integer(r->trials_run));
+        json_object_set_new(o, "resumed", json_integer(r->resumed));
+        json_object_set_new(o, "valid_run", json_integer(r->valid_run));
+        json_object_set_new(o, "elapsed_s", json_real(r->elapsed_s));
+        json_object_set_new(o, "search_s", json_real(r->search_s));
+        json_object_set_new(o, "trials_per_s", json_real(tps));
+        json_object_set_new(o, "est_latency_ms", est > 0 ? json_real(est * 1e3) : json_null());
+        json_object_set_new(o, "untuned_est_ms", unt > 0 ? json_real(unt * 1e3) : json_null());
+        json_object_set_new(o, "est_speedup", est > 0 && unt > 0 ? json_real(unt / est) : json_null());
+ json_object_set_new(o, "time_search_s", json_real(r->time_search_s));
+        json_object_set_new(o, "time_measure_s", json_real(r->time_measure_s));
+        json_object_set_new(o, "time_build_s", json_real(r->time_build_s));
+        json_object_set_new(o, "time_train_s", json_real(r->time_train_s));
+        json_object_set_new(o, "time_db_s", json_real(r->time_db_s));
+        json_object_set_new(o, "stop_reason", json_string(r->stop_reason ? r->stop_reason : ""));
+        json_t *ks = json_array();
+        for (int i = 0; i < r->ntasks; i++) {
+            const tt_tune_task_result *t = &r->tasks[i];
+            json_t *k = json_object();
+            json_object_set_new(k, "name", json_string(t->name));
+            json_object_set_new(k, "class", json_string(t->class_key));
+            json_object_set_new(k, "weight", json_integer(t->weight));
+            json_object_set_new(k, "trials", json_integer(t->trials));
+            json_object_set_new(k, "default_ms", t->default_s > 0 ? json_real(t->default_s * 1e3) : json_null());
+            json_object_set_new(k, "best_ms", t->best_s > 0 ? json_real(t->best_s * 1e3) : json_null());
+            json_object_set_new(k, "best_gflops",
+                                t->best_s > 0 ? json_real(t->flops / t->best_s * 1e-9) : json_null());
+            json_array_append_new(ks, k);
+        }
+        json_object_set_new(o, "kernels", ks);
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+        return;
+    }
+    printf("%-40s %-28s %6s %7s %11s %11s %8s %8s\n", "kernel", "class", "weight", "trials",
+           "default_ms", "best_ms", "GFLOP/s", "speedup");
+    for (int i = 0; i < r->ntasks; i++) {
+        const tt_tune_task_result *t = &r->tasks[i];
+        char d[32] = "-", b[32] = "-", g[32] = "-", sp[32] = "-";
+        if (t->default_s > 0)
+            snprintf(d, sizeof d, "%.4f", t->default_s * 1e3);
+        if (t->best_s > 0) {
+            snprintf(b, sizeof b, "%.4f", t->best_s * 1e3);
+            snprintf(g, sizeof g, "%.1f", t->flops / t->best_s * 1e-9);
+        }
+        if (t->best_s > 0 && t->default_s > 0)
+            snprintf(sp, sizeof sp, "%.2fx", t->default_s / t->best_s);
+        printf("%-40.40s %-28.28s %6d %7lld %11s %11s %8s %8s\n", t->name, t->class_key, t->weight,
+               (long long)t->trials, d, b, g, sp);
+    }
+    printf("%s: %lld trials (%lld this run, %lld correct; %lld resumed), this run %.1f s = %.2f "
+           "trials/s, search time %.1f s; stopped: %s\n",
+           name, (long long)r->trials, (long long)r->trials_run, (long long)r->valid_run,
+           (long long)r->resumed, r->elapsed_s, tps, r->search_s, r->stop_reason ? r->stop_reason : "?");
+    printf("time: search %.1f s, build %.1f s, run %.1f s, cost model %.1f s, database %.1f s\n",
+           r->time_search_s, r->time_build_s, r->time_measure_s - r->time_build_s, r->time_train_s,
+           r->time_db_s);
+    if (est > 0 && unt > 0)
+        printf("estimated latency (kernels standalone): %.3f ms, untuned %.3f ms, %.2fx\n", est * 1e3,
+               unt * 1e3, unt / est);
+    printf("records in %s; run them with: transtune run MODEL --db %s\n", db_path, db_path);
+}
+
+static int run_tune(tune_args *a, const tt_model *m, const tt_dag *d, const char *name,
+                    const char *source)
+{
+    const char *db_path = a->db_path ? a->db_path : cli_db_default_path();
+    tt_err err = {0};
+    tt_db *db = NULL;
+    if (tt_db_open(db_path, 0, &db, &err)) {
+        fprintf(stderr, "transtune tune: %s\n", err.msg);
+        return 1;
+    }
+    prog p = {isatty(2), a->quiet, 0};
+    tt_tune_opts o;
+    memset(&o, 0, sizeof o);
+    o.trials = a->trials;
+    o.time_s = a->time_s;
+    o.threads = (int)a->threads;
+    o.per_round = (int)a->per_round;
+    o.early_stopping = (int)a->early;
+    o.warm_start = a->warm;
+    o.seed = (uint64_t)a->seed;
+    o.progress = on_progress;
+    o.ctx = &p;
+    o.stop = &g_stop;
+    g_stop = 0;
+    signal(SIGINT, on_sigint);
+    tt_tune_result r;
+    int rc = m ? tt_tune_model(db, name, source, m, &o, &r, &err) : tt_tune_dag(db, name, d, &o, &r, &err);
+    signal(SIGINT, SIG_DFL);
+    if (p.tty && !p.quiet)
+        fprintf(stderr, "\n");
+    if (rc) {
+        fprintf(stderr, "transtune tune: %s\n", err.msg);
+        tt_tune_result_free(&r);
+        tt_db_close(db);
+        return 1;
+    }
+    print_report(name, db_path, &r, a->json);
+    tt_tune_result_free(&r);
+    tt_db_close(db);
+    return 0;
+}
+
+int cmd_tune(int argc, char **argv)
+{
+    tune_args a;
+    memset(&a, 0, sizeof a);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            tune_help();
+            return 0;
+        }
+        int c = tune_opt(argc, argv, &i, &a, "tune");
+        if (c < 0)
+            return 2;
+        if (c)
+            continue;
+        if (argv[i][0] == '-') {
+            fprintf(stderr, "transtune tune: unknown option '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+        if (a.what) {
+            fprintf(stderr, "transtune tune: one MODEL only\n");
+            return 2;
+        }
+        a.what = argv[i];
+    }
+    if (!a.what) {
+        fprintf(stderr, "usage: transtune tune MODEL [--db DB] [--trials N] ... (see --help)\n");
+        return 2;
+    }
+    tt_model *m = NULL;
+    tt_err err = {0};
+    if (tt_model_load(a.what, &m, &err)) {
+        fprintf(stderr, "transtune tune: %s\n", err.msg);
+        return 1;
+    }
+    const char *name = m->name[0] ? m->name : a.what;
+    int rc = run_tune(&a, m, NULL, name, a.what);
+    tt_model_free(m);
+    return rc;
+}
+
+int cmd_tune_kernel(int argc, char **argv)
+{
+    tune_args a;
+    memset(&a, 0, sizeof a);
+    cli_shape k;
+    memset(&k, 0, sizeof k);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            tune_help();
+            return 0;
+        }
+        int c = tune_opt(argc, argv, &i, &a, "tune-kernel");
+        if (c < 0)
+            return 2;
+        if (c)
+            continue;
+        c = cli_shape_opt(argc, argv, &i, &k, "tune-kernel");
+        if (c < 0)
+            return 2;
+        if (c)
+            continue;
+        if (a.what) {
+            fprintf(stderr, "transtune tune-kernel: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+        a.what = argv[i];
+    }
+    if (!a.what) {
+        fprintf(stderr, "usage: transtune tune-kernel OP [shape options] [--db DB] [--trials N] (see --help)\n");
+        return 2;
+    }
+    char desc[160], name[192];
+    tt_err err = {0};
+    tt_dag *d = cli_shape_build(a.what, &k, desc, sizeof desc, &err);
+    if (!d) {
+        fprintf(stderr, "transtune tune-kernel: %s\n", err.msg);
+        return 2;
+    }
+    snprintf(name, sizeof name, "kernel:%s", desc);
+    int rc = run_tune(&a, NULL, d, name, "kernel");
+    tt_dag_free(d);
+    return rc;
+}

@@ -1,0 +1,683 @@
+/* tune.c - see tune.h. */
+#include "tune.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct ttask {
+    const tt_dag *dag;
+    const char *wkey;
+    int weight;
+    char name[160];
+    int is_task;                 /* has a reduction: searched */
+    int sched_id;                /* index in the task scheduler (-1: not a task) */
+    int64_t kernel_id;
+    tt_policy *pol;
+    tt_ref ref;                  /* kept reference output */
+    char *default_steps;         /* JSON of the default schedule's steps (NULL: none) */
+    tt_state *default_state;
+    double default_s;            /* -1: not measured */
+    double best_s;               /* INFINITY: no valid record */
+    int64_t trials, since_best;
+    int warm_done;
+} ttask;
+
+typedef struct tuner {
+    tt_db *db;
+    int64_t model_id;
+    tt_db_target target;
+    const tt_tune_opts *o;
+    tt_run_opts ro;
+    tt_build_opts bo;
+    int nk;
+    ttask *k;
+    int ntasks;
+    int *task_of;                /* scheduler index -> k index */
+    tt_cost_model *cm;
+    tt_tasksched *ts;
+    int64_t trials, trials_run, resumed, valid_run;
+    double search_base, t0;
+    int round;
+    double t_search, t_measure, t_build, t_train, t_db;
+    /* resume: measured states and throughputs for the cost model */
+    int nres, capres;
+    tt_state **res_states;
+    double *res_thr;
+    int *res_task;
+    tt_record *scratch;          /* one record row for callbacks */
+} tuner;
+
+void tt_tune_default_run_opts(tt_run_opts *ro, int threads)
+{
+    memset(ro, 0, sizeof *ro);
+    ro->threads = threads;
+    ro->number = 1;
+    ro->repeat = 3;
+    ro->min_repeat_ms = 40;
+    ro->timeout_s = 10;
+    ro->seed = 1;
+}
+
+void tt_tune_result_free(tt_tune_result *r)
+{
+    if (!r)
+        return;
+    free(r->tasks);
+    r->tasks = NULL;
+}
+
+static int dag_has_reduce(const tt_dag *d)
+{
+    for (int i = 0; i < d->nops; i++)
+        if (d->ops[i]->kind != TT_OP_PLACEHOLDER && d->ops[i]->nreduce > 0)
+            return 1;
+    return 0;
+}
+
+static int ncores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static double latency_of(const ttask *t)
+{
+    if (isfinite(t->best_s))
+        return t->best_s;
+    return t->default_s;
+}
+
+/* Estimated model latency with the best schedules (best = 1) or the default
+ * ones; -1 if a kernel's is unknown. */
+static double estimate(const tuner *T, int best)
+{
+    double s = 0;
+    for (int i = 0; i < T->nk; i++) {
+        double l = best ? latency_of(&T->k[i]) : T->k[i].default_s;
+        if (!(l > 0))
+            return -1;
+        s += T->k[i].weight * l;
+    }
+    return s;
+}
+
+static void push_resumed(tuner *T, tt_state *s, double thr, int task)
+{
+    if (T->nres == T->capres) {
+        T->capres = T->capres ? T->capres * 2 : 256;
+        T->res_states = tt_xrealloc(T->res_states, (size_t)T->capres * sizeof(tt_state *));
+        T->res_thr = tt_xrealloc(T->res_thr, (size_t)T->capres * sizeof(double));
+        T->res_task = tt_xrealloc(T->res_task, (size_t)T->capres * sizeof(int));
+    }
+    T->res_states[T->nres] = s;
+    T->res_thr[T->nres] = thr;
+    T->res_task[T->nres] = task;
+    T->nres++;
+}
+
+/* Account a measured (or resumed) record of kernel ki. */
+static void account(tuner *T, int ki, const char *steps_json, int ok, double mean)
+{
+    ttask *t = &T->k[ki];
+    t->trials++;
+    T->trials++;
+    if (!ok)
+        return;
+    if (t->default_steps && steps_json && !strcmp(steps_json, t->default_steps) &&
+        (t->default_s < 0 || mean < t->default_s))
+        t->default_s = mean;
+    if (mean < t->best_s) {
+        t->best_s = mean;
+        t->since_best = 0;
+    }
+}
+
+typedef struct resume_ctx {
+    tuner *T;
+    int ki;
+} resume_ctx;
+
+static int on_resumed(void *vctx, const tt_db_row *row)
+{
+    resume_ctx *c = vctx;
+    tuner *T = c->T;
+    ttask *t = &T->k[c->ki];
+    int ok = row->rec.error_no == 0 && row->mean_cost > 0;
+    char *json = tt_steps_write(row->rec.steps, row->rec.nsteps);
+    account(T, c->ki, json, ok, row->mean_cost);
+    free(json);
+    T->resumed++;
+    if (!t->is_task)
+        return 0;
+    tt_state *s = tt_state_new(t->dag);
+    tt_err e = {0};
+    if (tt_state_apply_all(s, row->rec.steps, row->rec.nsteps, &e)) {
+        tt_state_free(s); /* written by other code: counted, not replayed */
+        return 0;
+    }
+    double thr = ok ? 1.0 / row->mean_cost : 0;
+    tt_policy_add_measured(t->pol, s, thr);
+    push_resumed(T, s, thr, t->sched_id);
+    return 0;
+}
+
+static void fill_record(const tuner *T, tt_record *rec, const tt_state *s, const tt_result *res,
+                        double build_s)
+{
+    memset(rec, 0, sizeof *rec);
+    snprintf(rec->target, sizeof rec->target, "llvm -keys=cpu -mattr=+%s", T->target.isa[0] ? T->target.isa : "sse2");
+    rec->nhw = 8;
+    rec->hw[0] = T->target.threads;
+    rec->hw[1] = tt_host_vector_lanes() * 4;
+    rec->hw[2] = 64;
+    rec->layout_rewrite = 0;
+    int n = s->nsteps < TT_MAX_STEPS ? s->nsteps : TT_MAX_STEPS;
+    rec->nsteps = n;
+    memcpy(rec->steps, s->steps, (size_t)n * sizeof(tt_step));
+    rec->ncosts = res->ncosts > 0 ? res->ncosts : 1;
+    if (res->ncosts > 0)
+        memcpy(rec->costs, res->costs, (size_t)res->ncosts * sizeof(double));
+    else
+        rec->costs[0] = 1e10;
+    rec->error_no = res->error;
+    double run = 0;
+    for (int i = 0; i < res->ncosts; i++)
+        run += res->costs[i] * (res->number > 0 ? res->number : 1);
+    rec->all_cost = build_s + (res->error ? 0 : run);
+    rec->timestamp = (double)time(NULL);
+    snprintf(rec->version, sizeof rec->version, "v0.6");
+}
+
+/* Measure n states of kernel ki (one batch), commit them, account them.
+ * owned: states are freed here.  *nok: correct ones. */
+static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, tt_err *err)
+{
+    ttask *t = &T->k[ki];
+    tt_eval_item *items = tt_xcalloc((size_t)n, sizeof *items);
+    for (int i = 0; i < n; i++)
+        items[i].state = states[i];
+    tt_eval_task et;
+    memset(&et, 0, sizeof et);
+    et.dag = t->dag;
+    et.nitems = n;
+    et.items = items;
+    et.ref = &t->ref;
+    /* a candidate 3x slower than the best in its warm-up call is hopeless:
+     * that call is its time */
+    T->ro.cutoff_s = isfinite(t->best_s) ? 3 * t->best_s : 0;
+    double tm = tt_now();
+    int rc = tt_evaluate(&et, 1, &T->bo, &T->ro, NULL, NULL, err);
+    T->t_measure += tt_now() - tm;
+    T->t_build += et.build_wall_s;
+    tt_record *recs = NULL;
+    tt_db_rec *in = NULL;
+    double *thr = NULL;
+    if (rc)
+        goto done;
+    recs = tt_xcalloc((size_t)n, sizeof *recs);
+    in = tt_xcalloc((size_t)n, sizeof *in);
+    thr = tt_xcalloc((size_t)n, sizeof *thr);
+    for (int i = 0; i < n; i++) {
+        tt_result *r = &items[i].res;
+        if (et.ref_error && !r->error) {
+            r->error = TT_ERR_UNKNOWN;
+            snprintf(r->msg, sizeof r->msg, "%s", et.ref_msg);
+        }
+        int ok = r->error == 0 && r->correct && r->mean > 0 && r->mean < 1e9;
+        if (!ok && r->error == 0)
+            r->error = TT_ERR_WRONG_ANSWER;
+        fill_record(T, &recs[i], states[i], r, items[i].build_s);
+        in[i] = (tt_db_rec){t->kernel_id, &recs[i], &T->target, TT_ORIGIN_TUNED, T->model_id};
+        thr[i] = ok ? 1.0 / r->mean : 0;
+    }
+    double tdb = tt_now();
+    if (tt_db_add_records(T->db, n, in, NULL, err)) {
+        rc = -1;
+        goto done;
+    }
+    T->t_db += tt_now() - tdb;
+    *nok = 0;
+    for (int i = 0; i < n; i++) {
+        int ok = thr[i] > 0;
+        *nok += ok;
+        char *json = tt_steps_write(states[i]->steps, states[i]->nsteps);
+        double before = t->best_s;
+        account(T, ki, json, ok, items[i].res.mean);
+        free(json);
+        if (!(t->best_s < before))
+            t->since_best++;
+        T->trials_run++;
+        T->valid_run += ok;
+        if (t->is_task)
+            tt_policy_add_measured(t->pol, states[i], thr[i]);
+    }
+    if (t->is_task) {
+        int *tid = tt_xmalloc((size_t)n * sizeof(int));
+        for (int i = 0; i < n; i++)
+            tid[i] = t->sched_id;
+        double tt = tt_now();
+        rc = tt_cost_model_update(T->cm, n, (const tt_state *const *)states, thr, tid, err);
+        T->t_train += tt_now() - tt;
+        free(tid);
+    }
+done:
+    free(items);
+    free(recs);
+    free(in);
+    free(thr);
+    return rc;
+}
+
+static void status_fill(const tuner *T, int ki, int batch, int ok, tt_tune_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->round = T->round;
+    st->task = ki >= 0 ? T->k[ki].sched_id : -1;
+    st->ntasks = T->ntasks;
+    st->task_name = ki >= 0 ? T->k[ki].name : "";
+    st->trials = T->trials;
+    st->trials_run = T->trials_run;
+    st->budget = T->o->trials;
+    st->elapsed_s = tt_now() - T->t0;
+    st->search_s = T->search_base + st->elapsed_s;
+    st->est_latency_s = estimate(T, 1);
+    st->untuned_latency_s = estimate(T, 0);
+    for (int i = 0; i < T->nk; i++) {
+        const ttask *t = &T->k[i];
+        if (!t->is_task)
+            continue;
+        if (T->ts && tt_tasksched_rounds(T->ts, t->sched_id) > 0)
+            st->tasks_tuned++;
+        if (T->ts && tt_tasksched_dead(T->ts, t->sched_id))
+            st->tasks_dead++;
+    }
+    st->batch = batch;
+    st->batch_ok = ok;
+    st->batch_best_s = ki >= 0 ? T->k[ki].best_s : -1;
+}
+
+static int append_curve(tuner *T, tt_err *err)
+{
+    tt_db_curve_point p;
+    p.search_s = T->search_base + (tt_now() - T->t0);
+    p.trials = T->trials;
+    p.est_latency = estimate(T, 1);
+    p.meas_latency = -1;
+    return tt_db_curve_append(T->db, T->model_id, &T->target, &p, err);
+}
+
+/* The kernels' default schedules that are not known yet, in one batch per
+ * kernel but built together: one tt_evaluate over every kernel. */
+static int measure_defaults(tuner *T, tt_err *err)
+{
+    int n = 0;
+    for (int i = 0; i < T->nk; i++)
+        if (T->k[i].default_state && T->k[i].default_s < 0)
+            n++;
+    if (n == 0)
+        return 0;
+    /* simplest faithful way: one kernel per batch (each commits its own
+     * record); builds of one state are quick, so this costs little */
+    for (int i = 0; i < T->nk; i++) {
+        ttask *t = &T->k[i];
+        if (!t->default_state || t->default_s >= 0)
+            continue;
+        if (T->o->stop && *T->o->stop)
+            break;
+        tt_state *s = tt_state_copy(t->default_state);
+        int ok = 0;
+        int rc = measure_batch(T, i, &s, 1, &ok, err);
+        tt_state_free(s);
+        if (rc)
+            return -1;
+        if (T->o->progress) {
+            tt_tune_status st;
+            status_fill(T, i, 1, ok, &st);
+            T->o->progress(T->o->ctx, &st);
+        }
+    }
+    return 0;
+}
+
+static int tune_kernels(tt_db *db, int64_t model_id, int nk, const tt_dag *const *dags,
+                        const char *const *wkeys, const int *weights, const char *const *names,
+                        const int64_t *kernel_ids, const tt_tune_opts *o, tt_tune_result *r,
+                        tt_err *err)
+{
+    memset(r, 0, sizeof *r);
+    tuner T;
+    memset(&T, 0, sizeof T);
+    T.db = db;
+    T.model_id = model_id;
+    T.o = o;
+    T.t0 = tt_now();
+    int threads = o->threads > 0 ? o->threads : ncores();
+    tt_db_target_host(&T.target, threads);
+    if (o->run) {
+        T.ro = *o->run;
+        T.ro.threads = threads;
+    } else {
+        tt_tune_default_run_opts(&T.ro, threads);
+    }
+    if (o->build)
+        T.bo = *o->build;
+    tt_search_params sp;
+    if (o->search)
+        sp = *o->search;
+    else {
+        tt_search_params_default(&sp);
+        sp.num_cores = threads;
+    }
+    T.nk = nk;
+    T.k = tt_xcalloc((size_t)nk, sizeof *T.k);
+    T.task_of = tt_xcalloc((size_t)nk, sizeof(int));
+    int rc = -1;
+    int lanes = tt_host_vector_lanes();
+    uint64_t seed = o->seed ? o->seed : 1;
+    for (int i = 0; i < nk; i++) {
+        ttask *t = &T.k[i];
+        t->dag = dags[i];
+        t->wkey = wkeys[i];
+        t->weight = weights[i] > 0 ? weights[i] : 1;
+        snprintf(t->name, sizeof t->name, "%s", names[i]);
+        t->kernel_id = kernel_ids[i];
+        t->default_s = -1;
+        t->best_s = INFINITY;
+        t->sched_id = -1;
+        tt_step *steps = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
+        int ns = 0;
+        tt_err e = {0};
+        if (tt_default_schedule(t->dag, lanes, steps, TT_MAX_STEPS, &ns, &e) == 0) {
+            tt_state *s = tt_state_new(t->dag);
+            if (tt_state_apply_all(s, steps, ns, &e) == 0) {
+                t->default_state = s;
+                t->default_steps = tt_steps_write(s->steps, s->nsteps);
+            } else {
+                tt_state_free(s);
+            }
+        }
+        free(steps);
+        if (dag_has_reduce(t->dag)) {
+            tt_err pe = {0};
+            t->pol = tt_policy_new(t->dag, &sp, seed * 1000003u + (uint64_t)i, &pe);
+            if (t->pol) {
+                t->is_task = 1;
+                t->sched_id = T.ntasks;
+                T.task_of[T.ntasks++] = i;
+            }
+        }
+    }
+    r->ntasks = T.ntasks;
+    int per_round = o->per_round;
+    int64_t budget = o->trials > 0 ? o->trials : (int64_t)64 * (T.ntasks ? T.ntasks : 1);
+    if (per_round <= 0) {
+        per_round = T.ntasks ? (int)(budget / T.ntasks) : 64;
+        if (per_round > 64)
+            per_round = 64;
+        if (per_round < 1)
+            per_round = 1;
+    }
+    tt_tune_opts o2 = *o;
+    o2.trials = budget;
+    T.o = &o2;
+    tt_cost_opts co;
+    if (o->cost)
+        co = *o->cost;
+    else {
+        tt_cost_opts_default(&co);
+        co.nthread = ncores(); /* the search never overlaps with measurement */
+        co.num_warmup_sample = T.ntasks * per_round;
+    }
+    T.cm = tt_cost_model_new(&co, err);
+    if (!T.cm)
+        goto out;
+    /* the task scheduler */
+    {
+        double *w = tt_xcalloc((size_t)T.ntasks + 1, sizeof(double));
+        double *fl = tt_xcalloc((size_t)T.ntasks + 1, sizeof(double));
+        const char **ck = tt_xcalloc((size_t)T.ntasks + 1, sizeof(char *));
+        for (int j = 0; j < T.ntasks; j++) {
+            const ttask *t = &T.k[T.task_of[j]];
+            w[j] = t->weight;
+            fl[j] = t->dag->flops;
+            ck[j] = t->dag->class_key;
+        }
+        tt_tasksched_params tp = tt_tasksched_defaults();
+        tp.per_round = per_round;
+        tp.per_task_early_stopping = o->early_stopping;
+        tp.seed = seed;
+        T.ts = tt_tasksched_new(T.ntasks, w, fl, ck, &tp);
+        free(w);
+        free(fl);
+        free(ck);
+    }
+    /* resume: this model's own tuned records on this target */
+    {
+        tt_db_filter f;
+        memset(&f, 0, sizeof f);
+        f.cpu = T.target.cpu;
+        f.isa = T.target.isa;
+        f.threads = T.target.threads;
+        f.origins = 1u << TT_ORIGIN_TUNED;
+        f.only_model = model_id;
+        for (int i = 0; i < nk; i++) {
+            resume_ctx c = {&T, i};
+            if (tt_db_foreach_record(db, 0, T.k[i].wkey, &f, on_resumed, &c, err) < 0)
+                goto out;
+        }
+        if (T.nres > 0 &&
+            tt_cost_model_update(T.cm, T.nres, (const tt_state *const *)T.res_states, T.res_thr,
+                                 T.res_task, err))
+            goto out;
+        for (int j = 0; j < T.ntasks; j++) {
+            const ttask *t = &T.k[T.task_of[j]];
+            if (t->trials > 0)
+                tt_tasksched_preload(T.ts, j, t->best_s);
+        }
+        tt_db_curve_point *pts = NULL;
+        int np = 0;
+        if (tt_db_curve_read(db, model_id, &T.target, &pts, &np, err))
+            goto out;
+        if (np > 0)
+            T.search_base = pts[np - 1].search_s;
+        free(pts);
+    }
+    r->resumed = T.resumed;
+    if (o->progress) {
+        tt_tune_status st;
+        status_fill(&T, -1, 0, 0, &st);
+        o->progress(o->ctx, &st);
+    }
+    const char *reason = NULL;
+    if (T.trials >= budget)
+        reason = "budget already met";
+    /* round 0: every kernel's default schedule */
+    if (!reason && measure_defaults(&T, err))
+        goto out;
+    tt_state **batch = tt_xcalloc((size_t)per_round + 2, sizeof(tt_state *));
+    while (!reason) {
+        if (o->stop && *o->stop) {
+            reason = "interrupted";
+            break;
+        }
+        if (T.trials >= budget) {
+            reason = "trials";
+            break;
+        }
+        if (o->time_s > 0 && tt_now() - T.t0 >= o->time_s) {
+            reason = "time";
+            break;
+        }
+        if (T.ntasks == 0) {
+            reason = "exhausted";
+            break;
+        }
+        int j = tt_tasksched_next(T.ts);
+        if (j < 0) {
+            reason = "exhausted";
+            break;
+        }
+        int ki = T.task_of[j];
+        ttask *t = &T.k[ki];
+        int want = per_round;
+        if (budget - T.trials < want)
+            want = (int)(budget - T.trials);
+        int n = 0;
+        if (o->warm_start && !t->warm_done) {
+            /* the best record of the same kernel from any other source */
+            t->warm_done = 1;
+            tt_db_filter f;
+            memset(&f, 0, sizeof f);
+            f.exclude_model = model_id;
+            tt_db_row *row = tt_xmalloc(sizeof *row);
+            int got = tt_db_best_record(db, t->wkey, &f, row, err);
+            if (got < 0) {
+                free(row);
+                free(batch);
+                goto out;
+            }
+            if (got) {
+                tt_state *s = tt_state_new(t->dag);
+                tt_err e = {0};
+                if (tt_state_apply_all(s, row->rec.steps, row->rec.nsteps, &e) == 0 &&
+                    !tt_policy_is_measured(t->pol, s))
+                    batch[n++] = s;
+                else
+                    tt_state_free(s);
+            }
+            free(row);
+        }
+        double ts0 = tt_now();
+        int got = tt_policy_next_batch(t->pol, T.cm, want - n > 0 ? want - n : 0, batch + n, err);
+        T.t_search += tt_now() - ts0;
+        if (got < 0) {
+            for (int i = 0; i < n; i++)
+                tt_state_free(batch[i]);
+            free(batch);
+            goto out;
+        }
+        n += got;
+        T.round++;
+        int ok = 0;
+        if (n > 0 && measure_batch(&T, ki, batch, n, &ok, err)) {
+            for (int i = 0; i < n; i++)
+                tt_state_free(batch[i]);
+            free(batch);
+            goto out;
+        }
+        for (int i = 0; i < n; i++)
+            tt_state_free(batch[i]);
+        tt_tasksched_update(T.ts, j, t->best_s, n);
+        if (append_curve(&T, err)) {
+            free(batch);
+            goto out;
+        }
+        if (o->progress) {
+            tt_tune_status st;
+            status_fill(&T, ki, n, ok, &st);
+            o->progress(o->ctx, &st);
+        }
+    }
+    free(batch);
+    if (T.trials_run > 0 && append_curve(&T, err))
+        goto out;
+    rc = 0;
+    r->stop_reason = reason;
+out:
+    r->trials = T.trials;
+    r->trials_run = T.trials_run;
+    r->valid_run = T.valid_run;
+    r->elapsed_s = tt_now() - T.t0;
+    r->time_search_s = T.t_search;
+    r->time_measure_s = T.t_measure;
+    r->time_build_s = T.t_build;
+    r->time_train_s = T.t_train;
+    r->time_db_s = T.t_db;
+    r->search_s = T.search_base + r->elapsed_s;
+    r->est_latency_s = estimate(&T, 1);
+    r->untuned_latency_s = estimate(&T, 0);
+    r->tasks = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *r->tasks);
+    r->ntasks = 0;
+    for (int i = 0; i < nk; i++) {
+        ttask *t = &T.k[i];
+        if (t->is_task) {
+            tt_tune_task_result *x = &r->tasks[r->ntasks++];
+            snprintf(x->name, sizeof x->name, "%s", t->name);
+            snprintf(x->class_key, sizeof x->class_key, "%s", t->dag->class_key);
+            x->weight = t->weight;
+            x->flops = t->dag->flops;
+            x->trials = t->trials;
+            x->default_s = t->default_s;
+            x->best_s = isfinite(t->best_s) ? t->best_s : -1;
+        }
+        tt_policy_free(t->pol);
+        tt_ref_free(&t->ref);
+        free(t->default_steps);
+        tt_state_free(t->default_state);
+    }
+    for (int i = 0; i < T.nres; i++)
+        tt_state_free(T.res_states[i]);
+    free(T.res_states);
+    free(T.res_thr);
+    free(T.res_task);
+    free(T.k);
+    free(T.task_of);
+    tt_cost_model_free(T.cm);
+    tt_tasksched_free(T.ts);
+    return rc;
+}
+
+int tt_tune_model(tt_db *db, const char *name, const char *source, const tt_model *m,
+                  const tt_tune_opts *o, tt_tune_result *r, tt_err *err)
+{
+    int64_t model_id = 0;
+    int64_t *kids = tt_xcalloc((size_t)m->nkernels + 1, sizeof(int64_t));
+    if (tt_db_add_model(db, name, source, m, &model_id, kids, err)) {
+        free(kids);
+        memset(r, 0, sizeof *r);
+        return -1;
+    }
+    int nk = m->nkernels;
+    const tt_dag **dags = tt_xcalloc((size_t)nk + 1, sizeof(tt_dag *));
+    const char **wk = tt_xcalloc((size_t)nk + 1, sizeof(char *));
+    const char **names = tt_xcalloc((size_t)nk + 1, sizeof(char *));
+    int *w = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    for (int i = 0; i < nk; i++) {
+        dags[i] = m->kernels[i].dag;
+        wk[i] = m->kernels[i].workload_key;
+        names[i] = m->kernels[i].first_node;
+        w[i] = m->kernels[i].weight;
+    }
+    int rc = tune_kernels(db, model_id, nk, dags, wk, w, names, kids, o, r, err);
+    free(dags);
+    free(wk);
+    free(names);
+    free(w);
+    free(kids);
+    return rc;
+}
+
+int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts *o,
+                tt_tune_result *r, tt_err *err)
+{
+    int64_t model_id = 0, kid = 0;
+    memset(r, 0, sizeof *r);
+    if (tt_db_add_model(db, name, "kernel", NULL, &model_id, NULL, err))
+        return -1;
+    char *wk = tt_dag_workload_key(d);
+    if (tt_db_kernel_id(db, wk, NULL, d, &kid, err)) {
+        free(wk);
+        return -1;
+    }
+    const tt_dag *dags[1] = {d};
+    const char *wks[1] = {wk};
+    const char *names[1] = {name};
+    int w[1] = {1};
+    int rc = tune_kernels(db, model_id, 1, dags, wks, w, names, &kid, o, r, err);
+    free(wk);
+    return rc;
+}
