@@ -21,7 +21,7 @@ const char *tt_test_shared_data(void)
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
-    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[];
+    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[], tests_policy[];
 
 static const struct {
     const char *module;
@@ -35,6 +35,7 @@ static const struct {
     {"db", tests_db},
     {"search", tests_search},
     {"cost", tests_cost},
+    {"policy", tests_policy},
 };
 
 int main(int argc, char **argv)

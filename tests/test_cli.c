@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/db/db.h"
 #include "test.h"
 
 #define TRANSTUNE "build/transtune"
@@ -811,6 +812,138 @@ static void test_bad_models(void)
     CHECK(R.exited && R.code == 2 && strstr(R.err, "--bogus"));
 }
 
+/* ---- tune: SIGKILL mid-batch, then resume ------------------------------------ */
+
+static int64_t db_records(const char *path)
+{
+    tt_db *db = NULL;
+    tt_err err = {0};
+    if (access(path, F_OK) != 0 || tt_db_open(path, TT_DB_READONLY, &db, &err))
+        return -1;
+    tt_db_counts c;
+    memset(&c, 0, sizeof c);
+    int64_t n = tt_db_stats(db, &c, &err) ? -1 : c.records;
+    tt_db_counts_free(&c);
+    tt_db_close(db);
+    return n;
+}
+
+typedef struct distinct_steps {
+    int n, dup;
+    char *s[64];
+} distinct_steps;
+
+static int on_steps(void *ctx, const tt_db_row *row)
+{
+    distinct_steps *d = ctx;
+    char *j = tt_steps_write(row->rec.steps, row->rec.nsteps);
+    for (int i = 0; i < d->n; i++)
+        d->dup += !strcmp(d->s[i], j);
+    if (d->n < 64)
+        d->s[d->n++] = j;
+    else
+        free(j);
+    return 0;
+}
+
+/* `tune-kernel` is killed with SIGKILL while it measures its third batch;
+ * the database is intact and holds whole batches only; the same command
+ * again resumes (says how many trials it resumed), finishes the budget, and
+ * never measures a state twice. */
+static void test_tune_kill_resume(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[256], db[300];
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/tt-test-tune-kill.XXXXXX", t && *t ? t : "/tmp");
+    CHECK(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/k.db", dir);
+    char *argv[] = {TRANSTUNE, "tune-kernel", "dense", "--m", "8", "--n", "32", "--k", "64",
+                    "--db", db, "--trials", "41", "--per-round", "8", "--threads", "1",
+                    "--quiet", "--json", NULL};
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        int nul = open("/dev/null", O_RDWR);
+        if (nul >= 0) {
+            dup2(nul, 0);
+            dup2(nul, 1);
+            dup2(nul, 2);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    /* the default schedule (1 record) and two batches of 8 are committed:
+     * the third batch is being built or run */
+    double t0 = now_s();
+    int64_t n = -1;
+    int st = 0, exited = 0;
+    while (now_s() - t0 < 240) {
+        n = db_records(db);
+        if (n >= 17)
+            break;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            exited = 1;
+            break;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!exited) {
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        kill(-pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    CHECK_MSG(!exited && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the search ended before the kill");
+    int64_t killed_at = db_records(db);
+    fprintf(stderr, "    killed with %lld records committed\n", (long long)killed_at);
+    CHECK(killed_at >= 17 && killed_at < 41 && (killed_at - 1) % 8 == 0);
+    {
+        tt_db *h = NULL;
+        tt_err err = {0};
+        CHECK_MSG(tt_db_open(db, 0, &h, &err) == 0, "%s", err.msg);
+        int ok = tt_db_check(h, &err) == 0;
+        tt_db_close(h);
+        CHECK_MSG(ok, "%s", err.msg);
+    }
+    /* the same command again */
+    CHECK(run_argv(300, argv) == 0);
+    CHECK_EXIT(0);
+    json_error_t je;
+    json_t *o = json_loads(R.out, 0, &je);
+    CHECK_MSG(o, "not JSON: %s", R.out);
+    int64_t resumed = json_integer_value(json_object_get(o, "resumed"));
+    int64_t trials = json_integer_value(json_object_get(o, "trials"));
+    int64_t run = json_integer_value(json_object_get(o, "trials_run"));
+    json_decref(o);
+    CHECK_MSG(resumed == killed_at && trials == 41 && run == 41 - killed_at,
+              "resumed %lld, trials %lld, run %lld", (long long)resumed, (long long)trials,
+              (long long)run);
+    CHECK(db_records(db) == 41);
+    /* no state measured twice */
+    {
+        tt_db *h = NULL;
+        tt_err err = {0};
+        CHECK_MSG(tt_db_open(db, TT_DB_READONLY, &h, &err) == 0, "%s", err.msg);
+        distinct_steps ds = {0};
+        int rc = tt_db_foreach_record(h, 0, NULL, NULL, on_steps, &ds, &err);
+        tt_db_close(h);
+        for (int i = 0; i < ds.n; i++)
+            free(ds.s[i]);
+        CHECK_MSG(rc == 0 && ds.n == 41 && ds.dup == 0, "%d records, %d repeated", ds.n, ds.dup);
+    }
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "    could not remove %s\n", dir);
+}
+
 /* run --check --json on the tiny model: the fields the issue names. */
 static void test_run_check_json(void)
 {
@@ -895,5 +1028,6 @@ const tt_test tests_cli[] = {
     {"kernel_bad_record", test_kernel_bad_record},
     {"kernel_record_ok", test_kernel_record_ok},
     {"avx512_script", test_avx512_script},
+    {"tune_kill_resume", test_tune_kill_resume},
     {NULL, NULL},
 };

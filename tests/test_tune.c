@@ -1,8 +1,12 @@
-/* test_tune.c - the task scheduler, from given latencies (no measurement). */
+/* test_tune.c - the task scheduler, from given latencies (no measurement),
+ * and a short real search whose records are all checked. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "../src/tune/tasksched.h"
+#include "../src/tune/tune.h"
 #include "test.h"
 
 static int near(double a, double b) { return fabs(a - b) <= 1e-9 * (fabs(a) + fabs(b) + 1); }
@@ -94,10 +98,128 @@ static void test_dead_tasks_and_no_schedule(void)
     tt_tasksched_free(s);
 }
 
+/* ---- a real search ----------------------------------------------------------- */
+
+typedef struct walk {
+    int n, ok, wrong_origin, wrong_model;
+    int64_t model;
+    double best;
+    tt_step *steps;          /* the best record's steps */
+    int nsteps;
+    char *seen[128];
+    int dup;
+} walk;
+
+static int on_row(void *ctx, const tt_db_row *row)
+{
+    walk *w = ctx;
+    w->wrong_origin += row->origin != TT_ORIGIN_TUNED;
+    w->wrong_model += row->source_model != w->model;
+    char *j = tt_steps_write(row->rec.steps, row->rec.nsteps);
+    for (int i = 0; i < w->n && i < 128; i++)
+        if (w->seen[i] && !strcmp(w->seen[i], j))
+            w->dup++;
+    if (w->n < 128)
+        w->seen[w->n] = j;
+    else
+        free(j);
+    w->n++;
+    if (row->rec.error_no == 0 && row->mean_cost > 0) {
+        w->ok++;
+        if (row->mean_cost < w->best) {
+            w->best = row->mean_cost;
+            memcpy(w->steps, row->rec.steps, (size_t)row->rec.nsteps * sizeof(tt_step));
+            w->nsteps = row->rec.nsteps;
+        }
+    }
+    return 0;
+}
+
+/* About 64 trials of a small dense layer: every trial measured and checked,
+ * committed with origin tuned and this model as the source, the best no
+ * slower than the default schedule, and the best record correct when it is
+ * replayed and measured again on its own. */
+static void test_short_search(void)
+{
+    char dir[256], path[300];
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/tt-test-tune.XXXXXX", t && *t ? t : "/tmp");
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    tt_err err = {0};
+    tt_epilogue epi = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    tt_dag *d = tt_build_dense(16, 64, 64, &epi, &err);
+    CHECK_MSG(d, "%s", err.msg);
+    tt_db *db = NULL;
+    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    tt_tune_opts o;
+    memset(&o, 0, sizeof o);
+    o.trials = 64;
+    o.threads = 1;
+    o.per_round = 21;
+    o.seed = 7;
+    tt_tune_result r;
+    int rc = tt_tune_dag(db, "kernel:test dense", d, &o, &r, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    fprintf(stderr, "    %lld trials, %lld correct, %.1f s (search %.1f, build %.1f, run %.1f); "
+            "best %.4f ms, default %.4f ms\n", (long long)r.trials_run, (long long)r.valid_run,
+            r.elapsed_s, r.time_search_s, r.time_build_s, r.time_measure_s - r.time_build_s,
+            r.est_latency_s * 1e3, r.untuned_latency_s * 1e3);
+    CHECK(r.trials == 64 && r.trials_run == 64 && r.resumed == 0);
+    CHECK(r.ntasks == 1 && r.tasks[0].trials == 64);
+    CHECK(!strcmp(r.stop_reason, "trials"));
+    CHECK(r.valid_run >= 48); /* most random schedules of a dense layer work */
+    CHECK(r.est_latency_s > 0 && r.est_latency_s <= r.untuned_latency_s);
+    int64_t mid = 0;
+    CHECK(tt_db_model_id(db, "kernel:test dense", &mid, &err) == 1);
+    walk w = {.model = mid, .best = INFINITY};
+    w.steps = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
+    char *wk = tt_dag_workload_key(d);
+    CHECK(tt_db_foreach_record(db, 0, wk, NULL, on_row, &w, &err) == 0);
+    free(wk);
+    CHECK_MSG(w.n == 64 && w.ok == r.valid_run && w.wrong_origin == 0 && w.wrong_model == 0,
+              "%d records, %d ok, %d wrong origin, %d wrong model", w.n, w.ok, w.wrong_origin,
+              w.wrong_model);
+    CHECK_MSG(w.dup == 0, "%d states measured twice", w.dup);
+    CHECK(fabs(w.best - r.est_latency_s) <= 1e-12);
+    /* the best record, replayed and measured again: correct */
+    tt_state *s = tt_state_new(d);
+    CHECK_MSG(tt_state_apply_all(s, w.steps, w.nsteps, &err) == 0, "%s", err.msg);
+    tt_eval_item it;
+    memset(&it, 0, sizeof it);
+    it.state = s;
+    tt_eval_task task = {.dag = d, .nitems = 1, .items = &it};
+    tt_run_opts ro;
+    tt_tune_default_run_opts(&ro, 1);
+    tt_build_opts bo = {0};
+    CHECK(tt_evaluate(&task, 1, &bo, &ro, NULL, NULL, &err) == 0);
+    CHECK_MSG(it.res.error == 0 && it.res.correct, "%s", it.res.msg);
+    /* the curve: one point per round, trials growing */
+    tt_db_curve_point *pts = NULL;
+    int np = 0;
+    CHECK(tt_db_curve_read(db, mid, NULL, &pts, &np, &err) == 0);
+    CHECK(np >= 3 && pts[np - 1].trials == 64);
+    for (int i = 1; i < np; i++)
+        CHECK(pts[i].trials >= pts[i - 1].trials && pts[i].est_latency <= pts[i - 1].est_latency);
+    free(pts);
+    tt_state_free(s);
+    for (int i = 0; i < w.n && i < 128; i++)
+        free(w.seen[i]);
+    free(w.steps);
+    tt_tune_result_free(&r);
+    tt_db_close(db);
+    tt_dag_free(d);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "    could not remove %s\n", dir);
+}
+
 const tt_test tests_tune[] = {
     {"tasksched_warmup_then_gradient", test_warmup_then_gradient},
     {"tasksched_backward_and_forward", test_backward_and_forward},
     {"tasksched_similar_tasks_bound", test_similar_tasks_bound},
     {"tasksched_dead_tasks", test_dead_tasks_and_no_schedule},
+    {"short_search", test_short_search},
     {NULL, NULL},
 };
