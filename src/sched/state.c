@@ -68,9 +68,13 @@ tt_state *tt_state_copy(const tt_state *src)
     tt_state *s = tt_xmalloc(sizeof *s);
     *s = *src;
     (*s->arena_refs)++;
+    /* exactly the stages and steps in use (a stage is ~15 kB: the search
+     * holds thousands of copies); the arrays grow again on demand */
+    s->cap = src->nstages > 0 ? src->nstages : 1;
     s->stages = tt_xmalloc((size_t)s->cap * sizeof(tt_stage));
     memcpy(s->stages, src->stages, (size_t)src->nstages * sizeof(tt_stage));
-    s->steps = tt_xmalloc((size_t)(src->steps_cap ? src->steps_cap : 1) * sizeof(tt_step));
+    s->steps_cap = src->nsteps > 0 ? src->nsteps : 1;
+    s->steps = tt_xmalloc((size_t)s->steps_cap * sizeof(tt_step));
     if (src->nsteps)
         memcpy(s->steps, src->steps, (size_t)src->nsteps * sizeof(tt_step));
     return s;

@@ -95,8 +95,11 @@ static uint64_t state_key(const tt_state *s)
 
 /* ---- the policy ------------------------------------------------------------ */
 
+/* A measured state is kept as its step list (a state is ~15 kB a stage; a
+ * long search measures thousands) and replayed when it joins a population. */
 typedef struct measured {
-    tt_state *s;
+    tt_step *steps;
+    int nsteps;
     double thr;
 } measured;
 
@@ -149,7 +152,7 @@ void tt_policy_free(tt_policy *sp)
         tt_state_free(sp->sk[i]);
     free(sp->sk);
     for (int i = 0; i < sp->nmeas; i++)
-        tt_state_free(sp->meas[i].s);
+        free(sp->meas[i].steps);
     free(sp->meas);
     ks_free(&sp->done);
     free(sp);
@@ -171,7 +174,10 @@ void tt_policy_add_measured(tt_policy *sp, const tt_state *s, double throughput)
         sp->capmeas = sp->capmeas ? sp->capmeas * 2 : 64;
         sp->meas = tt_xrealloc(sp->meas, (size_t)sp->capmeas * sizeof(measured));
     }
-    sp->meas[sp->nmeas].s = tt_state_copy(s);
+    measured *m = &sp->meas[sp->nmeas];
+    m->nsteps = s->nsteps;
+    m->steps = tt_xmalloc((size_t)(s->nsteps > 0 ? s->nsteps : 1) * sizeof(tt_step));
+    memcpy(m->steps, s->steps, (size_t)s->nsteps * sizeof(tt_step));
     sp->meas[sp->nmeas].thr = isfinite(throughput) && throughput > 0 ? throughput : 0;
     sp->nmeas++;
 }
@@ -447,8 +453,14 @@ int tt_policy_next_batch(tt_policy *sp, tt_cost_model *m, int num_measure, tt_st
         for (int i = 0; i < sp->nmeas; i++)
             order[i] = &sp->meas[i];
         qsort(order, (size_t)sp->nmeas, sizeof *order, cmp_meas_desc);
-        for (int i = 0; i < use; i++)
-            sl_push(&pop, tt_state_copy(order[i]->s));
+        for (int i = 0; i < use; i++) {
+            tt_state *x = tt_state_new(sp->dag);
+            tt_err e = {0};
+            if (tt_state_apply_all(x, order[i]->steps, order[i]->nsteps, &e) == 0)
+                sl_push(&pop, x);
+            else
+                tt_state_free(x);
+        }
         free(order);
     }
     sp->st.population = pop.n;
