@@ -79,6 +79,10 @@ build/fuzz_db: fuzz/fuzz_db.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/gen/onnx.
 	@mkdir -p build
 	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
 
-fuzz: build/fuzz_record build/fuzz_onnx build/fuzz_npy build/fuzz_db
+build/fuzz_params: fuzz/fuzz_params.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/gen/onnx.pb-c.h
+	@mkdir -p build
+	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: build/fuzz_record build/fuzz_onnx build/fuzz_npy build/fuzz_db build/fuzz_params
 
 .PHONY: fuzz

@@ -36,6 +36,14 @@ static void tune_help(void)
         "  --per-round K     trials per round (default min(64, trials / kernels))\n"
         "  --early-stopping N  a kernel stops after N trials without improvement\n"
         "  --seed S          search seed (default 1)\n"
+        "  --param NAME=VALUE  a search parameter (Ansor's names and defaults:\n"
+        "                    evolutionary_search_population=2048, evolutionary_search_num_iters=4,\n"
+        "                    evolutionary_search_mutation_prob=0.85, eps_greedy=0.05,\n"
+        "                    sample_init_min_population=50, sample_init_use_measured_ratio=0.2,\n"
+        "                    max_innermost_split_factor=64, max_vectorize_size=16,\n"
+        "                    unroll=0,16,64,512, tiling_structure=SSRSRS, mutate_tile_size=0.9,\n"
+        "                    mutate_auto_unroll=0.04, mutate_compute_location=0.05,\n"
+        "                    mutate_parallel=0.01, num_cores=THREADS, ...); repeatable\n"
         "  --warm-start      also measure each kernel's best record from other sources\n"
         "                    in DB (other models, imported logs) as a starting point;\n"
         "                    without it the search uses only this model's own records\n"
@@ -109,6 +117,8 @@ typedef struct tune_args {
     int64_t trials, threads, per_round, early, seed;
     double time_s;
     int warm, json, quiet;
+    int nparams;
+    const char *params[32];    /* --param NAME=VALUE */
 } tune_args;
 
 /* Options shared by tune and tune-kernel: 1 consumed, 0 not ours, -1 bad. */
@@ -127,8 +137,8 @@ static int tune_opt(int argc, char **argv, int *i, tune_args *a, const char *cmd
         a->warm = 1;
         return 1;
     }
-    static const char *const valued[] = {"--db", "--trials", "--time", "--threads", "--per-round",
-                                         "--early-stopping", "--seed"};
+    static const char *const valued[] = {"--db",    "--trials", "--time",  "--threads",
+                                         "--per-round", "--early-stopping", "--seed", "--param"};
     int k = -1;
     for (int j = 0; j < (int)(sizeof valued / sizeof valued[0]); j++)
         if (!strcmp(o, valued[j]))
@@ -142,6 +152,30 @@ static int tune_opt(int argc, char **argv, int *i, tune_args *a, const char *cmd
     const char *v = argv[++*i];
     if (k == 0) {
         a->db_path = v;
+        return 1;
+    }
+    if (k == 7) {
+        tt_search_params p;
+        tt_search_params_default(&p);
+        tt_err e = {0};
+        char name[64];
+        const char *eq = strchr(v, '=');
+        size_t n = eq ? (size_t)(eq - v) : 0;
+        if (!eq || n == 0 || n >= sizeof name) {
+            fprintf(stderr, "transtune %s: --param needs NAME=VALUE, got '%s'\n", cmd, v);
+            return -1;
+        }
+        memcpy(name, v, n);
+        name[n] = 0;
+        if (tt_search_params_set(&p, name, eq + 1, &e)) { /* checked now, applied later */
+            fprintf(stderr, "transtune %s: --param: %s\n", cmd, e.msg);
+            return -1;
+        }
+        if (a->nparams == 32) {
+            fprintf(stderr, "transtune %s: at most 32 --param options\n", cmd);
+            return -1;
+        }
+        a->params[a->nparams++] = v;
         return 1;
     }
     if (k == 2) {
@@ -243,7 +277,7 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
            r->time_search_s, r->time_build_s, r->time_measure_s - r->time_build_s, r->time_train_s,
            r->time_db_s);
     if (est > 0 && unt > 0)
-        printf("estimated latency (kernels standalone): %.3f ms, untuned %.3f ms, %.2fx\n", est * 1e3,
+        printf("estimated latency (kernels standalone): %.4g ms, untuned %.4g ms, %.2fx\n", est * 1e3,
                unt * 1e3, unt / est);
     printf("records in %s; run them with: transtune run MODEL --db %s\n", db_path, db_path);
 }
@@ -268,6 +302,18 @@ static int run_tune(tune_args *a, const tt_model *m, const tt_dag *d, const char
     o.early_stopping = (int)a->early;
     o.warm_start = a->warm;
     o.seed = (uint64_t)a->seed;
+    tt_search_params sp;
+    tt_search_params_default(&sp);
+    sp.num_cores = a->threads > 0 ? (int)a->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (sp.num_cores < 1)
+        sp.num_cores = 1;
+    for (int i = 0; i < a->nparams; i++) {
+        char name[64];
+        const char *eq = strchr(a->params[i], '=');
+        snprintf(name, sizeof name, "%.*s", (int)(eq - a->params[i]), a->params[i]);
+        tt_search_params_set(&sp, name, eq + 1, &err); /* validated when parsed */
+    }
+    o.search = &sp;
     o.progress = on_progress;
     o.ctx = &p;
     o.stop = &g_stop;

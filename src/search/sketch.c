@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,32 +54,38 @@ const tt_search_params *ts_params(const tt_search_params *p, tt_search_params *t
 }
 
 typedef enum { PK_INT, PK_DOUBLE } pkind;
+/* Each parameter with its allowed range (probabilities in [0, 1], sizes and
+ * counts at least 1 where 0 would leave no search space). */
 static const struct {
     const char *name;
     pkind kind;
     size_t off;
+    double lo, hi;
 } param_table[] = {
-    {"num_cores", PK_INT, offsetof(tt_search_params, num_cores)},
-    {"max_innermost_split_factor", PK_INT, offsetof(tt_search_params, max_innermost_split_factor)},
-    {"max_vectorize_size", PK_INT, offsetof(tt_search_params, max_vectorize_size)},
+    {"num_cores", PK_INT, offsetof(tt_search_params, num_cores), 1, 65536},
+    {"max_innermost_split_factor", PK_INT, offsetof(tt_search_params, max_innermost_split_factor),
+     1, 1 << 20},
+    {"max_vectorize_size", PK_INT, offsetof(tt_search_params, max_vectorize_size), 1, 1 << 20},
     {"disable_change_compute_location", PK_INT,
-     offsetof(tt_search_params, disable_change_compute_location)},
-    {"eps_greedy", PK_DOUBLE, offsetof(tt_search_params, eps_greedy)},
+     offsetof(tt_search_params, disable_change_compute_location), 0, 1},
+    {"eps_greedy", PK_DOUBLE, offsetof(tt_search_params, eps_greedy), 0, 1},
     {"retry_search_one_round_on_empty", PK_INT,
-     offsetof(tt_search_params, retry_search_one_round_on_empty)},
-    {"sample_init_min_population", PK_INT, offsetof(tt_search_params, sample_init_min_population)},
+     offsetof(tt_search_params, retry_search_one_round_on_empty), 0, 1000},
+    {"sample_init_min_population", PK_INT, offsetof(tt_search_params, sample_init_min_population),
+     1, 1 << 20},
     {"sample_init_use_measured_ratio", PK_DOUBLE,
-     offsetof(tt_search_params, sample_init_use_measured_ratio)},
+     offsetof(tt_search_params, sample_init_use_measured_ratio), 0, 1},
     {"evolutionary_search_population", PK_INT,
-     offsetof(tt_search_params, evolutionary_search_population)},
+     offsetof(tt_search_params, evolutionary_search_population), 1, 1 << 20},
     {"evolutionary_search_num_iters", PK_INT,
-     offsetof(tt_search_params, evolutionary_search_num_iters)},
+     offsetof(tt_search_params, evolutionary_search_num_iters), 0, 1000},
     {"evolutionary_search_mutation_prob", PK_DOUBLE,
-     offsetof(tt_search_params, evolutionary_search_mutation_prob)},
-    {"mutate_tile_size", PK_DOUBLE, offsetof(tt_search_params, mutate_tile_size)},
-    {"mutate_auto_unroll", PK_DOUBLE, offsetof(tt_search_params, mutate_auto_unroll)},
-    {"mutate_compute_location", PK_DOUBLE, offsetof(tt_search_params, mutate_compute_location)},
-    {"mutate_parallel", PK_DOUBLE, offsetof(tt_search_params, mutate_parallel)},
+     offsetof(tt_search_params, evolutionary_search_mutation_prob), 0, 1},
+    {"mutate_tile_size", PK_DOUBLE, offsetof(tt_search_params, mutate_tile_size), 0, 1e6},
+    {"mutate_auto_unroll", PK_DOUBLE, offsetof(tt_search_params, mutate_auto_unroll), 0, 1e6},
+    {"mutate_compute_location", PK_DOUBLE, offsetof(tt_search_params, mutate_compute_location), 0,
+     1e6},
+    {"mutate_parallel", PK_DOUBLE, offsetof(tt_search_params, mutate_parallel), 0, 1e6},
 };
 
 int tt_search_params_set(tt_search_params *p, const char *name, const char *value, tt_err *err)
@@ -87,7 +94,7 @@ int tt_search_params_set(tt_search_params *p, const char *name, const char *valu
     if (!strcmp(name, "tiling_structure")) {
         size_t n = strlen(value);
         if (n == 0 || n >= sizeof p->tiling_structure || strspn(value, "SRsr") != n)
-            return tt_err_set(err, "tiling_structure: expected up to %zu letters S and R, got '%s'",
+            return tt_err_set(err, "tiling_structure: expected up to %zu letters S and R, got '%.40s'",
                               sizeof p->tiling_structure - 1, value);
         snprintf(p->tiling_structure, sizeof p->tiling_structure, "%s", value);
         return 0;
@@ -100,12 +107,12 @@ int tt_search_params_set(tt_search_params *p, const char *name, const char *valu
             if (n == 8)
                 return tt_err_set(err, "unroll: at most 8 values");
             long long x = strtoll(q, &end, 10);
-            if (end == q || x < 0)
-                return tt_err_set(err, "unroll: bad list '%s'", value);
+            if (end == q || x < 0 || x > (1 << 20))
+                return tt_err_set(err, "unroll: bad list '%.60s' (steps from 0 to 1048576)", value);
             v[n++] = x;
             q = *end == ',' ? end + 1 : end;
             if (*end && *end != ',')
-                return tt_err_set(err, "unroll: bad list '%s'", value);
+                return tt_err_set(err, "unroll: bad list '%.60s'", value);
         }
         if (n == 0)
             return tt_err_set(err, "unroll: empty list");
@@ -116,20 +123,24 @@ int tt_search_params_set(tt_search_params *p, const char *name, const char *valu
     for (size_t i = 0; i < sizeof param_table / sizeof param_table[0]; i++) {
         if (strcmp(name, param_table[i].name))
             continue;
+        double lo = param_table[i].lo, hi = param_table[i].hi;
         if (param_table[i].kind == PK_INT) {
+            errno = 0;
             long x = strtol(value, &end, 10);
-            if (end == value || *end || x < 0 || x > 1 << 30)
-                return tt_err_set(err, "%s: bad integer '%s'", name, value);
+            if (end == value || *end || errno || x < lo || x > hi)
+                return tt_err_set(err, "%s: expected an integer from %.0f to %.0f, got '%.40s'", name,
+                                  lo, hi, value);
             *(int *)((char *)p + param_table[i].off) = (int)x;
         } else {
             double x = strtod(value, &end);
-            if (end == value || *end || !(x >= 0))
-                return tt_err_set(err, "%s: bad number '%s'", name, value);
+            if (end == value || *end || !(x >= lo && x <= hi))
+                return tt_err_set(err, "%s: expected a number from %g to %g, got '%.40s'", name, lo,
+                                  hi, value);
             *(double *)((char *)p + param_table[i].off) = x;
         }
         return 0;
     }
-    return tt_err_set(err, "unknown search parameter '%s'", name);
+    return tt_err_set(err, "unknown search parameter '%.60s'", name);
 }
 
 /* ---- access analysis ------------------------------------------------------- */
