@@ -63,8 +63,9 @@ typedef struct tt_run_opts {
     int cache_flush;
     double timeout_s;          /* 0 = 10 */
     uint64_t seed;             /* input data seed */
-    double cutoff_s;           /* > 0: a candidate whose warm-up call takes longer is timed
-                                  by that call alone (a search's hopeless candidates) */
+    double cutoff_s;           /* > 0: a candidate whose first call after the warm-up takes
+                                  longer is timed by that call alone (a search's hopeless
+                                  candidates) */
     const char *runner;        /* NULL: $TT_RUNNER or transtune-runner beside the executable */
 } tt_run_opts;
 

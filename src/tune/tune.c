@@ -206,8 +206,8 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
     et.nitems = n;
     et.items = items;
     et.ref = &t->ref;
-    /* a candidate 3x slower than the best in its warm-up call is hopeless:
-     * that call is its time */
+    /* a candidate 3x slower than the best (in its first call after the
+     * warm-up) is hopeless: that call is its time */
     T->ro.cutoff_s = isfinite(t->best_s) ? 3 * t->best_s : 0;
     double tm = tt_now();
     int rc = tt_evaluate(&et, 1, &T->bo, &T->ro, NULL, NULL, err);
