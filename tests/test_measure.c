@@ -358,6 +358,23 @@ static void test_run_timing(void)
     CHECK(res.ncosts == 3 && res.number == 1);
     for (int i = 0; i < res.ncosts; i++)
         CHECK_MSG(res.costs[i] > 1e-7 && res.costs[i] < 5e-2, "cost %g", res.costs[i]);
+
+    /* A cutoff below the kernel's time: one timed call after the warm-up is
+     * the single cost, and the output is still checked; a cutoff far above
+     * it changes nothing. */
+    o.cache_flush = 0;
+    o.repeat = 4;
+    o.min_repeat_ms = 20;
+    o.cutoff_s = 1e-9;
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK_MSG(res.error == 0 && res.correct, "%d %s", res.error, res.msg);
+    CHECK_MSG(res.ncosts == 1 && res.number == 1 && res.costs[0] > 1e-9, "%d costs, number %d",
+              res.ncosts, res.number);
+    CHECK(run_fx(FX_WRONG, "t_wrong", &o, &res) == 0);
+    CHECK(res.error == TT_ERR_WRONG_ANSWER && !res.correct);
+    o.cutoff_s = 10;
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK(res.error == 0 && res.correct && res.ncosts == 4 && res.number > 1);
 }
 
 /* Another compiler through opts->cc (gcc: plain -fopenmp). */
