@@ -71,5 +71,6 @@ int cmd_run(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_tune_kernel(int argc, char **argv);
+int cmd_transfer(int argc, char **argv);
 
 #endif

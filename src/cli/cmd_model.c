@@ -219,20 +219,6 @@ static void run_help(void)
            "Exit status: 0 ok; 1 failure (or a failed check); 2 usage.\n");
 }
 
-static void random_input(const tt_model *m, void *buf, int64_t n)
-{
-    tt_rng r;
-    tt_rng_seed(&r, 12345);
-    if (m->g->tensors[m->input].dtype == TT_DT_INT64) {
-        int64_t *p = buf;
-        for (int64_t i = 0; i < n; i++)
-            p[i] = (int64_t)tt_rng_below(&r, 1000);
-    } else {
-        float *p = buf;
-        for (int64_t i = 0; i < n; i++)
-            p[i] = (float)(2.0 * tt_rng_unit(&r) - 1.0);
-    }
-}
 
 int cmd_run(int argc, char **argv)
 {
@@ -320,7 +306,7 @@ int cmd_run(int argc, char **argv)
         input = in_npy.data;
     } else {
         input = tt_xmalloc((size_t)in_n * (size_t)tt_dtype_size(IT->dtype));
-        random_input(m, input, in_n);
+        tt_model_random_input(m, input);
     }
     tt_exec_opts eo = {0};
     eo.threads = (int)threads;

@@ -30,6 +30,9 @@ static void usage(FILE *f)
             "                                        search; resumable; see transtune tune --help)\n"
             "  tune-kernel OP [shape options] [--db DB] [--trials N]\n"
             "                                        search schedules for one workload\n"
+            "  transfer MODEL [--db DB] [--from M1,M2] [--json]\n"
+            "                                        transfer-tuning: other models' schedules on\n"
+            "                                        this model's kernels, measured and checked\n"
             "  help                                  this text\n"
             "\n"
             "Each command accepts --help.  Environment: CC (kernel compiler), TT_CFLAGS (its\n"
@@ -220,6 +223,8 @@ int main(int argc, char **argv)
         return cmd_tune(argc - 1, argv + 1);
     if (!strcmp(cmd, "tune-kernel"))
         return cmd_tune_kernel(argc - 1, argv + 1);
+    if (!strcmp(cmd, "transfer"))
+        return cmd_transfer(argc - 1, argv + 1);
     fprintf(stderr, "transtune: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -110,6 +110,26 @@ int tt_db_kernel_id(tt_db *db, const char *workload_key, const char *class_key, 
 /* The id of the kernel with this workload key: 1 found, 0 none, -1 error. */
 int tt_db_find_kernel(tt_db *db, const char *workload_key, int64_t *id, tt_err *err);
 
+/* Every model, in id order. */
+typedef struct tt_db_model_info {
+    int64_t id;
+    char name[128];
+    char source[512];
+} tt_db_model_info;
+/* *out is malloc'ed (caller frees; NULL if *n = 0). */
+int tt_db_models(tt_db *db, tt_db_model_info **out, int *n, tt_err *err);
+
+/* One kernel of a model (model_kernels joined with kernels). */
+typedef struct tt_db_kernel_info {
+    int64_t id;
+    char workload_key[1024];
+    char class_key[128];
+    double flops;
+    int weight;
+} tt_db_kernel_info;
+/* The kernels of model `model`, in kernel id order; *out malloc'ed. */
+int tt_db_model_kernels(tt_db *db, int64_t model, tt_db_kernel_info **out, int *n, tt_err *err);
+
 /* ---- records ---------------------------------------------------------------- */
 
 /* One record to insert. */

@@ -289,3 +289,73 @@ void tt_db_counts_free(tt_db_counts *c)
     c->classes = NULL;
     c->nclasses = 0;
 }
+
+/* ---- models and their kernels ------------------------------------------------- */
+
+static void q_text(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+int tt_db_models(tt_db *db, tt_db_model_info **out, int *n, tt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (db_prepare(db, "SELECT id, name, source FROM models ORDER BY id", &st, err))
+        return -1;
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = tt_xrealloc(*out, (size_t)cap * sizeof **out);
+        }
+        tt_db_model_info *m = &(*out)[(*n)++];
+        m->id = sqlite3_column_int64(st, 0);
+        q_text(m->name, sizeof m->name, sqlite3_column_text(st, 1));
+        q_text(m->source, sizeof m->source, sqlite3_column_text(st, 2));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_fail(db, err, "listing models");
+    }
+    return 0;
+}
+
+int tt_db_model_kernels(tt_db *db, int64_t model, tt_db_kernel_info **out, int *n, tt_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (db_prepare(db,
+                   "SELECT k.id, k.workload_key, k.class_key, k.flops, mk.weight FROM model_kernels mk "
+                   "JOIN kernels k ON k.id = mk.kernel WHERE mk.model = ? ORDER BY k.id",
+                   &st, err))
+        return -1;
+    sqlite3_bind_int64(st, 1, model);
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = tt_xrealloc(*out, (size_t)cap * sizeof **out);
+        }
+        tt_db_kernel_info *k = &(*out)[(*n)++];
+        k->id = sqlite3_column_int64(st, 0);
+        q_text(k->workload_key, sizeof k->workload_key, sqlite3_column_text(st, 1));
+        q_text(k->class_key, sizeof k->class_key, sqlite3_column_text(st, 2));
+        k->flops = sqlite3_column_double(st, 3);
+        int64_t w = sqlite3_column_int64(st, 4);
+        k->weight = w > 0 && w < (1 << 30) ? (int)w : 0;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_fail(db, err, "listing a model's kernels");
+    }
+    return 0;
+}

@@ -402,3 +402,20 @@ void tt_exec_free(tt_exec *e)
     free(e->calls);
     free(e);
 }
+
+void tt_model_random_input(const tt_model *m, void *buf)
+{
+    const tt_tensor *t = &m->g->tensors[m->input];
+    int64_t n = tt_tensor_numel(t);
+    tt_rng r;
+    tt_rng_seed(&r, 12345);
+    if (t->dtype == TT_DT_INT64) {
+        int64_t *p = buf;
+        for (int64_t i = 0; i < n; i++)
+            p[i] = (int64_t)tt_rng_below(&r, 1000);
+    } else {
+        float *p = buf;
+        for (int64_t i = 0; i < n; i++)
+            p[i] = (float)(2.0 * tt_rng_unit(&r) - 1.0);
+    }
+}

@@ -63,6 +63,11 @@ int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt
  * run in order, on the data of a real inference. */
 int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err);
 
+/* The default input of a model: its input tensor's elements from a fixed
+ * seed, uniform in [-1, 1) (float) or token ids in [0, 1000) (int64).  buf
+ * holds numel elements of the input's dtype. */
+void tt_model_random_input(const tt_model *m, void *buf);
+
 const tt_exec_stats *tt_exec_get_stats(const tt_exec *e);
 void tt_exec_free(tt_exec *e);
 

@@ -113,7 +113,10 @@ int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const 
                 fail_result(&it->res, TT_ERR_UNKNOWN, T->ref_msg);
             } else {
                 tt_err e = {0};
-                if (tt_run_candidate(ro, bi[k].so_path, bi[k].fn, &io, &ref, tol, &it->res, &e))
+                tt_run_opts rot = *ro;
+                if (T->cutoff_s > 0)
+                    rot.cutoff_s = T->cutoff_s;
+                if (tt_run_candidate(&rot, bi[k].so_path, bi[k].fn, &io, &ref, tol, &it->res, &e))
                     fail_result(&it->res, TT_ERR_UNKNOWN, e.msg);
             }
             if (progress)

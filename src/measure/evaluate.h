@@ -30,6 +30,9 @@ typedef struct tt_eval_task {
      * inputs depend only on the seed and the sizes, so a kept reference stays
      * valid while the run options' seed is the same. */
     tt_ref *ref;
+    /* > 0: this task's candidates use this cutoff (tt_run_opts.cutoff_s)
+     * instead of the run options' */
+    double cutoff_s;
     /* Filled by tt_evaluate: wall time of the (shared) parallel build and of
      * this task's runs. */
     double build_wall_s, run_wall_s;

@@ -165,13 +165,13 @@ static int on_resumed(void *vctx, const tt_db_row *row)
     return 0;
 }
 
-static void fill_record(const tuner *T, tt_record *rec, const tt_state *s, const tt_result *res,
-                        double build_s)
+void tt_tune_fill_record(tt_record *rec, const tt_state *s, const tt_result *res, double build_s,
+                         const tt_db_target *t)
 {
     memset(rec, 0, sizeof *rec);
-    snprintf(rec->target, sizeof rec->target, "llvm -keys=cpu -mattr=+%s", T->target.isa[0] ? T->target.isa : "sse2");
+    snprintf(rec->target, sizeof rec->target, "llvm -keys=cpu -mattr=+%s", t->isa[0] ? t->isa : "sse2");
     rec->nhw = 8;
-    rec->hw[0] = T->target.threads;
+    rec->hw[0] = t->threads;
     rec->hw[1] = tt_host_vector_lanes() * 4;
     rec->hw[2] = 64;
     rec->layout_rewrite = 0;
@@ -230,7 +230,7 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
         int ok = r->error == 0 && r->correct && r->mean > 0 && r->mean < 1e9;
         if (!ok && r->error == 0)
             r->error = TT_ERR_WRONG_ANSWER;
-        fill_record(T, &recs[i], states[i], r, items[i].build_s);
+        tt_tune_fill_record(&recs[i], states[i], r, items[i].build_s, &T->target);
         in[i] = (tt_db_rec){t->kernel_id, &recs[i], &T->target, TT_ORIGIN_TUNED, T->model_id};
         thr[i] = ok ? 1.0 / r->mean : 0;
     }

@@ -130,4 +130,10 @@ int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts
  * alone (see docs/NOTES.md). */
 void tt_tune_default_run_opts(tt_run_opts *ro, int threads);
 
+/* A measured state as an Ansor v0.6 record of this machine: its steps, the
+ * result's costs and error, build + run time as all_cost, target string and
+ * hardware params from t (workload key left empty: the database fills it). */
+void tt_tune_fill_record(tt_record *rec, const tt_state *s, const tt_result *res, double build_s,
+                         const tt_db_target *t);
+
 #endif

@@ -24,6 +24,8 @@ const tt_zoo_entry tt_zoo[] = {
      tt_zoo_mobilebert},
     {"tiny", "a small CNN for tests (conv, depthwise, residual, pools, relu6, gemm), 32x32",
      {1, 3, 32, 32}, 4, TT_DT_FLOAT, tt_zoo_tiny},
+    {"tiny_wide", "tiny's layers at 48x48 with 24/48 channels: its kernel classes, other shapes",
+     {1, 3, 48, 48}, 4, TT_DT_FLOAT, tt_zoo_tiny_wide},
     {NULL, NULL, {0, 0, 0, 0}, 0, TT_DT_UNDEF, NULL},
 };
 

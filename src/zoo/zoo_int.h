@@ -130,6 +130,7 @@ tt_graph *tt_zoo_mnasnet1_0(uint64_t seed, tt_err *err);
 tt_graph *tt_zoo_efficientnet_b0(uint64_t seed, tt_err *err);
 tt_graph *tt_zoo_efficientnet_b4(uint64_t seed, tt_err *err);
 tt_graph *tt_zoo_tiny(uint64_t seed, tt_err *err);
+tt_graph *tt_zoo_tiny_wide(uint64_t seed, tt_err *err);
 /* In src/zoo/resnet_tvm.c. */
 tt_graph *tt_zoo_resnet50_tvm(uint64_t seed, tt_err *err);
 /* In src/zoo/bert.c (another file). */

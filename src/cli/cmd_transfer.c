@@ -1,0 +1,246 @@
+/* cmd_transfer.c - `transtune transfer MODEL`: transfer-tuning from the
+ * other models' schedules in the record database. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../transfer/transfer.h"
+#include "cli.h"
+
+static void transfer_help(void)
+{
+    printf(
+        "usage: transtune transfer MODEL [--db DB] [--from M1,M2,...] [--max-sources N]\n"
+        "                          [--threads T] [--repeat R] [--json]\n"
+        "\n"
+        "Transfer-tune MODEL (a zoo name or an .onnx file): for every kernel, measure the\n"
+        "best schedules that other models in the database DB (default $TT_DB, else\n"
+        "./transtune.db) were tuned with, for kernels of the same class (fused op\n"
+        "sequence), replayed on this kernel's shapes, beside its default schedule; every\n"
+        "candidate is built, run in the isolated runner and its output checked.  Each\n"
+        "kernel keeps its fastest correct candidate if it beats the default.  Then the\n"
+        "untuned and the transferred model are timed end to end, alternately, and the\n"
+        "transferred output is checked against the untuned one; kernels that are slower\n"
+        "in place are reset, so the result is never slower than untuned.  The chosen\n"
+        "schedules are stored in DB (origin transferred, with their source model), so\n"
+        "`transtune run MODEL --db DB` runs them.  Records tuned for MODEL itself are\n"
+        "never used.\n"
+        "\n"
+        "  --from M1,M2    source models (default: every model in DB that has a kernel\n"
+        "                  of one of MODEL's classes, ranked by the share of MODEL's FLOPs\n"
+        "                  those classes cover)\n"
+        "  --max-sources N at most the N best-ranked sources\n"
+        "  --threads T     kernel threads (default: all cores)\n"
+        "  --repeat R      end-to-end runs per timing (default 20; 3 rounds, best median)\n"
+        "  --json          one JSON object: untuned_ms, tuned_ms, speedup, search_time_s,\n"
+        "                  kernels, kernels_improved, sources, per-kernel details\n"
+        "Exit status: 0 ok (also when nothing could be transferred: the report says why);\n"
+        "1 failure; 2 usage.\n");
+}
+
+static void on_msg(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "transfer: %s\n", msg);
+}
+
+static void report(const char *name, const tt_transfer_result *r, int json)
+{
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "model", json_string(name));
+        json_object_set_new(o, "untuned_ms", json_real(r->untuned_s * 1e3));
+        json_object_set_new(o, "tuned_ms", json_real(r->tuned_s * 1e3));
+        json_object_set_new(o, "speedup", json_real(r->speedup));
+        json_object_set_new(o, "search_time_s", json_real(r->search_s));
+        json_object_set_new(o, "kernels", json_integer(r->nkernels));
+        json_object_set_new(o, "kernels_improved", json_integer(r->kernels_improved));
+        json_object_set_new(o, "candidates", json_integer(r->candidates));
+        json_object_set_new(o, "candidates_valid", json_integer(r->valid));
+        json_object_set_new(o, "kernels_reset", json_integer(r->resets));
+        json_object_set_new(o, "max_rel_err", json_real(r->max_rel_err));
+        if (r->note[0])
+            json_object_set_new(o, "note", json_string(r->note));
+        json_t *src = json_array();
+        for (int i = 0; i < r->nsources; i++) {
+            json_t *s = json_object();
+            json_object_set_new(s, "model", json_string(r->sources[i]));
+            json_object_set_new(s, "flops_covered", json_real(r->coverage[i]));
+            json_array_append_new(src, s);
+        }
+        json_object_set_new(o, "sources", src);
+        json_t *ks = json_array();
+        for (int i = 0; i < r->nkernels; i++) {
+            const tt_transfer_kernel *k = &r->k[i];
+            json_t *x = json_object();
+            json_object_set_new(x, "name", json_string(k->name));
+            json_object_set_new(x, "class", json_string(k->class_key));
+            json_object_set_new(x, "weight", json_integer(k->weight));
+            json_object_set_new(x, "candidates", json_integer(k->candidates));
+            json_object_set_new(x, "valid", json_integer(k->valid));
+            json_object_set_new(x, "chosen_source", k->chosen ? json_string(k->source) : json_null());
+            json_object_set_new(x, "default_ms", k->default_s > 0 ? json_real(k->default_s * 1e3) : json_null());
+            json_object_set_new(x, "best_ms", k->best_s > 0 ? json_real(k->best_s * 1e3) : json_null());
+            json_object_set_new(x, "speedup", k->chosen && k->chosen_s > 0 && k->default_s > 0
+                                                  ? json_real(k->default_s / k->chosen_s)
+                                                  : json_real(1.0));
+            json_object_set_new(x, "reset", json_boolean(k->reset));
+            if (k->reason[0])
+                json_object_set_new(x, "first_failure", json_string(k->reason));
+            json_array_append_new(ks, x);
+        }
+        json_object_set_new(o, "kernel_details", ks);
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+        return;
+    }
+    printf("sources:");
+    for (int i = 0; i < r->nsources; i++)
+        printf(" %s (%.0f%% of the FLOPs)", r->sources[i], 100 * r->coverage[i]);
+    printf("%s\n", r->nsources ? "" : " none");
+    printf("%-32s %-28s %6s %5s %5s %-16s %10s %10s %8s\n", "kernel", "class", "weight", "cand",
+           "valid", "chosen source", "default_ms", "chosen_ms", "speedup");
+    for (int i = 0; i < r->nkernels; i++) {
+        const tt_transfer_kernel *k = &r->k[i];
+        if (k->candidates == 0)
+            continue;
+        char d[32] = "-", c[32] = "-";
+        if (k->default_s > 0)
+            snprintf(d, sizeof d, "%.4f", k->default_s * 1e3);
+        if (k->chosen_s > 0)
+            snprintf(c, sizeof c, "%.4f", k->chosen_s * 1e3);
+        printf("%-32.32s %-28.28s %6d %5d %5d %-16.16s %10s %10s %7.2fx%s\n", k->name, k->class_key,
+               k->weight, k->candidates, k->valid, k->chosen ? k->source : k->reset ? "(reset)" : "default",
+               d, c, k->chosen && k->chosen_s > 0 && k->default_s > 0 ? k->default_s / k->chosen_s : 1.0,
+               k->valid < k->candidates && k->reason[0] ? "  *" : "");
+    }
+    int n_other = 0;
+    for (int i = 0; i < r->nkernels; i++)
+        n_other += r->k[i].candidates == 0;
+    if (n_other)
+        printf("(%d kernel%s without a candidate of their class keep the default schedule)\n", n_other,
+               n_other == 1 ? "" : "s");
+    for (int i = 0; i < r->nkernels; i++)
+        if (r->k[i].valid < r->k[i].candidates && r->k[i].reason[0]) {
+            printf("* %s: %s\n", r->k[i].name, r->k[i].reason);
+            break;
+        }
+    if (r->note[0])
+        printf("nothing transferred: %s\n", r->note);
+    printf("%s: untuned %.3f ms, transferred %.3f ms, speedup %.2fx; %d of %d kernels improved "
+           "(%d candidates, %d valid%s); search time %.1f s\n",
+           name, r->untuned_s * 1e3, r->tuned_s * 1e3, r->speedup, r->kernels_improved, r->nkernels,
+           r->candidates, r->valid, r->resets ? ", some reset after the end-to-end check" : "",
+           r->search_s);
+}
+
+int cmd_transfer(int argc, char **argv)
+{
+    const char *what = NULL, *db_path = NULL, *from = NULL;
+    int json = 0;
+    int64_t threads = 0, max_sources = 0, repeat = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            transfer_help();
+            return 0;
+        }
+        if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--db") || !strcmp(a, "--from") || !strcmp(a, "--threads") ||
+            !strcmp(a, "--max-sources") || !strcmp(a, "--repeat")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "transtune transfer: %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--db")) {
+                db_path = v;
+            } else if (!strcmp(a, "--from")) {
+                from = v;
+            } else {
+                int64_t x;
+                if (cli_parse_i64(v, &x) || x > 4096 || (!strcmp(a, "--repeat") && x < 1)) {
+                    fprintf(stderr, "transtune transfer: %s needs a positive integer, got '%s'\n", a, v);
+                    return 2;
+                }
+                if (!strcmp(a, "--threads"))
+                    threads = x;
+                else if (!strcmp(a, "--max-sources"))
+                    max_sources = x;
+                else
+                    repeat = x;
+            }
+            continue;
+        }
+        if (a[0] == '-') {
+            fprintf(stderr, "transtune transfer: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (what) {
+            fprintf(stderr, "transtune transfer: one MODEL only\n");
+            return 2;
+        }
+        what = a;
+    }
+    if (!what) {
+        fprintf(stderr, "usage: transtune transfer MODEL [--db DB] [--from M1,M2] ... (see --help)\n");
+        return 2;
+    }
+    /* --from: a comma-separated list */
+    char fbuf[2048];
+    const char *names[TT_TRANSFER_MAX_SOURCES];
+    int nfrom = 0;
+    if (from) {
+        snprintf(fbuf, sizeof fbuf, "%s", from);
+        for (char *tok = strtok(fbuf, ","); tok; tok = strtok(NULL, ",")) {
+            if (nfrom == TT_TRANSFER_MAX_SOURCES) {
+                fprintf(stderr, "transtune transfer: at most %d --from models\n", TT_TRANSFER_MAX_SOURCES);
+                return 2;
+            }
+            names[nfrom++] = tok;
+        }
+        if (nfrom == 0) {
+            fprintf(stderr, "transtune transfer: --from needs model names\n");
+            return 2;
+        }
+    }
+    tt_err err = {0};
+    tt_model *m = NULL;
+    if (tt_model_load(what, &m, &err)) {
+        fprintf(stderr, "transtune transfer: %s\n", err.msg);
+        return 1;
+    }
+    const char *path = db_path ? db_path : cli_db_default_path();
+    tt_db *db = NULL;
+    if (tt_db_open(path, 0, &db, &err)) {
+        fprintf(stderr, "transtune transfer: %s\n", err.msg);
+        tt_model_free(m);
+        return 1;
+    }
+    tt_transfer_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = (int)threads;
+    o.nfrom = nfrom;
+    o.from = names;
+    o.max_sources = (int)max_sources;
+    o.repeat = (int)repeat;
+    o.progress = json ? NULL : on_msg;
+    tt_transfer_result r;
+    const char *name = m->name[0] ? m->name : what;
+    int rc = tt_transfer_model(db, name, what, m, &o, &r, &err);
+    if (rc)
+        fprintf(stderr, "transtune transfer: %s\n", err.msg);
+    else
+        report(name, &r, json);
+    tt_transfer_result_free(&r);
+    tt_db_close(db);
+    tt_model_free(m);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,607 @@
+/* transfer.c - see transfer.h. */
+#include "transfer.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../exec/exec.h"
+#include "../record/record.h"
+#include "../tune/tune.h"
+
+void tt_transfer_result_free(tt_transfer_result *r)
+{
+    if (!r)
+        return;
+    free(r->k);
+    r->k = NULL;
+}
+
+int tt_transfer_choose(int n, const int *correct, const double *time_s, double default_s)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        if (!correct[i] || !(time_s[i] > 0))
+            continue;
+        if (default_s > 0 && !(time_s[i] < default_s))
+            continue;
+        if (best < 0 || time_s[i] < time_s[best])
+            best = i;
+    }
+    return best;
+}
+
+int tt_transfer_resets(int n, const int *chosen, const double *inplace_tuned_s,
+                       const double *inplace_untuned_s, int *reset)
+{
+    int nr = 0;
+    for (int k = 0; k < n; k++) {
+        reset[k] = chosen[k] && inplace_tuned_s[k] > inplace_untuned_s[k];
+        nr += reset[k];
+    }
+    return nr;
+}
+
+tt_state *tt_transfer_replay(const tt_dag *d, const tt_step *steps, int n, tt_err *err)
+{
+    tt_state *s = tt_state_new(d);
+    s->lax_extents = 1;
+    for (int i = 0; i < n; i++) {
+        tt_step x = steps[i];
+        if (x.tag == TT_STEP_SP && x.stage >= 0 && x.stage < s->nstages && x.iter >= 0 &&
+            x.iter < s->stages[x.stage].niters) {
+            const tt_stage *st = &s->stages[x.stage];
+            int64_t e = st->nodes[st->iters[x.iter].node].extent;
+            if (e > 0)
+                x.extent = e; /* the target's extent: the step now replays exactly */
+        }
+        if (tt_state_apply(s, &x, err)) {
+            tt_err_prefix(err, "step %d (%s)", i,
+                          x.tag >= 0 && x.tag < TT_STEP_COUNT ? tt_step_tags[x.tag] : "?");
+            tt_state_free(s);
+            return NULL;
+        }
+    }
+    s->lax_extents = 0;
+    return s;
+}
+
+/* ---- the pool ------------------------------------------------------------------ */
+
+typedef struct pool_ent {
+    char class_key[128];
+    int source;                  /* index in the chosen sources */
+    tt_step *steps;
+    int nsteps;
+} pool_ent;
+
+typedef struct pool {
+    int n, cap;
+    pool_ent *e;
+} pool;
+
+static void pool_free(pool *p)
+{
+    for (int i = 0; i < p->n; i++)
+        free(p->e[i].steps);
+    free(p->e);
+    memset(p, 0, sizeof *p);
+}
+
+static void say(const tt_transfer_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const tt_transfer_opts *o, const char *fmt, ...)
+{
+    if (!o->progress)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    o->progress(o->ctx, buf);
+}
+
+/* Per target kernel during the run. */
+typedef struct tkern {
+    int ncand;
+    tt_state **cand;             /* replayed candidates */
+    int *cand_src;               /* their source index */
+    tt_eval_item *items;         /* ncand items */
+    tt_state *def;
+    tt_eval_item def_item;
+    tt_ref ref;
+    int choice;                  /* candidate index or -1 */
+} tkern;
+
+typedef struct src_rank {
+    int idx;                     /* in the models list */
+    double cov;
+} src_rank;
+
+static int cmp_rank(const void *a, const void *b)
+{
+    const src_rank *x = a, *y = b;
+    if (x->cov != y->cov)
+        return x->cov > y->cov ? -1 : 1;
+    return x->idx - y->idx;
+}
+
+/* Time both executors alternately; the best median of each. */
+static int time_pair(tt_exec *a, tt_exec *b, const void *input, int repeat, double *ta, double *tb,
+                     tt_err *err)
+{
+    *ta = *tb = INFINITY;
+    for (int round = 0; round < 3; round++) {
+        double x;
+        if (tt_exec_time(a, input, repeat, &x, err))
+            return -1;
+        if (x < *ta)
+            *ta = x;
+        if (tt_exec_time(b, input, repeat, &x, err))
+            return -1;
+        if (x < *tb)
+            *tb = x;
+    }
+    return 0;
+}
+
+static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, int use_choice,
+                      const int *reset, tt_exec **out, tt_err *err)
+{
+    tt_exec_opts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.threads = o->threads;
+    eo.build = o->build;
+    const tt_step **steps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(tt_step *));
+    int *nsteps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(int));
+    if (use_choice) {
+        for (int k = 0; k < m->nkernels; k++)
+            if (K[k].choice >= 0 && !(reset && reset[k])) {
+                steps[k] = K[k].cand[K[k].choice]->steps;
+                nsteps[k] = K[k].cand[K[k].choice]->nsteps;
+            }
+        eo.steps = steps;
+        eo.nsteps = nsteps;
+    }
+    int rc = tt_exec_build(m, &eo, out, err);
+    free(steps);
+    free(nsteps);
+    return rc;
+}
+
+int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
+                      const tt_transfer_opts *o, tt_transfer_result *r, tt_err *err)
+{
+    memset(r, 0, sizeof *r);
+    double t0 = tt_now();
+    int nk = m->nkernels, rc = -1;
+    r->nkernels = nk;
+    r->k = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *r->k);
+    tkern *K = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *K);
+    int64_t tid = 0;
+    int64_t *kids = tt_xcalloc((size_t)nk + 1, sizeof(int64_t));
+    tt_db_model_info *models = NULL;
+    int nmodels = 0;
+    int64_t src_id[TT_TRANSFER_MAX_SOURCES];
+    pool P = {0};
+    tt_eval_task *tasks = NULL;
+    tt_exec *eu = NULL, *et = NULL;
+    void *input = NULL;
+    float *out_u = NULL, *out_t = NULL;
+    int *reset = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    for (int k = 0; k < nk; k++) {
+        tt_transfer_kernel *x = &r->k[k];
+        snprintf(x->name, sizeof x->name, "%s", m->kernels[k].first_node);
+        snprintf(x->class_key, sizeof x->class_key, "%s", m->kernels[k].dag->class_key);
+        x->weight = m->kernels[k].weight;
+        x->flops = m->kernels[k].dag->flops;
+        x->default_s = x->best_s = x->chosen_s = -1;
+        K[k].choice = -1;
+    }
+    if (tt_db_add_model(db, name, source, m, &tid, kids, err))
+        goto out;
+
+    /* 1. sources */
+    if (tt_db_models(db, &models, &nmodels, err))
+        goto out;
+    double total = 0;
+    for (int k = 0; k < nk; k++)
+        total += m->kernels[k].weight * m->kernels[k].dag->flops;
+    src_rank *rank = tt_xcalloc((size_t)nmodels + 1, sizeof *rank);
+    int nrank = 0;
+    for (int i = 0; i < nmodels; i++) {
+        if (models[i].id == tid)
+            continue;
+        int named = 0;
+        for (int j = 0; j < o->nfrom; j++)
+            named |= !strcmp(o->from[j], models[i].name);
+        if (o->nfrom > 0 && !named)
+            continue;
+        tt_db_kernel_info *ks = NULL;
+        int nks = 0;
+        if (tt_db_model_kernels(db, models[i].id, &ks, &nks, err)) {
+            free(rank);
+            goto out;
+        }
+        double cov = 0;
+        for (int k = 0; k < nk; k++) {
+            int has = 0;
+            for (int j = 0; j < nks && !has; j++)
+                has = !strcmp(ks[j].class_key, m->kernels[k].dag->class_key);
+            if (has)
+                cov += m->kernels[k].weight * m->kernels[k].dag->flops;
+        }
+        free(ks);
+        if (o->nfrom > 0 || cov > 0) {
+            rank[nrank].idx = i;
+            rank[nrank].cov = total > 0 ? cov / total : 0;
+            nrank++;
+        }
+    }
+    for (int j = 0; j < o->nfrom; j++) {
+        int found = 0;
+        for (int i = 0; i < nrank; i++)
+            found |= !strcmp(models[rank[i].idx].name, o->from[j]);
+        if (!found) {
+            tt_err_set(err, "source model '%s' is not in the database%s", o->from[j],
+                       !strcmp(o->from[j], name) ? " (it is the target)" : "");
+            free(rank);
+            goto out;
+        }
+    }
+    qsort(rank, (size_t)nrank, sizeof *rank, cmp_rank);
+    int maxs = o->max_sources > 0 ? o->max_sources : TT_TRANSFER_MAX_SOURCES;
+    if (maxs > TT_TRANSFER_MAX_SOURCES)
+        maxs = TT_TRANSFER_MAX_SOURCES;
+    for (int i = 0; i < nrank && r->nsources < maxs; i++) {
+        snprintf(r->sources[r->nsources], sizeof r->sources[0], "%s", models[rank[i].idx].name);
+        r->coverage[r->nsources] = rank[i].cov;
+        src_id[r->nsources] = models[rank[i].idx].id;
+        r->nsources++;
+    }
+    free(rank);
+
+    /* 2. the pool: each source kernel's best record tuned or imported for that source */
+    tt_db_row *row = tt_xmalloc(sizeof *row);
+    for (int s = 0; s < r->nsources; s++) {
+        tt_db_kernel_info *ks = NULL;
+        int nks = 0;
+        if (tt_db_model_kernels(db, src_id[s], &ks, &nks, err)) {
+            free(row);
+            goto out;
+        }
+        for (int j = 0; j < nks; j++) {
+            int wanted = 0;
+            for (int k = 0; k < nk && !wanted; k++)
+                wanted = !strcmp(ks[j].class_key, m->kernels[k].dag->class_key);
+            if (!wanted)
+                continue;
+            tt_db_filter f;
+            memset(&f, 0, sizeof f);
+            f.origins = (1u << TT_ORIGIN_TUNED) | (1u << TT_ORIGIN_IMPORTED);
+            f.only_model = src_id[s];
+            f.exclude_model = tid;
+            f.ok_only = 1;
+            int got = tt_db_best_record(db, ks[j].workload_key, &f, row, err);
+            if (got < 0) {
+                free(ks);
+                free(row);
+                goto out;
+            }
+            if (!got)
+                continue;
+            if (P.n == P.cap) {
+                P.cap = P.cap ? P.cap * 2 : 64;
+                P.e = tt_xrealloc(P.e, (size_t)P.cap * sizeof *P.e);
+            }
+            pool_ent *e = &P.e[P.n++];
+            snprintf(e->class_key, sizeof e->class_key, "%s", ks[j].class_key);
+            e->source = s;
+            e->nsteps = row->rec.nsteps;
+            e->steps = tt_xmalloc((size_t)(e->nsteps ? e->nsteps : 1) * sizeof(tt_step));
+            memcpy(e->steps, row->rec.steps, (size_t)e->nsteps * sizeof(tt_step));
+        }
+        free(ks);
+    }
+    free(row);
+    say(o, "%d source model%s, %d pooled schedules", r->nsources, r->nsources == 1 ? "" : "s", P.n);
+
+    /* 3. candidates: pool schedules of the class, replayed with the target's extents */
+    int lanes = tt_host_vector_lanes();
+    int ntasks = 0;
+    for (int k = 0; k < nk; k++) {
+        const tt_dag *d = m->kernels[k].dag;
+        tt_transfer_kernel *x = &r->k[k];
+        char **seen = NULL;
+        for (int i = 0; i < P.n; i++) {
+            if (strcmp(P.e[i].class_key, d->class_key))
+                continue;
+            x->candidates++;
+            tt_err e = {0};
+            tt_state *s = tt_transfer_replay(d, P.e[i].steps, P.e[i].nsteps, &e);
+            if (!s) {
+                if (!x->reason[0])
+                    snprintf(x->reason, sizeof x->reason, "replay: %s", e.msg);
+                continue;
+            }
+            char *json = tt_steps_write(s->steps, s->nsteps);
+            int dup = 0;
+            for (int j = 0; j < K[k].ncand && !dup; j++)
+                dup = !strcmp(seen[j], json);
+            if (dup) {
+                free(json);
+                tt_state_free(s);
+                continue;
+            }
+            K[k].cand = tt_xrealloc(K[k].cand, (size_t)(K[k].ncand + 1) * sizeof(tt_state *));
+            K[k].cand_src = tt_xrealloc(K[k].cand_src, (size_t)(K[k].ncand + 1) * sizeof(int));
+            seen = tt_xrealloc(seen, (size_t)(K[k].ncand + 1) * sizeof(char *));
+            seen[K[k].ncand] = json;
+            K[k].cand[K[k].ncand] = s;
+            K[k].cand_src[K[k].ncand] = P.e[i].source;
+            K[k].ncand++;
+            x->replayed++;
+        }
+        for (int j = 0; j < K[k].ncand; j++)
+            free(seen[j]);
+        free(seen);
+        r->candidates += K[k].ncand;
+        if (K[k].ncand == 0)
+            continue;
+        tt_step *steps = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
+        int ns = 0;
+        tt_err e = {0};
+        if (tt_default_schedule(d, lanes, steps, TT_MAX_STEPS, &ns, &e) == 0) {
+            K[k].def = tt_state_new(d);
+            if (tt_state_apply_all(K[k].def, steps, ns, &e)) {
+                tt_state_free(K[k].def);
+                K[k].def = NULL;
+            }
+        }
+        free(steps);
+        ntasks++;
+    }
+    if (r->candidates == 0)
+        snprintf(r->note, sizeof r->note, "%s",
+                 r->nsources == 0 ? "no model in the database shares a kernel class with this model"
+                                  : "the source models have no valid tuned record of this model's "
+                                    "kernel classes, or none replays on its kernels");
+
+    /* 4. measurement: the defaults, then the candidates (cut off at 3x the default) */
+    tasks = tt_xcalloc((size_t)ntasks + 1, sizeof *tasks);
+    int *task_k = tt_xcalloc((size_t)ntasks + 1, sizeof(int));
+    int nt = 0;
+    for (int k = 0; k < nk; k++)
+        if (K[k].ncand > 0)
+            task_k[nt++] = k;
+    tt_run_opts ro;
+    tt_tune_default_run_opts(&ro, o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+    tt_build_opts bo = o->build ? *o->build : (tt_build_opts){0};
+    if (nt > 0) {
+        int ndef = 0;
+        for (int t = 0; t < nt; t++) {
+            tkern *T = &K[task_k[t]];
+            memset(&tasks[t], 0, sizeof tasks[t]);
+            tasks[t].dag = m->kernels[task_k[t]].dag;
+            tasks[t].ref = &T->ref;
+            if (T->def) {
+                T->def_item.state = T->def;
+                tasks[t].nitems = 1;
+                tasks[t].items = &T->def_item;
+                ndef++;
+            }
+        }
+        say(o, "measuring the default schedules of %d kernels", ndef);
+        if (tt_evaluate(tasks, nt, &bo, &ro, NULL, NULL, err))
+            goto out_tasks;
+        int ncand = 0;
+        for (int t = 0; t < nt; t++) {
+            int k = task_k[t];
+            tkern *T = &K[k];
+            if (T->def && T->def_item.res.error == 0 && T->def_item.res.correct)
+                r->k[k].default_s = T->def_item.res.mean;
+            T->items = tt_xcalloc((size_t)T->ncand, sizeof(tt_eval_item));
+            for (int i = 0; i < T->ncand; i++)
+                T->items[i].state = T->cand[i];
+            memset(&tasks[t], 0, sizeof tasks[t]);
+            tasks[t].dag = m->kernels[k].dag;
+            tasks[t].ref = &T->ref;
+            tasks[t].nitems = T->ncand;
+            tasks[t].items = T->items;
+            tasks[t].cutoff_s = r->k[k].default_s > 0 ? 3 * r->k[k].default_s : 0;
+            ncand += T->ncand;
+        }
+        say(o, "measuring %d candidates", ncand);
+        if (tt_evaluate(tasks, nt, &bo, &ro, NULL, NULL, err))
+            goto out_tasks;
+        /* 5. choice */
+        for (int t = 0; t < nt; t++) {
+            int k = task_k[t];
+            tkern *T = &K[k];
+            tt_transfer_kernel *x = &r->k[k];
+            int *ok = tt_xcalloc((size_t)T->ncand, sizeof(int));
+            double *tm = tt_xcalloc((size_t)T->ncand, sizeof(double));
+            int bestv = -1;
+            for (int i = 0; i < T->ncand; i++) {
+                const tt_result *res = &T->items[i].res;
+                ok[i] = res->error == 0 && res->correct;
+                tm[i] = ok[i] ? res->mean : -1;
+                x->valid += ok[i];
+                if (ok[i] && (bestv < 0 || tm[i] < tm[bestv]))
+                    bestv = i;
+                if (!ok[i] && !x->reason[0])
+                    snprintf(x->reason, sizeof x->reason, "%s: %s",
+                             res->error > 0 && res->error < TT_ERR_COUNT ? tt_errno_names[res->error] : "failed",
+                             res->msg);
+            }
+            r->valid += x->valid;
+            if (bestv >= 0) {
+                x->best_s = tm[bestv];
+                snprintf(x->source, sizeof x->source, "%s", r->sources[T->cand_src[bestv]]);
+            }
+            T->choice = tt_transfer_choose(T->ncand, ok, tm, x->default_s);
+            x->chosen = T->choice >= 0;
+            x->chosen_s = x->chosen ? tm[T->choice] : x->default_s;
+            free(ok);
+            free(tm);
+        }
+    }
+
+    /* 6. end to end: untuned and transferred, alternately, output checked */
+    const tt_tensor *IT = &m->g->tensors[m->input], *OT = &m->g->tensors[m->output];
+    int64_t out_n = tt_tensor_numel(OT);
+    input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
+    tt_model_random_input(m, input);
+    out_u = tt_xmalloc((size_t)out_n * sizeof(float));
+    out_t = tt_xmalloc((size_t)out_n * sizeof(float));
+    int repeat = o->repeat > 0 ? o->repeat : 20;
+    int nchosen = 0;
+    for (int k = 0; k < nk; k++)
+        nchosen += K[k].choice >= 0;
+    say(o, "building the untuned model%s", nchosen ? " and the transferred one" : "");
+    if (build_exec(m, o, K, 0, NULL, &eu, err) || tt_exec_run(eu, input, out_u, err))
+        goto out_tasks;
+    if (nchosen == 0) {
+        if (tt_exec_time(eu, input, repeat, &r->untuned_s, err))
+            goto out_tasks;
+        r->tuned_s = r->untuned_s;
+    } else {
+        for (int attempt = 0; attempt < 3; attempt++) {
+            tt_exec_free(et);
+            et = NULL;
+            int left = 0;
+            for (int k = 0; k < nk; k++)
+                left += K[k].choice >= 0 && !reset[k];
+            if (attempt == 2 || left == 0) {
+                /* still slower: every kernel back to its default, which is the
+                 * untuned model itself */
+                for (int k = 0; k < nk; k++)
+                    reset[k] = 1;
+                r->tuned_s = r->untuned_s;
+                r->max_rel_err = 0;
+                break;
+            }
+            if (build_exec(m, o, K, 1, reset, &et, err) || tt_exec_run(et, input, out_t, err))
+                goto out_tasks;
+            double num = 0, den = 0;
+            for (int64_t i = 0; i < out_n; i++) {
+                double dlt = fabs((double)out_t[i] - out_u[i]);
+                if (!(dlt <= num))
+                    num = dlt;
+                if (fabs(out_u[i]) > den)
+                    den = fabs(out_u[i]);
+            }
+            r->max_rel_err = den > 0 ? num / den : num;
+            if (!(r->max_rel_err <= 1e-3)) {
+                tt_err_set(err, "the transferred model's output differs from the untuned one "
+                                "(max relative error %.3g): a checked kernel misbehaves in place",
+                           r->max_rel_err);
+                goto out_tasks;
+            }
+            say(o, "timing untuned and transferred (%d runs each, 3 rounds)", repeat);
+            if (time_pair(eu, et, input, repeat, &r->untuned_s, &r->tuned_s, err))
+                goto out_tasks;
+            if (r->tuned_s <= r->untuned_s)
+                break;
+            /* slower: profile in place and reset the kernels that hurt */
+            double *cu = tt_xcalloc((size_t)m->ncalls + 1, sizeof(double));
+            double *ct = tt_xcalloc((size_t)m->ncalls + 1, sizeof(double));
+            double *su = tt_xcalloc((size_t)nk + 1, sizeof(double));
+            double *st = tt_xcalloc((size_t)nk + 1, sizeof(double));
+            int *ch = tt_xcalloc((size_t)nk + 1, sizeof(int));
+            int prc = tt_exec_profile(eu, input, 5, cu, err) || tt_exec_profile(et, input, 5, ct, err);
+            if (!prc) {
+                for (int c = 0; c < m->ncalls; c++)
+                    if (m->calls[c].kind == TT_MCALL_KERNEL) {
+                        su[m->calls[c].kernel] += cu[c];
+                        st[m->calls[c].kernel] += ct[c];
+                    }
+                for (int k = 0; k < nk; k++)
+                    ch[k] = K[k].choice >= 0 && !reset[k];
+                int *nr = tt_xcalloc((size_t)nk + 1, sizeof(int));
+                int n = tt_transfer_resets(nk, ch, st, su, nr);
+                for (int k = 0; k < nk; k++)
+                    reset[k] |= nr[k];
+                free(nr);
+                say(o, "transferred model slower (%.3f ms vs %.3f ms): %d kernel%s reset to default",
+                    r->tuned_s * 1e3, r->untuned_s * 1e3, n, n == 1 ? "" : "s");
+                if (n == 0)
+                    attempt = 1; /* nothing to blame: the next attempt resets all */
+            }
+            free(cu);
+            free(ct);
+            free(su);
+            free(st);
+            free(ch);
+            if (prc)
+                goto out_tasks;
+        }
+    }
+    for (int k = 0; k < nk; k++) {
+        tt_transfer_kernel *x = &r->k[k];
+        if (x->chosen && reset[k]) {
+            x->chosen = 0;
+            x->reset = 1;
+            x->chosen_s = x->default_s;
+            r->resets++;
+        }
+        r->kernels_improved += x->chosen;
+    }
+    r->speedup = r->tuned_s > 0 ? r->untuned_s / r->tuned_s : 1;
+
+    /* 7. the chosen records, with their source */
+    if (r->kernels_improved > 0) {
+        tt_db_target tg;
+        tt_db_target_host(&tg, ro.threads);
+        tt_record *recs = tt_xcalloc((size_t)r->kernels_improved, sizeof *recs);
+        tt_db_rec *in = tt_xcalloc((size_t)r->kernels_improved, sizeof *in);
+        int n = 0;
+        for (int k = 0; k < nk; k++) {
+            if (!r->k[k].chosen)
+                continue;
+            const tt_eval_item *it = &K[k].items[K[k].choice];
+            tt_tune_fill_record(&recs[n], it->state, &it->res, it->build_s, &tg);
+            in[n] = (tt_db_rec){kids[k], &recs[n], &tg, TT_ORIGIN_TRANSFERRED,
+                                src_id[K[k].cand_src[K[k].choice]]};
+            snprintf(r->k[k].source, sizeof r->k[k].source, "%s",
+                     r->sources[K[k].cand_src[K[k].choice]]);
+            n++;
+        }
+        int wrc = tt_db_add_records(db, n, in, NULL, err);
+        free(recs);
+        free(in);
+        if (wrc)
+            goto out_tasks;
+    }
+    r->search_s = tt_now() - t0;
+    rc = 0;
+out_tasks:
+    free(task_k);
+out:
+    if (rc)
+        r->search_s = tt_now() - t0;
+    tt_exec_free(eu);
+    tt_exec_free(et);
+    free(input);
+    free(out_u);
+    free(out_t);
+    free(tasks);
+    for (int k = 0; k < nk; k++) {
+        for (int i = 0; i < K[k].ncand; i++)
+            tt_state_free(K[k].cand[i]);
+        free(K[k].cand);
+        free(K[k].cand_src);
+        free(K[k].items);
+        tt_state_free(K[k].def);
+        tt_ref_free(&K[k].ref);
+    }
+    free(K);
+    free(kids);
+    free(models);
+    free(reset);
+    pool_free(&P);
+    return rc;
+}

@@ -1,0 +1,116 @@
+/* transfer.h - transfer-tuning: reuse other models' tuned schedules on a new
+ * model's kernels (Gibson and Cano, PACT 2022; reference/transfer-tuning.md).
+ *
+ *   1. Sources: the models in the database other than the target, ranked by
+ *      the share of the target's FLOPs (weight x flops per kernel) whose class
+ *      key they have a kernel of; all with a share > 0 by default, or the
+ *      models named by the caller.
+ *   2. Pool: for each kernel of each source, its best record tuned or
+ *      imported for that source (records whose source model is the source).
+ *      Records of the target itself are never read.
+ *   3. Candidates of a target kernel: the distinct pool schedules of its class
+ *      key, each replayed on the target's DAG with the target's extents (split
+ *      lengths kept as factors; a split that does not divide gets a guarded
+ *      tail), plus the kernel's default schedule.  A schedule that does not
+ *      replay is dropped with its reason.
+ *   4. Measurement, with the search's protocol (tt_tune_default_run_opts): the
+ *      default schedules first, then every candidate, built in parallel and
+ *      run one at a time, output checked, a candidate 3x slower than the
+ *      default cut off after one call.
+ *   5. Choice: per kernel the fastest correct candidate if it beats the
+ *      default, else the default (tt_transfer_choose).
+ *   6. End to end: the untuned and the transferred model are built and timed
+ *      in process, alternately, and the transferred output is checked against
+ *      the untuned one.  If the transferred model is slower, each kernel is
+ *      profiled in place in both, the kernels whose choice is slower in place
+ *      are reset to the default (tt_transfer_resets), and the model is
+ *      measured again; if it is still slower, every kernel is reset: the
+ *      result is never slower than untuned.
+ *   7. The chosen records are written to the database (origin transferred,
+ *      source model = where the schedule came from), in one transaction.
+ *
+ * Search time = wall time of all of the above from the first database read
+ * to the last write (replay, builds, measurements, end-to-end checks).
+ */
+#ifndef TT_TRANSFER_H
+#define TT_TRANSFER_H
+
+#include "../db/db.h"
+#include "../measure/evaluate.h"
+#include "../model/model.h"
+
+#define TT_TRANSFER_MAX_SOURCES 64
+
+typedef struct tt_transfer_opts {
+    int threads;                 /* 0 = all cores */
+    int nfrom;                   /* > 0: use exactly these source models */
+    const char *const *from;
+    int max_sources;             /* automatic sources: at most this many (0 = all) */
+    int repeat;                  /* end-to-end timing repeats (0 = 20) */
+    const tt_build_opts *build;  /* NULL = defaults */
+    void (*progress)(void *ctx, const char *msg);
+    void *ctx;
+} tt_transfer_opts;
+
+typedef struct tt_transfer_kernel {
+    char name[96];               /* first node */
+    char class_key[128];
+    int weight;
+    double flops;
+    int candidates;              /* pool schedules of its class */
+    int replayed;                /* of those, replayed on this kernel */
+    int valid;                   /* measured and correct */
+    char reason[200];            /* the first failure (replay or measurement), "" if none */
+    double default_s;            /* standalone; -1 unknown */
+    double best_s;               /* fastest correct candidate; -1 none */
+    int chosen;                  /* 1: a transferred schedule runs; 0: default */
+    int reset;                   /* its choice was reset after the end-to-end check */
+    char source[128];            /* source model of the chosen (or best) schedule */
+    double chosen_s;             /* standalone time of what runs */
+} tt_transfer_kernel;
+
+typedef struct tt_transfer_result {
+    int nkernels;
+    tt_transfer_kernel *k;       /* malloc'ed: tt_transfer_result_free */
+    int nsources;
+    char sources[TT_TRANSFER_MAX_SOURCES][128];
+    double coverage[TT_TRANSFER_MAX_SOURCES]; /* share of the target's FLOPs */
+    int candidates, valid;       /* over all kernels */
+    int kernels_improved;        /* kernels running a transferred schedule */
+    double untuned_s, tuned_s, speedup;
+    double max_rel_err;          /* transferred output vs untuned */
+    double search_s;
+    int resets;
+    char note[256];              /* why nothing was transferred, if so */
+} tt_transfer_result;
+
+void tt_transfer_result_free(tt_transfer_result *r);
+
+/* Transfer-tune model m (registered in db as `name` with `source`).  Returns
+ * 0 with r filled (also when nothing could be transferred: r->note says
+ * why), -1 with err set on a database, build or run failure. */
+int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
+                      const tt_transfer_opts *o, tt_transfer_result *r, tt_err *err);
+
+/* ---- the decisions, as pure functions (tested from given times) ---------- */
+
+/* The candidate to run: the index of the fastest correct candidate whose time
+ * is below default_s, or -1 for the default.  correct[i] == 0 or time <= 0
+ * never wins; default_s <= 0 (unknown) lets any correct candidate win. */
+int tt_transfer_choose(int n, const int *correct, const double *time_s, double default_s);
+
+/* After an end-to-end run slower than untuned: given, per kernel, whether a
+ * transferred schedule was chosen and its summed in-place time in the
+ * transferred and in the untuned model, set reset[k] = 1 for each chosen
+ * kernel that is slower in place.  Returns the number reset. */
+int tt_transfer_resets(int n, const int *chosen, const double *inplace_tuned_s,
+                       const double *inplace_untuned_s, int *reset);
+
+/* Replay a step list tuned for another workload of the same structure on d:
+ * split lengths are kept as factors and every SP step's recorded extent is
+ * rewritten to d's, so the returned state's steps replay on d exactly (as
+ * the executor and the database need).  NULL with err set if it does not
+ * replay. */
+tt_state *tt_transfer_replay(const tt_dag *d, const tt_step *steps, int n, tt_err *err);
+
+#endif

@@ -1,0 +1,245 @@
+/* test_transfer.c - transfer-tuning: the choices from given measured times,
+ * and a real transfer between two tiny models that share kernel classes
+ * (tiny -> tiny_wide), with a record of the target itself planted in the
+ * database that must never be used. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/search/policy.h"
+#include "../src/transfer/transfer.h"
+#include "../src/tune/tune.h"
+#include "test.h"
+
+/* ---- from given times -------------------------------------------------------- */
+
+static void test_choose(void)
+{
+    int ok[4] = {1, 1, 0, 1};
+    double t[4] = {3e-3, 2e-3, 1e-3, 2.5e-3};
+    /* the fastest correct one; the wrong (faster) one never wins */
+    CHECK(tt_transfer_choose(4, ok, t, 4e-3) == 1);
+    /* nothing beats the default: the default stays */
+    CHECK(tt_transfer_choose(4, ok, t, 1.5e-3) == -1);
+    /* a tie with the default is not an improvement */
+    CHECK(tt_transfer_choose(4, ok, t, 2e-3) == -1);
+    /* no correct candidate */
+    int none[4] = {0, 0, 0, 0};
+    CHECK(tt_transfer_choose(4, none, t, 9) == -1);
+    /* unknown default time: any correct candidate may win */
+    CHECK(tt_transfer_choose(4, ok, t, -1) == 1);
+    /* a time of 0 or below is no measurement */
+    double z[2] = {0, 5e-3};
+    int ok2[2] = {1, 1};
+    CHECK(tt_transfer_choose(2, ok2, z, 1e-2) == 1);
+    CHECK(tt_transfer_choose(0, NULL, NULL, 1) == -1);
+}
+
+static void test_resets(void)
+{
+    int chosen[5] = {1, 1, 0, 1, 1};
+    double tuned[5] = {1.0, 2.0, 5.0, 3.0, 0.5};
+    double untuned[5] = {1.5, 1.9, 1.0, 3.0, 0.7};
+    int reset[5];
+    /* only chosen kernels that are slower in place: kernel 1 (2.0 > 1.9);
+     * kernel 2 is slower but runs its default anyway; equal is kept */
+    CHECK(tt_transfer_resets(5, chosen, tuned, untuned, reset) == 1);
+    CHECK(!reset[0] && reset[1] && !reset[2] && !reset[3] && !reset[4]);
+}
+
+/* ---- a real transfer ------------------------------------------------------------- */
+
+static char tdir[256], tdb[300];
+
+static const char *tmp_db(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(tdir, sizeof tdir, "%s/tt-test-transfer.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(tdir))
+        return NULL;
+    snprintf(tdb, sizeof tdb, "%s/t.db", tdir);
+    return tdb;
+}
+
+static void tmp_done(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "    could not remove %s\n", tdir);
+}
+
+/* Store one random schedule of each searched kernel of m as a record of
+ * `source` (given cost); returns the number stored, -1 on error. */
+static int plant(tt_db *db, const tt_model *m, const char *source, double cost, uint64_t seed)
+{
+    tt_err err = {0};
+    int64_t mid = 0;
+    int64_t kids[64];
+    if (m->nkernels > 64 || tt_db_add_model(db, source, "test", m, &mid, kids, &err)) {
+        fprintf(stderr, "    %s\n", err.msg);
+        return -1;
+    }
+    tt_db_target tg;
+    tt_db_target_host(&tg, 1);
+    int n = 0;
+    for (int k = 0; k < m->nkernels; k++) {
+        const tt_dag *d = m->kernels[k].dag;
+        tt_search_params p;
+        tt_search_params_default(&p);
+        tt_err e = {0};
+        tt_policy *sp = tt_policy_new(d, &p, seed + (uint64_t)k, &e);
+        if (!sp)
+            continue; /* no sketch: not a searched kernel */
+        tt_state *s[1];
+        int got = tt_policy_next_batch(sp, NULL, 1, s, &e);
+        tt_policy_free(sp);
+        if (got != 1)
+            continue;
+        tt_result res;
+        memset(&res, 0, sizeof res);
+        res.ncosts = 1;
+        res.costs[0] = cost;
+        res.mean = cost;
+        res.correct = 1;
+        tt_record *rec = tt_xcalloc(1, sizeof *rec);
+        tt_tune_fill_record(rec, s[0], &res, 0, &tg);
+        tt_db_rec in = {kids[k], rec, &tg, TT_ORIGIN_TUNED, mid};
+        int rc = tt_db_add_records(db, 1, &in, NULL, &err);
+        free(rec);
+        tt_state_free(s[0]);
+        if (rc) {
+            fprintf(stderr, "    %s\n", err.msg);
+            return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+typedef struct seen_rows {
+    int transferred, from_target, bad;
+    const tt_model *m;
+    int64_t target;
+} seen_rows;
+
+/* Every transferred record of the target replays exactly on its kernel. */
+static int on_row(void *ctx, const tt_db_row *row)
+{
+    seen_rows *s = ctx;
+    if (row->origin != TT_ORIGIN_TRANSFERRED)
+        return 0;
+    s->transferred++;
+    s->from_target += row->source_model == s->target;
+    return 0;
+}
+
+static void test_tiny_to_wide(void)
+{
+    const char *path = tmp_db();
+    CHECK(path);
+    tt_err err = {0};
+    tt_model *src = NULL, *dst = NULL;
+    CHECK_MSG(tt_model_load("tiny", &src, &err) == 0, "%s", err.msg);
+    CHECK_MSG(tt_model_load("tiny_wide", &dst, &err) == 0, "%s", err.msg);
+    tt_db *db = NULL;
+    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    int ns = plant(db, src, "tiny", 1e-3, 11);
+    CHECK(ns >= 5);
+    /* a record "tuned" for the target itself, absurdly fast: never used */
+    int nt = plant(db, dst, "tiny_wide", 1e-9, 99);
+    CHECK(nt >= 5);
+    tt_transfer_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.repeat = 5;
+    tt_transfer_result r;
+    int rc = tt_transfer_model(db, "tiny_wide", "tiny_wide", dst, &o, &r, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    fprintf(stderr, "    %d candidates, %d valid, %d improved; untuned %.3f ms, transferred %.3f ms, %.1f s\n",
+            r.candidates, r.valid, r.kernels_improved, r.untuned_s * 1e3, r.tuned_s * 1e3, r.search_s);
+    CHECK(r.nsources == 1 && !strcmp(r.sources[0], "tiny") && r.coverage[0] > 0.99);
+    /* one pooled schedule per class: tiny has one kernel of each */
+    CHECK(r.candidates == ns);
+    for (int k = 0; k < r.nkernels; k++) {
+        const tt_transfer_kernel *x = &r.k[k];
+        CHECK(x->candidates <= 1 && x->valid <= x->replayed && x->replayed <= x->candidates);
+        if (x->chosen) {
+            /* only a checked candidate faster than the default */
+            CHECK(x->valid == 1 && x->default_s > 0 && x->chosen_s < x->default_s);
+            CHECK(!strcmp(x->source, "tiny"));
+        } else if (!x->reset) {
+            CHECK(x->chosen_s == x->default_s);
+        }
+    }
+    CHECK(r.tuned_s > 0 && r.tuned_s <= r.untuned_s && r.speedup >= 1);
+    CHECK(r.max_rel_err <= 1e-3);
+    /* the chosen records: in the database as transferred, from tiny */
+    int64_t tid = 0;
+    CHECK(tt_db_model_id(db, "tiny_wide", &tid, &err) == 1);
+    seen_rows sr = {0, 0, 0, dst, tid};
+    CHECK(tt_db_foreach_record(db, tid, NULL, NULL, on_row, &sr, &err) == 0);
+    CHECK_MSG(sr.transferred == r.kernels_improved && sr.from_target == 0, "%d transferred, %d from the target",
+              sr.transferred, sr.from_target);
+    /* and they replay exactly on the target's kernels (no lax extents) */
+    for (int k = 0; k < dst->nkernels; k++) {
+        tt_db_filter f;
+        memset(&f, 0, sizeof f);
+        f.origins = 1u << TT_ORIGIN_TRANSFERRED;
+        tt_db_row *row = tt_xmalloc(sizeof *row);
+        int got = tt_db_best_record(db, dst->kernels[k].workload_key, &f, row, &err);
+        CHECK(got >= 0);
+        if (got) {
+            tt_state *s = tt_state_new(dst->kernels[k].dag);
+            int ok = tt_state_apply_all(s, row->rec.steps, row->rec.nsteps, &err) == 0;
+            tt_state_free(s);
+            CHECK_MSG(ok, "kernel %d: %s", k, err.msg);
+        }
+        free(row);
+    }
+    tt_transfer_result_free(&r);
+    tt_db_close(db);
+    tt_model_free(src);
+    tt_model_free(dst);
+    tmp_done();
+}
+
+/* Nothing in the database shares a class: a clean result that says why. */
+static void test_no_sources(void)
+{
+    const char *path = tmp_db();
+    CHECK(path);
+    tt_err err = {0};
+    tt_model *m = NULL;
+    CHECK_MSG(tt_model_load("tiny", &m, &err) == 0, "%s", err.msg);
+    tt_db *db = NULL;
+    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    tt_transfer_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.repeat = 3;
+    tt_transfer_result r;
+    CHECK_MSG(tt_transfer_model(db, "tiny", "tiny", m, &o, &r, &err) == 0, "%s", err.msg);
+    CHECK(r.nsources == 0 && r.candidates == 0 && r.kernels_improved == 0);
+    CHECK(r.speedup == 1 && r.tuned_s == r.untuned_s && r.untuned_s > 0);
+    CHECK_MSG(strstr(r.note, "no model in the database shares a kernel class"), "note: %s", r.note);
+    tt_transfer_result_free(&r);
+    /* naming an unknown source is an error */
+    const char *from[1] = {"nope"};
+    o.nfrom = 1;
+    o.from = from;
+    CHECK(tt_transfer_model(db, "tiny", "tiny", m, &o, &r, &err) == -1 && strstr(err.msg, "'nope'"));
+    tt_transfer_result_free(&r);
+    tt_db_close(db);
+    tt_model_free(m);
+    tmp_done();
+}
+
+const tt_test tests_transfer[] = {
+    {"choose", test_choose},
+    {"resets", test_resets},
+    {"tiny_to_wide", test_tiny_to_wide},
+    {"no_sources", test_no_sources},
+    {NULL, NULL},
+};
