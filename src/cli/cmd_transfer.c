@@ -12,7 +12,7 @@
 static void transfer_help(void)
 {
     printf(
-        "usage: transtune transfer MODEL [--db DB] [--from M1,M2,...] [--max-sources N]\n"
+        "usage: transtune transfer MODEL [--db DB] [--from M1,M2,... | --pairs paper] [--max-sources N]\n"
         "                          [--threads T] [--repeat R] [--json]\n"
         "\n"
         "Transfer-tune MODEL (a zoo name or an .onnx file): for every kernel, measure the\n"
@@ -31,6 +31,11 @@ static void transfer_help(void)
         "  --from M1,M2    source models (default: every model in DB that has a kernel\n"
         "                  of one of MODEL's classes, ranked by the share of MODEL's FLOPs\n"
         "                  those classes cover)\n"
+        "  --pairs paper   the paper's hand-picked source for MODEL (resnet18 <- resnet50,\n"
+        "                  resnet50 <- googlenet, alexnet <- vgg16, vgg16 <- googlenet,\n"
+        "                  mobilenet_v2 <- efficientnet_b4, googlenet <- resnet50,\n"
+        "                  mnasnet1_0 <- googlenet, efficientnet_b0 <-> efficientnet_b4,\n"
+        "                  bert_base <-> mobilebert)\n"
         "  --max-sources N at most the N best-ranked sources\n"
         "  --threads T     kernel threads (default: all cores)\n"
         "  --repeat R      end-to-end runs per timing (default 20; 3 rounds, best median)\n"
@@ -140,7 +145,7 @@ static void report(const char *name, const tt_transfer_result *r, int json)
 
 int cmd_transfer(int argc, char **argv)
 {
-    const char *what = NULL, *db_path = NULL, *from = NULL;
+    const char *what = NULL, *db_path = NULL, *from = NULL, *pairs = NULL;
     int json = 0;
     int64_t threads = 0, max_sources = 0, repeat = 0;
     for (int i = 1; i < argc; i++) {
@@ -154,7 +159,7 @@ int cmd_transfer(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--from") || !strcmp(a, "--threads") ||
-            !strcmp(a, "--max-sources") || !strcmp(a, "--repeat")) {
+            !strcmp(a, "--max-sources") || !strcmp(a, "--repeat") || !strcmp(a, "--pairs")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "transtune transfer: %s needs a value\n", a);
                 return 2;
@@ -164,6 +169,12 @@ int cmd_transfer(int argc, char **argv)
                 db_path = v;
             } else if (!strcmp(a, "--from")) {
                 from = v;
+            } else if (!strcmp(a, "--pairs")) {
+                if (strcmp(v, "paper")) {
+                    fprintf(stderr, "transtune transfer: --pairs takes 'paper', got '%s'\n", v);
+                    return 2;
+                }
+                pairs = v;
             } else {
                 int64_t x;
                 if (cli_parse_i64(v, &x) || x > 4096 || (!strcmp(a, "--repeat") && x < 1)) {
@@ -191,6 +202,10 @@ int cmd_transfer(int argc, char **argv)
     }
     if (!what) {
         fprintf(stderr, "usage: transtune transfer MODEL [--db DB] [--from M1,M2] ... (see --help)\n");
+        return 2;
+    }
+    if (from && pairs) {
+        fprintf(stderr, "transtune transfer: --from and --pairs exclude each other\n");
         return 2;
     }
     /* --from: a comma-separated list */
@@ -234,6 +249,18 @@ int cmd_transfer(int argc, char **argv)
     o.progress = json ? NULL : on_msg;
     tt_transfer_result r;
     const char *name = m->name[0] ? m->name : what;
+    if (pairs) {
+        const char *src = tt_transfer_paper_source(name);
+        if (!src) {
+            fprintf(stderr, "transtune transfer: the paper has no source for '%s' (its targets are the "
+                            "11 zoo models)\n", name);
+            tt_db_close(db);
+            tt_model_free(m);
+            return 2;
+        }
+        names[0] = src;
+        o.nfrom = 1;
+    }
     int rc = tt_transfer_model(db, name, what, m, &o, &r, &err);
     if (rc)
         fprintf(stderr, "transtune transfer: %s\n", err.msg);

@@ -20,6 +20,22 @@ void tt_transfer_result_free(tt_transfer_result *r)
     r->k = NULL;
 }
 
+const char *tt_transfer_paper_source(const char *target)
+{
+    static const char *const pairs[][2] = {
+        {"resnet18", "resnet50"},           {"resnet50", "googlenet"},
+        {"alexnet", "vgg16"},               {"vgg16", "googlenet"},
+        {"mobilenet_v2", "efficientnet_b4"}, {"googlenet", "resnet50"},
+        {"mnasnet1_0", "googlenet"},        {"efficientnet_b0", "efficientnet_b4"},
+        {"efficientnet_b4", "efficientnet_b0"}, {"bert_base", "mobilebert"},
+        {"mobilebert", "bert_base"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (!strcmp(pairs[i][0], target))
+            return pairs[i][1];
+    return NULL;
+}
+
 int tt_transfer_choose(int n, const int *correct, const double *time_s, double default_s)
 {
     int best = -1;

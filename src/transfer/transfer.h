@@ -92,6 +92,14 @@ void tt_transfer_result_free(tt_transfer_result *r);
 int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
                       const tt_transfer_opts *o, tt_transfer_result *r, tt_err *err);
 
+/* The paper's hand-picked source of a target (its tt_networks table, in our
+ * zoo names: resnet18 <- resnet50, resnet50 <- googlenet, alexnet <- vgg16,
+ * vgg16 <- googlenet, mobilenet_v2 <- efficientnet_b4, googlenet <- resnet50,
+ * mnasnet1_0 <- googlenet, efficientnet_b0 <- efficientnet_b4,
+ * efficientnet_b4 <- efficientnet_b0, bert_base <- mobilebert, mobilebert <-
+ * bert_base), or NULL for a model not in it. */
+const char *tt_transfer_paper_source(const char *target);
+
 /* ---- the decisions, as pure functions (tested from given times) ---------- */
 
 /* The candidate to run: the index of the fastest correct candidate whose time
