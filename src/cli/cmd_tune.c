@@ -44,6 +44,10 @@ static void tune_help(void)
         "                    unroll=0,16,64,512, tiling_structure=SSRSRS, mutate_tile_size=0.9,\n"
         "                    mutate_auto_unroll=0.04, mutate_compute_location=0.05,\n"
         "                    mutate_parallel=0.01, num_cores=THREADS, ...); repeatable\n"
+        "  --checkpoints auto|N1,N2,...  when the model's trial count reaches each Ni,\n"
+        "                    build the model with the best records so far and time it end to\n"
+        "                    end (stored in the tuning curve; not counted as search time);\n"
+        "                    auto = 1/32, 1/16, 1/8, 1/4, 1/2 and all of --trials\n"
         "  --warm-start      also measure each kernel's best record from other sources\n"
         "                    in DB (other models, imported logs) as a starting point;\n"
         "                    without it the search uses only this model's own records\n"
@@ -119,6 +123,8 @@ typedef struct tune_args {
     int warm, json, quiet;
     int nparams;
     const char *params[32];    /* --param NAME=VALUE */
+    int auto_cp, ncp;          /* --checkpoints */
+    int64_t cp[64];
 } tune_args;
 
 /* Options shared by tune and tune-kernel: 1 consumed, 0 not ours, -1 bad. */
@@ -138,7 +144,8 @@ static int tune_opt(int argc, char **argv, int *i, tune_args *a, const char *cmd
         return 1;
     }
     static const char *const valued[] = {"--db",    "--trials", "--time",  "--threads",
-                                         "--per-round", "--early-stopping", "--seed", "--param"};
+                                         "--per-round", "--early-stopping", "--seed", "--param",
+                                         "--checkpoints"};
     int k = -1;
     for (int j = 0; j < (int)(sizeof valued / sizeof valued[0]); j++)
         if (!strcmp(o, valued[j]))
@@ -152,6 +159,30 @@ static int tune_opt(int argc, char **argv, int *i, tune_args *a, const char *cmd
     const char *v = argv[++*i];
     if (k == 0) {
         a->db_path = v;
+        return 1;
+    }
+    if (k == 8) {
+        if (!strcmp(v, "auto")) {
+            a->auto_cp = 1;
+            return 1;
+        }
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", v);
+        a->ncp = 0;
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            int64_t x;
+            if (a->ncp == 64 || cli_parse_i64(tok, &x) || x < 1 ||
+                (a->ncp > 0 && x <= a->cp[a->ncp - 1])) {
+                fprintf(stderr, "transtune %s: --checkpoints takes 'auto' or up to 64 ascending "
+                                "trial counts separated by commas, got '%s'\n", cmd, v);
+                return -1;
+            }
+            a->cp[a->ncp++] = x;
+        }
+        if (a->ncp == 0) {
+            fprintf(stderr, "transtune %s: --checkpoints needs trial counts\n", cmd);
+            return -1;
+        }
         return 1;
     }
     if (k == 7) {
@@ -247,6 +278,17 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
             json_array_append_new(ks, k);
         }
         json_object_set_new(o, "kernels", ks);
+        json_t *cps = json_array();
+        for (int i = 0; i < r->ncheckpoints; i++) {
+            const tt_tune_checkpoint *c = &r->checkpoints[i];
+            json_t *x = json_object();
+            json_object_set_new(x, "trials", json_integer(c->trials));
+            json_object_set_new(x, "search_s", json_real(c->search_s));
+            json_object_set_new(x, "latency_ms", json_real(c->latency_s * 1e3));
+            json_object_set_new(x, "est_latency_ms", c->est_latency_s > 0 ? json_real(c->est_latency_s * 1e3) : json_null());
+            json_array_append_new(cps, x);
+        }
+        json_object_set_new(o, "checkpoints", cps);
         char *s = json_dumps(o, JSON_COMPACT);
         printf("%s\n", s);
         free(s);
@@ -273,6 +315,10 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
            "trials/s, search time %.1f s; stopped: %s\n",
            name, (long long)r->trials, (long long)r->trials_run, (long long)r->valid_run,
            (long long)r->resumed, r->elapsed_s, tps, r->search_s, r->stop_reason ? r->stop_reason : "?");
+    for (int i = 0; i < r->ncheckpoints; i++)
+        printf("checkpoint: %lld trials, search time %.1f s: %.3f ms end to end\n",
+               (long long)r->checkpoints[i].trials, r->checkpoints[i].search_s,
+               r->checkpoints[i].latency_s * 1e3);
     printf("time: search %.1f s, build %.1f s, run %.1f s, cost model %.1f s, database %.1f s\n",
            r->time_search_s, r->time_build_s, r->time_measure_s - r->time_build_s, r->time_train_s,
            r->time_db_s);
@@ -314,6 +360,16 @@ static int run_tune(tune_args *a, const tt_model *m, const tt_dag *d, const char
         tt_search_params_set(&sp, name, eq + 1, &err); /* validated when parsed */
     }
     o.search = &sp;
+    if (a->auto_cp) {
+        a->ncp = 0;
+        for (int d = 32; d >= 1; d /= 2) {
+            int64_t x = a->trials / d;
+            if (x >= 1 && (a->ncp == 0 || x > a->cp[a->ncp - 1]))
+                a->cp[a->ncp++] = x;
+        }
+    }
+    o.ncheckpoints = a->ncp;
+    o.checkpoints = a->cp;
     o.progress = on_progress;
     o.ctx = &p;
     o.stop = &g_stop;
@@ -362,6 +418,10 @@ int cmd_tune(int argc, char **argv)
     }
     if (!a.what) {
         fprintf(stderr, "usage: transtune tune MODEL [--db DB] [--trials N] ... (see --help)\n");
+        return 2;
+    }
+    if (a.auto_cp && a.trials == 0) {
+        fprintf(stderr, "transtune tune: --checkpoints auto needs --trials\n");
         return 2;
     }
     tt_model *m = NULL;

@@ -1,6 +1,8 @@
 /* tune.c - see tune.h. */
 #include "tune.h"
 
+#include "../exec/exec.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,8 @@ typedef struct ttask {
     double best_s;               /* INFINITY: no valid record */
     int64_t trials, since_best;
     int warm_done;
+    tt_step *best_steps;         /* the best record's steps (NULL: none yet) */
+    int best_nsteps;
 } ttask;
 
 typedef struct tuner {
@@ -43,6 +47,11 @@ typedef struct tuner {
     double search_base, t0;
     int round;
     double t_search, t_measure, t_build, t_train, t_db;
+    double t_excluded;           /* end-to-end checkpoints: not search time */
+    const tt_model *model;       /* NULL for a single workload */
+    int ncp;                     /* checkpoints measured by this run */
+    tt_tune_checkpoint *cp;
+    int next_cp;                 /* index in o->checkpoints */
     /* resume: measured states and throughputs for the cost model */
     int nres, capres;
     tt_state **res_states;
@@ -68,6 +77,8 @@ void tt_tune_result_free(tt_tune_result *r)
         return;
     free(r->tasks);
     r->tasks = NULL;
+    free(r->checkpoints);
+    r->checkpoints = NULL;
 }
 
 static int dag_has_reduce(const tt_dag *d)
@@ -120,7 +131,8 @@ static void push_resumed(tuner *T, tt_state *s, double thr, int task)
 }
 
 /* Account a measured (or resumed) record of kernel ki. */
-static void account(tuner *T, int ki, const char *steps_json, int ok, double mean)
+static void account(tuner *T, int ki, const char *steps_json, const tt_step *steps, int nsteps,
+                    int ok, double mean)
 {
     ttask *t = &T->k[ki];
     t->trials++;
@@ -133,7 +145,16 @@ static void account(tuner *T, int ki, const char *steps_json, int ok, double mea
     if (mean < t->best_s) {
         t->best_s = mean;
         t->since_best = 0;
+        free(t->best_steps);
+        t->best_steps = tt_xmalloc((size_t)(nsteps > 0 ? nsteps : 1) * sizeof(tt_step));
+        memcpy(t->best_steps, steps, (size_t)nsteps * sizeof(tt_step));
+        t->best_nsteps = nsteps;
     }
+}
+
+static double search_time(const tuner *T)
+{
+    return T->search_base + (tt_now() - T->t0) - T->t_excluded;
 }
 
 typedef struct resume_ctx {
@@ -148,7 +169,7 @@ static int on_resumed(void *vctx, const tt_db_row *row)
     ttask *t = &T->k[c->ki];
     int ok = row->rec.error_no == 0 && row->mean_cost > 0;
     char *json = tt_steps_write(row->rec.steps, row->rec.nsteps);
-    account(T, c->ki, json, ok, row->mean_cost);
+    account(T, c->ki, json, row->rec.steps, row->rec.nsteps, ok, row->mean_cost);
     free(json);
     T->resumed++;
     if (!t->is_task)
@@ -246,7 +267,7 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
         *nok += ok;
         char *json = tt_steps_write(states[i]->steps, states[i]->nsteps);
         double before = t->best_s;
-        account(T, ki, json, ok, items[i].res.mean);
+        account(T, ki, json, states[i]->steps, states[i]->nsteps, ok, items[i].res.mean);
         free(json);
         if (!(t->best_s < before))
             t->since_best++;
@@ -283,7 +304,7 @@ static void status_fill(const tuner *T, int ki, int batch, int ok, tt_tune_statu
     st->trials_run = T->trials_run;
     st->budget = T->o->trials;
     st->elapsed_s = tt_now() - T->t0;
-    st->search_s = T->search_base + st->elapsed_s;
+    st->search_s = search_time(T);
     st->est_latency_s = estimate(T, 1);
     st->untuned_latency_s = estimate(T, 0);
     for (int i = 0; i < T->nk; i++) {
@@ -303,7 +324,7 @@ static void status_fill(const tuner *T, int ki, int batch, int ok, tt_tune_statu
 static int append_curve(tuner *T, tt_err *err)
 {
     tt_db_curve_point p;
-    p.search_s = T->search_base + (tt_now() - T->t0);
+    p.search_s = search_time(T);
     p.trials = T->trials;
     p.est_latency = estimate(T, 1);
     p.meas_latency = -1;
@@ -343,7 +364,73 @@ static int measure_defaults(tuner *T, tt_err *err)
     return 0;
 }
 
-static int tune_kernels(tt_db *db, int64_t model_id, int nk, const tt_dag *const *dags,
+/* An end-to-end measurement of the model with every kernel's best record so
+ * far (its default schedule where it has none), appended to the curve with
+ * meas_latency.  Its time is not search time (as Ansor's checkpoints). */
+static int checkpoint(tuner *T, tt_err *err)
+{
+    const tt_model *m = T->model;
+    double t0 = tt_now();
+    const tt_step **steps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(tt_step *));
+    int *nsteps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(int));
+    for (int i = 0; i < T->nk && i < m->nkernels; i++) {
+        steps[i] = T->k[i].best_steps;
+        nsteps[i] = T->k[i].best_nsteps;
+    }
+    tt_exec_opts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.threads = T->target.threads;
+    eo.build = &T->bo;
+    eo.steps = steps;
+    eo.nsteps = nsteps;
+    tt_exec *e = NULL;
+    const tt_tensor *IT = &m->g->tensors[m->input];
+    void *input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
+    tt_model_random_input(m, input);
+    double lat = 0;
+    int rc = tt_exec_build(m, &eo, &e, err);
+    if (rc == 0)
+        rc = tt_exec_time(e, input, T->o->checkpoint_repeat > 0 ? T->o->checkpoint_repeat : 10, &lat, err);
+    tt_exec_free(e);
+    free(input);
+    free(steps);
+    free(nsteps);
+    T->t_excluded += tt_now() - t0;
+    if (rc)
+        return -1;
+    tt_db_curve_point p;
+    p.search_s = search_time(T);
+    p.trials = T->trials;
+    p.est_latency = estimate(T, 1);
+    p.meas_latency = lat;
+    if (tt_db_curve_append(T->db, T->model_id, &T->target, &p, err))
+        return -1;
+    T->cp = tt_xrealloc(T->cp, (size_t)(T->ncp + 1) * sizeof *T->cp);
+    T->cp[T->ncp].trials = p.trials;
+    T->cp[T->ncp].search_s = p.search_s;
+    T->cp[T->ncp].latency_s = lat;
+    T->cp[T->ncp].est_latency_s = p.est_latency;
+    T->ncp++;
+    return 0;
+}
+
+/* Measure the checkpoints the trial count has reached (each once: those a
+ * resumed run had passed already are skipped). */
+static int checkpoints_due(tuner *T, tt_err *err)
+{
+    const tt_tune_opts *o = T->o;
+    if (!T->model)
+        return 0;
+    int due = 0;
+    while (T->next_cp < o->ncheckpoints && T->trials >= o->checkpoints[T->next_cp]) {
+        T->next_cp++;
+        due = 1;
+    }
+    return due ? checkpoint(T, err) : 0;
+}
+
+static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int nk,
+                        const tt_dag *const *dags,
                         const char *const *wkeys, const int *weights, const char *const *names,
                         const int64_t *kernel_ids, const tt_tune_opts *o, tt_tune_result *r,
                         tt_err *err)
@@ -354,6 +441,7 @@ static int tune_kernels(tt_db *db, int64_t model_id, int nk, const tt_dag *const
     T.db = db;
     T.model_id = model_id;
     T.o = o;
+    T.model = model;
     T.t0 = tt_now();
     int threads = o->threads > 0 ? o->threads : ncores();
     tt_db_target_host(&T.target, threads);
@@ -487,6 +575,8 @@ static int tune_kernels(tt_db *db, int64_t model_id, int nk, const tt_dag *const
         free(pts);
     }
     r->resumed = T.resumed;
+    while (T.next_cp < o2.ncheckpoints && o2.checkpoints[T.next_cp] <= T.trials)
+        T.next_cp++; /* passed by an earlier run */
     if (o->progress) {
         tt_tune_status st;
         status_fill(&T, -1, 0, 0, &st);
@@ -496,7 +586,7 @@ static int tune_kernels(tt_db *db, int64_t model_id, int nk, const tt_dag *const
     if (T.trials >= budget)
         reason = "budget already met";
     /* round 0: every kernel's default schedule */
-    if (!reason && measure_defaults(&T, err))
+    if (!reason && (measure_defaults(&T, err) || checkpoints_due(&T, err)))
         goto out;
     tt_state **batch = tt_xcalloc((size_t)per_round + 2, sizeof(tt_state *));
     while (!reason) {
@@ -572,7 +662,7 @@ static int tune_kernels(tt_db *db, int64_t model_id, int nk, const tt_dag *const
         for (int i = 0; i < n; i++)
             tt_state_free(batch[i]);
         tt_tasksched_update(T.ts, j, t->best_s, n);
-        if (append_curve(&T, err)) {
+        if (append_curve(&T, err) || checkpoints_due(&T, err)) {
             free(batch);
             goto out;
         }
@@ -597,7 +687,10 @@ out:
     r->time_build_s = T.t_build;
     r->time_train_s = T.t_train;
     r->time_db_s = T.t_db;
-    r->search_s = T.search_base + r->elapsed_s;
+    r->search_s = search_time(&T);
+    r->ncheckpoints = T.ncp;
+    r->checkpoints = T.cp;
+    T.cp = NULL;
     r->est_latency_s = estimate(&T, 1);
     r->untuned_latency_s = estimate(&T, 0);
     r->tasks = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *r->tasks);
@@ -615,6 +708,7 @@ out:
             x->best_s = isfinite(t->best_s) ? t->best_s : -1;
         }
         tt_policy_free(t->pol);
+        free(t->best_steps);
         tt_ref_free(&t->ref);
         free(t->default_steps);
         tt_state_free(t->default_state);
@@ -625,6 +719,7 @@ out:
     free(T.res_thr);
     free(T.res_task);
     free(T.k);
+    free(T.cp);
     free(T.task_of);
     tt_cost_model_free(T.cm);
     tt_tasksched_free(T.ts);
@@ -652,7 +747,7 @@ int tt_tune_model(tt_db *db, const char *name, const char *source, const tt_mode
         names[i] = m->kernels[i].first_node;
         w[i] = m->kernels[i].weight;
     }
-    int rc = tune_kernels(db, model_id, nk, dags, wk, w, names, kids, o, r, err);
+    int rc = tune_kernels(db, model_id, m, nk, dags, wk, w, names, kids, o, r, err);
     free(dags);
     free(wk);
     free(names);
@@ -677,7 +772,7 @@ int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts
     const char *wks[1] = {wk};
     const char *names[1] = {name};
     int w[1] = {1};
-    int rc = tune_kernels(db, model_id, 1, dags, wks, w, names, &kid, o, r, err);
+    int rc = tune_kernels(db, model_id, NULL, 1, dags, wks, w, names, &kid, o, r, err);
     free(wk);
     return rc;
 }

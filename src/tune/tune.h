@@ -78,10 +78,25 @@ typedef struct tt_tune_opts {
      * round = 0 after resuming, before the first round. */
     void (*progress)(void *ctx, const tt_tune_status *st);
     void *ctx;
+    /* End-to-end checkpoints (tt_tune_model only): when the trial count first
+     * reaches checkpoints[i] (ascending), the model is built with every
+     * kernel's best record so far and timed (median of checkpoint_repeat runs,
+     * 0 = 10); the point goes to the curve with meas_latency.  Their time is
+     * not counted as search time, as Ansor's evaluations are not. */
+    int ncheckpoints;
+    const int64_t *checkpoints;
+    int checkpoint_repeat;
     /* Set to nonzero (e.g. from a signal handler) to stop after the batch
      * being measured is committed. */
     volatile int *stop;
 } tt_tune_opts;
+
+typedef struct tt_tune_checkpoint {
+    int64_t trials;
+    double search_s;            /* search time at the checkpoint */
+    double latency_s;           /* measured end to end */
+    double est_latency_s;       /* the estimate at that point */
+} tt_tune_checkpoint;
 
 /* Per task, at the end. */
 typedef struct tt_tune_task_result {
@@ -109,6 +124,8 @@ typedef struct tt_tune_result {
     double time_search_s, time_measure_s, time_train_s, time_db_s;
     double time_build_s;        /* the build part of time_measure_s */
     const char *stop_reason;    /* "trials", "time", "exhausted", "interrupted", "budget already met" */
+    int ncheckpoints;           /* measured by this run */
+    tt_tune_checkpoint *checkpoints;
 } tt_tune_result;
 
 void tt_tune_result_free(tt_tune_result *r);
