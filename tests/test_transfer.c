@@ -205,6 +205,46 @@ static void test_tiny_to_wide(void)
     tmp_done();
 }
 
+/* --top-k 1 with two sources: every kernel measures at most one of its two
+ * candidates, the other is ranked out by the cost model unmeasured. */
+static void test_top_k(void)
+{
+    const char *path = tmp_db();
+    CHECK(path);
+    tt_err err = {0};
+    tt_model *src = NULL, *dst = NULL;
+    CHECK_MSG(tt_model_load("tiny", &src, &err) == 0, "%s", err.msg);
+    CHECK_MSG(tt_model_load("tiny_wide", &dst, &err) == 0, "%s", err.msg);
+    tt_db *db = NULL;
+    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    CHECK(plant(db, src, "tiny", 1e-3, 11) >= 5);
+    CHECK(plant(db, src, "tiny_again", 2e-3, 12) >= 5); /* other random schedules */
+    tt_transfer_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.repeat = 3;
+    o.top_k = 1;
+    tt_transfer_result r;
+    int rc = tt_transfer_model(db, "tiny_wide", "tiny_wide", dst, &o, &r, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    CHECK(r.nsources == 2);
+    int ranked = 0;
+    for (int k = 0; k < r.nkernels; k++) {
+        const tt_transfer_kernel *x = &r.k[k];
+        CHECK_MSG(x->replayed - x->ranked_out <= 1, "kernel %d: %d replayed, %d ranked out", k,
+                  x->replayed, x->ranked_out);
+        CHECK(x->valid <= 1);
+        ranked += x->ranked_out;
+    }
+    CHECK(ranked >= 4);
+    CHECK(r.tuned_s <= r.untuned_s);
+    tt_transfer_result_free(&r);
+    tt_db_close(db);
+    tt_model_free(src);
+    tt_model_free(dst);
+    tmp_done();
+}
+
 /* Nothing in the database shares a class: a clean result that says why. */
 static void test_no_sources(void)
 {
@@ -241,5 +281,6 @@ const tt_test tests_transfer[] = {
     {"resets", test_resets},
     {"tiny_to_wide", test_tiny_to_wide},
     {"no_sources", test_no_sources},
+    {"top_k", test_top_k},
     {NULL, NULL},
 };

@@ -13,7 +13,7 @@ static void transfer_help(void)
 {
     printf(
         "usage: transtune transfer MODEL [--db DB] [--from M1,M2,... | --pairs paper] [--max-sources N]\n"
-        "                          [--threads T] [--repeat R] [--json]\n"
+        "                          [--top-k K] [--threads T] [--repeat R] [--json]\n"
         "\n"
         "Transfer-tune MODEL (a zoo name or an .onnx file): for every kernel, measure the\n"
         "best schedules that other models in the database DB (default $TT_DB, else\n"
@@ -36,6 +36,9 @@ static void transfer_help(void)
         "                  mobilenet_v2 <- efficientnet_b4, googlenet <- resnet50,\n"
         "                  mnasnet1_0 <- googlenet, efficientnet_b0 <-> efficientnet_b4,\n"
         "                  bert_base <-> mobilebert)\n"
+        "  --top-k K       per kernel, measure only the K candidates that a cost model\n"
+        "                  ranks best (trained on the source kernels' measured records,\n"
+        "                  replayed on this kernel); default: measure every candidate\n"
         "  --max-sources N at most the N best-ranked sources\n"
         "  --threads T     kernel threads (default: all cores)\n"
         "  --repeat R      end-to-end runs per timing (default 20; 3 rounds, best median)\n"
@@ -85,6 +88,7 @@ static void report(const char *name, const tt_transfer_result *r, int json)
             json_object_set_new(x, "weight", json_integer(k->weight));
             json_object_set_new(x, "candidates", json_integer(k->candidates));
             json_object_set_new(x, "valid", json_integer(k->valid));
+            json_object_set_new(x, "ranked_out", json_integer(k->ranked_out));
             json_object_set_new(x, "chosen_source", k->chosen ? json_string(k->source) : json_null());
             json_object_set_new(x, "default_ms", k->default_s > 0 ? json_real(k->default_s * 1e3) : json_null());
             json_object_set_new(x, "best_ms", k->best_s > 0 ? json_real(k->best_s * 1e3) : json_null());
@@ -147,7 +151,7 @@ int cmd_transfer(int argc, char **argv)
 {
     const char *what = NULL, *db_path = NULL, *from = NULL, *pairs = NULL;
     int json = 0;
-    int64_t threads = 0, max_sources = 0, repeat = 0;
+    int64_t threads = 0, max_sources = 0, repeat = 0, top_k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -159,7 +163,8 @@ int cmd_transfer(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--from") || !strcmp(a, "--threads") ||
-            !strcmp(a, "--max-sources") || !strcmp(a, "--repeat") || !strcmp(a, "--pairs")) {
+            !strcmp(a, "--max-sources") || !strcmp(a, "--repeat") || !strcmp(a, "--pairs") ||
+            !strcmp(a, "--top-k")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "transtune transfer: %s needs a value\n", a);
                 return 2;
@@ -177,7 +182,8 @@ int cmd_transfer(int argc, char **argv)
                 pairs = v;
             } else {
                 int64_t x;
-                if (cli_parse_i64(v, &x) || x > 4096 || (!strcmp(a, "--repeat") && x < 1)) {
+                if (cli_parse_i64(v, &x) || x > 4096 ||
+                    ((!strcmp(a, "--repeat") || !strcmp(a, "--top-k")) && x < 1)) {
                     fprintf(stderr, "transtune transfer: %s needs a positive integer, got '%s'\n", a, v);
                     return 2;
                 }
@@ -185,6 +191,8 @@ int cmd_transfer(int argc, char **argv)
                     threads = x;
                 else if (!strcmp(a, "--max-sources"))
                     max_sources = x;
+                else if (!strcmp(a, "--top-k"))
+                    top_k = x;
                 else
                     repeat = x;
             }
@@ -246,6 +254,7 @@ int cmd_transfer(int argc, char **argv)
     o.from = names;
     o.max_sources = (int)max_sources;
     o.repeat = (int)repeat;
+    o.top_k = (int)top_k;
     o.progress = json ? NULL : on_msg;
     tt_transfer_result r;
     const char *name = m->name[0] ? m->name : what;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../cost/cost.h"
 #include "../exec/exec.h"
 #include "../record/record.h"
 #include "../tune/tune.h"
@@ -89,6 +90,7 @@ tt_state *tt_transfer_replay(const tt_dag *d, const tt_step *steps, int n, tt_er
 
 typedef struct pool_ent {
     char class_key[128];
+    char wkey[1024];             /* the source kernel's workload key */
     int source;                  /* index in the chosen sources */
     tt_step *steps;
     int nsteps;
@@ -125,6 +127,7 @@ typedef struct tkern {
     int ncand;
     tt_state **cand;             /* replayed candidates */
     int *cand_src;               /* their source index */
+    int *cand_pool;              /* their pool entry */
     tt_eval_item *items;         /* ncand items */
     tt_state *def;
     tt_eval_item def_item;
@@ -143,6 +146,112 @@ static int cmp_rank(const void *a, const void *b)
     if (x->cov != y->cov)
         return x->cov > y->cov ? -1 : 1;
     return x->idx - y->idx;
+}
+
+/* Training rows for the ranking model: every correct record of one source
+ * kernel (for its source model), replayed on the target kernel's DAG. */
+typedef struct rank_ctx {
+    const tt_dag *d;
+    int task;
+    int n, cap;
+    tt_state **s;
+    double *thr;
+    int *task_of;
+} rank_ctx;
+
+static int on_rank_row(void *vctx, const tt_db_row *row)
+{
+    rank_ctx *c = vctx;
+    if (row->rec.error_no != 0 || !(row->mean_cost > 0) || c->n >= 4096)
+        return 0;
+    tt_err e = {0};
+    tt_state *s = tt_transfer_replay(c->d, row->rec.steps, row->rec.nsteps, &e);
+    if (!s)
+        return 0;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->s = tt_xrealloc(c->s, (size_t)c->cap * sizeof(tt_state *));
+        c->thr = tt_xrealloc(c->thr, (size_t)c->cap * sizeof(double));
+        c->task_of = tt_xrealloc(c->task_of, (size_t)c->cap * sizeof(int));
+    }
+    c->s[c->n] = s;
+    c->thr[c->n] = 1.0 / row->mean_cost;
+    c->task_of[c->n] = c->task;
+    c->n++;
+    return 0;
+}
+
+/* Keep the top_k candidates of T by a cost model trained on the source
+ * kernels' own measured records (each source kernel a task of the pack-sum
+ * model, its schedules replayed on this kernel's DAG so that the features
+ * describe this kernel's loop nests). */
+static int rank_top_k(tt_db *db, const tt_dag *d, const pool *P, const int64_t *src_id, tkern *T,
+                      int top_k, tt_transfer_kernel *x, tt_err *err)
+{
+    rank_ctx c;
+    memset(&c, 0, sizeof c);
+    c.d = d;
+    int rc = 0;
+    for (int i = 0; i < T->ncand && rc == 0; i++) {
+        const pool_ent *e = &P->e[T->cand_pool[i]];
+        tt_db_filter f;
+        memset(&f, 0, sizeof f);
+        f.origins = (1u << TT_ORIGIN_TUNED) | (1u << TT_ORIGIN_IMPORTED);
+        f.only_model = src_id[e->source];
+        f.ok_only = 1;
+        c.task = i;
+        if (tt_db_foreach_record(db, 0, e->wkey, &f, on_rank_row, &c, err) < 0)
+            rc = -1;
+    }
+    double *score = tt_xcalloc((size_t)T->ncand, sizeof(double));
+    if (rc == 0 && c.n > 0) {
+        tt_cost_opts co;
+        tt_cost_opts_default(&co);
+        co.num_warmup_sample = 0;
+        tt_cost_model *cm = tt_cost_model_new(&co, err);
+        if (!cm ||
+            tt_cost_model_update(cm, c.n, (const tt_state *const *)c.s, c.thr, c.task_of, err) ||
+            tt_cost_model_predict(cm, T->ncand, (const tt_state *const *)T->cand, score, err))
+            rc = -1;
+        tt_cost_model_free(cm);
+    }
+    if (rc == 0) {
+        /* keep the top_k by score (stable: ties keep pool order) */
+        int *order = tt_xmalloc((size_t)T->ncand * sizeof(int));
+        for (int i = 0; i < T->ncand; i++)
+            order[i] = i;
+        for (int i = 1; i < T->ncand; i++)
+            for (int j = i; j > 0 && score[order[j]] > score[order[j - 1]]; j--) {
+                int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        int *keep = tt_xcalloc((size_t)T->ncand, sizeof(int));
+        for (int i = 0; i < top_k && i < T->ncand; i++)
+            keep[order[i]] = 1;
+        int n = 0;
+        for (int i = 0; i < T->ncand; i++) {
+            if (!keep[i]) {
+                tt_state_free(T->cand[i]);
+                continue;
+            }
+            T->cand[n] = T->cand[i];
+            T->cand_src[n] = T->cand_src[i];
+            T->cand_pool[n] = T->cand_pool[i];
+            n++;
+        }
+        x->ranked_out = T->ncand - n;
+        T->ncand = n;
+        free(order);
+        free(keep);
+    }
+    free(score);
+    for (int i = 0; i < c.n; i++)
+        tt_state_free(c.s[i]);
+    free(c.s);
+    free(c.thr);
+    free(c.task_of);
+    return rc;
 }
 
 /* Time both executors alternately; the best median of each. */
@@ -315,6 +424,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             }
             pool_ent *e = &P.e[P.n++];
             snprintf(e->class_key, sizeof e->class_key, "%s", ks[j].class_key);
+            snprintf(e->wkey, sizeof e->wkey, "%s", ks[j].workload_key);
             e->source = s;
             e->nsteps = row->rec.nsteps;
             e->steps = tt_xmalloc((size_t)(e->nsteps ? e->nsteps : 1) * sizeof(tt_step));
@@ -354,6 +464,8 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             }
             K[k].cand = tt_xrealloc(K[k].cand, (size_t)(K[k].ncand + 1) * sizeof(tt_state *));
             K[k].cand_src = tt_xrealloc(K[k].cand_src, (size_t)(K[k].ncand + 1) * sizeof(int));
+            K[k].cand_pool = tt_xrealloc(K[k].cand_pool, (size_t)(K[k].ncand + 1) * sizeof(int));
+            K[k].cand_pool[K[k].ncand] = i;
             seen = tt_xrealloc(seen, (size_t)(K[k].ncand + 1) * sizeof(char *));
             seen[K[k].ncand] = json;
             K[k].cand[K[k].ncand] = s;
@@ -385,6 +497,14 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
                  r->nsources == 0 ? "no model in the database shares a kernel class with this model"
                                   : "the source models have no valid tuned record of this model's "
                                     "kernel classes, or none replays on its kernels");
+
+    /* 3b. --top-k: rank each kernel's candidates with a cost model and keep the
+     * best K (the others are dropped unmeasured) */
+    if (o->top_k > 0)
+        for (int k = 0; k < nk; k++)
+            if (K[k].ncand > o->top_k && rank_top_k(db, m->kernels[k].dag, &P, src_id, &K[k], o->top_k,
+                                                    &r->k[k], err))
+                goto out;
 
     /* 4. measurement: the defaults, then the candidates (cut off at 3x the default) */
     tasks = tt_xcalloc((size_t)ntasks + 1, sizeof *tasks);
@@ -610,6 +730,7 @@ out:
             tt_state_free(K[k].cand[i]);
         free(K[k].cand);
         free(K[k].cand_src);
+        free(K[k].cand_pool);
         free(K[k].items);
         tt_state_free(K[k].def);
         tt_ref_free(&K[k].ref);

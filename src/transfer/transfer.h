@@ -47,6 +47,9 @@ typedef struct tt_transfer_opts {
     const char *const *from;
     int max_sources;             /* automatic sources: at most this many (0 = all) */
     int repeat;                  /* end-to-end timing repeats (0 = 20) */
+    int top_k;                   /* > 0: per kernel, measure only the K candidates a cost model
+                                    (trained on the source kernels' records, replayed on the
+                                    target kernel) ranks best */
     const tt_build_opts *build;  /* NULL = defaults */
     void (*progress)(void *ctx, const char *msg);
     void *ctx;
@@ -60,6 +63,7 @@ typedef struct tt_transfer_kernel {
     int candidates;              /* pool schedules of its class */
     int replayed;                /* of those, replayed on this kernel */
     int valid;                   /* measured and correct */
+    int ranked_out;              /* candidates dropped unmeasured by --top-k */
     char reason[200];            /* the first failure (replay or measurement), "" if none */
     double default_s;            /* standalone; -1 unknown */
     double best_s;               /* fastest correct candidate; -1 none */
