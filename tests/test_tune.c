@@ -138,7 +138,8 @@ static int on_row(void *ctx, const tt_db_row *row)
 /* About 64 trials of a small dense layer: every trial measured and checked,
  * committed with origin tuned and this model as the source, the best no
  * slower than the default schedule, and the best record correct when it is
- * replayed and measured again on its own. */
+ * replayed and measured again on its own.  Another model's record of the
+ * same kernel in the database is not used (no warm start). */
 static void test_short_search(void)
 {
     char dir[256], path[300];
@@ -152,6 +153,32 @@ static void test_short_search(void)
     CHECK_MSG(d, "%s", err.msg);
     tt_db *db = NULL;
     CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    /* another model's record of the same kernel, absurdly fast: the search
+     * must neither resume from it nor count it (no --warm-start) */
+    {
+        int64_t other = 0, kid = 0;
+        CHECK_MSG(tt_db_add_model(db, "other model", "test", NULL, &other, NULL, &err) == 0, "%s", err.msg);
+        CHECK_MSG(tt_db_kernel_id(db, NULL, NULL, d, &kid, &err) == 0, "%s", err.msg);
+        tt_step *ds = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
+        int nds = 0;
+        CHECK(tt_default_schedule(d, tt_host_vector_lanes(), ds, TT_MAX_STEPS, &nds, &err) == 0);
+        tt_state *s0 = tt_state_new(d);
+        CHECK(tt_state_apply_all(s0, ds, nds, &err) == 0);
+        free(ds);
+        tt_result fake;
+        memset(&fake, 0, sizeof fake);
+        fake.ncosts = 1;
+        fake.costs[0] = fake.mean = 1e-9;
+        fake.correct = 1;
+        tt_db_target tg;
+        tt_db_target_host(&tg, 1);
+        tt_record *rec = tt_xcalloc(1, sizeof *rec);
+        tt_tune_fill_record(rec, s0, &fake, 0, &tg);
+        tt_db_rec in = {kid, rec, &tg, TT_ORIGIN_TUNED, other};
+        CHECK_MSG(tt_db_add_records(db, 1, &in, NULL, &err) == 0, "%s", err.msg);
+        free(rec);
+        tt_state_free(s0);
+    }
     tt_tune_opts o;
     memset(&o, 0, sizeof o);
     o.trials = 64;
@@ -166,6 +193,7 @@ static void test_short_search(void)
             r.elapsed_s, r.time_search_s, r.time_build_s, r.time_measure_s - r.time_build_s,
             r.est_latency_s * 1e3, r.untuned_latency_s * 1e3);
     CHECK(r.trials == 64 && r.trials_run == 64 && r.resumed == 0);
+    CHECK(r.est_latency_s > 1e-8); /* the other model's 1 ns record was not used */
     CHECK(r.ntasks == 1 && r.tasks[0].trials == 64);
     CHECK(!strcmp(r.stop_reason, "trials"));
     CHECK(r.valid_run >= 48); /* most random schedules of a dense layer work */
@@ -175,7 +203,10 @@ static void test_short_search(void)
     walk w = {.model = mid, .best = INFINITY};
     w.steps = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
     char *wk = tt_dag_workload_key(d);
-    CHECK(tt_db_foreach_record(db, 0, wk, NULL, on_row, &w, &err) == 0);
+    tt_db_filter only;
+    memset(&only, 0, sizeof only);
+    only.only_model = mid;
+    CHECK(tt_db_foreach_record(db, 0, wk, &only, on_row, &w, &err) == 0);
     free(wk);
     CHECK_MSG(w.n == 64 && w.ok == r.valid_run && w.wrong_origin == 0 && w.wrong_model == 0,
               "%d records, %d ok, %d wrong origin, %d wrong model", w.n, w.ok, w.wrong_origin,
