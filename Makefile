@@ -56,10 +56,19 @@ test: deps
 	$(MAKE) all build/tests
 	./build/tests
 
+# Transfer-tune a zoo model from the schedules shipped under schedules/ (records
+# tuned for other zoo models on this CPU class): no tuning of its own.  The
+# database is build/demo.db; DEMO_MODEL picks the target.
+DEMO_MODEL ?= resnet50
+demo: deps
+	$(MAKE) all
+	rm -f build/demo.db build/demo.db-wal build/demo.db-shm
+	TT_DB=build/demo.db build/transtune transfer $(DEMO_MODEL)
+
 clean:
 	rm -rf build
 
-.PHONY: all deps test clean
+.PHONY: all deps test clean demo
 
 # ---- fuzz: libFuzzer targets (clang); see the comment atop each fuzz/*.c ----
 FUZZ_FLAGS := -Wno-unknown-warning-option -fsanitize=fuzzer,address,undefined

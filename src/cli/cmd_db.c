@@ -15,7 +15,7 @@ static void db_usage(FILE *f)
     fprintf(f,
             "usage: transtune db stats [--json] [--db DB]\n"
             "       transtune db import LOG [--model M] [--db DB]\n"
-            "       transtune db export [--model M] [--origin O] [--output FILE] [--db DB]\n"
+            "       transtune db export [--model M] [--origin O] [--best N] [--output FILE] [--db DB]\n"
             "       transtune db check [--db DB]\n"
             "\n"
             "The record database (SQLite): models, kernels, measured records, tuning curves.\n"
@@ -30,7 +30,9 @@ static void db_usage(FILE *f)
             "  export       write records as Ansor v0.6 log lines (to stdout, or --output FILE),\n"
             "               oldest first; --model M: only records of M's kernels (M is a model\n"
             "               in the database, or else a zoo name or .onnx file whose kernels are\n"
-            "               looked up by workload key); --origin tuned|transferred|imported.\n"
+            "               looked up by workload key); --origin tuned|transferred|imported;\n"
+            "               --best N: only the N fastest correct records of each kernel, best\n"
+            "               first (e.g. to ship a model's schedules).\n"
             "  check        SQLite's integrity and foreign-key checks\n"
             "\n"
             "--db DB: the database file; default $TT_DB if set, else ./" DB_DEFAULT ".  import\n"
@@ -180,11 +182,62 @@ typedef struct db_export_ctx {
     FILE *out;
     int64_t n;
     int bad;
+    int best;                    /* > 0: keep the best N correct records of each kernel */
+    int nkeep, capkeep;
+    struct kept {
+        int64_t kernel;
+        double cost;
+        int64_t id;
+        char *line;
+    } *keep;
 } db_export_ctx;
+
+static int cmp_kept(const void *a, const void *b)
+{
+    const struct kept *x = a, *y = b;
+    if (x->kernel != y->kernel)
+        return x->kernel < y->kernel ? -1 : 1;
+    if (x->cost != y->cost)
+        return x->cost < y->cost ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* --best N: print the kept lines, N per kernel, best first. */
+static void db_export_flush(db_export_ctx *x)
+{
+    qsort(x->keep, (size_t)x->nkeep, sizeof *x->keep, cmp_kept);
+    int in_kernel = 0;
+    for (int i = 0; i < x->nkeep; i++) {
+        in_kernel = i > 0 && x->keep[i].kernel == x->keep[i - 1].kernel ? in_kernel + 1 : 0;
+        if (in_kernel < x->best && !x->bad) {
+            if (fprintf(x->out, "%s\n", x->keep[i].line) < 0)
+                x->bad = 1;
+            else
+                x->n++;
+        }
+        free(x->keep[i].line);
+    }
+    free(x->keep);
+    x->keep = NULL;
+    x->nkeep = 0;
+}
 
 static int db_export_row(void *ctx, const tt_db_row *row)
 {
     db_export_ctx *x = ctx;
+    if (x->best > 0) {
+        if (row->rec.error_no != 0 || !(row->mean_cost > 0))
+            return 0;
+        char *l = tt_record_write(&row->rec);
+        if (!l)
+            return x->bad = 1;
+        if (x->nkeep == x->capkeep) {
+            x->capkeep = x->capkeep ? x->capkeep * 2 : 256;
+            x->keep = tt_xrealloc(x->keep, (size_t)x->capkeep * sizeof *x->keep);
+        }
+        x->keep[x->nkeep++] = (struct kept){row->kernel, row->mean_cost, row->id, l};
+        return 0;
+    }
     char *line = tt_record_write(&row->rec);
     if (!line || fprintf(x->out, "%s\n", line) < 0) {
         free(line);
@@ -196,7 +249,7 @@ static int db_export_row(void *ctx, const tt_db_row *row)
 }
 
 static int db_export_cmd(const char *path, const char *model, const char *origin,
-                         const char *output)
+                         const char *output, int best)
 {
     tt_db_filter f = {0};
     if (origin) {
@@ -230,15 +283,22 @@ static int db_export_cmd(const char *path, const char *model, const char *origin
         tt_db_close(db);
         return 1;
     }
-    db_export_ctx x = {out, 0, 0};
+    db_export_ctx x;
+    memset(&x, 0, sizeof x);
+    x.out = out;
+    x.best = best;
     if (rc == 0 && m) {
         for (int k = 0; rc == 0 && k < m->nkernels; k++)
             rc = tt_db_foreach_record(db, 0, m->kernels[k].workload_key, &f, db_export_row, &x, &err);
     } else if (rc == 0) {
         rc = tt_db_foreach_record(db, mid, NULL, &f, db_export_row, &x, &err);
     }
-    if (x.bad && !err.set)
+    if (x.best > 0)
+        db_export_flush(&x);
+    if (x.bad && !err.set) {
         tt_err_set(&err, "write error");
+        rc = -1;
+    }
     if (out != stdout && fclose(out) != 0 && !err.set) {
         tt_err_set(&err, "write error on %s", output);
         rc = -1;
@@ -274,6 +334,7 @@ static int db_check_cmd(const char *path)
 int cmd_db(int argc, char **argv)
 {
     const char *sub = NULL, *log = NULL, *model = NULL, *origin = NULL, *output = NULL;
+    int best = 0;
     const char *path = cli_db_default_path();
     int json = 0;
     for (int i = 1; i < argc; i++) {
@@ -287,7 +348,7 @@ int cmd_db(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--model") || !strcmp(a, "--origin") ||
-            !strcmp(a, "--output")) {
+            !strcmp(a, "--output") || !strcmp(a, "--best")) {
             if (i + 1 >= argc || !argv[i + 1][0]) {
                 fprintf(stderr, "transtune db: option %s needs a value\n", a);
                 return 2;
@@ -299,6 +360,14 @@ int cmd_db(int argc, char **argv)
                 model = v;
             else if (!strcmp(a, "--origin"))
                 origin = v;
+            else if (!strcmp(a, "--best")) {
+                int64_t b;
+                if (cli_parse_i64(v, &b) || b < 1 || b > 1000000) {
+                    fprintf(stderr, "transtune db: --best needs a positive integer, got '%s'\n", v);
+                    return 2;
+                }
+                best = (int)b;
+            }
             else
                 output = v;
             continue;
@@ -329,7 +398,7 @@ int cmd_db(int argc, char **argv)
         db_usage(stderr);
         return 2;
     }
-    if ((model && !is_import && !is_export) || ((origin || output) && !is_export) ||
+    if ((model && !is_import && !is_export) || ((origin || output || best) && !is_export) ||
         (json && !is_stats)) {
         fprintf(stderr, "transtune db %s: an option given does not apply (see --help)\n", sub);
         return 2;
@@ -343,6 +412,6 @@ int cmd_db(int argc, char **argv)
     if (is_import)
         return db_import_cmd(path, log, model);
     if (is_export)
-        return db_export_cmd(path, model, origin, output);
+        return db_export_cmd(path, model, origin, output, best);
     return db_check_cmd(path);
 }

@@ -26,7 +26,9 @@ static void transfer_help(void)
         "in place are reset, so the result is never slower than untuned.  The chosen\n"
         "schedules are stored in DB (origin transferred, with their source model), so\n"
         "`transtune run MODEL --db DB` runs them.  Records tuned for MODEL itself are\n"
-        "never used.\n"
+        "never used.  Without --db, the schedules shipped under schedules/ (records tuned\n"
+        "for zoo models on this CPU class, one Ansor log per model) are imported into the\n"
+        "default database first, so a fresh machine needs no tuning of its own.\n"
         "\n"
         "  --from M1,M2    source models (default: every model in DB that has a kernel\n"
         "                  of one of MODEL's classes, ranked by the share of MODEL's FLOPs\n"
@@ -42,6 +44,7 @@ static void transfer_help(void)
         "  --max-sources N at most the N best-ranked sources\n"
         "  --threads T     kernel threads (default: all cores)\n"
         "  --repeat R      end-to-end runs per timing (default 20; 3 rounds, best median)\n"
+        "  --no-shipped    without --db: do not load the shipped schedules\n"
         "  --json          one JSON object: untuned_ms, tuned_ms, speedup, search_time_s,\n"
         "                  kernels, kernels_improved, sources, per-kernel details\n"
         "Exit status: 0 ok (also when nothing could be transferred: the report says why);\n"
@@ -150,7 +153,7 @@ static void report(const char *name, const tt_transfer_result *r, int json)
 int cmd_transfer(int argc, char **argv)
 {
     const char *what = NULL, *db_path = NULL, *from = NULL, *pairs = NULL;
-    int json = 0;
+    int json = 0, no_shipped = 0;
     int64_t threads = 0, max_sources = 0, repeat = 0, top_k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -160,6 +163,10 @@ int cmd_transfer(int argc, char **argv)
         }
         if (!strcmp(a, "--json")) {
             json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-shipped")) {
+            no_shipped = 1;
             continue;
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--from") || !strcmp(a, "--threads") ||
@@ -246,6 +253,24 @@ int cmd_transfer(int argc, char **argv)
         fprintf(stderr, "transtune transfer: %s\n", err.msg);
         tt_model_free(m);
         return 1;
+    }
+    if (!db_path && !no_shipped) {
+        /* without --db: the schedules shipped for the zoo on this CPU class */
+        char dir[4096];
+        int nf = 0, nr = 0;
+        if (tt_transfer_shipped_dir(dir, sizeof dir)) {
+            if (tt_transfer_load_shipped(db, dir, &nf, &nr, &err)) {
+                fprintf(stderr, "transtune transfer: %s\n", err.msg);
+                tt_db_close(db);
+                tt_model_free(m);
+                return 1;
+            }
+            if (!json)
+                fprintf(stderr, "transfer: shipped schedules %s: %d model%s, %d new records in %s\n", dir,
+                        nf, nf == 1 ? "" : "s", nr, path);
+        } else if (!json) {
+            fprintf(stderr, "transfer: no shipped schedules folder (set TT_SCHEDULES)\n");
+        }
     }
     tt_transfer_opts o;
     memset(&o, 0, sizeof o);

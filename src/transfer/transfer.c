@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../cost/cost.h"
@@ -740,5 +743,101 @@ out:
     free(models);
     free(reset);
     pool_free(&P);
+    return rc;
+}
+
+/* ---- shipped schedules --------------------------------------------------------- */
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *tt_transfer_shipped_dir(char *buf, size_t n)
+{
+    const char *e = getenv("TT_SCHEDULES");
+    if (e && *e) {
+        snprintf(buf, n, "%s", e);
+        return is_dir(buf) ? buf : NULL;
+    }
+    char exe[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) {
+        exe[k] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            slash = strrchr(exe, '/');
+            if (slash) {
+                *slash = 0;
+                if (snprintf(buf, n, "%s/schedules", exe) < (int)n && is_dir(buf))
+                    return buf;
+            }
+        }
+    }
+    snprintf(buf, n, "schedules");
+    return is_dir(buf) ? buf : NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tt_transfer_load_shipped(tt_db *db, const char *dir, int *files, int *records, tt_err *err)
+{
+    if (files)
+        *files = 0;
+    if (records)
+        *records = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return tt_err_set(err, "cannot open the schedules folder %s", dir);
+    char **names = NULL;
+    int nn = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && !strcmp(e->d_name + l - 5, ".json")) {
+            names = tt_xrealloc(names, (size_t)(nn + 1) * sizeof(char *));
+            names[nn++] = tt_xstrdup(e->d_name);
+        }
+    }
+    closedir(d);
+    qsort(names, (size_t)nn, sizeof *names, cmp_str);
+    int rc = 0;
+    for (int i = 0; i < nn && rc == 0; i++) {
+        char model[128], path[PATH_MAX];
+        snprintf(model, sizeof model, "%.*s", (int)(strlen(names[i]) - 5), names[i]);
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        tt_model *m = NULL;
+        if (tt_model_load(model, &m, err)) {
+            tt_err_prefix(err, "shipped schedules %s (named after zoo model '%s')", path, model);
+            rc = -1;
+            break;
+        }
+        int64_t mid = 0;
+        if (tt_db_add_model(db, model, "zoo", m, &mid, NULL, err)) {
+            tt_model_free(m);
+            rc = -1;
+            break;
+        }
+        tt_model_free(m);
+        tt_db_import_opts o;
+        memset(&o, 0, sizeof o);
+        o.source_model = mid;
+        tt_db_import_result ir;
+        if (tt_db_import_log(db, path, &o, &ir, err)) {
+            rc = -1;
+            break;
+        }
+        if (files)
+            (*files)++;
+        if (records)
+            *records += ir.imported;
+    }
+    for (int i = 0; i < nn; i++)
+        free(names[i]);
+    free(names);
     return rc;
 }

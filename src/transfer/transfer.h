@@ -104,6 +104,20 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
  * bert_base), or NULL for a model not in it. */
 const char *tt_transfer_paper_source(const char *target);
 
+/* ---- shipped schedules ------------------------------------------------------ */
+
+/* The folder of shipped schedules: $TT_SCHEDULES if set, else schedules/ in
+ * the parent of the executable's folder (build/transtune -> schedules/), else
+ * ./schedules.  Writes it to buf and returns buf, or NULL if none exists. */
+const char *tt_transfer_shipped_dir(char *buf, size_t n);
+
+/* Import every DIR/MODEL.json (an Ansor log of records tuned for the zoo
+ * model MODEL) into db, MODEL registered with its kernels as their source
+ * model (origin imported).  Lines already in db are skipped, so loading again
+ * is cheap.  *files and *records (may be NULL) get the counts.  Returns 0, or
+ * -1 with err naming the file. */
+int tt_transfer_load_shipped(tt_db *db, const char *dir, int *files, int *records, tt_err *err);
+
 /* ---- the decisions, as pure functions (tested from given times) ---------- */
 
 /* The candidate to run: the index of the fastest correct candidate whose time
