@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../src/search/policy.h"
@@ -276,11 +277,64 @@ static void test_no_sources(void)
     tmp_done();
 }
 
+/* Shipped schedules: DIR/MODEL.json loads with MODEL (and its kernels) as the
+ * source; loading again adds nothing; a file not named after a zoo model is
+ * refused with its path. */
+static void test_shipped(void)
+{
+    const char *path = tmp_db();
+    CHECK(path);
+    tt_err err = {0};
+    tt_model *src = NULL;
+    CHECK_MSG(tt_model_load("tiny", &src, &err) == 0, "%s", err.msg);
+    tt_db *db = NULL;
+    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    int n = plant(db, src, "tiny", 1e-3, 5);
+    CHECK(n >= 5);
+    char dir[400], log[500];
+    snprintf(dir, sizeof dir, "%s/schedules", tdir);
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(log, sizeof log, "%s/tiny.json", dir);
+    FILE *f = fopen(log, "w");
+    CHECK(f);
+    int64_t mid = 0, ne = 0;
+    CHECK(tt_db_model_id(db, "tiny", &mid, &err) == 1);
+    fprintf(f, "# shipped for a test\n");
+    CHECK(tt_db_export(db, mid, NULL, f, &ne, &err) == 0);
+    fclose(f);
+    CHECK(ne == n);
+    tt_db_close(db);
+    /* a fresh database */
+    char p2[500];
+    snprintf(p2, sizeof p2, "%s/fresh.db", tdir);
+    CHECK_MSG(tt_db_open(p2, 0, &db, &err) == 0, "%s", err.msg);
+    int files = 0, recs = 0;
+    CHECK_MSG(tt_transfer_load_shipped(db, dir, &files, &recs, &err) == 0, "%s", err.msg);
+    CHECK_MSG(files == 1 && recs == n, "%d files, %d records of %d", files, recs, n);
+    CHECK(tt_db_model_id(db, "tiny", &mid, &err) == 1);
+    tt_db_kernel_info *ks = NULL;
+    int nks = 0;
+    CHECK(tt_db_model_kernels(db, mid, &ks, &nks, &err) == 0);
+    free(ks);
+    CHECK(nks == src->nkernels);
+    CHECK(tt_transfer_load_shipped(db, dir, &files, &recs, &err) == 0 && files == 1 && recs == 0);
+    snprintf(log, sizeof log, "%s/nosuchmodel.json", dir);
+    f = fopen(log, "w");
+    CHECK(f);
+    fclose(f);
+    CHECK(tt_transfer_load_shipped(db, dir, &files, &recs, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "nosuchmodel.json"), "%s", err.msg);
+    tt_db_close(db);
+    tt_model_free(src);
+    tmp_done();
+}
+
 const tt_test tests_transfer[] = {
     {"choose", test_choose},
     {"resets", test_resets},
     {"tiny_to_wide", test_tiny_to_wide},
     {"no_sources", test_no_sources},
     {"top_k", test_top_k},
+    {"shipped", test_shipped},
     {NULL, NULL},
 };

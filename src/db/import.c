@@ -83,16 +83,32 @@ static int imp_line(void *ctx, int lineno, const char *line)
     I->r->lines++;
     tt_err e = {0};
     tt_dag *d = NULL;
-    if (tt_record_parse(line, I->rec, &e) || tt_identify_record(I->rec, &d, NULL, NULL, 0, &e)) {
+    char *key = NULL, *stored = NULL;
+    int rc = 0;
+    int64_t kid = 0, before = 0;
+    int had = 1;
+    if (tt_record_parse(line, I->rec, &e)) {
         imp_warn(I, lineno, e.msg);
         return 0;
     }
-    char *key = tt_dag_workload_key(d);
-    char *stored = tt_record_write(I->rec);
-    int rc = 0;
-    int64_t kid = 0, before = 0;
-    int had = tt_db_find_kernel(I->db, key, &before, I->err);
-    if (had < 0 || !stored || db_kernel_get(I->db, key, d->class_key, d, &kid, I->err)) {
+    /* a record keyed by one of our kernels' workload keys (one exported by
+     * transtune, e.g. shipped schedules) is that kernel's; an Ansor key is
+     * identified from its shapes and steps */
+    int direct = tt_db_find_kernel(I->db, I->rec->workload_key, &kid, I->err);
+    if (direct < 0) {
+        rc = -1;
+        goto done;
+    }
+    if (!direct) {
+        if (tt_identify_record(I->rec, &d, NULL, NULL, 0, &e)) {
+            imp_warn(I, lineno, e.msg);
+            return 0;
+        }
+        key = tt_dag_workload_key(d);
+        had = tt_db_find_kernel(I->db, key, &before, I->err);
+    }
+    stored = tt_record_write(I->rec);
+    if (had < 0 || !stored || (!direct && db_kernel_get(I->db, key, d->class_key, d, &kid, I->err))) {
         if (!stored)
             imp_warn(I, lineno, "the record cannot be written back as a log line");
         else

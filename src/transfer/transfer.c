@@ -835,6 +835,7 @@ int tt_transfer_load_shipped(tt_db *db, const char *dir, int *files, int *record
             (*files)++;
         if (records)
             *records += ir.imported;
+
     }
     for (int i = 0; i < nn; i++)
         free(names[i]);
