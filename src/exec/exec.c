@@ -355,6 +355,13 @@ int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt
         repeat = 1;
     if (tt_exec_run(e, input, NULL, err))
         return -1;
+    /* warm-up: at least 3 untimed runs and 100 ms (first-touch pages, the
+     * OpenMP pool, packed weights and the CPU's clock settle; a process
+     * that has just loaded its kernels measured 5x slow without it) */
+    double w0 = tt_now();
+    for (int k = 0; k < 1000 && (k < 3 || tt_now() - w0 < 0.1); k++)
+        if (tt_exec_run(e, NULL, NULL, err))
+            return -1;
     double *t = tt_xmalloc((size_t)repeat * sizeof *t);
     for (int r = 0; r < repeat; r++) {
         double t0 = tt_now();

@@ -55,7 +55,8 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
  * model's output floats. */
 int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
 
-/* Median latency in seconds of `repeat` inferences (after one warm-up). */
+/* Median latency in seconds of `repeat` inferences, after a warm-up of at
+ * least 3 inferences and 100 ms. */
 int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt_err *err);
 
 /* Per call: the best of `repeat` timings of each kernel call in seconds
