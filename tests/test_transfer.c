@@ -329,6 +329,85 @@ static void test_shipped(void)
     tmp_done();
 }
 
+/* tune --warm-start: each task's first round measures the schedules transfer
+ * would try (here tiny's planted records, rebased on tiny_wide's kernels). */
+typedef struct find_steps {
+    const char *json;
+    int found;
+} find_steps;
+
+static int on_find(void *ctx, const tt_db_row *row)
+{
+    find_steps *f = ctx;
+    char *j = tt_steps_write(row->rec.steps, row->rec.nsteps);
+    f->found |= !strcmp(j, f->json);
+    free(j);
+    return 0;
+}
+
+static void test_warm_start(void)
+{
+    const char *path = tmp_db();
+    CHECK(path);
+    tt_err err = {0};
+    tt_model *src = NULL, *dst = NULL;
+    CHECK_MSG(tt_model_load("tiny", &src, &err) == 0, "%s", err.msg);
+    CHECK_MSG(tt_model_load("tiny_wide", &dst, &err) == 0, "%s", err.msg);
+    tt_db *db = NULL;
+    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    CHECK(plant(db, src, "tiny", 1e-3, 21) >= 5);
+    tt_tune_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.per_round = 1;
+    o.warm_start = 1;
+    o.trials = 7 + 6; /* the defaults, then one round of each searched kernel */
+    tt_tune_result r;
+    int rc = tt_tune_model(db, "tiny_wide", "tiny_wide", dst, &o, &r, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    tt_tune_result_free(&r);
+    /* every searched kernel's (one with a reduction; transpose is not
+     * searched) first trial is tiny's same-class record, rebased */
+    int64_t sid = 0, tid = 0;
+    CHECK(tt_db_model_id(db, "tiny", &sid, &err) == 1 && tt_db_model_id(db, "tiny_wide", &tid, &err) == 1);
+    int checked = 0;
+    for (int k = 0; k < dst->nkernels; k++) {
+        const tt_dag *d = dst->kernels[k].dag;
+        if (!strcmp(d->class_key, "transpose"))
+            continue;
+        for (int j = 0; j < src->nkernels; j++) {
+            if (strcmp(src->kernels[j].dag->class_key, d->class_key))
+                continue;
+            tt_db_filter f;
+            memset(&f, 0, sizeof f);
+            f.only_model = sid;
+            tt_db_row *row = tt_xmalloc(sizeof *row);
+            int got = tt_db_best_record(db, src->kernels[j].workload_key, &f, row, &err);
+            if (got == 1) {
+                tt_state *s = tt_state_replay_rebased(d, row->rec.steps, row->rec.nsteps, &err);
+                if (s) {
+                    char *json = tt_steps_write(s->steps, s->nsteps);
+                    find_steps fs = {json, 0};
+                    tt_db_filter g;
+                    memset(&g, 0, sizeof g);
+                    g.only_model = tid;
+                    CHECK(tt_db_foreach_record(db, 0, dst->kernels[k].workload_key, &g, on_find, &fs, &err) == 0);
+                    CHECK_MSG(fs.found, "kernel %d (%s): tiny's record was not measured", k, d->class_key);
+                    free(json);
+                    tt_state_free(s);
+                    checked++;
+                }
+            }
+            free(row);
+        }
+    }
+    CHECK(checked >= 4);
+    tt_db_close(db);
+    tt_model_free(src);
+    tt_model_free(dst);
+    tmp_done();
+}
+
 const tt_test tests_transfer[] = {
     {"choose", test_choose},
     {"resets", test_resets},
@@ -336,5 +415,6 @@ const tt_test tests_transfer[] = {
     {"no_sources", test_no_sources},
     {"top_k", test_top_k},
     {"shipped", test_shipped},
+    {"warm_start", test_warm_start},
     {NULL, NULL},
 };

@@ -175,6 +175,13 @@ int tt_state_apply(tt_state *s, const tt_step *step, tt_err *err);
 /* Apply a list of steps; on failure err says which step (index and tag). */
 int tt_state_apply_all(tt_state *s, const tt_step *steps, int n, tt_err *err);
 
+/* Replay a step list tuned for another workload of the same structure on d:
+ * split lengths are kept as factors (a split that does not divide gets a
+ * guarded tail) and every SP step's recorded extent is rewritten to d's, so
+ * the returned state's steps replay on d exactly.  NULL with err set if the
+ * steps do not apply (transfer-tuning and the search's warm start use it). */
+tt_state *tt_state_replay_rebased(const tt_dag *d, const tt_step *steps, int n, tt_err *err);
+
 /* Stage lookup by uid (-1 if absent). */
 int tt_state_stage_of_uid(const tt_state *s, int uid);
 /* Index of the leaf iterator of stage st whose node is `node` (-1 if none). */

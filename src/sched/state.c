@@ -902,3 +902,28 @@ char *tt_state_print(const tt_state *s)
     }
     return tt_str_take(&o);
 }
+
+tt_state *tt_state_replay_rebased(const tt_dag *d, const tt_step *steps, int n, tt_err *err)
+{
+    tt_state *s = tt_state_new(d);
+    s->lax_extents = 1;
+    for (int i = 0; i < n; i++) {
+        tt_step x = steps[i];
+        if (x.tag == TT_STEP_SP && x.stage >= 0 && x.stage < s->nstages && x.iter >= 0 &&
+            x.iter < s->stages[x.stage].niters) {
+            const tt_stage *st = &s->stages[x.stage];
+            int64_t e = st->nodes[st->iters[x.iter].node].extent;
+            if (e > 0)
+                x.extent = e; /* the target's extent: the step now replays exactly */
+        }
+        if (tt_state_apply(s, &x, err)) {
+            tt_err_prefix(err, "step %d (%s)", i,
+                          x.tag >= 0 && x.tag < TT_STEP_COUNT ? tt_step_tags[x.tag] : "?");
+            tt_state_free(s);
+            return NULL;
+        }
+    }
+    s->lax_extents = 0;
+    return s;
+}
+

@@ -67,8 +67,10 @@ typedef struct tt_tune_opts {
                                    0 = all cores */
     int per_round;              /* 0 = min(64, trials / tasks), at least 1 */
     int early_stopping;         /* per task: trials without improvement before it is dead; 0 = never */
-    int warm_start;             /* also start from other sources' best records of the same
-                                   kernels (measured here as part of the first rounds) */
+    int warm_start;             /* also start from the schedules transfer-tuning would try:
+                                   other sources' best records of the same kernel and of every
+                                   same-class kernel of the other models, replayed with this
+                                   kernel's extents (measured in each task's first round) */
     uint64_t seed;              /* 0 = 1 */
     const tt_search_params *search; /* NULL = Ansor's defaults (num_cores set from threads) */
     const tt_cost_opts *cost;   /* NULL = defaults (num_warmup_sample = tasks * per_round) */
