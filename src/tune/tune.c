@@ -24,7 +24,7 @@ typedef struct ttask {
     tt_state *default_state;
     double default_s;            /* -1: not measured */
     double best_s;               /* INFINITY: no valid record */
-    int64_t trials, since_best;
+    int64_t trials;
     int warm_done;
     tt_step *best_steps;         /* the best record's steps (NULL: none yet) */
     int best_nsteps;
@@ -144,7 +144,6 @@ static void account(tuner *T, int ki, const char *steps_json, const tt_step *ste
         t->default_s = mean;
     if (mean < t->best_s) {
         t->best_s = mean;
-        t->since_best = 0;
         free(t->best_steps);
         t->best_steps = tt_xmalloc((size_t)(nsteps > 0 ? nsteps : 1) * sizeof(tt_step));
         memcpy(t->best_steps, steps, (size_t)nsteps * sizeof(tt_step));
@@ -266,11 +265,8 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
         int ok = thr[i] > 0;
         *nok += ok;
         char *json = tt_steps_write(states[i]->steps, states[i]->nsteps);
-        double before = t->best_s;
         account(T, ki, json, states[i]->steps, states[i]->nsteps, ok, items[i].res.mean);
         free(json);
-        if (!(t->best_s < before))
-            t->since_best++;
         T->trials_run++;
         T->valid_run += ok;
         if (t->is_task)
@@ -335,14 +331,8 @@ static int append_curve(tuner *T, tt_err *err)
  * kernel but built together: one tt_evaluate over every kernel. */
 static int measure_defaults(tuner *T, tt_err *err)
 {
-    int n = 0;
-    for (int i = 0; i < T->nk; i++)
-        if (T->k[i].default_state && T->k[i].default_s < 0)
-            n++;
-    if (n == 0)
-        return 0;
-    /* simplest faithful way: one kernel per batch (each commits its own
-     * record); builds of one state are quick, so this costs little */
+    /* one kernel per batch (each commits its own record); builds of one
+     * state are quick, so this costs little */
     for (int i = 0; i < T->nk; i++) {
         ttask *t = &T->k[i];
         if (!t->default_state || t->default_s >= 0)
