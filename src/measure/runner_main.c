@@ -348,6 +348,8 @@ int main(int argc, char **argv)
          * starting the OpenMP thread pool and for first-touch page faults */
         double tw = 0;
         if (a.cutoff > 0) {
+            if (a.flush) /* then it is timed as the costs are */
+                runner_flush(args, numel, nargs);
             tw = tt_now();
             f(args);
             tw = tt_now() - tw;

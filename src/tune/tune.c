@@ -60,13 +60,23 @@ typedef struct tuner {
     tt_record *scratch;          /* one record row for callbacks */
 } tuner;
 
+/* The protocol of every search trial and transfer candidate: each of 5
+ * timed calls follows a clflush of every argument but the input (TVM's
+ * enable_cpu_cache_flush, what its x86 tutorials use for networks), so
+ * number is 1 and there is no minimum repeat time.  In a model a kernel's
+ * weights were evicted by the other kernels' since its last call; timed warm
+ * (the same call repeated for 40 ms) the memory-bound kernels read 2-7x
+ * faster than they run in the model (resnet18: pool 0.11 ms warm, 0.31
+ * flushed, 0.38-0.47 in the model; dense 0.026 / 0.13 / 0.16-0.20), which
+ * ranked schedules by a speed they never reach in place.  docs/NOTES.md. */
 void tt_tune_default_run_opts(tt_run_opts *ro, int threads)
 {
     memset(ro, 0, sizeof *ro);
     ro->threads = threads;
     ro->number = 1;
-    ro->repeat = 3;
-    ro->min_repeat_ms = 40;
+    ro->repeat = 5;
+    ro->min_repeat_ms = 0;
+    ro->cache_flush = 1;
     ro->timeout_s = 10;
     ro->seed = 1;
 }

@@ -143,10 +143,10 @@ int tt_tune_model(tt_db *db, const char *name, const char *source, const tt_mode
 int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts *o,
                 tt_tune_result *r, tt_err *err);
 
-/* The run options the search measures with: TVM's protocol with number
- * starting at 1, repeat 3, min_repeat_ms 40 (about 0.15 s a trial), and
- * candidates 3x slower than the task's best timed by their warm-up call
- * alone (see docs/NOTES.md). */
+/* The run options the search and transfer measure with: 5 single calls,
+ * each after a cache flush of every argument but the input (TVM's
+ * enable_cpu_cache_flush), and candidates 3x slower than the task's best
+ * timed by one flushed call alone (see docs/NOTES.md). */
 void tt_tune_default_run_opts(tt_run_opts *ro, int threads);
 
 /* A measured state as an Ansor v0.6 record of this machine: its steps, the
