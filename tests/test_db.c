@@ -157,8 +157,8 @@ static void test_schema_version(void)
     CHECK(raw_sql(path, "CREATE TABLE future(x); PRAGMA user_version = 99") == 0);
     int rc = tt_db_open(path, 0, &db, &err);
     char want[700];
-    snprintf(want, sizeof want, "database %s has schema version 99; this transtune reads up to 1",
-             path);
+    snprintf(want, sizeof want, "database %s has schema version 99; this transtune reads up to %d",
+             path, TT_DB_SCHEMA_VERSION);
     int same = !strcmp(err.msg, want);
     if (!same)
         fprintf(stderr, "    got: %s\n", err.msg);
@@ -200,7 +200,38 @@ static void test_schema_version(void)
     }
     tmp_done();
     CHECK(ro == -1 && ro_msg);
-    CHECK_MSG(rc == 0 && c.schema_version == 1, "%s", err.msg);
+    CHECK_MSG(rc == 0 && c.schema_version == TT_DB_SCHEMA_VERSION, "%s", err.msg);
+
+    /* A version 1 file (curves without meas_untuned) keeps its curve points
+     * through the migration to 2. */
+    CHECK((path = tmp_path()));
+    tt_err_clear(&err);
+    int64_t mid = 0;
+    tt_db_curve_point p1 = {5, 32, 2e-3, 1.5e-3, 1.9e-3};
+    rc = tt_db_open(path, 0, &db, &err);
+    if (rc == 0) {
+        rc = tt_db_add_model(db, "m", "zoo", NULL, &mid, NULL, &err) ||
+             tt_db_curve_append(db, mid, NULL, &p1, &err);
+        tt_db_close(db);
+    }
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    CHECK(raw_sql(path, "ALTER TABLE curves DROP COLUMN meas_untuned; PRAGMA user_version = 1") == 0);
+    tt_db_curve_point *pts = NULL;
+    int np = 0;
+    rc = tt_db_open(path, 0, &db, &err);
+    memset(&c, 0, sizeof c);
+    if (rc == 0) {
+        rc = tt_db_stats(db, &c, &err) || tt_db_curve_append(db, mid, NULL, &p1, &err) ||
+             tt_db_curve_read(db, mid, NULL, &pts, &np, &err);
+        tt_db_counts_free(&c);
+        tt_db_close(db);
+    }
+    tmp_done();
+    CHECK_MSG(rc == 0 && c.schema_version == TT_DB_SCHEMA_VERSION && np == 2 &&
+                  pts[0].meas_latency == 1.5e-3 && pts[0].meas_untuned == -1 &&
+                  pts[1].meas_untuned == 1.9e-3,
+              "rc %d version %lld, %d points: %s", rc, (long long)c.schema_version, np, err.msg);
+    free(pts);
 
     /* Read-only on a missing file. */
     tt_err_clear(&err);
@@ -676,7 +707,8 @@ static void test_curves(void)
     CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
     int64_t mid = 0;
     tt_db_target t = {"cpu", "avx2", 1}, u = {"cpu", "avx2", 2};
-    tt_db_curve_point p[3] = {{10, 64, 5e-3, -1}, {2, 16, 9e-3, 8e-3}, {30, 128, 4e-3, 3.9e-3}};
+    tt_db_curve_point p[3] = {{10, 64, 5e-3, -1, -1}, {2, 16, 9e-3, 8e-3, 9.5e-3},
+                              {30, 128, 4e-3, 3.9e-3, -1}};
     int rc = tt_db_add_model(db, "m", "zoo", NULL, &mid, NULL, &err);
     for (int i = 0; rc == 0 && i < 3; i++)
         rc = tt_db_curve_append(db, mid, &t, &p[i], &err);
@@ -690,6 +722,7 @@ static void test_curves(void)
     tt_db_close(db);
     tmp_done();
     int ok = rc == 0 && n == 3 && nall == 4 && got[0].search_s == 2 && got[0].meas_latency == 8e-3 &&
+             got[0].meas_untuned == 9.5e-3 && got[1].meas_untuned == -1 &&
              got[1].trials == 64 && got[1].meas_latency == -1 && got[2].est_latency == 4e-3;
     free(got);
     free(all);

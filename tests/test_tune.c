@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../src/model/model.h"
 #include "../src/tune/tasksched.h"
 #include "../src/tune/tune.h"
 #include "test.h"
@@ -246,11 +247,73 @@ static void test_short_search(void)
         fprintf(stderr, "    could not remove %s\n", dir);
 }
 
+/* End-to-end checkpoints of a short model search: each is timed beside the
+ * untuned model and both land in the curve; the first (all defaults) is
+ * the untuned model against itself. */
+static void test_checkpoints(void)
+{
+    char dir[256], path[300];
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/tt-test-tune.XXXXXX", t && *t ? t : "/tmp");
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    tt_err err = {0};
+    tt_model *m = NULL;
+    CHECK_MSG(tt_model_load("tiny", &m, &err) == 0, "%s", err.msg);
+    tt_db *db = NULL;
+    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    int64_t cps[2] = {m->nkernels, m->nkernels + 6};
+    tt_tune_opts o;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.per_round = 2;
+    o.trials = cps[1];
+    o.ncheckpoints = 2;
+    o.checkpoints = cps;
+    o.checkpoint_repeat = 3;
+    tt_tune_result r;
+    int rc = tt_tune_model(db, "tiny", "tiny", m, &o, &r, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    CHECK_MSG(r.ncheckpoints == 2, "%d checkpoints", r.ncheckpoints);
+    for (int i = 0; i < r.ncheckpoints; i++) {
+        const tt_tune_checkpoint *c = &r.checkpoints[i];
+        fprintf(stderr, "    checkpoint %d: %lld trials, %.4f ms, untuned %.4f ms\n", i,
+                (long long)c->trials, c->latency_s * 1e3, c->untuned_s * 1e3);
+        CHECK(c->latency_s > 0 && c->untuned_s > 0);
+    }
+    /* the first: every kernel on its default schedule, timed against itself */
+    CHECK(r.checkpoints[0].latency_s < 3 * r.checkpoints[0].untuned_s &&
+          r.checkpoints[0].untuned_s < 3 * r.checkpoints[0].latency_s);
+    int64_t mid = 0;
+    CHECK(tt_db_model_id(db, "tiny", &mid, &err) == 1);
+    tt_db_curve_point *pts = NULL;
+    int np = 0, measured = 0;
+    CHECK(tt_db_curve_read(db, mid, NULL, &pts, &np, &err) == 0);
+    for (int i = 0; i < np; i++)
+        if (pts[i].meas_latency >= 0) {
+            CHECK(pts[i].meas_untuned > 0 && measured < 2 &&
+                  pts[i].meas_untuned == r.checkpoints[measured].untuned_s);
+            measured++;
+        } else {
+            CHECK(pts[i].meas_untuned < 0);
+        }
+    CHECK(measured == 2);
+    free(pts);
+    tt_tune_result_free(&r);
+    tt_db_close(db);
+    tt_model_free(m);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "    could not remove %s\n", dir);
+}
+
 const tt_test tests_tune[] = {
     {"tasksched_warmup_then_gradient", test_warmup_then_gradient},
     {"tasksched_backward_and_forward", test_backward_and_forward},
     {"tasksched_similar_tasks_bound", test_similar_tasks_bound},
     {"tasksched_dead_tasks", test_dead_tasks_and_no_schedule},
     {"short_search", test_short_search},
+    {"checkpoints", test_checkpoints},
     {NULL, NULL},
 };

@@ -46,7 +46,8 @@ static void tune_help(void)
         "                    mutate_parallel=0.01, num_cores=THREADS, ...); repeatable\n"
         "  --checkpoints auto|N1,N2,...  when the model's trial count reaches each Ni,\n"
         "                    build the model with the best records so far and time it end to\n"
-        "                    end (stored in the tuning curve; not counted as search time);\n"
+        "                    end, alternately with the untuned model (both stored in the\n"
+        "                    tuning curve; not counted as search time);\n"
         "                    auto = 1/32, 1/16, 1/8, 1/4, 1/2 and all of --trials\n"
         "  --warm-start      transfer, then search: each kernel's first round also measures\n"
         "                    the schedules transfer-tuning would try (the best records of\n"
@@ -287,6 +288,7 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
             json_object_set_new(x, "trials", json_integer(c->trials));
             json_object_set_new(x, "search_s", json_real(c->search_s));
             json_object_set_new(x, "latency_ms", json_real(c->latency_s * 1e3));
+            json_object_set_new(x, "untuned_ms", json_real(c->untuned_s * 1e3));
             json_object_set_new(x, "est_latency_ms", c->est_latency_s > 0 ? json_real(c->est_latency_s * 1e3) : json_null());
             json_array_append_new(cps, x);
         }
@@ -318,9 +320,11 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
            name, (long long)r->trials, (long long)r->trials_run, (long long)r->valid_run,
            (long long)r->resumed, r->elapsed_s, tps, r->search_s, r->stop_reason ? r->stop_reason : "?");
     for (int i = 0; i < r->ncheckpoints; i++)
-        printf("checkpoint: %lld trials, search time %.1f s: %.3f ms end to end\n",
+        printf("checkpoint: %lld trials, search time %.1f s: %.3f ms end to end, untuned %.3f ms "
+               "beside it: %.2fx\n",
                (long long)r->checkpoints[i].trials, r->checkpoints[i].search_s,
-               r->checkpoints[i].latency_s * 1e3);
+               r->checkpoints[i].latency_s * 1e3, r->checkpoints[i].untuned_s * 1e3,
+               r->checkpoints[i].untuned_s / r->checkpoints[i].latency_s);
     printf("time: search %.1f s, build %.1f s, run %.1f s, cost model %.1f s, database %.1f s\n",
            r->time_search_s, r->time_build_s, r->time_measure_s - r->time_build_s, r->time_train_s,
            r->time_db_s);

@@ -90,7 +90,12 @@ static const char schema_v1[] =
     "  created REAL NOT NULL);\n"
     "CREATE INDEX curves_model ON curves(model, search_s);\n";
 
-static const char *const migrations[TT_DB_SCHEMA_VERSION] = {schema_v1};
+/* Version 1 -> 2: each measured checkpoint also keeps the untuned model's
+ * latency timed alternately with it, so a curve's speedups are ratios of
+ * measurements from one window (the machine's speed drifts over minutes). */
+static const char schema_v2[] = "ALTER TABLE curves ADD COLUMN meas_untuned REAL;\n";
+
+static const char *const migrations[TT_DB_SCHEMA_VERSION] = {schema_v1, schema_v2};
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -663,7 +668,8 @@ int tt_db_curve_append(tt_db *db, int64_t model, const tt_db_target *t,
         return -1;
     sqlite3_stmt *st;
     int rc = db_prepare(db, "INSERT INTO curves(model, cpu, isa, threads, search_s, trials, "
-                            "est_latency, meas_latency, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "est_latency, meas_latency, created, meas_untuned) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         &st, err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, model);
@@ -677,6 +683,8 @@ int tt_db_curve_append(tt_db *db, int64_t model, const tt_db_target *t,
         if (p->meas_latency >= 0)
             sqlite3_bind_double(st, 8, p->meas_latency);
         sqlite3_bind_double(st, 9, db_now());
+        if (p->meas_untuned >= 0)
+            sqlite3_bind_double(st, 10, p->meas_untuned);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = db_fail(db, err, "appending to a tuning curve");
         sqlite3_finalize(st);

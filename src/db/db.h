@@ -12,7 +12,8 @@
  *                 costs), error_no (Ansor's MeasureErrorNO), target (cpu, isa,
  *                 threads), origin ('tuned' | 'transferred' | 'imported'),
  *                 source_model (NULL if none), created
- *   curves        id, model, target, search_s, trials, est_latency, meas_latency
+ *   curves        id, model, target, search_s, trials, est_latency, meas_latency,
+ *                 meas_untuned (version 2)
  *                 (best-so-far model latency in seconds, NULL if unknown), created
  *
  * The file is in WAL mode with foreign keys on, synchronous=NORMAL and a busy
@@ -34,7 +35,7 @@
 #include "../model/model.h"
 #include "../record/record.h"
 
-#define TT_DB_SCHEMA_VERSION 1
+#define TT_DB_SCHEMA_VERSION 2
 #define TT_DB_APPLICATION_ID 0x54546462 /* "TTdb" in PRAGMA application_id */
 #define TT_DB_BUSY_MS 10000
 
@@ -246,6 +247,8 @@ typedef struct tt_db_curve_point {
     double est_latency;          /* best-so-far model latency, s (estimated from kernel
                                     records and weights); < 0 = unknown */
     double meas_latency;         /* best-so-far measured model latency, s; < 0 = unknown */
+    double meas_untuned;         /* the untuned model timed alternately with it in the
+                                    same window, s; < 0 = unknown */
 } tt_db_curve_point;
 
 int tt_db_curve_append(tt_db *db, int64_t model, const tt_db_target *t,

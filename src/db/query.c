@@ -184,10 +184,10 @@ int tt_db_curve_read(tt_db *db, int64_t model, const tt_db_target *t, tt_db_curv
     *pts = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    const char *sql = t ? "SELECT search_s, trials, est_latency, meas_latency FROM curves "
+    const char *sql = t ? "SELECT search_s, trials, est_latency, meas_latency, meas_untuned FROM curves "
                           "WHERE model = ? AND cpu = ? AND isa = ? AND threads = ? "
                           "ORDER BY search_s, id"
-                        : "SELECT search_s, trials, est_latency, meas_latency FROM curves "
+                        : "SELECT search_s, trials, est_latency, meas_latency, meas_untuned FROM curves "
                           "WHERE model = ? ORDER BY search_s, id";
     if (db_prepare(db, sql, &st, err))
         return -1;
@@ -208,6 +208,7 @@ int tt_db_curve_read(tt_db *db, int64_t model, const tt_db_target *t, tt_db_curv
         p->trials = sqlite3_column_int64(st, 1);
         p->est_latency = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 2);
         p->meas_latency = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 3);
+        p->meas_untuned = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 4);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {

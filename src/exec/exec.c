@@ -377,6 +377,24 @@ int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt
     return 0;
 }
 
+int tt_exec_time_pair(tt_exec *a, tt_exec *b, const void *input, int repeat, int rounds,
+                      double *ta, double *tb, tt_err *err)
+{
+    *ta = *tb = 1e300;
+    for (int round = 0; round < (rounds > 0 ? rounds : 1); round++) {
+        double x;
+        if (tt_exec_time(a, input, repeat, &x, err))
+            return -1;
+        if (x < *ta)
+            *ta = x;
+        if (tt_exec_time(b, input, repeat, &x, err))
+            return -1;
+        if (x < *tb)
+            *tb = x;
+    }
+    return 0;
+}
+
 int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err)
 {
     if (tt_exec_run(e, input, NULL, err))

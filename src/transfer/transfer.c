@@ -238,25 +238,6 @@ static int rank_top_k(tt_db *db, const tt_dag *d, const pool *P, const int64_t *
     return rc;
 }
 
-/* Time both executors alternately; the best median of each. */
-static int time_pair(tt_exec *a, tt_exec *b, const void *input, int repeat, double *ta, double *tb,
-                     tt_err *err)
-{
-    *ta = *tb = INFINITY;
-    for (int round = 0; round < 3; round++) {
-        double x;
-        if (tt_exec_time(a, input, repeat, &x, err))
-            return -1;
-        if (x < *ta)
-            *ta = x;
-        if (tt_exec_time(b, input, repeat, &x, err))
-            return -1;
-        if (x < *tb)
-            *tb = x;
-    }
-    return 0;
-}
-
 static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, int use_choice,
                       const int *reset, tt_exec **out, tt_err *err)
 {
@@ -622,7 +603,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
                 goto out_tasks;
             }
             say(o, "timing untuned and transferred (%d runs each, 3 rounds)", repeat);
-            if (time_pair(eu, et, input, repeat, &r->untuned_s, &r->tuned_s, err))
+            if (tt_exec_time_pair(eu, et, input, repeat, 3, &r->untuned_s, &r->tuned_s, err))
                 goto out_tasks;
             if (r->tuned_s <= r->untuned_s)
                 break;

@@ -52,6 +52,7 @@ typedef struct tuner {
     int ncp;                     /* checkpoints measured by this run */
     tt_tune_checkpoint *cp;
     int next_cp;                 /* index in o->checkpoints */
+    tt_exec *untuned;            /* the model on default schedules, for checkpoints */
     /* resume: measured states and throughputs for the cost model */
     int nres, capres;
     tt_state **res_states;
@@ -334,6 +335,7 @@ static int append_curve(tuner *T, tt_err *err)
     p.trials = T->trials;
     p.est_latency = estimate(T, 1);
     p.meas_latency = -1;
+    p.meas_untuned = -1;
     return tt_db_curve_append(T->db, T->model_id, &T->target, &p, err);
 }
 
@@ -454,8 +456,10 @@ static int warm_candidates(tuner *T, ttask *t, tt_state **out, int max, tt_err *
 }
 
 /* An end-to-end measurement of the model with every kernel's best record so
- * far (its default schedule where it has none), appended to the curve with
- * meas_latency.  Its time is not search time (as Ansor's checkpoints). */
+ * far (its default schedule where it has none), timed alternately with the
+ * untuned model (3 rounds, best median of each) and appended to the curve
+ * with both latencies: the curve's speedups are then ratios of timings from
+ * one window.  Its time is not search time (as Ansor's checkpoints). */
 static int checkpoint(tuner *T, tt_err *err)
 {
     const tt_model *m = T->model;
@@ -470,16 +474,20 @@ static int checkpoint(tuner *T, tt_err *err)
     memset(&eo, 0, sizeof eo);
     eo.threads = T->target.threads;
     eo.build = &T->bo;
-    eo.steps = steps;
-    eo.nsteps = nsteps;
     tt_exec *e = NULL;
     const tt_tensor *IT = &m->g->tensors[m->input];
     void *input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
     tt_model_random_input(m, input);
-    double lat = 0;
-    int rc = tt_exec_build(m, &eo, &e, err);
+    double lat = 0, unt = 0;
+    int rc = T->untuned ? 0 : tt_exec_build(m, &eo, &T->untuned, err);
+    eo.steps = steps;
+    eo.nsteps = nsteps;
     if (rc == 0)
-        rc = tt_exec_time(e, input, T->o->checkpoint_repeat > 0 ? T->o->checkpoint_repeat : 10, &lat, err);
+        rc = tt_exec_build(m, &eo, &e, err);
+    if (rc == 0)
+        rc = tt_exec_time_pair(e, T->untuned, input,
+                               T->o->checkpoint_repeat > 0 ? T->o->checkpoint_repeat : 10, 3, &lat,
+                               &unt, err);
     tt_exec_free(e);
     free(input);
     free(steps);
@@ -492,12 +500,14 @@ static int checkpoint(tuner *T, tt_err *err)
     p.trials = T->trials;
     p.est_latency = estimate(T, 1);
     p.meas_latency = lat;
+    p.meas_untuned = unt;
     if (tt_db_curve_append(T->db, T->model_id, &T->target, &p, err))
         return -1;
     T->cp = tt_xrealloc(T->cp, (size_t)(T->ncp + 1) * sizeof *T->cp);
     T->cp[T->ncp].trials = p.trials;
     T->cp[T->ncp].search_s = p.search_s;
     T->cp[T->ncp].latency_s = lat;
+    T->cp[T->ncp].untuned_s = unt;
     T->cp[T->ncp].est_latency_s = p.est_latency;
     T->ncp++;
     return 0;
@@ -794,6 +804,7 @@ out:
     free(T.res_task);
     free(T.k);
     free(T.cp);
+    tt_exec_free(T.untuned);
     free(T.task_of);
     tt_cost_model_free(T.cm);
     tt_tasksched_free(T.ts);

@@ -82,8 +82,9 @@ typedef struct tt_tune_opts {
     void *ctx;
     /* End-to-end checkpoints (tt_tune_model only): when the trial count first
      * reaches checkpoints[i] (ascending), the model is built with every
-     * kernel's best record so far and timed (median of checkpoint_repeat runs,
-     * 0 = 10); the point goes to the curve with meas_latency.  Their time is
+     * kernel's best record so far and timed alternately with the untuned model
+     * (3 rounds of checkpoint_repeat runs, 0 = 10; the best median of each);
+     * the point goes to the curve with meas_latency and meas_untuned.  Their time is
      * not counted as search time, as Ansor's evaluations are not. */
     int ncheckpoints;
     const int64_t *checkpoints;
@@ -97,6 +98,7 @@ typedef struct tt_tune_checkpoint {
     int64_t trials;
     double search_s;            /* search time at the checkpoint */
     double latency_s;           /* measured end to end */
+    double untuned_s;           /* the untuned model, timed alternately with it */
     double est_latency_s;       /* the estimate at that point */
 } tt_tune_checkpoint;
 
