@@ -76,7 +76,7 @@ void tt_tune_default_run_opts(tt_run_opts *ro, int threads)
     ro->threads = threads;
     ro->number = 1;
     ro->repeat = 5;
-    ro->min_repeat_ms = 0;
+    ro->min_repeat_ms = -1; /* none (0 would mean 100 ms; the runner ignores it with a flush) */
     ro->cache_flush = 1;
     ro->timeout_s = 10;
     ro->seed = 1;
