@@ -727,7 +727,24 @@ static void identify_log(const char *file, int want_lines)
 static void test_identify_resnet50_log(void) { identify_log("resnet-50-NHWC-B1-llvm.json", 26); }
 static void test_identify_matmul_log(void) { identify_log("matmul.json", 1); }
 
+/* Shapes from the command line go up to 2^40 each: a DAG whose loops would
+ * overflow int64 is refused with a message (found by fuzz/fuzz_cli.c). */
+static void test_too_large(void)
+{
+    tt_err err = {0};
+    tt_epilogue none;
+    memset(&none, 0, sizeof none);
+    tt_dag *d = tt_build_global_avg_pool_nhwc(1, (int64_t)1 << 30, (int64_t)1 << 30, 64, &none, &err);
+    CHECK_MSG(!d && strstr(err.msg, "too large"), "%s", err.msg);
+    tt_dag_free(d);
+    tt_err_clear(&err);
+    d = tt_build_global_avg_pool_nhwc(1, 7, 7, 512, &none, &err);
+    CHECK_MSG(d != NULL, "%s", err.msg);
+    tt_dag_free(d);
+}
+
 const tt_test tests_dag[] = {
+    {"too_large", test_too_large},
     {"conv2d_stages", test_conv2d_stages},
     {"conv2d_flops", test_conv2d_flops},
     {"depthwise_grouped", test_depthwise_grouped},

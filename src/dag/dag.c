@@ -182,8 +182,23 @@ static int dag_check_expr(const tt_dag *d, const tt_op *op, const tt_expr *e, tt
     return 0;
 }
 
+/* An op's iteration space (space x reduce axes) is capped at 2^48 points,
+ * far beyond any tensor that fits in memory, so element counts, FLOPs and
+ * the generated code's int64 indices cannot overflow (found by fuzz_cli:
+ * `kernel max_pool2d --h 4444444441 ...`). */
+#define TT_MAX_ITER_POINTS ((int64_t)1 << 48)
+
 static int dag_check_op(const tt_dag *d, const tt_op *op, tt_err *err)
 {
+    int64_t points = 1;
+    for (int i = 0; i < op->ndim + op->nreduce; i++) {
+        int64_t x = i < op->ndim ? op->axis[i].extent : op->raxis[i - op->ndim].extent;
+        if (x > 0 && points > TT_MAX_ITER_POINTS / x)
+            return tt_err_set(err, "op %d (%s) is too large: its loops have more than 2^48 "
+                              "iterations", op->uid, op->name);
+        if (x > 0)
+            points *= x;
+    }
     for (int i = 0; i < op->ndim; i++)
         if (op->axis[i].extent <= 0)
             return tt_err_set(err, "op %d (%s): axis %d has extent %lld", op->uid, op->name, i,

@@ -1,0 +1,82 @@
+/* fuzz_cli.c - libFuzzer target for the command line's shape options: the
+ * parser of `transtune kernel OP --h 56 --ci 64 ... [--epilogue E]
+ * [--shape S]` and `tune-kernel` (cli_shape_opt, then cli_shape_build, which
+ * builds the workload's compute DAG from the parsed values).
+ *
+ * Build and run from the repository root:
+ *
+ *   make fuzz
+ *   mkdir -p build/corpus_cli
+ *   ./build/fuzz_cli -max_total_time=120 -close_fd_mask=2 build/corpus_cli fuzz/corpus_cli
+ *
+ * The input is an argument vector, one argument per line: the OP, then
+ * options.  Properties checked (a violation aborts, which libFuzzer reports):
+ *   - cli_shape_opt consumes an option and its value or refuses it; it never
+ *     reads past argv;
+ *   - cli_shape_build returns a DAG or NULL with a non-empty message; a DAG
+ *     has a finite, non-negative FLOP count, a class key and a workload key;
+ *   - no crash, leak or undefined behaviour on any values (up to 2^40 each,
+ *     as cli_parse_i64 allows).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/cli/cli.h"
+#include "../src/dag/dag.h"
+
+#define MAX_ARGS 40
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 4096)
+        return 0;
+    char *buf = malloc(size + 1);
+    if (!buf)
+        return 0;
+    memcpy(buf, data, size);
+    buf[size] = 0;
+    char *argv[MAX_ARGS + 1];
+    int argc = 0;
+    for (char *p = buf; argc < MAX_ARGS;) {
+        argv[argc++] = p;
+        char *nl = memchr(p, '\n', (size_t)(buf + size - p));
+        if (!nl)
+            break;
+        *nl = 0;
+        p = nl + 1;
+    }
+    argv[argc] = NULL;
+
+    cli_shape k;
+    memset(&k, 0, sizeof k);
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        int before = i;
+        int r = cli_shape_opt(argc, argv, &i, &k, "fuzz");
+        if (r < 0)
+            bad = 1;
+        else if (i >= argc || i < before)
+            abort(); /* consumed past the end, or went back */
+    }
+    if (!bad) {
+        char desc[160];
+        tt_err err = {0};
+        tt_dag *d = cli_shape_build(argv[0], &k, desc, sizeof desc, &err);
+        if (!d) {
+            if (!err.msg[0])
+                abort();
+        } else {
+            if (!isfinite(d->flops) || d->flops < 0 || !d->class_key[0])
+                abort();
+            char *wk = tt_dag_workload_key(d);
+            if (!wk || !wk[0])
+                abort();
+            free(wk);
+            tt_dag_free(d);
+        }
+    }
+    free(buf);
+    return 0;
+}
