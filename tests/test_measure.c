@@ -377,6 +377,60 @@ static void test_run_timing(void)
     CHECK(res.error == 0 && res.correct && res.ncosts == 4 && res.number > 1);
 }
 
+/* An anchor timed beside the candidate in its runner: as many anchor costs
+ * as costs (one after a cutoff), each from the same number of calls; and
+ * the scaling by them, from given numbers. */
+static void test_run_anchor(void)
+{
+    CHECK(fixture());
+    tt_run_opts o = quick_opts();
+    o.repeat = 4;
+    o.number = 1;
+    o.min_repeat_ms = 10;
+    o.threads = 1;
+    o.anchor_so = fx.items[FX_ADD].so_path;
+    o.anchor_fn = "t_add";
+    tt_result res;
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK_MSG(res.error == 0 && res.correct, "%d %s", res.error, res.msg);
+    CHECK(res.ncosts == 4 && res.nanchor == 4 && res.number > 1);
+    for (int i = 0; i < res.nanchor; i++)
+        CHECK_MSG(res.anchor_costs[i] > 1e-7 && res.anchor_costs[i] < 5e-3, "anchor %g",
+                  res.anchor_costs[i]);
+    /* a wrong candidate is still refused, anchor or not */
+    CHECK(run_fx(FX_WRONG, "t_wrong", &o, &res) == 0);
+    CHECK(res.error == TT_ERR_WRONG_ANSWER && !res.correct);
+    /* after a cutoff: one cost, one anchor cost */
+    o.cutoff_s = 1e-9;
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK(res.error == 0 && res.ncosts == 1 && res.nanchor == 1 && res.anchor_costs[0] > 0);
+    /* an anchor that does not load is a load error, not a time */
+    o.cutoff_s = 0;
+    o.anchor_fn = "no_such_function";
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK(res.error == TT_ERR_COMPILE_DEVICE && strstr(res.msg, "anchor"));
+    o.anchor_so = o.anchor_fn = NULL;
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK(res.error == 0 && res.nanchor == 0);
+
+    /* scaling: costs 2, 3 against anchors 1, 2 on a base of 10 -> 20, 15 */
+    tt_result r;
+    memset(&r, 0, sizeof r);
+    r.ncosts = r.nanchor = 2;
+    r.costs[0] = 2, r.costs[1] = 3;
+    r.anchor_costs[0] = 1, r.anchor_costs[1] = 2;
+    r.mean = 2.5;
+    CHECK(fabs(tt_result_anchor_mean(&r) - 1.5) < 1e-12);
+    CHECK(tt_result_anchor_scale(&r, 10) == 1);
+    CHECK(fabs(r.costs[0] - 20) < 1e-12 && fabs(r.costs[1] - 15) < 1e-12 && fabs(r.mean - 17.5) < 1e-12);
+    CHECK(tt_result_anchor_scale(&r, 0) == 0 && fabs(r.mean - 17.5) < 1e-12);
+    r.nanchor = 0;
+    CHECK(tt_result_anchor_scale(&r, 10) == 0 && tt_result_anchor_mean(&r) == 0);
+    r.nanchor = 2;
+    r.error = TT_ERR_WRONG_ANSWER;
+    CHECK(tt_result_anchor_scale(&r, 10) == 0);
+}
+
 /* Another compiler through opts->cc (gcc: plain -fopenmp). */
 static void test_build_gcc(void)
 {
@@ -499,6 +553,7 @@ const tt_test tests_measure[] = {
     {"run_bad_setup", test_run_bad_setup},
     {"run_inputs", test_run_inputs},
     {"run_timing", test_run_timing},
+    {"run_anchor", test_run_anchor},
     {"build_gcc", test_build_gcc},
     {"build_timeout", test_build_timeout},
     {"build_no_compiler", test_build_no_compiler},

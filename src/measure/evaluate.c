@@ -29,27 +29,33 @@ int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const 
 {
     int total = 0;
     for (int t = 0; t < ntasks; t++)
-        total += tasks[t].nitems + 1;
+        total += tasks[t].nitems + 2;
     tt_build_item *bi = tt_xcalloc((size_t)total, sizeof *bi);
     char **src = tt_xcalloc((size_t)total, sizeof(char *));
     int *task_of = tt_xcalloc((size_t)total, sizeof(int));
     int *item_of = tt_xcalloc((size_t)total, sizeof(int));
     int nb = 0;
-    /* code generation; item -1 is the reference */
+    /* code generation; item -1 is the reference, -2 the anchor */
     for (int t = 0; t < ntasks; t++) {
         tasks[t].ref_error = 0;
         int kept = tasks[t].ref && tasks[t].ref->n > 0;
-        for (int i = kept ? 0 : -1; i < tasks[t].nitems; i++) {
+        for (int i = tasks[t].anchor ? -2 : -1; i < tasks[t].nitems; i++) {
+            if (i == -1 && kept)
+                continue;
             tt_str o;
             tt_str_init(&o);
             tt_err e = {0};
             char fn[64];
-            snprintf(fn, sizeof fn, "tt_t%d_%s%d", t, i < 0 ? "ref" : "c", i < 0 ? 0 : i);
-            int rc = i < 0 ? tt_codegen_reference(tasks[t].dag, fn, &o, &e)
-                           : tt_codegen_candidate(tasks[t].items[i].state, fn, &o, &e);
+            snprintf(fn, sizeof fn, "tt_t%d_%s%d", t, i == -1 ? "ref" : i == -2 ? "anchor" : "c",
+                     i < 0 ? 0 : i);
+            int rc = i == -1   ? tt_codegen_reference(tasks[t].dag, fn, &o, &e)
+                     : i == -2 ? tt_codegen_candidate(tasks[t].anchor, fn, &o, &e)
+                               : tt_codegen_candidate(tasks[t].items[i].state, fn, &o, &e);
             if (rc) {
                 tt_str_free(&o);
-                if (i < 0) {
+                if (i == -2) {
+                    continue; /* no anchor: the items are timed alone */
+                } else if (i < 0) {
                     tasks[t].ref_error = 1;
                     snprintf(tasks[t].ref_msg, sizeof tasks[t].ref_msg, "reference: %s", e.msg);
                 } else {
@@ -102,6 +108,10 @@ int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const 
             }
         }
         double tol = tt_codegen_tolerance(T->dag);
+        int ka = -1;
+        for (int k = 0; k < nb; k++)
+            if (task_of[k] == t && item_of[k] == -2 && !bi[k].error)
+                ka = k;
         for (int k = 0; k < nb; k++) {
             if (task_of[k] != t || item_of[k] < 0)
                 continue;
@@ -116,6 +126,10 @@ int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const 
                 tt_run_opts rot = *ro;
                 if (T->cutoff_s > 0)
                     rot.cutoff_s = T->cutoff_s;
+                if (ka >= 0) {
+                    rot.anchor_so = bi[ka].so_path;
+                    rot.anchor_fn = bi[ka].fn;
+                }
                 if (tt_run_candidate(&rot, bi[k].so_path, bi[k].fn, &io, &ref, tol, &it->res, &e))
                     fail_result(&it->res, TT_ERR_UNKNOWN, e.msg);
             }

@@ -33,6 +33,11 @@ typedef struct tt_eval_task {
     /* > 0: this task's candidates use this cutoff (tt_run_opts.cutoff_s)
      * instead of the run options' */
     double cutoff_s;
+    /* Optional anchor (borrowed): a schedule of the same DAG (in practice its
+     * default) built with the items and timed alternately with each item in
+     * its runner (tt_run_opts.anchor_so); each result then has anchor_costs
+     * (none if the anchor fails to build). */
+    const tt_state *anchor;
     /* Filled by tt_evaluate: wall time of the (shared) parallel build and of
      * this task's runs. */
     double build_wall_s, run_wall_s;

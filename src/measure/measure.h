@@ -67,6 +67,10 @@ typedef struct tt_run_opts {
                                   longer is timed by that call alone (a search's hopeless
                                   candidates) */
     const char *runner;        /* NULL: $TT_RUNNER or transtune-runner beside the executable */
+    /* Optional anchor (candidates only): a kernel of the same workload timed
+     * alternately with the candidate in its runner (runner_main.c), its
+     * per-repeat times returned in tt_result.anchor_costs. */
+    const char *anchor_so, *anchor_fn;
 } tt_run_opts;
 
 /* Shapes of the kernel arguments: nin inputs then one output. */
@@ -96,7 +100,19 @@ typedef struct tt_result {
     double max_abs_err, max_rel_err; /* rel = abs error / (tol bound) */
     char msg[512];
     int number;                /* calls per repeat after TVM's growth (0 on error) */
+    int nanchor;               /* = ncosts when an anchor was timed beside, else 0 */
+    double anchor_costs[TT_MAX_COSTS];
 } tt_result;
+
+/* Put r's costs on an anchor's scale: cost[i] = cost[i] / anchor_costs[i] x
+ * base (base: the anchor's time in some chosen measurement, e.g. the
+ * kernel's default schedule when it was first measured), then mean again.
+ * Per-repeat ratios cancel the machine's drift between measurements taken
+ * minutes apart.  No-op (returns 0) without anchor costs, on an error, or for
+ * base <= 0; returns 1 when scaled. */
+int tt_result_anchor_scale(tt_result *r, double base);
+/* The mean of r's anchor costs (0 when none). */
+double tt_result_anchor_mean(const tt_result *r);
 
 /* Run a candidate and check its output against ref:
  *   |out - ref.out| <= tol_factor * FLT_EPSILON * ref.mag + 1e-30

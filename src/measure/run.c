@@ -24,15 +24,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RUN_PROTOCOL "2" /* runner_main.c's RUNNER_PROTOCOL */
+#define RUN_PROTOCOL "3" /* runner_main.c's RUNNER_PROTOCOL */
 #define RUN_FAIL_COST 1e10
 
 /* What one runner process produced. */
 typedef struct run_out {
     int error;                 /* tt_errno of the kernel */
     char msg[512];
-    int number, ncosts;
-    double costs[TT_MAX_COSTS];
+    int number, ncosts, nanchor;
+    double costs[TT_MAX_COSTS], anchor[TT_MAX_COSTS];
     char *data;                /* contents of the --out file */
     size_t len;
 } run_out;
@@ -111,7 +111,26 @@ static int run_parse_ok(const char *s, run_out *ro)
     }
     ro->number = (int)number;
     ro->ncosts = (int)ncosts;
-    return 0;
+    ro->nanchor = 0;
+    while (*end == ' ')
+        end++;
+    if (!strncmp(end, "anchor ", 7)) {
+        long na = strtol(end + 7, &end, 10);
+        if (na != ncosts)
+            return -1;
+        for (long i = 0; i < na; i++) {
+            char *e2;
+            double c = strtod(end, &e2);
+            if (e2 == end || !isfinite(c) || c < 0)
+                return -1;
+            ro->anchor[i] = c;
+            end = e2;
+        }
+        ro->nanchor = (int)na;
+    }
+    while (*end == ' ' || *end == '\n')
+        end++;
+    return *end ? -1 : 0;
 }
 
 /* Start the runner, wait for it (killing it at the deadline) and collect
@@ -161,7 +180,17 @@ static int run_child(const tt_run_opts *o, const char *so, const char *fn, const
                     "--min-repeat-ms", mrm,         "--flush",     fl,
                     "--timeout",      tmo,          "--cutoff",    cut,
                     "--out",          outp,
-                    "--result",       resp,         NULL};
+                    "--result",       resp,         NULL,          NULL,
+                    NULL,             NULL,         NULL};
+    if (!ref && o->anchor_so && o->anchor_fn) {
+        int n = 0;
+        while (argv[n])
+            n++;
+        argv[n] = "--anchor-so";
+        argv[n + 1] = (char *)o->anchor_so;
+        argv[n + 2] = "--anchor-fn";
+        argv[n + 3] = (char *)o->anchor_fn;
+    }
 
     int rc = 0, status = -1, timed_out = 0;
     tt_proc p;
@@ -360,5 +389,32 @@ int tt_run_candidate(const tt_run_opts *o, const char *so_path, const char *fn, 
     for (int i = 0; i < ro.ncosts; i++)
         sum += res->costs[i] = ro.costs[i];
     res->mean = ro.ncosts ? sum / ro.ncosts : RUN_FAIL_COST;
+    res->nanchor = ro.nanchor == ro.ncosts ? ro.nanchor : 0;
+    for (int i = 0; i < res->nanchor; i++)
+        res->anchor_costs[i] = ro.anchor[i];
     return 0;
+}
+
+double tt_result_anchor_mean(const tt_result *r)
+{
+    if (!r || r->nanchor <= 0 || r->nanchor != r->ncosts)
+        return 0;
+    double s = 0;
+    for (int i = 0; i < r->nanchor; i++)
+        s += r->anchor_costs[i];
+    return s / r->nanchor;
+}
+
+int tt_result_anchor_scale(tt_result *r, double base)
+{
+    if (!r || r->error || base <= 0 || r->nanchor <= 0 || r->nanchor != r->ncosts)
+        return 0;
+    for (int i = 0; i < r->nanchor; i++)
+        if (!(r->anchor_costs[i] > 0))
+            return 0;
+    double sum = 0;
+    for (int i = 0; i < r->ncosts; i++)
+        sum += r->costs[i] = r->costs[i] / r->anchor_costs[i] * base;
+    r->mean = sum / r->ncosts;
+    return 1;
 }

@@ -4,7 +4,8 @@
  * map a crash to an error code; a broken candidate can never take the tuner
  * down with it.
  *
- * Protocol, version 2.  Arguments are "--key value" pairs, all required:
+ * Protocol, version 3.  Arguments are "--key value" pairs, all required but
+ * --anchor-so/--anchor-fn (given together or not at all):
  *   --protocol 1          this protocol (a stale runner fails with status 2)
  *   --so PATH             shared object to dlopen (RTLD_NOW)
  *   --fn NAME             function to call
@@ -22,6 +23,14 @@
  *                         S seconds, its time is the single cost (number 1) and the
  *                         timing protocol is skipped (a search's clearly slow
  *                         candidates cost two calls, not seconds); 0 = none
+ *   --anchor-so PATH      cand mode, optional: a second kernel of the same workload
+ *   --anchor-fn NAME      (in practice its default schedule), timed alternately with
+ *                         the candidate on the same buffers: each repeat times the
+ *                         candidate, then the anchor with the same number of calls
+ *                         (flushed the same way), and the cutoff call is followed by
+ *                         one anchor call.  The machine's speed drifts by up to 1.6x
+ *                         over seconds here; the ratio candidate / anchor of two
+ *                         timings taken a few ms apart does not (see docs/NOTES.md).
  *   --timeout S           safety net: the runner kills itself (SIGALRM) after S + 2 s,
  *                         in case its parent died and cannot kill it; 0 = none
  *   --out PATH            output, native endian: cand float32[Nk];
@@ -29,6 +38,7 @@
  *   --result PATH         one result line:
  *                           "ok <number> <ncosts> <cost>..."  seconds per call (%.9e);
  *                                                             ref mode: "ok 0 0"
+ *                           with an anchor, followed by " anchor <ncosts> <cost>..."
  *                           "error <tt_errno> <message>"     3 = the module failed to
  *                                                             load (dlopen or dlsym),
  *                                                             8 = I/O or out of memory
@@ -63,13 +73,13 @@
 #include "../util/util.h"
 #include "measure.h"
 
-#define RUNNER_PROTOCOL 2
+#define RUNNER_PROTOCOL 3
 
 typedef void (*runner_cand_fn)(float *const *args);
 typedef void (*runner_ref_fn)(float *const *inputs, double *out, double *mag);
 
 typedef struct runner_args {
-    const char *so, *fn, *mode, *numel, *out, *result;
+    const char *so, *fn, *mode, *numel, *out, *result, *anchor_so, *anchor_fn;
     uint64_t seed;
     int protocol, threads, number, repeat, flush;
     double min_repeat_ms, timeout, cutoff;
@@ -155,6 +165,10 @@ static void runner_parse(int argc, char **argv, runner_args *a)
             a->cutoff = runner_num(k, v, 0, 1e7);
         else if (!strcmp(k, "--timeout"))
             a->timeout = runner_num(k, v, 0, 1e7);
+        else if (!strcmp(k, "--anchor-so"))
+            a->anchor_so = v, seen--;
+        else if (!strcmp(k, "--anchor-fn"))
+            a->anchor_fn = v, seen--;
         else if (!strcmp(k, "--out"))
             a->out = v;
         else if (!strcmp(k, "--result"))
@@ -171,6 +185,8 @@ static void runner_parse(int argc, char **argv, runner_args *a)
         runner_usage("every argument is required, once");
     if (strcmp(a->mode, "cand") && strcmp(a->mode, "ref"))
         runner_usage("--mode must be cand or ref");
+    if (!a->anchor_so != !a->anchor_fn || (a->anchor_so && strcmp(a->mode, "cand")))
+        runner_usage("--anchor-so and --anchor-fn go together, in cand mode");
 }
 
 /* Parse "N0,N1,...": returns the count. */
@@ -245,12 +261,22 @@ static void runner_write(const char *path, const void *a, const void *b, size_t 
         runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", path, strerror(errno));
 }
 
+/* `number` calls of f, timed (ms). */
+static double runner_calls(runner_cand_fn f, float **args, int64_t k)
+{
+    double t0 = tt_now();
+    for (int64_t j = 0; j < k; j++)
+        f(args);
+    return (tt_now() - t0) * 1e3;
+}
+
 /* TVM's WrapTimeEvaluator: each repeat runs `number` calls; while a repeat
  * lasts under min_repeat_ms, number = max(min_repeat_ms / per-call + 1,
  * number * 1.618) and the repeat is rerun.  number carries over to the next
- * repeat.  Returns the final number. */
-static int runner_time(runner_cand_fn f, float **args, const int64_t *numel, int nargs,
-                       const runner_args *a, double *costs)
+ * repeat.  With an anchor g, each repeat then times `number` calls of g
+ * (flushed first in the same way) into anchor[r].  Returns the final number. */
+static int runner_time(runner_cand_fn f, runner_cand_fn g, float **args, const int64_t *numel,
+                       int nargs, const runner_args *a, double *costs, double *anchor)
 {
     double number = a->number;
     for (int r = 0; r < a->repeat; r++) {
@@ -265,15 +291,16 @@ static int runner_time(runner_cand_fn f, float **args, const int64_t *numel, int
                 if (number > 1e9)
                     number = 1e9;
             }
-            int64_t k = (int64_t)number;
-            double t0 = tt_now();
-            for (int64_t j = 0; j < k; j++)
-                f(args);
-            ms = (tt_now() - t0) * 1e3;
+            ms = runner_calls(f, args, (int64_t)number);
             if (ms <= 0)
                 zeros++;
         } while (ms < a->min_repeat_ms && zeros < 100);
         costs[r] = ms / 1e3 / number;
+        if (g) {
+            if (a->flush)
+                runner_flush(args, numel, nargs);
+            anchor[r] = runner_calls(g, args, (int64_t)number) / 1e3 / number;
+        }
     }
     return (int)number;
 }
@@ -338,11 +365,22 @@ int main(int argc, char **argv)
         args[nin] = runner_alloc(nout * (int64_t)sizeof(float));
         for (int64_t i = 0; i < nout; i++)
             args[nin][i] = NAN;
-        runner_cand_fn f;
+        runner_cand_fn f, g = NULL;
         *(void **)&f = sym;
         f(args); /* warm-up; its output is the one checked */
         runner_write(a.out, args[nin], NULL, (size_t)nout * sizeof(float));
-        double costs[TT_MAX_COSTS];
+        if (a.anchor_so) {
+            void *ha = dlopen(a.anchor_so, RTLD_NOW | RTLD_LOCAL);
+            if (!ha)
+                runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlopen anchor: %s", dlerror());
+            dlerror();
+            void *sa = dlsym(ha, a.anchor_fn);
+            if (!sa)
+                runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlsym anchor %s: %s", a.anchor_fn, dlerror());
+            *(void **)&g = sa;
+            g(args); /* its warm-up (same buffers; the output was written above) */
+        }
+        double costs[TT_MAX_COSTS], anchor[TT_MAX_COSTS];
         int number;
         /* the cutoff is judged on a second call: the first one also pays for
          * starting the OpenMP thread pool and for first-touch page faults */
@@ -358,8 +396,13 @@ int main(int argc, char **argv)
             number = 1;
             a.repeat = 1;
             costs[0] = tw;
+            if (g) {
+                if (a.flush)
+                    runner_flush(args, numel, nargs);
+                anchor[0] = runner_calls(g, args, 1) / 1e3;
+            }
         } else {
-            number = runner_time(f, args, numel, nargs, &a, costs);
+            number = runner_time(f, g, args, numel, nargs, &a, costs, anchor);
         }
         res = fopen(a.result, "w");
         if (!res)
@@ -367,6 +410,11 @@ int main(int argc, char **argv)
         fprintf(res, "ok %d %d", number, a.repeat);
         for (int r = 0; r < a.repeat; r++)
             fprintf(res, " %.9e", costs[r]);
+        if (g) {
+            fprintf(res, " anchor %d", a.repeat);
+            for (int r = 0; r < a.repeat; r++)
+                fprintf(res, " %.9e", anchor[r]);
+        }
         fprintf(res, "\n");
     }
     if (fclose(res) != 0)

@@ -488,6 +488,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             memset(&tasks[t], 0, sizeof tasks[t]);
             tasks[t].dag = m->kernels[task_k[t]].dag;
             tasks[t].ref = &T->ref;
+            tasks[t].anchor = T->def;
             if (T->def) {
                 T->def_item.state = T->def;
                 tasks[t].nitems = 1;
@@ -502,8 +503,11 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
         for (int t = 0; t < nt; t++) {
             int k = task_k[t];
             tkern *T = &K[k];
-            if (T->def && T->def_item.res.error == 0 && T->def_item.res.correct)
+            if (T->def && T->def_item.res.error == 0 && T->def_item.res.correct) {
+                /* timed beside itself: ratio ~1, on its anchor's scale */
+                tt_result_anchor_scale(&T->def_item.res, tt_result_anchor_mean(&T->def_item.res));
                 r->k[k].default_s = T->def_item.res.mean;
+            }
             T->items = tt_xcalloc((size_t)T->ncand, sizeof(tt_eval_item));
             for (int i = 0; i < T->ncand; i++)
                 T->items[i].state = T->cand[i];
@@ -512,6 +516,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             tasks[t].ref = &T->ref;
             tasks[t].nitems = T->ncand;
             tasks[t].items = T->items;
+            tasks[t].anchor = T->def;
             tasks[t].cutoff_s = r->k[k].default_s > 0 ? 3 * r->k[k].default_s : 0;
             ncand += T->ncand;
         }
@@ -527,6 +532,9 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             double *tm = tt_xcalloc((size_t)T->ncand, sizeof(double));
             int bestv = -1;
             for (int i = 0; i < T->ncand; i++) {
+                /* each candidate was timed alternately with the default
+                 * (the anchor): put on the scale of the default's time */
+                tt_result_anchor_scale(&T->items[i].res, x->default_s);
                 const tt_result *res = &T->items[i].res;
                 ok[i] = res->error == 0 && res->correct;
                 tm[i] = ok[i] ? res->mean : -1;

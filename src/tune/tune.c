@@ -61,23 +61,24 @@ typedef struct tuner {
     tt_record *scratch;          /* one record row for callbacks */
 } tuner;
 
-/* The protocol of every search trial and transfer candidate: each of 5
- * timed calls follows a clflush of every argument but the input (TVM's
- * enable_cpu_cache_flush, what its x86 tutorials use for networks), so
- * number is 1 and there is no minimum repeat time.  In a model a kernel's
- * weights were evicted by the other kernels' since its last call; timed warm
- * (the same call repeated for 40 ms) the memory-bound kernels read 2-7x
- * faster than they run in the model (resnet18: pool 0.11 ms warm, 0.31
- * flushed, 0.38-0.47 in the model; dense 0.026 / 0.13 / 0.16-0.20), which
- * ranked schedules by a speed they never reach in place.  docs/NOTES.md. */
+/* The protocol of every search trial and transfer candidate: TVM's (number
+ * grown until a repeat lasts min_repeat_ms, warm caches) with 5 repeats of
+ * 15 ms, each followed by the same number of calls of the kernel's default
+ * schedule (the anchor, tt_eval_task.anchor) on the same buffers.  Costs are
+ * then put on the default's scale (measure_batch).  This machine's speed
+ * drifts by up to 1.6x within seconds (the same kernel, run after run: 2.2 to
+ * 3.6 ms), more than the differences the search ranks; the ratio to an anchor
+ * timed milliseconds apart does not drift.  A cache flush before each call
+ * (TVM's enable_cpu_cache_flush) was tried and dropped: it timed kernels
+ * 1.3-2x slower than they run in a model, whose weights mostly stay in L3,
+ * and its search did not speed the model up (docs/NOTES.md). */
 void tt_tune_default_run_opts(tt_run_opts *ro, int threads)
 {
     memset(ro, 0, sizeof *ro);
     ro->threads = threads;
     ro->number = 1;
     ro->repeat = 5;
-    ro->min_repeat_ms = -1; /* none (0 would mean 100 ms; the runner ignores it with a flush) */
-    ro->cache_flush = 1;
+    ro->min_repeat_ms = 15;
     ro->timeout_s = 10;
     ro->seed = 1;
 }
@@ -237,6 +238,7 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
     et.nitems = n;
     et.items = items;
     et.ref = &t->ref;
+    et.anchor = t->default_state;
     /* a candidate 3x slower than the best (in its first call after the
      * warm-up) is hopeless: that call is its time */
     T->ro.cutoff_s = isfinite(t->best_s) ? 3 * t->best_s : 0;
@@ -252,6 +254,14 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
     recs = tt_xcalloc((size_t)n, sizeof *recs);
     in = tt_xcalloc((size_t)n, sizeof *in);
     thr = tt_xcalloc((size_t)n, sizeof *thr);
+    /* every candidate was timed alternately with the kernel's default
+     * schedule: its cost is put on the scale of the default's first
+     * measurement (cost / anchor x default_s), so costs taken minutes apart
+     * compare despite the machine's drift */
+    for (int i = 0; i < n; i++) {
+        tt_result *r = &items[i].res;
+        tt_result_anchor_scale(r, t->default_s > 0 ? t->default_s : tt_result_anchor_mean(r));
+    }
     for (int i = 0; i < n; i++) {
         tt_result *r = &items[i].res;
         if (et.ref_error && !r->error) {
