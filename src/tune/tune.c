@@ -61,24 +61,27 @@ typedef struct tuner {
     tt_record *scratch;          /* one record row for callbacks */
 } tuner;
 
-/* The protocol of every search trial and transfer candidate: TVM's (number
- * grown until a repeat lasts min_repeat_ms, warm caches) with 5 repeats of
- * 15 ms, each followed by the same number of calls of the kernel's default
- * schedule (the anchor, tt_eval_task.anchor) on the same buffers.  Costs are
- * then put on the default's scale (measure_batch).  This machine's speed
- * drifts by up to 1.6x within seconds (the same kernel, run after run: 2.2 to
- * 3.6 ms), more than the differences the search ranks; the ratio to an anchor
- * timed milliseconds apart does not drift.  A cache flush before each call
- * (TVM's enable_cpu_cache_flush) was tried and dropped: it timed kernels
- * 1.3-2x slower than they run in a model, whose weights mostly stay in L3,
- * and its search did not speed the model up (docs/NOTES.md). */
+/* The protocol of every search trial and transfer candidate: 5 repeats of
+ * one call, each after a clflush of every argument but the input (TVM's
+ * enable_cpu_cache_flush, as its x86 network tutorials use), each followed
+ * by one call of the kernel's default schedule (the anchor,
+ * tt_eval_task.anchor), flushed the same way, on the same buffers.  Costs
+ * are then put on the default's scale (measure_batch).
+ * Why both (docs/NOTES.md, "Measuring on a drifting machine"): this
+ * machine's speed drifts by up to 1.6x within seconds, more than the
+ * differences the search ranks, and the ratio to an anchor timed
+ * milliseconds apart does not drift; and in a model the weights of the large
+ * layers come from memory (ResNet-18: 46 MB of weights, 32 MB of L3): timed
+ * warm, a search preferred schedules up to 1.7x slower in place (layer4,
+ * fc, maxpool), and its model ended 0.88x of untuned. */
 void tt_tune_default_run_opts(tt_run_opts *ro, int threads)
 {
     memset(ro, 0, sizeof *ro);
     ro->threads = threads;
     ro->number = 1;
     ro->repeat = 5;
-    ro->min_repeat_ms = 15;
+    ro->min_repeat_ms = -1; /* none (0 would mean 100 ms); a flush forces it anyway */
+    ro->cache_flush = 1;
     ro->timeout_s = 10;
     ro->seed = 1;
 }

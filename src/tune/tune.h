@@ -145,11 +145,11 @@ int tt_tune_model(tt_db *db, const char *name, const char *source, const tt_mode
 int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts *o,
                 tt_tune_result *r, tt_err *err);
 
-/* The run options the search and transfer measure with: 5 repeats of at
- * least 15 ms (number grown from 1), each followed by as many calls of the
- * kernel's default schedule (the anchor) when the caller sets one, and
- * candidates 3x slower than the task's best timed by one call alone (see
- * tune.c and docs/NOTES.md). */
+/* The run options the search and transfer measure with: 5 single calls,
+ * each after a cache flush of every argument but the input and followed by
+ * one flushed call of the kernel's default schedule (the anchor) when the
+ * caller sets one, and candidates 3x slower than the task's best timed by
+ * one call alone (see tune.c and docs/NOTES.md). */
 void tt_tune_default_run_opts(tt_run_opts *ro, int threads);
 
 /* A measured state as an Ansor v0.6 record of this machine: its steps, the
