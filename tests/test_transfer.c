@@ -71,6 +71,28 @@ static void tmp_done(void)
         fprintf(stderr, "    could not remove %s\n", tdir);
 }
 
+/* The usual fixture: tiny (the source), tiny_wide (the target) and an empty
+ * database in a fresh folder; 0 with a message if any fails. */
+static int tiny_pair_open(tt_model **src, tt_model **dst, tt_db **db)
+{
+    tt_err err = {0};
+    const char *path = tmp_db();
+    if (!path || tt_model_load("tiny", src, &err) || tt_model_load("tiny_wide", dst, &err) ||
+        tt_db_open(path, 0, db, &err)) {
+        fprintf(stderr, "    fixture: %s\n", path ? err.msg : "cannot create a folder");
+        return 0;
+    }
+    return 1;
+}
+
+static void tiny_pair_close(tt_model *src, tt_model *dst, tt_db *db)
+{
+    tt_db_close(db);
+    tt_model_free(src);
+    tt_model_free(dst);
+    tmp_done();
+}
+
 /* Store one random schedule of each searched kernel of m as a record of
  * `source` (given cost); returns the number stored, -1 on error. */
 static int plant(tt_db *db, const tt_model *m, const char *source, double cost, uint64_t seed)
@@ -138,14 +160,10 @@ static int on_row(void *ctx, const tt_db_row *row)
 
 static void test_tiny_to_wide(void)
 {
-    const char *path = tmp_db();
-    CHECK(path);
     tt_err err = {0};
     tt_model *src = NULL, *dst = NULL;
-    CHECK_MSG(tt_model_load("tiny", &src, &err) == 0, "%s", err.msg);
-    CHECK_MSG(tt_model_load("tiny_wide", &dst, &err) == 0, "%s", err.msg);
     tt_db *db = NULL;
-    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    CHECK(tiny_pair_open(&src, &dst, &db));
     int ns = plant(db, src, "tiny", 1e-3, 11);
     CHECK(ns >= 5);
     /* a record "tuned" for the target itself, absurdly fast: never used */
@@ -200,24 +218,17 @@ static void test_tiny_to_wide(void)
         free(row);
     }
     tt_transfer_result_free(&r);
-    tt_db_close(db);
-    tt_model_free(src);
-    tt_model_free(dst);
-    tmp_done();
+    tiny_pair_close(src, dst, db);
 }
 
 /* --top-k 1 with two sources: every kernel measures at most one of its two
  * candidates, the other is ranked out by the cost model unmeasured. */
 static void test_top_k(void)
 {
-    const char *path = tmp_db();
-    CHECK(path);
     tt_err err = {0};
     tt_model *src = NULL, *dst = NULL;
-    CHECK_MSG(tt_model_load("tiny", &src, &err) == 0, "%s", err.msg);
-    CHECK_MSG(tt_model_load("tiny_wide", &dst, &err) == 0, "%s", err.msg);
     tt_db *db = NULL;
-    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    CHECK(tiny_pair_open(&src, &dst, &db));
     CHECK(plant(db, src, "tiny", 1e-3, 11) >= 5);
     CHECK(plant(db, src, "tiny_again", 2e-3, 12) >= 5); /* other random schedules */
     tt_transfer_opts o;
@@ -240,10 +251,7 @@ static void test_top_k(void)
     CHECK(ranked >= 4);
     CHECK(r.tuned_s <= r.untuned_s);
     tt_transfer_result_free(&r);
-    tt_db_close(db);
-    tt_model_free(src);
-    tt_model_free(dst);
-    tmp_done();
+    tiny_pair_close(src, dst, db);
 }
 
 /* Nothing in the database shares a class: a clean result that says why. */
@@ -347,14 +355,10 @@ static int on_find(void *ctx, const tt_db_row *row)
 
 static void test_warm_start(void)
 {
-    const char *path = tmp_db();
-    CHECK(path);
     tt_err err = {0};
     tt_model *src = NULL, *dst = NULL;
-    CHECK_MSG(tt_model_load("tiny", &src, &err) == 0, "%s", err.msg);
-    CHECK_MSG(tt_model_load("tiny_wide", &dst, &err) == 0, "%s", err.msg);
     tt_db *db = NULL;
-    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    CHECK(tiny_pair_open(&src, &dst, &db));
     CHECK(plant(db, src, "tiny", 1e-3, 21) >= 5);
     tt_tune_opts o;
     memset(&o, 0, sizeof o);
@@ -402,10 +406,7 @@ static void test_warm_start(void)
         }
     }
     CHECK(checked >= 4);
-    tt_db_close(db);
-    tt_model_free(src);
-    tt_model_free(dst);
-    tmp_done();
+    tiny_pair_close(src, dst, db);
 }
 
 const tt_test tests_transfer[] = {

@@ -141,13 +141,29 @@ static int on_row(void *ctx, const tt_db_row *row)
  * slower than the default schedule, and the best record correct when it is
  * replayed and measured again on its own.  Another model's record of the
  * same kernel in the database is not used (no warm start). */
+/* A fresh folder for a test database (dir) and the database's path in it. */
+static int tmp_db(char *dir, size_t dn, char *path, size_t pn)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, dn, "%s/tt-test-tune.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(dir))
+        return 0;
+    snprintf(path, pn, "%s/t.db", dir);
+    return 1;
+}
+
+static void tmp_done(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "    could not remove %s\n", dir);
+}
+
 static void test_short_search(void)
 {
     char dir[256], path[300];
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tt-test-tune.XXXXXX", t && *t ? t : "/tmp");
-    CHECK(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/t.db", dir);
+    CHECK(tmp_db(dir, sizeof dir, path, sizeof path));
     tt_err err = {0};
     tt_epilogue epi = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
     tt_dag *d = tt_build_dense(16, 64, 64, &epi, &err);
@@ -241,10 +257,7 @@ static void test_short_search(void)
     tt_tune_result_free(&r);
     tt_db_close(db);
     tt_dag_free(d);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "    could not remove %s\n", dir);
+    tmp_done(dir);
 }
 
 /* End-to-end checkpoints of a short model search: each is timed beside the
@@ -253,10 +266,7 @@ static void test_short_search(void)
 static void test_checkpoints(void)
 {
     char dir[256], path[300];
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tt-test-tune.XXXXXX", t && *t ? t : "/tmp");
-    CHECK(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/t.db", dir);
+    CHECK(tmp_db(dir, sizeof dir, path, sizeof path));
     tt_err err = {0};
     tt_model *m = NULL;
     CHECK_MSG(tt_model_load("tiny", &m, &err) == 0, "%s", err.msg);
@@ -302,10 +312,7 @@ static void test_checkpoints(void)
     tt_tune_result_free(&r);
     tt_db_close(db);
     tt_model_free(m);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "    could not remove %s\n", dir);
+    tmp_done(dir);
 }
 
 const tt_test tests_tune[] = {
