@@ -49,17 +49,9 @@ static void run_locate(const tt_run_opts *o, char *out, size_t cap)
         return;
     }
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            if (snprintf(out, cap, "%s/transtune-runner", exe) < (int)cap &&
-                access(out, X_OK) == 0)
-                return;
-        }
-    }
+    if (tt_exe_dir(exe, sizeof exe) == 0 &&
+        snprintf(out, cap, "%s/transtune-runner", exe) < (int)cap && access(out, X_OK) == 0)
+        return;
     snprintf(out, cap, "build/transtune-runner");
 }
 

@@ -731,20 +731,13 @@ const char *tt_transfer_shipped_dir(char *buf, size_t n)
         snprintf(buf, n, "%s", e);
         return is_dir(buf) ? buf : NULL;
     }
+    /* build/transtune -> ../schedules */
     char exe[PATH_MAX];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k > 0) {
-        exe[k] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            slash = strrchr(exe, '/');
-            if (slash) {
-                *slash = 0;
-                if (snprintf(buf, n, "%s/schedules", exe) < (int)n && is_dir(buf))
-                    return buf;
-            }
-        }
+    char *slash = tt_exe_dir(exe, sizeof exe) == 0 ? strrchr(exe, '/') : NULL;
+    if (slash) {
+        *slash = 0;
+        if (snprintf(buf, n, "%s/schedules", exe) < (int)n && is_dir(buf))
+            return buf;
     }
     snprintf(buf, n, "schedules");
     return is_dir(buf) ? buf : NULL;

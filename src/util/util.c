@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int tt_err_set(tt_err *err, const char *fmt, ...)
 {
@@ -249,4 +250,17 @@ char *tt_read_file(const char *path, size_t *len, tt_err *err)
     if (len)
         *len = s.len;
     return tt_str_take(&s);
+}
+
+int tt_exe_dir(char *buf, size_t n)
+{
+    ssize_t k = readlink("/proc/self/exe", buf, n > 0 ? n - 1 : 0);
+    if (k <= 0 || (size_t)k >= n - 1)
+        return -1;
+    buf[k] = 0;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    return 0;
 }

@@ -75,4 +75,8 @@ double tt_now(void);
 /* Read a whole file into a NUL-terminated buffer (caller frees). */
 char *tt_read_file(const char *path, size_t *len, tt_err *err);
 
+/* The folder of the running executable (from /proc/self/exe) into buf:
+ * 0, or -1 when it cannot be known or does not fit. */
+int tt_exe_dir(char *buf, size_t n);
+
 #endif
