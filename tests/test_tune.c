@@ -136,11 +136,6 @@ static int on_row(void *ctx, const tt_db_row *row)
     return 0;
 }
 
-/* About 64 trials of a small dense layer: every trial measured and checked,
- * committed with origin tuned and this model as the source, the best no
- * slower than the default schedule, and the best record correct when it is
- * replayed and measured again on its own.  Another model's record of the
- * same kernel in the database is not used (no warm start). */
 /* A fresh folder for a test database (dir) and the database's path in it. */
 static int tmp_db(char *dir, size_t dn, char *path, size_t pn)
 {
@@ -160,6 +155,11 @@ static void tmp_done(const char *dir)
         fprintf(stderr, "    could not remove %s\n", dir);
 }
 
+/* About 64 trials of a small dense layer: every trial measured and checked,
+ * committed with origin tuned and this model as the source, the best no
+ * slower than the default schedule, and the best record correct when it is
+ * replayed and measured again on its own.  Another model's record of the
+ * same kernel in the database is not used (no warm start). */
 static void test_short_search(void)
 {
     char dir[256], path[300];
@@ -309,6 +309,28 @@ static void test_checkpoints(void)
         }
     CHECK(measured == 2);
     free(pts);
+    tt_tune_result_free(&r);
+
+    /* resumed with the budget met and every checkpoint measured: nothing more */
+    rc = tt_tune_model(db, "tiny", "tiny", m, &o, &r, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    CHECK_MSG(r.ncheckpoints == 0, "%d checkpoints", r.ncheckpoints);
+    tt_tune_result_free(&r);
+    tt_db_close(db);
+
+    /* a run stopped after its last trials but before their checkpoint (here:
+     * one without checkpoints): the resumed run measures the missed one once */
+    CHECK(unlink(path) == 0);
+    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    o.ncheckpoints = 0;
+    rc = tt_tune_model(db, "tiny", "tiny", m, &o, &r, &err);
+    CHECK_MSG(rc == 0 && r.ncheckpoints == 0, "%s", err.msg);
+    tt_tune_result_free(&r);
+    o.ncheckpoints = 2;
+    rc = tt_tune_model(db, "tiny", "tiny", m, &o, &r, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    CHECK_MSG(r.ncheckpoints == 1 && r.checkpoints[0].trials == cps[1], "%d checkpoints",
+              r.ncheckpoints);
     tt_tune_result_free(&r);
     tt_db_close(db);
     tt_model_free(m);

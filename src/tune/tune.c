@@ -656,6 +656,7 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
         free(ck);
     }
     /* resume: this model's own tuned records on this target */
+    int64_t meas_trials = -1; /* the last measured checkpoint's trial count */
     {
         tt_db_filter f;
         memset(&f, 0, sizeof f);
@@ -684,11 +685,23 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
             goto out;
         if (np > 0)
             T.search_base = pts[np - 1].search_s;
+        for (int i = 0; i < np; i++)
+            if (pts[i].meas_latency > 0 && pts[i].trials > meas_trials)
+                meas_trials = pts[i].trials;
         free(pts);
     }
     r->resumed = T.resumed;
-    while (T.next_cp < o2.ncheckpoints && o2.checkpoints[T.next_cp] <= T.trials)
-        T.next_cp++; /* passed by an earlier run */
+    /* Checkpoints an earlier run passed are skipped, but one it passed without
+     * measuring (stopped between its last trials and their checkpoint) is
+     * measured now, once, at the resumed state. */
+    int missed_cp = 0;
+    while (T.next_cp < o2.ncheckpoints && o2.checkpoints[T.next_cp] <= T.trials) {
+        if (o2.checkpoints[T.next_cp] > meas_trials)
+            missed_cp = 1;
+        T.next_cp++;
+    }
+    if (missed_cp && T.model && checkpoint(&T, err))
+        goto out;
     if (o->progress) {
         tt_tune_status st;
         status_fill(&T, -1, 0, 0, &st);
