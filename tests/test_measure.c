@@ -368,13 +368,13 @@ static void test_run_timing(void)
     o.cutoff_s = 1e-9;
     CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
     CHECK_MSG(res.error == 0 && res.correct, "%d %s", res.error, res.msg);
-    CHECK_MSG(res.ncosts == 1 && res.number == 1 && res.costs[0] > 1e-9, "%d costs, number %d",
-              res.ncosts, res.number);
+    CHECK_MSG(res.ncosts == 1 && res.number == 1 && res.costs[0] > 1e-9 && res.cut_off,
+              "%d costs, number %d", res.ncosts, res.number);
     CHECK(run_fx(FX_WRONG, "t_wrong", &o, &res) == 0);
     CHECK(res.error == TT_ERR_WRONG_ANSWER && !res.correct);
     o.cutoff_s = 10;
     CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
-    CHECK(res.error == 0 && res.correct && res.ncosts == 4 && res.number > 1);
+    CHECK(res.error == 0 && res.correct && res.ncosts == 4 && res.number > 1 && !res.cut_off);
 }
 
 /* An anchor timed beside the candidate in its runner: as many anchor costs
@@ -403,7 +403,8 @@ static void test_run_anchor(void)
     /* after a cutoff: one cost, one anchor cost */
     o.cutoff_s = 1e-9;
     CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
-    CHECK(res.error == 0 && res.ncosts == 1 && res.nanchor == 1 && res.anchor_costs[0] > 0);
+    CHECK(res.error == 0 && res.ncosts == 1 && res.nanchor == 1 && res.anchor_costs[0] > 0 &&
+          res.cut_off);
     /* an anchor that does not load is a load error, not a time */
     o.cutoff_s = 0;
     o.anchor_fn = "no_such_function";
@@ -413,19 +414,35 @@ static void test_run_anchor(void)
     CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
     CHECK(res.error == 0 && res.nanchor == 0);
 
-    /* scaling: costs 2, 3 against anchors 1, 2 on a base of 10 -> 20, 15 */
+    /* scaling by the median anchor: costs 2, 3, 4 against anchors 1, 20, 2
+     * (one anchor call stretched) on a base of 10 -> 10, 15, 20 */
     tt_result r;
     memset(&r, 0, sizeof r);
-    r.ncosts = r.nanchor = 2;
-    r.costs[0] = 2, r.costs[1] = 3;
+    r.ncosts = r.nanchor = 3;
+    r.costs[0] = 2, r.costs[1] = 3, r.costs[2] = 4;
+    r.anchor_costs[0] = 1, r.anchor_costs[1] = 20, r.anchor_costs[2] = 2;
+    r.mean = 3;
+    CHECK(fabs(tt_result_anchor_median(&r) - 2) < 1e-12);
+    CHECK(tt_result_anchor_scale(&r, 20) == 1);
+    CHECK(fabs(r.costs[0] - 20) < 1e-12 && fabs(r.costs[1] - 30) < 1e-12 &&
+          fabs(r.costs[2] - 40) < 1e-12 && fabs(r.mean - 30) < 1e-12);
+    CHECK(tt_result_anchor_scale(&r, 0) == 0 && fabs(r.mean - 30) < 1e-12);
+    r.ncosts = r.nanchor = 2; /* even count: the mean of the middle two */
     r.anchor_costs[0] = 1, r.anchor_costs[1] = 2;
-    r.mean = 2.5;
-    CHECK(fabs(tt_result_anchor_mean(&r) - 1.5) < 1e-12);
-    CHECK(tt_result_anchor_scale(&r, 10) == 1);
-    CHECK(fabs(r.costs[0] - 20) < 1e-12 && fabs(r.costs[1] - 15) < 1e-12 && fabs(r.mean - 17.5) < 1e-12);
-    CHECK(tt_result_anchor_scale(&r, 0) == 0 && fabs(r.mean - 17.5) < 1e-12);
+    CHECK(fabs(tt_result_anchor_median(&r) - 1.5) < 1e-12);
+    /* a cut-off call (5) over a stretched anchor (50), base 10: 1 would be
+     * faster than the cutoff it failed; it stays 5 */
+    tt_result c;
+    memset(&c, 0, sizeof c);
+    c.ncosts = c.nanchor = 1;
+    c.cut_off = 1;
+    c.costs[0] = c.mean = 5;
+    c.anchor_costs[0] = 50;
+    CHECK(tt_result_anchor_scale(&c, 10) == 1 && c.costs[0] == 5 && c.mean == 5);
+    c.anchor_costs[0] = 1; /* over a fast anchor it is scaled as any cost */
+    CHECK(tt_result_anchor_scale(&c, 10) == 1 && fabs(c.mean - 50) < 1e-12);
     r.nanchor = 0;
-    CHECK(tt_result_anchor_scale(&r, 10) == 0 && tt_result_anchor_mean(&r) == 0);
+    CHECK(tt_result_anchor_scale(&r, 10) == 0 && tt_result_anchor_median(&r) == 0);
     r.nanchor = 2;
     r.error = TT_ERR_WRONG_ANSWER;
     CHECK(tt_result_anchor_scale(&r, 10) == 0);

@@ -102,17 +102,19 @@ typedef struct tt_result {
     int number;                /* calls per repeat after TVM's growth (0 on error) */
     int nanchor;               /* = ncosts when an anchor was timed beside, else 0 */
     double anchor_costs[TT_MAX_COSTS];
+    int cut_off;               /* stopped at the run options' cutoff: one call (costs[0]) */
 } tt_result;
 
-/* Put r's costs on an anchor's scale: cost[i] = cost[i] / anchor_costs[i] x
- * base (base: the anchor's time in some chosen measurement, e.g. the
- * kernel's default schedule when it was first measured), then mean again.
- * Per-repeat ratios cancel the machine's drift between measurements taken
- * minutes apart.  No-op (returns 0) without anchor costs, on an error, or for
- * base <= 0; returns 1 when scaled. */
+/* Put r's costs on an anchor's scale: cost[i] = cost[i] / median(anchor
+ * costs) x base (base: the anchor's time in some chosen measurement, e.g. the
+ * kernel's default schedule when it was first measured), then mean again; a
+ * cut-off result's cost is never scaled below its timed call.  The ratio
+ * cancels the machine's drift between measurements taken minutes apart.
+ * No-op (returns 0) without anchor costs, on an error, or for base <= 0;
+ * returns 1 when scaled. */
 int tt_result_anchor_scale(tt_result *r, double base);
-/* The mean of r's anchor costs (0 when none). */
-double tt_result_anchor_mean(const tt_result *r);
+/* The median of r's anchor costs (0 when none). */
+double tt_result_anchor_median(const tt_result *r);
 
 /* Run a candidate and check its output against ref:
  *   |out - ref.out| <= tol_factor * FLT_EPSILON * ref.mag + 1e-30

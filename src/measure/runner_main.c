@@ -6,7 +6,7 @@
  *
  * Protocol, version 3.  Arguments are "--key value" pairs, all required but
  * --anchor-so/--anchor-fn (given together or not at all):
- *   --protocol 1          this protocol (a stale runner fails with status 2)
+ *   --protocol 4          this protocol (a stale runner fails with status 2)
  *   --so PATH             shared object to dlopen (RTLD_NOW)
  *   --fn NAME             function to call
  *   --mode cand|ref       cand: void NAME(float *const *args)   args = inputs..., output
@@ -39,6 +39,7 @@
  *                           "ok <number> <ncosts> <cost>..."  seconds per call (%.9e);
  *                                                             ref mode: "ok 0 0"
  *                           with an anchor, followed by " anchor <ncosts> <cost>..."
+ *                           stopped at the cutoff: " cut" at the end
  *                           "error <tt_errno> <message>"     3 = the module failed to
  *                                                             load (dlopen or dlsym),
  *                                                             8 = I/O or out of memory
@@ -73,7 +74,7 @@
 #include "../util/util.h"
 #include "measure.h"
 
-#define RUNNER_PROTOCOL 3
+#define RUNNER_PROTOCOL 4
 
 typedef void (*runner_cand_fn)(float *const *args);
 typedef void (*runner_ref_fn)(float *const *inputs, double *out, double *mag);
@@ -392,7 +393,8 @@ int main(int argc, char **argv)
             f(args);
             tw = tt_now() - tw;
         }
-        if (a.cutoff > 0 && tw > a.cutoff) {
+        int cut = a.cutoff > 0 && tw > a.cutoff;
+        if (cut) {
             number = 1;
             a.repeat = 1;
             costs[0] = tw;
@@ -415,6 +417,8 @@ int main(int argc, char **argv)
             for (int r = 0; r < a.repeat; r++)
                 fprintf(res, " %.9e", anchor[r]);
         }
+        if (cut)
+            fprintf(res, " cut");
         fprintf(res, "\n");
     }
     if (fclose(res) != 0)

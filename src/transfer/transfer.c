@@ -505,7 +505,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             tkern *T = &K[k];
             if (T->def && T->def_item.res.error == 0 && T->def_item.res.correct) {
                 /* timed beside itself: ratio ~1, on its anchor's scale */
-                tt_result_anchor_scale(&T->def_item.res, tt_result_anchor_mean(&T->def_item.res));
+                tt_result_anchor_scale(&T->def_item.res, tt_result_anchor_median(&T->def_item.res));
                 r->k[k].default_s = T->def_item.res.mean;
             }
             T->items = tt_xcalloc((size_t)T->ncand, sizeof(tt_eval_item));

@@ -263,7 +263,7 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
      * compare despite the machine's drift */
     for (int i = 0; i < n; i++) {
         tt_result *r = &items[i].res;
-        tt_result_anchor_scale(r, t->default_s > 0 ? t->default_s : tt_result_anchor_mean(r));
+        tt_result_anchor_scale(r, t->default_s > 0 ? t->default_s : tt_result_anchor_median(r));
     }
     for (int i = 0; i < n; i++) {
         tt_result *r = &items[i].res;
