@@ -32,8 +32,8 @@ for m in "$@"; do
     {
         echo "# transtune shipped schedules: records tuned for the zoo model $m (the file name names the model)."
         echo "# Tuned by $how on $cpu ($isa), $(date -u +%Y-%m-%d); every trial checked, timed beside the default schedule (docs/NOTES.md)."
-        echo "# Exported with \`transtune db export --model $m --origin tuned --best 16\`: the 16 fastest correct records of each kernel, best first."
-        "$tt" db export --db "$db" --model "$m" --origin tuned --best 16
+        echo "# Exported with \`transtune db export --model $m --source $m --origin tuned --best 16\`: the 16 fastest correct records of each kernel, best first."
+        "$tt" db export --db "$db" --model "$m" --source "$m" --origin tuned --best 16
     } > "$tmp"
     n=$(grep -c '^{' "$tmp" || true)
     if [ "$n" -eq 0 ]; then

@@ -781,6 +781,21 @@ static void test_cli(void)
     tt_log_foreach(exp, collect, &l, &err);
     for (int i = 0; i < l.n; i++)
         free(l.text[i]);
+    /* --source: only records whose source model is the one named (the
+     * matmul record imported for resnet18; the ResNet-50 log has none) */
+    char mm[1024];
+    log_path(mm, sizeof mm, "matmul.json");
+    char *imp2[] = {"transtune", "db", "import", mm, "--model", "resnet18", "--db", db, NULL};
+    char *ex2[] = {"transtune", "db", "export", "--db", db, "--source", "resnet18", "--output", exp,
+                   NULL};
+    char *ex3[] = {"transtune", "db", "export", "--db", db, "--source", "vgg16", NULL};
+    int r6 = run_cli(out, imp2), r7 = run_cli(out, ex2), r8 = run_cli(out, ex3);
+    lines l2 = {0};
+    tt_log_foreach(exp, collect, &l2, &err);
+    int src_ok = l2.n == 1 && strstr(l2.text[0], "matmul") != NULL;
+    for (int i = 0; i < l2.n; i++)
+        free(l2.text[i]);
+    CHECK_MSG(r6 == 0 && r7 == 0 && r8 == 1 && src_ok, "%d %d %d, %d lines", r6, r7, r8, l2.n);
     unlink(out);
     unlink(exp);
     tmp_done();

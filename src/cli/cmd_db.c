@@ -15,7 +15,8 @@ static void db_usage(FILE *f)
     fprintf(f,
             "usage: transtune db stats [--json] [--db DB]\n"
             "       transtune db import LOG [--model M] [--db DB]\n"
-            "       transtune db export [--model M] [--origin O] [--best N] [--output FILE] [--db DB]\n"
+            "       transtune db export [--model M] [--source M] [--origin O] [--best N] [--output FILE]\n"
+            "                           [--db DB]\n"
             "       transtune db check [--db DB]\n"
             "\n"
             "The record database (SQLite): models, kernels, measured records, tuning curves.\n"
@@ -30,7 +31,10 @@ static void db_usage(FILE *f)
             "  export       write records as Ansor v0.6 log lines (to stdout, or --output FILE),\n"
             "               oldest first; --model M: only records of M's kernels (M is a model\n"
             "               in the database, or else a zoo name or .onnx file whose kernels are\n"
-            "               looked up by workload key); --origin tuned|transferred|imported;\n"
+            "               looked up by workload key); --source M: only records whose source\n"
+            "               model is M (e.g. tuned for M: a kernel M shares with another\n"
+            "               model also has that model's records); --origin\n"
+            "               tuned|transferred|imported;\n"
             "               --best N: only the N fastest correct records of each kernel, best\n"
             "               first (e.g. to ship a model's schedules).\n"
             "  check        SQLite's integrity and foreign-key checks\n"
@@ -248,8 +252,8 @@ static int db_export_row(void *ctx, const tt_db_row *row)
     return 0;
 }
 
-static int db_export_cmd(const char *path, const char *model, const char *origin,
-                         const char *output, int best)
+static int db_export_cmd(const char *path, const char *model, const char *source,
+                         const char *origin, const char *output, int best)
 {
     tt_db_filter f = {0};
     if (origin) {
@@ -268,7 +272,17 @@ static int db_export_cmd(const char *path, const char *model, const char *origin
     int64_t mid = 0;
     tt_model *m = NULL;
     int rc = 0;
-    if (model) {
+    if (source) {
+        int found = tt_db_model_id(db, source, &f.only_model, &err);
+        if (found == 0) {
+            fprintf(stderr, "transtune db: export: no model '%s' in %s\n", source, path);
+            tt_db_close(db);
+            return 1;
+        }
+        if (found < 0)
+            rc = -1;
+    }
+    if (rc == 0 && model) {
         int found = tt_db_model_id(db, model, &mid, &err);
         if (found < 0)
             rc = -1;
@@ -333,7 +347,8 @@ static int db_check_cmd(const char *path)
 
 int cmd_db(int argc, char **argv)
 {
-    const char *sub = NULL, *log = NULL, *model = NULL, *origin = NULL, *output = NULL;
+    const char *sub = NULL, *log = NULL, *model = NULL, *source = NULL, *origin = NULL,
+               *output = NULL;
     int best = 0;
     const char *path = cli_db_default_path();
     int json = 0;
@@ -348,7 +363,7 @@ int cmd_db(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--model") || !strcmp(a, "--origin") ||
-            !strcmp(a, "--output") || !strcmp(a, "--best")) {
+            !strcmp(a, "--output") || !strcmp(a, "--best") || !strcmp(a, "--source")) {
             if (i + 1 >= argc || !argv[i + 1][0]) {
                 fprintf(stderr, "transtune db: option %s needs a value\n", a);
                 return 2;
@@ -358,6 +373,8 @@ int cmd_db(int argc, char **argv)
                 path = v;
             else if (!strcmp(a, "--model"))
                 model = v;
+            else if (!strcmp(a, "--source"))
+                source = v;
             else if (!strcmp(a, "--origin"))
                 origin = v;
             else if (!strcmp(a, "--best")) {
@@ -398,7 +415,7 @@ int cmd_db(int argc, char **argv)
         db_usage(stderr);
         return 2;
     }
-    if ((model && !is_import && !is_export) || ((origin || output || best) && !is_export) ||
+    if ((model && !is_import && !is_export) || ((origin || output || best || source) && !is_export) ||
         (json && !is_stats)) {
         fprintf(stderr, "transtune db %s: an option given does not apply (see --help)\n", sub);
         return 2;
@@ -412,6 +429,6 @@ int cmd_db(int argc, char **argv)
     if (is_import)
         return db_import_cmd(path, log, model);
     if (is_export)
-        return db_export_cmd(path, model, origin, output, best);
+        return db_export_cmd(path, model, source, origin, output, best);
     return db_check_cmd(path);
 }
