@@ -343,12 +343,6 @@ int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err)
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt_err *err)
 {
     if (repeat < 1)
@@ -371,8 +365,7 @@ int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt
         }
         t[r] = tt_now() - t0;
     }
-    qsort(t, (size_t)repeat, sizeof *t, cmp_double);
-    *median_s = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
+    *median_s = tt_median(t, repeat);
     free(t);
     return 0;
 }

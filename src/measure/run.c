@@ -224,7 +224,7 @@ static int run_child(const tt_run_opts *o, const char *so, const char *fn, const
         size_t want = (size_t)io->numel[io->nin] * (ref ? 2 * sizeof(double) : sizeof(float));
         ro->data = tt_read_file(outp, &ro->len, NULL);
         if (run_parse_ok(result, ro) ||
-            (!ref && ro->ncosts != repeat && !(o->cutoff_s > 0 && ro->cut)) || (ro->cut && ref)) {
+            (ro->cut ? ref || !(o->cutoff_s > 0) : !ref && ro->ncosts != repeat)) {
             ro->error = TT_ERR_UNKNOWN;
             snprintf(ro->msg, sizeof ro->msg, "malformed runner result: %.200s", result);
         } else if (!ro->data || ro->len != want) {
@@ -402,15 +402,8 @@ double tt_result_anchor_median(const tt_result *r)
     if (!r || r->nanchor <= 0 || r->nanchor != r->ncosts)
         return 0;
     double a[TT_MAX_COSTS];
-    int n = r->nanchor;
-    for (int i = 0; i < n; i++) { /* insertion sort: n <= TT_MAX_COSTS */
-        double v = r->anchor_costs[i];
-        int j = i;
-        for (; j > 0 && a[j - 1] > v; j--)
-            a[j] = a[j - 1];
-        a[j] = v;
-    }
-    return n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
+    memcpy(a, r->anchor_costs, (size_t)r->nanchor * sizeof *a);
+    return tt_median(a, r->nanchor);
 }
 
 /* Why the median anchor and not each repeat's own: a single call is easily

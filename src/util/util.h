@@ -78,5 +78,7 @@ char *tt_read_file(const char *path, size_t *len, tt_err *err);
 /* The folder of the running executable (from /proc/self/exe) into buf:
  * 0, or -1 when it cannot be known or does not fit. */
 int tt_exe_dir(char *buf, size_t n);
+/* The median of v[0..n) (sorts v in place); 0 for n <= 0. */
+double tt_median(double *v, int n);
 
 #endif
