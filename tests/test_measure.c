@@ -359,6 +359,17 @@ static void test_run_timing(void)
     for (int i = 0; i < res.ncosts; i++)
         CHECK_MSG(res.costs[i] > 1e-7 && res.costs[i] < 5e-2, "cost %g", res.costs[i]);
 
+    /* So does the L3 state (private caches swept on every CPU, 2 threads so
+     * the sweep moves the runner between CPUs); the output is still right. */
+    o.cache_flush = TT_CACHE_L3;
+    o.threads = 2;
+    CHECK(run_fx(FX_ADD, "t_add", &o, &res) == 0);
+    CHECK_MSG(res.error == 0 && res.correct, "%d %s", res.error, res.msg);
+    CHECK(res.ncosts == 3 && res.number == 1);
+    for (int i = 0; i < res.ncosts; i++)
+        CHECK_MSG(res.costs[i] > 1e-7 && res.costs[i] < 5e-2, "cost %g", res.costs[i]);
+    o.threads = 1;
+
     /* A cutoff below the kernel's time: one timed call after the warm-up is
      * the single cost, and the output is still checked; a cutoff far above
      * it changes nothing. */

@@ -75,6 +75,20 @@ static int run_check(const char *name, int threads)
         ok = 0;
     }
     free(a2);
+    /* the footprint: activations as the executor planned them; weights
+     * against torchvision's parameter counts (BatchNorm folded into the
+     * convs removes only its per-channel parameters, well under 2%) */
+    if (ok) {
+        int64_t wb, ab;
+        tt_exec_footprint(m, &wb, &ab);
+        double params = !strcmp(name, "resnet18") ? 11689512 : !strcmp(name, "mobilenet_v2") ? 3504872 : 0;
+        if (ab != tt_exec_get_stats(e)->pool_bytes || wb <= 0 ||
+            (params > 0 && fabs(wb / 4.0 - params) > 0.02 * params)) {
+            fprintf(stderr, "    %s: footprint %lld weight bytes, %lld activation bytes (pool %lld)\n",
+                    name, (long long)wb, (long long)ab, (long long)tt_exec_get_stats(e)->pool_bytes);
+            ok = 0;
+        }
+    }
     o.unscheduled = 1;
     ok = ok && tt_exec_build(m, &o, &x, &err) == 0 && tt_exec_run(x, in, b, &err) == 0;
     if (!ok)

@@ -238,7 +238,7 @@ static void test_short_search(void)
     it.state = s;
     tt_eval_task task = {.dag = d, .nitems = 1, .items = &it};
     tt_run_opts ro;
-    tt_tune_default_run_opts(&ro, 1);
+    tt_tune_default_run_opts(&ro, 1, TT_CACHE_FLUSH);
     tt_build_opts bo = {0};
     CHECK(tt_evaluate(&task, 1, &bo, &ro, NULL, NULL, &err) == 0);
     CHECK_MSG(it.res.error == 0 && it.res.correct, "%s", it.res.msg);
@@ -263,6 +263,43 @@ static void test_short_search(void)
 /* End-to-end checkpoints of a short model search: each is timed beside the
  * untuned model and both land in the curve; the first (all defaults) is
  * the untuned model against itself. */
+/* The cache state a model is timed in: from its footprint against the
+ * last-level cache (ResNet-50's 100 MB of weights cannot stay in any LLC
+ * here; the tiny test model's few kB always do), flush for a kernel alone,
+ * and TT_CACHE overrides. */
+static void test_cache_state(void)
+{
+    tt_err err = {0};
+    tt_model *big = NULL, *tiny = NULL;
+    CHECK_MSG(tt_model_load("resnet50", &big, &err) == 0, "%s", err.msg);
+    CHECK_MSG(tt_model_load("tiny", &tiny, &err) == 0, "%s", err.msg);
+    char why[200];
+    const char *saved = getenv("TT_CACHE");
+    char keep[32] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+    unsetenv("TT_CACHE");
+    if (big)
+        CHECK_MSG(tt_tune_cache_state(big, why, sizeof why) == TT_CACHE_FLUSH, "%s", why);
+    CHECK(strstr(why, "flush (one inference touches") == why);
+    if (tiny) {
+        int c = tt_tune_cache_state(tiny, why, sizeof why);
+        /* an unknown LLC size (0) means flush */
+        CHECK_MSG(c == TT_CACHE_L3 || strstr(why, "cache 0 MB"), "%s", why);
+    }
+    CHECK(tt_tune_cache_state(NULL, why, sizeof why) == TT_CACHE_FLUSH);
+    setenv("TT_CACHE", "l3", 1);
+    CHECK(tt_tune_cache_state(big, why, sizeof why) == TT_CACHE_L3 && strstr(why, "TT_CACHE"));
+    setenv("TT_CACHE", "warm", 1);
+    CHECK(tt_tune_cache_state(NULL, why, sizeof why) == TT_CACHE_WARM);
+    if (keep[0])
+        setenv("TT_CACHE", keep, 1);
+    else
+        unsetenv("TT_CACHE");
+    tt_model_free(big);
+    tt_model_free(tiny);
+}
+
 static void test_checkpoints(void)
 {
     char dir[256], path[300];
@@ -344,5 +381,6 @@ const tt_test tests_tune[] = {
     {"tasksched_dead_tasks", test_dead_tasks_and_no_schedule},
     {"short_search", test_short_search},
     {"checkpoints", test_checkpoints},
+    {"cache_state", test_cache_state},
     {NULL, NULL},
 };

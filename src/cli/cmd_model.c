@@ -435,6 +435,8 @@ int cmd_run(int argc, char **argv)
         passed = !nonfinite && max_rel <= 1e-3;
     }
     const tt_exec_stats *st = tt_exec_get_stats(e);
+    int64_t wbytes, abytes;
+    tt_exec_footprint(m, &wbytes, &abytes);
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "model", json_string(m->name));
@@ -463,6 +465,7 @@ int cmd_run(int argc, char **argv)
         }
         json_object_set_new(o, "kernels_unscheduled", json_integer(st->kernels_unscheduled));
         json_object_set_new(o, "memory_bytes", json_integer(st->pool_bytes));
+        json_object_set_new(o, "weight_bytes", json_integer(wbytes));
         if (check) {
             json_object_set_new(o, "max_abs_err", json_real(max_abs));
             json_object_set_new(o, "max_rel_err", json_real(max_rel));
@@ -479,10 +482,11 @@ int cmd_run(int argc, char **argv)
         printf("%s: latency %.3f ms (median of %lld, %s threads), %.1f GFLOP/s\n", m->name,
                med * 1e3, (long long)repeat, thr, m->flops / med / 1e9);
         printf("  %d unique kernels (%d from records, %d default schedule, %d unscheduled), %d "
-               "calls, built in %.1f s, activations %.1f MB (%.1f MB without reuse)\n",
+               "calls, built in %.1f s, activations %.1f MB (%.1f MB without reuse), weights "
+               "%.1f MB\n",
                m->nkernels, st->kernels_given, st->kernels_default, st->kernels_unscheduled,
                m->ncalls, st->build_s,
-               st->pool_bytes / 1e6, st->naive_bytes / 1e6);
+               st->pool_bytes / 1e6, st->naive_bytes / 1e6, wbytes / 1e6);
         for (int k = 0; k < m->nkernels && (log_path || db_path); k++)
             if (P.steps[k])
                 printf("  kernel %2d runs a record (recorded cost %.4f ms): %-36s %s\n", k,

@@ -70,6 +70,7 @@ static void report(const char *name, const tt_transfer_result *r, int json)
         json_object_set_new(o, "kernels_improved", json_integer(r->kernels_improved));
         json_object_set_new(o, "candidates", json_integer(r->candidates));
         json_object_set_new(o, "candidates_valid", json_integer(r->valid));
+        json_object_set_new(o, "cache_state", json_string(r->cache_why));
         json_object_set_new(o, "kernels_reset", json_integer(r->resets));
         json_object_set_new(o, "max_rel_err", json_real(r->max_rel_err));
         if (r->note[0])
@@ -114,6 +115,8 @@ static void report(const char *name, const tt_transfer_result *r, int json)
     for (int i = 0; i < r->nsources; i++)
         printf(" %s (%.0f%% of the FLOPs)", r->sources[i], 100 * r->coverage[i]);
     printf("%s\n", r->nsources ? "" : " none");
+    if (r->cache_why[0])
+        printf("timed in cache state %s\n", r->cache_why);
     printf("%-32s %-28s %6s %5s %5s %-16s %10s %10s %8s\n", "kernel", "class", "weight", "cand",
            "valid", "chosen source", "default_ms", "chosen_ms", "speedup");
     for (int i = 0; i < r->nkernels; i++) {

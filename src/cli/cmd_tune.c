@@ -266,6 +266,7 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
         json_object_set_new(o, "time_train_s", json_real(r->time_train_s));
         json_object_set_new(o, "time_db_s", json_real(r->time_db_s));
         json_object_set_new(o, "stop_reason", json_string(r->stop_reason ? r->stop_reason : ""));
+        json_object_set_new(o, "cache_state", json_string(r->cache_why));
         json_t *ks = json_array();
         for (int i = 0; i < r->ntasks; i++) {
             const tt_tune_task_result *t = &r->tasks[i];
@@ -319,6 +320,8 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
            "trials/s, search time %.1f s; stopped: %s\n",
            name, (long long)r->trials, (long long)r->trials_run, (long long)r->valid_run,
            (long long)r->resumed, r->elapsed_s, tps, r->search_s, r->stop_reason ? r->stop_reason : "?");
+    if (r->cache_why[0])
+        printf("trials timed in cache state %s\n", r->cache_why);
     for (int i = 0; i < r->ncheckpoints; i++)
         printf("checkpoint: %lld trials, search time %.1f s: %.3f ms end to end, untuned %.3f ms "
                "beside it: %.2fx\n",

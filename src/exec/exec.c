@@ -99,6 +99,72 @@ static int pool_get(pool *P, int64_t bytes)
     return best;
 }
 
+/* Give every activation a pool slot (slot[t] per graph tensor, -1 for none):
+ * a buffer is reused once the last reader of the tensor it held has run.
+ * Returns the bytes the activations would take without reuse. */
+static int64_t plan_memory(const tt_model *m, int *slot, pool *P)
+{
+    const tt_graph *g = m->g;
+    int nt = g->ntensors;
+    int *last = tt_xmalloc((size_t)nt * sizeof *last);
+    for (int t = 0; t < nt; t++)
+        last[t] = -1, slot[t] = -1;
+    for (int c = 0; c < m->ncalls; c++)
+        for (int a = 0; a < m->calls[c].nargs; a++)
+            last[m->alias_of[m->calls[c].args[a]]] = c;
+    int in_root = m->alias_of[m->input], out_root = m->alias_of[m->output];
+    last[out_root] = m->ncalls; /* lives to the end */
+    last[in_root] = m->ncalls;  /* kept: a run without new input reuses it */
+    int64_t naive = tensor_bytes(g, m->input);
+    slot[in_root] = pool_get(P, naive);
+    for (int c = 0; c < m->ncalls; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        int o_root = m->alias_of[mc->args[mc->nargs - 1]];
+        if (slot[o_root] < 0 && !g->tensors[o_root].data) {
+            int64_t b = tensor_bytes(g, o_root);
+            slot[o_root] = pool_get(P, b);
+            naive += b;
+        }
+        for (int a = 0; a < mc->nargs; a++) {
+            int r = m->alias_of[mc->args[a]];
+            if (last[r] == c && r != out_root && slot[r] >= 0)
+                P->busy[slot[r]] = 0;
+        }
+        /* an output never read (a dead branch) is released at once */
+        if (last[o_root] == c && o_root != out_root)
+            P->busy[slot[o_root]] = 0;
+    }
+    free(last);
+    return naive;
+}
+
+void tt_exec_footprint(const tt_model *m, int64_t *weight_bytes, int64_t *act_bytes)
+{
+    const tt_graph *g = m->g;
+    char *seen = tt_xcalloc((size_t)g->ntensors + 1, 1);
+    int64_t w = 0;
+    for (int c = 0; c < m->ncalls; c++)
+        for (int a = 0; a + 1 < m->calls[c].nargs; a++) {
+            int r = m->alias_of[m->calls[c].args[a]];
+            if (g->tensors[r].data && !seen[r]) {
+                seen[r] = 1;
+                w += tensor_bytes(g, r);
+            }
+        }
+    free(seen);
+    int *slot = tt_xmalloc((size_t)g->ntensors * sizeof *slot);
+    pool P = {0};
+    plan_memory(m, slot, &P);
+    int64_t act = 0;
+    for (int i = 0; i < P.n; i++)
+        act += P.size[i];
+    free(slot);
+    free(P.size);
+    free(P.busy);
+    *weight_bytes = w;
+    *act_bytes = act;
+}
+
 /* ---- build ------------------------------------------------------------------ */
 
 static void progress(const tt_exec_opts *o, const char *fmt, int a, int b)
@@ -231,38 +297,12 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
         set_threads(e->threads);
 
     /* 3. memory plan */
-    int nt = g->ntensors;
-    int *last = tt_xmalloc((size_t)nt * sizeof *last), *slot = tt_xmalloc((size_t)nt * sizeof *slot);
-    for (int t = 0; t < nt; t++)
-        last[t] = -1, slot[t] = -1;
-    for (int c = 0; c < m->ncalls; c++)
-        for (int a = 0; a < m->calls[c].nargs; a++)
-            last[m->alias_of[m->calls[c].args[a]]] = c;
-    int in_root = m->alias_of[m->input], out_root = m->alias_of[m->output];
-    last[out_root] = m->ncalls; /* lives to the end */
-    last[in_root] = m->ncalls;  /* kept: a run without new input reuses it */
+    int *slot = tt_xmalloc((size_t)g->ntensors * sizeof *slot);
     pool P = {0};
     e->in_bytes = tensor_bytes(g, m->input);
     e->out_bytes = tensor_bytes(g, m->output);
-    slot[in_root] = pool_get(&P, e->in_bytes);
-    e->stats.naive_bytes = e->in_bytes;
-    for (int c = 0; c < m->ncalls && rc == 0; c++) {
-        const tt_mcall *mc = &m->calls[c];
-        int o_root = m->alias_of[mc->args[mc->nargs - 1]];
-        if (slot[o_root] < 0 && !g->tensors[o_root].data) {
-            int64_t b = tensor_bytes(g, o_root);
-            slot[o_root] = pool_get(&P, b);
-            e->stats.naive_bytes += b;
-        }
-        for (int a = 0; a < mc->nargs; a++) {
-            int r = m->alias_of[mc->args[a]];
-            if (last[r] == c && r != out_root && slot[r] >= 0)
-                P.busy[slot[r]] = 0;
-        }
-        /* an output never read (a dead branch) is released at once */
-        if (last[o_root] == c && o_root != out_root)
-            P.busy[slot[o_root]] = 0;
-    }
+    e->stats.naive_bytes = plan_memory(m, slot, &P);
+    int in_root = m->alias_of[m->input], out_root = m->alias_of[m->output];
     e->nbufs = P.n;
     e->bufs = tt_xcalloc((size_t)(P.n ? P.n : 1), sizeof *e->bufs);
     for (int i = 0; i < P.n; i++) {
@@ -306,7 +346,7 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
     for (int k = 0; k < nk; k++)
         free(src[k]);
     free(src), free(items), free(fns);
-    free(last), free(slot), free(P.size), free(P.busy);
+    free(slot), free(P.size), free(P.busy);
     if (rc) {
         tt_exec_free(e);
         return -1;

@@ -75,6 +75,11 @@ int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, t
  * holds numel elements of the input's dtype. */
 void tt_model_random_input(const tt_model *m, void *buf);
 
+/* Bytes one inference of m touches: its weights (constants its kernel calls
+ * read) and its activation memory after planning (the pool tt_exec_build
+ * allocates).  No code is built. */
+void tt_exec_footprint(const tt_model *m, int64_t *weight_bytes, int64_t *act_bytes);
+
 const tt_exec_stats *tt_exec_get_stats(const tt_exec *e);
 void tt_exec_free(tt_exec *e);
 

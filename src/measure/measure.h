@@ -55,12 +55,22 @@ int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, 
 const char *tt_build_default_cc(void);
 const char *tt_build_default_cflags(const char *cc);
 
+/* Cache states a timed call can start in (runner_main.c, --flush).  A kernel in
+ * a model finds its input warm from the previous layer and its weights where
+ * one inference left them: in the shared L3 when the model's footprint fits
+ * there, else in memory (docs/NOTES.md, "Which cache state to time in"). */
+enum {
+    TT_CACHE_WARM = 0,   /* as the previous call left them (repeated calls: in L1/L2) */
+    TT_CACHE_FLUSH = 1,  /* every argument but the input clflushed (TVM's cache flush) */
+    TT_CACHE_L3 = 2      /* private caches swept, arguments left in L3, input read back */
+};
+
 typedef struct tt_run_opts {
     int threads;               /* OpenMP threads in the runner; 0 = all cores */
     int number;                /* 0 = 3 (TVM LocalRunner) */
     int repeat;                /* 0 = 3 */
     double min_repeat_ms;      /* 0 = 100; negative = none */
-    int cache_flush;
+    int cache_flush;           /* TT_CACHE_*: the cache state each timed call starts in */
     double timeout_s;          /* 0 = 10 */
     uint64_t seed;             /* input data seed */
     double cutoff_s;           /* > 0: a candidate whose first call after the warm-up takes

@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RUN_PROTOCOL "4" /* runner_main.c's RUNNER_PROTOCOL */
+#define RUN_PROTOCOL "5" /* runner_main.c's RUNNER_PROTOCOL */
 #define RUN_FAIL_COST 1e10
 
 /* What one runner process produced. */
@@ -171,7 +171,7 @@ static int run_child(const tt_run_opts *o, const char *so, const char *fn, const
     snprintf(num, sizeof num, "%d", number);
     snprintf(rep, sizeof rep, "%d", repeat);
     snprintf(mrm, sizeof mrm, "%.17g", min_ms);
-    snprintf(fl, sizeof fl, "%d", o->cache_flush ? 1 : 0);
+    snprintf(fl, sizeof fl, "%d", o->cache_flush >= TT_CACHE_WARM && o->cache_flush <= TT_CACHE_L3 ? o->cache_flush : TT_CACHE_FLUSH);
     snprintf(tmo, sizeof tmo, "%.17g", timeout_s);
     snprintf(cut, sizeof cut, "%.17g", !ref && o->cutoff_s > 0 ? o->cutoff_s : 0.0);
     char *argv[] = {runner,           "--protocol", RUN_PROTOCOL,  "--so",

@@ -4,9 +4,9 @@
  * map a crash to an error code; a broken candidate can never take the tuner
  * down with it.
  *
- * Protocol, version 3.  Arguments are "--key value" pairs, all required but
+ * Protocol, version 5.  Arguments are "--key value" pairs, all required but
  * --anchor-so/--anchor-fn (given together or not at all):
- *   --protocol 4          this protocol (a stale runner fails with status 2)
+ *   --protocol 5          this protocol (a stale runner fails with status 2)
  *   --so PATH             shared object to dlopen (RTLD_NOW)
  *   --fn NAME             function to call
  *   --mode cand|ref       cand: void NAME(float *const *args)   args = inputs..., output
@@ -17,8 +17,15 @@
  *   --number N            calls per repeat, grown while a repeat lasts < min-repeat-ms
  *   --repeat R            repeats (costs), 1..64
  *   --min-repeat-ms M     0 = no minimum
- *   --flush 0|1           clflush every 64-byte line of args[1:] before each repeat;
- *                         forces number = 1 and min-repeat-ms = 0 (as TVM does)
+ *   --flush 0|1|2         the cache state each repeat starts in (measure.h, TT_CACHE_*):
+ *                         0 warm (whatever the previous call left);
+ *                         1 clflush every 64-byte line of args[1:] (as TVM does);
+ *                         2 evict the private caches (L1, L2) of every CPU the runner
+ *                         may run on by reading a scratch buffer twice their size on
+ *                         each, then read args[0]: the arguments stay in the shared
+ *                         L3 where they fit, as a small model's weights do between
+ *                         one inference and the next;
+ *                         1 and 2 force number = 1 and min-repeat-ms = 0
  *   --cutoff S            cand mode: if one call after the warm-up takes longer than
  *                         S seconds, its time is the single cost (number 1) and the
  *                         timing protocol is skipped (a search's clearly slow
@@ -60,6 +67,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,7 +82,7 @@
 #include "../util/util.h"
 #include "measure.h"
 
-#define RUNNER_PROTOCOL 4
+#define RUNNER_PROTOCOL 5
 
 typedef void (*runner_cand_fn)(float *const *args);
 typedef void (*runner_ref_fn)(float *const *inputs, double *out, double *mag);
@@ -161,7 +169,7 @@ static void runner_parse(int argc, char **argv, runner_args *a)
         else if (!strcmp(k, "--min-repeat-ms"))
             a->min_repeat_ms = runner_num(k, v, 0, 1e7);
         else if (!strcmp(k, "--flush"))
-            a->flush = (int)runner_num(k, v, 0, 1);
+            a->flush = (int)runner_num(k, v, 0, 2);
         else if (!strcmp(k, "--cutoff"))
             a->cutoff = runner_num(k, v, 0, 1e7);
         else if (!strcmp(k, "--timeout"))
@@ -229,9 +237,10 @@ static void runner_fill(float *x, int64_t n, uint64_t seed, int arg)
         x[i] = (float)(2.0 * tt_rng_unit(&r) - 1.0);
 }
 
-/* Evict args[1:] from every cache level (TVM's cache_flush_cpu_non_first_arg:
- * arg 0 is treated as an activation still warm from the previous layer). */
-static void runner_flush(float **args, const int64_t *numel, int nargs)
+/* TT_CACHE_FLUSH: evict args[1:] from every cache level (TVM's
+ * cache_flush_cpu_non_first_arg: arg 0 is treated as an activation still warm
+ * from the previous layer). */
+static void runner_clflush(float **args, const int64_t *numel, int nargs)
 {
 #if defined(__x86_64__) || defined(__i386__)
     for (int a = 1; a < nargs; a++) {
@@ -250,6 +259,69 @@ static void runner_flush(float **args, const int64_t *numel, int nargs)
         junk[i]++;
     (void)args, (void)numel, (void)nargs;
 #endif
+}
+
+/* Read every line of p[0..n). */
+static void runner_touch(const void *p, size_t n)
+{
+    const volatile char *c = p;
+    char sum = 0;
+    for (size_t i = 0; i < n; i += 64)
+        sum += c[i];
+    (void)sum;
+}
+
+/* TT_CACHE_L3: sweep a scratch buffer of twice the L2 size on each CPU the
+ * runner may use (pinned there in turn), so the private caches hold only
+ * scratch; the arguments' lines went to the shared L3 on eviction (on AMD
+ * the L3 is filled by exactly those evictions) or stay there.  Then args[0]
+ * is read back in, warm as an activation the previous layer just wrote. */
+static void runner_evict_private(float **args, const int64_t *numel, int nargs)
+{
+    static char *scratch;
+    static size_t nscratch;
+    static cpu_set_t allowed;
+    static int ncpu = -1;
+    if (!scratch) {
+        int64_t l2 = tt_host_cache_bytes(2);
+        /* twice the L2 (which holds L1's lines on x86); 1 MB when unknown */
+        nscratch = 2 * (size_t)(l2 > 0 ? l2 : 1 << 20);
+        scratch = runner_alloc((int64_t)nscratch);
+        memset(scratch, 1, nscratch);
+        CPU_ZERO(&allowed);
+        ncpu = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
+    }
+    if (ncpu > 1) {
+        /* the CPU this thread is on goes last, so that it ends where it
+         * started: left on another CPU, it would share that one with an
+         * OpenMP worker of the kernel until the scheduler moved one of them
+         * (seen: 2-thread calls 1.5x slower) */
+        int home = sched_getcpu();
+        for (int i = 0; i <= CPU_SETSIZE; i++) {
+            int c = i < CPU_SETSIZE ? i : home;
+            if (c < 0 || !CPU_ISSET(c, &allowed) || (i < CPU_SETSIZE && c == home))
+                continue;
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(c, &one);
+            if (sched_setaffinity(0, sizeof one, &one) == 0)
+                runner_touch(scratch, nscratch);
+        }
+        sched_setaffinity(0, sizeof allowed, &allowed);
+    } else {
+        runner_touch(scratch, nscratch);
+    }
+    if (nargs > 1)
+        runner_touch(args[0], (size_t)numel[0] * sizeof(float));
+}
+
+/* Put the caches in the state --flush asks for before a timed call. */
+static void runner_flush(int mode, float **args, const int64_t *numel, int nargs)
+{
+    if (mode == 1)
+        runner_clflush(args, numel, nargs);
+    else if (mode == 2)
+        runner_evict_private(args, numel, nargs);
 }
 
 static void runner_write(const char *path, const void *a, const void *b, size_t bytes)
@@ -282,7 +354,7 @@ static int runner_time(runner_cand_fn f, runner_cand_fn g, float **args, const i
     double number = a->number;
     for (int r = 0; r < a->repeat; r++) {
         if (a->flush)
-            runner_flush(args, numel, nargs);
+            runner_flush(a->flush, args, numel, nargs);
         double ms = 0;
         int zeros = 0;
         do {
@@ -299,7 +371,7 @@ static int runner_time(runner_cand_fn f, runner_cand_fn g, float **args, const i
         costs[r] = ms / 1e3 / number;
         if (g) {
             if (a->flush)
-                runner_flush(args, numel, nargs);
+                runner_flush(a->flush, args, numel, nargs);
             anchor[r] = runner_calls(g, args, (int64_t)number) / 1e3 / number;
         }
     }
@@ -388,7 +460,7 @@ int main(int argc, char **argv)
         double tw = 0;
         if (a.cutoff > 0) {
             if (a.flush) /* then it is timed as the costs are */
-                runner_flush(args, numel, nargs);
+                runner_flush(a.flush, args, numel, nargs);
             tw = tt_now();
             f(args);
             tw = tt_now() - tw;
@@ -400,7 +472,7 @@ int main(int argc, char **argv)
             costs[0] = tw;
             if (g) {
                 if (a.flush)
-                    runner_flush(args, numel, nargs);
+                    runner_flush(a.flush, args, numel, nargs);
                 anchor[0] = runner_calls(g, args, 1) / 1e3;
             }
         } else {

@@ -479,7 +479,9 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
         if (K[k].ncand > 0)
             task_k[nt++] = k;
     tt_run_opts ro;
-    tt_tune_default_run_opts(&ro, o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+    r->cache = tt_tune_cache_state(m, r->cache_why, sizeof r->cache_why);
+    tt_tune_default_run_opts(&ro, o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+                             r->cache);
     tt_build_opts bo = o->build ? *o->build : (tt_build_opts){0};
     if (nt > 0) {
         int ndef = 0;

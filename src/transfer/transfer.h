@@ -86,6 +86,8 @@ typedef struct tt_transfer_result {
     double search_s;
     int resets;
     char note[256];              /* why nothing was transferred, if so */
+    int cache;                   /* the cache state candidates were timed in (TT_CACHE_*) */
+    char cache_why[200];         /* ... and why (tt_tune_cache_state) */
 } tt_transfer_result;
 
 void tt_transfer_result_free(tt_transfer_result *r);

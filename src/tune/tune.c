@@ -62,11 +62,13 @@ typedef struct tuner {
 } tuner;
 
 /* The protocol of every search trial and transfer candidate: 5 repeats of
- * one call, each after a clflush of every argument but the input (TVM's
- * enable_cpu_cache_flush, as its x86 network tutorials use), each followed
- * by one call of the kernel's default schedule (the anchor,
- * tt_eval_task.anchor), flushed the same way, on the same buffers.  Costs
- * are then put on the default's scale (measure_batch).
+ * one call, each started in the model's cache state (tt_tune_cache_state:
+ * a clflush of every argument but the input, as TVM's enable_cpu_cache_flush
+ * that its x86 network tutorials use, or for a model that fits in the L3 a
+ * sweep of the private caches), each followed by one call of the kernel's
+ * default schedule (the anchor, tt_eval_task.anchor) started in the same
+ * state, on the same buffers.  Costs are then put on the default's scale
+ * (measure_batch).
  * Why both (docs/NOTES.md, "Measuring on a drifting machine"): this
  * machine's speed drifts by up to 1.6x within seconds, more than the
  * differences the search ranks, and the ratio to an anchor timed
@@ -74,16 +76,43 @@ typedef struct tuner {
  * layers come from memory (ResNet-18: 46 MB of weights, 32 MB of L3): timed
  * warm, a search preferred schedules up to 1.7x slower in place (layer4,
  * fc, maxpool), and its model ended 0.88x of untuned. */
-void tt_tune_default_run_opts(tt_run_opts *ro, int threads)
+void tt_tune_default_run_opts(tt_run_opts *ro, int threads, int cache)
 {
     memset(ro, 0, sizeof *ro);
     ro->threads = threads;
     ro->number = 1;
     ro->repeat = 5;
     ro->min_repeat_ms = -1; /* none (0 would mean 100 ms); a flush forces it anyway */
-    ro->cache_flush = 1;
+    ro->cache_flush = cache;
     ro->timeout_s = 10;
     ro->seed = 1;
+}
+
+int tt_tune_cache_state(const tt_model *m, char *why, size_t n)
+{
+    const char *env = getenv("TT_CACHE");
+    if (env && *env) {
+        int c = !strcmp(env, "flush") ? TT_CACHE_FLUSH
+                : !strcmp(env, "l3")  ? TT_CACHE_L3
+                : !strcmp(env, "warm") ? TT_CACHE_WARM
+                                       : -1;
+        if (c >= 0) {
+            snprintf(why, n, "%s (set by TT_CACHE)", env);
+            return c;
+        }
+        fprintf(stderr, "transtune: ignoring TT_CACHE=%s (flush, l3 or warm)\n", env);
+    }
+    if (!m) {
+        snprintf(why, n, "flush (a kernel alone)");
+        return TT_CACHE_FLUSH;
+    }
+    int64_t w, a, llc = tt_host_cache_bytes(3);
+    tt_exec_footprint(m, &w, &a);
+    int fits = llc > 0 && (double)(w + a) <= TT_TUNE_L3_SHARE * (double)llc;
+    snprintf(why, n, "%s (one inference touches %.1f MB: weights %.1f, activations %.1f; "
+             "last-level cache %.0f MB)",
+             fits ? "l3" : "flush", (w + a) / 1e6, w / 1e6, a / 1e6, llc / 1048576.0);
+    return fits ? TT_CACHE_L3 : TT_CACHE_FLUSH;
 }
 
 void tt_tune_result_free(tt_tune_result *r)
@@ -560,9 +589,12 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
     if (o->run) {
         T.ro = *o->run;
         T.ro.threads = threads;
+        snprintf(r->cache_why, sizeof r->cache_why, "%d (set by the caller)", T.ro.cache_flush);
     } else {
-        tt_tune_default_run_opts(&T.ro, threads);
+        tt_tune_default_run_opts(&T.ro, threads, tt_tune_cache_state(model, r->cache_why,
+                                                                     sizeof r->cache_why));
     }
+    r->cache = T.ro.cache_flush;
     if (o->build)
         T.bo = *o->build;
     tt_search_params sp;

@@ -130,6 +130,8 @@ typedef struct tt_tune_result {
     const char *stop_reason;    /* "trials", "time", "exhausted", "interrupted", "budget already met" */
     int ncheckpoints;           /* measured by this run */
     tt_tune_checkpoint *checkpoints;
+    int cache;                  /* the cache state trials were timed in (TT_CACHE_*) */
+    char cache_why[200];        /* ... and why (tt_tune_cache_state) */
 } tt_tune_result;
 
 void tt_tune_result_free(tt_tune_result *r);
@@ -146,11 +148,22 @@ int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts
                 tt_tune_result *r, tt_err *err);
 
 /* The run options the search and transfer measure with: 5 single calls,
- * each after a cache flush of every argument but the input and followed by
- * one flushed call of the kernel's default schedule (the anchor) when the
- * caller sets one, and candidates 3x slower than the task's best timed by
- * one call alone (see tune.c and docs/NOTES.md). */
-void tt_tune_default_run_opts(tt_run_opts *ro, int threads);
+ * each started in cache state `cache` (TT_CACHE_*, tt_tune_cache_state) and
+ * followed by one call of the kernel's default schedule (the anchor) started
+ * the same way when the caller sets one, and candidates 3x slower than the
+ * task's best timed by one call alone (see tune.c and docs/NOTES.md). */
+void tt_tune_default_run_opts(tt_run_opts *ro, int threads, int cache);
+
+/* A model's kernels are timed in the cache state they find in the model
+ * (docs/NOTES.md, "Which cache state to time in"): TT_CACHE_L3 when the bytes
+ * one inference touches (weights and planned activations, tt_exec_footprint)
+ * fit in TT_TUNE_L3_SHARE of the last-level cache, so that each kernel's
+ * weights are still there one inference later; else TT_CACHE_FLUSH (they come
+ * from memory).  m NULL (a kernel tuned alone): TT_CACHE_FLUSH.  The
+ * environment variable TT_CACHE=flush|l3|warm overrides.  why: one line
+ * saying which and why. */
+#define TT_TUNE_L3_SHARE 0.75
+int tt_tune_cache_state(const tt_model *m, char *why, size_t n);
 
 /* A measured state as an Ansor v0.6 record of this machine: its steps, the
  * result's costs and error, build + run time as all_cost, target string and

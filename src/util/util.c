@@ -278,3 +278,29 @@ double tt_median(double *v, int n)
     qsort(v, (size_t)n, sizeof *v, median_cmp);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
+
+int64_t tt_host_cache_bytes(int level)
+{
+    long v = 0;
+    char path[96];
+    /* index0 = L1d, index1 = L1i, index2 = L2, index3 = L3 on x86 */
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", level);
+    FILE *f = level >= 2 ? fopen(path, "r") : NULL;
+    if (f) {
+        char unit = 0;
+        if (fscanf(f, "%ld%c", &v, &unit) >= 1) {
+            if (unit == 'K' || unit == 'k')
+                v *= 1024;
+            else if (unit == 'M' || unit == 'm')
+                v *= 1024 * 1024;
+        } else {
+            v = 0;
+        }
+        fclose(f);
+    }
+#if defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
+    if (v <= 0 && (level == 2 || level == 3))
+        v = sysconf(level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
+#endif
+    return v > 0 ? (int64_t)v : 0;
+}

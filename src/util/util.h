@@ -81,4 +81,10 @@ int tt_exe_dir(char *buf, size_t n);
 /* The median of v[0..n) (sorts v in place); 0 for n <= 0. */
 double tt_median(double *v, int n);
 
+/* Size in bytes of CPU 0's cache of `level` (2 or 3), 0 if unknown: sysfs
+ * first (the kernel's view of this CPU: L3 32 MB on this EPYC), then sysconf
+ * (glibc's, from CPUID: 256 MB here, the whole package's L3, which one
+ * core's data cannot use). */
+int64_t tt_host_cache_bytes(int level);
+
 #endif
