@@ -31,6 +31,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dlfcn.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdlib.h>
@@ -655,6 +656,65 @@ static tt_dag *matmul_add_bt(int64_t n)
     return d;
 }
 
+/* The prelude's exp, tanh, erf and sigmoid (no libm calls, so loops over them
+ * vectorize) against libm in double over a fine grid of each one's range:
+ * the worst relative error in float ulps (2^-23), and special values. */
+static void test_prelude_math(void)
+{
+    static const char *src =
+        "void tt_math_errors(double *out) {\n"
+        "    double w[4] = {0, 0, 0, 0};\n"
+        "    for (float x = -87.3f; x < 88.7f; x += 0.000731f) {\n"
+        "        double e = exp((double)x), s = 1.0 / (1.0 + exp(-(double)x));\n"
+        "        double d0 = fabs(tt_expf(x) - e) / e, d3 = fabs(tt_sigmoidf(x) - s) / s;\n"
+        "        w[0] = d0 > w[0] ? d0 : w[0];\n"
+        "        w[3] = d3 > w[3] ? d3 : w[3];\n"
+        "    }\n"
+        "    for (float x = -12.0f; x < 12.0f; x += 0.0000913f) {\n"
+        "        double t = tanh((double)x), f = erf((double)x);\n"
+        "        if (t != 0) { double d = fabs(tt_tanhf(x) - t) / fabs(t); w[1] = d > w[1] ? d : w[1]; }\n"
+        "        if (f != 0) { double d = fabs(tt_erff(x) - f) / fabs(f); w[2] = d > w[2] ? d : w[2]; }\n"
+        "    }\n"
+        "    for (int i = 0; i < 4; i++) out[i] = w[i] * 8388608.0;\n"
+        "    out[4] = tt_expf(-200.0f); out[5] = tt_expf(100.0f); out[6] = tt_expf(NAN);\n"
+        "    out[7] = tt_tanhf(NAN); out[8] = tt_erff(-INFINITY); out[9] = tt_sigmoidf(-200.0f);\n"
+        "    out[10] = tt_expf(0.0f); out[11] = tt_tanhf(-30.0f); out[12] = tt_erff(0.0f);\n"
+        "}\n";
+    char dir[256];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/tt-test-math-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    tt_build_item it;
+    memset(&it, 0, sizeof it);
+    it.source = src;
+    snprintf(it.fn, sizeof it.fn, "tt_math_errors");
+    tt_build_opts bo;
+    memset(&bo, 0, sizeof bo);
+    bo.workdir = dir;
+    bo.timeout_s = 120;
+    tt_err err = {0};
+    CHECK_MSG(tt_build(&bo, tt_codegen_prelude(), &it, 1, &err) == 0 && it.error == 0, "%s %s",
+              err.msg, it.msg);
+    void *h = it.error == 0 && it.so_path[0] ? dlopen(it.so_path, RTLD_NOW | RTLD_LOCAL) : NULL;
+    void (*f)(double *) = NULL;
+    if (h)
+        *(void **)&f = dlsym(h, "tt_math_errors");
+    CHECK(f != NULL);
+    if (f) {
+        double o[13];
+        f(o);
+        fprintf(stderr, "    worst error in ulps: exp %.1f, tanh %.1f, erf %.1f, sigmoid %.1f\n", o[0],
+                o[1], o[2], o[3]);
+        CHECK_MSG(o[0] <= 8 && o[1] <= 16 && o[2] <= 16 && o[3] <= 8, "%g %g %g %g", o[0], o[1], o[2],
+                  o[3]);
+        CHECK(o[4] == 0 && isinf(o[5]) && o[5] > 0 && isnan(o[6]) && isnan(o[7]));
+        CHECK(o[8] == -1 && o[9] == 0 && o[10] == 1 && o[11] == -1 && o[12] == 0);
+    }
+    if (h)
+        dlclose(h);
+    sg_rm_tree(dir);
+}
+
 static void test_checker_catches_wrong(void)
 {
     tcase cs[2];
@@ -717,6 +777,7 @@ const tt_test tests_codegen[] = {
     {"softmax_record", test_softmax_record},
     {"resnet_conv_record", test_resnet_conv_record},
     {"checker_catches_wrong", test_checker_catches_wrong},
+    {"prelude_math", test_prelude_math},
     {"attached_split_exceeds_region", test_attached_split_exceeds_region},
     {"regressions", test_regressions},
     {"lowering_refusals", test_lowering_refusals},

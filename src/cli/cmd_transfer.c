@@ -45,6 +45,9 @@ static void transfer_help(void)
         "  --threads T     kernel threads (default: all cores)\n"
         "  --repeat R      end-to-end runs per timing (default 20; 3 rounds, best median)\n"
         "  --no-shipped    without --db: do not load the shipped schedules\n"
+        "  --no-confirm    choose on the first measurement; by default each kernel's\n"
+        "                  fastest candidate is measured again (10 repeats beside the\n"
+        "                  default) and kept only if it is still faster\n"
         "  --json          one JSON object: untuned_ms, tuned_ms, speedup, search_time_s,\n"
         "                  kernels, kernels_improved, sources, per-kernel details\n"
         "Exit status: 0 ok (also when nothing could be transferred: the report says why);\n"
@@ -71,6 +74,8 @@ static void report(const char *name, const tt_transfer_result *r, int json)
         json_object_set_new(o, "candidates", json_integer(r->candidates));
         json_object_set_new(o, "candidates_valid", json_integer(r->valid));
         json_object_set_new(o, "cache_state", json_string(r->cache_why));
+        json_object_set_new(o, "confirmed", json_integer(r->confirmed));
+        json_object_set_new(o, "confirm_rejected", json_integer(r->confirm_rejected));
         json_object_set_new(o, "kernels_reset", json_integer(r->resets));
         json_object_set_new(o, "max_rel_err", json_real(r->max_rel_err));
         if (r->note[0])
@@ -146,6 +151,9 @@ static void report(const char *name, const tt_transfer_result *r, int json)
         }
     if (r->note[0])
         printf("nothing transferred: %s\n", r->note);
+    if (r->confirmed)
+        printf("chosen candidates measured again: %d, of which %d were then not faster than the "
+               "default\n", r->confirmed, r->confirm_rejected);
     printf("%s: untuned %.3f ms, transferred %.3f ms, speedup %.2fx; %d of %d kernels improved "
            "(%d candidates, %d valid%s); search time %.1f s\n",
            name, r->untuned_s * 1e3, r->tuned_s * 1e3, r->speedup, r->kernels_improved, r->nkernels,
@@ -156,7 +164,7 @@ static void report(const char *name, const tt_transfer_result *r, int json)
 int cmd_transfer(int argc, char **argv)
 {
     const char *what = NULL, *db_path = NULL, *from = NULL, *pairs = NULL;
-    int json = 0, no_shipped = 0;
+    int json = 0, no_shipped = 0, no_confirm = 0;
     int64_t threads = 0, max_sources = 0, repeat = 0, top_k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -170,6 +178,10 @@ int cmd_transfer(int argc, char **argv)
         }
         if (!strcmp(a, "--no-shipped")) {
             no_shipped = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-confirm")) {
+            no_confirm = 1;
             continue;
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--from") || !strcmp(a, "--threads") ||
@@ -283,6 +295,7 @@ int cmd_transfer(int argc, char **argv)
     o.max_sources = (int)max_sources;
     o.repeat = (int)repeat;
     o.top_k = (int)top_k;
+    o.no_confirm = no_confirm;
     o.progress = json ? NULL : on_msg;
     tt_transfer_result r;
     const char *name = m->name[0] ? m->name : what;

@@ -43,7 +43,8 @@ static void tune_help(void)
         "                    max_innermost_split_factor=64, max_vectorize_size=16,\n"
         "                    unroll=0,16,64,512, tiling_structure=SSRSRS, mutate_tile_size=0.9,\n"
         "                    mutate_auto_unroll=0.04, mutate_compute_location=0.05,\n"
-        "                    mutate_parallel=0.01, num_cores=THREADS, ...); repeatable\n"
+        "                    mutate_parallel=0.01, num_cores=THREADS,\n"
+        "                    num_warmup_sample=0 (= kernels x per-round), ...); repeatable\n"
         "  --checkpoints auto|N1,N2,...  when the model's trial count reaches each Ni,\n"
         "                    build the model with the best records so far and time it end to\n"
         "                    end, alternately with the untuned model (both stored in the\n"
@@ -54,6 +55,10 @@ static void tune_help(void)
         "                    the same kernel from other sources and of every same-class\n"
         "                    kernel of the other models in DB, replayed on this kernel);\n"
         "                    without it the search uses only this model's own records\n"
+        "  --no-confirm      believe a candidate's first measurement even when it would\n"
+        "                    become its kernel's best (as TVM does); by default such a\n"
+        "                    candidate is measured again (10 repeats beside the default\n"
+        "                    schedule) and the second measurement is its record\n"
         "  --json            print the final report as one JSON object\n"
         "  --quiet           no progress line\n"
         "\n"
@@ -123,7 +128,7 @@ typedef struct tune_args {
     const char *db_path;
     int64_t trials, threads, per_round, early, seed;
     double time_s;
-    int warm, json, quiet;
+    int warm, json, quiet, no_confirm;
     int nparams;
     const char *params[32];    /* --param NAME=VALUE */
     int auto_cp, ncp;          /* --checkpoints */
@@ -144,6 +149,10 @@ static int tune_opt(int argc, char **argv, int *i, tune_args *a, const char *cmd
     }
     if (!strcmp(o, "--warm-start")) {
         a->warm = 1;
+        return 1;
+    }
+    if (!strcmp(o, "--no-confirm")) {
+        a->no_confirm = 1;
         return 1;
     }
     static const char *const valued[] = {"--db",    "--trials", "--time",  "--threads",
@@ -267,6 +276,8 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
         json_object_set_new(o, "time_db_s", json_real(r->time_db_s));
         json_object_set_new(o, "stop_reason", json_string(r->stop_reason ? r->stop_reason : ""));
         json_object_set_new(o, "cache_state", json_string(r->cache_why));
+        json_object_set_new(o, "confirmed", json_integer(r->confirmed));
+        json_object_set_new(o, "confirm_rejected", json_integer(r->confirm_rejected));
         json_t *ks = json_array();
         for (int i = 0; i < r->ntasks; i++) {
             const tt_tune_task_result *t = &r->tasks[i];
@@ -322,6 +333,9 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
            (long long)r->resumed, r->elapsed_s, tps, r->search_s, r->stop_reason ? r->stop_reason : "?");
     if (r->cache_why[0])
         printf("trials timed in cache state %s\n", r->cache_why);
+    if (r->confirmed)
+        printf("would-be bests measured again: %lld, of which %lld not confirmed\n",
+               (long long)r->confirmed, (long long)r->confirm_rejected);
     for (int i = 0; i < r->ncheckpoints; i++)
         printf("checkpoint: %lld trials, search time %.1f s: %.3f ms end to end, untuned %.3f ms "
                "beside it: %.2fx\n",
@@ -356,6 +370,7 @@ static int run_tune(tune_args *a, const tt_model *m, const tt_dag *d, const char
     o.per_round = (int)a->per_round;
     o.early_stopping = (int)a->early;
     o.warm_start = a->warm;
+    o.no_confirm = a->no_confirm;
     o.seed = (uint64_t)a->seed;
     tt_search_params sp;
     tt_search_params_default(&sp);

@@ -71,6 +71,10 @@ typedef struct tt_search_params {
     double mutate_auto_unroll;               /* 0.04 */
     double mutate_compute_location;          /* 0.05 */
     double mutate_parallel;                  /* 0.01 */
+    /* the cost model (XGBModel's num_warmup_sample): it scores at random until it
+     * has more records than this; 0 = tasks x per-round, as TVM's task scheduler
+     * sets it for a model's search (read by tune, not by the policy) */
+    int num_warmup_sample;                   /* 0 */
 } tt_search_params;
 
 void tt_search_params_default(tt_search_params *p);

@@ -86,6 +86,7 @@ static const struct {
     {"mutate_compute_location", PK_DOUBLE, offsetof(tt_search_params, mutate_compute_location), 0,
      1e6},
     {"mutate_parallel", PK_DOUBLE, offsetof(tt_search_params, mutate_parallel), 0, 1e6},
+    {"num_warmup_sample", PK_INT, offsetof(tt_search_params, num_warmup_sample), 0, 1 << 30},
 };
 
 int tt_search_params_set(tt_search_params *p, const char *name, const char *value, tt_err *err)

@@ -50,6 +50,9 @@ typedef struct tt_transfer_opts {
     int top_k;                   /* > 0: per kernel, measure only the K candidates a cost model
                                     (trained on the source kernels' records, replayed on the
                                     target kernel) ranks best */
+    int no_confirm;              /* believe each kernel's fastest candidate's first measurement;
+                                    by default it is measured again (10 repeats) before it is
+                                    chosen over the default */
     const tt_build_opts *build;  /* NULL = defaults */
     void (*progress)(void *ctx, const char *msg);
     void *ctx;
@@ -85,6 +88,8 @@ typedef struct tt_transfer_result {
     double max_rel_err;          /* transferred output vs untuned */
     double search_s;
     int resets;
+    int confirmed;               /* chosen candidates measured again */
+    int confirm_rejected;        /* ... that were then not faster than the default */
     char note[256];              /* why nothing was transferred, if so */
     int cache;                   /* the cache state candidates were timed in (TT_CACHE_*) */
     char cache_why[200];         /* ... and why (tt_tune_cache_state) */

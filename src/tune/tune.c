@@ -59,13 +59,14 @@ typedef struct tuner {
     double *res_thr;
     int *res_task;
     tt_record *scratch;          /* one record row for callbacks */
+    int confirm;                 /* re-measure would-be bests (confirm_new_bests) */
+    int64_t confirmed, confirm_rejected;
 } tuner;
 
 /* The protocol of every search trial and transfer candidate: 5 repeats of
- * one call, each started in the model's cache state (tt_tune_cache_state:
- * a clflush of every argument but the input, as TVM's enable_cpu_cache_flush
- * that its x86 network tutorials use, or for a model that fits in the L3 a
- * sweep of the private caches), each followed by one call of the kernel's
+ * one call, each started in the cache state of tt_tune_cache_state (a
+ * clflush of every argument but the input, as TVM's enable_cpu_cache_flush
+ * that its x86 network tutorials use), each followed by one call of the kernel's
  * default schedule (the anchor, tt_eval_task.anchor) started in the same
  * state, on the same buffers.  Costs are then put on the default's scale
  * (measure_batch).
@@ -106,13 +107,15 @@ int tt_tune_cache_state(const tt_model *m, char *why, size_t n)
         snprintf(why, n, "flush (a kernel alone)");
         return TT_CACHE_FLUSH;
     }
+    /* flush, whatever the footprint: timed in the L3 state, a MobileNet-v2
+     * search (22 MB, which fits) ended 0.95x of untuned in place against 1.03x
+     * flushed; see docs/NOTES.md, "Which cache state to time in" */
     int64_t w, a, llc = tt_host_cache_bytes(3);
     tt_exec_footprint(m, &w, &a);
-    int fits = llc > 0 && (double)(w + a) <= TT_TUNE_L3_SHARE * (double)llc;
-    snprintf(why, n, "%s (one inference touches %.1f MB: weights %.1f, activations %.1f; "
+    snprintf(why, n, "flush (one inference touches %.1f MB: weights %.1f, activations %.1f; "
              "last-level cache %.0f MB)",
-             fits ? "l3" : "flush", (w + a) / 1e6, w / 1e6, a / 1e6, llc / 1048576.0);
-    return fits ? TT_CACHE_L3 : TT_CACHE_FLUSH;
+             (w + a) / 1e6, w / 1e6, a / 1e6, llc / 1048576.0);
+    return TT_CACHE_FLUSH;
 }
 
 void tt_tune_result_free(tt_tune_result *r)
@@ -258,6 +261,70 @@ void tt_tune_fill_record(tt_record *rec, const tt_state *s, const tt_result *res
 
 /* Measure n states of kernel ki (one batch), commit them, account them.
  * owned: states are freed here.  *nok: correct ones. */
+/* Candidates that would become their kernel's best are measured again before
+ * they are believed (docs/NOTES.md, "Selection on noise"): a search keeps the
+ * minimum of many noisy measurements, so the one that looks best is most
+ * often the one whose calls ran luckiest; re-measured, MobileNet-v2's chosen
+ * records were often slower than the default they had "beaten".  Up to
+ * TUNE_CONFIRM_MAX of a batch, fastest first, get TUNE_CONFIRM_REPEAT more
+ * alternated repeats beside the default (no cutoff), and that independent
+ * measurement replaces the first as their result (and record).  Returns 0,
+ * or -1 with err set if the evaluation itself fails. */
+#define TUNE_CONFIRM_MAX 8
+#define TUNE_CONFIRM_REPEAT 10
+static int confirm_new_bests(tuner *T, int ki, const tt_eval_task *et, tt_state **states, int n,
+                             tt_err *err)
+{
+    ttask *t = &T->k[ki];
+    if (!(t->default_s > 0) || !isfinite(t->best_s) || !T->confirm)
+        return 0;
+    int idx[TUNE_CONFIRM_MAX], nc = 0;
+    for (int i = 0; i < n; i++) {
+        const tt_result *r = &et->items[i].res;
+        if (r->error || !r->correct || !(r->mean > 0) || !(r->mean < t->best_s))
+            continue;
+        /* keep the TUNE_CONFIRM_MAX fastest, sorted by insertion */
+        int j = nc < TUNE_CONFIRM_MAX ? nc++ : TUNE_CONFIRM_MAX;
+        if (j == TUNE_CONFIRM_MAX && !(r->mean < et->items[idx[j - 1]].res.mean))
+            continue;
+        if (j == TUNE_CONFIRM_MAX)
+            j--;
+        while (j > 0 && r->mean < et->items[idx[j - 1]].res.mean) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+    if (nc == 0)
+        return 0;
+    tt_eval_item *ci = tt_xcalloc((size_t)nc, sizeof *ci);
+    for (int j = 0; j < nc; j++)
+        ci[j].state = states[idx[j]];
+    tt_eval_task ct = *et;
+    ct.nitems = nc;
+    ct.items = ci;
+    tt_run_opts ro = T->ro;
+    ro.repeat = TUNE_CONFIRM_REPEAT;
+    ro.cutoff_s = 0;
+    double tm = tt_now();
+    int rc = tt_evaluate(&ct, 1, &T->bo, &ro, NULL, NULL, err);
+    T->t_measure += tt_now() - tm;
+    T->t_build += ct.build_wall_s;
+    if (rc == 0) {
+        for (int j = 0; j < nc; j++) {
+            tt_eval_item *it = &et->items[idx[j]];
+            tt_result_anchor_scale(&ci[j].res, t->default_s);
+            T->confirmed++;
+            if (!(ci[j].res.error == 0 && ci[j].res.correct && ci[j].res.mean < t->best_s))
+                T->confirm_rejected++;
+            it->res = ci[j].res;
+            it->build_s += ci[j].build_s;
+        }
+    }
+    free(ci);
+    return rc;
+}
+
 static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, tt_err *err)
 {
     ttask *t = &T->k[ki];
@@ -294,6 +361,8 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
         tt_result *r = &items[i].res;
         tt_result_anchor_scale(r, t->default_s > 0 ? t->default_s : tt_result_anchor_median(r));
     }
+    if (!et.ref_error && (rc = confirm_new_bests(T, ki, &et, states, n, err)) != 0)
+        goto done;
     for (int i = 0; i < n; i++) {
         tt_result *r = &items[i].res;
         if (et.ref_error && !r->error) {
@@ -584,6 +653,7 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
     T.o = o;
     T.model = model;
     T.t0 = tt_now();
+    T.confirm = !o->no_confirm;
     int threads = o->threads > 0 ? o->threads : ncores();
     tt_db_target_host(&T.target, threads);
     if (o->run) {
@@ -662,7 +732,7 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
     else {
         tt_cost_opts_default(&co);
         co.nthread = ncores(); /* the search never overlaps with measurement */
-        co.num_warmup_sample = T.ntasks * per_round;
+        co.num_warmup_sample = sp.num_warmup_sample > 0 ? sp.num_warmup_sample : T.ntasks * per_round;
     }
     T.cm = tt_cost_model_new(&co, err);
     if (!T.cm)
@@ -822,6 +892,8 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
 out:
     r->trials = T.trials;
     r->trials_run = T.trials_run;
+    r->confirmed = T.confirmed;
+    r->confirm_rejected = T.confirm_rejected;
     r->valid_run = T.valid_run;
     r->elapsed_s = tt_now() - T.t0;
     r->time_search_s = T.t_search;

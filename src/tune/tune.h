@@ -72,6 +72,9 @@ typedef struct tt_tune_opts {
                                    same-class kernel of the other models, replayed with this
                                    kernel's extents (measured in each task's first round) */
     uint64_t seed;              /* 0 = 1 */
+    int no_confirm;             /* take a candidate's first measurement as final even when it
+                                   would become its kernel's best (TVM's way); by default such
+                                   candidates are measured again first (tune.c, confirm_new_bests) */
     const tt_search_params *search; /* NULL = Ansor's defaults (num_cores set from threads) */
     const tt_cost_opts *cost;   /* NULL = defaults (num_warmup_sample = tasks * per_round) */
     const tt_build_opts *build; /* NULL = defaults */
@@ -130,6 +133,8 @@ typedef struct tt_tune_result {
     const char *stop_reason;    /* "trials", "time", "exhausted", "interrupted", "budget already met" */
     int ncheckpoints;           /* measured by this run */
     tt_tune_checkpoint *checkpoints;
+    int64_t confirmed;          /* would-be bests measured again (this run) */
+    int64_t confirm_rejected;   /* ... that the second measurement did not confirm */
     int cache;                  /* the cache state trials were timed in (TT_CACHE_*) */
     char cache_why[200];        /* ... and why (tt_tune_cache_state) */
 } tt_tune_result;
@@ -154,15 +159,13 @@ int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts
  * task's best timed by one call alone (see tune.c and docs/NOTES.md). */
 void tt_tune_default_run_opts(tt_run_opts *ro, int threads, int cache);
 
-/* A model's kernels are timed in the cache state they find in the model
- * (docs/NOTES.md, "Which cache state to time in"): TT_CACHE_L3 when the bytes
- * one inference touches (weights and planned activations, tt_exec_footprint)
- * fit in TT_TUNE_L3_SHARE of the last-level cache, so that each kernel's
- * weights are still there one inference later; else TT_CACHE_FLUSH (they come
- * from memory).  m NULL (a kernel tuned alone): TT_CACHE_FLUSH.  The
- * environment variable TT_CACHE=flush|l3|warm overrides.  why: one line
- * saying which and why. */
-#define TT_TUNE_L3_SHARE 0.75
+/* The cache state a model's kernels are timed in: TT_CACHE_FLUSH, or what
+ * the environment variable TT_CACHE=flush|l3|warm says.  The L3 state (for
+ * models whose weights stay in the last-level cache between inferences) was
+ * tried as the default for models whose footprint fits and did worse in
+ * place (docs/NOTES.md, "Which cache state to time in").  why: one line
+ * saying which, and the model's footprint (tt_exec_footprint) beside the
+ * last-level cache. */
 int tt_tune_cache_state(const tt_model *m, char *why, size_t n);
 
 /* A measured state as an Ansor v0.6 record of this machine: its steps, the
