@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -1010,9 +1011,29 @@ static void test_run_db(void)
     CHECK_MSG(ok, "%s", R.out);
 }
 
+/* run --vs-untuned: the model (here on default schedules too) timed against
+ * its untuned build in interleaved pairs; both medians and their ratio in the
+ * JSON (6 digits), the ratio that of the two medians. */
+static void test_run_vs_untuned(void)
+{
+    if (!have_transtune())
+        return;
+    CHECK(run_tt(300, "run", "tiny", "--vs-untuned", "--json", "--repeat", "5", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+    json_error_t je;
+    json_t *o = json_loads(R.out, 0, &je);
+    CHECK_MSG(o, "%s (%s)", je.text, R.out);
+    double p = json_real_value(json_object_get(o, "paired_ms")),
+           u = json_real_value(json_object_get(o, "untuned_ms")),
+           sp = json_real_value(json_object_get(o, "speedup"));
+    json_decref(o);
+    CHECK_MSG(p > 0 && u > 0 && fabs(sp - u / p) < 1e-4 * sp && sp > 0.2 && sp < 5, "%s", R.out);
+}
+
 const tt_test tests_cli[] = {
     {"run_db", test_run_db},
     {"run_records", test_run_records},
+    {"run_vs_untuned", test_run_vs_untuned},
     {"models_and_kernels", test_models_and_kernels},
     {"bad_models", test_bad_models},
     {"run_check_json", test_run_check_json},

@@ -204,7 +204,8 @@ static int pick_line(void *ctx, int lineno, const char *line)
 static void run_help(void)
 {
     printf("usage: transtune run MODEL [--records LOG] [--db DB] [--threads N] [--repeat R] [--check]\n"
-           "                     [--input IN.npy] [--output OUT.npy] [--json] [--profile]\n\n"
+           "                     [--input IN.npy] [--output OUT.npy] [--json] [--profile]\n"
+           "                     [--vs-untuned]\n\n"
            "Compile every kernel of MODEL (a zoo name or an .onnx file) with its best record\n"
            "in LOG (an Ansor log; records are identified as `replay` does) or in the record\n"
            "database DB (transtune db), else its default\n"
@@ -215,7 +216,10 @@ static void run_help(void)
            "model's ONNX layout; default: seeded random); --output writes the output.\n"
            "--json prints one object with latency_ms, kernels, calls, build_s and, with\n"
            "--check, max_abs_err, max_rel_err, check_passed.  --profile prints each kernel\n"
-           "call's best time (on stderr).\n"
+           "call's best time (on stderr).  --vs-untuned also builds the model on default\n"
+           "schedules and times the two against each other (3 x R pairs of single runs, the\n"
+           "order swapped every pair: the way tune's checkpoints and transfer compare), and\n"
+           "prints both medians and the speedup (JSON: untuned_ms, speedup).\n"
            "Exit status: 0 ok; 1 failure (or a failed check); 2 usage.\n");
 }
 
@@ -223,8 +227,9 @@ static void run_help(void)
 int cmd_run(int argc, char **argv)
 {
     const char *what = NULL, *in_path = NULL, *out_path = NULL, *log_path = NULL, *db_path = NULL;
-    int json = 0, check = 0, profile = 0;
+    int json = 0, check = 0, profile = 0, vs_untuned = 0;
     int64_t threads = 0, repeat = 10;
+    double paired_ms = 0, untuned_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -236,6 +241,8 @@ int cmd_run(int argc, char **argv)
             check = 1;
         } else if (!strcmp(a, "--profile")) {
             profile = 1;
+        } else if (!strcmp(a, "--vs-untuned")) {
+            vs_untuned = 1;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--repeat") || !strcmp(a, "--input") ||
                    !strcmp(a, "--output") || !strcmp(a, "--records") || !strcmp(a, "--db")) {
             if (i + 1 >= argc) {
@@ -383,6 +390,22 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "transtune run: %s\n", err.msg);
         goto done;
     }
+    if (vs_untuned) {
+        tt_exec_opts uo = eo;
+        uo.steps = NULL;
+        uo.nsteps = NULL;
+        uo.progress = NULL;
+        tt_exec *u = NULL;
+        double ta = 0, tu = 0;
+        if (tt_exec_build(m, &uo, &u, &err) || tt_exec_time_pair(e, u, input, (int)repeat, 3, &ta, &tu, &err)) {
+            fprintf(stderr, "transtune run: untuned: %s\n", err.msg);
+            tt_exec_free(u);
+            goto done;
+        }
+        tt_exec_free(u);
+        paired_ms = ta * 1e3;
+        untuned_ms = tu * 1e3;
+    }
     if (profile) {
         double *cs = tt_xcalloc((size_t)m->ncalls, sizeof *cs), total = 0;
         if (tt_exec_profile(e, input, (int)repeat, cs, &err)) {
@@ -466,6 +489,11 @@ int cmd_run(int argc, char **argv)
         json_object_set_new(o, "kernels_unscheduled", json_integer(st->kernels_unscheduled));
         json_object_set_new(o, "memory_bytes", json_integer(st->pool_bytes));
         json_object_set_new(o, "weight_bytes", json_integer(wbytes));
+        if (vs_untuned) {
+            json_object_set_new(o, "paired_ms", json_real(paired_ms));
+            json_object_set_new(o, "untuned_ms", json_real(untuned_ms));
+            json_object_set_new(o, "speedup", json_real(untuned_ms / paired_ms));
+        }
         if (check) {
             json_object_set_new(o, "max_abs_err", json_real(max_abs));
             json_object_set_new(o, "max_rel_err", json_real(max_rel));
@@ -487,6 +515,10 @@ int cmd_run(int argc, char **argv)
                m->nkernels, st->kernels_given, st->kernels_default, st->kernels_unscheduled,
                m->ncalls, st->build_s,
                st->pool_bytes / 1e6, st->naive_bytes / 1e6, wbytes / 1e6);
+        if (vs_untuned)
+            printf("  against untuned, %lld interleaved pairs of runs: %.3f ms, untuned %.3f ms: "
+                   "speedup %.3fx\n", (long long)(3 * repeat), paired_ms, untuned_ms,
+                   untuned_ms / paired_ms);
         for (int k = 0; k < m->nkernels && (log_path || db_path); k++)
             if (P.steps[k])
                 printf("  kernel %2d runs a record (recorded cost %.4f ms): %-36s %s\n", k,

@@ -383,19 +383,26 @@ int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err)
     return 0;
 }
 
-int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt_err *err)
+/* Untimed runs: at least 3 and 100 ms (first-touch pages, the OpenMP pool,
+ * packed weights and the CPU's clock settle; a process that has just loaded
+ * its kernels measured 5x slow without it). */
+static int exec_warm_up(tt_exec *e, const void *input, tt_err *err)
 {
-    if (repeat < 1)
-        repeat = 1;
     if (tt_exec_run(e, input, NULL, err))
         return -1;
-    /* warm-up: at least 3 untimed runs and 100 ms (first-touch pages, the
-     * OpenMP pool, packed weights and the CPU's clock settle; a process
-     * that has just loaded its kernels measured 5x slow without it) */
     double w0 = tt_now();
     for (int k = 0; k < 1000 && (k < 3 || tt_now() - w0 < 0.1); k++)
         if (tt_exec_run(e, NULL, NULL, err))
             return -1;
+    return 0;
+}
+
+int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt_err *err)
+{
+    if (repeat < 1)
+        repeat = 1;
+    if (exec_warm_up(e, input, err))
+        return -1;
     double *t = tt_xmalloc((size_t)repeat * sizeof *t);
     for (int r = 0; r < repeat; r++) {
         double t0 = tt_now();
@@ -410,22 +417,37 @@ int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt
     return 0;
 }
 
+/* Interleaved single runs, the order swapped every pair: two builds of the
+ * same model timed this way measured 0.989-0.998x of each other in six tries,
+ * where the best medians of 3 alternating blocks of 10 runs each measured
+ * 0.888-1.065x (docs/NOTES.md, "Timing two models against each other"): the
+ * machine's speed changes between blocks tens of ms apart, hardly between
+ * two runs. */
 int tt_exec_time_pair(tt_exec *a, tt_exec *b, const void *input, int repeat, int rounds,
                       double *ta, double *tb, tt_err *err)
 {
-    *ta = *tb = 1e300;
-    for (int round = 0; round < (rounds > 0 ? rounds : 1); round++) {
-        double x;
-        if (tt_exec_time(a, input, repeat, &x, err))
-            return -1;
-        if (x < *ta)
-            *ta = x;
-        if (tt_exec_time(b, input, repeat, &x, err))
-            return -1;
-        if (x < *tb)
-            *tb = x;
+    int n = (repeat > 0 ? repeat : 1) * (rounds > 0 ? rounds : 1);
+    if (exec_warm_up(a, input, err) || exec_warm_up(b, input, err))
+        return -1;
+    double *A = tt_xmalloc((size_t)n * sizeof *A), *B = tt_xmalloc((size_t)n * sizeof *B);
+    int rc = 0;
+    for (int r = 0; r < n && rc == 0; r++) {
+        tt_exec *first = r & 1 ? b : a, *second = r & 1 ? a : b;
+        double t0 = tt_now();
+        rc = tt_exec_run(first, NULL, NULL, err);
+        double t1 = tt_now();
+        rc = rc ? rc : tt_exec_run(second, NULL, NULL, err);
+        double t2 = tt_now();
+        A[r] = r & 1 ? t2 - t1 : t1 - t0;
+        B[r] = r & 1 ? t1 - t0 : t2 - t1;
     }
-    return 0;
+    if (rc == 0) {
+        *ta = tt_median(A, n);
+        *tb = tt_median(B, n);
+    }
+    free(A);
+    free(B);
+    return rc;
 }
 
 int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err)

@@ -59,15 +59,16 @@ int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
  * least 3 inferences and 100 ms. */
 int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt_err *err);
 
-/* Per call: the best of `repeat` timings of each kernel call in seconds
- * (call_s has m->ncalls entries; 0 for calls that are not kernels).  Calls
- * run in order, on the data of a real inference. */
-/* Time a and b alternately, `rounds` times each (tt_exec_time with repeat
- * runs); *ta and *tb are the best of each one's medians.  The machine's speed
- * drifts over minutes: only timings taken side by side compare. */
+/* Time a and b against each other: after each one's warm-up, repeat x rounds
+ * pairs of single runs, the order swapped every pair; *ta and *tb are the
+ * medians of each one's runs.  The machine's speed drifts within seconds:
+ * only runs taken side by side compare. */
 int tt_exec_time_pair(tt_exec *a, tt_exec *b, const void *input, int repeat, int rounds,
                       double *ta, double *tb, tt_err *err);
 
+/* Per call: the best of `repeat` timings of each kernel call in seconds
+ * (call_s has m->ncalls entries; 0 for calls that are not kernels).  Calls
+ * run in order, on the data of a real inference. */
 int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err);
 
 /* The default input of a model: its input tensor's elements from a fixed

@@ -572,8 +572,8 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
                 memset(&tasks[t], 0, sizeof tasks[t]);
                 tasks[t].dag = m->kernels[task_k[t]].dag;
                 tasks[t].ref = &T->ref;
-                tasks[t].anchor = T->def;
                 if (T->choice >= 0) {
+                    tasks[t].anchor = T->def;
                     memset(&T->conf_item, 0, sizeof T->conf_item);
                     T->conf_item.state = T->items[T->choice].state;
                     tasks[t].nitems = 1;
