@@ -267,10 +267,35 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
             }
         }
     }
+    /* A row count with no divisor from 4 to 8 (a prime: Inception's 71, 17, 35)
+     * left a 1- or 2-row tile, a quarter of the accumulators and 20 GFLOP/s
+     * where its neighbours reach 100.  Then a taller tile that does not divide
+     * the rows is taken, its last tile guarded, weighted by the share of rows
+     * it computes for nothing. */
+    if (best_rt < 4 && ew > best_rt) {
+        double best_eff = (double)best_score;
+        for (int64_t cm = 1; cm <= 4; cm *= 2) {
+            int64_t c3 = cm * lanes;
+            if (ec % c3)
+                continue;
+            for (int64_t rt = 4; rt <= 8 && rt <= ew; rt++) {
+                if (rt * cm > max_acc)
+                    continue;
+                int64_t tiles = (ew + rt - 1) / rt;
+                double eff = (double)(rt * cm * 8 + rt) * (double)ew / (double)(tiles * rt);
+                if (eff > best_eff) {
+                    best_eff = eff;
+                    best_c3 = c3;
+                    best_rt = rt;
+                }
+            }
+        }
+    }
+    int64_t row_tiles = (ew + best_rt - 1) / best_rt;
     int64_t c2 = largest_divisor_le(ec / best_c3, best_c3 >= 64 ? 1 : 64 / best_c3);
     /* level 2 along the row axis: several register tiles share one block of
      * weights (r1 x c2*c3, kept in L1) inside the outer reduction loop */
-    int64_t w2 = largest_divisor_le(ew / best_rt, 64 / best_rt > 0 ? 64 / best_rt : 1);
+    int64_t w2 = largest_divisor_le(row_tiles, 64 / best_rt > 0 ? 64 / best_rt : 1);
     /* and, when rows are short, several rows too (up to 64 pixels a tile), as
      * long as at least 8 tiles remain to run in parallel */
     int64_t h2 = 1;
@@ -279,7 +304,7 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
         int64_t others = 1;
         for (int i = 0; i < ndim - 3; i++)
             others *= A->axis[i].extent;
-        int64_t tiles_per_row = others * (ew / rowpix) * (ec / (c2 * best_c3));
+        int64_t tiles_per_row = others * ((ew + rowpix - 1) / rowpix) * (ec / (c2 * best_c3));
         for (int64_t c = largest_divisor_le(eh, 64 / rowpix > 0 ? 64 / rowpix : 1); c > 1; c--)
             if (eh % c == 0 && tiles_per_row * (eh / c) >= 8) {
                 h2 = c;
