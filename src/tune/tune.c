@@ -567,8 +567,8 @@ static int warm_candidates(tuner *T, ttask *t, tt_state **out, int max, tt_err *
 }
 
 /* An end-to-end measurement of the model with every kernel's best record so
- * far (its default schedule where it has none), timed alternately with the
- * untuned model (3 rounds, best median of each) and appended to the curve
+ * far (its default schedule where it has none), timed against the untuned
+ * model in interleaved pairs (tt_exec_time_pair) and appended to the curve
  * with both latencies: the curve's speedups are then ratios of timings from
  * one window.  Its time is not search time (as Ansor's checkpoints). */
 static int checkpoint(tuner *T, tt_err *err)
@@ -590,11 +590,19 @@ static int checkpoint(tuner *T, tt_err *err)
     void *input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
     tt_model_random_input(m, input);
     double lat = 0, unt = 0;
-    int rc = T->untuned ? 0 : tt_exec_build(m, &eo, &T->untuned, err);
+    /* the untuned model is built afresh each time, after the tuned one: an
+     * executor built minutes earlier, idle while the search ran, timed slower
+     * than a fresh one beside it (1.01-1.07x with identical schedules), which
+     * would credit the search; built second, any such edge goes to untuned */
     eo.steps = steps;
     eo.nsteps = nsteps;
+    int rc = tt_exec_build(m, &eo, &e, err);
+    eo.steps = NULL;
+    eo.nsteps = NULL;
+    tt_exec_free(T->untuned);
+    T->untuned = NULL;
     if (rc == 0)
-        rc = tt_exec_build(m, &eo, &e, err);
+        rc = tt_exec_build(m, &eo, &T->untuned, err);
     if (rc == 0)
         rc = tt_exec_time_pair(e, T->untuned, input,
                                T->o->checkpoint_repeat > 0 ? T->o->checkpoint_repeat : 10, 3, &lat,
