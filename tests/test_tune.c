@@ -299,6 +299,8 @@ static void test_cache_state(void)
     CHECK(tt_tune_cache_state(big, why, sizeof why) == TT_CACHE_L3 && strstr(why, "TT_CACHE"));
     setenv("TT_CACHE", "warm", 1);
     CHECK(tt_tune_cache_state(NULL, why, sizeof why) == TT_CACHE_WARM);
+    setenv("TT_CACHE", "bogus", 1); /* ignored, and said so */
+    CHECK(tt_tune_cache_state(NULL, why, sizeof why) == TT_CACHE_FLUSH && strstr(why, "bogus ignored"));
     if (keep[0])
         setenv("TT_CACHE", keep, 1);
     else

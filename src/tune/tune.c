@@ -92,6 +92,7 @@ void tt_tune_default_run_opts(tt_run_opts *ro, int threads, int cache)
 int tt_tune_cache_state(const tt_model *m, char *why, size_t n)
 {
     const char *env = getenv("TT_CACHE");
+    char bad[64] = ""; /* an unknown value is said in `why`, not printed: a library does not print */
     if (env && *env) {
         int c = !strcmp(env, "flush") ? TT_CACHE_FLUSH
                 : !strcmp(env, "l3")  ? TT_CACHE_L3
@@ -101,10 +102,10 @@ int tt_tune_cache_state(const tt_model *m, char *why, size_t n)
             snprintf(why, n, "%s (set by TT_CACHE)", env);
             return c;
         }
-        fprintf(stderr, "transtune: ignoring TT_CACHE=%s (flush, l3 or warm)\n", env);
+        snprintf(bad, sizeof bad, "; TT_CACHE=%.24s ignored: flush, l3 or warm", env);
     }
     if (!m) {
-        snprintf(why, n, "flush (a kernel alone)");
+        snprintf(why, n, "flush (a kernel alone%s)", bad);
         return TT_CACHE_FLUSH;
     }
     /* flush, whatever the footprint: timed in the L3 state, a MobileNet-v2
@@ -113,8 +114,8 @@ int tt_tune_cache_state(const tt_model *m, char *why, size_t n)
     int64_t w, a, llc = tt_host_cache_bytes(3);
     tt_exec_footprint(m, &w, &a);
     snprintf(why, n, "flush (one inference touches %.1f MB: weights %.1f, activations %.1f; "
-             "last-level cache %.0f MB)",
-             (w + a) / 1e6, w / 1e6, a / 1e6, llc / 1048576.0);
+             "last-level cache %.0f MB%s)",
+             (w + a) / 1e6, w / 1e6, a / 1e6, llc / 1048576.0, bad);
     return TT_CACHE_FLUSH;
 }
 
