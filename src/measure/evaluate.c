@@ -152,3 +152,26 @@ int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const 
     free(item_of);
     return rc;
 }
+
+int tt_evaluate_again(tt_eval_task *tasks, int ntasks, const double *scale_s,
+                      const tt_build_opts *bo, const tt_run_opts *ro, tt_err *err)
+{
+    tt_run_opts again = *ro;
+    again.repeat = TT_AGAIN_REPEAT;
+    again.cutoff_s = 0;
+    for (int t = 0; t < ntasks; t++)
+        tasks[t].cutoff_s = 0;
+    if (tt_evaluate(tasks, ntasks, bo, &again, NULL, NULL, err))
+        return -1;
+    for (int t = 0; t < ntasks; t++)
+        for (int i = 0; i < tasks[t].nitems; i++) {
+            tt_result *r = &tasks[t].items[i].res;
+            tt_result_anchor_scale(r, scale_s[t] > 0 ? scale_s[t] : tt_result_anchor_median(r));
+        }
+    return 0;
+}
+
+int tt_result_confirms(const tt_result *r, double bar_s)
+{
+    return r->error == 0 && r->correct && r->mean > 0 && r->mean < bar_s;
+}

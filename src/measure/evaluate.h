@@ -55,4 +55,18 @@ typedef void (*tt_eval_progress)(void *ctx, int task, int item);
 int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const tt_run_opts *ro,
                 tt_eval_progress progress, void *ctx, tt_err *err);
 
+/* Measuring a choice again before believing it (docs/NOTES.md, "Selection on
+ * noise"): the fastest of many noisy measurements is biased low, so tune (a
+ * would-be best) and transfer (each kernel's chosen candidate) time their pick
+ * once more, TT_AGAIN_REPEAT alternated calls beside the task's anchor with no
+ * cutoff, and that independent measurement becomes its result.  Each item's
+ * result is put on the scale scale_s[t] of its task's anchor (its default's
+ * time; <= 0: the anchor's own median).  Returns tt_evaluate's status. */
+#define TT_AGAIN_REPEAT 10
+int tt_evaluate_again(tt_eval_task *tasks, int ntasks, const double *scale_s,
+                      const tt_build_opts *bo, const tt_run_opts *ro, tt_err *err);
+
+/* Whether a second measurement confirms a pick: checked, and faster than bar_s. */
+int tt_result_confirms(const tt_result *r, double bar_s);
+
 #endif

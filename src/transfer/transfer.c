@@ -263,48 +263,44 @@ static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, in
     return rc;
 }
 
-int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
-                      const tt_transfer_opts *o, tt_transfer_result *r, tt_err *err)
-{
-    memset(r, 0, sizeof *r);
-    double t0 = tt_now();
-    int nk = m->nkernels, rc = -1;
-    r->nkernels = nk;
-    r->k = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *r->k);
-    tkern *K = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *K);
-    int64_t tid = 0;
-    int64_t *kids = tt_xcalloc((size_t)nk + 1, sizeof(int64_t));
-    tt_db_model_info *models = NULL;
-    int nmodels = 0;
-    int64_t src_id[TT_TRANSFER_MAX_SOURCES];
-    pool P = {0};
-    tt_eval_task *tasks = NULL;
-    tt_exec *eu = NULL, *et = NULL;
-    void *input = NULL;
-    float *out_u = NULL, *out_t = NULL;
-    int *reset = tt_xcalloc((size_t)nk + 1, sizeof(int));
-    for (int k = 0; k < nk; k++) {
-        tt_transfer_kernel *x = &r->k[k];
-        snprintf(x->name, sizeof x->name, "%s", m->kernels[k].first_node);
-        snprintf(x->class_key, sizeof x->class_key, "%s", m->kernels[k].dag->class_key);
-        x->weight = m->kernels[k].weight;
-        x->flops = m->kernels[k].dag->flops;
-        x->default_s = x->best_s = x->chosen_s = -1;
-        K[k].choice = -1;
-    }
-    if (tt_db_add_model(db, name, source, m, &tid, kids, err))
-        goto out;
+/* ---- one transfer, stage by stage --------------------------------------------- */
 
-    /* 1. sources */
-    if (tt_db_models(db, &models, &nmodels, err))
+/* What the stages of tt_transfer_model share. */
+typedef struct xfer {
+    tt_db *db;
+    const char *name;            /* the target's */
+    const tt_model *m;
+    const tt_transfer_opts *o;
+    tt_transfer_result *r;
+    tkern *K;                    /* per target kernel */
+    int64_t tid, *kids;          /* the target model's and kernels' ids */
+    int64_t src_id[TT_TRANSFER_MAX_SOURCES];
+    pool P;
+    int nt, *task_k;             /* the kernels with candidates */
+    tt_eval_task *tasks;         /* nt tasks, refilled per measurement */
+    tt_run_opts ro;
+    tt_build_opts bo;
+    int *reset;                  /* kernels put back on default in place */
+} xfer;
+
+/* 1. sources: the database's models ranked by the share of the target's FLOPs
+ * whose class key they have (or the --from ones), at most max_sources */
+static int pick_sources(xfer *X, tt_err *err)
+{
+    const tt_model *m = X->m;
+    const tt_transfer_opts *o = X->o;
+    tt_transfer_result *r = X->r;
+    int nk = m->nkernels, nmodels = 0, nrank = 0, rc = -1;
+    tt_db_model_info *models = NULL;
+    src_rank *rank = NULL;
+    if (tt_db_models(X->db, &models, &nmodels, err))
         goto out;
     double total = 0;
     for (int k = 0; k < nk; k++)
         total += m->kernels[k].weight * m->kernels[k].dag->flops;
-    src_rank *rank = tt_xcalloc((size_t)nmodels + 1, sizeof *rank);
-    int nrank = 0;
+    rank = tt_xcalloc((size_t)nmodels + 1, sizeof *rank);
     for (int i = 0; i < nmodels; i++) {
-        if (models[i].id == tid)
+        if (models[i].id == X->tid)
             continue;
         int named = 0;
         for (int j = 0; j < o->nfrom; j++)
@@ -313,10 +309,8 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             continue;
         tt_db_kernel_info *ks = NULL;
         int nks = 0;
-        if (tt_db_model_kernels(db, models[i].id, &ks, &nks, err)) {
-            free(rank);
+        if (tt_db_model_kernels(X->db, models[i].id, &ks, &nks, err))
             goto out;
-        }
         double cov = 0;
         for (int k = 0; k < nk; k++) {
             int has = 0;
@@ -338,8 +332,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             found |= !strcmp(models[rank[i].idx].name, o->from[j]);
         if (!found) {
             tt_err_set(err, "source model '%s' is not in the database%s", o->from[j],
-                       !strcmp(o->from[j], name) ? " (it is the target)" : "");
-            free(rank);
+                       !strcmp(o->from[j], X->name) ? " (it is the target)" : "");
             goto out;
         }
     }
@@ -350,45 +343,55 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
     for (int i = 0; i < nrank && r->nsources < maxs; i++) {
         snprintf(r->sources[r->nsources], sizeof r->sources[0], "%s", models[rank[i].idx].name);
         r->coverage[r->nsources] = rank[i].cov;
-        src_id[r->nsources] = models[rank[i].idx].id;
+        X->src_id[r->nsources] = models[rank[i].idx].id;
         r->nsources++;
     }
+    rc = 0;
+out:
     free(rank);
+    free(models);
+    return rc;
+}
 
-    /* 2. the pool: each source kernel's best record tuned or imported for that source */
+/* 2. the pool: each source kernel's best record tuned or imported for that
+ * source, for the kernel classes the target has */
+static int fill_pool(xfer *X, tt_err *err)
+{
+    const tt_model *m = X->m;
+    pool *P = &X->P;
     tt_db_row *row = tt_xmalloc(sizeof *row);
-    for (int s = 0; s < r->nsources; s++) {
+    int rc = 0;
+    for (int s = 0; s < X->r->nsources && rc == 0; s++) {
         tt_db_kernel_info *ks = NULL;
         int nks = 0;
-        if (tt_db_model_kernels(db, src_id[s], &ks, &nks, err)) {
-            free(row);
-            goto out;
+        if (tt_db_model_kernels(X->db, X->src_id[s], &ks, &nks, err)) {
+            rc = -1;
+            break;
         }
         for (int j = 0; j < nks; j++) {
             int wanted = 0;
-            for (int k = 0; k < nk && !wanted; k++)
+            for (int k = 0; k < m->nkernels && !wanted; k++)
                 wanted = !strcmp(ks[j].class_key, m->kernels[k].dag->class_key);
             if (!wanted)
                 continue;
             tt_db_filter f;
             memset(&f, 0, sizeof f);
             f.origins = (1u << TT_ORIGIN_TUNED) | (1u << TT_ORIGIN_IMPORTED);
-            f.only_model = src_id[s];
-            f.exclude_model = tid;
+            f.only_model = X->src_id[s];
+            f.exclude_model = X->tid;
             f.ok_only = 1;
-            int got = tt_db_best_record(db, ks[j].workload_key, &f, row, err);
+            int got = tt_db_best_record(X->db, ks[j].workload_key, &f, row, err);
             if (got < 0) {
-                free(ks);
-                free(row);
-                goto out;
+                rc = -1;
+                break;
             }
             if (!got)
                 continue;
-            if (P.n == P.cap) {
-                P.cap = P.cap ? P.cap * 2 : 64;
-                P.e = tt_xrealloc(P.e, (size_t)P.cap * sizeof *P.e);
+            if (P->n == P->cap) {
+                P->cap = P->cap ? P->cap * 2 : 64;
+                P->e = tt_xrealloc(P->e, (size_t)P->cap * sizeof *P->e);
             }
-            pool_ent *e = &P.e[P.n++];
+            pool_ent *e = &P->e[P->n++];
             snprintf(e->class_key, sizeof e->class_key, "%s", ks[j].class_key);
             snprintf(e->wkey, sizeof e->wkey, "%s", ks[j].workload_key);
             e->source = s;
@@ -399,21 +402,41 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
         free(ks);
     }
     free(row);
-    say(o, "%d source model%s, %d pooled schedules", r->nsources, r->nsources == 1 ? "" : "s", P.n);
+    return rc;
+}
 
-    /* 3. candidates: pool schedules of the class, replayed with the target's extents */
+/* Append candidate s (from pool entry i) to kernel T. */
+static void add_candidate(tkern *T, tt_state *s, int pool_i, int source)
+{
+    size_t n = (size_t)T->ncand + 1;
+    T->cand = tt_xrealloc(T->cand, n * sizeof(tt_state *));
+    T->cand_src = tt_xrealloc(T->cand_src, n * sizeof(int));
+    T->cand_pool = tt_xrealloc(T->cand_pool, n * sizeof(int));
+    T->cand[T->ncand] = s;
+    T->cand_src[T->ncand] = source;
+    T->cand_pool[T->ncand] = pool_i;
+    T->ncand++;
+}
+
+/* 3. candidates: the pool schedules of each kernel's class replayed with the
+ * target's extents (failures dropped with a reason, duplicates dropped), and
+ * the kernel's default schedule beside them */
+static void make_candidates(xfer *X)
+{
+    const tt_model *m = X->m;
+    tt_transfer_result *r = X->r;
     int lanes = tt_host_vector_lanes();
-    int ntasks = 0;
-    for (int k = 0; k < nk; k++) {
+    for (int k = 0; k < m->nkernels; k++) {
         const tt_dag *d = m->kernels[k].dag;
         tt_transfer_kernel *x = &r->k[k];
+        tkern *T = &X->K[k];
         char **seen = NULL;
-        for (int i = 0; i < P.n; i++) {
-            if (strcmp(P.e[i].class_key, d->class_key))
+        for (int i = 0; i < X->P.n; i++) {
+            if (strcmp(X->P.e[i].class_key, d->class_key))
                 continue;
             x->candidates++;
             tt_err e = {0};
-            tt_state *s = tt_transfer_replay(d, P.e[i].steps, P.e[i].nsteps, &e);
+            tt_state *s = tt_transfer_replay(d, X->P.e[i].steps, X->P.e[i].nsteps, &e);
             if (!s) {
                 if (!x->reason[0])
                     snprintf(x->reason, sizeof x->reason, "replay: %s", e.msg);
@@ -421,298 +444,379 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             }
             char *json = tt_steps_write(s->steps, s->nsteps);
             int dup = 0;
-            for (int j = 0; j < K[k].ncand && !dup; j++)
+            for (int j = 0; j < T->ncand && !dup; j++)
                 dup = !strcmp(seen[j], json);
             if (dup) {
                 free(json);
                 tt_state_free(s);
                 continue;
             }
-            K[k].cand = tt_xrealloc(K[k].cand, (size_t)(K[k].ncand + 1) * sizeof(tt_state *));
-            K[k].cand_src = tt_xrealloc(K[k].cand_src, (size_t)(K[k].ncand + 1) * sizeof(int));
-            K[k].cand_pool = tt_xrealloc(K[k].cand_pool, (size_t)(K[k].ncand + 1) * sizeof(int));
-            K[k].cand_pool[K[k].ncand] = i;
-            seen = tt_xrealloc(seen, (size_t)(K[k].ncand + 1) * sizeof(char *));
-            seen[K[k].ncand] = json;
-            K[k].cand[K[k].ncand] = s;
-            K[k].cand_src[K[k].ncand] = P.e[i].source;
-            K[k].ncand++;
+            seen = tt_xrealloc(seen, (size_t)(T->ncand + 1) * sizeof(char *));
+            seen[T->ncand] = json;
+            add_candidate(T, s, i, X->P.e[i].source);
             x->replayed++;
         }
-        for (int j = 0; j < K[k].ncand; j++)
+        for (int j = 0; j < T->ncand; j++)
             free(seen[j]);
         free(seen);
-        r->candidates += K[k].ncand;
-        if (K[k].ncand == 0)
+        r->candidates += T->ncand;
+        if (T->ncand == 0)
             continue;
         tt_step *steps = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
         int ns = 0;
         tt_err e = {0};
         if (tt_default_schedule(d, lanes, steps, TT_MAX_STEPS, &ns, &e) == 0) {
-            K[k].def = tt_state_new(d);
-            if (tt_state_apply_all(K[k].def, steps, ns, &e)) {
-                tt_state_free(K[k].def);
-                K[k].def = NULL;
+            T->def = tt_state_new(d);
+            if (tt_state_apply_all(T->def, steps, ns, &e)) {
+                tt_state_free(T->def);
+                T->def = NULL;
             }
         }
         free(steps);
-        ntasks++;
     }
     if (r->candidates == 0)
         snprintf(r->note, sizeof r->note, "%s",
                  r->nsources == 0 ? "no model in the database shares a kernel class with this model"
                                   : "the source models have no valid tuned record of this model's "
                                     "kernel classes, or none replays on its kernels");
+}
 
+/* Task t of X for kernel k: its DAG, kept reference and default as anchor,
+ * measuring items[0..n). */
+static void set_task(xfer *X, int t, tt_eval_item *items, int n)
+{
+    int k = X->task_k[t];
+    tt_eval_task *ts = &X->tasks[t];
+    memset(ts, 0, sizeof *ts);
+    ts->dag = X->m->kernels[k].dag;
+    ts->ref = &X->K[k].ref;
+    ts->anchor = X->K[k].def;
+    ts->nitems = n;
+    ts->items = items;
+}
+
+/* 4 and 5. measurement, standalone and checked: the defaults, then the
+ * candidates (cut off at 3x the default) each timed beside its default; per
+ * kernel the fastest checked candidate if it beats the default */
+static int measure_and_choose(xfer *X, tt_err *err)
+{
+    tt_transfer_result *r = X->r;
+    int ndef = 0, ncand = 0;
+    for (int t = 0; t < X->nt; t++) {
+        tkern *T = &X->K[X->task_k[t]];
+        T->def_item.state = T->def;
+        set_task(X, t, &T->def_item, T->def ? 1 : 0);
+        ndef += T->def != NULL;
+    }
+    say(X->o, "measuring the default schedules of %d kernels", ndef);
+    if (tt_evaluate(X->tasks, X->nt, &X->bo, &X->ro, NULL, NULL, err))
+        return -1;
+    for (int t = 0; t < X->nt; t++) {
+        int k = X->task_k[t];
+        tkern *T = &X->K[k];
+        if (T->def && T->def_item.res.error == 0 && T->def_item.res.correct) {
+            /* timed beside itself: ratio ~1, on its anchor's scale */
+            tt_result_anchor_scale(&T->def_item.res, tt_result_anchor_median(&T->def_item.res));
+            r->k[k].default_s = T->def_item.res.mean;
+        }
+        T->items = tt_xcalloc((size_t)T->ncand, sizeof(tt_eval_item));
+        for (int i = 0; i < T->ncand; i++)
+            T->items[i].state = T->cand[i];
+        set_task(X, t, T->items, T->ncand);
+        X->tasks[t].cutoff_s = r->k[k].default_s > 0 ? 3 * r->k[k].default_s : 0;
+        ncand += T->ncand;
+    }
+    say(X->o, "measuring %d candidates", ncand);
+    if (tt_evaluate(X->tasks, X->nt, &X->bo, &X->ro, NULL, NULL, err))
+        return -1;
+    for (int t = 0; t < X->nt; t++) {
+        tkern *T = &X->K[X->task_k[t]];
+        tt_transfer_kernel *x = &r->k[X->task_k[t]];
+        int *ok = tt_xcalloc((size_t)T->ncand, sizeof(int));
+        double *tm = tt_xcalloc((size_t)T->ncand, sizeof(double));
+        int bestv = -1;
+        for (int i = 0; i < T->ncand; i++) {
+            /* each candidate was timed alternately with the default (the
+             * anchor): put on the scale of the default's time */
+            tt_result_anchor_scale(&T->items[i].res, x->default_s);
+            const tt_result *res = &T->items[i].res;
+            ok[i] = res->error == 0 && res->correct;
+            tm[i] = ok[i] ? res->mean : -1;
+            x->valid += ok[i];
+            if (ok[i] && (bestv < 0 || tm[i] < tm[bestv]))
+                bestv = i;
+            if (!ok[i] && !x->reason[0])
+                snprintf(x->reason, sizeof x->reason, "%s: %s",
+                         res->error > 0 && res->error < TT_ERR_COUNT ? tt_errno_names[res->error] : "failed",
+                         res->msg);
+        }
+        r->valid += x->valid;
+        if (bestv >= 0) {
+            x->best_s = tm[bestv];
+            snprintf(x->source, sizeof x->source, "%s", r->sources[T->cand_src[bestv]]);
+        }
+        T->choice = tt_transfer_choose(T->ncand, ok, tm, x->default_s);
+        x->chosen = T->choice >= 0;
+        x->chosen_s = x->chosen ? tm[T->choice] : x->default_s;
+        free(ok);
+        free(tm);
+    }
+    return 0;
+}
+
+/* 5b. each chosen candidate measured again before it is believed
+ * (tt_evaluate_again); a kernel whose choice is then not faster than its
+ * default keeps the default */
+static int confirm_choices(xfer *X, tt_err *err)
+{
+    tt_transfer_result *r = X->r;
+    double *scale = tt_xcalloc((size_t)X->nt + 1, sizeof(double));
+    int nconf = 0, rc = 0;
+    for (int t = 0; t < X->nt; t++) {
+        tkern *T = &X->K[X->task_k[t]];
+        memset(&T->conf_item, 0, sizeof T->conf_item);
+        if (T->choice >= 0)
+            T->conf_item.state = T->items[T->choice].state;
+        set_task(X, t, &T->conf_item, T->choice >= 0);
+        scale[t] = r->k[X->task_k[t]].default_s;
+        nconf += T->choice >= 0;
+    }
+    if (nconf > 0) {
+        say(X->o, "measuring the %d chosen candidates again", nconf);
+        rc = tt_evaluate_again(X->tasks, X->nt, scale, &X->bo, &X->ro, err);
+    }
+    for (int t = 0; t < X->nt && nconf > 0 && rc == 0; t++) {
+        tkern *T = &X->K[X->task_k[t]];
+        tt_transfer_kernel *x = &r->k[X->task_k[t]];
+        if (T->choice < 0)
+            continue;
+        r->confirmed++;
+        if (tt_result_confirms(&T->conf_item.res, x->default_s)) {
+            T->items[T->choice].res = T->conf_item.res;
+            T->items[T->choice].build_s += T->conf_item.build_s;
+            x->chosen_s = T->conf_item.res.mean;
+        } else {
+            r->confirm_rejected++;
+            T->choice = -1;
+            x->chosen = 0;
+            x->chosen_s = x->default_s;
+        }
+    }
+    free(scale);
+    return rc;
+}
+
+/* Profile both models in place and mark for reset the chosen kernels that
+ * take longer there than their defaults; returns how many, or -1 on error. */
+static int reset_slow_kernels(xfer *X, tt_exec *eu, tt_exec *et, const void *input, tt_err *err)
+{
+    const tt_model *m = X->m;
+    int nk = m->nkernels, n = -1;
+    double *cu = tt_xcalloc((size_t)m->ncalls + 1, sizeof(double));
+    double *ct = tt_xcalloc((size_t)m->ncalls + 1, sizeof(double));
+    double *su = tt_xcalloc((size_t)nk + 1, sizeof(double));
+    double *st = tt_xcalloc((size_t)nk + 1, sizeof(double));
+    int *ch = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    int *nr = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    if (!tt_exec_profile(eu, input, 5, cu, err) && !tt_exec_profile(et, input, 5, ct, err)) {
+        for (int c = 0; c < m->ncalls; c++)
+            if (m->calls[c].kind == TT_MCALL_KERNEL) {
+                su[m->calls[c].kernel] += cu[c];
+                st[m->calls[c].kernel] += ct[c];
+            }
+        for (int k = 0; k < nk; k++)
+            ch[k] = X->K[k].choice >= 0 && !X->reset[k];
+        n = tt_transfer_resets(nk, ch, st, su, nr);
+        for (int k = 0; k < nk; k++)
+            X->reset[k] |= nr[k];
+    }
+    free(cu);
+    free(ct);
+    free(su);
+    free(st);
+    free(ch);
+    free(nr);
+    return n;
+}
+
+/* 6. end to end: untuned and transferred timed in interleaved pairs, the
+ * transferred output checked against the untuned one; while the transferred
+ * model is slower, the kernels that hurt in place go back to their default
+ * (at the third attempt all of them: the untuned model itself) */
+static int end_to_end(xfer *X, tt_err *err)
+{
+    const tt_model *m = X->m;
+    tt_transfer_result *r = X->r;
+    int nk = m->nkernels, rc = -1;
+    tt_exec *eu = NULL, *et = NULL;
+    const tt_tensor *IT = &m->g->tensors[m->input], *OT = &m->g->tensors[m->output];
+    int64_t out_n = tt_tensor_numel(OT);
+    void *input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
+    tt_model_random_input(m, input);
+    float *out_u = tt_xmalloc((size_t)out_n * sizeof(float));
+    float *out_t = tt_xmalloc((size_t)out_n * sizeof(float));
+    int repeat = X->o->repeat > 0 ? X->o->repeat : 20;
+    int nchosen = 0;
+    for (int k = 0; k < nk; k++)
+        nchosen += X->K[k].choice >= 0;
+    say(X->o, "building the untuned model%s", nchosen ? " and the transferred one" : "");
+    if (build_exec(m, X->o, X->K, 0, NULL, &eu, err) || tt_exec_run(eu, input, out_u, err))
+        goto out;
+    if (nchosen == 0) {
+        if (tt_exec_time(eu, input, repeat, &r->untuned_s, err))
+            goto out;
+        r->tuned_s = r->untuned_s;
+        rc = 0;
+        goto out;
+    }
+    for (int attempt = 0; attempt < 3; attempt++) {
+        tt_exec_free(et);
+        et = NULL;
+        int left = 0;
+        for (int k = 0; k < nk; k++)
+            left += X->K[k].choice >= 0 && !X->reset[k];
+        if (attempt == 2 || left == 0) {
+            /* still slower: every kernel back to its default, which is the
+             * untuned model itself */
+            for (int k = 0; k < nk; k++)
+                X->reset[k] = 1;
+            r->tuned_s = r->untuned_s;
+            r->max_rel_err = 0;
+            break;
+        }
+        if (build_exec(m, X->o, X->K, 1, X->reset, &et, err) || tt_exec_run(et, input, out_t, err))
+            goto out;
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < out_n; i++) {
+            double dlt = fabs((double)out_t[i] - out_u[i]);
+            if (!(dlt <= num))
+                num = dlt;
+            if (fabs(out_u[i]) > den)
+                den = fabs(out_u[i]);
+        }
+        r->max_rel_err = den > 0 ? num / den : num;
+        if (!(r->max_rel_err <= 1e-3)) {
+            tt_err_set(err, "the transferred model's output differs from the untuned one "
+                            "(max relative error %.3g): a checked kernel misbehaves in place",
+                       r->max_rel_err);
+            goto out;
+        }
+        /* a retry: the untuned model built afresh, after the transferred one,
+         * so that neither is the executor left idle through the profiling
+         * (an idle one timed up to a few % slower; tune.c, checkpoint) */
+        if (attempt > 0) {
+            tt_exec_free(eu);
+            eu = NULL;
+            if (build_exec(m, X->o, X->K, 0, NULL, &eu, err))
+                goto out;
+        }
+        say(X->o, "timing untuned and transferred (%d pairs of runs)", 3 * repeat);
+        if (tt_exec_time_pair(eu, et, input, repeat, 3, &r->untuned_s, &r->tuned_s, err))
+            goto out;
+        if (r->tuned_s <= r->untuned_s)
+            break;
+        int n = reset_slow_kernels(X, eu, et, input, err);
+        if (n < 0)
+            goto out;
+        say(X->o, "transferred model slower (%.3f ms vs %.3f ms): %d kernel%s reset to default",
+            r->tuned_s * 1e3, r->untuned_s * 1e3, n, n == 1 ? "" : "s");
+        if (n == 0)
+            attempt = 1; /* nothing to blame: the next attempt resets all */
+    }
+    rc = 0;
+out:
+    tt_exec_free(eu);
+    tt_exec_free(et);
+    free(input);
+    free(out_u);
+    free(out_t);
+    return rc;
+}
+
+/* 7. the chosen records, with their source, origin "transferred" */
+static int write_choices(xfer *X, tt_err *err)
+{
+    tt_transfer_result *r = X->r;
+    if (r->kernels_improved == 0)
+        return 0;
+    tt_db_target tg;
+    tt_db_target_host(&tg, X->ro.threads);
+    tt_record *recs = tt_xcalloc((size_t)r->kernels_improved, sizeof *recs);
+    tt_db_rec *in = tt_xcalloc((size_t)r->kernels_improved, sizeof *in);
+    int n = 0;
+    for (int k = 0; k < X->m->nkernels; k++) {
+        if (!r->k[k].chosen)
+            continue;
+        const tkern *T = &X->K[k];
+        const tt_eval_item *it = &T->items[T->choice];
+        tt_tune_fill_record(&recs[n], it->state, &it->res, it->build_s, &tg);
+        in[n] = (tt_db_rec){X->kids[k], &recs[n], &tg, TT_ORIGIN_TRANSFERRED,
+                            X->src_id[T->cand_src[T->choice]]};
+        snprintf(r->k[k].source, sizeof r->k[k].source, "%s", r->sources[T->cand_src[T->choice]]);
+        n++;
+    }
+    int rc = tt_db_add_records(X->db, n, in, NULL, err);
+    free(recs);
+    free(in);
+    return rc;
+}
+
+int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
+                      const tt_transfer_opts *o, tt_transfer_result *r, tt_err *err)
+{
+    memset(r, 0, sizeof *r);
+    double t0 = tt_now();
+    int nk = m->nkernels, rc = -1;
+    xfer X;
+    memset(&X, 0, sizeof X);
+    X.db = db;
+    X.m = m;
+    X.o = o;
+    X.r = r;
+    X.K = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *X.K);
+    X.kids = tt_xcalloc((size_t)nk + 1, sizeof(int64_t));
+    X.reset = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    X.task_k = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    X.tasks = tt_xcalloc((size_t)nk + 1, sizeof *X.tasks);
+    X.name = name;
+    r->nkernels = nk;
+    r->k = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *r->k);
+    for (int k = 0; k < nk; k++) {
+        tt_transfer_kernel *x = &r->k[k];
+        snprintf(x->name, sizeof x->name, "%s", m->kernels[k].first_node);
+        snprintf(x->class_key, sizeof x->class_key, "%s", m->kernels[k].dag->class_key);
+        x->weight = m->kernels[k].weight;
+        x->flops = m->kernels[k].dag->flops;
+        x->default_s = x->best_s = x->chosen_s = -1;
+        X.K[k].choice = -1;
+    }
+    if (tt_db_add_model(db, name, source, m, &X.tid, X.kids, err) || pick_sources(&X, err) ||
+        fill_pool(&X, err))
+        goto out;
+    say(o, "%d source model%s, %d pooled schedules", r->nsources, r->nsources == 1 ? "" : "s",
+        X.P.n);
+    make_candidates(&X);
     /* 3b. --top-k: rank each kernel's candidates with a cost model and keep the
      * best K (the others are dropped unmeasured) */
     if (o->top_k > 0)
         for (int k = 0; k < nk; k++)
-            if (K[k].ncand > o->top_k && rank_top_k(db, m->kernels[k].dag, &P, src_id, &K[k], o->top_k,
-                                                    &r->k[k], err))
+            if (X.K[k].ncand > o->top_k &&
+                rank_top_k(db, m->kernels[k].dag, &X.P, X.src_id, &X.K[k], o->top_k, &r->k[k], err))
                 goto out;
-
-    /* 4. measurement: the defaults, then the candidates (cut off at 3x the default) */
-    tasks = tt_xcalloc((size_t)ntasks + 1, sizeof *tasks);
-    int *task_k = tt_xcalloc((size_t)ntasks + 1, sizeof(int));
-    int nt = 0;
     for (int k = 0; k < nk; k++)
-        if (K[k].ncand > 0)
-            task_k[nt++] = k;
-    tt_run_opts ro;
+        if (X.K[k].ncand > 0)
+            X.task_k[X.nt++] = k;
     r->cache = tt_tune_cache_state(m, r->cache_why, sizeof r->cache_why);
-    tt_tune_default_run_opts(&ro, o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
+    tt_tune_default_run_opts(&X.ro, o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
                              r->cache);
-    tt_build_opts bo = o->build ? *o->build : (tt_build_opts){0};
-    if (nt > 0) {
-        int ndef = 0;
-        for (int t = 0; t < nt; t++) {
-            tkern *T = &K[task_k[t]];
-            memset(&tasks[t], 0, sizeof tasks[t]);
-            tasks[t].dag = m->kernels[task_k[t]].dag;
-            tasks[t].ref = &T->ref;
-            tasks[t].anchor = T->def;
-            if (T->def) {
-                T->def_item.state = T->def;
-                tasks[t].nitems = 1;
-                tasks[t].items = &T->def_item;
-                ndef++;
-            }
-        }
-        say(o, "measuring the default schedules of %d kernels", ndef);
-        if (tt_evaluate(tasks, nt, &bo, &ro, NULL, NULL, err))
-            goto out_tasks;
-        int ncand = 0;
-        for (int t = 0; t < nt; t++) {
-            int k = task_k[t];
-            tkern *T = &K[k];
-            if (T->def && T->def_item.res.error == 0 && T->def_item.res.correct) {
-                /* timed beside itself: ratio ~1, on its anchor's scale */
-                tt_result_anchor_scale(&T->def_item.res, tt_result_anchor_median(&T->def_item.res));
-                r->k[k].default_s = T->def_item.res.mean;
-            }
-            T->items = tt_xcalloc((size_t)T->ncand, sizeof(tt_eval_item));
-            for (int i = 0; i < T->ncand; i++)
-                T->items[i].state = T->cand[i];
-            memset(&tasks[t], 0, sizeof tasks[t]);
-            tasks[t].dag = m->kernels[k].dag;
-            tasks[t].ref = &T->ref;
-            tasks[t].nitems = T->ncand;
-            tasks[t].items = T->items;
-            tasks[t].anchor = T->def;
-            tasks[t].cutoff_s = r->k[k].default_s > 0 ? 3 * r->k[k].default_s : 0;
-            ncand += T->ncand;
-        }
-        say(o, "measuring %d candidates", ncand);
-        if (tt_evaluate(tasks, nt, &bo, &ro, NULL, NULL, err))
-            goto out_tasks;
-        /* 5. choice */
-        for (int t = 0; t < nt; t++) {
-            int k = task_k[t];
-            tkern *T = &K[k];
-            tt_transfer_kernel *x = &r->k[k];
-            int *ok = tt_xcalloc((size_t)T->ncand, sizeof(int));
-            double *tm = tt_xcalloc((size_t)T->ncand, sizeof(double));
-            int bestv = -1;
-            for (int i = 0; i < T->ncand; i++) {
-                /* each candidate was timed alternately with the default
-                 * (the anchor): put on the scale of the default's time */
-                tt_result_anchor_scale(&T->items[i].res, x->default_s);
-                const tt_result *res = &T->items[i].res;
-                ok[i] = res->error == 0 && res->correct;
-                tm[i] = ok[i] ? res->mean : -1;
-                x->valid += ok[i];
-                if (ok[i] && (bestv < 0 || tm[i] < tm[bestv]))
-                    bestv = i;
-                if (!ok[i] && !x->reason[0])
-                    snprintf(x->reason, sizeof x->reason, "%s: %s",
-                             res->error > 0 && res->error < TT_ERR_COUNT ? tt_errno_names[res->error] : "failed",
-                             res->msg);
-            }
-            r->valid += x->valid;
-            if (bestv >= 0) {
-                x->best_s = tm[bestv];
-                snprintf(x->source, sizeof x->source, "%s", r->sources[T->cand_src[bestv]]);
-            }
-            T->choice = tt_transfer_choose(T->ncand, ok, tm, x->default_s);
-            x->chosen = T->choice >= 0;
-            x->chosen_s = x->chosen ? tm[T->choice] : x->default_s;
-            free(ok);
-            free(tm);
-        }
-        /* 5b. each chosen candidate measured again before it is believed (as
-         * tune does, confirm_new_bests): the fastest of several noisy
-         * measurements is biased low.  10 more repeats beside the default; the
-         * second measurement is its result and record, and a kernel whose choice
-         * is then not faster than its default keeps the default. */
-        if (!o->no_confirm) {
-            int nconf = 0;
-            for (int t = 0; t < nt; t++) {
-                tkern *T = &K[task_k[t]];
-                memset(&tasks[t], 0, sizeof tasks[t]);
-                tasks[t].dag = m->kernels[task_k[t]].dag;
-                tasks[t].ref = &T->ref;
-                if (T->choice >= 0) {
-                    tasks[t].anchor = T->def;
-                    memset(&T->conf_item, 0, sizeof T->conf_item);
-                    T->conf_item.state = T->items[T->choice].state;
-                    tasks[t].nitems = 1;
-                    tasks[t].items = &T->conf_item;
-                    nconf++;
-                }
-            }
-            if (nconf > 0) {
-                say(o, "measuring the %d chosen candidates again", nconf);
-                tt_run_opts ro2 = ro;
-                ro2.repeat = 10;
-                if (tt_evaluate(tasks, nt, &bo, &ro2, NULL, NULL, err))
-                    goto out_tasks;
-                for (int t = 0; t < nt; t++) {
-                    int k = task_k[t];
-                    tkern *T = &K[k];
-                    tt_transfer_kernel *x = &r->k[k];
-                    if (T->choice < 0)
-                        continue;
-                    tt_result_anchor_scale(&T->conf_item.res, x->default_s);
-                    const tt_result *c = &T->conf_item.res;
-                    r->confirmed++;
-                    if (c->error == 0 && c->correct && c->mean > 0 && c->mean < x->default_s) {
-                        T->items[T->choice].res = *c;
-                        T->items[T->choice].build_s += T->conf_item.build_s;
-                        x->chosen_s = c->mean;
-                    } else {
-                        r->confirm_rejected++;
-                        T->choice = -1;
-                        x->chosen = 0;
-                        x->chosen_s = x->default_s;
-                    }
-                }
-            }
-        }
-    }
-
-    /* 6. end to end: untuned and transferred, alternately, output checked */
-    const tt_tensor *IT = &m->g->tensors[m->input], *OT = &m->g->tensors[m->output];
-    int64_t out_n = tt_tensor_numel(OT);
-    input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
-    tt_model_random_input(m, input);
-    out_u = tt_xmalloc((size_t)out_n * sizeof(float));
-    out_t = tt_xmalloc((size_t)out_n * sizeof(float));
-    int repeat = o->repeat > 0 ? o->repeat : 20;
-    int nchosen = 0;
-    for (int k = 0; k < nk; k++)
-        nchosen += K[k].choice >= 0;
-    say(o, "building the untuned model%s", nchosen ? " and the transferred one" : "");
-    if (build_exec(m, o, K, 0, NULL, &eu, err) || tt_exec_run(eu, input, out_u, err))
-        goto out_tasks;
-    if (nchosen == 0) {
-        if (tt_exec_time(eu, input, repeat, &r->untuned_s, err))
-            goto out_tasks;
-        r->tuned_s = r->untuned_s;
-    } else {
-        for (int attempt = 0; attempt < 3; attempt++) {
-            tt_exec_free(et);
-            et = NULL;
-            int left = 0;
-            for (int k = 0; k < nk; k++)
-                left += K[k].choice >= 0 && !reset[k];
-            if (attempt == 2 || left == 0) {
-                /* still slower: every kernel back to its default, which is the
-                 * untuned model itself */
-                for (int k = 0; k < nk; k++)
-                    reset[k] = 1;
-                r->tuned_s = r->untuned_s;
-                r->max_rel_err = 0;
-                break;
-            }
-            if (build_exec(m, o, K, 1, reset, &et, err) || tt_exec_run(et, input, out_t, err))
-                goto out_tasks;
-            double num = 0, den = 0;
-            for (int64_t i = 0; i < out_n; i++) {
-                double dlt = fabs((double)out_t[i] - out_u[i]);
-                if (!(dlt <= num))
-                    num = dlt;
-                if (fabs(out_u[i]) > den)
-                    den = fabs(out_u[i]);
-            }
-            r->max_rel_err = den > 0 ? num / den : num;
-            if (!(r->max_rel_err <= 1e-3)) {
-                tt_err_set(err, "the transferred model's output differs from the untuned one "
-                                "(max relative error %.3g): a checked kernel misbehaves in place",
-                           r->max_rel_err);
-                goto out_tasks;
-            }
-            /* a retry: the untuned model built afresh, after the transferred one,
-             * so that neither is the executor left idle through the profiling
-             * (an idle one timed up to a few % slower; tune.c, checkpoint) */
-            if (attempt > 0) {
-                tt_exec_free(eu);
-                eu = NULL;
-                if (build_exec(m, o, K, 0, NULL, &eu, err))
-                    goto out_tasks;
-            }
-            say(o, "timing untuned and transferred (%d pairs of runs)", 3 * repeat);
-            if (tt_exec_time_pair(eu, et, input, repeat, 3, &r->untuned_s, &r->tuned_s, err))
-                goto out_tasks;
-            if (r->tuned_s <= r->untuned_s)
-                break;
-            /* slower: profile in place and reset the kernels that hurt */
-            double *cu = tt_xcalloc((size_t)m->ncalls + 1, sizeof(double));
-            double *ct = tt_xcalloc((size_t)m->ncalls + 1, sizeof(double));
-            double *su = tt_xcalloc((size_t)nk + 1, sizeof(double));
-            double *st = tt_xcalloc((size_t)nk + 1, sizeof(double));
-            int *ch = tt_xcalloc((size_t)nk + 1, sizeof(int));
-            int prc = tt_exec_profile(eu, input, 5, cu, err) || tt_exec_profile(et, input, 5, ct, err);
-            if (!prc) {
-                for (int c = 0; c < m->ncalls; c++)
-                    if (m->calls[c].kind == TT_MCALL_KERNEL) {
-                        su[m->calls[c].kernel] += cu[c];
-                        st[m->calls[c].kernel] += ct[c];
-                    }
-                for (int k = 0; k < nk; k++)
-                    ch[k] = K[k].choice >= 0 && !reset[k];
-                int *nr = tt_xcalloc((size_t)nk + 1, sizeof(int));
-                int n = tt_transfer_resets(nk, ch, st, su, nr);
-                for (int k = 0; k < nk; k++)
-                    reset[k] |= nr[k];
-                free(nr);
-                say(o, "transferred model slower (%.3f ms vs %.3f ms): %d kernel%s reset to default",
-                    r->tuned_s * 1e3, r->untuned_s * 1e3, n, n == 1 ? "" : "s");
-                if (n == 0)
-                    attempt = 1; /* nothing to blame: the next attempt resets all */
-            }
-            free(cu);
-            free(ct);
-            free(su);
-            free(st);
-            free(ch);
-            if (prc)
-                goto out_tasks;
-        }
-    }
+    X.bo = o->build ? *o->build : (tt_build_opts){0};
+    if (X.nt > 0 && (measure_and_choose(&X, err) || (!o->no_confirm && confirm_choices(&X, err))))
+        goto out;
+    if (end_to_end(&X, err))
+        goto out;
     for (int k = 0; k < nk; k++) {
         tt_transfer_kernel *x = &r->k[k];
-        if (x->chosen && reset[k]) {
+        if (x->chosen && X.reset[k]) {
             x->chosen = 0;
             x->reset = 1;
             x->chosen_s = x->default_s;
@@ -721,59 +825,27 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
         r->kernels_improved += x->chosen;
     }
     r->speedup = r->tuned_s > 0 ? r->untuned_s / r->tuned_s : 1;
-
-    /* 7. the chosen records, with their source */
-    if (r->kernels_improved > 0) {
-        tt_db_target tg;
-        tt_db_target_host(&tg, ro.threads);
-        tt_record *recs = tt_xcalloc((size_t)r->kernels_improved, sizeof *recs);
-        tt_db_rec *in = tt_xcalloc((size_t)r->kernels_improved, sizeof *in);
-        int n = 0;
-        for (int k = 0; k < nk; k++) {
-            if (!r->k[k].chosen)
-                continue;
-            const tt_eval_item *it = &K[k].items[K[k].choice];
-            tt_tune_fill_record(&recs[n], it->state, &it->res, it->build_s, &tg);
-            in[n] = (tt_db_rec){kids[k], &recs[n], &tg, TT_ORIGIN_TRANSFERRED,
-                                src_id[K[k].cand_src[K[k].choice]]};
-            snprintf(r->k[k].source, sizeof r->k[k].source, "%s",
-                     r->sources[K[k].cand_src[K[k].choice]]);
-            n++;
-        }
-        int wrc = tt_db_add_records(db, n, in, NULL, err);
-        free(recs);
-        free(in);
-        if (wrc)
-            goto out_tasks;
-    }
-    r->search_s = tt_now() - t0;
+    if (write_choices(&X, err))
+        goto out;
     rc = 0;
-out_tasks:
-    free(task_k);
 out:
-    if (rc)
-        r->search_s = tt_now() - t0;
-    tt_exec_free(eu);
-    tt_exec_free(et);
-    free(input);
-    free(out_u);
-    free(out_t);
-    free(tasks);
+    r->search_s = tt_now() - t0;
     for (int k = 0; k < nk; k++) {
-        for (int i = 0; i < K[k].ncand; i++)
-            tt_state_free(K[k].cand[i]);
-        free(K[k].cand);
-        free(K[k].cand_src);
-        free(K[k].cand_pool);
-        free(K[k].items);
-        tt_state_free(K[k].def);
-        tt_ref_free(&K[k].ref);
+        for (int i = 0; i < X.K[k].ncand; i++)
+            tt_state_free(X.K[k].cand[i]);
+        free(X.K[k].cand);
+        free(X.K[k].cand_src);
+        free(X.K[k].cand_pool);
+        free(X.K[k].items);
+        tt_state_free(X.K[k].def);
+        tt_ref_free(&X.K[k].ref);
     }
-    free(K);
-    free(kids);
-    free(models);
-    free(reset);
-    pool_free(&P);
+    free(X.K);
+    free(X.kids);
+    free(X.reset);
+    free(X.task_k);
+    free(X.tasks);
+    pool_free(&X.P);
     return rc;
 }
 

@@ -263,16 +263,14 @@ void tt_tune_fill_record(tt_record *rec, const tt_state *s, const tt_result *res
 /* Measure n states of kernel ki (one batch), commit them, account them.
  * owned: states are freed here.  *nok: correct ones. */
 /* Candidates that would become their kernel's best are measured again before
- * they are believed (docs/NOTES.md, "Selection on noise"): a search keeps the
- * minimum of many noisy measurements, so the one that looks best is most
- * often the one whose calls ran luckiest; re-measured, MobileNet-v2's chosen
- * records were often slower than the default they had "beaten".  Up to
- * TUNE_CONFIRM_MAX of a batch, fastest first, get TUNE_CONFIRM_REPEAT more
- * alternated repeats beside the default (no cutoff), and that independent
- * measurement replaces the first as their result (and record).  Returns 0,
- * or -1 with err set if the evaluation itself fails. */
+ * they are believed (tt_evaluate_again): a search keeps the minimum of many
+ * noisy measurements, so the one that looks best is most often the one whose
+ * calls ran luckiest; re-measured, MobileNet-v2's chosen records were often
+ * slower than the default they had "beaten".  Up to TUNE_CONFIRM_MAX of a
+ * batch, fastest first, are measured again, and that independent measurement
+ * replaces the first as their result (and record).  Returns 0, or -1 with err
+ * set if the evaluation itself fails. */
 #define TUNE_CONFIRM_MAX 8
-#define TUNE_CONFIRM_REPEAT 10
 static int confirm_new_bests(tuner *T, int ki, const tt_eval_task *et, tt_state **states, int n,
                              tt_err *err)
 {
@@ -304,19 +302,15 @@ static int confirm_new_bests(tuner *T, int ki, const tt_eval_task *et, tt_state 
     tt_eval_task ct = *et;
     ct.nitems = nc;
     ct.items = ci;
-    tt_run_opts ro = T->ro;
-    ro.repeat = TUNE_CONFIRM_REPEAT;
-    ro.cutoff_s = 0;
     double tm = tt_now();
-    int rc = tt_evaluate(&ct, 1, &T->bo, &ro, NULL, NULL, err);
+    int rc = tt_evaluate_again(&ct, 1, &t->default_s, &T->bo, &T->ro, err);
     T->t_measure += tt_now() - tm;
     T->t_build += ct.build_wall_s;
     if (rc == 0) {
         for (int j = 0; j < nc; j++) {
             tt_eval_item *it = &et->items[idx[j]];
-            tt_result_anchor_scale(&ci[j].res, t->default_s);
             T->confirmed++;
-            if (!(ci[j].res.error == 0 && ci[j].res.correct && ci[j].res.mean < t->best_s))
+            if (!tt_result_confirms(&ci[j].res, t->best_s))
                 T->confirm_rejected++;
             it->res = ci[j].res;
             it->build_s += ci[j].build_s;

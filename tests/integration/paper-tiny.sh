@@ -32,8 +32,10 @@ num='^ *[0-9]+(\.[0-9]+)? *$'
 speedup='^ *[0-9]+\.[0-9]+x *$'
 for m in tiny tiny_wide; do
     # the model's row in the leave-one-out table (the budget table has rows of the same name)
+    # (" *" after the name: its figures were timed side by side, bench/paper step 4)
     row=$(awk -F'|' -v m=" $m " '/^### Transfer from the other models/ { t = 1 }
-                                  t && $2 == m { print; exit }' "$md")
+                                  t && ($2 == m || $2 == m "* ") { print; exit }' "$md")
+    [[ $row == "| $m * |"* ]] || fail "$m: its figures were not timed side by side (step 4)"
     [ -n "$row" ] || fail "no row for $m in $md"
     IFS='|' read -r _ _model _trials _untuned _searched smax _ttms stt pct tts match _ratio total \
         _rest <<<"$row"
