@@ -2,7 +2,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +27,10 @@ int sg_env_int(const char *name, int def)
     return v && *v ? atoi(v) : def;
 }
 
-static int sg_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 void sg_rm_tree(const char *dir)
 {
     if (dir && dir[0])
-        nftw(dir, sg_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        tt_remove_tree(dir);
 }
 
 /* ---- DAGs ------------------------------------------------------------------------ */

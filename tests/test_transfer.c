@@ -55,9 +55,7 @@ static char tdir[256], tdb[300];
 
 static const char *tmp_db(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(tdir, sizeof tdir, "%s/tt-test-transfer.XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tdir))
+    if (tt_temp_dir("tt-test-transfer", tdir, sizeof tdir, NULL))
         return NULL;
     snprintf(tdb, sizeof tdb, "%s/t.db", tdir);
     return tdb;
@@ -65,9 +63,7 @@ static const char *tmp_db(void)
 
 static void tmp_done(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tdir);
-    if (system(cmd) != 0)
+    if (tt_remove_tree(tdir))
         fprintf(stderr, "    could not remove %s\n", tdir);
 }
 

@@ -1,10 +1,12 @@
 /* test_tune.c - the task scheduler, from given latencies (no measurement),
  * and a short real search whose records are all checked. */
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../src/exec/exec.h"
 #include "../src/model/model.h"
 #include "../src/tune/tasksched.h"
 #include "../src/tune/tune.h"
@@ -142,9 +144,7 @@ static int on_row(void *ctx, const tt_db_row *row)
 /* A fresh folder for a test database (dir) and the database's path in it. */
 static int tmp_db(char *dir, size_t dn, char *path, size_t pn)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, dn, "%s/tt-test-tune.XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(dir))
+    if (tt_temp_dir("tt-test-tune", dir, dn, NULL))
         return 0;
     snprintf(path, pn, "%s/t.db", dir);
     return 1;
@@ -152,9 +152,7 @@ static int tmp_db(char *dir, size_t dn, char *path, size_t pn)
 
 static void tmp_done(const char *dir)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    if (tt_remove_tree(dir))
         fprintf(stderr, "    could not remove %s\n", dir);
 }
 
@@ -383,6 +381,64 @@ static void test_checkpoints(void)
     tmp_done(dir);
 }
 
+/* Building and measuring leave nothing in $TMPDIR (a search makes thousands
+ * of builds; they used to pile up there), and a caller's work dir is kept. */
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_builds_clean_up(void)
+{
+    tt_err err = {0};
+    char tmp[1024], keep[1100];
+    CHECK_MSG(tt_temp_dir("tt-test-clean", tmp, sizeof tmp, &err) == 0, "%s", err.msg);
+    char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("TMPDIR", tmp, 1);
+    tt_epilogue epi = {.n = 1, .ops = {TT_EPI_RELU}};
+    tt_dag *d = tt_build_dense(4, 16, 16, &epi, &err);
+    tt_state *s = d ? tt_state_new(d) : NULL;
+    tt_eval_item it = {.state = s};
+    tt_eval_task task = {.dag = d, .nitems = 1, .items = &it};
+    tt_run_opts ro;
+    tt_tune_default_run_opts(&ro, 1, TT_CACHE_FLUSH);
+    tt_build_opts bo = {0};
+    int ev = d ? tt_evaluate(&task, 1, &bo, &ro, NULL, NULL, &err) : -1;
+    int after_eval = dir_entries(tmp);
+    tt_model *m = NULL;
+    tt_exec *e = NULL;
+    tt_exec_opts eo = {.threads = 1};
+    int ex = tt_model_load("tiny", &m, &err) || tt_exec_build(m, &eo, &e, &err);
+    int after_exec = dir_entries(tmp);
+    /* a work dir of the caller's own: its files stay */
+    snprintf(keep, sizeof keep, "%s/keep", tmp);
+    bo.workdir = keep;
+    it.res.error = 0;
+    int ev2 = d ? tt_evaluate(&task, 1, &bo, &ro, NULL, NULL, &err) : -1;
+    int kept = dir_entries(keep);
+    if (old)
+        setenv("TMPDIR", old, 1);
+    else
+        unsetenv("TMPDIR");
+    free(old);
+    tt_exec_free(e);
+    tt_model_free(m);
+    tt_state_free(s);
+    tt_dag_free(d);
+    tt_remove_tree(tmp);
+    CHECK_MSG(ev == 0 && ex == 0 && ev2 == 0, "%s", err.msg);
+    CHECK_MSG(it.res.error == 0 && it.res.correct, "%s", it.res.msg);
+    CHECK_MSG(after_eval == 0, "tt_evaluate left %d entries in TMPDIR", after_eval);
+    CHECK_MSG(after_exec == 0, "tt_exec_build left %d entries in TMPDIR", after_exec);
+    CHECK_MSG(kept == 1, "the caller's work dir has %d entries, not its build folder", kept);
+}
+
 const tt_test tests_tune[] = {
     {"tasksched_warmup_then_gradient", test_warmup_then_gradient},
     {"tasksched_backward_and_forward", test_backward_and_forward},
@@ -391,5 +447,6 @@ const tt_test tests_tune[] = {
     {"short_search", test_short_search},
     {"checkpoints", test_checkpoints},
     {"cache_state", test_cache_state},
+    {"builds_clean_up", test_builds_clean_up},
     {NULL, NULL},
 };

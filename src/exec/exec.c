@@ -2,6 +2,7 @@
 #include "exec.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,7 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
         progress(o, "generated kernel %d of %d", k + 1, nk);
     }
     int nitems = nk;
+    char own_dir[PATH_MAX] = "";
     tt_build_item *items = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *items);
     for (int k = 0; k < nk && rc == 0; k++) {
         items[k].source = src[k];
@@ -269,7 +271,14 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
             bo.per_unit = 2;
         if (bo.timeout_s <= 0)
             bo.timeout_s = 300;
-        rc = tt_build(&bo, tt_codegen_prelude(), items, nitems, err);
+        /* a private directory, removed once the kernels are loaded (a loaded
+         * shared object needs no file); a caller's work dir is kept */
+        if (!bo.workdir) {
+            rc = tt_temp_dir("tt-exec", own_dir, sizeof own_dir, err);
+            bo.workdir = own_dir;
+        }
+        if (rc == 0)
+            rc = tt_build(&bo, tt_codegen_prelude(), items, nitems, err);
     }
     for (int i = 0; i < nitems && rc == 0; i++)
         if (items[i].error)
@@ -293,6 +302,8 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
         if (!fns[i])
             rc = tt_err_set(err, "%s has no function %s", items[i].so_path, items[i].fn);
     }
+    if (own_dir[0])
+        tt_remove_tree(own_dir);
     if (rc == 0)
         set_threads(e->threads);
 

@@ -1,6 +1,7 @@
 /* evaluate.c - see evaluate.h. */
 #include "evaluate.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,17 @@ static void fail_result(tt_result *r, int code, const char *msg)
 int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const tt_run_opts *ro,
                 tt_eval_progress progress, void *ctx, tt_err *err)
 {
+    /* the build's files live in a private directory removed at the end (a
+     * search makes thousands of them; the runners are done with them when
+     * this returns), unless the caller chose a work dir: then they are kept */
+    tt_build_opts b = bo ? *bo : (tt_build_opts){0};
+    char own[PATH_MAX] = "";
+    if (!b.workdir) {
+        if (tt_temp_dir("tt-eval", own, sizeof own, err))
+            return -1;
+        b.workdir = own;
+    }
+    bo = &b;
     int total = 0;
     for (int t = 0; t < ntasks; t++)
         total += tasks[t].nitems + 2;
@@ -150,6 +162,8 @@ int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const 
     free(bi);
     free(task_of);
     free(item_of);
+    if (own[0])
+        tt_remove_tree(own);
     return rc;
 }
 

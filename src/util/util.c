@@ -1,8 +1,10 @@
 /* util.c - see util.h. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include "util.h"
 
 #include <errno.h>
+#include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,4 +305,34 @@ int64_t tt_host_cache_bytes(int level)
         v = sysconf(level == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
 #endif
     return v > 0 ? (int64_t)v : 0;
+}
+
+int tt_temp_dir(const char *prefix, char *buf, size_t n, tt_err *err)
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    char tmpl[PATH_MAX];
+    if (snprintf(tmpl, sizeof tmpl, "%s/%s-XXXXXX", base, prefix) >= (int)sizeof tmpl)
+        return tt_err_set(err, "temporary directory path too long under %s", base);
+    if (!mkdtemp(tmpl))
+        return tt_err_set(err, "cannot create a directory in %s: %s", base, strerror(errno));
+    char real[PATH_MAX];
+    if (!realpath(tmpl, real) || strlen(real) >= n) {
+        rmdir(tmpl);
+        return tt_err_set(err, "cannot resolve %s, or its path is too long", tmpl);
+    }
+    memcpy(buf, real, strlen(real) + 1);
+    return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) != 0 && errno != ENOENT;
+}
+
+int tt_remove_tree(const char *path)
+{
+    return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }

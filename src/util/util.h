@@ -78,6 +78,14 @@ char *tt_read_file(const char *path, size_t *len, tt_err *err);
 /* The folder of the running executable (from /proc/self/exe) into buf:
  * 0, or -1 when it cannot be known or does not fit. */
 int tt_exe_dir(char *buf, size_t n);
+/* A fresh private directory PREFIX-XXXXXX under $TMPDIR (else /tmp), its
+ * absolute path in buf: 0, or -1 with err set. */
+int tt_temp_dir(const char *prefix, char *buf, size_t n, tt_err *err);
+
+/* Remove path and everything under it, never following a symbolic link: 0,
+ * or -1 if something could not be removed. */
+int tt_remove_tree(const char *path);
+
 /* The median of v[0..n) (sorts v in place); 0 for n <= 0. */
 double tt_median(double *v, int n);
 
