@@ -45,7 +45,8 @@ for m in tiny tiny_wide; do
     [[ $stt =~ $speedup ]] || fail "$m: S_tt '$stt' is not a number"
     [[ $tts =~ $num ]] || fail "$m: transfer time '$tts' is not a number"
     [[ $total =~ $num ]] || fail "$m: search total time '$total' is not a number"
-    [[ $match =~ $num || $match == *"not matched"* || $match == *"n/a"* ]] ||
+    [[ $match =~ ^\ *[0-9]+\.[0-9]+\ \(after\ [0-9]+\.[0-9]+\)\ *$ || $match == *"not matched"* ||
+       $match == *"n/a"* ]] ||
         fail "$m: search time to match '$match' is neither a number, 'not matched' nor 'n/a'"
     echo "paper-tiny: $m: S_max $smax, S_tt $stt, $pct of max, transfer $tts s," \
          "search time to match: $match, search total $total s" >&2
