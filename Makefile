@@ -92,11 +92,15 @@ build/fuzz_params: fuzz/fuzz_params.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/g
 	@mkdir -p build
 	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
 
+build/fuzz_layout: fuzz/fuzz_layout.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/gen/onnx.pb-c.h
+	@mkdir -p build
+	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+
 # the CLI's sources without their main (libFuzzer brings one)
 build/fuzz_cli: fuzz/fuzz_cli.c $(LIB_SRC) $(CLI_SRC) build/gen/onnx.pb-c.c | build/gen/onnx.pb-c.h
 	@mkdir -p build
 	clang $(CFLAGS) $(FUZZ_FLAGS) -Dmain=transtune_main -o $@ $^ $(LDLIBS)
 
-fuzz: build/fuzz_record build/fuzz_onnx build/fuzz_npy build/fuzz_db build/fuzz_params build/fuzz_cli
+fuzz: build/fuzz_record build/fuzz_onnx build/fuzz_npy build/fuzz_db build/fuzz_params build/fuzz_layout build/fuzz_cli
 
 .PHONY: fuzz

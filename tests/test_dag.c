@@ -743,6 +743,66 @@ static void test_too_large(void)
     tt_dag_free(d);
 }
 
+
+/* The layout (anchor prefix and epilogue) from a DAG and read back from its
+ * print, concrete and abstract; malformed prints refused, never a crash. */
+static void test_layout(void)
+{
+    tt_err err = {0};
+    tt_epilogue e1 = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    tt_epilogue e2 = {.n = 3, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RESIDUAL_ADD, TT_EPI_CLIP},
+                      .lo = {0, 0, 0}, .hi = {0, 0, 6}};
+    tt_epilogue e0 = {.n = 0};
+    tt_conv2d_params p = conv_params(14, 8, 3, 16, 1, 1);
+    tt_dag *d[4] = {tt_build_conv2d_nhwc(&p, &e1, &err), tt_build_conv2d_nhwc(&p, &e2, &err),
+                    tt_build_conv2d_nhwc(&p, &e0, &err), tt_build_dense(1, 10, 32, &e1, &err)};
+    CHECK_MSG(d[0] && d[1] && d[2] && d[3], "%s", err.msg);
+    /* data, pad, weight, conv | bias, T_add, T_relu; dense: data, weight, dense | ... */
+    int want_prefix[4] = {4, 4, 4, 3}, want_nops[4] = {7, 9, 4, 6};
+    tt_dag_layout *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    for (int i = 0; i < 4; i++) {
+        CHECK(tt_dag_layout_of(d[i], a, &err) == 0);
+        CHECK_MSG(a->nops == want_nops[i] && a->prefix == want_prefix[i], "dag %d: %d ops, prefix %d",
+                  i, a->nops, a->prefix);
+        for (int abstract = 0; abstract < 2; abstract++) {
+            char *txt = tt_dag_print(d[i], abstract);
+            int rc = tt_dag_layout_parse(txt, b, &err);
+            CHECK_MSG(rc == 0, "dag %d: %s", i, err.msg);
+            CHECK_MSG(!memcmp(a, b, sizeof *a), "dag %d (abstract %d): the parsed layout differs", i,
+                      abstract);
+            /* every truncation is refused or parses to fewer ops, never crashes */
+            size_t n = strlen(txt);
+            for (size_t cut = 0; cut + 1 < n; cut += 7) {
+                char *t = malloc(cut + 1);
+                memcpy(t, txt, cut);
+                t[cut] = 0;
+                tt_err e = {0};
+                if (tt_dag_layout_parse(t, b, &e) == 0)
+                    CHECK(b->nops <= a->nops);
+                else
+                    CHECK(e.msg[0]);
+                free(t);
+            }
+            free(txt);
+        }
+    }
+    const char *bad[] = {"", "tt-dag-v1\nop 0 placeholder const=0 shape=[1]\n",
+                         "tt-dag-v2\nop 1 placeholder const=0 shape=[1]\n",
+                         "tt-dag-v2\nop 0 placeholder const=0 shape=[1]\n",
+                         "tt-dag-v2\nop 0 compute \"x\" tag=\"\" attrs=\"\" shape=[1,] reduce=none[]\n",
+                         "tt-dag-v2\nop 0 compute \"x\" tag=\"\" attrs=\"\" shape=[1] reduce=sum[]\n",
+                         "tt-dag-v2\nop 0 compute \"x\" tag=\"\" attrs=\"\" shape=[1] reduce=none[] x\n",
+                         "tt-dag-v2\n  body 1\n", NULL};
+    for (int i = 0; bad[i]; i++) {
+        tt_err e = {0};
+        CHECK_MSG(tt_dag_layout_parse(bad[i], b, &e) == -1 && e.msg[0], "bad print %d accepted", i);
+    }
+    CHECK(tt_dag_layout_parse(NULL, b, &err) == -1);
+    free(a), free(b);
+    for (int i = 0; i < 4; i++)
+        tt_dag_free(d[i]);
+}
+
 const tt_test tests_dag[] = {
     {"too_large", test_too_large},
     {"conv2d_stages", test_conv2d_stages},
@@ -753,6 +813,7 @@ const tt_test tests_dag[] = {
     {"global_pool_softmax", test_global_pool_softmax},
     {"finish_and_rewrite", test_finish_and_rewrite},
     {"print_and_keys", test_print_and_keys},
+    {"layout", test_layout},
     {"identify_roundtrip", test_identify_roundtrip},
     {"identify_resnet50_log", test_identify_resnet50_log},
     {"identify_matmul_log", test_identify_matmul_log},

@@ -49,6 +49,149 @@ static void test_resets(void)
     CHECK(!reset[0] && reset[1] && !reset[2] && !reset[3] && !reset[4]);
 }
 
+
+/* ---- moving a schedule to a related class (tt_transfer_retarget) ------------ */
+
+static tt_dag *conv_with(const tt_epilogue *e, int64_t h, int64_t groups)
+{
+    tt_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = p.w = h, p.ci = 16, p.kh = p.kw = 3, p.co = 16;
+    p.stride_h = p.stride_w = 1, p.pad_t = p.pad_l = p.pad_b = p.pad_r = 1, p.dil_h = p.dil_w = 1;
+    p.groups = groups;
+    tt_err err = {0};
+    tt_dag *d = tt_build_conv2d_nhwc(&p, e, &err);
+    if (!d)
+        fprintf(stderr, "    conv2d: %s\n", err.msg);
+    return d;
+}
+
+/* A random sketch-based schedule of d (the search's own), or NULL. */
+static tt_state *random_schedule(const tt_dag *d, uint64_t seed)
+{
+    tt_search_params p;
+    tt_search_params_default(&p);
+    tt_err e = {0};
+    tt_policy *sp = tt_policy_new(d, &p, seed, &e);
+    if (!sp)
+        return NULL;
+    tt_state *s[1];
+    int got = tt_policy_next_batch(sp, NULL, 1, s, &e);
+    tt_policy_free(sp);
+    return got == 1 ? s[0] : NULL;
+}
+
+/* The steps of a without its CI steps equal those of b without theirs (the
+ * same schedule up to where the inlining is written). */
+static int same_but_inlining(const tt_step *a, int na, const tt_step *b, int nb)
+{
+    int i = 0, j = 0;
+    for (;;) {
+        while (i < na && a[i].tag == TT_STEP_CI)
+            i++;
+        while (j < nb && b[j].tag == TT_STEP_CI)
+            j++;
+        if (i == na || j == nb)
+            return i == na && j == nb;
+        char *x = tt_steps_write(&a[i], 1), *y = tt_steps_write(&b[j], 1);
+        int same = !strcmp(x, y);
+        free(x);
+        free(y);
+        /* FSP/FFSP refer to step indices, which shift with the CI steps */
+        if (!same && !(a[i].tag == b[j].tag &&
+                       (a[i].tag == TT_STEP_FSP || a[i].tag == TT_STEP_FFSP)))
+            return 0;
+        i++, j++;
+    }
+}
+
+static void test_retarget(void)
+{
+    tt_epilogue relu = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    tt_epilogue clip = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_CLIP}, .lo = {0, 0}, .hi = {0, 6}};
+    tt_epilogue res = {.n = 3, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RESIDUAL_ADD, TT_EPI_RELU}};
+    tt_dag *a = conv_with(&relu, 14, 1), *b = conv_with(&clip, 12, 1), *c = conv_with(&res, 10, 1);
+    tt_dag *dw = conv_with(&relu, 14, 16);
+    CHECK(a && b && c && dw);
+    CHECK(!strcmp(b->class_key, "conv2d_nhwc+add+clip") && !strcmp(c->class_key, "conv2d_nhwc+add+add+relu"));
+    tt_dag_layout *L[4];
+    const tt_dag *D[4] = {a, b, c, dw};
+    tt_err err = {0};
+    for (int i = 0; i < 4; i++) {
+        L[i] = malloc(sizeof *L[i]);
+        CHECK(tt_dag_layout_of(D[i], L[i], &err) == 0);
+    }
+    tt_step *out = malloc(TT_MAX_STEPS * sizeof *out), *back = malloc(TT_MAX_STEPS * sizeof *back);
+    int moved = 0;
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        tt_state *s = random_schedule(a, seed);
+        CHECK(s);
+        /* relu -> clip: same stages, the same schedule */
+        int n = 0, nb = 0;
+        CHECK_MSG(tt_transfer_retarget(L[0], L[1], s->steps, s->nsteps, out, TT_MAX_STEPS, &n, &err) == 0,
+                  "seed %d: %s", (int)seed, err.msg);
+        CHECK_MSG(same_but_inlining(s->steps, s->nsteps, out, n), "seed %d: relu -> clip changed the "
+                  "schedule", (int)seed);
+        tt_state *r = tt_transfer_replay(b, out, n, &err);
+        CHECK_MSG(r, "seed %d: relu -> clip does not replay: %s", (int)seed, err.msg);
+        tt_state_free(r);
+        /* relu -> add+relu (one more stage): the output's steps move from
+         * stage 6 to 8, T_add (5) and T_add (7) are inlined */
+        CHECK(tt_transfer_retarget(L[0], L[2], s->steps, s->nsteps, out, TT_MAX_STEPS, &n, &err) == 0);
+        int ci5 = 0, ci7 = 0, on6 = 0;
+        for (int i = 0; i < n; i++) {
+            ci5 |= out[i].tag == TT_STEP_CI && out[i].stage == 5;
+            ci7 |= out[i].tag == TT_STEP_CI && out[i].stage == 7;
+            on6 |= out[i].stage == 6;
+            if (out[i].tag == TT_STEP_FSP) /* it follows a split of the same kind */
+                CHECK(out[i].src_step < i && out[out[i].src_step].tag == TT_STEP_SP);
+        }
+        CHECK_MSG(ci5 && ci7 && !on6, "seed %d: %d %d %d", (int)seed, ci5, ci7, on6);
+        r = tt_transfer_replay(c, out, n, &err);
+        CHECK_MSG(r, "seed %d: relu -> add+relu does not replay: %s", (int)seed, err.msg);
+        tt_state_free(r);
+        /* and back: the original schedule again */
+        CHECK(tt_transfer_retarget(L[2], L[0], out, n, back, TT_MAX_STEPS, &nb, &err) == 0);
+        CHECK_MSG(same_but_inlining(s->steps, s->nsteps, back, nb), "seed %d: round trip", (int)seed);
+        /* another anchor (depthwise) is refused with a reason */
+        tt_err e = {0};
+        CHECK(tt_transfer_retarget(L[0], L[3], s->steps, s->nsteps, out, TT_MAX_STEPS, &n, &e) == -1);
+        CHECK(strstr(e.msg, "anchor"));
+        moved++;
+        tt_state_free(s);
+    }
+    CHECK(moved == 12);
+    /* a step that schedules an epilogue stage beyond inlining it does not move */
+    tt_step bad[2];
+    memset(bad, 0, sizeof bad);
+    bad[0].tag = TT_STEP_AN;
+    bad[0].stage = 5; /* T_add of the relu kernel */
+    bad[0].ann = TT_ANN_PARALLEL;
+    int n = 0;
+    err.set = 0;
+    CHECK(tt_transfer_retarget(L[0], L[1], bad, 1, out, TT_MAX_STEPS, &n, &err) == -1);
+    CHECK(strstr(err.msg, "epilogue"));
+    /* a cache write on the output: the stage it inserts is followed */
+    tt_step chw[3];
+    memset(chw, 0, sizeof chw);
+    chw[0].tag = TT_STEP_CI, chw[0].stage = 5;
+    chw[1].tag = TT_STEP_CHW, chw[1].stage = 6;
+    snprintf(chw[1].scope, sizeof chw[1].scope, "local");
+    chw[2].tag = TT_STEP_AN, chw[2].stage = 7, chw[2].iter = 0, chw[2].ann = TT_ANN_PARALLEL;
+    CHECK(tt_transfer_retarget(L[0], L[2], chw, 3, out, TT_MAX_STEPS, &n, &err) == 0);
+    CHECK_MSG(n == 4 && out[2].tag == TT_STEP_CHW && out[2].stage == 8 && out[3].stage == 9,
+              "n %d: %d/%d", n, out[2].stage, out[3].stage);
+    tt_state *r = tt_transfer_replay(c, out, n, &err);
+    CHECK_MSG(r, "%s", err.msg);
+    tt_state_free(r);
+    free(out);
+    free(back);
+    for (int i = 0; i < 4; i++) {
+        free(L[i]);
+        tt_dag_free((tt_dag *)D[i]);
+    }
+}
+
 /* ---- a real transfer ------------------------------------------------------------- */
 
 static char tdir[256], tdb[300];
@@ -89,9 +232,11 @@ static void tiny_pair_close(tt_model *src, tt_model *dst, tt_db *db)
     tmp_done();
 }
 
-/* Store one random schedule of each searched kernel of m as a record of
- * `source` (given cost); returns the number stored, -1 on error. */
-static int plant(tt_db *db, const tt_model *m, const char *source, double cost, uint64_t seed)
+/* Store one random schedule of each searched kernel of m (of class `only`
+ * if not NULL) as a record of `source` (given cost); returns the number
+ * stored, -1 on error. */
+static int plant_only(tt_db *db, const tt_model *m, const char *source, double cost, uint64_t seed,
+                      const char *only)
 {
     tt_err err = {0};
     int64_t mid = 0;
@@ -105,17 +250,11 @@ static int plant(tt_db *db, const tt_model *m, const char *source, double cost, 
     int n = 0;
     for (int k = 0; k < m->nkernels; k++) {
         const tt_dag *d = m->kernels[k].dag;
-        tt_search_params p;
-        tt_search_params_default(&p);
-        tt_err e = {0};
-        tt_policy *sp = tt_policy_new(d, &p, seed + (uint64_t)k, &e);
-        if (!sp)
-            continue; /* no sketch: not a searched kernel */
-        tt_state *s[1];
-        int got = tt_policy_next_batch(sp, NULL, 1, s, &e);
-        tt_policy_free(sp);
-        if (got != 1)
+        if (only && strcmp(d->class_key, only))
             continue;
+        tt_state *s[1] = {random_schedule(d, seed + (uint64_t)k)};
+        if (!s[0])
+            continue; /* no sketch: not a searched kernel */
         tt_result res;
         memset(&res, 0, sizeof res);
         res.ncosts = 1;
@@ -135,6 +274,11 @@ static int plant(tt_db *db, const tt_model *m, const char *source, double cost, 
         n++;
     }
     return n;
+}
+
+static int plant(tt_db *db, const tt_model *m, const char *source, double cost, uint64_t seed)
+{
+    return plant_only(db, m, source, cost, seed, NULL);
 }
 
 typedef struct seen_rows {
@@ -167,6 +311,7 @@ static void test_tiny_to_wide(void)
     CHECK(nt >= 5);
     tt_transfer_opts o;
     memset(&o, 0, sizeof o);
+    o.match = TT_MATCH_EXACT; /* the paper's rule: one candidate per kernel */
     o.threads = 1;
     o.repeat = 5;
     tt_transfer_result r;
@@ -214,6 +359,55 @@ static void test_tiny_to_wide(void)
         free(row);
     }
     tt_transfer_result_free(&r);
+    tiny_pair_close(src, dst, db);
+}
+
+
+/* Related classes: the source has schedules of its conv2d+add+relu kernel
+ * only.  The paper's rule gives tiny_wide's conv2d+add+clip kernel nothing;
+ * the default (auto) gives it that schedule rewritten for its stages,
+ * measured and checked like any candidate; related classes never replace a
+ * same-class candidate under auto. */
+static void test_related(void)
+{
+    tt_err err = {0};
+    tt_model *src = NULL, *dst = NULL;
+    tt_db *db = NULL;
+    CHECK(tiny_pair_open(&src, &dst, &db));
+    CHECK(plant_only(db, src, "tiny", 1e-3, 21, "conv2d_nhwc+add+relu") == 1);
+    int kclip = -1, krelu = -1;
+    for (int k = 0; k < dst->nkernels; k++) {
+        if (!strcmp(dst->kernels[k].dag->class_key, "conv2d_nhwc+add+clip"))
+            kclip = k;
+        if (!strcmp(dst->kernels[k].dag->class_key, "conv2d_nhwc+add+relu"))
+            krelu = k;
+    }
+    CHECK(kclip >= 0 && krelu >= 0);
+    for (int mode = TT_MATCH_AUTO; mode <= TT_MATCH_EXACT; mode++) {
+        tt_transfer_opts o;
+        memset(&o, 0, sizeof o);
+        o.match = (tt_transfer_match)mode;
+        o.threads = 1;
+        o.repeat = 3;
+        tt_transfer_result r;
+        int rc = tt_transfer_model(db, "tiny_wide", "tiny_wide", dst, &o, &r, &err);
+        CHECK_MSG(rc == 0, "%s", err.msg);
+        const tt_transfer_kernel *c = &r.k[kclip], *x = &r.k[krelu];
+        fprintf(stderr, "    %s: clip kernel %d candidates (%d related), %d valid: %s\n",
+                tt_transfer_match_names[mode], c->candidates, c->related, c->valid, c->reason);
+        CHECK(x->candidates == 1 && x->related == 0);
+        if (mode == TT_MATCH_EXACT) {
+            CHECK(c->candidates == 0 && c->related == 0);
+        } else {
+            /* the 1x1 clip kernel takes the 3x3 relu kernel's schedule */
+            CHECK(c->candidates == 1 && c->related == 1 && c->replayed == 1);
+            CHECK_MSG(c->valid == 1, "the moved schedule computes a wrong result: %s", c->reason);
+            if (c->chosen)
+                CHECK(!strcmp(c->source_class, "conv2d_nhwc+add+relu") && c->chosen_s < c->default_s);
+        }
+        CHECK(r.tuned_s <= r.untuned_s && r.max_rel_err <= 1e-3);
+        tt_transfer_result_free(&r);
+    }
     tiny_pair_close(src, dst, db);
 }
 
@@ -408,7 +602,9 @@ static void test_warm_start(void)
 const tt_test tests_transfer[] = {
     {"choose", test_choose},
     {"resets", test_resets},
+    {"retarget", test_retarget},
     {"tiny_to_wide", test_tiny_to_wide},
+    {"related", test_related},
     {"no_sources", test_no_sources},
     {"top_k", test_top_k},
     {"shipped", test_shipped},

@@ -13,7 +13,8 @@ static void transfer_help(void)
 {
     printf(
         "usage: transtune transfer MODEL [--db DB] [--from M1,M2,... | --pairs paper] [--max-sources N]\n"
-        "                          [--top-k K] [--threads T] [--repeat R] [--json]\n"
+        "                          [--match auto|exact|related] [--top-k K] [--threads T]\n"
+        "                          [--repeat R] [--json]\n"
         "\n"
         "Transfer-tune MODEL (a zoo name or an .onnx file): for every kernel, measure the\n"
         "best schedules that other models in the database DB (default $TT_DB, else\n"
@@ -38,6 +39,12 @@ static void transfer_help(void)
         "                  mobilenet_v2 <- efficientnet_b4, googlenet <- resnet50,\n"
         "                  mnasnet1_0 <- googlenet, efficientnet_b0 <-> efficientnet_b4,\n"
         "                  bert_base <-> mobilebert)\n"
+        "  --match M       which schedules a kernel may take: exact = those of kernels of\n"
+        "                  its class only (the paper's rule); related = also those of\n"
+        "                  kernels with the same anchor op and another elementwise\n"
+        "                  epilogue (a conv2d+add+relu schedule for a conv2d+add+clip\n"
+        "                  kernel), rewritten for its stages; auto (default) = exact,\n"
+        "                  and related ones for kernels that have no same-class schedule\n"
         "  --top-k K       per kernel, measure only the K candidates that a cost model\n"
         "                  ranks best (trained on the source kernels' measured records,\n"
         "                  replayed on this kernel); default: measure every candidate\n"
@@ -73,6 +80,7 @@ static void report(const char *name, const tt_transfer_result *r, int json)
         json_object_set_new(o, "kernels_improved", json_integer(r->kernels_improved));
         json_object_set_new(o, "candidates", json_integer(r->candidates));
         json_object_set_new(o, "candidates_valid", json_integer(r->valid));
+        json_object_set_new(o, "match", json_string(tt_transfer_match_names[r->match]));
         json_object_set_new(o, "cache_state", json_string(r->cache_why));
         json_object_set_new(o, "confirmed", json_integer(r->confirmed));
         json_object_set_new(o, "confirm_rejected", json_integer(r->confirm_rejected));
@@ -96,9 +104,12 @@ static void report(const char *name, const tt_transfer_result *r, int json)
             json_object_set_new(x, "class", json_string(k->class_key));
             json_object_set_new(x, "weight", json_integer(k->weight));
             json_object_set_new(x, "candidates", json_integer(k->candidates));
+            json_object_set_new(x, "related_candidates", json_integer(k->related));
             json_object_set_new(x, "valid", json_integer(k->valid));
             json_object_set_new(x, "ranked_out", json_integer(k->ranked_out));
             json_object_set_new(x, "chosen_source", k->chosen ? json_string(k->source) : json_null());
+            json_object_set_new(x, "chosen_source_class",
+                                k->chosen ? json_string(k->source_class) : json_null());
             json_object_set_new(x, "default_ms", k->default_s > 0 ? json_real(k->default_s * 1e3) : json_null());
             json_object_set_new(x, "best_ms", k->best_s > 0 ? json_real(k->best_s * 1e3) : json_null());
             json_object_set_new(x, "speedup", k->chosen && k->chosen_s > 0 && k->default_s > 0
@@ -138,11 +149,18 @@ static void report(const char *name, const tt_transfer_result *r, int json)
                d, c, k->chosen && k->chosen_s > 0 && k->default_s > 0 ? k->default_s / k->chosen_s : 1.0,
                k->valid < k->candidates && k->reason[0] ? "  *" : "");
     }
+    int n_related = 0;
+    for (int i = 0; i < r->nkernels; i++)
+        n_related += r->k[i].chosen && r->k[i].source_class[0] &&
+                     strcmp(r->k[i].source_class, r->k[i].class_key) != 0;
+    if (n_related)
+        printf("(%d kernel%s run a schedule tuned for a related class: same anchor, another "
+               "epilogue)\n", n_related, n_related == 1 ? "" : "s");
     int n_other = 0;
     for (int i = 0; i < r->nkernels; i++)
         n_other += r->k[i].candidates == 0;
     if (n_other)
-        printf("(%d kernel%s without a candidate of their class keep the default schedule)\n", n_other,
+        printf("(%d kernel%s without a candidate keep the default schedule)\n", n_other,
                n_other == 1 ? "" : "s");
     for (int i = 0; i < r->nkernels; i++)
         if (r->k[i].valid < r->k[i].candidates && r->k[i].reason[0]) {
@@ -164,7 +182,7 @@ static void report(const char *name, const tt_transfer_result *r, int json)
 int cmd_transfer(int argc, char **argv)
 {
     const char *what = NULL, *db_path = NULL, *from = NULL, *pairs = NULL;
-    int json = 0, no_shipped = 0, no_confirm = 0;
+    int json = 0, no_shipped = 0, no_confirm = 0, match = TT_MATCH_AUTO;
     int64_t threads = 0, max_sources = 0, repeat = 0, top_k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -186,7 +204,7 @@ int cmd_transfer(int argc, char **argv)
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--from") || !strcmp(a, "--threads") ||
             !strcmp(a, "--max-sources") || !strcmp(a, "--repeat") || !strcmp(a, "--pairs") ||
-            !strcmp(a, "--top-k")) {
+            !strcmp(a, "--top-k") || !strcmp(a, "--match")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "transtune transfer: %s needs a value\n", a);
                 return 2;
@@ -196,6 +214,16 @@ int cmd_transfer(int argc, char **argv)
                 db_path = v;
             } else if (!strcmp(a, "--from")) {
                 from = v;
+            } else if (!strcmp(a, "--match")) {
+                match = -1;
+                for (int j = 0; j < TT_MATCH_COUNT; j++)
+                    if (!strcmp(v, tt_transfer_match_names[j]))
+                        match = j;
+                if (match < 0) {
+                    fprintf(stderr, "transtune transfer: --match takes auto, exact or related, "
+                                    "got '%s'\n", v);
+                    return 2;
+                }
             } else if (!strcmp(a, "--pairs")) {
                 if (strcmp(v, "paper")) {
                     fprintf(stderr, "transtune transfer: --pairs takes 'paper', got '%s'\n", v);
@@ -295,6 +323,7 @@ int cmd_transfer(int argc, char **argv)
     o.max_sources = (int)max_sources;
     o.repeat = (int)repeat;
     o.top_k = (int)top_k;
+    o.match = (tt_transfer_match)match;
     o.no_confirm = no_confirm;
     o.progress = json ? NULL : on_msg;
     tt_transfer_result r;

@@ -324,10 +324,10 @@ static int tag_is_elementwise(const char *tag)
 
 /* Class token of an anchor op (its first tag word, renamed where the tag
  * names only the first of the anchor's stages). */
-static void anchor_token(const tt_op *op, char *out, size_t n)
+static void anchor_token(const char *tag, const char *name, char *out, size_t n)
 {
     char first[TT_NAME_MAX];
-    snprintf(first, sizeof first, "%s", op->tag);
+    snprintf(first, sizeof first, "%s", tag);
     char *c = strchr(first, ',');
     if (c)
         *c = 0;
@@ -340,7 +340,7 @@ static void anchor_token(const tt_op *op, char *out, size_t n)
     else if (first[0])
         snprintf(out, n, "%s", first);
     else
-        snprintf(out, n, "%s", op->name);
+        snprintf(out, n, "%s", name);
 }
 
 /* Token of an elementwise op: "T_add" -> "add"; TOPI's python clip is named
@@ -357,33 +357,94 @@ static void epi_token(const tt_op *op, char *out, size_t n)
         snprintf(out, n, "%s", op->name);
 }
 
+/* The walk over a kernel's ops that both the class key and the layout take:
+ * the first compute that is not elementwise (nor padding, nor a 0-d
+ * constant) is the anchor; later ops with its tag are its own stages; the
+ * other computes are its epilogue. */
+typedef enum op_role { ROLE_SKIP = 0, ROLE_ANCHOR, ROLE_ANCHOR_STAGE, ROLE_EPILOGUE } op_role;
+
+typedef struct key_walk {
+    int found;
+    char atok[TT_NAME_MAX];
+    char atag[TT_NAME_MAX];
+} key_walk;
+
+static op_role walk_op(key_walk *w, const tt_layout_op *h)
+{
+    if (!h->compute || (h->ndim == 0 && h->nreduce == 0) || tag_has(h->tag, "pad"))
+        return ROLE_SKIP;
+    if (!w->found && !(h->nreduce == 0 && tag_is_elementwise(h->tag))) {
+        w->found = 1;
+        anchor_token(h->tag, h->name, w->atok, sizeof w->atok);
+        snprintf(w->atag, sizeof w->atag, "%s", h->tag);
+        return ROLE_ANCHOR;
+    }
+    if (w->found && (!strcmp(h->tag, w->atag) || tag_has(h->tag, w->atok)))
+        return ROLE_ANCHOR_STAGE;
+    return ROLE_EPILOGUE;
+}
+
+static void op_head(const tt_op *op, tt_layout_op *h)
+{
+    memset(h, 0, sizeof *h);
+    h->compute = op->kind == TT_OP_COMPUTE;
+    h->ndim = op->ndim;
+    h->nreduce = op->nreduce;
+    if (!h->compute)
+        return; /* a placeholder's name is not in the canonical print */
+    snprintf(h->name, sizeof h->name, "%s", op->name);
+    snprintf(h->tag, sizeof h->tag, "%s", op->tag);
+}
+
 static void dag_class_key(tt_dag *d)
 {
     tt_str s;
     tt_str_init(&s);
-    const tt_op *anchor = NULL;
-    char atok[TT_NAME_MAX] = "";
+    key_walk w;
+    memset(&w, 0, sizeof w);
     for (int i = 0; i < d->nops; i++) {
-        const tt_op *op = d->ops[i];
-        if (op->kind != TT_OP_COMPUTE || (op->ndim == 0 && op->nreduce == 0) ||
-            tag_has(op->tag, "pad"))
-            continue;
+        tt_layout_op h;
+        op_head(d->ops[i], &h);
+        op_role role = walk_op(&w, &h);
         char tok[TT_NAME_MAX + 8];
-        if (!anchor && !(op->nreduce == 0 && tag_is_elementwise(op->tag))) {
-            anchor = op;
-            anchor_token(op, atok, sizeof atok);
-            snprintf(tok, sizeof tok, "%s", atok);
-        } else if (anchor && (!strcmp(op->tag, anchor->tag) || tag_has(op->tag, atok))) {
-            continue; /* a later stage of the anchor itself */
-        } else {
-            epi_token(op, tok, sizeof tok);
-        }
+        if (role == ROLE_SKIP || role == ROLE_ANCHOR_STAGE)
+            continue;
+        if (role == ROLE_ANCHOR)
+            snprintf(tok, sizeof tok, "%s", w.atok);
+        else
+            epi_token(d->ops[i], tok, sizeof tok);
         if (s.len)
             tt_str_cat(&s, "+");
         tt_str_cat(&s, tok);
     }
     snprintf(d->class_key, sizeof d->class_key, "%s", s.buf ? s.buf : "");
     tt_str_free(&s);
+}
+
+int tt_dag_layout_finish(tt_dag_layout *L)
+{
+    key_walk w;
+    memset(&w, 0, sizeof w);
+    L->prefix = 0;
+    for (int i = 0; i < L->nops; i++) {
+        op_role role = walk_op(&w, &L->op[i]);
+        if (role == ROLE_ANCHOR || role == ROLE_ANCHOR_STAGE)
+            L->prefix = i + 1;
+    }
+    return L->prefix;
+}
+
+int tt_dag_layout_of(const tt_dag *d, tt_dag_layout *L, tt_err *err)
+{
+    memset(L, 0, sizeof *L);
+    if (d->nops > TT_LAYOUT_MAX_OPS)
+        return tt_err_set(err, "DAG has %d ops (a layout holds at most %d)", d->nops,
+                          TT_LAYOUT_MAX_OPS);
+    L->nops = d->nops;
+    for (int i = 0; i < d->nops; i++)
+        op_head(d->ops[i], &L->op[i]);
+    tt_dag_layout_finish(L);
+    return 0;
 }
 
 /* Seal the DAG: check every op (uids in order, positive extents, a float

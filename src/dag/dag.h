@@ -160,6 +160,41 @@ tt_op *tt_dag_op(tt_dag *d, int uid);
  * class key.  Returns 0 or sets err. */
 int tt_dag_finish(tt_dag *d, tt_err *err);
 
+/* ---- layout ---------------------------------------------------------------
+ * What transfer needs to know of a kernel's stages to move a schedule between
+ * kernels that share an anchor but not an epilogue: per op whether it is a
+ * compute, its name, tag and rank, and `prefix`, the number of leading ops
+ * that are the anchor, its own stages and what comes before them (padding,
+ * inputs).  The ops after the prefix are the epilogue: elementwise stages
+ * and the tensors they read, the last of them the kernel's output.  Built
+ * from a DAG, or read back from its canonical print (a database's kernels
+ * table keeps only the print). */
+
+#define TT_LAYOUT_MAX_OPS 64
+
+typedef struct tt_layout_op {
+    int compute;                  /* 0: placeholder */
+    int ndim, nreduce;
+    char name[TT_NAME_MAX];       /* "" for placeholders */
+    char tag[TT_NAME_MAX];
+} tt_layout_op;
+
+typedef struct tt_dag_layout {
+    int nops;
+    int prefix;                   /* 0: the DAG has no anchor (a lone elementwise op) */
+    tt_layout_op op[TT_LAYOUT_MAX_OPS];
+} tt_dag_layout;
+
+/* The layout of d.  Returns 0, or -1 with err set if d has more than
+ * TT_LAYOUT_MAX_OPS ops. */
+int tt_dag_layout_of(const tt_dag *d, tt_dag_layout *L, tt_err *err);
+/* The layout of the DAG whose canonical print (tt_dag_print, concrete or
+ * abstract) is `print`.  Returns 0, or -1 with err saying what is malformed:
+ * the text is outside input (a database file). */
+int tt_dag_layout_parse(const char *print, tt_dag_layout *L, tt_err *err);
+/* Set L->prefix from L's ops (the class key's rule); returns it. */
+int tt_dag_layout_finish(tt_dag_layout *L);
+
 /* Number of placeholders, and the i-th placeholder / output uid. */
 int tt_dag_ninputs(const tt_dag *d);
 int tt_dag_input(const tt_dag *d, int i);

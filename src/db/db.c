@@ -410,6 +410,25 @@ int tt_db_find_kernel(tt_db *db, const char *workload_key, int64_t *id, tt_err *
     return found;
 }
 
+int tt_db_kernel_print(tt_db *db, const char *workload_key, char **print, tt_err *err)
+{
+    *print = NULL;
+    sqlite3_stmt *st;
+    if (db_prepare(db, "SELECT dag FROM kernels WHERE workload_key = ?", &st, err))
+        return -1;
+    db_bind_text(st, 1, workload_key);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        *print = tt_xstrdup(t ? (const char *)t : "");
+        found = 1;
+    } else if (rc != SQLITE_DONE) {
+        found = db_fail(db, err, "reading a kernel's DAG");
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
 int db_kernel_get(tt_db *db, const char *wkey, const char *class_key, const tt_dag *dag,
                         int64_t *id, tt_err *err)
 {

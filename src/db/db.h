@@ -111,6 +111,11 @@ int tt_db_kernel_id(tt_db *db, const char *workload_key, const char *class_key, 
 /* The id of the kernel with this workload key: 1 found, 0 none, -1 error. */
 int tt_db_find_kernel(tt_db *db, const char *workload_key, int64_t *id, tt_err *err);
 
+/* The canonical DAG print stored with the kernel of this workload key (""
+ * for a kernel stored without one), malloc'ed into *print: 1 found, 0 none
+ * (*print NULL), -1 error. */
+int tt_db_kernel_print(tt_db *db, const char *workload_key, char **print, tt_err *err);
+
 /* Every model, in id order. */
 typedef struct tt_db_model_info {
     int64_t id;

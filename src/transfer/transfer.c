@@ -70,6 +70,44 @@ tt_state *tt_transfer_replay(const tt_dag *d, const tt_step *steps, int n, tt_er
     return tt_state_replay_rebased(d, steps, n, err);
 }
 
+const char *const tt_transfer_match_names[TT_MATCH_COUNT] = {"auto", "exact", "related"};
+_Static_assert(sizeof tt_transfer_match_names / sizeof tt_transfer_match_names[0] == TT_MATCH_COUNT,
+               "tt_transfer_match_names");
+
+/* 1 if class keys a and b differ but start with the same anchor token and
+ * both have an epilogue ("conv2d_nhwc+add+relu", "conv2d_nhwc+add+clip"). */
+static int related_class(const char *a, const char *b)
+{
+    const char *pa = strchr(a, '+'), *pb = strchr(b, '+');
+    return pa && pb && pa > a && pa - a == pb - b && !strncmp(a, b, (size_t)(pa - a)) &&
+           strcmp(a, b) != 0;
+}
+
+/* 1 if a source kernel of class `source` may give candidates to a target
+ * kernel of class `target` under match mode m (AUTO: related ones too; the
+ * per-kernel fallback rule is applied when candidates are made). */
+static int class_usable(tt_transfer_match m, const char *source, const char *target)
+{
+    return !strcmp(source, target) || (m != TT_MATCH_EXACT && related_class(source, target));
+}
+
+/* Steps tuned for a kernel of layout src (NULL: same class as d) replayed on
+ * d, whose layout is dst: rewritten by tt_transfer_retarget first when the
+ * classes differ. */
+static tt_state *replay_from(const tt_dag_layout *src, const tt_dag_layout *dst, const tt_dag *d,
+                             const tt_step *steps, int n, tt_err *err)
+{
+    if (!src)
+        return tt_transfer_replay(d, steps, n, err);
+    tt_step *moved = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
+    int nm = 0;
+    tt_state *s = NULL;
+    if (tt_transfer_retarget(src, dst, steps, n, moved, TT_MAX_STEPS, &nm, err) == 0)
+        s = tt_transfer_replay(d, moved, nm, err);
+    free(moved);
+    return s;
+}
+
 /* ---- the pool ------------------------------------------------------------------ */
 
 typedef struct pool_ent {
@@ -78,6 +116,8 @@ typedef struct pool_ent {
     int source;                  /* index in the chosen sources */
     tt_step *steps;
     int nsteps;
+    tt_dag_layout *layout;       /* the source kernel's stages, for related classes; NULL if
+                                    not needed or its DAG print is unreadable */
 } pool_ent;
 
 typedef struct pool {
@@ -87,8 +127,10 @@ typedef struct pool {
 
 static void pool_free(pool *p)
 {
-    for (int i = 0; i < p->n; i++)
+    for (int i = 0; i < p->n; i++) {
         free(p->e[i].steps);
+        free(p->e[i].layout);
+    }
     free(p->e);
     memset(p, 0, sizeof *p);
 }
@@ -118,6 +160,7 @@ typedef struct tkern {
     tt_eval_item conf_item;      /* the chosen candidate, measured again */
     tt_ref ref;
     int choice;                  /* candidate index or -1 */
+    tt_dag_layout *layout;       /* this kernel's, once related candidates were tried */
 } tkern;
 
 typedef struct src_rank {
@@ -137,6 +180,7 @@ static int cmp_rank(const void *a, const void *b)
  * kernel (for its source model), replayed on the target kernel's DAG. */
 typedef struct rank_ctx {
     const tt_dag *d;
+    const tt_dag_layout *src, *dst; /* src non-NULL: records of a related class */
     int task;
     int n, cap;
     tt_state **s;
@@ -150,7 +194,7 @@ static int on_rank_row(void *vctx, const tt_db_row *row)
     if (row->rec.error_no != 0 || !(row->mean_cost > 0) || c->n >= 4096)
         return 0;
     tt_err e = {0};
-    tt_state *s = tt_transfer_replay(c->d, row->rec.steps, row->rec.nsteps, &e);
+    tt_state *s = replay_from(c->src, c->dst, c->d, row->rec.steps, row->rec.nsteps, &e);
     if (!s)
         return 0;
     if (c->n == c->cap) {
@@ -179,6 +223,9 @@ static int rank_top_k(tt_db *db, const tt_dag *d, const pool *P, const int64_t *
     int rc = 0;
     for (int i = 0; i < T->ncand && rc == 0; i++) {
         const pool_ent *e = &P->e[T->cand_pool[i]];
+        int related = strcmp(e->class_key, d->class_key) != 0;
+        c.src = related ? e->layout : NULL;
+        c.dst = related ? T->layout : NULL;
         tt_db_filter f;
         memset(&f, 0, sizeof f);
         f.origins = (1u << TT_ORIGIN_TUNED) | (1u << TT_ORIGIN_IMPORTED);
@@ -315,7 +362,7 @@ static int pick_sources(xfer *X, tt_err *err)
         for (int k = 0; k < nk; k++) {
             int has = 0;
             for (int j = 0; j < nks && !has; j++)
-                has = !strcmp(ks[j].class_key, m->kernels[k].dag->class_key);
+                has = class_usable(o->match, ks[j].class_key, m->kernels[k].dag->class_key);
             if (has)
                 cov += m->kernels[k].weight * m->kernels[k].dag->flops;
         }
@@ -370,8 +417,12 @@ static int fill_pool(xfer *X, tt_err *err)
         }
         for (int j = 0; j < nks; j++) {
             int wanted = 0;
-            for (int k = 0; k < m->nkernels && !wanted; k++)
-                wanted = !strcmp(ks[j].class_key, m->kernels[k].dag->class_key);
+            int related = 0;
+            for (int k = 0; k < m->nkernels; k++) {
+                wanted |= class_usable(X->o->match, ks[j].class_key, m->kernels[k].dag->class_key);
+                related |= X->o->match != TT_MATCH_EXACT &&
+                           related_class(ks[j].class_key, m->kernels[k].dag->class_key);
+            }
             if (!wanted)
                 continue;
             tt_db_filter f;
@@ -398,6 +449,20 @@ static int fill_pool(xfer *X, tt_err *err)
             e->nsteps = row->rec.nsteps;
             e->steps = tt_xmalloc((size_t)(e->nsteps ? e->nsteps : 1) * sizeof(tt_step));
             memcpy(e->steps, row->rec.steps, (size_t)e->nsteps * sizeof(tt_step));
+            e->layout = NULL;
+            if (related) {
+                /* the source kernel's stages, to rewrite its schedule for a related
+                 * class; an unreadable print only loses those candidates */
+                char *print = NULL;
+                tt_err pe = {0};
+                e->layout = tt_xmalloc(sizeof *e->layout);
+                if (tt_db_kernel_print(X->db, ks[j].workload_key, &print, &pe) != 1 ||
+                    tt_dag_layout_parse(print, e->layout, &pe)) {
+                    free(e->layout);
+                    e->layout = NULL;
+                }
+                free(print);
+            }
         }
         free(ks);
     }
@@ -431,30 +496,54 @@ static void make_candidates(xfer *X)
         tt_transfer_kernel *x = &r->k[k];
         tkern *T = &X->K[k];
         char **seen = NULL;
-        for (int i = 0; i < X->P.n; i++) {
-            if (strcmp(X->P.e[i].class_key, d->class_key))
-                continue;
-            x->candidates++;
-            tt_err e = {0};
-            tt_state *s = tt_transfer_replay(d, X->P.e[i].steps, X->P.e[i].nsteps, &e);
-            if (!s) {
-                if (!x->reason[0])
-                    snprintf(x->reason, sizeof x->reason, "replay: %s", e.msg);
-                continue;
+        /* pass 0: the same class (the paper's candidates); pass 1: related
+         * classes, for every kernel (RELATED) or where pass 0 left none (AUTO) */
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1 && !(X->o->match == TT_MATCH_RELATED ||
+                               (X->o->match == TT_MATCH_AUTO && T->ncand == 0)))
+                break;
+            if (pass == 1 && !T->layout) {
+                tt_err e = {0};
+                T->layout = tt_xmalloc(sizeof *T->layout);
+                if (tt_dag_layout_of(d, T->layout, &e)) {
+                    free(T->layout);
+                    T->layout = NULL;
+                    break;
+                }
             }
-            char *json = tt_steps_write(s->steps, s->nsteps);
-            int dup = 0;
-            for (int j = 0; j < T->ncand && !dup; j++)
-                dup = !strcmp(seen[j], json);
-            if (dup) {
-                free(json);
-                tt_state_free(s);
-                continue;
+            for (int i = 0; i < X->P.n; i++) {
+                const pool_ent *pe = &X->P.e[i];
+                if (pass == 0 ? strcmp(pe->class_key, d->class_key) != 0
+                              : !related_class(pe->class_key, d->class_key))
+                    continue;
+                x->candidates++;
+                x->related += pass;
+                tt_err e = {0};
+                tt_state *s = NULL;
+                if (pass == 1 && !pe->layout)
+                    tt_err_set(&e, "the source kernel's DAG is not in the database");
+                else
+                    s = replay_from(pass ? pe->layout : NULL, T->layout, d, pe->steps, pe->nsteps,
+                                    &e);
+                if (!s) {
+                    if (!x->reason[0])
+                        snprintf(x->reason, sizeof x->reason, "replay: %s", e.msg);
+                    continue;
+                }
+                char *json = tt_steps_write(s->steps, s->nsteps);
+                int dup = 0;
+                for (int j = 0; j < T->ncand && !dup; j++)
+                    dup = !strcmp(seen[j], json);
+                if (dup) {
+                    free(json);
+                    tt_state_free(s);
+                    continue;
+                }
+                seen = tt_xrealloc(seen, (size_t)(T->ncand + 1) * sizeof(char *));
+                seen[T->ncand] = json;
+                add_candidate(T, s, i, pe->source);
+                x->replayed++;
             }
-            seen = tt_xrealloc(seen, (size_t)(T->ncand + 1) * sizeof(char *));
-            seen[T->ncand] = json;
-            add_candidate(T, s, i, X->P.e[i].source);
-            x->replayed++;
         }
         for (int j = 0; j < T->ncand; j++)
             free(seen[j]);
@@ -554,6 +643,8 @@ static int measure_and_choose(xfer *X, tt_err *err)
         if (bestv >= 0) {
             x->best_s = tm[bestv];
             snprintf(x->source, sizeof x->source, "%s", r->sources[T->cand_src[bestv]]);
+            snprintf(x->source_class, sizeof x->source_class, "%s",
+                     X->P.e[T->cand_pool[bestv]].class_key);
         }
         T->choice = tt_transfer_choose(T->ncand, ok, tm, x->default_s);
         x->chosen = T->choice >= 0;
@@ -779,6 +870,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
     X.task_k = tt_xcalloc((size_t)nk + 1, sizeof(int));
     X.tasks = tt_xcalloc((size_t)nk + 1, sizeof *X.tasks);
     X.name = name;
+    r->match = o->match;
     r->nkernels = nk;
     r->k = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *r->k);
     for (int k = 0; k < nk; k++) {
@@ -839,6 +931,7 @@ out:
         free(X.K[k].items);
         tt_state_free(X.K[k].def);
         tt_ref_free(&X.K[k].ref);
+        free(X.K[k].layout);
     }
     free(X.K);
     free(X.kids);

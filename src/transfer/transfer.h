@@ -12,7 +12,10 @@
  *      key, each replayed on the target's DAG with the target's extents (split
  *      lengths kept as factors; a split that does not divide gets a guarded
  *      tail), plus the kernel's default schedule.  A schedule that does not
- *      replay is dropped with its reason.
+ *      replay is dropped with its reason.  Beyond the paper (tt_transfer_match):
+ *      a kernel with no same-class schedule also takes those of kernels with
+ *      the same anchor and another elementwise epilogue, rewritten for its
+ *      stages (tt_transfer_retarget).
  *   4. Measurement, with the search's protocol (tt_tune_default_run_opts): the
  *      default schedules first, then every candidate, built in parallel and
  *      run one at a time, output checked, a candidate 3x slower than the
@@ -41,6 +44,22 @@
 
 #define TT_TRANSFER_MAX_SOURCES 64
 
+/* Which pool schedules are candidates for a target kernel.  EXACT is the
+ * paper's rule: the same class key.  RELATED adds, for every kernel, the
+ * schedules of kernels with the same anchor and another elementwise epilogue
+ * (rewritten by tt_transfer_retarget).  AUTO, the default, takes the related
+ * ones only for kernels where no same-class schedule replays: that is where
+ * the paper's rule leaves a kernel untuned (MobileNet-v2's ReLU6 kernels
+ * among ReLU models), while kernels with same-class candidates keep the
+ * paper's candidate count and so its search time. */
+typedef enum tt_transfer_match {
+    TT_MATCH_AUTO = 0,
+    TT_MATCH_EXACT,
+    TT_MATCH_RELATED,
+    TT_MATCH_COUNT
+} tt_transfer_match;
+extern const char *const tt_transfer_match_names[TT_MATCH_COUNT]; /* "auto", "exact", "related" */
+
 typedef struct tt_transfer_opts {
     int threads;                 /* 0 = all cores */
     int nfrom;                   /* > 0: use exactly these source models */
@@ -53,6 +72,7 @@ typedef struct tt_transfer_opts {
     int no_confirm;              /* believe each kernel's fastest candidate's first measurement;
                                     by default it is measured again (10 repeats) before it is
                                     chosen over the default */
+    tt_transfer_match match;     /* which pool schedules a kernel may take */
     const tt_build_opts *build;  /* NULL = defaults */
     void (*progress)(void *ctx, const char *msg);
     void *ctx;
@@ -63,7 +83,8 @@ typedef struct tt_transfer_kernel {
     char class_key[128];
     int weight;
     double flops;
-    int candidates;              /* pool schedules of its class */
+    int candidates;              /* pool schedules of its class (and related ones, see match) */
+    int related;                 /* of those, from kernels of another class, same anchor */
     int replayed;                /* of those, replayed on this kernel */
     int valid;                   /* measured and correct */
     int ranked_out;              /* candidates dropped unmeasured by --top-k */
@@ -73,6 +94,7 @@ typedef struct tt_transfer_kernel {
     int chosen;                  /* 1: a transferred schedule runs; 0: default */
     int reset;                   /* its choice was reset after the end-to-end check */
     char source[128];            /* source model of the chosen (or best) schedule */
+    char source_class[128];      /* the class key of the kernel it was tuned for */
     double chosen_s;             /* standalone time of what runs */
 } tt_transfer_kernel;
 
@@ -82,6 +104,7 @@ typedef struct tt_transfer_result {
     int nsources;
     char sources[TT_TRANSFER_MAX_SOURCES][128];
     double coverage[TT_TRANSFER_MAX_SOURCES]; /* share of the target's FLOPs */
+    tt_transfer_match match;     /* the rule candidates were taken by */
     int candidates, valid;       /* over all kernels */
     int kernels_improved;        /* kernels running a transferred schedule */
     double untuned_s, tuned_s, speedup;
@@ -145,5 +168,19 @@ int tt_transfer_resets(int n, const int *chosen, const double *inplace_tuned_s,
  * the executor and the database need).  NULL with err set if it does not
  * replay. */
 tt_state *tt_transfer_replay(const tt_dag *d, const tt_step *steps, int n, tt_err *err);
+
+/* Rewrite steps recorded on a kernel of layout S for a kernel of layout T
+ * with the same anchor (same prefix ops, by name, tag and rank) and another
+ * elementwise epilogue (conv2d+add+relu -> conv2d+add+clip or
+ * conv2d+add+sigmoid+multiply): the target's epilogue stages but its output
+ * are inlined first, the source's inlining of its own is dropped, stage ids
+ * and the step ids FSP/FFSP follow are renumbered, the output's steps move
+ * to the target's output.  Writes at most cap steps to out and their count
+ * to *nout; returns 0, or -1 with err saying why the schedule does not move
+ * (a step that schedules a source epilogue stage other than by inlining,
+ * different anchors, ...).  The result still has to replay on the target
+ * (tt_transfer_replay) and be measured and checked like any candidate. */
+int tt_transfer_retarget(const tt_dag_layout *S, const tt_dag_layout *T, const tt_step *in, int n,
+                         tt_step *out, int cap, int *nout, tt_err *err);
 
 #endif
