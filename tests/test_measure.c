@@ -478,31 +478,44 @@ static void test_build_gcc(void)
 }
 
 /* A compiler that hangs is killed at the timeout, with its children. */
+/* The compile limit counts CPU time: a compiler that spins is killed once it
+ * has used the limit; one that sleeps (as if starved by a loaded host, or
+ * hung) only at 4x the limit in wall time. */
 static void test_build_timeout(void)
 {
-    char dir[256], cc[300];
-    make_tmpdir(dir, sizeof dir);
-    CHECK(dir[0]);
-    snprintf(cc, sizeof cc, "%s/slowcc", dir);
-    FILE *f = fopen(cc, "w");
-    CHECK(f);
-    fputs("#!/bin/sh\nsleep 30\n", f);
-    fclose(f);
-    chmod(cc, 0755);
-    tt_build_item it[3] = {{.source = src_add, .fn = "t_add"},
-                           {.source = src_add2, .fn = "t_add2"},
-                           {.source = src_ref, .fn = "t_ref"}};
-    tt_build_opts bo = {.workdir = dir, .cc = cc, .timeout_s = 0.5, .per_unit = 2};
-    tt_err err = {0};
-    double t0 = tt_now();
-    int rc = tt_build(&bo, prelude, it, 3, &err);
-    double dt = tt_now() - t0;
-    rm_tree(dir);
-    CHECK_MSG(rc == 0, "%s", err.msg);
-    for (int i = 0; i < 3; i++)
-        CHECK_MSG(it[i].error == TT_ERR_BUILD_TIMEOUT && !it[i].so_path[0], "%d: %d %s", i,
-                  it[i].error, it[i].msg);
-    CHECK_MSG(dt < 3, "took %.2f s", dt);
+    const char *scripts[2] = {"#!/bin/sh\nsleep 30\n", "#!/bin/sh\nwhile :; do :; done\n"};
+    for (int spin = 0; spin < 2; spin++) {
+        char dir[256], cc[300];
+        make_tmpdir(dir, sizeof dir);
+        CHECK(dir[0]);
+        snprintf(cc, sizeof cc, "%s/slowcc", dir);
+        FILE *f = fopen(cc, "w");
+        CHECK(f);
+        fputs(scripts[spin], f);
+        fclose(f);
+        chmod(cc, 0755);
+        tt_build_item it[3] = {{.source = src_add, .fn = "t_add"},
+                               {.source = src_add2, .fn = "t_add2"},
+                               {.source = src_ref, .fn = "t_ref"}};
+        tt_build_opts bo = {.workdir = dir, .cc = cc, .timeout_s = 0.5, .per_unit = 2, .jobs = 2};
+        tt_err err = {0};
+        double t0 = tt_now();
+        int rc = tt_build(&bo, prelude, it, 3, &err);
+        double dt = tt_now() - t0;
+        rm_tree(dir);
+        CHECK_MSG(rc == 0, "%s", err.msg);
+        for (int i = 0; i < 3; i++)
+            CHECK_MSG(it[i].error == TT_ERR_BUILD_TIMEOUT && !it[i].so_path[0], "%d: %d %s", i,
+                      it[i].error, it[i].msg);
+        fprintf(stderr, "    %s: %.2f s: %s\n", spin ? "spinning" : "sleeping", dt, it[0].msg);
+        if (spin) {
+            CHECK_MSG(strstr(it[0].msg, "of CPU time"), "%s", it[0].msg);
+        } else {
+            /* not before 4 x 0.5 s of wall time */
+            CHECK_MSG(dt >= 1.9 && strstr(it[0].msg, "wall"), "took %.2f s: %s", dt, it[0].msg);
+        }
+        CHECK_MSG(dt < 6, "took %.2f s", dt);
+    }
 }
 
 /* A compiler that cannot be started is an error of the build, not a result. */

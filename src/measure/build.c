@@ -5,8 +5,13 @@
  * (per_unit candidates each, in item order); a unit that fails to compile
  * pushes one task per candidate, so that one bad candidate fails alone with
  * its own diagnostics while its neighbours still get a shared object.  Up to
- * `jobs` compilers run at once; each has a deadline, and a compiler past it
- * is killed with its whole process group (driver, cc1, as, ld).
+ * `jobs` compilers run at once; each has a limit of CPU time, and a compiler
+ * past it is killed with its whole process group (driver, cc1, as, ld).
+ * CPU time, not wall time: on a host loaded by other work a compile that
+ * needs 5 s of CPU can take a minute of wall time, and failing the candidate
+ * for that would make results depend on the neighbours (it did: tests
+ * flaked under load).  A wall-time cap of 4x the limit stays, for a compiler
+ * that hangs without using CPU.
  *
  * Files of one tt_build call live in a fresh directory (tt-build-XXXXXX under
  * opts->workdir or $TMPDIR) and are kept: callers dlopen the shared objects
@@ -18,6 +23,7 @@
 #endif
 #include "measure.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -88,6 +94,71 @@ int tt_proc_spawn(tt_proc *p, char *const argv[], const char *dir, const char *l
 #endif
     if (p->pidfd < 0)
         p->pidfd = -1;
+    return 0;
+}
+
+/* CPU seconds used so far by the process group `pgid` (the compiler driver
+ * and its running children, with their reaped children), from /proc; -1 if
+ * /proc cannot be read. */
+static double group_cpu_s(int pgid)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    double ticks = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[300], buf[1024];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = 0;
+        /* pid (comm) state ppid pgrp ... utime(14) stime(15) cutime(16) cstime(17);
+         * comm may hold spaces and parentheses: parse after the last ')' */
+        const char *q = strrchr(buf, ')');
+        char state;
+        int ppid, pgrp;
+        unsigned long long ut, st, sk[8];
+        long long cut, cst;
+        if (!q || sscanf(q + 1, " %c %d %d %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %lld %lld",
+                         &state, &ppid, &pgrp, &sk[0], &sk[1], &sk[2], &sk[3], &sk[4], &sk[5],
+                         &sk[6], &sk[7], &ut, &st, &cut, &cst) != 15)
+            continue;
+        if (pgrp == pgid)
+            ticks += (double)ut + (double)st + (double)cut + (double)cst;
+    }
+    closedir(d);
+    return hz > 0 ? ticks / (double)hz : -1;
+}
+
+int tt_proc_over_cpu_limit(tt_proc *p, double limit_s, double *cpu_s)
+{
+    double now = tt_now();
+    *cpu_s = -1;
+    if (limit_s <= 0 || now < p->t0 + limit_s)
+        return 0;
+    if (now >= p->t0 + 4 * limit_s)
+        return 1;
+    double used = group_cpu_s(p->pid);
+    *cpu_s = used;
+    if (used < 0)
+        return 1; /* no /proc: the wall-time limit it is */
+    if (used >= limit_s)
+        return 1;
+    /* look again when the rest of the CPU budget could be used up at the
+     * earliest, at least a second from now */
+    double rest = limit_s - used;
+    p->deadline = now + (rest > 1 ? rest : 1);
+    if (p->deadline > p->t0 + 4 * limit_s)
+        p->deadline = p->t0 + 4 * limit_s;
     return 0;
 }
 
@@ -514,15 +585,24 @@ int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, 
         for (int j = 0; j < nrun; j++) {
             const build_task *t = &queue[run_task[j]];
             int status;
+            double cpu = -1;
             if (tt_proc_poll(&run[j], &status)) {
                 build_finish(&c, t, status, queue, &nqueue);
-            } else if (tt_now() >= run[j].deadline) {
+            } else if (tt_now() >= run[j].deadline &&
+                       tt_proc_over_cpu_limit(&run[j], timeout_s, &cpu)) {
+                double wall = tt_now() - run[j].t0;
                 tt_proc_kill(&run[j]);
                 for (int i = t->first; i < t->first + t->count; i++) {
                     items[i].error = TT_ERR_BUILD_TIMEOUT;
-                    snprintf(items[i].msg, sizeof items[i].msg,
-                             "compiler killed after %.1f s (unit of %d candidates)", timeout_s,
-                             t->count);
+                    if (cpu >= 0)
+                        snprintf(items[i].msg, sizeof items[i].msg,
+                                 "compiler killed after %.1f s of CPU time (%.1f s wall; limit "
+                                 "%g s; unit of %d candidates)", cpu, wall, timeout_s, t->count);
+                    else
+                        snprintf(items[i].msg, sizeof items[i].msg,
+                                 "compiler killed after %.1f s wall (limit %g s of CPU, %g s "
+                                 "wall; unit of %d candidates)", wall, timeout_s, 4 * timeout_s,
+                                 t->count);
                 }
             } else {
                 continue;

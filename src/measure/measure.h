@@ -32,7 +32,8 @@ typedef struct tt_build_opts {
     const char *cflags;        /* NULL: $TT_CFLAGS or the default for the compiler */
     int jobs;                  /* parallel compile jobs; 0 = number of cores */
     int per_unit;              /* candidates per translation unit; 0 = 8 */
-    double timeout_s;          /* per compile job; 0 = 60 */
+    double timeout_s;          /* per compile job, CPU seconds (wall time is capped at 4x);
+                                  0 = 60 */
     const char *workdir;       /* NULL: a fresh directory under $TMPDIR */
 } tt_build_opts;
 
@@ -151,6 +152,11 @@ typedef struct tt_proc {
  * timeout_s <= 0: no deadline.  Returns 0 or sets err (e.g. no such program). */
 int tt_proc_spawn(tt_proc *p, char *const argv[], const char *dir, const char *log_path,
                   double timeout_s, tt_err *err);
+/* Called at p's deadline: 1 if p has used limit_s seconds of CPU time (its
+ * process group, children included) or 4 x limit_s of wall time, so it must
+ * be killed; else 0 with p->deadline moved to when it could next be over.
+ * *cpu_s gets the CPU time read (-1 if none was read). */
+int tt_proc_over_cpu_limit(tt_proc *p, double limit_s, double *cpu_s);
 /* Non-blocking: 1 and the wait status (-1 if unknown, e.g. SIGCHLD ignored)
  * if p has exited and is now reaped; 0 if it still runs. */
 int tt_proc_poll(tt_proc *p, int *status);
