@@ -192,6 +192,23 @@ static void test_retarget(void)
     }
 }
 
+
+static void test_shape_distance(void)
+{
+    const char *a = "[\"h1\", [1, 56, 56, 64], [3, 3, 64, 64], [1, 1, 1, 64], [1, 56, 56, 64]]";
+    const char *b = "[\"h2\", [1, 28, 28, 128], [3, 3, 128, 128], [1, 1, 1, 128], [1, 28, 28, 128]]";
+    const char *c = "[\"h3\", [1, 7, 7, 512], [1, 1, 512, 2048], [1, 1, 1, 2048], [1, 7, 7, 2048]]";
+    const char *d = "[\"h4\", [1, 512], [10, 512], [10], [1, 10]]";
+    CHECK(tt_transfer_shape_distance(a, a) == 0);
+    double ab = tt_transfer_shape_distance(a, b), ac = tt_transfer_shape_distance(a, c);
+    CHECK(ab > 0 && ab == tt_transfer_shape_distance(b, a));
+    /* dims doubled or halved: data 3 + weight 2 + output 3 */
+    CHECK_MSG(fabs(ab - 8) < 1e-9, "%g", ab);
+    CHECK(ac > ab);
+    CHECK(tt_transfer_shape_distance(a, d) >= 24);  /* other ranks everywhere */
+    CHECK(tt_transfer_shape_distance(a, "not a key") == 1e9);
+}
+
 /* ---- a real transfer ------------------------------------------------------------- */
 
 static char tdir[256], tdb[300];
@@ -375,6 +392,7 @@ static void test_related(void)
     tt_db *db = NULL;
     CHECK(tiny_pair_open(&src, &dst, &db));
     CHECK(plant_only(db, src, "tiny", 1e-3, 21, "conv2d_nhwc+add+relu") == 1);
+    CHECK(plant_only(db, src, "tiny_again", 1e-3, 22, "conv2d_nhwc+add+relu") == 1);
     int kclip = -1, krelu = -1;
     for (int k = 0; k < dst->nkernels; k++) {
         if (!strcmp(dst->kernels[k].dag->class_key, "conv2d_nhwc+add+clip"))
@@ -383,10 +401,13 @@ static void test_related(void)
             krelu = k;
     }
     CHECK(kclip >= 0 && krelu >= 0);
-    for (int mode = TT_MATCH_AUTO; mode <= TT_MATCH_EXACT; mode++) {
+    /* auto (related_k default 8), exact, auto with related_k 1 */
+    for (int run = 0; run < 3; run++) {
+        int mode = run == 1 ? TT_MATCH_EXACT : TT_MATCH_AUTO;
         tt_transfer_opts o;
         memset(&o, 0, sizeof o);
         o.match = (tt_transfer_match)mode;
+        o.related_k = run == 2 ? 1 : 0;
         o.threads = 1;
         o.repeat = 3;
         tt_transfer_result r;
@@ -395,13 +416,15 @@ static void test_related(void)
         const tt_transfer_kernel *c = &r.k[kclip], *x = &r.k[krelu];
         fprintf(stderr, "    %s: clip kernel %d candidates (%d related), %d valid: %s\n",
                 tt_transfer_match_names[mode], c->candidates, c->related, c->valid, c->reason);
-        CHECK(x->candidates == 1 && x->related == 0);
+        CHECK(x->candidates == 2 && x->related == 0);
         if (mode == TT_MATCH_EXACT) {
             CHECK(c->candidates == 0 && c->related == 0);
         } else {
-            /* the 1x1 clip kernel takes the 3x3 relu kernel's schedule */
-            CHECK(c->candidates == 1 && c->related == 1 && c->replayed == 1);
-            CHECK_MSG(c->valid == 1, "the moved schedule computes a wrong result: %s", c->reason);
+            /* the 1x1 clip kernel takes the 3x3 relu kernels' schedules (one
+             * under related_k 1) */
+            int want = run == 2 ? 1 : 2;
+            CHECK(c->candidates == want && c->related == want && c->replayed == want);
+            CHECK_MSG(c->valid == want, "a moved schedule computes a wrong result: %s", c->reason);
             if (c->chosen)
                 CHECK(!strcmp(c->source_class, "conv2d_nhwc+add+relu") && c->chosen_s < c->default_s);
         }
@@ -603,6 +626,7 @@ const tt_test tests_transfer[] = {
     {"choose", test_choose},
     {"resets", test_resets},
     {"retarget", test_retarget},
+    {"shape_distance", test_shape_distance},
     {"tiny_to_wide", test_tiny_to_wide},
     {"related", test_related},
     {"no_sources", test_no_sources},

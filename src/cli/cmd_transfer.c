@@ -13,8 +13,8 @@ static void transfer_help(void)
 {
     printf(
         "usage: transtune transfer MODEL [--db DB] [--from M1,M2,... | --pairs paper] [--max-sources N]\n"
-        "                          [--match auto|exact|related] [--top-k K] [--threads T]\n"
-        "                          [--repeat R] [--json]\n"
+        "                          [--match auto|exact|related] [--related-k K] [--top-k K]\n"
+        "                          [--threads T] [--repeat R] [--json]\n"
         "\n"
         "Transfer-tune MODEL (a zoo name or an .onnx file): for every kernel, measure the\n"
         "best schedules that other models in the database DB (default $TT_DB, else\n"
@@ -45,6 +45,8 @@ static void transfer_help(void)
         "                  epilogue (a conv2d+add+relu schedule for a conv2d+add+clip\n"
         "                  kernel), rewritten for its stages; auto (default) = exact,\n"
         "                  and related ones for kernels that have no same-class schedule\n"
+        "  --related-k K   per kernel, at most K related candidates, from the source\n"
+        "                  kernels nearest in shape (default 8; 0 = all)\n"
         "  --top-k K       per kernel, measure only the K candidates that a cost model\n"
         "                  ranks best (trained on the source kernels' measured records,\n"
         "                  replayed on this kernel); default: measure every candidate\n"
@@ -183,7 +185,7 @@ int cmd_transfer(int argc, char **argv)
 {
     const char *what = NULL, *db_path = NULL, *from = NULL, *pairs = NULL;
     int json = 0, no_shipped = 0, no_confirm = 0, match = TT_MATCH_AUTO;
-    int64_t threads = 0, max_sources = 0, repeat = 0, top_k = 0;
+    int64_t threads = 0, max_sources = 0, repeat = 0, top_k = 0, related_k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -204,7 +206,7 @@ int cmd_transfer(int argc, char **argv)
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--from") || !strcmp(a, "--threads") ||
             !strcmp(a, "--max-sources") || !strcmp(a, "--repeat") || !strcmp(a, "--pairs") ||
-            !strcmp(a, "--top-k") || !strcmp(a, "--match")) {
+            !strcmp(a, "--top-k") || !strcmp(a, "--match") || !strcmp(a, "--related-k")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "transtune transfer: %s needs a value\n", a);
                 return 2;
@@ -243,6 +245,8 @@ int cmd_transfer(int argc, char **argv)
                     max_sources = x;
                 else if (!strcmp(a, "--top-k"))
                     top_k = x;
+                else if (!strcmp(a, "--related-k"))
+                    related_k = x == 0 ? -1 : x;
                 else
                     repeat = x;
             }
@@ -324,6 +328,7 @@ int cmd_transfer(int argc, char **argv)
     o.repeat = (int)repeat;
     o.top_k = (int)top_k;
     o.match = (tt_transfer_match)match;
+    o.related_k = (int)related_k;
     o.no_confirm = no_confirm;
     o.progress = json ? NULL : on_msg;
     tt_transfer_result r;

@@ -91,6 +91,40 @@ static int class_usable(tt_transfer_match m, const char *source, const char *tar
     return !strcmp(source, target) || (m != TT_MATCH_EXACT && related_class(source, target));
 }
 
+/* |log2(a/b)| summed over one tensor's dimensions (8 if the ranks differ). */
+static double tensor_distance(const tt_wkey *a, int ta, const tt_wkey *b, int tb)
+{
+    int na = (ta + 1 < a->ntensors ? a->tensor_start[ta + 1] : a->nints) - a->tensor_start[ta];
+    int nb = (tb + 1 < b->ntensors ? b->tensor_start[tb + 1] : b->nints) - b->tensor_start[tb];
+    if (na != nb)
+        return 8;
+    double d = 0;
+    for (int i = 0; i < na; i++) {
+        int64_t x = a->ints[a->tensor_start[ta] + i], y = b->ints[b->tensor_start[tb] + i];
+        if (x > 0 && y > 0)
+            d += fabs(log2((double)x / (double)y));
+        else if (x != y)
+            d += 8;
+    }
+    return d;
+}
+
+double tt_transfer_shape_distance(const char *wkey_a, const char *wkey_b)
+{
+    tt_wkey *a = tt_xmalloc(sizeof *a), *b = tt_xmalloc(sizeof *b);
+    tt_err e = {0};
+    double d = 1e9;
+    if (tt_wkey_parse(wkey_a, a, &e) == 0 && tt_wkey_parse(wkey_b, b, &e) == 0 && a->nested &&
+        b->nested && a->ntensors > 0 && b->ntensors > 0) {
+        d = tensor_distance(a, a->ntensors - 1, b, b->ntensors - 1);
+        for (int t = 0; t < 2; t++)
+            d += t < a->ntensors - 1 && t < b->ntensors - 1 ? tensor_distance(a, t, b, t) : 8;
+    }
+    free(a);
+    free(b);
+    return d;
+}
+
 /* Steps tuned for a kernel of layout src (NULL: same class as d) replayed on
  * d, whose layout is dst: rewritten by tt_transfer_retarget first when the
  * classes differ. */
@@ -470,6 +504,20 @@ static int fill_pool(xfer *X, tt_err *err)
     return rc;
 }
 
+/* A pool entry to try for a kernel, and its shape distance to it. */
+typedef struct pool_order {
+    int i;
+    double dist;
+} pool_order;
+
+static int cmp_order(const void *a, const void *b)
+{
+    const pool_order *x = a, *y = b;
+    if (x->dist != y->dist)
+        return x->dist < y->dist ? -1 : 1;
+    return x->i - y->i; /* stable: pool order */
+}
+
 /* Append candidate s (from pool entry i) to kernel T. */
 static void add_candidate(tkern *T, tt_state *s, int pool_i, int source)
 {
@@ -511,11 +559,27 @@ static void make_candidates(xfer *X)
                     break;
                 }
             }
+            /* the entries to try, in order: pass 0 in pool order, pass 1
+             * nearest in shape first, until related_k of them replayed */
+            int nord = 0, added = 0;
+            pool_order *ord = tt_xmalloc((size_t)(X->P.n + 1) * sizeof *ord);
             for (int i = 0; i < X->P.n; i++) {
                 const pool_ent *pe = &X->P.e[i];
                 if (pass == 0 ? strcmp(pe->class_key, d->class_key) != 0
                               : !related_class(pe->class_key, d->class_key))
                     continue;
+                ord[nord].i = i;
+                ord[nord].dist =
+                    pass ? tt_transfer_shape_distance(pe->wkey, m->kernels[k].workload_key) : 0;
+                nord++;
+            }
+            qsort(ord, (size_t)nord, sizeof *ord, cmp_order);
+            int cap = pass == 0 || X->o->related_k < 0 ? INT_MAX
+                      : X->o->related_k > 0             ? X->o->related_k
+                                                        : TT_TRANSFER_RELATED_K;
+            for (int oi = 0; oi < nord && added < cap; oi++) {
+                int i = ord[oi].i;
+                const pool_ent *pe = &X->P.e[i];
                 x->candidates++;
                 x->related += pass;
                 tt_err e = {0};
@@ -543,7 +607,9 @@ static void make_candidates(xfer *X)
                 seen[T->ncand] = json;
                 add_candidate(T, s, i, pe->source);
                 x->replayed++;
+                added++;
             }
+            free(ord);
         }
         for (int j = 0; j < T->ncand; j++)
             free(seen[j]);

@@ -43,6 +43,11 @@
 #include "../model/model.h"
 
 #define TT_TRANSFER_MAX_SOURCES 64
+/* Related-class candidates per kernel by default.  Without a cap, a ReLU6
+ * conv of MobileNet-v2 got every conv2d of four source models (94
+ * candidates; transfer took 435 s instead of 78 s); the nearest 8 in shape
+ * keep most of the gain at a fraction of the time (docs/NOTES.md). */
+#define TT_TRANSFER_RELATED_K 8
 
 /* Which pool schedules are candidates for a target kernel.  EXACT is the
  * paper's rule: the same class key.  RELATED adds, for every kernel, the
@@ -73,6 +78,10 @@ typedef struct tt_transfer_opts {
                                     by default it is measured again (10 repeats) before it is
                                     chosen over the default */
     tt_transfer_match match;     /* which pool schedules a kernel may take */
+    int related_k;               /* related classes: per kernel at most this many distinct
+                                    candidates, from the source kernels nearest in shape
+                                    (tt_transfer_shape_distance); 0 = TT_TRANSFER_RELATED_K,
+                                    < 0 = all */
     const tt_build_opts *build;  /* NULL = defaults */
     void (*progress)(void *ctx, const char *msg);
     void *ctx;
@@ -168,6 +177,13 @@ int tt_transfer_resets(int n, const int *chosen, const double *inplace_tuned_s,
  * the executor and the database need).  NULL with err set if it does not
  * replay. */
 tt_state *tt_transfer_replay(const tt_dag *d, const tt_step *steps, int n, tt_err *err);
+
+/* How far apart two kernels' shapes are, from their workload keys: the sum
+ * over the first two tensors and the output (for a conv2d: data, weight,
+ * output) of |log2(a/b)| per dimension, 8 per tensor of another rank, so
+ * that a 56x56x64 3x3 conv is nearer a 28x28x128 3x3 conv than a 7x7x512 1x1
+ * one.  Keys that do not parse are far (1e9). */
+double tt_transfer_shape_distance(const char *wkey_a, const char *wkey_b);
 
 /* Rewrite steps recorded on a kernel of layout S for a kernel of layout T
  * with the same anchor (same prefix ops, by name, tag and rank) and another
