@@ -236,7 +236,9 @@ int cmd_transfer(int argc, char **argv)
                 int64_t x;
                 if (cli_parse_i64(v, &x) || x > 4096 ||
                     ((!strcmp(a, "--repeat") || !strcmp(a, "--top-k")) && x < 1)) {
-                    fprintf(stderr, "transtune transfer: %s needs a positive integer, got '%s'\n", a, v);
+                    int pos = !strcmp(a, "--repeat") || !strcmp(a, "--top-k");
+                    fprintf(stderr, "transtune transfer: %s needs %s, got '%s'\n", a,
+                            pos ? "an integer from 1 to 4096" : "an integer from 0 to 4096", v);
                     return 2;
                 }
                 if (!strcmp(a, "--threads"))
