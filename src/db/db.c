@@ -376,37 +376,45 @@ int tt_db_check(tt_db *db, tt_err *err)
 
 /* ---- models and kernels ------------------------------------------------------------ */
 
+/* Run `sql` (one text parameter, at most one row wanted) with key.  Returns 1
+ * with *st on the row (the caller reads it and finalizes), 0 if there is no
+ * row, -1 with err set ("WHAT: ..."); in both the latter *st is finalized. */
+static int db_row_by_key(tt_db *db, const char *sql, const char *key, const char *what,
+                         sqlite3_stmt **st, tt_err *err)
+{
+    if (db_prepare(db, sql, st, err))
+        return -1;
+    db_bind_text(*st, 1, key);
+    int rc = sqlite3_step(*st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    int found = rc == SQLITE_DONE ? 0 : db_fail(db, err, what);
+    sqlite3_finalize(*st);
+    *st = NULL;
+    return found;
+}
+
 int tt_db_model_id(tt_db *db, const char *name, int64_t *id, tt_err *err)
 {
     sqlite3_stmt *st;
-    if (db_prepare(db, "SELECT id FROM models WHERE name = ?", &st, err))
-        return -1;
-    db_bind_text(st, 1, name);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) {
+    int found = db_row_by_key(db, "SELECT id FROM models WHERE name = ?", name,
+                              "looking up a model", &st, err);
+    if (found == 1) {
         *id = sqlite3_column_int64(st, 0);
-        found = 1;
-    } else if (rc != SQLITE_DONE) {
-        found = db_fail(db, err, "looking up a model");
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return found;
 }
 
 int tt_db_find_kernel(tt_db *db, const char *workload_key, int64_t *id, tt_err *err)
 {
     sqlite3_stmt *st;
-    if (db_prepare(db, "SELECT id FROM kernels WHERE workload_key = ?", &st, err))
-        return -1;
-    db_bind_text(st, 1, workload_key);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) {
+    int found = db_row_by_key(db, "SELECT id FROM kernels WHERE workload_key = ?", workload_key,
+                              "looking up a kernel", &st, err);
+    if (found == 1) {
         *id = sqlite3_column_int64(st, 0);
-        found = 1;
-    } else if (rc != SQLITE_DONE) {
-        found = db_fail(db, err, "looking up a kernel");
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return found;
 }
 
@@ -414,18 +422,13 @@ int tt_db_kernel_print(tt_db *db, const char *workload_key, char **print, tt_err
 {
     *print = NULL;
     sqlite3_stmt *st;
-    if (db_prepare(db, "SELECT dag FROM kernels WHERE workload_key = ?", &st, err))
-        return -1;
-    db_bind_text(st, 1, workload_key);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) {
+    int found = db_row_by_key(db, "SELECT dag FROM kernels WHERE workload_key = ?", workload_key,
+                              "reading a kernel's DAG", &st, err);
+    if (found == 1) {
         const unsigned char *t = sqlite3_column_text(st, 0);
         *print = tt_xstrdup(t ? (const char *)t : "");
-        found = 1;
-    } else if (rc != SQLITE_DONE) {
-        found = db_fail(db, err, "reading a kernel's DAG");
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return found;
 }
 
