@@ -93,13 +93,20 @@ static int same_but_inlining(const tt_step *a, int na, const tt_step *b, int nb)
             j++;
         if (i == na || j == nb)
             return i == na && j == nb;
-        char *x = tt_steps_write(&a[i], 1), *y = tt_steps_write(&b[j], 1);
-        int same = !strcmp(x, y);
-        free(x);
-        free(y);
-        /* FSP/FFSP refer to step indices, which shift with the CI steps */
-        if (!same && !(a[i].tag == b[j].tag &&
-                       (a[i].tag == TT_STEP_FSP || a[i].tag == TT_STEP_FFSP)))
+        tt_step x = a[i], y = b[j];
+        /* FSP refers to a step index, which shifts with the CI steps: compare
+         * the steps they follow instead */
+        if (x.tag == TT_STEP_FSP && y.tag == TT_STEP_FSP) {
+            if (x.src_step < 0 || x.src_step >= na || y.src_step < 0 || y.src_step >= nb ||
+                !same_but_inlining(&a[x.src_step], 1, &b[y.src_step], 1))
+                return 0;
+            x.src_step = y.src_step = 0;
+        }
+        char *sx = tt_steps_write(&x, 1), *sy = tt_steps_write(&y, 1);
+        int same = !strcmp(sx, sy);
+        free(sx);
+        free(sy);
+        if (!same)
             return 0;
         i++, j++;
     }
