@@ -284,6 +284,8 @@ MODELS = {
     "efficientnet_b4": (tv("efficientnet_b4"), "image", (1, 3, 224, 224)),
     "densenet121": (tv("densenet121"), "image", (1, 3, 224, 224)),
     "squeezenet1_0": (tv("squeezenet1_0"), "image", (1, 3, 224, 224)),
+    # a channel-shuffle network: Reshape/Transpose/Split/Concat between 1x1 and depthwise convs
+    "shufflenet_v2_x1_0": (tv("shufflenet_v2_x1_0"), "image", (1, 3, 224, 224)),
     "inception_v3": (tv("inception_v3", aux_logits=False, transform_input=False,
                         init_weights=False), "image", (1, 3, 299, 299)),
     "bert_base": (BertBase, "tokens", (1, SEQ)),

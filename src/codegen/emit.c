@@ -847,6 +847,94 @@ static int vec_width(int64_t n, int vlanes)
     return W;
 }
 
+/* How a vectorized loop of n lanes is cut into vector statements: *nch
+ * statements of *W lanes, then (when *T > 0) one statement of *T lanes.  A
+ * loop longer than the hardware's vectors whose length is not a multiple of
+ * them takes full-width statements and one narrower tail, when the rest is a
+ * power of two of at least 4 lanes: 24 channels on 16-lane AVX-512 vectors are
+ * 16 + 8, not three 8-lane statements (which would run at half the FMA rate);
+ * 1000 = 62 x 16 + 8.  Otherwise every statement has vec_width's width. */
+static void vec_chunks(int64_t n, int vlanes, int *W, int64_t *nch, int *T)
+{
+    int64_t rest = n % vlanes;
+    if (n > vlanes && rest >= 4 && (rest & (rest - 1)) == 0 && vec_width(n, vlanes) < vlanes) {
+        *W = vlanes;
+        *nch = n / vlanes;
+        *T = (int)rest;
+        return;
+    }
+    *W = vec_width(n, vlanes);
+    *nch = n / *W;
+    *T = 0;
+}
+
+/* One vector statement block: the lane variable set to `lane0` (a C
+ * expression: "tt_ch * W" inside the chunk loop, a constant for the tail),
+ * then the statement of width N whose value is `val`, on accumulator `accx`
+ * of array `acc` in register-tile modes. */
+static void emit_vstatement(emitter *E, int si, phase ph, defs D, int node, const char *lane0, int N,
+                            const char *acc, const char *accx, const char *val)
+{
+    const stage_info *I = &E->L->info[si];
+    const tt_op *op = &E->L->s->stages[si].op;
+    char lv[32];
+    snprintf(lv, sizeof lv, "l%d_%d", op->uid, node);
+    tt_str_catf(E->o, "const int64_t %s = %s; (void)%s;\n", lv, lane0, lv);
+    D.bound[node] = 1;
+    D.nguards = 0;
+    define_ready(E, si, &D, ph);
+    tt_str idx;
+    write_index(E, si, &idx);
+    if (ph != PH_INIT && I->cond) {
+        tt_str_cat(E->o, "if (");
+        emit_expr(E, I->cond, si);
+        tt_str_cat(E->o, ") ");
+    }
+    if (E->acc == ACC_LOAD)
+        tt_str_catf(E->o, "%s[%s] = tt_vload%d(&b%d[%s]);\n", acc, accx, N, op->uid, idx.buf);
+    else if (E->acc == ACC_STORE)
+        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], %s[%s]);\n", N, op->uid, idx.buf, acc, accx);
+    else if (E->acc == ACC_UPDATE && op->red == TT_RED_SUM)
+        tt_str_catf(E->o, "%s[%s] = %s[%s] + %s;\n", acc, accx, acc, accx, val);
+    else if (E->acc == ACC_UPDATE)
+        tt_str_catf(E->o, "%s[%s] = tt_v%s%d(%s[%s], %s);\n", acc, accx,
+                    op->red == TT_RED_MAX ? "max" : "min", N, acc, accx, val);
+    else if (ph == PH_INIT || op->red == TT_RED_NONE)
+        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], %s);\n", N, op->uid, idx.buf, val);
+    else if (op->red == TT_RED_SUM)
+        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], tt_vload%d(&b%d[%s]) + %s);\n", N, op->uid, idx.buf, N,
+                    op->uid, idx.buf, val);
+    else
+        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], tt_v%s%d(tt_vload%d(&b%d[%s]), %s));\n", N, op->uid,
+                    idx.buf, op->red == TT_RED_MAX ? "max" : "min", N, N, op->uid, idx.buf, val);
+    for (int g = 0; g < D.nguards; g++)
+        tt_str_cat(E->o, "}\n");
+    tt_str_free(&idx);
+}
+
+/* The value of one vector statement of width N (into *val); 0 on success. */
+static int vector_value(emitter *E, int si, phase ph, int node, int N, tt_str *val)
+{
+    const stage_info *I = &E->L->info[si];
+    const tt_op *op = &E->L->s->stages[si].op;
+    vctx v = {E, si, si * TT_MAX_NODES + node, N, 0};
+    tt_str_init(val);
+    tt_str *save = E->o;
+    E->o = val;
+    if (E->acc == ACC_LOAD || E->acc == ACC_STORE) {
+        /* no value: the accumulators move between registers and memory */
+    } else if (ph == PH_INIT) {
+        tt_str_catf(val, "tt_vsplat%d(", N);
+        emit_float(E, op->red == TT_RED_SUM ? 0.0 : op->red == TT_RED_MAX ? -INFINITY : INFINITY);
+        tt_str_cat(val, ")");
+    } else {
+        emit_vop(&v, I->body);
+    }
+    E->o = save;
+    tt_str_cat(val, "");
+    return v.fail ? -1 : 0;
+}
+
 /* Try the vector form of the innermost loop `li` of nest ph; 0 if not possible
  * (nothing emitted). */
 static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
@@ -865,8 +953,9 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         if (lane_coef(&I->val[I->inner_guard[k]], si * TT_MAX_NODES + node) != 0)
             return 0;
     /* statements wider than the hardware's vectors become chunks of its width */
-    int W = vec_width(n, E->vlanes);
-    int64_t nch = n / W;
+    int W, T;
+    int64_t nch;
+    vec_chunks(n, E->vlanes, &W, &nch, &T);
     vctx v = {E, si, si * TT_MAX_NODES + node, W, 0};
     /* the lane must enter every varying root linearly, without guards */
     for (int k = 0; k < st->nnodes; k++)
@@ -890,71 +979,41 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         return 0;
     if (ph != PH_INIT && I->cond && varies(&v, I->cond))
         return 0;
-    /* value first, into a scratch string, to learn whether it can be done */
-    tt_str val;
-    tt_str_init(&val);
-    tt_str *save = E->o;
-    E->o = &val;
-    if (E->acc == ACC_LOAD || E->acc == ACC_STORE) {
-        /* no value: the accumulators move between registers and memory */
-    } else if (ph == PH_INIT) {
-        tt_str_catf(&val, "tt_vsplat%d(", v.N);
-        emit_float(E, op->red == TT_RED_SUM ? 0.0 : op->red == TT_RED_MAX ? -INFINITY : INFINITY);
-        tt_str_cat(&val, ")");
-    } else {
-        emit_vop(&v, I->body);
+    /* values first, into scratch strings, to learn whether they can be done */
+    tt_str val, tval;
+    int fail = vector_value(E, si, ph, node, W, &val);
+    tt_str_init(&tval);
+    if (!fail && T) {
+        tt_str_free(&tval);
+        fail = vector_value(E, si, ph, node, T, &tval);
     }
-    E->o = save;
-    if (v.fail) {
+    if (fail) {
         tt_str_free(&val);
+        tt_str_free(&tval);
         return 0;
     }
-    tt_str_cat(&val, "");
-    char lv[32];
-    snprintf(lv, sizeof lv, "l%d_%d", op->uid, node);
-    if (nch > 1)
-        tt_str_catf(E->o, "#pragma GCC unroll %lld\nfor (int64_t tt_ch = 0; tt_ch < %lldLL; tt_ch++) {\n"
-                          "const int64_t %s = tt_ch * %d; (void)%s;\n",
-                    (long long)nch, (long long)nch, lv, W, lv);
-    else
-        tt_str_catf(E->o, "{ const int64_t %s = 0; (void)%s;\n", lv, lv);
-    char accx[600];
-    if (nch > 1)
+    char lane0[64], accx[600];
+    if (nch > 1) {
+        tt_str_catf(E->o, "#pragma GCC unroll %lld\nfor (int64_t tt_ch = 0; tt_ch < %lldLL; tt_ch++) {\n",
+                    (long long)nch, (long long)nch);
+        snprintf(lane0, sizeof lane0, "tt_ch * %d", W);
         snprintf(accx, sizeof accx, "(%s) * %lld + tt_ch", E->acc_idx, (long long)nch);
-    else
+    } else {
+        tt_str_cat(E->o, "{\n");
+        snprintf(lane0, sizeof lane0, "0");
         snprintf(accx, sizeof accx, "%s", E->acc_idx);
-    D.bound[node] = 1;
-    D.nguards = 0;
-    define_ready(E, si, &D, ph);
-    tt_str idx;
-    write_index(E, si, &idx);
-    if (ph != PH_INIT && I->cond) {
-        tt_str_cat(E->o, "if (");
-        emit_expr(E, I->cond, si);
-        tt_str_cat(E->o, ") ");
     }
-    if (E->acc == ACC_LOAD)
-        tt_str_catf(E->o, "acc[%s] = tt_vload%d(&b%d[%s]);\n", accx, v.N, op->uid, idx.buf);
-    else if (E->acc == ACC_STORE)
-        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], acc[%s]);\n", v.N, op->uid, idx.buf, accx);
-    else if (E->acc == ACC_UPDATE && op->red == TT_RED_SUM)
-        tt_str_catf(E->o, "acc[%s] = acc[%s] + %s;\n", accx, accx, val.buf);
-    else if (E->acc == ACC_UPDATE)
-        tt_str_catf(E->o, "acc[%s] = tt_v%s%d(acc[%s], %s);\n", accx,
-                    op->red == TT_RED_MAX ? "max" : "min", v.N, accx, val.buf);
-    else if (ph == PH_INIT || op->red == TT_RED_NONE)
-        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], %s);\n", v.N, op->uid, idx.buf, val.buf);
-    else if (op->red == TT_RED_SUM)
-        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], tt_vload%d(&b%d[%s]) + %s);\n", v.N, op->uid, idx.buf, v.N,
-                    op->uid, idx.buf, val.buf);
-    else
-        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], tt_v%s%d(tt_vload%d(&b%d[%s]), %s));\n", v.N, op->uid,
-                    idx.buf, op->red == TT_RED_MAX ? "max" : "min", v.N, v.N, op->uid, idx.buf, val.buf);
-    for (int g = 0; g < D.nguards; g++)
-        tt_str_cat(E->o, "}\n");
+    emit_vstatement(E, si, ph, D, node, lane0, W, "acc", accx, val.buf);
     tt_str_cat(E->o, "}\n");
-    tt_str_free(&idx);
+    if (T) {
+        /* the narrower tail statement; its accumulators live in acct */
+        tt_str_cat(E->o, "{\n");
+        snprintf(lane0, sizeof lane0, "%lld", (long long)(nch * W));
+        emit_vstatement(E, si, ph, D, node, lane0, T, "acct", E->acc_idx, tval.buf);
+        tt_str_cat(E->o, "}\n");
+    }
     tt_str_free(&val);
+    tt_str_free(&tval);
     return 1;
 }
 
@@ -1060,8 +1119,12 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     E->acc_vec = vec > 0;
     tt_str_free(&ix);
     if (vec) {
-        int W = vec_width(vec, E->vlanes);
-        tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", W, (long long)(K * (vec / W)));
+        int W, T;
+        int64_t nch;
+        vec_chunks(vec, E->vlanes, &W, &nch, &T);
+        tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", W, (long long)(K * nch));
+        if (T)
+            tt_str_catf(E->o, "tt_v%d acct[%lld];\n", T, (long long)K);
     }
     else
         tt_str_catf(E->o, "{ %s acc[%lld];\n", E->T, (long long)K);

@@ -249,45 +249,53 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
     /* tile sizes */
     int64_t ec = A->axis[ndim - 1].extent, ew = A->axis[ndim - 2].extent;
     int max_acc = lanes >= 16 ? 24 : 12;
-    int64_t best_c3 = largest_divisor_le(ec, lanes), best_rt = 1, best_score = 0;
-    /* c3 of 1, 2 or 4 vectors: the emitter makes explicit vector statements
-     * of power-of-two lanes only (3 vectors would be a scalar simd loop) */
-    for (int64_t cm = 1; cm <= 4; cm *= 2) {
-        int64_t c3 = cm * lanes;
+    int64_t best_c3 = largest_divisor_le(ec, lanes), best_rt = 1;
+    double best_score = 0;
+    /* c3: the channels of one register-tile row, a divisor of ec emitted as
+     * nv = ceil(c3 / lanes) vector registers (the emitter's vec_chunks: full
+     * vectors, then one narrower power-of-two tail).  Scored by accumulators
+     * times the share of their lanes that do useful work, so that 24 channels
+     * on 16 lanes take 16 + 8 (3/4 useful) rather than 8-lane vectors (1/2),
+     * and 1000 (no factor of 16) takes 40 = 16 + 16 + 8. */
+    for (int64_t c3 = 4; c3 <= 4 * lanes && c3 <= ec; c3 += 4) {
         if (ec % c3)
             continue;
+        int64_t nv = (c3 + lanes - 1) / lanes, rest = c3 % lanes;
+        if (c3 > lanes && rest && (rest < 4 || (rest & (rest - 1))))
+            continue; /* no clean tail statement */
+        if (c3 < lanes && (c3 & (c3 - 1)))
+            continue; /* a narrow row must be one power-of-two vector */
+        double useful = (double)c3 / (double)(nv * lanes);
         for (int64_t rt = 1; rt <= 8 && rt <= ew; rt++) {
-            if (ew % rt || rt * cm > max_acc)
+            if (ew % rt || rt * nv > max_acc)
                 continue;
-            int64_t score = rt * cm * 8 + rt; /* more accumulators, then taller */
-            if (score > best_score) {
+            /* more accumulators, then taller */
+            double score = (double)(rt * nv * 8 + rt) * useful;
+            if (score > best_score + 1e-9) {
                 best_score = score;
                 best_c3 = c3;
                 best_rt = rt;
             }
         }
     }
+    int64_t best_nv = (best_c3 + lanes - 1) / lanes;
     /* A row count with no divisor from 4 to 8 (a prime: Inception's 71, 17, 35)
      * left a 1- or 2-row tile, a quarter of the accumulators and 20 GFLOP/s
      * where its neighbours reach 100.  Then a taller tile that does not divide
      * the rows is taken, its last tile guarded, weighted by the share of rows
      * it computes for nothing. */
     if (best_rt < 4 && ew > best_rt) {
-        double best_eff = (double)best_score;
-        for (int64_t cm = 1; cm <= 4; cm *= 2) {
-            int64_t c3 = cm * lanes;
-            if (ec % c3)
+        double best_eff = best_score;
+        int64_t c3 = best_c3, nv = best_nv;
+        double useful = (double)c3 / (double)(nv * lanes);
+        for (int64_t rt = 4; rt <= 8 && rt <= ew; rt++) {
+            if (rt * nv > max_acc)
                 continue;
-            for (int64_t rt = 4; rt <= 8 && rt <= ew; rt++) {
-                if (rt * cm > max_acc)
-                    continue;
-                int64_t tiles = (ew + rt - 1) / rt;
-                double eff = (double)(rt * cm * 8 + rt) * (double)ew / (double)(tiles * rt);
-                if (eff > best_eff) {
-                    best_eff = eff;
-                    best_c3 = c3;
-                    best_rt = rt;
-                }
+            int64_t tiles = (ew + rt - 1) / rt;
+            double eff = (double)(rt * nv * 8 + rt) * useful * (double)ew / (double)(tiles * rt);
+            if (eff > best_eff) {
+                best_eff = eff;
+                best_rt = rt;
             }
         }
     }
