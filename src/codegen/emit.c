@@ -642,6 +642,8 @@ typedef struct vctx {
     int lane;   /* atom id of the lane variable */
     int N;
     int fail;
+    const char *mask; /* masked statement: C expression of its valid lane
+                         count (loads become tt_vloadm); NULL: all lanes */
 } vctx;
 
 static int64_t lane_coef(const aff *x, int atom)
@@ -770,12 +772,18 @@ static void emit_vexpr(vctx *v, const tt_expr *e)
         }
         int64_t c = lane_coef(&a, v->lane);
         int pi = tt_state_stage_of_uid(E->L->s, e->u.uid);
+        if (v->mask && c != 1) {
+            v->fail = 1; /* no masked gather */
+            return;
+        }
         if (c == 1)
-            tt_str_catf(E->o, "tt_vload%d(&b%d[", v->N, e->u.uid);
+            tt_str_catf(E->o, "tt_vload%s%d(&b%d[", v->mask ? "m" : "", v->N, e->u.uid);
         else
             tt_str_catf(E->o, "tt_vgather%d(&b%d[", v->N, e->u.uid);
         emit_index(E, pi, e->args, e->n, v->si);
-        if (c == 1)
+        if (v->mask)
+            tt_str_catf(E->o, "], %s)", v->mask);
+        else if (c == 1)
             tt_str_cat(E->o, "])");
         else
             tt_str_catf(E->o, "], %lldLL)", (long long)c);
@@ -848,32 +856,75 @@ static int vec_width(int64_t n, int vlanes)
 }
 
 /* How a vectorized loop of n lanes is cut into vector statements: *nch
- * statements of *W lanes, then (when *T > 0) one statement of *T lanes.  A
- * loop longer than the hardware's vectors whose length is not a multiple of
- * them takes full-width statements and one narrower tail, when the rest is a
- * power of two of at least 4 lanes: 24 channels on 16-lane AVX-512 vectors are
- * 16 + 8, not three 8-lane statements (which would run at half the FMA rate);
- * 1000 = 62 x 16 + 8.  Otherwise every statement has vec_width's width. */
-static void vec_chunks(int64_t n, int vlanes, int *W, int64_t *nch, int *T)
+ * statements of *W lanes, then (when *T > 0) one statement of *T lanes of
+ * which the first *TC are real (TC < T: a masked tail).  A loop whose length
+ * is a multiple of the vector width, or a power of two below it, keeps
+ * vec_width's statements.  Any other loop of at least 4 lanes takes
+ * full-width statements, then one tail: unmasked when the rest is a power of
+ * two of at least 4 lanes (24 channels on 16-lane AVX-512 vectors are 16 + 8,
+ * not three 8-lane statements at half the FMA rate; 1000 = 62 x 16 + 8), else
+ * masked (58 = 3 x 16 + 16 masked to 10; 7 = 8 masked to 7). */
+static void vec_chunks(int64_t n, int vlanes, int *W, int64_t *nch, int *T, int *TC)
 {
-    int64_t rest = n % vlanes;
-    if (n > vlanes && rest >= 4 && (rest & (rest - 1)) == 0 && vec_width(n, vlanes) < vlanes) {
-        *W = vlanes;
-        *nch = n / vlanes;
-        *T = (int)rest;
+    int w = vec_width(n, vlanes);
+    *T = *TC = 0;
+    if (w == vlanes || (w == n && w >= 2) || n < 4) {
+        *W = w;
+        *nch = n / w;
         return;
     }
-    *W = vec_width(n, vlanes);
-    *nch = n / *W;
-    *T = 0;
+    int64_t rest = n % vlanes;
+    int t = 4;
+    while (t < rest)
+        t *= 2;
+    *W = vlanes;
+    *nch = n / vlanes;
+    *T = t;
+    *TC = (int)rest;
+}
+
+/* The store or accumulator line of one vector statement of width N; with
+ * `mask` (a C expression of the valid lane count) its memory accesses are
+ * masked (tt_vloadm / tt_vstorem: lanes past the count are not touched). */
+static void emit_vline(emitter *E, int si, phase ph, int N, const char *acc, const char *accx,
+                       const char *val, const char *idx, const char *mask)
+{
+    const tt_op *op = &E->L->s->stages[si].op;
+    char ld[32], st[32], mk[160];
+    snprintf(ld, sizeof ld, "tt_vload%s%d", mask ? "m" : "", N);
+    snprintf(st, sizeof st, "tt_vstore%s%d", mask ? "m" : "", N);
+    snprintf(mk, sizeof mk, "%s%s", mask ? ", " : "", mask ? mask : "");
+    int u = op->uid;
+    const char *mm = op->red == TT_RED_MAX ? "max" : "min";
+    if (E->acc == ACC_LOAD)
+        tt_str_catf(E->o, "%s[%s] = %s(&b%d[%s]%s);\n", acc, accx, ld, u, idx, mk);
+    else if (E->acc == ACC_STORE)
+        tt_str_catf(E->o, "%s(&b%d[%s], %s[%s]%s);\n", st, u, idx, acc, accx, mk);
+    else if (E->acc == ACC_UPDATE && op->red == TT_RED_SUM)
+        tt_str_catf(E->o, "%s[%s] = %s[%s] + %s;\n", acc, accx, acc, accx, val);
+    else if (E->acc == ACC_UPDATE)
+        tt_str_catf(E->o, "%s[%s] = tt_v%s%d(%s[%s], %s);\n", acc, accx, mm, N, acc, accx, val);
+    else if (ph == PH_INIT || op->red == TT_RED_NONE)
+        tt_str_catf(E->o, "%s(&b%d[%s], %s%s);\n", st, u, idx, val, mk);
+    else if (op->red == TT_RED_SUM)
+        tt_str_catf(E->o, "%s(&b%d[%s], %s(&b%d[%s]%s) + %s%s);\n", st, u, idx, ld, u, idx, mk, val, mk);
+    else
+        tt_str_catf(E->o, "%s(&b%d[%s], tt_v%s%d(%s(&b%d[%s]%s), %s)%s);\n", st, u, idx, mm, N, ld, u, idx,
+                    mk, val, mk);
 }
 
 /* One vector statement block: the lane variable set to `lane0` (a C
  * expression: "tt_ch * W" inside the chunk loop, a constant for the tail),
  * then the statement of width N whose value is `val`, on accumulator `accx`
- * of array `acc` in register-tile modes. */
+ * of array `acc` in register-tile modes.  When the lane runs along root
+ * its root past the root's extent (a tile that does not divide the channels:
+ * 58 of 64; define_ready has guarded the first lane) or the statement is a
+ * masked tail, `mask` is the C expression of its valid lane count and the
+ * statement comes in two forms: whole when every lane is valid, else masked
+ * with `mval`, the value built with masked loads. */
 static void emit_vstatement(emitter *E, int si, phase ph, defs D, int node, const char *lane0, int N,
-                            const char *acc, const char *accx, const char *val)
+                            const char *acc, const char *accx, const char *val, const char *mask,
+                            const char *mval)
 {
     const stage_info *I = &E->L->info[si];
     const tt_op *op = &E->L->s->stages[si].op;
@@ -888,36 +939,29 @@ static void emit_vstatement(emitter *E, int si, phase ph, defs D, int node, cons
     if (ph != PH_INIT && I->cond) {
         tt_str_cat(E->o, "if (");
         emit_expr(E, I->cond, si);
-        tt_str_cat(E->o, ") ");
+        tt_str_cat(E->o, ") {\n");
+        D.nguards++;
     }
-    if (E->acc == ACC_LOAD)
-        tt_str_catf(E->o, "%s[%s] = tt_vload%d(&b%d[%s]);\n", acc, accx, N, op->uid, idx.buf);
-    else if (E->acc == ACC_STORE)
-        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], %s[%s]);\n", N, op->uid, idx.buf, acc, accx);
-    else if (E->acc == ACC_UPDATE && op->red == TT_RED_SUM)
-        tt_str_catf(E->o, "%s[%s] = %s[%s] + %s;\n", acc, accx, acc, accx, val);
-    else if (E->acc == ACC_UPDATE)
-        tt_str_catf(E->o, "%s[%s] = tt_v%s%d(%s[%s], %s);\n", acc, accx,
-                    op->red == TT_RED_MAX ? "max" : "min", N, acc, accx, val);
-    else if (ph == PH_INIT || op->red == TT_RED_NONE)
-        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], %s);\n", N, op->uid, idx.buf, val);
-    else if (op->red == TT_RED_SUM)
-        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], tt_vload%d(&b%d[%s]) + %s);\n", N, op->uid, idx.buf, N,
-                    op->uid, idx.buf, val);
-    else
-        tt_str_catf(E->o, "tt_vstore%d(&b%d[%s], tt_v%s%d(tt_vload%d(&b%d[%s]), %s));\n", N, op->uid,
-                    idx.buf, op->red == TT_RED_MAX ? "max" : "min", N, N, op->uid, idx.buf, val);
+    if (!mask) {
+        emit_vline(E, si, ph, N, acc, accx, val, idx.buf, NULL);
+    } else {
+        tt_str_catf(E->o, "if (%s >= %d) {\n", mask, N);
+        emit_vline(E, si, ph, N, acc, accx, val, idx.buf, NULL);
+        tt_str_cat(E->o, "} else {\n");
+        emit_vline(E, si, ph, N, acc, accx, mval, idx.buf, mask);
+        tt_str_cat(E->o, "}\n");
+    }
     for (int g = 0; g < D.nguards; g++)
         tt_str_cat(E->o, "}\n");
     tt_str_free(&idx);
 }
 
 /* The value of one vector statement of width N (into *val); 0 on success. */
-static int vector_value(emitter *E, int si, phase ph, int node, int N, tt_str *val)
+static int vector_value(emitter *E, int si, phase ph, int node, int N, const char *mask, tt_str *val)
 {
     const stage_info *I = &E->L->info[si];
     const tt_op *op = &E->L->s->stages[si].op;
-    vctx v = {E, si, si * TT_MAX_NODES + node, N, 0};
+    vctx v = {E, si, si * TT_MAX_NODES + node, N, 0, mask};
     tt_str_init(val);
     tt_str *save = E->o;
     E->o = val;
@@ -945,7 +989,7 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
     const tt_op *op = &st->op;
     int node = st->iters[N->pos[li]].node;
     int64_t n = I->ext[node];
-    if (E->ref || n < 2 || n > 64 || vec_width(n, E->vlanes) < 2)
+    if (E->ref || n < 2 || n > 64 || (vec_width(n, E->vlanes) < 2 && n < 4))
         return 0;
     if (E->acc && !E->acc_vec)
         return 0; /* scalar accumulators: every access stays scalar */
@@ -953,21 +997,31 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         if (lane_coef(&I->val[I->inner_guard[k]], si * TT_MAX_NODES + node) != 0)
             return 0;
     /* statements wider than the hardware's vectors become chunks of its width */
-    int W, T;
+    int W, T, TC;
     int64_t nch;
-    vec_chunks(n, E->vlanes, &W, &nch, &T);
-    vctx v = {E, si, si * TT_MAX_NODES + node, W, 0};
-    /* the lane must enter every varying root linearly, without guards */
+    vec_chunks(n, E->vlanes, &W, &nch, &T, &TC);
+    vctx v = {E, si, si * TT_MAX_NODES + node, W, 0, NULL};
+    /* the lane must enter every varying root linearly, without guards, except
+     * one output root that it enters with coefficient 1 and that may run past
+     * its extent at the top only: that one is masked (emit_vstatement) */
     for (int k = 0; k < st->nnodes; k++)
         if (I->is_atom[k] && I->fuse_rel[k] >= 0 &&
             lane_coef(&I->val[st->rels[I->fuse_rel[k]].other], v.lane) != 0)
             return 0;
-    int nroots = op->ndim + (ph == PH_INIT ? 0 : op->nreduce);
-    for (int r = 0; r < nroots; r++)
-        if (lane_coef(&I->root[r], v.lane) != 0 &&
-            (I->guard_hi[r] || I->guard_lo[r] || !I->root[r].ok ||
-             (I->buf == LW_BUF_LOCAL && r < op->ndim && I->local_guard[r])))
+    int nroots = op->ndim + (ph == PH_INIT ? 0 : op->nreduce), mroot = -1;
+    for (int r = 0; r < nroots; r++) {
+        int64_t c = lane_coef(&I->root[r], v.lane);
+        if (c == 0)
+            continue;
+        if (I->guard_lo[r] || !I->root[r].ok ||
+            (I->buf == LW_BUF_LOCAL && r < op->ndim && I->local_guard[r]))
             return 0;
+        if (I->guard_hi[r]) {
+            if (c != 1 || r >= op->ndim || mroot >= 0)
+                return 0;
+            mroot = r;
+        }
+    }
     int64_t wc = 0;
     for (int d = 0; d < op->ndim; d++) {
         int64_t stride = 1;
@@ -980,16 +1034,38 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
     if (ph != PH_INIT && I->cond && varies(&v, I->cond))
         return 0;
     /* values first, into scratch strings, to learn whether they can be done */
-    tt_str val, tval;
-    int fail = vector_value(E, si, ph, node, W, &val);
+    tt_str val, tval, mval, mtval;
+    /* valid lanes: of the root that may run past its extent, and of a masked tail */
+    char mask[128] = "", tmask[192] = "";
+    if (mroot >= 0)
+        snprintf(mask, sizeof mask, "(INT64_C(%lld) - r%d_%d)", (long long)op->axis[mroot].extent, op->uid,
+                 mroot);
+    if (T && TC < T)
+        snprintf(tmask, sizeof tmask, mroot >= 0 ? "tt_mini(%s, INT64_C(%d))" : "%sINT64_C(%d)", mask, TC);
+    else if (T)
+        snprintf(tmask, sizeof tmask, "%s", mask);
+    int fail = 0;
+    tt_str_init(&val);
+    tt_str_init(&mval);
     tt_str_init(&tval);
+    tt_str_init(&mtval);
+    if (nch) {
+        tt_str_free(&val);
+        tt_str_free(&mval);
+        fail |= vector_value(E, si, ph, node, W, NULL, &val);
+        fail |= vector_value(E, si, ph, node, W, mask[0] ? mask : NULL, &mval);
+    }
     if (!fail && T) {
         tt_str_free(&tval);
-        fail = vector_value(E, si, ph, node, T, &tval);
+        tt_str_free(&mtval);
+        fail |= vector_value(E, si, ph, node, T, NULL, &tval);
+        fail |= vector_value(E, si, ph, node, T, tmask[0] ? tmask : NULL, &mtval);
     }
     if (fail) {
         tt_str_free(&val);
         tt_str_free(&tval);
+        tt_str_free(&mval);
+        tt_str_free(&mtval);
         return 0;
     }
     char lane0[64], accx[600];
@@ -1003,17 +1079,21 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         snprintf(lane0, sizeof lane0, "0");
         snprintf(accx, sizeof accx, "%s", E->acc_idx);
     }
-    emit_vstatement(E, si, ph, D, node, lane0, W, "acc", accx, val.buf);
+    if (nch)
+        emit_vstatement(E, si, ph, D, node, lane0, W, "acc", accx, val.buf, mask[0] ? mask : NULL, mval.buf);
     tt_str_cat(E->o, "}\n");
     if (T) {
         /* the narrower tail statement; its accumulators live in acct */
         tt_str_cat(E->o, "{\n");
         snprintf(lane0, sizeof lane0, "%lld", (long long)(nch * W));
-        emit_vstatement(E, si, ph, D, node, lane0, T, "acct", E->acc_idx, tval.buf);
+        emit_vstatement(E, si, ph, D, node, lane0, T, "acct", E->acc_idx, tval.buf, tmask[0] ? tmask : NULL,
+                        mtval.buf);
         tt_str_cat(E->o, "}\n");
     }
     tt_str_free(&val);
     tt_str_free(&tval);
+    tt_str_free(&mval);
+    tt_str_free(&mtval);
     return 1;
 }
 
@@ -1119,10 +1199,10 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     E->acc_vec = vec > 0;
     tt_str_free(&ix);
     if (vec) {
-        int W, T;
+        int W, T, TC;
         int64_t nch;
-        vec_chunks(vec, E->vlanes, &W, &nch, &T);
-        tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", W, (long long)(K * nch));
+        vec_chunks(vec, E->vlanes, &W, &nch, &T, &TC);
+        tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", W, (long long)(K * (nch ? nch : 1)));
         if (T)
             tt_str_catf(E->o, "tt_v%d acct[%lld];\n", T, (long long)K);
     }
@@ -1388,6 +1468,8 @@ const char *tt_codegen_prelude(void)
            "static inline void tt_vstore##N(float *p, tt_v##N v) { memcpy(p, &v, sizeof v); } \\\n"
            "static inline tt_v##N tt_vsplat##N(float x) { tt_v##N v = {0}; return v + x; } \\\n"
            "static inline tt_v##N tt_vgather##N(const float *p, int64_t c) { tt_v##N v; for (int k = 0; k < N; k++) v[k] = p[k * c]; return v; } \\\n"
+           "static inline tt_v##N tt_vloadmg##N(const float *p, int64_t n) { float t_[N] = {0}; for (int k = 0; k < N && k < n; k++) t_[k] = p[k]; tt_v##N v; memcpy(&v, t_, sizeof v); return v; } \\\n"
+           "static inline void tt_vstoremg##N(float *p, tt_v##N v, int64_t n) { float t_[N]; memcpy(t_, &v, sizeof v); for (int k = 0; k < N && k < n; k++) p[k] = t_[k]; } \\\n"
            "typedef int32_t tt_vi##N __attribute__((vector_size(4 * N))); \\\n"
            "static inline tt_v##N tt_vmax##N(tt_v##N a, tt_v##N b) { tt_vi##N m = a > b; return (tt_v##N)(((tt_vi##N)a & m) | ((tt_vi##N)b & ~m)); } \\\n"
            "static inline tt_v##N tt_vmin##N(tt_v##N a, tt_v##N b) { tt_vi##N m = a < b; return (tt_v##N)(((tt_vi##N)a & m) | ((tt_vi##N)b & ~m)); } \\\n"
@@ -1398,6 +1480,27 @@ const char *tt_codegen_prelude(void)
             * slower on a swish epilogue) */
            "#define TT_VFN(N, name, f) static inline tt_v##N tt_v##name##N(tt_v##N a) { float i_[N], o_[N]; memcpy(i_, &a, sizeof a); for (int k = 0; k < N; k++) o_[k] = f(i_[k]); tt_v##N r; memcpy(&r, o_, sizeof r); return r; }\n"
            "TT_VDEF(2) TT_VDEF(4) TT_VDEF(8) TT_VDEF(16) TT_VDEF(32) TT_VDEF(64)\n"
+           /* masked loads and stores (lanes from n on are zero / untouched):
+            * the ISA's own where there is one (compiler builtins, so that no
+            * intrinsics header is parsed per kernel), else element copies */
+           "#if defined(__AVX512F__)\n"
+           "static inline unsigned short tt_km16(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (unsigned short)((1u << n) - 1u); }\n"
+           "static inline tt_v16 tt_vloadm16(const float *p, int64_t n) { return __builtin_ia32_loadups512_mask(p, tt_vsplat16(0.0f), tt_km16(n)); }\n"
+           "static inline void tt_vstorem16(float *p, tt_v16 v, int64_t n) { __builtin_ia32_storeups512_mask(p, v, tt_km16(n)); }\n"
+           "#else\n"
+           "#define tt_vloadm16 tt_vloadmg16\n#define tt_vstorem16 tt_vstoremg16\n"
+           "#endif\n"
+           "#if defined(__AVX2__)\n"
+           "static inline tt_vi8 tt_km8(int64_t n) { tt_vi8 i = {0, 1, 2, 3, 4, 5, 6, 7}; return i < (int32_t)(n < 0 ? 0 : n > 8 ? 8 : n); }\n"
+           "static inline tt_v8 tt_vloadm8(const float *p, int64_t n) { return __builtin_ia32_maskloadps256((const tt_v8 *)p, tt_km8(n)); }\n"
+           "static inline void tt_vstorem8(float *p, tt_v8 v, int64_t n) { __builtin_ia32_maskstoreps256((tt_v8 *)p, tt_km8(n), v); }\n"
+           "#else\n"
+           "#define tt_vloadm8 tt_vloadmg8\n#define tt_vstorem8 tt_vstoremg8\n"
+           "#endif\n"
+           "#define tt_vloadm2 tt_vloadmg2\n#define tt_vstorem2 tt_vstoremg2\n"
+           "#define tt_vloadm4 tt_vloadmg4\n#define tt_vstorem4 tt_vstoremg4\n"
+           "#define tt_vloadm32 tt_vloadmg32\n#define tt_vstorem32 tt_vstoremg32\n"
+           "#define tt_vloadm64 tt_vloadmg64\n#define tt_vstorem64 tt_vstoremg64\n"
            "static inline void tt_free_ptr(void *p) { free(*(void **)p); }\n"
            "static inline void *tt_alloc(int64_t bytes) { void *p = NULL; if (posix_memalign(&p, 64, (size_t)(bytes + 64))) abort(); return p; }\n";
 }

@@ -278,6 +278,25 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
             }
         }
     }
+    /* channels with no such divisor (ShuffleNet's 58 = 2 x 29, 116, 232):
+     * whole vectors whose last tile runs past the channels, its lanes there
+     * masked by the emitter, scored by the share of lanes that are real */
+    for (int64_t nv = 1; nv <= 4; nv++) {
+        int64_t c3 = nv * lanes;
+        if (ec % c3 == 0 || c3 > ((ec + lanes - 1) / lanes) * lanes)
+            continue;
+        double useful = (double)ec / (double)(((ec + c3 - 1) / c3) * c3);
+        for (int64_t rt = 1; rt <= 8 && rt <= ew; rt++) {
+            if (ew % rt || rt * nv > max_acc)
+                continue;
+            double score = (double)(rt * nv * 8 + rt) * useful;
+            if (score > best_score + 1e-9) {
+                best_score = score;
+                best_c3 = c3;
+                best_rt = rt;
+            }
+        }
+    }
     int64_t best_nv = (best_c3 + lanes - 1) / lanes;
     /* A row count with no divisor from 4 to 8 (a prime: Inception's 71, 17, 35)
      * left a 1- or 2-row tile, a quarter of the accumulators and 20 GFLOP/s
@@ -300,7 +319,8 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
         }
     }
     int64_t row_tiles = (ew + best_rt - 1) / best_rt;
-    int64_t c2 = largest_divisor_le(ec / best_c3, best_c3 >= 64 ? 1 : 64 / best_c3);
+    int64_t ctiles = (ec + best_c3 - 1) / best_c3; /* the last one masked when c3 does not divide */
+    int64_t c2 = largest_divisor_le(ctiles, best_c3 >= 64 ? 1 : 64 / best_c3);
     /* level 2 along the row axis: several register tiles share one block of
      * weights (r1 x c2*c3, kept in L1) inside the outer reduction loop */
     int64_t w2 = largest_divisor_le(row_tiles, 64 / best_rt > 0 ? 64 / best_rt : 1);
@@ -312,7 +332,7 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
         int64_t others = 1;
         for (int i = 0; i < ndim - 3; i++)
             others *= A->axis[i].extent;
-        int64_t tiles_per_row = others * ((ew + rowpix - 1) / rowpix) * (ec / (c2 * best_c3));
+        int64_t tiles_per_row = others * ((ew + rowpix - 1) / rowpix) * (ctiles / c2);
         for (int64_t c = largest_divisor_le(eh, 64 / rowpix > 0 ? 64 / rowpix : 1); c > 1; c--)
             if (eh % c == 0 && tiles_per_row * (eh / c) >= 8) {
                 h2 = c;
