@@ -9,6 +9,7 @@
 
 #include "../db/db.h"
 #include "../exec/exec.h"
+#include "../measure/evaluate.h"
 #include "../util/npy.h"
 #include "../zoo/zoo.h"
 #include "cli.h"
@@ -415,17 +416,31 @@ int cmd_run(int argc, char **argv)
         }
         for (int c = 0; c < m->ncalls; c++)
             total += cs[c];
-        fprintf(stderr, "%4s %9s %6s %8s  %-44s %s\n", "call", "ms", "%", "GFLOP/s", "class", "node");
+        /* the denominators: this host's FMA peak on as many threads (a 0.1 s
+         * measurement, src/util/peak.c); bytes are each kernel's arguments
+         * read or written once, so GB/s is a floor of its memory traffic */
+        int pthreads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        double peak = tt_fma_peak(TT_ISA_BEST, pthreads, 0.01);
+        fprintf(stderr, "%4s %9s %6s %8s %6s %7s  %-44s %s\n", "call", "ms", "%", "GFLOP/s", "%peak", "GB/s",
+                "class", "node");
         for (int c = 0; c < m->ncalls; c++) {
             const tt_mcall *mc = &m->calls[c];
             if (mc->kind != TT_MCALL_KERNEL)
                 continue;
             const tt_kernel *kn = &m->kernels[mc->kernel];
-            fprintf(stderr, "%4d %9.3f %6.1f %8.1f  %-44s %s\n", c, cs[c] * 1e3,
-                    100 * cs[c] / total, kn->dag->flops / cs[c] / 1e9, kn->dag->class_key,
-                    g->nodes[mc->node].name);
+            tt_io io;
+            tt_eval_io(kn->dag, &io);
+            double bytes = 0;
+            for (int k = 0; k <= io.nin; k++)
+                bytes += 4.0 * (double)io.numel[k];
+            double gf = kn->dag->flops / cs[c] / 1e9;
+            fprintf(stderr, "%4d %9.3f %6.1f %8.1f %6.1f %7.1f  %-44s %s\n", c, cs[c] * 1e3,
+                    100 * cs[c] / total, gf, peak > 0 ? 100 * gf / peak : 0.0, bytes / cs[c] / 1e9,
+                    kn->dag->class_key, g->nodes[mc->node].name);
         }
         fprintf(stderr, "sum of the best call times: %.3f ms\n", total * 1e3);
+        fprintf(stderr, "%%peak: of this host's fp32 FMA peak, %.1f GFLOP/s on %d thread(s) (%s)\n", peak,
+                pthreads, tt_isa_name(TT_ISA_BEST));
         free(cs);
     }
     double max_abs = 0, max_ref = 0, max_rel = 0;

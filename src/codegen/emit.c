@@ -677,6 +677,24 @@ static int varies(vctx *v, const tt_expr *e)
                 return 0;
         }
     }
+    if ((e->kind == TT_E_LT || e->kind == TT_E_GE || e->kind == TT_E_LE || e->kind == TT_E_GT) &&
+        e->args[1]->kind == TT_E_INT) {
+        /* x < K with x = (multiple of N) + lane and N | K: the same for every
+         * lane (a concat's "which input" test across a vector of channels
+         * when every input's channel count is a multiple of N); x <= K is
+         * x < K + 1 */
+        int64_t K = e->args[1]->u.ival + (e->kind == TT_E_LE || e->kind == TT_E_GT ? 1 : 0);
+        aff x;
+        lw_index_form(v->E->L, v->si, e->args[0], &x);
+        if (x.ok && lane_coef(&x, v->lane) == 1 && x.c % v->N == 0 && K % v->N == 0) {
+            int aligned = 1;
+            for (int i = 0; i < x.n; i++)
+                if (x.atom[i] != v->lane && x.coef[i] % v->N)
+                    aligned = 0;
+            if (aligned)
+                return 0;
+        }
+    }
     for (int i = 0; i < e->n; i++)
         if (varies(v, e->args[i]))
             return 1;

@@ -95,4 +95,15 @@ double tt_median(double *v, int n);
  * core's data cannot use). */
 int64_t tt_host_cache_bytes(int level);
 
+
+/* The host's fp32 FMA peak in GFLOP/s on `threads` threads (src/util/peak.c):
+ * independent FMA chains on the ISA's vector registers, about `seconds` per
+ * run (<= 0: 20 ms), best of 5 runs.  TT_ISA_BEST measures the widest ISA the
+ * CPU has (the one kernels are compiled for with -march=native).  0 when the
+ * CPU lacks the ISA or is not x86.  The denominator of "% of peak". */
+typedef enum tt_isa { TT_ISA_BEST = 0, TT_ISA_AVX2, TT_ISA_AVX512, TT_ISA_COUNT } tt_isa;
+double tt_fma_peak(tt_isa isa, int threads, double seconds);
+/* "avx2", "avx512" (TT_ISA_BEST: the widest present) or "none". */
+const char *tt_isa_name(tt_isa isa);
+
 #endif
