@@ -763,6 +763,21 @@ static void test_prelude_math(void)
         "    out[4] = tt_expf(-200.0f); out[5] = tt_expf(100.0f); out[6] = tt_expf(NAN);\n"
         "    out[7] = tt_tanhf(NAN); out[8] = tt_erff(-INFINITY); out[9] = tt_sigmoidf(-200.0f);\n"
         "    out[10] = tt_expf(0.0f); out[11] = tt_tanhf(-30.0f); out[12] = tt_erff(0.0f);\n"
+        /* the vector forms (16 and 8 lanes), on the same grid and edge cases */
+        "    double v[2] = {0, 0};\n"
+        "    for (float x0 = -87.3f; x0 < 88.7f; x0 += 16 * 0.000731f) {\n"
+        "        tt_v16 x; for (int k = 0; k < 16; k++) x[k] = x0 + k * 0.000731f;\n"
+        "        tt_v16 y = tt_vexp16(x), z = tt_vsigmoid16(x);\n"
+        "        for (int k = 0; k < 16; k++) {\n"
+        "            double e = exp((double)x[k]), sg = 1.0 / (1.0 + exp(-(double)x[k]));\n"
+        "            double d0 = fabs(y[k] - e) / e, d1 = fabs(z[k] - sg) / sg;\n"
+        "            v[0] = d0 > v[0] ? d0 : v[0]; v[1] = d1 > v[1] ? d1 : v[1];\n"
+        "        }\n"
+        "    }\n"
+        "    out[13] = v[0] * 8388608.0; out[14] = v[1] * 8388608.0;\n"
+        "    tt_v8 e8 = {-200.0f, 100.0f, NAN, 0.0f, INFINITY, -INFINITY, 1.0f, -1.0f};\n"
+        "    tt_v8 r8 = tt_vexp8(e8), s8 = tt_vsigmoid8(e8);\n"
+        "    for (int k = 0; k < 8; k++) { out[15 + k] = r8[k]; out[23 + k] = s8[k]; }\n"
         "}\n";
     char dir[256];
     const char *tmp = getenv("TMPDIR");
@@ -785,7 +800,7 @@ static void test_prelude_math(void)
         *(void **)&f = dlsym(h, "tt_math_errors");
     CHECK(f != NULL);
     if (f) {
-        double o[13];
+        double o[31];
         f(o);
         fprintf(stderr, "    worst error in ulps: exp %.1f, tanh %.1f, erf %.1f, sigmoid %.1f\n", o[0],
                 o[1], o[2], o[3]);
@@ -793,6 +808,12 @@ static void test_prelude_math(void)
                   o[3]);
         CHECK(o[4] == 0 && isinf(o[5]) && o[5] > 0 && isnan(o[6]) && isnan(o[7]));
         CHECK(o[8] == -1 && o[9] == 0 && o[10] == 1 && o[11] == -1 && o[12] == 0);
+        fprintf(stderr, "    vector forms: exp %.1f, sigmoid %.1f ulps\n", o[13], o[14]);
+        CHECK_MSG(o[13] <= 8 && o[14] <= 8, "%g %g", o[13], o[14]);
+        /* exp: -200 -> 0, 100 -> inf, nan, 1, inf, 0, e, 1/e; sigmoid likewise */
+        CHECK(o[15] == 0 && isinf(o[16]) && o[16] > 0 && isnan(o[17]) && o[18] == 1);
+        CHECK(isinf(o[19]) && o[20] == 0 && fabs(o[21] - M_E) < 1e-6 && fabs(o[22] - 1 / M_E) < 1e-6);
+        CHECK(o[23] == 0 && o[24] == 1 && isnan(o[25]) && o[26] == 0.5 && o[27] == 1 && o[28] == 0);
     }
     if (h)
         dlclose(h);
