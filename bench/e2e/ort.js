@@ -16,6 +16,10 @@
 //       per-call work (wrapping the input, allocating and returning the output).
 //       max_rel_err = max |ort - ref| / max |ref| over the first output.
 //
+//   --profile PREFIX: ONNX Runtime's own per-node profile of the timed runs, written to
+//       PREFIX_<date>.json (a Chrome trace: one event per node run, with its op type); the
+//       JSON line then also has "profile_file".
+//
 //   node bench/e2e/ort.js --compare A.npy B.npy
 //       Prints {"max_abs_err":..., "max_rel_err":..., "n":...}: max |A - B| and that over
 //       max |B| (B is the reference).  Used for transtune's output against PyTorch's.
@@ -128,7 +132,7 @@ async function main(argv) {
         console.log(JSON.stringify(compare(a.data, b.data)));
         return;
     }
-    let model = null, input = null, ref = null, threads = 1, repeat = 20, warmup = 5;
+    let model = null, input = null, ref = null, threads = 1, repeat = 20, warmup = 5, prof = null;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const val = () => {
@@ -140,6 +144,7 @@ async function main(argv) {
         else if (a === '--threads') threads = posInt(a, val(), 1);
         else if (a === '--repeat') repeat = posInt(a, val(), 1);
         else if (a === '--warmup') warmup = posInt(a, val(), 0);
+        else if (a === '--profile') prof = val();
         else if (a === '-h' || a === '--help') {
             const src = fs.readFileSync(__filename, 'utf8').split('\n');
             const end = src.findIndex((l, k) => k > 0 && !l.startsWith('//'));
@@ -166,6 +171,10 @@ async function main(argv) {
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
     };
+    if (prof) {
+        opts.enableProfiling = true;
+        opts.profileFilePrefix = prof;
+    }
     const t0 = process.hrtime.bigint();
     const session = await ort.InferenceSession.create(model, opts);
     const loadS = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -209,6 +218,7 @@ async function main(argv) {
     res.min_ms = Math.min(...t);
     res.mean_ms = t.reduce((a, b) => a + b, 0) / t.length;
     res.load_s = loadS;
+    if (prof && session.endProfiling) res.profile_file = session.endProfiling();
     console.log(JSON.stringify(res));
     if (session.release) await session.release();
 }

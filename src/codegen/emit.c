@@ -1366,6 +1366,14 @@ static void emit_stage(emitter *E, int si)
                           I->ext[st->iters[U->pos[j]].node] == 1))
             j--;
         if (j >= 0 && j < U->n - 1 && st->nodes[st->iters[U->pos[j]].node].kind == TT_ITER_REDUCE) {
+            /* the tile also takes the reduction loops right outside it,
+             * unrolled or not: the accumulators' indices
+             * depend only on the spatial loops inside, and they are then
+             * loaded and stored once per whole run of reductions instead of
+             * once per outer reduction step (a 7x7 stem: once per 147 taps, not
+             * per kernel row of 21) */
+            while (j > 0 && st->nodes[st->iters[U->pos[j - 1]].node].kind == TT_ITER_REDUCE)
+                j--;
             int64_t K = 1;
             for (int k = j + 1; k < U->n; k++) {
                 int nd = st->iters[U->pos[k]].node;

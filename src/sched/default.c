@@ -375,9 +375,15 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
         st_split(g, anchor, base + 2 * j, &r1v[j], 1);
     /* SSRSRS: S0 S1 R0 S2 R1 S3 */
     int order[TT_MAX_ITERS], no = 0;
-    for (int lvl = 0; lvl < 2; lvl++)
-        for (int i = 0; i < ndim; i++)
-            order[no++] = 4 * i + lvl;
+    /* level 0 (the parallel tiles) with the channel axis outermost: tiles
+     * that follow each other share their block of weights, which then stays
+     * in L2 instead of being read again from L3 for every row tile (ResNet-18's
+     * 14x14x256 3x3 convs: 79% of peak in the model with rows outermost) */
+    order[no++] = 4 * (ndim - 1);
+    for (int i = 0; i < ndim - 1; i++)
+        order[no++] = 4 * i;
+    for (int i = 0; i < ndim; i++)
+        order[no++] = 4 * i + 1;
     for (int j = 0; j < nred; j++)
         order[no++] = base + 2 * j;
     for (int i = 0; i < ndim; i++)
@@ -407,7 +413,10 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
         emit(g, &x);
     }
     int corder[TT_MAX_ITERS], nc = 0;
-    for (int lvl = 0; lvl < 3; lvl++)
+    corder[nc++] = 3 * (ndim - 1); /* channel tiles outermost, as above */
+    for (int i = 0; i < ndim - 1; i++)
+        corder[nc++] = 3 * i;
+    for (int lvl = 1; lvl < 3; lvl++)
         for (int i = 0; i < ndim; i++)
             corder[nc++] = 3 * i + lvl;
     st_ids(g, TT_STEP_RE, cons_uid, corder, nc);
