@@ -1031,10 +1031,10 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         int64_t c = lane_coef(&I->root[r], v.lane);
         if (c == 0)
             continue;
-        if (I->guard_lo[r] || !I->root[r].ok ||
-            (I->buf == LW_BUF_LOCAL && r < op->ndim && I->local_guard[r]))
+        int local = I->buf == LW_BUF_LOCAL && r < op->ndim && I->local_guard[r];
+        if (I->guard_lo[r] || !I->root[r].ok)
             return 0;
-        if (I->guard_hi[r]) {
+        if (I->guard_hi[r] || local) {
             if (c != 1 || r >= op->ndim || mroot >= 0)
                 return 0;
             mroot = r;
@@ -1054,10 +1054,21 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
     /* values first, into scratch strings, to learn whether they can be done */
     tt_str val, tval, mval, mtval;
     /* valid lanes: of the root that may run past its extent, and of a masked tail */
-    char mask[128] = "", tmask[192] = "";
-    if (mroot >= 0)
-        snprintf(mask, sizeof mask, "(INT64_C(%lld) - r%d_%d)", (long long)op->axis[mroot].extent, op->uid,
-                 mroot);
+    char mask[160] = "", tmask[224] = "";
+    if (mroot >= 0) {
+        /* past the tensor's extent, and/or past the region of a local buffer
+         * (its own split covering more than the region: r - m < R) */
+        int hi = I->guard_hi[mroot], u = op->uid;
+        long long Ex = (long long)op->axis[mroot].extent;
+        if (I->buf == LW_BUF_LOCAL && I->local_guard[mroot] && hi)
+            snprintf(mask, sizeof mask, "tt_mini(INT64_C(%lld) - r%d_%d, INT64_C(%lld) - (r%d_%d - m%d_%d))", Ex,
+                     u, mroot, (long long)I->R[mroot], u, mroot, u, mroot);
+        else if (I->buf == LW_BUF_LOCAL && I->local_guard[mroot])
+            snprintf(mask, sizeof mask, "(INT64_C(%lld) - (r%d_%d - m%d_%d))", (long long)I->R[mroot], u, mroot,
+                     u, mroot);
+        else
+            snprintf(mask, sizeof mask, "(INT64_C(%lld) - r%d_%d)", Ex, u, mroot);
+    }
     if (T && TC < T)
         snprintf(tmask, sizeof tmask, mroot >= 0 ? "tt_mini(%s, INT64_C(%d))" : "%sINT64_C(%d)", mask, TC);
     else if (T)
