@@ -152,6 +152,27 @@ class CatSplitSlicePad(nn.Module):
         return torch.cat([y[..., :4], z], dim=2)
 
 
+class Shuffle(nn.Module):
+    """ShuffleNet-v2's block structure: chunk (Slice), concat, and the channel
+    shuffle (Reshape -> Transpose -> Reshape) between convolutions, on channel
+    counts that are not a multiple of 8 (10, 20)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 20, 3, padding=1)
+        self.c2 = nn.Conv2d(10, 10, 1)
+        self.c3 = nn.Conv2d(20, 6, 1)
+
+    def forward(self, x):
+        x = F.relu(self.c1(x))
+        for _ in range(2):
+            a, b = x.chunk(2, dim=1)
+            x = torch.cat([a, F.relu(self.c2(b))], dim=1)
+            n, c, h, w = x.shape
+            x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        return self.c3(x)
+
+
 class Embed(nn.Module):
     """BERT-style embedding at opset 17: token Gather, positions from Range,
     a padding mask from Equal/Where/Expand, LayerNormalization, Cast."""
@@ -227,6 +248,8 @@ def torch_fixtures():
     export("transformer", Block(), torch.randn(1, 8, 16))
     torch.manual_seed(4)
     export("catsplit", CatSplitSlicePad(), torch.randn(1, 6, 7, 9))
+    torch.manual_seed(7)
+    export("shuffle", Shuffle(), torch.randn(1, 3, 9, 11))
     torch.manual_seed(5)
     ids = torch.randint(0, 50, (1, 8))
     ids[0, 6:] = 0

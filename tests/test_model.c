@@ -166,7 +166,7 @@ static void test_resnet50_tvm_covers_log(void)
 static void test_onnx_fixtures_match_torch(void)
 {
     static const char *const names[] = {"convnet", "transformer", "shapechain", "catsplit", "resblocks", "densebits",
-                                        "legacy10", NULL};
+                                        "legacy10", "shuffle", NULL};
     for (int i = 0; names[i]; i++) {
         char path[256], inp[256], outp[256];
         snprintf(path, sizeof path, "tests/data/onnx/%s.onnx", names[i]);
@@ -179,6 +179,18 @@ static void test_onnx_fixtures_match_torch(void)
         CHECK_MSG(tt_npy_read(inp, &in, &err) == 0 && tt_npy_read(outp, &want, &err) == 0, "%s",
                   err.msg);
         CHECK(want.numel == tt_tensor_numel(&m->g->tensors[m->output]));
+        if (!strcmp(names[i], "shuffle")) {
+            /* the layout pass keeps the shuffle block NHWC: its Reshape ->
+             * Transpose -> Reshape is one channel shuffle kernel, and no
+             * transpose is left but the model's input and output ones */
+            int shuffles = 0, transposes = 0;
+            for (int k = 0; k < m->nkernels; k++) {
+                shuffles += !strcmp(m->kernels[k].dag->class_key, "channel_shuffle");
+                transposes += !strcmp(m->kernels[k].dag->class_key, "transpose");
+            }
+            CHECK_MSG(shuffles == 1 && transposes <= 2, "shuffle kernels %d, transposes %d", shuffles,
+                      transposes);
+        }
         float *got = malloc((size_t)want.numel * sizeof *got);
         tt_exec *e = NULL;
         tt_exec_opts o = {.threads = 2};

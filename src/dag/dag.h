@@ -301,6 +301,10 @@ int tt_dag_concat(tt_dag *d, int n, const int *xs, int axis, tt_err *err);
 int tt_dag_transpose(tt_dag *d, int x, const int *perm, const char *name, tt_err *err);
 int tt_dag_slice(tt_dag *d, int x, const int64_t *start, const int64_t *step,
                  const int64_t *oshape, tt_err *err);
+/* ShuffleNet's channel shuffle on the last axis (C channels seen as [g, C/g],
+ * transposed to [C/g, g]): out[.., c] = x[.., (c % g) * (C/g) + c / g];
+ * g must divide C.  NCHW graphs spell it Reshape -> Transpose -> Reshape. */
+int tt_dag_channel_shuffle(tt_dag *d, int x, int64_t groups, tt_err *err);
 int tt_dag_pad(tt_dag *d, int x, const int64_t *before, const int64_t *after, double value,
                tt_err *err);
 

@@ -359,6 +359,36 @@ int tt_dag_transpose(tt_dag *d, int x, const int *perm, const char *name, tt_err
     return y;
 }
 
+int tt_dag_channel_shuffle(tt_dag *d, int x, int64_t groups, tt_err *err)
+{
+    tt_op *X = tt_dag_op(d, x);
+    int r = X->ndim;
+    if (r < 1)
+        return tt_err_set(err, "channel shuffle of a scalar");
+    int64_t C = X->axis[r - 1].extent;
+    if (groups < 1 || C % groups)
+        return tt_err_set(err, "channel shuffle: %lld groups do not divide %lld channels",
+                          (long long)groups, (long long)C);
+    int64_t shape[TT_MAX_DIMS];
+    for (int k = 0; k < r; k++)
+        shape[k] = X->axis[k].extent;
+    int y = tt_dag_compute(d, "T_channel_shuffle", "injective", r, shape, NULL, 0, NULL, NULL,
+                           TT_RED_NONE);
+    tt_arena *a = d->arena;
+    tt_expr *idx[TT_MAX_DIMS];
+    for (int k = 0; k < r - 1; k++)
+        idx[k] = tt_e_axis(a, k);
+    tt_expr *c = tt_e_axis(a, r - 1);
+    idx[r - 1] = tt_e_bin(a, TT_E_ADD,
+                          tt_e_bin(a, TT_E_MUL, tt_e_bin(a, TT_E_FLOORMOD, c, tt_e_int(a, groups)),
+                                   tt_e_int(a, C / groups)),
+                          tt_e_bin(a, TT_E_FLOORDIV, tt_e_axis(a, r - 1), tt_e_int(a, groups)));
+    tt_op *op = tt_dag_op(d, y);
+    op->body = load_idx(d, x, r, idx);
+    snprintf(op->attrs, sizeof op->attrs, "groups=%lld", (long long)groups);
+    return y;
+}
+
 /* Strided slice: out[i..] = x[start_k + i_k * step_k ..] (steps nonzero). */
 int tt_dag_slice(tt_dag *d, int x, const int64_t *start, const int64_t *step,
                  const int64_t *oshape, tt_err *err)

@@ -41,7 +41,8 @@ static ncls classify(const tt_graph *g, const tt_node *n)
     static const char *const anchor[] = {"Conv", "tt.Dense", "tt.BatchMatMul", "MaxPool",
                                          "AveragePool", "GlobalAveragePool", "Softmax",
                                          "LayerNormalization", "ReduceMean", "Concat",
-                                         "Transpose", "Slice", "Pad", "tt.SliceAxis", NULL};
+                                         "Transpose", "Slice", "Pad", "tt.SliceAxis",
+                                         "tt.ChannelShuffle", NULL};
     static const char *const ew[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Relu",
                                      "Clip", "Sigmoid", "Tanh", "Erf", "Sqrt", "Exp", "Neg",
                                      "HardSigmoid", "HardSwish", NULL};
@@ -466,6 +467,12 @@ static int kb_anchor(kb *K, int ai)
             if (x < 0)
                 return -1;
             y = tt_dag_transpose(K->d, x, perm, NULL, err);
+        } else if (!strcmp(op, "tt.ChannelShuffle")) {
+            const tt_tensor *X = &g->tensors[n->in[0]];
+            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+            if (x < 0)
+                return -1;
+            y = tt_dag_channel_shuffle(K->d, x, tt_node_int(n, "groups", 1), err);
         } else if (!strcmp(op, "Slice") || !strcmp(op, "tt.SliceAxis")) {
             const tt_tensor *X = &g->tensors[n->in[0]];
             int64_t start[TT_MAX_DIMS], step[TT_MAX_DIMS];

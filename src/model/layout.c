@@ -173,6 +173,130 @@ static int is_spatial(const char *op)
            !strcmp(op, "GlobalAveragePool");
 }
 
+/* The one live node that reads tensor t (t not a graph output), else -1. */
+static int sole_user(const tt_graph *g, int t)
+{
+    if (g->tensors[t].is_output)
+        return -1;
+    int u = -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        const tt_node *n = &g->nodes[i];
+        if (n->dead)
+            continue;
+        for (int k = 0; k < n->nin; k++)
+            if (n->in[k] == t) {
+                if (u >= 0 && u != i)
+                    return -1;
+                u = i;
+            }
+    }
+    return u;
+}
+
+/* ShuffleNet's channel shuffle of an NHWC tensor x (logical [N,C,H,W]):
+ *   Reshape [N,g,C/g,H,W] -> Transpose [0,2,1,3,4] -> Reshape [N,C,H,W]
+ * starting at node i becomes one tt.ChannelShuffle (groups g) on the NHWC
+ * tensor, NHWC out: a gather along the channels, where the NCHW spelling would
+ * cost a transpose to NCHW, the 5-D transpose and one back (three copies).
+ * Returns 1 if rewritten. */
+static int shuffle_rewrite(lay *L, int i)
+{
+    tt_graph *g = L->g;
+    int x = g->nodes[i].in[0], r5 = g->nodes[i].out[0];
+    const tt_tensor *X = &g->tensors[x], *R5 = &g->tensors[r5];
+    if (strcmp(g->nodes[i].op, "Reshape") || !is_nhwc(g, x) || X->ndim != 4 || R5->ndim != 5)
+        return 0;
+    int64_t N = X->shape[0], H = X->shape[1], W = X->shape[2], C = X->shape[3];
+    int64_t G = R5->shape[1];
+    if (R5->shape[0] != N || G < 1 || C % G || R5->shape[2] != C / G || R5->shape[3] != H ||
+        R5->shape[4] != W)
+        return 0;
+    int j = sole_user(g, r5);
+    if (j < 0 || strcmp(g->nodes[j].op, "Transpose"))
+        return 0;
+    const tt_attr *pa = tt_node_attr(&g->nodes[j], "perm");
+    static const int64_t want[5] = {0, 2, 1, 3, 4};
+    if (!pa || pa->n != 5 || memcmp(pa->ints, want, sizeof want))
+        return 0;
+    int t5 = g->nodes[j].out[0];
+    int k = sole_user(g, t5);
+    if (k < 0 || strcmp(g->nodes[k].op, "Reshape"))
+        return 0;
+    int y = g->nodes[k].out[0];
+    const tt_tensor *Y = &g->tensors[y];
+    if (Y->ndim != 4 || Y->shape[0] != N || Y->shape[1] != C || Y->shape[2] != H || Y->shape[3] != W)
+        return 0;
+    char name[200];
+    snprintf(name, sizeof name, "%.190s", g->nodes[k].name);
+    g->nodes[i].dead = g->nodes[j].dead = g->nodes[k].dead = 1;
+    int nd = mp_node(g, "tt.ChannelShuffle", name, 1, &x, y);
+    tt_node_set_int(g, nd, "groups", G);
+    set_nhwc_shape(&g->tensors[y]);
+    return 1;
+}
+
+/* A slice of an NHWC tensor along one axis: tt.SliceAxis on the permuted
+ * axis (a Slice with constant starts and unit steps is first reduced to that
+ * form).  Returns 1 if done, 0 if the node must read NCHW. */
+static int slice_nhwc(lay *L, int i)
+{
+    tt_graph *g = L->g;
+    tt_node *n = &g->nodes[i];
+    int x = n->in[0], out = n->out[0];
+    const tt_tensor *X = &g->tensors[x], *O = &g->tensors[out];
+    if (!is_nhwc(g, x) || X->ndim != 4 || O->ndim != 4)
+        return 0;
+    int64_t ax = -1, start = 0;
+    if (!strcmp(n->op, "tt.SliceAxis")) {
+        ax = tt_node_int(n, "axis", 0);
+        start = tt_node_int(n, "start", 0);
+    } else if (!strcmp(n->op, "Slice")) {
+        const tt_tensor *S = n->nin > 1 && n->in[1] >= 0 ? &g->tensors[n->in[1]] : NULL;
+        const tt_tensor *A = n->nin > 3 && n->in[3] >= 0 ? &g->tensors[n->in[3]] : NULL;
+        const tt_tensor *P = n->nin > 4 && n->in[4] >= 0 ? &g->tensors[n->in[4]] : NULL;
+        if (!S || !S->data || S->dtype != TT_DT_INT64 || (A && (!A->data || A->dtype != TT_DT_INT64)) ||
+            (P && (!P->data || P->dtype != TT_DT_INT64)))
+            return 0;
+        int64_t cnt = tt_tensor_numel(S);
+        for (int64_t k = 0; k < cnt; k++) {
+            int64_t a = A ? ((const int64_t *)A->data)[k] : k;
+            if (a < 0)
+                a += 4;
+            if (a < 0 || a > 3 || (P && ((const int64_t *)P->data)[k] != 1))
+                return 0;
+            /* the logical (NCHW) extent of axis a in X */
+            int64_t dim = X->shape[to_phys[a]];
+            int64_t s0 = ((const int64_t *)S->data)[k];
+            if (s0 < 0)
+                s0 += dim;
+            s0 = s0 < 0 ? 0 : s0 > dim ? dim : s0;
+            if (s0 == 0 && O->shape[a] == dim)
+                continue; /* this axis is whole */
+            if (ax >= 0 && ax != a)
+                return 0; /* more than one axis sliced */
+            ax = a;
+            start = s0;
+        }
+        if (ax < 0)
+            ax = 1, start = 0; /* a copy */
+    } else {
+        return 0;
+    }
+    if (ax < 0 || ax > 3)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (d != ax && O->shape[d] != X->shape[to_phys[d]])
+            return 0;
+    char name[200];
+    snprintf(name, sizeof name, "%.190s", n->name);
+    n->dead = 1;
+    int nd = mp_node(g, "tt.SliceAxis", name, 1, &x, out);
+    tt_node_set_int(g, nd, "axis", to_phys[ax]);
+    tt_node_set_int(g, nd, "start", start);
+    set_nhwc_shape(&g->tensors[out]);
+    return 1;
+}
+
 int mp_layout_nhwc(tt_graph *g, tt_err *err)
 {
     lay L = {g, 0, NULL, NULL};
@@ -260,6 +384,8 @@ int mp_layout_nhwc(tt_graph *g, tt_err *err)
                 }
             }
         }
+        if (shuffle_rewrite(&L, i) || slice_nhwc(&L, i))
+            continue;
         /* Everything else reads NCHW. */
         for (int k = 0; k < nin; k++) {
             int t = g->nodes[i].in[k];
