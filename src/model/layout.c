@@ -297,6 +297,50 @@ static int slice_nhwc(lay *L, int i)
     return 1;
 }
 
+/* Zero padding of H and W read only by an AveragePool of no padding of its
+ * own (torch's avg_pool2d with count_include_pad, as Inception exports it) is
+ * that pool with the pads and count_include_pad = 1: one kernel instead of a
+ * padded copy and a pool.  Returns 1 if the Pad node i was folded away. */
+static int pad_into_avgpool(lay *L, int i)
+{
+    tt_graph *g = L->g;
+    const tt_node *n = &g->nodes[i];
+    int x = n->in[0], out = n->out[0];
+    const tt_tensor *P = &g->tensors[n->in[1]];
+    if (P->dtype != TT_DT_INT64 || tt_tensor_numel(P) != 8)
+        return 0;
+    const int64_t *pd = P->data;
+    /* NCHW order: [n0, c0, h0, w0, n1, c1, h1, w1]; only H and W, none negative */
+    if (pd[0] || pd[1] || pd[4] || pd[5] || pd[2] < 0 || pd[3] < 0 || pd[6] < 0 || pd[7] < 0)
+        return 0;
+    if (n->nin > 2 && n->in[2] >= 0) {
+        const tt_tensor *V = &g->tensors[n->in[2]];
+        if (!V->data || V->dtype != TT_DT_FLOAT || tt_tensor_numel(V) != 1 || ((const float *)V->data)[0] != 0)
+            return 0;
+    }
+    const tt_attr *va = tt_node_attr(n, "value");
+    if (va && va->f != 0)
+        return 0;
+    int u = sole_user(g, out);
+    if (u < 0 || strcmp(g->nodes[u].op, "AveragePool") || g->nodes[u].in[0] != out)
+        return 0;
+    const tt_node *pool = &g->nodes[u];
+    const tt_attr *pp = tt_node_attr(pool, "pads");
+    if (pp)
+        for (int k = 0; k < pp->n; k++)
+            if (pp->ints[k])
+                return 0;
+    const tt_attr *ap = tt_node_attr(pool, "auto_pad");
+    if (tt_node_int(pool, "ceil_mode", 0) || (ap && strcmp(ap->s, "NOTSET")))
+        return 0;
+    int64_t pads[4] = {pd[2], pd[3], pd[6], pd[7]};
+    tt_node_set_ints(g, u, "pads", 4, pads);
+    tt_node_set_int(g, u, "count_include_pad", 1);
+    g->nodes[u].in[0] = x;
+    g->nodes[i].dead = 1;
+    return 1;
+}
+
 int mp_layout_nhwc(tt_graph *g, tt_err *err)
 {
     lay L = {g, 0, NULL, NULL};
@@ -386,6 +430,19 @@ int mp_layout_nhwc(tt_graph *g, tt_err *err)
         }
         if (shuffle_rewrite(&L, i) || slice_nhwc(&L, i))
             continue;
+        if (!strcmp(op, "Pad") && g->tensors[out].ndim == 4 && is_nhwc(g, g->nodes[i].in[0])) {
+            /* constant padding of an NHWC tensor stays NHWC: kernel building
+             * (fuse.c) reads the NCHW-ordered pads in the input's layout.
+             * Inception's Pad before every AveragePool cost two transposes. */
+            const tt_attr *mode = tt_node_attr(&g->nodes[i], "mode");
+            int const_pads = nin > 1 && g->nodes[i].in[1] >= 0 && g->tensors[g->nodes[i].in[1]].data;
+            if ((!mode || !strcmp(mode->s, "constant")) && const_pads) {
+                if (pad_into_avgpool(&L, i))
+                    continue;
+                set_nhwc_shape(&g->tensors[out]);
+                continue;
+            }
+        }
         /* Everything else reads NCHW. */
         for (int k = 0; k < nin; k++) {
             int t = g->nodes[i].in[k];

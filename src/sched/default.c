@@ -492,6 +492,69 @@ static void generic_stage(gen *g, int uid, int lanes)
         st_ann(g, uid, innermost, TT_ANN_VECTORIZE);
 }
 
+/* A reduction that only the output stage reads, elementwise and of its shape
+ * (average pooling's sum before the division, a mean's): computed at the
+ * output's outer fused loop, one vector of channels at a time, so that the
+ * sum stays in a register instead of a whole tensor written and read again:
+ *
+ *   for n@h@w (parallel)
+ *     for c.0                          the output's tiles of V channels
+ *       for rv0, rv1: for c.1 (V): sum += ...    (the reduction, at the tile)
+ *       for c.1 (V): out = sum / count
+ */
+static void reduce_at_output(gen *g, int uid, int lanes)
+{
+    const tt_dag *d = g->s->dag;
+    int out = d->nops - 1;
+    const tt_op *R = d->ops[uid], *O = d->ops[out];
+    if (uid == out || R->kind != TT_OP_COMPUTE || R->nreduce == 0 || needs_tiling(R) ||
+        O->nreduce || !same_shape(R, O) || R->ndim < 2 || !reads(O, uid))
+        return;
+    for (int u = uid + 1; u < out; u++)
+        if (d->ops[u]->kind == TT_OP_COMPUTE && reads(d->ops[u], uid))
+            return; /* another reader */
+    const tt_stage *rs = &g->s->stages[sid(g, uid)], *os = &g->s->stages[sid(g, out)];
+    if (rs->at != TT_AT_ROOT || os->at != TT_AT_ROOT || rs->nrels || os->nrels)
+        return;
+    int ndim = R->ndim, nred = R->nreduce;
+    int64_t ec = R->axis[ndim - 1].extent;
+    int64_t v = largest_divisor_le(ec, lanes);
+    if (v < lanes / 2 && v != ec)
+        return; /* no wide vector divides the channels: the generic rules */
+    /* the output: the outer axes fused and parallel, then c.0, c.1
+     * vectorized (index arithmetic once per pixel, not per vector) */
+    st_split(g, out, ndim - 1, &v, 1);
+    int fu[TT_MAX_DIMS + 1];
+    for (int i = 0; i < ndim - 1; i++)
+        fu[i] = i;
+    if (ndim > 2)
+        st_ids(g, TT_STEP_FU, out, fu, ndim - 1);
+    st_ann(g, out, 0, TT_ANN_PARALLEL);
+    st_ann(g, out, 2, TT_ANN_VECTORIZE);
+    /* the reduction: c split alike, reduce loops inside c.0, c.1 innermost */
+    st_split(g, uid, ndim - 1, &v, 1);
+    int order[TT_MAX_ITERS], no = 0;
+    for (int i = 0; i < ndim; i++)
+        order[no++] = i;
+    for (int j = 0; j < nred; j++)
+        order[no++] = ndim + 1 + j;
+    order[no++] = ndim;
+    st_ids(g, TT_STEP_RE, uid, order, no);
+    if (g->failed)
+        return;
+    tt_step ca;
+    memset(&ca, 0, sizeof ca);
+    ca.tag = TT_STEP_CA;
+    ca.stage = sid(g, uid);
+    ca.target_stage = sid(g, out);
+    ca.target_iter = 1; /* c.0 */
+    emit(g, &ca);
+    if (g->failed)
+        return;
+    const tt_stage *r2 = &g->s->stages[sid(g, uid)];
+    st_ann(g, uid, r2->niters - 1, TT_ANN_VECTORIZE);
+}
+
 int tt_default_schedule(const tt_dag *d, int lanes, tt_step *steps, int max, int *nsteps, tt_err *err)
 {
     gen g = {tt_state_new(d), steps, max, 0, err, 0};
@@ -514,6 +577,9 @@ int tt_default_schedule(const tt_dag *d, int lanes, tt_step *steps, int max, int
             st->niters == st->op.ndim && !attached && !pad_of_anchor)
             st_simple(&g, TT_STEP_CI, u);
     }
+    if (anchor < 0)
+        for (int u = 0; u < d->nops && !g.failed; u++)
+            reduce_at_output(&g, u, lanes);
     for (int u = 0; u < d->nops && !g.failed; u++)
         generic_stage(&g, u, lanes);
     int failed = g.failed;
