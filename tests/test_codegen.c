@@ -714,6 +714,74 @@ static void test_vector_tails(void)
     CHECK(bad == 0 && nrun == NS);
 }
 
+/* A concat along channels whose inputs are not multiples of the vector width
+ * (ShuffleNet's 58 + 58): vector statements where no input boundary falls
+ * inside the lanes, lane by lane where one does (emit.c, split mode).  The
+ * generated source must hold the scalar fallback (`tt_l`). */
+static tt_dag *concat_dag(int n, const int64_t *cs, int64_t hw)
+{
+    tt_dag *d = tt_dag_new();
+    int xs[8];
+    for (int i = 0; i < n; i++) {
+        int64_t sh[4] = {1, hw, hw + 1, cs[i]};
+        char nm[16];
+        snprintf(nm, sizeof nm, "x%d", i);
+        xs[i] = tt_dag_placeholder(d, nm, 4, sh, 0);
+    }
+    tt_err err = {0};
+    if (tt_dag_concat(d, n, xs, 3, &err) < 0 || tt_dag_finish(d, &err)) {
+        fprintf(stderr, "    concat: %s\n", err.msg);
+        tt_dag_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void test_concat_split(void)
+{
+    static const struct { int lanes, n; int64_t cs[3]; } sh[] = {
+        {16, 2, {58, 58}}, {16, 3, {10, 20, 6}}, {8, 2, {3, 61}}, {16, 2, {29, 29}},
+    };
+    enum { NS = sizeof sh / sizeof sh[0] };
+    tcase cs[NS];
+    char *old = getenv("TT_VECTOR_LANES") ? tt_xstrdup(getenv("TT_VECTOR_LANES")) : NULL;
+    int with_form = 0, nrun = 0, refused = 0, bad = 0;
+    for (int i = 0; i < NS; i++) {
+        char name[64], lv[8];
+        snprintf(name, sizeof name, "concat %lld+%lld%s, %d lanes", (long long)sh[i].cs[0],
+                 (long long)sh[i].cs[1], sh[i].n > 2 ? "+..." : "", sh[i].lanes);
+        default_case(&cs[i], name, concat_dag(sh[i].n, sh[i].cs, 3), name, sh[i].lanes);
+        snprintf(lv, sizeof lv, "%d", sh[i].lanes);
+        setenv("TT_VECTOR_LANES", lv, 1);
+        if (!cs[i].refused) {
+            tt_str src;
+            tt_str_init(&src);
+            tt_err err = {0};
+            if (tt_codegen_candidate(cs[i].state, "k", &src, &err) == 0 && src.buf && strstr(src.buf, "tt_l") &&
+                strstr(src.buf, "tt_vstore"))
+                with_form++;
+            else
+                fprintf(stderr, "    %s: no split vector form in the generated code\n", name);
+            tt_str_free(&src);
+        }
+        int n1 = 0;
+        bad += run_cases(&cs[i], 1, &n1);
+        nrun += n1;
+        refused += cs[i].refused;
+    }
+    if (old) {
+        setenv("TT_VECTOR_LANES", old, 1);
+        free(old);
+    } else {
+        unsetenv("TT_VECTOR_LANES");
+    }
+    for (int i = 0; i < NS; i++)
+        case_free(&cs[i]);
+    CHECK(refused == 0);
+    CHECK(with_form == NS);
+    CHECK(bad == 0 && nrun == NS);
+}
+
 /* The checker is not vacuous: a candidate computing A x B^T + C against the
  * reference of A x B + C (same argument shapes) must be caught. */
 static tt_dag *matmul_add_bt(int64_t n)
@@ -886,6 +954,7 @@ const tt_test tests_codegen[] = {
     {"attached_split_exceeds_region", test_attached_split_exceeds_region},
     {"regressions", test_regressions},
     {"vector_tails", test_vector_tails},
+    {"concat_split", test_concat_split},
     {"lowering_refusals", test_lowering_refusals},
     {"random_differential", test_random_schedules},
     {NULL, NULL},

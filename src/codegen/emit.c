@@ -644,6 +644,14 @@ typedef struct vctx {
     int fail;
     const char *mask; /* masked statement: C expression of its valid lane
                          count (loads become tt_vloadm); NULL: all lanes */
+    /* split mode: a comparison x < K of a lane-affine x against a constant
+     * counts as uniform, and (x, K) is recorded: the statement is then valid
+     * as a vector only where no K falls inside the vector's lanes, which
+     * emit_vstatement tests at run time (a concat of 58 + 58 channels) */
+    int split;
+    int nbnd;
+    aff bx[8];
+    int64_t bk[8];
 } vctx;
 
 static int64_t lane_coef(const aff *x, int atom)
@@ -692,6 +700,19 @@ static int varies(vctx *v, const tt_expr *e)
                 if (x.atom[i] != v->lane && x.coef[i] % v->N)
                     aligned = 0;
             if (aligned)
+                return 0;
+        }
+        if (v->split && x.ok && lane_coef(&x, v->lane) == 1) {
+            int seen = 0;
+            for (int i = 0; i < v->nbnd; i++)
+                if (v->bk[i] == K && !memcmp(&v->bx[i], &x, sizeof x))
+                    seen = 1;
+            if (!seen && v->nbnd < 8) {
+                v->bx[v->nbnd] = x;
+                v->bk[v->nbnd++] = K;
+                seen = 1;
+            }
+            if (seen)
                 return 0;
         }
     }
@@ -942,16 +963,29 @@ static void emit_vline(emitter *E, int si, phase ph, int N, const char *acc, con
  * with `mval`, the value built with masked loads. */
 static void emit_vstatement(emitter *E, int si, phase ph, defs D, int node, const char *lane0, int N,
                             const char *acc, const char *accx, const char *val, const char *mask,
-                            const char *mval)
+                            const char *mval, const vctx *split, int nlanes)
 {
     const stage_info *I = &E->L->info[si];
     const tt_op *op = &E->L->s->stages[si].op;
     char lv[32];
     snprintf(lv, sizeof lv, "l%d_%d", op->uid, node);
     tt_str_catf(E->o, "const int64_t %s = %s; (void)%s;\n", lv, lane0, lv);
+    defs D0 = D; /* before the lane is bound: for the scalar fallback */
     D.bound[node] = 1;
     D.nguards = 0;
     define_ready(E, si, &D, ph);
+    if (split && split->nbnd) {
+        /* vector only if no boundary K lies inside the lanes [x, x + N) */
+        tt_str_cat(E->o, "if (1");
+        for (int i = 0; i < split->nbnd; i++) {
+            tt_str_catf(E->o, " && (INT64_C(%lld) <= ", (long long)split->bk[i]);
+            emit_aff(E, &split->bx[i]);
+            tt_str_catf(E->o, " || INT64_C(%lld) >= ", (long long)split->bk[i]);
+            emit_aff(E, &split->bx[i]);
+            tt_str_catf(E->o, " + %d)", N);
+        }
+        tt_str_cat(E->o, ") {\n");
+    }
     tt_str idx;
     write_index(E, si, &idx);
     if (ph != PH_INIT && I->cond) {
@@ -969,17 +1003,34 @@ static void emit_vstatement(emitter *E, int si, phase ph, defs D, int node, cons
         emit_vline(E, si, ph, N, acc, accx, mval, idx.buf, mask);
         tt_str_cat(E->o, "}\n");
     }
+    if (split && split->nbnd) {
+        /* a boundary inside: lane by lane, the scalar statement */
+        /* (only the loop's own lanes: a masked tail covers fewer than N) */
+        tt_str_catf(E->o, "} else {\nfor (int64_t tt_l = 0; tt_l < %d; tt_l++) {\n"
+                          "const int64_t %s = (%s) + tt_l; (void)%s;\n", nlanes, lv, lane0, lv);
+        D0.bound[node] = 1;
+        D0.nguards = 0;
+        define_ready(E, si, &D0, ph);
+        emit_statement(E, si, ph);
+        for (int g = 0; g < D0.nguards; g++)
+            tt_str_cat(E->o, "}\n");
+        tt_str_cat(E->o, "}\n}\n");
+    }
     for (int g = 0; g < D.nguards; g++)
         tt_str_cat(E->o, "}\n");
     tt_str_free(&idx);
 }
 
 /* The value of one vector statement of width N (into *val); 0 on success. */
-static int vector_value(emitter *E, int si, phase ph, int node, int N, const char *mask, tt_str *val)
+static int vector_value(emitter *E, int si, phase ph, int node, int N, const char *mask, tt_str *val,
+                        vctx *split)
 {
     const stage_info *I = &E->L->info[si];
     const tt_op *op = &E->L->s->stages[si].op;
-    vctx v = {E, si, si * TT_MAX_NODES + node, N, 0, mask};
+    vctx v;
+    memset(&v, 0, sizeof v);
+    v.E = E, v.si = si, v.lane = si * TT_MAX_NODES + node, v.N = N, v.mask = mask;
+    v.split = split != NULL;
     tt_str_init(val);
     tt_str *save = E->o;
     E->o = val;
@@ -994,6 +1045,21 @@ static int vector_value(emitter *E, int si, phase ph, int node, int N, const cha
     }
     E->o = save;
     tt_str_cat(val, "");
+    if (split && !v.fail) {
+        /* the boundaries must be the same for every form of the statement */
+        for (int i = 0; i < v.nbnd; i++) {
+            int seen = 0;
+            for (int k = 0; k < split->nbnd; k++)
+                if (split->bk[k] == v.bk[i] && !memcmp(&split->bx[k], &v.bx[i], sizeof v.bx[i]))
+                    seen = 1;
+            if (!seen && split->nbnd < 8) {
+                split->bx[split->nbnd] = v.bx[i];
+                split->bk[split->nbnd++] = v.bk[i];
+            } else if (!seen) {
+                return -1;
+            }
+        }
+    }
     return v.fail ? -1 : 0;
 }
 
@@ -1018,7 +1084,9 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
     int W, T, TC;
     int64_t nch;
     vec_chunks(n, E->vlanes, &W, &nch, &T, &TC);
-    vctx v = {E, si, si * TT_MAX_NODES + node, W, 0, NULL};
+    vctx v;
+    memset(&v, 0, sizeof v);
+    v.E = E, v.si = si, v.lane = si * TT_MAX_NODES + node, v.N = W;
     /* the lane must enter every varying root linearly, without guards, except
      * one output root that it enters with coefficient 1 and that may run past
      * its extent at the top only: that one is masked (emit_vstatement) */
@@ -1073,22 +1141,36 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         snprintf(tmask, sizeof tmask, mroot >= 0 ? "tt_mini(%s, INT64_C(%d))" : "%sINT64_C(%d)", mask, TC);
     else if (T)
         snprintf(tmask, sizeof tmask, "%s", mask);
-    int fail = 0;
+    /* first as plain vectors; an injective statement whose selects depend on
+     * the lane (a concat whose inputs' channel counts are not multiples of
+     * the width) then in split mode, vector where no select boundary falls
+     * inside the lanes and scalar where one does */
+    vctx sctx, *split = NULL;
+    int fail = 1;
     tt_str_init(&val);
     tt_str_init(&mval);
     tt_str_init(&tval);
     tt_str_init(&mtval);
-    if (nch) {
-        tt_str_free(&val);
-        tt_str_free(&mval);
-        fail |= vector_value(E, si, ph, node, W, NULL, &val);
-        fail |= vector_value(E, si, ph, node, W, mask[0] ? mask : NULL, &mval);
-    }
-    if (!fail && T) {
-        tt_str_free(&tval);
-        tt_str_free(&mtval);
-        fail |= vector_value(E, si, ph, node, T, NULL, &tval);
-        fail |= vector_value(E, si, ph, node, T, tmask[0] ? tmask : NULL, &mtval);
+    for (int attempt = 0; attempt < 2 && fail; attempt++) {
+        if (attempt == 1) {
+            if (E->acc != ACC_OFF || ph != PH_PLAIN)
+                break;
+            memset(&sctx, 0, sizeof sctx);
+            split = &sctx;
+        }
+        fail = 0;
+        if (nch) {
+            tt_str_free(&val);
+            tt_str_free(&mval);
+            fail |= vector_value(E, si, ph, node, W, NULL, &val, split);
+            fail |= vector_value(E, si, ph, node, W, mask[0] ? mask : NULL, &mval, split);
+        }
+        if (!fail && T) {
+            tt_str_free(&tval);
+            tt_str_free(&mtval);
+            fail |= vector_value(E, si, ph, node, T, NULL, &tval, split);
+            fail |= vector_value(E, si, ph, node, T, tmask[0] ? tmask : NULL, &mtval, split);
+        }
     }
     if (fail) {
         tt_str_free(&val);
@@ -1109,14 +1191,15 @@ static int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         snprintf(accx, sizeof accx, "%s", E->acc_idx);
     }
     if (nch)
-        emit_vstatement(E, si, ph, D, node, lane0, W, "acc", accx, val.buf, mask[0] ? mask : NULL, mval.buf);
+        emit_vstatement(E, si, ph, D, node, lane0, W, "acc", accx, val.buf, mask[0] ? mask : NULL, mval.buf,
+                        split, W);
     tt_str_cat(E->o, "}\n");
     if (T) {
         /* the narrower tail statement; its accumulators live in acct */
         tt_str_cat(E->o, "{\n");
         snprintf(lane0, sizeof lane0, "%lld", (long long)(nch * W));
         emit_vstatement(E, si, ph, D, node, lane0, T, "acct", E->acc_idx, tval.buf, tmask[0] ? tmask : NULL,
-                        mtval.buf);
+                        mtval.buf, split, TC < T ? TC : T);
         tt_str_cat(E->o, "}\n");
     }
     tt_str_free(&val);
