@@ -435,11 +435,23 @@ static void define_ready(emitter *E, int si, defs *D, phase ph)
         if (!aff_bound(L, &I->root[r], si, D))
             continue;
         int64_t Ex = r < st->op.ndim ? st->op.axis[r].extent : st->op.raxis[r - st->op.ndim].extent;
+        int local = I->buf == LW_BUF_LOCAL && r < st->op.ndim && I->local_guard[r];
+        D->root[r] = 1;
+        if (E->acc == ACC_UPDATE && r < st->op.ndim && I->guard_hi[r] && !I->guard_lo[r] && !local) {
+            /* inside a register tile's update, an output row past the extent
+             * (the guarded last tile of Inception's 71 rows) is clamped to the
+             * last real one instead of branched around in the inner loop: its
+             * accumulators gather a copy of that row's sums and are never
+             * stored (the tile's store keeps the guard).  Only spatial roots:
+             * a reduction index clamped would be counted twice. */
+            tt_str_catf(E->o, "const int64_t r%d_%d = tt_mini(", st->op.uid, r);
+            emit_aff(E, &I->root[r]);
+            tt_str_catf(E->o, ", INT64_C(%lld));\n", (long long)(Ex - 1));
+            continue;
+        }
         tt_str_catf(E->o, "const int64_t r%d_%d = ", st->op.uid, r);
         emit_aff(E, &I->root[r]);
         tt_str_cat(E->o, ";\n");
-        D->root[r] = 1;
-        int local = I->buf == LW_BUF_LOCAL && r < st->op.ndim && I->local_guard[r];
         if (I->guard_hi[r] || I->guard_lo[r] || local) {
             tt_str_cat(E->o, "if (");
             if (I->guard_lo[r])
@@ -815,12 +827,27 @@ static void emit_vexpr(vctx *v, const tt_expr *e)
             v->fail = 1; /* no masked gather */
             return;
         }
+        /* a packed weight copy is zero-padded to whole blocks: a load whose
+         * every lane stays inside it needs no mask (then a register tile's
+         * update has one form only, no test in its inner loop) */
+        const stage_info *P = &E->L->info[pi];
+        int masked = v->mask != NULL;
+        if (masked && P->pack_cb && v->si == P->pack_reader) {
+            const tt_op *pop = &E->L->s->stages[pi].op;
+            int64_t numel = 1;
+            for (int d = 0; d < pop->ndim; d++)
+                numel *= pop->axis[d].extent;
+            int64_t Eb = pop->axis[P->pack_dim].extent, nb = (Eb + P->pack_cb - 1) / P->pack_cb;
+            int64_t padded = numel / Eb * nb * P->pack_cb;
+            if (aff_min(E->L, &a) >= 0 && aff_max(E->L, &a) < padded)
+                masked = 0;
+        }
         if (c == 1)
-            tt_str_catf(E->o, "tt_vload%s%d(&b%d[", v->mask ? "m" : "", v->N, e->u.uid);
+            tt_str_catf(E->o, "tt_vload%s%d(&b%d[", masked ? "m" : "", v->N, e->u.uid);
         else
             tt_str_catf(E->o, "tt_vgather%d(&b%d[", v->N, e->u.uid);
         emit_index(E, pi, e->args, e->n, v->si);
-        if (v->mask)
+        if (masked)
             tt_str_catf(E->o, "], %s)", v->mask);
         else if (c == 1)
             tt_str_cat(E->o, "])");
@@ -994,7 +1021,9 @@ static void emit_vstatement(emitter *E, int si, phase ph, defs D, int node, cons
         tt_str_cat(E->o, ") {\n");
         D.nguards++;
     }
-    if (!mask) {
+    if (!mask || (E->acc == ACC_UPDATE && !strcmp(val, mval))) {
+        /* (an update whose loads need no mask touches no memory past the
+         * lanes: the accumulators' extra lanes are never stored) */
         emit_vline(E, si, ph, N, acc, accx, val, idx.buf, NULL);
     } else {
         tt_str_catf(E->o, "if (%s >= %d) {\n", mask, N);
@@ -1314,12 +1343,13 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
         int W, T, TC;
         int64_t nch;
         vec_chunks(vec, E->vlanes, &W, &nch, &T, &TC);
-        tt_str_catf(E->o, "{ tt_v%d acc[%lld];\n", W, (long long)(K * (nch ? nch : 1)));
+        /* zeroed: a guarded row's accumulators are not loaded, yet updated */
+        tt_str_catf(E->o, "{ tt_v%d acc[%lld] = {0};\n", W, (long long)(K * (nch ? nch : 1)));
         if (T)
-            tt_str_catf(E->o, "tt_v%d acct[%lld];\n", T, (long long)K);
+            tt_str_catf(E->o, "tt_v%d acct[%lld] = {0};\n", T, (long long)K);
     }
     else
-        tt_str_catf(E->o, "{ %s acc[%lld];\n", E->T, (long long)K);
+        tt_str_catf(E->o, "{ %s acc[%lld] = {0};\n", E->T, (long long)K);
     nest tmp[4];
     memcpy(tmp, nests, sizeof tmp);
     tmp[PH_INIT] = T;
