@@ -1489,6 +1489,16 @@ static void emit_stage(emitter *E, int si)
         while (j >= 0 && (U->unroll[j] || (j == U->n - 1 && U->simd[j]) ||
                           I->ext[st->iters[U->pos[j]].node] == 1))
             j--;
+        /* a spatial loop there, with an unrolled reduction inside it (a
+         * depthwise conv's kernel rows, unrolled with the register tile):
+         * the tile starts at that reduction, the accumulators held across it */
+        if (j < U->n - 1 && (j < 0 || st->nodes[st->iters[U->pos[j]].node].kind != TT_ITER_REDUCE))
+            for (int k = j + 1; k < U->n - 1; k++)
+                if (st->nodes[st->iters[U->pos[k]].node].kind == TT_ITER_REDUCE &&
+                    I->ext[st->iters[U->pos[k]].node] > 1) {
+                    j = k;
+                    break;
+                }
         if (j >= 0 && j < U->n - 1 && st->nodes[st->iters[U->pos[j]].node].kind == TT_ITER_REDUCE) {
             /* the tile also takes the reduction loops right outside it,
              * unrolled or not: the accumulators' indices
