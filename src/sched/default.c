@@ -289,11 +289,14 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
         for (int64_t rt = 1; rt <= 8 && rt <= ew; rt++) {
             if (ew % rt || rt * nv > max_acc)
                 continue;
-            /* masked tiles cost a little outside the inner loop (the update
-             * reads zero-padded packed weights unmasked; the loads and stores
-             * of the accumulators are masked): 7x7x320 -> 1280 runs at 245
-             * GFLOP/s with a masked 48-channel tile, 205 with a dividing 32 */
-            double score = (double)(rt * nv * 8 + rt) * useful * 0.9;
+            /* masked tiles: the update reads zero-padded packed weights
+             * unmasked, the accumulators' loads and stores are masked.  Some
+             * shapes gain (7x7x320 -> 1280: 245 GFLOP/s with a masked 48-channel
+             * tile, 205 with a dividing 32) but more lose (ResNet-50's 1x1 convs
+             * with 256-1024 channels: 1.09x -> 1.15x oneDNN's time at 0.9), so a
+             * masked tile is taken only when no dividing tile comes within 0.6
+             * of it (GoogLeNet's 208 channels, ShuffleNet's 58, 116, 232) */
+            double score = (double)(rt * nv * 8 + rt) * useful * 0.6;
             if (score > best_score + 1e-9) {
                 best_score = score;
                 best_c3 = c3;
