@@ -15,13 +15,15 @@
  *     characters, and leaves *out NULL;
  *   - a loaded graph has every live node's outputs inferred, constants with
  *     data, and inference run again on it succeeds (it is idempotent);
- *   - the graph dumps, and frees without leaks (LeakSanitizer).
+ *   - the graph dumps; the model passes and fusion (tt_model_build) either
+ *     build it or refuse it with a message, without leaks (LeakSanitizer).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/model/model.h"
 #include "../src/onnx/onnx.h"
 
 static void fail(const char *what, const char *msg)
@@ -62,6 +64,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tt_graph_infer(g, &err2))
         fail("second inference failed", err2.msg);
     free(tt_graph_dump(g));
-    tt_graph_free(g);
+    /* then the model's graph passes (layout: NHWC rewrites, channel shuffle,
+     * slices, pads) and fusion into kernel DAGs, which own the graph; a
+     * refusal is fine, a crash or leak is not */
+    tt_model *m = NULL;
+    tt_err err3 = {0};
+    if (tt_model_build(g, &m, &err3) == 0)
+        tt_model_free(m);
+    else if (!err3.set || !err3.msg[0])
+        fail("model build refused without a message", NULL);
     return 0;
 }

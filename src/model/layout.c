@@ -258,6 +258,8 @@ static int slice_nhwc(lay *L, int i)
             (P && (!P->data || P->dtype != TT_DT_INT64)))
             return 0;
         int64_t cnt = tt_tensor_numel(S);
+        if ((A && tt_tensor_numel(A) != cnt) || (P && tt_tensor_numel(P) != cnt))
+            return 0; /* malformed: left to the NCHW path and its checks */
         for (int64_t k = 0; k < cnt; k++) {
             int64_t a = A ? ((const int64_t *)A->data)[k] : k;
             if (a < 0)
