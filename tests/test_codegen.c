@@ -653,46 +653,27 @@ static void default_case(tcase *c, const char *name, tt_dag *d, const char *desc
     }
 }
 
-/* Channel counts that are not a multiple of the vector width (MobileNet's 24,
- * EfficientNet's 40, a classifier's 1000, ShuffleNet's 58; 12, 20 and 7 on 8
- * lanes) are vectorized as full vectors plus one narrower tail statement, or
- * with masked loads and stores where no power-of-two tail fits (emit.c
- * vec_chunks, emit_vstatement), on AVX-512's 16 lanes and AVX2's 8 whatever
- * the host: the emitter's width is forced through TT_VECTOR_LANES, and the
- * generated source must hold the expected form (`acct` tail accumulators or
- * `tt_vstorem` masked stores), so that the path is exercised, not skipped. */
-static void test_vector_tails(void)
+/* Build, run and check default-schedule cases, each with the emitter's vector
+ * width forced to lanes[i] (TT_VECTOR_LANES, restored after), and count the
+ * cases whose generated source holds forms[i][0] and forms[i][1] (NULL:
+ * nothing more), so that the path under test is exercised, not skipped. */
+static void check_forced_lanes(tcase *cs, int n, const int *lanes, const char *const (*forms)[2])
 {
-    static const struct { int lanes; int64_t h, ci, co, k; const char *form; } sh[] = {
-        {16, 7, 64, 24, 1, "acct["},        {16, 6, 40, 40, 3, "acct["},
-        {16, 3, 64, 1000, 1, "acct["}, {16, 5, 64, 58, 1, "tt_vstorem16"},
-        {8, 5, 36, 12, 3, "acct["},         {8, 9, 64, 20, 1, "acct["},
-        {8, 6, 64, 7, 3, "tt_vstorem8"},
-    };
-    enum { NS = sizeof sh / sizeof sh[0] };
-    tcase cs[NS];
-    tt_epilogue e = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
     char *old = getenv("TT_VECTOR_LANES") ? tt_xstrdup(getenv("TT_VECTOR_LANES")) : NULL;
     int with_form = 0, nrun = 0, refused = 0, bad = 0;
-    for (int i = 0; i < NS; i++) {
-        char name[64], desc[128], lv[8];
-        snprintf(name, sizeof name, "default, %d lanes, co %lld", sh[i].lanes, (long long)sh[i].co);
-        snprintf(desc, sizeof desc, "conv2d H=W=%lld CI=%lld CO=%lld K=%lld + bias + relu",
-                 (long long)sh[i].h, (long long)sh[i].ci, (long long)sh[i].co, (long long)sh[i].k);
-        default_case(&cs[i], name, conv_plain(sh[i].h, sh[i].h, sh[i].ci, sh[i].co, sh[i].k,
-                                              (sh[i].k - 1) / 2, &e),
-                     desc, sh[i].lanes);
-        snprintf(lv, sizeof lv, "%d", sh[i].lanes);
+    for (int i = 0; i < n; i++) {
+        char lv[8];
+        snprintf(lv, sizeof lv, "%d", lanes[i]);
         setenv("TT_VECTOR_LANES", lv, 1);
         if (!cs[i].refused) {
             tt_str src;
             tt_str_init(&src);
             tt_err err = {0};
             if (tt_codegen_candidate(cs[i].state, "k", &src, &err) == 0 && src.buf &&
-                strstr(src.buf, sh[i].form))
+                strstr(src.buf, forms[i][0]) && (!forms[i][1] || strstr(src.buf, forms[i][1])))
                 with_form++;
             else
-                fprintf(stderr, "    %s: no '%s' in the generated code\n", name, sh[i].form);
+                fprintf(stderr, "    %s: no '%s' in the generated code\n", cs[i].name, forms[i][0]);
             tt_str_free(&src);
         }
         /* one case at a time: the emitter's width is read when each is built */
@@ -707,11 +688,47 @@ static void test_vector_tails(void)
     } else {
         unsetenv("TT_VECTOR_LANES");
     }
-    for (int i = 0; i < NS; i++)
+    for (int i = 0; i < n; i++)
         case_free(&cs[i]);
     CHECK(refused == 0);
-    CHECK(with_form == NS);
-    CHECK(bad == 0 && nrun == NS);
+    CHECK(with_form == n);
+    CHECK(bad == 0 && nrun == n);
+}
+
+/* Channel counts that are not a multiple of the vector width (MobileNet's 24,
+ * EfficientNet's 40, a classifier's 1000, ShuffleNet's 58; 12, 20 and 7 on 8
+ * lanes) are vectorized as full vectors plus one narrower tail statement, or
+ * with masked loads and stores where no power-of-two tail fits (emit.c
+ * vec_chunks, emit_vstatement), on AVX-512's 16 lanes and AVX2's 8 whatever
+ * the host: the emitter's width is forced through TT_VECTOR_LANES, and the
+ * generated source must hold the expected form (`acct` tail accumulators or
+ * `tt_vstorem` masked stores), so that the path is exercised, not skipped. */
+static void test_vector_tails(void)
+{
+    static const struct { int lanes; int64_t h, ci, co, k; const char *form; } sh[] = {
+        {16, 7, 64, 24, 1, "acct["},        {16, 6, 40, 40, 3, "acct["},
+        {16, 3, 64, 1000, 1, "acct["},      {16, 5, 64, 58, 1, "tt_vstorem16"},
+        {8, 5, 36, 12, 3, "acct["},         {8, 9, 64, 20, 1, "acct["},
+        {8, 6, 64, 7, 3, "tt_vstorem8"},
+    };
+    enum { NS = sizeof sh / sizeof sh[0] };
+    tcase cs[NS];
+    int lanes[NS];
+    const char *forms[NS][2];
+    tt_epilogue e = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    for (int i = 0; i < NS; i++) {
+        char name[64], desc[128];
+        snprintf(name, sizeof name, "default, %d lanes, co %lld", sh[i].lanes, (long long)sh[i].co);
+        snprintf(desc, sizeof desc, "conv2d H=W=%lld CI=%lld CO=%lld K=%lld + bias + relu",
+                 (long long)sh[i].h, (long long)sh[i].ci, (long long)sh[i].co, (long long)sh[i].k);
+        default_case(&cs[i], name, conv_plain(sh[i].h, sh[i].h, sh[i].ci, sh[i].co, sh[i].k,
+                                              (sh[i].k - 1) / 2, &e),
+                     desc, sh[i].lanes);
+        lanes[i] = sh[i].lanes;
+        forms[i][0] = sh[i].form;
+        forms[i][1] = NULL;
+    }
+    check_forced_lanes(cs, NS, lanes, forms);
 }
 
 /* A concat along channels whose inputs are not multiples of the vector width
@@ -744,42 +761,18 @@ static void test_concat_split(void)
     };
     enum { NS = sizeof sh / sizeof sh[0] };
     tcase cs[NS];
-    char *old = getenv("TT_VECTOR_LANES") ? tt_xstrdup(getenv("TT_VECTOR_LANES")) : NULL;
-    int with_form = 0, nrun = 0, refused = 0, bad = 0;
+    int lanes[NS];
+    const char *forms[NS][2];
     for (int i = 0; i < NS; i++) {
-        char name[64], lv[8];
+        char name[64];
         snprintf(name, sizeof name, "concat %lld+%lld%s, %d lanes", (long long)sh[i].cs[0],
                  (long long)sh[i].cs[1], sh[i].n > 2 ? "+..." : "", sh[i].lanes);
         default_case(&cs[i], name, concat_dag(sh[i].n, sh[i].cs, 3), name, sh[i].lanes);
-        snprintf(lv, sizeof lv, "%d", sh[i].lanes);
-        setenv("TT_VECTOR_LANES", lv, 1);
-        if (!cs[i].refused) {
-            tt_str src;
-            tt_str_init(&src);
-            tt_err err = {0};
-            if (tt_codegen_candidate(cs[i].state, "k", &src, &err) == 0 && src.buf && strstr(src.buf, "tt_l") &&
-                strstr(src.buf, "tt_vstore"))
-                with_form++;
-            else
-                fprintf(stderr, "    %s: no split vector form in the generated code\n", name);
-            tt_str_free(&src);
-        }
-        int n1 = 0;
-        bad += run_cases(&cs[i], 1, &n1);
-        nrun += n1;
-        refused += cs[i].refused;
+        lanes[i] = sh[i].lanes;
+        forms[i][0] = "tt_l"; /* the lane-by-lane fallback */
+        forms[i][1] = "tt_vstore";
     }
-    if (old) {
-        setenv("TT_VECTOR_LANES", old, 1);
-        free(old);
-    } else {
-        unsetenv("TT_VECTOR_LANES");
-    }
-    for (int i = 0; i < NS; i++)
-        case_free(&cs[i]);
-    CHECK(refused == 0);
-    CHECK(with_form == NS);
-    CHECK(bad == 0 && nrun == NS);
+    check_forced_lanes(cs, NS, lanes, forms);
 }
 
 /* The checker is not vacuous: a candidate computing A x B^T + C against the

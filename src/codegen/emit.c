@@ -674,6 +674,31 @@ static int64_t lane_coef(const aff *x, int atom)
     return 0;
 }
 
+/* x = lane + (a multiple of N): the same x / N for every lane of a vector
+ * whose first lane is a multiple of N. */
+static int lane_aligned(const vctx *v, const aff *x)
+{
+    if (!x->ok || lane_coef(x, v->lane) != 1 || x->c % v->N)
+        return 0;
+    for (int i = 0; i < x->n; i++)
+        if (x->atom[i] != v->lane && x->coef[i] % v->N)
+            return 0;
+    return 1;
+}
+
+/* Record the split-mode boundary "x < K" once; -1 if the list is full. */
+static int add_boundary(vctx *v, const aff *x, int64_t K)
+{
+    for (int i = 0; i < v->nbnd; i++)
+        if (v->bk[i] == K && !memcmp(&v->bx[i], x, sizeof *x))
+            return 0;
+    if (v->nbnd >= 8)
+        return -1;
+    v->bx[v->nbnd] = *x;
+    v->bk[v->nbnd++] = K;
+    return 0;
+}
+
 static int varies(vctx *v, const tt_expr *e)
 {
     const stage_info *I = &v->E->L->info[v->si];
@@ -688,14 +713,8 @@ static int varies(vctx *v, const tt_expr *e)
          * (a grouped conv's group index across a vector of output channels) */
         aff x;
         lw_index_form(v->E->L, v->si, e->args[0], &x);
-        if (x.ok && lane_coef(&x, v->lane) == 1 && x.c % v->N == 0) {
-            int aligned = 1;
-            for (int i = 0; i < x.n; i++)
-                if (x.atom[i] != v->lane && x.coef[i] % v->N)
-                    aligned = 0;
-            if (aligned)
-                return 0;
-        }
+        if (lane_aligned(v, &x))
+            return 0;
     }
     if ((e->kind == TT_E_LT || e->kind == TT_E_GE || e->kind == TT_E_LE || e->kind == TT_E_GT) &&
         e->args[1]->kind == TT_E_INT) {
@@ -706,27 +725,10 @@ static int varies(vctx *v, const tt_expr *e)
         int64_t K = e->args[1]->u.ival + (e->kind == TT_E_LE || e->kind == TT_E_GT ? 1 : 0);
         aff x;
         lw_index_form(v->E->L, v->si, e->args[0], &x);
-        if (x.ok && lane_coef(&x, v->lane) == 1 && x.c % v->N == 0 && K % v->N == 0) {
-            int aligned = 1;
-            for (int i = 0; i < x.n; i++)
-                if (x.atom[i] != v->lane && x.coef[i] % v->N)
-                    aligned = 0;
-            if (aligned)
-                return 0;
-        }
-        if (v->split && x.ok && lane_coef(&x, v->lane) == 1) {
-            int seen = 0;
-            for (int i = 0; i < v->nbnd; i++)
-                if (v->bk[i] == K && !memcmp(&v->bx[i], &x, sizeof x))
-                    seen = 1;
-            if (!seen && v->nbnd < 8) {
-                v->bx[v->nbnd] = x;
-                v->bk[v->nbnd++] = K;
-                seen = 1;
-            }
-            if (seen)
-                return 0;
-        }
+        if (K % v->N == 0 && lane_aligned(v, &x))
+            return 0;
+        if (v->split && x.ok && lane_coef(&x, v->lane) == 1 && add_boundary(v, &x, K) == 0)
+            return 0;
     }
     for (int i = 0; i < e->n; i++)
         if (varies(v, e->args[i]))
@@ -1074,21 +1076,10 @@ static int vector_value(emitter *E, int si, phase ph, int node, int N, const cha
     }
     E->o = save;
     tt_str_cat(val, "");
-    if (split && !v.fail) {
-        /* the boundaries must be the same for every form of the statement */
-        for (int i = 0; i < v.nbnd; i++) {
-            int seen = 0;
-            for (int k = 0; k < split->nbnd; k++)
-                if (split->bk[k] == v.bk[i] && !memcmp(&split->bx[k], &v.bx[i], sizeof v.bx[i]))
-                    seen = 1;
-            if (!seen && split->nbnd < 8) {
-                split->bx[split->nbnd] = v.bx[i];
-                split->bk[split->nbnd++] = v.bk[i];
-            } else if (!seen) {
-                return -1;
-            }
-        }
-    }
+    /* every form of the statement is guarded by the union of its boundaries */
+    for (int i = 0; split && !v.fail && i < v.nbnd; i++)
+        if (add_boundary(split, &v.bx[i], v.bk[i]))
+            return -1;
     return v.fail ? -1 : 0;
 }
 

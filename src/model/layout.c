@@ -176,21 +176,8 @@ static int is_spatial(const char *op)
 /* The one live node that reads tensor t (t not a graph output), else -1. */
 static int sole_user(const tt_graph *g, int t)
 {
-    if (g->tensors[t].is_output)
-        return -1;
-    int u = -1;
-    for (int i = 0; i < g->nnodes; i++) {
-        const tt_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->nin; k++)
-            if (n->in[k] == t) {
-                if (u >= 0 && u != i)
-                    return -1;
-                u = i;
-            }
-    }
-    return u;
+    int u;
+    return !g->tensors[t].is_output && tt_graph_users(g, t, &u, 1) == 1 ? u : -1;
 }
 
 /* ShuffleNet's channel shuffle of an NHWC tensor x (logical [N,C,H,W]):
