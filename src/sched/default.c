@@ -199,6 +199,85 @@ static int64_t largest_divisor_le(int64_t n, int64_t cap)
 
 /* ---- the tiled anchor ------------------------------------------------------ */
 
+/* The best register tile so far: c3 channels by rt rows, its score, and the
+ * (weighted) share of its lanes that do useful work. */
+typedef struct tile_pick {
+    int64_t c3, rt;
+    double score, useful;
+} tile_pick;
+
+/* Row counts rt (dividing ew, at most 8) for a row of c3 channels in nv
+ * vectors: more accumulators, then taller, times the useful share. */
+static void consider_rows(tile_pick *b, int64_t c3, int64_t nv, double useful, int64_t ew, int max_acc)
+{
+    for (int64_t rt = 1; rt <= 8 && rt <= ew; rt++) {
+        if (ew % rt || rt * nv > max_acc)
+            continue;
+        double score = (double)(rt * nv * 8 + rt) * useful;
+        if (score > b->score + 1e-9)
+            *b = (tile_pick){c3, rt, score, useful};
+    }
+}
+
+/* The register tile of the default schedule: c3 output channels (the
+ * innermost axis, extent ec) by rt rows (the axis before it, extent ew). */
+static void choose_register_tile(int64_t ec, int64_t ew, int lanes, int64_t *c3_out, int64_t *rt_out)
+{
+    int max_acc = lanes >= 16 ? 24 : 12;
+    tile_pick b = {largest_divisor_le(ec, lanes), 1, 0, 1};
+    /* c3 a divisor of ec, emitted as nv = ceil(c3 / lanes) vector registers
+     * (the emitter's vec_chunks: full vectors, then one narrower power-of-two
+     * tail), so that 24 channels on 16 lanes take 16 + 8 (3/4 useful) rather
+     * than 8-lane vectors (1/2), and 1000 (no factor of 16) 40 = 16 + 16 + 8 */
+    for (int64_t c3 = 4; c3 <= 4 * lanes && c3 <= ec; c3 += 4) {
+        if (ec % c3)
+            continue;
+        int64_t nv = (c3 + lanes - 1) / lanes, rest = c3 % lanes;
+        if (c3 > lanes && rest && (rest < 4 || (rest & (rest - 1))))
+            continue; /* no clean tail statement */
+        if (c3 < lanes && (c3 & (c3 - 1)))
+            continue; /* a narrow row must be one power-of-two vector */
+        consider_rows(&b, c3, nv, (double)c3 / (double)(nv * lanes), ew, max_acc);
+    }
+    /* channels with no such divisor (ShuffleNet's 58 = 2 x 29, 116, 232):
+     * whole vectors whose last tile runs past the channels, masked by the
+     * emitter, scored by the share of lanes that are real.  The update reads
+     * zero-padded packed weights unmasked; the accumulators' loads and stores
+     * are masked.  Some shapes gain (7x7x320 -> 1280: 245 GFLOP/s with a masked
+     * 48-channel tile, 205 with a dividing 32) but more lose (ResNet-50's 1x1
+     * convs with 256-1024 channels: 1.09x -> 1.15x oneDNN's time at a weight
+     * of 0.9), so a masked tile is taken only when no dividing tile comes
+     * within 0.6 of it (GoogLeNet's 208 channels, ShuffleNet's 58, 116, 232) */
+    for (int64_t nv = 1; nv <= 4; nv++) {
+        int64_t c3 = nv * lanes;
+        if (ec % c3 == 0 || c3 > ((ec + lanes - 1) / lanes) * lanes)
+            continue;
+        double useful = (double)ec / (double)(((ec + c3 - 1) / c3) * c3);
+        consider_rows(&b, c3, nv, useful * 0.6, ew, max_acc);
+    }
+    /* A row count with no divisor from 4 to 8 (a prime: Inception's 71, 17, 35)
+     * left a 1- or 2-row tile, a quarter of the accumulators and 20 GFLOP/s
+     * where its neighbours reach 100.  Then a taller tile that does not divide
+     * the rows is taken, its last tile guarded, weighted by the share of rows
+     * it computes for nothing. */
+    if (b.rt < 4 && ew > b.rt) {
+        int64_t nv = (b.c3 + lanes - 1) / lanes;
+        double best = b.score;
+        for (int64_t rt = 4; rt <= 8 && rt <= ew; rt++) {
+            if (rt * nv > max_acc)
+                continue;
+            int64_t tiles = (ew + rt - 1) / rt;
+            double eff = (double)(rt * nv * 8 + rt) * b.useful * (double)ew / (double)(tiles * rt);
+            if (eff > best) {
+                best = eff;
+                b.rt = rt;
+            }
+        }
+    }
+    *c3_out = b.c3;
+    *rt_out = b.rt;
+}
+
 static void tile_anchor(gen *g, int a_uid, int lanes)
 {
     const tt_dag *d = g->s->dag;
@@ -248,83 +327,8 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
     int ndim = A->ndim, nred = A->nreduce;
     /* tile sizes */
     int64_t ec = A->axis[ndim - 1].extent, ew = A->axis[ndim - 2].extent;
-    int max_acc = lanes >= 16 ? 24 : 12;
-    int64_t best_c3 = largest_divisor_le(ec, lanes), best_rt = 1;
-    double best_score = 0;
-    /* c3: the channels of one register-tile row, a divisor of ec emitted as
-     * nv = ceil(c3 / lanes) vector registers (the emitter's vec_chunks: full
-     * vectors, then one narrower power-of-two tail).  Scored by accumulators
-     * times the share of their lanes that do useful work, so that 24 channels
-     * on 16 lanes take 16 + 8 (3/4 useful) rather than 8-lane vectors (1/2),
-     * and 1000 (no factor of 16) takes 40 = 16 + 16 + 8. */
-    for (int64_t c3 = 4; c3 <= 4 * lanes && c3 <= ec; c3 += 4) {
-        if (ec % c3)
-            continue;
-        int64_t nv = (c3 + lanes - 1) / lanes, rest = c3 % lanes;
-        if (c3 > lanes && rest && (rest < 4 || (rest & (rest - 1))))
-            continue; /* no clean tail statement */
-        if (c3 < lanes && (c3 & (c3 - 1)))
-            continue; /* a narrow row must be one power-of-two vector */
-        double useful = (double)c3 / (double)(nv * lanes);
-        for (int64_t rt = 1; rt <= 8 && rt <= ew; rt++) {
-            if (ew % rt || rt * nv > max_acc)
-                continue;
-            /* more accumulators, then taller */
-            double score = (double)(rt * nv * 8 + rt) * useful;
-            if (score > best_score + 1e-9) {
-                best_score = score;
-                best_c3 = c3;
-                best_rt = rt;
-            }
-        }
-    }
-    /* channels with no such divisor (ShuffleNet's 58 = 2 x 29, 116, 232):
-     * whole vectors whose last tile runs past the channels, its lanes there
-     * masked by the emitter, scored by the share of lanes that are real */
-    for (int64_t nv = 1; nv <= 4; nv++) {
-        int64_t c3 = nv * lanes;
-        if (ec % c3 == 0 || c3 > ((ec + lanes - 1) / lanes) * lanes)
-            continue;
-        double useful = (double)ec / (double)(((ec + c3 - 1) / c3) * c3);
-        for (int64_t rt = 1; rt <= 8 && rt <= ew; rt++) {
-            if (ew % rt || rt * nv > max_acc)
-                continue;
-            /* masked tiles: the update reads zero-padded packed weights
-             * unmasked, the accumulators' loads and stores are masked.  Some
-             * shapes gain (7x7x320 -> 1280: 245 GFLOP/s with a masked 48-channel
-             * tile, 205 with a dividing 32) but more lose (ResNet-50's 1x1 convs
-             * with 256-1024 channels: 1.09x -> 1.15x oneDNN's time at 0.9), so a
-             * masked tile is taken only when no dividing tile comes within 0.6
-             * of it (GoogLeNet's 208 channels, ShuffleNet's 58, 116, 232) */
-            double score = (double)(rt * nv * 8 + rt) * useful * 0.6;
-            if (score > best_score + 1e-9) {
-                best_score = score;
-                best_c3 = c3;
-                best_rt = rt;
-            }
-        }
-    }
-    int64_t best_nv = (best_c3 + lanes - 1) / lanes;
-    /* A row count with no divisor from 4 to 8 (a prime: Inception's 71, 17, 35)
-     * left a 1- or 2-row tile, a quarter of the accumulators and 20 GFLOP/s
-     * where its neighbours reach 100.  Then a taller tile that does not divide
-     * the rows is taken, its last tile guarded, weighted by the share of rows
-     * it computes for nothing. */
-    if (best_rt < 4 && ew > best_rt) {
-        double best_eff = best_score;
-        int64_t c3 = best_c3, nv = best_nv;
-        double useful = (double)c3 / (double)(nv * lanes);
-        for (int64_t rt = 4; rt <= 8 && rt <= ew; rt++) {
-            if (rt * nv > max_acc)
-                continue;
-            int64_t tiles = (ew + rt - 1) / rt;
-            double eff = (double)(rt * nv * 8 + rt) * useful * (double)ew / (double)(tiles * rt);
-            if (eff > best_eff) {
-                best_eff = eff;
-                best_rt = rt;
-            }
-        }
-    }
+    int64_t best_c3, best_rt;
+    choose_register_tile(ec, ew, lanes, &best_c3, &best_rt);
     int64_t row_tiles = (ew + best_rt - 1) / best_rt;
     int64_t ctiles = (ec + best_c3 - 1) / best_c3; /* the last one masked when c3 does not divide */
     int64_t c2 = largest_divisor_le(ctiles, best_c3 >= 64 ? 1 : 64 / best_c3);
