@@ -1,0 +1,70 @@
+/* emit_int.h - internals of the C emitter shared by emit.c (loops, stages,
+ * functions) and vector.c (vector statements).  Not part of codegen.h.
+ */
+#ifndef TT_EMIT_INT_H
+#define TT_EMIT_INT_H
+
+#include "lower.h"
+
+typedef enum phase { PH_PLAIN = 0, PH_COMMON, PH_INIT, PH_UPDATE } phase;
+
+typedef struct emitter {
+    lowering *L;
+    tt_str *o;
+    int in_parallel;
+    int ref;              /* reference mode: double values and magnitudes */
+    const char *T;        /* "float" or "double" */
+    tt_str rebind;        /* restrict-qualified buffer pointers, redeclared in
+                             every parallel loop body: OpenMP outlining loses the
+                             function-level `restrict`, and with it the proof
+                             that the accumulators do not alias the inputs */
+    int acc;              /* register tile mode (ACC_*), see emit_tile */
+    int acc_vec;          /* the tile's accumulators are vectors */
+    int vlanes;           /* fp32 lanes of the target's vectors: wider vector
+                             statements are split into chunks of this width */
+    int in_tile;
+    char acc_idx[512];    /* C expression of the accumulator index */
+} emitter;
+
+enum { ACC_OFF = 0, ACC_LOAD, ACC_UPDATE, ACC_STORE };
+
+typedef struct defs {
+    unsigned char atom[TT_MAX_NODES];  /* atom variable defined */
+    unsigned char root[LW_MAX_ROOTS];  /* root value defined */
+    unsigned char bound[TT_MAX_NODES]; /* leaf bound by an enclosing loop */
+    unsigned char iguard[TT_MAX_NODES];/* inner split guard opened */
+    int nguards;                       /* open `if (...) {` blocks at this level */
+} defs;
+
+typedef struct nest {
+    int n;
+    int tile_at;               /* update nest: loop index where a register tile starts, -1 none */
+    int all_unrolled;          /* planned: every loop unrolled or the vector loop */
+    int64_t steps;             /* planned: statements after unrolling */
+    int pos[TT_MAX_ITERS];
+    int unroll[TT_MAX_ITERS];  /* 1 = explicit unroll */
+    int simd[TT_MAX_ITERS];
+} nest;
+
+/* emit.c */
+void emit_aff(emitter *E, const aff *x);
+void emit_float(emitter *E, double v);
+void emit_expr(emitter *E, const tt_expr *e, int si);
+/* Flat index of a load of stage pi (indices relative to its region). */
+void emit_index(emitter *E, int pi, tt_expr *const *idx, int n, int si);
+/* Define every fused part and root value of stage si that became computable,
+ * opening guards for roots that may leave their axis. */
+void define_ready(emitter *E, int si, defs *D, phase ph);
+/* Flat index of stage si's own element (its buffer or region). */
+void write_index(emitter *E, int si, tt_str *idx);
+/* The scalar statement of stage si in phase ph. */
+void emit_statement(emitter *E, int si, phase ph);
+
+/* vector.c */
+/* How a vectorized loop of n lanes is cut into statements: *nch of *W lanes,
+ * then one of *T lanes of which the first *TC are real. */
+void vec_chunks(int64_t n, int vlanes, int *W, int64_t *nch, int *T, int *TC);
+/* The vector form of the innermost loop li of nest ph; 0 if not possible. */
+int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D);
+
+#endif
