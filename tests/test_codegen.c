@@ -698,7 +698,7 @@ static void check_forced_lanes(tcase *cs, int n, const int *lanes, const char *c
 /* Channel counts that are not a multiple of the vector width (MobileNet's 24,
  * EfficientNet's 40, a classifier's 1000, ShuffleNet's 58; 12, 20 and 7 on 8
  * lanes) are vectorized as full vectors plus one narrower tail statement, or
- * with masked loads and stores where no power-of-two tail fits (emit.c
+ * with masked loads and stores where no power-of-two tail fits (vector.c
  * vec_chunks, emit_vstatement), on AVX-512's 16 lanes and AVX2's 8 whatever
  * the host: the emitter's width is forced through TT_VECTOR_LANES, and the
  * generated source must hold the expected form (`acct` tail accumulators or
@@ -733,7 +733,7 @@ static void test_vector_tails(void)
 
 /* A concat along channels whose inputs are not multiples of the vector width
  * (ShuffleNet's 58 + 58): vector statements where no input boundary falls
- * inside the lanes, lane by lane where one does (emit.c, split mode).  The
+ * inside the lanes, lane by lane where one does (vector.c, split mode).  The
  * generated source must hold the scalar fallback (`tt_l`). */
 static tt_dag *concat_dag(int n, const int64_t *cs, int64_t hw)
 {
