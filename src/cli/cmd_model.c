@@ -202,6 +202,44 @@ static int pick_line(void *ctx, int lineno, const char *line)
     return 0;
 }
 
+/* run --profile: each kernel call's best time over `repeat` runs in place,
+ * with GFLOP/s, % of the FMA peak `peak` (measured before any kernel ran) and
+ * GB/s (each argument read or written once: a floor of the memory traffic). */
+static int print_profile(const tt_model *m, tt_exec *e, const void *input, int64_t repeat, double peak,
+                         int pthreads, tt_err *err)
+{
+    const tt_graph *g = m->g;
+    double *cs = tt_xcalloc((size_t)m->ncalls, sizeof *cs), total = 0;
+    if (tt_exec_profile(e, input, (int)repeat, cs, err)) {
+        free(cs);
+        return -1;
+    }
+    for (int c = 0; c < m->ncalls; c++)
+        total += cs[c];
+    fprintf(stderr, "%4s %9s %6s %8s %6s %7s  %-44s %s\n", "call", "ms", "%", "GFLOP/s", "%peak", "GB/s",
+            "class", "node");
+    for (int c = 0; c < m->ncalls; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        if (mc->kind != TT_MCALL_KERNEL)
+            continue;
+        const tt_kernel *kn = &m->kernels[mc->kernel];
+        tt_io io;
+        tt_eval_io(kn->dag, &io);
+        double bytes = 0;
+        for (int k = 0; k <= io.nin; k++)
+            bytes += 4.0 * (double)io.numel[k];
+        double gf = kn->dag->flops / cs[c] / 1e9;
+        fprintf(stderr, "%4d %9.3f %6.1f %8.1f %6.1f %7.1f  %-44s %s\n", c, cs[c] * 1e3, 100 * cs[c] / total,
+                gf, peak > 0 ? 100 * gf / peak : 0.0, bytes / cs[c] / 1e9, kn->dag->class_key,
+                g->nodes[mc->node].name);
+    }
+    fprintf(stderr, "sum of the best call times: %.3f ms\n", total * 1e3);
+    fprintf(stderr, "%%peak: of this host's fp32 FMA peak, %.1f GFLOP/s on %d thread(s) (%s)\n", peak, pthreads,
+            tt_isa_name(TT_ISA_BEST));
+    free(cs);
+    return 0;
+}
+
 static void run_help(void)
 {
     printf("usage: transtune run MODEL [--records LOG] [--db DB] [--threads N] [--repeat R] [--check]\n"
@@ -412,39 +450,9 @@ int cmd_run(int argc, char **argv)
         paired_ms = ta * 1e3;
         untuned_ms = tu * 1e3;
     }
-    if (profile) {
-        double *cs = tt_xcalloc((size_t)m->ncalls, sizeof *cs), total = 0;
-        if (tt_exec_profile(e, input, (int)repeat, cs, &err)) {
-            fprintf(stderr, "transtune run: %s\n", err.msg);
-            free(cs);
-            goto done;
-        }
-        for (int c = 0; c < m->ncalls; c++)
-            total += cs[c];
-        /* the denominators: this host's FMA peak on as many threads (a 0.1 s
-         * measurement, src/util/peak.c); bytes are each kernel's arguments
-         * read or written once, so GB/s is a floor of its memory traffic */
-        fprintf(stderr, "%4s %9s %6s %8s %6s %7s  %-44s %s\n", "call", "ms", "%", "GFLOP/s", "%peak", "GB/s",
-                "class", "node");
-        for (int c = 0; c < m->ncalls; c++) {
-            const tt_mcall *mc = &m->calls[c];
-            if (mc->kind != TT_MCALL_KERNEL)
-                continue;
-            const tt_kernel *kn = &m->kernels[mc->kernel];
-            tt_io io;
-            tt_eval_io(kn->dag, &io);
-            double bytes = 0;
-            for (int k = 0; k <= io.nin; k++)
-                bytes += 4.0 * (double)io.numel[k];
-            double gf = kn->dag->flops / cs[c] / 1e9;
-            fprintf(stderr, "%4d %9.3f %6.1f %8.1f %6.1f %7.1f  %-44s %s\n", c, cs[c] * 1e3,
-                    100 * cs[c] / total, gf, peak > 0 ? 100 * gf / peak : 0.0, bytes / cs[c] / 1e9,
-                    kn->dag->class_key, g->nodes[mc->node].name);
-        }
-        fprintf(stderr, "sum of the best call times: %.3f ms\n", total * 1e3);
-        fprintf(stderr, "%%peak: of this host's fp32 FMA peak, %.1f GFLOP/s on %d thread(s) (%s)\n", peak,
-                pthreads, tt_isa_name(TT_ISA_BEST));
-        free(cs);
+    if (profile && print_profile(m, e, input, repeat, peak, pthreads, &err)) {
+        fprintf(stderr, "transtune run: %s\n", err.msg);
+        goto done;
     }
     double max_abs = 0, max_ref = 0, max_rel = 0;
     int passed = 1, nonfinite = 0;
