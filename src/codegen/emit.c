@@ -715,8 +715,30 @@ static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     nest tmp[4];
     memcpy(tmp, nests, sizeof tmp);
     tmp[PH_INIT] = T;
-    E->acc = ACC_LOAD;
-    emit_loops(E, si, tmp, PH_INIT, 0, D);
+    if (U->tile_whole) {
+        /* the tile is the whole reduction: the accumulators start at its
+         * identity (zero, as declared, for a sum) instead of being loaded */
+        if (st->op.red != TT_RED_SUM) {
+            int W = vec ? E->vlanes : 0, T2 = 0, TC = 0;
+            int64_t nch = 0;
+            if (vec)
+                vec_chunks(vec, E->vlanes, &W, &nch, &T2, &TC);
+            tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acc[tt_k] = ",
+                        (long long)(K * (vec && nch ? nch : 1)));
+            if (vec)
+                tt_str_catf(E->o, "tt_vsplat%d(", W);
+            emit_float(E, st->op.red == TT_RED_MAX ? -INFINITY : INFINITY);
+            tt_str_cat(E->o, vec ? ");\n" : ";\n");
+            if (vec && T2) {
+                tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acct[tt_k] = tt_vsplat%d(", (long long)K, T2);
+                emit_float(E, st->op.red == TT_RED_MAX ? -INFINITY : INFINITY);
+                tt_str_cat(E->o, ");\n");
+            }
+        }
+    } else {
+        E->acc = ACC_LOAD;
+        emit_loops(E, si, tmp, PH_INIT, 0, D);
+    }
     E->acc = ACC_UPDATE;
     E->in_tile = 1;
     emit_loops(E, si, nests, PH_UPDATE, li, D);
@@ -737,7 +759,8 @@ static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D
     if (li == N->n) {
         if (ph == PH_COMMON) {
             tt_str_cat(E->o, "{\n");
-            emit_loops(E, si, nests, PH_INIT, 0, D);
+            if (!nests[PH_UPDATE].tile_whole)
+                emit_loops(E, si, nests, PH_INIT, 0, D);
             tt_str_cat(E->o, "}\n");
             emit_loops(E, si, nests, PH_UPDATE, 0, D);
         } else {
@@ -876,8 +899,20 @@ static void emit_stage(emitter *E, int si)
                 if (st->nodes[nd].kind == TT_ITER_SPATIAL)
                     K *= I->ext[nd];
             }
-            if (K <= 512)
+            if (K <= 512) {
                 U->tile_at = j;
+                /* every reduction loop outside the tile runs once: each tile
+                 * computes its outputs from start to end, so the init nest
+                 * (the same spatial loops as the update's) and the tile's
+                 * loads of what it stored are dead.  A 1x1 conv over 64
+                 * channels spent 8% of its time on them. */
+                U->tile_whole = 1;
+                for (int k = 0; k < j; k++) {
+                    int nd = st->iters[U->pos[k]].node;
+                    if (st->nodes[nd].kind != TT_ITER_SPATIAL && I->ext[nd] != 1)
+                        U->tile_whole = 0;
+                }
+            }
         }
     }
     define_ready(E, si, &D, start);

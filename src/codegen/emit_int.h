@@ -39,6 +39,8 @@ typedef struct defs {
 typedef struct nest {
     int n;
     int tile_at;               /* update nest: loop index where a register tile starts, -1 none */
+    int tile_whole;            /* update nest: each tile runs the whole reduction (no init nest,
+                                * the accumulators start at the identity, see emit_stage) */
     int all_unrolled;          /* planned: every loop unrolled or the vector loop */
     int64_t steps;             /* planned: statements after unrolling */
     int pos[TT_MAX_ITERS];
