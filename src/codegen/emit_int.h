@@ -24,6 +24,14 @@ typedef struct emitter {
                              statements are split into chunks of this width */
     int in_tile;
     char acc_idx[512];    /* C expression of the accumulator index */
+    /* prefetch of streamed packed weights in a register tile's update (see
+     * emit_tile): atoms of the reduction loop just outside the tile (-1 none),
+     * of the tile's own reduction loops (with extents) and of its spatial
+     * loops, whose variables name the one unrolled copy that prefetches */
+    int pf_on, pf_outer;
+    int pf_nred, pf_red[TT_MAX_ITERS];
+    int64_t pf_red_ext[TT_MAX_ITERS];
+    int pf_nsp, pf_sp[TT_MAX_ITERS];
 } emitter;
 
 enum { ACC_OFF = 0, ACC_LOAD, ACC_UPDATE, ACC_STORE };

@@ -76,6 +76,7 @@ const char *tt_codegen_prelude(void)
            "typedef float tt_v##N __attribute__((vector_size(4 * N))); \\\n"
            "static inline tt_v##N tt_vload##N(const float *p) { tt_v##N v; memcpy(&v, p, sizeof v); return v; } \\\n"
            "static inline void tt_vstore##N(float *p, tt_v##N v) { memcpy(p, &v, sizeof v); } \\\n"
+           "static inline tt_v##N tt_vloadpf##N(const float *p, int64_t d, int c) { if (c) __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)(d * 4))); return tt_vload##N(p); } \\\n"
            "static inline tt_v##N tt_vsplat##N(float x) { tt_v##N v = {0}; return v + x; } \\\n"
            "static inline tt_v##N tt_vgather##N(const float *p, int64_t c) { tt_v##N v; for (int k = 0; k < N; k++) v[k] = p[k * c]; return v; } \\\n"
            "static inline tt_v##N tt_vloadmg##N(const float *p, int64_t n) { float t_[N] = {0}; for (int k = 0; k < N && k < n; k++) t_[k] = p[k]; tt_v##N v; memcpy(&v, t_, sizeof v); return v; } \\\n"
