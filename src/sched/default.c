@@ -494,6 +494,18 @@ static void generic_stage(gen *g, int uid, int lanes)
         st_ids(g, TT_STEP_RE, uid, order, no);
     }
     int nouter = ndim + split - 1;
+    /* the channel blocks c.0 stay a serial loop inside the parallel one when
+     * the other axes give enough parallel work: fused in, every vector of
+     * channels paid its own share of the fused index's divisions (a
+     * squeezenet concat of 54x54x256: 46,656 parallel iterations of one
+     * vector, 0.136 ms against ONNX Runtime's 0.080) */
+    if (split) {
+        int64_t others = 1;
+        for (int i = 0; i < ndim - 1; i++)
+            others *= st->op.axis[i].extent;
+        if (others >= 64)
+            nouter = ndim - 1;
+    }
     if (nouter > 1) {
         int fu[TT_MAX_DIMS + 1];
         for (int i = 0; i < nouter; i++)
