@@ -41,7 +41,9 @@
 
 #include "../src/codegen/codegen.h"
 #include "../src/measure/measure.h"
+#include "../src/record/identify.h"
 #include "../src/record/record.h"
+#include "../src/record/identify.h"
 #include "schedgen.h"
 #include "test.h"
 
@@ -479,6 +481,49 @@ static void test_resnet_conv_record(void)
     free(rec);
     CHECK(refused == 0);
     CHECK(bad == 0 && nrun == 2);
+}
+
+/* An AVX2-era record on a wider host (sched/widen.c): TVM's 28x28x512 1x1/2
+ * conv record vectorizes 4 channels (ff [16, 4, 4]); at 16 lanes the split
+ * becomes [16, 1, 16], at 4 lanes nothing changes, and the widened schedule
+ * computes the same as the reference. */
+static void test_widen_vectors(void)
+{
+    tt_record *rec = tt_xcalloc(1, sizeof *rec);
+    int found = 0;
+    for (int i = 0; i < 64 && !found && load_record("resnet-50-NHWC-B1-llvm.json", i, rec); i++)
+        found = strstr(rec->workload_key, "de7d1695278cf52778b038e6573d7626\", 1, 28, 28, 512") != NULL;
+    CHECK(found);
+    tt_dag *d = NULL;
+    tt_err err = {0};
+    CHECK(tt_identify_record(rec, &d, NULL, NULL, 0, &err) == 0);
+    if (!d) {
+        free(rec);
+        return;
+    }
+    int sp = -1; /* the channel split: ["SP", 3, 12, 256, [16, 4, 4], 1] */
+    for (int i = 0; i < rec->nsteps && sp < 0; i++)
+        if (rec->steps[i].tag == TT_STEP_SP && rec->steps[i].extent == 256)
+            sp = i;
+    CHECK(sp >= 0 && rec->steps[sp].nlen == 3 && rec->steps[sp].len[2] == 4);
+    tt_step *w = tt_xmalloc((size_t)rec->nsteps * sizeof *w);
+    memcpy(w, rec->steps, (size_t)rec->nsteps * sizeof *w);
+    CHECK(tt_steps_widen_vectors(d, w, rec->nsteps, 4) == 0);
+    CHECK(memcmp(w, rec->steps, (size_t)rec->nsteps * sizeof *w) == 0);
+    CHECK(tt_steps_widen_vectors(d, w, rec->nsteps, 16) == 1);
+    CHECK(sp >= 0 && w[sp].len[0] == 16 && w[sp].len[1] == 1 && w[sp].len[2] == 16);
+    tcase c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.name, sizeof c.name, "resnet-50 28x28x512 1x1/2 record widened to 16 lanes");
+    snprintf(c.desc, sizeof c.desc, "conv2d 1x1/2 28x28x512 -> 256 + bias + relu");
+    c.dag = d;
+    c.state = tt_state_new(d);
+    CHECK(tt_state_apply_all(c.state, w, rec->nsteps, &err) == 0);
+    int nrun = 0;
+    CHECK(run_cases(&c, 1, &nrun) == 0 && nrun == 1);
+    case_free(&c);
+    free(w);
+    free(rec);
 }
 
 /* ---- hand-written schedules for specific lowering facts ------------------------ */
@@ -941,6 +986,7 @@ static void test_lowering_refusals(void)
 const tt_test tests_codegen[] = {
     {"tutorial_matmul_record", test_tutorial_matmul_record},
     {"softmax_record", test_softmax_record},
+    {"widen_vectors", test_widen_vectors},
     {"resnet_conv_record", test_resnet_conv_record},
     {"checker_catches_wrong", test_checker_catches_wrong},
     {"prelude_math", test_prelude_math},

@@ -341,7 +341,10 @@ int cmd_kernel(int argc, char **argv)
             snprintf(row.ansor_key, sizeof row.ansor_key, "%s", rec->workload_key);
             rec_state = tt_state_new(dag);
             rec_state->lax_extents = lax;
-            if (tt_state_apply_all(rec_state, rec->steps, rec->nsteps, &err)) {
+            /* exact replays run with the host's vector width (widen.c) */
+            if (lax ? tt_state_apply_all(rec_state, rec->steps, rec->nsteps, &err)
+                    : tt_state_apply_widened(rec_state, rec->steps, rec->nsteps,
+                                             tt_codegen_vector_lanes(), &err) < 0) {
                 row.status = "instantiation_error";
                 snprintf(row.error, sizeof row.error, "%s", err.msg);
             } else {

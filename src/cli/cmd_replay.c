@@ -68,10 +68,17 @@ static void identify(work *w, int lanes)
     snprintf(w->row.wkey, sizeof w->row.wkey, "%s", k);
     free(k);
     w->row.flops = w->dag->flops;
+    /* a record tuned for narrower vectors runs with the host's (widen.c) */
+    tt_state *t = tt_state_new(w->dag);
+    if (tt_state_apply_widened(t, w->rec->steps, w->rec->nsteps, lanes, &err) > 0) {
+        tt_state_free(w->rec_state);
+        w->rec_state = t;
+    } else {
+        tt_state_free(t);
+    }
     w->items[0].state = w->rec_state;
     w->nitems = 1;
     w->row.have_record = 1;
-    (void)lanes;
 }
 
 static void add_default(work *w, int lanes)
