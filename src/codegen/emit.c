@@ -110,6 +110,26 @@ void emit_index(emitter *E, int pi, tt_expr *const *idx, int n, int si)
         tt_str_cat(E->o, ")");
         return;
     }
+    if (!local && !E->ref) {
+        /* a loop fused from the axes this index walks: the loop variable */
+        aff flat;
+        aff_const(&flat, 0);
+        for (int d = 0; d < n && flat.ok; d++) {
+            aff f;
+            lw_index_form(E->L, si, idx[d], &f);
+            int64_t stride = 1;
+            for (int k = d + 1; k < n; k++)
+                stride *= op->axis[k].extent;
+            if (!f.ok)
+                flat.ok = 0;
+            else
+                aff_axpy(&flat, stride, &f);
+        }
+        if (flat.ok && lw_fold_fused(E->L, &flat)) {
+            emit_aff(E, &flat);
+            return;
+        }
+    }
     tt_str_cat(E->o, "(");
     for (int d = 0; d < n; d++) {
         int64_t stride = 1;
@@ -514,6 +534,27 @@ void write_index(emitter *E, int si, tt_str *idx)
     tt_str_init(idx);
     if (op->ndim == 0)
         tt_str_cat(idx, "0");
+    if (op->ndim > 0 && I->buf != LW_BUF_LOCAL && !E->ref) {
+        /* as emit_index: a loop fused from the axes, its variable */
+        aff flat;
+        aff_const(&flat, 0);
+        for (int d = 0; d < op->ndim && flat.ok; d++) {
+            int64_t stride = 1;
+            for (int k = d + 1; k < op->ndim; k++)
+                stride *= op->axis[k].extent;
+            if (!I->root[d].ok)
+                flat.ok = 0;
+            else
+                aff_axpy(&flat, stride, &I->root[d]);
+        }
+        if (flat.ok && lw_fold_fused(E->L, &flat)) {
+            tt_str *save = E->o;
+            E->o = idx;
+            emit_aff(E, &flat);
+            E->o = save;
+            return;
+        }
+    }
     for (int d = 0; d < op->ndim; d++) {
         int64_t stride = 1;
         for (int k = d + 1; k < op->ndim; k++)
@@ -912,14 +953,15 @@ static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D
  *     ->  for rc.0 { the tile of 4 x 2 x 4, across rc.0 and rc.1 }
  *
  * TVM's 56x56x64 -> 64 record (4 accumulators loaded and stored around every
- * 2 reductions) ran at 3.2x oneDNN's time.  When the grown tile would not
- * fit in registers (over 16 vectors) and the tile has 4 or more, the spatial
- * loops move out of the reductions instead (to the common part, before the
- * init nest): 56x56x64 -> 64 0.33 -> 0.15 ms.  Each output's sum keeps its
- * order.  Only when the inner run has fewer than 16 reductions, the whole
- * reduction is at most 64 (its operands stay in L1 in any order: longer ones
- * are a deliberate cache blocking), the tile grows to at most 16 vectors, and
- * no stage is computed at the loops involved. */
+ * 2 reductions) ran at 3.2x oneDNN's time.  Unrolling keeps the loop order.
+ * When the grown tile would not fit in registers (over 16 vectors) and the
+ * tile has 4 or more, the spatial loops move out of the reductions instead
+ * (to the common part, before the init nest): 56x56x64 -> 64 0.33 -> 0.15 ms;
+ * that changes the order, so only for a whole reduction of at most 64 (its
+ * operands stay in L1 in any order; longer ones are a deliberate cache
+ * blocking, and undoing it lost up to 5x).  Each output's sum keeps its order.
+ * Only when the inner run has fewer than 16 reductions and no stage is
+ * computed at the loops involved. */
 static int64_t I_ext(const emitter *E, int si, int pos)
 {
     return E->L->info[si].ext[E->L->s->stages[si].iters[pos].node];
@@ -956,7 +998,7 @@ static void unroll_into_tile(emitter *E, int si, nest *nests, int *forced)
         else if (!HS_RED(j) && I->ext[HS_NODE(j)] > 1 && first_red >= 0)
             moved++, grow *= I->ext[HS_NODE(j)];
     }
-    if (moved == 0 || inner >= 16 || total > 64 || (grow * tile > 16 && tile < 4))
+    if (moved == 0 || inner >= 16 || (grow * tile > 16 && (tile < 4 || total > 64)))
         return;
     for (int j = first_red; j < U->n; j++)
         if (has_attached(E->L, st->op.uid, HS_NODE(j)) ||

@@ -71,5 +71,8 @@ int64_t lw_atom_extent(const lowering *L, int atom);
 /* Affine form of an index expression of stage si over atoms (ok == 0 if not
  * affine: divisions, modulo, min/max of indices). */
 void lw_index_form(lowering *L, int si, const tt_expr *e, aff *out);
+/* Collapse the parts of fused iterators in x back into the fused value where
+ * x holds all of them with mixed-radix coefficients; 1 if x changed. */
+int lw_fold_fused(const lowering *L, aff *x);
 
 #endif
