@@ -4,15 +4,18 @@
  * Layouts match transtune's conv2d_nhwc: source and destination NHWC; the weights
  * are made in HWIO and reordered once, outside timing, into the layout oneDNN's
  * primitive asks for (format_tag any), which is the layout rewrite a tuned kernel
- * may also do.  No bias and no post-ops: transtune's kernels carry their fused
- * epilogue (bias add, relu), oneDNN's plain conv here does not.
+ * may also do.  --post LIST gives oneDNN the same fused epilogue as the
+ * transtune kernel it is compared with (comma-separated, in order): `sum` (a
+ * residual tensor of the output's shape added: oneDNN's sum post-op, the
+ * destination holding the residual), `add` and `mul` (a per-channel vector:
+ * binary post-ops) and `relu` (eltwise).  Without --post: a plain convolution.
  *
  * Timing follows TVM's protocol: one warm-up call, then `number` grown until one
  * repeat (number calls) lasts at least --min-ms, then --repeat repeats; time_s is
  * the mean time of one call over all repeats.
  *
  *   onednn_conv --n 1 --h 56 --w 56 --ci 64 --co 64 --kh 3 --kw 3 --stride 1 --pad 1
- *               [--threads T] [--repeat R] [--min-ms MS] [--check]
+ *               [--threads T] [--repeat R] [--min-ms MS] [--post LIST] [--check]
  *
  * Prints one JSON line: {"op":"conv2d","time_s":...,"gflops":...,...}.
  * --check instead compares one run with a naive double-precision convolution on
@@ -43,17 +46,20 @@
         }                                                                                \
     } while (0)
 
+#define MAX_POST 8
 typedef struct {
     long n, h, w, ci, co, kh, kw, stride, pad;
     int threads, repeat, check;
     double min_ms;
+    int npost;
+    char post[MAX_POST][8]; /* "sum", "add", "mul", "relu" */
 } opts;
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: onednn_conv --n N --h H --w W --ci CI --co CO --kh KH --kw KW\n"
                "                   [--stride S] [--pad P] [--threads T] [--repeat R]\n"
-               "                   [--min-ms MS] [--check]\n");
+               "                   [--min-ms MS] [--post sum,add,mul,relu] [--check]\n");
 }
 
 static long parse_long(const char *name, const char *s, long lo, long hi)
@@ -111,6 +117,19 @@ static void parse_args(int argc, char **argv, opts *o)
             o->repeat = (int)parse_long(k, v, 1, 1 << 20);
         else if (!strcmp(k, "min-ms"))
             o->min_ms = (double)parse_long(k, v, 0, 1 << 20);
+        else if (!strcmp(k, "post")) {
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+                if (o->npost >= MAX_POST || (strcmp(t, "sum") && strcmp(t, "add") && strcmp(t, "mul") &&
+                                             strcmp(t, "relu"))) {
+                    fprintf(stderr, "onednn_conv: --post: '%s' is not one of sum, add, mul, relu (at most %d)\n",
+                            t, MAX_POST);
+                    exit(2);
+                }
+                snprintf(o->post[o->npost++], sizeof o->post[0], "%s", t);
+            }
+        }
         else {
             fprintf(stderr, "onednn_conv: unknown option '%s'\n", a);
             usage(stderr);
@@ -229,8 +248,29 @@ int main(int argc, char **argv)
     DN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                           &src_md, &wei_any_md, NULL, &dst_md, strides, pad_l,
                                           pad_r));
+    /* the fused epilogue, as oneDNN post-ops */
+    dnnl_post_ops_t po;
+    dnnl_primitive_attr_t attr;
+    DN(dnnl_post_ops_create(&po));
+    DN(dnnl_primitive_attr_create(&attr));
+    dnnl_dims_t chan_dims = {1, o.co, 1, 1};
+    dnnl_memory_desc_t chan_md;
+    DN(dnnl_memory_desc_init_by_tag(&chan_md, 4, chan_dims, dnnl_f32, dnnl_nhwc));
+    int has_sum = 0;
+    for (int i = 0; i < o.npost; i++) {
+        if (!strcmp(o.post[i], "sum")) {
+            DN(dnnl_post_ops_append_sum(po, 1.0f));
+            has_sum = 1;
+        } else if (!strcmp(o.post[i], "relu")) {
+            DN(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+        } else {
+            DN(dnnl_post_ops_append_binary(po, !strcmp(o.post[i], "add") ? dnnl_binary_add : dnnl_binary_mul,
+                                           &chan_md));
+        }
+    }
+    DN(dnnl_primitive_attr_set_post_ops(attr, po));
     dnnl_primitive_desc_t pd;
-    DN(dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL));
+    DN(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL));
     const char *impl = "?";
     DN(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
     const dnnl_memory_desc_t *wei_prim_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -275,18 +315,40 @@ int main(int argc, char **argv)
 
     dnnl_primitive_t conv;
     DN(dnnl_primitive_create(&conv, pd));
-    dnnl_exec_arg_t args[] = {
+    dnnl_exec_arg_t args[3 + MAX_POST] = {
         {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, wei_mem}, {DNNL_ARG_DST, dst_mem}};
+    int nargs = 3;
+    dnnl_memory_t chan_mem[MAX_POST] = {0};
+    for (int i = 0; i < o.npost; i++) {
+        if (strcmp(o.post[i], "add") && strcmp(o.post[i], "mul"))
+            continue;
+        float *c;
+        DN(dnnl_memory_create(&chan_mem[i], &chan_md, eng, DNNL_MEMORY_ALLOCATE));
+        DN(dnnl_memory_get_data_handle(chan_mem[i], (void **)&c));
+        fill_random(c, (size_t)o.co, 3 + (unsigned)i);
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1, chan_mem[i]};
+    }
+    /* sum: the destination holds the residual; each call adds to the last
+     * result, which changes the values, not the work */
+    if (has_sum)
+        fill_random(dst, dst_count, 4);
 #define RUN_ONCE()                                             \
     do {                                                       \
-        DN(dnnl_primitive_execute(conv, strm, 3, args));       \
+        DN(dnnl_primitive_execute(conv, strm, nargs, args));   \
         DN(dnnl_stream_wait(strm));                            \
     } while (0)
 
     const double flops = 2.0 * (double)o.n * (double)oh * (double)ow * (double)o.co *
                          (double)o.kh * (double)o.kw * (double)o.ci;
+    char post_list[MAX_POST * 8 + 1] = "";
+    for (int i = 0; i < o.npost; i++)
+        snprintf(post_list + strlen(post_list), sizeof post_list - strlen(post_list), "%s%s", i ? "," : "",
+                 o.post[i]);
     int rc = 0;
-    if (o.check) {
+    if (o.check && o.npost) {
+        fprintf(stderr, "onednn_conv: --check is for the plain convolution (no --post)\n");
+        rc = 2;
+    } else if (o.check) {
         RUN_ONCE();
         double max_rel;
         int ok = check_against_naive(&o, oh, ow, src, wei_hwio, dst, &max_rel);
@@ -326,11 +388,16 @@ int main(int argc, char **argv)
         printf("{\"op\":\"conv2d\",\"time_s\":%.6e,\"gflops\":%.3f,\"min_time_s\":%.6e,"
                "\"number\":%ld,\"repeat\":%d,\"n\":%ld,\"h\":%ld,\"w\":%ld,\"ci\":%ld,"
                "\"co\":%ld,\"kh\":%ld,\"kw\":%ld,\"stride\":%ld,\"pad\":%ld,\"threads\":%d,"
-               "\"impl\":\"%s\"}\n",
+               "\"impl\":\"%s\",\"post\":\"%s\"}\n",
                mean, flops / mean * 1e-9, best, number, o.repeat, o.n, o.h, o.w, o.ci, o.co,
-               o.kh, o.kw, o.stride, o.pad, threads, impl);
+               o.kh, o.kw, o.stride, o.pad, threads, impl, post_list);
     }
 
+    for (int i = 0; i < o.npost; i++)
+        if (chan_mem[i])
+            dnnl_memory_destroy(chan_mem[i]);
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
     dnnl_primitive_destroy(conv);
     dnnl_primitive_desc_destroy(pd);
     if (wei_mem != wei_user_mem)
