@@ -392,6 +392,16 @@ void define_ready(emitter *E, int si, defs *D, phase ph)
             for (int k = idx + 1; k < rel->n; k++)
                 stride *= I->ext[rel->nodes[k]];
             tt_str_catf(E->o, "const int64_t a%d_%d = ", st->op.uid, n);
+            if (I->ext[n] == 1 && (idx > 0 || I->ext[rel->other] <= stride)) {
+                /* a part of extent 1 is 0: no division left for the compiler
+                 * to prove so (a batch axis fused into a record's epilogue
+                 * loop divided every element by the tensor's size) */
+                tt_str_cat(E->o, "0; (void)");
+                tt_str_catf(E->o, "a%d_%d;\n", st->op.uid, n);
+                D->atom[n] = 1;
+                progress = 1;
+                continue;
+            }
             if (idx > 0)
                 tt_str_cat(E->o, "(");
             emit_aff(E, fv);
