@@ -702,24 +702,21 @@ static void emit_level_body(emitter *E, int si, nest *nests, phase ph, int li, d
  */
 /* The loops a tile's weight prefetch depends on (see prefetch_distance in
  * vector.c): the innermost reduction loop outside the tile that runs more
- * than once, the tile's reduction loops, its spatial loops. */
+ * than once, and the tile's spatial loops. */
 static void tile_prefetch_plan(emitter *E, int si, const nest *U, int li)
 {
     const tt_stage *st = &E->L->s->stages[si];
     const stage_info *I = &E->L->info[si];
     E->pf_on = 1;
     E->pf_outer = -1;
-    E->pf_nred = E->pf_nsp = 0;
+    E->pf_nsp = 0;
     for (int j = 0; j < U->n; j++) {
         int node = st->iters[U->pos[j]].node;
         int atom = si * TT_MAX_NODES + node;
         int red = st->nodes[node].kind != TT_ITER_SPATIAL;
         if (j < li && red && I->ext[node] > 1)
             E->pf_outer = atom;
-        else if (j >= li && red) {
-            E->pf_red[E->pf_nred] = atom;
-            E->pf_red_ext[E->pf_nred++] = I->ext[node];
-        } else if (j > li && !red)
+        else if (j > li && !red)
             E->pf_sp[E->pf_nsp++] = atom;
     }
 }

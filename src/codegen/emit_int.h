@@ -25,12 +25,10 @@ typedef struct emitter {
     int in_tile;
     char acc_idx[512];    /* C expression of the accumulator index */
     /* prefetch of streamed packed weights in a register tile's update (see
-     * emit_tile): atoms of the reduction loop just outside the tile (-1 none),
-     * of the tile's own reduction loops (with extents) and of its spatial
-     * loops, whose variables name the one unrolled copy that prefetches */
+     * emit_tile): atoms of the reduction loop just outside the tile (-1 none)
+     * and of its spatial loops, whose variables name the one unrolled copy
+     * that prefetches */
     int pf_on, pf_outer;
-    int pf_nred, pf_red[TT_MAX_ITERS];
-    int64_t pf_red_ext[TT_MAX_ITERS];
     int pf_nsp, pf_sp[TT_MAX_ITERS];
 } emitter;
 
