@@ -776,6 +776,46 @@ static void test_vector_tails(void)
     check_forced_lanes(cs, NS, lanes, forms);
 }
 
+/* Packed weights of 512 KB or more are prefetched from the register tile
+ * (vector.c, tt_vloadpf): a 1x1 conv 8x8x512 -> 256 (512 KB of weights) at
+ * 16 and 8 lanes must emit the prefetching load and still compute right; the
+ * same conv with 128 outputs (256 KB) must not prefetch. */
+static void test_weight_prefetch(void)
+{
+    static const struct { int lanes; int64_t co; const char *form; } sh[] = {
+        {16, 256, "tt_vloadpf16("}, {8, 256, "tt_vloadpf8("}, {16, 128, "tt_vload16("},
+    };
+    enum { NS = sizeof sh / sizeof sh[0] };
+    tcase cs[NS];
+    int lanes[NS];
+    const char *forms[NS][2];
+    tt_epilogue e = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    for (int i = 0; i < NS; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "1x1 conv 8x8x512 -> %lld, %d lanes", (long long)sh[i].co, sh[i].lanes);
+        default_case(&cs[i], name, conv_plain(8, 8, 512, sh[i].co, 1, 0, &e), name, sh[i].lanes);
+        lanes[i] = sh[i].lanes;
+        forms[i][0] = sh[i].form;
+        forms[i][1] = NULL;
+    }
+    /* the small one: generated without any prefetch */
+    char *old = getenv("TT_VECTOR_LANES") ? tt_xstrdup(getenv("TT_VECTOR_LANES")) : NULL;
+    setenv("TT_VECTOR_LANES", "16", 1);
+    tt_str src;
+    tt_str_init(&src);
+    tt_err err = {0};
+    CHECK(!cs[2].refused && tt_codegen_candidate(cs[2].state, "k", &src, &err) == 0 && src.buf &&
+          !strstr(src.buf, "tt_vloadpf16("));
+    tt_str_free(&src);
+    if (old) {
+        setenv("TT_VECTOR_LANES", old, 1);
+        free(old);
+    } else {
+        unsetenv("TT_VECTOR_LANES");
+    }
+    check_forced_lanes(cs, NS, lanes, forms);
+}
+
 /* A concat along channels whose inputs are not multiples of the vector width
  * (ShuffleNet's 58 + 58): vector statements where no input boundary falls
  * inside the lanes, lane by lane where one does (vector.c, split mode).  The
@@ -987,6 +1027,7 @@ const tt_test tests_codegen[] = {
     {"tutorial_matmul_record", test_tutorial_matmul_record},
     {"softmax_record", test_softmax_record},
     {"widen_vectors", test_widen_vectors},
+    {"weight_prefetch", test_weight_prefetch},
     {"resnet_conv_record", test_resnet_conv_record},
     {"checker_catches_wrong", test_checker_catches_wrong},
     {"prelude_math", test_prelude_math},
