@@ -75,6 +75,31 @@ void emit_float(emitter *E, double v)
         tt_str_catf(E->o, "%.9ef", v);
 }
 
+/* The row-major flat index of op's (whole, not local) buffer from the value
+ * of each axis, written to out as the fused loop's variable when it holds
+ * every part of a fused loop (lw_fold_fused): 1 if written, else 0. */
+static int emit_folded_index(emitter *E, const tt_op *op, const aff *dims, int n, tt_str *out)
+{
+    aff flat;
+    aff_const(&flat, 0);
+    for (int d = 0; d < n && flat.ok; d++) {
+        int64_t stride = 1;
+        for (int k = d + 1; k < n; k++)
+            stride *= op->axis[k].extent;
+        if (!dims[d].ok)
+            flat.ok = 0;
+        else
+            aff_axpy(&flat, stride, &dims[d]);
+    }
+    if (!flat.ok || !lw_fold_fused(E->L, &flat))
+        return 0;
+    tt_str *save = E->o;
+    E->o = out;
+    emit_aff(E, &flat);
+    E->o = save;
+    return 1;
+}
+
 void emit_index(emitter *E, int pi, tt_expr *const *idx, int n, int si)
 {
     const stage_info *P = &E->L->info[pi];
@@ -110,25 +135,13 @@ void emit_index(emitter *E, int pi, tt_expr *const *idx, int n, int si)
         tt_str_cat(E->o, ")");
         return;
     }
-    if (!local && !E->ref) {
-        /* a loop fused from the axes this index walks: the loop variable */
-        aff flat;
-        aff_const(&flat, 0);
-        for (int d = 0; d < n && flat.ok; d++) {
-            aff f;
-            lw_index_form(E->L, si, idx[d], &f);
-            int64_t stride = 1;
-            for (int k = d + 1; k < n; k++)
-                stride *= op->axis[k].extent;
-            if (!f.ok)
-                flat.ok = 0;
-            else
-                aff_axpy(&flat, stride, &f);
-        }
-        if (flat.ok && lw_fold_fused(E->L, &flat)) {
-            emit_aff(E, &flat);
+    if (!local && !E->ref && n <= LW_MAX_ROOTS) {
+        /* a loop fused from the axes this index walks: its variable */
+        aff dims[LW_MAX_ROOTS];
+        for (int d = 0; d < n; d++)
+            lw_index_form(E->L, si, idx[d], &dims[d]);
+        if (emit_folded_index(E, op, dims, n, E->o))
             return;
-        }
     }
     tt_str_cat(E->o, "(");
     for (int d = 0; d < n; d++) {
@@ -544,27 +557,8 @@ void write_index(emitter *E, int si, tt_str *idx)
     tt_str_init(idx);
     if (op->ndim == 0)
         tt_str_cat(idx, "0");
-    if (op->ndim > 0 && I->buf != LW_BUF_LOCAL && !E->ref) {
-        /* as emit_index: a loop fused from the axes, its variable */
-        aff flat;
-        aff_const(&flat, 0);
-        for (int d = 0; d < op->ndim && flat.ok; d++) {
-            int64_t stride = 1;
-            for (int k = d + 1; k < op->ndim; k++)
-                stride *= op->axis[k].extent;
-            if (!I->root[d].ok)
-                flat.ok = 0;
-            else
-                aff_axpy(&flat, stride, &I->root[d]);
-        }
-        if (flat.ok && lw_fold_fused(E->L, &flat)) {
-            tt_str *save = E->o;
-            E->o = idx;
-            emit_aff(E, &flat);
-            E->o = save;
-            return;
-        }
-    }
+    if (op->ndim > 0 && I->buf != LW_BUF_LOCAL && !E->ref && emit_folded_index(E, op, I->root, op->ndim, idx))
+        return;
     for (int d = 0; d < op->ndim; d++) {
         int64_t stride = 1;
         for (int k = d + 1; k < op->ndim; k++)
