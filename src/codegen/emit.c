@@ -1,5 +1,5 @@
 /* emit.c - C emission of a lowered state (see codegen.h): stages, loop
- * nests, register tiles, functions.  Vector statements are in vector.c, the
+ * nests, functions.  Register tiles are in tile.c, vector statements in vector.c, the
  * prelude of every unit in prelude.c, the shared internals in emit_int.h.
  *
  * Names in the generated code: b<uid> buffer of a tensor, g<uid> its error
@@ -480,7 +480,7 @@ void define_ready(emitter *E, int si, defs *D, phase ph)
 /* ---- loops ------------------------------------------------------------------- */
 
 
-static int has_attached(const lowering *L, int uid, int node)
+int has_attached(const lowering *L, int uid, int node)
 {
     for (int i = 0; i < L->s->nstages; i++) {
         const tt_stage *o = &L->s->stages[i];
@@ -666,7 +666,6 @@ static void emit_attached_at(emitter *E, int uid, int node)
 
 static void emit_local_decl(emitter *E, int si);
 
-static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D);
 
 static void emit_level_body(emitter *E, int si, nest *nests, phase ph, int li, defs D)
 {
@@ -683,194 +682,7 @@ static void emit_level_body(emitter *E, int si, nest *nests, phase ph, int li, d
 }
 
 
-/* Register tile (scalar replacement).  When the innermost non-unrolled loop
- * of a reduction's update nest is a reduction loop and everything inside it
- * is unrolled (or the final vector loop), the tile of outputs it updates is
- * held in a small private array indexed by the unrolled loop variables only;
- * after unrolling every index is a constant, so the compiler keeps the array
- * in registers (TVM relies on LLVM doing the same with its local buffers):
- *
- *   acc[k] = C[..k..]                         (every k of the tile)
- *   for rc { acc[k] = acc[k] + A[..] * W[..] } (unrolled over k)
- *   C[..k..] = acc[k]
- */
-/* The loops a tile's weight prefetch depends on (see prefetch_distance in
- * vector.c): the innermost reduction loop outside the tile that runs more
- * than once, and the tile's spatial loops. */
-static void tile_prefetch_plan(emitter *E, int si, const nest *U, int li)
-{
-    const tt_stage *st = &E->L->s->stages[si];
-    const stage_info *I = &E->L->info[si];
-    E->pf_on = 1;
-    E->pf_outer = -1;
-    E->pf_nsp = 0;
-    for (int j = 0; j < U->n; j++) {
-        int node = st->iters[U->pos[j]].node;
-        int atom = si * TT_MAX_NODES + node;
-        int red = st->nodes[node].kind != TT_ITER_SPATIAL;
-        if (j < li && red && I->ext[node] > 1)
-            E->pf_outer = atom;
-        else if (j > li && !red)
-            E->pf_sp[E->pf_nsp++] = atom;
-    }
-}
-
-/* Sets of accumulators for a tile with too few to hide the FMA latency: with
- * nacc vector accumulators, each FMA waits for the previous one on the same
- * accumulator (4 cycles; 2 FMA pipes want 8 independent chains).  When an
- * unrolled reduction loop runs inside the tile, its iterations alternate
- * between R sets (indexed by its variable mod R, a constant in every unrolled
- * copy), summed at the end: only the order of a sum changes, as in any
- * blocked GEMM.  TVM's 14x14x256 -> 1024 record (2 rows x 32 channels, 4
- * accumulators, rc.1 of 8 unrolled) ran at 28% of the peak.  1 = no sets. */
-static int64_t split_sets(const emitter *E, int si, const nest *U, int li, int64_t nacc, int *rnode)
-{
-    const tt_stage *st = &E->L->s->stages[si];
-    const stage_info *I = &E->L->info[si];
-    if (st->op.red != TT_RED_SUM || nacc <= 0 || nacc >= 8 || !E->acc_vec)
-        return 1;
-    for (int j = U->n - 1; j > li; j--) {
-        int node = st->iters[U->pos[j]].node;
-        if (st->nodes[node].kind != TT_ITER_REDUCE || I->ext[node] < 2)
-            continue;
-        if (!U->unroll[j])
-            return 1; /* the innermost real reduction is a loop: no constant set index */
-        int64_t R = (8 + nacc - 1) / nacc;
-        if (R > I->ext[node])
-            R = I->ext[node];
-        while (R * nacc > 24)
-            R--;
-        *rnode = node;
-        return R;
-    }
-    return 1;
-}
-
-static void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
-{
-    const lowering *L = E->L;
-    const tt_stage *st = &L->s->stages[si];
-    const stage_info *I = &L->info[si];
-    nest *U = &nests[PH_UPDATE];
-    int last = U->n - 1;
-    int lastnode = st->iters[U->pos[last]].node;
-    /* vector accumulators if the final loop can be one vector statement */
-    int vec = 0;
-    if (U->simd[last]) {
-        tt_str scratch;
-        tt_str_init(&scratch);
-        tt_str *save = E->o;
-        E->o = &scratch;
-        int acc = E->acc;
-        E->acc = ACC_UPDATE;
-        E->acc_vec = 1;
-        snprintf(E->acc_idx, sizeof E->acc_idx, "0");
-        vec = try_vector(E, si, U, PH_UPDATE, last, D) ? (int)I->ext[lastnode] : 0;
-        E->acc = acc;
-        E->o = save;
-        tt_str_free(&scratch);
-    }
-    /* the tile's loops: spatial loops after li (the final one only in scalar mode) */
-    nest T;
-    memset(&T, 0, sizeof T);
-    T.tile_at = -1;
-    tt_str ix;
-    tt_str_init(&ix);
-    int64_t K = 1;
-    for (int j = U->n - 1; j > li; j--) {
-        int node = st->iters[U->pos[j]].node;
-        if (st->nodes[node].kind != TT_ITER_SPATIAL)
-            continue;
-        if (vec && j == last)
-            continue;
-        tt_str_catf(&ix, "%s%lld * l%d_%d", ix.len ? " + " : "", (long long)K, st->op.uid, node);
-        K *= I->ext[node];
-    }
-    for (int j = li + 1; j < U->n; j++) {
-        int node = st->iters[U->pos[j]].node;
-        if (st->nodes[node].kind != TT_ITER_SPATIAL)
-            continue;
-        T.pos[T.n] = U->pos[j];
-        T.unroll[T.n] = U->unroll[j];
-        T.simd[T.n] = U->simd[j];
-        T.n++;
-    }
-    snprintf(E->acc_idx, sizeof E->acc_idx, "%s", ix.len ? ix.buf : "0");
-    E->acc_vec = vec > 0;
-    tt_str_free(&ix);
-    int VW = 0, VT = 0, VTC = 0;
-    int64_t nch = 0;
-    if (vec)
-        vec_chunks(vec, E->vlanes, &VW, &nch, &VT, &VTC);
-    int64_t nacc = vec ? K * ((nch ? nch : 0) + (VT ? 1 : 0)) : K;
-    int rnode = -1;
-    int64_t R = split_sets(E, si, U, li, nacc, &rnode);
-    if (vec) {
-        /* zeroed: a guarded row's accumulators are not loaded, yet updated */
-        tt_str_catf(E->o, "{ tt_v%d acc[%lld] = {0};\n", VW, (long long)(R * K * (nch ? nch : 1)));
-        if (VT)
-            tt_str_catf(E->o, "tt_v%d acct[%lld] = {0};\n", VT, (long long)(R * K));
-    }
-    else
-        tt_str_catf(E->o, "{ %s acc[%lld] = {0};\n", E->T, (long long)(R * K));
-    nest tmp[4];
-    memcpy(tmp, nests, sizeof tmp);
-    tmp[PH_INIT] = T;
-    if (U->tile_whole) {
-        /* the tile is the whole reduction: the accumulators start at its
-         * identity (zero, as declared, for a sum) instead of being loaded */
-        if (st->op.red != TT_RED_SUM) {
-            int W = vec ? E->vlanes : 0, T2 = 0, TC = 0;
-            int64_t nch = 0;
-            if (vec)
-                vec_chunks(vec, E->vlanes, &W, &nch, &T2, &TC);
-            tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acc[tt_k] = ",
-                        (long long)(K * (vec && nch ? nch : 1)));
-            if (vec)
-                tt_str_catf(E->o, "tt_vsplat%d(", W);
-            emit_float(E, st->op.red == TT_RED_MAX ? -INFINITY : INFINITY);
-            tt_str_cat(E->o, vec ? ");\n" : ";\n");
-            if (vec && T2) {
-                tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acct[tt_k] = tt_vsplat%d(", (long long)K, T2);
-                emit_float(E, st->op.red == TT_RED_MAX ? -INFINITY : INFINITY);
-                tt_str_cat(E->o, ");\n");
-            }
-        }
-    } else {
-        E->acc = ACC_LOAD;
-        emit_loops(E, si, tmp, PH_INIT, 0, D);
-    }
-    E->acc = ACC_UPDATE;
-    E->in_tile = 1;
-    tile_prefetch_plan(E, si, U, li);
-    char base_idx[sizeof E->acc_idx];
-    snprintf(base_idx, sizeof base_idx, "%s", E->acc_idx);
-    if (R > 1)
-        snprintf(E->acc_idx, sizeof E->acc_idx, "%s + %lld * (l%d_%d %% %lld)", base_idx, (long long)K,
-                 st->op.uid, rnode, (long long)R);
-    emit_loops(E, si, nests, PH_UPDATE, li, D);
-    snprintf(E->acc_idx, sizeof E->acc_idx, "%s", base_idx);
-    if (R > 1) {
-        /* the partial sums of the other sets into set 0 */
-        int64_t n0 = vec ? K * (nch ? nch : 1) : K;
-        tt_str_catf(E->o, "for (int tt_s = 1; tt_s < %lld; tt_s++) {\n", (long long)R);
-        tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acc[tt_k] += acc[tt_s * %lld + tt_k];\n",
-                    (long long)n0, (long long)n0);
-        if (vec && VT)
-            tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acct[tt_k] += acct[tt_s * %lld + tt_k];\n",
-                        (long long)K, (long long)K);
-        tt_str_cat(E->o, "}\n");
-    }
-    E->pf_on = 0;
-    E->in_tile = 0;
-    E->acc = ACC_STORE;
-    emit_loops(E, si, tmp, PH_INIT, 0, D);
-    E->acc = ACC_OFF;
-    E->acc_vec = 0;
-    tt_str_cat(E->o, "}\n");
-}
-
-static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D)
+void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D)
 {
     const lowering *L = E->L;
     const tt_stage *st = &L->s->stages[si];
@@ -963,79 +775,6 @@ static void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D
  * blocking, and undoing it lost up to 5x).  Each output's sum keeps its order.
  * Only when the inner run has fewer than 16 reductions and no stage is
  * computed at the loops involved. */
-static int64_t I_ext(const emitter *E, int si, int pos)
-{
-    return E->L->info[si].ext[E->L->s->stages[si].iters[pos].node];
-}
-
-static void unroll_into_tile(emitter *E, int si, nest *nests, int *forced)
-{
-    const tt_stage *st = &E->L->s->stages[si];
-    const stage_info *I = &E->L->info[si];
-    nest *U = &nests[PH_UPDATE];
-#define HS_NODE(j) (st->iters[U->pos[j]].node)
-#define HS_RED(j) (st->nodes[HS_NODE(j)].kind != TT_ITER_SPATIAL)
-    int r_in = -1;
-    for (int j = U->n - 1; j >= 0 && r_in < 0; j--)
-        if (HS_RED(j) && I->ext[HS_NODE(j)] > 1)
-            r_in = j;
-    if (r_in <= 0)
-        return;
-    int r_start = r_in;
-    while (r_start > 0 && (HS_RED(r_start - 1) || I->ext[HS_NODE(r_start - 1)] == 1))
-        r_start--;
-    int64_t inner = 1, total = 1, grow = 1, tile = 1;
-    for (int j = 0; j < U->n; j++) {
-        int64_t e = I->ext[HS_NODE(j)];
-        if (HS_RED(j))
-            total *= e, inner *= j >= r_start ? e : 1;
-        else if (j >= r_start)
-            tile *= j == U->n - 1 ? (e + E->vlanes - 1) / E->vlanes : e;
-    }
-    int first_red = -1, moved = 0;
-    for (int j = 0; j < r_start; j++) {
-        if (HS_RED(j) && I->ext[HS_NODE(j)] > 1 && first_red < 0)
-            first_red = j;
-        else if (!HS_RED(j) && I->ext[HS_NODE(j)] > 1 && first_red >= 0)
-            moved++, grow *= I->ext[HS_NODE(j)];
-    }
-    if (moved == 0 || inner >= 16 || (grow * tile > 16 && (tile < 4 || total > 64)))
-        return;
-    for (int j = first_red; j < U->n; j++)
-        if (has_attached(E->L, st->op.uid, HS_NODE(j)) ||
-            (j < r_start && st->iters[U->pos[j]].ann != TT_ANN_NONE))
-            return;
-    if (grow * tile <= 16) {
-        /* unrolled, they join the tile: it then starts at the outer reduction */
-        for (int j = first_red + 1; j < U->n; j++)
-            if ((j < r_start && !HS_RED(j)) || (j >= r_start && HS_RED(j)))
-                forced[U->pos[j]] = 1;
-        return;
-    }
-    /* too many for registers, and the tile has 4 or more already: the
-     * spatial loops move out instead, to the common part before the init
-     * nest, and the tile takes every reduction with the accumulators it has */
-    nest *C = &nests[PH_COMMON], *N = &nests[PH_INIT];
-    nest keep = *U;
-    keep.n = 0;
-    for (int j = 0; j < U->n; j++) {
-        if (j > first_red && j < r_start && !HS_RED(j) && I->ext[HS_NODE(j)] > 1) {
-            C->pos[C->n++] = U->pos[j];
-            for (int k = 0; k < N->n; k++)
-                if (N->pos[k] == U->pos[j]) {
-                    memmove(&N->pos[k], &N->pos[k + 1], (size_t)(N->n - k - 1) * sizeof N->pos[0]);
-                    N->n--;
-                    break;
-                }
-        } else {
-            keep.pos[keep.n++] = U->pos[j];
-        }
-    }
-    *U = keep;
-#undef HS_NODE
-#undef HS_RED
-}
-
 /* Buffer declaration at the attach point, region minima, then the nest. */
 static void emit_stage(emitter *E, int si)
 {
@@ -1076,74 +815,12 @@ static void emit_stage(emitter *E, int si)
     plan_nest(E, si, &nests[PH_PLAIN], PH_PLAIN, 1, 1);
     plan_nest(E, si, &nests[PH_INIT], PH_INIT, 1, 1);
     plan_nest(E, si, &nests[PH_UPDATE], PH_UPDATE, 1, 1);
-    for (int j = 0; j < nests[PH_UPDATE].n; j++)
-        if (forced[nests[PH_UPDATE].pos[j]] && !nests[PH_UPDATE].unroll[j]) {
-            nests[PH_UPDATE].unroll[j] = 1;
-            nests[PH_UPDATE].steps *= I_ext(E, si, nests[PH_UPDATE].pos[j]);
-        }
+    force_unroll(E, si, &nests[PH_UPDATE], forced);
     plan_nest(E, si, &nests[PH_COMMON], PH_COMMON, nests[PH_INIT].steps + nests[PH_UPDATE].steps,
               nests[PH_INIT].all_unrolled && nests[PH_UPDATE].all_unrolled);
     for (int p = 0; p < 4; p++)
         nests[p].tile_at = -1;
-    /* register tile: the innermost non-unrolled loop of the update nest is a
-     * reduction loop and the outputs it updates fit in registers */
-    nest *U = &nests[PH_UPDATE];
-    if (!E->ref && op->red != TT_RED_NONE && U->n > 0) {
-        const stage_info *I = &E->L->info[si];
-        int j = U->n - 1;
-        while (j >= 0 && (U->unroll[j] || (j == U->n - 1 && U->simd[j]) ||
-                          I->ext[st->iters[U->pos[j]].node] == 1))
-            j--;
-        /* a spatial loop there, with an unrolled reduction inside it (a
-         * depthwise conv's kernel rows, unrolled with the register tile):
-         * the tile starts at that reduction, the accumulators held across it */
-        if (j < U->n - 1 && (j < 0 || st->nodes[st->iters[U->pos[j]].node].kind != TT_ITER_REDUCE))
-            for (int k = j + 1; k < U->n - 1; k++)
-                if (st->nodes[st->iters[U->pos[k]].node].kind == TT_ITER_REDUCE &&
-                    I->ext[st->iters[U->pos[k]].node] > 1) {
-                    j = k;
-                    break;
-                }
-        if (j >= 0 && j < U->n - 1 && st->nodes[st->iters[U->pos[j]].node].kind == TT_ITER_REDUCE) {
-            /* the tile also takes the reduction loops right outside it,
-             * unrolled or not: the accumulators' indices
-             * depend only on the spatial loops inside, and they are then
-             * loaded and stored once per whole run of reductions instead of
-             * once per outer reduction step (a 7x7 stem: once per 147 taps, not
-             * per kernel row of 21) */
-            /* ... and through loops of extent 1 between them (a record's
-             * rc.0, nn.2, yy.2, xx.2, ff.2, ry.1, rx.1, rc.1 with only rc.0
-             * and rc.1 real: reloaded and stored once per rc.0 step, TVM's
-             * 14x14x256 -> 1024 record ran at 28% of the peak) */
-            for (int k = j - 1; k >= 0; k--) {
-                int nd = st->iters[U->pos[k]].node;
-                if (st->nodes[nd].kind == TT_ITER_REDUCE)
-                    j = k;
-                else if (I->ext[nd] != 1)
-                    break;
-            }
-            int64_t K = 1;
-            for (int k = j + 1; k < U->n; k++) {
-                int nd = st->iters[U->pos[k]].node;
-                if (st->nodes[nd].kind == TT_ITER_SPATIAL)
-                    K *= I->ext[nd];
-            }
-            if (K <= 512) {
-                U->tile_at = j;
-                /* every reduction loop outside the tile runs once: each tile
-                 * computes its outputs from start to end, so the init nest
-                 * (the same spatial loops as the update's) and the tile's
-                 * loads of what it stored are dead.  A 1x1 conv over 64
-                 * channels spent 8% of its time on them. */
-                U->tile_whole = 1;
-                for (int k = 0; k < j; k++) {
-                    int nd = st->iters[U->pos[k]].node;
-                    if (st->nodes[nd].kind != TT_ITER_SPATIAL && I->ext[nd] != 1)
-                        U->tile_whole = 0;
-                }
-            }
-        }
-    }
+    plan_tile(E, si, nests);
     define_ready(E, si, &D, start);
     emit_loops(E, si, nests, start, 0, D);
     for (int g = 0; g < D.nguards; g++)

@@ -68,6 +68,16 @@ void write_index(emitter *E, int si, tt_str *idx);
 /* The scalar statement of stage si in phase ph. */
 void emit_statement(emitter *E, int si, phase ph);
 
+int has_attached(const lowering *L, int uid, int node);
+/* The loops of nest ph from li inward (emit_tile calls it for the tile). */
+void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D);
+
+/* tile.c: register tiles (see there) */
+void unroll_into_tile(emitter *E, int si, nest *nests, int *forced);
+void force_unroll(const emitter *E, int si, nest *U, const int *forced);
+void plan_tile(emitter *E, int si, nest *nests);
+void emit_tile(emitter *E, int si, nest *nests, int li, defs D);
+
 /* vector.c */
 /* How a vectorized loop of n lanes is cut into statements: *nch of *W lanes,
  * then one of *T lanes of which the first *TC are real. */
