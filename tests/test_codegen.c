@@ -816,6 +816,41 @@ static void test_weight_prefetch(void)
     check_forced_lanes(cs, NS, lanes, forms);
 }
 
+/* Accumulator sets over a rolled reduction (tile.c split_sets, emit.c
+ * emit_set_loop): TVM's 28x28x512 -> 128 record holds 4 rows x 16 channels,
+ * one 16-lane vector each at 16 lanes, across a rolled loop over the 512
+ * input channels; its steps alternate between 2 sets (`tt_set`).  Checked on
+ * its own shape and on 45 input channels (an odd count: the last step runs
+ * after the loop), at 16 lanes, and at 8 where the tile has 8 accumulators
+ * already and no sets. */
+static void test_rolled_sets(void)
+{
+    tt_record *rec = tt_xcalloc(1, sizeof *rec);
+    int found = 0;
+    for (int i = 0; i < 64 && !found && load_record("resnet-50-NHWC-B1-llvm.json", i, rec); i++)
+        found = strstr(rec->workload_key, "6b7583cf23c7c37d3212cad9d06e58c1\", 1, 28, 28, 512") != NULL;
+    CHECK(found);
+    if (!found) {
+        free(rec);
+        return;
+    }
+    tt_err err = {0};
+    tt_epilogue e = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    tcase cs[3];
+    fixed_case(&cs[0], "28x28x512 -> 128 record, 16 lanes", conv_plain(28, 28, 512, 128, 1, 0, &e),
+               "conv2d 1x1 28x28x512 -> 128 + bias + relu", rec, 0);
+    fixed_case(&cs[1], "28x28x512 -> 128 record on 45 channels, 16 lanes", conv_plain(28, 28, 45, 32, 1, 0, &e),
+               "conv2d 1x1 28x28x45 -> 32 + bias + relu", rec, 1);
+    fixed_case(&cs[2], "28x28x512 -> 128 record on 45 channels, 8 lanes", conv_plain(28, 28, 45, 32, 1, 0, &e),
+               "conv2d 1x1 28x28x45 -> 32 + bias + relu", rec, 1);
+    (void)err;
+    int lanes[3] = {16, 16, 8};
+    const char *forms[3][2] = {{"tt_set = 1;", NULL}, {"tt_set = 1;", "= 44; const int64_t tt_set = 0;"}, {"acc[8]", NULL}};
+    /* at 8 lanes: two vectors a row, 8 accumulators, no sets */
+    check_forced_lanes(cs, 3, lanes, forms);
+    free(rec);
+}
+
 /* A concat along channels whose inputs are not multiples of the vector width
  * (ShuffleNet's 58 + 58): vector statements where no input boundary falls
  * inside the lanes, lane by lane where one does (vector.c, split mode).  The
@@ -1028,6 +1063,7 @@ const tt_test tests_codegen[] = {
     {"softmax_record", test_softmax_record},
     {"widen_vectors", test_widen_vectors},
     {"weight_prefetch", test_weight_prefetch},
+    {"rolled_sets", test_rolled_sets},
     {"resnet_conv_record", test_resnet_conv_record},
     {"checker_catches_wrong", test_checker_catches_wrong},
     {"prelude_math", test_prelude_math},

@@ -682,6 +682,32 @@ static void emit_level_body(emitter *E, int si, nest *nests, phase ph, int li, d
 }
 
 
+/* A register tile's rolled reduction loop over R accumulator sets (see
+ * split_sets in tile.c): R copies of the body a step, each with its set
+ * `tt_set` a constant, then the ext % R left over. */
+static void emit_set_loop(emitter *E, int si, nest *nests, int li, defs D, const char *v, int64_t ext)
+{
+    int64_t R = E->set_R;
+    tt_str body;
+    tt_str_init(&body);
+    tt_str *save = E->o;
+    E->o = &body;
+    emit_level_body(E, si, nests, PH_UPDATE, li, D);
+    E->o = save;
+    const char *b = body.buf ? body.buf : "";
+    if (ext / R > 0) {
+        tt_str_catf(E->o, "for (int64_t %s_o = 0; %s_o < INT64_C(%lld); %s_o++) {\n", v, v, (long long)(ext / R), v);
+        for (int64_t k = 0; k < R; k++)
+            tt_str_catf(E->o, "{ const int64_t %s = %s_o * %lld + %lld; const int64_t tt_set = %lld;\n%s}\n", v, v,
+                        (long long)R, (long long)k, (long long)k, b);
+        tt_str_cat(E->o, "}\n");
+    }
+    for (int64_t k = 0; k < ext % R; k++)
+        tt_str_catf(E->o, "{ const int64_t %s = %lld; const int64_t tt_set = %lld;\n%s}\n", v,
+                    (long long)(ext / R * R + k), (long long)k, b);
+    tt_str_free(&body);
+}
+
 void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D)
 {
     const lowering *L = E->L;
@@ -714,6 +740,10 @@ void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D)
         tt_str_catf(E->o, "{ const int64_t %s = 0; (void)%s;\n", v, v);
         emit_level_body(E, si, nests, ph, li, D);
         tt_str_cat(E->o, "}\n");
+        return;
+    }
+    if (ph == PH_UPDATE && E->in_tile && si * TT_MAX_NODES + node == E->set_node && !N->unroll[li]) {
+        emit_set_loop(E, si, nests, li, D, v, ext);
         return;
     }
     if (N->unroll[li]) {
@@ -869,6 +899,7 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
     }
     emitter E;
     memset(&E, 0, sizeof E);
+    E.set_node = -1;
     E.L = &L;
     E.o = out;
     E.ref = ref;

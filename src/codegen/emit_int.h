@@ -30,6 +30,11 @@ typedef struct emitter {
      * that prefetches */
     int pf_on, pf_outer;
     int pf_nsp, pf_sp[TT_MAX_ITERS];
+    /* a register tile's rolled reduction loop whose steps alternate between
+     * set_R accumulator sets (see split_sets in tile.c), as an atom
+       (stage * TT_MAX_NODES + node); -1 none */
+    int set_node;
+    int64_t set_R;
 } emitter;
 
 enum { ACC_OFF = 0, ACC_LOAD, ACC_UPDATE, ACC_STORE };

@@ -44,30 +44,34 @@ static void tile_prefetch_plan(emitter *E, int si, const nest *U, int li)
 
 /* Sets of accumulators for a tile with too few to hide the FMA latency: with
  * nacc vector accumulators, each FMA waits for the previous one on the same
- * accumulator (4 cycles; 2 FMA pipes want 8 independent chains).  When an
- * unrolled reduction loop runs inside the tile, its iterations alternate
- * between R sets (indexed by its variable mod R, a constant in every unrolled
- * copy), summed at the end: only the order of a sum changes, as in any
- * blocked GEMM.  TVM's 14x14x256 -> 1024 record (2 rows x 32 channels, 4
- * accumulators, rc.1 of 8 unrolled) ran at 28% of the peak.  1 = no sets. */
-static int64_t split_sets(const emitter *E, int si, const nest *U, int li, int64_t nacc, int *rnode)
+ * accumulator (4 cycles; 2 FMA pipes want 8 independent chains).  The
+ * iterations of the tile's innermost real reduction alternate between R sets,
+ * summed at the end: only the order of a sum changes, as in any blocked GEMM.
+ * When that reduction is unrolled its variable mod R is a constant in every
+ * copy; when it is a loop, it runs R copies a step (*rolled = 1, see
+ * emit_set_loop in emit.c).  TVM's 14x14x256 -> 1024 record (2 rows x 32
+ * channels, 4 accumulators, rc.1 of 8 unrolled) ran at 28% of the peak; its
+ * 28x28x512 -> 128 record (4 rows x 16 channels, rc of 512 rolled) at 48%.
+ * 1 = no sets. */
+static int64_t split_sets(const emitter *E, int si, const nest *U, int li, int64_t nacc, int *rnode,
+                          int *rolled)
 {
     const tt_stage *st = &E->L->s->stages[si];
     const stage_info *I = &E->L->info[si];
+    *rolled = 0;
     if (st->op.red != TT_RED_SUM || nacc <= 0 || nacc >= 8 || !E->acc_vec)
         return 1;
-    for (int j = U->n - 1; j > li; j--) {
+    for (int j = U->n - 1; j >= li; j--) {
         int node = st->iters[U->pos[j]].node;
         if (st->nodes[node].kind != TT_ITER_REDUCE || I->ext[node] < 2)
             continue;
-        if (!U->unroll[j])
-            return 1; /* the innermost real reduction is a loop: no constant set index */
         int64_t R = (8 + nacc - 1) / nacc;
         if (R > I->ext[node])
             R = I->ext[node];
         while (R * nacc > 24)
             R--;
         *rnode = node;
+        *rolled = !U->unroll[j];
         return R;
     }
     return 1;
@@ -130,8 +134,8 @@ void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     if (vec)
         vec_chunks(vec, E->vlanes, &VW, &nch, &VT, &VTC);
     int64_t nacc = vec ? K * ((nch ? nch : 0) + (VT ? 1 : 0)) : K;
-    int rnode = -1;
-    int64_t R = split_sets(E, si, U, li, nacc, &rnode);
+    int rnode = -1, rolled = 0;
+    int64_t R = split_sets(E, si, U, li, nacc, &rnode, &rolled);
     if (vec) {
         /* zeroed: a guarded row's accumulators are not loaded, yet updated */
         tt_str_catf(E->o, "{ tt_v%d acc[%lld] = {0};\n", VW, (long long)(R * K * (nch ? nch : 1)));
@@ -172,10 +176,16 @@ void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     tile_prefetch_plan(E, si, U, li);
     char base_idx[sizeof E->acc_idx];
     snprintf(base_idx, sizeof base_idx, "%s", E->acc_idx);
-    if (R > 1)
+    if (R > 1 && rolled) {
+        snprintf(E->acc_idx, sizeof E->acc_idx, "%s + %lld * tt_set", base_idx, (long long)K);
+        E->set_node = si * TT_MAX_NODES + rnode;
+        E->set_R = R;
+    } else if (R > 1) {
         snprintf(E->acc_idx, sizeof E->acc_idx, "%s + %lld * (l%d_%d %% %lld)", base_idx, (long long)K,
                  st->op.uid, rnode, (long long)R);
+    }
     emit_loops(E, si, nests, PH_UPDATE, li, D);
+    E->set_node = -1;
     snprintf(E->acc_idx, sizeof E->acc_idx, "%s", base_idx);
     if (R > 1) {
         /* the partial sums of the other sets into set 0 */
