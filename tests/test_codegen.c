@@ -508,10 +508,41 @@ static void test_widen_vectors(void)
     CHECK(sp >= 0 && rec->steps[sp].nlen == 3 && rec->steps[sp].len[2] == 4);
     tt_step *w = tt_xmalloc((size_t)rec->nsteps * sizeof *w);
     memcpy(w, rec->steps, (size_t)rec->nsteps * sizeof *w);
-    CHECK(tt_steps_widen_vectors(d, w, rec->nsteps, 4) == 0);
+    CHECK(tt_steps_widen_vectors(d, w, rec->nsteps, 4, 0) == 0);
     CHECK(memcmp(w, rec->steps, (size_t)rec->nsteps * sizeof *w) == 0);
-    CHECK(tt_steps_widen_vectors(d, w, rec->nsteps, 16) == 1);
+    CHECK(tt_steps_widen_vectors(d, w, rec->nsteps, 16, 0) == 1);
     CHECK(sp >= 0 && w[sp].len[0] == 16 && w[sp].len[1] == 1 && w[sp].len[2] == 16);
+    /* whole vectors of a narrower record keep their count (widen.c): the
+     * 1x1/2 -> 1024 record's ff [2, 2, 16], tuned for 8 lanes, becomes
+     * [2, 2, 32] at 16 (the factor from the outermost part), and stays as it
+     * is when its width is unknown or the host's */
+    tt_record *r2 = tt_xcalloc(1, sizeof *r2);
+    int found2 = 0;
+    for (int i = 0; i < 64 && !found2 && load_record("resnet-50-NHWC-B1-llvm.json", i, r2); i++)
+        found2 = strstr(r2->workload_key, "f4380bb1dc62422a69ad4a1a9771f927\", 1, 28, 28, 512") != NULL;
+    CHECK(found2 && tt_target_vector_lanes(r2->target) == 8);
+    CHECK(tt_target_vector_lanes("llvm -keys=cpu -mattr=+avx512") == 16 &&
+          tt_target_vector_lanes("llvm -mcpu=skylake-avx512") == 16 && tt_target_vector_lanes("llvm") == 0);
+    tt_dag *d2 = NULL;
+    if (found2 && tt_identify_record(r2, &d2, NULL, NULL, 0, &err) == 0) {
+        int sp2 = -1;
+        for (int i = 0; i < r2->nsteps && sp2 < 0; i++)
+            if (r2->steps[i].tag == TT_STEP_SP && r2->steps[i].extent == 1024)
+                sp2 = i;
+        CHECK(sp2 >= 0 && r2->steps[sp2].len[0] == 2 && r2->steps[sp2].len[1] == 2 && r2->steps[sp2].len[2] == 16);
+        tt_step *w2 = tt_xmalloc((size_t)r2->nsteps * sizeof *w2);
+        memcpy(w2, r2->steps, (size_t)r2->nsteps * sizeof *w2);
+        CHECK(tt_steps_widen_vectors(d2, w2, r2->nsteps, 16, 0) == 0);
+        CHECK(tt_steps_widen_vectors(d2, w2, r2->nsteps, 16, 16) == 0);
+        CHECK(tt_steps_widen_vectors(d2, w2, r2->nsteps, 16, 8) == 1);
+        CHECK(sp2 >= 0 && w2[sp2].len[0] == 2 && w2[sp2].len[1] == 2 && w2[sp2].len[2] == 32);
+        tt_state *s2 = tt_state_new(d2);
+        CHECK(tt_state_apply_all(s2, w2, r2->nsteps, &err) == 0);
+        tt_state_free(s2);
+        free(w2);
+        tt_dag_free(d2);
+    }
+    free(r2);
     tcase c;
     memset(&c, 0, sizeof c);
     snprintf(c.name, sizeof c.name, "resnet-50 28x28x512 1x1/2 record widened to 16 lanes");

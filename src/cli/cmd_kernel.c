@@ -343,8 +343,8 @@ int cmd_kernel(int argc, char **argv)
             rec_state->lax_extents = lax;
             /* exact replays run with the host's vector width (widen.c) */
             if (lax ? tt_state_apply_all(rec_state, rec->steps, rec->nsteps, &err)
-                    : tt_state_apply_widened(rec_state, rec->steps, rec->nsteps,
-                                             tt_codegen_vector_lanes(), &err) < 0) {
+                    : tt_state_apply_widened(rec_state, rec->steps, rec->nsteps, tt_codegen_vector_lanes(),
+                                             tt_target_vector_lanes(rec->target), &err) < 0) {
                 row.status = "instantiation_error";
                 snprintf(row.error, sizeof row.error, "%s", err.msg);
             } else {

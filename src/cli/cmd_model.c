@@ -163,6 +163,7 @@ typedef struct rec_pick {
     const tt_model *m;
     tt_step **steps;        /* per kernel, NULL if none */
     int *nsteps;
+    int *lanes;             /* per kernel, its record's vector lanes (0 unknown) */
     double *cost;
     int lines, parsed, matched;
 } rec_pick;
@@ -194,6 +195,7 @@ static int pick_line(void *ctx, int lineno, const char *line)
         P->steps[k] = tt_xmalloc((size_t)(rec->nsteps ? rec->nsteps : 1) * sizeof(tt_step));
         memcpy(P->steps[k], rec->steps, (size_t)rec->nsteps * sizeof(tt_step));
         P->nsteps[k] = rec->nsteps;
+        P->lanes[k] = tt_target_vector_lanes(rec->target);
         P->cost[k] = cost;
     }
     free(key);
@@ -336,6 +338,7 @@ int cmd_run(int argc, char **argv)
     tt_npy in_npy = {0};
     rec_pick P = {m, tt_xcalloc((size_t)m->nkernels + 1, sizeof(tt_step *)),
                   tt_xcalloc((size_t)m->nkernels + 1, sizeof(int)),
+                  tt_xcalloc((size_t)m->nkernels + 1, sizeof(int)),
                   tt_xcalloc((size_t)m->nkernels + 1, sizeof(double)), 0, 0, 0};
     if (in_path) {
         if (tt_npy_read(in_path, &in_npy, &err)) {
@@ -369,6 +372,7 @@ int cmd_run(int argc, char **argv)
                     log_path, P.lines, P.parsed, with_record, m->nkernels);
         eo.steps = (const tt_step *const *)P.steps;
         eo.nsteps = P.nsteps;
+        eo.from_lanes = P.lanes;
     }
     if (db_path) {
         /* the best record of each kernel in the database, any target and
@@ -394,6 +398,7 @@ int cmd_run(int argc, char **argv)
             P.steps[k] = tt_xmalloc((size_t)(row->rec.nsteps ? row->rec.nsteps : 1) * sizeof(tt_step));
             memcpy(P.steps[k], row->rec.steps, (size_t)row->rec.nsteps * sizeof(tt_step));
             P.nsteps[k] = row->rec.nsteps;
+            P.lanes[k] = tt_target_vector_lanes(row->rec.target);
             P.cost[k] = row->mean_cost;
             from_db++;
         }
@@ -403,6 +408,7 @@ int cmd_run(int argc, char **argv)
             fprintf(stderr, "%s: %d of %d kernels have a record\n", db_path, from_db, m->nkernels);
         eo.steps = (const tt_step *const *)P.steps;
         eo.nsteps = P.nsteps;
+        eo.from_lanes = P.lanes;
     }
     eo.progress = json || !isatty(2) ? NULL : on_load_progress;
     if (!json)
@@ -558,7 +564,7 @@ int cmd_run(int argc, char **argv)
 done:
     for (int k = 0; k < m->nkernels; k++)
         free(P.steps[k]);
-    free(P.steps), free(P.nsteps), free(P.cost);
+    free(P.steps), free(P.nsteps), free(P.lanes), free(P.cost);
     tt_exec_free(e);
     tt_exec_free(r);
     if (in_path)

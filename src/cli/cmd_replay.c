@@ -70,7 +70,8 @@ static void identify(work *w, int lanes)
     w->row.flops = w->dag->flops;
     /* a record tuned for narrower vectors runs with the host's (widen.c) */
     tt_state *t = tt_state_new(w->dag);
-    if (tt_state_apply_widened(t, w->rec->steps, w->rec->nsteps, lanes, &err) > 0) {
+    if (tt_state_apply_widened(t, w->rec->steps, w->rec->nsteps, lanes,
+                               tt_target_vector_lanes(w->rec->target), &err) > 0) {
         tt_state_free(w->rec_state);
         w->rec_state = t;
     } else {

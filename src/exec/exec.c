@@ -189,7 +189,8 @@ static tt_state *kernel_state(const tt_model *m, const tt_exec_opts *o, int k, i
     tt_err e = {0};
     if (o->steps && o->steps[k] && o->nsteps) {
         /* records tuned on a narrower ISA: vector loops widened to the host's */
-        if (tt_state_apply_widened(s, o->steps[k], o->nsteps[k], tt_codegen_vector_lanes(), &e) >= 0) {
+        if (tt_state_apply_widened(s, o->steps[k], o->nsteps[k], tt_codegen_vector_lanes(),
+                                   o->from_lanes ? o->from_lanes[k] : 0, &e) >= 0) {
             *kind = 1;
             return s;
         }

@@ -30,6 +30,10 @@ typedef struct tt_exec_opts {
      * default schedule): steps to replay. */
     const tt_step *const *steps;
     const int *nsteps;
+    /* per kernel, the fp32 lanes its steps were tuned for (their record's
+     * target, tt_target_vector_lanes; 0 or a NULL array: unknown), so that
+     * steps from a narrower ISA keep their tile's vector count (widen.c) */
+    const int *from_lanes;
     /* Progress (may be NULL): called with a short message. */
     void (*progress)(void *ctx, const char *msg);
     void *ctx;

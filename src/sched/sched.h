@@ -174,13 +174,17 @@ void tt_state_free(tt_state *s);
 int tt_state_apply(tt_state *s, const tt_step *step, tt_err *err);
 /* Apply a list of steps; on failure err says which step (index and tag). */
 int tt_state_apply_all(tt_state *s, const tt_step *steps, int n, tt_err *err);
-/* Fit the vectorized splits of steps (a record tuned elsewhere) to `lanes`
- * fp32 lanes, in place (see widen.c); returns how many were widened. */
-int tt_steps_widen_vectors(const tt_dag *d, tt_step *steps, int n, int lanes);
+/* fp32 lanes of the vectors of an Ansor target string ("llvm -keys=cpu
+ * -mcpu=core-avx2": 8; "-mattr=+avx512": 16); 0 when it does not say. */
+int tt_target_vector_lanes(const char *target);
+/* Fit the vectorized splits of steps (a record tuned elsewhere, for vectors
+ * of from_lanes fp32 lanes, 0 if unknown) to `lanes` fp32 lanes, in place
+ * (see widen.c); returns how many were widened. */
+int tt_steps_widen_vectors(const tt_dag *d, tt_step *steps, int n, int lanes, int from_lanes);
 /* tt_state_apply_all on a fresh state s, with the steps widened first;
  * returns the number of widened splits (0 when none), -1 on error (then s
  * must be discarded: it holds a partial replay). */
-int tt_state_apply_widened(tt_state *s, const tt_step *steps, int n, int lanes, tt_err *err);
+int tt_state_apply_widened(tt_state *s, const tt_step *steps, int n, int lanes, int from_lanes, tt_err *err);
 
 /* Replay a step list tuned for another workload of the same structure on d:
  * split lengths are kept as factors (a split that does not divide gets a
