@@ -21,7 +21,7 @@ const char *tt_test_shared_data(void)
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
-    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[], tests_policy[], tests_transfer[];
+    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[], tests_policy[], tests_transfer[], tests_winograd[];
 
 static const struct {
     const char *module;
@@ -37,6 +37,7 @@ static const struct {
     {"cost", tests_cost},
     {"policy", tests_policy},
     {"transfer", tests_transfer},
+    {"winograd", tests_winograd},
 };
 
 int main(int argc, char **argv)

@@ -39,6 +39,7 @@ void sg_rm_tree(const char *dir)
 const char *const sg_kind_names[K_COUNT] = {
     "matmul_add", "dense",       "dense+bias+relu", "batch_matmul", "conv2d+bias+relu", "conv2d+residual",
     "depthwise",  "grouped_conv", "max_pool",       "avg_pool",     "global_avg_pool",  "softmax",
+    "conv2d_winograd",
 };
 
 static void conv_shape(tt_rng *r, tt_conv2d_params *p)
@@ -164,6 +165,22 @@ tt_dag *sg_make_dag(dkind k, tt_rng *r, char *desc, size_t cap, tt_err *err)
         snprintf(desc, cap, "global_avg_pool N=%lld H=%lld W=%lld C=%lld", (long long)n,
                  (long long)h, (long long)w, (long long)c);
         return tt_build_global_avg_pool_nhwc(n, h, w, c, NULL, err);
+    }
+    case K_WINOGRAD: {
+        /* 3x3 stride 1, odd sizes and any padding; tiles of 2, 4 and 6 */
+        tt_conv2d_params p;
+        conv_shape(r, &p);
+        p.kh = p.kw = 3, p.stride_h = p.stride_w = 1, p.dil_h = p.dil_w = 1, p.groups = 1;
+        p.h = rnd(r, 3, 11), p.w = rnd(r, 3, 11);
+        p.ci = rnd(r, 1, 8), p.co = rnd(r, 1, 12);
+        int m = 2 * (int)rnd(r, 1, 3);
+        const char *en = "none";
+        if (chance(r, 0.5))
+            e.n = 2, e.ops[0] = TT_EPI_BIAS_ADD, e.ops[1] = TT_EPI_RELU, en = "bias,relu";
+        snprintf(desc, cap, "conv2d_winograd F(%d,3) N=%lld H=%lld W=%lld CI=%lld CO=%lld pad=%lld,%lld,%lld,%lld epi=%s",
+                 m, (long long)p.n, (long long)p.h, (long long)p.w, (long long)p.ci, (long long)p.co,
+                 (long long)p.pad_t, (long long)p.pad_l, (long long)p.pad_b, (long long)p.pad_r, en);
+        return tt_build_conv2d_winograd_nhwc(&p, m, &e, err);
     }
     case K_SOFTMAX:
     default: {

@@ -21,6 +21,7 @@ typedef enum dkind {
     K_AVG_POOL,
     K_GLOBAL_POOL,
     K_SOFTMAX,
+    K_WINOGRAD,
     K_COUNT
 } dkind;
 

@@ -238,6 +238,28 @@ typedef struct tt_conv2d_params {
 } tt_conv2d_params;
 
 tt_dag *tt_build_conv2d_nhwc(const tt_conv2d_params *p, const tt_epilogue *epi, tt_err *err);
+/* Winograd F(m x m, 3 x 3) for NHWC (TOPI's conv2d_winograd_nhwc in its
+ * without_weight_transform form: the weight is given transformed,
+ * (alpha, alpha, CO, CI) with alpha = m + 2, see tt_winograd_transform_weight).
+ * m = 2, 4 or 6.  Stages, as TOPI's ComputeDAG orders them:
+ *   data, data_pad (bottom/right padded to whole tiles), input_tile
+ *   (alpha, alpha, P, CI), B (const matrix), data_pack = B^T d B,
+ *   weight, bgemm (alpha^2 GEMMs P x CO over CI), A (const matrix),
+ *   inverse = A^T M A (m, m, P, CO), conv2d_winograd (NHWC), epilogue;
+ * P = N * ceil(OH/m) * ceil(OW/m).  data_pack and inverse carry TOPI's
+ * auto_scheduler_simplify_const_tensor_indices axes in attrs (const_axes=). */
+tt_dag *tt_build_conv2d_winograd_nhwc(const tt_conv2d_params *p, int m, const tt_epilogue *epi,
+                                      tt_err *err);
+/* Whether a conv admits Winograd: 3x3, stride 1, no dilation, not grouped. */
+int tt_winograd_applies(const tt_conv2d_params *p);
+/* winograd.c: TVM's Cook-Toom matrices of F(m, r) (only r = 3; m = 2, 4, 6):
+ * A (alpha x m), B (alpha x alpha, stored as TVM stores it: data_pack reads
+ * B[r_a][eps]), G (alpha x r), row-major.  -1 for other sizes. */
+#define TT_WINO_MAX_ALPHA 8
+int tt_winograd_matrices(int m, int r, double *A, double *B, double *G);
+/* The weight transform U = G g G^T of every (ci, co): HWIO [3, 3, ci, co] ->
+ * [alpha, alpha, co, ci], in double, rounded once.  -1 for a bad m. */
+int tt_winograd_transform_weight(int m, int64_t ci, int64_t co, const float *hwio, float *out);
 /* dense: data [M,K], weight [N,K] -> T_dense? (see dag builder docs) */
 tt_dag *tt_build_dense(int64_t m, int64_t n, int64_t k, const tt_epilogue *epi, tt_err *err);
 /* batch_matmul: A [B,M,K], B [B,N,K] (TOPI's transposed-B layout) */

@@ -557,3 +557,126 @@ tt_dag *tt_build_softmax(int ndim, const int64_t *shape, tt_err *err)
     snprintf(op->attrs, sizeof op->attrs, "axis=%d", r);
     return finish(d, err);
 }
+
+/* ---- Winograd --------------------------------------------------------------- */
+
+/* TOPI's const_matrix: out[i][j] = the matrix's (i, j) entry, spelt as a
+ * chain of selects on (i % rows == ii && j % cols == jj), the last entry
+ * outermost, every value a float32 constant. */
+static int const_matrix(tt_dag *d, const char *name, const double *v, int rows, int cols)
+{
+    static const char *const an[2] = {"i", "j"};
+    int64_t shape[2] = {rows, cols};
+    int uid = tt_dag_compute(d, name, "conv2d_winograd_nhwc,const_matrix", 2, shape, an, 0, NULL, NULL,
+                             TT_RED_NONE);
+    tt_expr *now = tt_e_float(d->arena, 0.0);
+    for (int ii = 0; ii < rows; ii++)
+        for (int jj = 0; jj < cols; jj++) {
+            tt_expr *c = tbin(d, TT_E_AND, tbin(d, TT_E_EQ, tmod(d, tax(d, 0), rows), ti(d, ii)),
+                              tbin(d, TT_E_EQ, tmod(d, tax(d, 1), cols), ti(d, jj)));
+            now = tt_e_select(d->arena, c, tt_e_float(d->arena, (float)v[ii * cols + jj]), now);
+        }
+    tt_dag_op(d, uid)->body = now;
+    return uid;
+}
+
+tt_dag *tt_build_conv2d_winograd_nhwc(const tt_conv2d_params *p, int m, const tt_epilogue *epi,
+                                      tt_err *err)
+{
+    tt_dag *d = tt_dag_new();
+    if (!tt_winograd_applies(p))
+        return fail(d, err, "conv2d winograd: needs a 3x3 kernel, stride 1, no dilation, no groups");
+    int64_t alpha = m + 2;
+    double A[TT_WINO_MAX_ALPHA * 8], B[TT_WINO_MAX_ALPHA * TT_WINO_MAX_ALPHA], G[TT_WINO_MAX_ALPHA * 3];
+    if (tt_winograd_matrices(m, 3, A, B, G))
+        return fail(d, err, "conv2d winograd: the output tile must be 2, 4 or 6");
+    int64_t oh = p->h + p->pad_t + p->pad_b - 2, ow = p->w + p->pad_l + p->pad_r - 2;
+    if (oh <= 0 || ow <= 0)
+        return fail(d, err, "conv2d winograd: kernel larger than the padded input");
+    int64_t nh = (oh + m - 1) / m, nw = (ow + m - 1) / m, P = p->n * nh * nw;
+    /* TOPI pads the bottom and right up to whole tiles (its pad_extra; per
+     * dimension here, which is TOPI's value for square inputs) */
+    int64_t extra_h = nh * m - oh, extra_w = nw * m - ow;
+    int64_t dshape[4] = {p->n, p->h, p->w, p->ci};
+    int data = tt_dag_placeholder(d, "data", 4, dshape, 0);
+    int64_t before[4] = {0, p->pad_t, p->pad_l, 0};
+    int64_t after[4] = {0, p->pad_b + extra_h, p->pad_r + extra_w, 0};
+    int pad = topi_pad(d, data, "data_pad", before, after, 0.0, py_names);
+
+    static const char *const tn[4] = {"eps", "nu", "p", "ci"};
+    int64_t tshape[4] = {alpha, alpha, P, p->ci};
+    int tile = tt_dag_compute(d, "input_tile", "conv2d_winograd_nhwc,input_tile", 4, tshape, tn, 0, NULL,
+                              NULL, TT_RED_NONE);
+    tt_expr *pi[4] = {
+        tdiv(d, tax(d, 2), nh * nw),
+        tadd(d, tmul(d, tmod(d, tdiv(d, tax(d, 2), nw), nh), ti(d, m)), tax(d, 0)),
+        tadd(d, tmul(d, tmod(d, tax(d, 2), nw), ti(d, m)), tax(d, 1)),
+        tax(d, 3),
+    };
+    tt_dag_op(d, tile)->body = tload(d, pad, 4, pi);
+
+    int bm = const_matrix(d, "B", B, (int)alpha, (int)alpha);
+    static const char *const rn[2] = {"r_a", "r_b"};
+    int64_t rext[2] = {alpha, alpha};
+    int pack = tt_dag_compute(d, "data_pack", "conv2d_winograd_nhwc,data_pack", 4, tshape, tn, 2, rext, rn,
+                              TT_RED_SUM);
+    {
+        tt_expr *ti_[4] = {trax(d, 0), trax(d, 1), tax(d, 2), tax(d, 3)};
+        tt_expr *b1[2] = {trax(d, 0), tax(d, 0)}, *b2[2] = {trax(d, 1), tax(d, 1)};
+        tt_op *op = tt_dag_op(d, pack);
+        op->body = tbin(d, TT_E_MUL, tbin(d, TT_E_MUL, tload(d, tile, 4, ti_), tload(d, bm, 2, b1)),
+                        tload(d, bm, 2, b2));
+        snprintf(op->attrs, sizeof op->attrs, "const_axes=eps,nu,r_a,r_b");
+    }
+
+    int64_t wshape[4] = {alpha, alpha, p->co, p->ci};
+    int weight = tt_dag_placeholder(d, "weight", 4, wshape, 1);
+    static const char *const gn[4] = {"eps", "nu", "p", "co"}, *const gr[1] = {"ci"};
+    int64_t gshape[4] = {alpha, alpha, P, p->co}, gext[1] = {p->ci};
+    int bgemm = tt_dag_compute(d, "bgemm", "conv2d_winograd_nhwc,bgemm", 4, gshape, gn, 1, gext, gr,
+                               TT_RED_SUM);
+    {
+        tt_expr *a[4] = {tax(d, 0), tax(d, 1), tax(d, 2), trax(d, 0)};
+        tt_expr *w[4] = {tax(d, 0), tax(d, 1), tax(d, 3), trax(d, 0)};
+        tt_dag_op(d, bgemm)->body = tbin(d, TT_E_MUL, tload(d, pack, 4, a), tload(d, weight, 4, w));
+    }
+
+    int am = const_matrix(d, "A", A, (int)alpha, m);
+    static const char *const vn[4] = {"vh", "vw", "p", "co"};
+    int64_t vshape[4] = {m, m, P, p->co};
+    int inv = tt_dag_compute(d, "inverse", "conv2d_winograd_nhwc,inverse", 4, vshape, vn, 2, rext, rn,
+                             TT_RED_SUM);
+    {
+        tt_expr *g[4] = {trax(d, 0), trax(d, 1), tax(d, 2), tax(d, 3)};
+        tt_expr *a1[2] = {trax(d, 0), tax(d, 0)}, *a2[2] = {trax(d, 1), tax(d, 1)};
+        tt_op *op = tt_dag_op(d, inv);
+        op->body = tbin(d, TT_E_MUL, tbin(d, TT_E_MUL, tload(d, bgemm, 4, g), tload(d, am, 2, a1)),
+                        tload(d, am, 2, a2));
+        snprintf(op->attrs, sizeof op->attrs, "const_axes=vh,vw,r_a,r_b");
+    }
+
+    static const char *const on[4] = {"n", "h", "w", "co"};
+    int64_t oshape[4] = {p->n, oh, ow, p->co};
+    int out = tt_dag_compute(d, "conv2d_winograd", "conv2d_winograd_nhwc", 4, oshape, on, 0, NULL, NULL,
+                             TT_RED_NONE);
+    {
+        tt_expr *ptile = tadd(d, tadd(d, tmul(d, tax(d, 0), ti(d, nh * nw)), tmul(d, tdiv(d, tax(d, 1), m), ti(d, nw))),
+                              tdiv(d, tax(d, 2), m));
+        tt_expr *i[4] = {tmod(d, tax(d, 1), m), tmod(d, tax(d, 2), m), ptile, tax(d, 3)};
+        tt_op *op = tt_dag_op(d, out);
+        op->body = tload(d, inv, 4, i);
+        snprintf(op->attrs, sizeof op->attrs, "winograd m=%d pad=%lld,%lld,%lld,%lld", m, (long long)p->pad_t,
+                 (long long)p->pad_l, (long long)p->pad_b, (long long)p->pad_r);
+    }
+    if (topi_epilogue(d, out, epi, 0, err) < 0) {
+        tt_dag_free(d);
+        return NULL;
+    }
+    return finish(d, err);
+}
+
+int tt_winograd_applies(const tt_conv2d_params *p)
+{
+    return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 &&
+           p->dil_w == 1 && (p->groups <= 1) && !p->depthwise && p->n > 0 && p->ci > 0 && p->co > 0;
+}

@@ -1,0 +1,262 @@
+/* test_winograd.c - Winograd F(m x m, 3 x 3) (dag/winograd.c and the
+ * conv2d_winograd_nhwc builder in dag/topi.c): TVM's matrices, the 1-D
+ * identity, and the whole DAG against the direct convolution on the same
+ * data and weights, in double (the reference) and in float (the default
+ * schedule, compiled).  Random schedules of Winograd DAGs are checked by
+ * codegen/random_differential (tests/schedgen.c, K_WINOGRAD). */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/codegen/codegen.h"
+#include "../src/measure/measure.h"
+#include "schedgen.h"
+#include "test.h"
+
+/* TVM's F(2,3) and F(4,3) (../shared/reference/kernels.md, "Matrices":
+ * TVM's _cook_toom_convolution rerun over rationals). */
+static void test_matrices(void)
+{
+    double A[8 * 8], B[8 * 8], G[8 * 3];
+    CHECK(tt_winograd_matrices(2, 3, A, B, G) == 0);
+    static const double at2[2][4] = {{1, 1, 1, 0}, {0, -1, 1, 1}};
+    static const double g2[4][3] = {{1, 0, 0}, {0.5, -0.5, 0.5}, {0.5, 0.5, 0.5}, {0, 0, 1}};
+    static const double bt2[4][4] = {{1, 0, -1, 0}, {0, -1, 1, 0}, {0, 1, 1, 0}, {0, -1, 0, 1}};
+    for (int i = 0; i < 4; i++) {
+        for (int k = 0; k < 2; k++)
+            CHECK(fabs(A[i * 2 + k] - at2[k][i]) < 1e-12);
+        for (int j = 0; j < 3; j++)
+            CHECK(fabs(G[i * 3 + j] - g2[i][j]) < 1e-12);
+        for (int l = 0; l < 4; l++) /* B stored as TVM stores it: B[l][i] = BT[i][l] */
+            CHECK(fabs(B[l * 4 + i] - bt2[i][l]) < 1e-12);
+    }
+    CHECK(tt_winograd_matrices(4, 3, A, B, G) == 0);
+    static const double at4[4][6] = {{1, 1, 1, 1, 1, 0},
+                                     {0, -1, 1, 0.5, -2, 0},
+                                     {0, 1, 1, 0.25, 4, 0},
+                                     {0, -1, 1, 0.125, -8, 1}};
+    static const double g4[6][3] = {{1, 0, 0},
+                                    {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                                    {1.0 / 3, 1.0 / 3, 1.0 / 3},
+                                    {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+                                    {1.0 / 15, -2.0 / 15, 4.0 / 15},
+                                    {0, 0, 1}};
+    static const double bt4[6][6] = {{1, -1.5, -2, 1.5, 1, 0},   {0, 1, -2.5, 0.5, 1, 0},
+                                     {0, -1, 0.5, 2.5, 1, 0},    {0, -2, -1, 2, 1, 0},
+                                     {0, 0.5, -1, -0.5, 1, 0},   {0, 1, -1.5, -2, 1.5, 1}};
+    for (int i = 0; i < 6; i++) {
+        for (int k = 0; k < 4; k++)
+            CHECK(fabs(A[i * 4 + k] - at4[k][i]) < 1e-12);
+        for (int j = 0; j < 3; j++)
+            CHECK(fabs(G[i * 3 + j] - g4[i][j]) < 1e-12);
+        for (int l = 0; l < 6; l++)
+            CHECK_MSG(fabs(B[l * 6 + i] - bt4[i][l]) < 1e-12, "F(4,3) BT[%d][%d] = %g, want %g", i, l,
+                      B[l * 6 + i], bt4[i][l]);
+    }
+    CHECK(tt_winograd_matrices(6, 3, A, B, G) == 0);
+    CHECK(tt_winograd_matrices(3, 3, A, B, G) != 0 && tt_winograd_matrices(4, 5, A, B, G) != 0);
+}
+
+/* y = A^T [(G g) .* (B^T d)] is the correlation of d with g, for each tile. */
+static void test_identity_1d(void)
+{
+    tt_rng r;
+    tt_rng_seed(&r, 7);
+    for (int m = 2; m <= 6; m += 2) {
+        int alpha = m + 2;
+        double A[8 * 8], B[8 * 8], G[8 * 3], g[3], dd[8], u[8], v[8];
+        CHECK(tt_winograd_matrices(m, 3, A, B, G) == 0);
+        for (int j = 0; j < 3; j++)
+            g[j] = tt_rng_unit(&r) - 0.5;
+        for (int l = 0; l < alpha; l++)
+            dd[l] = tt_rng_unit(&r) - 0.5;
+        for (int i = 0; i < alpha; i++) {
+            u[i] = G[i * 3] * g[0] + G[i * 3 + 1] * g[1] + G[i * 3 + 2] * g[2];
+            v[i] = 0;
+            for (int l = 0; l < alpha; l++)
+                v[i] += B[l * alpha + i] * dd[l];
+        }
+        for (int k = 0; k < m; k++) {
+            double y = 0, want = g[0] * dd[k] + g[1] * dd[k + 1] + g[2] * dd[k + 2];
+            for (int i = 0; i < alpha; i++)
+                y += A[i * m + k] * u[i] * v[i];
+            CHECK_MSG(fabs(y - want) < 1e-12, "F(%d,3) output %d: %g, want %g", m, k, y, want);
+        }
+    }
+}
+
+/* ---- the DAG against the direct convolution ----------------------------------- */
+
+typedef void (*ref_fn)(float *const *, double *, double *);
+typedef void (*cand_fn)(float *const *);
+
+/* Build the given sources (one function each) and look them up. */
+static int build_fns(const char *const *src, const char *const *fn, int n, void **out, char *dir)
+{
+    tt_build_item it[4];
+    memset(it, 0, sizeof it);
+    for (int i = 0; i < n; i++) {
+        it[i].source = src[i];
+        snprintf(it[i].fn, sizeof it[i].fn, "%s", fn[i]);
+    }
+    tt_build_opts bo;
+    memset(&bo, 0, sizeof bo);
+    bo.workdir = dir;
+    tt_err err = {0};
+    if (tt_build(&bo, tt_codegen_prelude(), it, n, &err)) {
+        fprintf(stderr, "    build: %s\n", err.msg);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (it[i].error) {
+            fprintf(stderr, "    build %s: %s\n", fn[i], it[i].msg);
+            return -1;
+        }
+        void *h = dlopen(it[i].so_path, RTLD_NOW | RTLD_LOCAL);
+        out[i] = h ? dlsym(h, fn[i]) : NULL;
+        if (!out[i])
+            return -1;
+    }
+    return 0;
+}
+
+/* One shape: the direct conv's reference, the Winograd DAG's reference and
+ * its default schedule, on the same data and weights (+ bias, relu).
+ * *err_ref, *err_f32: max |x - direct| / max |direct|. */
+static int compare(const tt_conv2d_params *p, int m, double *err_ref, double *err_f32)
+{
+    tt_err err = {0};
+    tt_epilogue e = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    tt_dag *dd = tt_build_conv2d_nhwc(p, &e, &err);
+    tt_dag *dw = tt_build_conv2d_winograd_nhwc(p, m, &e, &err);
+    if (!dd || !dw) {
+        fprintf(stderr, "    DAG: %s\n", err.msg);
+        return -1;
+    }
+    tt_step steps[TT_MAX_STEPS];
+    int ns = 0;
+    tt_state *s = tt_state_new(dw);
+    if (tt_default_schedule(dw, tt_codegen_vector_lanes(), steps, TT_MAX_STEPS, &ns, &err) ||
+        tt_state_apply_all(s, steps, ns, &err)) {
+        fprintf(stderr, "    default schedule: %s\n", err.msg);
+        return -1;
+    }
+    tt_str src[3];
+    for (int i = 0; i < 3; i++)
+        tt_str_init(&src[i]);
+    int rc = tt_codegen_reference(dd, "wd_direct", &src[0], &err) || tt_codegen_reference(dw, "wd_wref", &src[1], &err) ||
+             tt_codegen_candidate(s, "wd_wcand", &src[2], &err);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/tt-wino-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    void *fns[3] = {0};
+    const char *srcs[3] = {src[0].buf, src[1].buf, src[2].buf};
+    const char *names[3] = {"wd_direct", "wd_wref", "wd_wcand"};
+    if (rc || !mkdtemp(dir) || build_fns(srcs, names, 3, fns, dir)) {
+        fprintf(stderr, "    codegen or build failed %s\n", err.msg);
+        return -1;
+    }
+    int64_t alpha = m + 2;
+    int64_t nin = p->n * p->h * p->w * p->ci, nwt = 9 * p->ci * p->co, nu = alpha * alpha * p->co * p->ci;
+    int64_t oh = p->h + p->pad_t + p->pad_b - 2, ow = p->w + p->pad_l + p->pad_r - 2;
+    int64_t nout = p->n * oh * ow * p->co;
+    float *x = malloc((size_t)nin * 4), *g = malloc((size_t)nwt * 4), *u = malloc((size_t)nu * 4);
+    float *bias = malloc((size_t)p->co * 4), *y = malloc((size_t)nout * 4);
+    double *r0 = malloc((size_t)nout * 8), *r1 = malloc((size_t)nout * 8), *mag = malloc((size_t)nout * 8);
+    tt_rng r;
+    tt_rng_seed(&r, 11);
+    for (int64_t i = 0; i < nin; i++)
+        x[i] = (float)(tt_rng_unit(&r) * 2 - 1);
+    for (int64_t i = 0; i < nwt; i++)
+        g[i] = (float)(tt_rng_unit(&r) - 0.5);
+    for (int64_t i = 0; i < p->co; i++)
+        bias[i] = (float)(tt_rng_unit(&r) * 0.2 - 0.1);
+    rc = tt_winograd_transform_weight(m, p->ci, p->co, g, u);
+    float *ad[3] = {x, g, bias}, *aw[4] = {x, u, bias, y};
+    ((ref_fn)fns[0])(ad, r0, mag);
+    ((ref_fn)fns[1])(aw, r1, mag);
+    ((cand_fn)fns[2])(aw);
+    double top = 0, e1 = 0, e2 = 0;
+    for (int64_t i = 0; i < nout; i++) {
+        top = fmax(top, fabs(r0[i]));
+        e1 = fmax(e1, fabs(r1[i] - r0[i]));
+        e2 = fmax(e2, fabs(y[i] - r0[i]));
+        if (isnan(y[i]) || isnan(r1[i]))
+            e1 = e2 = INFINITY;
+    }
+    *err_ref = top > 0 ? e1 / top : e1;
+    *err_f32 = top > 0 ? e2 / top : e2;
+    free(x), free(g), free(u), free(bias), free(y), free(r0), free(r1), free(mag);
+    for (int i = 0; i < 3; i++)
+        tt_str_free(&src[i]);
+    tt_state_free(s);
+    tt_dag_free(dd);
+    tt_dag_free(dw);
+    sg_rm_tree(dir);
+    return rc;
+}
+
+/* Random shapes (odd sizes, uneven padding, partial edge tiles) for every
+ * tile size: the Winograd DAG's double reference equals the direct conv to
+ * rounding, and its default schedule in float stays within the models'
+ * check (1e-3 of the largest output). */
+static void test_against_direct(void)
+{
+    tt_rng r;
+    tt_rng_seed(&r, 2026);
+    double worst_ref[7] = {0}, worst_f32[7] = {0};
+    for (int c = 0; c < 9; c++) {
+        int m = 2 + 2 * (c % 3);
+        tt_conv2d_params p;
+        memset(&p, 0, sizeof p);
+        p.n = 1 + (c == 4);
+        p.h = 3 + (int64_t)(tt_rng_unit(&r) * 12);
+        p.w = 3 + (int64_t)(tt_rng_unit(&r) * 12);
+        p.ci = 1 + (int64_t)(tt_rng_unit(&r) * 40);
+        p.co = 1 + (int64_t)(tt_rng_unit(&r) * 40);
+        p.kh = p.kw = 3, p.stride_h = p.stride_w = 1, p.dil_h = p.dil_w = 1, p.groups = 1;
+        p.pad_t = c % 2, p.pad_l = 1, p.pad_b = (c / 2) % 2, p.pad_r = c % 3 == 0;
+        double er = 0, ef = 0;
+        CHECK_MSG(compare(&p, m, &er, &ef) == 0, "F(%d,3) %lldx%lldx%lld -> %lld failed", m, (long long)p.h,
+                  (long long)p.w, (long long)p.ci, (long long)p.co);
+        fprintf(stderr, "    F(%d,3) N=%lld %lldx%lldx%lld -> %lld pad %lld,%lld,%lld,%lld: error %.2e (double), %.2e (float)\n",
+                m, (long long)p.n, (long long)p.h, (long long)p.w, (long long)p.ci, (long long)p.co,
+                (long long)p.pad_t, (long long)p.pad_l, (long long)p.pad_b, (long long)p.pad_r, er, ef);
+        worst_ref[m] = fmax(worst_ref[m], er);
+        worst_f32[m] = fmax(worst_f32[m], ef);
+    }
+    for (int m = 2; m <= 6; m += 2) {
+        CHECK_MSG(worst_ref[m] < 1e-5, "F(%d,3) double error %.2e", m, worst_ref[m]);
+        CHECK_MSG(worst_f32[m] < 1e-3, "F(%d,3) float error %.2e", m, worst_f32[m]);
+    }
+}
+
+/* The builder refuses what Winograd cannot compute. */
+static void test_refusals(void)
+{
+    tt_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = p.w = 8, p.ci = 4, p.co = 4, p.kh = p.kw = 3, p.stride_h = p.stride_w = 1;
+    p.dil_h = p.dil_w = 1, p.groups = 1;
+    tt_err err = {0};
+    tt_dag *d = tt_build_conv2d_winograd_nhwc(&p, 4, NULL, &err);
+    CHECK(d && !strcmp(d->class_key, "conv2d_winograd_nhwc"));
+    CHECK(d->nops == 10 && !strcmp(d->ops[3]->name, "B") && !strcmp(d->ops[6]->name, "bgemm") &&
+          !strcmp(d->ops[9]->name, "conv2d_winograd"));
+    tt_dag_free(d);
+    p.stride_h = 2;
+    CHECK(!tt_build_conv2d_winograd_nhwc(&p, 4, NULL, &err));
+    p.stride_h = 1, p.kh = 5;
+    CHECK(!tt_build_conv2d_winograd_nhwc(&p, 4, NULL, &err));
+    p.kh = 3;
+    CHECK(!tt_build_conv2d_winograd_nhwc(&p, 3, NULL, &err));
+    CHECK(!tt_build_conv2d_winograd_nhwc(&p, 8, NULL, &err));
+}
+
+const tt_test tests_winograd[] = {
+    {"matrices", test_matrices},
+    {"identity_1d", test_identity_1d},
+    {"refusals", test_refusals},
+    {"against_direct", test_against_direct},
+    {NULL, NULL},
+};
