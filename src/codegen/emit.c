@@ -178,6 +178,20 @@ static const char *call_name(tt_call f, int ref)
     }
 }
 
+int table_product(const lowering *L, const tt_expr *e)
+{
+    if (e->kind == TT_E_FLOAT)
+        return 1;
+    if (e->kind == TT_E_LOAD) {
+        int pi = tt_state_stage_of_uid(L->s, e->u.uid);
+        return pi >= 0 && L->info[pi].buf == LW_BUF_TABLE;
+    }
+    if (e->kind == TT_E_MUL)
+        return table_product(L, e->args[0]) && table_product(L, e->args[1]) &&
+               (e->args[0]->kind != TT_E_FLOAT || e->args[1]->kind != TT_E_FLOAT);
+    return 0;
+}
+
 void emit_expr(emitter *E, const tt_expr *e, int si)
 {
     const tt_stage *st = &E->L->s->stages[si];
@@ -243,6 +257,22 @@ void emit_expr(emitter *E, const tt_expr *e, int si)
         emit_expr(E, e->args[1], si);
         tt_str_cat(E->o, " : ");
         emit_expr(E, e->args[2], si);
+        tt_str_cat(E->o, ")");
+        return;
+    case TT_E_MUL:
+        if (!E->ref && (table_product(E->L, e->args[0]) || table_product(E->L, e->args[1]))) {
+            int c = table_product(E->L, e->args[0]) ? 0 : 1;
+            tt_str_cat(E->o, "tt_cmulf(");
+            emit_expr(E, e->args[1 - c], si);
+            tt_str_cat(E->o, ", ");
+            emit_expr(E, e->args[c], si);
+            tt_str_cat(E->o, ")");
+            return;
+        }
+        tt_str_cat(E->o, "(");
+        emit_expr(E, e->args[0], si);
+        tt_str_cat(E->o, " * ");
+        emit_expr(E, e->args[1], si);
         tt_str_cat(E->o, ")");
         return;
     case TT_E_CALL:
@@ -984,6 +1014,16 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                 tt_str_catf(&E.rebind, "double *restrict g%d = q%d; (void)g%d;\n", op->uid, op->uid, op->uid);
             }
             break;
+        case LW_BUF_TABLE:
+            /* its values, exactly as the stage would compute them (float) */
+            tt_str_catf(out, "static const float t%d[%lld] = {", op->uid, (long long)numel);
+            for (int64_t i = 0; i < numel; i++) {
+                tt_str_cat(out, i ? ", " : "");
+                emit_float(&E, (float)I->table[i]);
+            }
+            tt_str_cat(out, "};\n");
+            tt_str_catf(&E.rebind, "const float *restrict b%d = t%d; (void)b%d;\n", op->uid, op->uid, op->uid);
+            break;
         default:
             break;
         }
@@ -991,7 +1031,7 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
     tt_str_cat(out, E.rebind.buf ? E.rebind.buf : "");
     for (int si = 0; si < s->nstages; si++) {
         const tt_stage *st = &s->stages[si];
-        if (st->op.kind != TT_OP_COMPUTE || st->at != TT_AT_ROOT)
+        if (st->op.kind != TT_OP_COMPUTE || st->at != TT_AT_ROOT || L.info[si].buf == LW_BUF_TABLE)
             continue;
         emit_stage(&E, si);
     }

@@ -60,6 +60,12 @@ typedef struct nest {
 } nest;
 
 /* emit.c */
+/* Whether e is a product of constant-table loads (and float constants): a
+ * factor that is a literal once its indices are (Winograd's B[r_a][eps] *
+ * B[r_b][nu] in unrolled loops).  A product by it is emitted as
+ * tt_cmulf / tt_vcmulN, -0.0 for a zero factor, so that a zero entry's term
+ * folds away (x + -0.0 == x exactly), which x * 0.0 (NaN, -0) does not. */
+int table_product(const lowering *L, const tt_expr *e);
 void emit_aff(emitter *E, const aff *x);
 void emit_float(emitter *E, double v);
 void emit_expr(emitter *E, const tt_expr *e, int si);

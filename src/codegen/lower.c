@@ -208,13 +208,86 @@ static tt_expr *inline_fn(void *ctx, tt_arena *a, const tt_expr *e)
     if (e->kind != TT_E_LOAD)
         return NULL;
     int si = tt_state_stage_of_uid(c->L->s, e->u.uid);
-    if (si < 0 || c->L->s->stages[si].at != TT_AT_INLINED)
+    if (si < 0 || c->L->s->stages[si].at != TT_AT_INLINED || c->L->info[si].buf == LW_BUF_TABLE)
         return NULL;
     tt_expr *idx[TT_MAX_DIMS];
     for (int i = 0; i < e->n; i++)
         idx[i] = tt_expr_rewrite(a, e->args[i], inline_fn, ctx);
     axis_subst sub = {idx};
     return tt_expr_rewrite(a, c->L->info[si].body, subst_axes, &sub);
+}
+
+/* ---- constant tables ------------------------------------------------------- */
+
+/* The value of a constant expression over the axis values ax; -1 if e reads a
+ * tensor or uses what this does not evaluate. */
+static int eval_const(const tt_expr *e, const int64_t *ax, double *out)
+{
+    double a[3] = {0, 0, 0};
+    if (e->kind == TT_E_LOAD || e->kind == TT_E_RAXIS || e->kind == TT_E_CALL || e->n > 3)
+        return -1;
+    for (int i = 0; i < e->n; i++)
+        if (eval_const(e->args[i], ax, &a[i]))
+            return -1;
+    int64_t x = (int64_t)a[0], y = (int64_t)a[1];
+    switch (e->kind) {
+    case TT_E_INT: *out = (double)e->u.ival; return 0;
+    case TT_E_FLOAT: *out = e->u.fval; return 0;
+    case TT_E_AXIS: *out = (double)ax[e->u.axis]; return 0;
+    case TT_E_ADD: *out = a[0] + a[1]; return 0;
+    case TT_E_SUB: *out = a[0] - a[1]; return 0;
+    case TT_E_MUL: *out = a[0] * a[1]; return 0;
+    case TT_E_FLOORDIV:
+    case TT_E_FLOORMOD: {
+        if (y == 0)
+            return -1;
+        int64_t q = x / y;
+        if ((x % y != 0) && ((x < 0) != (y < 0)))
+            q--;
+        *out = (double)(e->kind == TT_E_FLOORDIV ? q : x - q * y);
+        return 0;
+    }
+    case TT_E_MIN: *out = a[0] < a[1] ? a[0] : a[1]; return 0;
+    case TT_E_MAX: *out = a[0] > a[1] ? a[0] : a[1]; return 0;
+    case TT_E_LT: *out = a[0] < a[1]; return 0;
+    case TT_E_LE: *out = a[0] <= a[1]; return 0;
+    case TT_E_GT: *out = a[0] > a[1]; return 0;
+    case TT_E_GE: *out = a[0] >= a[1]; return 0;
+    case TT_E_EQ: *out = a[0] == a[1]; return 0;
+    case TT_E_NE: *out = a[0] != a[1]; return 0;
+    case TT_E_AND: *out = a[0] != 0 && a[1] != 0; return 0;
+    case TT_E_OR: *out = a[0] != 0 || a[1] != 0; return 0;
+    case TT_E_NOT: *out = a[0] == 0; return 0;
+    case TT_E_SELECT: *out = a[0] != 0 ? a[1] : a[2]; return 0;
+    case TT_E_CAST: *out = a[0]; return 0;
+    default: return -1;
+    }
+}
+
+/* A compute stage with no reads, no reduction and at most 4096 values
+ * (TOPI's const_matrix: Winograd's A and B, a chain of selects over their
+ * indices) becomes a static const table when inlined or at root: its loads
+ * with constant indices (in unrolled loops) are then constants the compiler
+ * folds, where the inlined select chains cost a compile of 40 s and the
+ * transforms 3x their time.  Not in reference mode (the reference keeps the
+ * plain definition) nor for the output stage. */
+static double *table_values(lowering *L, int si)
+{
+    const tt_stage *st = &L->s->stages[si];
+    const tt_op *op = &st->op;
+    if (L->ref_mode || op->kind != TT_OP_COMPUTE || op->nreduce || op->ndim < 1 || op->ndim > 2 ||
+        op->cond || si == L->s->nstages - 1 || (st->at != TT_AT_INLINED && st->at != TT_AT_ROOT) || st->nrels)
+        return NULL;
+    int64_t n = tt_op_numel(op);
+    if (n < 1 || n > 4096)
+        return NULL;
+    double *v = tt_arena_alloc(L->a, (size_t)n * sizeof *v);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t ax[2] = {op->ndim == 2 ? i / op->axis[1].extent : i, op->ndim == 2 ? i % op->axis[1].extent : 0};
+        if (eval_const(op->body, ax, &v[i]))
+            return NULL;
+    }
+    return v;
 }
 
 /* ---- reads ------------------------------------------------------------------ */
@@ -554,7 +627,10 @@ static void plan_packing(lowering *L, int pi)
         return;
     const aff *f = &SI->root[roots[bd]];
     int64_t E = P->axis[bd].extent;
-    if (cb <= 1 || cb >= E)
+    /* a whole dimension as the block needs no copy when it is already the
+     * innermost; elsewhere (Winograd's weight [eps, nu, co, ci], blocked
+     * over all co) the copy moves it innermost */
+    if (cb <= 1 || (cb >= E && bd == P->ndim - 1))
         return;
     /* exact split of the blocked index: f = q * cb + r, 0 <= r < cb */
     aff q, r;
@@ -603,6 +679,11 @@ int tt_lower(lowering *L, const tt_state *s, tt_arena *a, int ref_mode, tt_err *
             I->arg = nin++;
             continue;
         }
+        I->table = table_values(L, si);
+        if (I->table) {
+            I->buf = LW_BUF_TABLE;
+            continue;
+        }
         /* inlined bodies, in stage order so that producers come first */
         inl_ctx c = {L};
         I->body = tt_expr_rewrite(a, st->op.body, inline_fn, &c);
@@ -623,7 +704,7 @@ int tt_lower(lowering *L, const tt_state *s, tt_arena *a, int ref_mode, tt_err *
     for (int si = s->nstages - 1; si >= 0; si--) {
         const tt_stage *st = &s->stages[si];
         stage_info *I = &L->info[si];
-        if (st->op.kind != TT_OP_COMPUTE || st->at == TT_AT_INLINED)
+        if (st->op.kind != TT_OP_COMPUTE || st->at == TT_AT_INLINED || I->buf == LW_BUF_TABLE)
             continue;
         int nroots = st->op.ndim + st->op.nreduce;
         if (st->at == TT_AT_ITER) {

@@ -22,7 +22,10 @@ typedef enum lw_buf {
     LW_BUF_INPUT,    /* placeholder: args[arg] */
     LW_BUF_OUTPUT,   /* the last stage: args[nin] */
     LW_BUF_ROOT,     /* full-size workspace */
-    LW_BUF_LOCAL     /* region buffer declared at the attach point */
+    LW_BUF_LOCAL,    /* region buffer declared at the attach point */
+    LW_BUF_TABLE     /* a constant stage (no reads, small: Winograd's A and B)
+                        emitted as a static const table, its values computed
+                        here; loads of it stay loads (see lower.c) */
 } lw_buf;
 
 typedef struct stage_info {
@@ -49,6 +52,7 @@ typedef struct stage_info {
     int pack_dim;
     int pack_reader;               /* the stage that reads it */
     aff pack_q, pack_r;            /* blocked index = pack_q * pack_cb + pack_r */
+    double *table;                 /* LW_BUF_TABLE: its values, row-major */
 } stage_info;
 
 typedef struct lowering {

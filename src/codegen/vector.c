@@ -173,6 +173,11 @@ static int load_flat_aff(vctx *v, const tt_expr *ld, aff *out)
     for (int d = 0; d < ld->n; d++) {
         aff f;
         lw_index_form(L, v->si, ld->args[d], &f);
+        if (!f.ok && !varies(v, ld->args[d]))
+            continue; /* not affine (a tile's p // nW) but the same in every
+                         lane: no part of the lane's stride; this flat form
+                         is then only good for lane_coef, which is all an
+                         unpacked load uses it for */
         if (!f.ok)
             return -1;
         if (local)
@@ -268,9 +273,21 @@ static void emit_vexpr(vctx *v, const tt_expr *e)
             tt_str_catf(E->o, "], %lldLL)", (long long)c);
         return;
     }
+    case TT_E_MUL:
+        if (e->type == TT_T_FLOAT && (table_product(E->L, e->args[0]) || table_product(E->L, e->args[1]))) {
+            int c = table_product(E->L, e->args[0]) ? 0 : 1;
+            if (!varies(v, e->args[c])) {
+                tt_str_catf(E->o, "tt_vcmul%d(", v->N);
+                emit_vop(v, e->args[1 - c]);
+                tt_str_cat(E->o, ", ");
+                emit_expr(E, e->args[c], v->si);
+                tt_str_cat(E->o, ")");
+                return;
+            }
+        }
+        /* fall through */
     case TT_E_ADD:
     case TT_E_SUB:
-    case TT_E_MUL:
     case TT_E_DIV: {
         const char *op = e->kind == TT_E_ADD ? "+" : e->kind == TT_E_SUB ? "-" : e->kind == TT_E_MUL ? "*" : "/";
         if (e->type != TT_T_FLOAT) {

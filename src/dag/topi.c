@@ -624,8 +624,10 @@ tt_dag *tt_build_conv2d_winograd_nhwc(const tt_conv2d_params *p, int m, const tt
         tt_expr *ti_[4] = {trax(d, 0), trax(d, 1), tax(d, 2), tax(d, 3)};
         tt_expr *b1[2] = {trax(d, 0), tax(d, 0)}, *b2[2] = {trax(d, 1), tax(d, 1)};
         tt_op *op = tt_dag_op(d, pack);
-        op->body = tbin(d, TT_E_MUL, tbin(d, TT_E_MUL, tload(d, tile, 4, ti_), tload(d, bm, 2, b1)),
-                        tload(d, bm, 2, b2));
+        /* TOPI multiplies (tile * B) * B; the constant factors grouped, the
+         * product of two entries folds to one literal (or to nothing) */
+        op->body = tbin(d, TT_E_MUL, tload(d, tile, 4, ti_),
+                        tbin(d, TT_E_MUL, tload(d, bm, 2, b1), tload(d, bm, 2, b2)));
         snprintf(op->attrs, sizeof op->attrs, "const_axes=eps,nu,r_a,r_b");
     }
 
@@ -650,8 +652,8 @@ tt_dag *tt_build_conv2d_winograd_nhwc(const tt_conv2d_params *p, int m, const tt
         tt_expr *g[4] = {trax(d, 0), trax(d, 1), tax(d, 2), tax(d, 3)};
         tt_expr *a1[2] = {trax(d, 0), tax(d, 0)}, *a2[2] = {trax(d, 1), tax(d, 1)};
         tt_op *op = tt_dag_op(d, inv);
-        op->body = tbin(d, TT_E_MUL, tbin(d, TT_E_MUL, tload(d, bgemm, 4, g), tload(d, am, 2, a1)),
-                        tload(d, am, 2, a2));
+        op->body = tbin(d, TT_E_MUL, tload(d, bgemm, 4, g),
+                        tbin(d, TT_E_MUL, tload(d, am, 2, a1), tload(d, am, 2, a2)));
         snprintf(op->attrs, sizeof op->attrs, "const_axes=vh,vw,r_a,r_b");
     }
 

@@ -278,10 +278,12 @@ static void choose_register_tile(int64_t ec, int64_t ew, int lanes, int64_t *c3_
     *rt_out = b.rt;
 }
 
-static void tile_anchor(gen *g, int a_uid, int lanes)
+/* alone: a stage inside a larger DAG (Winograd's batched GEMM): nothing
+ * inlined or fused into it, its result cache-written */
+static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
 {
     const tt_dag *d = g->s->dag;
-    int out_uid = d->nops - 1;
+    int out_uid = alone ? a_uid : d->nops - 1;
     const tt_op *A = d->ops[a_uid];
     /* epilogue: every compute stage after A must be elementwise of A's shape */
     int fuse = out_uid != a_uid;
@@ -305,7 +307,7 @@ static void tile_anchor(gen *g, int a_uid, int lanes)
      * than the whole convolution does arithmetic; the bounds test does not
      * depend on the channel lane and stays a scalar condition */
     int depthwise = tag_has_word(A->tag, "depthwise_conv2d_nhwc");
-    for (int u = 0; u < a_uid; u++)
+    for (int u = 0; u < a_uid && !alone; u++)
         if (d->ops[u]->kind == TT_OP_COMPUTE && d->ops[u]->nreduce == 0 && reads(A, u) &&
             (depthwise || !has_select(d->ops[u]->body)))
             st_simple(g, TT_STEP_CI, u);
@@ -591,6 +593,75 @@ static void reduce_at_output(gen *g, int uid, int lanes)
     st_ann(g, uid, r2->niters - 1, TT_ANN_VECTORIZE);
 }
 
+/* ---- Winograd ------------------------------------------------------------------ */
+
+/* A transform of Winograd's (data_pack: B^T d B; inverse: A^T M A): the
+ * constant axes (the stage's first two spatial and its two reduce axes)
+ * unrolled, so that the matrix entries fold to literals and their zeros
+ * vanish (TOPI's auto_scheduler_simplify_const_tensor_indices), over a vector
+ * of channels; tiles and channel blocks fused and parallel:
+ *   for p@c.0 (parallel)  for eps, nu, r_a, r_b (unrolled)  for c.1 (vector) */
+static void wino_transform(gen *g, int uid, int lanes)
+{
+    const tt_op *op = g->s->dag->ops[uid];
+    int64_t ec = op->axis[3].extent;
+    int64_t v = largest_divisor_le(ec, lanes);
+    if (v < lanes / 2 && ec > lanes)
+        v = lanes; /* a guarded last vector beats narrow ones */
+    if (v > ec)
+        v = ec;
+    st_split(g, uid, 3, &v, 1);
+    /* iters: a0 a1 p c.0 c.1 r_a r_b -> p c.0 a0 a1 r_a r_b c.1 */
+    int order[7] = {2, 3, 0, 1, 5, 6, 4};
+    st_ids(g, TT_STEP_RE, uid, order, 7);
+    for (int i = 2; i < 6; i++)
+        st_ann(g, uid, i, TT_ANN_UNROLL);
+    int fu[2] = {0, 1};
+    st_ids(g, TT_STEP_FU, uid, fu, 2);
+    st_ann(g, uid, 0, TT_ANN_PARALLEL);
+    st_ann(g, uid, 5, TT_ANN_VECTORIZE);
+}
+
+/* The default of a conv2d_winograd_nhwc DAG (see tt_build_conv2d_winograd_nhwc
+ * for its stages): the const matrices and the input tiles inlined; the data
+ * transform, the batched GEMM (tiled as a conv's 1x1 GEMM, its result cache
+ * written) and the inverse transform each a parallel pass; the output gather
+ * inlined into the epilogue, which runs as an elementwise pass.  0 if d is
+ * not a Winograd DAG. */
+static int winograd_default(gen *g, int lanes)
+{
+    const tt_dag *d = g->s->dag;
+    int bgemm = -1, pack = -1, inv = -1;
+    for (int u = 0; u < d->nops; u++) {
+        const tt_op *op = d->ops[u];
+        if (op->kind != TT_OP_COMPUTE || !tag_has_word(op->tag, "conv2d_winograd_nhwc"))
+            continue;
+        if (!strcmp(op->name, "bgemm"))
+            bgemm = u;
+        else if (!strcmp(op->name, "data_pack"))
+            pack = u;
+        else if (!strcmp(op->name, "inverse"))
+            inv = u;
+    }
+    if (bgemm < 0 || pack < 0 || inv < 0)
+        return 0;
+    int out = d->nops - 1;
+    /* inlined: everything elementwise but the padding (a parallel pass: its
+     * bounds test would sit in every one of the transform's loads) and the
+     * output */
+    for (int u = 0; u < out; u++) {
+        const tt_op *op = d->ops[u];
+        if (op->kind == TT_OP_COMPUTE && op->nreduce == 0 && !tag_has_word(op->tag, "pad"))
+            st_simple(g, TT_STEP_CI, u);
+    }
+    wino_transform(g, pack, lanes);
+    tile_anchor(g, bgemm, lanes, 1);
+    wino_transform(g, inv, lanes);
+    for (int u = 0; u < d->nops && !g->failed; u++)
+        generic_stage(g, u, lanes);
+    return 1;
+}
+
 int tt_default_schedule(const tt_dag *d, int lanes, tt_step *steps, int max, int *nsteps, tt_err *err)
 {
     gen g = {tt_state_new(d), steps, max, 0, err, 0};
@@ -598,8 +669,14 @@ int tt_default_schedule(const tt_dag *d, int lanes, tt_step *steps, int max, int
     for (int u = 0; u < d->nops; u++)
         if (needs_tiling(d->ops[u]))
             anchor = anchor < 0 ? u : -2;
+    if (winograd_default(&g, lanes)) {
+        int failed = g.failed;
+        *nsteps = g.n;
+        tt_state_free(g.s);
+        return failed ? -1 : 0;
+    }
     if (anchor >= 0)
-        tile_anchor(&g, anchor, lanes);
+        tile_anchor(&g, anchor, lanes, 0);
     /* injective producers read by a single kind of consumer: inline */
     int out = d->nops - 1;
     for (int u = 0; u < out && !g.failed; u++) {
