@@ -964,6 +964,31 @@ static void test_run_check_json(void)
     CHECK_MSG(ok, "%s", R.out);
 }
 
+/* run --winograd: tiny's 3x3 stride-1 conv has a Winograd twin; on runs it
+ * (and the model still checks against the direct reference), off does not,
+ * auto times both and runs either; a bad value is a usage error. */
+static void test_run_winograd(void)
+{
+    if (!have_transtune())
+        return;
+    static const char *const modes[3] = {"on", "off", "auto"};
+    for (int i = 0; i < 3; i++) {
+        CHECK(run_tt(300, "run", "tiny", "--check", "--json", "--repeat", "1", "--winograd", modes[i],
+                     (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code == 0, "--winograd %s: exit %d: %s", modes[i], R.code, R.err);
+        json_error_t je;
+        json_t *o = json_loads(R.out, 0, &je);
+        CHECK_MSG(o, "%s (%s)", je.text, R.out);
+        json_int_t w = json_integer_value(json_object_get(o, "winograd"));
+        int ok = json_is_true(json_object_get(o, "check_passed")) &&
+                 (i == 0 ? w == 1 : i == 1 ? w == 0 : (w == 0 || w == 1));
+        json_decref(o);
+        CHECK_MSG(ok, "--winograd %s: %s", modes[i], R.out);
+    }
+    CHECK(run_tt(60, "run", "tiny", "--winograd", "maybe", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 2 && strstr(R.err, "--winograd"), "exit %d: %s", R.code, R.err);
+}
+
 /* run --records: the shared log's records drive resnet50_tvm's kernels (all
  * 26 workloads are kernels of it), and the output still checks. */
 static void test_run_records(void)
@@ -973,7 +998,7 @@ static void test_run_records(void)
     char log[512];
     snprintf(log, sizeof log, "%s/ansor/resnet-50-NHWC-B1-llvm.json", tt_test_shared_data());
     CHECK(run_tt(900, "run", "resnet50_tvm", "--records", log, "--check", "--json", "--repeat",
-                 "1", (char *)NULL) == 0);
+                 "1", "--winograd", "off", (char *)NULL) == 0);
     CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
     json_error_t je;
     json_t *o = json_loads(R.out, 0, &je);
@@ -996,7 +1021,7 @@ static void test_run_db(void)
     remove(db);
     CHECK(run_tt(120, "db", "import", log, "--db", db, (char *)NULL) == 0 && R.exited && R.code == 0);
     CHECK(run_tt(900, "run", "resnet50_tvm", "--db", db, "--check", "--json", "--repeat", "1",
-                 (char *)NULL) == 0);
+                 "--winograd", "off", (char *)NULL) == 0);
     char wal[80], shm[80];
     snprintf(wal, sizeof wal, "%s-wal", db);
     snprintf(shm, sizeof shm, "%s-shm", db);
@@ -1037,6 +1062,7 @@ const tt_test tests_cli[] = {
     {"models_and_kernels", test_models_and_kernels},
     {"bad_models", test_bad_models},
     {"run_check_json", test_run_check_json},
+    {"run_winograd", test_run_winograd},
     {"help", test_help},
     {"usage_errors", test_usage_errors},
     {"replay_missing_file", test_replay_missing_file},

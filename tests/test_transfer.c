@@ -272,7 +272,7 @@ static int plant_only(tt_db *db, const tt_model *m, const char *source, double c
     tt_db_target tg;
     tt_db_target_host(&tg, 1);
     int n = 0;
-    for (int k = 0; k < m->nkernels; k++) {
+    for (int k = 0; k < tt_model_ndirect(m); k++) {
         const tt_dag *d = m->kernels[k].dag;
         if (only && strcmp(d->class_key, only))
             continue;
@@ -544,7 +544,7 @@ static void test_shipped(void)
     int nks = 0;
     CHECK(tt_db_model_kernels(db, mid, &ks, &nks, &err) == 0);
     free(ks);
-    CHECK(nks == src->nkernels);
+    CHECK(nks == tt_model_ndirect(src));
     CHECK(tt_transfer_load_shipped(db, dir, &files, &recs, &err) == 0 && files == 1 && recs == 0);
     snprintf(log, sizeof log, "%s/nosuchmodel.json", dir);
     f = fopen(log, "w");

@@ -9,6 +9,7 @@
 
 #include "../db/db.h"
 #include "../exec/exec.h"
+#include "../tune/tune.h"
 #include "../measure/evaluate.h"
 #include "../util/npy.h"
 #include "../zoo/zoo.h"
@@ -118,9 +119,13 @@ int cmd_kernels(int argc, char **argv)
     double total = 0;
     for (int k = 0; k < m->nkernels; k++) {
         const tt_kernel *kn = &m->kernels[k];
-        total += kn->dag->flops * kn->weight;
+        if (kn->alt_of < 0)
+            total += kn->dag->flops * kn->weight;
         json_t *o = json_object();
         json_object_set_new(o, "index", json_integer(k));
+        /* a Winograd twin: an alternative compute of kernel alt_of */
+        if (kn->alt_of >= 0)
+            json_object_set_new(o, "alternative_of", json_integer(kn->alt_of));
         json_object_set_new(o, "class_key", json_string(kn->dag->class_key));
         json_object_set_new(o, "workload_key", json_string(kn->workload_key));
         json_object_set_new(o, "weight", json_integer(kn->weight));
@@ -140,13 +145,17 @@ int cmd_kernels(int argc, char **argv)
         free(s);
         json_decref(root);
     } else {
-        printf("%s: %d unique kernels, %d calls, %.3f GFLOP per inference\n", m->name,
-               m->nkernels, m->ncalls, total / 1e9);
+        printf("%s: %d unique kernels (%d Winograd alternatives), %d calls, %.3f GFLOP per inference\n",
+               m->name, m->nkernels, m->nkernels - tt_model_ndirect(m), m->ncalls, total / 1e9);
         printf("%4s  %-40s %6s %10s  %s\n", "idx", "class", "weight", "MFLOP", "workload key");
         for (size_t k = 0; k < json_array_size(ks); k++) {
             const tt_kernel *kn = &m->kernels[k];
-            printf("%4zu  %-40s %6d %10.2f  %s\n", k, kn->dag->class_key, kn->weight,
-                   kn->dag->flops / 1e6, kn->workload_key);
+            char cls[160];
+            if (kn->alt_of >= 0)
+                snprintf(cls, sizeof cls, "%s (or %d)", kn->dag->class_key, kn->alt_of);
+            else
+                snprintf(cls, sizeof cls, "%s", kn->dag->class_key);
+            printf("%4zu  %-40s %6d %10.2f  %s\n", k, cls, kn->weight, kn->dag->flops / 1e6, kn->workload_key);
         }
         json_decref(ks);
     }
@@ -224,13 +233,15 @@ static int print_profile(const tt_model *m, tt_exec *e, const void *input, int64
         const tt_mcall *mc = &m->calls[c];
         if (mc->kind != TT_MCALL_KERNEL)
             continue;
-        const tt_kernel *kn = &m->kernels[mc->kernel];
+        /* the kernel it ran (a Winograd twin's class says so); GFLOP/s of
+         * the direct convolution's work, so that the two compare */
+        const tt_kernel *kn = &m->kernels[tt_exec_call_kernel(e, c)];
         tt_io io;
         tt_eval_io(kn->dag, &io);
         double bytes = 0;
         for (int k = 0; k <= io.nin; k++)
             bytes += 4.0 * (double)io.numel[k];
-        double gf = kn->dag->flops / cs[c] / 1e9;
+        double gf = m->kernels[mc->kernel].dag->flops / cs[c] / 1e9;
         fprintf(stderr, "%4d %9.3f %6.1f %8.1f %6.1f %7.1f  %-44s %s\n", c, cs[c] * 1e3, 100 * cs[c] / total,
                 gf, peak > 0 ? 100 * gf / peak : 0.0, bytes / cs[c] / 1e9, kn->dag->class_key,
                 g->nodes[mc->node].name);
@@ -242,11 +253,45 @@ static int print_profile(const tt_model *m, tt_exec *e, const void *input, int64
     return 0;
 }
 
+/* --winograd: which direct kernels run as their Winograd twin (use_alt) */
+static int choose_winograd(const tt_model *m, const tt_exec_opts *eo, int wino, int threads, int quiet,
+                           unsigned char *use_alt, tt_err *err)
+{
+    int ntwins = 0;
+    for (int k = 0; k < m->nkernels; k++)
+        ntwins += m->kernels[k].alt_of >= 0;
+    if (ntwins == 0 || wino == 0)
+        return 0;
+    if (wino == 1) {
+        for (int k = 0; k < m->nkernels; k++)
+            use_alt[k] = m->kernels[k].alt >= 0;
+        return 0;
+    }
+    if (!quiet)
+        fprintf(stderr, "winograd: timing the direct and F(%d, 3) forms of %d kernels...\n", TT_WINOGRAD_TILE,
+                ntwins);
+    double *td = tt_xcalloc((size_t)m->nkernels, sizeof *td), *ta = tt_xcalloc((size_t)m->nkernels, sizeof *ta);
+    int rc = tt_exec_choose_alt(m, eo, threads, tt_tune_cache_state(m, NULL, 0), use_alt, td, ta, err);
+    int nalt = 0;
+    for (int k = 0; k < m->nkernels && rc == 0; k++) {
+        if (m->kernels[k].alt < 0)
+            continue;
+        nalt += use_alt[k];
+        if (!quiet)
+            fprintf(stderr, "  %-40.40s direct %8.3f ms  winograd %8.3f ms  -> %s\n", m->kernels[k].first_node,
+                    td[k] * 1e3, ta[k] * 1e3, use_alt[k] ? "winograd" : "direct");
+    }
+    if (rc == 0 && !quiet)
+        fprintf(stderr, "winograd: %d of %d kernels run as F(%d, 3)\n", nalt, ntwins, TT_WINOGRAD_TILE);
+    free(td), free(ta);
+    return rc;
+}
+
 static void run_help(void)
 {
     printf("usage: transtune run MODEL [--records LOG] [--db DB] [--threads N] [--repeat R] [--check]\n"
            "                     [--input IN.npy] [--output OUT.npy] [--json] [--profile]\n"
-           "                     [--vs-untuned]\n\n"
+           "                     [--vs-untuned] [--winograd auto|on|off]\n\n"
            "Compile every kernel of MODEL (a zoo name or an .onnx file) with its best record\n"
            "in LOG (an Ansor log; records are identified as `replay` does) or in the record\n"
            "database DB (transtune db), else its default\n"
@@ -261,6 +306,10 @@ static void run_help(void)
            "schedules and times the two against each other (3 x R pairs of single runs, the\n"
            "order swapped every pair: the way tune's checkpoints and transfer compare), and\n"
            "prints both medians and the speedup (JSON: untuned_ms, speedup).\n"
+           "--winograd: 3x3 stride-1 convolutions also have a Winograd F(4x4, 3x3) form;\n"
+           "auto (default) builds and times both forms of each such kernel alone, with\n"
+           "its record or default schedule, and runs the faster; on runs every one as\n"
+           "Winograd, off none (JSON: winograd, the kernels run as Winograd).\n"
            "Exit status: 0 ok; 1 failure (or a failed check); 2 usage.\n");
 }
 
@@ -268,6 +317,7 @@ static void run_help(void)
 int cmd_run(int argc, char **argv)
 {
     const char *what = NULL, *in_path = NULL, *out_path = NULL, *log_path = NULL, *db_path = NULL;
+    int wino = 2; /* --winograd: 0 off, 1 on, 2 auto */
     int json = 0, check = 0, profile = 0, vs_untuned = 0;
     int64_t threads = 0, repeat = 10;
     double paired_ms = 0, untuned_ms = 0;
@@ -285,7 +335,8 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "--vs-untuned")) {
             vs_untuned = 1;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--repeat") || !strcmp(a, "--input") ||
-                   !strcmp(a, "--output") || !strcmp(a, "--records") || !strcmp(a, "--db")) {
+                   !strcmp(a, "--output") || !strcmp(a, "--records") || !strcmp(a, "--db") ||
+                   !strcmp(a, "--winograd")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "transtune run: %s needs a value\n", a);
                 return 2;
@@ -299,6 +350,12 @@ int cmd_run(int argc, char **argv)
                 log_path = v;
             } else if (!strcmp(a, "--db")) {
                 db_path = v;
+            } else if (!strcmp(a, "--winograd")) {
+                wino = !strcmp(v, "auto") ? 2 : !strcmp(v, "on") ? 1 : !strcmp(v, "off") ? 0 : -1;
+                if (wino < 0) {
+                    fprintf(stderr, "transtune run: --winograd takes auto, on or off, got '%s'\n", v);
+                    return 2;
+                }
             } else {
                 int64_t x;
                 if (cli_parse_i64(v, &x) || x > 4096 || (!strcmp(a, "--repeat") && x < 1)) {
@@ -335,6 +392,7 @@ int cmd_run(int argc, char **argv)
     void *input = NULL;
     float *out = tt_xmalloc((size_t)out_n * sizeof *out), *ref = NULL;
     tt_exec *e = NULL, *r = NULL;
+    unsigned char *use_alt = NULL;
     tt_npy in_npy = {0};
     rec_pick P = {m, tt_xcalloc((size_t)m->nkernels + 1, sizeof(tt_step *)),
                   tt_xcalloc((size_t)m->nkernels + 1, sizeof(int)),
@@ -418,6 +476,12 @@ int cmd_run(int argc, char **argv)
      * the second core from the measurement (311 instead of 530 GFLOP/s) */
     int pthreads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     double peak = profile ? tt_fma_peak(TT_ISA_BEST, pthreads, 0.02) : 0;
+    use_alt = tt_xcalloc((size_t)m->nkernels + 1, 1);
+    if (choose_winograd(m, &eo, wino, pthreads, json, use_alt, &err)) {
+        fprintf(stderr, "transtune run: %s\n", err.msg);
+        goto done;
+    }
+    eo.use_alt = use_alt;
     if (tt_exec_build(m, &eo, &e, &err)) {
         fprintf(stderr, "\ntranstune run: %s\n", err.msg);
         goto done;
@@ -497,6 +561,7 @@ int cmd_run(int argc, char **argv)
         json_object_set_new(o, "model", json_string(m->name));
         json_object_set_new(o, "latency_ms", json_real(med * 1e3));
         json_object_set_new(o, "kernels", json_integer(m->nkernels));
+        json_object_set_new(o, "winograd", json_integer(tt_exec_get_stats(e)->kernels_winograd));
         json_object_set_new(o, "calls", json_integer(m->ncalls));
         json_object_set_new(o, "threads", json_integer(threads));
         json_object_set_new(o, "repeat", json_integer(repeat));
@@ -565,6 +630,7 @@ done:
     for (int k = 0; k < m->nkernels; k++)
         free(P.steps[k]);
     free(P.steps), free(P.nsteps), free(P.lanes), free(P.cost);
+    free(use_alt);
     tt_exec_free(e);
     tt_exec_free(r);
     if (in_path)

@@ -252,6 +252,13 @@ tt_dag *tt_build_conv2d_winograd_nhwc(const tt_conv2d_params *p, int m, const tt
                                       tt_err *err);
 /* Whether a conv admits Winograd: 3x3, stride 1, no dilation, not grouped. */
 int tt_winograd_applies(const tt_conv2d_params *p);
+/* The parameters of a direct conv kernel's DAG (tt_build_conv2d_nhwc, then
+ * any epilogue appended): 0, or -1 if d is not one. */
+int tt_dag_conv_params(const tt_dag *d, tt_conv2d_params *p);
+/* The Winograd F(m, 3) form of a direct conv kernel d: the same inputs in the
+ * same order (the weight transformed, see tt_winograd_transform_weight), the
+ * same epilogue stages; NULL with err if d does not admit Winograd. */
+tt_dag *tt_dag_winograd_twin(const tt_dag *d, int m, tt_err *err);
 /* winograd.c: TVM's Cook-Toom matrices of F(m, r) (only r = 3; m = 2, 4, 6):
  * A (alpha x m), B (alpha x alpha, stored as TVM stores it: data_pack reads
  * B[r_a][eps]), G (alpha x r), row-major.  -1 for other sizes. */

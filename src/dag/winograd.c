@@ -20,6 +20,7 @@
  * TVM stores B (its data_pack reads B[r_a][eps]), not B^T.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dag.h"
@@ -134,4 +135,102 @@ int tt_winograd_transform_weight(int m, int64_t ci, int64_t co, const float *hwi
                         (float)(t[e][0] * G[u * 3 + 0] + t[e][1] * G[u * 3 + 1] + t[e][2] * G[u * 3 + 2]);
         }
     return 0;
+}
+
+/* ---- the Winograd twin of a direct conv kernel ---------------------------------- */
+
+typedef struct remap {
+    tt_dag *w;
+    int map[TT_LAYOUT_MAX_OPS * 4];
+    int n;
+    int bad;
+} remap;
+
+static tt_expr *remap_fn(void *ctx, tt_arena *a, const tt_expr *e)
+{
+    remap *r = ctx;
+    if (e->kind != TT_E_LOAD)
+        return NULL;
+    int u = e->u.uid < r->n ? r->map[e->u.uid] : -1;
+    if (u < 0) {
+        r->bad = 1;
+        u = 0;
+    }
+    tt_expr *idx[TT_MAX_DIMS];
+    for (int i = 0; i < e->n && i < TT_MAX_DIMS; i++)
+        idx[i] = tt_expr_rewrite(a, e->args[i], remap_fn, ctx);
+    return tt_e_load(a, u, e->n, idx);
+}
+
+int tt_dag_conv_params(const tt_dag *d, tt_conv2d_params *p)
+{
+    memset(p, 0, sizeof *p);
+    if (d->nops < 4)
+        return -1;
+    const tt_op *x = d->ops[0], *w = d->ops[2], *c = d->ops[3];
+    if (x->kind != TT_OP_PLACEHOLDER || w->kind != TT_OP_PLACEHOLDER || c->kind != TT_OP_COMPUTE ||
+        strcmp(c->tag, "conv2d_nhwc") || strcmp(c->name, "Conv2dOutput") || x->ndim != 4 || w->ndim != 4)
+        return -1;
+    long long sh, sw, pt, pl, pb, pr, dh, dw, g;
+    if (sscanf(c->attrs, "stride=%lld,%lld pad=%lld,%lld,%lld,%lld dil=%lld,%lld groups=%lld", &sh, &sw, &pt,
+               &pl, &pb, &pr, &dh, &dw, &g) != 9)
+        return -1;
+    p->n = x->axis[0].extent, p->h = x->axis[1].extent, p->w = x->axis[2].extent, p->ci = x->axis[3].extent;
+    p->kh = w->axis[0].extent, p->kw = w->axis[1].extent, p->co = w->axis[3].extent;
+    p->stride_h = sh, p->stride_w = sw, p->pad_t = pt, p->pad_l = pl, p->pad_b = pb, p->pad_r = pr;
+    p->dil_h = dh, p->dil_w = dw, p->groups = g;
+    return 0;
+}
+
+tt_dag *tt_dag_winograd_twin(const tt_dag *d, int m, tt_err *err)
+{
+    tt_conv2d_params p;
+    if (tt_dag_conv_params(d, &p) || !tt_winograd_applies(&p)) {
+        tt_err_set(err, "not a 3x3, stride-1, ungrouped conv2d_nhwc kernel");
+        return NULL;
+    }
+    if (d->nops > (int)(sizeof ((remap *)0)->map / sizeof(int))) {
+        tt_err_set(err, "conv kernel with too many stages for a Winograd twin");
+        return NULL;
+    }
+    tt_dag *w = tt_build_conv2d_winograd_nhwc(&p, m, NULL, err);
+    if (!w)
+        return NULL;
+    remap r = {w, {0}, d->nops, 0};
+    for (int u = 0; u < d->nops; u++)
+        r.map[u] = -1;
+    r.map[0] = 0;                 /* data */
+    r.map[2] = 5;                 /* weight: the transformed one */
+    r.map[3] = w->nops - 1;       /* Conv2dOutput -> conv2d_winograd */
+    /* the epilogue, op by op, its loads renumbered */
+    for (int u = 4; u < d->nops && !r.bad; u++) {
+        const tt_op *op = d->ops[u];
+        int64_t shape[TT_MAX_DIMS], rext[TT_MAX_RAXES];
+        const char *an[TT_MAX_DIMS], *rn[TT_MAX_RAXES];
+        for (int i = 0; i < op->ndim; i++)
+            shape[i] = op->axis[i].extent, an[i] = op->axis[i].name;
+        for (int i = 0; i < op->nreduce; i++)
+            rext[i] = op->raxis[i].extent, rn[i] = op->raxis[i].name;
+        int v;
+        if (op->kind == TT_OP_PLACEHOLDER) {
+            v = tt_dag_placeholder(w, op->name, op->ndim, shape, op->is_const);
+        } else {
+            v = tt_dag_compute(w, op->name, op->tag, op->ndim, shape, an, op->nreduce, rext, rn, op->red);
+            tt_op *n = tt_dag_op(w, v);
+            n->body = tt_expr_rewrite(w->arena, op->body, remap_fn, &r);
+            n->cond = op->cond ? tt_expr_rewrite(w->arena, op->cond, remap_fn, &r) : NULL;
+            snprintf(n->attrs, sizeof n->attrs, "%s", op->attrs);
+        }
+        r.map[u] = v;
+    }
+    if (r.bad) {
+        tt_dag_free(w);
+        tt_err_set(err, "the conv's epilogue reads its padded input");
+        return NULL;
+    }
+    if (tt_dag_finish(w, err)) {
+        tt_dag_free(w);
+        return NULL;
+    }
+    return w;
 }

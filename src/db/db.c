@@ -524,7 +524,7 @@ int tt_db_add_model(tt_db *db, const char *name, const char *source, const tt_mo
             sqlite3_finalize(st);
         }
     }
-    for (int k = 0; rc == 0 && m && k < m->nkernels; k++) {
+    for (int k = 0; rc == 0 && m && k < tt_model_ndirect(m); k++) {
         const tt_kernel *K = &m->kernels[k];
         int64_t kid;
         rc = db_kernel_get(db, K->workload_key, K->dag->class_key, K->dag, &kid, err);

@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include "../codegen/codegen.h"
+#include "../measure/evaluate.h"
 
 typedef void (*kernel_fn)(float *const *args);
 
 typedef struct xcall {
     tt_mcall_kind kind;
+    int kernel;            /* the kernel it runs (a direct one or its twin) */
     kernel_fn fn;
     int nargs;
     float *args[TT_MODEL_MAX_ARGS];
@@ -31,6 +33,8 @@ struct tt_exec {
     int64_t in_bytes, out_bytes;
     tt_exec_stats stats;
     int threads;
+    int nwbufs;
+    void **wbufs;          /* weights transformed for Winograd twins */
 };
 
 static void *xalloc64(int64_t bytes)
@@ -212,6 +216,46 @@ static tt_state *kernel_state(const tt_model *m, const tt_exec_opts *o, int k, i
     return tt_state_new(d);
 }
 
+/* The kernel a call of direct kernel k runs: k, or its Winograd twin. */
+static int run_kernel(const tt_model *m, const tt_exec_opts *o, int k)
+{
+    if (o->use_alt && o->use_alt[k] && m->kernels[k].alt >= 0)
+        return m->kernels[k].alt;
+    return k;
+}
+
+/* A call run by a Winograd twin: its weight argument (HWIO [3, 3, CI, CO],
+ * a constant) replaced by the transformed one, computed once per weight
+ * tensor (calls of one layer share it). */
+static int winograd_weight(tt_exec *e, const tt_model *m, const tt_mcall *mc, xcall *x, tt_err *err)
+{
+    const tt_graph *g = m->g;
+    const tt_tensor *w = &g->tensors[m->alias_of[mc->args[1]]];
+    if (!w->data || w->ndim != 4 || w->shape[0] != 3 || w->shape[1] != 3)
+        return tt_err_set(err, "Winograd: the weight of '%s' is not a constant 3x3 kernel",
+                          g->nodes[mc->node].name);
+    for (int c = 0; c < e->ncalls; c++) {
+        /* an earlier call with the same weight: share */
+        if (&e->calls[c] == x)
+            break;
+        if (m->calls[c].kind == TT_MCALL_KERNEL && m->alias_of[m->calls[c].args[1]] == m->alias_of[mc->args[1]] &&
+            e->calls[c].fn == x->fn) {
+            x->args[1] = e->calls[c].args[1];
+            return 0;
+        }
+    }
+    int64_t ci = w->shape[2], co = w->shape[3], a = TT_WINOGRAD_TILE + 2;
+    float *u = xalloc64(a * a * ci * co * 4);
+    if (tt_winograd_transform_weight(TT_WINOGRAD_TILE, ci, co, (const float *)w->data, u)) {
+        free(u);
+        return tt_err_set(err, "Winograd: no F(%d, 3) transform", TT_WINOGRAD_TILE);
+    }
+    e->wbufs = tt_xrealloc(e->wbufs, (size_t)(e->nwbufs + 1) * sizeof *e->wbufs);
+    e->wbufs[e->nwbufs++] = u;
+    x->args[1] = u;
+    return 0;
+}
+
 int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_err *err)
 {
     *out = NULL;
@@ -226,12 +270,19 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
     e->ncalls = m->ncalls;
     e->calls = tt_xcalloc((size_t)(m->ncalls ? m->ncalls : 1), sizeof *e->calls);
 
-    /* 1. code: one function per unique kernel, plus one per extra call site of
-     *    a kernel that packs weights (exec.h) */
+    /* 1. code: one function per unique kernel that a call runs (a direct
+     *    kernel or, when told, its Winograd twin) */
     int nk = m->nkernels;
     char **src = tt_xcalloc((size_t)nk, sizeof *src);
+    unsigned char *needed = tt_xcalloc((size_t)nk + 1, 1);
+    for (int c = 0; c < m->ncalls; c++)
+        if (m->calls[c].kind == TT_MCALL_KERNEL)
+            needed[run_kernel(m, o, m->calls[c].kernel)] = 1;
     int rc = 0;
     for (int k = 0; k < nk && rc == 0; k++) {
+        if (!needed[k])
+            continue;
+        e->stats.kernels_winograd += m->kernels[k].alt_of >= 0;
         int kind;
         tt_state *s = kernel_state(m, o, k, &kind);
         if (kind == 0)
@@ -259,12 +310,18 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
         src[k] = tt_str_take(&code);
         progress(o, "generated kernel %d of %d", k + 1, nk);
     }
-    int nitems = nk;
+    int nitems = 0;
+    int *item_of = tt_xcalloc((size_t)nk + 1, sizeof *item_of);
     char own_dir[PATH_MAX] = "";
     tt_build_item *items = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *items);
     for (int k = 0; k < nk && rc == 0; k++) {
-        items[k].source = src[k];
-        snprintf(items[k].fn, sizeof items[k].fn, "k%d", k);
+        item_of[k] = -1;
+        if (!needed[k])
+            continue;
+        item_of[k] = nitems;
+        items[nitems].source = src[k];
+        snprintf(items[nitems].fn, sizeof items[nitems].fn, "k%d", k);
+        nitems++;
     }
     if (rc == 0) {
         progress(o, "compiling %d kernels", nitems, 0);
@@ -342,7 +399,11 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
                                 c, g->tensors[r].name);
         }
         if (mc->kind == TT_MCALL_KERNEL) {
-            x->fn = fns[mc->kernel];
+            int k = run_kernel(m, o, mc->kernel);
+            x->kernel = k;
+            x->fn = fns[item_of[k]];
+            if (k != mc->kernel && rc == 0)
+                rc = winograd_weight(e, m, mc, x, err);
         } else {
             const tt_tensor *tab = &g->tensors[mc->args[0]];
             x->vocab = tab->shape[0];
@@ -358,7 +419,7 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
 
     for (int k = 0; k < nk; k++)
         free(src[k]);
-    free(src), free(items), free(fns);
+    free(src), free(items), free(fns), free(needed), free(item_of);
     free(slot), free(P.size), free(P.busy);
     if (rc) {
         tt_exec_free(e);
@@ -492,6 +553,9 @@ void tt_exec_free(tt_exec *e)
     for (int i = 0; i < e->nbufs; i++)
         free(e->bufs[i]);
     free(e->bufs);
+    for (int i = 0; i < e->nwbufs; i++)
+        free(e->wbufs[i]);
+    free(e->wbufs);
     free(e->calls);
     free(e);
 }
@@ -511,4 +575,70 @@ void tt_model_random_input(const tt_model *m, void *buf)
         for (int64_t i = 0; i < n; i++)
             p[i] = (float)(2.0 * tt_rng_unit(&r) - 1.0);
     }
+}
+
+int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, int threads, int cache, unsigned char *use_alt,
+                       double *t_direct, double *t_alt, tt_err *err)
+{
+    int nk = m->nkernels, n = 0;
+    memset(use_alt, 0, (size_t)nk);
+    for (int k = 0; k < nk; k++) {
+        if (t_direct)
+            t_direct[k] = 0;
+        if (t_alt)
+            t_alt[k] = 0;
+    }
+    tt_eval_task *tasks = tt_xcalloc((size_t)2 * (size_t)nk + 1, sizeof *tasks);
+    tt_eval_item *items = tt_xcalloc((size_t)2 * (size_t)nk + 1, sizeof *items);
+    tt_state **states = tt_xcalloc((size_t)2 * (size_t)nk + 1, sizeof *states);
+    int *kof = tt_xcalloc((size_t)nk + 1, sizeof *kof);
+    int npairs = 0;
+    for (int k = 0; k < nk; k++) {
+        if (m->kernels[k].alt < 0 || m->kernels[k].alt_of >= 0)
+            continue;
+        int both[2] = {k, m->kernels[k].alt};
+        for (int v = 0; v < 2; v++) {
+            int kind;
+            states[n] = kernel_state(m, o, both[v], &kind);
+            items[n].state = states[n];
+            tasks[n].dag = m->kernels[both[v]].dag;
+            tasks[n].nitems = 1;
+            tasks[n].items = &items[n];
+            n++;
+        }
+        kof[npairs++] = k;
+    }
+    int rc = 0;
+    if (npairs > 0) {
+        tt_run_opts ro;
+        memset(&ro, 0, sizeof ro);
+        ro.threads = threads;
+        ro.number = 1;
+        ro.repeat = 5;
+        ro.min_repeat_ms = -1;
+        ro.cache_flush = cache;
+        ro.timeout_s = 10;
+        ro.seed = 1;
+        tt_build_opts bo = o && o->build ? *o->build : (tt_build_opts){0};
+        rc = tt_evaluate(tasks, n, &bo, &ro, NULL, NULL, err);
+        for (int i = 0; i < npairs && rc == 0; i++) {
+            const tt_result *d = &items[2 * i].res, *a = &items[2 * i + 1].res;
+            int k = kof[i];
+            int dok = d->error == 0 && d->correct, aok = a->error == 0 && a->correct;
+            use_alt[k] = aok && (!dok || a->mean < d->mean);
+            if (t_direct)
+                t_direct[k] = dok ? d->mean : 0;
+            if (t_alt)
+                t_alt[k] = aok ? a->mean : 0;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        tt_state_free(states[i]);
+    free(tasks), free(items), free(states), free(kof);
+    return rc;
+}
+
+int tt_exec_call_kernel(const tt_exec *e, int c)
+{
+    return c >= 0 && c < e->ncalls && e->calls[c].kind == TT_MCALL_KERNEL ? e->calls[c].kernel : -1;
 }

@@ -34,6 +34,11 @@ typedef struct tt_exec_opts {
      * target, tt_target_vector_lanes; 0 or a NULL array: unknown), so that
      * steps from a narrower ISA keep their tile's vector count (widen.c) */
     const int *from_lanes;
+    /* per kernel (m->nkernels entries; NULL = none): nonzero for a direct
+     * kernel with a Winograd twin (tt_kernel.alt) runs the twin in its calls,
+     * with the weight transformed at build.  Only the kernels that calls run
+     * are built. */
+    const unsigned char *use_alt;
     /* Progress (may be NULL): called with a short message. */
     void (*progress)(void *ctx, const char *msg);
     void *ctx;
@@ -44,6 +49,7 @@ typedef struct tt_exec_stats {
     int kernels_default;         /* unique kernels on the default schedule */
     int kernels_given;           /* ... on steps given by the caller */
     int kernels_unscheduled;     /* ... with no schedule */
+    int kernels_winograd;        /* direct convs run by their Winograd twin */
     double build_s;              /* wall time of code generation and compilation */
     int64_t pool_bytes;          /* activation memory after planning */
     int64_t naive_bytes;         /* ... without reuse */
@@ -58,6 +64,20 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
  * or int64 token ids), numel as the model's input; output: numel of the
  * model's output floats. */
 int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
+
+/* Which compute each direct kernel with a Winograd twin should run, by
+ * measuring both with the schedules o gives (its steps, or the defaults):
+ * each kernel alone, built and timed in the runner with `threads` threads,
+ * every argument in the cache state `cache` (TT_CACHE_*), checked against
+ * its reference.  use_alt[k] (m->nkernels entries) is set to 1 where the
+ * twin is faster, 0 elsewhere; t_direct[k] and t_alt[k] (may be NULL) get the
+ * times (0 where not measured).  Returns 0 or sets err. */
+int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, int threads, int cache, unsigned char *use_alt,
+                       double *t_direct, double *t_alt, tt_err *err);
+
+/* The kernel call c runs (its direct kernel or the Winograd twin); -1 if c
+ * is not a kernel call. */
+int tt_exec_call_kernel(const tt_exec *e, int c);
 
 /* Median latency in seconds of `repeat` inferences, after a warm-up of at
  * least 3 inferences and 100 ms. */

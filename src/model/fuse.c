@@ -795,6 +795,7 @@ int mp_fuse(tt_model *m, tt_err *err)
             kn->dag = K.d;
             kn->workload_key = key;
             kn->weight = 1;
+            kn->alt = kn->alt_of = -1;
             snprintf(kn->first_node, sizeof kn->first_node, "%s", n->name);
             found = m->nkernels++;
         }
@@ -812,6 +813,23 @@ int mp_fuse(tt_model *m, tt_err *err)
         for (; j > 0 && m->calls[j - 1].last_node > c.last_node; j--)
             m->calls[j] = m->calls[j - 1];
         m->calls[j] = c;
+    }
+    /* Winograd twins of the direct 3x3 stride-1 convs, after every direct kernel */
+    const char *wv = getenv("TT_WINOGRAD");
+    int ndirect = m->nkernels;
+    for (int k = 0; k < ndirect && rc == 0 && !(wv && !strcmp(wv, "0")); k++) {
+        tt_err terr = {0};
+        tt_dag *t = tt_dag_winograd_twin(m->kernels[k].dag, TT_WINOGRAD_TILE, &terr);
+        if (!t)
+            continue;
+        m->kernels = tt_xrealloc(m->kernels, (size_t)(m->nkernels + 1) * sizeof *m->kernels);
+        tt_kernel *kn = &m->kernels[m->nkernels];
+        *kn = m->kernels[k];
+        kn->dag = t;
+        kn->workload_key = tt_dag_workload_key(t);
+        kn->alt = -1;
+        kn->alt_of = k;
+        m->kernels[k].alt = m->nkernels++;
     }
     m->alias_of = tt_xrealloc(m->alias_of, (size_t)g->ntensors * sizeof *m->alias_of);
     for (int t = nt0; t < g->ntensors; t++)

@@ -24,7 +24,19 @@ typedef struct tt_kernel {
     char *workload_key;       /* tt_dag_workload_key */
     int weight;               /* calls of this kernel in one inference */
     char first_node[96];      /* name of the anchor node of its first call */
+    /* Alternative computes (Winograd): a direct 3x3 stride-1 conv kernel has
+     * a twin computing the same with F(4x4, 3x3) (tt_dag_winograd_twin), the
+     * same arguments but the weight transformed.  Calls name the direct
+     * kernel; the executor runs the twin instead when told to
+     * (tt_exec_opts.use_alt), and `run` tells it which is faster by
+     * measuring both.  Twins come after every direct kernel. */
+    int alt;                  /* a direct kernel: its twin's index, -1 none */
+    int alt_of;               /* a twin: its direct kernel, -1 for a direct kernel */
 } tt_kernel;
+
+/* The output tile of the Winograd twins (TOPI's conv2d_winograd_nhwc uses 4
+ * on CPU); $TT_WINOGRAD=0 builds models without twins. */
+#define TT_WINOGRAD_TILE 4
 
 typedef enum tt_mcall_kind {
     TT_MCALL_KERNEL = 0,      /* a generated kernel */
@@ -69,6 +81,17 @@ void tt_model_free(tt_model *m);
  * fold constants, drop Identity/Dropout, fold BatchNorm into Conv (or into a
  * per-channel Mul+Add), canonical matmuls, layer norm, NCHW -> NHWC. */
 int tt_model_passes(tt_graph *g, tt_err *err);
+
+/* The direct kernels (every kernel before the first Winograd twin): what
+ * tune, transfer and the database work on for now; the twins are chosen
+ * between at `run` (tt_exec_choose_alt). */
+static inline int tt_model_ndirect(const tt_model *m)
+{
+    int n = 0;
+    while (n < m->nkernels && m->kernels[n].alt_of < 0)
+        n++;
+    return n;
+}
 
 /* Root storage of tensor t (following aliases). */
 static inline int tt_model_root(const tt_model *m, int t) { return m->alias_of[t]; }

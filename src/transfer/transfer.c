@@ -330,7 +330,7 @@ static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, in
     const tt_step **steps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(tt_step *));
     int *nsteps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(int));
     if (use_choice) {
-        for (int k = 0; k < m->nkernels; k++)
+        for (int k = 0; k < tt_model_ndirect(m); k++)
             if (K[k].choice >= 0 && !(reset && reset[k])) {
                 steps[k] = K[k].cand[K[k].choice]->steps;
                 nsteps[k] = K[k].cand[K[k].choice]->nsteps;
@@ -371,7 +371,7 @@ static int pick_sources(xfer *X, tt_err *err)
     const tt_model *m = X->m;
     const tt_transfer_opts *o = X->o;
     tt_transfer_result *r = X->r;
-    int nk = m->nkernels, nmodels = 0, nrank = 0, rc = -1;
+    int nk = tt_model_ndirect(m), nmodels = 0, nrank = 0, rc = -1;
     tt_db_model_info *models = NULL;
     src_rank *rank = NULL;
     if (tt_db_models(X->db, &models, &nmodels, err))
@@ -452,7 +452,7 @@ static int fill_pool(xfer *X, tt_err *err)
         for (int j = 0; j < nks; j++) {
             int wanted = 0;
             int related = 0;
-            for (int k = 0; k < m->nkernels; k++) {
+            for (int k = 0; k < tt_model_ndirect(m); k++) {
                 wanted |= class_usable(X->o->match, ks[j].class_key, m->kernels[k].dag->class_key);
                 related |= X->o->match != TT_MATCH_EXACT &&
                            related_class(ks[j].class_key, m->kernels[k].dag->class_key);
@@ -539,7 +539,7 @@ static void make_candidates(xfer *X)
     const tt_model *m = X->m;
     tt_transfer_result *r = X->r;
     int lanes = tt_host_vector_lanes();
-    for (int k = 0; k < m->nkernels; k++) {
+    for (int k = 0; k < tt_model_ndirect(m); k++) {
         const tt_dag *d = m->kernels[k].dag;
         tt_transfer_kernel *x = &r->k[k];
         tkern *T = &X->K[k];
@@ -768,7 +768,7 @@ static int confirm_choices(xfer *X, tt_err *err)
 static int reset_slow_kernels(xfer *X, tt_exec *eu, tt_exec *et, const void *input, tt_err *err)
 {
     const tt_model *m = X->m;
-    int nk = m->nkernels, n = -1;
+    int nk = tt_model_ndirect(m), n = -1;
     double *cu = tt_xcalloc((size_t)m->ncalls + 1, sizeof(double));
     double *ct = tt_xcalloc((size_t)m->ncalls + 1, sizeof(double));
     double *su = tt_xcalloc((size_t)nk + 1, sizeof(double));
@@ -804,7 +804,7 @@ static int end_to_end(xfer *X, tt_err *err)
 {
     const tt_model *m = X->m;
     tt_transfer_result *r = X->r;
-    int nk = m->nkernels, rc = -1;
+    int nk = tt_model_ndirect(m), rc = -1;
     tt_exec *eu = NULL, *et = NULL;
     const tt_tensor *IT = &m->g->tensors[m->input], *OT = &m->g->tensors[m->output];
     int64_t out_n = tt_tensor_numel(OT);
@@ -901,7 +901,7 @@ static int write_choices(xfer *X, tt_err *err)
     tt_record *recs = tt_xcalloc((size_t)r->kernels_improved, sizeof *recs);
     tt_db_rec *in = tt_xcalloc((size_t)r->kernels_improved, sizeof *in);
     int n = 0;
-    for (int k = 0; k < X->m->nkernels; k++) {
+    for (int k = 0; k < X->r->nkernels; k++) {
         if (!r->k[k].chosen)
             continue;
         const tkern *T = &X->K[k];
@@ -923,7 +923,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
 {
     memset(r, 0, sizeof *r);
     double t0 = tt_now();
-    int nk = m->nkernels, rc = -1;
+    int nk = tt_model_ndirect(m), rc = -1;
     xfer X;
     memset(&X, 0, sizeof X);
     X.db = db;

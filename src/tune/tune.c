@@ -954,7 +954,7 @@ int tt_tune_model(tt_db *db, const char *name, const char *source, const tt_mode
         memset(r, 0, sizeof *r);
         return -1;
     }
-    int nk = m->nkernels;
+    int nk = tt_model_ndirect(m); /* Winograd twins: chosen at run, not searched yet */
     const tt_dag **dags = tt_xcalloc((size_t)nk + 1, sizeof(tt_dag *));
     const char **wk = tt_xcalloc((size_t)nk + 1, sizeof(char *));
     const char **names = tt_xcalloc((size_t)nk + 1, sizeof(char *));
