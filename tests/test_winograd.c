@@ -11,6 +11,7 @@
 
 #include "../src/codegen/codegen.h"
 #include "../src/measure/measure.h"
+#include "../src/record/identify.h"
 #include "schedgen.h"
 #include "test.h"
 
@@ -124,7 +125,8 @@ static int build_fns(const char *const *src, const char *const *fn, int n, void 
 /* One shape: the direct conv's reference, the Winograd DAG's reference and
  * its default schedule, on the same data and weights (+ bias, relu).
  * *err_ref, *err_f32: max |x - direct| / max |direct|. */
-static int compare(const tt_conv2d_params *p, int m, double *err_ref, double *err_f32)
+static int compare_steps(const tt_conv2d_params *p, int m, const tt_step *given, int ngiven, double *err_ref,
+                         double *err_f32)
 {
     tt_err err = {0};
     tt_epilogue e = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
@@ -137,8 +139,13 @@ static int compare(const tt_conv2d_params *p, int m, double *err_ref, double *er
     tt_step steps[TT_MAX_STEPS];
     int ns = 0;
     tt_state *s = tt_state_new(dw);
-    if (tt_default_schedule(dw, tt_codegen_vector_lanes(), steps, TT_MAX_STEPS, &ns, &err) ||
-        tt_state_apply_all(s, steps, ns, &err)) {
+    if (given) {
+        if (tt_state_apply_all(s, given, ngiven, &err)) {
+            fprintf(stderr, "    given steps: %s\n", err.msg);
+            return -1;
+        }
+    } else if (tt_default_schedule(dw, tt_codegen_vector_lanes(), steps, TT_MAX_STEPS, &ns, &err) ||
+               tt_state_apply_all(s, steps, ns, &err)) {
         fprintf(stderr, "    default schedule: %s\n", err.msg);
         return -1;
     }
@@ -194,6 +201,63 @@ static int compare(const tt_conv2d_params *p, int m, double *err_ref, double *er
     tt_dag_free(dw);
     sg_rm_tree(dir);
     return rc;
+}
+
+static int compare(const tt_conv2d_params *p, int m, double *err_ref, double *err_f32)
+{
+    return compare_steps(p, m, NULL, 0, err_ref, err_f32);
+}
+
+/* A record in TVM's format for a Winograd task, written by hand from TOPI's
+ * stage list (no TVM Winograd log is at hand): ResNet-18's 28x28x128 -> 128
+ * 3x3 conv + bias + relu as conv2d_winograd_nhwc F(4,3), its key listing the
+ * data, the transformed weight (6, 6, CO, CI), the bias and the output.  The
+ * steps follow Ansor's sketch rules for it: the elementwise stages, A, B and
+ * input_tile inlined; data_pack and inverse with their constant axes (eps,
+ * nu / vh, vw and r_a, r_b) unrolled and the others split, fused and
+ * parallel (SimplifyComputeWithConstTensor); bgemm tiled 7 pixels x 32
+ * channels; the output stage fused and vectorized.  It must be identified
+ * from its key, replay, and compute the convolution. */
+static const char *const wino_record =
+    "{\"i\": [[\"[\\\"0f3a5e1d2c4b6a798877665544332211\\\", 1, 28, 28, 128, 6, 6, 128, 128, 1, 1, 1, 128, "
+    "1, 28, 28, 128]\", \"llvm -keys=cpu -mcpu=core-avx2\", [8, 64, 64, 0, 0, 0, 0, 0], \"\", 2], "
+    "[[], [[\"CI\", 11], [\"CI\", 9], [\"CI\", 7], [\"CI\", 3], [\"CI\", 2], "
+    "[\"SP\", 4, 2, 49, [7], 1], [\"SP\", 4, 4, 128, [16], 1], [\"RE\", 4, [2, 4, 3, 0, 1, 6, 7, 5]], "
+    "[\"AN\", 4, 3, 1], [\"AN\", 4, 4, 1], [\"AN\", 4, 5, 1], [\"AN\", 4, 6, 1], [\"FU\", 4, [0, 1]], "
+    "[\"AN\", 4, 0, 3], [\"AN\", 4, 6, 2], "
+    "[\"SP\", 6, 2, 49, [7], 1], [\"SP\", 6, 4, 128, [32], 1], [\"SP\", 6, 6, 128, [8], 1], "
+    "[\"RE\", 6, [0, 1, 2, 4, 6, 7, 3, 5]], [\"FU\", 6, [0, 1, 2, 3]], [\"AN\", 6, 0, 3], "
+    "[\"AN\", 6, 3, 1], [\"AN\", 6, 4, 2], [\"PR\", 6, 0, \"auto_unroll_max_step$64\"], "
+    "[\"SP\", 8, 2, 49, [7], 1], [\"SP\", 8, 4, 128, [16], 1], [\"RE\", 8, [2, 4, 3, 0, 1, 6, 7, 5]], "
+    "[\"AN\", 8, 3, 1], [\"AN\", 8, 4, 1], [\"AN\", 8, 5, 1], [\"AN\", 8, 6, 1], [\"FU\", 8, [0, 1]], "
+    "[\"AN\", 8, 0, 3], [\"AN\", 8, 6, 2], "
+    "[\"FU\", 12, [0, 1, 2]], [\"SP\", 12, 1, 128, [16], 1], [\"AN\", 12, 0, 3], [\"AN\", 12, 2, 2], "
+    "[\"FU\", 1, [0, 1, 2]], [\"AN\", 1, 0, 3]]]], "
+    "\"r\": [[0.000301], 0, 0.5, 1606961878], \"v\": \"v0.5\"}";
+
+static void test_tvm_record(void)
+{
+    tt_record *rec = tt_xcalloc(1, sizeof *rec);
+    tt_err err = {0};
+    CHECK_MSG(tt_record_parse(wino_record, rec, &err) == 0, "%s", err.msg);
+    tt_dag *d = NULL;
+    tt_state *st = NULL;
+    char desc[256];
+    CHECK_MSG(tt_identify_record(rec, &d, &st, desc, sizeof desc, &err) == 0, "%s", err.msg);
+    fprintf(stderr, "    identified: %s (%s)\n", desc, d->class_key);
+    CHECK(!strcmp(d->class_key, "conv2d_winograd_nhwc+add+relu") && d->nops == 13);
+    CHECK(st && st->nsteps == rec->nsteps);
+    tt_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = p.w = 28, p.ci = p.co = 128, p.kh = p.kw = 3, p.stride_h = p.stride_w = 1;
+    p.dil_h = p.dil_w = 1, p.groups = 1, p.pad_t = p.pad_l = p.pad_b = p.pad_r = 1;
+    double er = 0, ef = 0;
+    CHECK(compare_steps(&p, 4, rec->steps, rec->nsteps, &er, &ef) == 0);
+    fprintf(stderr, "    the record's schedule against the direct conv: %.2e\n", ef);
+    CHECK(ef < 1e-3);
+    tt_state_free(st);
+    tt_dag_free(d);
+    free(rec);
 }
 
 /* Random shapes (odd sizes, uneven padding, partial edge tiles) for every
@@ -258,5 +322,6 @@ const tt_test tests_winograd[] = {
     {"identity_1d", test_identity_1d},
     {"refusals", test_refusals},
     {"against_direct", test_against_direct},
+    {"tvm_record", test_tvm_record},
     {NULL, NULL},
 };

@@ -15,6 +15,9 @@ static void kernel_help(void)
         "OP and its shape options (defaults in brackets):\n"
         "  conv2d            --n [1] --h --w --ci --co --kh [3] --kw [=kh] --stride [1]\n"
         "                    --pad [(kh-1)/2] --dilation [1] --groups [1] --epilogue LIST\n"
+        "  conv2d_winograd   --n --h --w --ci --co --pad --tile [4] --epilogue LIST\n"
+        "                    (3x3 stride 1 as Winograd F(tile x tile, 3x3), tile 2, 4 or 6;\n"
+        "                    the weight input is the transformed one)\n"
         "  depthwise_conv2d  --n --h --w --ci --kh --kw --stride --pad --dilation\n"
         "                    --multiplier [1] --epilogue LIST\n"
         "  dense             --m --n --k --epilogue LIST      (data [m,k], weight [n,k])\n"
@@ -133,6 +136,24 @@ static tt_dag *build_op(const char *op, kv *k, const tt_epilogue *epi, const cha
                         char *desc, size_t dn, tt_err *err)
 {
     int64_t n, h, w, ci, co = 0, kh, kw, s, p, dil, g, m, kk, b, l, c, mult;
+    if (!strcmp(op, "conv2d_winograd")) {
+        int64_t tile;
+        get(k, "n", 1, &n);
+        if (!get(k, "h", 0, &h) || !get(k, "w", h, &w) || !get(k, "ci", 0, &ci) || !get(k, "co", 0, &co)) {
+            tt_err_set(err, "conv2d_winograd needs --h --w --ci --co");
+            return NULL;
+        }
+        get(k, "pad", 1, &p);
+        get(k, "tile", 4, &tile);
+        tt_conv2d_params cp;
+        memset(&cp, 0, sizeof cp);
+        cp.n = n, cp.h = h, cp.w = w, cp.ci = ci, cp.co = co, cp.kh = cp.kw = 3;
+        cp.stride_h = cp.stride_w = 1, cp.dil_h = cp.dil_w = 1, cp.groups = 1;
+        cp.pad_t = cp.pad_l = cp.pad_b = cp.pad_r = p;
+        snprintf(desc, dn, "%s F(%lld,3) %lldx%lldx%lldx%lld p%lld -> %lld", op, (long long)tile, (long long)n,
+                 (long long)h, (long long)w, (long long)ci, (long long)p, (long long)co);
+        return tt_build_conv2d_winograd_nhwc(&cp, (int)tile, epi, err);
+    }
     if (!strcmp(op, "conv2d") || !strcmp(op, "depthwise_conv2d")) {
         int dw = !strcmp(op, "depthwise_conv2d");
         get(k, "n", 1, &n);

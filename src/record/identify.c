@@ -6,6 +6,7 @@
  * plausible DAG with a plausibility score (lower is better):
  *
  *   conv2d   [N,H,W,CI] [KH,KW,CI/g,CO] {[1,1,1,CO] | [CO] | [N,OH,OW,CO]}* [N,OH,OW,CO]
+ *   winograd [N,H,W,CI] [A,A,CO,CI] {...}* [N,OH,OW,CO]   (A = 4, 6, 8: F(A-2, 3))
  *   pool2d   [N,H,W,C] {[1,1,1,C] | [C] | [N,OH,OW,C]}* [N,OH,OW,C]
  *   dense    [M,K] [N,K] {[N] | [M,N]}* [M,N]
  *   batch_mm [B,M,K] [B,N,K] {[1,1,N] | [N] | [B,M,N]}* [B,M,N]
@@ -599,6 +600,53 @@ static void id_conv_fn(id_ctx *c, const id_shape *t, int nhead, int nm, const in
     free(ep);
 }
 
+/* conv2d_winograd_nhwc (TOPI's, weight pre-transformed): t = data
+ * [N,H,W,CI], weight [alpha,alpha,CO,CI], epilogue tensors, output
+ * [N,OH,OW,CO]; 3x3, stride 1, output tile alpha - 2 (2, 4 or 6). */
+typedef struct id_wino {
+    tt_conv2d_params p;
+    int m;
+} id_wino;
+
+static tt_dag *id_build_wino(const void *x, const tt_epilogue *e)
+{
+    const id_wino *w = x;
+    return tt_build_conv2d_winograd_nhwc(&w->p, w->m, e, NULL);
+}
+
+static void id_wino_fn(id_ctx *c, const id_shape *t, int nhead, int nm, const int *cls)
+{
+    const id_shape *x = &t[0], *w = &t[1], *o = &t[nhead + nm];
+    int64_t alpha = w->d[0];
+    if (o->d[0] != x->d[0] || w->d[1] != alpha || (alpha != 4 && alpha != 6 && alpha != 8) ||
+        w->d[2] != o->d[3] || w->d[3] != x->d[3])
+        return;
+    id_geo1 hv[32], wv[32];
+    int nh = id_conv_geo1(x->d[1], o->d[1], 3, hv, 32);
+    int nw = id_conv_geo1(x->d[2], o->d[2], 3, wv, 32);
+    id_geo geos[ID_MAX_GEOMS];
+    int ng = id_geo_pairs(hv, nh, wv, nw, geos, ID_MAX_GEOMS);
+    id_epis *ep = tt_xmalloc(sizeof *ep);
+    id_epi_readings(cls, nm, ep);
+    int act[3];
+    id_act_order(c, 10 + 2 * nm, nm, act);
+    for (int gi = 0; gi < ng; gi++) {
+        if (geos[gi].h.s != 1 || geos[gi].w.s != 1 || geos[gi].h.dil != 1 || geos[gi].w.dil != 1)
+            continue;
+        id_wino wp = {{.n = x->d[0], .h = x->d[1], .w = x->d[2], .ci = x->d[3], .kh = 3, .kw = 3,
+                       .co = o->d[3], .stride_h = 1, .stride_w = 1, .pad_t = geos[gi].h.pb,
+                       .pad_l = geos[gi].w.pb, .pad_b = geos[gi].h.pa, .pad_r = geos[gi].w.pa,
+                       .dil_h = 1, .dil_w = 1, .groups = 1},
+                      (int)alpha - 2};
+        char gdesc[192], head[256], name[48];
+        id_geo_desc(&geos[gi], gdesc, sizeof gdesc);
+        snprintf(name, sizeof name, "conv2d_winograd_nhwc F(%d,3)", wp.m);
+        id_cat(head, sizeof head, name, " ", gdesc, NULL);
+        id_add_variants(c, ep, act, id_cls_penalty(cls, nm) + gi * 10000.0, 0.0, head, id_build_wino, &wp);
+    }
+    free(ep);
+}
+
 /* pool2d and global average pool: t = data, epilogue tensors, output. */
 static void id_pool_fn(id_ctx *c, const id_shape *t, int nhead, int nm, const int *cls)
 {
@@ -749,6 +797,7 @@ int tt_identify_wkey(const tt_wkey *key, int max_stage, tt_wl_candidate *out, in
         return 0;
     }
     id_segment(&c, 4, 2, 1, id_conv_fn);
+    id_segment(&c, 4, 2, 1, id_wino_fn);
     id_segment(&c, 4, 1, 1, id_pool_fn);
     id_segment(&c, 2, 2, 0, id_matmul_fn);
     id_segment(&c, 3, 2, 1, id_matmul_fn);
