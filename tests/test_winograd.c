@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../src/codegen/codegen.h"
+#include "../src/exec/exec.h"
 #include "../src/measure/measure.h"
 #include "../src/record/identify.h"
 #include "schedgen.h"
@@ -317,7 +318,69 @@ static void test_refusals(void)
     CHECK(!tt_build_conv2d_winograd_nhwc(&p, 8, NULL, &err));
 }
 
+/* The choice among a kernel's forms, from given times (no timing here):
+ * the fastest that ran (> 0), the direct one (0) when none did. */
+static void test_pick_form(void)
+{
+    double a[3] = {1.0, 0.5, 0.7}, b[3] = {1.0, 0, 0.7}, c[3] = {0, 0.5, 0}, d[3] = {0, 0, 0},
+           e[3] = {0.3, 0.5, 0.7}, f[3] = {0.5, 0.5, 0.4};
+    CHECK(tt_exec_pick_form(a, 3) == 1 && tt_exec_pick_form(b, 3) == 2 && tt_exec_pick_form(c, 3) == 1);
+    CHECK(tt_exec_pick_form(d, 3) == 0 && tt_exec_pick_form(e, 3) == 0 && tt_exec_pick_form(f, 3) == 2);
+    CHECK(tt_exec_pick_form(f, 2) == 0); /* a tie keeps the earlier form */
+}
+
+/* tiny's 3x3 conv has F(4,3) and F(2,3) twins after the direct kernels; the
+ * executor running either computes the model's output as the direct one
+ * does (the weight transformed at build), and builds only what runs. */
+static void test_model_forms(void)
+{
+    tt_model *m = NULL;
+    tt_err err = {0};
+    CHECK_MSG(tt_model_load("tiny", &m, &err) == 0, "%s", err.msg);
+    int k = -1;
+    for (int i = 0; i < m->nkernels; i++)
+        if (m->kernels[i].nalt > 0)
+            k = i;
+    CHECK(k >= 0 && m->kernels[k].nalt == 2 && k < tt_model_ndirect(m));
+    CHECK(m->kernels[m->kernels[k].alts[0]].wino_m == 4 && m->kernels[m->kernels[k].alts[1]].wino_m == 2);
+    CHECK(m->kernels[m->kernels[k].alts[1]].alt_of == k && m->nkernels == tt_model_ndirect(m) + 2);
+    const tt_tensor *IT = &m->g->tensors[m->input], *OT = &m->g->tensors[m->output];
+    int64_t on = tt_tensor_numel(OT);
+    float *in = tt_xmalloc((size_t)tt_tensor_numel(IT) * sizeof *in);
+    tt_model_random_input(m, in);
+    float *y[3];
+    unsigned char *use = tt_xcalloc((size_t)m->nkernels, 1);
+    for (int form = 0; form < 3; form++) {
+        use[k] = (unsigned char)form;
+        tt_exec_opts o = {0};
+        o.threads = 1;
+        o.use_alt = use;
+        tt_exec *e = NULL;
+        y[form] = tt_xmalloc((size_t)on * sizeof(float));
+        CHECK_MSG(tt_exec_build(m, &o, &e, &err) == 0 && tt_exec_run(e, in, y[form], &err) == 0, "form %d: %s",
+                  form, err.msg);
+        const tt_exec_stats *st = tt_exec_get_stats(e);
+        CHECK(st->kernels_winograd == (form > 0) && st->kernels_built == tt_model_ndirect(m));
+        tt_exec_free(e);
+    }
+    double top = 0, d1 = 0, d2 = 0;
+    for (int64_t i = 0; i < on; i++) {
+        top = fmax(top, fabs(y[0][i]));
+        d1 = fmax(d1, fabs(y[1][i] - y[0][i]));
+        d2 = fmax(d2, fabs(y[2][i] - y[0][i]));
+    }
+    fprintf(stderr, "    tiny: F(4,3) %.2e, F(2,3) %.2e of the direct output\n", d1 / top, d2 / top);
+    CHECK(top > 0 && d1 / top < 1e-4 && d2 / top < 1e-4);
+    for (int i = 0; i < 3; i++)
+        free(y[i]);
+    free(use);
+    free(in);
+    tt_model_free(m);
+}
+
 const tt_test tests_winograd[] = {
+    {"pick_form", test_pick_form},
+    {"model_forms", test_model_forms},
     {"matrices", test_matrices},
     {"identity_1d", test_identity_1d},
     {"refusals", test_refusals},

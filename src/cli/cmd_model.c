@@ -124,8 +124,10 @@ int cmd_kernels(int argc, char **argv)
         json_t *o = json_object();
         json_object_set_new(o, "index", json_integer(k));
         /* a Winograd twin: an alternative compute of kernel alt_of */
-        if (kn->alt_of >= 0)
+        if (kn->alt_of >= 0) {
             json_object_set_new(o, "alternative_of", json_integer(kn->alt_of));
+            json_object_set_new(o, "winograd_tile", json_integer(kn->wino_m));
+        }
         json_object_set_new(o, "class_key", json_string(kn->dag->class_key));
         json_object_set_new(o, "workload_key", json_string(kn->workload_key));
         json_object_set_new(o, "weight", json_integer(kn->weight));
@@ -152,7 +154,7 @@ int cmd_kernels(int argc, char **argv)
             const tt_kernel *kn = &m->kernels[k];
             char cls[160];
             if (kn->alt_of >= 0)
-                snprintf(cls, sizeof cls, "%s (or %d)", kn->dag->class_key, kn->alt_of);
+                snprintf(cls, sizeof cls, "%s F(%d,3) (or %d)", kn->dag->class_key, kn->wino_m, kn->alt_of);
             else
                 snprintf(cls, sizeof cls, "%s", kn->dag->class_key);
             printf("%4zu  %-40s %6d %10.2f  %s\n", k, cls, kn->weight, kn->dag->flops / 1e6, kn->workload_key);
@@ -253,37 +255,43 @@ static int print_profile(const tt_model *m, tt_exec *e, const void *input, int64
     return 0;
 }
 
-/* --winograd: which direct kernels run as their Winograd twin (use_alt) */
+/* --winograd: which direct kernels run as one of their Winograd twins (use_alt) */
 static int choose_winograd(const tt_model *m, const tt_exec_opts *eo, int wino, int threads, int quiet,
                            unsigned char *use_alt, tt_err *err)
 {
-    int ntwins = 0;
+    int nwith = 0;
     for (int k = 0; k < m->nkernels; k++)
-        ntwins += m->kernels[k].alt_of >= 0;
-    if (ntwins == 0 || wino == 0)
+        nwith += m->kernels[k].nalt > 0;
+    if (nwith == 0 || wino == 0)
         return 0;
-    if (wino == 1) {
+    if (wino == 1) { /* on: TOPI's F(4, 3), the first twin */
         for (int k = 0; k < m->nkernels; k++)
-            use_alt[k] = m->kernels[k].alt >= 0;
+            use_alt[k] = m->kernels[k].nalt > 0;
         return 0;
     }
     if (!quiet)
-        fprintf(stderr, "winograd: timing the direct and F(%d, 3) forms of %d kernels...\n", TT_WINOGRAD_TILE,
-                ntwins);
-    double *td = tt_xcalloc((size_t)m->nkernels, sizeof *td), *ta = tt_xcalloc((size_t)m->nkernels, sizeof *ta);
-    int rc = tt_exec_choose_alt(m, eo, threads, tt_tune_cache_state(m, NULL, 0), use_alt, td, ta, err);
+        fprintf(stderr, "winograd: timing the direct and Winograd forms of %d kernels...\n", nwith);
+    double *t = tt_xcalloc((size_t)m->nkernels, sizeof *t);
+    int rc = tt_exec_choose_alt(m, eo, threads, tt_tune_cache_state(m, NULL, 0), use_alt, t, err);
     int nalt = 0;
     for (int k = 0; k < m->nkernels && rc == 0; k++) {
-        if (m->kernels[k].alt < 0)
+        const tt_kernel *K = &m->kernels[k];
+        if (K->nalt == 0)
             continue;
-        nalt += use_alt[k];
-        if (!quiet)
-            fprintf(stderr, "  %-40.40s direct %8.3f ms  winograd %8.3f ms  -> %s\n", m->kernels[k].first_node,
-                    td[k] * 1e3, ta[k] * 1e3, use_alt[k] ? "winograd" : "direct");
+        nalt += use_alt[k] > 0;
+        if (quiet)
+            continue;
+        fprintf(stderr, "  %-32.32s direct %7.3f ms", K->first_node, t[k] * 1e3);
+        for (int i = 0; i < K->nalt; i++)
+            fprintf(stderr, "  F(%d,3) %7.3f ms", m->kernels[K->alts[i]].wino_m, t[K->alts[i]] * 1e3);
+        if (use_alt[k])
+            fprintf(stderr, "  -> F(%d,3)\n", m->kernels[K->alts[use_alt[k] - 1]].wino_m);
+        else
+            fprintf(stderr, "  -> direct\n");
     }
     if (rc == 0 && !quiet)
-        fprintf(stderr, "winograd: %d of %d kernels run as F(%d, 3)\n", nalt, ntwins, TT_WINOGRAD_TILE);
-    free(td), free(ta);
+        fprintf(stderr, "winograd: %d of %d kernels run as Winograd\n", nalt, nwith);
+    free(t);
     return rc;
 }
 

@@ -219,15 +219,15 @@ static tt_state *kernel_state(const tt_model *m, const tt_exec_opts *o, int k, i
 /* The kernel a call of direct kernel k runs: k, or its Winograd twin. */
 static int run_kernel(const tt_model *m, const tt_exec_opts *o, int k)
 {
-    if (o->use_alt && o->use_alt[k] && m->kernels[k].alt >= 0)
-        return m->kernels[k].alt;
+    if (o->use_alt && o->use_alt[k] && o->use_alt[k] <= m->kernels[k].nalt)
+        return m->kernels[k].alts[o->use_alt[k] - 1];
     return k;
 }
 
 /* A call run by a Winograd twin: its weight argument (HWIO [3, 3, CI, CO],
  * a constant) replaced by the transformed one, computed once per weight
  * tensor (calls of one layer share it). */
-static int winograd_weight(tt_exec *e, const tt_model *m, const tt_mcall *mc, xcall *x, tt_err *err)
+static int winograd_weight(tt_exec *e, const tt_model *m, const tt_mcall *mc, xcall *x, int wm, tt_err *err)
 {
     const tt_graph *g = m->g;
     const tt_tensor *w = &g->tensors[m->alias_of[mc->args[1]]];
@@ -244,11 +244,11 @@ static int winograd_weight(tt_exec *e, const tt_model *m, const tt_mcall *mc, xc
             return 0;
         }
     }
-    int64_t ci = w->shape[2], co = w->shape[3], a = TT_WINOGRAD_TILE + 2;
+    int64_t ci = w->shape[2], co = w->shape[3], a = wm + 2;
     float *u = xalloc64(a * a * ci * co * 4);
-    if (tt_winograd_transform_weight(TT_WINOGRAD_TILE, ci, co, (const float *)w->data, u)) {
+    if (tt_winograd_transform_weight(wm, ci, co, (const float *)w->data, u)) {
         free(u);
-        return tt_err_set(err, "Winograd: no F(%d, 3) transform", TT_WINOGRAD_TILE);
+        return tt_err_set(err, "Winograd: no F(%d, 3) transform", wm);
     }
     e->wbufs = tt_xrealloc(e->wbufs, (size_t)(e->nwbufs + 1) * sizeof *e->wbufs);
     e->wbufs[e->nwbufs++] = u;
@@ -403,7 +403,7 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
             x->kernel = k;
             x->fn = fns[item_of[k]];
             if (k != mc->kernel && rc == 0)
-                rc = winograd_weight(e, m, mc, x, err);
+                rc = winograd_weight(e, m, mc, x, m->kernels[k].wino_m, err);
         } else {
             const tt_tensor *tab = &g->tensors[mc->args[0]];
             x->vocab = tab->shape[0];
@@ -577,39 +577,41 @@ void tt_model_random_input(const tt_model *m, void *buf)
     }
 }
 
+int tt_exec_pick_form(const double *t, int n)
+{
+    int best = 0;
+    for (int i = 0; i < n; i++)
+        if (t[i] > 0 && (t[best] <= 0 || t[i] < t[best]))
+            best = i;
+    return best;
+}
+
 int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, int threads, int cache, unsigned char *use_alt,
-                       double *t_direct, double *t_alt, tt_err *err)
+                       double *times, tt_err *err)
 {
     int nk = m->nkernels, n = 0;
     memset(use_alt, 0, (size_t)nk);
+    if (times)
+        for (int k = 0; k < nk; k++)
+            times[k] = 0;
+    tt_eval_task *tasks = tt_xcalloc((size_t)nk + 1, sizeof *tasks);
+    tt_eval_item *items = tt_xcalloc((size_t)nk + 1, sizeof *items);
+    tt_state **states = tt_xcalloc((size_t)nk + 1, sizeof *states);
+    int *kof = tt_xcalloc((size_t)nk + 1, sizeof *kof); /* task -> kernel */
     for (int k = 0; k < nk; k++) {
-        if (t_direct)
-            t_direct[k] = 0;
-        if (t_alt)
-            t_alt[k] = 0;
-    }
-    tt_eval_task *tasks = tt_xcalloc((size_t)2 * (size_t)nk + 1, sizeof *tasks);
-    tt_eval_item *items = tt_xcalloc((size_t)2 * (size_t)nk + 1, sizeof *items);
-    tt_state **states = tt_xcalloc((size_t)2 * (size_t)nk + 1, sizeof *states);
-    int *kof = tt_xcalloc((size_t)nk + 1, sizeof *kof);
-    int npairs = 0;
-    for (int k = 0; k < nk; k++) {
-        if (m->kernels[k].alt < 0 || m->kernels[k].alt_of >= 0)
+        const tt_kernel *K = &m->kernels[k];
+        if (K->nalt == 0 && K->alt_of < 0)
             continue;
-        int both[2] = {k, m->kernels[k].alt};
-        for (int v = 0; v < 2; v++) {
-            int kind;
-            states[n] = kernel_state(m, o, both[v], &kind);
-            items[n].state = states[n];
-            tasks[n].dag = m->kernels[both[v]].dag;
-            tasks[n].nitems = 1;
-            tasks[n].items = &items[n];
-            n++;
-        }
-        kof[npairs++] = k;
+        int kind;
+        states[n] = kernel_state(m, o, k, &kind);
+        items[n].state = states[n];
+        tasks[n].dag = K->dag;
+        tasks[n].nitems = 1;
+        tasks[n].items = &items[n];
+        kof[n++] = k;
     }
     int rc = 0;
-    if (npairs > 0) {
+    if (n > 0) {
         tt_run_opts ro;
         memset(&ro, 0, sizeof ro);
         ro.threads = threads;
@@ -621,20 +623,27 @@ int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, int threads, in
         ro.seed = 1;
         tt_build_opts bo = o && o->build ? *o->build : (tt_build_opts){0};
         rc = tt_evaluate(tasks, n, &bo, &ro, NULL, NULL, err);
-        for (int i = 0; i < npairs && rc == 0; i++) {
-            const tt_result *d = &items[2 * i].res, *a = &items[2 * i + 1].res;
-            int k = kof[i];
-            int dok = d->error == 0 && d->correct, aok = a->error == 0 && a->correct;
-            use_alt[k] = aok && (!dok || a->mean < d->mean);
-            if (t_direct)
-                t_direct[k] = dok ? d->mean : 0;
-            if (t_alt)
-                t_alt[k] = aok ? a->mean : 0;
-        }
     }
+    double *t = tt_xcalloc((size_t)nk + 1, sizeof *t);
+    for (int i = 0; i < n && rc == 0; i++) {
+        const tt_result *r = &items[i].res;
+        t[kof[i]] = r->error == 0 && r->correct ? r->mean : 0;
+    }
+    for (int k = 0; k < nk && rc == 0; k++) {
+        const tt_kernel *K = &m->kernels[k];
+        if (K->nalt == 0)
+            continue;
+        double f[1 + 2];
+        f[0] = t[k];
+        for (int i = 0; i < K->nalt; i++)
+            f[1 + i] = t[K->alts[i]];
+        use_alt[k] = (unsigned char)tt_exec_pick_form(f, 1 + K->nalt);
+    }
+    if (times && rc == 0)
+        memcpy(times, t, (size_t)nk * sizeof *t);
     for (int i = 0; i < n; i++)
         tt_state_free(states[i]);
-    free(tasks), free(items), free(states), free(kof);
+    free(tasks), free(items), free(states), free(kof), free(t);
     return rc;
 }
 

@@ -34,10 +34,10 @@ typedef struct tt_exec_opts {
      * target, tt_target_vector_lanes; 0 or a NULL array: unknown), so that
      * steps from a narrower ISA keep their tile's vector count (widen.c) */
     const int *from_lanes;
-    /* per kernel (m->nkernels entries; NULL = none): nonzero for a direct
-     * kernel with a Winograd twin (tt_kernel.alt) runs the twin in its calls,
-     * with the weight transformed at build.  Only the kernels that calls run
-     * are built. */
+    /* per kernel (m->nkernels entries; NULL = none): i > 0 for a direct
+     * kernel with Winograd twins runs its twin alts[i - 1] in its calls, with
+     * the weight transformed at build.  Only the kernels that calls run are
+     * built. */
     const unsigned char *use_alt;
     /* Progress (may be NULL): called with a short message. */
     void (*progress)(void *ctx, const char *msg);
@@ -65,15 +65,20 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
  * model's output floats. */
 int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
 
-/* Which compute each direct kernel with a Winograd twin should run, by
- * measuring both with the schedules o gives (its steps, or the defaults):
- * each kernel alone, built and timed in the runner with `threads` threads,
- * every argument in the cache state `cache` (TT_CACHE_*), checked against
- * its reference.  use_alt[k] (m->nkernels entries) is set to 1 where the
- * twin is faster, 0 elsewhere; t_direct[k] and t_alt[k] (may be NULL) get the
- * times (0 where not measured).  Returns 0 or sets err. */
+/* Which compute each direct kernel with Winograd twins should run, by
+ * measuring them all with the schedules o gives (its steps, or the
+ * defaults): each kernel alone, built and timed in the runner with `threads`
+ * threads, every argument in the cache state `cache` (TT_CACHE_*), checked
+ * against its reference.  use_alt[k] (m->nkernels entries) is set as
+ * tt_exec_opts.use_alt wants it: the fastest checked form, 0 = direct.
+ * times[k] (may be NULL) gets every measured kernel's time, direct or twin
+ * (0 where not measured or wrong).  Returns 0 or sets err. */
 int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, int threads, int cache, unsigned char *use_alt,
-                       double *t_direct, double *t_alt, tt_err *err);
+                       double *times, tt_err *err);
+/* The choice among a kernel's forms from their times (the direct one's
+ * first, then each twin's; <= 0: failed or wrong): the index of the fastest,
+ * 0 if none ran. */
+int tt_exec_pick_form(const double *t, int n);
 
 /* The kernel call c runs (its direct kernel or the Winograd twin); -1 if c
  * is not a kernel call. */

@@ -795,7 +795,9 @@ int mp_fuse(tt_model *m, tt_err *err)
             kn->dag = K.d;
             kn->workload_key = key;
             kn->weight = 1;
-            kn->alt = kn->alt_of = -1;
+            kn->nalt = 0;
+            kn->alt_of = -1;
+            kn->wino_m = 0;
             snprintf(kn->first_node, sizeof kn->first_node, "%s", n->name);
             found = m->nkernels++;
         }
@@ -818,18 +820,21 @@ int mp_fuse(tt_model *m, tt_err *err)
     const char *wv = getenv("TT_WINOGRAD");
     int ndirect = m->nkernels;
     for (int k = 0; k < ndirect && rc == 0 && !(wv && !strcmp(wv, "0")); k++) {
-        tt_err terr = {0};
-        tt_dag *t = tt_dag_winograd_twin(m->kernels[k].dag, TT_WINOGRAD_TILE, &terr);
-        if (!t)
-            continue;
-        m->kernels = tt_xrealloc(m->kernels, (size_t)(m->nkernels + 1) * sizeof *m->kernels);
-        tt_kernel *kn = &m->kernels[m->nkernels];
-        *kn = m->kernels[k];
-        kn->dag = t;
-        kn->workload_key = tt_dag_workload_key(t);
-        kn->alt = -1;
-        kn->alt_of = k;
-        m->kernels[k].alt = m->nkernels++;
+        for (int i = 0; i < TT_WINOGRAD_NTILES; i++) {
+            tt_err terr = {0};
+            tt_dag *t = tt_dag_winograd_twin(m->kernels[k].dag, TT_WINOGRAD_TILES[i], &terr);
+            if (!t)
+                break;
+            m->kernels = tt_xrealloc(m->kernels, (size_t)(m->nkernels + 1) * sizeof *m->kernels);
+            tt_kernel *kn = &m->kernels[m->nkernels];
+            *kn = m->kernels[k];
+            kn->dag = t;
+            kn->workload_key = tt_dag_workload_key(t);
+            kn->nalt = 0;
+            kn->alt_of = k;
+            kn->wino_m = TT_WINOGRAD_TILES[i];
+            m->kernels[k].alts[m->kernels[k].nalt++] = m->nkernels++;
+        }
     }
     m->alias_of = tt_xrealloc(m->alias_of, (size_t)g->ntensors * sizeof *m->alias_of);
     for (int t = nt0; t < g->ntensors; t++)

@@ -25,18 +25,23 @@ typedef struct tt_kernel {
     int weight;               /* calls of this kernel in one inference */
     char first_node[96];      /* name of the anchor node of its first call */
     /* Alternative computes (Winograd): a direct 3x3 stride-1 conv kernel has
-     * a twin computing the same with F(4x4, 3x3) (tt_dag_winograd_twin), the
-     * same arguments but the weight transformed.  Calls name the direct
-     * kernel; the executor runs the twin instead when told to
-     * (tt_exec_opts.use_alt), and `run` tells it which is faster by
-     * measuring both.  Twins come after every direct kernel. */
-    int alt;                  /* a direct kernel: its twin's index, -1 none */
+     * twins computing the same with F(m x m, 3 x 3), m in TT_WINOGRAD_TILES
+     * (tt_dag_winograd_twin): the same arguments, the weight transformed.
+     * Calls name the direct kernel; the executor runs a twin instead when
+     * told to (tt_exec_opts.use_alt), and `run` tells it which is fastest by
+     * measuring them all.  Twins come after every direct kernel. */
+    int nalt;                 /* a direct kernel: its twins, alts[0..nalt) */
+    int alts[2];
     int alt_of;               /* a twin: its direct kernel, -1 for a direct kernel */
+    int wino_m;               /* a twin: its output tile m; 0 for a direct kernel */
 } tt_kernel;
 
-/* The output tile of the Winograd twins (TOPI's conv2d_winograd_nhwc uses 4
- * on CPU); $TT_WINOGRAD=0 builds models without twins. */
-#define TT_WINOGRAD_TILE 4
+/* The output tiles of the Winograd twins, in order: 4 (TOPI's choice on CPU)
+ * and 2 (its weight is 16/9 of the direct one's where 4's is 36/9: it wins
+ * where the weights dominate, 7x7x512 -> 512: 0.66 ms against 1.18 for
+ * F(4,3) and 0.97 direct).  $TT_WINOGRAD=0 builds models without twins. */
+#define TT_WINOGRAD_NTILES 2
+static const int TT_WINOGRAD_TILES[TT_WINOGRAD_NTILES] = {4, 2};
 
 typedef enum tt_mcall_kind {
     TT_MCALL_KERNEL = 0,      /* a generated kernel */
