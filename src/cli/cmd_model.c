@@ -256,7 +256,7 @@ static int print_profile(const tt_model *m, tt_exec *e, const void *input, int64
 }
 
 /* --winograd: which direct kernels run as one of their Winograd twins (use_alt) */
-static int choose_winograd(const tt_model *m, const tt_exec_opts *eo, int wino, int threads, int quiet,
+static int choose_winograd(const tt_model *m, const tt_exec_opts *eo, int wino, const void *input, int quiet,
                            unsigned char *use_alt, tt_err *err)
 {
     int nwith = 0;
@@ -270,9 +270,9 @@ static int choose_winograd(const tt_model *m, const tt_exec_opts *eo, int wino, 
         return 0;
     }
     if (!quiet)
-        fprintf(stderr, "winograd: timing the direct and Winograd forms of %d kernels...\n", nwith);
+        fprintf(stderr, "winograd: timing the direct and Winograd forms of %d kernels in the model...\n", nwith);
     double *t = tt_xcalloc((size_t)m->nkernels, sizeof *t);
-    int rc = tt_exec_choose_alt(m, eo, threads, tt_tune_cache_state(m, NULL, 0), use_alt, t, err);
+    int rc = tt_exec_choose_alt(m, eo, input, 10, use_alt, t, err);
     int nalt = 0;
     for (int k = 0; k < m->nkernels && rc == 0; k++) {
         const tt_kernel *K = &m->kernels[k];
@@ -315,9 +315,10 @@ static void run_help(void)
            "order swapped every pair: the way tune's checkpoints and transfer compare), and\n"
            "prints both medians and the speedup (JSON: untuned_ms, speedup).\n"
            "--winograd: 3x3 stride-1 convolutions also have a Winograd F(4x4, 3x3) form;\n"
-           "auto (default) builds and times both forms of each such kernel alone, with\n"
-           "its record or default schedule, and runs the faster; on runs every one as\n"
-           "Winograd, off none (JSON: winograd, the kernels run as Winograd).\n"
+           "auto (default) builds the model once per form (direct, F(4x4,3x3), F(2x2,3x3)),\n"
+           "each kernel with its record or default schedule, times every kernel call in\n"
+           "place, and runs each conv in its fastest form; on runs every one as F(4x4,3x3),\n"
+           "off none (JSON: winograd, the kernels run as Winograd).\n"
            "Exit status: 0 ok; 1 failure (or a failed check); 2 usage.\n");
 }
 
@@ -485,7 +486,7 @@ int cmd_run(int argc, char **argv)
     int pthreads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     double peak = profile ? tt_fma_peak(TT_ISA_BEST, pthreads, 0.02) : 0;
     use_alt = tt_xcalloc((size_t)m->nkernels + 1, 1);
-    if (choose_winograd(m, &eo, wino, pthreads, json, use_alt, &err)) {
+    if (choose_winograd(m, &eo, wino, input, json, use_alt, &err)) {
         fprintf(stderr, "transtune run: %s\n", err.msg);
         goto done;
     }

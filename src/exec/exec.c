@@ -586,64 +586,54 @@ int tt_exec_pick_form(const double *t, int n)
     return best;
 }
 
-int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, int threads, int cache, unsigned char *use_alt,
-                       double *times, tt_err *err)
+int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, const void *input, int repeat,
+                       unsigned char *use_alt, double *times, tt_err *err)
 {
-    int nk = m->nkernels, n = 0;
+    int nk = m->nkernels, maxalt = 0, rc = 0;
     memset(use_alt, 0, (size_t)nk);
     if (times)
         for (int k = 0; k < nk; k++)
             times[k] = 0;
-    tt_eval_task *tasks = tt_xcalloc((size_t)nk + 1, sizeof *tasks);
-    tt_eval_item *items = tt_xcalloc((size_t)nk + 1, sizeof *items);
-    tt_state **states = tt_xcalloc((size_t)nk + 1, sizeof *states);
-    int *kof = tt_xcalloc((size_t)nk + 1, sizeof *kof); /* task -> kernel */
-    for (int k = 0; k < nk; k++) {
-        const tt_kernel *K = &m->kernels[k];
-        if (K->nalt == 0 && K->alt_of < 0)
-            continue;
-        int kind;
-        states[n] = kernel_state(m, o, k, &kind);
-        items[n].state = states[n];
-        tasks[n].dag = K->dag;
-        tasks[n].nitems = 1;
-        tasks[n].items = &items[n];
-        kof[n++] = k;
-    }
-    int rc = 0;
-    if (n > 0) {
-        tt_run_opts ro;
-        memset(&ro, 0, sizeof ro);
-        ro.threads = threads;
-        ro.number = 1;
-        ro.repeat = 5;
-        ro.min_repeat_ms = -1;
-        ro.cache_flush = cache;
-        ro.timeout_s = 10;
-        ro.seed = 1;
-        tt_build_opts bo = o && o->build ? *o->build : (tt_build_opts){0};
-        rc = tt_evaluate(tasks, n, &bo, &ro, NULL, NULL, err);
-    }
-    double *t = tt_xcalloc((size_t)nk + 1, sizeof *t);
-    for (int i = 0; i < n && rc == 0; i++) {
-        const tt_result *r = &items[i].res;
-        t[kof[i]] = r->error == 0 && r->correct ? r->mean : 0;
+    for (int k = 0; k < nk; k++)
+        maxalt = m->kernels[k].nalt > maxalt ? m->kernels[k].nalt : maxalt;
+    if (maxalt == 0)
+        return 0;
+    double *T = tt_xcalloc((size_t)(maxalt + 1) * (size_t)nk, sizeof *T);
+    double *cs = tt_xcalloc((size_t)m->ncalls + 1, sizeof *cs);
+    unsigned char *u = tt_xcalloc((size_t)nk, 1);
+    /* form f of every kernel that has it (0: direct), all in one model */
+    for (int f = 0; f <= maxalt && rc == 0; f++) {
+        for (int k = 0; k < nk; k++)
+            u[k] = (unsigned char)(f <= m->kernels[k].nalt ? f : 0);
+        tt_exec_opts oo = *o;
+        oo.use_alt = u;
+        oo.progress = NULL;
+        tt_exec *e = NULL;
+        rc = tt_exec_build(m, &oo, &e, err);
+        if (rc == 0)
+            rc = tt_exec_profile(e, input, repeat, cs, err);
+        for (int c = 0; c < m->ncalls && rc == 0; c++) {
+            const tt_mcall *mc = &m->calls[c];
+            if (mc->kind == TT_MCALL_KERNEL && f <= m->kernels[mc->kernel].nalt)
+                T[(size_t)f * (size_t)nk + (size_t)mc->kernel] += cs[c];
+        }
+        tt_exec_free(e);
     }
     for (int k = 0; k < nk && rc == 0; k++) {
         const tt_kernel *K = &m->kernels[k];
         if (K->nalt == 0)
             continue;
-        double f[1 + 2];
-        f[0] = t[k];
-        for (int i = 0; i < K->nalt; i++)
-            f[1 + i] = t[K->alts[i]];
-        use_alt[k] = (unsigned char)tt_exec_pick_form(f, 1 + K->nalt);
+        double t[1 + 2];
+        for (int f = 0; f <= K->nalt; f++)
+            t[f] = T[(size_t)f * (size_t)nk + (size_t)k];
+        use_alt[k] = (unsigned char)tt_exec_pick_form(t, 1 + K->nalt);
+        if (times) {
+            times[k] = t[0];
+            for (int i = 0; i < K->nalt; i++)
+                times[K->alts[i]] = t[1 + i];
+        }
     }
-    if (times && rc == 0)
-        memcpy(times, t, (size_t)nk * sizeof *t);
-    for (int i = 0; i < n; i++)
-        tt_state_free(states[i]);
-    free(tasks), free(items), free(states), free(kof), free(t);
+    free(T), free(cs), free(u);
     return rc;
 }
 
