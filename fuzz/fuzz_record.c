@@ -18,13 +18,16 @@
  *   - a refused input always comes with a printable error message;
  *   - a parsed record is writable, its written line parses, and the result
  *     equals the first parse byte for byte (apart from the version);
- *   - the same for a parsed steps array through tt_steps_write.
+ *   - the same for a parsed steps array through tt_steps_write;
+ *   - a parsed workload key (dimensions up to 4096) identifies to finished DAGs
+ *     whose own workload keys parse.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/record/identify.h"
 #include "../src/record/record.h"
 
 static void check_msg(const tt_err *err)
@@ -101,6 +104,27 @@ static void fuzz_wkey(const char *text)
         if (k.tensor_start[i] < 0 || k.tensor_start[i] > k.nints ||
             (i && k.tensor_start[i] < k.tensor_start[i - 1]))
             abort();
+    /* identification builds DAGs from the key's shapes (conv, Winograd, pool,
+     * matmul, softmax matchers): every candidate must be a finished DAG whose
+     * workload key parses.  Shapes up to 4096 per dimension, as real layers
+     * are (larger ones only overflow the FLOP count, a separate matter). */
+    for (int i = 0; i < k.nints; i++)
+        if (k.ints[i] < 0 || k.ints[i] > 4096)
+            return;
+    tt_wl_candidate c[8];
+    tt_err ierr = {0};
+    int n = tt_identify_wkey(&k, -1, c, 8, &ierr);
+    for (int i = 0; i < n; i++) {
+        char *wk = tt_dag_workload_key(c[i].dag);
+        tt_wkey k2;
+        tt_err e2 = {0};
+        if (!wk || tt_wkey_parse(wk, &k2, &e2)) {
+            fprintf(stderr, "candidate %s: its workload key does not parse: %s\n", c[i].desc, e2.msg);
+            abort();
+        }
+        free(wk);
+        tt_dag_free(c[i].dag);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
