@@ -318,6 +318,63 @@ static void test_refusals(void)
     CHECK(!tt_build_conv2d_winograd_nhwc(&p, 8, NULL, &err));
 }
 
+/* A kernel that packs its constant weights frees the packed copies when
+ * called with no arguments (the executor does so when it is freed: the
+ * forms `run` tries would otherwise keep every copy), and packs again on
+ * its next call: the output is the same, and new weights at the same
+ * address after a release are packed anew, not served from the old copy. */
+static void test_release_packed(void)
+{
+    tt_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = p.w = 8, p.ci = 64, p.co = 256, p.kh = p.kw = 1, p.stride_h = p.stride_w = 1;
+    p.dil_h = p.dil_w = 1, p.groups = 1;
+    tt_err err = {0};
+    tt_dag *d = tt_build_conv2d_nhwc(&p, NULL, &err);
+    CHECK(d);
+    tt_step steps[TT_MAX_STEPS];
+    int ns = 0;
+    tt_state *s = tt_state_new(d);
+    CHECK(tt_default_schedule(d, tt_codegen_vector_lanes(), steps, TT_MAX_STEPS, &ns, &err) == 0 &&
+          tt_state_apply_all(s, steps, ns, &err) == 0);
+    tt_str src;
+    tt_str_init(&src);
+    CHECK(tt_codegen_candidate(s, "rel_k", &src, &err) == 0 && strstr(src.buf, "if (!args)"));
+    CHECK(strstr(src.buf, "free(kc")); /* it packs: 256 channels in tiles */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/tt-rel-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    CHECK(mkdtemp(dir));
+    void *fn = NULL;
+    const char *srcs[1] = {src.buf}, *names[1] = {"rel_k"};
+    CHECK(build_fns(srcs, names, 1, &fn, dir) == 0);
+    enum { NX = 8 * 8 * 64, NW = 64 * 256, NY = 8 * 8 * 256 };
+    float *x = malloc(NX * 4), *w = malloc(NW * 4), *y1 = malloc(NY * 4), *y2 = malloc(NY * 4);
+    for (int i = 0; i < NX; i++)
+        x[i] = (float)(i % 7) - 3;
+    for (int i = 0; i < NW; i++)
+        w[i] = (float)(i % 5) * 0.25f;
+    float *a1[3] = {x, w, y1}, *a2[3] = {x, w, y2};
+    ((cand_fn)fn)(a1);
+    ((cand_fn)fn)(NULL);
+    ((cand_fn)fn)(a2);
+    CHECK(memcmp(y1, y2, NY * 4) == 0);
+    /* other weights in the same buffer, after a release: packed anew */
+    for (int i = 0; i < NW; i++)
+        w[i] = -w[i];
+    ((cand_fn)fn)(NULL);
+    ((cand_fn)fn)(a2);
+    int negated = 1;
+    for (int i = 0; i < NY; i++)
+        negated &= y2[i] == -y1[i];
+    CHECK(negated);
+    ((cand_fn)fn)(NULL);
+    free(x), free(w), free(y1), free(y2);
+    tt_str_free(&src);
+    tt_state_free(s);
+    tt_dag_free(d);
+    sg_rm_tree(dir);
+}
+
 /* The choice among a kernel's forms, from given times (no timing here):
  * the fastest that ran (> 0), the direct one (0) when none did. */
 static void test_pick_form(void)
@@ -380,6 +437,7 @@ static void test_model_forms(void)
 
 const tt_test tests_winograd[] = {
     {"pick_form", test_pick_form},
+    {"release_packed", test_release_packed},
     {"model_forms", test_model_forms},
     {"matrices", test_matrices},
     {"identity_1d", test_identity_1d},

@@ -940,6 +940,25 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
         tt_str_catf(out, "void %s(float *const *args, double *out, double *mag)\n{\n", fn);
     else
         tt_str_catf(out, "void %s(float *const *args)\n{\n", fn);
+    /* the packed copies of constant weights (see below) live in tables of
+     * the function; called with no arguments, it frees them (an executor
+     * that is done with the kernel: its weights may not outlive it) */
+    if (!ref) {
+        tt_str rel;
+        tt_str_init(&rel);
+        for (int si = 0; si < s->nstages; si++) {
+            const stage_info *I = &L.info[si];
+            int u = s->stages[si].op.uid;
+            if (I->buf != LW_BUF_INPUT || !I->pack_cb)
+                continue;
+            tt_str_catf(out, "static struct { const float *src; float *dst; } kc%d[%d];\nstatic int kn%d;\n"
+                             "static float *spare%d;\n", u, TT_PACK_CACHE, u, u);
+            tt_str_catf(&rel, "for (int i = 0; i < kn%d; i++) free(kc%d[i].dst);\nkn%d = 0;\nfree(spare%d);\nspare%d = 0;\n",
+                        u, u, u, u, u);
+        }
+        tt_str_catf(out, "if (!args) {\n%sreturn;\n}\n", rel.buf ? rel.buf : "");
+        tt_str_free(&rel);
+    }
     for (int si = 0; si < s->nstages; si++) {
         const tt_op *op = &s->stages[si].op;
         const stage_info *I = &L.info[si];
@@ -966,8 +985,6 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                  * several weight tensors (the same layer shape at several
                  * places of a model) packs each once */
                 tt_str_catf(out,
-                            "static struct { const float *src; float *dst; } kc%d[%d];\n"
-                            "static int kn%d;\n"
                             "float *k%d = 0;\n"
                             "for (int i = 0; i < kn%d; i++)\n"
                             "  if (kc%d[i].src == p%d) { k%d = kc%d[i].dst; break; }\n"
@@ -980,14 +997,14 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                             "        k[((f / %lldLL) * %lldLL + a * %lldLL + o) * %lldLL + f %% %lldLL] =\n"
                             "            p%d[(a * %lldLL + f) * %lldLL + o];\n"
                             "  if (kn%d < %d) { kc%d[kn%d].src = p%d; kc%d[kn%d].dst = k; kn%d++; }\n"
-                            "  else { static float *spare%d; free(spare%d); spare%d = k; } /* table full: repack per call */\n"
+                            "  else { free(spare%d); spare%d = k; } /* table full: repack per call */\n"
                             "  k%d = k;\n"
                             "}\n",
-                            op->uid, TT_PACK_CACHE, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
+                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
                             op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
                             (long long)inner, (long long)cb, (long long)oth, (long long)inner, (long long)cb,
                             (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid, TT_PACK_CACHE,
-                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
+                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
                             op->uid);
                 tt_str_catf(&E.rebind, "const float *restrict b%d = k%d; (void)b%d;\n", op->uid, op->uid, op->uid);
             } else {

@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ struct tt_exec {
     int threads;
     int nwbufs;
     void **wbufs;          /* weights transformed for Winograd twins */
+    int nfns;
+    kernel_fn *fns;        /* the loaded kernels: fn(NULL) frees their packed weights */
 };
 
 static void *xalloc64(int64_t bytes)
@@ -363,6 +366,10 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
     }
     if (own_dir[0])
         tt_remove_tree(own_dir);
+    e->fns = tt_xcalloc((size_t)(nitems ? nitems : 1), sizeof *e->fns);
+    for (int i = 0; i < nitems && rc == 0; i++)
+        if (fns[i])
+            e->fns[e->nfns++] = fns[i];
     if (rc == 0)
         set_threads(e->threads);
 
@@ -553,6 +560,11 @@ void tt_exec_free(tt_exec *e)
     for (int i = 0; i < e->nbufs; i++)
         free(e->bufs[i]);
     free(e->bufs);
+    /* the kernels' packed copies of the weights, before the weights go (a
+     * freed weight's address may come back for another tensor) */
+    for (int i = 0; i < e->nfns; i++)
+        e->fns[i](NULL);
+    free(e->fns);
     for (int i = 0; i < e->nwbufs; i++)
         free(e->wbufs[i]);
     free(e->wbufs);
@@ -618,6 +630,11 @@ int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, const void *inp
                 T[(size_t)f * (size_t)nk + (size_t)mc->kernel] += cs[c];
         }
         tt_exec_free(e);
+        /* give the freed weights back to the system: glibc keeps freed heap
+         * memory (its mmap threshold grows after large frees), and the
+         * forms' packed and transformed weights would add up (VGG-16: 4.7 GB
+         * peak without this and the kernels' release) */
+        malloc_trim(0);
     }
     for (int k = 0; k < nk && rc == 0; k++) {
         const tt_kernel *K = &m->kernels[k];
