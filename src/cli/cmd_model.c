@@ -314,7 +314,7 @@ static void run_help(void)
            "schedules and times the two against each other (3 x R pairs of single runs, the\n"
            "order swapped every pair: the way tune's checkpoints and transfer compare), and\n"
            "prints both medians and the speedup (JSON: untuned_ms, speedup).\n"
-           "--winograd: 3x3 stride-1 convolutions also have a Winograd F(4x4, 3x3) form;\n"
+           "--winograd: 3x3 stride-1 convolutions also have Winograd F(4x4,3x3) and F(2x2,3x3) forms;\n"
            "auto (default) builds the model once per form (direct, F(4x4,3x3), F(2x2,3x3)),\n"
            "each kernel with its record or default schedule, times every kernel call in\n"
            "place, and runs each conv in its fastest form; on runs every one as F(4x4,3x3),\n"
