@@ -256,6 +256,47 @@ static void test_tvm_record(void)
     CHECK(compare_steps(&p, 4, rec->steps, rec->nsteps, &er, &ef) == 0);
     fprintf(stderr, "    the record's schedule against the direct conv: %.2e\n", ef);
     CHECK(ef < 1e-3);
+    /* in a model: it is the record of ResNet-18's layer2.1.conv1 F(4,3) twin
+     * (same workload key), and the model runs it there, computing what the
+     * direct model computes */
+    char *key = tt_dag_workload_key(d);
+    tt_model *m = NULL;
+    CHECK_MSG(tt_model_load("resnet18", &m, &err) == 0, "%s", err.msg);
+    int k = -1;
+    for (int i = 0; i < m->nkernels; i++)
+        if (!strcmp(m->kernels[i].workload_key, key))
+            k = i;
+    CHECK_MSG(k >= 0 && m->kernels[k].alt_of >= 0 && m->kernels[k].wino_m == 4, "no kernel %s", key);
+    const tt_step **steps = tt_xcalloc((size_t)m->nkernels, sizeof *steps);
+    int *nsteps = tt_xcalloc((size_t)m->nkernels, sizeof *nsteps);
+    unsigned char *use = tt_xcalloc((size_t)m->nkernels, 1);
+    steps[k] = rec->steps;
+    nsteps[k] = rec->nsteps;
+    int64_t on = tt_tensor_numel(&m->g->tensors[m->output]);
+    float *in = tt_xmalloc((size_t)tt_tensor_numel(&m->g->tensors[m->input]) * sizeof *in);
+    float *y[2] = {tt_xmalloc((size_t)on * sizeof(float)), tt_xmalloc((size_t)on * sizeof(float))};
+    tt_model_random_input(m, in);
+    for (int v = 0; v < 2; v++) {
+        use[m->kernels[k].alt_of] = (unsigned char)(v ? 1 : 0); /* 1: alts[0], F(4,3) */
+        tt_exec_opts o = {0};
+        o.threads = 2;
+        o.steps = steps;
+        o.nsteps = nsteps;
+        o.use_alt = use;
+        tt_exec *e = NULL;
+        CHECK_MSG(tt_exec_build(m, &o, &e, &err) == 0 && tt_exec_run(e, in, y[v], &err) == 0, "%s", err.msg);
+        CHECK(tt_exec_get_stats(e)->kernels_given == v);
+        tt_exec_free(e);
+    }
+    double top = 0, dev = 0;
+    for (int64_t i = 0; i < on; i++) {
+        top = fmax(top, fabs(y[0][i]));
+        dev = fmax(dev, fabs(y[1][i] - y[0][i]));
+    }
+    fprintf(stderr, "    resnet18 with the record on its twin: %.2e of the direct model's output\n", dev / top);
+    CHECK(top > 0 && dev / top < 1e-4);
+    free(y[0]), free(y[1]), free(in), free(use), free(steps), free(nsteps), free(key);
+    tt_model_free(m);
     tt_state_free(st);
     tt_dag_free(d);
     free(rec);

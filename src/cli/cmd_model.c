@@ -625,10 +625,19 @@ int cmd_run(int argc, char **argv)
             printf("  against untuned, %lld interleaved pairs of runs: %.3f ms, untuned %.3f ms: "
                    "speedup %.3fx\n", (long long)(3 * repeat), paired_ms, untuned_ms,
                    untuned_ms / paired_ms);
-        for (int k = 0; k < m->nkernels && (log_path || db_path); k++)
-            if (P.steps[k])
-                printf("  kernel %2d runs a record (recorded cost %.4f ms): %-36s %s\n", k,
-                       P.cost[k] * 1e3, m->kernels[k].dag->class_key, m->kernels[k].workload_key);
+        for (int k = 0; k < m->nkernels && (log_path || db_path); k++) {
+            if (!P.steps[k])
+                continue;
+            /* a kernel with a record that a call runs: a direct kernel in its
+             * own form, or the Winograd twin --winograd picked */
+            const tt_kernel *K = &m->kernels[k];
+            int runs = K->alt_of < 0 ? !use_alt[k]
+                                     : use_alt[K->alt_of] && K->alt_of >= 0 &&
+                                           m->kernels[K->alt_of].alts[use_alt[K->alt_of] - 1] == k;
+            printf("  kernel %2d %s (recorded cost %.4f ms): %-36s %s\n", k,
+                   runs ? "runs a record" : "has a record, unused: another form of its conv was faster",
+                   P.cost[k] * 1e3, K->dag->class_key, K->workload_key);
+        }
         if (check)
             printf("  check: max |ours - ref| = %.3g, relative to max |ref| (%.3g): %.3g: %s%s\n",
                    max_abs, max_ref, max_rel,
