@@ -13,6 +13,7 @@
 #include "../src/exec/exec.h"
 #include "../src/measure/measure.h"
 #include "../src/record/identify.h"
+#include "../src/search/search.h"
 #include "schedgen.h"
 #include "test.h"
 
@@ -416,6 +417,59 @@ static void test_release_packed(void)
     sg_rm_tree(dir);
 }
 
+/* The search's sketches of a Winograd DAG (Ansor's
+ * SimplifyComputeWithConstTensor rule, search/sketch.c): data_pack and
+ * inverse get their constant axes unrolled and the others split in two and
+ * ordered outer, inner, unrolled; random samples of every sketch (the
+ * initial population's annotation) compute the convolution. */
+static void test_search_sketches(void)
+{
+    tt_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = p.w = 10, p.ci = 16, p.co = 32, p.kh = p.kw = 3, p.stride_h = p.stride_w = 1;
+    p.dil_h = p.dil_w = 1, p.groups = 1, p.pad_t = p.pad_l = p.pad_b = p.pad_r = 1;
+    tt_err err = {0};
+    tt_epilogue e = {.n = 2, .ops = {TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    tt_dag *d = tt_build_conv2d_winograd_nhwc(&p, 4, &e, &err);
+    CHECK(d);
+    tt_search_params sp;
+    tt_search_params_default(&sp);
+    sp.num_cores = 2;
+    tt_state *sk[16];
+    int n = tt_sketch_generate(d, &sp, sk, 16, &err);
+    CHECK_MSG(n > 0, "%s", err.msg);
+    for (int i = 0; i < n; i++) {
+        /* data_pack (stage 4): 4 unroll annotations, then p.0 ci.0 p.1 ci.1 eps nu r_a r_b */
+        int unrolls = 0;
+        for (int j = 0; j < sk[i]->nsteps; j++)
+            unrolls += sk[i]->steps[j].tag == TT_STEP_AN && sk[i]->steps[j].stage == 4 &&
+                       sk[i]->steps[j].ann == TT_ANN_UNROLL;
+        const tt_stage *st = &sk[i]->stages[4];
+        CHECK_MSG(unrolls == 4 && st->niters == 8 && st->iters[7].ann == TT_ANN_UNROLL &&
+                      st->iters[0].ann == TT_ANN_NONE,
+                  "sketch %d: %d unrolls, %d iterators", i, unrolls, st->niters);
+    }
+    int checked = 0;
+    for (int trial = 0; trial < 12 && checked < 4; trial++) {
+        tt_rng r;
+        tt_rng_seed(&r, 77 + (uint64_t)trial);
+        tt_state *s = NULL;
+        tt_err e2 = {0};
+        if (tt_sketch_annotate(sk[trial % n], &r, &sp, &s, NULL, &e2) != 0)
+            continue;
+        double er = 0, ef = 0;
+        CHECK_MSG(compare_steps(&p, 4, s->steps, s->nsteps, &er, &ef) == 0, "trial %d", trial);
+        CHECK_MSG(ef < 1e-3, "trial %d: error %.2e", trial, ef);
+        checked++;
+        tt_state_free(s);
+    }
+    fprintf(stderr, "    %d sketches, %d annotated samples checked against the direct conv\n", n, checked);
+    CHECK(checked >= 2);
+    for (int i = 0; i < n; i++)
+        tt_state_free(sk[i]);
+    tt_dag_free(d);
+}
+
 /* The choice among a kernel's forms, from given times (no timing here):
  * the fastest that ran (> 0), the direct one (0) when none did. */
 static void test_pick_form(void)
@@ -485,5 +539,6 @@ const tt_test tests_winograd[] = {
     {"refusals", test_refusals},
     {"against_direct", test_against_direct},
     {"tvm_record", test_tvm_record},
+    {"search_sketches", test_search_sketches},
     {NULL, NULL},
 };

@@ -930,14 +930,95 @@ static int apply_skip(const tt_state *s, int si, const tt_search_params *p, sk_l
     return 0;
 }
 
-/* Ansor's CPU rule list, in order (SimplifyComputeWithConstTensor is for
- * winograd's constant tensors, which our DAGs do not have). */
+/* SimplifyComputeWithConstTensor: a stage whose op names axes that index
+ * constant tensors (TOPI's auto_scheduler_simplify_const_tensor_indices;
+ * here the op's "const_axes=a,b,..." attribute: Winograd's data_pack and
+ * inverse) gets those axes unrolled, every other (spatial) axis split in
+ * two with an undecided length, and the order
+ *   x.0 y.0 | x.1 y.1 | the unrolled axes, in their order
+ * so that the constant tables' indices are constants in every unrolled
+ * copy.  Applies and skips the other rules. */
+static int const_axis(const tt_op *op, const char *name)
+{
+    const char *a = strstr(op->attrs, "const_axes=");
+    if (!a)
+        return 0;
+    a += strlen("const_axes=");
+    size_t n = strlen(name);
+    for (const char *p = a; *p && *p != ' ';) {
+        const char *q = p;
+        while (*q && *q != ',' && *q != ' ')
+            q++;
+        if ((size_t)(q - p) == n && !strncmp(p, name, n))
+            return 1;
+        p = *q == ',' ? q + 1 : q;
+    }
+    return 0;
+}
+
+static cond_kind cond_const_tensor(const tt_state *s, int si, const tt_search_params *p)
+{
+    const tt_stage *st = &s->stages[si];
+    return st->op.kind == TT_OP_COMPUTE && strstr(st->op.attrs, "const_axes=") && st->nrels == 0
+               ? COND_APPLY_SKIP_REST
+               : COND_SKIP;
+}
+
+static int apply_const_tensor(const tt_state *s, int si, const tt_search_params *p, sk_list *out, tt_err *err)
+{
+    tt_state *c = tt_state_copy(s);
+    const tt_stage *st = &c->stages[si];
+    int orig[TT_MAX_ITERS], norig = st->niters;
+    for (int i = 0; i < norig; i++)
+        orig[i] = st->iters[i].node;
+    int outer[TT_MAX_ITERS], inner[TT_MAX_ITERS], unrolled[TT_MAX_ITERS], nt = 0, nu = 0;
+    for (int i = 0; i < norig; i++) {
+        const tt_stage *cs = &c->stages[si];
+        const char *name = cs->nodes[orig[i]].name;
+        int pos = iter_pos(cs, orig[i]);
+        if (const_axis(&cs->op, name)) {
+            tt_step x = mk(TT_STEP_AN, si);
+            x.iter = pos;
+            x.ann = TT_ANN_UNROLL;
+            if (sk_apply(c, &x, 0, err))
+                goto fail;
+            unrolled[nu++] = orig[i];
+        } else {
+            if (cs->nodes[orig[i]].kind != TT_ITER_SPATIAL) {
+                tt_err_set(err, "const-tensor rule: reduce axis %s is not a constant index", name);
+                goto fail;
+            }
+            int parts[2];
+            if (sk_split(c, si, pos, 2, 1, parts, err) < 0)
+                goto fail;
+            outer[nt] = parts[0];
+            inner[nt++] = parts[1];
+        }
+    }
+    int order[TT_MAX_ITERS], no = 0;
+    for (int i = 0; i < nt; i++)
+        order[no++] = outer[i];
+    for (int i = 0; i < nt; i++)
+        order[no++] = inner[i];
+    for (int i = 0; i < nu; i++)
+        order[no++] = unrolled[i];
+    if (sk_reorder(c, si, order, no, err))
+        goto fail;
+    sk_push(out, c, si - 1);
+    return 0;
+fail:
+    tt_state_free(c);
+    return -1;
+}
+
+/* Ansor's CPU rule list, in order. */
 static const struct {
     const char *name;
     cond_kind (*cond)(const tt_state *, int, const tt_search_params *);
     int (*apply)(const tt_state *, int, const tt_search_params *, sk_list *, tt_err *);
 } rules[] = {
     {"always_inline", cond_always_inline, apply_always_inline},
+    {"simplify_compute_with_const_tensor", cond_const_tensor, apply_const_tensor},
     {"add_rfactor", cond_rfactor, apply_rfactor},
     {"add_cache_write", cond_cache_write, apply_cache_write},
     {"multi_level_tiling_with_fusion", cond_mlt_fusion, apply_mlt_fusion},
