@@ -415,6 +415,21 @@ static void test_release_packed(void)
     tt_state_free(s);
     tt_dag_free(d);
     sg_rm_tree(dir);
+    /* the whole-tensor workspaces of root stages (a Winograd kernel's
+     * data_pack, bgemm and inverse: 3 x 36 x P x C floats) are released too */
+    p.kh = p.kw = 3, p.pad_t = p.pad_l = p.pad_b = p.pad_r = 1;
+    d = tt_build_conv2d_winograd_nhwc(&p, 4, NULL, &err);
+    CHECK(d);
+    s = tt_state_new(d);
+    CHECK(tt_default_schedule(d, tt_codegen_vector_lanes(), steps, TT_MAX_STEPS, &ns, &err) == 0 &&
+          tt_state_apply_all(s, steps, ns, &err) == 0);
+    tt_str_init(&src);
+    CHECK(tt_codegen_candidate(s, "rel_w", &src, &err) == 0);
+    const char *rel = strstr(src.buf, "if (!args) {");
+    CHECK(rel && strstr(rel, "free(w") && strstr(rel, "free(w") < strstr(rel, "return;"));
+    tt_str_free(&src);
+    tt_state_free(s);
+    tt_dag_free(d);
 }
 
 /* The search's sketches of a Winograd DAG (Ansor's

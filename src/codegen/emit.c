@@ -949,6 +949,12 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
         for (int si = 0; si < s->nstages; si++) {
             const stage_info *I = &L.info[si];
             int u = s->stages[si].op.uid;
+            if (I->buf == LW_BUF_ROOT) {
+                /* a stage's whole-tensor workspace: kept between calls too */
+                tt_str_catf(out, "static float *w%d;\n", u);
+                tt_str_catf(&rel, "free(w%d);\nw%d = 0;\n", u, u);
+                continue;
+            }
             if (I->buf != LW_BUF_INPUT || !I->pack_cb)
                 continue;
             tt_str_catf(out, "static struct { const float *src; float *dst; } kc%d[%d];\nstatic int kn%d;\n"
@@ -1021,9 +1027,11 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
             tt_str_catf(&E.rebind, "%s *restrict b%d = p%d; (void)b%d;\n", E.T, op->uid, op->uid, op->uid);
             break;
         case LW_BUF_ROOT:
-            tt_str_catf(out, "static %s *w%d;\nif (!w%d) w%d = (%s *)tt_alloc(%lld);\n%s *const p%d = w%d;\n",
-                        E.T, op->uid, op->uid, op->uid, E.T, (long long)(numel * (ref ? 8 : 4)), E.T, op->uid,
-                        op->uid);
+            /* declared above (with its release) in a candidate; here in a reference */
+            if (ref)
+                tt_str_catf(out, "static double *w%d;\n", op->uid);
+            tt_str_catf(out, "if (!w%d) w%d = (%s *)tt_alloc(%lld);\n%s *const p%d = w%d;\n", op->uid, op->uid,
+                        E.T, (long long)(numel * (ref ? 8 : 4)), E.T, op->uid, op->uid);
             tt_str_catf(&E.rebind, "%s *restrict b%d = p%d; (void)b%d;\n", E.T, op->uid, op->uid, op->uid);
             if (ref) {
                 tt_str_catf(out, "static double *x%d;\nif (!x%d) x%d = (double *)tt_alloc(%lld);\ndouble *const q%d = x%d;\n",
