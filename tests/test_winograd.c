@@ -494,6 +494,16 @@ static void test_pick_form(void)
     CHECK(tt_exec_pick_form(a, 3) == 1 && tt_exec_pick_form(b, 3) == 2 && tt_exec_pick_form(c, 3) == 1);
     CHECK(tt_exec_pick_form(d, 3) == 0 && tt_exec_pick_form(e, 3) == 0 && tt_exec_pick_form(f, 3) == 2);
     CHECK(tt_exec_pick_form(f, 2) == 0); /* a tie keeps the earlier form */
+    /* the agreement of a form's model output with the direct one's (a form
+     * that disagrees gets no time, so it is never picked) */
+    float ref[3] = {1, -4, 2}, ok[3] = {1.002f, -4, 2}, bad[3] = {1, -4, 2.01f}, nan[3] = {1, NAN, 2},
+          inf[3] = {1, INFINITY, 2}, zero[3] = {0, 0, 0};
+    CHECK(tt_exec_output_error(ref, ref, 3) == 0);
+    CHECK(tt_exec_output_error(ok, ref, 3) <= TT_MODEL_TOLERANCE);
+    CHECK(tt_exec_output_error(bad, ref, 3) > TT_MODEL_TOLERANCE);
+    CHECK(isinf(tt_exec_output_error(nan, ref, 3)) && isinf(tt_exec_output_error(inf, ref, 3)));
+    CHECK(isinf(tt_exec_output_error(ref, nan, 3)));
+    CHECK(tt_exec_output_error(zero, zero, 3) == 0 && tt_exec_output_error(ok, zero, 3) > TT_MODEL_TOLERANCE);
 }
 
 /* tiny's 3x3 conv has F(4,3) and F(2,3) twins after the direct kernels; the

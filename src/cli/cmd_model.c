@@ -282,8 +282,13 @@ static int choose_winograd(const tt_model *m, const tt_exec_opts *eo, int wino, 
         if (quiet)
             continue;
         fprintf(stderr, "  %-32.32s direct %7.3f ms", K->first_node, t[k] * 1e3);
-        for (int i = 0; i < K->nalt; i++)
-            fprintf(stderr, "  F(%d,3) %7.3f ms", m->kernels[K->alts[i]].wino_m, t[K->alts[i]] * 1e3);
+        for (int i = 0; i < K->nalt; i++) {
+            double ti = t[K->alts[i]];
+            if (ti > 0)
+                fprintf(stderr, "  F(%d,3) %7.3f ms", m->kernels[K->alts[i]].wino_m, ti * 1e3);
+            else /* its model output disagreed with the direct one's */
+                fprintf(stderr, "  F(%d,3)  (wrong) ", m->kernels[K->alts[i]].wino_m);
+        }
         if (use_alt[k])
             fprintf(stderr, "  -> F(%d,3)\n", m->kernels[K->alts[use_alt[k] - 1]].wino_m);
         else

@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <math.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -589,6 +590,19 @@ void tt_model_random_input(const tt_model *m, void *buf)
     }
 }
 
+double tt_exec_output_error(const float *ours, const float *ref, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(ours[i]) || !isfinite(ref[i]))
+            return INFINITY;
+        double d = fabs((double)ours[i] - ref[i]);
+        num = d > num ? d : num;
+        den = fabs(ref[i]) > den ? fabs(ref[i]) : den;
+    }
+    return den > 0 ? num / den : num;
+}
+
 int tt_exec_pick_form(const double *t, int n)
 {
     int best = 0;
@@ -613,6 +627,10 @@ int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, const void *inp
     double *T = tt_xcalloc((size_t)(maxalt + 1) * (size_t)nk, sizeof *T);
     double *cs = tt_xcalloc((size_t)m->ncalls + 1, sizeof *cs);
     unsigned char *u = tt_xcalloc((size_t)nk, 1);
+    /* every form's model output is checked against the direct one's: a form
+     * whose output differs is never picked, however fast */
+    int64_t on = tt_tensor_numel(&m->g->tensors[m->output]);
+    float *y0 = tt_xmalloc((size_t)on * sizeof *y0), *y = tt_xmalloc((size_t)on * sizeof *y);
     /* form f of every kernel that has it (0: direct), all in one model */
     for (int f = 0; f <= maxalt && rc == 0; f++) {
         for (int k = 0; k < nk; k++)
@@ -623,8 +641,11 @@ int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, const void *inp
         tt_exec *e = NULL;
         rc = tt_exec_build(m, &oo, &e, err);
         if (rc == 0)
+            rc = tt_exec_run(e, input, f ? y : y0, err);
+        if (rc == 0)
             rc = tt_exec_profile(e, input, repeat, cs, err);
-        for (int c = 0; c < m->ncalls && rc == 0; c++) {
+        int agrees = f == 0 || tt_exec_output_error(y, y0, on) <= TT_MODEL_TOLERANCE;
+        for (int c = 0; c < m->ncalls && rc == 0 && agrees; c++) {
             const tt_mcall *mc = &m->calls[c];
             if (mc->kind == TT_MCALL_KERNEL && f <= m->kernels[mc->kernel].nalt)
                 T[(size_t)f * (size_t)nk + (size_t)mc->kernel] += cs[c];
@@ -650,7 +671,7 @@ int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, const void *inp
                 times[K->alts[i]] = t[1 + i];
         }
     }
-    free(T), free(cs), free(u);
+    free(T), free(cs), free(u), free(y0), free(y);
     return rc;
 }
 

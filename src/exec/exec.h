@@ -75,11 +75,20 @@ int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
  * 38 MB, partly kept in the L3 between calls; in the model, 0.93 ms at 1 and
  * at 2 threads, where the direct conv takes 0.5 at 2.)  use_alt[k]
  * (m->nkernels entries) is set as tt_exec_opts.use_alt wants it: the
- * fastest form, 0 = direct.  times[k] (may be NULL) gets each kernel's time
+ * fastest form, 0 = direct, among the forms whose model output agrees with
+ * the all-direct model's (tt_exec_output_error; a form that does not is
+ * never picked).  times[k] (may be NULL) gets each kernel's time
  * summed over its calls, direct or twin (0 where not measured).  Returns 0
  * or sets err. */
 int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, const void *input, int repeat,
                        unsigned char *use_alt, double *times, tt_err *err);
+/* How far a model's output is from a reference output of n floats:
+ * max |ours - ref| / max |ref| (max |ours - ref| when ref is all zero);
+ * infinite when either holds a NaN or an infinity.  Outputs within
+ * TT_MODEL_TOLERANCE agree (run --check, transfer, the choice of forms). */
+#define TT_MODEL_TOLERANCE 1e-3
+double tt_exec_output_error(const float *ours, const float *ref, int64_t n);
+
 /* The choice among a kernel's forms from their times (the direct one's
  * first, then each twin's; <= 0: failed or wrong): the index of the fastest,
  * 0 if none ran. */

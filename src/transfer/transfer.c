@@ -843,16 +843,8 @@ static int end_to_end(xfer *X, tt_err *err)
         }
         if (build_exec(m, X->o, X->K, 1, X->reset, &et, err) || tt_exec_run(et, input, out_t, err))
             goto out;
-        double num = 0, den = 0;
-        for (int64_t i = 0; i < out_n; i++) {
-            double dlt = fabs((double)out_t[i] - out_u[i]);
-            if (!(dlt <= num))
-                num = dlt;
-            if (fabs(out_u[i]) > den)
-                den = fabs(out_u[i]);
-        }
-        r->max_rel_err = den > 0 ? num / den : num;
-        if (!(r->max_rel_err <= 1e-3)) {
+        r->max_rel_err = tt_exec_output_error(out_t, out_u, out_n);
+        if (!(r->max_rel_err <= TT_MODEL_TOLERANCE)) {
             tt_err_set(err, "the transferred model's output differs from the untuned one "
                             "(max relative error %.3g): a checked kernel misbehaves in place",
                        r->max_rel_err);
