@@ -259,6 +259,15 @@ void emit_expr(emitter *E, const tt_expr *e, int si)
         emit_expr(E, e->args[2], si);
         tt_str_cat(E->o, ")");
         return;
+    case TT_E_CALL:
+        tt_str_catf(E->o, "%s(", call_name(e->u.call, E->ref));
+        for (int i = 0; i < e->n; i++) {
+            if (i)
+                tt_str_cat(E->o, ", ");
+            emit_expr(E, e->args[i], si);
+        }
+        tt_str_cat(E->o, ")");
+        return;
     case TT_E_MUL:
         if (!E->ref && (table_product(E->L, e->args[0]) || table_product(E->L, e->args[1]))) {
             int c = table_product(E->L, e->args[0]) ? 0 : 1;
@@ -269,21 +278,7 @@ void emit_expr(emitter *E, const tt_expr *e, int si)
             tt_str_cat(E->o, ")");
             return;
         }
-        tt_str_cat(E->o, "(");
-        emit_expr(E, e->args[0], si);
-        tt_str_cat(E->o, " * ");
-        emit_expr(E, e->args[1], si);
-        tt_str_cat(E->o, ")");
-        return;
-    case TT_E_CALL:
-        tt_str_catf(E->o, "%s(", call_name(e->u.call, E->ref));
-        for (int i = 0; i < e->n; i++) {
-            if (i)
-                tt_str_cat(E->o, ", ");
-            emit_expr(E, e->args[i], si);
-        }
-        tt_str_cat(E->o, ")");
-        return;
+        /* fall through */
     default:
         if (binop[e->kind]) {
             tt_str_cat(E->o, "(");

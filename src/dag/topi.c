@@ -580,6 +580,27 @@ static int const_matrix(tt_dag *d, const char *name, const double *v, int rows, 
     return uid;
 }
 
+/* A transform stage of TOPI's (data_pack = B^T d B, inverse = A^T M A):
+ *   out[x, y, p, c] = sum_{r_a, r_b} in[r_a, r_b, p, c] * (M[r_a, x] * M[r_b, y])
+ * over alpha x alpha, its constant axes (x, y, r_a, r_b) named in attrs as
+ * TOPI's auto_scheduler_simplify_const_tensor_indices.  TOPI multiplies
+ * (in * M) * M; grouped, the two entries fold to one literal (or to nothing). */
+static int wino_transform(tt_dag *d, const char *name, int in, int mat, const int64_t *shape,
+                          const char *const *axes, int64_t alpha)
+{
+    static const char *const rn[2] = {"r_a", "r_b"};
+    int64_t rext[2] = {alpha, alpha};
+    char tag[TT_NAME_MAX];
+    snprintf(tag, sizeof tag, "conv2d_winograd_nhwc,%s", name);
+    int uid = tt_dag_compute(d, name, tag, 4, shape, axes, 2, rext, rn, TT_RED_SUM);
+    tt_expr *x[4] = {trax(d, 0), trax(d, 1), tax(d, 2), tax(d, 3)};
+    tt_expr *m1[2] = {trax(d, 0), tax(d, 0)}, *m2[2] = {trax(d, 1), tax(d, 1)};
+    tt_op *op = tt_dag_op(d, uid);
+    op->body = tbin(d, TT_E_MUL, tload(d, in, 4, x), tbin(d, TT_E_MUL, tload(d, mat, 2, m1), tload(d, mat, 2, m2)));
+    snprintf(op->attrs, sizeof op->attrs, "const_axes=%s,%s,r_a,r_b", axes[0], axes[1]);
+    return uid;
+}
+
 tt_dag *tt_build_conv2d_winograd_nhwc(const tt_conv2d_params *p, int m, const tt_epilogue *epi,
                                       tt_err *err)
 {
@@ -616,20 +637,7 @@ tt_dag *tt_build_conv2d_winograd_nhwc(const tt_conv2d_params *p, int m, const tt
     tt_dag_op(d, tile)->body = tload(d, pad, 4, pi);
 
     int bm = const_matrix(d, "B", B, (int)alpha, (int)alpha);
-    static const char *const rn[2] = {"r_a", "r_b"};
-    int64_t rext[2] = {alpha, alpha};
-    int pack = tt_dag_compute(d, "data_pack", "conv2d_winograd_nhwc,data_pack", 4, tshape, tn, 2, rext, rn,
-                              TT_RED_SUM);
-    {
-        tt_expr *ti_[4] = {trax(d, 0), trax(d, 1), tax(d, 2), tax(d, 3)};
-        tt_expr *b1[2] = {trax(d, 0), tax(d, 0)}, *b2[2] = {trax(d, 1), tax(d, 1)};
-        tt_op *op = tt_dag_op(d, pack);
-        /* TOPI multiplies (tile * B) * B; the constant factors grouped, the
-         * product of two entries folds to one literal (or to nothing) */
-        op->body = tbin(d, TT_E_MUL, tload(d, tile, 4, ti_),
-                        tbin(d, TT_E_MUL, tload(d, bm, 2, b1), tload(d, bm, 2, b2)));
-        snprintf(op->attrs, sizeof op->attrs, "const_axes=eps,nu,r_a,r_b");
-    }
+    int pack = wino_transform(d, "data_pack", tile, bm, tshape, tn, alpha);
 
     int64_t wshape[4] = {alpha, alpha, p->co, p->ci};
     int weight = tt_dag_placeholder(d, "weight", 4, wshape, 1);
@@ -646,16 +654,7 @@ tt_dag *tt_build_conv2d_winograd_nhwc(const tt_conv2d_params *p, int m, const tt
     int am = const_matrix(d, "A", A, (int)alpha, m);
     static const char *const vn[4] = {"vh", "vw", "p", "co"};
     int64_t vshape[4] = {m, m, P, p->co};
-    int inv = tt_dag_compute(d, "inverse", "conv2d_winograd_nhwc,inverse", 4, vshape, vn, 2, rext, rn,
-                             TT_RED_SUM);
-    {
-        tt_expr *g[4] = {trax(d, 0), trax(d, 1), tax(d, 2), tax(d, 3)};
-        tt_expr *a1[2] = {trax(d, 0), tax(d, 0)}, *a2[2] = {trax(d, 1), tax(d, 1)};
-        tt_op *op = tt_dag_op(d, inv);
-        op->body = tbin(d, TT_E_MUL, tload(d, bgemm, 4, g),
-                        tbin(d, TT_E_MUL, tload(d, am, 2, a1), tload(d, am, 2, a2)));
-        snprintf(op->attrs, sizeof op->attrs, "const_axes=vh,vw,r_a,r_b");
-    }
+    int inv = wino_transform(d, "inverse", bgemm, am, vshape, vn, alpha);
 
     static const char *const on[4] = {"n", "h", "w", "co"};
     int64_t oshape[4] = {p->n, oh, ow, p->co};
