@@ -260,6 +260,41 @@ static int winograd_weight(tt_exec *e, const tt_model *m, const tt_mcall *mc, xc
     return 0;
 }
 
+/* The C of kernel k with its schedule (given steps, else the default; no
+ * schedule if that fails to lower), counted in e's statistics. */
+static int kernel_source(tt_exec *e, const tt_exec_opts *o, int k, char **out, tt_err *err)
+{
+    const tt_model *m = e->m;
+    e->stats.kernels_winograd += m->kernels[k].alt_of >= 0;
+    int kind, rc = 0;
+    tt_state *s = kernel_state(m, o, k, &kind);
+    if (kind == 0)
+        e->stats.kernels_default++;
+    else if (kind == 1)
+        e->stats.kernels_given++;
+    else
+        e->stats.kernels_unscheduled++;
+    tt_str code;
+    tt_str_init(&code);
+    char fn[32];
+    snprintf(fn, sizeof fn, "k%d", k);
+    tt_err ce = {0};
+    if (tt_codegen_candidate(s, fn, &code, &ce)) {
+        /* fall back to no schedule rather than failing the model */
+        tt_state_free(s);
+        s = tt_state_new(m->kernels[k].dag);
+        tt_str_clear(&code);
+        tt_err_clear(&ce);
+        if (tt_codegen_candidate(s, fn, &code, &ce))
+            rc = tt_err_set(err, "kernel %d (%s): code generation failed: %s", k, m->kernels[k].dag->class_key,
+                            ce.msg);
+    }
+    tt_state_free(s);
+    *out = tt_str_take(&code);
+    progress(o, "generated kernel %d of %d", k + 1, m->nkernels);
+    return rc;
+}
+
 int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_err *err)
 {
     *out = NULL;
@@ -283,37 +318,9 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
         if (m->calls[c].kind == TT_MCALL_KERNEL)
             needed[run_kernel(m, o, m->calls[c].kernel)] = 1;
     int rc = 0;
-    for (int k = 0; k < nk && rc == 0; k++) {
-        if (!needed[k])
-            continue;
-        e->stats.kernels_winograd += m->kernels[k].alt_of >= 0;
-        int kind;
-        tt_state *s = kernel_state(m, o, k, &kind);
-        if (kind == 0)
-            e->stats.kernels_default++;
-        else if (kind == 1)
-            e->stats.kernels_given++;
-        else
-            e->stats.kernels_unscheduled++;
-        tt_str code;
-        tt_str_init(&code);
-        char fn[32];
-        snprintf(fn, sizeof fn, "k%d", k);
-        tt_err ce = {0};
-        if (tt_codegen_candidate(s, fn, &code, &ce)) {
-            /* fall back to no schedule rather than failing the model */
-            tt_state_free(s);
-            s = tt_state_new(m->kernels[k].dag);
-            tt_str_clear(&code);
-            tt_err_clear(&ce);
-            if (tt_codegen_candidate(s, fn, &code, &ce))
-                rc = tt_err_set(err, "kernel %d (%s): code generation failed: %s", k,
-                                m->kernels[k].dag->class_key, ce.msg);
-        }
-        tt_state_free(s);
-        src[k] = tt_str_take(&code);
-        progress(o, "generated kernel %d of %d", k + 1, nk);
-    }
+    for (int k = 0; k < nk && rc == 0; k++)
+        if (needed[k])
+            rc = kernel_source(e, o, k, &src[k], err);
     int nitems = 0;
     int *item_of = tt_xcalloc((size_t)nk + 1, sizeof *item_of);
     char own_dir[PATH_MAX] = "";
