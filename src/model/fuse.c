@@ -641,6 +641,33 @@ static int can_join(fz *F, int j, int out)
     return reads;
 }
 
+/* Winograd twins of the direct 3x3 stride-1 convs (TT_WINOGRAD_TILES), after
+ * every direct kernel; none with $TT_WINOGRAD=0. */
+static void add_winograd_twins(tt_model *m)
+{
+    const char *wv = getenv("TT_WINOGRAD");
+    if (wv && !strcmp(wv, "0"))
+        return;
+    int ndirect = m->nkernels;
+    for (int k = 0; k < ndirect; k++) {
+        for (int i = 0; i < TT_WINOGRAD_NTILES; i++) {
+            tt_err terr = {0};
+            tt_dag *t = tt_dag_winograd_twin(m->kernels[k].dag, TT_WINOGRAD_TILES[i], &terr);
+            if (!t)
+                break;
+            m->kernels = tt_xrealloc(m->kernels, (size_t)(m->nkernels + 1) * sizeof *m->kernels);
+            tt_kernel *kn = &m->kernels[m->nkernels];
+            *kn = m->kernels[k];
+            kn->dag = t;
+            kn->workload_key = tt_dag_workload_key(t);
+            kn->nalt = 0;
+            kn->alt_of = k;
+            kn->wino_m = TT_WINOGRAD_TILES[i];
+            m->kernels[k].alts[m->kernels[k].nalt++] = m->nkernels++;
+        }
+    }
+}
+
 int mp_fuse(tt_model *m, tt_err *err)
 {
     tt_graph *g = m->g;
@@ -816,26 +843,8 @@ int mp_fuse(tt_model *m, tt_err *err)
             m->calls[j] = m->calls[j - 1];
         m->calls[j] = c;
     }
-    /* Winograd twins of the direct 3x3 stride-1 convs, after every direct kernel */
-    const char *wv = getenv("TT_WINOGRAD");
-    int ndirect = m->nkernels;
-    for (int k = 0; k < ndirect && rc == 0 && !(wv && !strcmp(wv, "0")); k++) {
-        for (int i = 0; i < TT_WINOGRAD_NTILES; i++) {
-            tt_err terr = {0};
-            tt_dag *t = tt_dag_winograd_twin(m->kernels[k].dag, TT_WINOGRAD_TILES[i], &terr);
-            if (!t)
-                break;
-            m->kernels = tt_xrealloc(m->kernels, (size_t)(m->nkernels + 1) * sizeof *m->kernels);
-            tt_kernel *kn = &m->kernels[m->nkernels];
-            *kn = m->kernels[k];
-            kn->dag = t;
-            kn->workload_key = tt_dag_workload_key(t);
-            kn->nalt = 0;
-            kn->alt_of = k;
-            kn->wino_m = TT_WINOGRAD_TILES[i];
-            m->kernels[k].alts[m->kernels[k].nalt++] = m->nkernels++;
-        }
-    }
+    if (rc == 0)
+        add_winograd_twins(m);
     m->alias_of = tt_xrealloc(m->alias_of, (size_t)g->ntensors * sizeof *m->alias_of);
     for (int t = nt0; t < g->ntensors; t++)
         m->alias_of[t] = t;
