@@ -75,6 +75,43 @@ static void test_similar_tasks_bound(void)
     tt_tasksched_free(s);
 }
 
+static void test_alternative_groups(void)
+{
+    /* tasks 0 and 1: two computes of one kernel (a direct conv and its
+     * Winograd twin); task 2 alone.  Different tags: no similarity bound. */
+    double w[3] = {2, 2, 1}, fl[3] = {1e9, 1e9, 1e9};
+    const char *ck[3] = {"a", "b", "c"};
+    int group[3] = {0, 0, 2};
+    tt_tasksched *s = tt_tasksched_new(3, w, fl, ck, NULL);
+    tt_tasksched_set_groups(s, group);
+    for (int r = 0; r < 2; r++) {
+        tt_tasksched_preload(s, 0, 10.0);
+        tt_tasksched_preload(s, 1, 1.0);
+        tt_tasksched_preload(s, 2, 5.0);
+    }
+    /* the group counts once, at its fastest form */
+    int complete;
+    CHECK(near(tt_tasksched_objective(s, &complete), 2 * 1.0 + 1 * 5.0) && complete);
+    int next = tt_tasksched_next(s);
+    /* task 0: own forward 10 - 5 = 5 -> d = 0.8 * -5 = -4; 10 - 4 = 6 is still
+     * above the group's 1: no gain.  task 1: d = 0.8 * -0.5, all below the
+     * group's best: 2 * -0.4.  task 2: 0.8 * -2.5 = -2. */
+    CHECK(near(tt_tasksched_gradient(s, 0), 0.0));
+    CHECK(near(tt_tasksched_gradient(s, 1), 2 * -0.4));
+    CHECK(near(tt_tasksched_gradient(s, 2), -2.0));
+    CHECK(next == 2);
+    /* the slow form far ahead of the fast one: only what it goes below 1 counts */
+    tt_tasksched_update(s, 0, 1.2, 64); /* 3 rounds: no backward term yet */
+    tt_tasksched_next(s);
+    double d = 0.8 * ((1.2 - 1.2 / 3) - 1.2); /* 1.2 + d = 0.88 */
+    CHECK(near(tt_tasksched_gradient(s, 0), 2 * (fmin(1.2 + d, 1.0) - 1.0)));
+    CHECK(tt_tasksched_gradient(s, 0) < 0);
+    /* without groups, the same tasks are independent again */
+    tt_tasksched_set_groups(s, NULL);
+    CHECK(near(tt_tasksched_objective(s, &complete), 2 * 1.2 + 2 * 1.0 + 1 * 5.0));
+    tt_tasksched_free(s);
+}
+
 static void test_dead_tasks_and_no_schedule(void)
 {
     tt_tasksched_params p = tt_tasksched_defaults();
@@ -444,6 +481,7 @@ const tt_test tests_tune[] = {
     {"tasksched_backward_and_forward", test_backward_and_forward},
     {"tasksched_similar_tasks_bound", test_similar_tasks_bound},
     {"tasksched_dead_tasks", test_dead_tasks_and_no_schedule},
+    {"tasksched_alternative_groups", test_alternative_groups},
     {"short_search", test_short_search},
     {"checkpoints", test_checkpoints},
     {"cache_state", test_cache_state},

@@ -24,7 +24,10 @@ static void transfer_help(void)
         "kernel keeps its fastest correct candidate if it beats the default.  Then the\n"
         "untuned and the transferred model are timed end to end, alternately, and the\n"
         "transferred output is checked against the untuned one; kernels that are slower\n"
-        "in place are reset, so the result is never slower than untuned.  The chosen\n"
+        "in place are reset, so the result is never slower than untuned.  The 3x3\n"
+        "stride-1 convs' Winograd forms are kernels too (candidates: Winograd schedules),\n"
+        "and both models run each such conv in the form fastest in place, as `run` does.\n"
+        "The chosen\n"
         "schedules are stored in DB (origin transferred, with their source model), so\n"
         "`transtune run MODEL --db DB` runs them.  Records tuned for MODEL itself are\n"
         "never used.  Without --db, the schedules shipped under schedules/ (records tuned\n"
@@ -80,6 +83,9 @@ static void report(const char *name, const tt_transfer_result *r, int json)
         json_object_set_new(o, "search_time_s", json_real(r->search_s));
         json_object_set_new(o, "kernels", json_integer(r->nkernels));
         json_object_set_new(o, "kernels_improved", json_integer(r->kernels_improved));
+        json_object_set_new(o, "kernels_chosen", json_integer(r->kernels_chosen));
+        json_object_set_new(o, "winograd", json_integer(r->winograd));
+        json_object_set_new(o, "winograd_untuned", json_integer(r->winograd_untuned));
         json_object_set_new(o, "candidates", json_integer(r->candidates));
         json_object_set_new(o, "candidates_valid", json_integer(r->valid));
         json_object_set_new(o, "match", json_string(tt_transfer_match_names[r->match]));
@@ -105,6 +111,11 @@ static void report(const char *name, const tt_transfer_result *r, int json)
             json_object_set_new(x, "name", json_string(k->name));
             json_object_set_new(x, "class", json_string(k->class_key));
             json_object_set_new(x, "weight", json_integer(k->weight));
+            if (k->alt_of >= 0) {
+                json_object_set_new(x, "alternative_of", json_integer(k->alt_of));
+                json_object_set_new(x, "winograd_tile", json_integer(k->wino_m));
+            }
+            json_object_set_new(x, "runs", json_boolean(k->runs));
             json_object_set_new(x, "candidates", json_integer(k->candidates));
             json_object_set_new(x, "related_candidates", json_integer(k->related));
             json_object_set_new(x, "valid", json_integer(k->valid));
@@ -141,15 +152,20 @@ static void report(const char *name, const tt_transfer_result *r, int json)
         const tt_transfer_kernel *k = &r->k[i];
         if (k->candidates == 0)
             continue;
-        char d[32] = "-", c[32] = "-";
+        char d[32] = "-", c[32] = "-", nm[96];
+        if (k->alt_of >= 0)
+            snprintf(nm, sizeof nm, "%.20s [F(%d,3)]", k->name, k->wino_m);
+        else
+            snprintf(nm, sizeof nm, "%s", k->name);
         if (k->default_s > 0)
             snprintf(d, sizeof d, "%.4f", k->default_s * 1e3);
         if (k->chosen_s > 0)
             snprintf(c, sizeof c, "%.4f", k->chosen_s * 1e3);
-        printf("%-32.32s %-28.28s %6d %5d %5d %-16.16s %10s %10s %7.2fx%s\n", k->name, k->class_key,
+        printf("%-32.32s %-28.28s %6d %5d %5d %-16.16s %10s %10s %7.2fx%s%s\n", nm, k->class_key,
                k->weight, k->candidates, k->valid, k->chosen ? k->source : k->reset ? "(reset)" : "default",
                d, c, k->chosen && k->chosen_s > 0 && k->default_s > 0 ? k->default_s / k->chosen_s : 1.0,
-               k->valid < k->candidates && k->reason[0] ? "  *" : "");
+               k->valid < k->candidates && k->reason[0] ? "  *" : "",
+               k->runs ? "" : "  (other form runs)");
     }
     int n_related = 0;
     for (int i = 0; i < r->nkernels; i++)
@@ -169,6 +185,9 @@ static void report(const char *name, const tt_transfer_result *r, int json)
             printf("* %s: %s\n", r->k[i].name, r->k[i].reason);
             break;
         }
+    if (r->winograd || r->winograd_untuned)
+        printf("Winograd (chosen in place): %d convs in the transferred model, %d in the untuned "
+               "one\n", r->winograd, r->winograd_untuned);
     if (r->note[0])
         printf("nothing transferred: %s\n", r->note);
     if (r->confirmed)

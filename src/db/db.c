@@ -524,7 +524,9 @@ int tt_db_add_model(tt_db *db, const char *name, const char *source, const tt_mo
             sqlite3_finalize(st);
         }
     }
-    for (int k = 0; rc == 0 && m && k < tt_model_ndirect(m); k++) {
+    /* every kernel, the Winograd twins included (weight 0: an alternative
+     * compute, called only where it is chosen over its direct kernel) */
+    for (int k = 0; rc == 0 && m && k < m->nkernels; k++) {
         const tt_kernel *K = &m->kernels[k];
         int64_t kid;
         rc = db_kernel_get(db, K->workload_key, K->dag->class_key, K->dag, &kid, err);
@@ -541,7 +543,7 @@ int tt_db_add_model(tt_db *db, const char *name, const char *source, const tt_mo
             break;
         sqlite3_bind_int64(st, 1, mid);
         sqlite3_bind_int64(st, 2, kid);
-        sqlite3_bind_int64(st, 3, K->weight);
+        sqlite3_bind_int64(st, 3, K->alt_of >= 0 ? 0 : K->weight);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = db_fail(db, err, "linking a kernel to its model");
         sqlite3_finalize(st);

@@ -6,7 +6,8 @@
  *   kernels       id, workload_key UNIQUE (ours, tt_dag_workload_key), class_key,
  *                 dag (tt_dag_print(d, 0): a record is never orphaned even if
  *                 the code that built the DAG changes), flops, created
- *   model_kernels model, kernel, weight (calls per inference)
+ *   model_kernels model, kernel, weight (calls per inference; 0 for a Winograd
+ *                 twin, an alternative compute of a direct conv kernel)
  *   records       id, kernel, steps (Ansor JSON), line (a full Ansor v0.6 log
  *                 line), costs (JSON array of seconds), mean_cost (NULL if no
  *                 costs), error_no (Ansor's MeasureErrorNO), target (cpu, isa,

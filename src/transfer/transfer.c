@@ -320,8 +320,14 @@ static int rank_top_k(tt_db *db, const tt_dag *d, const pool *P, const int64_t *
     return rc;
 }
 
+/* The untuned (use_choice 0) or transferred model (each kernel's choice
+ * unless reset), built with the forms use_alt gives (tt_exec_opts.use_alt;
+ * NULL: direct), or, with choose set, the forms that are fastest in place
+ * for those schedules first chosen into use_alt (tt_exec_choose_alt) and
+ * nothing built (out unused). */
 static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, int use_choice,
-                      const int *reset, tt_exec **out, tt_err *err)
+                      const int *reset, unsigned char *use_alt, int choose, const void *input,
+                      tt_exec **out, tt_err *err)
 {
     tt_exec_opts eo;
     memset(&eo, 0, sizeof eo);
@@ -330,7 +336,7 @@ static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, in
     const tt_step **steps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(tt_step *));
     int *nsteps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(int));
     if (use_choice) {
-        for (int k = 0; k < tt_model_ndirect(m); k++)
+        for (int k = 0; k < m->nkernels; k++)
             if (K[k].choice >= 0 && !(reset && reset[k])) {
                 steps[k] = K[k].cand[K[k].choice]->steps;
                 nsteps[k] = K[k].cand[K[k].choice]->nsteps;
@@ -338,10 +344,23 @@ static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, in
         eo.steps = steps;
         eo.nsteps = nsteps;
     }
-    int rc = tt_exec_build(m, &eo, out, err);
+    int rc;
+    if (choose) {
+        rc = tt_exec_choose_alt(m, &eo, input, 5, use_alt, NULL, err);
+    } else {
+        eo.use_alt = use_alt;
+        rc = tt_exec_build(m, &eo, out, err);
+    }
     free(steps);
     free(nsteps);
     return rc;
+}
+
+/* The kernel that runs the calls of direct kernel g under forms use_alt. */
+static int running_kernel(const tt_model *m, const unsigned char *use_alt, int g)
+{
+    const tt_kernel *K = &m->kernels[g];
+    return use_alt && use_alt[g] > 0 && use_alt[g] <= K->nalt ? K->alts[use_alt[g] - 1] : g;
 }
 
 /* ---- one transfer, stage by stage --------------------------------------------- */
@@ -362,6 +381,9 @@ typedef struct xfer {
     tt_run_opts ro;
     tt_build_opts bo;
     int *reset;                  /* kernels put back on default in place */
+    /* the forms (direct or a Winograd twin) each direct conv runs, chosen in
+     * place: in the untuned and in the transferred model */
+    unsigned char *alt_u, *alt_t;
 } xfer;
 
 /* 1. sources: the database's models ranked by the share of the target's FLOPs
@@ -374,6 +396,7 @@ static int pick_sources(xfer *X, tt_err *err)
     int nk = tt_model_ndirect(m), nmodels = 0, nrank = 0, rc = -1;
     tt_db_model_info *models = NULL;
     src_rank *rank = NULL;
+    unsigned char *has = tt_xcalloc((size_t)nk + 1, 1);
     if (tt_db_models(X->db, &models, &nmodels, err))
         goto out;
     double total = 0;
@@ -392,14 +415,19 @@ static int pick_sources(xfer *X, tt_err *err)
         int nks = 0;
         if (tt_db_model_kernels(X->db, models[i].id, &ks, &nks, err))
             goto out;
+        /* a direct conv is covered if the source has its class or that of
+         * one of its Winograd twins */
         double cov = 0;
-        for (int k = 0; k < nk; k++) {
-            int has = 0;
-            for (int j = 0; j < nks && !has; j++)
-                has = class_usable(o->match, ks[j].class_key, m->kernels[k].dag->class_key);
-            if (has)
-                cov += m->kernels[k].weight * m->kernels[k].dag->flops;
+        memset(has, 0, (size_t)nk);
+        for (int k = 0; k < m->nkernels; k++) {
+            int g = m->kernels[k].alt_of >= 0 ? m->kernels[k].alt_of : k;
+            for (int j = 0; j < nks && !has[g]; j++)
+                has[g] = (unsigned char)class_usable(o->match, ks[j].class_key,
+                                                     m->kernels[k].dag->class_key);
         }
+        for (int k = 0; k < nk; k++)
+            if (has[k])
+                cov += m->kernels[k].weight * m->kernels[k].dag->flops;
         free(ks);
         if (o->nfrom > 0 || cov > 0) {
             rank[nrank].idx = i;
@@ -429,6 +457,7 @@ static int pick_sources(xfer *X, tt_err *err)
     }
     rc = 0;
 out:
+    free(has);
     free(rank);
     free(models);
     return rc;
@@ -452,7 +481,7 @@ static int fill_pool(xfer *X, tt_err *err)
         for (int j = 0; j < nks; j++) {
             int wanted = 0;
             int related = 0;
-            for (int k = 0; k < tt_model_ndirect(m); k++) {
+            for (int k = 0; k < m->nkernels; k++) {
                 wanted |= class_usable(X->o->match, ks[j].class_key, m->kernels[k].dag->class_key);
                 related |= X->o->match != TT_MATCH_EXACT &&
                            related_class(ks[j].class_key, m->kernels[k].dag->class_key);
@@ -539,7 +568,7 @@ static void make_candidates(xfer *X)
     const tt_model *m = X->m;
     tt_transfer_result *r = X->r;
     int lanes = tt_host_vector_lanes();
-    for (int k = 0; k < tt_model_ndirect(m); k++) {
+    for (int k = 0; k < m->nkernels; k++) {
         const tt_dag *d = m->kernels[k].dag;
         tt_transfer_kernel *x = &r->k[k];
         tkern *T = &X->K[k];
@@ -764,7 +793,9 @@ static int confirm_choices(xfer *X, tt_err *err)
 }
 
 /* Profile both models in place and mark for reset the chosen kernels that
- * take longer there than their defaults; returns how many, or -1 on error. */
+ * take longer there than the untuned model's; returns how many, or -1 on
+ * error.  Compared per direct kernel's calls, whichever form each model runs
+ * them with: the kernel reset is the one the transferred model runs. */
 static int reset_slow_kernels(xfer *X, tt_exec *eu, tt_exec *et, const void *input, tt_err *err)
 {
     const tt_model *m = X->m;
@@ -781,11 +812,13 @@ static int reset_slow_kernels(xfer *X, tt_exec *eu, tt_exec *et, const void *inp
                 su[m->calls[c].kernel] += cu[c];
                 st[m->calls[c].kernel] += ct[c];
             }
-        for (int k = 0; k < nk; k++)
-            ch[k] = X->K[k].choice >= 0 && !X->reset[k];
+        for (int k = 0; k < nk; k++) {
+            int kr = running_kernel(m, X->alt_t, k);
+            ch[k] = X->K[kr].choice >= 0 && !X->reset[kr];
+        }
         n = tt_transfer_resets(nk, ch, st, su, nr);
         for (int k = 0; k < nk; k++)
-            X->reset[k] |= nr[k];
+            X->reset[running_kernel(m, X->alt_t, k)] |= nr[k];
     }
     free(cu);
     free(ct);
@@ -804,7 +837,7 @@ static int end_to_end(xfer *X, tt_err *err)
 {
     const tt_model *m = X->m;
     tt_transfer_result *r = X->r;
-    int nk = tt_model_ndirect(m), rc = -1;
+    int nk = m->nkernels, rc = -1;
     tt_exec *eu = NULL, *et = NULL;
     const tt_tensor *IT = &m->g->tensors[m->input], *OT = &m->g->tensors[m->output];
     int64_t out_n = tt_tensor_numel(OT);
@@ -813,11 +846,22 @@ static int end_to_end(xfer *X, tt_err *err)
     float *out_u = tt_xmalloc((size_t)out_n * sizeof(float));
     float *out_t = tt_xmalloc((size_t)out_n * sizeof(float));
     int repeat = X->o->repeat > 0 ? X->o->repeat : 20;
-    int nchosen = 0;
-    for (int k = 0; k < nk; k++)
+    int nchosen = 0, nwith = 0;
+    for (int k = 0; k < nk; k++) {
         nchosen += X->K[k].choice >= 0;
+        nwith += m->kernels[k].nalt > 0;
+    }
+    /* both models run each conv with Winograd twins in the form that is
+     * fastest in place for their schedules, as `run` does: the speedup is
+     * the transferred schedules' over what the user gets without them */
+    if (nwith > 0)
+        say(X->o, "choosing the direct or Winograd form of %d convs in place (untuned)", nwith);
+    if (build_exec(m, X->o, X->K, 0, NULL, X->alt_u, 1, input, NULL, err))
+        goto out;
+    memcpy(X->alt_t, X->alt_u, (size_t)nk);
     say(X->o, "building the untuned model%s", nchosen ? " and the transferred one" : "");
-    if (build_exec(m, X->o, X->K, 0, NULL, &eu, err) || tt_exec_run(eu, input, out_u, err))
+    if (build_exec(m, X->o, X->K, 0, NULL, X->alt_u, 0, NULL, &eu, err) ||
+        tt_exec_run(eu, input, out_u, err))
         goto out;
     if (nchosen == 0) {
         if (tt_exec_time(eu, input, repeat, &r->untuned_s, err))
@@ -837,11 +881,19 @@ static int end_to_end(xfer *X, tt_err *err)
              * untuned model itself */
             for (int k = 0; k < nk; k++)
                 X->reset[k] = 1;
+            memcpy(X->alt_t, X->alt_u, (size_t)nk);
             r->tuned_s = r->untuned_s;
             r->max_rel_err = 0;
             break;
         }
-        if (build_exec(m, X->o, X->K, 1, X->reset, &et, err) || tt_exec_run(et, input, out_t, err))
+        if (nwith > 0) {
+            say(X->o, "choosing the direct or Winograd form of %d convs in place (transferred)",
+                nwith);
+            if (build_exec(m, X->o, X->K, 1, X->reset, X->alt_t, 1, input, NULL, err))
+                goto out;
+        }
+        if (build_exec(m, X->o, X->K, 1, X->reset, X->alt_t, 0, NULL, &et, err) ||
+            tt_exec_run(et, input, out_t, err))
             goto out;
         r->max_rel_err = tt_exec_output_error(out_t, out_u, out_n);
         if (!(r->max_rel_err <= TT_MODEL_TOLERANCE)) {
@@ -856,7 +908,7 @@ static int end_to_end(xfer *X, tt_err *err)
         if (attempt > 0) {
             tt_exec_free(eu);
             eu = NULL;
-            if (build_exec(m, X->o, X->K, 0, NULL, &eu, err))
+            if (build_exec(m, X->o, X->K, 0, NULL, X->alt_u, 0, NULL, &eu, err))
                 goto out;
         }
         say(X->o, "timing untuned and transferred (%d pairs of runs)", 3 * repeat);
@@ -886,12 +938,12 @@ out:
 static int write_choices(xfer *X, tt_err *err)
 {
     tt_transfer_result *r = X->r;
-    if (r->kernels_improved == 0)
+    if (r->kernels_chosen == 0)
         return 0;
     tt_db_target tg;
     tt_db_target_host(&tg, X->ro.threads);
-    tt_record *recs = tt_xcalloc((size_t)r->kernels_improved, sizeof *recs);
-    tt_db_rec *in = tt_xcalloc((size_t)r->kernels_improved, sizeof *in);
+    tt_record *recs = tt_xcalloc((size_t)r->kernels_chosen, sizeof *recs);
+    tt_db_rec *in = tt_xcalloc((size_t)r->kernels_chosen, sizeof *in);
     int n = 0;
     for (int k = 0; k < X->r->nkernels; k++) {
         if (!r->k[k].chosen)
@@ -915,7 +967,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
 {
     memset(r, 0, sizeof *r);
     double t0 = tt_now();
-    int nk = tt_model_ndirect(m), rc = -1;
+    int nk = m->nkernels, rc = -1;
     xfer X;
     memset(&X, 0, sizeof X);
     X.db = db;
@@ -926,6 +978,8 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
     X.kids = tt_xcalloc((size_t)nk + 1, sizeof(int64_t));
     X.reset = tt_xcalloc((size_t)nk + 1, sizeof(int));
     X.task_k = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    X.alt_u = tt_xcalloc((size_t)nk + 1, 1);
+    X.alt_t = tt_xcalloc((size_t)nk + 1, 1);
     X.tasks = tt_xcalloc((size_t)nk + 1, sizeof *X.tasks);
     X.name = name;
     r->match = o->match;
@@ -935,6 +989,8 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
         tt_transfer_kernel *x = &r->k[k];
         snprintf(x->name, sizeof x->name, "%s", m->kernels[k].first_node);
         snprintf(x->class_key, sizeof x->class_key, "%s", m->kernels[k].dag->class_key);
+        x->alt_of = m->kernels[k].alt_of;
+        x->wino_m = m->kernels[k].wino_m;
         x->weight = m->kernels[k].weight;
         x->flops = m->kernels[k].dag->flops;
         x->default_s = x->best_s = x->chosen_s = -1;
@@ -972,7 +1028,15 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             x->chosen_s = x->default_s;
             r->resets++;
         }
-        r->kernels_improved += x->chosen;
+        const tt_kernel *K = &m->kernels[k];
+        int g = K->alt_of >= 0 ? K->alt_of : k;
+        x->runs = running_kernel(m, X.alt_t, g) == k;
+        r->kernels_chosen += x->chosen;
+        r->kernels_improved += x->chosen && x->runs;
+        if (K->nalt > 0) {
+            r->winograd_untuned += X.alt_u[k] > 0;
+            r->winograd += X.alt_t[k] > 0;
+        }
     }
     r->speedup = r->tuned_s > 0 ? r->untuned_s / r->tuned_s : 1;
     if (write_choices(&X, err))
@@ -996,6 +1060,8 @@ out:
     free(X.reset);
     free(X.task_k);
     free(X.tasks);
+    free(X.alt_u);
+    free(X.alt_t);
     pool_free(&X.P);
     return rc;
 }

@@ -22,7 +22,12 @@
  *      default cut off after one call.
  *   5. Choice: per kernel the fastest correct candidate if it beats the
  *      default, else the default (tt_transfer_choose).
- *   6. End to end: the untuned and the transferred model are built and timed
+ *      The Winograd twins of the 3x3 convs are kernels like the others: their
+ *      candidates are the pool's Winograd schedules of their class.
+ *   6. End to end: each model runs every conv that has Winograd twins in the
+ *      form (direct or a twin) that is fastest in place for its schedules
+ *      (tt_exec_choose_alt), as `run` does.  The untuned and the transferred
+ *      model are built and timed
  *      in process, alternately, and the transferred output is checked against
  *      the untuned one.  If the transferred model is slower, each kernel is
  *      profiled in place in both, the kernels whose choice is slower in place
@@ -90,6 +95,11 @@ typedef struct tt_transfer_opts {
 typedef struct tt_transfer_kernel {
     char name[96];               /* first node */
     char class_key[128];
+    int alt_of;                  /* a Winograd twin: the index of its direct conv; else -1 */
+    int wino_m;                  /* ... and its output tile (4 for F(4x4, 3x3)) */
+    int runs;                    /* the transferred model runs this kernel (a direct conv
+                                    whose twin was chosen in place does not, nor do the
+                                    twins not chosen) */
     int weight;
     double flops;
     int candidates;              /* pool schedules of its class (and related ones, see match) */
@@ -116,6 +126,10 @@ typedef struct tt_transfer_result {
     tt_transfer_match match;     /* the rule candidates were taken by */
     int candidates, valid;       /* over all kernels */
     int kernels_improved;        /* kernels running a transferred schedule */
+    int kernels_chosen;          /* kernels with a transferred schedule written to the
+                                    database (also those whose other form runs) */
+    int winograd_untuned;        /* convs run as Winograd in the untuned model */
+    int winograd;                /* ... in the transferred model */
     double untuned_s, tuned_s, speedup;
     double max_rel_err;          /* transferred output vs untuned */
     double search_s;

@@ -13,6 +13,7 @@ typedef struct task {
     double *hist;      /* best latency after each of its rounds */
     int dead;
     int since_best;    /* rounds since the best improved */
+    int group;         /* alternative computes share one (tt_tasksched_set_groups) */
     double grad;
 } task;
 
@@ -43,6 +44,7 @@ tt_tasksched *tt_tasksched_new(int n, const double *weight, const double *flops,
     for (int i = 0; i < n; i++) {
         s->t[i].w = weight ? weight[i] : 1;
         s->t[i].flops = flops ? flops[i] : 0;
+        s->t[i].group = i;
         /* Ansor's similarity tag: the op tags and the order of magnitude of
          * the FLOPs in base 1.618 */
         snprintf(s->t[i].tag, sizeof s->t[i].tag, "%s_%d", class_key ? class_key[i] : "",
@@ -59,6 +61,12 @@ void tt_tasksched_free(tt_tasksched *s)
         free(s->t[i].hist);
     free(s->t);
     free(s);
+}
+
+void tt_tasksched_set_groups(tt_tasksched *s, const int *group)
+{
+    for (int i = 0; i < s->n; i++)
+        s->t[i].group = group ? group[i] : i;
 }
 
 static void push(task *t, double g)
@@ -79,6 +87,16 @@ void tt_tasksched_preload(tt_tasksched *s, int task, double best_latency)
 }
 
 static double best_of(const task *t) { return t->nhist ? t->hist[t->nhist - 1] : INFINITY; }
+
+/* The best latency among task i's group (its alternative computes). */
+static double group_best(const tt_tasksched *s, int i)
+{
+    double m = INFINITY;
+    for (int j = 0; j < s->n; j++)
+        if (s->t[j].group == s->t[i].group)
+            m = fmin(m, best_of(&s->t[j]));
+    return m;
+}
 
 /* grad_i as Ansor computes it; a task without a valid schedule yet is the
  * most urgent (-inf). */
@@ -101,7 +119,10 @@ static double gradient(const tt_tasksched *s, int i)
     double own = g - g / r;
     double sim = best_thr > 0 ? s->p.beta * t->flops / best_thr : own;
     double forward = fmin(own, sim) - g;
-    return t->w * (s->p.alpha * backward + (1 - s->p.alpha) * forward);
+    double d = s->p.alpha * backward + (1 - s->p.alpha) * forward;
+    /* the group runs its fastest form: only what goes below it counts */
+    double m = group_best(s, i);
+    return t->w * (fmin(g + d, m) - m);
 }
 
 int tt_tasksched_next(tt_tasksched *s)
@@ -149,7 +170,12 @@ double tt_tasksched_objective(const tt_tasksched *s, int *complete)
     double f = 0;
     int all = 1;
     for (int i = 0; i < s->n; i++) {
-        double g = best_of(&s->t[i]);
+        int first = 1; /* each group once, at its fastest form */
+        for (int j = 0; j < i && first; j++)
+            first = s->t[j].group != s->t[i].group;
+        if (!first)
+            continue;
+        double g = group_best(s, i);
         if (isfinite(g))
             f += s->t[i].w * g;
         else

@@ -40,6 +40,17 @@ tt_tasksched *tt_tasksched_new(int n, const double *weight, const double *flops,
                                const char *const *class_key, const tt_tasksched_params *p);
 void tt_tasksched_free(tt_tasksched *s);
 
+/* Alternative computes (a direct conv and its Winograd twins): tasks with the
+ * same group[i] are forms of one kernel, of which the model runs the
+ * fastest.  The objective then counts each group once, at its fastest
+ * member's latency, and a member's gradient is the change its predicted
+ * latency would make to that minimum: min(g_i + d_i, m) - m, where d_i is the
+ * ungrouped estimate alpha * backward + (1 - alpha) * forward and m the
+ * group's best (for the fastest member this is d_i itself).  A form that
+ * cannot beat its group's best gets no priority.  Without a call every task
+ * is its own group. */
+void tt_tasksched_set_groups(tt_tasksched *s, const int *group);
+
 /* Seed a task's best latency (e.g. from the database when resuming); counts
  * as one round of that task. */
 void tt_tasksched_preload(tt_tasksched *s, int task, double best_latency);

@@ -14,6 +14,7 @@ typedef struct ttask {
     const tt_dag *dag;
     const char *wkey;
     int weight;
+    int alt_of;                  /* a Winograd twin: the index of its direct kernel; else -1 */
     char name[160];
     int is_task;                 /* has a reduction: searched */
     int sched_id;                /* index in the task scheduler (-1: not a task) */
@@ -53,6 +54,7 @@ typedef struct tuner {
     tt_tune_checkpoint *cp;
     int next_cp;                 /* index in o->checkpoints */
     tt_exec *untuned;            /* the model on default schedules, for checkpoints */
+    unsigned char *untuned_alt;  /* its forms (Winograd or direct), chosen in place once */
     /* resume: measured states and throughputs for the cost model */
     int nres, capres;
     tt_state **res_states;
@@ -156,9 +158,17 @@ static double estimate(const tuner *T, int best)
 {
     double s = 0;
     for (int i = 0; i < T->nk; i++) {
+        if (T->k[i].alt_of >= 0)
+            continue;
         double l = best ? latency_of(&T->k[i]) : T->k[i].default_s;
         if (!(l > 0))
             return -1;
+        /* a conv with Winograd twins runs its fastest known form */
+        for (int j = 0; j < T->nk; j++) {
+            double lj = best ? latency_of(&T->k[j]) : T->k[j].default_s;
+            if (T->k[j].alt_of == i && lj > 0 && lj < l)
+                l = lj;
+        }
         s += T->k[i].weight * l;
     }
     return s;
@@ -585,15 +595,29 @@ static int checkpoint(tuner *T, tt_err *err)
     void *input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
     tt_model_random_input(m, input);
     double lat = 0, unt = 0;
+    /* the convs with Winograd twins run the form that is fastest in place,
+     * as `run` chooses: for the tuned model with this checkpoint's records,
+     * for the untuned one (defaults do not change) once per run */
+    unsigned char *alt = tt_xcalloc((size_t)m->nkernels + 1, 1);
+    int rc = 0;
+    if (!T->untuned_alt) {
+        T->untuned_alt = tt_xcalloc((size_t)m->nkernels + 1, 1);
+        rc = tt_exec_choose_alt(m, &eo, input, 5, T->untuned_alt, NULL, err);
+    }
     /* the untuned model is built afresh each time, after the tuned one: an
      * executor built minutes earlier, idle while the search ran, timed slower
      * than a fresh one beside it (1.01-1.07x with identical schedules), which
      * would credit the search; built second, any such edge goes to untuned */
     eo.steps = steps;
     eo.nsteps = nsteps;
-    int rc = tt_exec_build(m, &eo, &e, err);
+    if (rc == 0)
+        rc = tt_exec_choose_alt(m, &eo, input, 5, alt, NULL, err);
+    eo.use_alt = alt;
+    if (rc == 0)
+        rc = tt_exec_build(m, &eo, &e, err);
     eo.steps = NULL;
     eo.nsteps = NULL;
+    eo.use_alt = T->untuned_alt;
     tt_exec_free(T->untuned);
     T->untuned = NULL;
     if (rc == 0)
@@ -606,6 +630,7 @@ static int checkpoint(tuner *T, tt_err *err)
     free(input);
     free(steps);
     free(nsteps);
+    free(alt);
     T->t_excluded += tt_now() - t0;
     if (rc)
         return -1;
@@ -645,8 +670,8 @@ static int checkpoints_due(tuner *T, tt_err *err)
 static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int nk,
                         const tt_dag *const *dags,
                         const char *const *wkeys, const int *weights, const char *const *names,
-                        const int64_t *kernel_ids, const tt_tune_opts *o, tt_tune_result *r,
-                        tt_err *err)
+                        const int *alt_of, const int64_t *kernel_ids, const tt_tune_opts *o,
+                        tt_tune_result *r, tt_err *err)
 {
     memset(r, 0, sizeof *r);
     tuner T;
@@ -688,6 +713,7 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
         t->dag = dags[i];
         t->wkey = wkeys[i];
         t->weight = weights[i] > 0 ? weights[i] : 1;
+        t->alt_of = alt_of ? alt_of[i] : -1;
         snprintf(t->name, sizeof t->name, "%s", names[i]);
         t->kernel_id = kernel_ids[i];
         t->default_s = -1;
@@ -745,17 +771,22 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
         double *w = tt_xcalloc((size_t)T.ntasks + 1, sizeof(double));
         double *fl = tt_xcalloc((size_t)T.ntasks + 1, sizeof(double));
         const char **ck = tt_xcalloc((size_t)T.ntasks + 1, sizeof(char *));
+        int *grp = tt_xcalloc((size_t)T.ntasks + 1, sizeof(int));
         for (int j = 0; j < T.ntasks; j++) {
             const ttask *t = &T.k[T.task_of[j]];
             w[j] = t->weight;
             fl[j] = t->dag->flops;
             ck[j] = t->dag->class_key;
+            /* a direct conv and its Winograd twins: one group (its kernel index) */
+            grp[j] = t->alt_of >= 0 ? t->alt_of : T.task_of[j];
         }
         tt_tasksched_params tp = tt_tasksched_defaults();
         tp.per_round = per_round;
         tp.per_task_early_stopping = o->early_stopping;
         tp.seed = seed;
         T.ts = tt_tasksched_new(T.ntasks, w, fl, ck, &tp);
+        tt_tasksched_set_groups(T.ts, grp);
+        free(grp);
         free(w);
         free(fl);
         free(ck);
@@ -938,6 +969,7 @@ out:
     free(T.k);
     free(T.cp);
     tt_exec_free(T.untuned);
+    free(T.untuned_alt);
     free(T.task_of);
     tt_cost_model_free(T.cm);
     tt_tasksched_free(T.ts);
@@ -954,22 +986,37 @@ int tt_tune_model(tt_db *db, const char *name, const char *source, const tt_mode
         memset(r, 0, sizeof *r);
         return -1;
     }
-    int nk = tt_model_ndirect(m); /* Winograd twins: chosen at run, not searched yet */
+    /* every kernel, the Winograd twins as tasks of their own, grouped with
+     * their direct conv: the search tunes both computes and the model runs
+     * the faster (the task scheduler and the estimate count a group once) */
+    int nk = m->nkernels;
     const tt_dag **dags = tt_xcalloc((size_t)nk + 1, sizeof(tt_dag *));
     const char **wk = tt_xcalloc((size_t)nk + 1, sizeof(char *));
-    const char **names = tt_xcalloc((size_t)nk + 1, sizeof(char *));
+    char **names = tt_xcalloc((size_t)nk + 1, sizeof(char *));
     int *w = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    int *alt_of = tt_xcalloc((size_t)nk + 1, sizeof(int));
     for (int i = 0; i < nk; i++) {
-        dags[i] = m->kernels[i].dag;
-        wk[i] = m->kernels[i].workload_key;
-        names[i] = m->kernels[i].first_node;
-        w[i] = m->kernels[i].weight;
+        const tt_kernel *K = &m->kernels[i];
+        dags[i] = K->dag;
+        wk[i] = K->workload_key;
+        tt_str nm;
+        tt_str_init(&nm);
+        tt_str_cat(&nm, K->first_node);
+        if (K->alt_of >= 0)
+            tt_str_catf(&nm, " [Winograd F(%d,3)]", K->wino_m);
+        names[i] = tt_str_take(&nm);
+        w[i] = K->weight;
+        alt_of[i] = K->alt_of;
     }
-    int rc = tune_kernels(db, model_id, m, nk, dags, wk, w, names, kids, o, r, err);
+    int rc = tune_kernels(db, model_id, m, nk, dags, wk, w, (const char *const *)names, alt_of,
+                          kids, o, r, err);
+    for (int i = 0; i < nk; i++)
+        free(names[i]);
     free(dags);
     free(wk);
     free(names);
     free(w);
+    free(alt_of);
     free(kids);
     return rc;
 }
@@ -990,7 +1037,7 @@ int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts
     const char *wks[1] = {wk};
     const char *names[1] = {name};
     int w[1] = {1};
-    int rc = tune_kernels(db, model_id, NULL, 1, dags, wks, w, names, &kid, o, r, err);
+    int rc = tune_kernels(db, model_id, NULL, 1, dags, wks, w, names, NULL, &kid, o, r, err);
     free(wk);
     return rc;
 }
