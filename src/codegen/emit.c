@@ -200,6 +200,10 @@ void emit_expr(emitter *E, const tt_expr *e, int si)
         [TT_E_LT] = "<",  [TT_E_LE] = "<=", [TT_E_GT] = ">",  [TT_E_GE] = ">=",
         [TT_E_EQ] = "==", [TT_E_NE] = "!=", [TT_E_AND] = "&&", [TT_E_OR] = "||",
     };
+    if (e->kind == TT_E_MUL && E->skip && (e->args[0] == E->skip || e->args[1] == E->skip)) {
+        emit_expr(E, e->args[e->args[0] == E->skip], si);
+        return;
+    }
     switch (e->kind) {
     case TT_E_INT:
         tt_str_catf(E->o, "%lldLL", (long long)e->u.ival);
@@ -739,6 +743,8 @@ void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D)
     const tt_stage *st = &L->s->stages[si];
     const stage_info *I = &L->info[si];
     nest *N = &nests[ph];
+    int top = E->top; /* the stage's first loop (see emitter.fns) */
+    E->top = 0;
     if (li == N->n) {
         if (ph == PH_COMMON) {
             tt_str_cat(E->o, "{\n");
@@ -794,6 +800,27 @@ void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D)
     int par = ann == TT_ANN_PARALLEL && !E->in_parallel && st->nodes[node].kind == TT_ITER_SPATIAL;
     if (E->ref && li == 0 && ph != PH_UPDATE && !E->in_parallel && st->nodes[node].kind == TT_ITER_SPATIAL)
         par = 1; /* the reference parallelizes its outermost spatial loop */
+    if (par && top && !E->ref && E->par_params.len) {
+        /* the body as a function with restrict pointers (see emitter.fns) */
+        char fname[64];
+        snprintf(fname, sizeof fname, "tt_par%d_%d", st->op.uid, E->npar++);
+        tt_str body;
+        tt_str_init(&body);
+        tt_str *save = E->o;
+        E->o = &body;
+        int was = E->in_parallel;
+        E->in_parallel = 1;
+        emit_level_body(E, si, nests, ph, li, D);
+        E->in_parallel = was;
+        E->o = save;
+        tt_str_catf(&E->fns, "static inline __attribute__((always_inline)) void %s(const int64_t %s, %s)\n{\n%s%s}\n",
+                    fname, v, E->par_params.buf, E->stage_pre ? E->stage_pre : "", body.buf ? body.buf : "");
+        tt_str_free(&body);
+        tt_str_catf(E->o, "#pragma omp parallel for%s\n", N->simd[li] ? " simd" : " schedule(static)");
+        tt_str_catf(E->o, "for (int64_t %s = 0; %s < INT64_C(%lld); %s++)\n%s(%s, %s);\n", v, v, (long long)ext, v,
+                    fname, v, E->par_args.buf);
+        return;
+    }
     if (par && N->simd[li])
         tt_str_cat(E->o, "#pragma omp parallel for simd\n");
     else if (par)
@@ -876,8 +903,17 @@ static void emit_stage(emitter *E, int si)
     for (int p = 0; p < 4; p++)
         nests[p].tile_at = -1;
     plan_tile(E, si, nests);
+    size_t pre0 = E->o->len;
     define_ready(E, si, &D, start);
+    /* what the loops' body may use from before them: copied into a parallel
+     * body's function (no open guard: it would be left unclosed there) */
+    char *pre = tt_xstrdup(E->o->buf ? E->o->buf + pre0 : "");
+    E->stage_pre = pre;
+    E->top = D.nguards == 0 && st->at == TT_AT_ROOT; /* an attached stage reads its consumer's names */
     emit_loops(E, si, nests, start, 0, D);
+    E->top = 0;
+    E->stage_pre = NULL;
+    free(pre);
     for (int g = 0; g < D.nguards; g++)
         tt_str_cat(E->o, "}\n");
     tt_str_cat(E->o, "}\n");
@@ -913,6 +949,24 @@ static void emit_local_decl(emitter *E, int si)
     }
 }
 
+/* A buffer pointer of the kernel's body: `decl` (e.g. "const float
+ * *restrict b3") bound to `src`, as a local copy in every parallel loop body
+ * (rebind) and as a parameter of the parallel bodies' functions. */
+static void bind(emitter *E, const char *decl, const char *src)
+{
+    tt_str_catf(&E->rebind, "%s = %s; (void)%s;\n", decl, src, strrchr(decl, ' ') + 1);
+    tt_str_catf(&E->par_params, "%s%s", E->par_params.len ? ", " : "", decl);
+    tt_str_catf(&E->par_args, "%s%s", E->par_args.len ? ", " : "", src);
+}
+
+static void bind_fmt(emitter *E, const char *decl_fmt, const char *src_fmt, int uid)
+{
+    char d[64], sv[32];
+    snprintf(d, sizeof d, decl_fmt, uid);
+    snprintf(sv, sizeof sv, src_fmt, uid);
+    bind(E, d, sv);
+}
+
 static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out, tt_err *err)
 {
     tt_arena *a = tt_arena_new();
@@ -931,6 +985,15 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
     E.T = ref ? "double" : "float";
     E.vlanes = tt_codegen_vector_lanes();
     tt_str_init(&E.rebind);
+    tt_str_init(&E.par_params);
+    tt_str_init(&E.par_args);
+    tt_str_init(&E.fns);
+    /* the kernel's text goes after the parallel bodies' functions */
+    tt_str kern;
+    tt_str_init(&kern);
+    tt_str *final_out = out;
+    out = &kern;
+    E.o = out;
     if (ref)
         tt_str_catf(out, "void %s(float *const *args, double *out, double *mag)\n{\n", fn);
     else
@@ -1007,19 +1070,19 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                             (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid, TT_PACK_CACHE,
                             op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
                             op->uid);
-                tt_str_catf(&E.rebind, "const float *restrict b%d = k%d; (void)b%d;\n", op->uid, op->uid, op->uid);
+                bind_fmt(&E, "const float *restrict b%d", "k%d", op->uid);
             } else {
-                tt_str_catf(&E.rebind, "const float *restrict b%d = p%d; (void)b%d;\n", op->uid, op->uid, op->uid);
+                bind_fmt(&E, "const float *restrict b%d", "p%d", op->uid);
             }
             break;
         case LW_BUF_OUTPUT:
             if (ref) {
                 tt_str_catf(out, "double *const p%d = out;\ndouble *const q%d = mag;\n", op->uid, op->uid);
-                tt_str_catf(&E.rebind, "double *restrict g%d = q%d; (void)g%d;\n", op->uid, op->uid, op->uid);
+                bind_fmt(&E, "double *restrict g%d", "q%d", op->uid);
             } else {
                 tt_str_catf(out, "float *const p%d = args[%d];\n", op->uid, L.nin);
             }
-            tt_str_catf(&E.rebind, "%s *restrict b%d = p%d; (void)b%d;\n", E.T, op->uid, op->uid, op->uid);
+            bind_fmt(&E, ref ? "double *restrict b%d" : "float *restrict b%d", "p%d", op->uid);
             break;
         case LW_BUF_ROOT:
             /* declared above (with its release) in a candidate; here in a reference */
@@ -1027,11 +1090,11 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                 tt_str_catf(out, "static double *w%d;\n", op->uid);
             tt_str_catf(out, "if (!w%d) w%d = (%s *)tt_alloc(%lld);\n%s *const p%d = w%d;\n", op->uid, op->uid,
                         E.T, (long long)(numel * (ref ? 8 : 4)), E.T, op->uid, op->uid);
-            tt_str_catf(&E.rebind, "%s *restrict b%d = p%d; (void)b%d;\n", E.T, op->uid, op->uid, op->uid);
+            bind_fmt(&E, ref ? "double *restrict b%d" : "float *restrict b%d", "p%d", op->uid);
             if (ref) {
                 tt_str_catf(out, "static double *x%d;\nif (!x%d) x%d = (double *)tt_alloc(%lld);\ndouble *const q%d = x%d;\n",
                             op->uid, op->uid, op->uid, (long long)(numel * 8), op->uid, op->uid);
-                tt_str_catf(&E.rebind, "double *restrict g%d = q%d; (void)g%d;\n", op->uid, op->uid, op->uid);
+                bind_fmt(&E, "double *restrict g%d", "q%d", op->uid);
             }
             break;
         case LW_BUF_TABLE:
@@ -1042,7 +1105,7 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
                 emit_float(&E, (float)I->table[i]);
             }
             tt_str_cat(out, "};\n");
-            tt_str_catf(&E.rebind, "const float *restrict b%d = t%d; (void)b%d;\n", op->uid, op->uid, op->uid);
+            bind_fmt(&E, "const float *restrict b%d", "t%d", op->uid);
             break;
         default:
             break;
@@ -1056,6 +1119,12 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
         emit_stage(&E, si);
     }
     tt_str_cat(out, "}\n");
+    tt_str_cat(final_out, E.fns.buf ? E.fns.buf : "");
+    tt_str_cat(final_out, kern.buf ? kern.buf : "");
+    tt_str_free(&kern);
+    tt_str_free(&E.fns);
+    tt_str_free(&E.par_params);
+    tt_str_free(&E.par_args);
     tt_str_free(&E.rebind);
     tt_lower_free(&L);
     tt_arena_free(a);

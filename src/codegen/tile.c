@@ -77,6 +77,86 @@ static int64_t split_sets(const emitter *E, int si, const nest *U, int li, int64
     return 1;
 }
 
+/* The reduction variables (bit k: reduce axis k) and spatial axes (bit d)
+ * expression e reads. */
+static void expr_axes(const tt_expr *e, uint64_t *rax, uint64_t *sax)
+{
+    if (e->kind == TT_E_RAXIS)
+        *rax |= 1ull << e->u.axis;
+    else if (e->kind == TT_E_AXIS)
+        *sax |= 1ull << e->u.axis;
+    for (int i = 0; i < e->n; i++)
+        expr_axes(e->args[i], rax, sax);
+}
+
+/* A factor of a MUL tree of e (at most `depth` levels down) that is a
+ * constant-table load depending on one reduction variable and on spatial
+ * axes already defined at the tile (D); NULL if none. */
+static const tt_expr *set_factor(const emitter *E, int si, const tt_expr *e, const defs *D, int depth,
+                                 int *raxis)
+{
+    if (e->kind == TT_E_LOAD) {
+        int pi = tt_state_stage_of_uid(E->L->s, e->u.uid);
+        if (pi < 0 || E->L->info[pi].buf != LW_BUF_TABLE)
+            return NULL;
+        uint64_t rax = 0, sax = 0;
+        expr_axes(e, &rax, &sax);
+        if (rax == 0 || (rax & (rax - 1)) != 0)
+            return NULL;
+        for (int d = 0; d < E->L->s->stages[si].op.ndim; d++)
+            if ((sax >> d & 1) && !D->root[d])
+                return NULL;
+        *raxis = __builtin_ctzll(rax);
+        return e;
+    }
+    if (e->kind != TT_E_MUL || depth == 0)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        const tt_expr *f = set_factor(E, si, e->args[i], D, depth - 1, raxis);
+        if (f)
+            return f;
+    }
+    return NULL;
+}
+
+/* Winograd's transforms (data_pack, inverse): sum over r_a, r_b of
+ * X[r_a][r_b] * M[r_a][eps] * M[r_b][nu] with the four loops unrolled costs
+ * alpha^2 terms per output, where the separable form B^T (X B) costs 2 alpha
+ * (22^2 = 484 FMAs against 2 * 6 * 22 = 264 per tile and vector of F(4,3)'s
+ * data_pack).  When a register tile holds the whole reduction, the
+ * accumulator sets are the values of r_a (unrolled, so each set is one r_a)
+ * and the body leaves out the factor M[r_a][eps], each set then holds
+ * T[r_a][nu] = sum_r_b X[r_a][r_b] M[r_b][nu], which is the same chain of
+ * the same loads and constants for every eps: the C compiler's value
+ * numbering computes it once.  The sets are summed with the factor:
+ * sum_r_a M[r_a][eps] T[r_a][nu] (zero entries fold, tt_vcmulN).  Returns
+ * the factor (E->skip) and its reduction's node and extent, or NULL. */
+static const tt_expr *factor_sets(const emitter *E, int si, const nest *U, int li, const defs *D,
+                                  int64_t nacc, int *rnode, int64_t *R)
+{
+    const tt_stage *st = &E->L->s->stages[si];
+    const stage_info *I = &E->L->info[si];
+    if (E->ref || st->op.red != TT_RED_SUM || !U->tile_whole || !E->acc_vec || nacc <= 0 ||
+        I->cond)
+        return NULL;
+    int raxis = -1;
+    const tt_expr *f = set_factor(E, si, I->body, D, 3, &raxis);
+    if (!f)
+        return NULL;
+    for (int j = li; j < U->n; j++) {
+        int node = st->iters[U->pos[j]].node;
+        if (st->nodes[node].root != st->op.ndim + raxis)
+            continue;
+        int64_t ext = I->ext[node];
+        if (!U->unroll[j] || ext != st->op.raxis[raxis].extent || ext < 2 || ext * nacc > 24)
+            return NULL;
+        *rnode = node;
+        *R = ext;
+        return f;
+    }
+    return NULL; /* the reduction is split or outside the tile */
+}
+
 void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
 {
     const lowering *L = E->L;
@@ -135,7 +215,10 @@ void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
         vec_chunks(vec, E->vlanes, &VW, &nch, &VT, &VTC);
     int64_t nacc = vec ? K * ((nch ? nch : 0) + (VT ? 1 : 0)) : K;
     int rnode = -1, rolled = 0;
-    int64_t R = split_sets(E, si, U, li, nacc, &rnode, &rolled);
+    int64_t R = 1;
+    const tt_expr *factor = VT ? NULL : factor_sets(E, si, U, li, &D, nacc, &rnode, &R);
+    if (!factor)
+        R = split_sets(E, si, U, li, nacc, &rnode, &rolled);
     if (vec) {
         /* zeroed: a guarded row's accumulators are not loaded, yet updated */
         tt_str_catf(E->o, "{ tt_v%d acc[%lld] = {0};\n", VW, (long long)(R * K * (nch ? nch : 1)));
@@ -184,10 +267,25 @@ void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
         snprintf(E->acc_idx, sizeof E->acc_idx, "%s + %lld * (l%d_%d %% %lld)", base_idx, (long long)K,
                  st->op.uid, rnode, (long long)R);
     }
+    E->skip = factor;
     emit_loops(E, si, nests, PH_UPDATE, li, D);
+    E->skip = NULL;
     E->set_node = -1;
     snprintf(E->acc_idx, sizeof E->acc_idx, "%s", base_idx);
-    if (R > 1) {
+    if (factor) {
+        /* set s holds the sums of r_a = s: weighted by the factor at r_a = s */
+        int64_t n0 = K * (nch ? nch : 1);
+        int ra = st->nodes[rnode].root;
+        tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) {\ntt_v%d tt_f = tt_vsplat%d(-0.0f);\n",
+                    (long long)n0, VW, VW);
+        for (int64_t k = 0; k < R; k++) {
+            tt_str_catf(E->o, "{ const int64_t r%d_%d = %lld;\ntt_f = tt_f + tt_vcmul%d(acc[%lld + tt_k], ",
+                        st->op.uid, ra, (long long)k, VW, (long long)(k * n0));
+            emit_expr(E, factor, si);
+            tt_str_cat(E->o, ");\n}\n");
+        }
+        tt_str_cat(E->o, "acc[tt_k] = tt_f;\n}\n");
+    } else if (R > 1) {
         /* the partial sums of the other sets into set 0 */
         int64_t n0 = vec ? K * (nch ? nch : 1) : K;
         tt_str_catf(E->o, "for (int tt_s = 1; tt_s < %lld; tt_s++) {\n", (long long)R);

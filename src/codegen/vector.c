@@ -274,6 +274,10 @@ static void emit_vexpr(vctx *v, const tt_expr *e)
         return;
     }
     case TT_E_MUL:
+        if (E->skip && (e->args[0] == E->skip || e->args[1] == E->skip)) {
+            emit_vexpr(v, e->args[e->args[0] == E->skip]);
+            return;
+        }
         if (e->type == TT_T_FLOAT && (table_product(E->L, e->args[0]) || table_product(E->L, e->args[1]))) {
             int c = table_product(E->L, e->args[0]) ? 0 : 1;
             if (!varies(v, e->args[c])) {
