@@ -503,7 +503,20 @@ static void test_no_sources(void)
     o.threads = 1;
     o.repeat = 3;
     tt_transfer_result r;
+    /* a transfer that fails (an unknown source) writes nothing: no model row */
+    const char *nope[1] = {"nope"};
+    o.nfrom = 1;
+    o.from = nope;
+    CHECK(tt_transfer_model(db, "tiny", "tiny", m, &o, &r, &err) == -1 && strstr(err.msg, "'nope'"));
+    tt_transfer_result_free(&r);
+    int64_t mid = 0;
+    tt_err e2 = {0};
+    CHECK(tt_db_model_id(db, "tiny", &mid, &e2) == 0);
+    o.nfrom = 0;
+    o.from = NULL;
+    memset(&err, 0, sizeof err);
     CHECK_MSG(tt_transfer_model(db, "tiny", "tiny", m, &o, &r, &err) == 0, "%s", err.msg);
+    CHECK(tt_db_model_id(db, "tiny", &mid, &e2) == 1); /* registered once it succeeded */
     CHECK(r.nsources == 0 && r.candidates == 0 && r.kernels_improved == 0);
     CHECK(r.speedup == 1 && r.tuned_s == r.untuned_s && r.untuned_s > 0);
     CHECK_MSG(strstr(r.note, "no model in the database shares a kernel class"), "note: %s", r.note);

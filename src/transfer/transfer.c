@@ -996,8 +996,10 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
         x->default_s = x->best_s = x->chosen_s = -1;
         X.K[k].choice = -1;
     }
-    if (tt_db_add_model(db, name, source, m, &X.tid, X.kids, err) || pick_sources(&X, err) ||
-        fill_pool(&X, err))
+    /* nothing is written before the end: a transfer that fails leaves the
+     * database as it was (the target's id, if it is there already, only
+     * keeps its own records out of the pool) */
+    if (tt_db_model_id(db, name, &X.tid, err) < 0 || pick_sources(&X, err) || fill_pool(&X, err))
         goto out;
     say(o, "%d source model%s, %d pooled schedules", r->nsources, r->nsources == 1 ? "" : "s",
         X.P.n);
@@ -1039,7 +1041,7 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
         }
     }
     r->speedup = r->tuned_s > 0 ? r->untuned_s / r->tuned_s : 1;
-    if (write_choices(&X, err))
+    if (tt_db_add_model(db, name, source, m, &X.tid, X.kids, err) || write_choices(&X, err))
         goto out;
     rc = 0;
 out:

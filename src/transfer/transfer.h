@@ -34,8 +34,9 @@
  *      are reset to the default (tt_transfer_resets), and the model is
  *      measured again; if it is still slower, every kernel is reset: the
  *      result is never slower than untuned.
- *   7. The chosen records are written to the database (origin transferred,
- *      source model = where the schedule came from), in one transaction.
+ *   7. Only now is anything written: the target model and its kernels are
+ *      registered, and the chosen records written (origin transferred,
+ *      source model = where the schedule came from), each in one transaction.
  *
  * Search time = wall time of all of the above from the first database read
  * to the last write (replay, builds, measurements, end-to-end checks).
