@@ -14,6 +14,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -22,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -851,6 +853,30 @@ static int on_steps(void *ctx, const tt_db_row *row)
  * the database is intact and holds whole batches only; the same command
  * again resumes (says how many trials it resumed), finishes the budget, and
  * never measures a state twice. */
+/* How many processes have their working directory under dir. */
+static int procs_with_cwd_under(const char *dir)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    int n = 0;
+    size_t len = strlen(dir);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char link[300], target[1024];
+        snprintf(link, sizeof link, "/proc/%s/cwd", e->d_name);
+        ssize_t k = readlink(link, target, sizeof target - 1);
+        if (k <= 0)
+            continue;
+        target[k] = 0;
+        n += !strncmp(target, dir, len);
+    }
+    closedir(d);
+    return n;
+}
+
 static void test_tune_kill_resume(void)
 {
     if (!have_transtune())
@@ -860,6 +886,11 @@ static void test_tune_kill_resume(void)
     snprintf(dir, sizeof dir, "%s/tt-test-tune-kill.XXXXXX", t && *t ? t : "/tmp");
     CHECK(mkdtemp(dir));
     snprintf(db, sizeof db, "%s/k.db", dir);
+    /* the tuner's temporary folders in a TMPDIR of its own, to see what a
+     * kill leaves there */
+    char tmpd[320];
+    snprintf(tmpd, sizeof tmpd, "%s/tmp", dir);
+    CHECK(mkdir(tmpd, 0700) == 0);
     char *argv[] = {TRANSTUNE, "tune-kernel", "dense", "--m", "8", "--n", "32", "--k", "64",
                     "--db", db, "--trials", "41", "--per-round", "8", "--threads", "1",
                     "--quiet", "--json", NULL};
@@ -869,6 +900,7 @@ static void test_tune_kill_resume(void)
     CHECK(pid >= 0);
     if (pid == 0) {
         setpgid(0, 0);
+        setenv("TMPDIR", tmpd, 1);
         int nul = open("/dev/null", O_RDWR);
         if (nul >= 0) {
             dup2(nul, 0);
@@ -905,6 +937,24 @@ static void test_tune_kill_resume(void)
     int64_t killed_at = db_records(db);
     fprintf(stderr, "    killed with %lld records committed\n", (long long)killed_at);
     CHECK(killed_at >= 17 && killed_at < 41 && (killed_at - 1) % 8 == 0);
+    /* its compilers and runners die with it (they work in its folders):
+     * within 0.2 s, where a compile takes longer */
+    int left = -1;
+    for (int i = 0; i < 20 && left != 0; i++) {
+        left = procs_with_cwd_under(tmpd);
+        if (left) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    CHECK_MSG(left == 0, "%d processes of the killed tuner still run in %s", left, tmpd);
+    /* a folder as a tuner killed in the middle of a build leaves it (whether
+     * this one was depends on the moment of the kill) */
+    {
+        char stale[400];
+        snprintf(stale, sizeof stale, "%s/tt-eval-%ld-zzzzzz", tmpd, (long)pid);
+        CHECK(mkdir(stale, 0700) == 0);
+    }
     {
         tt_db *h = NULL;
         tt_err err = {0};
@@ -913,9 +963,28 @@ static void test_tune_kill_resume(void)
         tt_db_close(h);
         CHECK_MSG(ok, "%s", err.msg);
     }
-    /* the same command again */
-    CHECK(run_argv(300, argv) == 0);
+    /* the same command again (in the same TMPDIR): it also removes the
+     * folders the killed one left */
+    setenv("TMPDIR", tmpd, 1);
+    int rr = run_argv(300, argv);
+    if (t && *t)
+        setenv("TMPDIR", t, 1);
+    else
+        unsetenv("TMPDIR");
+    CHECK(rr == 0);
     CHECK_EXIT(0);
+    {
+        char pat[64];
+        snprintf(pat, sizeof pat, "-%ld-", (long)pid);
+        DIR *dd = opendir(tmpd);
+        int stale = 0;
+        struct dirent *de;
+        while (dd && (de = readdir(dd)))
+            stale += !strncmp(de->d_name, "tt-", 3) && strstr(de->d_name, pat) != NULL;
+        if (dd)
+            closedir(dd);
+        CHECK_MSG(stale == 0, "%d folders of the killed tuner left in %s", stale, tmpd);
+    }
     json_error_t je;
     json_t *o = json_loads(R.out, 0, &je);
     CHECK_MSG(o, "not JSON: %s", R.out);

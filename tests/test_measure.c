@@ -7,7 +7,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../src/measure/measure.h"
@@ -573,6 +578,104 @@ static void test_threads(void)
     }
 }
 
+/* Folders of processes killed with SIGKILL are removed by the next sweep;
+ * those of live processes and names not made by tt_temp_dir_in stay. */
+static void test_temp_sweep(void)
+{
+    char base[256];
+    make_tmpdir(base, sizeof base);
+    CHECK(base[0]);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char a[400], b[400], c[400], d[400];
+    snprintf(a, sizeof a, "%s/tt-eval-%ld-abcdef", base, (long)dead);
+    snprintf(b, sizeof b, "%s/tt-eval-%ld-ghijkl", base, (long)getpid());
+    snprintf(c, sizeof c, "%s/tt-eval-mnopqr", base);
+    snprintf(d, sizeof d, "%s/tt-run-%ld-stuvwx", base, (long)dead);
+    CHECK(mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0 && mkdir(c, 0700) == 0 && mkdir(d, 0700) == 0);
+    char f[420];
+    snprintf(f, sizeof f, "%s/x.so", d); /* with contents */
+    FILE *fp = fopen(f, "w");
+    CHECK(fp && fputs("x", fp) >= 0 && fclose(fp) == 0);
+    CHECK(tt_temp_sweep(base) == 2);
+    struct stat st;
+    CHECK(stat(a, &st) != 0 && stat(d, &st) != 0);
+    CHECK(stat(b, &st) == 0 && stat(c, &st) == 0);
+    /* and tt_temp_dir_in names its folders so */
+    char made[400];
+    tt_err err = {0};
+    CHECK(tt_temp_dir_in(base, "tt-build", made, sizeof made, &err) == 0);
+    char want[64];
+    snprintf(want, sizeof want, "/tt-build-%ld-", (long)getpid());
+    CHECK_MSG(strstr(made, want), "%s", made);
+    rm_tree(base);
+}
+
+/* Is pid gone (or a zombie)? */
+static int proc_gone(long pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+/* `transtune-runner --exec` (how tt_build runs compilers) dies with its
+ * parent and takes its child along: a tuner killed with SIGKILL leaves no
+ * compiler behind. */
+static void test_exec_dies_with_parent(void)
+{
+    char dir[256];
+    make_tmpdir(dir, sizeof dir);
+    CHECK(dir[0]);
+    char pidf[300], script[400];
+    snprintf(pidf, sizeof pidf, "%s/pid", dir);
+    snprintf(script, sizeof script, "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 30", pidf, pidf, pidf);
+    pid_t parent = fork();
+    if (parent == 0) {
+        pid_t sup = fork();
+        if (sup == 0) {
+            execl("build/transtune-runner", "transtune-runner", "--exec", "sh", "-c", script, (char *)NULL);
+            _exit(127);
+        }
+        pause();
+        _exit(0);
+    }
+    long child = 0;
+    for (int i = 0; i < 500 && child <= 0; i++) {
+        FILE *f = fopen(pidf, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &child) != 1)
+                child = 0;
+            fclose(f);
+        }
+        if (child <= 0)
+            usleep(10000);
+    }
+    CHECK_MSG(child > 0, "the supervised command did not start");
+    CHECK(!proc_gone(child));
+    kill(parent, SIGKILL);
+    waitpid(parent, NULL, 0);
+    int gone = 0;
+    for (int i = 0; i < 300 && !gone; i++) {
+        gone = proc_gone(child);
+        if (!gone)
+            usleep(10000);
+    }
+    if (!gone)
+        kill((pid_t)child, SIGKILL);
+    CHECK_MSG(gone, "the supervised command outlived its supervisor's parent");
+    rm_tree(dir);
+}
+
 const tt_test tests_measure[] = {
     {"threads", test_threads},
     {"defaults", test_defaults},
@@ -591,5 +694,7 @@ const tt_test tests_measure[] = {
     {"build_gcc", test_build_gcc},
     {"build_timeout", test_build_timeout},
     {"build_no_compiler", test_build_no_compiler},
+    {"temp_sweep", test_temp_sweep},
+    {"exec_dies_with_parent", test_exec_dies_with_parent},
     {NULL, NULL},
 };

@@ -207,6 +207,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    /* the temporary folders of earlier runs that were killed (SIGKILL cannot
+     * be caught) go before this run makes its own */
+    tt_temp_sweep(NULL);
     if (!strcmp(cmd, "replay"))
         return cmd_replay(argc - 1, argv + 1);
     if (!strcmp(cmd, "kernel"))

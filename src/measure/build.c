@@ -441,12 +441,8 @@ static int build_make_dir(const char *workdir, char *out, size_t cap, tt_err *er
     } else if (mkdir(base, 0755) != 0 && errno != EEXIST) {
         return tt_err_set(err, "cannot create work dir %s: %s", base, strerror(errno));
     }
-    char tmpl[PATH_MAX];
-    snprintf(tmpl, sizeof tmpl, "%s/tt-build-XXXXXX", base);
-    if (!mkdtemp(tmpl))
-        return tt_err_set(err, "cannot create a directory in %s: %s", base, strerror(errno));
-    if (!realpath(tmpl, out))
-        return tt_err_set(err, "cannot resolve %s: %s", tmpl, strerror(errno));
+    if (tt_temp_dir_in(base, "tt-build", out, cap, err))
+        return -1;
     /* so_path is 512 bytes: leave room for "/unit_<k>_<j>.so". */
     if (strlen(out) + 48 >= sizeof(((tt_build_item *)0)->so_path) || strlen(out) + 48 >= cap)
         return tt_err_set(err, "work dir path too long: %s", out);
@@ -542,9 +538,31 @@ int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, 
     const char *req = build_required_flags(cc);
     size_t wlen = strlen(cc) + strlen(opt) + strlen(req) + 3;
     char *words = tt_xmalloc(2 * wlen);
-    c.argv = tt_xcalloc(wlen + 8, sizeof(char *));
-    int na = build_split(cc, words, c.argv, 0);
-    if (na == 0) {
+    c.argv = tt_xcalloc(wlen + 10, sizeof(char *));
+    /* the compiler runs under `transtune-runner --exec`, which dies with this
+     * process and takes the compiler's whole process group with it (the
+     * compiler's own children would outlive a killed driver); without a
+     * runner at hand, or with TT_BUILD_SUPERVISE=0, it runs directly */
+    char runner[PATH_MAX];
+    int sup = 0;
+    const char *sv = getenv("TT_BUILD_SUPERVISE");
+    if (!(sv && !strcmp(sv, "0"))) {
+        tt_runner_locate(NULL, runner, sizeof runner);
+        sup = access(runner, X_OK) == 0;
+    }
+    if (sup) {
+        /* a compiler that cannot be started is the build's error, as when it
+         * is spawned directly (the runner would only exit with 127) */
+        char first[PATH_MAX], found[PATH_MAX];
+        if (!build_word(cc, 0, first, sizeof first) || !build_which(first, found, sizeof found)) {
+            free(words), free(c.argv);
+            return tt_err_set(err, "cannot start %s: no such executable", first[0] ? first : cc);
+        }
+        c.argv[0] = runner;
+        c.argv[1] = "--exec";
+    }
+    int na = build_split(cc, words, c.argv, sup ? 2 : 0);
+    if (na == (sup ? 2 : 0)) {
         free(words), free(c.argv);
         return tt_err_set(err, "tt_build: empty compiler command");
     }

@@ -134,6 +134,11 @@ double tt_result_anchor_median(const tt_result *r);
 int tt_run_candidate(const tt_run_opts *o, const char *so_path, const char *fn, const tt_io *io,
                      const tt_ref *ref, double tol_factor, tt_result *res, tt_err *err);
 
+/* The runner binary: given (if not NULL or empty), $TT_RUNNER, transtune-runner
+ * beside this executable, or build/transtune-runner relative to the working
+ * directory. */
+void tt_runner_locate(const char *given, char *out, size_t cap);
+
 /* ---- child processes (shared by build and run) ----------------------------
  * A child is started with posix_spawn (fork+exec semantics, safe in a process
  * whose OpenMP threads exist) in its own process group, so that a timeout

@@ -38,11 +38,9 @@ typedef struct run_out {
     size_t len;
 } run_out;
 
-/* opts->runner, $TT_RUNNER, transtune-runner beside this executable, or
- * build/transtune-runner relative to the working directory. */
-static void run_locate(const tt_run_opts *o, char *out, size_t cap)
+void tt_runner_locate(const char *given, char *out, size_t cap)
 {
-    const char *r = o->runner;
+    const char *r = given;
     if (!r || !*r)
         r = getenv("TT_RUNNER");
     if (r && *r) {
@@ -151,12 +149,12 @@ static int run_child(const tt_run_opts *o, const char *so, const char *fn, const
     double timeout_s = o->timeout_s > 0 ? o->timeout_s : 10;
 
     char runner[PATH_MAX];
-    run_locate(o, runner, sizeof runner);
-    const char *tmp = getenv("TMPDIR");
+    tt_runner_locate(o->runner, runner, sizeof runner);
     char dir[PATH_MAX], outp[PATH_MAX + 16], resp[PATH_MAX + 16], logp[PATH_MAX + 16];
-    snprintf(dir, sizeof dir, "%s/tt-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
-        return tt_err_set(err, "run: cannot create %s: %s", dir, strerror(errno));
+    if (tt_temp_dir("tt-run", dir, sizeof dir, err)) {
+        tt_err_prefix(err, "run: ");
+        return -1;
+    }
     snprintf(outp, sizeof outp, "%s/out.bin", dir);
     snprintf(resp, sizeof resp, "%s/result.txt", dir);
     snprintf(logp, sizeof logp, "%s/log.txt", dir);

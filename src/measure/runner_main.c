@@ -74,6 +74,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <emmintrin.h>
@@ -378,8 +379,53 @@ static int runner_time(runner_cand_fn f, runner_cand_fn g, float **args, const i
     return (int)number;
 }
 
+/* --exec CMD ARGS...: run CMD as a child and die with the parent, taking the
+ * whole process group along (tt_build runs compilers this way: a compiler
+ * driver killed alone leaves cc1 and the linker running).  The exit status is
+ * CMD's. */
+static void supervise_term(int sig)
+{
+    (void)sig;
+    kill(-getpgrp(), SIGKILL);
+    _exit(137);
+}
+
+static int supervise(char **cmd)
+{
+    pid_t parent = getppid();
+    if (getpgrp() != getpid())
+        setpgid(0, 0); /* never signal a group that is not ours */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = supervise_term;
+    sigaction(SIGTERM, &sa, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) /* the parent died before prctl */
+        supervise_term(SIGTERM);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "transtune-runner: cannot fork: %s\n", strerror(errno));
+        return 127;
+    }
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        execvp(cmd[0], cmd);
+        fprintf(stderr, "transtune-runner: cannot run %s: %s\n", cmd[0], strerror(errno));
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return 127;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return 128 + WTERMSIG(st);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "--exec"))
+        return supervise(argv + 2);
     runner_args a = {0};
     runner_parse(argc, argv, &a);
     result_path = a.result;

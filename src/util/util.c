@@ -2,7 +2,11 @@
 #define _XOPEN_SOURCE 700
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -307,13 +311,20 @@ int64_t tt_host_cache_bytes(int level)
     return v > 0 ? (int64_t)v : 0;
 }
 
-int tt_temp_dir(const char *prefix, char *buf, size_t n, tt_err *err)
+const char *tt_temp_base(void)
 {
     const char *base = getenv("TMPDIR");
-    if (!base || !*base)
-        base = "/tmp";
+    return base && *base ? base : "/tmp";
+}
+
+int tt_temp_dir_in(const char *base, const char *prefix, char *buf, size_t n, tt_err *err)
+{
+    if (!base)
+        base = tt_temp_base();
     char tmpl[PATH_MAX];
-    if (snprintf(tmpl, sizeof tmpl, "%s/%s-XXXXXX", base, prefix) >= (int)sizeof tmpl)
+    /* the creator's pid in the name: tt_temp_sweep removes the folders of
+     * processes that died without cleaning up (kill -9) */
+    if (snprintf(tmpl, sizeof tmpl, "%s/%s-%ld-XXXXXX", base, prefix, (long)getpid()) >= (int)sizeof tmpl)
         return tt_err_set(err, "temporary directory path too long under %s", base);
     if (!mkdtemp(tmpl))
         return tt_err_set(err, "cannot create a directory in %s: %s", base, strerror(errno));
@@ -335,4 +346,44 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 int tt_remove_tree(const char *path)
 {
     return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+int tt_temp_dir(const char *prefix, char *buf, size_t n, tt_err *err)
+{
+    return tt_temp_dir_in(NULL, prefix, buf, n, err);
+}
+
+int tt_temp_sweep(const char *base)
+{
+    if (!base)
+        base = tt_temp_base();
+    DIR *d = opendir(base);
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        /* tt-<word>-<pid>-XXXXXX, as tt_temp_dir_in names them */
+        const char *s = e->d_name;
+        if (strncmp(s, "tt-", 3) != 0)
+            continue;
+        const char *dash = strchr(s + 3, '-');
+        if (!dash || dash == s + 3)
+            continue;
+        char *end;
+        long pid = strtol(dash + 1, &end, 10);
+        if (end == dash + 1 || *end != '-' || strlen(end + 1) != 6 || pid <= 0)
+            continue;
+        /* a live process, or one of another user (EPERM), keeps its folder */
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[PATH_MAX];
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%s", base, s) >= (int)sizeof path ||
+            lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+            continue;
+        removed += tt_remove_tree(path) == 0;
+    }
+    closedir(d);
+    return removed;
 }

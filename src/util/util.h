@@ -81,6 +81,16 @@ int tt_exe_dir(char *buf, size_t n);
 /* A fresh private directory PREFIX-XXXXXX under $TMPDIR (else /tmp), its
  * absolute path in buf: 0, or -1 with err set. */
 int tt_temp_dir(const char *prefix, char *buf, size_t n, tt_err *err);
+/* The same under base (NULL: $TMPDIR, else /tmp).  Names are
+ * <prefix>-<pid>-XXXXXX. */
+int tt_temp_dir_in(const char *base, const char *prefix, char *buf, size_t n, tt_err *err);
+/* $TMPDIR, else /tmp. */
+const char *tt_temp_base(void);
+/* Remove the folders tt_temp_dir_in made under base (NULL: tt_temp_base())
+ * for processes that no longer exist (a process killed with SIGKILL cannot
+ * clean up); folders of live processes and of other users are kept.
+ * Returns how many were removed. */
+int tt_temp_sweep(const char *base);
 
 /* Remove path and everything under it, never following a symbolic link: 0,
  * or -1 if something could not be removed. */
