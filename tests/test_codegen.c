@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "../src/codegen/codegen.h"
+#include "../src/codegen/lower.h"
 #include "../src/measure/measure.h"
 #include "../src/record/identify.h"
 #include "../src/record/record.h"
@@ -882,6 +883,71 @@ static void test_rolled_sets(void)
     free(rec);
 }
 
+/* Max pooling with its window fused, split and rfactored, and the pad stage
+ * computed at the rfactor stage (what the search's rfactor sketch makes of a
+ * pool, as TVM's does): the pad region per attach point is the window's few
+ * rows and columns.  Its indices are not affine (floordiv / floormod of the
+ * fused window), and the region was the whole padded image: 3.6e4 x the work,
+ * 6.5 s or past the runner's timeout instead of 0.05-1 ms on ResNet-18's
+ * 112x112x64 pool.  Each schedule is also built, run and checked. */
+static void test_rfactor_pool_regions(void)
+{
+    static const char *const steps[4] = {
+        "[[\"FU\",2,[4,5]],[\"SP\",2,4,9,[3],1],[\"RF\",2,4,4],[\"CA\",2,3,1],[\"CA\",1,2,3],"
+        "[\"FU\",3,[0,1]],[\"AN\",3,0,3],[\"AN\",1,3,2]]",
+        "[[\"FU\",2,[4,5]],[\"SP\",2,4,9,[3],1],[\"RF\",2,4,4],[\"CA\",2,3,2],[\"CA\",1,2,4],"
+        "[\"FU\",3,[0,1]],[\"AN\",3,0,3],[\"AN\",1,3,2]]",
+        "[[\"FU\",2,[4,5]],[\"SP\",2,4,9,[1],1],[\"RF\",2,4,4],[\"CR\",3],[\"CA\",2,3,2],"
+        "[\"CA\",1,2,4],[\"FU\",3,[0,1]],[\"AN\",3,0,3],[\"AN\",1,3,2]]",
+        "[[\"FU\",2,[4,5]],[\"SP\",2,4,9,[3],1],[\"RF\",2,4,4],[\"CR\",3],[\"CA\",2,3,3],"
+        "[\"CA\",1,2,4],[\"FU\",3,[0,1]],[\"AN\",3,0,3],[\"AN\",1,3,2]]",
+    };
+    /* the largest pad region each may need, in elements (rows x cols x channels) */
+    static const int64_t most[4] = {9, 3, 9, 3};
+    tcase cs[4];
+    for (int i = 0; i < 4; i++) {
+        tt_pool_params p;
+        memset(&p, 0, sizeof p);
+        p.kind = TT_POOL_MAX;
+        p.n = 1;
+        p.h = p.w = 29;
+        p.c = 16;
+        p.kh = p.kw = 3;
+        p.stride_h = p.stride_w = 2;
+        p.pad_t = p.pad_l = p.pad_b = p.pad_r = 1;
+        tt_err err = {0};
+        tt_dag *d = tt_build_pool2d_nhwc(&p, NULL, &err);
+        tt_record rec;
+        memset(&rec, 0, sizeof rec);
+        CHECK_MSG(d && tt_steps_parse(steps[i], rec.steps, TT_MAX_STEPS, &rec.nsteps, &err) == 0, "%s", err.msg);
+        char name[64];
+        snprintf(name, sizeof name, "rfactor pool schedule %d", i);
+        fixed_case(&cs[i], name, d, "max_pool2d 1x29x29x16 3x3 s2 p1", &rec, 0);
+        CHECK_MSG(!cs[i].refused, "%s", cs[i].msg);
+        if (cs[i].refused)
+            continue;
+        tt_arena *a = tt_arena_new();
+        lowering L;
+        int lrc = tt_lower(&L, cs[i].state, a, 0, &err);
+        CHECK_MSG(lrc == 0, "%s", err.msg);
+        int64_t size = -1;
+        for (int si = 0; lrc == 0 && si < cs[i].state->nstages; si++)
+            if (!strcmp(cs[i].state->stages[si].op.name, "pad_temp")) {
+                size = 1;
+                for (int dd = 0; dd < cs[i].state->stages[si].op.ndim; dd++)
+                    size *= L.info[si].R[dd];
+            }
+        CHECK_MSG(size > 0 && size <= most[i], "schedule %d: pad region of %lld elements", i, (long long)size);
+        tt_lower_free(&L);
+        tt_arena_free(a);
+    }
+    int nrun = 0;
+    int bad = run_cases(cs, 4, &nrun);
+    CHECK_MSG(bad == 0 && nrun == 4, "%d of %d wrong or failed", bad, nrun);
+    for (int i = 0; i < 4; i++)
+        case_free(&cs[i]);
+}
+
 /* A concat along channels whose inputs are not multiples of the vector width
  * (ShuffleNet's 58 + 58): vector statements where no input boundary falls
  * inside the lanes, lane by lane where one does (vector.c, split mode).  The
@@ -1095,6 +1161,7 @@ const tt_test tests_codegen[] = {
     {"widen_vectors", test_widen_vectors},
     {"weight_prefetch", test_weight_prefetch},
     {"rolled_sets", test_rolled_sets},
+    {"rfactor_pool_regions", test_rfactor_pool_regions},
     {"resnet_conv_record", test_resnet_conv_record},
     {"checker_catches_wrong", test_checker_catches_wrong},
     {"prelude_math", test_prelude_math},
