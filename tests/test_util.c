@@ -1,6 +1,6 @@
 /* test_util.c - the temporary-directory helpers that every build relies on
  * to leave nothing behind; outside files read with bounds; out-of-memory
- * reported. */
+ * reported; error-message prefixes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,10 +180,26 @@ static void test_xmalloc_failure_message(void)
     CHECK_MSG(strstr(buf, "out of memory") && strstr(buf, want), "stderr: '%s'", buf);
 }
 
+/* An error message gets one ": " between a context and the message, even
+ * from a context written with its own separator; a context that already
+ * heads the message is not repeated. */
+static void test_err_prefix_separators(void)
+{
+    tt_err err = {0};
+    tt_err_set(&err, "bad thing");
+    tt_err_prefix(&err, "%s: ", "file.npy");
+    tt_err_prefix(&err, "header:");
+    tt_err_prefix(&err, "run");
+    CHECK_MSG(!strcmp(err.msg, "run: header: file.npy: bad thing"), "'%s'", err.msg);
+    tt_err_prefix(&err, "run");
+    CHECK_MSG(!strcmp(err.msg, "run: header: file.npy: bad thing"), "'%s'", err.msg);
+}
+
 const tt_test tests_util[] = {
     {"temp_dir_remove_tree", test_temp_dir_remove_tree},
     {"read_file_refuses_non_regular", test_read_file_refuses_non_regular},
     {"read_file_limit", test_read_file_limit},
     {"xmalloc_failure_message", test_xmalloc_failure_message},
+    {"err_prefix_separators", test_err_prefix_separators},
     {NULL, NULL},
 };

@@ -216,7 +216,7 @@ int tt_npy_parse_mem(const void *buf, size_t len, tt_npy *out, tt_err *err)
                           len - pre);
     npy_hdr h;
     if (npy_parse_header((const char *)b + pre, hlen, &h, err)) {
-        tt_err_prefix(err, ".npy header: ");
+        tt_err_prefix(err, ".npy header");
         return -1;
     }
     if (h.fortran)
@@ -285,7 +285,7 @@ int tt_npy_read(const char *path, tt_npy *out, tt_err *err)
     int rc = tt_npy_parse_mem(buf, len, out, err);
     free(buf);
     if (rc)
-        tt_err_prefix(err, "%s: ", path);
+        tt_err_prefix(err, "%s", path);
     return rc;
 }
 

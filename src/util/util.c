@@ -34,6 +34,15 @@ void tt_err_prefix(tt_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
+    /* the separator is ours: a context written with its own (": ") would
+     * double it, as "FILE: : .npy header: : ..." did */
+    size_t n = strlen(pre);
+    while (n > 0 && (pre[n - 1] == ' ' || pre[n - 1] == ':'))
+        pre[--n] = 0;
+    /* a context that already heads the message ("x.onnx: x.onnx: ...")
+     * adds nothing */
+    if (n == 0 || (!strncmp(err->msg, pre, n) && !strncmp(err->msg + n, ": ", 2)))
+        return;
     memcpy(old, err->msg, sizeof old);
     snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
 }

@@ -23,7 +23,10 @@ typedef struct tt_err {
 /* Record an error (printf format).  No-op if err is NULL or already set.
  * Always returns -1 so callers can write `return tt_err_set(e, ...)`. */
 int tt_err_set(tt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prepend context ("while X: ") to an already-set message. */
+/* Prepend context to an already-set message: "CONTEXT: message".  The
+ * ": " is added here, so write the context without it (one given with a
+ * trailing ':' or spaces has them dropped); a context that already heads
+ * the message is not repeated. */
 void tt_err_prefix(tt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tt_err_clear(tt_err *err);
 
