@@ -803,9 +803,10 @@ static void test_bad_models(void)
         CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, bad[i].msg),
                   "run %s: exit %d, stderr: %s", bad[i].file, R.code, R.err);
     }
-    /* an input of the wrong size, and usage errors */
+    /* an input of the wrong shape, and usage errors */
     CHECK(run_tt(60, "run", "tiny", "--input", "tests/data/onnx/convnet.out.npy", (char *)NULL) == 0);
-    CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, "takes 3072 float"), "%s", R.err);
+    CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, "takes float32 (1, 3, 32, 32) (NCHW"), "%s",
+              R.err);
     CHECK(run_tt(10, "run", (char *)NULL) == 0);
     CHECK(R.exited && R.code == 2 && strstr(R.err, "usage"));
     CHECK(run_tt(10, "run", "tiny", "--repeat", "0", (char *)NULL) == 0);
@@ -1096,6 +1097,45 @@ static int write_input(const char *dir, const char *name, tt_dtype dt, int ndim,
     return rc;
 }
 
+/* run --input checks the whole shape, not the element count: tiny takes
+ * float32 (1, 3, 32, 32) in its ONNX layout, NCHW; (3, 32, 32) (no batch
+ * dimension), (1, 32, 32, 3) (NHWC) and int64 (1, 3, 32, 32) are refused
+ * with both shapes and the layout in the message; (1, 3, 32, 32) runs. */
+static void test_run_input_shape(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[4096], path[4352];
+    tt_err err = {0};
+    CHECK_MSG(tt_temp_dir("tt-test-cli-input", dir, sizeof dir, &err) == 0, "%s", err.msg);
+    static const struct {
+        const char *name, *shape_text;
+        tt_dtype dt;
+        int ndim;
+        int64_t shape[4];
+    } bad[] = {
+        {"chw.npy", "float32 (3, 32, 32)", TT_DT_FLOAT, 3, {3, 32, 32}},
+        {"nhwc.npy", "float32 (1, 32, 32, 3)", TT_DT_FLOAT, 4, {1, 32, 32, 3}},
+        {"ids.npy", "int64 (1, 3, 32, 32)", TT_DT_INT64, 4, {1, 3, 32, 32}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(write_input(dir, bad[i].name, bad[i].dt, bad[i].ndim, bad[i].shape, path,
+                          sizeof path) == 0);
+        CHECK(run_tt(60, "run", "tiny", "--input", path, "--repeat", "1", "--winograd", "off",
+                     (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, path) &&
+                  strstr(R.err, bad[i].shape_text) &&
+                  strstr(R.err, "the model's input 'input' takes float32 (1, 3, 32, 32) (NCHW"),
+                  "%s: exit %d, stderr: %s", bad[i].name, R.code, R.err);
+    }
+    int64_t nchw[4] = {1, 3, 32, 32};
+    CHECK(write_input(dir, "nchw.npy", TT_DT_FLOAT, 4, nchw, path, sizeof path) == 0);
+    CHECK(run_tt(300, "run", "tiny", "--input", path, "--repeat", "1", "--winograd", "off",
+                 "--json", (char *)NULL) == 0);
+    tt_remove_tree(dir);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+}
+
 /* Endless and oversize inputs are refused up front, with a message naming
  * the file, never read until memory runs out: /dev/zero and a symbolic
  * link to it as run's --input, as a model for kernels, as a log for replay
@@ -1142,6 +1182,7 @@ static void test_input_files_bounded(void)
 
 const tt_test tests_cli[] = {
     {"run_db", test_run_db},
+    {"run_input_shape", test_run_input_shape},
     {"input_files_bounded", test_input_files_bounded},
     {"run_records", test_run_records},
     {"run_vs_untuned", test_run_vs_untuned},
