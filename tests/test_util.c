@@ -178,6 +178,17 @@ static void test_xmalloc_failure_message(void)
     snprintf(want, sizeof want, "%zu bytes", SIZE_MAX / 4);
     CHECK_MSG(!(WIFEXITED(st) && WEXITSTATUS(st) == 3), "malloc of SIZE_MAX/4 succeeded");
     CHECK_MSG(strstr(buf, "out of memory") && strstr(buf, want), "stderr: '%s'", buf);
+    /* the variant for sizes from outside input reports through tt_err */
+    tt_err err = {0};
+    volatile size_t huge = SIZE_MAX / 4;
+    void *p = tt_try_malloc(huge, "in.npy", &err);
+    free(p);
+    CHECK_MSG(!p && strstr(err.msg, want) && strstr(err.msg, "for in.npy"), "'%s'", err.msg);
+    void *q = tt_try_malloc(16, "x", &err);
+    err = (tt_err){0};
+    void *r = q ? tt_try_realloc(q, huge, "x", &err) : NULL;
+    free(r ? r : q); /* a failed realloc leaves q allocated */
+    CHECK_MSG(q && !r && strstr(err.msg, want), "'%s'", err.msg);
 }
 
 /* An error message gets one ": " between a context and the message, even
