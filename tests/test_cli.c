@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "../src/db/db.h"
+#include "../src/util/npy.h"
 #include "test.h"
 
 #define TRANSTUNE "build/transtune"
@@ -804,9 +805,10 @@ static void test_bad_models(void)
         CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, bad[i].msg),
                   "run %s: exit %d, stderr: %s", bad[i].file, R.code, R.err);
     }
-    /* an input of the wrong size, and usage errors */
+    /* an input of the wrong shape, and usage errors */
     CHECK(run_tt(60, "run", "tiny", "--input", "tests/data/onnx/convnet.out.npy", (char *)NULL) == 0);
-    CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, "takes 3072 float"), "%s", R.err);
+    CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, "takes float32 (1, 3, 32, 32) (NCHW"), "%s",
+              R.err);
     CHECK(run_tt(10, "run", (char *)NULL) == 0);
     CHECK(R.exited && R.code == 2 && strstr(R.err, "usage"));
     CHECK(run_tt(10, "run", "tiny", "--repeat", "0", (char *)NULL) == 0);
@@ -1124,8 +1126,133 @@ static void test_run_vs_untuned(void)
     CHECK_MSG(p > 0 && u > 0 && fabs(sp - u / p) < 1e-4 * sp && sp > 0.2 && sp < 5, "%s", R.out);
 }
 
+/* ---- tests: outside files -------------------------------------------------- */
+
+/* Set (or with NULL unset) an environment variable for the commands that
+ * follow; the previous value is kept in *saved for env_restore. */
+static void env_set(const char *name, const char *value, char **saved)
+{
+    const char *old = getenv(name);
+    *saved = old ? strdup(old) : NULL;
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
+static void env_restore(const char *name, char *saved)
+{
+    if (saved)
+        setenv(name, saved, 1);
+    else
+        unsetenv(name);
+    free(saved);
+}
+
+/* A float32 (or int64) .npy of this shape, zero-filled, in dir. */
+static int write_input(const char *dir, const char *name, tt_dtype dt, int ndim,
+                       const int64_t *shape, char *path, size_t n)
+{
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++)
+        numel *= shape[i];
+    void *data = calloc((size_t)numel, 8);
+    tt_err err = {0};
+    snprintf(path, n, "%s/%s", dir, name);
+    int rc = data ? tt_npy_write(path, dt, ndim, shape, data, &err) : -1;
+    if (rc)
+        fprintf(stderr, "    %s\n", err.msg);
+    free(data);
+    return rc;
+}
+
+/* run --input checks the whole shape, not the element count: tiny takes
+ * float32 (1, 3, 32, 32) in its ONNX layout, NCHW; (3, 32, 32) (no batch
+ * dimension), (1, 32, 32, 3) (NHWC) and int64 (1, 3, 32, 32) are refused
+ * with both shapes and the layout in the message; (1, 3, 32, 32) runs. */
+static void test_run_input_shape(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[4096], path[4352];
+    tt_err err = {0};
+    CHECK_MSG(tt_temp_dir("tt-test-cli-input", dir, sizeof dir, &err) == 0, "%s", err.msg);
+    static const struct {
+        const char *name, *shape_text;
+        tt_dtype dt;
+        int ndim;
+        int64_t shape[4];
+    } bad[] = {
+        {"chw.npy", "float32 (3, 32, 32)", TT_DT_FLOAT, 3, {3, 32, 32}},
+        {"nhwc.npy", "float32 (1, 32, 32, 3)", TT_DT_FLOAT, 4, {1, 32, 32, 3}},
+        {"ids.npy", "int64 (1, 3, 32, 32)", TT_DT_INT64, 4, {1, 3, 32, 32}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(write_input(dir, bad[i].name, bad[i].dt, bad[i].ndim, bad[i].shape, path,
+                          sizeof path) == 0);
+        CHECK(run_tt(60, "run", "tiny", "--input", path, "--repeat", "1", "--winograd", "off",
+                     (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, path) &&
+                  strstr(R.err, bad[i].shape_text) &&
+                  strstr(R.err, "the model's input 'input' takes float32 (1, 3, 32, 32) (NCHW"),
+                  "%s: exit %d, stderr: %s", bad[i].name, R.code, R.err);
+    }
+    int64_t nchw[4] = {1, 3, 32, 32};
+    CHECK(write_input(dir, "nchw.npy", TT_DT_FLOAT, 4, nchw, path, sizeof path) == 0);
+    CHECK(run_tt(300, "run", "tiny", "--input", path, "--repeat", "1", "--winograd", "off",
+                 "--json", (char *)NULL) == 0);
+    tt_remove_tree(dir);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+}
+
+/* Endless and oversize inputs are refused up front, with a message naming
+ * the file, never read until memory runs out: /dev/zero and a symbolic
+ * link to it as run's --input, as a model for kernels, as a log for replay
+ * and db import; a .npy past TT_MAX_INPUT_BYTES. */
+static void test_input_files_bounded(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[4096], npy[4352], onnx[4352], db[4352], good[4352];
+    tt_err err = {0};
+    CHECK_MSG(tt_temp_dir("tt-test-cli-bounded", dir, sizeof dir, &err) == 0, "%s", err.msg);
+    snprintf(npy, sizeof npy, "%s/zero.npy", dir);
+    snprintf(onnx, sizeof onnx, "%s/zero.onnx", dir);
+    snprintf(db, sizeof db, "%s/t.db", dir);
+    CHECK(symlink("/dev/zero", npy) == 0 && symlink("/dev/zero", onnx) == 0);
+    const struct {
+        const char *argv[6]; /* NULL-terminated */
+        const char *file;    /* the file the message must name */
+    } runs[] = {
+        {{"run", "tiny", "--input", "/dev/zero"}, "/dev/zero"},
+        {{"run", "tiny", "--input", npy}, npy},
+        {{"kernels", onnx}, onnx},
+        {{"replay", "/dev/zero"}, "/dev/zero"},
+        {{"db", "import", "/dev/zero", "--db", db}, "/dev/zero"},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        const char *const *a = runs[i].argv;
+        CHECK(run_tt(60, a[0], a[1], a[2], a[3], a[4], (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code != 0 && strstr(R.err, runs[i].file) &&
+                  strstr(R.err, "not a regular file") && R.secs < 20,
+                  "%s %s: exit %d after %.1f s, stderr: %s", a[0], a[1], R.code, R.secs, R.err);
+    }
+    int64_t nchw[4] = {1, 3, 32, 32};
+    CHECK(write_input(dir, "good.npy", TT_DT_FLOAT, 4, nchw, good, sizeof good) == 0);
+    char *saved;
+    env_set("TT_MAX_INPUT_BYTES", "4096", &saved);
+    int rc = run_tt(60, "run", "tiny", "--input", good, "--repeat", "1", (char *)NULL);
+    env_restore("TT_MAX_INPUT_BYTES", saved);
+    tt_remove_tree(dir);
+    CHECK(rc == 0);
+    CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, good) && strstr(R.err, "TT_MAX_INPUT_BYTES"),
+              "exit %d, stderr: %s", R.code, R.err);
+}
+
 const tt_test tests_cli[] = {
     {"run_db", test_run_db},
+    {"run_input_shape", test_run_input_shape},
+    {"input_files_bounded", test_input_files_bounded},
     {"run_records", test_run_records},
     {"run_vs_untuned", test_run_vs_untuned},
     {"models_and_kernels", test_models_and_kernels},

@@ -230,11 +230,33 @@ static void npy_header_variants_and_bad_headers(void)
     tt_npy_free(&a);
 }
 
+/* A file with a bad header: the message names the file and the header's
+ * problem with one separator between them (it used to read
+ * "FILE: : .npy header: : expected ..."). */
+static void npy_error_message_separators(void)
+{
+    char path[512];
+    tmp_path(path, sizeof path, "badhdr");
+    FILE *f = fopen(path, "wb");
+    CHECK(f);
+    static const char img[] = "\x93NUMPY\x01\x00\x0e\x00{bad        }\n";
+    CHECK(fwrite(img, 1, sizeof img - 1, f) == sizeof img - 1);
+    CHECK(fclose(f) == 0);
+    tt_npy a;
+    tt_err err = {0};
+    int rc = tt_npy_read(path, &a, &err);
+    unlink(path);
+    char want[600];
+    snprintf(want, sizeof want, "%s: .npy header: expected a quoted string", path);
+    CHECK_MSG(rc != 0 && !strstr(err.msg, ": :") && strstr(err.msg, want), "'%s'", err.msg);
+}
+
 const tt_test tests_npy[] = {
     {"roundtrip_float", npy_roundtrip_float},
     {"roundtrip_int64_and_edge_ranks", npy_roundtrip_int64_and_edge_ranks},
     {"reads_numpy_files", npy_reads_numpy_files},
     {"refuses_unsupported_numpy_files", npy_refuses_unsupported_numpy_files},
     {"header_variants_and_bad_headers", npy_header_variants_and_bad_headers},
+    {"error_message_separators", npy_error_message_separators},
     {NULL, NULL},
 };

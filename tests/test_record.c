@@ -548,6 +548,63 @@ static void test_log_foreach(void)
     CHECK(rc == -1 && strstr(err.msg, "cannot open /nonexistent/tt.json"));
 }
 
+/* A log is a regular file of bounded lines: /dev/zero (one endless line) and
+ * a symbolic link to it are refused up front, a line past 1 MiB stops the
+ * reading with a message that gives its number, and TT_MAX_INPUT_BYTES
+ * bounds the whole file. */
+static void test_log_foreach_bounds(void)
+{
+    lines l;
+    memset(&l, 0, sizeof l);
+    tt_err err = {0};
+    int rc = tt_log_foreach("/dev/zero", collect, &l, &err);
+    CHECK_MSG(rc == -1 && l.n == 0 && strstr(err.msg, "/dev/zero") &&
+              strstr(err.msg, "not a regular file"), "'%s'", err.msg);
+    char link[] = "/tmp/tt_test_record_link_XXXXXX";
+    int fd = mkstemp(link);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(link);
+    CHECK(symlink("/dev/zero", link) == 0);
+    err = (tt_err){0};
+    rc = tt_log_foreach(link, collect, &l, &err);
+    unlink(link);
+    CHECK_MSG(rc == -1 && l.n == 0 && strstr(err.msg, link) &&
+              strstr(err.msg, "not a regular file"), "'%s'", err.msg);
+
+    char path[] = "/tmp/tt_test_record_XXXXXX";
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CHECK(f);
+    fputs("first\n", f);
+    for (int i = 0; i < (1 << 20) + 1; i++)
+        fputc('x', f);
+    fputs("\nthird\n", f);
+    fclose(f);
+    err = (tt_err){0};
+    rc = tt_log_foreach(path, collect, &l, &err);
+    int n1 = l.n;
+    int ok = rc == -1 && n1 == 1 && strstr(err.msg, path) && strstr(err.msg, "line 2") &&
+             strstr(err.msg, "1048576");
+    lines_free(&l);
+    const char *old = getenv("TT_MAX_INPUT_BYTES");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TT_MAX_INPUT_BYTES", "1000", 1);
+    tt_err err2 = {0};
+    int rc2 = tt_log_foreach(path, collect, &l, &err2);
+    if (saved)
+        setenv("TT_MAX_INPUT_BYTES", saved, 1);
+    else
+        unsetenv("TT_MAX_INPUT_BYTES");
+    free(saved);
+    unlink(path);
+    int ok2 = rc2 == -1 && l.n == 0 && strstr(err2.msg, path) && strstr(err2.msg, "TT_MAX_INPUT_BYTES");
+    lines_free(&l);
+    CHECK_MSG(ok, "rc %d, %d lines: '%s'", rc, n1, err.msg);
+    CHECK_MSG(ok2, "rc %d: '%s'", rc2, err2.msg);
+}
+
 static void test_name_tables(void)
 {
     for (int i = 0; i < TT_STEP_COUNT; i++)
@@ -573,6 +630,7 @@ const tt_test tests_record[] = {
     {"bad_input", test_bad_input},
     {"wkey", test_wkey},
     {"log_foreach", test_log_foreach},
+    {"log_foreach_bounds", test_log_foreach_bounds},
     {"name_tables", test_name_tables},
     {NULL, NULL},
 };

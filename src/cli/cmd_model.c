@@ -300,6 +300,48 @@ static int choose_winograd(const tt_model *m, const tt_exec_opts *eo, int wino, 
     return rc;
 }
 
+/* "float32 (1, 3, 32, 32)": an array's dtype (numpy's name) and shape. */
+static void array_text(char *buf, size_t n, tt_dtype dt, int ndim, const int64_t *shape)
+{
+    const char *name = dt == TT_DT_FLOAT ? "float32" : tt_dtype_name(dt);
+    int k = snprintf(buf, n, "%s (", name);
+    for (int i = 0; i < ndim && k > 0 && (size_t)k < n; i++)
+        k += snprintf(buf + k, n - (size_t)k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, ndim == 1 ? ",)" : ")");
+}
+
+/* Whether the array read from path has exactly the dtype and shape of the
+ * model input t (in the model's ONNX layout); if not, says so on stderr with
+ * both, the layout by name, and a hint for the two usual slips (no batch
+ * dimension; an NHWC image).  The element count alone is not enough: a
+ * (1, 32, 32, 3) image would run a (1, 3, 32, 32) model, scrambled. */
+static int input_fits(const tt_npy *a, const tt_tensor *t, const char *path)
+{
+    int same = a->dtype == t->dtype && a->ndim == t->ndim;
+    for (int i = 0; same && i < t->ndim; i++)
+        same = a->shape[i] == t->shape[i];
+    if (same)
+        return 1;
+    char have[256], want[256];
+    array_text(have, sizeof have, a->dtype, a->ndim, a->shape);
+    array_text(want, sizeof want, t->dtype, t->ndim, t->shape);
+    const char *layout = t->dtype == TT_DT_INT64 ? "batch, sequence, "
+                         : t->ndim == 4          ? "NCHW, "
+                         : t->ndim == 2          ? "batch, features, "
+                                                 : "";
+    const char *hint = "";
+    if (a->ndim == t->ndim - 1 && t->shape[0] == 1 &&
+        !memcmp(a->shape, t->shape + 1, (size_t)a->ndim * sizeof a->shape[0]))
+        hint = "; add the batch dimension (x[None] in numpy)";
+    else if (a->ndim == 4 && t->ndim == 4 && t->dtype == TT_DT_FLOAT && a->shape[0] == t->shape[0] &&
+             a->shape[1] == t->shape[2] && a->shape[2] == t->shape[3] && a->shape[3] == t->shape[1])
+        hint = "; this looks like NHWC: transpose it to NCHW (x.transpose(0, 3, 1, 2) in numpy)";
+    fprintf(stderr, "transtune run: %s holds %s; the model's input '%s' takes %s (%sthe model's "
+                    "ONNX layout)%s\n", path, have, t->name, want, layout, hint);
+    return 0;
+}
+
 static void run_help(void)
 {
     printf("usage: transtune run MODEL [--records LOG] [--db DB] [--threads N] [--repeat R] [--check]\n"
@@ -311,8 +353,10 @@ static void run_help(void)
            "schedule, run the model end to end and print its latency (median of R runs,\n"
            "default 10).  --check also runs a reference executor (every kernel unscheduled)\n"
            "on the same input and compares the outputs: max |ours - ref| / max |ref| <= 1e-3\n"
-           "passes.  --input reads the input (.npy, float32 or int64 token ids, in the\n"
-           "model's ONNX layout; default: seeded random); --output writes the output.\n"
+           "passes.  --input reads the input (.npy, float32 or int64 token ids, of exactly\n"
+           "the shape of the model's input in its ONNX layout, e.g. (1, 3, 224, 224) NCHW\n"
+           "for an image model, batch dimension included; default: seeded random);\n"
+           "--output writes the output.\n"
            "--json prints one object with latency_ms, kernels, calls, build_s and, with\n"
            "--check, max_abs_err, max_rel_err, check_passed.  --profile prints each kernel\n"
            "call's best time (on stderr).  --vs-untuned also builds the model on default\n"
@@ -417,13 +461,8 @@ int cmd_run(int argc, char **argv)
             fprintf(stderr, "transtune run: %s\n", err.msg);
             goto done;
         }
-        if (in_npy.dtype != IT->dtype || in_npy.numel != in_n) {
-            fprintf(stderr,
-                    "transtune run: %s holds %lld %s values; the model's input '%s' takes %lld %s\n",
-                    in_path, (long long)in_npy.numel, tt_dtype_name(in_npy.dtype), IT->name,
-                    (long long)in_n, tt_dtype_name(IT->dtype));
+        if (!input_fits(&in_npy, IT, in_path))
             goto done;
-        }
         input = in_npy.data;
     } else {
         input = tt_xmalloc((size_t)in_n * (size_t)tt_dtype_size(IT->dtype));

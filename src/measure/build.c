@@ -405,7 +405,8 @@ static int build_start(build_ctx *c, const build_task *t, tt_proc *p, double tim
  * mentions an error (warnings before it would crowd it out). */
 static void build_diag(const char *logpath, int status, char *out, size_t cap)
 {
-    char *log = tt_read_file(logpath, NULL, NULL);
+    /* the compiler's log, bounded (not by the input limit: it is ours) */
+    char *log = tt_read_file_max(logpath, (uint64_t)64 << 20, NULL, NULL);
     const char *s = log ? log : "";
     const char *e = strstr(s, "error");
     if (e) {

@@ -26,6 +26,7 @@
 
 #define RUN_PROTOCOL "5" /* runner_main.c's RUNNER_PROTOCOL */
 #define RUN_FAIL_COST 1e10
+#define RUN_LOG_MAX ((uint64_t)64 << 20) /* the runner's log and result file */
 
 /* What one runner process produced. */
 typedef struct run_out {
@@ -59,7 +60,7 @@ static void run_log_tail(const char *path, char *out, size_t cap)
 {
     out[0] = 0;
     size_t len = 0;
-    char *log = tt_read_file(path, &len, NULL);
+    char *log = tt_read_file_max(path, RUN_LOG_MAX, &len, NULL);
     if (!log)
         return;
     while (len > 0 && (log[len - 1] == '\n' || log[len - 1] == ' '))
@@ -211,7 +212,7 @@ static int run_child(const tt_run_opts *o, const char *so, const char *fn, const
     }
 
     char tail[256];
-    char *result = tt_read_file(resp, NULL, NULL);
+    char *result = tt_read_file_max(resp, RUN_LOG_MAX, NULL, NULL);
     /* status -1: SIGCHLD is ignored by the host, the status is lost; trust
      * the result line then. */
     int clean = status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -220,15 +221,20 @@ static int run_child(const tt_run_opts *o, const char *so, const char *fn, const
         snprintf(ro->msg, sizeof ro->msg, "killed after the %.3g s timeout", timeout_s);
     } else if (result && !strncmp(result, "ok ", 3) && clean) {
         size_t want = (size_t)io->numel[io->nin] * (ref ? 2 * sizeof(double) : sizeof(float));
-        ro->data = tt_read_file(outp, &ro->len, NULL);
+        /* a longer file is refused: it is not the output asked for */
+        tt_err rerr = {0};
+        ro->data = tt_read_file_max(outp, want, &ro->len, &rerr);
         if (run_parse_ok(result, ro) ||
             (ro->cut ? ref || !(o->cutoff_s > 0) : !ref && ro->ncosts != repeat)) {
             ro->error = TT_ERR_UNKNOWN;
             snprintf(ro->msg, sizeof ro->msg, "malformed runner result: %.200s", result);
         } else if (!ro->data || ro->len != want) {
             ro->error = TT_ERR_UNKNOWN;
-            snprintf(ro->msg, sizeof ro->msg, "runner output has %zu bytes, expected %zu",
-                     ro->data ? ro->len : 0, want);
+            if (ro->data)
+                snprintf(ro->msg, sizeof ro->msg, "runner output has %zu bytes, expected %zu",
+                         ro->len, want);
+            else
+                snprintf(ro->msg, sizeof ro->msg, "runner output: %s", rerr.msg);
         }
     } else if (result && !strncmp(result, "error ", 6)) {
         char *end;

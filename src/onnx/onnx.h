@@ -35,7 +35,8 @@
 
 #include "../graph/graph.h"
 
-/* Load an .onnx file.  The graph is named after the file (its base name
+/* Load an .onnx file, read by tt_read_file (a regular file within the input
+ * limit, util.h).  The graph is named after the file (its base name
  * without ".onnx").  Returns 0 and *out (caller frees with tt_graph_free), or
  * -1 with err ("PATH: ..."). */
 int tt_onnx_load(const char *path, tt_graph **out, tt_err *err);

@@ -853,7 +853,7 @@ int tt_identify_record(const tt_record *rec, tt_dag **dag, tt_state **state, cha
     int max_stage = tt_identify_max_stage(rec->steps, rec->nsteps);
     int n = tt_identify_candidates(rec->workload_key, max_stage, cand, ID_MAX_CANDIDATES, err);
     if (n < 0) {
-        tt_err_prefix(err, "workload key: ");
+        tt_err_prefix(err, "workload key");
         return -1;
     }
     if (n == 0)

@@ -31,7 +31,7 @@
  *   ["CHW",  stage, "scope"]                        -> scope
  *   ["RF",   stage, iter, factor_iter_id]           -> iter, target_iter = factor_iter_id
  */
-#define _POSIX_C_SOURCE 200809L /* getline, strnlen */
+#define _POSIX_C_SOURCE 200809L /* getc_unlocked, strnlen */
 #include "record.h"
 
 #include <errno.h>
@@ -988,24 +988,73 @@ int tt_wkey_parse(const char *key, tt_wkey *out, tt_err *err)
 
 /* ---- log files ------------------------------------------------------------ */
 
+/* One line of f (without its '\n') into *buf, which grows up to
+ * TT_LOG_MAX_LINE + 1 bytes: its length; -1 at the end of the file (or on a
+ * read error: the caller checks ferror); -2 with err when the line is
+ * longer than TT_LOG_MAX_LINE or the allocation fails.  NUL bytes are kept
+ * (the line then reads as shorter). */
+static long log_line(FILE *f, char **buf, size_t *cap, const char *path, int lineno, tt_err *err)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+        if (n == TT_LOG_MAX_LINE) {
+            tt_err_set(err, "%s: line %d is longer than %d bytes (not an Ansor log?)", path, lineno,
+                       TT_LOG_MAX_LINE);
+            return -2;
+        }
+        if (n + 1 >= *cap) {
+            size_t grow = *cap ? 2 * *cap : 4096;
+            if (grow > TT_LOG_MAX_LINE + 1)
+                grow = TT_LOG_MAX_LINE + 1;
+            char *more = tt_try_realloc(*buf, grow, path, err);
+            if (!more)
+                return -2;
+            *buf = more;
+            *cap = grow;
+        }
+        (*buf)[n++] = (char)c;
+    }
+    if (c == EOF && n == 0)
+        return -1;
+    if (!*buf) {
+        if (!(*buf = tt_try_malloc(1, path, err)))
+            return -2;
+        *cap = 1;
+    }
+    (*buf)[n] = 0;
+    return (long)n;
+}
+
 /* Call fn(ctx, lineno, line) for every line of path that is neither blank
- * nor a comment ('#' after optional whitespace).  Lines may be of any length;
- * the trailing newline (and '\r') is stripped and leading whitespace skipped.
- * fn's return value is ignored: one bad line does not hide the others, so fn
- * keeps its own count of failures.  Returns 0, or -1 with err if the file
- * cannot be opened or read. */
+ * nor a comment ('#' after optional whitespace).  The file is opened by
+ * tt_open_input (a regular file within the input limit: /dev/zero is
+ * refused before a byte is read) and its lines are bounded by
+ * TT_LOG_MAX_LINE; the trailing newline (and '\r') is stripped and leading
+ * whitespace skipped.  fn's return value is ignored: one bad line does not
+ * hide the others, so fn keeps its own count of failures.  Returns 0, or -1
+ * with err if the file is refused or cannot be read, a line is too long, or
+ * the file grows past the limit while it is read (lines before that have
+ * been passed to fn). */
 int tt_log_foreach(const char *path, tt_log_line_fn fn, void *ctx, tt_err *err)
 {
-    FILE *f = fopen(path, "r");
+    uint64_t size, limit, total = 0;
+    FILE *f = tt_open_input(path, &size, &limit, err);
     if (!f)
-        return tt_err_set(err, "cannot open %s: %s", path, strerror(errno));
+        return -1;
     char *buf = NULL;
     size_t cap = 0;
-    ssize_t len;
-    int lineno = 0;
-    while ((len = getline(&buf, &cap, f)) >= 0) {
+    long len;
+    int lineno = 0, rc = 0;
+    while ((len = log_line(f, &buf, &cap, path, lineno + 1, err)) >= 0) {
         if (lineno < 2147483647)
             lineno++;
+        total += (uint64_t)len + 1;
+        if (total > limit + 1) {
+            rc = tt_err_set(err, "%s: more than %llu bytes, past the limit for this file (set "
+                                 "TT_MAX_INPUT_BYTES to raise it)", path, (unsigned long long)limit);
+            break;
+        }
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
             buf[--len] = 0;
         const char *p = buf;
@@ -1015,10 +1064,11 @@ int tt_log_foreach(const char *path, tt_log_line_fn fn, void *ctx, tt_err *err)
             continue;
         (void)fn(ctx, lineno, p);
     }
-    int bad = ferror(f);
+    if (len == -2)
+        rc = -1;
+    else if (rc == 0 && ferror(f))
+        rc = tt_err_set(err, "cannot read %s", path);
     free(buf);
     fclose(f);
-    if (bad)
-        return tt_err_set(err, "cannot read %s", path);
-    return 0;
+    return rc;
 }

@@ -78,7 +78,11 @@ typedef struct tt_wkey {
 int tt_wkey_parse(const char *key, tt_wkey *out, tt_err *err);
 
 /* Iterate a log file: calls fn for every non-comment, non-blank line with its
- * 1-based line number.  Lines starting with '#' are comments. */
+ * 1-based line number.  Lines starting with '#' are comments.  The file must
+ * be a regular file within the input limit (tt_open_input, util.h) and no
+ * line may be longer than TT_LOG_MAX_LINE bytes (Ansor's lines are about
+ * 1 kB); see record.c for the details. */
+#define TT_LOG_MAX_LINE (1 << 20)
 typedef int (*tt_log_line_fn)(void *ctx, int lineno, const char *line);
 int tt_log_foreach(const char *path, tt_log_line_fn fn, void *ctx, tt_err *err);
 

@@ -216,7 +216,7 @@ int tt_npy_parse_mem(const void *buf, size_t len, tt_npy *out, tt_err *err)
                           len - pre);
     npy_hdr h;
     if (npy_parse_header((const char *)b + pre, hlen, &h, err)) {
-        tt_err_prefix(err, ".npy header: ");
+        tt_err_prefix(err, ".npy header");
         return -1;
     }
     if (h.fortran)
@@ -251,16 +251,19 @@ int tt_npy_parse_mem(const void *buf, size_t len, tt_npy *out, tt_err *err)
     const unsigned char *src = b + pre + hlen;
     void *data = NULL;
     if (numel > 0) {
+        /* numel * src_size bytes are in the buffer, so this is bounded by
+         * the file; it may still fail */
+        data = tt_try_malloc((size_t)numel * (dt == TT_DT_FLOAT ? 4 : 8), "the .npy array", err);
+        if (!data)
+            return -1;
         if (src_size == 8 && dt == TT_DT_FLOAT) {
-            float *f = tt_xmalloc((size_t)numel * sizeof(float));
+            float *f = data;
             for (int64_t i = 0; i < numel; i++) {
                 double d;
                 memcpy(&d, src + i * 8, 8);
                 f[i] = (float)d;
             }
-            data = f;
         } else {
-            data = tt_xmalloc((size_t)numel * src_size);
             memcpy(data, src, (size_t)numel * src_size);
         }
     }
@@ -282,7 +285,7 @@ int tt_npy_read(const char *path, tt_npy *out, tt_err *err)
     int rc = tt_npy_parse_mem(buf, len, out, err);
     free(buf);
     if (rc)
-        tt_err_prefix(err, "%s: ", path);
+        tt_err_prefix(err, "%s", path);
     return rc;
 }
 

@@ -28,7 +28,8 @@ typedef struct tt_npy {
 } tt_npy;
 
 /* Read the .npy file at path into *out (zeroed first; on failure it holds
- * nothing to free).  Errors name the path. */
+ * nothing to free).  The file is read by tt_read_file: a regular file within
+ * the input limit (util.h).  Errors name the path. */
 int tt_npy_read(const char *path, tt_npy *out, tt_err *err);
 
 /* Parse a whole .npy image held in memory (header and data), as tt_npy_read

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -36,6 +37,15 @@ void tt_err_prefix(tt_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
+    /* the separator is ours: a context written with its own (": ") would
+     * double it, as "FILE: : .npy header: : ..." did */
+    size_t n = strlen(pre);
+    while (n > 0 && (pre[n - 1] == ' ' || pre[n - 1] == ':'))
+        pre[--n] = 0;
+    /* a context that already heads the message ("x.onnx: x.onnx: ...")
+     * adds nothing */
+    if (n == 0 || (!strncmp(err->msg, pre, n) && !strncmp(err->msg + n, ": ", 2)))
+        return;
     memcpy(old, err->msg, sizeof old);
     snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
 }
@@ -48,11 +58,22 @@ void tt_err_clear(tt_err *err)
     }
 }
 
+/* The one line the library prints itself: out of memory leaves no caller
+ * to report to, and a bare SIGABRT told the user nothing. */
+static void oom(size_t n, size_t sz)
+{
+    if (sz > 1)
+        fprintf(stderr, "transtune: out of memory: cannot allocate %zu x %zu bytes\n", n, sz);
+    else
+        fprintf(stderr, "transtune: out of memory: cannot allocate %zu bytes\n", n);
+    abort();
+}
+
 void *tt_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
-        abort();
+        oom(n, 1);
     return p;
 }
 
@@ -60,7 +81,7 @@ void *tt_xcalloc(size_t n, size_t sz)
 {
     void *p = calloc(n ? n : 1, sz ? sz : 1);
     if (!p)
-        abort();
+        oom(n, sz);
     return p;
 }
 
@@ -68,8 +89,24 @@ void *tt_xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
     if (!p)
-        abort();
+        oom(n, 1);
     return p;
+}
+
+void *tt_try_malloc(size_t n, const char *what, tt_err *err)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        tt_err_set(err, "cannot allocate %zu bytes for %s", n, what);
+    return p;
+}
+
+void *tt_try_realloc(void *p, size_t n, const char *what, tt_err *err)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        tt_err_set(err, "cannot allocate %zu bytes for %s", n, what);
+    return q;
 }
 
 char *tt_xstrdup(const char *s)
@@ -229,33 +266,166 @@ double tt_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-char *tt_read_file(const char *path, size_t *len, tt_err *err)
+/* ---- outside files ---------------------------------------------------------- */
+
+int tt_input_limit(uint64_t *limit, tt_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    *limit = TT_MAX_INPUT_BYTES_DEFAULT;
+    const char *v = getenv("TT_MAX_INPUT_BYTES");
+    if (!v || !*v)
+        return 0;
+    /* size := digit+ [K | M | G | T]   (case-insensitive, powers of 1024) */
+    uint64_t x = 0;
+    const char *p = v;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (x > (UINT64_MAX - 9) / 10)
+            goto bad;
+        x = x * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == v)
+        goto bad;
+    static const char units[] = "KMGT";
+    const char *u = *p ? strchr(units, *p & ~0x20) : NULL;
+    if (*p && (!u || p[1]))
+        goto bad;
+    for (int k = u ? (int)(u - units) + 1 : 0; k > 0; k--) {
+        if (x > UINT64_MAX / 1024)
+            goto bad;
+        x *= 1024;
+    }
+    if (x == 0)
+        goto bad;
+    *limit = x;
+    return 0;
+bad:
+    return tt_err_set(err, "TT_MAX_INPUT_BYTES='%.64s' is not a size (a positive number of bytes, "
+                           "or with a K, M, G or T suffix)", v);
+}
+
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISSOCK(m) ? "a socket"
+                         : "a special file";
+}
+
+/* What a message about the limit adds: how to raise it when it is the input
+ * limit (env), nothing for a caller's own bound. */
+static const char *limit_hint(int env)
+{
+    return env ? " (set TT_MAX_INPUT_BYTES to raise it)" : "";
+}
+
+/* The checks of tt_open_input on one stat result. */
+static int input_ok(const char *path, const struct stat *st, uint64_t limit, int env, tt_err *err)
+{
+    if (!S_ISREG(st->st_mode))
+        return tt_err_set(err, "%s: not a regular file (%s); only regular files are read", path,
+                          file_kind(st->st_mode));
+    if ((uint64_t)st->st_size > limit)
+        return tt_err_set(err, "%s: %llu bytes, past the limit of %llu bytes for this file%s",
+                          path, (unsigned long long)st->st_size, (unsigned long long)limit,
+                          limit_hint(env));
+    return 0;
+}
+
+/* tt_open_input with a given limit (env: it is the input limit). */
+static FILE *open_bounded(const char *path, uint64_t limit, int env, uint64_t *size, tt_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
         tt_err_set(err, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    tt_str s;
-    tt_str_init(&s);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        str_reserve(&s, n);
-        memcpy(s.buf + s.len, buf, n);
-        s.len += n;
-        s.buf[s.len] = 0;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        tt_str_free(&s);
-        tt_err_set(err, "cannot read %s", path);
+    if (input_ok(path, &st, limit, env, err))
+        return NULL;
+    /* O_NONBLOCK: should path be swapped for a FIFO after the stat, the open
+     * still returns, and the fstat below refuses it */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        tt_err_set(err, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0 || input_ok(path, &st, limit, env, err) ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 || !(f = fdopen(fd, "rb"))) {
+        tt_err_set(err, "cannot open %s: %s", path, strerror(errno)); /* unless input_ok's */
+        close(fd);
+        return NULL;
+    }
+    *size = (uint64_t)st.st_size;
+    return f;
+}
+
+FILE *tt_open_input(const char *path, uint64_t *size, uint64_t *limit, tt_err *err)
+{
+    return tt_input_limit(limit, err) ? NULL : open_bounded(path, *limit, 1, size, err);
+}
+
+/* Read path, of at most limit bytes, whole (env: limit is the input limit). */
+static char *read_bounded(const char *path, uint64_t limit, int env, size_t *len, tt_err *err)
+{
+    uint64_t size;
+    FILE *f = open_bounded(path, limit, env, &size, err);
+    if (!f)
+        return NULL;
+    if (limit > SIZE_MAX / 2)
+        limit = SIZE_MAX / 2;
+    /* The buffer is the file's size at open, plus the NUL; a file that has
+     * grown since (or under-reports, as /proc does) takes it doubling, up
+     * to the limit. */
+    size_t cap = (size_t)size + 1, n = 0;
+    char *buf = tt_try_malloc(cap, path, err);
+    int bad = !buf;
+    while (!bad) {
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1)
+            break; /* end of file, or an error */
+        int c = getc(f);
+        if (c == EOF)
+            break;
+        if (n >= limit) {
+            bad = tt_err_set(err, "%s: more than %llu bytes, past the limit for this file%s",
+                             path, (unsigned long long)limit, limit_hint(env));
+            break;
+        }
+        /* n + 1 <= limit bytes, so the new capacity holds c and the NUL */
+        size_t grow = 2 * cap > 4096 ? 2 * cap : 4096;
+        if (grow > limit + 1)
+            grow = (size_t)limit + 1;
+        char *more = tt_try_realloc(buf, grow, path, err);
+        bad = !more;
+        if (more) {
+            buf = more;
+            cap = grow;
+            buf[n++] = (char)c;
+        }
+    }
+    if (!bad && ferror(f))
+        bad = tt_err_set(err, "cannot read %s", path);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
     if (len)
-        *len = s.len;
-    return tt_str_take(&s);
+        *len = n;
+    return buf;
+}
+
+char *tt_read_file(const char *path, size_t *len, tt_err *err)
+{
+    uint64_t limit;
+    return tt_input_limit(&limit, err) ? NULL : read_bounded(path, limit, 1, len, err);
+}
+
+char *tt_read_file_max(const char *path, uint64_t max, size_t *len, tt_err *err)
+{
+    return read_bounded(path, max, 0, len, err);
 }
 
 int tt_exe_dir(char *buf, size_t n)

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define TT_ERR_MAX 512
 
@@ -22,16 +23,27 @@ typedef struct tt_err {
 /* Record an error (printf format).  No-op if err is NULL or already set.
  * Always returns -1 so callers can write `return tt_err_set(e, ...)`. */
 int tt_err_set(tt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prepend context ("while X: ") to an already-set message. */
+/* Prepend context to an already-set message: "CONTEXT: message".  The
+ * ": " is added here, so write the context without it (one given with a
+ * trailing ':' or spaces has them dropped); a context that already heads
+ * the message is not repeated. */
 void tt_err_prefix(tt_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tt_err_clear(tt_err *err);
 
 /* Allocation that aborts on out-of-memory (an internal invariant, not an input
- * error: the library has no sensible way to continue). */
+ * error: the library has no sensible way to continue).  Before it aborts it
+ * writes one line to stderr, "transtune: out of memory: cannot allocate N
+ * bytes", the only output of the library that bypasses its caller. */
 void *tt_xmalloc(size_t n);
 void *tt_xcalloc(size_t n, size_t sz);
 void *tt_xrealloc(void *p, size_t n);
 char *tt_xstrdup(const char *s);
+
+/* Allocation whose size comes from outside input (a file's length, a shape
+ * read from a file): NULL with err "cannot allocate N bytes for WHAT"
+ * instead of an abort.  tt_try_realloc leaves p allocated on failure. */
+void *tt_try_malloc(size_t n, const char *what, tt_err *err);
+void *tt_try_realloc(void *p, size_t n, const char *what, tt_err *err);
 
 /* Arena: bump allocator with a named lifetime.  Everything allocated from it
  * is freed at once by tt_arena_free().  Memory is zeroed. */
@@ -72,8 +84,34 @@ uint64_t tt_hash64(const void *data, size_t n);
 /* Monotonic wall clock in seconds. */
 double tt_now(void);
 
-/* Read a whole file into a NUL-terminated buffer (caller frees). */
+/* ---- outside files ----------------------------------------------------------
+ * Every file transtune is given (ONNX models, .npy arrays, Ansor logs) and
+ * every artifact it reads back is opened here, so that none is read without
+ * bound: the path (a symbolic link is followed) must name a regular file (a
+ * FIFO, a device such as /dev/zero, a directory or a socket is refused up
+ * front, without blocking), and the file may hold at most the input limit.
+ * The limit is $TT_MAX_INPUT_BYTES, in bytes or with a K, M, G or T suffix
+ * (powers of 1024), else TT_MAX_INPUT_BYTES_DEFAULT; a file that grows past it
+ * while being read is refused too.  Every message names the file. */
+#define TT_MAX_INPUT_BYTES_DEFAULT ((uint64_t)4 << 30)
+
+/* The input limit into *limit: 0, or -1 with err when $TT_MAX_INPUT_BYTES is
+ * set but is not a positive size. */
+int tt_input_limit(uint64_t *limit, tt_err *err);
+
+/* Open path for reading after the checks above: a stream (caller fcloses),
+ * the file's size at open in *size and the limit in *limit; or NULL with
+ * err set. */
+FILE *tt_open_input(const char *path, uint64_t *size, uint64_t *limit, tt_err *err);
+
+/* Read a whole outside file into a NUL-terminated buffer (caller frees), its
+ * length (without the NUL) in *len if len is not NULL; NULL with err set when
+ * tt_open_input refuses the file, a read fails or memory runs out. */
 char *tt_read_file(const char *path, size_t *len, tt_err *err);
+/* tt_read_file with the limit max bytes in place of the input limit: for
+ * transtune's own artifacts (a runner's output, a compiler's log), whose
+ * size it knows, so that $TT_MAX_INPUT_BYTES set low does not break them. */
+char *tt_read_file_max(const char *path, uint64_t max, size_t *len, tt_err *err);
 
 /* The folder of the running executable (from /proc/self/exe) into buf:
  * 0, or -1 when it cannot be known or does not fit. */
