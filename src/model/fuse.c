@@ -10,7 +10,9 @@
  *     not depend on the group (no cycle through the kernel boundary),
  *   - the op's output has the group's output shape (a broadcast that grows
  *     the result is a kernel of its own, e.g. squeeze-excitation's multiply),
- *   - its operands can be expressed in the anchor's index space.
+ *   - its operands can be expressed in the anchor's index space,
+ *   - the group has fewer than FUSE_MAX_NODES nodes (a longer chain is
+ *     several kernels in a row).
  * Every tensor inside a group other than its output must be read only inside
  * the group (one output per kernel); the group is cut back until that holds.
  * Reshape-like ops (Reshape, Flatten, Squeeze, Unsqueeze) are aliases: no
@@ -58,7 +60,22 @@ static ncls classify(const tt_graph *g, const tt_node *n)
     return NC_NONE;
 }
 
+/* At most this many graph nodes in one kernel: an anchor and its epilogue,
+ * or a run of elementwise nodes (TVM's FuseOps has the same bound,
+ * max_depth).  A longer chain becomes several kernels, each starting at the
+ * elementwise node the one before could not take and reading its output.
+ * 64: the longest elementwise chain that fused correctly before there was a
+ * bound (a table of 64 bound tensors overflowed silently, and the member
+ * after it read its predecessor's output as an argument no call computes),
+ * and kernels stay within what the stages after fusion hold (a layout of
+ * TT_LAYOUT_MAX_OPS ops for transfer, TT_MAX_STEPS steps in a record). */
+#define FUSE_MAX_NODES 64
+
 /* ---- kernel construction ------------------------------------------------------ */
+
+/* Tensors a kb binds: each member's output and each placeholder kb_operand
+ * makes (at most one per kernel argument). */
+#define KB_MAX_BOUND (FUSE_MAX_NODES + TT_MODEL_MAX_ARGS)
 
 typedef struct kb {
     tt_graph *g;
@@ -66,7 +83,7 @@ typedef struct kb {
     int nargs;
     int args[TT_MODEL_MAX_ARGS];   /* graph tensor per placeholder, in DAG order */
     int ngt;
-    int gt[64], gu[64];            /* graph tensor -> DAG uid inside the group */
+    int gt[KB_MAX_BOUND], gu[KB_MAX_BOUND]; /* graph tensor -> DAG uid inside the group */
     /* index frame: the anchor's DAG output shape vs the graph's shape of it */
     int frame_reshaped;
     int dn;
@@ -82,12 +99,14 @@ static int kb_uid(const kb *K, int t)
     return -1;
 }
 
+/* A binding that did not fit would make a later member read tensor t as a
+ * placeholder, a tensor no call computes: KB_MAX_BOUND is an invariant. */
 static void kb_bind(kb *K, int t, int uid)
 {
-    if (K->ngt < 64) {
-        K->gt[K->ngt] = t;
-        K->gu[K->ngt++] = uid;
-    }
+    if (K->ngt == KB_MAX_BOUND)
+        abort();
+    K->gt[K->ngt] = t;
+    K->gu[K->ngt++] = uid;
 }
 
 static int kb_placeholder(kb *K, int t, const char *name, int ndim, const int64_t *shape)
@@ -681,7 +700,7 @@ int mp_fuse(tt_model *m, tt_err *err)
         m->alias_of[t] = t;
     int capc = 16, rc = 0, ngroups = 0;
     m->calls = tt_xmalloc((size_t)capc * sizeof *m->calls);
-    int members[256];
+    int members[FUSE_MAX_NODES];
     for (int i = 0; i < nn && rc == 0; i++) {
         tt_node *n = &g->nodes[i];
         if (n->dead || F.group[i] >= 0)
@@ -732,7 +751,7 @@ int mp_fuse(tt_model *m, tt_err *err)
             for (int j = i + 1; j < nn && pick < 0; j++)
                 if (can_join(&F, j, out))
                     pick = j;
-            if (pick < 0 || nm >= 256)
+            if (pick < 0 || nm == FUSE_MAX_NODES)
                 break;
             members[nm++] = pick;
             F.group[pick] = gid;
