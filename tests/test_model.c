@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../src/exec/exec.h"
 #include "../src/record/identify.h"
@@ -223,7 +224,8 @@ static void test_onnx_fixtures_match_torch(void)
 /* ---- long elementwise chains --------------------------------------------------
  * A chain of elementwise nodes longer than one kernel may hold becomes several
  * kernels in order, each reading the one before (a chain of 65 Relus was
- * refused: "call 0 reads 'r63_out' before it is computed"). */
+ * refused: "call 0 reads 'r63_out' before it is computed"), and building a
+ * model is linear in the chain's length. */
 
 typedef enum chain_kind { CHAIN_RELU = 0, CHAIN_CONV_RELU, CHAIN_MIXED } chain_kind;
 
@@ -426,6 +428,46 @@ static void test_chain_mixed_100(void)
     CHECK(chain_run(CHAIN_MIXED, 100, &nc));
 }
 
+/* Thread CPU seconds to build the graph of a Relu chain of n and its model;
+ * the model in *out (NULL on failure, with err). */
+static double chain_build_time(int n, tt_model **out, tt_err *err)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    tt_graph *g = chain_graph(CHAIN_RELU, n, err);
+    *out = NULL;
+    if (g)
+        tt_model_build(g, out, err);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    return (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+}
+
+/* 20,000 Relus: built in time linear in the chain (10 times the nodes of a
+ * chain of 2,000 may take 25 times its thread CPU time, plus 0.1 s for
+ * noise; a quadratic build takes 100 times: 2.3 s against 0.02 before),
+ * fused into kernels of 64 nodes or more, in order; then run (two unique
+ * kernels to compile, 64 and 32 Relus). */
+static void test_chain_relu_20000(void)
+{
+    tt_err err = {0};
+    tt_model *m = NULL;
+    double t_small = chain_build_time(2000, &m, &err);
+    CHECK_MSG(m, "chain of 2000: %s", err.msg);
+    tt_model_free(m);
+    double t_big = chain_build_time(20000, &m, &err);
+    CHECK_MSG(m, "chain of 20000: %s", err.msg);
+    fprintf(stderr, "    build: 2,000 nodes %.3f s, 20,000 nodes %.3f s; %d kernels, %d calls\n", t_small,
+            t_big, m->nkernels, m->ncalls);
+    int calls_ok = chain_calls_ok(m, CHAIN_RELU, 20000), ncalls = m->ncalls;
+    tt_model_free(m);
+    CHECK(calls_ok);
+    CHECK(ncalls <= 20000 / 64 + 1);
+    CHECK_MSG(t_big <= 25 * t_small + 0.1, "not linear: %.3f s for 20,000 nodes, %.3f s for 2,000", t_big,
+              t_small);
+    int nc = 0;
+    CHECK(chain_run(CHAIN_RELU, 20000, &nc));
+}
+
 const tt_test tests_model[] = {
     {"onnx_fixtures_match_torch", test_onnx_fixtures_match_torch},
     {"tiny_kernels", test_tiny_kernels},
@@ -437,5 +479,6 @@ const tt_test tests_model[] = {
     {"chain_relu_65", test_chain_relu_65},
     {"chain_conv_relu_70", test_chain_conv_relu_70},
     {"chain_mixed_100", test_chain_mixed_100},
+    {"chain_relu_20000", test_chain_relu_20000},
     {NULL, NULL},
 };
