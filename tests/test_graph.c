@@ -1,6 +1,7 @@
 /* test_graph.c - shape inference (src/graph/infer.c) and constant folding
  * (src/graph/fold.c) on small hand-built graphs. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -510,6 +511,32 @@ static void test_fold_values(void)
     tt_graph_free(g);
 }
 
+/* Tensor lookup by name (hashed): every tensor of a graph that grew its
+ * table many times is found, an absent name is not, a name is refused twice. */
+static void test_find_names(void)
+{
+    tt_graph *g = tt_graph_new("names");
+    char name[32];
+    int ok = 1;
+    for (int i = 0; i < 5000 && ok; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        ok = tt_graph_tensor(g, name, TT_DT_FLOAT, -1, NULL, NULL) == i;
+    }
+    for (int i = 0; i < 5000 && ok; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        ok = tt_graph_find(g, name) == i;
+    }
+    tt_err err = {0};
+    int absent = tt_graph_find(g, "t5000"), twice = tt_graph_tensor(g, "t17", TT_DT_FLOAT, -1, NULL, &err);
+    tt_graph_free(g);
+    CHECK(ok);
+    CHECK(absent == -1 && twice == -1);
+    CHECK_MSG(strstr(err.msg, "'t17' is defined twice"), "%s", err.msg);
+    tt_graph *e = tt_graph_new("empty");
+    CHECK(tt_graph_find(e, "x") == -1);
+    tt_graph_free(e);
+}
+
 const tt_test tests_graph[] = {
     {"infer_broadcast", test_broadcast},
     {"infer_conv", test_conv},
@@ -520,5 +547,6 @@ const tt_test tests_graph[] = {
     {"infer_errors", test_errors},
     {"fold_shape_chain", test_fold_shape_chain},
     {"fold_values", test_fold_values},
+    {"find_names", test_find_names},
     {NULL, NULL},
 };

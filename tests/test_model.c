@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../src/exec/exec.h"
 #include "../src/record/identify.h"
@@ -220,6 +221,253 @@ static void test_onnx_fixtures_match_torch(void)
     CHECK_MSG(strstr(err.msg, "unsupported operator 'Equal' (node '/Equal')"), "%s", err.msg);
 }
 
+/* ---- long elementwise chains --------------------------------------------------
+ * A chain of elementwise nodes longer than one kernel may hold becomes several
+ * kernels in order, each reading the one before (a chain of 65 Relus was
+ * refused: "call 0 reads 'r63_out' before it is computed"), and building a
+ * model is linear in the chain's length. */
+
+typedef enum chain_kind { CHAIN_RELU = 0, CHAIN_CONV_RELU, CHAIN_MIXED } chain_kind;
+
+#define CH_ROWS 4
+#define CH_COLS 16
+#define CH_CI 3
+#define CH_CO 4
+#define CH_HW 6
+
+/* The constants of the chains, from their position: exact in float. */
+static float ch_const(int i, int j) { return 0.0625f * (float)((i * 7 + j * 3) % 11) - 0.25f; }
+
+/* x -> n elementwise nodes -> the output.
+ *   CHAIN_RELU       x [4,16], Relu x n
+ *   CHAIN_MIXED      x [4,16], node i: Relu, Sigmoid, Add of a constant row
+ *                    [16], Add of x (an activation from outside), by i mod 4
+ *   CHAIN_CONV_RELU  x [1,3,6,6], a 3x3 pad-1 Conv to 4 channels with bias,
+ *                    then Relu x n */
+static tt_graph *chain_graph(chain_kind kind, int n, tt_err *err)
+{
+    tt_graph *g = tt_graph_new(kind == CHAIN_RELU ? "relu_chain" : kind == CHAIN_MIXED ? "mixed_chain"
+                                                                                       : "conv_relu_chain");
+    int x, y;
+    if (kind == CHAIN_CONV_RELU) {
+        int64_t xs[4] = {1, CH_CI, CH_HW, CH_HW}, ws[4] = {CH_CO, CH_CI, 3, 3}, bs[1] = {CH_CO};
+        float w[CH_CO * CH_CI * 9], b[CH_CO];
+        for (int i = 0; i < CH_CO * CH_CI * 9; i++)
+            w[i] = ch_const(i, 1);
+        for (int i = 0; i < CH_CO; i++)
+            b[i] = ch_const(i, 2);
+        x = tt_graph_input(g, "x", TT_DT_FLOAT, 4, xs, err);
+        int wt = tt_graph_const(g, "w", TT_DT_FLOAT, 4, ws, w, err);
+        int bt = tt_graph_const(g, "b", TT_DT_FLOAT, 1, bs, b, err);
+        y = tt_graph_op1(g, "Conv", "conv", 3, (int[]){x, wt, bt}, err);
+        tt_node_set_ints(g, g->nnodes - 1, "kernel_shape", 2, (int64_t[]){3, 3});
+        tt_node_set_ints(g, g->nnodes - 1, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    } else {
+        y = x = tt_graph_input(g, "x", TT_DT_FLOAT, 2, (int64_t[]){CH_ROWS, CH_COLS}, err);
+    }
+    for (int i = 0; i < n && y >= 0; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "r%d", i);
+        int r = kind == CHAIN_MIXED ? i % 4 : 0;
+        if (r == 2) {
+            float c[CH_COLS];
+            for (int j = 0; j < CH_COLS; j++)
+                c[j] = ch_const(i, j);
+            char cname[32];
+            snprintf(cname, sizeof cname, "c%d", i);
+            int ct = tt_graph_const(g, cname, TT_DT_FLOAT, 1, (int64_t[]){CH_COLS}, c, err);
+            y = ct < 0 ? -1 : tt_graph_op1(g, "Add", name, 2, (int[]){y, ct}, err);
+        } else if (r == 3) {
+            y = tt_graph_op1(g, "Add", name, 2, (int[]){y, x}, err);
+        } else {
+            y = tt_graph_op1(g, r == 1 ? "Sigmoid" : "Relu", name, 1, &y, err);
+        }
+    }
+    if (y < 0) {
+        tt_graph_free(g);
+        return NULL;
+    }
+    tt_graph_mark_output(g, y);
+    return g;
+}
+
+/* The chain computed directly, in float as the kernels do; in and out in
+ * the ONNX layout. */
+static void chain_ref(chain_kind kind, int n, const float *in, float *out)
+{
+    int64_t numel = kind == CHAIN_CONV_RELU ? CH_CO * CH_HW * CH_HW : CH_ROWS * CH_COLS;
+    if (kind == CHAIN_CONV_RELU) {
+        for (int o = 0; o < CH_CO; o++)
+            for (int h = 0; h < CH_HW; h++)
+                for (int w = 0; w < CH_HW; w++) {
+                    double acc = ch_const(o, 2);
+                    for (int c = 0; c < CH_CI; c++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++) {
+                                int ih = h + kh - 1, iw = w + kw - 1;
+                                if (ih >= 0 && ih < CH_HW && iw >= 0 && iw < CH_HW)
+                                    acc += (double)ch_const(((o * CH_CI + c) * 3 + kh) * 3 + kw, 1) *
+                                           in[(c * CH_HW + ih) * CH_HW + iw];
+                            }
+                    out[(o * CH_HW + h) * CH_HW + w] = (float)acc;
+                }
+    } else {
+        memcpy(out, in, (size_t)numel * sizeof *out);
+    }
+    for (int i = 0; i < n; i++) {
+        int r = kind == CHAIN_MIXED ? i % 4 : 0;
+        for (int64_t k = 0; k < numel; k++) {
+            float v = out[k];
+            out[k] = r == 0 ? (v > 0 ? v : 0)
+                   : r == 1 ? 1.0f / (1.0f + expf(-v))
+                   : r == 2 ? v + ch_const(i, (int)(k % CH_COLS))
+                            : v + in[k];
+        }
+    }
+}
+
+/* Calls form a chain: each kernel call reads the previous call's output (the
+ * first, the model input), the last writes the model output, and the chain's
+ * n nodes are computed once each (their stages counted in the calls' DAGs). */
+static int chain_calls_ok(const tt_model *m, chain_kind kind, int n)
+{
+    int prev = m->input, stages = 0;
+    for (int c = 0; c < m->ncalls; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        int reads = 0;
+        for (int a = 0; a + 1 < mc->nargs; a++)
+            reads |= tt_model_root(m, mc->args[a]) == tt_model_root(m, prev);
+        if (mc->kind != TT_MCALL_KERNEL || !reads) {
+            fprintf(stderr, "    call %d of %d does not read the previous call's output\n", c, m->ncalls);
+            return 0;
+        }
+        prev = mc->args[mc->nargs - 1];
+        const tt_dag *d = m->kernels[mc->kernel].dag;
+        for (int u = 0; u < d->nops; u++) {
+            const char *nm = d->ops[u]->name;
+            stages += !strcmp(nm, "T_relu") || !strcmp(nm, "T_sigmoid") ||
+                      (kind == CHAIN_MIXED && !strcmp(nm, "T_add"));
+        }
+    }
+    if (tt_model_root(m, prev) != tt_model_root(m, m->output) || stages != n) {
+        fprintf(stderr, "    %d calls, %d chain stages in them (want %d)\n", m->ncalls, stages, n);
+        return 0;
+    }
+    return 1;
+}
+
+/* Build the chain, check its calls, run it with default schedules and
+ * compare with chain_ref.  *ncalls: the model's calls. */
+static int chain_run(chain_kind kind, int n, int *ncalls)
+{
+    tt_err err = {0};
+    tt_model *m = NULL;
+    tt_graph *g = chain_graph(kind, n, &err);
+    if (!g || tt_model_build(g, &m, &err)) {
+        fprintf(stderr, "    chain of %d: %s\n", n, err.msg);
+        return 0;
+    }
+    *ncalls = m->ncalls;
+    int ok = chain_calls_ok(m, kind, n);
+    int64_t in_n = tt_tensor_numel(&m->g->tensors[m->input]);
+    int64_t out_n = tt_tensor_numel(&m->g->tensors[m->output]);
+    float *in = malloc((size_t)in_n * sizeof *in), *got = malloc((size_t)out_n * sizeof *got),
+          *want = malloc((size_t)out_n * sizeof *want);
+    tt_model_random_input(m, in);
+    chain_ref(kind, n, in, want);
+    tt_exec *e = NULL;
+    tt_exec_opts o = {.threads = 1};
+    if (ok && (tt_exec_build(m, &o, &e, &err) || tt_exec_run(e, in, got, &err))) {
+        fprintf(stderr, "    chain of %d: %s\n", n, err.msg);
+        ok = 0;
+    }
+    if (ok) {
+        double max_abs = 0, max_ref = 0;
+        for (int64_t i = 0; i < out_n; i++) {
+            double d = fabs((double)got[i] - want[i]);
+            max_abs = d > max_abs || isnan(d) ? d : max_abs;
+            max_ref = fabs(want[i]) > max_ref ? fabs(want[i]) : max_ref;
+        }
+        fprintf(stderr, "    chain of %d: %d kernels, %d calls, max|ours - ref| = %.3g (max|ref| %.3g)\n", n,
+                m->nkernels, m->ncalls, max_abs, max_ref);
+        ok = max_ref > 0 && max_abs <= 1e-5 * (1 + max_ref);
+    }
+    tt_exec_free(e);
+    tt_model_free(m);
+    free(in), free(got), free(want);
+    return ok;
+}
+
+/* 64 Relus are one kernel (they were before); 65 are at most two. */
+static void test_chain_relu_64(void)
+{
+    int nc = 0;
+    CHECK(chain_run(CHAIN_RELU, 64, &nc));
+    CHECK(nc == 1);
+}
+
+static void test_chain_relu_65(void)
+{
+    int nc = 0;
+    CHECK(chain_run(CHAIN_RELU, 65, &nc));
+    CHECK(nc <= 2);
+}
+
+/* A conv kernel's epilogue of 70 Relus; the model's input and output
+ * transposes (NHWC) are calls of their own. */
+static void test_chain_conv_relu_70(void)
+{
+    int nc = 0;
+    CHECK(chain_run(CHAIN_CONV_RELU, 70, &nc));
+    CHECK(nc <= 4);
+}
+
+static void test_chain_mixed_100(void)
+{
+    int nc = 0;
+    CHECK(chain_run(CHAIN_MIXED, 100, &nc));
+}
+
+/* Thread CPU seconds to build the graph of a Relu chain of n and its model;
+ * the model in *out (NULL on failure, with err). */
+static double chain_build_time(int n, tt_model **out, tt_err *err)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    tt_graph *g = chain_graph(CHAIN_RELU, n, err);
+    *out = NULL;
+    if (g)
+        tt_model_build(g, out, err);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    return (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+}
+
+/* 20,000 Relus: built in time linear in the chain (10 times the nodes of a
+ * chain of 2,000 may take 25 times its thread CPU time, plus 0.1 s for
+ * noise; a quadratic build takes 100 times: 2.3 s against 0.02 before),
+ * fused into kernels of 64 nodes or more, in order; then run (two unique
+ * kernels to compile, 64 and 32 Relus). */
+static void test_chain_relu_20000(void)
+{
+    tt_err err = {0};
+    tt_model *m = NULL;
+    double t_small = chain_build_time(2000, &m, &err);
+    CHECK_MSG(m, "chain of 2000: %s", err.msg);
+    tt_model_free(m);
+    double t_big = chain_build_time(20000, &m, &err);
+    CHECK_MSG(m, "chain of 20000: %s", err.msg);
+    fprintf(stderr, "    build: 2,000 nodes %.3f s, 20,000 nodes %.3f s; %d kernels, %d calls\n", t_small,
+            t_big, m->nkernels, m->ncalls);
+    int calls_ok = chain_calls_ok(m, CHAIN_RELU, 20000), ncalls = m->ncalls;
+    tt_model_free(m);
+    CHECK(calls_ok);
+    CHECK(ncalls <= 20000 / 64 + 1);
+    CHECK_MSG(t_big <= 25 * t_small + 0.1, "not linear: %.3f s for 20,000 nodes, %.3f s for 2,000", t_big,
+              t_small);
+    int nc = 0;
+    CHECK(chain_run(CHAIN_RELU, 20000, &nc));
+}
+
 const tt_test tests_model[] = {
     {"onnx_fixtures_match_torch", test_onnx_fixtures_match_torch},
     {"tiny_kernels", test_tiny_kernels},
@@ -227,5 +475,10 @@ const tt_test tests_model[] = {
     {"resnet50_tvm_covers_log", test_resnet50_tvm_covers_log},
     {"run_check_resnet18", test_run_check_resnet18},
     {"run_check_mobilenet_v2", test_run_check_mobilenet_v2},
+    {"chain_relu_64", test_chain_relu_64},
+    {"chain_relu_65", test_chain_relu_65},
+    {"chain_conv_relu_70", test_chain_conv_relu_70},
+    {"chain_mixed_100", test_chain_mixed_100},
+    {"chain_relu_20000", test_chain_relu_20000},
     {NULL, NULL},
 };

@@ -66,18 +66,43 @@ void tt_graph_free(tt_graph *g)
     free(g->nodes);
     free(g->inputs);
     free(g->outputs);
+    free(g->name_slot);
     free(g->name);
     free(g);
 }
 
+/* The slot of name in g's table: the one holding it, else the empty slot
+ * where it would go.  The table has an empty slot (at most half full). */
+static int name_probe(const tt_graph *g, const char *name)
+{
+    unsigned mask = (unsigned)g->name_cap - 1;
+    unsigned h = (unsigned)tt_hash64(name, strlen(name)) & mask;
+    while (g->name_slot[h] && strcmp(g->tensors[g->name_slot[h] - 1].name, name))
+        h = (h + 1) & mask;
+    return (int)h;
+}
+
+/* Enter tensor t, the last one, its name new, in the table; the table
+ * doubles before it would be more than half full. */
+static void name_insert(tt_graph *g, int t)
+{
+    if (2 * (g->ntensors + 1) > g->name_cap) {
+        free(g->name_slot);
+        g->name_cap = g->name_cap ? 2 * g->name_cap : 128;
+        g->name_slot = tt_xcalloc((size_t)g->name_cap, sizeof *g->name_slot);
+        for (int i = 0; i < t; i++)
+            g->name_slot[name_probe(g, g->tensors[i].name)] = i + 1;
+    }
+    g->name_slot[name_probe(g, g->tensors[t].name)] = t + 1;
+}
+
 int tt_graph_find(const tt_graph *g, const char *name)
 {
-    /* Linear: graphs have a few thousand tensors and lookups happen at
-     * import time only. */
-    for (int i = g->ntensors - 1; i >= 0; i--)
-        if (!strcmp(g->tensors[i].name, name))
-            return i;
-    return -1;
+    /* Hashed: a graph of n tensors is built with n lookups (tt_graph_tensor
+     * refuses a name twice), linear scans made that quadratic. */
+    if (!g->name_cap)
+        return -1;
+    return g->name_slot[name_probe(g, name)] - 1;
 }
 
 int64_t tt_tensor_numel(const tt_tensor *t)
@@ -117,6 +142,7 @@ int tt_graph_tensor(tt_graph *g, const char *name, tt_dtype dt, int ndim, const 
     if (shape && ndim > 0)
         memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->producer = -1;
+    name_insert(g, g->ntensors);
     return g->ntensors++;
 }
 

@@ -95,6 +95,11 @@ typedef struct tt_graph {
     tt_node *nodes;           /* in topological order after tt_graph_toposort */
     int ninputs, noutputs;
     int *inputs, *outputs;    /* tensor indices, in ONNX order */
+    /* Tensor names, hashed for tt_graph_find: open addressing over name_cap
+     * slots (a power of two, at most half full) holding tensor index + 1,
+     * 0 = empty.  Kept by tt_graph_tensor; tensor names never change. */
+    int name_cap;
+    int *name_slot;
 } tt_graph;
 
 /* ---- construction ---------------------------------------------------------- */

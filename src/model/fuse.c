@@ -10,7 +10,9 @@
  *     not depend on the group (no cycle through the kernel boundary),
  *   - the op's output has the group's output shape (a broadcast that grows
  *     the result is a kernel of its own, e.g. squeeze-excitation's multiply),
- *   - its operands can be expressed in the anchor's index space.
+ *   - its operands can be expressed in the anchor's index space,
+ *   - the group has fewer than FUSE_MAX_NODES nodes (a longer chain is
+ *     several kernels in a row).
  * Every tensor inside a group other than its output must be read only inside
  * the group (one output per kernel); the group is cut back until that holds.
  * Reshape-like ops (Reshape, Flatten, Squeeze, Unsqueeze) are aliases: no
@@ -58,7 +60,22 @@ static ncls classify(const tt_graph *g, const tt_node *n)
     return NC_NONE;
 }
 
+/* At most this many graph nodes in one kernel: an anchor and its epilogue,
+ * or a run of elementwise nodes (TVM's FuseOps has the same bound,
+ * max_depth).  A longer chain becomes several kernels, each starting at the
+ * elementwise node the one before could not take and reading its output.
+ * 64: the longest elementwise chain that fused correctly before there was a
+ * bound (a table of 64 bound tensors overflowed silently, and the member
+ * after it read its predecessor's output as an argument no call computes),
+ * and kernels stay within what the stages after fusion hold (a layout of
+ * TT_LAYOUT_MAX_OPS ops for transfer, TT_MAX_STEPS steps in a record). */
+#define FUSE_MAX_NODES 64
+
 /* ---- kernel construction ------------------------------------------------------ */
+
+/* Tensors a kb binds: each member's output and each placeholder kb_operand
+ * makes (at most one per kernel argument). */
+#define KB_MAX_BOUND (FUSE_MAX_NODES + TT_MODEL_MAX_ARGS)
 
 typedef struct kb {
     tt_graph *g;
@@ -66,7 +83,7 @@ typedef struct kb {
     int nargs;
     int args[TT_MODEL_MAX_ARGS];   /* graph tensor per placeholder, in DAG order */
     int ngt;
-    int gt[64], gu[64];            /* graph tensor -> DAG uid inside the group */
+    int gt[KB_MAX_BOUND], gu[KB_MAX_BOUND]; /* graph tensor -> DAG uid inside the group */
     /* index frame: the anchor's DAG output shape vs the graph's shape of it */
     int frame_reshaped;
     int dn;
@@ -82,12 +99,14 @@ static int kb_uid(const kb *K, int t)
     return -1;
 }
 
+/* A binding that did not fit would make a later member read tensor t as a
+ * placeholder, a tensor no call computes: KB_MAX_BOUND is an invariant. */
 static void kb_bind(kb *K, int t, int uid)
 {
-    if (K->ngt < 64) {
-        K->gt[K->ngt] = t;
-        K->gu[K->ngt++] = uid;
-    }
+    if (K->ngt == KB_MAX_BOUND)
+        abort();
+    K->gt[K->ngt] = t;
+    K->gu[K->ngt++] = uid;
 }
 
 static int kb_placeholder(kb *K, int t, const char *name, int ndim, const int64_t *shape)
@@ -577,32 +596,87 @@ static int kb_ew_start(kb *K, int ni)
     return y;
 }
 
-/* ---- grouping ---------------------------------------------------------------- */
+/* ---- grouping ----------------------------------------------------------------
+ * Every step here is linear in the group's size and its tensors' users, not
+ * in the graph's: a pass over the whole graph per group (dependences, users,
+ * the next node to join, resetting flags) made a chain of n nodes cost n^2
+ * (100,000 Relus: 24 s). */
 
 typedef struct fz {
     tt_graph *g;
     int *group;      /* per node: group id or -1 */
-    char *dep;       /* per node: depends on the current group's first node */
-    char *in_group;  /* per tensor: produced inside the current group */
+    /* the live nodes that read tensor t < nt0, in node order, each once:
+     * user[ustart[t] .. ustart[t + 1]) (the graph does not change here) */
+    int *ustart, *user;
+    /* the current group */
+    int first;       /* its first node */
+    char *dep;       /* per node: depends on node `first` (valid below dep_end) */
+    int dep_end;
+    char *in_group;  /* per tensor: produced inside the group */
+    int *cand;       /* users of the group's tensors: the nodes that may join */
+    int ncand, capcand;
 } fz;
 
-/* Mark nodes downstream of node a (a included). */
-static void mark_dep(fz *F, int a)
+static void users_index(fz *F, int nt0)
 {
     tt_graph *g = F->g;
-    memset(F->dep, 0, (size_t)g->nnodes);
-    F->dep[a] = 1;
-    for (int j = a + 1; j < g->nnodes; j++) {
+    F->ustart = tt_xcalloc((size_t)nt0 + 2, sizeof *F->ustart);
+    for (int pass = 0; pass < 2; pass++) {
+        /* pass 0 counts into ustart[t + 2], pass 1 fills from ustart[t + 1] */
+        for (int i = 0; i < g->nnodes; i++) {
+            const tt_node *n = &g->nodes[i];
+            for (int k = 0; k < n->nin && !n->dead; k++) {
+                int t = n->in[k], dup = 0;
+                for (int q = 0; q < k; q++)
+                    dup |= n->in[q] == t;
+                if (t < 0 || t >= nt0 || dup)
+                    continue;
+                if (pass == 0)
+                    F->ustart[t + 2]++;
+                else
+                    F->user[F->ustart[t + 1]++] = i;
+            }
+        }
+        for (int t = 0; pass == 0 && t < nt0; t++)
+            F->ustart[t + 2] += F->ustart[t + 1];
+        if (pass == 0)
+            F->user = tt_xmalloc(((size_t)F->ustart[nt0 + 1] + 1) * sizeof *F->user);
+    }
+}
+
+/* Whether node p is node `first` or downstream of it.  Computed in node
+ * order up to p on demand: joining needs it only for the producers of
+ * candidates' other inputs, which are near the group in a chain. */
+static int depends(fz *F, int p)
+{
+    tt_graph *g = F->g;
+    if (p < F->first)
+        return 0;
+    for (; F->dep_end <= p; F->dep_end++) {
+        int j = F->dep_end;
         const tt_node *n = &g->nodes[j];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->nin && !F->dep[j]; k++) {
+        F->dep[j] = j == F->first;
+        for (int k = 0; k < n->nin && !F->dep[j] && !n->dead; k++) {
             int t = n->in[k];
-            int p = t >= 0 ? g->tensors[t].producer : -1;
-            if (p >= 0 && F->dep[p])
+            int q = t >= 0 ? g->tensors[t].producer : -1;
+            if (q >= F->first && q < j && F->dep[q])
                 F->dep[j] = 1;
         }
     }
+    return F->dep[p];
+}
+
+/* Tensor t (< nt0) joins the group: its readers become candidates. */
+static void enter_tensor(fz *F, int t)
+{
+    F->in_group[t] = 1;
+    int nu = F->ustart[t + 1] - F->ustart[t];
+    if (F->ncand + nu > F->capcand) {
+        F->capcand = 2 * (F->ncand + nu);
+        F->cand = tt_xrealloc(F->cand, (size_t)F->capcand * sizeof *F->cand);
+    }
+    memcpy(F->cand + F->ncand, F->user + F->ustart[t], (size_t)nu * sizeof *F->cand);
+    F->ncand += nu;
 }
 
 static int same_shape(const tt_tensor *a, const tt_tensor *b)
@@ -635,10 +709,57 @@ static int can_join(fz *F, int j, int out)
             continue;
         }
         int p = g->tensors[t].producer;
-        if (p >= 0 && !g->tensors[t].data && F->dep[p])
+        if (p >= 0 && !g->tensors[t].data && depends(F, p))
             return 0; /* depends on the group: joining would make a cycle */
     }
     return reads;
+}
+
+/* Grow group gid from node i (an anchor or an elementwise node no group
+ * took) into members[]: the node after i that can join, lowest first (only
+ * readers of the group's tensors can), while there is one and the group
+ * has fewer than FUSE_MAX_NODES; then cut back until every member's output
+ * but the last is read only inside the group.  Returns the member count. */
+static int grow_group(fz *F, int i, int gid, int *members)
+{
+    tt_graph *g = F->g;
+    int nm = 0;
+    members[nm++] = i;
+    F->group[i] = gid;
+    F->first = F->dep_end = i;
+    F->ncand = 0;
+    int out = g->nodes[i].out[0];
+    enter_tensor(F, out);
+    while (nm < FUSE_MAX_NODES && !g->tensors[out].is_output) {
+        int pick = -1;
+        for (int c = 0; c < F->ncand; c++) {
+            int j = F->cand[c];
+            if (j > i && (pick < 0 || j < pick) && can_join(F, j, out))
+                pick = j;
+        }
+        if (pick < 0)
+            break;
+        members[nm++] = pick;
+        F->group[pick] = gid;
+        out = g->nodes[pick].out[0];
+        enter_tensor(F, out);
+    }
+    /* the group's flags back to clear for the next one */
+    for (int k = 0; k < nm; k++)
+        F->in_group[g->nodes[members[k]].out[0]] = 0;
+    memset(F->dep + i, 0, (size_t)(F->dep_end - i));
+    for (;;) {
+        int bad = 0;
+        for (int k = 0; k < nm - 1 && !bad; k++) {
+            int t = g->nodes[members[k]].out[0];
+            bad = g->tensors[t].is_output;
+            for (int u = F->ustart[t]; u < F->ustart[t + 1] && !bad; u++)
+                bad = F->group[F->user[u]] != gid;
+        }
+        if (!bad)
+            return nm;
+        F->group[members[--nm]] = -1;
+    }
 }
 
 /* Winograd twins of the direct 3x3 stride-1 convs (TT_WINOGRAD_TILES), after
@@ -668,20 +789,77 @@ static void add_winograd_twins(tt_model *m)
     }
 }
 
+/* The kernel of DAG d (taken): an existing one with d's workload key, one
+ * more call of it, or a new one first called at node `first`. */
+static int add_kernel(tt_model *m, tt_dag *d, const char *first)
+{
+    char *key = tt_dag_workload_key(d);
+    for (int k = 0; k < m->nkernels; k++)
+        if (!strcmp(m->kernels[k].workload_key, key)) {
+            free(key);
+            tt_dag_free(d);
+            m->kernels[k].weight++;
+            return k;
+        }
+    m->kernels = tt_xrealloc(m->kernels, (size_t)(m->nkernels + 1) * sizeof *m->kernels);
+    tt_kernel *kn = &m->kernels[m->nkernels];
+    memset(kn, 0, sizeof *kn);
+    kn->dag = d;
+    kn->workload_key = key;
+    kn->weight = 1;
+    kn->nalt = 0;
+    kn->alt_of = -1;
+    kn->wino_m = 0;
+    snprintf(kn->first_node, sizeof kn->first_node, "%s", first);
+    return m->nkernels++;
+}
+
+/* Every call reads only what earlier calls wrote (or inputs, constants). */
+static int check_call_order(const tt_model *m, tt_err *err)
+{
+    const tt_graph *g = m->g;
+    char *ready = tt_xcalloc((size_t)g->ntensors, 1);
+    for (int t = 0; t < g->ntensors; t++)
+        ready[t] = g->tensors[t].data || g->tensors[t].is_input;
+    int rc = 0;
+    for (int c = 0; c < m->ncalls && rc == 0; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        for (int a = 0; a + 1 < mc->nargs && rc == 0; a++)
+            if (!ready[m->alias_of[mc->args[a]]])
+                rc = tt_err_set(err, "internal error: call %d (node '%s') reads '%s' before it is "
+                                "computed", c, g->nodes[mc->node].name,
+                                g->tensors[mc->args[a]].name);
+        ready[m->alias_of[mc->args[mc->nargs - 1]]] = 1;
+    }
+    free(ready);
+    return rc;
+}
+
+static int call_cmp(const void *a, const void *b)
+{
+    int x = ((const tt_mcall *)a)->last_node, y = ((const tt_mcall *)b)->last_node;
+    return (x > y) - (x < y);
+}
+
+/* Fuse the live nodes of m->g (after the passes) into m's kernels and
+ * calls, as the header of this file says; calls in execution order, each
+ * reading only what an earlier one wrote.  Time linear in the graph for
+ * chains (grouping above).  Returns 0, or -1 with err. */
 int mp_fuse(tt_model *m, tt_err *err)
 {
     tt_graph *g = m->g;
     int nn = g->nnodes, nt0 = g->ntensors; /* kernels add weight tensors; none is a node output */
-    fz F = {g, tt_xmalloc((size_t)(nn ? nn : 1) * sizeof(int)), tt_xcalloc((size_t)nn + 1, 1),
-            tt_xcalloc((size_t)nt0 + 1, 1)};
+    fz F = {.g = g, .group = tt_xmalloc((size_t)(nn ? nn : 1) * sizeof(int)),
+            .dep = tt_xcalloc((size_t)nn + 1, 1), .in_group = tt_xcalloc((size_t)nt0 + 1, 1)};
     for (int i = 0; i < nn; i++)
         F.group[i] = -1;
+    users_index(&F, nt0);
     m->alias_of = tt_xmalloc((size_t)g->ntensors * sizeof *m->alias_of);
     for (int t = 0; t < g->ntensors; t++)
         m->alias_of[t] = t;
     int capc = 16, rc = 0, ngroups = 0;
     m->calls = tt_xmalloc((size_t)capc * sizeof *m->calls);
-    int members[256];
+    int members[FUSE_MAX_NODES];
     for (int i = 0; i < nn && rc == 0; i++) {
         tt_node *n = &g->nodes[i];
         if (n->dead || F.group[i] >= 0)
@@ -718,50 +896,8 @@ int mp_fuse(tt_model *m, tt_err *err)
             m->ncalls++;
             continue;
         }
-        /* grow the group */
         int gid = ngroups++;
-        int nm = 0;
-        members[nm++] = i;
-        F.group[i] = gid;
-        memset(F.in_group, 0, (size_t)nt0);
-        F.in_group[n->out[0]] = 1;
-        mark_dep(&F, i);
-        int out = n->out[0];
-        for (;;) {
-            int pick = -1;
-            for (int j = i + 1; j < nn && pick < 0; j++)
-                if (can_join(&F, j, out))
-                    pick = j;
-            if (pick < 0 || nm >= 256)
-                break;
-            members[nm++] = pick;
-            F.group[pick] = gid;
-            out = g->nodes[pick].out[0];
-            F.in_group[out] = 1;
-            if (g->tensors[out].is_output)
-                break;
-        }
-        /* cut back until every inner tensor is read only inside */
-        for (;;) {
-            int bad = 0;
-            for (int k = 0; k < nm - 1 && !bad; k++) {
-                int t = g->nodes[members[k]].out[0];
-                if (g->tensors[t].is_output) {
-                    bad = 1;
-                    break;
-                }
-                int us[64];
-                int nu = tt_graph_users(g, t, us, 64);
-                for (int u = 0; u < nu && u < 64; u++)
-                    if (F.group[us[u]] != gid)
-                        bad = 1;
-                if (nu > 64)
-                    bad = 1;
-            }
-            if (!bad)
-                break;
-            F.group[members[--nm]] = -1;
-        }
+        int nm = grow_group(&F, i, gid, members);
         /* build the DAG; an epilogue op that cannot be expressed ends the
          * group before it */
         kb K;
@@ -805,65 +941,28 @@ int mp_fuse(tt_model *m, tt_err *err)
         call->nargs = K.nargs + 1;
         memcpy(call->args, K.args, (size_t)K.nargs * sizeof *K.args);
         call->args[K.nargs] = gout;
-        /* dedup */
-        char *key = tt_dag_workload_key(K.d);
-        int found = -1;
-        for (int k = 0; k < m->nkernels && found < 0; k++)
-            if (!strcmp(m->kernels[k].workload_key, key))
-                found = k;
-        if (found >= 0) {
-            free(key);
-            tt_dag_free(K.d);
-            m->kernels[found].weight++;
-        } else {
-            m->kernels = tt_xrealloc(m->kernels, (size_t)(m->nkernels + 1) * sizeof *m->kernels);
-            tt_kernel *kn = &m->kernels[m->nkernels];
-            memset(kn, 0, sizeof *kn);
-            kn->dag = K.d;
-            kn->workload_key = key;
-            kn->weight = 1;
-            kn->nalt = 0;
-            kn->alt_of = -1;
-            kn->wino_m = 0;
-            snprintf(kn->first_node, sizeof kn->first_node, "%s", n->name);
-            found = m->nkernels++;
-        }
-        call->kernel = found;
+        call->kernel = add_kernel(m, K.d, n->name);
         call->last_node = members[nm - 1];
         m->ncalls++;
     }
     /* A group runs when its last node would: an epilogue may read an
      * activation produced after the anchor (a residual from a later branch),
      * and every producer group ends before that node (its output is read
-     * outside it, so it is its last node's output).  Stable insertion sort. */
-    for (int i = 1; i < m->ncalls; i++) {
-        tt_mcall c = m->calls[i];
-        int j = i;
-        for (; j > 0 && m->calls[j - 1].last_node > c.last_node; j--)
-            m->calls[j] = m->calls[j - 1];
-        m->calls[j] = c;
-    }
+     * outside it, so it is its last node's output).  No two calls have
+     * the same last node. */
+    qsort(m->calls, (size_t)m->ncalls, sizeof *m->calls, call_cmp);
     if (rc == 0)
         add_winograd_twins(m);
     m->alias_of = tt_xrealloc(m->alias_of, (size_t)g->ntensors * sizeof *m->alias_of);
     for (int t = nt0; t < g->ntensors; t++)
         m->alias_of[t] = t;
-    /* every call reads only what earlier calls wrote (or inputs, constants) */
-    char *ready = tt_xcalloc((size_t)g->ntensors, 1);
-    for (int t = 0; t < g->ntensors; t++)
-        ready[t] = g->tensors[t].data || g->tensors[t].is_input;
-    for (int c = 0; c < m->ncalls && rc == 0; c++) {
-        const tt_mcall *mc = &m->calls[c];
-        for (int a = 0; a + 1 < mc->nargs && rc == 0; a++)
-            if (!ready[m->alias_of[mc->args[a]]])
-                rc = tt_err_set(err, "internal error: call %d (node '%s') reads '%s' before it is "
-                                "computed", c, g->nodes[mc->node].name,
-                                g->tensors[mc->args[a]].name);
-        ready[m->alias_of[mc->args[mc->nargs - 1]]] = 1;
-    }
-    free(ready);
+    if (rc == 0)
+        rc = check_call_order(m, err);
     free(F.group);
     free(F.dep);
     free(F.in_group);
+    free(F.ustart);
+    free(F.user);
+    free(F.cand);
     return rc;
 }

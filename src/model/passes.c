@@ -466,24 +466,58 @@ static int pass_layernorm(tt_graph *g)
 
 /* ---- dead code --------------------------------------------------------------------- */
 
+/* Whether a tensor node i writes is read (uses > 0). */
+static int dce_used(const tt_graph *g, int i, const int *uses)
+{
+    const tt_node *n = &g->nodes[i];
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] >= 0 && uses[n->out[k]] > 0)
+            return 1;
+    return 0;
+}
+
+/* Nodes none of whose outputs is read by a live node or is a graph output
+ * die, then the nodes only they read, and so on: a worklist over use counts,
+ * linear in the graph (sweeps that counted a tensor's users by scanning
+ * every node were quadratic: 20,000 Relus took 2.3 s). */
 static void pass_dce(tt_graph *g)
 {
-    int changed = 1;
-    while (changed) {
-        changed = 0;
-        for (int i = g->nnodes - 1; i >= 0; i--) {
-            tt_node *n = &g->nodes[i];
-            if (n->dead)
-                continue;
-            int used = 0;
-            for (int k = 0; k < n->nout && !used; k++)
-                used = nusers(g, n->out[k]) > 0;
-            if (!used) {
-                n->dead = 1;
-                changed = 1;
-            }
+    int *uses = tt_xcalloc((size_t)g->ntensors + 1, sizeof *uses);
+    int *prod = tt_xmalloc(((size_t)g->ntensors + 1) * sizeof *prod);
+    /* pushed: the nodes unused at first, then a node each time one of its
+     * outputs loses its last reader (once per tensor) */
+    int *work = tt_xmalloc(((size_t)g->nnodes + (size_t)g->ntensors + 1) * sizeof *work);
+    for (int t = 0; t < g->ntensors; t++) {
+        uses[t] = g->tensors[t].is_output;
+        prod[t] = -1;
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const tt_node *n = &g->nodes[i];
+        for (int k = 0; k < n->nin && !n->dead; k++)
+            if (n->in[k] >= 0)
+                uses[n->in[k]]++;
+        for (int k = 0; k < n->nout && !n->dead; k++)
+            if (n->out[k] >= 0)
+                prod[n->out[k]] = i;
+    }
+    int nw = 0;
+    for (int i = g->nnodes - 1; i >= 0; i--)
+        if (!g->nodes[i].dead && !dce_used(g, i, uses))
+            work[nw++] = i;
+    while (nw > 0) {
+        tt_node *n = &g->nodes[work[--nw]];
+        if (n->dead || dce_used(g, (int)(n - g->nodes), uses))
+            continue;
+        n->dead = 1;
+        for (int k = 0; k < n->nin; k++) {
+            int t = n->in[k];
+            if (t >= 0 && --uses[t] == 0 && prod[t] >= 0)
+                work[nw++] = prod[t];
         }
     }
+    free(uses);
+    free(prod);
+    free(work);
 }
 
 int tt_model_passes(tt_graph *g, tt_err *err)
