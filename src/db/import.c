@@ -143,7 +143,7 @@ static int imp_line(void *ctx, int lineno, const char *line)
     }
 done:
     if (rc) {
-        tt_err_prefix(I->err, "line %d: ", lineno);
+        tt_err_prefix(I->err, "line %d", lineno);
         I->stopped = 1;
     }
     free(stored);
@@ -173,7 +173,7 @@ int tt_db_import_log(tt_db *db, const char *path, const tt_db_import_opts *o,
         memset(r, 0, sizeof *r);
         r->lines = lines;
         r->failed = failed;
-        tt_err_prefix(err, "importing %s: ", path);
+        tt_err_prefix(err, "importing %s", path);
     }
     return rc;
 }

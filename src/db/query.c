@@ -108,7 +108,7 @@ int tt_db_best_record(tt_db *db, const char *workload_key, const tt_db_filter *f
         db_read_raw(st, &raw);
         found = tt_db_row_to_record(&raw, row, err) ? -1 : 1;
         if (found < 0)
-            tt_err_prefix(err, "database %s: ", db->path);
+            tt_err_prefix(err, "database %s", db->path);
     } else if (rc != SQLITE_DONE) {
         found = db_fail(db, err, "looking up the best record");
     }
@@ -128,7 +128,7 @@ int tt_db_foreach_record(tt_db *db, int64_t model, const char *workload_key, con
         tt_db_raw raw;
         db_read_raw(st, &raw);
         if (tt_db_row_to_record(&raw, row, err)) {
-            tt_err_prefix(err, "database %s: ", db->path);
+            tt_err_prefix(err, "database %s", db->path);
             ret = -1;
             break;
         }
