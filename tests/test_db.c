@@ -239,6 +239,47 @@ static void test_schema_version(void)
           strstr(err.msg, "does not exist"));
 }
 
+/* A file whose user_version was set back by hand (a v2 file claiming 1, or
+ * 0) reopens: every migration checks what is already there instead of
+ * failing on "duplicate column name", and the data stays. */
+static void test_schema_downgraded(void)
+{
+    const char *back[] = {"PRAGMA user_version = 1", "PRAGMA user_version = 0"};
+    for (int i = 0; i < 2; i++) {
+        const char *path = tmp_path();
+        CHECK(path);
+        tt_err err = {0};
+        tt_db *db = NULL;
+        int64_t mid = 0;
+        tt_db_curve_point p1 = {5, 32, 2e-3, 1.5e-3, 1.9e-3};
+        int rc = tt_db_open(path, 0, &db, &err);
+        if (rc == 0) {
+            rc = tt_db_add_model(db, "m", "zoo", NULL, &mid, NULL, &err) ||
+                 tt_db_curve_append(db, mid, NULL, &p1, &err);
+            tt_db_close(db);
+        }
+        int sql = raw_sql(path, back[i]);
+        tt_db_counts c = {0};
+        tt_db_curve_point *pts = NULL;
+        int np = 0, rc2 = -1;
+        if (rc == 0 && sql == 0) {
+            rc2 = tt_db_open(path, 0, &db, &err);
+            if (rc2 == 0) {
+                rc2 = tt_db_stats(db, &c, &err) || tt_db_curve_read(db, mid, NULL, &pts, &np, &err);
+                tt_db_counts_free(&c);
+                tt_db_close(db);
+            }
+        }
+        tmp_done();
+        int ok = np == 1 && pts[0].meas_untuned == 1.9e-3;
+        free(pts);
+        CHECK_MSG(rc == 0 && sql == 0, "%s", err.msg);
+        CHECK_MSG(rc2 == 0 && c.schema_version == TT_DB_SCHEMA_VERSION && c.models == 1 && ok,
+                  "after %s: rc %d version %d, %d points: %s", back[i], rc2, c.schema_version, np,
+                  err.msg);
+    }
+}
+
 static void test_import(void)
 {
     const char *path = tmp_path();
@@ -810,6 +851,7 @@ static void test_cli(void)
 const tt_test tests_db[] = {
     {"create_reopen", test_create_reopen},
     {"schema_version", test_schema_version},
+    {"schema_downgraded", test_schema_downgraded},
     {"import", test_import},
     {"export_roundtrip", test_export_roundtrip},
     {"best_record", test_best_record},
