@@ -280,6 +280,47 @@ static void test_schema_downgraded(void)
     }
 }
 
+/* 1 if path + suffix exists. */
+static int file_exists(const char *path, const char *suffix)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    return access(p, F_OK) == 0;
+}
+
+/* A read-only open (stats, export, check, run --db) leaves no -wal or -shm
+ * file behind: after the last connection closes the directory holds the
+ * database file alone, as after a writer. */
+static void test_readonly_no_wal(void)
+{
+    const char *path = tmp_path();
+    CHECK(path);
+    tt_err err = {0};
+    tt_db *db;
+    int64_t mid = 0;
+    CHECK_MSG(tt_db_open(path, 0, &db, &err) == 0, "%s", err.msg);
+    int rc = tt_db_add_model(db, "m", "zoo", NULL, &mid, NULL, &err);
+    tt_db_close(db);
+    int after_write = file_exists(path, "-wal") + file_exists(path, "-shm");
+    tt_db_counts c = {0};
+    int ro = tt_db_open(path, TT_DB_READONLY, &db, &err);
+    if (ro == 0) {
+        ro = tt_db_stats(db, &c, &err);
+        tt_db_counts_free(&c);
+        /* still read-only */
+        tt_err werr = {0};
+        if (tt_db_add_model(db, "n", "zoo", NULL, &mid, NULL, &werr) == 0)
+            ro = -2;
+        tt_db_close(db);
+    }
+    int wal = file_exists(path, "-wal"), shm = file_exists(path, "-shm");
+    tmp_done();
+    CHECK_MSG(rc == 0 && ro == 0, "%d %d: %s", rc, ro, err.msg);
+    CHECK(after_write == 0);
+    CHECK_MSG(!wal && !shm, "left behind:%s%s", wal ? " -wal" : "", shm ? " -shm" : "");
+    CHECK(c.models == 1);
+}
+
 static void test_import(void)
 {
     const char *path = tmp_path();
@@ -852,6 +893,7 @@ const tt_test tests_db[] = {
     {"create_reopen", test_create_reopen},
     {"schema_version", test_schema_version},
     {"schema_downgraded", test_schema_downgraded},
+    {"readonly_no_wal", test_readonly_no_wal},
     {"import", test_import},
     {"export_roundtrip", test_export_roundtrip},
     {"best_record", test_best_record},

@@ -245,6 +245,27 @@ static int db_migrate(tt_db *db, tt_err *err)
     return db_exec(db, "COMMIT", err);
 }
 
+/* 1 if path and the folder that holds it are writable (SQLite creates the
+ * -wal and -shm files beside the database). */
+static int db_writable(const char *path)
+{
+    if (access(path, W_OK) != 0)
+        return 0;
+    char *dir = tt_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    int ok;
+    if (!slash)
+        ok = access(".", W_OK) == 0;
+    else if (slash == dir)
+        ok = access("/", W_OK) == 0;
+    else {
+        *slash = 0;
+        ok = access(dir, W_OK) == 0;
+    }
+    free(dir);
+    return ok;
+}
+
 int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err)
 {
     *out = NULL;
@@ -256,7 +277,15 @@ int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err)
     tt_db *db = tt_xcalloc(1, sizeof *db);
     db->path = tt_xstrdup(path);
     db->readonly = ro;
-    int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* Read-only, where the file and its folder are writable: opened for
+     * writing with PRAGMA query_only.  A connection opened SQLITE_OPEN_READONLY
+     * creates the WAL's -wal and -shm files but may not remove them, so
+     * every stats or export left two empty files behind; this one is removed
+     * by SQLite itself when the last connection closes.  Elsewhere (a
+     * write-protected file or folder) truly read-only. */
+    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (ro)
+        oflags = db_writable(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
     if (sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         if (db->h)
             db_fail(db, err, "cannot open");
@@ -309,7 +338,8 @@ int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err)
         if (db_exec(db, "PRAGMA synchronous = NORMAL", err))
             goto fail;
     }
-    if (db_exec(db, "PRAGMA foreign_keys = ON", err))
+    if (db_exec(db, "PRAGMA foreign_keys = ON", err) ||
+        (ro && db_exec(db, "PRAGMA query_only = ON", err)))
         goto fail;
     if (version < TT_DB_SCHEMA_VERSION) {
         if (ro) {
