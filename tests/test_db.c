@@ -673,7 +673,22 @@ static void test_crash_mid_batch(void)
     CHECK(lo > 0.99e-4 && lo < 1.01e-4 && hi > B1 * 0.99e-4 && hi < B1 * 1.01e-4);
 }
 
-/* Rows edited behind the library's back are refused with the field named. */
+/* A log hook that keeps the messages (tt_db_set_log). */
+typedef struct logged {
+    int n;
+    char msg[2048];
+} logged;
+
+static void keep_log(void *ctx, const char *msg)
+{
+    logged *l = ctx;
+    l->n++;
+    snprintf(l->msg, sizeof l->msg, "%s", msg);
+}
+
+/* Rows edited behind the library's back are refused with the field named:
+ * the best-record query skips the row (there is no other: it finds none)
+ * and the one warning at close names the record and the field. */
 static void test_corrupt_rows(void)
 {
     const char *path = tmp_path();
@@ -720,8 +735,10 @@ static void test_corrupt_rows(void)
         }
         tt_err e = {0};
         tt_db_row *row = tt_xmalloc(sizeof *row);
-        int got = -2;
+        int got = -2, skipped = 0;
+        logged lg = {0};
         if (tt_db_open(path, TT_DB_READONLY, &db, &e) == 0) {
+            tt_db_set_log(db, keep_log, &lg);
             char wkey[1024] = "";
             sqlite3 *h;
             sqlite3_open(path, &h);
@@ -732,17 +749,262 @@ static void test_corrupt_rows(void)
             sqlite3_finalize(s);
             sqlite3_close(h);
             got = tt_db_best_record(db, wkey, NULL, row, &e);
+            skipped = tt_db_skipped(db);
             tt_db_close(db);
         }
         free(row);
-        int ok = (got == -1 && strstr(e.msg, cases[i].want) && strstr(e.msg, "record 1"));
+        int ok = got == 0 && skipped == 1 && lg.n == 1 && strstr(lg.msg, cases[i].want) &&
+                 strstr(lg.msg, "record 1");
         raw_sql(path, "DELETE FROM records; INSERT INTO records SELECT * FROM keep_row");
         if (!ok && strlen(fails) < 300)
-            snprintf(fails + strlen(fails), sizeof fails - strlen(fails), "[%s -> %d %s] ",
-                     cases[i].sql, got, e.msg);
+            snprintf(fails + strlen(fails), sizeof fails - strlen(fails), "[%s -> %d %s %s] ",
+                     cases[i].sql, got, e.msg, lg.msg);
     }
     tmp_done();
     CHECK_MSG(!fails[0], "%s", fails);
+}
+
+/* Count the rows of a walk. */
+static int count_row(void *ctx, const tt_db_row *r)
+{
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* Three good records of the matmul kernel (2, 3 and 4 ms) and, inserted by
+ * raw SQL beside them, bad rows a reader must step over: a log line that
+ * does not parse with a tiny mean cost (first in ORDER BY mean_cost), text
+ * injected into the line, a negative cost, and a success row whose costs are
+ * 0 (consistent with its line, so only the cost rule refuses it).  Returns
+ * the kernel's workload key (malloc'ed) or NULL. */
+static char *plant_bad_rows(const char *path)
+{
+    tt_err err = {0};
+    tt_db *db;
+    if (tt_db_open(path, 0, &db, &err))
+        return NULL;
+    int64_t kid = 0;
+    tt_record *base = matmul_record(db, &kid);
+    tt_record *recs = tt_xcalloc(4, sizeof *recs);
+    int rc = -1;
+    if (base) {
+        make_batch(recs, 3, base, 1e-3);
+        for (int i = 0; i < 3; i++)
+            recs[i].costs[0] = recs[i].costs[1] = (i + 2) * 1e-3;
+        tt_db_rec in[3];
+        for (int i = 0; i < 3; i++)
+            in[i] = (tt_db_rec){kid, &recs[i], NULL, TT_ORIGIN_TUNED, 0};
+        rc = tt_db_add_records(db, 3, in, NULL, &err);
+    }
+    char *zero_line = NULL;
+    if (rc == 0) {
+        memcpy(&recs[3], &recs[0], sizeof recs[3]);
+        recs[3].costs[0] = recs[3].costs[1] = 0;
+        zero_line = tt_record_write(&recs[3]);
+    }
+    free(base);
+    free(recs);
+    tt_db_close(db);
+    if (rc || !zero_line) {
+        fprintf(stderr, "    planting: %s\n", err.msg);
+        free(zero_line);
+        return NULL;
+    }
+    const char *copy = "INSERT INTO records(kernel, steps, line, costs, mean_cost, error_no, cpu, isa, "
+                       "threads, origin, source_model, created) SELECT kernel, steps, %s, %s, %s, "
+                       "error_no, cpu, isa, threads, origin, source_model, created FROM records "
+                       "WHERE id = 1";
+    char sql[4096];
+    int bad = 0;
+    snprintf(sql, sizeof sql, copy, "'{\"i\": [[garbage'", "costs", "1e-9");
+    bad |= raw_sql(path, sql);
+    snprintf(sql, sizeof sql, copy, "line || char(10) || 'DROP TABLE records;'", "costs", "mean_cost");
+    bad |= raw_sql(path, sql);
+    snprintf(sql, sizeof sql, copy, "line", "'[-0.002, -0.002]'", "-0.002");
+    bad |= raw_sql(path, sql);
+    char *q = sqlite3_mprintf("%q", zero_line);
+    char lit[2048];
+    snprintf(lit, sizeof lit, "'%s'", q);
+    sqlite3_free(q);
+    free(zero_line);
+    snprintf(sql, sizeof sql, copy, lit, "'[0.0, 0.0]'", "0");
+    bad |= raw_sql(path, sql);
+    char *wkey = NULL;
+    sqlite3 *h;
+    sqlite3_open(path, &h);
+    sqlite3_stmt *s;
+    sqlite3_prepare_v2(h, "SELECT workload_key FROM kernels", -1, &s, NULL);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        wkey = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    if (bad) {
+        free(wkey);
+        return NULL;
+    }
+    return wkey;
+}
+
+/* The readers step over bad rows: the best record is the best good one (the
+ * corrupt row with the tiny cost does not shadow it), a walk and an export
+ * see the three good rows only, and nothing fails. */
+static void test_bad_rows_skipped(void)
+{
+    const char *path = tmp_path();
+    CHECK(path);
+    char *wkey = plant_bad_rows(path);
+    tt_err err = {0};
+    tt_db *db = NULL;
+    tt_db_row *row = tt_xmalloc(sizeof *row);
+    int got = -2, walk = -2, nwalk = 0, ex = -2, skipped = 0;
+    int64_t nex = 0;
+    logged lg = {0};
+    char out[700];
+    snprintf(out, sizeof out, "%s/out.json", tmp_dir);
+    if (wkey && tt_db_open(path, TT_DB_READONLY, &db, &err) == 0) {
+        tt_db_set_log(db, keep_log, &lg);
+        got = tt_db_best_record(db, wkey, NULL, row, &err);
+        walk = tt_db_foreach_record(db, 0, wkey, NULL, count_row, &nwalk, &err);
+        FILE *f = fopen(out, "w");
+        ex = f ? tt_db_export(db, 0, NULL, f, &nex, &err) : -3;
+        if (f)
+            fclose(f);
+        skipped = tt_db_skipped(db);
+        tt_db_close(db);
+    }
+    lines l = {0};
+    tt_log_foreach(out, collect, &l, &err);
+    for (int i = 0; i < l.n; i++)
+        free(l.text[i]);
+    unlink(out);
+    tmp_done();
+    double best = got == 1 ? row->mean_cost : 0;
+    free(row);
+    CHECK(wkey);
+    free(wkey);
+    CHECK_MSG(got == 1 && best > 1.999e-3 && best < 2.001e-3, "best: %d, %g: %s", got, best, err.msg);
+    CHECK_MSG(walk == 0 && nwalk == 3, "walk: %d, %d rows: %s", walk, nwalk, err.msg);
+    CHECK_MSG(ex == 0 && nex == 3 && l.n == 3, "export: %d, %lld records, %d lines: %s", ex,
+              (long long)nex, l.n, err.msg);
+    /* four bad rows, each met by three readers: one warning, at close */
+    CHECK_MSG(skipped == 4 && lg.n == 1 && strstr(lg.msg, "skipped 4 bad records") &&
+                  strstr(lg.msg, "transtune db check"),
+              "%d skipped, %d warnings: %s", skipped, lg.n, lg.msg);
+}
+
+/* Insert rec as a records row of kernel by raw SQL, its costs all `cost`
+ * (so the row agrees with itself and only a replay can refuse it); returns
+ * the row id or -1. */
+static int64_t insert_raw(const char *path, int64_t kernel, tt_record *rec, double cost)
+{
+    rec->ncosts = 1;
+    rec->costs[0] = cost;
+    rec->error_no = 0;
+    char *line = tt_record_write(rec), *steps = tt_steps_write(rec->steps, rec->nsteps);
+    char costs[64];
+    snprintf(costs, sizeof costs, "[%.17g]", cost);
+    sqlite3 *h;
+    sqlite3_stmt *st = NULL;
+    int64_t id = -1;
+    if (line && steps && sqlite3_open(path, &h) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(h, "INSERT INTO records(kernel, steps, line, costs, mean_cost, "
+                                  "error_no, cpu, isa, threads, origin, created) VALUES "
+                                  "(?, ?, ?, ?, ?, 0, 'cpu', 'avx2', 1, 'imported', 0)",
+                               -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, kernel);
+            sqlite3_bind_text(st, 2, steps, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 3, line, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 4, costs, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_double(st, 5, cost);
+            if (sqlite3_step(st) == SQLITE_DONE)
+                id = sqlite3_last_insert_rowid(h);
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+    }
+    free(line);
+    free(steps);
+    return id;
+}
+
+/* rec's steps made not to replay on its kernel: the first split's recorded
+ * extent no longer the extent it splits.  0, or -1 if rec has no split. */
+static int break_steps(tt_record *rec)
+{
+    for (int i = 0; i < rec->nsteps; i++)
+        if (rec->steps[i].tag == TT_STEP_SP && rec->steps[i].extent > 0) {
+            rec->steps[i].extent += 1;
+            return 0;
+        }
+    return -1;
+}
+
+/* The shared ResNet-50 log imported into path; *rec gets record 1 (of
+ * kernel 1, a conv2d identify rebuilds) as stored, wkey its kernel's key. */
+static int import_resnet(const char *path, tt_record *rec, char *wkey, size_t n)
+{
+    tt_err err = {0};
+    tt_db *db;
+    char log[1024];
+    log_path(log, sizeof log, "resnet-50-NHWC-B1-llvm.json");
+    if (tt_db_open(path, 0, &db, &err))
+        return -1;
+    tt_db_import_result r;
+    int rc = tt_db_import_log(db, log, NULL, &r, &err);
+    tt_db_close(db);
+    if (rc || r.imported != 26) {
+        fprintf(stderr, "    import: %d imported: %s\n", r.imported, err.msg);
+        return -1;
+    }
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    rc = -1;
+    sqlite3_open(path, &h);
+    sqlite3_prepare_v2(h, "SELECT r.line, k.workload_key FROM records r JOIN kernels k ON "
+                          "k.id = r.kernel WHERE r.id = 1 AND r.kernel = 1", -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW &&
+        tt_record_parse((const char *)sqlite3_column_text(st, 0), rec, &err) == 0) {
+        snprintf(wkey, n, "%s", sqlite3_column_text(st, 1));
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return rc;
+}
+
+/* A row whose steps do not replay on its kernel (it parses, its columns
+ * agree, its cost is the lowest) is skipped: the best record is the kernel's
+ * good one, as `run --db` must use it, not fall back to the default. */
+static void test_unreplayable_row_skipped(void)
+{
+    const char *path = tmp_path();
+    CHECK(path);
+    tt_record *rec = tt_xcalloc(1, sizeof *rec);
+    char wkey[1024] = "";
+    int64_t bad = -1;
+    if (import_resnet(path, rec, wkey, sizeof wkey) == 0 && break_steps(rec) == 0)
+        bad = insert_raw(path, 1, rec, 1e-9);
+    free(rec);
+    tt_err err = {0};
+    tt_db *db = NULL;
+    tt_db_row *row = tt_xmalloc(sizeof *row);
+    int got = -2, skipped = 0, nwalk = 0;
+    logged lg = {0};
+    if (bad > 0 && tt_db_open(path, TT_DB_READONLY, &db, &err) == 0) {
+        tt_db_set_log(db, keep_log, &lg);
+        got = tt_db_best_record(db, wkey, NULL, row, &err);
+        if (tt_db_foreach_record(db, 0, wkey, NULL, count_row, &nwalk, &err))
+            nwalk = -1;
+        skipped = tt_db_skipped(db);
+        tt_db_close(db);
+    }
+    int64_t id = got == 1 ? row->id : 0;
+    free(row);
+    tmp_done();
+    CHECK(bad > 0);
+    CHECK_MSG(got == 1 && id == 1, "best: %d, record %lld: %s", got, (long long)id, err.msg);
+    CHECK_MSG(nwalk == 1 && skipped == 1 && strstr(lg.msg, "do not replay"), "%d rows, %d "
+              "skipped: %s", nwalk, skipped, lg.msg);
 }
 
 static void test_row_checks(void)
@@ -901,6 +1163,8 @@ const tt_test tests_db[] = {
     {"crash_mid_batch", test_crash_mid_batch},
     {"corrupt_rows", test_corrupt_rows},
     {"row_checks", test_row_checks},
+    {"bad_rows_skipped", test_bad_rows_skipped},
+    {"unreplayable_row_skipped", test_unreplayable_row_skipped},
     {"curves", test_curves},
     {"cli", test_cli},
     {NULL, NULL},

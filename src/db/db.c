@@ -1,6 +1,7 @@
 /* db.c - the record database: opening, the versioned schema, transactions,
  * and the writers (models, kernels, records, curves).  Readers are in
- * query.c, the row checker in row.c, the Ansor log importer in import.c.
+ * query.c, the row checker in row.c, whether a row is usable (replays on
+ * its kernel) in valid.c, the Ansor log importer in import.c.
  *
  * Schema versions: PRAGMA user_version holds the version of the schema a
  * file was written with; migrations[v] takes a file from version v to v + 1
@@ -366,6 +367,7 @@ void tt_db_close(tt_db *db)
             sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(db->h);
     }
+    db_valid_close(db);
     free(db->path);
     free(db);
 }

@@ -25,7 +25,12 @@
  *
  * Everything read back from the file goes through tt_db_row_to_record(),
  * which refuses a corrupted row with a message naming the record and the
- * field: a database is outside input.
+ * field: a database is outside input.  A row is usable only if that accepts
+ * it and its steps replay on its kernel's DAG (rebuilt from the kernel's
+ * workload key and print, see valid.c); the readers skip any other row and
+ * go on with the next one (the best record is the best usable one), and the
+ * handle warns once, when it is closed, with the count and how to list and
+ * move them aside (tt_db_check_records, `transtune db check [--fix]`).
  */
 #ifndef TT_DB_H
 #define TT_DB_H
@@ -72,8 +77,18 @@ void tt_db_target_host(tt_db_target *t, int threads);
  * as is a file that is not a transtune database.  Returns 0 with *out set, or
  * -1 with err set (and *out NULL). */
 int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err);
-/* Close; an open transaction is rolled back.  NULL is a no-op. */
+/* Close; an open transaction is rolled back.  If the readers skipped bad
+ * rows, the one warning about them goes to the log (below).  NULL is a
+ * no-op. */
 void tt_db_close(tt_db *db);
+
+/* Where the handle's warnings go: fn(ctx, msg) with a one-line message; fn
+ * NULL (the default) writes "warning: msg" to stderr.  The only warning is
+ * the count of bad rows the readers skipped, given by tt_db_close. */
+typedef void (*tt_db_log_fn)(void *ctx, const char *msg);
+void tt_db_set_log(tt_db *db, tt_db_log_fn fn, void *ctx);
+/* Distinct bad rows the readers of this handle have skipped so far. */
+int tt_db_skipped(const tt_db *db);
 const char *tt_db_path(const tt_db *db);
 
 /* Explicit transaction (BEGIN IMMEDIATE: the write lock is taken now, waiting
@@ -181,10 +196,17 @@ typedef struct tt_db_raw {
 
 /* Check and convert a raw row: the line must parse as an Ansor record, the
  * steps, costs and error_no columns must equal the line's, mean_cost the mean
- * of the costs, and every other field be in range.  Returns 0, or -1 with err
- * naming the record id and the bad field.  (The libFuzzer target
- * fuzz/fuzz_db.c feeds it corrupted rows.) */
+ * of the costs, a successful measurement's (error_no 0) costs be positive,
+ * and every other field be in range.  Returns 0, or -1 with err naming the
+ * record id and the bad field.  (The libFuzzer target fuzz/fuzz_db.c feeds
+ * it corrupted rows.) */
 int tt_db_row_to_record(const tt_db_raw *raw, tt_db_row *row, tt_err *err);
+
+/* tt_db_row_to_record, then, if dag is not NULL (the DAG of the row's
+ * kernel), the row's steps replayed on it (tt_state_apply_all: every step
+ * applies, every split's recorded extent is the one it splits): the whole
+ * check a reader makes.  Returns 0, or -1 with err naming the record. */
+int tt_db_row_check(const tt_db_raw *raw, const tt_dag *dag, tt_db_row *row, tt_err *err);
 
 /* Which records a query considers. */
 typedef struct tt_db_filter {
@@ -198,13 +220,15 @@ typedef struct tt_db_filter {
     int ok_only;                 /* only error_no 0 with costs (tt_db_best_record implies it) */
 } tt_db_filter;
 
-/* The best record (lowest mean cost, error_no 0; ties: the oldest) of the
- * kernel with this workload key among those f admits (f may be NULL).
- * Returns 1 with *row set, 0 if there is none, -1 on error. */
+/* The best usable record (lowest mean cost, error_no 0; ties: the oldest)
+ * of the kernel with this workload key among those f admits (f may be NULL):
+ * a bad row, whatever its cost, is skipped for the next best.  Returns 1
+ * with *row set, 0 if there is none, -1 on a database error. */
 int tt_db_best_record(tt_db *db, const char *workload_key, const tt_db_filter *f, tt_db_row *row,
                       tt_err *err);
 
-/* Call fn for every record admitted by f (may be NULL), oldest first:
+/* Call fn for every usable record admitted by f (may be NULL), oldest first
+ * (bad rows are skipped):
  * of the kernels of model `model` if model != 0, of the kernel with key
  * workload_key if not NULL.  fn returning nonzero stops the walk (and is
  * returned).  The row passed to fn is valid during the call only. */
