@@ -940,7 +940,7 @@ static int break_steps(tt_record *rec)
 }
 
 /* The shared ResNet-50 log imported into path; *rec gets record 1 (of
- * kernel 1, a conv2d identify rebuilds) as stored, wkey its kernel's key. */
+ * kernel 1, a softmax identify rebuilds) as stored, wkey its kernel's key. */
 static int import_resnet(const char *path, tt_record *rec, char *wkey, size_t n)
 {
     tt_err err = {0};
@@ -1005,6 +1005,47 @@ static void test_unreplayable_row_skipped(void)
     CHECK_MSG(got == 1 && id == 1, "best: %d, record %lld: %s", got, (long long)id, err.msg);
     CHECK_MSG(nwalk == 1 && skipped == 1 && strstr(lg.msg, "do not replay"), "%d rows, %d "
               "skipped: %s", nwalk, skipped, lg.msg);
+}
+
+/* A line keyed by a kernel already in the database (as transtune exports
+ * them) is replayed on that kernel before it is stored, as an Ansor-keyed
+ * line is on the DAG identify finds: one whose steps do not replay is
+ * refused and counted, a good one beside it goes in. */
+static void test_import_replays(void)
+{
+    const char *path = tmp_path();
+    CHECK(path);
+    tt_record *rec = tt_xcalloc(1, sizeof *rec);
+    char wkey[1024] = "", log[700];
+    snprintf(log, sizeof log, "%s/lines.json", tmp_dir);
+    int ok = import_resnet(path, rec, wkey, sizeof wkey) == 0;
+    FILE *f = ok ? fopen(log, "w") : NULL;
+    if (f) {
+        snprintf(rec->workload_key, sizeof rec->workload_key, "%s", wkey);
+        rec->costs[0] *= 0.5; /* not a duplicate of the stored line */
+        char *good = tt_record_write(rec);
+        ok = break_steps(rec) == 0;
+        char *bad = tt_record_write(rec);
+        ok = ok && good && bad && fprintf(f, "%s\n%s\n", good, bad) > 0;
+        fclose(f);
+        free(good);
+        free(bad);
+    }
+    free(rec);
+    tt_err err = {0};
+    tt_db *db = NULL;
+    tt_db_import_result r = {0};
+    int rc = -2;
+    if (ok && tt_db_open(path, 0, &db, &err) == 0) {
+        rc = tt_db_import_log(db, log, NULL, &r, &err);
+        tt_db_close(db);
+    }
+    unlink(log);
+    tmp_done();
+    CHECK(ok);
+    CHECK_MSG(rc == 0 && r.lines == 2 && r.imported == 1 && r.failed == 1 && r.unchecked == 0,
+              "rc %d: %d lines, %d imported, %d failed, %d unchecked: %s", rc, r.lines,
+              r.imported, r.failed, r.unchecked, err.msg);
 }
 
 static void test_row_checks(void)
@@ -1165,6 +1206,7 @@ const tt_test tests_db[] = {
     {"row_checks", test_row_checks},
     {"bad_rows_skipped", test_bad_rows_skipped},
     {"unreplayable_row_skipped", test_unreplayable_row_skipped},
+    {"import_replays", test_import_replays},
     {"curves", test_curves},
     {"cli", test_cli},
     {NULL, NULL},

@@ -31,6 +31,7 @@ struct tt_db {
     int nkdag, capkdag;
     int64_t *models_tried;
     int nmodels_tried;
+    int64_t prefer_model;        /* models.id loaded first (an import's source model), 0 = none */
 };
 
 /* "database PATH: WHAT: sqlite's message"; returns -1. */
@@ -87,6 +88,10 @@ int db_row_usable(tt_db *db, const tt_db_raw *raw, int load_models, tt_db_row *r
  * 1 with *dag set, 0 if it cannot be rebuilt (*dag NULL), 2 if there is no
  * such kernel, -1 on a database error. */
 int db_kernel_dag(tt_db *db, int64_t kernel, int load_models, const tt_dag **dag, tt_err *err);
+
+/* Every step of rec applies to a fresh state of d (tt_state_apply_all; err
+ * says which does not). */
+int db_replay(const tt_dag *d, const tt_record *rec, tt_err *err);
 
 /* A reader skipped row id (why: the reason): counted once per id, for the
  * one warning tt_db_close gives. */

@@ -4,7 +4,9 @@
  * identified (src/record/identify.h): the DAG it names becomes a kernel under
  * our own workload and class keys, and the record is stored with its
  * original line, Ansor's key included, so that export gives TVM back what it
- * wrote.
+ * wrote.  Identification replays the steps; a line keyed by one of our
+ * kernels (exported by transtune) is replayed on that kernel's DAG
+ * (valid.c), so that no line goes in that a reader would then skip.
  */
 #include "db_int.h"
 
@@ -99,6 +101,26 @@ static int imp_line(void *ctx, int lineno, const char *line)
         rc = -1;
         goto done;
     }
+    int unchecked = 0;
+    if (direct) {
+        /* the steps must replay on that kernel, as an identified line's do
+         * on the DAG identify found; a kernel whose DAG cannot be rebuilt
+         * takes the line unchecked */
+        const tt_dag *kd = NULL;
+        int got = db_kernel_dag(I->db, kid, 1, &kd, I->err);
+        if (got < 0) {
+            rc = -1;
+            goto done;
+        }
+        if (got == 1 && db_replay(kd, I->rec, &e)) {
+            char msg[TT_ERR_MAX + 160];
+            snprintf(msg, sizeof msg, "the steps do not replay on kernel %lld (%s): %s",
+                     (long long)kid, kd->class_key, e.msg);
+            imp_warn(I, lineno, msg);
+            goto done;
+        }
+        unchecked = got != 1;
+    }
     if (!direct) {
         if (tt_identify_record(I->rec, &d, NULL, NULL, 0, &e)) {
             imp_warn(I, lineno, e.msg);
@@ -139,6 +161,7 @@ static int imp_line(void *ctx, int lineno, const char *line)
             }
         } else {
             I->r->imported++;
+            I->r->unchecked += unchecked;
         }
     }
 done:
@@ -162,9 +185,14 @@ int tt_db_import_log(tt_db *db, const char *path, const tt_db_import_opts *o,
     if (db_write_begin(db, err))
         return -1;
     imp I = {db, o, r, tt_xmalloc(sizeof(tt_record)), err, 0};
+    /* the model the log was tuned for holds its kernels: loaded first when
+     * a kernel's DAG must be rebuilt to replay a line on it */
+    int64_t prefer = db->prefer_model;
+    db->prefer_model = o ? o->source_model : 0;
     /* tt_log_foreach ignores the callback's status: a database failure is
      * carried in I.stopped. */
     int rc = tt_log_foreach(path, imp_line, &I, err) || I.stopped;
+    db->prefer_model = prefer;
     free(I.rec);
     rc = db_write_end(db, rc ? -1 : 0, err);
     if (rc) {

@@ -262,6 +262,11 @@ int tt_db_stats(tt_db *db, tt_db_counts *c, tt_err *err)
                 &c->records_ok, err) ||
         q_count(db, "SELECT count(*) FROM curves", &c->curves, err))
         return -1;
+    int64_t has_bad = 0;
+    if (q_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                    "name = 'records_bad'", &has_bad, err) ||
+        (has_bad && q_count(db, "SELECT count(*) FROM records_bad", &c->records_bad, err)))
+        return -1;
     sqlite3_stmt *st;
     if (db_prepare(db, "SELECT origin, count(*) FROM records GROUP BY origin", &st, err))
         return -1;

@@ -32,8 +32,7 @@
 
 /* ---- the replay check ------------------------------------------------------ */
 
-/* Every step of rec applies to a fresh state of d (err says which does not). */
-static int valid_replay(const tt_dag *d, const tt_record *rec, tt_err *err)
+int db_replay(const tt_dag *d, const tt_record *rec, tt_err *err)
 {
     tt_state *s = tt_state_new(d);
     int rc = tt_state_apply_all(s, rec->steps, rec->nsteps, err);
@@ -46,7 +45,7 @@ int tt_db_row_check(const tt_db_raw *raw, const tt_dag *dag, tt_db_row *row, tt_
     if (tt_db_row_to_record(raw, row, err))
         return -1;
     tt_err e = {0};
-    if (dag && valid_replay(dag, &row->rec, &e))
+    if (dag && db_replay(dag, &row->rec, &e))
         return tt_err_set(err, "record %lld: its steps do not replay on its kernel %lld (%s): %s",
                           (long long)raw->id, (long long)raw->kernel, dag->class_key, e.msg);
     return 0;
@@ -157,14 +156,17 @@ static int valid_take_model(tt_db *db, tt_model *m, tt_err *err)
     return 0;
 }
 
-/* Load the models that hold kernel `kernel` and have not been loaded yet. */
+/* Load the models that hold kernel `kernel` and have not been loaded yet,
+ * db->prefer_model first, until one has it. */
 static int valid_load_models(tt_db *db, int64_t kernel, tt_err *err)
 {
     sqlite3_stmt *st;
     if (db_prepare(db, "SELECT m.id, m.name, m.source FROM model_kernels mk JOIN models m "
-                       "ON m.id = mk.model WHERE mk.kernel = ? ORDER BY m.id", &st, err))
+                       "ON m.id = mk.model WHERE mk.kernel = ? ORDER BY m.id = ? DESC, m.id",
+                   &st, err))
         return -1;
     sqlite3_bind_int64(st, 1, kernel);
+    sqlite3_bind_int64(st, 2, db->prefer_model);
     int n = 0, cap = 0, rc;
     struct mrow {
         int64_t id;
@@ -188,7 +190,8 @@ static int valid_load_models(tt_db *db, int64_t kernel, tt_err *err)
     sqlite3_finalize(st);
     int ret = rc == SQLITE_DONE ? 0 : db_fail(db, err, "listing the models of a kernel");
     for (int i = 0; i < n; i++) {
-        if (ret == 0) {
+        int k = kdag_find(db, kernel);
+        if (ret == 0 && !(k >= 0 && db->kdag[k].dag)) {
             db->models_tried = tt_xrealloc(db->models_tried,
                                            (size_t)(db->nmodels_tried + 1) * sizeof(int64_t));
             db->models_tried[db->nmodels_tried++] = ms[i].id;
@@ -257,7 +260,7 @@ int db_row_usable(tt_db *db, const tt_db_raw *raw, int load_models, tt_db_row *r
     if (got == 0)
         return DB_ROW_UNCHECKED;
     tt_err e = {0};
-    if (valid_replay(d, &row->rec, &e)) {
+    if (db_replay(d, &row->rec, &e)) {
         tt_err_set(why, "record %lld: its steps do not replay on its kernel %lld (%s): %s",
                    (long long)raw->id, (long long)raw->kernel, d->class_key, e.msg);
         return DB_ROW_BAD;
