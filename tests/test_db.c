@@ -1048,6 +1048,79 @@ static void test_import_replays(void)
               r.imported, r.failed, r.unchecked, err.msg);
 }
 
+/* The bad rows tt_db_check_records reports. */
+typedef struct bad_list {
+    int n;
+    int64_t id[16];
+    char why[16][TT_ERR_MAX];
+} bad_list;
+
+static void on_bad(void *ctx, int64_t id, const char *why)
+{
+    bad_list *b = ctx;
+    if (b->n < 16) {
+        b->id[b->n] = id;
+        snprintf(b->why[b->n], sizeof b->why[b->n], "%s", why);
+        b->n++;
+    }
+}
+
+/* tt_db_check_records lists every bad row (the four of plant_bad_rows, each
+ * with its reason, in id order) beside the good ones; with fix it moves them
+ * into records_bad in one go, and then a check is clean and a reader skips
+ * nothing. */
+static void test_check_records(void)
+{
+    const char *path = tmp_path();
+    CHECK(path);
+    char *wkey = plant_bad_rows(path);
+    tt_err err = {0};
+    tt_db *db = NULL;
+    bad_list b1 = {0}, b2 = {0};
+    tt_db_check_result r1 = {0}, r2 = {0}, r3 = {0};
+    int rc = -2, ro_fix = 0, skipped = -1, walked = 0;
+    if (wkey && tt_db_open(path, TT_DB_READONLY, &db, &err) == 0) {
+        tt_err e = {0};
+        ro_fix = tt_db_check_records(db, 1, NULL, NULL, &r3, &e); /* read-only: refused */
+        tt_db_close(db);
+    }
+    if (wkey && tt_db_open(path, 0, &db, &err) == 0) {
+        rc = tt_db_check_records(db, 0, on_bad, &b1, &r1, &err) ||
+             tt_db_check_records(db, 1, NULL, NULL, &r2, &err) ||
+             tt_db_check_records(db, 0, on_bad, &b2, &r3, &err) ||
+             tt_db_foreach_record(db, 0, wkey, NULL, count_row, &walked, &err);
+        skipped = tt_db_skipped(db);
+        tt_db_close(db);
+    }
+    free(wkey);
+    sqlite3 *h;
+    sqlite3_stmt *s;
+    int64_t aside = -1, ids = -1;
+    sqlite3_open(path, &h);
+    if (sqlite3_prepare_v2(h, "SELECT count(*), sum(record_id) FROM records_bad", -1, &s, NULL) ==
+            SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+        aside = sqlite3_column_int64(s, 0);
+        ids = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    tmp_done();
+    CHECK_MSG(rc == 0 && ro_fix == -1, "%d %d: %s", rc, ro_fix, err.msg);
+    CHECK_MSG(r1.records == 7 && r1.bad == 4 && b1.n == 4 && r1.moved == 0, "%lld records, %lld "
+              "bad", (long long)r1.records, (long long)r1.bad);
+    /* ids 4..7 in order, each with its reason */
+    const char *want[4] = {"does not parse", "does not parse", "non-negative",
+                           "successful measurement is not positive"};
+    for (int i = 0; i < 4; i++)
+        CHECK_MSG(b1.id[i] == 4 + i && strstr(b1.why[i], want[i]), "bad %d: record %lld: %s", i,
+                  (long long)b1.id[i], b1.why[i]);
+    CHECK(r2.bad == 4 && r2.moved == 4);
+    CHECK_MSG(r3.records == 3 && r3.bad == 0 && b2.n == 0, "after the fix: %lld records, %lld bad",
+              (long long)r3.records, (long long)r3.bad);
+    CHECK(walked == 3 && skipped == 0);
+    CHECK(aside == 4 && ids == 4 + 5 + 6 + 7);
+}
+
 static void test_row_checks(void)
 {
     /* The raw converter alone, as the fuzzer drives it. */
@@ -1207,6 +1280,7 @@ const tt_test tests_db[] = {
     {"bad_rows_skipped", test_bad_rows_skipped},
     {"unreplayable_row_skipped", test_unreplayable_row_skipped},
     {"import_replays", test_import_replays},
+    {"check_records", test_check_records},
     {"curves", test_curves},
     {"cli", test_cli},
     {NULL, NULL},
