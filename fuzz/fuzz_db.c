@@ -70,7 +70,8 @@ static void check_row(const tt_db_row *r)
         abort();
     double sum = 0;
     for (int i = 0; i < rec->ncosts; i++) {
-        if (!isfinite(rec->costs[i]) || rec->costs[i] < 0 || (rec->error_no == 0 && !(rec->costs[i] > 0)))
+        if (!isfinite(rec->costs[i]) || rec->costs[i] < 0 ||
+            (rec->error_no == 0 && !(rec->costs[i] > 0)))
             abort();
         sum += rec->costs[i];
     }

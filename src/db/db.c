@@ -78,7 +78,8 @@ static const char schema_v1[] =
     "  created REAL NOT NULL);\n"
     /* "best record of kernel K on target T": equality on kernel and target,
      * then the lowest cost straight from the index. */
-    "CREATE INDEX IF NOT EXISTS records_best ON records(kernel, cpu, isa, threads, error_no, mean_cost);\n"
+    "CREATE INDEX IF NOT EXISTS records_best\n"
+    "  ON records(kernel, cpu, isa, threads, error_no, mean_cost);\n"
     /* "records of model M" goes model_kernels(model) -> records_best(kernel);
      * "records that came from model M" uses this one. */
     "CREATE INDEX IF NOT EXISTS records_source ON records(source_model);\n"
@@ -212,7 +213,8 @@ static int db_has_column(tt_db *db, const char *table, const char *column, tt_er
     db_bind_text(st, 1, table);
     db_bind_text(st, 2, column);
     int rc = sqlite3_step(st);
-    int has = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) > 0 : db_fail(db, err, "reading a table's columns");
+    int has = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) > 0
+                               : db_fail(db, err, "reading a table's columns");
     sqlite3_finalize(st);
     return has;
 }
