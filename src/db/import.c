@@ -77,6 +77,30 @@ static void imp_warn(imp *I, int lineno, const char *msg)
         I->o->warn(I->o->ctx, lineno, msg);
 }
 
+/* A line keyed by kernel kid, already in the database: its steps must
+ * replay on that kernel, as an identified line's do on the DAG identify
+ * found (a duplicate line was judged when it went in: it is not replayed
+ * again).  0 if they do, or if the kernel's DAG cannot be rebuilt
+ * (*unchecked = 1); 1 if they do not (the line is reported); -1 on a
+ * database error. */
+static int imp_replay_known(imp *I, int lineno, int64_t kid, int *unchecked)
+{
+    const tt_dag *kd = NULL;
+    int got = db_kernel_dag(I->db, kid, 1, &kd, I->err);
+    if (got < 0)
+        return -1;
+    *unchecked = got != 1;
+    tt_err e = {0};
+    if (got == 1 && db_replay(kd, I->rec, &e)) {
+        char msg[TT_ERR_MAX + 160];
+        snprintf(msg, sizeof msg, "the steps do not replay on kernel %lld (%s): %s",
+                 (long long)kid, kd->class_key, e.msg);
+        imp_warn(I, lineno, msg);
+        return 1;
+    }
+    return 0;
+}
+
 static int imp_line(void *ctx, int lineno, const char *line)
 {
     imp *I = ctx;
@@ -101,26 +125,6 @@ static int imp_line(void *ctx, int lineno, const char *line)
         rc = -1;
         goto done;
     }
-    int unchecked = 0;
-    if (direct) {
-        /* the steps must replay on that kernel, as an identified line's do
-         * on the DAG identify found; a kernel whose DAG cannot be rebuilt
-         * takes the line unchecked */
-        const tt_dag *kd = NULL;
-        int got = db_kernel_dag(I->db, kid, 1, &kd, I->err);
-        if (got < 0) {
-            rc = -1;
-            goto done;
-        }
-        if (got == 1 && db_replay(kd, I->rec, &e)) {
-            char msg[TT_ERR_MAX + 160];
-            snprintf(msg, sizeof msg, "the steps do not replay on kernel %lld (%s): %s",
-                     (long long)kid, kd->class_key, e.msg);
-            imp_warn(I, lineno, msg);
-            goto done;
-        }
-        unchecked = got != 1;
-    }
     if (!direct) {
         if (tt_identify_record(I->rec, &d, NULL, NULL, 0, &e)) {
             imp_warn(I, lineno, e.msg);
@@ -138,12 +142,14 @@ static int imp_line(void *ctx, int lineno, const char *line)
         goto done;
     }
     I->r->new_kernels += !had;
-    int dup = imp_duplicate(I->db, kid, stored, I->err);
-    if (dup < 0) {
+    int dup = imp_duplicate(I->db, kid, stored, I->err), unchecked = 0, refused = 0;
+    if (dup == 0 && direct)
+        refused = imp_replay_known(I, lineno, kid, &unchecked);
+    if (dup < 0 || refused < 0) {
         rc = -1;
     } else if (dup) {
         I->r->duplicates++;
-    } else {
+    } else if (!refused) {
         tt_db_target t;
         if (!(I->o && I->o->target))
             imp_target(I->rec, &t);
