@@ -1,7 +1,8 @@
 /* fuzz_db.c - libFuzzer target for the database's row reader,
- * tt_db_row_to_record: the rows of a database file are outside input (a file
- * may be corrupted, truncated or edited by hand), and every record read goes
- * through it.
+ * tt_db_row_to_record, and the whole check a reader makes, tt_db_row_check
+ * (the row's steps replayed on its kernel's DAG): the rows of a database
+ * file are outside input (a file may be corrupted, truncated or edited by
+ * hand), and every record read goes through them.
  *
  * Input: the 13 columns of a records row, one per line, in the order of
  * tt_db_raw: id, kernel, steps, line, costs, mean_cost, error_no, cpu, isa,
@@ -16,8 +17,13 @@
  * Properties checked (a violation aborts, which libFuzzer reports):
  *   - a refused row always comes with a printable message naming the record;
  *   - an accepted row is in range (steps, costs, origin, target strings), its
- *     mean cost is the mean of its costs, and its record writes back to a log
- *     line that parses to the same record.
+ *     mean cost is the mean of its costs, a successful measurement's costs
+ *     are positive, and its record writes back to a log line that parses to
+ *     the same record;
+ *   - tt_db_row_check without a DAG agrees with tt_db_row_to_record; with
+ *     each of the first DAGs identify finds for the row's workload key (the
+ *     seeds' kernels), it refuses with a message naming the record, or
+ *     accepts a row whose steps then replay on that DAG.
  */
 #include <math.h>
 #include <stdint.h>
@@ -26,6 +32,8 @@
 #include <string.h>
 
 #include "../src/db/db.h"
+#include "../src/record/identify.h"
+#include "../src/sched/sched.h"
 
 static void check_msg(const tt_err *err)
 {
@@ -62,7 +70,8 @@ static void check_row(const tt_db_row *r)
         abort();
     double sum = 0;
     for (int i = 0; i < rec->ncosts; i++) {
-        if (!isfinite(rec->costs[i]) || rec->costs[i] < 0)
+        if (!isfinite(rec->costs[i]) || rec->costs[i] < 0 ||
+            (rec->error_no == 0 && !(rec->costs[i] > 0)))
             abort();
         sum += rec->costs[i];
     }
@@ -131,12 +140,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .source_model = col_int(cols, n, 11),
         .created = created ? strtod(created, NULL) : 0,
     };
-    static tt_db_row row;
-    tt_err err = {0};
-    if (tt_db_row_to_record(&raw, &row, &err))
+    static tt_db_row row, again;
+    tt_err err = {0}, e2 = {0};
+    int refused = tt_db_row_to_record(&raw, &row, &err) != 0;
+    if (refused)
         check_msg(&err);
     else
         check_row(&row);
+    if ((tt_db_row_check(&raw, NULL, &again, &e2) != 0) != refused)
+        abort();
+    if (!refused) {
+        /* replayed on the DAGs the row's key may name */
+        tt_wl_candidate c[4];
+        tt_err ie = {0};
+        int n = tt_identify_candidates(row.rec.workload_key,
+                                       tt_identify_max_stage(row.rec.steps, row.rec.nsteps), c, 4,
+                                       &ie);
+        for (int i = 0; i < n; i++) {
+            tt_err ce = {0};
+            if (tt_db_row_check(&raw, c[i].dag, &again, &ce)) {
+                check_msg(&ce);
+                continue;
+            }
+            tt_state *s = tt_state_new(c[i].dag);
+            tt_err re = {0};
+            if (tt_state_apply_all(s, again.rec.steps, again.rec.nsteps, &re))
+                abort();
+            tt_state_free(s);
+        }
+        if (n > 0)
+            tt_identify_free(c, n);
+    }
     free(text);
     return 0;
 }

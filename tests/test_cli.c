@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1107,6 +1108,243 @@ static void test_run_db(void)
     CHECK_MSG(ok, "%s", R.out);
 }
 
+/* ---- the database: bad rows, check --fix, import -------------------------------- */
+
+/* A fresh folder for a test's database files; *db gets DIR/t.db. */
+static int db_dir(char *dir, size_t n, char *db, size_t m)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, n, "%s/tt-test-cli-db.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(db, m, "%s/t.db", dir);
+    return 0;
+}
+
+static void db_dir_done(const char *dir)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "    could not remove %s\n", dir);
+}
+
+/* SQL on the file through a raw connection (behind transtune's back). */
+static int db_sql(const char *path, const char *sql)
+{
+    sqlite3 *h;
+    if (sqlite3_open(path, &h) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+    sqlite3_close(h);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* One integer from a query on the file (-1 if none). */
+static int64_t db_int(const char *path, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_open(path, &h) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* The shared ResNet-50 log into db with `db import`. */
+static int db_import_resnet(const char *db)
+{
+    char log[512];
+    snprintf(log, sizeof log, "%s/ansor/resnet-50-NHWC-B1-llvm.json", tt_test_shared_data());
+    if (run_tt(120, "db", "import", log, "--db", db, (char *)NULL) || !R.exited || R.code) {
+        show_run();
+        return -1;
+    }
+    return 0;
+}
+
+/* Write to path record 1 of db (kernel 1, a softmax) keyed by its kernel's
+ * workload key, as `db export` writes it, with its first split's recorded
+ * extent changed: a line that parses but does not replay on that kernel. */
+static int db_unreplayable_line(const char *db, const char *path)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    int rc = -1;
+    if (sqlite3_open(db, &h) != SQLITE_OK)
+        return -1;
+    tt_record *rec = calloc(1, sizeof *rec);
+    tt_err err = {0};
+    if (rec && sqlite3_prepare_v2(h, "SELECT r.line, k.workload_key FROM records r JOIN kernels k "
+                                     "ON k.id = r.kernel WHERE r.id = 1", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW &&
+            tt_record_parse((const char *)sqlite3_column_text(st, 0), rec, &err) == 0) {
+            snprintf(rec->workload_key, sizeof rec->workload_key, "%s", sqlite3_column_text(st, 1));
+            for (int i = 0; i < rec->nsteps && rc; i++)
+                if (rec->steps[i].tag == TT_STEP_SP && rec->steps[i].extent > 0) {
+                    rec->steps[i].extent++;
+                    rc = 0;
+                }
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    char *line = rc == 0 ? tt_record_write(rec) : NULL;
+    FILE *f = line ? fopen(path, "w") : NULL;
+    rc = f && fprintf(f, "%s\n", line) > 0 ? 0 : -1;
+    if (f)
+        fclose(f);
+    free(line);
+    free(rec);
+    return rc;
+}
+
+/* `db import` replays a line keyed by a known kernel on it and refuses one
+ * that does not replay (the same line into an empty database is refused by
+ * identification); a log whose every line is skipped exits nonzero. */
+static void test_db_import_refuses(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[256], db[300], bad[300];
+    CHECK(db_dir(dir, sizeof dir, db, sizeof db) == 0);
+    snprintf(bad, sizeof bad, "%s/bad.json", dir);
+    int ok = db_import_resnet(db) == 0 && db_unreplayable_line(db, bad) == 0;
+    int code = -1;
+    char *err = NULL;
+    if (ok && run_tt(120, "db", "import", bad, "--db", db, (char *)NULL) == 0 && R.exited) {
+        code = R.code;
+        err = strdup(R.err);
+    }
+    int64_t n = db_int(db, "SELECT count(*) FROM records");
+    db_dir_done(dir);
+    CHECK(ok);
+    CHECK_MSG(code == 1 && err && strstr(err, "do not replay") && strstr(err, "skipped") && n == 26,
+              "exit %d, %lld records: %s", code, (long long)n, err ? err : "");
+    free(err);
+}
+
+/* Bad rows planted by raw SQL beside the 26 good records of the ResNet-50
+ * log (a line that does not parse with a tiny cost, injected text, a
+ * negative cost, steps that do not replay): export still writes the 26 and
+ * warns once; `db check` lists the bad rows by id and exits 1; `check --fix`
+ * moves them into records_bad (nothing lost) and a second check is clean;
+ * and no read-only command leaves -wal/-shm files behind. */
+static void test_db_check_fix(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[256], db[300], out[300];
+    CHECK(db_dir(dir, sizeof dir, db, sizeof db) == 0);
+    snprintf(out, sizeof out, "%s/out.json", dir);
+    int ok = db_import_resnet(db) == 0;
+    const char *copy = "INSERT INTO records(kernel, steps, line, costs, mean_cost, error_no, cpu, "
+                       "isa, threads, origin, source_model, created) SELECT kernel, steps, %s, %s, "
+                       "%s, error_no, cpu, isa, threads, origin, source_model, created FROM "
+                       "records WHERE id = %d";
+    const char *edits[][4] = {
+        {"'{\"i\": [[garbage'", "costs", "1e-9", "1"},                  /* record 27 */
+        {"line || char(10) || 'DROP TABLE records;'", "costs", "mean_cost", "2"}, /* 28 */
+        {"line", "'[-0.002]'", "-0.002", "3"},                          /* 29 */
+    };
+    char sql[1024];
+    for (int i = 0; ok && i < 3; i++) {
+        snprintf(sql, sizeof sql, copy, edits[i][0], edits[i][1], edits[i][2], atoi(edits[i][3]));
+        ok = db_sql(db, sql) == 0;
+    }
+    /* record 30: record 4's row with steps that do not replay on its kernel */
+    if (ok) {
+        char line[300];
+        snprintf(line, sizeof line, "%s/line.json", dir);
+        tt_record *rec = calloc(1, sizeof *rec);
+        tt_err err = {0};
+        char *text = NULL;
+        ok = db_unreplayable_line(db, line) == 0 && (text = tt_read_file(line, NULL, &err)) &&
+             tt_record_parse(text, rec, &err) == 0;
+        char *steps = ok ? tt_steps_write(rec->steps, rec->nsteps) : NULL;
+        char *l = ok ? tt_record_write(rec) : NULL;
+        char *q = sqlite3_mprintf("INSERT INTO records(kernel, steps, line, costs, mean_cost, "
+                                  "error_no, cpu, isa, threads, origin, created) SELECT 1, %Q, "
+                                  "%Q, costs, mean_cost, 0, cpu, isa, threads, origin, created "
+                                  "FROM records WHERE id = 1", steps, l);
+        ok = ok && steps && l && db_sql(db, q) == 0;
+        sqlite3_free(q);
+        free(steps);
+        free(l);
+        free(text);
+        free(rec);
+    }
+    CHECK(ok);
+    CHECK(db_int(db, "SELECT count(*) FROM records") == 30);
+    /* export: the 26 good ones, one warning */
+    CHECK(run_tt(60, "db", "export", "--db", db, "--output", out, (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0 && strstr(R.err, "26 records exported") &&
+                  strstr(R.err, "skipped 4 bad records") && strstr(R.err, "transtune db check"),
+              "export: exit %d: %s", R.code, R.err);
+    /* check: the four by id, exit 1 */
+    CHECK(run_tt(120, "db", "check", "--db", db, (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 1 && strstr(R.out, "record 27:") && strstr(R.out, "record 28:") &&
+                  strstr(R.out, "record 29:") && strstr(R.out, "record 30:") &&
+                  strstr(R.out, "do not replay") && !strstr(R.out, "record 26:"),
+              "check: exit %d\n%s\n%s", R.code, R.out, R.err);
+    char wal[320], shm[320];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    snprintf(shm, sizeof shm, "%s-shm", db);
+    int left = access(wal, F_OK) == 0 || access(shm, F_OK) == 0;
+    /* --fix, then a clean check */
+    CHECK(run_tt(120, "db", "check", "--fix", "--db", db, (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0 && strstr(R.out, "moved 4"), "check --fix: exit %d\n%s\n%s",
+              R.code, R.out, R.err);
+    CHECK(run_tt(120, "db", "check", "--db", db, (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0 && strstr(R.out, "ok"), "second check: exit %d\n%s\n%s",
+              R.code, R.out, R.err);
+    int64_t good = db_int(db, "SELECT count(*) FROM records");
+    int64_t aside = db_int(db, "SELECT count(*) FROM records_bad");
+    int64_t ids = db_int(db, "SELECT sum(record_id) FROM records_bad");
+    db_dir_done(dir);
+    CHECK_MSG(!left, "a read-only command left -wal or -shm files");
+    CHECK_MSG(good == 26 && aside == 4 && ids == 27 + 28 + 29 + 30, "%lld records, %lld aside (ids "
+              "%lld)", (long long)good, (long long)aside, (long long)ids);
+}
+
+/* `run --db` with a corrupt row for one of the model's kernels: it runs (the
+ * row skipped, one warning naming the fix), where it used to stop with
+ * "stored log line does not parse". */
+static void test_db_run_bad_row(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[256], db[300], log[512];
+    CHECK(db_dir(dir, sizeof dir, db, sizeof db) == 0);
+    snprintf(log, sizeof log, "%s/ansor/matmul.json", tt_test_shared_data());
+    /* tiny's kernels into the database (with the matmul record), then a row
+     * of tiny's first kernel whose line is cut short */
+    int ok = run_tt(120, "db", "import", log, "--model", "tiny", "--db", db, (char *)NULL) == 0 &&
+             R.exited && R.code == 0;
+    ok = ok && db_sql(db, "INSERT INTO records(kernel, steps, line, costs, mean_cost, error_no, "
+                          "cpu, isa, threads, origin, created) SELECT (SELECT min(mk.kernel) FROM "
+                          "model_kernels mk JOIN models m ON m.id = mk.model WHERE m.name = "
+                          "'tiny'), steps, substr(line, 1, 40), costs, 1e-9, 0, cpu, isa, "
+                          "threads, origin, created FROM records LIMIT 1") == 0;
+    int code = -1;
+    char *err = NULL;
+    if (ok && run_tt(300, "run", "tiny", "--db", db, "--repeat", "1", "--winograd", "off",
+                     (char *)NULL) == 0 && R.exited) {
+        code = R.code;
+        err = strdup(R.err);
+    }
+    db_dir_done(dir);
+    CHECK(ok);
+    CHECK_MSG(code == 0 && err && strstr(err, "skipped 1 bad record") &&
+                  strstr(err, "does not parse") && strstr(err, "transtune db check"),
+              "exit %d: %s", code, err ? err : "");
+    free(err);
+}
+
 /* run --vs-untuned: the model (here on default schedules too) timed against
  * its untuned build in interleaved pairs; both medians and their ratio in the
  * JSON (6 digits), the ratio that of the two medians. */
@@ -1272,5 +1510,8 @@ const tt_test tests_cli[] = {
     {"kernel_record_ok", test_kernel_record_ok},
     {"avx512_script", test_avx512_script},
     {"tune_kill_resume", test_tune_kill_resume},
+    {"db_import_refuses", test_db_import_refuses},
+    {"db_check_fix", test_db_check_fix},
+    {"db_run_bad_row", test_db_run_bad_row},
     {NULL, NULL},
 };

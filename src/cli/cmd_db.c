@@ -1,5 +1,5 @@
-/* cmd_db.c - `transtune db stats|import|export|check`: the record database
- * from the command line (src/db/db.h). */
+/* cmd_db.c - `transtune db stats|import|export|check|repair`: the record
+ * database from the command line (src/db/db.h). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,17 +17,21 @@ static void db_usage(FILE *f)
             "       transtune db import LOG [--model M] [--db DB]\n"
             "       transtune db export [--model M] [--source M] [--origin O] [--best N] [--output FILE]\n"
             "                           [--db DB]\n"
-            "       transtune db check [--db DB]\n"
+            "       transtune db check [--fix] [--db DB]\n"
+            "       transtune db repair [--db DB]\n"
             "\n"
             "The record database (SQLite): models, kernels, measured records, tuning curves.\n"
             "\n"
             "  stats        counts per table, records per origin, kernels and records per\n"
             "               class key (--json: one JSON object)\n"
             "  import LOG   read an Ansor log (JSON lines, v0.3 to v0.6): every line is parsed\n"
-            "               and identified to one of our kernels, then stored with origin\n"
-            "               'imported' and its original line; lines that fail are reported\n"
-            "               and skipped, lines already stored are skipped.  --model M records\n"
-            "               M (zoo name or .onnx, added to the database) as their source model.\n"
+            "               and identified to one of our kernels (a line keyed by a kernel\n"
+            "               already in the database is that kernel's), its steps replayed on\n"
+            "               it, then stored with origin 'imported' and its original line;\n"
+            "               lines that fail are reported and skipped, lines already stored\n"
+            "               are skipped; exit status 1 if every line was skipped.  --model M\n"
+            "               records M (zoo name or .onnx, added to the database) as their\n"
+            "               source model.\n"
             "  export       write records as Ansor v0.6 log lines (to stdout, or --output FILE),\n"
             "               oldest first; --model M: only records of M's kernels (M is a model\n"
             "               in the database, or else a zoo name or .onnx file whose kernels are\n"
@@ -37,7 +41,14 @@ static void db_usage(FILE *f)
             "               tuned|transferred|imported;\n"
             "               --best N: only the N fastest correct records of each kernel, best\n"
             "               first (e.g. to ship a model's schedules).\n"
-            "  check        SQLite's integrity and foreign-key checks\n"
+            "  check        SQLite's integrity and foreign-key checks, then every record as\n"
+            "               the readers judge it: its log line parses and agrees with its\n"
+            "               columns, a successful measurement's costs are positive, its steps\n"
+            "               replay on its kernel's DAG (rebuilt by identification, or by\n"
+            "               loading the models that hold the kernel).  Lists the bad records\n"
+            "               by id with the reason; exit status 1 if there are any (the other\n"
+            "               commands skip them, with one warning).  --fix (or `repair`):\n"
+            "               move them into table records_bad, in one transaction.\n"
             "\n"
             "--db DB: the database file; default $TT_DB if set, else ./" DB_DEFAULT ".  import\n"
             "creates it if missing; the other commands need it to exist.\n");
@@ -85,6 +96,7 @@ static int db_stats_cmd(const char *path, int json)
         json_object_set_new(o, "records", json_integer(c.records));
         json_object_set_new(o, "records_ok", json_integer(c.records_ok));
         json_object_set_new(o, "curves", json_integer(c.curves));
+        json_object_set_new(o, "records_bad", json_integer(c.records_bad));
         for (int i = 0; i < TT_ORIGIN_COUNT; i++)
             json_object_set_new(orig, tt_origin_names[i], json_integer(c.by_origin[i]));
         json_object_set_new(o, "by_origin", orig);
@@ -108,6 +120,9 @@ static int db_stats_cmd(const char *path, int json)
         printf("  records        %lld (%lld measured without error)\n", (long long)c.records,
                (long long)c.records_ok);
         printf("  curves         %lld points\n", (long long)c.curves);
+        if (c.records_bad)
+            printf("  records_bad    %lld (moved aside by db check --fix)\n",
+                   (long long)c.records_bad);
         printf("records by origin:");
         for (int i = 0; i < TT_ORIGIN_COUNT; i++)
             printf("%s %s %lld", i ? "," : "", tt_origin_names[i], (long long)c.by_origin[i]);
@@ -177,6 +192,14 @@ static int db_import_cmd(const char *path, const char *log, const char *model)
     }
     printf("%s: %d records: %d imported, %d already in %s, %d skipped; %d new kernels\n", log,
            r.lines, r.imported, r.duplicates, path, r.failed, r.new_kernels);
+    if (r.unchecked)
+        printf("%s: %d imported without a replay check (their kernels' DAGs cannot be rebuilt "
+               "here)\n", log, r.unchecked);
+    if (r.imported + r.duplicates == 0) {
+        fprintf(stderr, "transtune db: import: %s: %s\n", log,
+                r.lines ? "every line was skipped" : "no records in it");
+        return 1;
+    }
     return 0;
 }
 
@@ -329,20 +352,56 @@ static int db_export_cmd(const char *path, const char *model, const char *source
 
 /* ---- check ------------------------------------------------------------------ */
 
-static int db_check_cmd(const char *path)
+static void db_check_bad(void *ctx, int64_t id, const char *why)
+{
+    (void)id;
+    printf("%s: %s\n", (const char *)ctx, why);
+}
+
+/* `db check [--fix]`: SQLite's own checks, then every row (tt_db_check_records).
+ * Exit status 0 when the file is clean, or was made clean by --fix. */
+static int db_check_cmd(const char *path, int fix)
 {
     tt_db *db;
-    if (db_open_or_report(path, TT_DB_READONLY, &db))
+    if (db_open_or_report(path, fix ? 0 : TT_DB_READONLY, &db))
         return 1;
     tt_err err = {0};
-    int rc = tt_db_check(db, &err);
-    tt_db_close(db);
-    if (rc) {
+    int sqlite_bad = tt_db_check(db, &err) != 0;
+    /* a file SQLite finds damaged has no rows to trust; a foreign-key
+     * problem may be a records row of a missing kernel, which the row check
+     * finds (and --fix moves) */
+    if (sqlite_bad && !strstr(err.msg, "foreign key")) {
+        tt_db_close(db);
         fprintf(stderr, "transtune db: %s\n", err.msg);
         return 1;
     }
-    printf("%s: ok\n", path);
-    return 0;
+    tt_db_check_result r;
+    tt_err cerr = {0};
+    int rc = tt_db_check_records(db, fix, db_check_bad, (void *)path, &r, &cerr);
+    if (rc == 0 && sqlite_bad && r.moved > 0) {
+        tt_err_clear(&err);
+        sqlite_bad = tt_db_check(db, &err) != 0;
+    }
+    tt_db_close(db);
+    if (rc) {
+        fprintf(stderr, "transtune db: check: %s\n", cerr.msg);
+        return 1;
+    }
+    if (r.unchecked)
+        printf("%s: %lld records of %lld kernels not replayed: their DAGs cannot be rebuilt "
+               "(identification does not know them, and no model holding them loads here)\n",
+               path, (long long)r.unchecked, (long long)r.kernels_unchecked);
+    if (sqlite_bad)
+        printf("%s: %s\n", path, err.msg);
+    if (r.bad && fix)
+        printf("%s: %lld records, %lld bad: moved %lld into table records_bad\n", path,
+               (long long)r.records, (long long)r.bad, (long long)r.moved);
+    else if (r.bad)
+        printf("%s: %lld records, %lld bad; `transtune db check --fix --db %s` moves them into "
+               "table records_bad\n", path, (long long)r.records, (long long)r.bad, path);
+    else if (!sqlite_bad)
+        printf("%s: ok (%lld records)\n", path, (long long)r.records);
+    return sqlite_bad || (r.bad && !fix) ? 1 : 0;
 }
 
 int cmd_db(int argc, char **argv)
@@ -351,7 +410,7 @@ int cmd_db(int argc, char **argv)
                *output = NULL;
     int best = 0;
     const char *path = cli_db_default_path();
-    int json = 0;
+    int json = 0, fix = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -360,6 +419,10 @@ int cmd_db(int argc, char **argv)
         }
         if (!strcmp(a, "--json")) {
             json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--fix")) {
+            fix = 1;
             continue;
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--model") || !strcmp(a, "--origin") ||
@@ -410,13 +473,17 @@ int cmd_db(int argc, char **argv)
     }
     int is_stats = !strcmp(sub, "stats"), is_import = !strcmp(sub, "import"),
         is_export = !strcmp(sub, "export"), is_check = !strcmp(sub, "check");
+    if (!strcmp(sub, "repair")) {
+        is_check = 1;
+        fix = 1;
+    }
     if (!is_stats && !is_import && !is_export && !is_check) {
         fprintf(stderr, "transtune db: unknown subcommand '%s'\n\n", sub);
         db_usage(stderr);
         return 2;
     }
     if ((model && !is_import && !is_export) || ((origin || output || best || source) && !is_export) ||
-        (json && !is_stats)) {
+        (json && !is_stats) || (fix && !is_check)) {
         fprintf(stderr, "transtune db %s: an option given does not apply (see --help)\n", sub);
         return 2;
     }
@@ -430,5 +497,5 @@ int cmd_db(int argc, char **argv)
         return db_import_cmd(path, log, model);
     if (is_export)
         return db_export_cmd(path, model, source, origin, output, best);
-    return db_check_cmd(path);
+    return db_check_cmd(path, fix);
 }

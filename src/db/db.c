@@ -1,11 +1,15 @@
 /* db.c - the record database: opening, the versioned schema, transactions,
  * and the writers (models, kernels, records, curves).  Readers are in
- * query.c, the row checker in row.c, the Ansor log importer in import.c.
+ * query.c, the row checker in row.c, whether a row is usable (replays on
+ * its kernel) in valid.c, the Ansor log importer in import.c.
  *
  * Schema versions: PRAGMA user_version holds the version of the schema a
  * file was written with; migrations[v] takes a file from version v to v + 1
- * (version 0 is an empty file, so migrations[0] creates the tables).  A file
- * from a newer transtune is refused rather than guessed at.
+ * (version 0 is an empty file, so migrations[0] creates the tables).  Every
+ * migration is idempotent (IF NOT EXISTS, a column looked for before it is
+ * added), so a file whose user_version was set back by hand migrates again
+ * instead of failing half-way.  A file from a newer transtune is refused
+ * rather than guessed at.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "db_int.h"
@@ -36,28 +40,29 @@ int tt_origin_parse(const char *s)
 /* ---- schema ------------------------------------------------------------------ */
 
 /* Version 0 -> 1: the first schema.  The CHECKs keep what the reader refuses
- * anyway (an unknown origin, a negative error code) out of the file. */
+ * anyway (an unknown origin, a negative error code) out of the file.  IF NOT
+ * EXISTS: a file whose user_version was set back by hand already has them. */
 static const char schema_v1[] =
-    "CREATE TABLE models(\n"
+    "CREATE TABLE IF NOT EXISTS models(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  name TEXT NOT NULL UNIQUE,\n"
     "  source TEXT NOT NULL,\n"
     "  created REAL NOT NULL);\n"
-    "CREATE TABLE kernels(\n"
+    "CREATE TABLE IF NOT EXISTS kernels(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  workload_key TEXT NOT NULL UNIQUE,\n"
     "  class_key TEXT NOT NULL,\n"
     "  dag TEXT NOT NULL,\n"
     "  flops REAL NOT NULL,\n"
     "  created REAL NOT NULL);\n"
-    "CREATE INDEX kernels_class ON kernels(class_key);\n"
-    "CREATE TABLE model_kernels(\n"
+    "CREATE INDEX IF NOT EXISTS kernels_class ON kernels(class_key);\n"
+    "CREATE TABLE IF NOT EXISTS model_kernels(\n"
     "  model INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,\n"
     "  kernel INTEGER NOT NULL REFERENCES kernels(id),\n"
     "  weight INTEGER NOT NULL CHECK(weight >= 0),\n"
     "  PRIMARY KEY(model, kernel)) WITHOUT ROWID;\n"
-    "CREATE INDEX model_kernels_kernel ON model_kernels(kernel);\n"
-    "CREATE TABLE records(\n"
+    "CREATE INDEX IF NOT EXISTS model_kernels_kernel ON model_kernels(kernel);\n"
+    "CREATE TABLE IF NOT EXISTS records(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  kernel INTEGER NOT NULL REFERENCES kernels(id),\n"
     "  steps TEXT NOT NULL,\n"
@@ -73,11 +78,12 @@ static const char schema_v1[] =
     "  created REAL NOT NULL);\n"
     /* "best record of kernel K on target T": equality on kernel and target,
      * then the lowest cost straight from the index. */
-    "CREATE INDEX records_best ON records(kernel, cpu, isa, threads, error_no, mean_cost);\n"
+    "CREATE INDEX IF NOT EXISTS records_best\n"
+    "  ON records(kernel, cpu, isa, threads, error_no, mean_cost);\n"
     /* "records of model M" goes model_kernels(model) -> records_best(kernel);
      * "records that came from model M" uses this one. */
-    "CREATE INDEX records_source ON records(source_model);\n"
-    "CREATE TABLE curves(\n"
+    "CREATE INDEX IF NOT EXISTS records_source ON records(source_model);\n"
+    "CREATE TABLE IF NOT EXISTS curves(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  model INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,\n"
     "  cpu TEXT NOT NULL,\n"
@@ -88,14 +94,30 @@ static const char schema_v1[] =
     "  est_latency REAL,\n"
     "  meas_latency REAL,\n"
     "  created REAL NOT NULL);\n"
-    "CREATE INDEX curves_model ON curves(model, search_s);\n";
+    "CREATE INDEX IF NOT EXISTS curves_model ON curves(model, search_s);\n";
 
 /* Version 1 -> 2: each measured checkpoint also keeps the untuned model's
  * latency timed alternately with it, so a curve's speedups are ratios of
- * measurements from one window (the machine's speed drifts over minutes). */
-static const char schema_v2[] = "ALTER TABLE curves ADD COLUMN meas_untuned REAL;\n";
+ * measurements from one window (the machine's speed drifts over minutes).
+ * SQLite has no ADD COLUMN IF NOT EXISTS: the column is looked for first, so
+ * that a version 2 file labelled 1 by hand migrates instead of failing with
+ * "duplicate column name". */
+static int db_has_column(tt_db *db, const char *table, const char *column, tt_err *err);
 
-static const char *const migrations[TT_DB_SCHEMA_VERSION] = {schema_v1, schema_v2};
+static int schema_v2(tt_db *db, tt_err *err)
+{
+    int has = db_has_column(db, "curves", "meas_untuned", err);
+    if (has < 0)
+        return -1;
+    return has ? 0 : db_exec(db, "ALTER TABLE curves ADD COLUMN meas_untuned REAL", err);
+}
+
+static int schema_v1_run(tt_db *db, tt_err *err) { return db_exec(db, schema_v1, err); }
+
+/* migrations[v] takes a file from version v to v + 1.  Each is idempotent:
+ * run on a file that already has its change, it changes nothing. */
+typedef int (*db_migration)(tt_db *db, tt_err *err);
+static const db_migration migrations[TT_DB_SCHEMA_VERSION] = {schema_v1_run, schema_v2};
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -182,6 +204,21 @@ static int db_int_query(tt_db *db, const char *sql, int64_t *v, tt_err *err)
     return 0;
 }
 
+/* 1 if table has the column, 0 if not, -1 on error. */
+static int db_has_column(tt_db *db, const char *table, const char *column, tt_err *err)
+{
+    sqlite3_stmt *st;
+    if (db_prepare(db, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?", &st, err))
+        return -1;
+    db_bind_text(st, 1, table);
+    db_bind_text(st, 2, column);
+    int rc = sqlite3_step(st);
+    int has = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) > 0
+                               : db_fail(db, err, "reading a table's columns");
+    sqlite3_finalize(st);
+    return has;
+}
+
 /* ---- opening ------------------------------------------------------------------ */
 
 const char *tt_db_path(const tt_db *db) { return db->path; }
@@ -196,7 +233,7 @@ static int db_migrate(tt_db *db, tt_err *err)
     int64_t v = 0;
     int rc = db_int_query(db, "PRAGMA user_version", &v, err);
     for (; rc == 0 && v < TT_DB_SCHEMA_VERSION; v++)
-        rc = db_exec(db, migrations[v], err);
+        rc = migrations[v](db, err);
     if (rc == 0) {
         char sql[128];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d; PRAGMA application_id = %d",
@@ -204,11 +241,32 @@ static int db_migrate(tt_db *db, tt_err *err)
         rc = db_exec(db, sql, err);
     }
     if (rc) {
-        tt_err_prefix(err, "migrating to schema version %d: ", TT_DB_SCHEMA_VERSION);
+        tt_err_prefix(err, "migrating to schema version %d", TT_DB_SCHEMA_VERSION);
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
     return db_exec(db, "COMMIT", err);
+}
+
+/* 1 if path and the folder that holds it are writable (SQLite creates the
+ * -wal and -shm files beside the database). */
+static int db_writable(const char *path)
+{
+    if (access(path, W_OK) != 0)
+        return 0;
+    char *dir = tt_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    int ok;
+    if (!slash)
+        ok = access(".", W_OK) == 0;
+    else if (slash == dir)
+        ok = access("/", W_OK) == 0;
+    else {
+        *slash = 0;
+        ok = access(dir, W_OK) == 0;
+    }
+    free(dir);
+    return ok;
 }
 
 int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err)
@@ -222,7 +280,15 @@ int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err)
     tt_db *db = tt_xcalloc(1, sizeof *db);
     db->path = tt_xstrdup(path);
     db->readonly = ro;
-    int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* Read-only, where the file and its folder are writable: opened for
+     * writing with PRAGMA query_only.  A connection opened SQLITE_OPEN_READONLY
+     * creates the WAL's -wal and -shm files but may not remove them, so
+     * every stats or export left two empty files behind; this one is removed
+     * by SQLite itself when the last connection closes.  Elsewhere (a
+     * write-protected file or folder) truly read-only. */
+    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (ro)
+        oflags = db_writable(path) ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
     if (sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         if (db->h)
             db_fail(db, err, "cannot open");
@@ -249,7 +315,10 @@ int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err)
                    (long long)version, TT_DB_SCHEMA_VERSION);
         goto fail;
     }
-    if (version < 0 || (version == 0 && ntables > 0)) {
+    /* Version 0 with tables is some other program's file, unless it carries
+     * our application id: then its user_version was set back by hand, and
+     * the (idempotent) migrations bring it up again. */
+    if (version < 0 || (version == 0 && ntables > 0 && app != TT_DB_APPLICATION_ID)) {
         tt_err_set(err, "database %s is not a transtune database (schema version %lld, %lld tables)",
                    path, (long long)version, (long long)ntables);
         goto fail;
@@ -272,7 +341,8 @@ int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err)
         if (db_exec(db, "PRAGMA synchronous = NORMAL", err))
             goto fail;
     }
-    if (db_exec(db, "PRAGMA foreign_keys = ON", err))
+    if (db_exec(db, "PRAGMA foreign_keys = ON", err) ||
+        (ro && db_exec(db, "PRAGMA query_only = ON", err)))
         goto fail;
     if (version < TT_DB_SCHEMA_VERSION) {
         if (ro) {
@@ -299,6 +369,7 @@ void tt_db_close(tt_db *db)
             sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(db->h);
     }
+    db_valid_close(db);
     free(db->path);
     free(db);
 }
@@ -552,7 +623,7 @@ int tt_db_add_model(tt_db *db, const char *name, const char *source, const tt_mo
     if (rc == 0 && model_id)
         *model_id = mid;
     if (rc)
-        tt_err_prefix(err, "adding model %s: ", name);
+        tt_err_prefix(err, "adding model %s", name);
     return rc;
 }
 
@@ -677,7 +748,7 @@ int tt_db_add_records(tt_db *db, int n, const tt_db_rec *recs, int64_t *ids, tt_
     for (int i = 0; rc == 0 && i < n; i++) {
         rc = db_insert_record(db, st, &recs[i], ids ? &ids[i] : NULL, err);
         if (rc)
-            tt_err_prefix(err, "record %d of %d: ", i + 1, n);
+            tt_err_prefix(err, "record %d of %d", i + 1, n);
     }
     sqlite3_finalize(st);
     return db_write_end(db, rc, err);

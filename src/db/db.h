@@ -16,6 +16,9 @@
  *   curves        id, model, target, search_s, trials, est_latency, meas_latency,
  *                 meas_untuned (version 2)
  *                 (best-so-far model latency in seconds, NULL if unknown), created
+ *   records_bad   (created by the first tt_db_check_records with fix) rows moved
+ *                 out of records: id, record_id (its id there), the records
+ *                 columns as they were, why (the reason), moved (Unix time)
  *
  * The file is in WAL mode with foreign keys on, synchronous=NORMAL and a busy
  * timeout, so one writer and many readers share it: a committed transaction
@@ -25,7 +28,12 @@
  *
  * Everything read back from the file goes through tt_db_row_to_record(),
  * which refuses a corrupted row with a message naming the record and the
- * field: a database is outside input.
+ * field: a database is outside input.  A row is usable only if that accepts
+ * it and its steps replay on its kernel's DAG (rebuilt from the kernel's
+ * workload key and print, see valid.c); the readers skip any other row and
+ * go on with the next one (the best record is the best usable one), and the
+ * handle warns once, when it is closed, with the count and how to list and
+ * move them aside (tt_db_check_records, `transtune db check [--fix]`).
  */
 #ifndef TT_DB_H
 #define TT_DB_H
@@ -72,8 +80,18 @@ void tt_db_target_host(tt_db_target *t, int threads);
  * as is a file that is not a transtune database.  Returns 0 with *out set, or
  * -1 with err set (and *out NULL). */
 int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err);
-/* Close; an open transaction is rolled back.  NULL is a no-op. */
+/* Close; an open transaction is rolled back.  If the readers skipped bad
+ * rows, the one warning about them goes to the log (below).  NULL is a
+ * no-op. */
 void tt_db_close(tt_db *db);
+
+/* Where the handle's warnings go: fn(ctx, msg) with a one-line message; fn
+ * NULL (the default) writes "warning: msg" to stderr.  The only warning is
+ * the count of bad rows the readers skipped, given by tt_db_close. */
+typedef void (*tt_db_log_fn)(void *ctx, const char *msg);
+void tt_db_set_log(tt_db *db, tt_db_log_fn fn, void *ctx);
+/* Distinct bad rows the readers of this handle have skipped so far. */
+int tt_db_skipped(const tt_db *db);
 const char *tt_db_path(const tt_db *db);
 
 /* Explicit transaction (BEGIN IMMEDIATE: the write lock is taken now, waiting
@@ -88,6 +106,30 @@ void tt_db_rollback(tt_db *db);
 /* PRAGMA integrity_check and foreign_key_check.  Returns 0 if both are clean,
  * else -1 with err quoting the first problem. */
 int tt_db_check(tt_db *db, tt_err *err);
+
+/* What tt_db_check_records found. */
+typedef struct tt_db_check_result {
+    int64_t records;             /* rows read */
+    int64_t bad;                 /* rows a reader skips */
+    int64_t unchecked;           /* usable rows whose kernel's DAG could not be rebuilt,
+                                    so their replay was not tried */
+    int64_t kernels_unchecked;   /* the kernels of those */
+    int64_t moved;               /* fix: bad rows moved into records_bad */
+} tt_db_check_result;
+
+/* Called for each bad row, in id order, with the reason ("record N: ..."). */
+typedef void (*tt_db_bad_fn)(void *ctx, int64_t id, const char *why);
+
+/* Check every records row as the readers do (tt_db_row_to_record, then a
+ * replay on its kernel's DAG), rebuilding a DAG identify cannot by loading
+ * the models that hold the kernel (zoo name or .onnx path; up to a second a
+ * model).  fn (may be NULL) hears of every bad row.  fix: the bad rows are
+ * moved into records_bad (created if missing) in one transaction, so that
+ * the readers no longer meet them and nothing is lost (needs a handle open
+ * for writing).  Returns 0 (bad rows are a result, in r), -1 on a database
+ * error. */
+int tt_db_check_records(tt_db *db, int fix, tt_db_bad_fn fn, void *ctx, tt_db_check_result *r,
+                        tt_err *err);
 
 /* ---- models and kernels --------------------------------------------------- */
 
@@ -181,10 +223,17 @@ typedef struct tt_db_raw {
 
 /* Check and convert a raw row: the line must parse as an Ansor record, the
  * steps, costs and error_no columns must equal the line's, mean_cost the mean
- * of the costs, and every other field be in range.  Returns 0, or -1 with err
- * naming the record id and the bad field.  (The libFuzzer target
- * fuzz/fuzz_db.c feeds it corrupted rows.) */
+ * of the costs, a successful measurement's (error_no 0) costs be positive,
+ * and every other field be in range.  Returns 0, or -1 with err naming the
+ * record id and the bad field.  (The libFuzzer target fuzz/fuzz_db.c feeds
+ * it corrupted rows.) */
 int tt_db_row_to_record(const tt_db_raw *raw, tt_db_row *row, tt_err *err);
+
+/* tt_db_row_to_record, then, if dag is not NULL (the DAG of the row's
+ * kernel), the row's steps replayed on it (tt_state_apply_all: every step
+ * applies, every split's recorded extent is the one it splits): the whole
+ * check a reader makes.  Returns 0, or -1 with err naming the record. */
+int tt_db_row_check(const tt_db_raw *raw, const tt_dag *dag, tt_db_row *row, tt_err *err);
 
 /* Which records a query considers. */
 typedef struct tt_db_filter {
@@ -198,13 +247,15 @@ typedef struct tt_db_filter {
     int ok_only;                 /* only error_no 0 with costs (tt_db_best_record implies it) */
 } tt_db_filter;
 
-/* The best record (lowest mean cost, error_no 0; ties: the oldest) of the
- * kernel with this workload key among those f admits (f may be NULL).
- * Returns 1 with *row set, 0 if there is none, -1 on error. */
+/* The best usable record (lowest mean cost, error_no 0; ties: the oldest)
+ * of the kernel with this workload key among those f admits (f may be NULL):
+ * a bad row, whatever its cost, is skipped for the next best.  Returns 1
+ * with *row set, 0 if there is none, -1 on a database error. */
 int tt_db_best_record(tt_db *db, const char *workload_key, const tt_db_filter *f, tt_db_row *row,
                       tt_err *err);
 
-/* Call fn for every record admitted by f (may be NULL), oldest first:
+/* Call fn for every usable record admitted by f (may be NULL), oldest first
+ * (bad rows are skipped):
  * of the kernels of model `model` if model != 0, of the kernel with key
  * workload_key if not NULL.  fn returning nonzero stops the walk (and is
  * returned).  The row passed to fn is valid during the call only. */
@@ -223,7 +274,7 @@ typedef struct tt_db_import_opts {
     const tt_db_target *target;  /* NULL: from each record (cpu = its -mcpu, isa from that,
                                     threads = hw_params[0]) */
     int64_t source_model;        /* models.id recorded as the source, 0 = none */
-    /* Called for every line that is skipped (parse or identify failure). */
+    /* Called for every line that is skipped (parse, identify or replay failure). */
     void (*warn)(void *ctx, int lineno, const char *msg);
     void *ctx;
 } tt_db_import_opts;
@@ -232,14 +283,20 @@ typedef struct tt_db_import_result {
     int lines;                   /* non-comment lines read */
     int imported;                /* records added */
     int duplicates;              /* lines already in the database for that kernel: skipped */
-    int failed;                  /* lines that did not parse or identify: skipped */
+    int failed;                  /* lines that did not parse, identify or replay: skipped */
+    int unchecked;               /* of imported: lines of a known kernel whose DAG could not
+                                    be rebuilt, stored without the replay check */
     int new_kernels;             /* kernels added */
 } tt_db_import_result;
 
 /* Import an Ansor log: each line parsed (tt_record_parse), identified
  * (tt_identify_record: our DAG, whose workload and class keys name the
- * kernel), and stored with origin 'imported' and its original line (its
- * Ansor workload key kept).  Failing lines are reported through o->warn and
+ * kernel; its steps replay on it), and stored with origin 'imported' and its
+ * original line (its Ansor workload key kept).  A line keyed by a kernel
+ * already in the database (one exported by transtune) is that kernel's, and
+ * its steps must replay on the kernel's DAG (rebuilt as tt_db_check_records
+ * does; o->source_model's model loaded first; a kernel that cannot be rebuilt
+ * takes it unchecked).  Failing lines are reported through o->warn and
  * skipped.  One transaction.  Returns 0 (even if lines failed), or -1 if the
  * file cannot be read or the database fails. */
 int tt_db_import_log(tt_db *db, const char *path, const tt_db_import_opts *o,
@@ -274,6 +331,7 @@ typedef struct tt_db_class_count {
 typedef struct tt_db_counts {
     int schema_version;
     int64_t models, kernels, model_kernels, records, records_ok, curves;
+    int64_t records_bad;         /* rows moved into records_bad (0 if it does not exist) */
     int64_t by_origin[TT_ORIGIN_COUNT];
     int nclasses;
     tt_db_class_count *classes;  /* most records first */

@@ -4,7 +4,9 @@
  * identified (src/record/identify.h): the DAG it names becomes a kernel under
  * our own workload and class keys, and the record is stored with its
  * original line, Ansor's key included, so that export gives TVM back what it
- * wrote.
+ * wrote.  Identification replays the steps; a line keyed by one of our
+ * kernels (exported by transtune) is replayed on that kernel's DAG
+ * (valid.c), so that no line goes in that a reader would then skip.
  */
 #include "db_int.h"
 
@@ -75,6 +77,30 @@ static void imp_warn(imp *I, int lineno, const char *msg)
         I->o->warn(I->o->ctx, lineno, msg);
 }
 
+/* A line keyed by kernel kid, already in the database: its steps must
+ * replay on that kernel, as an identified line's do on the DAG identify
+ * found (a duplicate line was judged when it went in: it is not replayed
+ * again).  0 if they do, or if the kernel's DAG cannot be rebuilt
+ * (*unchecked = 1); 1 if they do not (the line is reported); -1 on a
+ * database error. */
+static int imp_replay_known(imp *I, int lineno, int64_t kid, int *unchecked)
+{
+    const tt_dag *kd = NULL;
+    int got = db_kernel_dag(I->db, kid, 1, &kd, I->err);
+    if (got < 0)
+        return -1;
+    *unchecked = got != 1;
+    tt_err e = {0};
+    if (got == 1 && db_replay(kd, I->rec, &e)) {
+        char msg[TT_ERR_MAX + 160];
+        snprintf(msg, sizeof msg, "the steps do not replay on kernel %lld (%s): %s",
+                 (long long)kid, kd->class_key, e.msg);
+        imp_warn(I, lineno, msg);
+        return 1;
+    }
+    return 0;
+}
+
 static int imp_line(void *ctx, int lineno, const char *line)
 {
     imp *I = ctx;
@@ -116,12 +142,14 @@ static int imp_line(void *ctx, int lineno, const char *line)
         goto done;
     }
     I->r->new_kernels += !had;
-    int dup = imp_duplicate(I->db, kid, stored, I->err);
-    if (dup < 0) {
+    int dup = imp_duplicate(I->db, kid, stored, I->err), unchecked = 0, refused = 0;
+    if (dup == 0 && direct)
+        refused = imp_replay_known(I, lineno, kid, &unchecked);
+    if (dup < 0 || refused < 0) {
         rc = -1;
     } else if (dup) {
         I->r->duplicates++;
-    } else {
+    } else if (!refused) {
         tt_db_target t;
         if (!(I->o && I->o->target))
             imp_target(I->rec, &t);
@@ -139,6 +167,7 @@ static int imp_line(void *ctx, int lineno, const char *line)
             }
         } else {
             I->r->imported++;
+            I->r->unchecked += unchecked;
         }
     }
 done:
@@ -162,9 +191,14 @@ int tt_db_import_log(tt_db *db, const char *path, const tt_db_import_opts *o,
     if (db_write_begin(db, err))
         return -1;
     imp I = {db, o, r, tt_xmalloc(sizeof(tt_record)), err, 0};
+    /* the model the log was tuned for holds its kernels: loaded first when
+     * a kernel's DAG must be rebuilt to replay a line on it */
+    int64_t prefer = db->prefer_model;
+    db->prefer_model = o ? o->source_model : 0;
     /* tt_log_foreach ignores the callback's status: a database failure is
      * carried in I.stopped. */
     int rc = tt_log_foreach(path, imp_line, &I, err) || I.stopped;
+    db->prefer_model = prefer;
     free(I.rec);
     rc = db_write_end(db, rc ? -1 : 0, err);
     if (rc) {

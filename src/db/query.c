@@ -1,5 +1,7 @@
 /* query.c - the readers: best record, record walks, export, statistics,
- * tuning curves.  Every record read goes through tt_db_row_to_record (row.c).
+ * tuning curves.  Every record read goes through db_row_usable (valid.c:
+ * tt_db_row_to_record, then a replay on its kernel); a bad row is skipped
+ * (db_skip) and the walk goes on.
  */
 #include "db_int.h"
 
@@ -79,9 +81,11 @@ static int q_records_stmt(tt_db *db, int64_t model, const char *wkey, const tt_d
     if (wkey)
         tt_str_cat(&sql, " AND r.kernel = (SELECT id FROM kernels WHERE workload_key = :wkey)");
     q_filter_sql(&sql, f);
+    /* No LIMIT 1 for the best: a bad row (a corrupted one may well have the
+     * lowest cost) is skipped for the next best. */
     if (best)
         tt_str_cat(&sql, " AND r.error_no = 0 AND r.mean_cost IS NOT NULL"
-                         " ORDER BY r.mean_cost, r.id LIMIT 1");
+                         " ORDER BY r.mean_cost, r.id");
     else
         tt_str_cat(&sql, " ORDER BY r.id");
     int rc = db_prepare(db, sql.buf, st, err);
@@ -102,16 +106,21 @@ int tt_db_best_record(tt_db *db, const char *workload_key, const tt_db_filter *f
         return tt_err_set(err, "database %s: best record of no workload key", db->path);
     if (q_records_stmt(db, 0, workload_key, f, 1, &st, err))
         return -1;
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) {
+    int rc = SQLITE_DONE, found = 0;
+    while (found == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         tt_db_raw raw;
+        tt_err why = {0};
         db_read_raw(st, &raw);
-        found = tt_db_row_to_record(&raw, row, err) ? -1 : 1;
-        if (found < 0)
-            tt_err_prefix(err, "database %s: ", db->path);
-    } else if (rc != SQLITE_DONE) {
-        found = db_fail(db, err, "looking up the best record");
+        int u = db_row_usable(db, &raw, 0, row, &why, err);
+        if (u < 0)
+            found = -1;
+        else if (u == DB_ROW_BAD)
+            db_skip(db, raw.id, why.msg);
+        else
+            found = 1;
     }
+    if (found == 0 && rc != SQLITE_DONE)
+        found = db_fail(db, err, "looking up the best record");
     sqlite3_finalize(st);
     return found;
 }
@@ -126,11 +135,16 @@ int tt_db_foreach_record(tt_db *db, int64_t model, const char *workload_key, con
     int rc, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         tt_db_raw raw;
+        tt_err why = {0};
         db_read_raw(st, &raw);
-        if (tt_db_row_to_record(&raw, row, err)) {
-            tt_err_prefix(err, "database %s: ", db->path);
+        int u = db_row_usable(db, &raw, 0, row, &why, err);
+        if (u < 0) {
             ret = -1;
             break;
+        }
+        if (u == DB_ROW_BAD) {
+            db_skip(db, raw.id, why.msg);
+            continue;
         }
         if ((ret = fn(ctx, row)) != 0)
             break;
@@ -247,6 +261,11 @@ int tt_db_stats(tt_db *db, tt_db_counts *c, tt_err *err)
         q_count(db, "SELECT count(*) FROM records WHERE error_no = 0 AND mean_cost IS NOT NULL",
                 &c->records_ok, err) ||
         q_count(db, "SELECT count(*) FROM curves", &c->curves, err))
+        return -1;
+    int64_t has_bad = 0;
+    if (q_count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                    "name = 'records_bad'", &has_bad, err) ||
+        (has_bad && q_count(db, "SELECT count(*) FROM records_bad", &c->records_bad, err)))
         return -1;
     sqlite3_stmt *st;
     if (db_prepare(db, "SELECT origin, count(*) FROM records GROUP BY origin", &st, err))

@@ -4,7 +4,8 @@
  * writes and what the reader parses) and as queryable columns (steps, costs,
  * mean cost, error code).  A row is accepted only if they agree, so a
  * corrupted or hand-edited row is refused with the field that disagrees
- * instead of running a schedule nobody measured.
+ * instead of running a schedule nobody measured.  Whether its steps replay
+ * on its kernel is the next check (valid.c).
  */
 #include "db_int.h"
 
@@ -98,6 +99,11 @@ int tt_db_row_to_record(const tt_db_raw *raw, tt_db_row *row, tt_err *err)
         if (costs[i] != row->rec.costs[i])
             return tt_err_set(err, "record %lld: cost %d differs between the costs column (%g) "
                               "and the log line (%g)", id, i, costs[i], row->rec.costs[i]);
+        /* A successful measurement took time; a zero cost would be every
+         * query's best record. */
+        if (row->rec.error_no == 0 && !(costs[i] > 0))
+            return tt_err_set(err, "record %lld: cost %d of a successful measurement is not "
+                              "positive (%g)", id, i, costs[i]);
         sum += costs[i];
     }
     if (ncosts == 0) {
