@@ -667,11 +667,254 @@ static int checkpoints_due(tuner *T, tt_err *err)
     return due ? checkpoint(T, err) : 0;
 }
 
-static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int nk,
-                        const tt_dag *const *dags,
-                        const char *const *wkeys, const int *weights, const char *const *names,
-                        const int *alt_of, const int64_t *kernel_ids, const tt_tune_opts *o,
-                        tt_tune_result *r, tt_err *err)
+/* The kernels of a tune_kernels call (see its arguments). */
+typedef struct kernel_list {
+    int nk;
+    const tt_dag *const *dags;
+    const char *const *wkeys;
+    const int *weights;
+    const char *const *names;
+    const int *alt_of;           /* NULL: no alternatives */
+    const int64_t *kernel_ids;
+} kernel_list;
+
+/* Every kernel: its default schedule; those with a reduction and a policy
+ * become the scheduler's tasks (task_of). */
+static void init_tasks(tuner *T, const kernel_list *K, const tt_search_params *sp, uint64_t seed)
+{
+    int nk = K->nk, lanes = tt_host_vector_lanes();
+    T->nk = nk;
+    T->k = tt_xcalloc((size_t)nk, sizeof *T->k);
+    T->task_of = tt_xcalloc((size_t)nk, sizeof(int));
+    for (int i = 0; i < nk; i++) {
+        ttask *t = &T->k[i];
+        t->dag = K->dags[i];
+        t->wkey = K->wkeys[i];
+        t->weight = K->weights[i] > 0 ? K->weights[i] : 1;
+        t->alt_of = K->alt_of ? K->alt_of[i] : -1;
+        snprintf(t->name, sizeof t->name, "%s", K->names[i]);
+        t->kernel_id = K->kernel_ids[i];
+        t->default_s = -1;
+        t->best_s = INFINITY;
+        t->sched_id = -1;
+        tt_step *steps = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
+        int ns = 0;
+        tt_err e = {0};
+        if (tt_default_schedule(t->dag, lanes, steps, TT_MAX_STEPS, &ns, &e) == 0) {
+            tt_state *s = tt_state_new(t->dag);
+            if (tt_state_apply_all(s, steps, ns, &e) == 0) {
+                t->default_state = s;
+                t->default_steps = tt_steps_write(s->steps, s->nsteps);
+            } else {
+                tt_state_free(s);
+            }
+        }
+        free(steps);
+        if (dag_has_reduce(t->dag)) {
+            tt_err pe = {0};
+            t->pol = tt_policy_new(t->dag, sp, seed * 1000003u + (uint64_t)i, &pe);
+            if (t->pol) {
+                t->is_task = 1;
+                t->sched_id = T->ntasks;
+                T->task_of[T->ntasks++] = i;
+            }
+        }
+    }
+}
+
+/* The task scheduler over the tasks; a direct conv and its Winograd twins
+ * are one group (its kernel index). */
+static void init_scheduler(tuner *T, int per_round, int early_stopping, uint64_t seed)
+{
+    int n = T->ntasks;
+    double *w = tt_xcalloc((size_t)n + 1, sizeof(double));
+    double *fl = tt_xcalloc((size_t)n + 1, sizeof(double));
+    const char **ck = tt_xcalloc((size_t)n + 1, sizeof(char *));
+    int *grp = tt_xcalloc((size_t)n + 1, sizeof(int));
+    for (int j = 0; j < n; j++) {
+        const ttask *t = &T->k[T->task_of[j]];
+        w[j] = t->weight;
+        fl[j] = t->dag->flops;
+        ck[j] = t->dag->class_key;
+        grp[j] = t->alt_of >= 0 ? t->alt_of : T->task_of[j];
+    }
+    tt_tasksched_params tp = tt_tasksched_defaults();
+    tp.per_round = per_round;
+    tp.per_task_early_stopping = early_stopping;
+    tp.seed = seed;
+    T->ts = tt_tasksched_new(n, w, fl, ck, &tp);
+    tt_tasksched_set_groups(T->ts, grp);
+    free(grp);
+    free(w);
+    free(fl);
+    free(ck);
+}
+
+/* Resume: this model's own tuned records on this target, into the policies,
+ * the cost model and the scheduler; the curve's search time continues.
+ * *meas_trials: the trial count of the last checkpoint measured end to end
+ * (-1 none).  Then the checkpoints an earlier run passed are skipped, but one
+ * it passed without measuring (stopped between its last trials and their
+ * checkpoint) is measured now, once, at the resumed state. */
+static int resume(tuner *T, tt_err *err)
+{
+    int64_t meas_trials = -1;
+    tt_db_filter f;
+    memset(&f, 0, sizeof f);
+    f.cpu = T->target.cpu;
+    f.isa = T->target.isa;
+    f.threads = T->target.threads;
+    f.origins = 1u << TT_ORIGIN_TUNED;
+    f.only_model = T->model_id;
+    for (int i = 0; i < T->nk; i++) {
+        resume_ctx c = {T, i};
+        if (tt_db_foreach_record(T->db, 0, T->k[i].wkey, &f, on_resumed, &c, err) < 0)
+            return -1;
+    }
+    if (T->nres > 0 &&
+        tt_cost_model_update(T->cm, T->nres, (const tt_state *const *)T->res_states, T->res_thr,
+                             T->res_task, err))
+        return -1;
+    for (int j = 0; j < T->ntasks; j++) {
+        const ttask *t = &T->k[T->task_of[j]];
+        if (t->trials > 0)
+            tt_tasksched_preload(T->ts, j, t->best_s);
+    }
+    tt_db_curve_point *pts = NULL;
+    int np = 0;
+    if (tt_db_curve_read(T->db, T->model_id, &T->target, &pts, &np, err))
+        return -1;
+    if (np > 0)
+        T->search_base = pts[np - 1].search_s;
+    for (int i = 0; i < np; i++)
+        if (pts[i].meas_latency > 0 && pts[i].trials > meas_trials)
+            meas_trials = pts[i].trials;
+    free(pts);
+    const tt_tune_opts *o = T->o;
+    int missed_cp = 0;
+    while (T->next_cp < o->ncheckpoints && o->checkpoints[T->next_cp] <= T->trials) {
+        if (o->checkpoints[T->next_cp] > meas_trials)
+            missed_cp = 1;
+        T->next_cp++;
+    }
+    return missed_cp && T->model ? checkpoint(T, err) : 0;
+}
+
+static void free_batch(tt_state **batch, int n)
+{
+    for (int i = 0; i < n; i++)
+        tt_state_free(batch[i]);
+}
+
+/* One round: the scheduler's task, its batch (warm-start candidates first,
+ * then the policy's), measured and committed.  *reason is set when the
+ * search is over.  Returns 0 or -1 with err set. */
+static int one_round(tuner *T, int64_t budget, int per_round, tt_state **batch, const char **reason,
+                     tt_err *err)
+{
+    const tt_tune_opts *o = T->o;
+    if (o->stop && *o->stop)
+        return *reason = "interrupted", 0;
+    if (T->trials >= budget)
+        return *reason = "trials", 0;
+    if (o->time_s > 0 && tt_now() - T->t0 >= o->time_s)
+        return *reason = "time", 0;
+    int j = T->ntasks == 0 ? -1 : tt_tasksched_next(T->ts);
+    if (j < 0)
+        return *reason = "exhausted", 0;
+    int ki = T->task_of[j];
+    ttask *t = &T->k[ki];
+    int want = per_round;
+    if (budget - T->trials < want)
+        want = (int)(budget - T->trials);
+    int n = 0;
+    if (o->warm_start && !t->warm_done) {
+        t->warm_done = 1;
+        n = warm_candidates(T, t, batch, want, err);
+        if (n < 0)
+            return -1;
+    }
+    double ts0 = tt_now();
+    int got = tt_policy_next_batch(t->pol, T->cm, want - n > 0 ? want - n : 0, batch + n, err);
+    T->t_search += tt_now() - ts0;
+    if (got < 0) {
+        free_batch(batch, n);
+        return -1;
+    }
+    n += got;
+    T->round++;
+    int ok = 0;
+    int rc = n > 0 ? measure_batch(T, ki, batch, n, &ok, err) : 0;
+    free_batch(batch, n);
+    if (rc)
+        return -1;
+    tt_tasksched_update(T->ts, j, t->best_s, n);
+    if (append_curve(T, err) || checkpoints_due(T, err))
+        return -1;
+    if (o->progress) {
+        tt_tune_status st;
+        status_fill(T, ki, n, ok, &st);
+        o->progress(o->ctx, &st);
+    }
+    return 0;
+}
+
+/* The run's figures and the per-task results into r; T's memory freed. */
+static void finish(tuner *T, tt_tune_result *r)
+{
+    r->trials = T->trials;
+    r->trials_run = T->trials_run;
+    r->confirmed = T->confirmed;
+    r->confirm_rejected = T->confirm_rejected;
+    r->valid_run = T->valid_run;
+    r->elapsed_s = tt_now() - T->t0;
+    r->time_search_s = T->t_search;
+    r->time_measure_s = T->t_measure;
+    r->time_build_s = T->t_build;
+    r->time_train_s = T->t_train;
+    r->time_db_s = T->t_db;
+    r->search_s = search_time(T);
+    r->ncheckpoints = T->ncp;
+    r->checkpoints = T->cp;
+    T->cp = NULL;
+    r->est_latency_s = estimate(T, 1);
+    r->untuned_latency_s = estimate(T, 0);
+    r->tasks = tt_xcalloc((size_t)(T->nk ? T->nk : 1), sizeof *r->tasks);
+    r->ntasks = 0;
+    for (int i = 0; i < T->nk; i++) {
+        ttask *t = &T->k[i];
+        if (t->is_task) {
+            tt_tune_task_result *x = &r->tasks[r->ntasks++];
+            snprintf(x->name, sizeof x->name, "%s", t->name);
+            snprintf(x->class_key, sizeof x->class_key, "%s", t->dag->class_key);
+            x->weight = t->weight;
+            x->flops = t->dag->flops;
+            x->trials = t->trials;
+            x->default_s = t->default_s;
+            x->best_s = isfinite(t->best_s) ? t->best_s : -1;
+        }
+        tt_policy_free(t->pol);
+        free(t->best_steps);
+        tt_ref_free(&t->ref);
+        free(t->default_steps);
+        tt_state_free(t->default_state);
+    }
+    for (int i = 0; i < T->nres; i++)
+        tt_state_free(T->res_states[i]);
+    free(T->res_states);
+    free(T->res_thr);
+    free(T->res_task);
+    free(T->k);
+    free(T->cp);
+    tt_exec_free(T->untuned);
+    free(T->untuned_alt);
+    free(T->task_of);
+    tt_cost_model_free(T->cm);
+    tt_tasksched_free(T->ts);
+}
+
+static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, const kernel_list *K,
+                        const tt_tune_opts *o, tt_tune_result *r, tt_err *err)
 {
     memset(r, 0, sizeof *r);
     tuner T;
@@ -702,47 +945,9 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
         tt_search_params_default(&sp);
         sp.num_cores = threads;
     }
-    T.nk = nk;
-    T.k = tt_xcalloc((size_t)nk, sizeof *T.k);
-    T.task_of = tt_xcalloc((size_t)nk, sizeof(int));
     int rc = -1;
-    int lanes = tt_host_vector_lanes();
     uint64_t seed = o->seed ? o->seed : 1;
-    for (int i = 0; i < nk; i++) {
-        ttask *t = &T.k[i];
-        t->dag = dags[i];
-        t->wkey = wkeys[i];
-        t->weight = weights[i] > 0 ? weights[i] : 1;
-        t->alt_of = alt_of ? alt_of[i] : -1;
-        snprintf(t->name, sizeof t->name, "%s", names[i]);
-        t->kernel_id = kernel_ids[i];
-        t->default_s = -1;
-        t->best_s = INFINITY;
-        t->sched_id = -1;
-        tt_step *steps = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
-        int ns = 0;
-        tt_err e = {0};
-        if (tt_default_schedule(t->dag, lanes, steps, TT_MAX_STEPS, &ns, &e) == 0) {
-            tt_state *s = tt_state_new(t->dag);
-            if (tt_state_apply_all(s, steps, ns, &e) == 0) {
-                t->default_state = s;
-                t->default_steps = tt_steps_write(s->steps, s->nsteps);
-            } else {
-                tt_state_free(s);
-            }
-        }
-        free(steps);
-        if (dag_has_reduce(t->dag)) {
-            tt_err pe = {0};
-            t->pol = tt_policy_new(t->dag, &sp, seed * 1000003u + (uint64_t)i, &pe);
-            if (t->pol) {
-                t->is_task = 1;
-                t->sched_id = T.ntasks;
-                T.task_of[T.ntasks++] = i;
-            }
-        }
-    }
-    r->ntasks = T.ntasks;
+    init_tasks(&T, K, &sp, seed);
     int per_round = o->per_round;
     int64_t budget = o->trials > 0 ? o->trials : (int64_t)64 * (T.ntasks ? T.ntasks : 1);
     if (per_round <= 0) {
@@ -763,216 +968,35 @@ static int tune_kernels(tt_db *db, int64_t model_id, const tt_model *model, int 
         co.nthread = ncores(); /* the search never overlaps with measurement */
         co.num_warmup_sample = sp.num_warmup_sample > 0 ? sp.num_warmup_sample : T.ntasks * per_round;
     }
+    tt_state **batch = tt_xcalloc((size_t)per_round + 2, sizeof(tt_state *));
+    const char *reason = NULL;
     T.cm = tt_cost_model_new(&co, err);
     if (!T.cm)
         goto out;
-    /* the task scheduler */
-    {
-        double *w = tt_xcalloc((size_t)T.ntasks + 1, sizeof(double));
-        double *fl = tt_xcalloc((size_t)T.ntasks + 1, sizeof(double));
-        const char **ck = tt_xcalloc((size_t)T.ntasks + 1, sizeof(char *));
-        int *grp = tt_xcalloc((size_t)T.ntasks + 1, sizeof(int));
-        for (int j = 0; j < T.ntasks; j++) {
-            const ttask *t = &T.k[T.task_of[j]];
-            w[j] = t->weight;
-            fl[j] = t->dag->flops;
-            ck[j] = t->dag->class_key;
-            /* a direct conv and its Winograd twins: one group (its kernel index) */
-            grp[j] = t->alt_of >= 0 ? t->alt_of : T.task_of[j];
-        }
-        tt_tasksched_params tp = tt_tasksched_defaults();
-        tp.per_round = per_round;
-        tp.per_task_early_stopping = o->early_stopping;
-        tp.seed = seed;
-        T.ts = tt_tasksched_new(T.ntasks, w, fl, ck, &tp);
-        tt_tasksched_set_groups(T.ts, grp);
-        free(grp);
-        free(w);
-        free(fl);
-        free(ck);
-    }
-    /* resume: this model's own tuned records on this target */
-    int64_t meas_trials = -1; /* the last measured checkpoint's trial count */
-    {
-        tt_db_filter f;
-        memset(&f, 0, sizeof f);
-        f.cpu = T.target.cpu;
-        f.isa = T.target.isa;
-        f.threads = T.target.threads;
-        f.origins = 1u << TT_ORIGIN_TUNED;
-        f.only_model = model_id;
-        for (int i = 0; i < nk; i++) {
-            resume_ctx c = {&T, i};
-            if (tt_db_foreach_record(db, 0, T.k[i].wkey, &f, on_resumed, &c, err) < 0)
-                goto out;
-        }
-        if (T.nres > 0 &&
-            tt_cost_model_update(T.cm, T.nres, (const tt_state *const *)T.res_states, T.res_thr,
-                                 T.res_task, err))
-            goto out;
-        for (int j = 0; j < T.ntasks; j++) {
-            const ttask *t = &T.k[T.task_of[j]];
-            if (t->trials > 0)
-                tt_tasksched_preload(T.ts, j, t->best_s);
-        }
-        tt_db_curve_point *pts = NULL;
-        int np = 0;
-        if (tt_db_curve_read(db, model_id, &T.target, &pts, &np, err))
-            goto out;
-        if (np > 0)
-            T.search_base = pts[np - 1].search_s;
-        for (int i = 0; i < np; i++)
-            if (pts[i].meas_latency > 0 && pts[i].trials > meas_trials)
-                meas_trials = pts[i].trials;
-        free(pts);
-    }
-    r->resumed = T.resumed;
-    /* Checkpoints an earlier run passed are skipped, but one it passed without
-     * measuring (stopped between its last trials and their checkpoint) is
-     * measured now, once, at the resumed state. */
-    int missed_cp = 0;
-    while (T.next_cp < o2.ncheckpoints && o2.checkpoints[T.next_cp] <= T.trials) {
-        if (o2.checkpoints[T.next_cp] > meas_trials)
-            missed_cp = 1;
-        T.next_cp++;
-    }
-    if (missed_cp && T.model && checkpoint(&T, err))
+    init_scheduler(&T, per_round, o->early_stopping, seed);
+    if (resume(&T, err))
         goto out;
+    r->resumed = T.resumed;
     if (o->progress) {
         tt_tune_status st;
         status_fill(&T, -1, 0, 0, &st);
         o->progress(o->ctx, &st);
     }
-    const char *reason = NULL;
     if (T.trials >= budget)
         reason = "budget already met";
     /* round 0: every kernel's default schedule */
     if (!reason && (measure_defaults(&T, err) || checkpoints_due(&T, err)))
         goto out;
-    tt_state **batch = tt_xcalloc((size_t)per_round + 2, sizeof(tt_state *));
-    while (!reason) {
-        if (o->stop && *o->stop) {
-            reason = "interrupted";
-            break;
-        }
-        if (T.trials >= budget) {
-            reason = "trials";
-            break;
-        }
-        if (o->time_s > 0 && tt_now() - T.t0 >= o->time_s) {
-            reason = "time";
-            break;
-        }
-        if (T.ntasks == 0) {
-            reason = "exhausted";
-            break;
-        }
-        int j = tt_tasksched_next(T.ts);
-        if (j < 0) {
-            reason = "exhausted";
-            break;
-        }
-        int ki = T.task_of[j];
-        ttask *t = &T.k[ki];
-        int want = per_round;
-        if (budget - T.trials < want)
-            want = (int)(budget - T.trials);
-        int n = 0;
-        if (o->warm_start && !t->warm_done) {
-            t->warm_done = 1;
-            int w = warm_candidates(&T, t, batch, want, err);
-            if (w < 0) {
-                free(batch);
-                goto out;
-            }
-            n = w;
-        }
-        double ts0 = tt_now();
-        int got = tt_policy_next_batch(t->pol, T.cm, want - n > 0 ? want - n : 0, batch + n, err);
-        T.t_search += tt_now() - ts0;
-        if (got < 0) {
-            for (int i = 0; i < n; i++)
-                tt_state_free(batch[i]);
-            free(batch);
+    while (!reason)
+        if (one_round(&T, budget, per_round, batch, &reason, err))
             goto out;
-        }
-        n += got;
-        T.round++;
-        int ok = 0;
-        if (n > 0 && measure_batch(&T, ki, batch, n, &ok, err)) {
-            for (int i = 0; i < n; i++)
-                tt_state_free(batch[i]);
-            free(batch);
-            goto out;
-        }
-        for (int i = 0; i < n; i++)
-            tt_state_free(batch[i]);
-        tt_tasksched_update(T.ts, j, t->best_s, n);
-        if (append_curve(&T, err) || checkpoints_due(&T, err)) {
-            free(batch);
-            goto out;
-        }
-        if (o->progress) {
-            tt_tune_status st;
-            status_fill(&T, ki, n, ok, &st);
-            o->progress(o->ctx, &st);
-        }
-    }
-    free(batch);
     if (T.trials_run > 0 && append_curve(&T, err))
         goto out;
     rc = 0;
     r->stop_reason = reason;
 out:
-    r->trials = T.trials;
-    r->trials_run = T.trials_run;
-    r->confirmed = T.confirmed;
-    r->confirm_rejected = T.confirm_rejected;
-    r->valid_run = T.valid_run;
-    r->elapsed_s = tt_now() - T.t0;
-    r->time_search_s = T.t_search;
-    r->time_measure_s = T.t_measure;
-    r->time_build_s = T.t_build;
-    r->time_train_s = T.t_train;
-    r->time_db_s = T.t_db;
-    r->search_s = search_time(&T);
-    r->ncheckpoints = T.ncp;
-    r->checkpoints = T.cp;
-    T.cp = NULL;
-    r->est_latency_s = estimate(&T, 1);
-    r->untuned_latency_s = estimate(&T, 0);
-    r->tasks = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *r->tasks);
-    r->ntasks = 0;
-    for (int i = 0; i < nk; i++) {
-        ttask *t = &T.k[i];
-        if (t->is_task) {
-            tt_tune_task_result *x = &r->tasks[r->ntasks++];
-            snprintf(x->name, sizeof x->name, "%s", t->name);
-            snprintf(x->class_key, sizeof x->class_key, "%s", t->dag->class_key);
-            x->weight = t->weight;
-            x->flops = t->dag->flops;
-            x->trials = t->trials;
-            x->default_s = t->default_s;
-            x->best_s = isfinite(t->best_s) ? t->best_s : -1;
-        }
-        tt_policy_free(t->pol);
-        free(t->best_steps);
-        tt_ref_free(&t->ref);
-        free(t->default_steps);
-        tt_state_free(t->default_state);
-    }
-    for (int i = 0; i < T.nres; i++)
-        tt_state_free(T.res_states[i]);
-    free(T.res_states);
-    free(T.res_thr);
-    free(T.res_task);
-    free(T.k);
-    free(T.cp);
-    tt_exec_free(T.untuned);
-    free(T.untuned_alt);
-    free(T.task_of);
-    tt_cost_model_free(T.cm);
-    tt_tasksched_free(T.ts);
+    free(batch);
+    finish(&T, r);
     return rc;
 }
 
@@ -1008,8 +1032,8 @@ int tt_tune_model(tt_db *db, const char *name, const char *source, const tt_mode
         w[i] = K->weight;
         alt_of[i] = K->alt_of;
     }
-    int rc = tune_kernels(db, model_id, m, nk, dags, wk, w, (const char *const *)names, alt_of,
-                          kids, o, r, err);
+    kernel_list K = {nk, dags, wk, w, (const char *const *)names, alt_of, kids};
+    int rc = tune_kernels(db, model_id, m, &K, o, r, err);
     for (int i = 0; i < nk; i++)
         free(names[i]);
     free(dags);
@@ -1037,7 +1061,8 @@ int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts
     const char *wks[1] = {wk};
     const char *names[1] = {name};
     int w[1] = {1};
-    int rc = tune_kernels(db, model_id, NULL, 1, dags, wks, w, names, NULL, &kid, o, r, err);
+    kernel_list K = {1, dags, wks, w, names, NULL, &kid};
+    int rc = tune_kernels(db, model_id, NULL, &K, o, r, err);
     free(wk);
     return rc;
 }
