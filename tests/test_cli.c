@@ -1017,6 +1017,52 @@ static void test_tune_kill_resume(void)
         fprintf(stderr, "    could not remove %s\n", dir);
 }
 
+/* Two tuners on one database at once share the trial budget: together they
+ * stop at it (each used to store its own: 2 x the budget). */
+static void test_tune_two_at_once(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[256], db[300];
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/tt-test-tune-two.XXXXXX", t && *t ? t : "/tmp");
+    CHECK(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/two.db", dir);
+    char *argv[] = {TRANSTUNE, "tune-kernel", "dense", "--m", "8", "--n", "32", "--k", "64",
+                    "--db", db, "--trials", "25", "--per-round", "4", "--threads", "1",
+                    "--quiet", "--json", NULL};
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid[2];
+    for (int i = 0; i < 2; i++) {
+        pid[i] = fork();
+        CHECK(pid[i] >= 0);
+        if (pid[i] == 0) {
+            int nul = open("/dev/null", O_RDWR);
+            if (nul >= 0) {
+                dup2(nul, 0);
+                dup2(nul, 1);
+                dup2(nul, 2);
+            }
+            execv(argv[0], argv);
+            _exit(127);
+        }
+    }
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        int st = 0;
+        waitpid(pid[i], &st, 0);
+        ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    CHECK_MSG(ok, "a tuner failed");
+    int64_t n = db_records(db);
+    CHECK_MSG(n == 25, "%lld records for a budget of 25", (long long)n);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "    could not remove %s\n", dir);
+}
+
 /* run --check --json on the tiny model: the fields the issue names. */
 static void test_run_check_json(void)
 {
@@ -1510,6 +1556,7 @@ const tt_test tests_cli[] = {
     {"kernel_record_ok", test_kernel_record_ok},
     {"avx512_script", test_avx512_script},
     {"tune_kill_resume", test_tune_kill_resume},
+    {"tune_two_at_once", test_tune_two_at_once},
     {"db_import_refuses", test_db_import_refuses},
     {"db_check_fix", test_db_check_fix},
     {"db_run_bad_row", test_db_run_bad_row},

@@ -327,13 +327,22 @@ int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err)
         /* WAL: readers never block the writer; NORMAL sync: a commit survives
          * the process being killed (the OS holds the WAL), and a power cut
          * can lose the last commits but never corrupts the file. */
-        sqlite3_stmt *st;
-        if (db_prepare(db, "PRAGMA journal_mode = WAL", &st, err))
-            goto fail;
-        int rc = sqlite3_step(st);
-        const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-        int wal = mode && !strcmp(mode, "wal");
-        sqlite3_finalize(st);
+        /* the switch does not wait on the busy handler: a second process
+         * opening a fresh file at the same moment got "database is locked";
+         * retried for as long as the busy timeout */
+        int wal = 0;
+        for (int tries = 0; tries * 20 <= TT_DB_BUSY_MS; tries++) {
+            sqlite3_stmt *st;
+            if (db_prepare(db, "PRAGMA journal_mode = WAL", &st, err))
+                goto fail;
+            int rc = sqlite3_step(st);
+            const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+            wal = mode && !strcmp(mode, "wal");
+            sqlite3_finalize(st);
+            if (wal || (rc != SQLITE_BUSY && rc != SQLITE_LOCKED))
+                break;
+            sqlite3_sleep(20);
+        }
         if (!wal) {
             db_fail(db, err, "cannot switch to WAL mode");
             goto fail;

@@ -247,6 +247,9 @@ typedef struct tt_db_filter {
     int ok_only;                 /* only error_no 0 with costs (tt_db_best_record implies it) */
 } tt_db_filter;
 
+/* How many records f admits (f may be NULL: all), into *n; 0 or -1. */
+int tt_db_count_records(tt_db *db, const tt_db_filter *f, int64_t *n, tt_err *err);
+
 /* The best usable record (lowest mean cost, error_no 0; ties: the oldest)
  * of the kernel with this workload key among those f admits (f may be NULL):
  * a bad row, whatever its cost, is skipped for the next best.  Returns 1

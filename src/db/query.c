@@ -98,6 +98,27 @@ static int q_records_stmt(tt_db *db, int64_t model, const char *wkey, const tt_d
     return 0;
 }
 
+int tt_db_count_records(tt_db *db, const tt_db_filter *f, int64_t *n, tt_err *err)
+{
+    tt_str sql;
+    tt_str_init(&sql);
+    tt_str_cat(&sql, "SELECT count(*) FROM records r WHERE 1");
+    q_filter_sql(&sql, f);
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, sql.buf, &st, err);
+    tt_str_free(&sql);
+    if (rc)
+        return -1;
+    q_filter_bind(st, f);
+    rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        rc = db_fail(db, err, "counting records");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int tt_db_best_record(tt_db *db, const char *workload_key, const tt_db_filter *f, tt_db_row *row,
                       tt_err *err)
 {

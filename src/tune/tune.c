@@ -188,6 +188,43 @@ static void push_resumed(tuner *T, tt_state *s, double thr, int task)
     T->nres++;
 }
 
+/* Commit a measured batch, within the trial budget: in one write
+ * transaction, the model's tuned records on this target are counted and at
+ * most budget - count of the batch stored (*keep), so that two tuners on one
+ * database stop at the budget together (each alone stored its own budget:
+ * two `tune --trials 50` left 100 records).  The rest of the batch is
+ * dropped unrecorded. */
+static int commit_within_budget(tuner *T, int n, const tt_db_rec *in, int *keep, tt_err *err)
+{
+    if (tt_db_begin(T->db, err))
+        return -1;
+    tt_db_filter f;
+    memset(&f, 0, sizeof f);
+    f.cpu = T->target.cpu;
+    f.isa = T->target.isa;
+    f.threads = T->target.threads;
+    f.origins = 1u << TT_ORIGIN_TUNED;
+    f.only_model = T->model_id;
+    int64_t have = 0;
+    int rc = tt_db_count_records(T->db, &f, &have, err);
+    int64_t room = T->o->trials - have;
+    *keep = rc == 0 ? (int)(room < 0 ? 0 : room < n ? room : n) : 0;
+    if (rc == 0 && *keep > 0)
+        rc = tt_db_add_records(T->db, *keep, in, NULL, err);
+    if (rc == 0)
+        rc = tt_db_commit(T->db, err);
+    if (rc) {
+        tt_db_rollback(T->db);
+        return -1;
+    }
+    /* the model's records on this target, whoever wrote them (accounting the
+     * batch adds *keep): with another tuner at work the loop then stops at
+     * the budget */
+    if (have > T->trials)
+        T->trials = have;
+    return 0;
+}
+
 /* Account a measured (or resumed) record of kernel ki. */
 static void account(tuner *T, int ki, const char *steps_json, const tt_step *steps, int nsteps,
                     int ok, double mean)
@@ -382,13 +419,14 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
         thr[i] = ok ? 1.0 / r->mean : 0;
     }
     double tdb = tt_now();
-    if (tt_db_add_records(T->db, n, in, NULL, err)) {
+    int keep = n;
+    if (commit_within_budget(T, n, in, &keep, err)) {
         rc = -1;
         goto done;
     }
     T->t_db += tt_now() - tdb;
     *nok = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < keep; i++) {
         int ok = thr[i] > 0;
         *nok += ok;
         char *json = tt_steps_write(states[i]->steps, states[i]->nsteps);
