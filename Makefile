@@ -1,60 +1,86 @@
 # transtune - C11, dependencies through pkg-config.
-#   make          build/transtune, build/libtranstune.a, build/transtune-runner
-#   make test     install missing packages, build, run the test runner
-#   make fuzz     build the libFuzzer targets (clang)
+#   make               build/transtune, build/libtranstune.a, build/transtune-runner
+#   make test          install missing packages, build, run the test runner (which also
+#                      replays every fuzz corpus through its target, build/fuzz-replay/)
+#   make fuzz          build the libFuzzer targets (clang)
+# B is the build folder.
 CC      ?= cc
+B       ?= build
 PKGS    := jansson libprotobuf-c sqlite3 xgboost
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
+CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -I$(B)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -ldl -fopenmp
 
 LIB_SRC := $(filter-out src/cli/% src/measure/runner_main.c,$(wildcard src/*/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/onnx.pb-c.o
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/onnx.pb-c.o
 CLI_SRC := $(wildcard src/cli/*.c)
-CLI_OBJ := $(CLI_SRC:%.c=build/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(wildcard tests/*.c)
-TEST_OBJ := $(TEST_SRC:%.c=build/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
+# the fuzz targets' entry points, each linked with the plain driver fuzz/replay.c
+# (no libFuzzer): build/fuzz-replay/record replays fuzz/corpus_record, and so on
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+REPLAY  := $(FUZZ_NAMES:%=$(B)/fuzz-replay/%)
 
-all: build/transtune build/libtranstune.a build/transtune-runner
+all: $(B)/transtune $(B)/libtranstune.a $(B)/transtune-runner
 
-build/obj/%.o: %.c $(wildcard src/*/*.h include/*.h tests/*.h)
+$(B)/obj/%.o: %.c $(wildcard src/*/*.h include/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # ONNX's protobuf schema (Debian's libonnx-dev: proto2, package onnx) compiled
 # to C by protoc-c at build time; the generated files live in build/gen only.
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
-GEN_ONNX := build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
+GEN_ONNX := $(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h
 $(GEN_ONNX) &: $(ONNX_PROTO)
-	@mkdir -p build/gen
-	protoc-c -I$(dir $(ONNX_PROTO)) --c_out=build/gen $(ONNX_PROTO)
+	@mkdir -p $(B)/gen
+	protoc-c -I$(dir $(ONNX_PROTO)) --c_out=$(B)/gen $(ONNX_PROTO)
 
-build/obj/gen/onnx.pb-c.o: build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
+$(B)/obj/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Sources that include the generated header wait for it (make -j on a clean tree).
-build/obj/src/onnx/onnx.o build/obj/tests/test_onnx.o: build/gen/onnx.pb-c.h
+$(B)/obj/src/onnx/onnx.o $(B)/obj/tests/test_onnx.o: $(B)/gen/onnx.pb-c.h
 
-build/libtranstune.a: $(LIB_OBJ)
-	@mkdir -p build
+$(B)/libtranstune.a: $(LIB_OBJ)
+	@mkdir -p $(B)
 	rm -f $@ && ar rcs $@ $^
 
-build/transtune: $(CLI_OBJ) build/libtranstune.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtranstune.a $(LDLIBS)
+$(B)/transtune: $(CLI_OBJ) $(B)/libtranstune.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libtranstune.a $(LDLIBS)
 
-build/transtune-runner: build/obj/src/measure/runner_main.o build/libtranstune.a
+$(B)/transtune-runner: $(B)/obj/src/measure/runner_main.o $(B)/libtranstune.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests: $(TEST_OBJ) build/libtranstune.a
-	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) build/libtranstune.a $(LDLIBS)
+# the tests run $(B)/transtune, $(B)/transtune-runner and $(B)/fuzz-replay/*
+$(B)/obj/tests/%.o: CFLAGS += -DTT_TEST_BUILD_DIR='"$(B)"'
+
+$(B)/tests: $(TEST_OBJ) $(B)/libtranstune.a $(REPLAY)
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(B)/libtranstune.a $(LDLIBS)
+
+$(FUZZ_NAMES:%=$(B)/obj/fuzz/fuzz_%.o): | $(B)/gen/onnx.pb-c.h
+
+$(B)/fuzz-replay/%: $(B)/obj/fuzz/fuzz_%.o $(B)/obj/fuzz/replay.o $(B)/libtranstune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# fuzz_cli needs the CLI's sources, with the CLI's main renamed (the driver has one)
+$(B)/obj/fuzz/cli_main.o: src/cli/main.c $(wildcard src/*/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Dmain=transtune_main -c $< -o $@
+
+$(B)/fuzz-replay/cli: $(B)/obj/fuzz/fuzz_cli.o $(B)/obj/fuzz/replay.o $(B)/obj/fuzz/cli_main.o \
+		$(filter-out $(B)/obj/src/cli/main.o,$(CLI_OBJ)) $(B)/libtranstune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	scripts/install-deps.sh
 
 test: deps
-	$(MAKE) all build/tests
-	./build/tests
+	$(MAKE) all $(B)/tests
+	./$(B)/tests
 
 # Transfer-tune a zoo model from the schedules shipped under schedules/ (records
 # tuned for other zoo models on this CPU class): no tuning of its own.  The

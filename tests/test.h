@@ -15,6 +15,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The folder of the programs the tests run (build/transtune,
+ * build/transtune-runner, build/fuzz-replay/...): the Makefile's build
+ * folder B, passed as -DTT_TEST_BUILD_DIR='"build"'. */
+#ifndef TT_TEST_BUILD_DIR
+#define TT_TEST_BUILD_DIR "build"
+#endif
+
 typedef struct tt_test {
     const char *name;
     void (*fn)(void);
