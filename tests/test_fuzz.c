@@ -93,14 +93,16 @@ static void replay(const char *target)
     snprintf(want, sizeof want, "replayed %d inputs", nfiles);
     ok = ok && out && strstr(out, want);
     if (!ok) {
-        /* the tail: the last "replay:" line names the input that failed */
-        const char *s = out ? out : "";
-        size_t len = strlen(s);
-        fprintf(stderr, "    %s %s: %s%s%d\n    ...%s\n", driver, corpus,
+        /* from the last "replay:" line, which names the input that failed,
+         * to the end (a sanitizer's report, an abort's message) */
+        const char *s = out ? out : "", *last = s;
+        for (const char *p = strstr(s, "replay: "); p; p = strstr(p + 1, "replay: "))
+            last = p;
+        fprintf(stderr, "    %s %s: %s%s%d\n    %.8000s\n", driver, corpus,
                 timed_out ? "timed out, " : "",
                 status >= 0 && WIFSIGNALED(status) ? "signal " : "exit ",
                 status < 0 ? -1 : WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-                len > 3000 ? s + len - 3000 : s);
+                last);
     }
     free(out);
     CHECK(ok);
