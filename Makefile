@@ -2,13 +2,15 @@
 #   make               build/transtune, build/libtranstune.a, build/transtune-runner
 #   make test          install missing packages, build, run the test runner (which also
 #                      replays every fuzz corpus through its target, build/fuzz-replay/)
+#   make test-sanitize the same under ASan + UBSan, built with clang into build-san/
 #   make fuzz          build the libFuzzer targets (clang)
-# B is the build folder.
+# B is the build folder (build-san for the sanitizer build).  CFLAGS given on the
+# command line (make CFLAGS=-O0) replace -O2 -g only: the flags below are added.
 CC      ?= cc
 B       ?= build
 PKGS    := jansson libprotobuf-c sqlite3 xgboost
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -I$(B)/gen $(shell pkg-config --cflags $(PKGS))
+override CFLAGS += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -I$(B)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -ldl -fopenmp
 
 LIB_SRC := $(filter-out src/cli/% src/measure/runner_main.c,$(wildcard src/*/*.c))
@@ -54,7 +56,7 @@ $(B)/transtune-runner: $(B)/obj/src/measure/runner_main.o $(B)/libtranstune.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # the tests run $(B)/transtune, $(B)/transtune-runner and $(B)/fuzz-replay/*
-$(B)/obj/tests/%.o: CFLAGS += -DTT_TEST_BUILD_DIR='"$(B)"'
+$(B)/obj/tests/%.o: override CFLAGS += -DTT_TEST_BUILD_DIR='"$(B)"'
 
 $(B)/tests: $(TEST_OBJ) $(B)/libtranstune.a $(REPLAY)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(B)/libtranstune.a $(LDLIBS)
@@ -82,6 +84,20 @@ test: deps
 	$(MAKE) all $(B)/tests
 	./$(B)/tests
 
+# ASan + UBSan: the library, the CLI, the runner (which dlopens the kernels),
+# the test runner and the fuzz replays, built with clang into build-san/; the
+# kernels the tests generate are compiled at run time as usual (not sanitized).
+# Any report aborts the process that made it: a test fails, or the runner.
+# allocator_may_return_null: util/xmalloc_failure_message asks for 2^62 bytes on
+# purpose, to see the library's out-of-memory message.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+             -Wno-unknown-warning-option
+SAN_ENV   := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:allocator_may_return_null=1 \
+             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
+test-sanitize: deps
+	$(MAKE) B=build-san CC=clang CFLAGS="-O1 -g $(SAN_FLAGS)" all build-san/tests
+	$(SAN_ENV) ./build-san/tests
+
 # Transfer-tune a zoo model from the schedules shipped under schedules/ (records
 # tuned for other zoo models on this CPU class): no tuning of its own.  The
 # database is build/demo.db; DEMO_MODEL picks the target.
@@ -92,9 +108,9 @@ demo: deps
 	TT_DB=build/demo.db build/transtune transfer $(DEMO_MODEL)
 
 clean:
-	rm -rf build
+	rm -rf build build-san
 
-.PHONY: all deps test clean demo
+.PHONY: all deps test test-sanitize clean demo
 
 # ---- fuzz: libFuzzer targets (clang); see the comment atop each fuzz/*.c ----
 FUZZ_FLAGS := -Wno-unknown-warning-option -fsanitize=fuzzer,address,undefined

@@ -17,7 +17,8 @@
 
 /* The folder of the programs the tests run (build/transtune,
  * build/transtune-runner, build/fuzz-replay/...): the Makefile's build
- * folder B, passed as -DTT_TEST_BUILD_DIR='"build"'. */
+ * folder B, passed as -DTT_TEST_BUILD_DIR='"build"' (build-san for make
+ * test-sanitize, whose tests run its sanitized programs). */
 #ifndef TT_TEST_BUILD_DIR
 #define TT_TEST_BUILD_DIR "build"
 #endif

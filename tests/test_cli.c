@@ -32,7 +32,7 @@
 #include "../src/util/npy.h"
 #include "test.h"
 
-#define TRANSTUNE "build/transtune"
+#define TRANSTUNE TT_TEST_BUILD_DIR "/transtune"
 #define BAD_RECORDS "tests/data/bad-records.json"
 #define MAX_ARGS 64
 

@@ -743,7 +743,7 @@ static int run_cli(const char *out_path, char *const args[])
         FILE *e = freopen("/dev/null", "w", stderr);
         (void)o;
         (void)e;
-        execv("build/transtune", args);
+        execv(TT_TEST_BUILD_DIR "/transtune", args);
         _exit(127);
     }
     int status;
@@ -755,8 +755,8 @@ static int run_cli(const char *out_path, char *const args[])
 /* `transtune db import`, `stats --json`, `export`, `check` end to end. */
 static void test_cli(void)
 {
-    if (access("build/transtune", X_OK) != 0)
-        SKIP("build/transtune is missing (run `make all` in the repository root)");
+    if (access(TT_TEST_BUILD_DIR "/transtune", X_OK) != 0)
+        SKIP(TT_TEST_BUILD_DIR "/transtune is missing (run `make all` in the repository root)");
     const char *path = tmp_path();
     CHECK(path);
     char log[1024], out[700], exp[700];

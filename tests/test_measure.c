@@ -663,7 +663,7 @@ static void test_exec_dies_with_parent(void)
     if (parent == 0) {
         pid_t sup = fork();
         if (sup == 0) {
-            execl("build/transtune-runner", "transtune-runner", "--exec", "sh", "-c", script, (char *)NULL);
+            execl(TT_TEST_BUILD_DIR "/transtune-runner", "transtune-runner", "--exec", "sh", "-c", script, (char *)NULL);
             _exit(127);
         }
         pause();
