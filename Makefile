@@ -1,60 +1,102 @@
 # transtune - C11, dependencies through pkg-config.
-#   make          build/transtune, build/libtranstune.a, build/transtune-runner
-#   make test     install missing packages, build, run the test runner
-#   make fuzz     build the libFuzzer targets (clang)
+#   make               build/transtune, build/libtranstune.a, build/transtune-runner
+#   make test          install missing packages, build, run the test runner (which also
+#                      replays every fuzz corpus through its target, build/fuzz-replay/)
+#   make test-sanitize the same under ASan + UBSan, built with clang into build-san/
+#   make fuzz          build the libFuzzer targets (clang)
+# B is the build folder (build-san for the sanitizer build).  CFLAGS given on the
+# command line (make CFLAGS=-O0) replace -O2 -g only: the flags below are added.
 CC      ?= cc
+B       ?= build
 PKGS    := jansson libprotobuf-c sqlite3 xgboost
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
+override CFLAGS += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -I$(B)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -ldl -fopenmp
 
 LIB_SRC := $(filter-out src/cli/% src/measure/runner_main.c,$(wildcard src/*/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/onnx.pb-c.o
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/onnx.pb-c.o
 CLI_SRC := $(wildcard src/cli/*.c)
-CLI_OBJ := $(CLI_SRC:%.c=build/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(wildcard tests/*.c)
-TEST_OBJ := $(TEST_SRC:%.c=build/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
+# the fuzz targets' entry points, each linked with the plain driver fuzz/replay.c
+# (no libFuzzer): build/fuzz-replay/record replays fuzz/corpus_record, and so on
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+REPLAY  := $(FUZZ_NAMES:%=$(B)/fuzz-replay/%)
 
-all: build/transtune build/libtranstune.a build/transtune-runner
+all: $(B)/transtune $(B)/libtranstune.a $(B)/transtune-runner
 
-build/obj/%.o: %.c $(wildcard src/*/*.h include/*.h tests/*.h)
+$(B)/obj/%.o: %.c $(wildcard src/*/*.h include/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # ONNX's protobuf schema (Debian's libonnx-dev: proto2, package onnx) compiled
 # to C by protoc-c at build time; the generated files live in build/gen only.
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
-GEN_ONNX := build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
+GEN_ONNX := $(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h
 $(GEN_ONNX) &: $(ONNX_PROTO)
-	@mkdir -p build/gen
-	protoc-c -I$(dir $(ONNX_PROTO)) --c_out=build/gen $(ONNX_PROTO)
+	@mkdir -p $(B)/gen
+	protoc-c -I$(dir $(ONNX_PROTO)) --c_out=$(B)/gen $(ONNX_PROTO)
 
-build/obj/gen/onnx.pb-c.o: build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
+$(B)/obj/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c $(B)/gen/onnx.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Sources that include the generated header wait for it (make -j on a clean tree).
-build/obj/src/onnx/onnx.o build/obj/tests/test_onnx.o: build/gen/onnx.pb-c.h
+$(B)/obj/src/onnx/onnx.o $(B)/obj/tests/test_onnx.o: $(B)/gen/onnx.pb-c.h
 
-build/libtranstune.a: $(LIB_OBJ)
-	@mkdir -p build
+$(B)/libtranstune.a: $(LIB_OBJ)
+	@mkdir -p $(B)
 	rm -f $@ && ar rcs $@ $^
 
-build/transtune: $(CLI_OBJ) build/libtranstune.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libtranstune.a $(LDLIBS)
+$(B)/transtune: $(CLI_OBJ) $(B)/libtranstune.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libtranstune.a $(LDLIBS)
 
-build/transtune-runner: build/obj/src/measure/runner_main.o build/libtranstune.a
+$(B)/transtune-runner: $(B)/obj/src/measure/runner_main.o $(B)/libtranstune.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-build/tests: $(TEST_OBJ) build/libtranstune.a
-	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) build/libtranstune.a $(LDLIBS)
+# the tests run $(B)/transtune, $(B)/transtune-runner and $(B)/fuzz-replay/*
+$(B)/obj/tests/%.o: override CFLAGS += -DTT_TEST_BUILD_DIR='"$(B)"'
+
+$(B)/tests: $(TEST_OBJ) $(B)/libtranstune.a $(REPLAY)
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(B)/libtranstune.a $(LDLIBS)
+
+$(FUZZ_NAMES:%=$(B)/obj/fuzz/fuzz_%.o): | $(B)/gen/onnx.pb-c.h
+
+$(B)/fuzz-replay/%: $(B)/obj/fuzz/fuzz_%.o $(B)/obj/fuzz/replay.o $(B)/libtranstune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# fuzz_cli needs the CLI's sources, with the CLI's main renamed (the driver has one)
+$(B)/obj/fuzz/cli_main.o: src/cli/main.c $(wildcard src/*/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Dmain=transtune_main -c $< -o $@
+
+$(B)/fuzz-replay/cli: $(B)/obj/fuzz/fuzz_cli.o $(B)/obj/fuzz/replay.o $(B)/obj/fuzz/cli_main.o \
+		$(filter-out $(B)/obj/src/cli/main.o,$(CLI_OBJ)) $(B)/libtranstune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	scripts/install-deps.sh
 
 test: deps
-	$(MAKE) all build/tests
-	./build/tests
+	$(MAKE) all $(B)/tests
+	./$(B)/tests
+
+# ASan + UBSan: the library, the CLI, the runner (which dlopens the kernels),
+# the test runner and the fuzz replays, built with clang into build-san/; the
+# kernels the tests generate are compiled at run time as usual (not sanitized).
+# Any report aborts the process that made it: a test fails, or the runner.
+# allocator_may_return_null: util/xmalloc_failure_message asks for 2^62 bytes on
+# purpose, to see the library's out-of-memory message.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+             -Wno-unknown-warning-option
+SAN_ENV   := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:allocator_may_return_null=1 \
+             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
+test-sanitize: deps
+	$(MAKE) B=build-san CC=clang CFLAGS="-O1 -g $(SAN_FLAGS)" all build-san/tests
+	$(SAN_ENV) ./build-san/tests
 
 # Transfer-tune a zoo model from the schedules shipped under schedules/ (records
 # tuned for other zoo models on this CPU class): no tuning of its own.  The
@@ -66,9 +108,9 @@ demo: deps
 	TT_DB=build/demo.db build/transtune transfer $(DEMO_MODEL)
 
 clean:
-	rm -rf build
+	rm -rf build build-san
 
-.PHONY: all deps test clean demo
+.PHONY: all deps test test-sanitize clean demo
 
 # ---- fuzz: libFuzzer targets (clang); see the comment atop each fuzz/*.c ----
 FUZZ_FLAGS := -Wno-unknown-warning-option -fsanitize=fuzzer,address,undefined

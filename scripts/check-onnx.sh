@@ -17,8 +17,9 @@
 #      not in the zoo (the CLI says "unknown zoo model") is reported and not compared.
 #  (b) `transtune run DIR/NAME.onnx --input DIR/NAME.in.npy --output $TMPDIR/NAME.ours.npy`
 #      must give an output of torch's shape with max|ours - torch| / max|torch| <= tol.
-# Prints one line per model and check, then a summary line; exits 1 if any check failed,
-# 2 on a usage error.  Each transtune command is limited to $CHECK_ONNX_TIMEOUT seconds
+# Prints one line per model and check, then a summary line; exits 1 if any check failed
+# (--self-test: if the self-test failed), 2 on a usage error, 3 when a prerequisite is
+# missing (python3 with numpy, the transtune binary, the exports).  Each transtune command is limited to $CHECK_ONNX_TIMEOUT seconds
 # (default 3600).  Needs /usr/bin/python3 with numpy ($PYTHON to override).
 set -uo pipefail
 
@@ -34,6 +35,8 @@ self_test=0
 models=()
 
 die() { echo "check-onnx: error: $*" >&2; exit 2; }
+# a prerequisite is missing: its own status, so that a caller can tell it from a failure
+missing() { echo "check-onnx: missing: $*" >&2; exit 3; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -51,7 +54,7 @@ while [ $# -gt 0 ]; do
 done
 
 "$PY" -c 'import numpy' 2>/dev/null ||
-    die "$PY with numpy is needed (scripts/install-deps.sh --extras, or set PYTHON)"
+    missing "$PY with numpy is needed (scripts/install-deps.sh --extras, or set PYTHON)"
 
 # ---- the self-test: a fake transtune and fake exports, every outcome once ----------------
 if [ "$self_test" = 1 ]; then
@@ -144,13 +147,13 @@ EOF
 fi
 
 # ---- the real check -----------------------------------------------------------------------
-[ -x "$tt" ] || die "$tt not found or not executable: run make first (or --transtune PATH)"
+[ -x "$tt" ] || missing "$tt not found or not executable: run make first (or --transtune PATH)"
 if [ ${#models[@]} -eq 0 ]; then
     for f in "$onnx_dir"/*.onnx; do
         [ -e "$f" ] && models+=("$(basename "$f" .onnx)")
     done
     [ ${#models[@]} -gt 0 ] ||
-        die "no $onnx_dir/*.onnx: run /usr/bin/python3 scripts/export-onnx.py first"
+        missing "no $onnx_dir/*.onnx: run /usr/bin/python3 scripts/export-onnx.py first"
 fi
 limit=${CHECK_ONNX_TIMEOUT:-3600}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tt-check-onnx.XXXXXX")

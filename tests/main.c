@@ -1,16 +1,41 @@
 /* main.c - runs every module's test table; `build/tests [filter]` runs the
- * tests whose "module/name" contains filter.  Ends with "N passed, N failed". */
+ * tests whose "module/name" contains filter.  One line a test on stdout
+ * ("ok", "FAIL" or "skip" with its reason); ends with
+ * "N passed, N failed, N skipped" and exits 1 if any test failed. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test.h"
 
 int tt_test_failed_flag;
+static int skipped_flag;
+static char skip_reason[512];
 
 void tt_test_fail(const char *file, int line, const char *what)
 {
+    /* what is missing made the check fail: the test stays a skip */
+    if (skipped_flag && !tt_test_failed_flag) {
+        fprintf(stderr, "    (after the skip, not counted) %s:%d: %s\n", file, line, what);
+        return;
+    }
     fprintf(stderr, "    FAILED %s:%d: %s\n", file, line, what);
     tt_test_failed_flag = 1;
+}
+
+void tt_test_skip(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char why[sizeof skip_reason];
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "    SKIP: %s\n", why);
+    /* the first reason is the one reported */
+    if (!skipped_flag)
+        snprintf(skip_reason, sizeof skip_reason, "%s", why);
+    skipped_flag = 1;
 }
 
 const char *tt_test_shared_data(void)
@@ -19,9 +44,24 @@ const char *tt_test_shared_data(void)
     return p ? p : "../shared/data";
 }
 
+const char *tt_test_shared_file(char *buf, size_t n, const char *rel, ...)
+{
+    char r[512];
+    va_list ap;
+    va_start(ap, rel);
+    vsnprintf(r, sizeof r, rel, ap);
+    va_end(ap);
+    snprintf(buf, n, "%s/%s", tt_test_shared_data(), r);
+    if (access(buf, R_OK) == 0)
+        return buf;
+    tt_test_skip("%s not found (../shared beside the repository, or set TT_SHARED_DATA)", buf);
+    return NULL;
+}
+
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
-    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[], tests_policy[], tests_transfer[], tests_winograd[];
+    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[], tests_policy[], tests_transfer[], tests_winograd[],
+    tests_fuzz[];
 
 static const struct {
     const char *module;
@@ -38,12 +78,13 @@ static const struct {
     {"policy", tests_policy},
     {"transfer", tests_transfer},
     {"winograd", tests_winograd},
+    {"fuzz", tests_fuzz},
 };
 
 int main(int argc, char **argv)
 {
     const char *filter = argc > 1 ? argv[1] : NULL;
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         for (const tt_test *x = tables[t].tests; x->name; x++) {
             char full[256];
@@ -51,11 +92,16 @@ int main(int argc, char **argv)
             if (filter && !strstr(full, filter))
                 continue;
             tt_test_failed_flag = 0;
+            skipped_flag = 0;
+            skip_reason[0] = 0;
             fprintf(stderr, "%s ...\n", full);
             x->fn();
             if (tt_test_failed_flag) {
                 failed++;
                 printf("FAIL %s\n", full);
+            } else if (skipped_flag) {
+                skipped++;
+                printf("skip %s: %s\n", full, skip_reason);
             } else {
                 passed++;
                 printf("ok   %s\n", full);
@@ -63,6 +109,6 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }

@@ -1,11 +1,27 @@
 /* test.h - the plain C test harness.  Each module's test file defines a table
  *   const tt_test tests_<module>[] = { {"name", fn}, ..., {NULL, NULL} };
- * listed in tests/main.c.  A test fails by CHECK; the runner prints one line
- * per failure and ends with "N passed, N failed". */
+ * listed in tests/main.c.  A test fails by CHECK and is skipped by SKIP; the
+ * runner prints one line per test and ends with
+ * "N passed, N failed, N skipped".
+ *
+ * The one rule for what a test needs from outside this repository and its
+ * build (a tool such as gcc or python3 with numpy, a file of ../shared/data,
+ * a program `make` builds, such as build/transtune, when only the runner was
+ * built): when it is missing the test is skipped with a reason that names it,
+ * never passed; when it is there but fails, the test fails. */
 #ifndef TT_TEST_H
 #define TT_TEST_H
 
+#include <stddef.h>
 #include <stdio.h>
+
+/* The folder of the programs the tests run (build/transtune,
+ * build/transtune-runner, build/fuzz-replay/...): the Makefile's build
+ * folder B, passed as -DTT_TEST_BUILD_DIR='"build"' (build-san for make
+ * test-sanitize, whose tests run its sanitized programs). */
+#ifndef TT_TEST_BUILD_DIR
+#define TT_TEST_BUILD_DIR "build"
+#endif
 
 typedef struct tt_test {
     const char *name;
@@ -14,6 +30,11 @@ typedef struct tt_test {
 
 extern int tt_test_failed_flag;
 void tt_test_fail(const char *file, int line, const char *what);
+
+/* Mark the running test skipped, with a reason (printf format) that says what
+ * is missing and how to get it.  The caller returns; a CHECK that fails after
+ * the skip (the consequence of what is missing) is printed but not counted. */
+void tt_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -33,7 +54,21 @@ void tt_test_fail(const char *file, int line, const char *what);
         }                                                                                          \
     } while (0)
 
+/* Skip the running test with a reason (printf format) and return from it. */
+#define SKIP(...)                                                                                  \
+    do {                                                                                           \
+        tt_test_skip(__VA_ARGS__);                                                                 \
+        return;                                                                                    \
+    } while (0)
+
 /* Path of the shared data folder (../shared/data by default, $TT_SHARED_DATA). */
 const char *tt_test_shared_data(void);
+
+/* The path of a file of the shared data folder, rel (printf format, e.g.
+ * "ansor/%s"), written to buf and returned.  If the file cannot be read the
+ * running test is skipped (tt_test_skip, naming the file) and NULL returned:
+ * the caller then returns. */
+const char *tt_test_shared_file(char *buf, size_t n, const char *rel, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -33,7 +33,7 @@
 #include "../src/util/npy.h"
 #include "test.h"
 
-#define TRANSTUNE "build/transtune"
+#define TRANSTUNE TT_TEST_BUILD_DIR "/transtune"
 #define BAD_RECORDS "tests/data/bad-records.json"
 #define MAX_ARGS 64
 
@@ -201,12 +201,12 @@ static void show_run(void)
             R.err ? R.err : "");
 }
 
-/* Skip (pass with a message) unless build/transtune is there. */
+/* 1 if build/transtune is there; else the test is skipped (the caller returns). */
 static int have_transtune(void)
 {
     if (access(TRANSTUNE, X_OK) == 0)
         return 1;
-    fprintf(stderr, "    SKIP: %s is missing (run `make all` in the repository root)\n", TRANSTUNE);
+    tt_test_skip("%s is missing (run `make all` in the repository root)", TRANSTUNE);
     return 0;
 }
 
@@ -478,11 +478,8 @@ static void test_replay_matmul(void)
     if (!have_transtune())
         return;
     char path[1024];
-    snprintf(path, sizeof path, "%s/ansor/matmul.json", tt_test_shared_data());
-    if (access(path, R_OK)) {
-        fprintf(stderr, "    SKIP: %s not found (set TT_SHARED_DATA)\n", path);
+    if (!tt_test_shared_file(path, sizeof path, "ansor/matmul.json"))
         return;
-    }
     CHECK(run_tt(180, "replay", path, "--json", "--repeat", "1", (char *)NULL) == 0);
     if (!(R.exited && R.code == 0))
         show_run();
@@ -733,22 +730,18 @@ static int have_command(const char *name)
 static void test_avx512_script(void)
 {
     const char *script = "scripts/check-avx512.sh";
-    if (access(script, X_OK)) {
-        fprintf(stderr, "    SKIP: %s missing or not executable\n", script);
-        return;
-    }
-    if (!have_command("gcc") || !have_command("clang") || !have_command("pkg-config")) {
-        fprintf(stderr, "    SKIP: check-avx512.sh needs gcc, clang and pkg-config\n");
-        return;
-    }
+    /* the script is part of the repository: not executable is a failure */
+    CHECK_MSG(access(script, X_OK) == 0, "%s missing or not executable", script);
+    if (!have_command("gcc") || !have_command("clang") || !have_command("pkg-config"))
+        SKIP("check-avx512.sh needs gcc, clang and pkg-config (scripts/install-deps.sh)");
     char *argv[] = {(char *)script, NULL};
-    CHECK(run_argv(60, argv) == 0);
+    /* a hang guard only (about 10 s on an idle host: two -O3 compiles) */
+    CHECK(run_argv(300, argv) == 0);
     if (!(R.exited && R.code == 0) || !strstr(R.out, "PASS gcc") || !strstr(R.out, "PASS clang"))
         show_run();
     CHECK_EXIT(0);
     CHECK(strstr(R.out, "PASS gcc") && strstr(R.out, "PASS clang"));
     CHECK(!strstr(R.out, "FAIL"));
-    CHECK_MSG(R.secs < 20, "the script took %.1f s (budget 20 s)", R.secs);
 }
 
 /* ---- tests: models, kernels, run --------------------------------------------- */
@@ -1114,7 +1107,8 @@ static void test_run_records(void)
     if (!have_transtune())
         return;
     char log[512];
-    snprintf(log, sizeof log, "%s/ansor/resnet-50-NHWC-B1-llvm.json", tt_test_shared_data());
+    if (!tt_test_shared_file(log, sizeof log, "ansor/resnet-50-NHWC-B1-llvm.json"))
+        return;
     CHECK(run_tt(900, "run", "resnet50_tvm", "--records", log, "--check", "--json", "--repeat",
                  "1", "--winograd", "off", (char *)NULL) == 0);
     CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
@@ -1134,7 +1128,8 @@ static void test_run_db(void)
     if (!have_transtune())
         return;
     char log[512], db[64];
-    snprintf(log, sizeof log, "%s/ansor/resnet-50-NHWC-B1-llvm.json", tt_test_shared_data());
+    if (!tt_test_shared_file(log, sizeof log, "ansor/resnet-50-NHWC-B1-llvm.json"))
+        return;
     snprintf(db, sizeof db, "/tmp/tt-test-run-db-%d.db", (int)getpid());
     remove(db);
     CHECK(run_tt(120, "db", "import", log, "--db", db, (char *)NULL) == 0 && R.exited && R.code == 0);
@@ -1518,7 +1513,7 @@ static void test_input_files_bounded(void)
         const char *const *a = runs[i].argv;
         CHECK(run_tt(60, a[0], a[1], a[2], a[3], a[4], (char *)NULL) == 0);
         CHECK_MSG(R.exited && R.code != 0 && strstr(R.err, runs[i].file) &&
-                  strstr(R.err, "not a regular file") && R.secs < 20,
+                  strstr(R.err, "not a regular file"),
                   "%s %s: exit %d after %.1f s, stderr: %s", a[0], a[1], R.code, R.secs, R.err);
     }
     int64_t nchw[4] = {1, 3, 32, 32};

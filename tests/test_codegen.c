@@ -342,7 +342,8 @@ static int pick_line(void *ctx, int lineno, const char *line)
 static int load_record(const char *file, int index, tt_record *rec)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/ansor/%s", tt_test_shared_data(), file);
+    if (!tt_test_shared_file(path, sizeof path, "ansor/%s", file))
+        return 0;
     line_ctx c = {index, 0, rec, 0};
     tt_err err = {0};
     tt_log_foreach(path, pick_line, &c, &err);

@@ -716,7 +716,8 @@ done:
 static void identify_log(const char *file, int want_lines)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/ansor/%s", tt_test_shared_data(), file);
+    if (!tt_test_shared_file(path, sizeof path, "ansor/%s", file))
+        return;
     log_ctx c = {0};
     tt_err err = {0};
     CHECK_MSG(tt_log_foreach(path, log_line, &c, &err) == 0, "%s", err.msg);

@@ -127,7 +127,8 @@ static void test_resnet50_tvm_covers_log(void)
     tt_err err = {0};
     CHECK_MSG(tt_model_load("resnet50_tvm", &m, &err) == 0, "%s", err.msg);
     char path[512];
-    snprintf(path, sizeof path, "%s/ansor/resnet-50-NHWC-B1-llvm.json", tt_test_shared_data());
+    if (!tt_test_shared_file(path, sizeof path, "ansor/resnet-50-NHWC-B1-llvm.json"))
+        return;
     size_t len;
     char *text = tt_read_file(path, &len, &err);
     CHECK_MSG(text, "%s", err.msg);

@@ -43,8 +43,9 @@ static int load_log(const char *name, lines *l)
 {
     char path[1024];
     tt_err err = {0};
-    snprintf(path, sizeof path, "%s/ansor/%s", tt_test_shared_data(), name);
     memset(l, 0, sizeof *l);
+    if (!tt_test_shared_file(path, sizeof path, "ansor/%s", name))
+        return -1;
     if (tt_log_foreach(path, collect, l, &err)) {
         fprintf(stderr, "    %s\n", err.msg);
         return -1;

@@ -301,7 +301,8 @@ static void test_records_reproduce(void)
     repro R = {0};
     for (size_t f = 0; f < 2; f++) {
         char path[512];
-        snprintf(path, sizeof path, "%s/%s", tt_test_shared_data(), files[f]);
+        if (!tt_test_shared_file(path, sizeof path, "%s", files[f]))
+            return;
         tt_err err = {0};
         size_t len;
         char *text = tt_read_file(path, &len, &err);

@@ -322,6 +322,60 @@ static int on_row(void *ctx, const tt_db_row *row)
     return 0;
 }
 
+/* A transfer's report agrees with itself and with the rule kernels are
+ * chosen by; each of these can fail (unlike tuned_s <= untuned_s, which the
+ * end-to-end step forces by falling back to the untuned model):
+ *   - speedup is untuned_s / tuned_s, both positive;
+ *   - a chosen kernel has a checked candidate whose first time (best_s) and
+ *     second (chosen_s, after confirmation) are below its default's; one not
+ *     chosen runs its default (chosen_s == default_s), also when reset;
+ *   - a kernel whose fastest candidate beat its default but is not chosen
+ *     was rejected by confirmation or reset: confirm_rejected counts the first;
+ *   - kernels_chosen, kernels_improved (chosen and running) and resets are
+ *     the counts of the per-kernel fields;
+ *   - with no kernel chosen the transferred model is the untuned one (same
+ *     time, same output).
+ * 1, or 0 with why filled. */
+static int result_consistent(const tt_transfer_result *r, char *why, size_t n)
+{
+    if (!(r->untuned_s > 0 && r->tuned_s > 0 &&
+          fabs(r->speedup - r->untuned_s / r->tuned_s) <= 1e-12 * r->speedup)) {
+        snprintf(why, n, "speedup %.6g, untuned %.6g s, tuned %.6g s", r->speedup, r->untuned_s,
+                 r->tuned_s);
+        return 0;
+    }
+    int chosen = 0, improved = 0, resets = 0, rejected = 0;
+    for (int k = 0; k < r->nkernels; k++) {
+        const tt_transfer_kernel *x = &r->k[k];
+        int beat = x->valid >= 1 && x->best_s > 0 && x->best_s < x->default_s;
+        int ok = x->chosen ? beat && x->chosen_s > 0 && x->chosen_s < x->default_s && !x->reset
+                           : x->chosen_s == x->default_s;
+        if (!ok || (x->best_s > 0) != (x->valid >= 1)) {
+            snprintf(why, n, "kernel %d: chosen %d, reset %d, valid %d, best %.6g s, chosen %.6g s, "
+                     "default %.6g s", k, x->chosen, x->reset, x->valid, x->best_s, x->chosen_s,
+                     x->default_s);
+            return 0;
+        }
+        chosen += x->chosen;
+        improved += x->chosen && x->runs;
+        resets += x->reset;
+        rejected += beat && !x->chosen && !x->reset;
+    }
+    if (chosen != r->kernels_chosen || improved != r->kernels_improved || resets != r->resets ||
+        rejected != r->confirm_rejected) {
+        snprintf(why, n, "kernels: %d chosen, %d improved, %d reset, %d rejected; reported %d, %d, "
+                 "%d, %d", chosen, improved, resets, rejected, r->kernels_chosen,
+                 r->kernels_improved, r->resets, r->confirm_rejected);
+        return 0;
+    }
+    if (chosen == 0 && !(r->tuned_s == r->untuned_s && r->max_rel_err == 0)) {
+        snprintf(why, n, "nothing chosen, yet tuned %.6g s, untuned %.6g s, error %.3g",
+                 r->tuned_s, r->untuned_s, r->max_rel_err);
+        return 0;
+    }
+    return 1;
+}
+
 static void test_tiny_to_wide(void)
 {
     tt_err err = {0};
@@ -366,7 +420,8 @@ static void test_tiny_to_wide(void)
         }
     }
     CHECK(wino == 2); /* the twins took Winograd schedules, measured and checked */
-    CHECK(r.tuned_s > 0 && r.tuned_s <= r.untuned_s && r.speedup >= 1);
+    char why[300];
+    CHECK_MSG(result_consistent(&r, why, sizeof why), "%s", why);
     CHECK(r.max_rel_err <= 1e-3);
     /* exactly one form of the 3x3 conv runs */
     int runs = 0;
@@ -449,7 +504,9 @@ static void test_related(void)
             if (c->chosen)
                 CHECK(!strcmp(c->source_class, "conv2d_nhwc+add+relu") && c->chosen_s < c->default_s);
         }
-        CHECK(r.tuned_s <= r.untuned_s && r.max_rel_err <= 1e-3);
+        char why[300];
+        CHECK_MSG(result_consistent(&r, why, sizeof why), "%s", why);
+        CHECK(r.max_rel_err <= 1e-3);
         tt_transfer_result_free(&r);
     }
     tiny_pair_close(src, dst, db);
@@ -483,7 +540,8 @@ static void test_top_k(void)
         ranked += x->ranked_out;
     }
     CHECK(ranked >= 4);
-    CHECK(r.tuned_s <= r.untuned_s);
+    char why[300];
+    CHECK_MSG(result_consistent(&r, why, sizeof why), "%s", why);
     tt_transfer_result_free(&r);
     tiny_pair_close(src, dst, db);
 }

@@ -476,6 +476,8 @@ int main(int argc, char **argv)
         *(void **)&f = sym;
         f(args, out, mag);
         runner_write(a.out, out, mag, (size_t)nout * sizeof(double));
+        free(out);
+        free(mag);
         res = fopen(a.result, "w");
         if (!res)
             runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", a.result, strerror(errno));
@@ -538,7 +540,11 @@ int main(int argc, char **argv)
         if (cut)
             fprintf(res, " cut");
         fprintf(res, "\n");
+        free(args[nin]);
     }
+    /* freed, so that LeakSanitizer (make test-sanitize) has nothing to report */
+    for (int i = 0; i < nin; i++)
+        free(args[i]);
     if (fclose(res) != 0)
         runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", a.result, strerror(errno));
     /* No dlclose: unloading OpenMP code while its thread pool lives is unsafe. */

@@ -802,7 +802,9 @@ int tt_identify_wkey(const tt_wkey *key, int max_stage, tt_wl_candidate *out, in
     id_segment(&c, 2, 2, 0, id_matmul_fn);
     id_segment(&c, 3, 2, 1, id_matmul_fn);
     id_softmax(&c);
-    qsort(c.v, (size_t)c.n, sizeof *c.v, id_cand_cmp);
+    /* no candidate: c.v is NULL, which qsort must not get even for 0 items */
+    if (c.n > 1)
+        qsort(c.v, (size_t)c.n, sizeof *c.v, id_cand_cmp);
     int n = c.n < max ? c.n : max;
     for (int i = 0; i < c.n; i++) {
         if (i < n) {
