@@ -232,7 +232,8 @@ static int cmp_kept(const void *a, const void *b)
 /* --best N: print the kept lines, N per kernel, best first. */
 static void db_export_flush(db_export_ctx *x)
 {
-    qsort(x->keep, (size_t)x->nkeep, sizeof *x->keep, cmp_kept);
+    if (x->nkeep > 1)
+        qsort(x->keep, (size_t)x->nkeep, sizeof *x->keep, cmp_kept);
     int in_kernel = 0;
     for (int i = 0; i < x->nkeep; i++) {
         in_kernel = i > 0 && x->keep[i].kernel == x->keep[i - 1].kernel ? in_kernel + 1 : 0;

@@ -119,7 +119,8 @@ int tt_db_check_records(tt_db *db, int fix, tt_db_bad_fn fn, void *ctx, tt_db_ch
     int nbad = 0;
     int rc = chk_rows(db, r, &bad, &nbad, err);
     if (rc == 0) {
-        qsort(bad, (size_t)nbad, sizeof *bad, cmp_bad);
+        if (nbad > 1)
+            qsort(bad, (size_t)nbad, sizeof *bad, cmp_bad);
         for (int i = 0; fn && i < nbad; i++)
             fn(ctx, bad[i].id, bad[i].why);
         if (fix && nbad > 0)

@@ -1119,7 +1119,8 @@ int tt_transfer_load_shipped(tt_db *db, const char *dir, int *files, int *record
         }
     }
     closedir(d);
-    qsort(names, (size_t)nn, sizeof *names, cmp_str);
+    if (nn > 1)
+        qsort(names, (size_t)nn, sizeof *names, cmp_str);
     int rc = 0;
     for (int i = 0; i < nn && rc == 0; i++) {
         char model[128], path[PATH_MAX];
