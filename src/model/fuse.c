@@ -538,7 +538,7 @@ static int kb_anchor(kb *K, int ai)
         } else if (!strcmp(op, "Pad")) {
             const tt_tensor *X = &g->tensors[n->in[0]];
             const tt_attr *mode = tt_node_attr(n, "mode");
-            if (mode && strcmp(mode->s, "constant"))
+            if (mode && (mode->kind != TT_ATTR_STRING || !mode->s || strcmp(mode->s, "constant")))
                 return tt_err_set(err, "node '%s' (Pad): only constant mode", n->name);
             const tt_tensor *Pd = n->nin > 1 ? &g->tensors[n->in[1]] : NULL;
             if (!Pd || !Pd->data || Pd->dtype != TT_DT_INT64 || tt_tensor_numel(Pd) != 2 * X->ndim)
@@ -675,7 +675,8 @@ static void enter_tensor(fz *F, int t)
         F->capcand = 2 * (F->ncand + nu);
         F->cand = tt_xrealloc(F->cand, (size_t)F->capcand * sizeof *F->cand);
     }
-    memcpy(F->cand + F->ncand, F->user + F->ustart[t], (size_t)nu * sizeof *F->cand);
+    if (nu > 0)
+        memcpy(F->cand + F->ncand, F->user + F->ustart[t], (size_t)nu * sizeof *F->cand);
     F->ncand += nu;
 }
 

@@ -320,7 +320,8 @@ static int pad_into_avgpool(lay *L, int i)
             if (pp->ints[k])
                 return 0;
     const tt_attr *ap = tt_node_attr(pool, "auto_pad");
-    if (tt_node_int(pool, "ceil_mode", 0) || (ap && strcmp(ap->s, "NOTSET")))
+    if (tt_node_int(pool, "ceil_mode", 0) ||
+        (ap && (ap->kind != TT_ATTR_STRING || !ap->s || strcmp(ap->s, "NOTSET"))))
         return 0;
     int64_t pads[4] = {pd[2], pd[3], pd[6], pd[7]};
     tt_node_set_ints(g, u, "pads", 4, pads);
@@ -425,7 +426,8 @@ int mp_layout_nhwc(tt_graph *g, tt_err *err)
              * Inception's Pad before every AveragePool cost two transposes. */
             const tt_attr *mode = tt_node_attr(&g->nodes[i], "mode");
             int const_pads = nin > 1 && g->nodes[i].in[1] >= 0 && g->tensors[g->nodes[i].in[1]].data;
-            if ((!mode || !strcmp(mode->s, "constant")) && const_pads) {
+            if ((!mode || (mode->kind == TT_ATTR_STRING && mode->s && !strcmp(mode->s, "constant"))) &&
+                const_pads) {
                 if (pad_into_avgpool(&L, i))
                     continue;
                 set_nhwc_shape(&g->tensors[out]);
