@@ -188,6 +188,20 @@ static void push_resumed(tuner *T, tt_state *s, double thr, int task)
     T->nres++;
 }
 
+/* The filter of this model's own tuned records on this target (what resume
+ * reads and the budget counts). */
+static tt_db_filter own_records(const tuner *T)
+{
+    tt_db_filter f;
+    memset(&f, 0, sizeof f);
+    f.cpu = T->target.cpu;
+    f.isa = T->target.isa;
+    f.threads = T->target.threads;
+    f.origins = 1u << TT_ORIGIN_TUNED;
+    f.only_model = T->model_id;
+    return f;
+}
+
 /* Commit a measured batch, within the trial budget: in one write
  * transaction, the model's tuned records on this target are counted and at
  * most budget - count of the batch stored (*keep), so that two tuners on one
@@ -198,13 +212,7 @@ static int commit_within_budget(tuner *T, int n, const tt_db_rec *in, int *keep,
 {
     if (tt_db_begin(T->db, err))
         return -1;
-    tt_db_filter f;
-    memset(&f, 0, sizeof f);
-    f.cpu = T->target.cpu;
-    f.isa = T->target.isa;
-    f.threads = T->target.threads;
-    f.origins = 1u << TT_ORIGIN_TUNED;
-    f.only_model = T->model_id;
+    tt_db_filter f = own_records(T);
     int64_t have = 0;
     int rc = tt_db_count_records(T->db, &f, &have, err);
     int64_t room = T->o->trials - have;
@@ -797,13 +805,7 @@ static void init_scheduler(tuner *T, int per_round, int early_stopping, uint64_t
 static int resume(tuner *T, tt_err *err)
 {
     int64_t meas_trials = -1;
-    tt_db_filter f;
-    memset(&f, 0, sizeof f);
-    f.cpu = T->target.cpu;
-    f.isa = T->target.isa;
-    f.threads = T->target.threads;
-    f.origins = 1u << TT_ORIGIN_TUNED;
-    f.only_model = T->model_id;
+    tt_db_filter f = own_records(T);
     for (int i = 0; i < T->nk; i++) {
         resume_ctx c = {T, i};
         if (tt_db_foreach_record(T->db, 0, T->k[i].wkey, &f, on_resumed, &c, err) < 0)
