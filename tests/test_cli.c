@@ -1110,7 +1110,7 @@ static void test_run_records(void)
     if (!tt_test_shared_file(log, sizeof log, "ansor/resnet-50-NHWC-B1-llvm.json"))
         return;
     CHECK(run_tt(900, "run", "resnet50_tvm", "--records", log, "--check", "--json", "--repeat",
-                 "1", "--winograd", "off", (char *)NULL) == 0);
+                 "1", "--winograd", "off", "--trust-records", (char *)NULL) == 0);
     CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
     json_error_t je;
     json_t *o = json_loads(R.out, 0, &je);
@@ -1120,6 +1120,48 @@ static void test_run_records(void)
              json_real_value(json_object_get(o, "max_abs_err")) > 0; /* records reorder sums */
     json_decref(o);
     CHECK_MSG(ok, "%s", R.out);
+}
+
+/* A record slower than the default schedule where it runs (tuned on another
+ * machine, say): run times both in place and keeps the default; with
+ * --trust-records the record runs.  The record has no steps: the naive loop
+ * nest of tiny's 3x3 conv, 4x the default's time at 1 thread here
+ * (30 against 7 us). */
+static void test_run_record_vs_default(void)
+{
+    if (!have_transtune())
+        return;
+    const char *t = getenv("TMPDIR");
+    char log[512];
+    snprintf(log, sizeof log, "%s/tt-test-slow-record-%d.json", t && *t ? t : "/tmp", (int)getpid());
+    FILE *f = fopen(log, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("{\"i\": [[\"[\\\"7b1588e5d0fd364c\\\", [1, 32, 32, 3], [3, 3, 3, 16], [1, 1, 1, 16], "
+          "[1, 32, 32, 16]]\", \"llvm -keys=cpu\", [8, 64, 64, 0, 0, 0, 0, 0], \"\", 0, []], [[], []]], "
+          "\"r\": [[0.000001], 0, 0.1, 1600000000], \"v\": \"v0.6\"}\n", f);
+    fclose(f);
+    for (int trust = 0; trust < 2; trust++) {
+        CHECK(run_tt(120, "run", "tiny", "--records", log, "--threads", "1", "--json", "--winograd", "off",
+                     trust ? "--trust-records" : "--check", (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+        json_error_t je;
+        json_t *o = json_loads(R.out, 0, &je);
+        CHECK_MSG(o, "%s (%s)", je.text, R.out);
+        json_t *rk = json_array_get(json_object_get(o, "record_kernels"), 0);
+        int ok = json_integer_value(json_object_get(o, "kernels_record")) == trust &&
+                 json_integer_value(json_object_get(rk, "index")) == 1 &&
+                 json_is_true(json_object_get(rk, "runs")) == trust &&
+                 json_is_true(json_object_get(rk, "default_faster")) == !trust &&
+                 (trust || json_is_true(json_object_get(o, "check_passed")));
+        if (!trust) /* both timed: the record slower */
+            ok = ok && json_real_value(json_object_get(rk, "in_place_s")) >
+                           json_real_value(json_object_get(rk, "default_in_place_s"));
+        json_decref(o);
+        CHECK_MSG(ok, "%s: %s", trust ? "--trust-records" : "timed", R.out);
+    }
+    remove(log);
 }
 
 /* db import of the shared log, then run --db: the records drive the kernels. */
@@ -1134,7 +1176,7 @@ static void test_run_db(void)
     remove(db);
     CHECK(run_tt(120, "db", "import", log, "--db", db, (char *)NULL) == 0 && R.exited && R.code == 0);
     CHECK(run_tt(900, "run", "resnet50_tvm", "--db", db, "--check", "--json", "--repeat", "1",
-                 "--winograd", "off", (char *)NULL) == 0);
+                 "--winograd", "off", "--trust-records", (char *)NULL) == 0);
     char wal[80], shm[80];
     snprintf(wal, sizeof wal, "%s-wal", db);
     snprintf(shm, sizeof shm, "%s-shm", db);
@@ -1533,6 +1575,7 @@ const tt_test tests_cli[] = {
     {"run_input_shape", test_run_input_shape},
     {"input_files_bounded", test_input_files_bounded},
     {"run_records", test_run_records},
+    {"run_record_vs_default", test_run_record_vs_default},
     {"run_vs_untuned", test_run_vs_untuned},
     {"models_and_kernels", test_models_and_kernels},
     {"bad_models", test_bad_models},

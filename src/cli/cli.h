@@ -3,6 +3,7 @@
 #define TT_CLI_H
 
 #include "../measure/evaluate.h"
+#include "../model/model.h"
 #include "../record/identify.h"
 
 /* Common options of commands that measure kernels. */
@@ -59,6 +60,11 @@ tt_dag *cli_shape_build(const char *op, cli_shape *k, char *desc, size_t dn, tt_
 
 /* The record database's path when --db is not given: $TT_DB, else ./transtune.db. */
 const char *cli_db_default_path(void);
+
+/* Load a zoo model or an ONNX file; NULL after printing "transtune CMD: why". */
+tt_model *cli_load_model(const char *what, const char *cmd);
+/* A progress callback (tt_exec_opts.progress) that rewrites one stderr line. */
+void cli_load_progress(void *ctx, const char *msg);
 
 void cli_print_header(void);
 void cli_print_row(const cli_row *r, int json);

@@ -619,66 +619,107 @@ int tt_exec_pick_form(const double *t, int n)
     return best;
 }
 
-int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, const void *input, int repeat,
-                       unsigned char *use_alt, double *times, tt_err *err)
+/* The in-place time of each kernel call's kernel under one build: form f of
+ * every kernel that has it (0: direct), the schedules o gives (or none, with
+ * defaults set).  T (m->nkernels entries) gets, per direct kernel, its calls'
+ * summed best times; *agrees whether the model output is within tolerance of
+ * y0 (which the first build, y0_fill set, fills instead). */
+static int time_form(const tt_model *m, const tt_exec_opts *o, int f, int defaults, const void *input,
+                     int repeat, float *y0, int y0_fill, double *T, tt_err *err)
 {
-    int nk = m->nkernels, maxalt = 0, rc = 0;
-    memset(use_alt, 0, (size_t)nk);
-    if (times)
-        for (int k = 0; k < nk; k++)
-            times[k] = 0;
+    int nk = m->nkernels;
+    unsigned char *u = tt_xcalloc((size_t)nk + 1, 1);
     for (int k = 0; k < nk; k++)
-        maxalt = m->kernels[k].nalt > maxalt ? m->kernels[k].nalt : maxalt;
-    if (maxalt == 0)
-        return 0;
-    double *T = tt_xcalloc((size_t)(maxalt + 1) * (size_t)nk, sizeof *T);
-    double *cs = tt_xcalloc((size_t)m->ncalls + 1, sizeof *cs);
-    unsigned char *u = tt_xcalloc((size_t)nk, 1);
-    /* every form's model output is checked against the direct one's: a form
-     * whose output differs is never picked, however fast */
-    int64_t on = tt_tensor_numel(&m->g->tensors[m->output]);
-    float *y0 = tt_xmalloc((size_t)on * sizeof *y0), *y = tt_xmalloc((size_t)on * sizeof *y);
-    /* form f of every kernel that has it (0: direct), all in one model */
-    for (int f = 0; f <= maxalt && rc == 0; f++) {
-        for (int k = 0; k < nk; k++)
-            u[k] = (unsigned char)(f <= m->kernels[k].nalt ? f : 0);
-        tt_exec_opts oo = *o;
-        oo.use_alt = u;
-        oo.progress = NULL;
-        tt_exec *e = NULL;
-        rc = tt_exec_build(m, &oo, &e, err);
-        if (rc == 0)
-            rc = tt_exec_run(e, input, f ? y : y0, err);
-        if (rc == 0)
-            rc = tt_exec_profile(e, input, repeat, cs, err);
-        int agrees = f == 0 || tt_exec_output_error(y, y0, on) <= TT_MODEL_TOLERANCE;
-        for (int c = 0; c < m->ncalls && rc == 0 && agrees; c++) {
-            const tt_mcall *mc = &m->calls[c];
-            if (mc->kind == TT_MCALL_KERNEL && f <= m->kernels[mc->kernel].nalt)
-                T[(size_t)f * (size_t)nk + (size_t)mc->kernel] += cs[c];
-        }
-        tt_exec_free(e);
-        /* give the freed weights back to the system: glibc keeps freed heap
-         * memory (its mmap threshold grows after large frees), and the
-         * forms' packed and transformed weights would add up (VGG-16: 4.7 GB
-         * peak without this and the kernels' release) */
-        malloc_trim(0);
+        u[k] = (unsigned char)(f <= m->kernels[k].nalt ? f : 0);
+    tt_exec_opts oo = *o;
+    oo.use_alt = u;
+    oo.progress = NULL;
+    if (defaults) {
+        oo.steps = NULL;
+        oo.nsteps = NULL;
+        oo.from_lanes = NULL;
     }
+    int64_t on = tt_tensor_numel(&m->g->tensors[m->output]);
+    float *y = y0_fill ? y0 : tt_xmalloc((size_t)on * sizeof *y);
+    double *cs = tt_xcalloc((size_t)m->ncalls + 1, sizeof *cs);
+    tt_exec *e = NULL;
+    int rc = tt_exec_build(m, &oo, &e, err);
+    if (rc == 0)
+        rc = tt_exec_run(e, input, y, err);
+    if (rc == 0)
+        rc = tt_exec_profile(e, input, repeat, cs, err);
+    /* a build whose output differs from the first is never picked, however
+     * fast: its times stay 0 */
+    int agrees = y0_fill || tt_exec_output_error(y, y0, on) <= TT_MODEL_TOLERANCE;
+    for (int c = 0; c < m->ncalls && rc == 0 && agrees; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        if (mc->kind == TT_MCALL_KERNEL && f <= m->kernels[mc->kernel].nalt)
+            T[mc->kernel] += cs[c];
+    }
+    tt_exec_free(e);
+    /* give the freed weights back to the system: glibc keeps freed heap
+     * memory (its mmap threshold grows after large frees), and the forms'
+     * packed and transformed weights would add up (VGG-16: 4.7 GB peak
+     * without this and the kernels' release) */
+    malloc_trim(0);
+    if (!y0_fill)
+        free(y);
+    free(cs), free(u);
+    return rc;
+}
+
+int tt_exec_choose(const tt_model *m, const tt_exec_opts *o, const void *input, int repeat,
+                   tt_exec_choice *ch, tt_err *err)
+{
+    int nk = m->nkernels, maxalt = 0, rc = 0, given = 0;
+    memset(ch->use_alt, 0, (size_t)nk);
+    for (int k = 0; k < nk; k++) {
+        maxalt = m->kernels[k].nalt > maxalt ? m->kernels[k].nalt : maxalt;
+        given += o->steps && o->steps[k];
+        if (ch->keep)
+            ch->keep[k] = (unsigned char)(o->steps && o->steps[k]);
+        if (ch->times)
+            ch->times[k] = 0;
+        if (ch->times_default)
+            ch->times_default[k] = 0;
+    }
+    int nsched = ch->keep && given ? 2 : 1; /* 0: the steps o gives; 1: defaults */
+    if (maxalt == 0 && nsched == 1)
+        return 0;
+    size_t per = (size_t)nk + 1;
+    /* T[(s * (maxalt + 1) + f) * per + k]: direct kernel k's time in form f
+     * on schedule source s */
+    double *T = tt_xcalloc((size_t)nsched * (size_t)(maxalt + 1) * per, sizeof *T);
+    int64_t on = tt_tensor_numel(&m->g->tensors[m->output]);
+    float *y0 = tt_xmalloc((size_t)on * sizeof *y0);
+    for (int s = 0; s < nsched && rc == 0; s++)
+        for (int f = 0; f <= maxalt && rc == 0; f++)
+            rc = time_form(m, o, f, s, input, repeat, y0, s == 0 && f == 0,
+                           T + ((size_t)s * (size_t)(maxalt + 1) + (size_t)f) * per, err);
     for (int k = 0; k < nk && rc == 0; k++) {
         const tt_kernel *K = &m->kernels[k];
-        if (K->nalt == 0)
+        if (K->alt_of >= 0)
             continue;
         double t[1 + 2];
-        for (int f = 0; f <= K->nalt; f++)
-            t[f] = T[(size_t)f * (size_t)nk + (size_t)k];
-        use_alt[k] = (unsigned char)tt_exec_pick_form(t, 1 + K->nalt);
-        if (times) {
-            times[k] = t[0];
-            for (int i = 0; i < K->nalt; i++)
-                times[K->alts[i]] = t[1 + i];
+        for (int f = 0; f <= K->nalt && f < 3; f++) {
+            int q = f == 0 ? k : K->alts[f - 1]; /* the kernel form f runs */
+            double tg = T[(size_t)f * per + (size_t)k];
+            double td = nsched > 1 ? T[((size_t)(maxalt + 1) + (size_t)f) * per + (size_t)k] : 0;
+            /* the given steps stay unless the default ran faster beside them
+             * (or they failed); a kernel with no steps was timed on its
+             * default both times: the better of the two */
+            int def = nsched > 1 && td > 0 && (tg <= 0 || td < tg);
+            if (ch->keep && ch->keep[q] && def)
+                ch->keep[q] = 0;
+            t[f] = def ? td : tg;
+            if (ch->times)
+                ch->times[q] = tg;
+            if (ch->times_default)
+                ch->times_default[q] = td;
         }
+        ch->use_alt[k] = (unsigned char)tt_exec_pick_form(t, 1 + (K->nalt < 2 ? K->nalt : 2));
     }
-    free(T), free(cs), free(u), free(y0), free(y);
+    free(T), free(y0);
     return rc;
 }
 

@@ -65,23 +65,36 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
  * model's output floats. */
 int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
 
-/* Which compute each direct kernel with Winograd twins should run, by
- * measuring them in place: the model is built once per form (every kernel
- * that has form f runs it: direct, its first twin, its second) with the
- * schedules o gives, and each kernel call's best time of `repeat` is taken
- * in a real inference on `input` (tt_exec_profile), where its weights come
- * from wherever the layers before left them.  (Timed alone in the runner,
- * ResNet-18's 7x7x512 F(4,3) kernels ran in 0.63 ms, their packed weights,
- * 38 MB, partly kept in the L3 between calls; in the model, 0.93 ms at 1 and
- * at 2 threads, where the direct conv takes 0.5 at 2.)  use_alt[k]
- * (m->nkernels entries) is set as tt_exec_opts.use_alt wants it: the
- * fastest form, 0 = direct, among the forms whose model output agrees with
- * the all-direct model's (tt_exec_output_error; a form that does not is
- * never picked).  times[k] (may be NULL) gets each kernel's time
- * summed over its calls, direct or twin (0 where not measured).  Returns 0
- * or sets err. */
-int tt_exec_choose_alt(const tt_model *m, const tt_exec_opts *o, const void *input, int repeat,
-                       unsigned char *use_alt, double *times, tt_err *err);
+/* Which compute each direct kernel with Winograd twins should run, and, for
+ * the kernels o gives steps for, whether those steps or the default schedule:
+ * by measuring them in place.  The model is built once per form (every
+ * kernel that has form f runs it: direct, its first twin, its second) with
+ * the schedules o gives, and, with ch->keep set, once more per form with
+ * every kernel on its default schedule; each kernel call's best time of
+ * `repeat` is taken in a real inference on `input` (tt_exec_profile), where
+ * its weights come from wherever the layers before left them.  (Timed alone
+ * in the runner, ResNet-18's 7x7x512 F(4,3) kernels ran in 0.63 ms, their
+ * packed weights, 38 MB, partly kept in the L3 between calls; in the model,
+ * 0.93 ms at 1 and at 2 threads, where the direct conv takes 0.5 at 2.)
+ * Only builds whose model output agrees with the first one's (direct, the
+ * given steps; tt_exec_output_error) count.  The second schedule source is
+ * for records tuned elsewhere: ResNet-18's schedules shipped from an AVX2
+ * host ran 0.92x of the defaults on an AVX-512 one. */
+typedef struct tt_exec_choice {
+    /* out, m->nkernels entries, as tt_exec_opts.use_alt wants it: the
+     * fastest form, 0 = direct */
+    unsigned char *use_alt;
+    /* NULL (the given steps are used as they are), or out, m->nkernels
+     * entries: 1 where o gives steps for the kernel and they ran at least as
+     * fast as its default schedule, else 0 (build it on its default) */
+    unsigned char *keep;
+    /* NULL or out, m->nkernels entries: each kernel's time summed over its
+     * calls (direct or twin) with the given steps, and on its default
+     * schedule (measured only with keep); 0 where not measured */
+    double *times, *times_default;
+} tt_exec_choice;
+int tt_exec_choose(const tt_model *m, const tt_exec_opts *o, const void *input, int repeat,
+                   tt_exec_choice *ch, tt_err *err);
 /* How far a model's output is from a reference output of n floats:
  * max |ours - ref| / max |ref| (max |ours - ref| when ref is all zero);
  * infinite when either holds a NaN or an infinity.  Outputs within

@@ -89,7 +89,7 @@ int tt_model_passes(tt_graph *g, tt_err *err);
 
 /* The direct kernels (every kernel before the first Winograd twin): what
  * tune, transfer and the database work on for now; the twins are chosen
- * between at `run` (tt_exec_choose_alt). */
+ * between at `run` (tt_exec_choose). */
 static inline int tt_model_ndirect(const tt_model *m)
 {
     int n = 0;

@@ -323,7 +323,7 @@ static int rank_top_k(tt_db *db, const tt_dag *d, const pool *P, const int64_t *
 /* The untuned (use_choice 0) or transferred model (each kernel's choice
  * unless reset), built with the forms use_alt gives (tt_exec_opts.use_alt;
  * NULL: direct), or, with choose set, the forms that are fastest in place
- * for those schedules first chosen into use_alt (tt_exec_choose_alt) and
+ * for those schedules first chosen into use_alt (tt_exec_choose) and
  * nothing built (out unused). */
 static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, int use_choice,
                       const int *reset, unsigned char *use_alt, int choose, const void *input,
@@ -346,7 +346,7 @@ static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, in
     }
     int rc;
     if (choose) {
-        rc = tt_exec_choose_alt(m, &eo, input, 5, use_alt, NULL, err);
+        rc = tt_exec_choose(m, &eo, input, 5, &(tt_exec_choice){.use_alt = use_alt}, err);
     } else {
         eo.use_alt = use_alt;
         rc = tt_exec_build(m, &eo, out, err);

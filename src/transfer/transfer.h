@@ -26,7 +26,7 @@
  *      candidates are the pool's Winograd schedules of their class.
  *   6. End to end: each model runs every conv that has Winograd twins in the
  *      form (direct or a twin) that is fastest in place for its schedules
- *      (tt_exec_choose_alt), as `run` does.  The untuned and the transferred
+ *      (tt_exec_choose), as `run` does.  The untuned and the transferred
  *      model are built and timed
  *      in process, alternately, and the transferred output is checked against
  *      the untuned one.  If the transferred model is slower, each kernel is

@@ -648,7 +648,7 @@ static int checkpoint(tuner *T, tt_err *err)
     int rc = 0;
     if (!T->untuned_alt) {
         T->untuned_alt = tt_xcalloc((size_t)m->nkernels + 1, 1);
-        rc = tt_exec_choose_alt(m, &eo, input, 5, T->untuned_alt, NULL, err);
+        rc = tt_exec_choose(m, &eo, input, 5, &(tt_exec_choice){.use_alt = T->untuned_alt}, err);
     }
     /* the untuned model is built afresh each time, after the tuned one: an
      * executor built minutes earlier, idle while the search ran, timed slower
@@ -657,7 +657,7 @@ static int checkpoint(tuner *T, tt_err *err)
     eo.steps = steps;
     eo.nsteps = nsteps;
     if (rc == 0)
-        rc = tt_exec_choose_alt(m, &eo, input, 5, alt, NULL, err);
+        rc = tt_exec_choose(m, &eo, input, 5, &(tt_exec_choice){.use_alt = alt}, err);
     eo.use_alt = alt;
     if (rc == 0)
         rc = tt_exec_build(m, &eo, &e, err);

@@ -1,0 +1,656 @@
+/* cmd_run.c - `transtune run MODEL`: compile a model with its records (a log
+ * or the database) or default schedules, choose per kernel by measurement in
+ * place (record or default schedule; direct or Winograd form), run it end to
+ * end, time it, and optionally check it against the reference executor. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../db/db.h"
+#include "../exec/exec.h"
+#include "../tune/tune.h"
+#include "../util/npy.h"
+#include "cli.h"
+
+/* The best record of each kernel in an Ansor log: every line is parsed and
+ * identified (as `replay` does); a record whose DAG's workload key is a
+ * kernel's, measured without error, competes on its mean cost. */
+typedef struct rec_pick {
+    const tt_model *m;
+    tt_step **steps;        /* per kernel, NULL if none */
+    int *nsteps;
+    int *lanes;             /* per kernel, its record's vector lanes (0 unknown) */
+    double *cost;
+    unsigned char *lost;    /* per kernel: its record lost to the default schedule (dropped) */
+    double *t_rec, *t_def;  /* per kernel: in-place times, record and default (0: not timed) */
+    int lines, parsed, matched;
+} rec_pick;
+
+static int pick_line(void *ctx, int lineno, const char *line)
+{
+    rec_pick *P = ctx;
+    P->lines++;
+    tt_record *rec = tt_xmalloc(sizeof *rec);
+    tt_err e = {0};
+    tt_dag *d = NULL;
+    if (tt_record_parse(line, rec, &e) || tt_identify_record(rec, &d, NULL, NULL, 0, &e)) {
+        fprintf(stderr, "transtune run: records line %d skipped: %s\n", lineno, e.msg);
+        free(rec);
+        return 0;
+    }
+    P->parsed++;
+    double cost = 0;
+    for (int i = 0; i < rec->ncosts; i++)
+        cost += rec->costs[i] / rec->ncosts;
+    char *key = tt_dag_workload_key(d);
+    for (int k = 0; k < P->m->nkernels; k++) {
+        if (strcmp(P->m->kernels[k].workload_key, key) || rec->error_no != 0 || rec->ncosts < 1)
+            continue;
+        P->matched++;
+        if (P->steps[k] && P->cost[k] <= cost)
+            continue;
+        free(P->steps[k]);
+        P->steps[k] = tt_xmalloc((size_t)(rec->nsteps ? rec->nsteps : 1) * sizeof(tt_step));
+        memcpy(P->steps[k], rec->steps, (size_t)rec->nsteps * sizeof(tt_step));
+        P->nsteps[k] = rec->nsteps;
+        P->lanes[k] = tt_target_vector_lanes(rec->target);
+        P->cost[k] = cost;
+    }
+    free(key);
+    tt_dag_free(d);
+    free(rec);
+    return 0;
+}
+
+/* run --profile: each kernel call's best time over `repeat` runs in place,
+ * with GFLOP/s, % of the FMA peak `peak` (measured before any kernel ran) and
+ * GB/s (each argument read or written once: a floor of the memory traffic). */
+static int print_profile(const tt_model *m, tt_exec *e, const void *input, int64_t repeat, double peak,
+                         int pthreads, tt_err *err)
+{
+    const tt_graph *g = m->g;
+    double *cs = tt_xcalloc((size_t)m->ncalls, sizeof *cs), total = 0;
+    if (tt_exec_profile(e, input, (int)repeat, cs, err)) {
+        free(cs);
+        return -1;
+    }
+    for (int c = 0; c < m->ncalls; c++)
+        total += cs[c];
+    fprintf(stderr, "%4s %9s %6s %8s %6s %7s  %-44s %s\n", "call", "ms", "%", "GFLOP/s", "%peak", "GB/s",
+            "class", "node");
+    for (int c = 0; c < m->ncalls; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        if (mc->kind != TT_MCALL_KERNEL)
+            continue;
+        /* the kernel it ran (a Winograd twin's class says so); GFLOP/s of
+         * the direct convolution's work, so that the two compare */
+        const tt_kernel *kn = &m->kernels[tt_exec_call_kernel(e, c)];
+        tt_io io;
+        tt_eval_io(kn->dag, &io);
+        double bytes = 0;
+        for (int k = 0; k <= io.nin; k++)
+            bytes += 4.0 * (double)io.numel[k];
+        double gf = m->kernels[mc->kernel].dag->flops / cs[c] / 1e9;
+        fprintf(stderr, "%4d %9.3f %6.1f %8.1f %6.1f %7.1f  %-44s %s\n", c, cs[c] * 1e3, 100 * cs[c] / total,
+                gf, peak > 0 ? 100 * gf / peak : 0.0, bytes / cs[c] / 1e9, kn->dag->class_key,
+                g->nodes[mc->node].name);
+    }
+    fprintf(stderr, "sum of the best call times: %.3f ms\n", total * 1e3);
+    fprintf(stderr, "%%peak: of this host's fp32 FMA peak, %.1f GFLOP/s on %d thread(s) (%s)\n", peak, pthreads,
+            tt_isa_name(TT_ISA_BEST));
+    free(cs);
+    return 0;
+}
+
+/* "float32 (1, 3, 32, 32)": an array's dtype (numpy's name) and shape. */
+static void array_text(char *buf, size_t n, tt_dtype dt, int ndim, const int64_t *shape)
+{
+    const char *name = dt == TT_DT_FLOAT ? "float32" : tt_dtype_name(dt);
+    int k = snprintf(buf, n, "%s (", name);
+    for (int i = 0; i < ndim && k > 0 && (size_t)k < n; i++)
+        k += snprintf(buf + k, n - (size_t)k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, ndim == 1 ? ",)" : ")");
+}
+
+/* Whether the array read from path has exactly the dtype and shape of the
+ * model input t (in the model's ONNX layout); if not, says so on stderr with
+ * both, the layout by name, and a hint for the two usual slips (no batch
+ * dimension; an NHWC image).  The element count alone is not enough: a
+ * (1, 32, 32, 3) image would run a (1, 3, 32, 32) model, scrambled. */
+static int input_fits(const tt_npy *a, const tt_tensor *t, const char *path)
+{
+    int same = a->dtype == t->dtype && a->ndim == t->ndim;
+    for (int i = 0; same && i < t->ndim; i++)
+        same = a->shape[i] == t->shape[i];
+    if (same)
+        return 1;
+    char have[256], want[256];
+    array_text(have, sizeof have, a->dtype, a->ndim, a->shape);
+    array_text(want, sizeof want, t->dtype, t->ndim, t->shape);
+    const char *layout = t->dtype == TT_DT_INT64 ? "batch, sequence, "
+                         : t->ndim == 4          ? "NCHW, "
+                         : t->ndim == 2          ? "batch, features, "
+                                                 : "";
+    const char *hint = "";
+    if (a->ndim == t->ndim - 1 && t->shape[0] == 1 &&
+        !memcmp(a->shape, t->shape + 1, (size_t)a->ndim * sizeof a->shape[0]))
+        hint = "; add the batch dimension (x[None] in numpy)";
+    else if (a->ndim == 4 && t->ndim == 4 && t->dtype == TT_DT_FLOAT && a->shape[0] == t->shape[0] &&
+             a->shape[1] == t->shape[2] && a->shape[2] == t->shape[3] && a->shape[3] == t->shape[1])
+        hint = "; this looks like NHWC: transpose it to NCHW (x.transpose(0, 3, 1, 2) in numpy)";
+    fprintf(stderr, "transtune run: %s holds %s; the model's input '%s' takes %s (%sthe model's "
+                    "ONNX layout)%s\n", path, have, t->name, want, layout, hint);
+    return 0;
+}
+
+static void run_help(void)
+{
+    printf("usage: transtune run MODEL [--records LOG] [--db DB] [--threads N] [--repeat R] [--check]\n"
+           "                     [--input IN.npy] [--output OUT.npy] [--json] [--profile]\n"
+           "                     [--vs-untuned] [--winograd auto|on|off] [--trust-records]\n\n"
+           "Compile every kernel of MODEL (a zoo name or an .onnx file) with its best record\n"
+           "in LOG (an Ansor log; records are identified as `replay` does) or in the record\n"
+           "database DB (transtune db), else its default schedule, run the model end to end\n"
+           "and print its latency (median of R runs, default 10).\n"
+           "A record may have been tuned on another machine (the shipped schedules/ were):\n"
+           "each kernel with a record is also built on its default schedule, both are timed\n"
+           "in place in the model, and the faster runs; --trust-records uses every record\n"
+           "as it is, untimed.\n"
+           "--check also runs a reference executor (every kernel unscheduled)\n"
+           "on the same input and compares the outputs: max |ours - ref| / max |ref| <= 1e-3\n"
+           "passes.  --input reads the input (.npy, float32 or int64 token ids, of exactly\n"
+           "the shape of the model's input in its ONNX layout, e.g. (1, 3, 224, 224) NCHW\n"
+           "for an image model, batch dimension included; default: seeded random);\n"
+           "--output writes the output.\n"
+           "--json prints one object with latency_ms, kernels, calls, build_s and, with\n"
+           "--check, max_abs_err, max_rel_err, check_passed.  --profile prints each kernel\n"
+           "call's best time (on stderr).  --vs-untuned also builds the model on default\n"
+           "schedules and times the two against each other (3 x R pairs of single runs, the\n"
+           "order swapped every pair: the way tune's checkpoints and transfer compare), and\n"
+           "prints both medians and the speedup (JSON: untuned_ms, speedup).\n"
+           "--winograd: 3x3 stride-1 convolutions also have Winograd F(4x4,3x3) and F(2x2,3x3) forms;\n"
+           "auto (default) builds the model once per form (direct, F(4x4,3x3), F(2x2,3x3)),\n"
+           "each kernel with its record or default schedule, times every kernel call in\n"
+           "place, and runs each conv in its fastest form; on runs every one as F(4x4,3x3),\n"
+           "off none (JSON: winograd, the kernels run as Winograd).\n"
+           "Exit status: 0 ok; 1 failure (or a failed check); 2 usage.\n");
+}
+
+typedef struct run_args {
+    const char *what, *in_path, *out_path, *log_path, *db_path;
+    int wino; /* --winograd: 0 off, 1 on, 2 auto */
+    int json, check, profile, vs_untuned, trust;
+    int64_t threads, repeat;
+} run_args;
+
+/* -1: parsed, go on; else the exit status (help printed, or a usage error) */
+static int parse_run_args(int argc, char **argv, run_args *A)
+{
+    memset(A, 0, sizeof *A);
+    A->wino = 2;
+    A->repeat = 10;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            run_help();
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            A->json = 1;
+        } else if (!strcmp(a, "--check")) {
+            A->check = 1;
+        } else if (!strcmp(a, "--profile")) {
+            A->profile = 1;
+        } else if (!strcmp(a, "--vs-untuned")) {
+            A->vs_untuned = 1;
+        } else if (!strcmp(a, "--trust-records")) {
+            A->trust = 1;
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "--repeat") || !strcmp(a, "--input") ||
+                   !strcmp(a, "--output") || !strcmp(a, "--records") || !strcmp(a, "--db") ||
+                   !strcmp(a, "--winograd")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "transtune run: %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--input")) {
+                A->in_path = v;
+            } else if (!strcmp(a, "--output")) {
+                A->out_path = v;
+            } else if (!strcmp(a, "--records")) {
+                A->log_path = v;
+            } else if (!strcmp(a, "--db")) {
+                A->db_path = v;
+            } else if (!strcmp(a, "--winograd")) {
+                A->wino = !strcmp(v, "auto") ? 2 : !strcmp(v, "on") ? 1 : !strcmp(v, "off") ? 0 : -1;
+                if (A->wino < 0) {
+                    fprintf(stderr, "transtune run: --winograd takes auto, on or off, got '%s'\n", v);
+                    return 2;
+                }
+            } else {
+                int64_t x;
+                if (cli_parse_i64(v, &x) || x > 4096 || (!strcmp(a, "--repeat") && x < 1)) {
+                    fprintf(stderr, "transtune run: %s needs a positive integer, got '%s'\n", a, v);
+                    return 2;
+                }
+                *(!strcmp(a, "--threads") ? &A->threads : &A->repeat) = x;
+            }
+        } else if (a[0] == '-') {
+            fprintf(stderr, "transtune run: unknown option '%s' (see --help)\n", a);
+            return 2;
+        } else if (!A->what) {
+            A->what = a;
+        } else {
+            fprintf(stderr, "transtune run: one MODEL only\n");
+            return 2;
+        }
+    }
+    if (!A->what) {
+        fprintf(stderr, "usage: transtune run MODEL [options] (see --help)\n");
+        return 2;
+    }
+    return -1;
+}
+
+/* Each kernel's best record from --records and --db into P (a log given with
+ * --records competes with the database on mean cost). */
+static int load_records(const run_args *A, rec_pick *P, tt_err *err)
+{
+    const tt_model *m = P->m;
+    if (A->log_path) {
+        if (tt_log_foreach(A->log_path, pick_line, P, err))
+            return -1;
+        int with_record = 0;
+        for (int k = 0; k < m->nkernels; k++)
+            with_record += P->steps[k] != NULL;
+        if (!A->json)
+            fprintf(stderr, "%s: %d records, %d identified; %d of %d kernels have a record\n",
+                    A->log_path, P->lines, P->parsed, with_record, m->nkernels);
+    }
+    if (!A->db_path)
+        return 0;
+    /* the best record of each kernel in the database, any target and origin */
+    tt_db *db = NULL;
+    if (tt_db_open(A->db_path, TT_DB_READONLY, &db, err))
+        return -1;
+    tt_db_row *row = tt_xmalloc(sizeof *row);
+    int from_db = 0, rc = 0;
+    for (int k = 0; k < m->nkernels; k++) {
+        int got = tt_db_best_record(db, m->kernels[k].workload_key, NULL, row, err);
+        if (got < 0) {
+            rc = -1;
+            break;
+        }
+        if (got == 0 || (P->steps[k] && P->cost[k] <= row->mean_cost))
+            continue;
+        free(P->steps[k]);
+        P->steps[k] = tt_xmalloc((size_t)(row->rec.nsteps ? row->rec.nsteps : 1) * sizeof(tt_step));
+        memcpy(P->steps[k], row->rec.steps, (size_t)row->rec.nsteps * sizeof(tt_step));
+        P->nsteps[k] = row->rec.nsteps;
+        P->lanes[k] = tt_target_vector_lanes(row->rec.target);
+        P->cost[k] = row->mean_cost;
+        from_db++;
+    }
+    free(row);
+    tt_db_close(db);
+    if (rc == 0 && !A->json)
+        fprintf(stderr, "%s: %d of %d kernels have a record\n", A->db_path, from_db, m->nkernels);
+    return rc;
+}
+
+/* Kernel q's time in place on the schedule it runs: its record's, or its
+ * default's (a lost record; a kernel with none was timed on its default in
+ * both builds: the better) */
+static double shown_time(const rec_pick *P, const double *t, const double *td, int q)
+{
+    if (P->lost[q])
+        return td[q];
+    if (!P->steps[q] && td[q] > 0 && (t[q] <= 0 || td[q] < t[q]))
+        return td[q];
+    return t[q];
+}
+
+/* What each kernel runs, chosen by measurement in place (tt_exec_choose):
+ * the form of each conv with Winograd twins (--winograd auto; `on` takes
+ * TOPI's F(4,3), the first twin, untimed) and, unless --trust-records, its
+ * record or its default schedule.  The records that lose are dropped from P
+ * (P->lost set), so that the build that follows uses the default. */
+static int choose_forms(const run_args *A, const tt_model *m, const tt_exec_opts *eo, const void *input,
+                        rec_pick *P, unsigned char *use_alt, tt_err *err)
+{
+    int nwith = 0, nrec = 0, nk = m->nkernels;
+    for (int k = 0; k < nk; k++) {
+        nwith += m->kernels[k].nalt > 0;
+        nrec += P->steps[k] != NULL;
+    }
+    if (A->wino == 1)
+        for (int k = 0; k < nk; k++)
+            use_alt[k] = m->kernels[k].nalt > 0;
+    int forms = A->wino == 2 && nwith > 0, versus = nrec > 0 && !A->trust;
+    if (!forms && !versus)
+        return 0;
+    if (!A->json)
+        fprintf(stderr, "timing in place: %s%s%s...\n",
+                forms ? "the direct and Winograd forms of the 3x3 convs" : "",
+                forms && versus ? "; " : "", versus ? "each record against the default schedule" : "");
+    double *t = tt_xcalloc((size_t)nk + 1, sizeof *t), *td = tt_xcalloc((size_t)nk + 1, sizeof *td);
+    unsigned char *keep = tt_xcalloc((size_t)nk + 1, 1), *ua = tt_xcalloc((size_t)nk + 1, 1);
+    tt_exec_choice ch = {ua, versus ? keep : NULL, t, td};
+    int rc = tt_exec_choose(m, eo, input, 10, &ch, err);
+    if (rc == 0 && forms)
+        memcpy(use_alt, ua, (size_t)nk);
+    for (int k = 0; k < nk && rc == 0 && versus; k++) {
+        P->t_rec[k] = t[k];
+        P->t_def[k] = td[k];
+        if (P->steps[k] && !keep[k]) {
+            free(P->steps[k]);
+            P->steps[k] = NULL;
+            P->lost[k] = 1;
+        }
+    }
+    int nalt = 0;
+    for (int k = 0; k < nk && rc == 0 && forms; k++) {
+        const tt_kernel *K = &m->kernels[k];
+        if (K->nalt == 0)
+            continue;
+        nalt += use_alt[k] > 0;
+        if (A->json)
+            continue;
+        /* each form on the schedule it would run */
+        fprintf(stderr, "  %-32.32s direct %7.3f ms", K->first_node, shown_time(P, t, td, k) * 1e3);
+        for (int i = 0; i < K->nalt; i++) {
+            int q = K->alts[i];
+            double ti = shown_time(P, t, td, q);
+            if (ti > 0)
+                fprintf(stderr, "  F(%d,3) %7.3f ms", m->kernels[q].wino_m, ti * 1e3);
+            else /* its model output disagreed with the direct one's */
+                fprintf(stderr, "  F(%d,3)  (wrong) ", m->kernels[q].wino_m);
+        }
+        if (use_alt[k])
+            fprintf(stderr, "  -> F(%d,3)\n", m->kernels[K->alts[use_alt[k] - 1]].wino_m);
+        else
+            fprintf(stderr, "  -> direct\n");
+    }
+    if (rc == 0 && forms && !A->json)
+        fprintf(stderr, "winograd: %d of %d kernels run as Winograd\n", nalt, nwith);
+    free(t), free(td), free(keep), free(ua);
+    return rc;
+}
+
+/* run --check: the reference executor's output on the same input */
+typedef struct run_check {
+    double max_abs, max_ref, max_rel;
+    int passed, nonfinite;
+} run_check;
+
+static int check_output(const run_args *A, const tt_model *m, tt_exec_opts eo, const void *input,
+                        const float *out, run_check *C, tt_err *err)
+{
+    int64_t n = tt_tensor_numel(&m->g->tensors[m->output]);
+    eo.unscheduled = 1;
+    if (!A->json)
+        fprintf(stderr, "reference executor (unscheduled kernels):\n");
+    tt_exec *r = NULL;
+    float *ref = tt_xmalloc((size_t)n * sizeof *ref);
+    int rc = tt_exec_build(m, &eo, &r, err);
+    if (!A->json)
+        fprintf(stderr, "\n");
+    if (rc == 0)
+        rc = tt_exec_run(r, input, ref, err);
+    memset(C, 0, sizeof *C);
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        if (!isfinite(out[i]) || !isfinite(ref[i]))
+            C->nonfinite++;
+        double d = fabs((double)out[i] - ref[i]);
+        if (d > C->max_abs || isnan(d))
+            C->max_abs = d;
+        if (fabs(ref[i]) > C->max_ref)
+            C->max_ref = fabs(ref[i]);
+    }
+    C->max_rel = C->max_ref > 0 ? C->max_abs / C->max_ref : C->max_abs;
+    C->passed = !C->nonfinite && C->max_rel <= TT_MODEL_TOLERANCE;
+    tt_exec_free(r);
+    free(ref);
+    return rc;
+}
+
+/* Whether kernel k, which has a record, runs in some call: a direct kernel
+ * in its own form, or the Winograd twin the choice picked. */
+static int record_runs(const tt_model *m, const unsigned char *use_alt, int k)
+{
+    const tt_kernel *K = &m->kernels[k];
+    if (K->alt_of < 0)
+        return !use_alt[k];
+    int u = use_alt[K->alt_of];
+    return u > 0 && m->kernels[K->alt_of].alts[u - 1] == k;
+}
+
+typedef struct run_result {
+    double med, paired_ms, untuned_ms;
+    run_check chk;
+} run_result;
+
+static void print_json(const run_args *A, const tt_model *m, const tt_exec *e, const rec_pick *P,
+                       const unsigned char *use_alt, const run_result *R)
+{
+    const tt_exec_stats *st = tt_exec_get_stats(e);
+    int64_t wbytes, abytes;
+    tt_exec_footprint(m, &wbytes, &abytes);
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(m->name));
+    json_object_set_new(o, "latency_ms", json_real(R->med * 1e3));
+    json_object_set_new(o, "kernels", json_integer(m->nkernels));
+    json_object_set_new(o, "winograd", json_integer(st->kernels_winograd));
+    json_object_set_new(o, "calls", json_integer(m->ncalls));
+    json_object_set_new(o, "threads", json_integer(A->threads));
+    json_object_set_new(o, "repeat", json_integer(A->repeat));
+    json_object_set_new(o, "gflops", json_real(m->flops / R->med / 1e9));
+    json_object_set_new(o, "build_s", json_real(st->build_s));
+    json_object_set_new(o, "kernels_default", json_integer(st->kernels_default));
+    json_object_set_new(o, "kernels_record", json_integer(st->kernels_given));
+    if (A->log_path || A->db_path) {
+        /* the kernels with a record: index, class key, workload key, and
+         * whether it runs (else: its default schedule was faster here, or
+         * another form of its conv runs) */
+        json_t *rk = json_array();
+        for (int k = 0; k < m->nkernels; k++) {
+            if (!P->steps[k] && !P->lost[k])
+                continue;
+            json_t *x = json_object();
+            json_object_set_new(x, "index", json_integer(k));
+            json_object_set_new(x, "class_key", json_string(m->kernels[k].dag->class_key));
+            json_object_set_new(x, "workload_key", json_string(m->kernels[k].workload_key));
+            json_object_set_new(x, "record_cost_s", json_real(P->cost[k]));
+            json_object_set_new(x, "runs", json_boolean(!P->lost[k] && record_runs(m, use_alt, k)));
+            json_object_set_new(x, "default_faster", json_boolean(P->lost[k]));
+            if (P->t_rec[k] > 0)
+                json_object_set_new(x, "in_place_s", json_real(P->t_rec[k]));
+            if (P->t_def[k] > 0)
+                json_object_set_new(x, "default_in_place_s", json_real(P->t_def[k]));
+            json_array_append_new(rk, x);
+        }
+        json_object_set_new(o, "record_kernels", rk);
+    }
+    json_object_set_new(o, "kernels_unscheduled", json_integer(st->kernels_unscheduled));
+    json_object_set_new(o, "memory_bytes", json_integer(st->pool_bytes));
+    json_object_set_new(o, "weight_bytes", json_integer(wbytes));
+    if (A->vs_untuned) {
+        json_object_set_new(o, "paired_ms", json_real(R->paired_ms));
+        json_object_set_new(o, "untuned_ms", json_real(R->untuned_ms));
+        json_object_set_new(o, "speedup", json_real(R->untuned_ms / R->paired_ms));
+    }
+    if (A->check) {
+        json_object_set_new(o, "max_abs_err", json_real(R->chk.max_abs));
+        json_object_set_new(o, "max_rel_err", json_real(R->chk.max_rel));
+        json_object_set_new(o, "check_passed", json_boolean(R->chk.passed));
+    }
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+static void print_text(const run_args *A, const tt_model *m, const tt_exec *e, const rec_pick *P,
+                       const unsigned char *use_alt, const run_result *R)
+{
+    const tt_exec_stats *st = tt_exec_get_stats(e);
+    int64_t wbytes, abytes;
+    tt_exec_footprint(m, &wbytes, &abytes);
+    char thr[24] = "all";
+    if (A->threads)
+        snprintf(thr, sizeof thr, "%lld", (long long)A->threads);
+    printf("%s: latency %.3f ms (median of %lld, %s threads), %.1f GFLOP/s\n", m->name, R->med * 1e3,
+           (long long)A->repeat, thr, m->flops / R->med / 1e9);
+    printf("  %d unique kernels (%d from records, %d default schedule, %d unscheduled), %d "
+           "calls, built in %.1f s, activations %.1f MB (%.1f MB without reuse), weights "
+           "%.1f MB\n",
+           m->nkernels, st->kernels_given, st->kernels_default, st->kernels_unscheduled, m->ncalls,
+           st->build_s, st->pool_bytes / 1e6, st->naive_bytes / 1e6, wbytes / 1e6);
+    if (A->vs_untuned)
+        printf("  against untuned, %lld interleaved pairs of runs: %.3f ms, untuned %.3f ms: "
+               "speedup %.3fx\n",
+               (long long)(3 * A->repeat), R->paired_ms, R->untuned_ms, R->untuned_ms / R->paired_ms);
+    for (int k = 0; k < m->nkernels && (A->log_path || A->db_path); k++) {
+        const tt_kernel *K = &m->kernels[k];
+        if (P->lost[k])
+            printf("  kernel %2d has a record, unused: its default schedule ran faster here "
+                   "(%.4f against %.4f ms in place; recorded cost %.4f ms): %-36s %s\n",
+                   k, P->t_def[k] * 1e3, P->t_rec[k] * 1e3, P->cost[k] * 1e3, K->dag->class_key,
+                   K->workload_key);
+        else if (P->steps[k])
+            printf("  kernel %2d %s (recorded cost %.4f ms): %-36s %s\n", k,
+                   record_runs(m, use_alt, k) ? "runs a record"
+                                               : "has a record, unused: another form of its conv was faster",
+                   P->cost[k] * 1e3, K->dag->class_key, K->workload_key);
+    }
+    if (A->check)
+        printf("  check: max |ours - ref| = %.3g, relative to max |ref| (%.3g): %.3g: %s%s\n",
+               R->chk.max_abs, R->chk.max_ref, R->chk.max_rel, R->chk.passed ? "PASSED" : "FAILED",
+               R->chk.nonfinite ? " (non-finite values)" : "");
+}
+
+/* The model's input: --input (its dtype and shape checked) or seeded random. */
+static void *read_input(const run_args *A, const tt_model *m, tt_npy *npy, tt_err *err)
+{
+    const tt_tensor *IT = &m->g->tensors[m->input];
+    if (!A->in_path) {
+        void *input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
+        tt_model_random_input(m, input);
+        return input;
+    }
+    if (tt_npy_read(A->in_path, npy, err))
+        return NULL;
+    if (!input_fits(npy, IT, A->in_path)) {
+        err->msg[0] = 0; /* said */
+        return NULL;
+    }
+    return npy->data;
+}
+
+/* Build, run, time and check; R filled, e and use_alt owned by the caller. */
+static int run_model(const run_args *A, tt_model *m, const void *input, rec_pick *P, unsigned char *use_alt,
+                     tt_exec **e, run_result *R, tt_err *err)
+{
+    const tt_tensor *OT = &m->g->tensors[m->output];
+    tt_exec_opts eo = {0};
+    eo.threads = (int)A->threads;
+    eo.steps = (const tt_step *const *)P->steps;
+    eo.nsteps = P->nsteps;
+    eo.from_lanes = P->lanes;
+    if (!A->json)
+        fprintf(stderr, "%s: %d unique kernels, %d calls\n", m->name, m->nkernels, m->ncalls);
+    /* the FMA peak for --profile, measured before any kernel runs: after
+     * them, the kernels' OpenMP workers still spin (KMP_BLOCKTIME) and took
+     * the second core from the measurement (311 instead of 530 GFLOP/s) */
+    int pthreads = A->threads > 0 ? (int)A->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    double peak = A->profile ? tt_fma_peak(TT_ISA_BEST, pthreads, 0.02) : 0;
+    if (choose_forms(A, m, &eo, input, P, use_alt, err))
+        return -1;
+    eo.use_alt = use_alt;
+    eo.progress = A->json || !isatty(2) ? NULL : cli_load_progress;
+    int rc = tt_exec_build(m, &eo, e, err);
+    if (!A->json)
+        fprintf(stderr, "\n");
+    float *out = tt_xmalloc((size_t)tt_tensor_numel(OT) * sizeof *out);
+    if (rc == 0)
+        rc = tt_exec_run(*e, input, out, err);
+    /* the output's ONNX shape: the graph output is in ONNX layout */
+    if (rc == 0 && A->out_path)
+        rc = tt_npy_write(A->out_path, TT_DT_FLOAT, OT->ndim, OT->shape, out, err);
+    if (rc == 0)
+        rc = tt_exec_time(*e, input, (int)A->repeat, &R->med, err);
+    if (rc == 0 && A->vs_untuned) {
+        tt_exec_opts uo = eo;
+        uo.steps = NULL;
+        uo.nsteps = NULL;
+        uo.progress = NULL;
+        tt_exec *u = NULL;
+        double ta = 0, tu = 0;
+        rc = tt_exec_build(m, &uo, &u, err);
+        if (rc == 0)
+            rc = tt_exec_time_pair(*e, u, input, (int)A->repeat, 3, &ta, &tu, err);
+        if (rc)
+            tt_err_prefix(err, "untuned: ");
+        tt_exec_free(u);
+        R->paired_ms = ta * 1e3;
+        R->untuned_ms = tu * 1e3;
+    }
+    if (rc == 0 && A->profile)
+        rc = print_profile(m, *e, input, A->repeat, peak, pthreads, err);
+    if (rc == 0 && A->check) {
+        rc = check_output(A, m, eo, input, out, &R->chk, err);
+        if (rc)
+            tt_err_prefix(err, "reference: ");
+    }
+    free(out);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_args A;
+    int rc = parse_run_args(argc, argv, &A);
+    if (rc >= 0)
+        return rc;
+    tt_model *m = cli_load_model(A.what, "run");
+    if (!m)
+        return 1;
+    int nk = m->nkernels;
+    rc = 1;
+    tt_err err = {0};
+    tt_exec *e = NULL;
+    tt_npy npy = {0};
+    unsigned char *use_alt = tt_xcalloc((size_t)nk + 1, 1);
+    rec_pick P = {m, tt_xcalloc((size_t)nk + 1, sizeof(tt_step *)), tt_xcalloc((size_t)nk + 1, sizeof(int)),
+                  tt_xcalloc((size_t)nk + 1, sizeof(int)), tt_xcalloc((size_t)nk + 1, sizeof(double)),
+                  tt_xcalloc((size_t)nk + 1, 1), tt_xcalloc((size_t)nk + 1, sizeof(double)),
+                  tt_xcalloc((size_t)nk + 1, sizeof(double)), 0, 0, 0};
+    run_result R = {0};
+    void *input = read_input(&A, m, &npy, &err);
+    if (!input) {
+        if (err.msg[0])
+            fprintf(stderr, "transtune run: %s\n", err.msg);
+    } else if (load_records(&A, &P, &err) || run_model(&A, m, input, &P, use_alt, &e, &R, &err)) {
+        fprintf(stderr, "transtune run: %s\n", err.msg);
+    } else {
+        if (A.json)
+            print_json(&A, m, e, &P, use_alt, &R);
+        else
+            print_text(&A, m, e, &P, use_alt, &R);
+        rc = A.check && !R.chk.passed ? 1 : 0;
+    }
+    for (int k = 0; k < nk; k++)
+        free(P.steps[k]);
+    free(P.steps), free(P.nsteps), free(P.lanes), free(P.cost), free(P.lost), free(P.t_rec), free(P.t_def);
+    free(use_alt);
+    tt_exec_free(e);
+    if (A.in_path)
+        tt_npy_free(&npy);
+    else
+        free(input);
+    tt_model_free(m);
+    return rc;
+}
