@@ -12,7 +12,8 @@
  *
  *   clang -std=c11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
  *     $(pkg-config --cflags jansson) -o build/fuzz_record fuzz/fuzz_record.c \
- *     src/record/record.c src/record/names.c src/util/util.c $(pkg-config --libs jansson) -lm
+ *     src/record/record.c src/record/names.c src/sched/names.c src/util/util.c \
+ *     $(pkg-config --libs jansson) -lm
  *
  * Properties checked (a violation aborts, which libFuzzer reports):
  *   - a refused input always comes with a printable error message;

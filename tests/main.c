@@ -61,7 +61,7 @@ const char *tt_test_shared_file(char *buf, size_t n, const char *rel, ...)
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
     tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[], tests_policy[], tests_transfer[], tests_winograd[],
-    tests_fuzz[];
+    tests_fuzz[], tests_layers[];
 
 static const struct {
     const char *module;
@@ -79,6 +79,7 @@ static const struct {
     {"transfer", tests_transfer},
     {"winograd", tests_winograd},
     {"fuzz", tests_fuzz},
+    {"layers", tests_layers},
 };
 
 int main(int argc, char **argv)

@@ -52,4 +52,12 @@ int tt_codegen_vector_lanes(void);
 /* tolerance_factor above. */
 double tt_codegen_tolerance(const tt_dag *d);
 
+/* Bound inference alone, as tt_codegen_candidate runs it: ext[si][node] is
+ * the extent of node `node` of stage si after bounds are inferred, for every
+ * si < s->nstages and node < s->stages[si].nnodes (ext has s->nstages rows).
+ * Fails (err set) where lowering the state fails.  What the search's
+ * annotation rules read: Ansor runs them on the state after InferBound.  The
+ * whole lowering (regions, affine index forms) is lower.h's. */
+int tt_codegen_extents(const tt_state *s, int64_t (*ext)[TT_MAX_NODES], tt_err *err);
+
 #endif

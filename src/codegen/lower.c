@@ -839,6 +839,19 @@ void tt_lower_free(lowering *L)
     L->info = NULL;
 }
 
+int tt_codegen_extents(const tt_state *s, int64_t (*ext)[TT_MAX_NODES], tt_err *err)
+{
+    lowering L;
+    tt_arena *a = tt_arena_new();
+    int rc = tt_lower(&L, s, a, 0, err);
+    if (rc == 0)
+        for (int si = 0; si < s->nstages; si++)
+            memcpy(ext[si], L.info[si].ext, sizeof ext[si]);
+    tt_lower_free(&L);
+    tt_arena_free(a);
+    return rc;
+}
+
 /* sum_i C * W_i * p_i over the parts p_i of a fused iterator (W_i the
  * product of the extents of the parts inside p_i) is C times the fused
  * iterator's own value: the parts are its digits.  A stage whose every axis

@@ -1,4 +1,15 @@
-/* lower.h - internals shared by lower.c and emit.c (see codegen.h). */
+/* lower.h - the lowering's result: codegen's second public header, for
+ * analyses of a scheduled state that need more than its C (see codegen.h).
+ *
+ * tt_lower() runs bound inference on a replayed state (lower.c) and keeps,
+ * per stage: how it is buffered, its inlined body, the region it is computed
+ * over (minimum as an affine form, extent) per root axis, the extent and the
+ * affine value of every relation-graph node, and the packed layout of a
+ * rewritten weight.  Readers: emit.c (C emission, through emit_int.h) and
+ * src/cost/features.c (per-store features, which walk the same loop nests
+ * and affine index forms).  The search needs only the extents, through
+ * tt_codegen_extents() in codegen.h.  The names here predate the header's
+ * being public and lack the tt_ prefix (docs/ARCHITECTURE.md). */
 #ifndef TT_LOWER_H
 #define TT_LOWER_H
 

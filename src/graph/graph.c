@@ -7,28 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *tt_dtype_name(tt_dtype t)
-{
-    switch (t) {
-    case TT_DT_FLOAT: return "float";
-    case TT_DT_INT32: return "int32";
-    case TT_DT_INT64: return "int64";
-    case TT_DT_BOOL: return "bool";
-    default: return "?";
-    }
-}
-
-int tt_dtype_size(tt_dtype t)
-{
-    switch (t) {
-    case TT_DT_FLOAT: return 4;
-    case TT_DT_INT32: return 4;
-    case TT_DT_INT64: return 8;
-    case TT_DT_BOOL: return 1;
-    default: return 0;
-    }
-}
-
 tt_graph *tt_graph_new(const char *name)
 {
     tt_graph *g = tt_xcalloc(1, sizeof *g);

@@ -19,20 +19,8 @@
 
 #include "../util/util.h"
 
-#define TT_GRAPH_MAX_DIMS 8
-
-/* Element types: the values are ONNX's TensorProto.DataType codes. */
-typedef enum tt_dtype {
-    TT_DT_UNDEF = 0,
-    TT_DT_FLOAT = 1,
-    TT_DT_INT32 = 6,
-    TT_DT_INT64 = 7,
-    TT_DT_BOOL = 9,
-} tt_dtype;
-/* "float", "int64", ...; "?" for other codes. */
-const char *tt_dtype_name(tt_dtype t);
-/* Size of one element in bytes (0 for UNDEF / unsupported). */
-int tt_dtype_size(tt_dtype t);
+/* TT_GRAPH_MAX_DIMS and the element types tt_dtype (ONNX's codes) are in
+ * util.h: .npy arrays (util/npy.h) use them too, below this stage. */
 
 /* Layout of a rank-4 activation after the NHWC pass.  The shape stored in a
  * tensor is always its *physical* shape: after the pass an NHWC tensor has

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../codegen/lower.h"
+#include "../codegen/codegen.h"
 
 void tt_decisions_init(tt_decisions *dec)
 {
@@ -209,18 +209,11 @@ static int change_locations(an_ctx *c, tt_state *L)
 
 static int infer(an_ctx *c, const tt_state *s)
 {
-    lowering L;
-    tt_arena *a = tt_arena_new();
-    int rc = tt_lower(&L, s, a, 0, c->err);
-    if (rc == 0) {
-        for (int si = 0; si < s->nstages; si++) {
-            c->ninf[si] = s->stages[si].nnodes;
-            memcpy(c->ext[si], L.info[si].ext, sizeof c->ext[si]);
-        }
-    }
-    tt_lower_free(&L);
-    tt_arena_free(a);
-    return rc ? AN_INVALID : 0;
+    if (tt_codegen_extents(s, c->ext, c->err))
+        return AN_INVALID;
+    for (int si = 0; si < s->nstages; si++)
+        c->ninf[si] = s->stages[si].nnodes;
+    return 0;
 }
 
 static int64_t node_ext(const an_ctx *c, const tt_state *s, int si, int node)

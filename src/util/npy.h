@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../graph/graph.h"
 #include "util.h"
 
 typedef struct tt_npy {

@@ -16,6 +16,28 @@
 #include <time.h>
 #include <unistd.h>
 
+const char *tt_dtype_name(tt_dtype t)
+{
+    switch (t) {
+    case TT_DT_FLOAT: return "float";
+    case TT_DT_INT32: return "int32";
+    case TT_DT_INT64: return "int64";
+    case TT_DT_BOOL: return "bool";
+    default: return "?";
+    }
+}
+
+int tt_dtype_size(tt_dtype t)
+{
+    switch (t) {
+    case TT_DT_FLOAT: return 4;
+    case TT_DT_INT32: return 4;
+    case TT_DT_INT64: return 8;
+    case TT_DT_BOOL: return 1;
+    default: return 0;
+    }
+}
+
 int tt_err_set(tt_err *err, const char *fmt, ...)
 {
     if (!err || err->set)

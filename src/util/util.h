@@ -13,6 +13,28 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* ---- element types ----------------------------------------------------------
+ * The model graph's tensors (graph.h) and .npy arrays (npy.h) share these; they
+ * live here, the lowest stage, so that npy.h needs nothing above util. */
+
+/* The largest rank of a graph tensor or .npy array. */
+#define TT_GRAPH_MAX_DIMS 8
+
+/* Element types: the values are ONNX's TensorProto.DataType codes. */
+typedef enum tt_dtype {
+    TT_DT_UNDEF = 0,
+    TT_DT_FLOAT = 1,
+    TT_DT_INT32 = 6,
+    TT_DT_INT64 = 7,
+    TT_DT_BOOL = 9,
+} tt_dtype;
+/* "float", "int64", ...; "?" for other codes. */
+const char *tt_dtype_name(tt_dtype t);
+/* Size of one element in bytes (0 for UNDEF / unsupported). */
+int tt_dtype_size(tt_dtype t);
+
+/* ---- errors ----------------------------------------------------------------- */
+
 #define TT_ERR_MAX 512
 
 typedef struct tt_err {
