@@ -60,8 +60,8 @@ const char *tt_test_shared_file(char *buf, size_t n, const char *rel, ...)
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
-    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[], tests_policy[], tests_transfer[], tests_winograd[],
-    tests_fuzz[], tests_layers[];
+    tests_model[], tests_bert[], tests_tune[], tests_db[], tests_db_rows[], tests_search[], tests_cost[],
+    tests_policy[], tests_transfer[], tests_winograd[], tests_fuzz[], tests_layers[];
 
 static const struct {
     const char *module;
@@ -73,6 +73,7 @@ static const struct {
     {"npy", tests_npy},         {"onnx", tests_onnx},       {"model", tests_model},
     {"bert", tests_bert},         {"tune", tests_tune},
     {"db", tests_db},
+    {"db", tests_db_rows},
     {"search", tests_search},
     {"cost", tests_cost},
     {"policy", tests_policy},

@@ -200,27 +200,104 @@ static void report(const char *name, const tt_transfer_result *r, int json)
            r->search_s);
 }
 
-int cmd_transfer(int argc, char **argv)
+/* The command line of `transfer`, as parsed. */
+typedef struct xfer_args {
+    const char *what, *db_path, *from, *pairs;
+    int json, no_shipped, no_confirm, match;
+    int64_t threads, max_sources, repeat, top_k, related_k;
+    char fbuf[2048]; /* --from's copy, cut at the commas */
+    const char *names[TT_TRANSFER_MAX_SOURCES];
+    int nfrom;
+} xfer_args;
+
+/* Option a's value v into A (a is one of the options that take a value).
+ * 0, or 2 after printing the usage error. */
+static int transfer_option(xfer_args *A, const char *a, const char *v)
 {
-    const char *what = NULL, *db_path = NULL, *from = NULL, *pairs = NULL;
-    int json = 0, no_shipped = 0, no_confirm = 0, match = TT_MATCH_AUTO;
-    int64_t threads = 0, max_sources = 0, repeat = 0, top_k = 0, related_k = 0;
+    if (!strcmp(a, "--db")) {
+        A->db_path = v;
+    } else if (!strcmp(a, "--from")) {
+        A->from = v;
+    } else if (!strcmp(a, "--match")) {
+        A->match = -1;
+        for (int j = 0; j < TT_MATCH_COUNT; j++)
+            if (!strcmp(v, tt_transfer_match_names[j]))
+                A->match = j;
+        if (A->match < 0) {
+            fprintf(stderr, "transtune transfer: --match takes auto, exact or related, "
+                            "got '%s'\n", v);
+            return 2;
+        }
+    } else if (!strcmp(a, "--pairs")) {
+        if (strcmp(v, "paper")) {
+            fprintf(stderr, "transtune transfer: --pairs takes 'paper', got '%s'\n", v);
+            return 2;
+        }
+        A->pairs = v;
+    } else {
+        int64_t x;
+        if (cli_parse_i64(v, &x) || x > 4096 ||
+            ((!strcmp(a, "--repeat") || !strcmp(a, "--top-k")) && x < 1)) {
+            int pos = !strcmp(a, "--repeat") || !strcmp(a, "--top-k");
+            fprintf(stderr, "transtune transfer: %s needs %s, got '%s'\n", a,
+                    pos ? "an integer from 1 to 4096" : "an integer from 0 to 4096", v);
+            return 2;
+        }
+        if (!strcmp(a, "--threads"))
+            A->threads = x;
+        else if (!strcmp(a, "--max-sources"))
+            A->max_sources = x;
+        else if (!strcmp(a, "--top-k"))
+            A->top_k = x;
+        else if (!strcmp(a, "--related-k"))
+            A->related_k = x == 0 ? -1 : x;
+        else
+            A->repeat = x;
+    }
+    return 0;
+}
+
+/* --from's comma-separated list into A->names.  0, or 2 after printing the
+ * usage error (too many names, or none). */
+static int transfer_split_from(xfer_args *A)
+{
+    snprintf(A->fbuf, sizeof A->fbuf, "%s", A->from);
+    for (char *tok = strtok(A->fbuf, ","); tok; tok = strtok(NULL, ",")) {
+        if (A->nfrom == TT_TRANSFER_MAX_SOURCES) {
+            fprintf(stderr, "transtune transfer: at most %d --from models\n", TT_TRANSFER_MAX_SOURCES);
+            return 2;
+        }
+        A->names[A->nfrom++] = tok;
+    }
+    if (A->nfrom == 0) {
+        fprintf(stderr, "transtune transfer: --from needs model names\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* The command line into A (zeroed first).  0: run; -1: --help was printed
+ * (exit 0); 2: a usage error was printed. */
+static int transfer_parse(int argc, char **argv, xfer_args *A)
+{
+    memset(A, 0, sizeof *A);
+    A->match = TT_MATCH_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             transfer_help();
-            return 0;
+            return -1;
         }
         if (!strcmp(a, "--json")) {
-            json = 1;
+            A->json = 1;
             continue;
         }
         if (!strcmp(a, "--no-shipped")) {
-            no_shipped = 1;
+            A->no_shipped = 1;
             continue;
         }
         if (!strcmp(a, "--no-confirm")) {
-            no_confirm = 1;
+            A->no_confirm = 1;
             continue;
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--from") || !strcmp(a, "--threads") ||
@@ -230,131 +307,102 @@ int cmd_transfer(int argc, char **argv)
                 fprintf(stderr, "transtune transfer: %s needs a value\n", a);
                 return 2;
             }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--db")) {
-                db_path = v;
-            } else if (!strcmp(a, "--from")) {
-                from = v;
-            } else if (!strcmp(a, "--match")) {
-                match = -1;
-                for (int j = 0; j < TT_MATCH_COUNT; j++)
-                    if (!strcmp(v, tt_transfer_match_names[j]))
-                        match = j;
-                if (match < 0) {
-                    fprintf(stderr, "transtune transfer: --match takes auto, exact or related, "
-                                    "got '%s'\n", v);
-                    return 2;
-                }
-            } else if (!strcmp(a, "--pairs")) {
-                if (strcmp(v, "paper")) {
-                    fprintf(stderr, "transtune transfer: --pairs takes 'paper', got '%s'\n", v);
-                    return 2;
-                }
-                pairs = v;
-            } else {
-                int64_t x;
-                if (cli_parse_i64(v, &x) || x > 4096 ||
-                    ((!strcmp(a, "--repeat") || !strcmp(a, "--top-k")) && x < 1)) {
-                    int pos = !strcmp(a, "--repeat") || !strcmp(a, "--top-k");
-                    fprintf(stderr, "transtune transfer: %s needs %s, got '%s'\n", a,
-                            pos ? "an integer from 1 to 4096" : "an integer from 0 to 4096", v);
-                    return 2;
-                }
-                if (!strcmp(a, "--threads"))
-                    threads = x;
-                else if (!strcmp(a, "--max-sources"))
-                    max_sources = x;
-                else if (!strcmp(a, "--top-k"))
-                    top_k = x;
-                else if (!strcmp(a, "--related-k"))
-                    related_k = x == 0 ? -1 : x;
-                else
-                    repeat = x;
-            }
+            if (transfer_option(A, a, argv[++i]))
+                return 2;
             continue;
         }
         if (a[0] == '-') {
             fprintf(stderr, "transtune transfer: unknown option '%s' (see --help)\n", a);
             return 2;
         }
-        if (what) {
+        if (A->what) {
             fprintf(stderr, "transtune transfer: one MODEL only\n");
             return 2;
         }
-        what = a;
+        A->what = a;
     }
-    if (!what) {
+    if (!A->what) {
         fprintf(stderr, "usage: transtune transfer MODEL [--db DB] [--from M1,M2] ... (see --help)\n");
         return 2;
     }
-    if (from && pairs) {
+    if (A->from && A->pairs) {
         fprintf(stderr, "transtune transfer: --from and --pairs exclude each other\n");
         return 2;
     }
-    /* --from: a comma-separated list */
-    char fbuf[2048];
-    const char *names[TT_TRANSFER_MAX_SOURCES];
-    int nfrom = 0;
-    if (from) {
-        snprintf(fbuf, sizeof fbuf, "%s", from);
-        for (char *tok = strtok(fbuf, ","); tok; tok = strtok(NULL, ",")) {
-            if (nfrom == TT_TRANSFER_MAX_SOURCES) {
-                fprintf(stderr, "transtune transfer: at most %d --from models\n", TT_TRANSFER_MAX_SOURCES);
-                return 2;
-            }
-            names[nfrom++] = tok;
-        }
-        if (nfrom == 0) {
-            fprintf(stderr, "transtune transfer: --from needs model names\n");
-            return 2;
-        }
-    }
-    tt_err err = {0};
-    tt_model *m = NULL;
-    if (tt_model_load(what, &m, &err)) {
-        fprintf(stderr, "transtune transfer: %s\n", err.msg);
+    return A->from ? transfer_split_from(A) : 0;
+}
+
+/* Open the database at path into *db; without --db (and without
+ * --no-shipped) import the shipped schedules into it first.  0, or 1 after
+ * printing the error (the database closed). */
+static int transfer_open_db(const xfer_args *A, const char *path, tt_db **db, tt_err *err)
+{
+    if (tt_db_open(path, 0, db, err)) {
+        fprintf(stderr, "transtune transfer: %s\n", err->msg);
         return 1;
     }
-    const char *path = db_path ? db_path : cli_db_default_path();
-    tt_db *db = NULL;
-    if (tt_db_open(path, 0, &db, &err)) {
-        fprintf(stderr, "transtune transfer: %s\n", err.msg);
-        tt_model_free(m);
-        return 1;
-    }
-    if (!db_path && !no_shipped) {
+    if (!A->db_path && !A->no_shipped) {
         /* without --db: the schedules shipped for the zoo on this CPU class */
         char dir[4096];
         int nf = 0, nr = 0;
         if (tt_transfer_shipped_dir(dir, sizeof dir)) {
-            if (tt_transfer_load_shipped(db, dir, &nf, &nr, &err)) {
-                fprintf(stderr, "transtune transfer: %s\n", err.msg);
-                tt_db_close(db);
-                tt_model_free(m);
+            if (tt_transfer_load_shipped(*db, dir, &nf, &nr, err)) {
+                fprintf(stderr, "transtune transfer: %s\n", err->msg);
+                tt_db_close(*db);
                 return 1;
             }
-            if (!json)
+            if (!A->json)
                 fprintf(stderr, "transfer: shipped schedules %s: %d model%s, %d new records in %s\n", dir,
                         nf, nf == 1 ? "" : "s", nr, path);
-        } else if (!json) {
+        } else if (!A->json) {
             fprintf(stderr, "transfer: no shipped schedules folder (set TT_SCHEDULES)\n");
         }
     }
+    return 0;
+}
+
+/* The transfer's options from the command line (sources: --from's names). */
+static void transfer_opts(xfer_args *A, tt_transfer_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->threads = (int)A->threads;
+    o->nfrom = A->nfrom;
+    o->from = A->names;
+    o->max_sources = (int)A->max_sources;
+    o->repeat = (int)A->repeat;
+    o->top_k = (int)A->top_k;
+    o->match = (tt_transfer_match)A->match;
+    o->related_k = (int)A->related_k;
+    o->no_confirm = A->no_confirm;
+    o->progress = A->json ? NULL : on_msg;
+}
+
+/* `transtune transfer MODEL ...`: parse, load the model, open the database
+ * (shipped schedules in), transfer, report.  Exit status 0, 1 or 2 (see
+ * transfer_help). */
+int cmd_transfer(int argc, char **argv)
+{
+    xfer_args A;
+    int prc = transfer_parse(argc, argv, &A);
+    if (prc)
+        return prc < 0 ? 0 : prc;
+    tt_err err = {0};
+    tt_model *m = NULL;
+    if (tt_model_load(A.what, &m, &err)) {
+        fprintf(stderr, "transtune transfer: %s\n", err.msg);
+        return 1;
+    }
+    const char *path = A.db_path ? A.db_path : cli_db_default_path();
+    tt_db *db = NULL;
+    if (transfer_open_db(&A, path, &db, &err)) {
+        tt_model_free(m);
+        return 1;
+    }
     tt_transfer_opts o;
-    memset(&o, 0, sizeof o);
-    o.threads = (int)threads;
-    o.nfrom = nfrom;
-    o.from = names;
-    o.max_sources = (int)max_sources;
-    o.repeat = (int)repeat;
-    o.top_k = (int)top_k;
-    o.match = (tt_transfer_match)match;
-    o.related_k = (int)related_k;
-    o.no_confirm = no_confirm;
-    o.progress = json ? NULL : on_msg;
+    transfer_opts(&A, &o);
     tt_transfer_result r;
-    const char *name = m->name[0] ? m->name : what;
-    if (pairs) {
+    const char *name = m->name[0] ? m->name : A.what;
+    if (A.pairs) {
         const char *src = tt_transfer_paper_source(name);
         if (!src) {
             fprintf(stderr, "transtune transfer: the paper has no source for '%s' (its targets are the "
@@ -363,14 +411,14 @@ int cmd_transfer(int argc, char **argv)
             tt_model_free(m);
             return 2;
         }
-        names[0] = src;
+        A.names[0] = src;
         o.nfrom = 1;
     }
-    int rc = tt_transfer_model(db, name, what, m, &o, &r, &err);
+    int rc = tt_transfer_model(db, name, A.what, m, &o, &r, &err);
     if (rc)
         fprintf(stderr, "transtune transfer: %s\n", err.msg);
     else
-        report(name, &r, json);
+        report(name, &r, A.json);
     tt_transfer_result_free(&r);
     tt_db_close(db);
     tt_model_free(m);

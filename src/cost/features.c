@@ -673,38 +673,36 @@ static void free_bufs(ctx *c)
     c->nbufs = 0;
 }
 
-static int store_features(ctx *c, int si, float *row)
+/* Group 1 of stage si's store: the ops of the stored value, each counted
+ * outer (the product of the enclosing loops' extents) times, into oc and
+ * row (a reduction's update reads the output too: C[i, j] = C[i, j] +
+ * body); then the vectorize / unroll / parallel annotations of c->lp. */
+static void op_features(ctx *c, int si, double outer, opcount *oc, float *row)
+{
+    const stage_info *I = &c->L.info[si];
+    const tt_op *op = &c->s->stages[si].op;
+    memset(oc, 0, sizeof *oc);
+    count_ops(c, si, I->body, oc);
+    if (op->red != TT_RED_NONE) {
+        oc->v[op->red == TT_RED_SUM ? TT_FEAT_FLOAT_ADDSUB : TT_FEAT_FLOAT_CMP]++;
+        for (int d = 0; d < op->ndim; d++)
+            count_root(c, &I->root[d], oc);
+    }
+    for (int k = 0; k <= TT_FEAT_SELECT_OP; k++)
+        row[k] = (float)(oc->v[k] * outer);
+    ann_features(c, si, TT_ANN_VECTORIZE, TT_FEAT_VEC_NUM, TT_FEAT_VEC_POS, row);
+    ann_features(c, si, TT_ANN_UNROLL, TT_FEAT_UNROLL_NUM, TT_FEAT_UNROLL_POS, row);
+    ann_features(c, si, TT_ANN_PARALLEL, TT_FEAT_PARALLEL_NUM, TT_FEAT_PARALLEL_POS, row);
+}
+
+/* The buffers stage si's store (in n loops) touches, into c->bufs: the
+ * write first, then the reads of the value; and a reduction's init store's
+ * touches of its output, into c->touches before any other. */
+static void collect_accesses(ctx *c, int si, int n)
 {
     const tt_stage *st = &c->s->stages[si];
     const stage_info *I = &c->L.info[si];
     const tt_op *op = &st->op;
-    for (int i = 0; i < c->nloops; i++)
-        c->pos[c->lp[i].stage * TT_MAX_NODES + c->lp[i].node] = -1;
-    c->nloops = 0;
-    if (push_loops(c, si, st->niters - 1))
-        return -1;
-    int n = c->nloops;
-    double outer = 1;
-    for (int i = 0; i < n; i++)
-        outer *= (double)c->lp[i].ext;
-
-    /* group 1: ops of the stored value (a reduction's update reads the
-     * output too: C[i, j] = C[i, j] + body) */
-    opcount oc;
-    memset(&oc, 0, sizeof oc);
-    count_ops(c, si, I->body, &oc);
-    if (op->red != TT_RED_NONE) {
-        oc.v[op->red == TT_RED_SUM ? TT_FEAT_FLOAT_ADDSUB : TT_FEAT_FLOAT_CMP]++;
-        for (int d = 0; d < op->ndim; d++)
-            count_root(c, &I->root[d], &oc);
-    }
-    for (int k = 0; k <= TT_FEAT_SELECT_OP; k++)
-        row[k] = (float)(oc.v[k] * outer);
-    ann_features(c, si, TT_ANN_VECTORIZE, TT_FEAT_VEC_NUM, TT_FEAT_VEC_POS, row);
-    ann_features(c, si, TT_ANN_UNROLL, TT_FEAT_UNROLL_NUM, TT_FEAT_UNROLL_POS, row);
-    ann_features(c, si, TT_ANN_PARALLEL, TT_FEAT_PARALLEL_NUM, TT_FEAT_PARALLEL_POS, row);
-
-    /* accesses: the write first, then the reads of the value */
     free_bufs(c);
     bufacc *w = buf_get(c, op->uid, op->red != TT_RED_NONE ? ACC_READWRITE : ACC_WRITE);
     form *wf = buf_new_access(w);
@@ -730,14 +728,15 @@ static int store_features(ctx *c, int si, float *row)
         for (int i = first_red - 1; i >= 0; i--)
             add_touch(c, i, op->uid, buf_region(c, w, i, region));
     }
+}
 
-    /* regions per loop level, innermost first (TVM's for_touch_regions and
-     * the arithmetic-intensity curve) */
-    double cur_ops = oc.v[TT_FEAT_FLOAT_ADDSUB] + oc.v[TT_FEAT_FLOAT_MUL] +
-                     oc.v[TT_FEAT_FLOAT_DIVMOD] + oc.v[TT_FEAT_FLOAT_CMP] +
-                     oc.v[TT_FEAT_FLOAT_MATH];
-    double *ops_list = tt_xcalloc((size_t)n + 1, sizeof(double));
-    double *mem_list = tt_xcalloc((size_t)n + 1, sizeof(double));
+/* Every buffer's region at each of the n loop levels, innermost first
+ * (TVM's for_touch_regions), added to c->touches; and the arithmetic-
+ * intensity curve: ops_list[k] / mem_list[k] are the ops (cur_ops per
+ * innermost iteration) and bytes touched inside the k+1 innermost loops. */
+static void level_regions(ctx *c, int n, double cur_ops, double *ops_list, double *mem_list)
+{
+    int64_t region[TT_MAX_DIMS];
     double ops = cur_ops;
     for (int i = n - 1, k = 0; i >= 0; i--, k++) {
         double mem = 0;
@@ -750,69 +749,77 @@ static int store_features(ctx *c, int si, float *row)
         ops *= (double)c->lp[i].ext;
         ops_list[k] = ops;
     }
+}
 
-    /* group 2: per buffer */
-    for (int b = 0; b < c->nbufs; b++) {
-        bufacc *B = &c->bufs[b];
-        double bytes = outer * ELEM_BYTES, ubytes, lines, ulines;
-        int64_t stride = 0;
-        if (n == 0) {
-            ubytes = ELEM_BYTES;
-            lines = ulines = 1;
-        } else {
-            ubytes = 0;
-            for (int t = 0; t < c->ntouch; t++)
-                if (touch_is(&c->touches[t], &c->lp[0]) && c->touches[t].buf == B->uid) {
-                    ubytes = (double)c->touches[t].elems * ELEM_BYTES;
-                    break;
-                }
-            double reduce_ratio = 1;
-            int i;
-            for (i = n - 1; i >= 0; i--) {
-                stride = buf_stride(c, B, i);
-                if (stride != 0)
-                    break;
-                reduce_ratio *= (double)c->lp[i].ext;
+/* Group 2 for buffer B of a store in n loops (outer iterations): bytes,
+ * unique bytes, cache lines, reuse and stride into B->col, and B->bytes /
+ * B->lines for the ranking.  Needs every touch of the store in c->touches. */
+static void buf_features(ctx *c, bufacc *B, int n, double outer)
+{
+    int64_t region[TT_MAX_DIMS];
+    double bytes = outer * ELEM_BYTES, ubytes, lines, ulines;
+    int64_t stride = 0;
+    if (n == 0) {
+        ubytes = ELEM_BYTES;
+        lines = ulines = 1;
+    } else {
+        ubytes = 0;
+        for (int t = 0; t < c->ntouch; t++)
+            if (touch_is(&c->touches[t], &c->lp[0]) && c->touches[t].buf == B->uid) {
+                ubytes = (double)c->touches[t].elems * ELEM_BYTES;
+                break;
             }
-            double frac = (double)stride * ELEM_BYTES / TT_COST_CACHE_LINE;
-            lines = outer / reduce_ratio * (frac < 1 ? frac : 1);
-            lines = lines > 1 ? lines : 1;
-            if (i != n - 1)
-                stride = 0;
-            buf_region(c, B, 0, region);
-            double ncont = ELEM_BYTES;
-            for (int d = B->ndim - 1; d >= 0; d--)
-                if (region[d] == B->shape[d]) {
-                    ncont *= (double)region[d];
-                    break;
-                }
-            ulines = ubytes / (ncont < TT_COST_CACHE_LINE ? ncont : TT_COST_CACHE_LINE);
-            ulines = ulines > 1 ? ulines : 1;
+        double reduce_ratio = 1;
+        int i;
+        for (i = n - 1; i >= 0; i--) {
+            stride = buf_stride(c, B, i);
+            if (stride != 0)
+                break;
+            reduce_ratio *= (double)c->lp[i].ext;
         }
-        int rtype;
-        double dis_iter, dis_bytes, ct;
-        buf_reuse(c, B, &rtype, &dis_iter, &dis_bytes, &ct);
-        float *f = B->col;
-        memset(f, 0, sizeof B->col);
-        f[TT_BF_ACC_READ + B->type] = 1;
-        f[TT_BF_BYTES] = (float)bytes;
-        f[TT_BF_UNIQUE_BYTES] = (float)ubytes;
-        f[TT_BF_LINES] = (float)lines;
-        f[TT_BF_UNIQUE_LINES] = (float)ulines;
-        f[rtype] = 1;
-        f[TT_BF_REUSE_DIS_ITER] = (float)dis_iter;
-        f[TT_BF_REUSE_DIS_BYTES] = (float)dis_bytes;
-        f[TT_BF_REUSE_CT] = (float)ct;
-        double div = ct > 0.5 ? ct : 0.5; /* no reuse: TVM's magic factor 2 */
-        f[TT_BF_BYTES_D_REUSE] = (float)(bytes / div);
-        f[TT_BF_UNIQUE_BYTES_D_REUSE] = (float)(ubytes / div);
-        f[TT_BF_LINES_D_REUSE] = (float)(lines / div);
-        f[TT_BF_UNIQUE_LINES_D_REUSE] = (float)(ulines / div);
-        f[TT_BF_STRIDE] = (float)stride;
-        B->bytes = bytes;
-        B->lines = lines;
+        double frac = (double)stride * ELEM_BYTES / TT_COST_CACHE_LINE;
+        lines = outer / reduce_ratio * (frac < 1 ? frac : 1);
+        lines = lines > 1 ? lines : 1;
+        if (i != n - 1)
+            stride = 0;
+        buf_region(c, B, 0, region);
+        double ncont = ELEM_BYTES;
+        for (int d = B->ndim - 1; d >= 0; d--)
+            if (region[d] == B->shape[d]) {
+                ncont *= (double)region[d];
+                break;
+            }
+        ulines = ubytes / (ncont < TT_COST_CACHE_LINE ? ncont : TT_COST_CACHE_LINE);
+        ulines = ulines > 1 ? ulines : 1;
     }
-    /* the TT_COST_MAX_BUFS buffers with the most (lines, bytes), stable */
+    int rtype;
+    double dis_iter, dis_bytes, ct;
+    buf_reuse(c, B, &rtype, &dis_iter, &dis_bytes, &ct);
+    float *f = B->col;
+    memset(f, 0, sizeof B->col);
+    f[TT_BF_ACC_READ + B->type] = 1;
+    f[TT_BF_BYTES] = (float)bytes;
+    f[TT_BF_UNIQUE_BYTES] = (float)ubytes;
+    f[TT_BF_LINES] = (float)lines;
+    f[TT_BF_UNIQUE_LINES] = (float)ulines;
+    f[rtype] = 1;
+    f[TT_BF_REUSE_DIS_ITER] = (float)dis_iter;
+    f[TT_BF_REUSE_DIS_BYTES] = (float)dis_bytes;
+    f[TT_BF_REUSE_CT] = (float)ct;
+    double div = ct > 0.5 ? ct : 0.5; /* no reuse: TVM's magic factor 2 */
+    f[TT_BF_BYTES_D_REUSE] = (float)(bytes / div);
+    f[TT_BF_UNIQUE_BYTES_D_REUSE] = (float)(ubytes / div);
+    f[TT_BF_LINES_D_REUSE] = (float)(lines / div);
+    f[TT_BF_UNIQUE_LINES_D_REUSE] = (float)(ulines / div);
+    f[TT_BF_STRIDE] = (float)stride;
+    B->bytes = bytes;
+    B->lines = lines;
+}
+
+/* Copy the columns of the TT_COST_MAX_BUFS buffers with the most (lines,
+ * bytes) into row, in that order; ties keep c->bufs' order. */
+static void top_bufs(const ctx *c, float *row)
+{
     int order[64], norder = 0;
     for (int b = 0; b < c->nbufs && norder < 64; b++) {
         int j = norder++;
@@ -828,8 +835,14 @@ static int store_features(ctx *c, int si, float *row)
     for (int k = 0; k < norder && k < TT_COST_MAX_BUFS; k++)
         memcpy(&row[TT_FEAT_BUFS + k * TT_BF_COUNT], c->bufs[order[k]].col,
                sizeof c->bufs[0].col);
+}
 
-    /* group 3: arithmetic intensity at 10 evenly spaced amounts of compute */
+/* Group 3: the arithmetic intensity (ops / bytes, from level_regions' n
+ * levels) at 10 evenly spaced amounts of compute, linearly interpolated;
+ * left 0 for a store without ops or loops. */
+static void ai_features(int n, double cur_ops, const double *ops_list, const double *mem_list,
+                        float *row)
+{
     if (cur_ops > 0 && n > 0) {
         int pt = 0;
         for (int k = 0; k < TT_COST_AI_SAMPLES; k++) {
@@ -848,10 +861,16 @@ static int store_features(ctx *c, int si, float *row)
             row[TT_FEAT_AI + k] = (float)v;
         }
     }
-    free(ops_list);
-    free(mem_list);
+}
 
-    /* group 4: the buffer's allocation (the output is a function argument) */
+/* Group 4: stage si's buffer allocation (none for the last stage: the
+ * output is a function argument); an attached stage allocates its region
+ * inside the loops of the stages it is attached to. */
+static void alloc_features(const ctx *c, int si, int n, double outer, float *row)
+{
+    const tt_stage *st = &c->s->stages[si];
+    const stage_info *I = &c->L.info[si];
+    const tt_op *op = &st->op;
     if (si != c->s->nstages - 1) {
         double size = 1, aouter = 1;
         if (st->at == TT_AT_ITER) {
@@ -867,6 +886,46 @@ static int store_features(ctx *c, int si, float *row)
         row[TT_FEAT_ALLOC_OUTER_PROD] = (float)aouter;
         row[TT_FEAT_ALLOC_INNER_PROD] = (float)(outer / aouter);
     }
+}
+
+/* The feature row of stage si's store: its loops (attach chain first) into
+ * c->lp, then groups 1-5 in TVM's order.  0, or -1 with c->err set when the
+ * loops cannot be pushed. */
+static int store_features(ctx *c, int si, float *row)
+{
+    const tt_stage *st = &c->s->stages[si];
+    for (int i = 0; i < c->nloops; i++)
+        c->pos[c->lp[i].stage * TT_MAX_NODES + c->lp[i].node] = -1;
+    c->nloops = 0;
+    if (push_loops(c, si, st->niters - 1))
+        return -1;
+    int n = c->nloops;
+    double outer = 1;
+    for (int i = 0; i < n; i++)
+        outer *= (double)c->lp[i].ext;
+
+    opcount oc;
+    op_features(c, si, outer, &oc, row);
+    collect_accesses(c, si, n);
+
+    /* regions per loop level, innermost first (TVM's for_touch_regions and
+     * the arithmetic-intensity curve) */
+    double cur_ops = oc.v[TT_FEAT_FLOAT_ADDSUB] + oc.v[TT_FEAT_FLOAT_MUL] +
+                     oc.v[TT_FEAT_FLOAT_DIVMOD] + oc.v[TT_FEAT_FLOAT_CMP] +
+                     oc.v[TT_FEAT_FLOAT_MATH];
+    double *ops_list = tt_xcalloc((size_t)n + 1, sizeof(double));
+    double *mem_list = tt_xcalloc((size_t)n + 1, sizeof(double));
+    level_regions(c, n, cur_ops, ops_list, mem_list);
+
+    /* group 2: per buffer, then the buffers that count */
+    for (int b = 0; b < c->nbufs; b++)
+        buf_features(c, &c->bufs[b], n, outer);
+    top_bufs(c, row);
+
+    ai_features(n, cur_ops, ops_list, mem_list, row);
+    free(ops_list);
+    free(mem_list);
+    alloc_features(c, si, n, outer, row);
 
     /* group 5 */
     int64_t unroll = 0;

@@ -293,276 +293,429 @@ static int ints_attr(const tt_node *n, const char *name, int count, int64_t *v, 
     return 0;
 }
 
-/* Start the kernel with anchor node ai; binds the anchor's output. */
+/* ---- anchors: one builder per anchor op ---------------------------------------
+ * A builder starts the kernel's DAG (K->d) at anchor node ai, makes the
+ * anchor's inputs kernel arguments, and returns the DAG uid of the anchor's
+ * result, or -1: with K->err set, or unset for kb_anchor's "cannot build".
+ * Builders marked open in anchor_ops get an empty DAG from kb_anchor and add
+ * their stages to it. */
+
+/* Conv strides, dilations and pads into p, auto_pad SAME_* / VALID applied
+ * (ONNX: output = ceil(in / stride)).  Needs p's input and kernel sizes;
+ * 0, or -1 with err set for a malformed attribute. */
+static int conv_window(const tt_node *n, tt_conv2d_params *p, tt_err *err)
+{
+    int64_t st[2], dl[2], pd[4];
+    if (ints_attr(n, "strides", 2, st, 1) || ints_attr(n, "dilations", 2, dl, 1) ||
+        ints_attr(n, "pads", 4, pd, 0))
+        return tt_err_set(err, "node '%s' (Conv): bad strides, dilations or pads", n->name);
+    p->stride_h = st[0], p->stride_w = st[1], p->dil_h = dl[0], p->dil_w = dl[1];
+    p->pad_t = pd[0], p->pad_l = pd[1], p->pad_b = pd[2], p->pad_r = pd[3];
+    const tt_attr *ap = tt_node_attr(n, "auto_pad");
+    if (ap && ap->kind == TT_ATTR_STRING && !strncmp(ap->s, "SAME", 4)) {
+        /* ONNX: output = ceil(in / stride); the odd pixel goes at the end
+         * (SAME_UPPER) or the beginning (SAME_LOWER) */
+        int64_t in[2] = {p->h, p->w}, k[2] = {p->kh, p->kw}, b[2], e[2];
+        for (int q = 0; q < 2; q++) {
+            int64_t o = (in[q] + st[q] - 1) / st[q];
+            int64_t tot = (o - 1) * st[q] + (k[q] - 1) * dl[q] + 1 - in[q];
+            tot = tot > 0 ? tot : 0;
+            b[q] = strcmp(ap->s, "SAME_LOWER") ? tot / 2 : tot - tot / 2;
+            e[q] = tot - b[q];
+        }
+        p->pad_t = b[0], p->pad_l = b[1], p->pad_b = e[0], p->pad_r = e[1];
+    } else if (ap && ap->kind == TT_ATTR_STRING && !strcmp(ap->s, "VALID")) {
+        p->pad_t = p->pad_l = p->pad_b = p->pad_r = 0;
+    }
+    return 0;
+}
+
+/* Conv: 2-D only, constant weights, NHWC input (after the layout pass).
+ * Arguments: the input, the weights reordered to HWIO (depthwise
+ * [KH,KW,C,M]); a bias is a T_add of a [1,1,1,CO] placeholder. */
+static int anchor_conv(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    tt_err *err = K->err;
+    const tt_tensor *X = &g->tensors[n->in[0]], *W = &g->tensors[n->in[1]];
+    if (X->layout != TT_LAYOUT_NHWC || W->ndim != 4 || !W->data)
+        return tt_err_set(err, "node '%s' (Conv): only 2-D convolutions with constant weights",
+                          n->name);
+    tt_conv2d_params p = {0};
+    p.n = X->shape[0], p.h = X->shape[1], p.w = X->shape[2], p.ci = X->shape[3];
+    p.kh = W->shape[2], p.kw = W->shape[3], p.co = W->shape[0];
+    if (conv_window(n, &p, err))
+        return -1;
+    p.groups = tt_node_int(n, "group", 1);
+    int dw = p.groups > 1 && p.groups == p.ci;
+    int64_t mult = dw ? p.co / p.ci : 1;
+    if (dw)
+        p.depthwise = 1;
+    K->d = tt_build_conv2d_nhwc(&p, NULL, err);
+    if (!K->d)
+        return -1;
+    int wt = conv_weight(g, n->in[1], dw, mult);
+    K->args[K->nargs++] = g->nodes[ai].in[0];
+    K->args[K->nargs++] = wt;
+    int y = tt_dag_output(K->d);
+    if (g->nodes[ai].nin >= 3 && g->nodes[ai].in[2] >= 0) {
+        /* bias: T_add with a [1,1,1,CO] constant (Relay's bias_add after layout change) */
+        int b = g->nodes[ai].in[2];
+        int64_t bs[4] = {1, 1, 1, p.co};
+        int u = kb_placeholder(K, b, "bias", 4, bs);
+        if (u < 0)
+            return -1;
+        y = tt_dag_ew_binary(K->d, TT_EW_ADD, y, u, err);
+    }
+    return y;
+}
+
+/* tt.Dense: [M,K] x [N,K]^T with M every leading axis of the input; a graph
+ * output of rank other than 2 is a reshaped frame. */
+static int anchor_dense(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *X = &g->tensors[n->in[0]], *W = &g->tensors[n->in[1]];
+    const tt_tensor *O = &g->tensors[n->out[0]];
+    int64_t N = W->shape[0], Kd = W->shape[1], M = tt_tensor_numel(X) / Kd;
+    K->d = tt_build_dense(M, N, Kd, NULL, K->err);
+    if (!K->d)
+        return -1;
+    K->args[K->nargs++] = n->in[0];
+    K->args[K->nargs++] = n->in[1];
+    K->frame_reshaped = O->ndim != 2;
+    return tt_dag_output(K->d);
+}
+
+/* tt.BatchMatMul: [B,M,K] x [B,N,K]^T with B every axis before the last two;
+ * a graph output of rank other than 3 is a reshaped frame. */
+static int anchor_batch_matmul(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *A = &g->tensors[n->in[0]], *B = &g->tensors[n->in[1]];
+    const tt_tensor *O = &g->tensors[n->out[0]];
+    int r = A->ndim;
+    int64_t M = A->shape[r - 2], Kd = A->shape[r - 1], N = B->shape[r - 2];
+    int64_t Bn = tt_tensor_numel(A) / (M * Kd);
+    K->d = tt_build_batch_matmul(Bn, M, N, Kd, NULL, K->err);
+    if (!K->d)
+        return -1;
+    K->args[K->nargs++] = n->in[0];
+    K->args[K->nargs++] = n->in[1];
+    K->frame_reshaped = O->ndim != 3;
+    return tt_dag_output(K->d);
+}
+
+/* MaxPool / AveragePool on NHWC, no dilation; ceil_mode becomes extra
+ * bottom / right padding, up to the output shape inference found. */
+static int anchor_pool(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *X = &g->tensors[n->in[0]], *O = &g->tensors[n->out[0]];
+    tt_pool_params p = {0};
+    p.kind = n->op[0] == 'M' ? TT_POOL_MAX : TT_POOL_AVG;
+    p.n = X->shape[0], p.h = X->shape[1], p.w = X->shape[2], p.c = X->shape[3];
+    int64_t k[2], st[2], pd[4], dl[2];
+    if (ints_attr(n, "kernel_shape", 2, k, 1) || ints_attr(n, "strides", 2, st, 1) ||
+        ints_attr(n, "pads", 4, pd, 0) || ints_attr(n, "dilations", 2, dl, 1) || dl[0] != 1 ||
+        dl[1] != 1)
+        return tt_err_set(K->err, "node '%s' (%s): bad kernel_shape, strides or pads", n->name,
+                          n->op);
+    p.kh = k[0], p.kw = k[1], p.stride_h = st[0], p.stride_w = st[1];
+    p.pad_t = pd[0], p.pad_l = pd[1], p.pad_b = pd[2], p.pad_r = pd[3];
+    p.count_include_pad = (int)tt_node_int(n, "count_include_pad", 0);
+    /* ceil_mode: extra bottom/right padding up to the shape inference found */
+    int64_t oh = O->shape[1], ow = O->shape[2];
+    int64_t needh = (oh - 1) * st[0] + k[0] - (p.h + p.pad_t + p.pad_b);
+    int64_t needw = (ow - 1) * st[1] + k[1] - (p.w + p.pad_l + p.pad_r);
+    if (needh > 0)
+        p.pad_b += needh;
+    if (needw > 0)
+        p.pad_r += needw;
+    K->d = tt_build_pool2d_nhwc(&p, NULL, K->err);
+    if (!K->d)
+        return -1;
+    K->args[K->nargs++] = n->in[0];
+    return tt_dag_output(K->d);
+}
+
+/* GlobalAveragePool on NHWC. */
+static int anchor_global_avg_pool(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *X = &g->tensors[n->in[0]];
+    K->d = tt_build_global_avg_pool_nhwc(X->shape[0], X->shape[1], X->shape[2], X->shape[3],
+                                         NULL, K->err);
+    if (!K->d)
+        return -1;
+    K->args[K->nargs++] = n->in[0];
+    return tt_dag_output(K->d);
+}
+
+/* Softmax over the last axis only. */
+static int anchor_softmax(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *X = &g->tensors[n->in[0]];
+    int64_t ax = tt_node_int(n, "axis", -1);
+    if (ax < 0)
+        ax += X->ndim;
+    if (ax != X->ndim - 1)
+        return tt_err_set(K->err, "node '%s' (Softmax): only the last axis is supported",
+                          n->name);
+    K->d = tt_build_softmax(X->ndim, X->shape, K->err);
+    if (!K->d)
+        return -1;
+    K->args[K->nargs++] = n->in[0];
+    return tt_dag_output(K->d);
+}
+
+/* LayerNormalization (open DAG) over the last axis, constant scale and bias. */
+static int anchor_layer_norm(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    tt_err *err = K->err;
+    const tt_tensor *X = &g->tensors[n->in[0]];
+    int64_t ax = tt_node_int(n, "axis", -1);
+    if (ax != -1 && ax != X->ndim - 1)
+        return tt_err_set(err, "node '%s' (LayerNormalization): only the last axis", n->name);
+    if (n->nin < 3 || !mp_fdata(g, n->in[1]) || !mp_fdata(g, n->in[2]))
+        return tt_err_set(err, "node '%s' (LayerNormalization): constant scale and bias "
+                          "needed", n->name);
+    int64_t k = X->shape[X->ndim - 1];
+    int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+    int ga = kb_placeholder(K, n->in[1], "gamma", 1, &k);
+    int be = kb_placeholder(K, n->in[2], "beta", 1, &k);
+    if (x < 0 || ga < 0 || be < 0)
+        return -1;
+    return tt_dag_layer_norm(K->d, x, ga, be, tt_node_float(n, "epsilon", 1e-5), err);
+}
+
+/* ReduceMean (open DAG) over its axes attribute (every axis without one),
+ * normalized to [0, rank) and sorted. */
+static int anchor_mean(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *X = &g->tensors[n->in[0]];
+    const tt_attr *a = tt_node_attr(n, "axes");
+    int axes[TT_MAX_DIMS], na = 0;
+    if (!a) {
+        for (int i = 0; i < X->ndim; i++)
+            axes[na++] = i;
+    } else {
+        for (int i = 0; i < a->n && i < TT_MAX_DIMS; i++)
+            axes[na++] = (int)(a->ints[i] < 0 ? a->ints[i] + X->ndim : a->ints[i]);
+    }
+    for (int i = 1; i < na; i++) /* sort */
+        for (int j = i; j > 0 && axes[j - 1] > axes[j]; j--) {
+            int t = axes[j];
+            axes[j] = axes[j - 1];
+            axes[j - 1] = t;
+        }
+    int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+    if (x < 0)
+        return -1;
+    return tt_dag_mean(K->d, x, na, axes, (int)tt_node_int(n, "keepdims", 1), K->err);
+}
+
+/* Concat (open DAG) of up to 64 inputs, each a placeholder of its own shape. */
+static int anchor_concat(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *O = &g->tensors[n->out[0]];
+    int xs[64];
+    if (n->nin > 64)
+        return tt_err_set(K->err, "node '%s' (Concat): too many inputs", n->name);
+    for (int i = 0; i < n->nin; i++) {
+        const tt_tensor *X = &g->tensors[n->in[i]];
+        xs[i] = kb_placeholder(K, n->in[i], "input", X->ndim, X->shape);
+        if (xs[i] < 0)
+            return -1;
+    }
+    int64_t ax = tt_node_int(n, "axis", 0);
+    if (ax < 0)
+        ax += O->ndim;
+    return tt_dag_concat(K->d, n->nin, xs, (int)ax, K->err);
+}
+
+/* Transpose (open DAG); no perm attribute reverses the axes, as ONNX says. */
+static int anchor_transpose(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *X = &g->tensors[n->in[0]];
+    int perm[TT_MAX_DIMS];
+    const tt_attr *a = tt_node_attr(n, "perm");
+    for (int i = 0; i < X->ndim; i++)
+        perm[i] = a && a->n == X->ndim ? (int)a->ints[i] : X->ndim - 1 - i;
+    int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+    if (x < 0)
+        return -1;
+    return tt_dag_transpose(K->d, x, perm, NULL, K->err);
+}
+
+/* tt.ChannelShuffle (open DAG) with its groups attribute. */
+static int anchor_channel_shuffle(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *X = &g->tensors[n->in[0]];
+    int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+    if (x < 0)
+        return -1;
+    return tt_dag_channel_shuffle(K->d, x, tt_node_int(n, "groups", 1), K->err);
+}
+
+/* The start and step of every axis of ONNX Slice node n on X (0 and 1 for
+ * the axes it does not slice), from its int64 constant starts, axes and
+ * steps; starts clamped as ONNX says.  0, or -1 with err set. */
+static int slice_starts(const tt_graph *g, const tt_node *n, const tt_tensor *X, int64_t *start,
+                        int64_t *step, tt_err *err)
+{
+    const tt_tensor *S = &g->tensors[n->in[1]];
+    const tt_tensor *A = n->nin > 3 && n->in[3] >= 0 ? &g->tensors[n->in[3]] : NULL;
+    const tt_tensor *P = n->nin > 4 && n->in[4] >= 0 ? &g->tensors[n->in[4]] : NULL;
+    if (!S->data || S->dtype != TT_DT_INT64 || (A && (!A->data || A->dtype != TT_DT_INT64)) ||
+        (P && (!P->data || P->dtype != TT_DT_INT64)))
+        return tt_err_set(err, "node '%s' (Slice): starts, axes and steps must be "
+                          "int64 constants", n->name);
+    int64_t cnt = tt_tensor_numel(S);
+    for (int64_t i = 0; i < cnt; i++) {
+        int64_t ax = A ? ((int64_t *)A->data)[i] : i;
+        if (ax < 0)
+            ax += X->ndim;
+        if (ax < 0 || ax >= X->ndim)
+            return tt_err_set(err, "node '%s' (Slice): bad axis", n->name);
+        int64_t s0 = ((int64_t *)S->data)[i], dim = X->shape[ax];
+        int64_t sp = P ? ((int64_t *)P->data)[i] : 1;
+        if (sp == 0)
+            return tt_err_set(err, "node '%s' (Slice): step 0", n->name);
+        if (s0 < 0)
+            s0 += dim;
+        /* ONNX clamps to [0, dim] going forward, [0, dim-1] going back */
+        if (sp > 0)
+            s0 = s0 < 0 ? 0 : s0 > dim ? dim : s0;
+        else
+            s0 = s0 < 0 ? 0 : s0 > dim - 1 ? dim - 1 : s0;
+        start[ax] = s0;
+        step[ax] = sp;
+    }
+    return 0;
+}
+
+/* Slice / tt.SliceAxis (open DAG): the output shape comes from shape
+ * inference, the starts and steps from the node. */
+static int anchor_slice(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *X = &g->tensors[n->in[0]], *O = &g->tensors[n->out[0]];
+    int64_t start[TT_MAX_DIMS], step[TT_MAX_DIMS];
+    for (int i = 0; i < X->ndim; i++)
+        start[i] = 0, step[i] = 1;
+    if (!strcmp(n->op, "tt.SliceAxis")) {
+        start[tt_node_int(n, "axis", 0)] = tt_node_int(n, "start", 0);
+    } else {
+        /* the starts (clamped as ONNX says) of the sliced axes; the
+         * output shape comes from shape inference */
+        if (slice_starts(g, n, X, start, step, K->err))
+            return -1;
+    }
+    int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+    if (x < 0)
+        return -1;
+    return tt_dag_slice(K->d, x, start, step, O->shape, K->err);
+}
+
+/* Pad (open DAG): constant mode only, int64 constant pads (given in NCHW
+ * axis order, permuted for an NHWC input), the value 0 if absent or NaN. */
+static int anchor_pad(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    tt_err *err = K->err;
+    const tt_tensor *X = &g->tensors[n->in[0]];
+    const tt_attr *mode = tt_node_attr(n, "mode");
+    if (mode && (mode->kind != TT_ATTR_STRING || !mode->s || strcmp(mode->s, "constant")))
+        return tt_err_set(err, "node '%s' (Pad): only constant mode", n->name);
+    const tt_tensor *Pd = n->nin > 1 ? &g->tensors[n->in[1]] : NULL;
+    if (!Pd || !Pd->data || Pd->dtype != TT_DT_INT64 || tt_tensor_numel(Pd) != 2 * X->ndim)
+        return tt_err_set(err, "node '%s' (Pad): pads must be an int64 constant", n->name);
+    int64_t before[TT_MAX_DIMS], after[TT_MAX_DIMS];
+    const int64_t *pp = Pd->data;
+    int r = X->ndim;
+    /* pads are given in NCHW axis order; for NHWC inputs permute */
+    int map[TT_MAX_DIMS];
+    for (int i = 0; i < r; i++)
+        map[i] = i;
+    if (X->layout == TT_LAYOUT_NHWC)
+        map[0] = 0, map[1] = 3, map[2] = 1, map[3] = 2;
+    for (int i = 0; i < r; i++) {
+        before[map[i]] = pp[i];
+        after[map[i]] = pp[r + i];
+    }
+    double v = const_scalar(g, n->nin > 2 ? n->in[2] : -1, 0.0);
+    int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+    if (x < 0)
+        return -1;
+    return tt_dag_pad(K->d, x, before, after, isnan(v) ? 0.0 : v, err);
+}
+
+/* The anchor ops (classify's anchor list) and their builders.  open: the
+ * builder adds stages to an empty DAG kb_anchor makes; otherwise the
+ * builder makes the whole DAG with a tt_build_* call. */
+static const struct {
+    const char *op;
+    int (*build)(kb *K, int ai);
+    int open;
+} anchor_ops[] = {
+    {"Conv", anchor_conv, 0},
+    {"tt.Dense", anchor_dense, 0},
+    {"tt.BatchMatMul", anchor_batch_matmul, 0},
+    {"MaxPool", anchor_pool, 0},
+    {"AveragePool", anchor_pool, 0},
+    {"GlobalAveragePool", anchor_global_avg_pool, 0},
+    {"Softmax", anchor_softmax, 0},
+    {"LayerNormalization", anchor_layer_norm, 1},
+    {"ReduceMean", anchor_mean, 1},
+    {"Concat", anchor_concat, 1},
+    {"Transpose", anchor_transpose, 1},
+    {"tt.ChannelShuffle", anchor_channel_shuffle, 1},
+    {"Slice", anchor_slice, 1},
+    {"tt.SliceAxis", anchor_slice, 1},
+    {"Pad", anchor_pad, 1},
+};
+
+/* Start the kernel with anchor node ai: its op's builder makes the DAG, then
+ * the frame (the DAG output's shape) is recorded, the element count checked
+ * against the graph's output tensor, and that tensor bound to the result.
+ * Returns the result's uid, or -1 with K->err set. */
 static int kb_anchor(kb *K, int ai)
 {
     tt_graph *g = K->g;
     const tt_node *n = &g->nodes[ai];
     tt_err *err = K->err;
     int out = n->out[0];
-    const tt_tensor *O = &g->tensors[out];
     const char *op = n->op;
     int y = -1;
     K->frame_reshaped = 0;
-    if (!strcmp(op, "Conv")) {
-        const tt_tensor *X = &g->tensors[n->in[0]], *W = &g->tensors[n->in[1]];
-        if (X->layout != TT_LAYOUT_NHWC || W->ndim != 4 || !W->data)
-            return tt_err_set(err, "node '%s' (Conv): only 2-D convolutions with constant weights",
-                              n->name);
-        tt_conv2d_params p = {0};
-        p.n = X->shape[0], p.h = X->shape[1], p.w = X->shape[2], p.ci = X->shape[3];
-        p.kh = W->shape[2], p.kw = W->shape[3], p.co = W->shape[0];
-        int64_t st[2], dl[2], pd[4];
-        if (ints_attr(n, "strides", 2, st, 1) || ints_attr(n, "dilations", 2, dl, 1) ||
-            ints_attr(n, "pads", 4, pd, 0))
-            return tt_err_set(err, "node '%s' (Conv): bad strides, dilations or pads", n->name);
-        p.stride_h = st[0], p.stride_w = st[1], p.dil_h = dl[0], p.dil_w = dl[1];
-        p.pad_t = pd[0], p.pad_l = pd[1], p.pad_b = pd[2], p.pad_r = pd[3];
-        const tt_attr *ap = tt_node_attr(n, "auto_pad");
-        if (ap && ap->kind == TT_ATTR_STRING && !strncmp(ap->s, "SAME", 4)) {
-            /* ONNX: output = ceil(in / stride); the odd pixel goes at the end
-             * (SAME_UPPER) or the beginning (SAME_LOWER) */
-            int64_t in[2] = {p.h, p.w}, k[2] = {p.kh, p.kw}, b[2], e[2];
-            for (int q = 0; q < 2; q++) {
-                int64_t o = (in[q] + st[q] - 1) / st[q];
-                int64_t tot = (o - 1) * st[q] + (k[q] - 1) * dl[q] + 1 - in[q];
-                tot = tot > 0 ? tot : 0;
-                b[q] = strcmp(ap->s, "SAME_LOWER") ? tot / 2 : tot - tot / 2;
-                e[q] = tot - b[q];
-            }
-            p.pad_t = b[0], p.pad_l = b[1], p.pad_b = e[0], p.pad_r = e[1];
-        } else if (ap && ap->kind == TT_ATTR_STRING && !strcmp(ap->s, "VALID")) {
-            p.pad_t = p.pad_l = p.pad_b = p.pad_r = 0;
-        }
-        p.groups = tt_node_int(n, "group", 1);
-        int dw = p.groups > 1 && p.groups == p.ci;
-        int64_t mult = dw ? p.co / p.ci : 1;
-        if (dw)
-            p.depthwise = 1;
-        K->d = tt_build_conv2d_nhwc(&p, NULL, err);
-        if (!K->d)
-            return -1;
-        int wt = conv_weight(g, n->in[1], dw, mult);
-        K->args[K->nargs++] = g->nodes[ai].in[0];
-        K->args[K->nargs++] = wt;
-        y = tt_dag_output(K->d);
-        if (g->nodes[ai].nin >= 3 && g->nodes[ai].in[2] >= 0) {
-            /* bias: T_add with a [1,1,1,CO] constant (Relay's bias_add after layout change) */
-            int b = g->nodes[ai].in[2];
-            int64_t bs[4] = {1, 1, 1, p.co};
-            int u = kb_placeholder(K, b, "bias", 4, bs);
-            if (u < 0)
-                return -1;
-            y = tt_dag_ew_binary(K->d, TT_EW_ADD, y, u, err);
-        }
-    } else if (!strcmp(op, "tt.Dense")) {
-        const tt_tensor *X = &g->tensors[n->in[0]], *W = &g->tensors[n->in[1]];
-        int64_t N = W->shape[0], Kd = W->shape[1], M = tt_tensor_numel(X) / Kd;
-        K->d = tt_build_dense(M, N, Kd, NULL, err);
-        if (!K->d)
-            return -1;
-        K->args[K->nargs++] = n->in[0];
-        K->args[K->nargs++] = n->in[1];
-        y = tt_dag_output(K->d);
-        K->frame_reshaped = O->ndim != 2;
-    } else if (!strcmp(op, "tt.BatchMatMul")) {
-        const tt_tensor *A = &g->tensors[n->in[0]], *B = &g->tensors[n->in[1]];
-        int r = A->ndim;
-        int64_t M = A->shape[r - 2], Kd = A->shape[r - 1], N = B->shape[r - 2];
-        int64_t Bn = tt_tensor_numel(A) / (M * Kd);
-        K->d = tt_build_batch_matmul(Bn, M, N, Kd, NULL, err);
-        if (!K->d)
-            return -1;
-        K->args[K->nargs++] = n->in[0];
-        K->args[K->nargs++] = n->in[1];
-        y = tt_dag_output(K->d);
-        K->frame_reshaped = O->ndim != 3;
-    } else if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool")) {
-        const tt_tensor *X = &g->tensors[n->in[0]];
-        tt_pool_params p = {0};
-        p.kind = op[0] == 'M' ? TT_POOL_MAX : TT_POOL_AVG;
-        p.n = X->shape[0], p.h = X->shape[1], p.w = X->shape[2], p.c = X->shape[3];
-        int64_t k[2], st[2], pd[4], dl[2];
-        if (ints_attr(n, "kernel_shape", 2, k, 1) || ints_attr(n, "strides", 2, st, 1) ||
-            ints_attr(n, "pads", 4, pd, 0) || ints_attr(n, "dilations", 2, dl, 1) || dl[0] != 1 ||
-            dl[1] != 1)
-            return tt_err_set(err, "node '%s' (%s): bad kernel_shape, strides or pads", n->name, op);
-        p.kh = k[0], p.kw = k[1], p.stride_h = st[0], p.stride_w = st[1];
-        p.pad_t = pd[0], p.pad_l = pd[1], p.pad_b = pd[2], p.pad_r = pd[3];
-        p.count_include_pad = (int)tt_node_int(n, "count_include_pad", 0);
-        /* ceil_mode: extra bottom/right padding up to the shape inference found */
-        int64_t oh = O->shape[1], ow = O->shape[2];
-        int64_t needh = (oh - 1) * st[0] + k[0] - (p.h + p.pad_t + p.pad_b);
-        int64_t needw = (ow - 1) * st[1] + k[1] - (p.w + p.pad_l + p.pad_r);
-        if (needh > 0)
-            p.pad_b += needh;
-        if (needw > 0)
-            p.pad_r += needw;
-        K->d = tt_build_pool2d_nhwc(&p, NULL, err);
-        if (!K->d)
-            return -1;
-        K->args[K->nargs++] = n->in[0];
-        y = tt_dag_output(K->d);
-    } else if (!strcmp(op, "GlobalAveragePool")) {
-        const tt_tensor *X = &g->tensors[n->in[0]];
-        K->d = tt_build_global_avg_pool_nhwc(X->shape[0], X->shape[1], X->shape[2], X->shape[3],
-                                             NULL, err);
-        if (!K->d)
-            return -1;
-        K->args[K->nargs++] = n->in[0];
-        y = tt_dag_output(K->d);
-    } else if (!strcmp(op, "Softmax")) {
-        const tt_tensor *X = &g->tensors[n->in[0]];
-        int64_t ax = tt_node_int(n, "axis", -1);
-        if (ax < 0)
-            ax += X->ndim;
-        if (ax != X->ndim - 1)
-            return tt_err_set(err, "node '%s' (Softmax): only the last axis is supported", n->name);
-        K->d = tt_build_softmax(X->ndim, X->shape, err);
-        if (!K->d)
-            return -1;
-        K->args[K->nargs++] = n->in[0];
-        y = tt_dag_output(K->d);
-    } else {
-        /* anchors built stage by stage on an open DAG */
+    size_t k = 0, nops = sizeof anchor_ops / sizeof anchor_ops[0];
+    while (k < nops && strcmp(op, anchor_ops[k].op))
+        k++;
+    /* an op without a builder gets an empty DAG and "cannot build" below */
+    if (k == nops || anchor_ops[k].open)
         K->d = tt_dag_new();
-        if (!strcmp(op, "LayerNormalization")) {
-            const tt_tensor *X = &g->tensors[n->in[0]];
-            int64_t ax = tt_node_int(n, "axis", -1);
-            if (ax != -1 && ax != X->ndim - 1)
-                return tt_err_set(err, "node '%s' (LayerNormalization): only the last axis", n->name);
-            if (n->nin < 3 || !mp_fdata(g, n->in[1]) || !mp_fdata(g, n->in[2]))
-                return tt_err_set(err, "node '%s' (LayerNormalization): constant scale and bias "
-                                  "needed", n->name);
-            int64_t k = X->shape[X->ndim - 1];
-            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
-            int ga = kb_placeholder(K, n->in[1], "gamma", 1, &k);
-            int be = kb_placeholder(K, n->in[2], "beta", 1, &k);
-            if (x < 0 || ga < 0 || be < 0)
-                return -1;
-            y = tt_dag_layer_norm(K->d, x, ga, be, tt_node_float(n, "epsilon", 1e-5), err);
-        } else if (!strcmp(op, "ReduceMean")) {
-            const tt_tensor *X = &g->tensors[n->in[0]];
-            const tt_attr *a = tt_node_attr(n, "axes");
-            int axes[TT_MAX_DIMS], na = 0;
-            if (!a) {
-                for (int i = 0; i < X->ndim; i++)
-                    axes[na++] = i;
-            } else {
-                for (int i = 0; i < a->n && i < TT_MAX_DIMS; i++)
-                    axes[na++] = (int)(a->ints[i] < 0 ? a->ints[i] + X->ndim : a->ints[i]);
-            }
-            for (int i = 1; i < na; i++) /* sort */
-                for (int j = i; j > 0 && axes[j - 1] > axes[j]; j--) {
-                    int t = axes[j];
-                    axes[j] = axes[j - 1];
-                    axes[j - 1] = t;
-                }
-            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
-            if (x < 0)
-                return -1;
-            y = tt_dag_mean(K->d, x, na, axes, (int)tt_node_int(n, "keepdims", 1), err);
-        } else if (!strcmp(op, "Concat")) {
-            int xs[64];
-            if (n->nin > 64)
-                return tt_err_set(err, "node '%s' (Concat): too many inputs", n->name);
-            for (int i = 0; i < n->nin; i++) {
-                const tt_tensor *X = &g->tensors[n->in[i]];
-                xs[i] = kb_placeholder(K, n->in[i], "input", X->ndim, X->shape);
-                if (xs[i] < 0)
-                    return -1;
-            }
-            int64_t ax = tt_node_int(n, "axis", 0);
-            if (ax < 0)
-                ax += O->ndim;
-            y = tt_dag_concat(K->d, n->nin, xs, (int)ax, err);
-        } else if (!strcmp(op, "Transpose")) {
-            const tt_tensor *X = &g->tensors[n->in[0]];
-            int perm[TT_MAX_DIMS];
-            const tt_attr *a = tt_node_attr(n, "perm");
-            for (int i = 0; i < X->ndim; i++)
-                perm[i] = a && a->n == X->ndim ? (int)a->ints[i] : X->ndim - 1 - i;
-            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
-            if (x < 0)
-                return -1;
-            y = tt_dag_transpose(K->d, x, perm, NULL, err);
-        } else if (!strcmp(op, "tt.ChannelShuffle")) {
-            const tt_tensor *X = &g->tensors[n->in[0]];
-            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
-            if (x < 0)
-                return -1;
-            y = tt_dag_channel_shuffle(K->d, x, tt_node_int(n, "groups", 1), err);
-        } else if (!strcmp(op, "Slice") || !strcmp(op, "tt.SliceAxis")) {
-            const tt_tensor *X = &g->tensors[n->in[0]];
-            int64_t start[TT_MAX_DIMS], step[TT_MAX_DIMS];
-            for (int i = 0; i < X->ndim; i++)
-                start[i] = 0, step[i] = 1;
-            if (!strcmp(op, "tt.SliceAxis")) {
-                start[tt_node_int(n, "axis", 0)] = tt_node_int(n, "start", 0);
-            } else {
-                /* the starts (clamped as ONNX says) of the sliced axes; the
-                 * output shape comes from shape inference */
-                const tt_tensor *S = &g->tensors[n->in[1]];
-                const tt_tensor *A = n->nin > 3 && n->in[3] >= 0 ? &g->tensors[n->in[3]] : NULL;
-                const tt_tensor *P = n->nin > 4 && n->in[4] >= 0 ? &g->tensors[n->in[4]] : NULL;
-                if (!S->data || S->dtype != TT_DT_INT64 || (A && (!A->data || A->dtype != TT_DT_INT64)) ||
-                    (P && (!P->data || P->dtype != TT_DT_INT64)))
-                    return tt_err_set(err, "node '%s' (Slice): starts, axes and steps must be "
-                                      "int64 constants", n->name);
-                int64_t cnt = tt_tensor_numel(S);
-                for (int64_t i = 0; i < cnt; i++) {
-                    int64_t ax = A ? ((int64_t *)A->data)[i] : i;
-                    if (ax < 0)
-                        ax += X->ndim;
-                    if (ax < 0 || ax >= X->ndim)
-                        return tt_err_set(err, "node '%s' (Slice): bad axis", n->name);
-                    int64_t s0 = ((int64_t *)S->data)[i], dim = X->shape[ax];
-                    int64_t sp = P ? ((int64_t *)P->data)[i] : 1;
-                    if (sp == 0)
-                        return tt_err_set(err, "node '%s' (Slice): step 0", n->name);
-                    if (s0 < 0)
-                        s0 += dim;
-                    /* ONNX clamps to [0, dim] going forward, [0, dim-1] going back */
-                    if (sp > 0)
-                        s0 = s0 < 0 ? 0 : s0 > dim ? dim : s0;
-                    else
-                        s0 = s0 < 0 ? 0 : s0 > dim - 1 ? dim - 1 : s0;
-                    start[ax] = s0;
-                    step[ax] = sp;
-                }
-            }
-            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
-            if (x < 0)
-                return -1;
-            y = tt_dag_slice(K->d, x, start, step, O->shape, err);
-        } else if (!strcmp(op, "Pad")) {
-            const tt_tensor *X = &g->tensors[n->in[0]];
-            const tt_attr *mode = tt_node_attr(n, "mode");
-            if (mode && (mode->kind != TT_ATTR_STRING || !mode->s || strcmp(mode->s, "constant")))
-                return tt_err_set(err, "node '%s' (Pad): only constant mode", n->name);
-            const tt_tensor *Pd = n->nin > 1 ? &g->tensors[n->in[1]] : NULL;
-            if (!Pd || !Pd->data || Pd->dtype != TT_DT_INT64 || tt_tensor_numel(Pd) != 2 * X->ndim)
-                return tt_err_set(err, "node '%s' (Pad): pads must be an int64 constant", n->name);
-            int64_t before[TT_MAX_DIMS], after[TT_MAX_DIMS];
-            const int64_t *pp = Pd->data;
-            int r = X->ndim;
-            /* pads are given in NCHW axis order; for NHWC inputs permute */
-            int map[TT_MAX_DIMS];
-            for (int i = 0; i < r; i++)
-                map[i] = i;
-            if (X->layout == TT_LAYOUT_NHWC)
-                map[0] = 0, map[1] = 3, map[2] = 1, map[3] = 2;
-            for (int i = 0; i < r; i++) {
-                before[map[i]] = pp[i];
-                after[map[i]] = pp[r + i];
-            }
-            double v = const_scalar(g, n->nin > 2 ? n->in[2] : -1, 0.0);
-            int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
-            if (x < 0)
-                return -1;
-            y = tt_dag_pad(K->d, x, before, after, isnan(v) ? 0.0 : v, err);
-        }
-    }
+    if (k < nops)
+        y = anchor_ops[k].build(K, ai);
     if (y < 0)
         return err->set ? -1 : tt_err_set(err, "node '%s' (%s): cannot build", n->name, op);
     {
@@ -571,7 +724,7 @@ static int kb_anchor(kb *K, int ai)
         for (int i = 0; i < yo->ndim; i++)
             K->dshape[i] = yo->axis[i].extent;
     }
-    O = &g->tensors[out]; /* the tensor array may have moved (new weights) */
+    const tt_tensor *O = &g->tensors[out]; /* the tensor array may have moved (new weights) */
     if (!K->frame_reshaped && tt_tensor_numel(O) != tt_op_numel(tt_dag_op(K->d, y)))
         return tt_err_set(err, "node '%s' (%s): kernel output has %lld elements, the graph "
                           "says %lld", n->name, op, (long long)tt_op_numel(tt_dag_op(K->d, y)),
