@@ -10,7 +10,7 @@
  *
  * The stage list, stage order, axis order and reduce-axis order of every
  * builder follow TVM's TOPI computes as they were when the logs in
- * ../shared/data/ansor were tuned (late 2020), because Ansor records address
+ * tests/data/ansor were tuned (late 2020), because Ansor records address
  * stages and iterators by position.  Each builder documents its stage list.
  */
 #ifndef TT_DAG_H
