@@ -462,7 +462,8 @@ static tt_dag *resnet_conv(int64_t h, int64_t ci, int64_t co, tt_err *err)
 
 static void test_resnet_conv_record(void)
 {
-    /* the fused 1x1 conv2d + bias + add + relu of ansor.md: CI, CI, SP x7, RE, FSP x4, RE, CA, ... */
+    /* the fused 1x1 conv2d + bias + add + relu of docs/reference/ansor.md:
+     * CI, CI, SP x7, RE, FSP x4, RE, CA, ... */
     tt_record *rec = tt_xcalloc(1, sizeof *rec);
     static const char *const tags[] = {"CI", "CI", "SP", "SP", "SP", "SP", "SP", "SP", "SP", "RE", "FSP"};
     CHECK(find_record("resnet-50-NHWC-B1-llvm.json", tags, 11, rec));

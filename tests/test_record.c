@@ -119,7 +119,7 @@ static void test_parse_resnet(void)
     CHECK(r->error_no == 0 && r->all_cost == 0.17921 && r->timestamp == 1606960872.0);
 }
 
-/* The conv2d+bias+add+relu record quoted in reference/ansor.md section 1.3. */
+/* The conv2d+bias+add+relu record quoted in docs/reference/ansor.md section 1.3. */
 static void test_parse_resnet_conv(void)
 {
     lines l;

@@ -17,7 +17,7 @@
 #include "schedgen.h"
 #include "test.h"
 
-/* TVM's F(2,3) and F(4,3) (../shared/reference/kernels.md, "Matrices":
+/* TVM's F(2,3) and F(4,3) (docs/reference/kernels.md, "Matrices":
  * TVM's _cook_toom_convolution rerun over rationals). */
 static void test_matrices(void)
 {

@@ -344,7 +344,7 @@ int tt_dag_pad(tt_dag *d, int x, const int64_t *before, const int64_t *after, do
  * replaced by symbols) or concrete.  Caller frees. */
 char *tt_dag_print(const tt_dag *d, int abstract);
 /* Workload key: JSON list ["<hash of abstract print>", [shape], [shape], ...]
- * with inputs first and the output last (DESIGN.md).  Caller frees. */
+ * with inputs first and the output last (docs/DESIGN.md).  Caller frees. */
 char *tt_dag_workload_key(const tt_dag *d);
 
 #endif
