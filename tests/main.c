@@ -72,6 +72,12 @@ const char *tt_test_shared_file(char *buf, size_t n, const char *rel, ...)
     return NULL;
 }
 
+const char *tt_test_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
     tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
     tests_model[], tests_bert[], tests_tune[], tests_db[], tests_search[], tests_cost[], tests_policy[], tests_transfer[], tests_winograd[],

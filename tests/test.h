@@ -62,6 +62,10 @@ void tt_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
         return;                                                                                    \
     } while (0)
 
+/* The folder for a test's temporary files: $TMPDIR, or /tmp when it is
+ * unset or empty.  A test never writes to a fixed path under /tmp. */
+const char *tt_test_tmpdir(void);
+
 /* The path of a data file of the tests, rel (printf format, e.g.
  * "ansor/%s"), written to buf and returned: the first readable one of
  * $TT_SHARED_DATA/rel (when set), tests/data/rel and ../shared/data/rel (a

@@ -152,8 +152,7 @@ static int run_cases(tcase *cs, int n, int *nrun)
         nitems++;
     }
     char dir[256];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tt-test-codegen-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(dir, sizeof dir, "%s/tt-test-codegen-XXXXXX", tt_test_tmpdir());
     if (!mkdtemp(dir)) {
         fprintf(stderr, "    mkdtemp failed\n");
         free(items);
@@ -1060,8 +1059,7 @@ static void test_prelude_math(void)
         "    for (int k = 0; k < 8; k++) { out[15 + k] = r8[k]; out[23 + k] = s8[k]; }\n"
         "}\n";
     char dir[256];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tt-test-math-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(dir, sizeof dir, "%s/tt-test-math-XXXXXX", tt_test_tmpdir());
     CHECK(mkdtemp(dir) != NULL);
     tt_build_item it;
     memset(&it, 0, sizeof it);

@@ -25,8 +25,7 @@ static char tmp_dir[512], tmp_db[600];
 
 static const char *tmp_path(void)
 {
-    const char *d = getenv("TMPDIR");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/tt-test-db.XXXXXX", d && *d ? d : "/tmp");
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/tt-test-db.XXXXXX", tt_test_tmpdir());
     if (!mkdtemp(tmp_dir))
         return NULL;
     snprintf(tmp_db, sizeof tmp_db, "%s/t.db", tmp_dir);
