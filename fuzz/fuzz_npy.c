@@ -62,8 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     /* Round trip through a file. */
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/fuzz_npy_%d.npy", (int)getpid());
+    /* in $TMPDIR (/tmp when unset), like the tests' temporaries */
+    const char *tmp = getenv("TMPDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/fuzz_npy_%d.npy", tmp && *tmp ? tmp : "/tmp", (int)getpid());
     if (tt_npy_write(path, a.dtype, a.ndim, a.shape, a.data, &err) != 0)
         abort();
     tt_npy b;

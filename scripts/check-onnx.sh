@@ -61,6 +61,8 @@ if [ "$self_test" = 1 ]; then
     work=$(mktemp -d "${TMPDIR:-/tmp}/tt-check-onnx.XXXXXX")
     trap 'rm -rf "$work"' EXIT
     mkdir -p "$work/onnx" "$work/fake"
+    # the runs below keep their NAME.ours.npy in $TMPDIR: in $work, removed with it
+    export TMPDIR=$work
     cat >"$work/transtune" <<'EOF'
 #!/usr/bin/env bash
 # fake transtune: kernels WHAT --json | run PATH --input IN --output OUT

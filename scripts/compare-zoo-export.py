@@ -22,7 +22,8 @@ on a fixed input: the zoo's weights give finite, non-degenerate outputs.
 
 --counts also exports the default eval graph (BN folded into Conv) and prints
 both graphs' op counts and the parameter counts, to be written into
-tests/test_zoo.c.  The .onnx files go to --out (default /tmp/zoo-export).
+tests/test_zoo.c.  The .onnx files go to --out (default $TMPDIR/zoo-export, /tmp
+when TMPDIR is unset).
 Needs /usr/bin/python3 with torch, torchvision and onnx.
 """
 import argparse
@@ -264,7 +265,7 @@ def compare(ours, theirs, use_shapes):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", default=MODELS)
-    ap.add_argument("--out", default="/tmp/zoo-export")
+    ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "zoo-export"))
     ap.add_argument("--counts", action="store_true")
     ap.add_argument("--weights", action="store_true",
                     help="also load the zoo's weights into torchvision's model by state-dict "

@@ -38,10 +38,20 @@ void tt_test_skip(const char *fmt, ...)
     skipped_flag = 1;
 }
 
-const char *tt_test_shared_data(void)
+/* The folders a data file is looked for in, in order: $TT_SHARED_DATA when
+ * set (an explicit choice wins), then the repository's own tests/data (the
+ * tests run from the repository root), then ../shared/data, a folder beside
+ * the repository read when present but never required (the files the tests
+ * need are all in tests/data). */
+static size_t data_dirs(const char *dirs[3])
 {
+    size_t n = 0;
     const char *p = getenv("TT_SHARED_DATA");
-    return p ? p : "../shared/data";
+    if (p && *p)
+        dirs[n++] = p;
+    dirs[n++] = "tests/data";
+    dirs[n++] = "../shared/data";
+    return n;
 }
 
 const char *tt_test_shared_file(char *buf, size_t n, const char *rel, ...)
@@ -51,11 +61,21 @@ const char *tt_test_shared_file(char *buf, size_t n, const char *rel, ...)
     va_start(ap, rel);
     vsnprintf(r, sizeof r, rel, ap);
     va_end(ap);
-    snprintf(buf, n, "%s/%s", tt_test_shared_data(), r);
-    if (access(buf, R_OK) == 0)
-        return buf;
-    tt_test_skip("%s not found (../shared beside the repository, or set TT_SHARED_DATA)", buf);
+    const char *dirs[3];
+    size_t nd = data_dirs(dirs);
+    for (size_t i = 0; i < nd; i++) {
+        snprintf(buf, n, "%s/%s", dirs[i], r);
+        if (access(buf, R_OK) == 0)
+            return buf;
+    }
+    tt_test_skip("%s not found in tests/data (nor $TT_SHARED_DATA, ../shared/data)", r);
     return NULL;
+}
+
+const char *tt_test_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
 }
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],

@@ -5,10 +5,11 @@
  * "N passed, N failed, N skipped".
  *
  * The one rule for what a test needs from outside this repository and its
- * build (a tool such as gcc or python3 with numpy, a file of ../shared/data,
- * a program `make` builds, such as build/transtune, when only the runner was
- * built): when it is missing the test is skipped with a reason that names it,
- * never passed; when it is there but fails, the test fails. */
+ * build (a tool such as gcc or python3 with numpy, a data file that is
+ * neither in tests/data nor in $TT_SHARED_DATA, a program `make` builds,
+ * such as build/transtune, when only the runner was built): when it is
+ * missing the test is skipped with a reason that names it, never passed; when
+ * it is there but fails, the test fails. */
 #ifndef TT_TEST_H
 #define TT_TEST_H
 
@@ -61,13 +62,16 @@ void tt_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
         return;                                                                                    \
     } while (0)
 
-/* Path of the shared data folder (../shared/data by default, $TT_SHARED_DATA). */
-const char *tt_test_shared_data(void);
+/* The folder for a test's temporary files: $TMPDIR, or /tmp when it is
+ * unset or empty.  A test never writes to a fixed path under /tmp. */
+const char *tt_test_tmpdir(void);
 
-/* The path of a file of the shared data folder, rel (printf format, e.g.
- * "ansor/%s"), written to buf and returned.  If the file cannot be read the
- * running test is skipped (tt_test_skip, naming the file) and NULL returned:
- * the caller then returns. */
+/* The path of a data file of the tests, rel (printf format, e.g.
+ * "ansor/%s"), written to buf and returned: the first readable one of
+ * $TT_SHARED_DATA/rel (when set), tests/data/rel and ../shared/data/rel (a
+ * folder beside the repository, optional).  If none can be read the running
+ * test is skipped (tt_test_skip, naming the file) and NULL returned: the
+ * caller then returns. */
 const char *tt_test_shared_file(char *buf, size_t n, const char *rel, ...)
     __attribute__((format(printf, 3, 4)));
 

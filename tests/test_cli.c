@@ -87,9 +87,8 @@ static char *slurp_fd(int fd)
 /* A temporary file, already unlinked: the child writes it, we read it back. */
 static int temp_fd(void)
 {
-    const char *dir = getenv("TMPDIR");
     char path[512];
-    snprintf(path, sizeof path, "%s/tt-test-cli.XXXXXX", dir && *dir ? dir : "/tmp");
+    snprintf(path, sizeof path, "%s/tt-test-cli.XXXXXX", tt_test_tmpdir());
     int fd = mkstemp(path);
     if (fd >= 0)
         unlink(path);
@@ -878,8 +877,8 @@ static void test_tune_kill_resume(void)
     if (!have_transtune())
         return;
     char dir[256], db[300];
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tt-test-tune-kill.XXXXXX", t && *t ? t : "/tmp");
+    const char *t = getenv("TMPDIR"); /* restored after the run below */
+    snprintf(dir, sizeof dir, "%s/tt-test-tune-kill.XXXXXX", tt_test_tmpdir());
     CHECK(mkdtemp(dir));
     snprintf(db, sizeof db, "%s/k.db", dir);
     /* the tuner's temporary folders in a TMPDIR of its own, to see what a
@@ -1017,8 +1016,7 @@ static void test_tune_two_at_once(void)
     if (!have_transtune())
         return;
     char dir[256], db[300];
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tt-test-tune-two.XXXXXX", t && *t ? t : "/tmp");
+    snprintf(dir, sizeof dir, "%s/tt-test-tune-two.XXXXXX", tt_test_tmpdir());
     CHECK(mkdtemp(dir));
     snprintf(db, sizeof db, "%s/two.db", dir);
     char *argv[] = {TRANSTUNE, "tune-kernel", "dense", "--m", "8", "--n", "32", "--k", "64",
@@ -1131,9 +1129,8 @@ static void test_run_record_vs_default(void)
 {
     if (!have_transtune())
         return;
-    const char *t = getenv("TMPDIR");
     char log[512];
-    snprintf(log, sizeof log, "%s/tt-test-slow-record-%d.json", t && *t ? t : "/tmp", (int)getpid());
+    snprintf(log, sizeof log, "%s/tt-test-slow-record-%d.json", tt_test_tmpdir(), (int)getpid());
     FILE *f = fopen(log, "w");
     CHECK(f != NULL);
     if (!f)
@@ -1169,15 +1166,15 @@ static void test_run_db(void)
 {
     if (!have_transtune())
         return;
-    char log[512], db[64];
+    char log[512], db[512];
     if (!tt_test_shared_file(log, sizeof log, "ansor/resnet-50-NHWC-B1-llvm.json"))
         return;
-    snprintf(db, sizeof db, "/tmp/tt-test-run-db-%d.db", (int)getpid());
+    snprintf(db, sizeof db, "%s/tt-test-run-db-%d.db", tt_test_tmpdir(), (int)getpid());
     remove(db);
     CHECK(run_tt(120, "db", "import", log, "--db", db, (char *)NULL) == 0 && R.exited && R.code == 0);
     CHECK(run_tt(900, "run", "resnet50_tvm", "--db", db, "--check", "--json", "--repeat", "1",
                  "--winograd", "off", "--trust-records", (char *)NULL) == 0);
-    char wal[80], shm[80];
+    char wal[520], shm[520];
     snprintf(wal, sizeof wal, "%s-wal", db);
     snprintf(shm, sizeof shm, "%s-shm", db);
     remove(db), remove(wal), remove(shm);
@@ -1196,8 +1193,7 @@ static void test_run_db(void)
 /* A fresh folder for a test's database files; *db gets DIR/t.db. */
 static int db_dir(char *dir, size_t n, char *db, size_t m)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, n, "%s/tt-test-cli-db.XXXXXX", t && *t ? t : "/tmp");
+    snprintf(dir, n, "%s/tt-test-cli-db.XXXXXX", tt_test_tmpdir());
     if (!mkdtemp(dir))
         return -1;
     snprintf(db, m, "%s/t.db", dir);
@@ -1242,7 +1238,8 @@ static int64_t db_int(const char *path, const char *sql)
 static int db_import_resnet(const char *db)
 {
     char log[512];
-    snprintf(log, sizeof log, "%s/ansor/resnet-50-NHWC-B1-llvm.json", tt_test_shared_data());
+    if (!tt_test_shared_file(log, sizeof log, "ansor/resnet-50-NHWC-B1-llvm.json"))
+        return -1;
     if (run_tt(120, "db", "import", log, "--db", db, (char *)NULL) || !R.exited || R.code) {
         show_run();
         return -1;
@@ -1402,8 +1399,9 @@ static void test_db_run_bad_row(void)
     if (!have_transtune())
         return;
     char dir[256], db[300], log[512];
+    if (!tt_test_shared_file(log, sizeof log, "ansor/matmul.json"))
+        return;
     CHECK(db_dir(dir, sizeof dir, db, sizeof db) == 0);
-    snprintf(log, sizeof log, "%s/ansor/matmul.json", tt_test_shared_data());
     /* tiny's kernels into the database (with the matmul record), then a row
      * of tiny's first kernel whose line is cut short */
     int ok = run_tt(120, "db", "import", log, "--model", "tiny", "--db", db, (char *)NULL) == 0 &&

@@ -152,8 +152,7 @@ static int run_cases(tcase *cs, int n, int *nrun)
         nitems++;
     }
     char dir[256];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tt-test-codegen-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(dir, sizeof dir, "%s/tt-test-codegen-XXXXXX", tt_test_tmpdir());
     if (!mkdtemp(dir)) {
         fprintf(stderr, "    mkdtemp failed\n");
         free(items);
@@ -462,7 +461,8 @@ static tt_dag *resnet_conv(int64_t h, int64_t ci, int64_t co, tt_err *err)
 
 static void test_resnet_conv_record(void)
 {
-    /* the fused 1x1 conv2d + bias + add + relu of ansor.md: CI, CI, SP x7, RE, FSP x4, RE, CA, ... */
+    /* the fused 1x1 conv2d + bias + add + relu of docs/reference/ansor.md:
+     * CI, CI, SP x7, RE, FSP x4, RE, CA, ... */
     tt_record *rec = tt_xcalloc(1, sizeof *rec);
     static const char *const tags[] = {"CI", "CI", "SP", "SP", "SP", "SP", "SP", "SP", "SP", "RE", "FSP"};
     CHECK(find_record("resnet-50-NHWC-B1-llvm.json", tags, 11, rec));
@@ -1059,8 +1059,7 @@ static void test_prelude_math(void)
         "    for (int k = 0; k < 8; k++) { out[15 + k] = r8[k]; out[23 + k] = s8[k]; }\n"
         "}\n";
     char dir[256];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tt-test-math-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(dir, sizeof dir, "%s/tt-test-math-XXXXXX", tt_test_tmpdir());
     CHECK(mkdtemp(dir) != NULL);
     tt_build_item it;
     memset(&it, 0, sizeof it);

@@ -339,8 +339,8 @@ static void test_model_ranks(void)
     CHECK(acc > 0.7);
 
     /* save / load: the same predictions */
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/tt_cost_%d.json", (int)getpid());
+    char path[512];
+    snprintf(path, sizeof path, "%s/tt_cost_%d.json", tt_test_tmpdir(), (int)getpid());
     CHECK_MSG(tt_cost_model_save(m, path, &err) == 0, "%s", err.msg);
     tt_cost_model *m3 = tt_cost_model_new(NULL, &err);
     CHECK_MSG(tt_cost_model_load(m3, path, &err) == 0, "%s", err.msg);

@@ -28,8 +28,7 @@ static char tmp_db[600];
 
 const char *tdb_tmp_path(void)
 {
-    const char *d = getenv("TMPDIR");
-    snprintf(tdb_tmp_dir, sizeof tdb_tmp_dir, "%s/tt-test-db.XXXXXX", d && *d ? d : "/tmp");
+    snprintf(tdb_tmp_dir, sizeof tdb_tmp_dir, "%s/tt-test-db.XXXXXX", tt_test_tmpdir());
     if (!mkdtemp(tdb_tmp_dir))
         return NULL;
     snprintf(tmp_db, sizeof tmp_db, "%s/t.db", tdb_tmp_dir);

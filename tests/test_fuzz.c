@@ -79,8 +79,8 @@ static void replay(const char *target)
     CHECK_MSG(nfiles > 0, "%s: %s", corpus, nfiles < 0 ? "cannot be listed" : "empty");
     if (access(driver, X_OK) != 0)
         SKIP("%s is missing (run `make build/tests` in the repository root)", driver);
-    snprintf(log, sizeof log, "%s/tt-fuzz-replay-%s-%d.log",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", target, (int)getpid());
+    snprintf(log, sizeof log, "%s/tt-fuzz-replay-%s-%d.log", tt_test_tmpdir(), target,
+             (int)getpid());
     int timed_out;
     /* a hang guard only: the largest corpus replays in well under a second
      * when the host is idle */

@@ -76,8 +76,7 @@ static void fx_cleanup(void)
 
 static void make_tmpdir(char *out, size_t cap)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(out, cap, "%s/tt-test-measure-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(out, cap, "%s/tt-test-measure-XXXXXX", tt_test_tmpdir());
     if (!mkdtemp(out))
         out[0] = 0;
 }

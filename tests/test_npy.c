@@ -13,8 +13,7 @@
 /* A unique temporary path (the file itself is created by the code under test). */
 static void tmp_path(char *buf, size_t n, const char *tag)
 {
-    const char *dir = getenv("TMPDIR");
-    snprintf(buf, n, "%s/tt-test-npy-%d-%s.npy", dir && *dir ? dir : "/tmp", (int)getpid(), tag);
+    snprintf(buf, n, "%s/tt-test-npy-%d-%s.npy", tt_test_tmpdir(), (int)getpid(), tag);
 }
 
 static void npy_roundtrip_float(void)

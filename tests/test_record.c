@@ -119,7 +119,7 @@ static void test_parse_resnet(void)
     CHECK(r->error_no == 0 && r->all_cost == 0.17921 && r->timestamp == 1606960872.0);
 }
 
-/* The conv2d+bias+add+relu record quoted in reference/ansor.md section 1.3. */
+/* The conv2d+bias+add+relu record quoted in docs/reference/ansor.md section 1.3. */
 static void test_parse_resnet_conv(void)
 {
     lines l;
@@ -523,7 +523,8 @@ static void test_wkey(void)
 
 static void test_log_foreach(void)
 {
-    char path[] = "/tmp/tt_test_record_XXXXXX";
+    char path[512];
+    snprintf(path, sizeof path, "%s/tt_test_record_XXXXXX", tt_test_tmpdir());
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     FILE *f = fdopen(fd, "w");
@@ -561,7 +562,8 @@ static void test_log_foreach_bounds(void)
     int rc = tt_log_foreach("/dev/zero", collect, &l, &err);
     CHECK_MSG(rc == -1 && l.n == 0 && strstr(err.msg, "/dev/zero") &&
               strstr(err.msg, "not a regular file"), "'%s'", err.msg);
-    char link[] = "/tmp/tt_test_record_link_XXXXXX";
+    char link[512];
+    snprintf(link, sizeof link, "%s/tt_test_record_link_XXXXXX", tt_test_tmpdir());
     int fd = mkstemp(link);
     CHECK(fd >= 0);
     close(fd);
@@ -573,7 +575,8 @@ static void test_log_foreach_bounds(void)
     CHECK_MSG(rc == -1 && l.n == 0 && strstr(err.msg, link) &&
               strstr(err.msg, "not a regular file"), "'%s'", err.msg);
 
-    char path[] = "/tmp/tt_test_record_XXXXXX";
+    char path[512];
+    snprintf(path, sizeof path, "%s/tt_test_record_XXXXXX", tt_test_tmpdir());
     fd = mkstemp(path);
     CHECK(fd >= 0);
     FILE *f = fdopen(fd, "w");

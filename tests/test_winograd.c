@@ -17,7 +17,7 @@
 #include "schedgen.h"
 #include "test.h"
 
-/* TVM's F(2,3) and F(4,3) (../shared/reference/kernels.md, "Matrices":
+/* TVM's F(2,3) and F(4,3) (docs/reference/kernels.md, "Matrices":
  * TVM's _cook_toom_convolution rerun over rationals). */
 static void test_matrices(void)
 {
@@ -157,7 +157,7 @@ static int compare_steps(const tt_conv2d_params *p, int m, const tt_step *given,
     int rc = tt_codegen_reference(dd, "wd_direct", &src[0], &err) || tt_codegen_reference(dw, "wd_wref", &src[1], &err) ||
              tt_codegen_candidate(s, "wd_wcand", &src[2], &err);
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/tt-wino-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof dir, "%s/tt-wino-XXXXXX", tt_test_tmpdir());
     void *fns[3] = {0};
     const char *srcs[3] = {src[0].buf, src[1].buf, src[2].buf};
     const char *names[3] = {"wd_direct", "wd_wref", "wd_wcand"};
@@ -384,7 +384,7 @@ static void test_release_packed(void)
     CHECK(tt_codegen_candidate(s, "rel_k", &src, &err) == 0 && strstr(src.buf, "if (!args)"));
     CHECK(strstr(src.buf, "free(kc")); /* it packs: 256 channels in tiles */
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/tt-rel-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(dir, sizeof dir, "%s/tt-rel-XXXXXX", tt_test_tmpdir());
     CHECK(mkdtemp(dir));
     void *fn = NULL;
     const char *srcs[1] = {src.buf}, *names[1] = {"rel_k"};

@@ -5,7 +5,7 @@
  * i.e. per compute stage that is not inlined (a reduction's update store;
  * its init store only contributes touched regions, as in TVM where the
  * update overwrites the init's row).  The columns are the reduced set of
- * TVM v0.12 src/auto_scheduler/feature.cc (../shared/reference/ansor.md
+ * TVM v0.12 src/auto_scheduler/feature.cc (docs/reference/ansor.md
  * section 4): arithmetic op counts by kind (times the product of the
  * enclosing loop extents), vectorize / unroll / parallel annotations
  * (count, product, innermost length, position), per-buffer access features

@@ -10,7 +10,7 @@
  *
  * The stage list, stage order, axis order and reduce-axis order of every
  * builder follow TVM's TOPI computes as they were when the logs in
- * ../shared/data/ansor were tuned (late 2020), because Ansor records address
+ * tests/data/ansor were tuned (late 2020), because Ansor records address
  * stages and iterators by position.  Each builder documents its stage list.
  */
 #ifndef TT_DAG_H
@@ -344,7 +344,7 @@ int tt_dag_pad(tt_dag *d, int x, const int64_t *before, const int64_t *after, do
  * replaced by symbols) or concrete.  Caller frees. */
 char *tt_dag_print(const tt_dag *d, int abstract);
 /* Workload key: JSON list ["<hash of abstract print>", [shape], [shape], ...]
- * with inputs first and the output last (DESIGN.md).  Caller frees. */
+ * with inputs first and the output last (docs/DESIGN.md).  Caller frees. */
 char *tt_dag_workload_key(const tt_dag *d);
 
 #endif

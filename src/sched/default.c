@@ -1,7 +1,7 @@
 /* default.c - the default ("untuned") schedule of a DAG, as Ansor steps.
  *
  * It is the baseline every speedup is measured against, so it must be a
- * serious one (DESIGN.md, "Untuned baseline"): a fixed heuristic, the same
+ * serious one (docs/DESIGN.md, "Untuned baseline"): a fixed heuristic, the same
  * for every shape, in the spirit of what Ansor's sketches find.
  *
  * Tiled ops (conv2d, dense, matmul: a reduction reading two tensors) get

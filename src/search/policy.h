@@ -2,7 +2,7 @@
  *
  * A round (tt_policy_next_batch) proposes up to num_measure new states of the
  * task's DAG to measure, as Ansor's SketchPolicy::SearchOneRound and
- * PickStatesWithEpsGreedy do (reference/ansor.md 3.1):
+ * PickStatesWithEpsGreedy do (docs/reference/ansor.md 3.1):
  *
  *   1. SampleInitPopulation: batches of `evolutionary_search_population`
  *      random annotations of random sketches; invalid samples and those whose

@@ -45,7 +45,7 @@
 
 /* ---- parameters ----------------------------------------------------------- */
 
-/* Ansor's SketchPolicy parameters (reference/ansor.md 2.1 and 3.1) and the
+/* Ansor's SketchPolicy parameters (docs/reference/ansor.md 2.1 and 3.1) and the
  * hardware parameter the rules read.  tt_search_params_default() fills
  * Ansor's defaults; every field can be overridden by name
  * (tt_search_params_set), e.g. from TT_* variables or the command line. */

@@ -1,5 +1,5 @@
 /* transfer.h - transfer-tuning: reuse other models' tuned schedules on a new
- * model's kernels (Gibson and Cano, PACT 2022; reference/transfer-tuning.md).
+ * model's kernels (Gibson and Cano, PACT 2022; docs/reference/transfer-tuning.md).
  *
  *   1. Sources: the models in the database other than the target, ranked by
  *      the share of the target's FLOPs (weight x flops per kernel) whose class

@@ -1,5 +1,5 @@
 /* tasksched.h - Ansor's task scheduler: which of a model's kernels to tune
- * next (reference/ansor.md 3.2).
+ * next (docs/reference/ansor.md 3.2).
  *
  * The objective is f = sum_i w_i g_i (w_i: the kernel's weight, g_i: its best
  * latency).  After a round-robin warm-up that tunes every task once, the

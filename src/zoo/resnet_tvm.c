@@ -1,6 +1,6 @@
 /* resnet_tvm.c - `resnet50_tvm`: the ResNet-50 of TVM's relay.testing
  * (resnet.get_workload(num_layers=50, layout="NHWC")) that the shared Ansor
- * log ../shared/data/ansor/resnet-50-NHWC-B1-llvm.json was tuned on, in the
+ * log tests/data/ansor/resnet-50-NHWC-B1-llvm.json was tuned on, in the
  * form Relay's optimizer leaves it before fusion, so that our fusion gives
  * the kernels Ansor tuned.
  *
