@@ -79,7 +79,8 @@ const char *tt_test_tmpdir(void)
 }
 
 extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
-    tests_measure[], tests_cli[], tests_graph[], tests_zoo[], tests_npy[], tests_onnx[],
+    tests_measure[], tests_cli[], tests_cli_run[], tests_graph[], tests_zoo[], tests_npy[],
+    tests_onnx[],
     tests_model[], tests_bert[], tests_tune[], tests_db[], tests_db_rows[], tests_search[], tests_cost[],
     tests_policy[], tests_transfer[], tests_winograd[], tests_fuzz[], tests_layers[];
 
@@ -90,6 +91,7 @@ static const struct {
     {"util", tests_util},       {"dag", tests_dag},         {"record", tests_record},
     {"sched", tests_sched},     {"codegen", tests_codegen}, {"measure", tests_measure},
     {"cli", tests_cli},         {"graph", tests_graph},     {"zoo", tests_zoo},
+    {"cli", tests_cli_run},
     {"npy", tests_npy},         {"onnx", tests_onnx},       {"model", tests_model},
     {"bert", tests_bert},         {"tune", tests_tune},
     {"db", tests_db},

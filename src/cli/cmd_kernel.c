@@ -281,63 +281,157 @@ static tt_dag *build_op(const char *op, kv *k, const tt_epilogue *epi, const cha
     return NULL;
 }
 
-int cmd_kernel(int argc, char **argv)
+/* The command line of `kernel`. */
+typedef struct kernel_args {
+    cli_opts o;
+    kv k;
+    const char *op, *record;
+    int use_default, lax;
+} kernel_args;
+
+/* Parse kernel's command line into a.  Returns -1 to go on, else the exit
+ * status: 0 after --help, 2 after a usage error (message printed). */
+static int kernel_parse(int argc, char **argv, kernel_args *a)
 {
-    cli_opts o = {0};
-    kv k = {0};
-    const char *op = NULL, *record = NULL;
-    int use_default = 0, lax = 0;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        const char *s = argv[i];
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
             kernel_help();
             return 0;
         }
-        int c = cli_common_opt(argc, argv, &i, &o);
+        int c = cli_common_opt(argc, argv, &i, &a->o);
         if (c < 0)
             return 2;
         if (c)
             continue;
-        if (!strcmp(a, "--default")) {
-            use_default = 1;
+        if (!strcmp(s, "--default")) {
+            a->use_default = 1;
             continue;
         }
-        if (!strcmp(a, "--lax")) {
-            lax = 1;
+        if (!strcmp(s, "--lax")) {
+            a->lax = 1;
             continue;
         }
-        if (!strcmp(a, "--record")) {
+        if (!strcmp(s, "--record")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "transtune kernel: option %s needs a value\n", a);
+                fprintf(stderr, "transtune kernel: option %s needs a value\n", s);
                 return 2;
             }
-            record = argv[++i];
+            a->record = argv[++i];
             continue;
         }
-        c = cli_shape_opt(argc, argv, &i, &k, "kernel");
+        c = cli_shape_opt(argc, argv, &i, &a->k, "kernel");
         if (c < 0)
             return 2;
         if (c)
             continue;
-        if (op) {
-            fprintf(stderr, "transtune kernel: unexpected argument '%s'\n", a);
+        if (a->op) {
+            fprintf(stderr, "transtune kernel: unexpected argument '%s'\n", s);
             return 2;
         }
-        op = a;
+        a->op = s;
     }
-    if (!op) {
+    if (!a->op) {
         fprintf(stderr, "transtune kernel: missing OP (see --help)\n");
         return 2;
     }
-    if (record && use_default) {
+    if (a->record && a->use_default) {
         fprintf(stderr, "transtune kernel: --record and --default exclude each other\n");
         return 2;
     }
+    return -1;
+}
+
+/* What `kernel` measures: up to two schedules of one workload. */
+typedef struct kernel_items {
+    tt_eval_item items[2];
+    int nitems, rec_item, def_item; /* an item's index, or -1 */
+    tt_state *rec_state, *def_state;
+} kernel_items;
+
+/* The --record line replayed on dag (with the host's vector width unless
+ * lax): its state becomes an item to measure, or row gets the status and
+ * the error of a record that does not parse or does not replay.  err is the
+ * command's (first error wins). */
+static void kernel_add_record(tt_dag *dag, const char *record, int lax, cli_row *row,
+                              kernel_items *it, tt_err *err)
+{
+    tt_record *rec = tt_xcalloc(1, sizeof *rec);
+    if (tt_record_parse(record, rec, err)) {
+        row->status = "invalid_record";
+        snprintf(row->error, sizeof row->error, "%s", err->msg);
+    } else {
+        snprintf(row->ansor_key, sizeof row->ansor_key, "%s", rec->workload_key);
+        it->rec_state = tt_state_new(dag);
+        it->rec_state->lax_extents = lax;
+        /* exact replays run with the host's vector width (widen.c) */
+        if (lax ? tt_state_apply_all(it->rec_state, rec->steps, rec->nsteps, err)
+                : tt_state_apply_widened(it->rec_state, rec->steps, rec->nsteps, tt_codegen_vector_lanes(),
+                                         tt_target_vector_lanes(rec->target), err) < 0) {
+            row->status = "instantiation_error";
+            snprintf(row->error, sizeof row->error, "%s", err->msg);
+        } else {
+            it->rec_item = it->nitems;
+            it->items[it->nitems++].state = it->rec_state;
+        }
+    }
+    free(rec);
+    row->have_record = 1;
+}
+
+/* dag's default schedule as an item to measure, or its error in row->def. */
+static void kernel_add_default(tt_dag *dag, cli_row *row, kernel_items *it)
+{
+    tt_step steps[TT_MAX_STEPS];
+    int n = 0;
+    tt_err e = {0};
+    row->have_default = 1;
+    it->def_state = tt_state_new(dag);
+    if (tt_default_schedule(dag, tt_host_vector_lanes(), steps, TT_MAX_STEPS, &n, &e) ||
+        tt_state_apply_all(it->def_state, steps, n, &e)) {
+        row->def.error = TT_ERR_INSTANTIATION;
+        snprintf(row->def.msg, sizeof row->def.msg, "default schedule: %s", e.msg);
+    } else {
+        it->def_item = it->nitems;
+        it->items[it->nitems++].state = it->def_state;
+    }
+}
+
+/* Build, run and check the items against dag's reference; their results
+ * into row.  -1 if the evaluation itself failed (err set). */
+static int kernel_measure(tt_dag *dag, const cli_opts *o, kernel_items *it, cli_row *row, tt_err *err)
+{
+    if (!it->nitems)
+        return 0;
+    tt_eval_task task = {.dag = dag, .nitems = it->nitems, .items = it->items};
+    tt_run_opts ro;
+    tt_build_opts bo;
+    cli_fill_run_opts(o, &ro, &bo);
+    if (tt_evaluate(&task, 1, &bo, &ro, NULL, NULL, err))
+        return -1;
+    if (task.ref_error) {
+        row->status = "unknown_error";
+        snprintf(row->error, sizeof row->error, "%s", task.ref_msg);
+    }
+    if (it->rec_item >= 0)
+        row->rec = it->items[it->rec_item].res;
+    if (it->def_item >= 0)
+        row->def = it->items[it->def_item].res;
+    return 0;
+}
+
+int cmd_kernel(int argc, char **argv)
+{
+    kernel_args a;
+    memset(&a, 0, sizeof a);
+    int rc = kernel_parse(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
     cli_row row;
     memset(&row, 0, sizeof row);
     row.status = "ok";
     tt_err err = {0};
-    tt_dag *dag = cli_shape_build(op, &k, row.workload, sizeof row.workload, &err);
+    tt_dag *dag = cli_shape_build(a.op, &a.k, row.workload, sizeof row.workload, &err);
     if (!dag) {
         fprintf(stderr, "transtune kernel: %s\n", err.msg);
         return 2;
@@ -347,82 +441,30 @@ int cmd_kernel(int argc, char **argv)
     snprintf(row.wkey, sizeof row.wkey, "%s", wk);
     free(wk);
     row.flops = dag->flops;
-    int lanes = tt_host_vector_lanes();
-    tt_state *rec_state = NULL, *def_state = NULL;
-    tt_eval_item items[2];
-    memset(items, 0, sizeof items);
-    int nitems = 0, rec_item = -1, def_item = -1;
-    int exit_code = 0;
-    if (record) {
-        tt_record *rec = tt_xcalloc(1, sizeof *rec);
-        if (tt_record_parse(record, rec, &err)) {
-            row.status = "invalid_record";
-            snprintf(row.error, sizeof row.error, "%s", err.msg);
-        } else {
-            snprintf(row.ansor_key, sizeof row.ansor_key, "%s", rec->workload_key);
-            rec_state = tt_state_new(dag);
-            rec_state->lax_extents = lax;
-            /* exact replays run with the host's vector width (widen.c) */
-            if (lax ? tt_state_apply_all(rec_state, rec->steps, rec->nsteps, &err)
-                    : tt_state_apply_widened(rec_state, rec->steps, rec->nsteps, tt_codegen_vector_lanes(),
-                                             tt_target_vector_lanes(rec->target), &err) < 0) {
-                row.status = "instantiation_error";
-                snprintf(row.error, sizeof row.error, "%s", err.msg);
-            } else {
-                rec_item = nitems;
-                items[nitems++].state = rec_state;
-            }
-        }
-        free(rec);
-        row.have_record = 1;
+    kernel_items it;
+    memset(&it, 0, sizeof it);
+    it.rec_item = it.def_item = -1;
+    if (a.record)
+        kernel_add_record(dag, a.record, a.lax, &row, &it, &err);
+    if (!a.o.no_default)
+        kernel_add_default(dag, &row, &it);
+    if (kernel_measure(dag, &a.o, &it, &row, &err)) {
+        fprintf(stderr, "transtune kernel: %s\n", err.msg);
+        return 2;
     }
-    if (!o.no_default) {
-        tt_step steps[TT_MAX_STEPS];
-        int n = 0;
-        tt_err e = {0};
-        row.have_default = 1;
-        def_state = tt_state_new(dag);
-        if (tt_default_schedule(dag, lanes, steps, TT_MAX_STEPS, &n, &e) ||
-            tt_state_apply_all(def_state, steps, n, &e)) {
-            row.def.error = TT_ERR_INSTANTIATION;
-            snprintf(row.def.msg, sizeof row.def.msg, "default schedule: %s", e.msg);
-        } else {
-            def_item = nitems;
-            items[nitems++].state = def_state;
-        }
-    }
-    if (nitems) {
-        tt_eval_task task = {.dag = dag, .nitems = nitems, .items = items};
-        tt_run_opts ro;
-        tt_build_opts bo;
-        cli_fill_run_opts(&o, &ro, &bo);
-        if (tt_evaluate(&task, 1, &bo, &ro, NULL, NULL, &err)) {
-            fprintf(stderr, "transtune kernel: %s\n", err.msg);
-            return 2;
-        }
-        if (task.ref_error) {
-            row.status = "unknown_error";
-            snprintf(row.error, sizeof row.error, "%s", task.ref_msg);
-        }
-        if (rec_item >= 0)
-            row.rec = items[rec_item].res;
-        if (def_item >= 0)
-            row.def = items[def_item].res;
-    }
-    if (!record) {
+    if (!a.record) {
         /* the default schedule is the measured one */
         row.have_record = 1;
         row.rec = row.def;
     }
     if (!strcmp(row.status, "ok") && row.rec.error)
         row.status = row.rec.error < TT_ERR_COUNT ? tt_errno_names[row.rec.error] : "unknown_error";
-    if (strcmp(row.status, "ok") || !row.rec.correct)
-        exit_code = 1;
-    if (!o.json)
+    int exit_code = strcmp(row.status, "ok") || !row.rec.correct ? 1 : 0;
+    if (!a.o.json)
         cli_print_header();
-    cli_print_row(&row, o.json);
-    tt_state_free(rec_state);
-    tt_state_free(def_state);
+    cli_print_row(&row, a.o.json);
+    tt_state_free(it.rec_state);
+    tt_state_free(it.def_state);
     tt_dag_free(dag);
     return exit_code;
 }

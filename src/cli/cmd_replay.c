@@ -117,52 +117,59 @@ static void on_progress(void *ctx, int task, int item)
     }
 }
 
-int cmd_replay(int argc, char **argv)
+/* Parse replay's command line: *path the LOG.  Returns -1 to go on, else
+ * the exit status: 0 after --help, 2 after a usage error (message printed). */
+static int replay_parse(int argc, char **argv, cli_opts *o, const char **path)
 {
-    cli_opts o = {0};
-    const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             replay_help();
             return 0;
         }
-        int c = cli_common_opt(argc, argv, &i, &o);
+        int c = cli_common_opt(argc, argv, &i, o);
         if (c < 0)
             return 2;
         if (c)
             continue;
-        if (argv[i][0] == '-' || path) {
+        if (argv[i][0] == '-' || *path) {
             fprintf(stderr, "transtune replay: unexpected argument '%s' (see --help)\n", argv[i]);
             return 2;
         }
-        path = argv[i];
+        *path = argv[i];
     }
-    if (!path) {
+    if (!*path) {
         fprintf(stderr, "transtune replay: missing LOG (see --help)\n");
         return 2;
     }
-    lines L = {0};
-    tt_err err = {0};
-    if (tt_log_foreach(path, collect, &L, &err)) {
-        fprintf(stderr, "transtune replay: %s\n", err.msg);
-        return 2;
-    }
-    if (L.n == 0) {
-        fprintf(stderr, "transtune replay: %s holds no records\n", path);
-        return 1;
-    }
+    return -1;
+}
+
+/* The log's records and what is measured of them: one work per record, one
+ * task per identified record (task_work[t] its work's index). */
+typedef struct replay_batch {
+    lines L;
+    work *W;
+    tt_eval_task *tasks;
+    int *task_work;
+    int ntasks, nruns; /* nruns: kernels to build and run over all tasks */
+} replay_batch;
+
+/* Parse, identify and replay every record of b->L; a task for each record
+ * identified (with its default schedule unless no_default).  A record that
+ * fails keeps its status and error in its row. */
+static void replay_prepare(replay_batch *b, int no_default)
+{
     int lanes = tt_host_vector_lanes();
-    work *W = tt_xcalloc((size_t)L.n, sizeof(work));
-    tt_eval_task *tasks = tt_xcalloc((size_t)L.n, sizeof(tt_eval_task));
-    int *task_work = tt_xcalloc((size_t)L.n, sizeof(int));
-    int ntasks = 0, nruns = 0;
-    for (int i = 0; i < L.n; i++) {
-        work *w = &W[i];
-        w->row.line = L.v[i].lineno;
+    b->W = tt_xcalloc((size_t)b->L.n, sizeof(work));
+    b->tasks = tt_xcalloc((size_t)b->L.n, sizeof(tt_eval_task));
+    b->task_work = tt_xcalloc((size_t)b->L.n, sizeof(int));
+    for (int i = 0; i < b->L.n; i++) {
+        work *w = &b->W[i];
+        w->row.line = b->L.v[i].lineno;
         w->row.status = "ok";
         w->rec = tt_xcalloc(1, sizeof(tt_record));
         tt_err e = {0};
-        if (tt_record_parse(L.v[i].text, w->rec, &e)) {
+        if (tt_record_parse(b->L.v[i].text, w->rec, &e)) {
             w->row.status = "invalid_record";
             snprintf(w->row.error, sizeof w->row.error, "%s", e.msg);
             snprintf(w->row.workload, sizeof w->row.workload, "?");
@@ -172,47 +179,43 @@ int cmd_replay(int argc, char **argv)
         identify(w, lanes);
         if (!w->dag)
             continue;
-        if (!o.no_default)
+        if (!no_default)
             add_default(w, lanes);
-        tasks[ntasks].dag = w->dag;
-        tasks[ntasks].items = w->items;
-        tasks[ntasks].nitems = w->nitems;
-        task_work[ntasks] = i;
-        ntasks++;
-        nruns += w->nitems;
+        b->tasks[b->ntasks].dag = w->dag;
+        b->tasks[b->ntasks].items = w->items;
+        b->tasks[b->ntasks].nitems = w->nitems;
+        b->task_work[b->ntasks] = i;
+        b->ntasks++;
+        b->nruns += w->nitems;
     }
-    tt_run_opts ro;
-    tt_build_opts bo;
-    cli_fill_run_opts(&o, &ro, &bo);
-    fprintf(stderr, "transtune: %d records, %d identified; building %d kernels and %d references\n", L.n,
-            ntasks, nruns, ntasks);
-    progress_ctx pc = {0, nruns};
-    if (ntasks && tt_evaluate(tasks, ntasks, &bo, &ro, on_progress, &pc, &err)) {
-        fprintf(stderr, "transtune replay: %s\n", err.msg);
-        return 2;
-    }
+}
+
+/* The measured results into their rows, every row printed, and (as a table)
+ * the summary line.  Returns how many records failed. */
+static int replay_report(replay_batch *b, int json)
+{
     int failures = 0;
-    for (int t = 0; t < ntasks; t++) {
-        work *w = &W[task_work[t]];
+    for (int t = 0; t < b->ntasks; t++) {
+        work *w = &b->W[b->task_work[t]];
         w->row.rec = w->items[0].res;
         if (w->def_state)
             w->row.def = w->items[1].res;
-        if (tasks[t].ref_error) {
+        if (b->tasks[t].ref_error) {
             w->row.status = "unknown_error";
-            snprintf(w->row.error, sizeof w->row.error, "%s", tasks[t].ref_msg);
+            snprintf(w->row.error, sizeof w->row.error, "%s", b->tasks[t].ref_msg);
         } else if (w->row.rec.error) {
             w->row.status = w->row.rec.error < TT_ERR_COUNT ? tt_errno_names[w->row.rec.error] : "unknown_error";
         }
     }
-    if (!o.json)
+    if (!json)
         cli_print_header();
     double geo_rec = 0, geo_def = 0;
     int ngeo = 0;
-    for (int i = 0; i < L.n; i++) {
-        work *w = &W[i];
+    for (int i = 0; i < b->L.n; i++) {
+        work *w = &b->W[i];
         if (strcmp(w->row.status, "ok") || !w->row.rec.correct)
             failures++;
-        cli_print_row(&w->row, o.json);
+        cli_print_row(&w->row, json);
         if (w->row.have_record && w->row.rec.correct && w->row.have_default && w->row.def.error == 0 &&
             w->row.def.correct) {
             geo_rec += __builtin_log(w->row.rec.mean);
@@ -220,24 +223,62 @@ int cmd_replay(int argc, char **argv)
             ngeo++;
         }
     }
-    if (!o.json) {
-        printf("\n%d records: %d ok and correct, %d failed", L.n, L.n - failures, failures);
+    if (!json) {
+        printf("\n%d records: %d ok and correct, %d failed", b->L.n, b->L.n - failures, failures);
         if (ngeo)
             printf("; geometric-mean speedup of the records over the default schedule: %.2fx (%d workloads)",
                    __builtin_exp((geo_def - geo_rec) / ngeo), ngeo);
         printf("\n");
     }
-    for (int i = 0; i < L.n; i++) {
-        free(L.v[i].text);
-        tt_state_free(W[i].rec_state);
-        tt_state_free(W[i].def_state);
-        if (W[i].dag)
-            tt_dag_free(W[i].dag);
-        free(W[i].rec);
+    return failures;
+}
+
+static void replay_free(replay_batch *b)
+{
+    for (int i = 0; i < b->L.n; i++) {
+        free(b->L.v[i].text);
+        tt_state_free(b->W[i].rec_state);
+        tt_state_free(b->W[i].def_state);
+        if (b->W[i].dag)
+            tt_dag_free(b->W[i].dag);
+        free(b->W[i].rec);
     }
-    free(L.v);
-    free(W);
-    free(tasks);
-    free(task_work);
+    free(b->L.v);
+    free(b->W);
+    free(b->tasks);
+    free(b->task_work);
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    cli_opts o = {0};
+    const char *path = NULL;
+    int rc = replay_parse(argc, argv, &o, &path);
+    if (rc >= 0)
+        return rc;
+    replay_batch b;
+    memset(&b, 0, sizeof b);
+    tt_err err = {0};
+    if (tt_log_foreach(path, collect, &b.L, &err)) {
+        fprintf(stderr, "transtune replay: %s\n", err.msg);
+        return 2;
+    }
+    if (b.L.n == 0) {
+        fprintf(stderr, "transtune replay: %s holds no records\n", path);
+        return 1;
+    }
+    replay_prepare(&b, o.no_default);
+    tt_run_opts ro;
+    tt_build_opts bo;
+    cli_fill_run_opts(&o, &ro, &bo);
+    fprintf(stderr, "transtune: %d records, %d identified; building %d kernels and %d references\n", b.L.n,
+            b.ntasks, b.nruns, b.ntasks);
+    progress_ctx pc = {0, b.nruns};
+    if (b.ntasks && tt_evaluate(b.tasks, b.ntasks, &bo, &ro, on_progress, &pc, &err)) {
+        fprintf(stderr, "transtune replay: %s\n", err.msg);
+        return 2;
+    }
+    int failures = replay_report(&b, o.json);
+    replay_free(&b);
     return failures ? 1 : 0;
 }

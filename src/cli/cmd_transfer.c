@@ -72,74 +72,81 @@ static void on_msg(void *ctx, const char *msg)
     fprintf(stderr, "transfer: %s\n", msg);
 }
 
-static void report(const char *name, const tt_transfer_result *r, int json)
+/* One kernel of the transfer as a JSON object (in kernel_details). */
+static json_t *report_json_kernel(const tt_transfer_kernel *k)
 {
-    if (json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "model", json_string(name));
-        json_object_set_new(o, "untuned_ms", json_real(r->untuned_s * 1e3));
-        json_object_set_new(o, "tuned_ms", json_real(r->tuned_s * 1e3));
-        json_object_set_new(o, "speedup", json_real(r->speedup));
-        json_object_set_new(o, "search_time_s", json_real(r->search_s));
-        json_object_set_new(o, "kernels", json_integer(r->nkernels));
-        json_object_set_new(o, "kernels_improved", json_integer(r->kernels_improved));
-        json_object_set_new(o, "kernels_chosen", json_integer(r->kernels_chosen));
-        json_object_set_new(o, "winograd", json_integer(r->winograd));
-        json_object_set_new(o, "winograd_untuned", json_integer(r->winograd_untuned));
-        json_object_set_new(o, "candidates", json_integer(r->candidates));
-        json_object_set_new(o, "candidates_valid", json_integer(r->valid));
-        json_object_set_new(o, "match", json_string(tt_transfer_match_names[r->match]));
-        json_object_set_new(o, "cache_state", json_string(r->cache_why));
-        json_object_set_new(o, "confirmed", json_integer(r->confirmed));
-        json_object_set_new(o, "confirm_rejected", json_integer(r->confirm_rejected));
-        json_object_set_new(o, "kernels_reset", json_integer(r->resets));
-        json_object_set_new(o, "max_rel_err", json_real(r->max_rel_err));
-        if (r->note[0])
-            json_object_set_new(o, "note", json_string(r->note));
-        json_t *src = json_array();
-        for (int i = 0; i < r->nsources; i++) {
-            json_t *s = json_object();
-            json_object_set_new(s, "model", json_string(r->sources[i]));
-            json_object_set_new(s, "flops_covered", json_real(r->coverage[i]));
-            json_array_append_new(src, s);
-        }
-        json_object_set_new(o, "sources", src);
-        json_t *ks = json_array();
-        for (int i = 0; i < r->nkernels; i++) {
-            const tt_transfer_kernel *k = &r->k[i];
-            json_t *x = json_object();
-            json_object_set_new(x, "name", json_string(k->name));
-            json_object_set_new(x, "class", json_string(k->class_key));
-            json_object_set_new(x, "weight", json_integer(k->weight));
-            if (k->alt_of >= 0) {
-                json_object_set_new(x, "alternative_of", json_integer(k->alt_of));
-                json_object_set_new(x, "winograd_tile", json_integer(k->wino_m));
-            }
-            json_object_set_new(x, "runs", json_boolean(k->runs));
-            json_object_set_new(x, "candidates", json_integer(k->candidates));
-            json_object_set_new(x, "related_candidates", json_integer(k->related));
-            json_object_set_new(x, "valid", json_integer(k->valid));
-            json_object_set_new(x, "ranked_out", json_integer(k->ranked_out));
-            json_object_set_new(x, "chosen_source", k->chosen ? json_string(k->source) : json_null());
-            json_object_set_new(x, "chosen_source_class",
-                                k->chosen ? json_string(k->source_class) : json_null());
-            json_object_set_new(x, "default_ms", k->default_s > 0 ? json_real(k->default_s * 1e3) : json_null());
-            json_object_set_new(x, "best_ms", k->best_s > 0 ? json_real(k->best_s * 1e3) : json_null());
-            json_object_set_new(x, "speedup", k->chosen && k->chosen_s > 0 && k->default_s > 0
-                                                  ? json_real(k->default_s / k->chosen_s)
-                                                  : json_real(1.0));
-            json_object_set_new(x, "reset", json_boolean(k->reset));
-            if (k->reason[0])
-                json_object_set_new(x, "first_failure", json_string(k->reason));
-            json_array_append_new(ks, x);
-        }
-        json_object_set_new(o, "kernel_details", ks);
-        char *s = json_dumps(o, JSON_COMPACT);
-        printf("%s\n", s);
-        free(s);
-        json_decref(o);
-        return;
+    json_t *x = json_object();
+    json_object_set_new(x, "name", json_string(k->name));
+    json_object_set_new(x, "class", json_string(k->class_key));
+    json_object_set_new(x, "weight", json_integer(k->weight));
+    if (k->alt_of >= 0) {
+        json_object_set_new(x, "alternative_of", json_integer(k->alt_of));
+        json_object_set_new(x, "winograd_tile", json_integer(k->wino_m));
     }
+    json_object_set_new(x, "runs", json_boolean(k->runs));
+    json_object_set_new(x, "candidates", json_integer(k->candidates));
+    json_object_set_new(x, "related_candidates", json_integer(k->related));
+    json_object_set_new(x, "valid", json_integer(k->valid));
+    json_object_set_new(x, "ranked_out", json_integer(k->ranked_out));
+    json_object_set_new(x, "chosen_source", k->chosen ? json_string(k->source) : json_null());
+    json_object_set_new(x, "chosen_source_class",
+                        k->chosen ? json_string(k->source_class) : json_null());
+    json_object_set_new(x, "default_ms", k->default_s > 0 ? json_real(k->default_s * 1e3) : json_null());
+    json_object_set_new(x, "best_ms", k->best_s > 0 ? json_real(k->best_s * 1e3) : json_null());
+    json_object_set_new(x, "speedup", k->chosen && k->chosen_s > 0 && k->default_s > 0
+                                          ? json_real(k->default_s / k->chosen_s)
+                                          : json_real(1.0));
+    json_object_set_new(x, "reset", json_boolean(k->reset));
+    if (k->reason[0])
+        json_object_set_new(x, "first_failure", json_string(k->reason));
+    return x;
+}
+
+/* The whole result as one JSON object on one line. */
+static void report_json(const char *name, const tt_transfer_result *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(name));
+    json_object_set_new(o, "untuned_ms", json_real(r->untuned_s * 1e3));
+    json_object_set_new(o, "tuned_ms", json_real(r->tuned_s * 1e3));
+    json_object_set_new(o, "speedup", json_real(r->speedup));
+    json_object_set_new(o, "search_time_s", json_real(r->search_s));
+    json_object_set_new(o, "kernels", json_integer(r->nkernels));
+    json_object_set_new(o, "kernels_improved", json_integer(r->kernels_improved));
+    json_object_set_new(o, "kernels_chosen", json_integer(r->kernels_chosen));
+    json_object_set_new(o, "winograd", json_integer(r->winograd));
+    json_object_set_new(o, "winograd_untuned", json_integer(r->winograd_untuned));
+    json_object_set_new(o, "candidates", json_integer(r->candidates));
+    json_object_set_new(o, "candidates_valid", json_integer(r->valid));
+    json_object_set_new(o, "match", json_string(tt_transfer_match_names[r->match]));
+    json_object_set_new(o, "cache_state", json_string(r->cache_why));
+    json_object_set_new(o, "confirmed", json_integer(r->confirmed));
+    json_object_set_new(o, "confirm_rejected", json_integer(r->confirm_rejected));
+    json_object_set_new(o, "kernels_reset", json_integer(r->resets));
+    json_object_set_new(o, "max_rel_err", json_real(r->max_rel_err));
+    if (r->note[0])
+        json_object_set_new(o, "note", json_string(r->note));
+    json_t *src = json_array();
+    for (int i = 0; i < r->nsources; i++) {
+        json_t *s = json_object();
+        json_object_set_new(s, "model", json_string(r->sources[i]));
+        json_object_set_new(s, "flops_covered", json_real(r->coverage[i]));
+        json_array_append_new(src, s);
+    }
+    json_object_set_new(o, "sources", src);
+    json_t *ks = json_array();
+    for (int i = 0; i < r->nkernels; i++)
+        json_array_append_new(ks, report_json_kernel(&r->k[i]));
+    json_object_set_new(o, "kernel_details", ks);
+    char *s = json_dumps(o, JSON_COMPACT);
+    printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+/* The sources and one table row per kernel that had candidates. */
+static void report_table(const tt_transfer_result *r)
+{
     printf("sources:");
     for (int i = 0; i < r->nsources; i++)
         printf(" %s (%.0f%% of the FLOPs)", r->sources[i], 100 * r->coverage[i]);
@@ -167,6 +174,12 @@ static void report(const char *name, const tt_transfer_result *r, int json)
                k->valid < k->candidates && k->reason[0] ? "  *" : "",
                k->runs ? "" : "  (other form runs)");
     }
+}
+
+/* The notes under the table (related classes, kernels without candidates,
+ * the first failure, Winograd, confirmation) and the summary line. */
+static void report_notes(const char *name, const tt_transfer_result *r)
+{
     int n_related = 0;
     for (int i = 0; i < r->nkernels; i++)
         n_related += r->k[i].chosen && r->k[i].source_class[0] &&
@@ -198,6 +211,18 @@ static void report(const char *name, const tt_transfer_result *r, int json)
            name, r->untuned_s * 1e3, r->tuned_s * 1e3, r->speedup, r->kernels_improved, r->nkernels,
            r->candidates, r->valid, r->resets ? ", some reset after the end-to-end check" : "",
            r->search_s);
+}
+
+/* The transfer's result on stdout: one JSON line, or the table, its notes
+ * and the summary line. */
+static void report(const char *name, const tt_transfer_result *r, int json)
+{
+    if (json) {
+        report_json(name, r);
+        return;
+    }
+    report_table(r);
+    report_notes(name, r);
 }
 
 /* The command line of `transfer`, as parsed. */
