@@ -245,12 +245,16 @@ static void test_tune_two_at_once(void)
         pid[i] = fork();
         CHECK(pid[i] >= 0);
         if (pid[i] == 0) {
-            int nul = open("/dev/null", O_RDWR);
+            /* stderr kept in DIR/errN, shown if the tuner fails */
+            char ep[320];
+            snprintf(ep, sizeof ep, "%s/err%d", dir, i);
+            int nul = open("/dev/null", O_RDWR), ef = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
             if (nul >= 0) {
                 dup2(nul, 0);
                 dup2(nul, 1);
-                dup2(nul, 2);
             }
+            if (ef >= 0)
+                dup2(ef, 2);
             execv(argv[0], argv);
             _exit(127);
         }
@@ -259,7 +263,19 @@ static void test_tune_two_at_once(void)
     for (int i = 0; i < 2; i++) {
         int st = 0;
         waitpid(pid[i], &st, 0);
-        ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        int good = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        if (!good) {
+            char ep[320], line[512];
+            snprintf(ep, sizeof ep, "%s/err%d", dir, i);
+            FILE *f = fopen(ep, "r");
+            fprintf(stderr, "    tuner %d: %s %d; its stderr:\n", i, WIFEXITED(st) ? "exit" : "signal",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+            while (f && fgets(line, sizeof line, f))
+                fprintf(stderr, "      %s", line);
+            if (f)
+                fclose(f);
+        }
+        ok &= good;
     }
     CHECK_MSG(ok, "a tuner failed");
     int64_t n = db_records(db);

@@ -300,10 +300,19 @@ int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err)
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_timeout(db->h, TT_DB_BUSY_MS);
 
+    /* the three read in one transaction, one snapshot: read one by one, a
+     * second process opening a fresh file while the first created it saw
+     * user_version 0 before the first's commit and its 5 tables after, and
+     * refused the file as "not a transtune database" (cli/tune_two_at_once
+     * on a loaded host) */
     int64_t version = 0, app = 0, ntables = 0;
-    if (db_int_query(db, "PRAGMA user_version", &version, err) ||
-        db_int_query(db, "PRAGMA application_id", &app, err) ||
-        db_int_query(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &ntables, err))
+    if (db_exec(db, "BEGIN", err))
+        goto fail;
+    int qrc = db_int_query(db, "PRAGMA user_version", &version, err) ||
+              db_int_query(db, "PRAGMA application_id", &app, err) ||
+              db_int_query(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &ntables, err);
+    sqlite3_exec(db->h, qrc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    if (qrc)
         goto fail;
     if (app != 0 && app != TT_DB_APPLICATION_ID) {
         tt_err_set(err, "database %s is not a transtune database (application id 0x%llx)", path,
