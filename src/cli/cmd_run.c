@@ -410,8 +410,9 @@ static int check_output(const run_args *A, const tt_model *m, tt_exec_opts eo, c
         if (fabs(ref[i]) > C->max_ref)
             C->max_ref = fabs(ref[i]);
     }
-    C->max_rel = C->max_ref > 0 ? C->max_abs / C->max_ref : C->max_abs;
-    C->passed = !C->nonfinite && C->max_rel <= TT_MODEL_TOLERANCE;
+    /* the verdict by the one rule transfer and the form choice use */
+    C->max_rel = rc == 0 ? tt_exec_output_error(out, ref, n) : INFINITY;
+    C->passed = C->max_rel <= TT_MODEL_TOLERANCE;
     tt_exec_free(r);
     free(ref);
     return rc;
