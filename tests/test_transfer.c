@@ -139,7 +139,7 @@ static void test_retarget(void)
                   "seed %d: %s", (int)seed, err.msg);
         CHECK_MSG(same_but_inlining(s->steps, s->nsteps, out, n), "seed %d: relu -> clip changed the "
                   "schedule", (int)seed);
-        tt_state *r = tt_transfer_replay(b, out, n, &err);
+        tt_state *r = tt_state_replay_rebased(b, out, n, &err);
         CHECK_MSG(r, "seed %d: relu -> clip does not replay: %s", (int)seed, err.msg);
         tt_state_free(r);
         /* relu -> add+relu (one more stage): the output's steps move from
@@ -154,7 +154,7 @@ static void test_retarget(void)
                 CHECK(out[i].src_step < i && out[out[i].src_step].tag == TT_STEP_SP);
         }
         CHECK_MSG(ci5 && ci7 && !on6, "seed %d: %d %d %d", (int)seed, ci5, ci7, on6);
-        r = tt_transfer_replay(c, out, n, &err);
+        r = tt_state_replay_rebased(c, out, n, &err);
         CHECK_MSG(r, "seed %d: relu -> add+relu does not replay: %s", (int)seed, err.msg);
         tt_state_free(r);
         /* and back: the original schedule again */
@@ -188,7 +188,7 @@ static void test_retarget(void)
     CHECK(tt_transfer_retarget(L[0], L[2], chw, 3, out, TT_MAX_STEPS, &n, &err) == 0);
     CHECK_MSG(n == 4 && out[2].tag == TT_STEP_CHW && out[2].stage == 8 && out[3].stage == 9,
               "n %d: %d/%d", n, out[2].stage, out[3].stage);
-    tt_state *r = tt_transfer_replay(c, out, n, &err);
+    tt_state *r = tt_state_replay_rebased(c, out, n, &err);
     CHECK_MSG(r, "%s", err.msg);
     tt_state_free(r);
     free(out);

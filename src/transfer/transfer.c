@@ -65,11 +65,6 @@ int tt_transfer_resets(int n, const int *chosen, const double *inplace_tuned_s,
     return nr;
 }
 
-tt_state *tt_transfer_replay(const tt_dag *d, const tt_step *steps, int n, tt_err *err)
-{
-    return tt_state_replay_rebased(d, steps, n, err);
-}
-
 const char *const tt_transfer_match_names[TT_MATCH_COUNT] = {"auto", "exact", "related"};
 _Static_assert(sizeof tt_transfer_match_names / sizeof tt_transfer_match_names[0] == TT_MATCH_COUNT,
                "tt_transfer_match_names");
@@ -132,12 +127,12 @@ static tt_state *replay_from(const tt_dag_layout *src, const tt_dag_layout *dst,
                              const tt_step *steps, int n, tt_err *err)
 {
     if (!src)
-        return tt_transfer_replay(d, steps, n, err);
+        return tt_state_replay_rebased(d, steps, n, err);
     tt_step *moved = tt_xmalloc(TT_MAX_STEPS * sizeof(tt_step));
     int nm = 0;
     tt_state *s = NULL;
     if (tt_transfer_retarget(src, dst, steps, n, moved, TT_MAX_STEPS, &nm, err) == 0)
-        s = tt_transfer_replay(d, moved, nm, err);
+        s = tt_state_replay_rebased(d, moved, nm, err);
     free(moved);
     return s;
 }

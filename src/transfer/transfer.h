@@ -186,12 +186,8 @@ int tt_transfer_choose(int n, const int *correct, const double *time_s, double d
 int tt_transfer_resets(int n, const int *chosen, const double *inplace_tuned_s,
                        const double *inplace_untuned_s, int *reset);
 
-/* Replay a step list tuned for another workload of the same structure on d:
- * split lengths are kept as factors and every SP step's recorded extent is
- * rewritten to d's, so the returned state's steps replay on d exactly (as
- * the executor and the database need).  NULL with err set if it does not
- * replay. */
-tt_state *tt_transfer_replay(const tt_dag *d, const tt_step *steps, int n, tt_err *err);
+/* Candidates replay with tt_state_replay_rebased (sched.h): split lengths
+ * kept as factors, every SP step's extent rewritten to the target's. */
 
 /* How far apart two kernels' shapes are, from their workload keys: the sum
  * over the first two tensors and the output (for a conv2d: data, weight,
@@ -210,7 +206,7 @@ double tt_transfer_shape_distance(const char *wkey_a, const char *wkey_b);
  * to *nout; returns 0, or -1 with err saying why the schedule does not move
  * (a step that schedules a source epilogue stage other than by inlining,
  * different anchors, ...).  The result still has to replay on the target
- * (tt_transfer_replay) and be measured and checked like any candidate. */
+ * (tt_state_replay_rebased) and be measured and checked like any candidate. */
 int tt_transfer_retarget(const tt_dag_layout *S, const tt_dag_layout *T, const tt_step *in, int n,
                          tt_step *out, int cap, int *nout, tt_err *err);
 
