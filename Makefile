@@ -4,6 +4,8 @@
 #                      replays every fuzz corpus through its target, build/fuzz-replay/)
 #   make test-sanitize the same under ASan + UBSan, built with clang into build-san/
 #   make fuzz          build the libFuzzer targets (clang)
+#   make demo          install missing packages, build, transfer-tune ResNet-50 from the
+#                      shipped schedules/ (DEMO_MODEL=M for another zoo model)
 # B is the build folder (build-san for the sanitizer build).  CFLAGS given on the
 # command line (make CFLAGS=-O0) replace -O2 -g only: the flags below are added.
 CC      ?= cc
@@ -100,12 +102,12 @@ test-sanitize: deps
 
 # Transfer-tune a zoo model from the schedules shipped under schedules/ (records
 # tuned for other zoo models on this CPU class): no tuning of its own.  The
-# database is build/demo.db; DEMO_MODEL picks the target.
+# database is $(B)/demo.db; DEMO_MODEL picks the target.
 DEMO_MODEL ?= resnet50
 demo: deps
 	$(MAKE) all
-	rm -f build/demo.db build/demo.db-wal build/demo.db-shm
-	TT_DB=build/demo.db build/transtune transfer $(DEMO_MODEL)
+	rm -f $(B)/demo.db $(B)/demo.db-wal $(B)/demo.db-shm
+	TT_DB=$(B)/demo.db $(B)/transtune transfer $(DEMO_MODEL)
 
 clean:
 	rm -rf build build-san

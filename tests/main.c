@@ -82,7 +82,8 @@ extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], t
     tests_measure[], tests_cli[], tests_cli_run[], tests_graph[], tests_zoo[], tests_npy[],
     tests_onnx[],
     tests_model[], tests_bert[], tests_tune[], tests_db[], tests_db_rows[], tests_search[], tests_cost[],
-    tests_policy[], tests_transfer[], tests_winograd[], tests_fuzz[], tests_layers[];
+    tests_policy[], tests_transfer[], tests_winograd[], tests_fuzz[], tests_layers[],
+    tests_docs[];
 
 static const struct {
     const char *module;
@@ -103,6 +104,7 @@ static const struct {
     {"winograd", tests_winograd},
     {"fuzz", tests_fuzz},
     {"layers", tests_layers},
+    {"docs", tests_docs},
 };
 
 int main(int argc, char **argv)

@@ -94,9 +94,13 @@ int cmd_kernels(int argc, char **argv)
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: transtune kernels MODEL [--json]\n\n"
                    "MODEL is a zoo name (transtune models) or an .onnx file.  Runs the graph passes\n"
-                   "and fusion and prints one row per unique kernel: index, class key, workload key,\n"
-                   "weight (calls per inference), FLOPs per call, and the shapes of its inputs and\n"
-                   "output (the output last).\n");
+                   "and fusion and prints one row per unique kernel: index, class key, weight\n"
+                   "(calls per inference), MFLOP per call and workload key.  --json prints one\n"
+                   "object (model, flops, calls, kernels) whose kernels also carry the shapes of\n"
+                   "their inputs and output (the output last).  A 3x3 stride-1 conv also has two\n"
+                   "Winograd forms, F(4x4,3x3) and F(2x2,3x3), listed after the direct kernels as\n"
+                   "\"CLASS F(m,3) (or K)\", K the direct kernel (JSON: alternative_of,\n"
+                   "winograd_tile); `transtune run` runs each such conv in one of its three forms.\n");
             return 0;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "transtune kernels: unknown option '%s'\n", argv[i]);
