@@ -76,8 +76,9 @@ int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
  * in the runner, ResNet-18's 7x7x512 F(4,3) kernels ran in 0.63 ms, their
  * packed weights, 38 MB, partly kept in the L3 between calls; in the model,
  * 0.93 ms at 1 and at 2 threads, where the direct conv takes 0.5 at 2.)
- * Only builds whose model output agrees with the first one's (direct, the
- * given steps; tt_exec_output_error) count.  The second schedule source is
+ * Only builds whose model output agrees with the reference's count
+ * (tt_exec_output_error): the direct form on default schedules when keep is
+ * set, else on the given steps.  The second schedule source is
  * for records tuned elsewhere: ResNet-18's schedules shipped from an AVX2
  * host ran 0.92x of the defaults on an AVX-512 one. */
 typedef struct tt_exec_choice {
