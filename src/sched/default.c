@@ -281,6 +281,90 @@ static void choose_register_tile(int64_t ec, int64_t ew, int lanes, int64_t *c3_
 
 /* alone: a stage inside a larger DAG (Winograd's batched GEMM): nothing
  * inlined or fused into it, its result cache-written */
+/* The inner block r1v[j] of each reduce axis of anchor A (ec: its output
+ * channels); 1 when the whole reduction runs inside each register tile. */
+static int reduce_blocks(const tt_op *A, int64_t ec, int64_t *r1v)
+{
+    /* inner reduction block: up to 64 input channels; when the channels are
+     * few (a network's first layer), the kernel window joins them inside so
+     * that each accumulator still sums a long run in registers */
+    int nred = A->nreduce;
+    int64_t inner = 1;
+    int all_inside = 1;
+    /* ... except a 1x1 conv's channels, all inside: each register
+     * tile then sums its whole reduction in registers and its epilogue is
+     * computed right after (the x.2 level below), where a 64-channel block
+     * stored and reloaded the accumulators once per block (1x1 convs of 64 to
+     * 2048 channels at 1 thread: 3-8% faster; 56x56x64 -> 256 0.42 -> 0.39 ms,
+     * 97% of the FMA peak).  3x3 convs keep their blocks: the whole reduction
+     * inside made 7x7x512 2x slower (its 590 KB of weights per register
+     * tile) and 28x28x128 no faster.  Weights of 512 KB or more keep the
+     * blocks too: codegen prefetches them along the block loop
+     * (PREFETCH_MIN_BYTES in codegen/vector.c), for a model, where they come
+     * from memory on every call; alone (warm), 1024 and 2048 channels also
+     * ran 3-5% faster whole. */
+    int64_t rtotal = 1;
+    for (int j = 0; j < nred; j++)
+        rtotal *= A->raxis[j].extent;
+    int whole = rtotal == A->raxis[nred - 1].extent && rtotal * ec * 4 < 512 * 1024 &&
+                tag_has_word(A->tag, "conv2d_nhwc");
+    for (int j = nred - 1; j >= 0 && whole; j--)
+        r1v[j] = A->raxis[j].extent, inner *= r1v[j];
+    for (int j = nred - 1; j >= 0 && !whole; j--) {
+        int64_t re = A->raxis[j].extent;
+        if (j == nred - 1)
+            r1v[j] = largest_divisor_le(re, 64);
+        else
+            r1v[j] = all_inside && inner * re <= 256 ? re : 1;
+        all_inside = all_inside && r1v[j] == re;
+        inner *= r1v[j];
+    }
+    return nred > 0 && inner > 1 && (whole || all_inside);
+}
+
+/* The consumer cons_uid of the tiled anchor follows its splits: with nlev 3,
+ * two levels [x.0, x.1 (l1), x.2 (l2*l3)], the anchor computed at the x.1
+ * loops; with nlev 4 (the whole reduction inside each register tile,
+ * reduce_blocks), three [x.0, x.1, x.2 (l2), x.3 (l3)], the anchor computed
+ * at the x.2 loops, one register tile: its epilogue then reads the
+ * accumulators back at once, from registers, instead of a pass over a whole
+ * block after it.  chan_outer: channel tiles outermost, as the anchor's. */
+static void follow_anchor(gen *g, int anchor, int cons_uid, int ndim, int nlev, int chan_outer)
+{
+    int first_split = -1;
+    for (int k = 0; k < g->n; k++)
+        if (g->steps[k].tag == TT_STEP_SP && g->steps[k].stage == sid(g, anchor)) {
+            first_split = k;
+            break;
+        }
+    for (int i = 0; i < ndim; i++) {
+        tt_step x;
+        memset(&x, 0, sizeof x);
+        x.tag = TT_STEP_FSP;
+        x.stage = sid(g, cons_uid);
+        x.iter = nlev * i;
+        x.src_step = first_split + i;
+        x.n_split = nlev - 1;
+        emit(g, &x);
+    }
+    int corder[TT_MAX_ITERS], nc = 0;
+    if (chan_outer) /* channel tiles outermost, as above */
+        corder[nc++] = nlev * (ndim - 1);
+    for (int i = 0; i < ndim - (chan_outer ? 1 : 0); i++)
+        corder[nc++] = nlev * i;
+    for (int lvl = 1; lvl < nlev; lvl++)
+        for (int i = 0; i < ndim; i++)
+            corder[nc++] = nlev * i + lvl;
+    st_ids(g, TT_STEP_RE, cons_uid, corder, nc);
+    tt_step ca;
+    memset(&ca, 0, sizeof ca);
+    ca.tag = TT_STEP_CA;
+    ca.stage = sid(g, anchor);
+    ca.target_stage = sid(g, cons_uid);
+    ca.target_iter = (nlev - 1) * ndim - 1;
+    emit(g, &ca);
+}
+
 static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
 {
     const tt_dag *d = g->s->dag;
@@ -367,40 +451,8 @@ static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
         st_split(g, anchor, 4 * i, L[i], 3);
     /* reduce splits: [r1]; the innermost reduce axis (channels, k) goes inside */
     int base = 4 * ndim;
-    /* inner reduction block: up to 64 input channels; when the channels are
-     * few (a network's first layer), the kernel window joins them inside so
-     * that each accumulator still sums a long run in registers */
     int64_t r1v[TT_MAX_RAXES];
-    int64_t inner = 1;
-    int all_inside = 1;
-    /* ... except a 1x1 conv's channels, all inside: each register
-     * tile then sums its whole reduction in registers and its epilogue is
-     * computed right after (the x.2 level below), where a 64-channel block
-     * stored and reloaded the accumulators once per block (1x1 convs of 64 to
-     * 2048 channels at 1 thread: 3-8% faster; 56x56x64 -> 256 0.42 -> 0.39 ms,
-     * 97% of the FMA peak).  3x3 convs keep their blocks: the whole reduction
-     * inside made 7x7x512 2x slower (its 590 KB of weights per register
-     * tile) and 28x28x128 no faster.  Weights of 512 KB or more keep the
-     * blocks too: codegen prefetches them along the block loop
-     * (PREFETCH_MIN_BYTES in codegen/vector.c), for a model, where they come
-     * from memory on every call; alone (warm), 1024 and 2048 channels also
-     * ran 3-5% faster whole. */
-    int64_t rtotal = 1;
-    for (int j = 0; j < nred; j++)
-        rtotal *= A->raxis[j].extent;
-    int whole = rtotal == A->raxis[nred - 1].extent && rtotal * ec * 4 < 512 * 1024 &&
-                tag_has_word(A->tag, "conv2d_nhwc");
-    for (int j = nred - 1; j >= 0 && whole; j--)
-        r1v[j] = A->raxis[j].extent, inner *= r1v[j];
-    for (int j = nred - 1; j >= 0 && !whole; j--) {
-        int64_t re = A->raxis[j].extent;
-        if (j == nred - 1)
-            r1v[j] = largest_divisor_le(re, 64);
-        else
-            r1v[j] = all_inside && inner * re <= 256 ? re : 1;
-        all_inside = all_inside && r1v[j] == re;
-        inner *= r1v[j];
-    }
+    int inside = reduce_blocks(A, ec, r1v);
     for (int j = 0; j < nred; j++)
         st_split(g, anchor, base + 2 * j, &r1v[j], 1);
     /* SSRSRS: S0 S1 R0 S2 R1 S3 */
@@ -435,49 +487,7 @@ static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
     st_ids(g, TT_STEP_RE, anchor, order, no);
     if (g->failed)
         return;
-    /* the consumer follows two levels: [x.0, x.1 (l1), x.2 (l2*l3)], and the
-     * anchor is computed at its x.1 loops; or, when the whole reduction runs
-     * inside each register tile (r1 covers every reduce axis: 1x1 convs of up
-     * to 64 input channels), three levels [x.0, x.1, x.2 (l2), x.3 (l3)] with
-     * the anchor computed at the x.2 loops, one register tile: its epilogue
-     * then reads the accumulators back at once, from L1 or registers, instead
-     * of a pass over a whole block after it */
-    int reg_level = inner == 1 ? 0 : 1;
-    for (int j = 0; j < nred; j++)
-        reg_level = reg_level && r1v[j] == A->raxis[j].extent;
-    int nlev = reg_level ? 4 : 3;
-    int first_split = -1;
-    for (int k = 0; k < g->n; k++)
-        if (g->steps[k].tag == TT_STEP_SP && g->steps[k].stage == sid(g, anchor)) {
-            first_split = k;
-            break;
-        }
-    for (int i = 0; i < ndim; i++) {
-        tt_step x;
-        memset(&x, 0, sizeof x);
-        x.tag = TT_STEP_FSP;
-        x.stage = sid(g, cons_uid);
-        x.iter = nlev * i;
-        x.src_step = first_split + i;
-        x.n_split = nlev - 1;
-        emit(g, &x);
-    }
-    int corder[TT_MAX_ITERS], nc = 0;
-    if (chan_outer) /* channel tiles outermost, as above */
-        corder[nc++] = nlev * (ndim - 1);
-    for (int i = 0; i < ndim - (chan_outer ? 1 : 0); i++)
-        corder[nc++] = nlev * i;
-    for (int lvl = 1; lvl < nlev; lvl++)
-        for (int i = 0; i < ndim; i++)
-            corder[nc++] = nlev * i + lvl;
-    st_ids(g, TT_STEP_RE, cons_uid, corder, nc);
-    tt_step ca;
-    memset(&ca, 0, sizeof ca);
-    ca.tag = TT_STEP_CA;
-    ca.stage = sid(g, anchor);
-    ca.target_stage = sid(g, cons_uid);
-    ca.target_iter = (nlev - 1) * ndim - 1;
-    emit(g, &ca);
+    follow_anchor(g, anchor, cons_uid, ndim, inside ? 4 : 3, chan_outer);
     /* parallel over the fused outer tiles */
     int fu[TT_MAX_DIMS];
     for (int i = 0; i < ndim; i++)
