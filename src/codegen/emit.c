@@ -1133,13 +1133,7 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
 
 int tt_codegen_vector_lanes(void)
 {
-    const char *v = getenv("TT_VECTOR_LANES");
-    if (v) {
-        int n = atoi(v);
-        if (n == 4 || n == 8 || n == 16 || n == 32 || n == 64)
-            return n;
-    }
-    return tt_host_vector_lanes();
+    return tt_host_vector_lanes(); /* $TT_VECTOR_LANES or the host's */
 }
 
 int tt_codegen_candidate(const tt_state *s, const char *fn, tt_str *out, tt_err *err)

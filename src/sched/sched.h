@@ -204,7 +204,8 @@ int tt_stage_iter_of_node(const tt_stage *st, int node);
 int tt_default_schedule(const tt_dag *d, int vector_lanes, tt_step *steps, int max, int *nsteps,
                         tt_err *err);
 
-/* fp32 lanes of this machine's widest vectors (16 with AVX-512F, else 8). */
+/* fp32 lanes of this machine's widest vectors (16 with AVX-512F, else 8), or
+ * $TT_VECTOR_LANES when set (4..64, a power of two). */
 int tt_host_vector_lanes(void);
 
 /* Human-readable loop nest (like Ansor's State::ToStr), for debugging and
