@@ -887,6 +887,37 @@ static void test_rolled_sets(void)
     free(rec);
 }
 
+/* AVX2's register budget (tile.c split_for_registers): TVM's AVX2 record for
+ * 7x7x512 -> 2048 grows a tile of 7 rows x 2 vectors, 14 accumulators, past
+ * the 12 that 16 vector registers hold; at 8 lanes the channel loop moves out
+ * and the tile keeps 7 (acc[7]), each output's sum in its order.  Checked on
+ * the record's shape and on a smaller one (its tile sizes transferred), and at
+ * 16 lanes, where the 14 fit and stay (acc[14]). */
+static void test_register_split(void)
+{
+    tt_record *rec = tt_xcalloc(1, sizeof *rec);
+    int found = 0;
+    for (int i = 0; i < 64 && !found && load_record("resnet-50-NHWC-B1-llvm.json", i, rec); i++)
+        found = strstr(rec->workload_key, "875556d12d0be2269206a7775d5296a6") != NULL;
+    CHECK(found);
+    if (!found) {
+        free(rec);
+        return;
+    }
+    tt_epilogue e = {.n = 4, .ops = {TT_EPI_RESIDUAL_ADD, TT_EPI_BIAS_MUL, TT_EPI_BIAS_ADD, TT_EPI_RELU}};
+    tcase cs[3];
+    fixed_case(&cs[0], "7x7x512 -> 2048 record, 8 lanes", conv_plain(7, 7, 512, 2048, 1, 0, &e),
+               "conv2d 1x1 7x7x512 -> 2048 + residual * scale + bias + relu", rec, 0);
+    fixed_case(&cs[1], "7x7x512 -> 2048 record on 7x7x40 -> 160, 8 lanes", conv_plain(7, 7, 40, 160, 1, 0, &e),
+               "conv2d 1x1 7x7x40 -> 160 + residual * scale + bias + relu", rec, 1);
+    fixed_case(&cs[2], "7x7x512 -> 2048 record on 7x7x40 -> 160, 16 lanes", conv_plain(7, 7, 40, 160, 1, 0, &e),
+               "conv2d 1x1 7x7x40 -> 160 + residual * scale + bias + relu", rec, 1);
+    int lanes[3] = {8, 8, 16};
+    const char *forms[3][2] = {{"acc[7] = {0}", NULL}, {"acc[7] = {0}", NULL}, {"acc[14] = {0}", NULL}};
+    check_forced_lanes(cs, 3, lanes, forms);
+    free(rec);
+}
+
 /* Max pooling with its window fused, split and rfactored, and the pad stage
  * computed at the rfactor stage (what the search's rfactor sketch makes of a
  * pool, as TVM's does): the pad region per attach point is the window's few
@@ -1164,6 +1195,7 @@ const tt_test tests_codegen[] = {
     {"widen_vectors", test_widen_vectors},
     {"weight_prefetch", test_weight_prefetch},
     {"rolled_sets", test_rolled_sets},
+    {"register_split", test_register_split},
     {"rfactor_pool_regions", test_rfactor_pool_regions},
     {"resnet_conv_record", test_resnet_conv_record},
     {"checker_catches_wrong", test_checker_catches_wrong},

@@ -68,7 +68,7 @@ static int64_t split_sets(const emitter *E, int si, const nest *U, int li, int64
         int64_t R = (8 + nacc - 1) / nacc;
         if (R > I->ext[node])
             R = I->ext[node];
-        while (R * nacc > 24)
+        while (R * nacc > (E->vlanes >= 16 ? 24 : 12)) /* AVX2: 16 registers */
             R--;
         *rnode = node;
         *rolled = !U->unroll[j];
@@ -310,6 +310,64 @@ static int64_t I_ext(const emitter *E, int si, int pos)
     return E->L->info[si].ext[E->L->s->stages[si].iters[pos].node];
 }
 
+/* AVX2's 16 vector registers hold 12 accumulators beside a weight vector and
+ * a broadcast; a grown tile of 13 to 16 (TVM's AVX2 record for 7x7x512 ->
+ * 2048: 7 rows x 2 vectors) had the compiler spill and reload accumulators
+ * around every FMA (1.7x oneDNN's time).  Then the largest set of the spatial
+ * loops between the reductions whose tile fits in `budget` joins the tile
+ * (unrolled) and the others move out to the common part, each running the
+ * whole reduction: each output's sum keeps its order.  Only for reductions of
+ * at most 2048 (their operands stay in L1/L2 when read again).  0 when no set
+ * fits. */
+static int split_for_registers(emitter *E, int si, nest *nests, int *forced, int first_red, int r_start,
+                               int64_t tile, int64_t budget)
+{
+    const tt_stage *st = &E->L->s->stages[si];
+    const stage_info *I = &E->L->info[si];
+    nest *U = &nests[PH_UPDATE];
+    int cand[TT_MAX_ITERS], nc = 0;
+    for (int j = first_red + 1; j < r_start; j++)
+        if (st->nodes[st->iters[U->pos[j]].node].kind == TT_ITER_SPATIAL && I->ext[st->iters[U->pos[j]].node] > 1)
+            cand[nc++] = j;
+    if (nc == 0 || nc > 8)
+        return 0;
+    int best_mask = -1;
+    int64_t best = 0;
+    for (int m = 1; m < (1 << nc); m++) {
+        int64_t g = 1;
+        for (int k = 0; k < nc; k++)
+            if (m >> k & 1)
+                g *= I->ext[st->iters[U->pos[cand[k]]].node];
+        if (g * tile <= budget && g > best)
+            best = g, best_mask = m;
+    }
+    if (best_mask < 0 || best * tile < 4)
+        return 0;
+    nest *C = &nests[PH_COMMON], *N = &nests[PH_INIT];
+    nest keep = *U;
+    keep.n = 0;
+    for (int j = 0; j < U->n; j++) {
+        int k = 0;
+        while (k < nc && cand[k] != j)
+            k++;
+        if (k < nc && !(best_mask >> k & 1)) {
+            C->pos[C->n++] = U->pos[j];
+            for (int q = 0; q < N->n; q++)
+                if (N->pos[q] == U->pos[j]) {
+                    memmove(&N->pos[q], &N->pos[q + 1], (size_t)(N->n - q - 1) * sizeof N->pos[0]);
+                    N->n--;
+                    break;
+                }
+            continue;
+        }
+        if ((k < nc) || (j >= r_start && st->nodes[st->iters[U->pos[j]].node].kind != TT_ITER_SPATIAL))
+            forced[U->pos[j]] = 1;
+        keep.pos[keep.n++] = U->pos[j];
+    }
+    *U = keep;
+    return 1;
+}
+
 void unroll_into_tile(emitter *E, int si, nest *nests, int *forced)
 {
     const tt_stage *st = &E->L->s->stages[si];
@@ -347,6 +405,9 @@ void unroll_into_tile(emitter *E, int si, nest *nests, int *forced)
         if (has_attached(E->L, st->op.uid, HS_NODE(j)) ||
             (j < r_start && st->iters[U->pos[j]].ann != TT_ANN_NONE))
             return;
+    if (grow * tile > 12 && grow * tile <= 16 && E->vlanes < 16 && total <= 2048 &&
+        split_for_registers(E, si, nests, forced, first_red, r_start, tile, 12))
+        return;
     if (grow * tile <= 16) {
         /* unrolled, they join the tile: it then starts at the outer reduction */
         for (int j = first_red + 1; j < U->n; j++)
