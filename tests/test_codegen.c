@@ -515,9 +515,10 @@ static void test_widen_vectors(void)
     CHECK(tt_steps_widen_vectors(d, w, rec->nsteps, 16, 0) == 1);
     CHECK(sp >= 0 && w[sp].len[0] == 16 && w[sp].len[1] == 1 && w[sp].len[2] == 16);
     /* whole vectors of a narrower record keep their count (widen.c): the
-     * 1x1/2 -> 1024 record's ff [2, 2, 16], tuned for 8 lanes, becomes
-     * [2, 2, 32] at 16 (the factor from the outermost part), and stays as it
-     * is when its width is unknown or the host's */
+     * 1x1/2 -> 1024 record's ff [2, 2, 16], tuned for 8 lanes, spans a whole
+     * 16-lane vector already; at 16 lanes it keeps its length and the tile
+     * takes twice the pixels (xx [14, 1, 1] -> [7, 2, 1]); nothing changes
+     * when its width is unknown or the host's */
     tt_record *r2 = tt_xcalloc(1, sizeof *r2);
     int found2 = 0;
     for (int i = 0; i < 64 && !found2 && load_record("resnet-50-NHWC-B1-llvm.json", i, r2); i++)
@@ -537,12 +538,24 @@ static void test_widen_vectors(void)
         CHECK(tt_steps_widen_vectors(d2, w2, r2->nsteps, 16, 0) == 0);
         CHECK(tt_steps_widen_vectors(d2, w2, r2->nsteps, 16, 16) == 0);
         CHECK(tt_steps_widen_vectors(d2, w2, r2->nsteps, 16, 8) == 1);
-        CHECK(sp2 >= 0 && w2[sp2].len[0] == 2 && w2[sp2].len[1] == 2 && w2[sp2].len[2] == 32);
-        tt_state *s2 = tt_state_new(d2);
-        CHECK(tt_state_apply_all(s2, w2, r2->nsteps, &err) == 0);
-        tt_state_free(s2);
+        CHECK(sp2 >= 0 && w2[sp2].len[0] == 2 && w2[sp2].len[1] == 2 && w2[sp2].len[2] == 16);
+        int xs = -1; /* the pixel split: ["SP", 3, 8, 14, [14, 1, 1], 1] */
+        for (int i = 0; i < r2->nsteps; i++)
+            if (r2->steps[i].tag == TT_STEP_SP && r2->steps[i].iter == 8)
+                xs = i;
+        CHECK(xs >= 0 && r2->steps[xs].len[0] == 14 && r2->steps[xs].len[1] == 1 && w2[xs].len[0] == 7 &&
+              w2[xs].len[1] == 2 && w2[xs].len[2] == 1);
+        tcase c2;
+        memset(&c2, 0, sizeof c2);
+        snprintf(c2.name, sizeof c2.name, "resnet-50 28x28x512 1x1/2 -> 1024 record, pixels widened");
+        snprintf(c2.desc, sizeof c2.desc, "conv2d 1x1/2 28x28x512 -> 1024");
+        c2.dag = d2;
+        c2.state = tt_state_new(d2);
+        CHECK(tt_state_apply_all(c2.state, w2, r2->nsteps, &err) == 0);
+        int n2 = 0;
+        CHECK(run_cases(&c2, 1, &n2) == 0 && n2 == 1);
+        case_free(&c2);
         free(w2);
-        tt_dag_free(d2);
     }
     free(r2);
     tcase c;

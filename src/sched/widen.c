@@ -22,7 +22,13 @@
  *     -> ff.3 32 at 16 lanes (2 zmm each, 8 accumulators), not 4 x 1 zmm
  *
  * With half the accumulators, TVM's 56x56x256 1x1/2 record ran at 57% of the
- * peak and 1.57x oneDNN's time; with its register count kept, 1.23x.  The loop
+ * peak and 1.57x oneDNN's time; with its register count kept, 1.23x.  A
+ * vector loop that already spans whole host vectors (16 channels of an AVX2
+ * record: 1 zmm) keeps its length, and the tile takes the factor in pixels
+ * instead (widen_pixels), so that it does not read twice the weights per FMA:
+ *
+ *   AVX2 record, 2 rows x ff.3 16 (8 ymm accumulators), xx [14, 1, 1]
+ *     -> 4 rows (xx [7, 2, 1]) x ff.3 16 at 16 lanes (8 zmm)  The loop
  * nest keeps its order, its tiling levels, every other split, compute_at and
  * annotation; follow splits (FSP, FFSP) follow by construction.  A rewrite
  * that no longer replays is dropped.  The record itself (its steps in a log
@@ -117,6 +123,77 @@ static int widen_split(tt_step *x, int lanes, int from_lanes)
     return 0;
 }
 
+/* Pixel widening: a vector loop of a narrower record that already spans
+ * whole host vectors (16 channels: 2 ymm, 1 zmm) keeps its length, and the
+ * register tile takes m = lanes / from_lanes times the pixels instead, from
+ * the pixel split x (its register-level length, len[nlen-2], grows by m,
+ * taken from an outer length or the implicit outermost part).  The tile keeps
+ * its count of vector registers, as with wider vectors, but each weight
+ * vector then serves m times the pixels, where wider vectors would have
+ * doubled the weights a tile reads per FMA: TVM's AVX2 record for 28x28x512
+ * -> 1024 1x1/2 (2 pixels x 64 channels widened, 128 KB of weights read from
+ * L2 for every 2 pixels) ran at 1.26 ms, 1.5x oneDNN's time; with 4 pixels x
+ * 32 channels, 0.90 ms.  0 when x has no such room. */
+static int widen_pixels(tt_step *x, int m)
+{
+    if (x->nlen < 2)
+        return 0;
+    int64_t prod = 1;
+    for (int j = 0; j < x->nlen; j++)
+        prod *= x->len[j];
+    int64_t outer = x->extent > 0 && x->extent % prod == 0 ? x->extent / prod : -1;
+    int r = x->nlen - 2;
+    if (x->len[r] <= 0)
+        return 0;
+    for (int j = 0; j < r; j++)
+        if (x->len[j] > 0 && x->len[j] % m == 0) {
+            x->len[j] /= m;
+            x->len[r] *= m;
+            return 1;
+        }
+    if (outer > 0 && outer % m == 0) {
+        x->len[r] *= m;
+        return 1;
+    }
+    return 0;
+}
+
+/* Try pixel widening for the vectorized split at cands[c]: the SP steps of
+ * the same stage before it (the pixel axes, nearest first).  The step index
+ * changed, or -1. */
+static int try_widen_pixels(const tt_dag *d, const tt_state *s, tt_step *steps, int n, const widen_cand *cands,
+                            int c, int lanes, int from_lanes)
+{
+    const tt_step *v = &steps[cands[c].step];
+    int64_t last = v->len[v->nlen - 1];
+    if (from_lanes <= 0 || from_lanes >= lanes || lanes % from_lanes || last < lanes || last % lanes)
+        return -1;
+    int m = lanes / from_lanes;
+    /* not where each pixel sums only a few channels (ResNet's stem: 3 input
+     * channels under a 7x7 window): its inputs, not its weights, are what a
+     * tile waits for, and with twice the pixels it ran 1.16 -> 1.39x oneDNN's
+     * time.  Elsewhere pixels won or tied on TVM's ResNet-50 log (28x28x128
+     * -> 512 1x1: 1.45 -> 1.11-1.15; 28x28x512 -> 1024 1x1/2: 1.58 -> 1.03) */
+    int si = tt_state_stage_of_uid(s, cands[c].uid);
+    const tt_op *op = si >= 0 ? &s->stages[si].op : NULL;
+    if (!op || op->nreduce == 0 || op->raxis[op->nreduce - 1].extent < 8)
+        return -1;
+    for (int k = c - 1; k >= 0; k--) {
+        if (cands[k].uid != cands[c].uid)
+            continue;
+        tt_step keep = steps[cands[k].step];
+        if (!widen_pixels(&steps[cands[k].step], m))
+            continue;
+        tt_state *t = replay(d, steps, n, NULL, NULL);
+        int ok = t && vectorized(t, cands[c].uid, cands[c].node);
+        tt_state_free(t);
+        if (ok)
+            return cands[k].step;
+        steps[cands[k].step] = keep;
+    }
+    return -1;
+}
+
 int tt_target_vector_lanes(const char *target)
 {
     static const struct { const char *word; int lanes; } T[] = {
@@ -149,6 +226,15 @@ int tt_steps_widen_vectors(const tt_dag *d, tt_step *steps, int n, int lanes, in
     for (int c = 0; c < ncand; c++) {
         if (!vectorized(s, cands[c].uid, cands[c].node))
             continue;
+        if (try_widen_pixels(d, s, steps, n, cands, c, lanes, from_lanes) >= 0) {
+            tt_state *t = replay(d, steps, n, NULL, NULL);
+            if (t) {
+                tt_state_free(s);
+                s = t;
+                widened++;
+                continue;
+            }
+        }
         tt_step keep = steps[cands[c].step];
         if (!widen_split(&steps[cands[c].step], lanes, from_lanes))
             continue;
