@@ -928,6 +928,22 @@ static void test_register_split(void)
     int lanes[3] = {8, 8, 16};
     const char *forms[3][2] = {{"acc[7] = {0}", NULL}, {"acc[7] = {0}", NULL}, {"acc[14] = {0}", NULL}};
     check_forced_lanes(cs, 3, lanes, forms);
+    /* the 14 of TVM's 14x14x1024 -> 2048 1x1/2 record are 7 rows x the two
+     * 8-lane chunks of one 16-channel vector: no loop to move out; the tile
+     * runs over its chunks in two parts of 7 (tt_cp, tile.c) */
+    int found2 = 0;
+    for (int i = 0; i < 64 && !found2 && load_record("resnet-50-NHWC-B1-llvm.json", i, rec); i++)
+        found2 = strstr(rec->workload_key, "f4380bb1dc62422a69ad4a1a9771f927\", 1, 14, 14, 1024") != NULL;
+    CHECK(found2);
+    tt_dag *d2 = NULL;
+    tt_err err = {0};
+    if (found2 && tt_identify_record(rec, &d2, NULL, NULL, 0, &err) == 0) {
+        tcase c2[1];
+        fixed_case(&c2[0], "14x14x1024 -> 2048 1x1/2 record, 8 lanes", d2, "conv2d 1x1/2 14x14x1024 -> 2048", rec, 0);
+        int l2[1] = {8};
+        const char *f2[1][2] = {{"tt_cp < 2LL", "acc[7] = {0}"}};
+        check_forced_lanes(c2, 1, l2, f2);
+    }
     free(rec);
 }
 

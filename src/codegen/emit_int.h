@@ -35,6 +35,9 @@ typedef struct emitter {
        (stage * TT_MAX_NODES + node); -1 none */
     int set_node;
     int64_t set_R;
+    /* > 0: the register tile runs over its vector chunks in parts of this
+     * many (loop tt_cp around the tile; see chunk_parts in tile.c) */
+    int64_t chunk_part;
     /* a factor of the body emitted as 1: a register tile whose sets are the
      * values of the one reduction variable the factor depends on applies it
      * when the sets are summed (factor_sets in tile.c) */

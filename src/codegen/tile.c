@@ -219,9 +219,23 @@ void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     const tt_expr *factor = VT ? NULL : factor_sets(E, si, U, li, &D, nacc, &rnode, &R);
     if (!factor)
         R = split_sets(E, si, U, li, nacc, &rnode, &rolled);
+    /* AVX2's 16 registers hold 12 accumulators: a tile of K rows x nch
+     * vector chunks past that (TVM's AVX2 record for 14x14x1024 -> 2048 1x1/2:
+     * 7 rows x one 16-channel vector = 2 ymm chunks each, 14, spilled around
+     * every FMA) runs over its chunks in parts, each part the whole tile's
+     * reductions for K x P accumulators; each output's sum keeps its order */
+    int64_t P = 0;
+    if (vec && E->vlanes < 16 && !VT && nch > 1 && R == 1 && !factor && K * nch > 12)
+        for (int64_t p = nch - 1; p >= 1 && !P; p--)
+            if (nch % p == 0 && K * p <= 12 && K * p >= 4)
+                P = p;
+    if (P) {
+        tt_str_catf(E->o, "for (int64_t tt_cp = 0; tt_cp < %lldLL; tt_cp++) {\n", (long long)(nch / P));
+        E->chunk_part = P;
+    }
     if (vec) {
         /* zeroed: a guarded row's accumulators are not loaded, yet updated */
-        tt_str_catf(E->o, "{ tt_v%d acc[%lld] = {0};\n", VW, (long long)(R * K * (nch ? nch : 1)));
+        tt_str_catf(E->o, "{ tt_v%d acc[%lld] = {0};\n", VW, (long long)(R * K * (P ? P : nch ? nch : 1)));
         if (VT)
             tt_str_catf(E->o, "tt_v%d acct[%lld] = {0};\n", VT, (long long)(R * K));
     }
@@ -303,6 +317,10 @@ void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     E->acc = ACC_OFF;
     E->acc_vec = 0;
     tt_str_cat(E->o, "}\n");
+    if (P) {
+        tt_str_cat(E->o, "}\n");
+        E->chunk_part = 0;
+    }
 }
 
 static int64_t I_ext(const emitter *E, int si, int pos)

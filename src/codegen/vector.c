@@ -632,7 +632,14 @@ int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         return 0;
     }
     char lane0[64], accx[600];
-    if (nch > 1) {
+    if (nch > 1 && E->chunk_part > 0 && E->acc != ACC_OFF && nch % E->chunk_part == 0) {
+        /* this part's chunks of the register tile (tile.c chunk_parts) */
+        long long P = (long long)E->chunk_part;
+        tt_str_catf(E->o, "#pragma GCC unroll %lld\nfor (int64_t tt_ch = tt_cp * %lld; tt_ch < tt_cp * %lld + %lld; tt_ch++) {\n",
+                    P, P, P, P);
+        snprintf(lane0, sizeof lane0, "tt_ch * %d", W);
+        snprintf(accx, sizeof accx, "(%s) * %lld + (tt_ch - tt_cp * %lld)", E->acc_idx, P, P);
+    } else if (nch > 1) {
         tt_str_catf(E->o, "#pragma GCC unroll %lld\nfor (int64_t tt_ch = 0; tt_ch < %lldLL; tt_ch++) {\n",
                     (long long)nch, (long long)nch);
         snprintf(lane0, sizeof lane0, "tt_ch * %d", W);
