@@ -13,15 +13,18 @@
  * flaked under load).  A wall-time cap of 4x the limit stays, for a compiler
  * that hangs without using CPU.
  *
- * Files of one tt_build call live in a fresh directory (tt-build-XXXXXX under
- * opts->workdir or $TMPDIR) and are kept: callers dlopen the shared objects
- * later, and a fresh directory per call means a path once dlopen()ed is never
- * rewritten with different code (the loader would hand back the old handle).
+ * Files of one tt_build call live in a fresh directory (tt-build-<pid>-XXXXXX
+ * under opts->workdir or $TMPDIR, made by tt_temp_dir_in, whose pid lets
+ * tt_temp_sweep remove it once its process is gone) and are kept: callers
+ * dlopen the shared objects later, and a fresh directory per call means a
+ * path once dlopen()ed is never rewritten with different code (the loader
+ * would hand back the old handle).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "measure.h"
+#include "measure_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -357,7 +360,9 @@ typedef struct build_ctx {
     const char *prelude;
     tt_build_item *items;
     char **argv;             /* compiler words + flags, then -o X.so X.c -lm NULL */
+    char *words;             /* the words argv points to (build_argv) */
     int nfixed;              /* words before "-o" */
+    char runner[PATH_MAX];   /* argv[0] when the compiler runs under the runner */
     char so[PATH_MAX], src[PATH_MAX], log[PATH_MAX];
 } build_ctx;
 
@@ -406,7 +411,7 @@ static int build_start(build_ctx *c, const build_task *t, tt_proc *p, double tim
 static void build_diag(const char *logpath, int status, char *out, size_t cap)
 {
     /* the compiler's log, bounded (not by the input limit: it is ours) */
-    char *log = tt_read_file_max(logpath, (uint64_t)64 << 20, NULL, NULL);
+    char *log = tt_read_file_max(logpath, MEASURE_LOG_MAX, NULL, NULL);
     const char *s = log ? log : "";
     const char *e = strstr(s, "error");
     if (e) {
@@ -431,18 +436,13 @@ static void build_diag(const char *logpath, int status, char *out, size_t cap)
     free(log);
 }
 
-/* Make (if needed) the caller's work dir and a fresh tt-build-XXXXXX in it. */
+/* Make (if needed) the caller's work dir and a fresh tt-build-<pid>-XXXXXX in
+ * it (no work dir: under $TMPDIR, else /tmp, as tt_temp_dir_in does). */
 static int build_make_dir(const char *workdir, char *out, size_t cap, tt_err *err)
 {
-    const char *base = workdir;
-    if (!base) {
-        base = getenv("TMPDIR");
-        if (!base || !*base)
-            base = "/tmp";
-    } else if (mkdir(base, 0755) != 0 && errno != EEXIST) {
-        return tt_err_set(err, "cannot create work dir %s: %s", base, strerror(errno));
-    }
-    if (tt_temp_dir_in(base, "tt-build", out, cap, err))
+    if (workdir && mkdir(workdir, 0755) != 0 && errno != EEXIST)
+        return tt_err_set(err, "cannot create work dir %s: %s", workdir, strerror(errno));
+    if (tt_temp_dir_in(workdir, "tt-build", out, cap, err))
         return -1;
     /* so_path is 512 bytes: leave room for "/unit_<k>_<j>.so". */
     if (strlen(out) + 48 >= sizeof(((tt_build_item *)0)->so_path) || strlen(out) + 48 >= cap)
@@ -497,14 +497,9 @@ static int build_split(const char *s, char *buf, char **argv, int n)
     }
 }
 
-/* Contract: see measure.h.  Returns -1 only when the build itself cannot
- * proceed (no work dir, compiler not startable, disk full); then the items'
- * results are incomplete.  Each candidate's own failure is in its item. */
-int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, int n, tt_err *err)
+/* Check the item list and clear the items' results. */
+static int build_check_items(tt_build_item *items, int n, tt_err *err)
 {
-    tt_build_opts def = {0};
-    if (!o)
-        o = &def;
     if (n < 0 || (n > 0 && !items))
         return tt_err_set(err, "tt_build: bad item list");
     for (int i = 0; i < n; i++) {
@@ -514,81 +509,113 @@ int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, 
         items[i].so_path[0] = items[i].msg[0] = 0;
         items[i].build_s = 0;
     }
-    if (n == 0)
-        return 0;
-    double t0 = tt_now();
-    int per_unit = o->per_unit > 0 ? o->per_unit : 8;
-    double timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
+    return 0;
+}
+
+/* Compile jobs at once: o->jobs, else one per online CPU; 1 to 64. */
+static int build_job_count(const tt_build_opts *o)
+{
     int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (jobs < 1)
         jobs = 1;
     if (jobs > 64)
         jobs = 64;
+    return jobs;
+}
 
-    build_ctx c = {.prelude = prelude, .items = items};
-    char dir[PATH_MAX];
-    if (build_make_dir(o->workdir, dir, sizeof dir, err))
-        return -1;
-    c.dir = dir;
+/* Whether the compiler runs under `transtune-runner --exec` (its path into
+ * c->runner): the runner dies with this process and takes the compiler's
+ * whole process group with it (the compiler's own children would outlive a
+ * killed driver); without a runner at hand, or with TT_BUILD_SUPERVISE=0, it
+ * runs directly. */
+static int build_supervised(build_ctx *c)
+{
+    const char *sv = getenv("TT_BUILD_SUPERVISE");
+    if (sv && !strcmp(sv, "0"))
+        return 0;
+    tt_runner_locate(NULL, c->runner, sizeof c->runner);
+    return access(c->runner, X_OK) == 0;
+}
 
-    /* argv: compiler words, optimization flags, required flags, -o X.so X.c -lm */
+/* c->argv: [runner --exec] compiler words, optimization flags, required
+ * flags, then "-o", two free slots (X.so X.c, set by build_start) and "-lm";
+ * c->nfixed is the number of words before "-o". */
+static int build_argv(build_ctx *c, const tt_build_opts *o, tt_err *err)
+{
     const char *cc = o->cc && *o->cc ? o->cc : tt_build_default_cc();
     const char *opt = o->cflags ? o->cflags : getenv("TT_CFLAGS");
     if (!opt || !*opt)
         opt = BUILD_OPT_FLAGS;
     const char *req = build_required_flags(cc);
     size_t wlen = strlen(cc) + strlen(opt) + strlen(req) + 3;
-    char *words = tt_xmalloc(2 * wlen);
-    c.argv = tt_xcalloc(wlen + 10, sizeof(char *));
-    /* the compiler runs under `transtune-runner --exec`, which dies with this
-     * process and takes the compiler's whole process group with it (the
-     * compiler's own children would outlive a killed driver); without a
-     * runner at hand, or with TT_BUILD_SUPERVISE=0, it runs directly */
-    char runner[PATH_MAX];
-    int sup = 0;
-    const char *sv = getenv("TT_BUILD_SUPERVISE");
-    if (!(sv && !strcmp(sv, "0"))) {
-        tt_runner_locate(NULL, runner, sizeof runner);
-        sup = access(runner, X_OK) == 0;
-    }
+    c->words = tt_xmalloc(2 * wlen);
+    c->argv = tt_xcalloc(wlen + 10, sizeof(char *));
+    int sup = build_supervised(c);
     if (sup) {
         /* a compiler that cannot be started is the build's error, as when it
          * is spawned directly (the runner would only exit with 127) */
         char first[PATH_MAX], found[PATH_MAX];
-        if (!build_word(cc, 0, first, sizeof first) || !build_which(first, found, sizeof found)) {
-            free(words), free(c.argv);
+        if (!build_word(cc, 0, first, sizeof first) || !build_which(first, found, sizeof found))
             return tt_err_set(err, "cannot start %s: no such executable", first[0] ? first : cc);
-        }
-        c.argv[0] = runner;
-        c.argv[1] = "--exec";
+        c->argv[0] = c->runner;
+        c->argv[1] = "--exec";
     }
-    int na = build_split(cc, words, c.argv, sup ? 2 : 0);
-    if (na == (sup ? 2 : 0)) {
-        free(words), free(c.argv);
+    int na = build_split(cc, c->words, c->argv, sup ? 2 : 0);
+    if (na == (sup ? 2 : 0))
         return tt_err_set(err, "tt_build: empty compiler command");
-    }
-    na = build_split(opt, words + strlen(cc) + 1, c.argv, na);
-    na = build_split(req, words + strlen(cc) + strlen(opt) + 2, c.argv, na);
-    c.nfixed = na;
-    c.argv[na] = "-o";
-    c.argv[na + 3] = "-lm";
+    na = build_split(opt, c->words + strlen(cc) + 1, c->argv, na);
+    na = build_split(req, c->words + strlen(cc) + strlen(opt) + 2, c->argv, na);
+    c->nfixed = na;
+    c->argv[na] = "-o";
+    c->argv[na + 3] = "-lm";
+    return 0;
+}
 
+/* The first tasks: one per unit of per_unit items (in item order), in queue
+ * (room for n more, the units' rebuilds one candidate each); returns their
+ * number. */
+static int build_queue_units(build_task *queue, int n, int per_unit)
+{
     int nunits = (n + per_unit - 1) / per_unit;
-    build_task *queue = tt_xcalloc((size_t)(nunits + n), sizeof *queue);
-    int nqueue = 0, next = 0;
     for (int k = 0; k < nunits; k++) {
-        queue[nqueue].unit = k;
-        queue[nqueue].first = k * per_unit;
-        queue[nqueue].count = n - k * per_unit < per_unit ? n - k * per_unit : per_unit;
-        snprintf(queue[nqueue].base, sizeof queue[nqueue].base, "unit_%d", k);
-        nqueue++;
+        queue[k].unit = k;
+        queue[k].first = k * per_unit;
+        queue[k].count = n - k * per_unit < per_unit ? n - k * per_unit : per_unit;
+        snprintf(queue[k].base, sizeof queue[k].base, "unit_%d", k);
     }
+    return nunits;
+}
 
+/* Fail the items of t, whose compiler was killed after `cpu` s of CPU time
+ * (-1: not known, the wall-time cap) and `wall` s. */
+static void build_timed_out(build_ctx *c, const build_task *t, double cpu, double wall,
+                            double timeout_s)
+{
+    for (int i = t->first; i < t->first + t->count; i++) {
+        tt_build_item *it = &c->items[i];
+        it->error = TT_ERR_BUILD_TIMEOUT;
+        if (cpu >= 0)
+            snprintf(it->msg, sizeof it->msg,
+                     "compiler killed after %.1f s of CPU time (%.1f s wall; limit "
+                     "%g s; unit of %d candidates)", cpu, wall, timeout_s, t->count);
+        else
+            snprintf(it->msg, sizeof it->msg,
+                     "compiler killed after %.1f s wall (limit %g s of CPU, %g s "
+                     "wall; unit of %d candidates)", wall, timeout_s, 4 * timeout_s, t->count);
+    }
+}
+
+/* Run the queue with up to `jobs` compilers at once until every task is
+ * done (finished ones may queue more); -1 when a compiler cannot be started,
+ * after killing those running. */
+static int build_run_queue(build_ctx *c, build_task *queue, int nqueue, int jobs, double timeout_s,
+                           tt_err *err)
+{
     tt_proc run[64];
-    int run_task[64], nrun = 0, rc = 0;
+    int run_task[64], nrun = 0, next = 0, rc = 0;
     while (rc == 0 && (next < nqueue || nrun > 0)) {
         while (nrun < jobs && next < nqueue) {
-            if (build_start(&c, &queue[next], &run[nrun], timeout_s, err)) {
+            if (build_start(c, &queue[next], &run[nrun], timeout_s, err)) {
                 rc = -1;
                 break;
             }
@@ -606,23 +633,12 @@ int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, 
             int status;
             double cpu = -1;
             if (tt_proc_poll(&run[j], &status)) {
-                build_finish(&c, t, status, queue, &nqueue);
+                build_finish(c, t, status, queue, &nqueue);
             } else if (tt_now() >= run[j].deadline &&
                        tt_proc_over_cpu_limit(&run[j], timeout_s, &cpu)) {
                 double wall = tt_now() - run[j].t0;
                 tt_proc_kill(&run[j]);
-                for (int i = t->first; i < t->first + t->count; i++) {
-                    items[i].error = TT_ERR_BUILD_TIMEOUT;
-                    if (cpu >= 0)
-                        snprintf(items[i].msg, sizeof items[i].msg,
-                                 "compiler killed after %.1f s of CPU time (%.1f s wall; limit "
-                                 "%g s; unit of %d candidates)", cpu, wall, timeout_s, t->count);
-                    else
-                        snprintf(items[i].msg, sizeof items[i].msg,
-                                 "compiler killed after %.1f s wall (limit %g s of CPU, %g s "
-                                 "wall; unit of %d candidates)", wall, timeout_s, 4 * timeout_s,
-                                 t->count);
-                }
+                build_timed_out(c, t, cpu, wall, timeout_s);
             } else {
                 continue;
             }
@@ -633,12 +649,44 @@ int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, 
     }
     for (int j = 0; j < nrun; j++)
         tt_proc_kill(&run[j]);
+    return rc;
+}
+
+/* Contract: see measure.h.  Returns -1 only when the build itself cannot
+ * proceed (no work dir, compiler not startable, disk full); then the items'
+ * results are incomplete.  Each candidate's own failure is in its item. */
+int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, int n, tt_err *err)
+{
+    tt_build_opts def = {0};
+    if (!o)
+        o = &def;
+    if (build_check_items(items, n, err))
+        return -1;
+    if (n == 0)
+        return 0;
+    double t0 = tt_now();
+    int per_unit = o->per_unit > 0 ? o->per_unit : 8;
+    double timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
+
+    build_ctx c = {.prelude = prelude, .items = items};
+    char dir[PATH_MAX];
+    if (build_make_dir(o->workdir, dir, sizeof dir, err))
+        return -1;
+    c.dir = dir;
+    if (build_argv(&c, o, err)) {
+        free(c.words), free(c.argv);
+        return -1;
+    }
+
+    build_task *queue = tt_xcalloc((size_t)((n + per_unit - 1) / per_unit + n), sizeof *queue);
+    int nqueue = build_queue_units(queue, n, per_unit);
+    int rc = build_run_queue(&c, queue, nqueue, build_job_count(o), timeout_s, err);
 
     double share = (tt_now() - t0) / n;
     for (int i = 0; i < n; i++)
         items[i].build_s = share;
     free(queue);
-    free(words);
+    free(c.words);
     free(c.argv);
     if (rc)
         tt_err_prefix(err, "build in %s", dir);

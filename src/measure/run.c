@@ -1,8 +1,9 @@
 /* run.c - run kernels in the runner process and check candidates against the
  * reference (see measure.h; the runner's protocol is in runner_main.c).
  *
- * Each run gets a private temp directory (tt-run-XXXXXX under $TMPDIR) for
- * the runner's output, result line and log; it is removed before returning.
+ * Each run gets a private temp directory (tt-run-<pid>-XXXXXX under $TMPDIR,
+ * made by tt_temp_dir) for the runner's output, result line and log; it is
+ * removed before returning.
  * A candidate's failure (crash, hang, load error, wrong answer) is a result
  * in tt_result; only a failure of the machinery itself (no runner, bad
  * arguments, no temp dir) is an error in tt_err.
@@ -11,6 +12,7 @@
 #define _GNU_SOURCE
 #endif
 #include "measure.h"
+#include "measure_int.h"
 
 #include <errno.h>
 #include <float.h>
@@ -23,10 +25,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define RUN_PROTOCOL "5" /* runner_main.c's RUNNER_PROTOCOL */
-#define RUN_FAIL_COST 1e10
-#define RUN_LOG_MAX ((uint64_t)64 << 20) /* the runner's log and result file */
 
 /* What one runner process produced. */
 typedef struct run_out {
@@ -60,7 +58,7 @@ static void run_log_tail(const char *path, char *out, size_t cap)
 {
     out[0] = 0;
     size_t len = 0;
-    char *log = tt_read_file_max(path, RUN_LOG_MAX, &len, NULL);
+    char *log = tt_read_file_max(path, MEASURE_LOG_MAX, &len, NULL);
     if (!log)
         return;
     while (len > 0 && (log[len - 1] == '\n' || log[len - 1] == ' '))
@@ -85,7 +83,23 @@ static int run_check_io(const tt_io *io, const char *so, const char *fn, tt_err 
     return 0;
 }
 
-/* Parse "ok <number> <ncosts> <cost>...". */
+/* Parse n costs (finite, >= 0) from *s into out, moving *s past them. */
+static int run_parse_costs(char **s, long n, double *out)
+{
+    char *end = *s;
+    for (long i = 0; i < n; i++) {
+        char *e2;
+        double c = strtod(end, &e2);
+        if (e2 == end || !isfinite(c) || c < 0)
+            return -1;
+        out[i] = c;
+        end = e2;
+    }
+    *s = end;
+    return 0;
+}
+
+/* Parse "ok <number> <ncosts> <cost>... [anchor <ncosts> <cost>...] [cut]". */
 static int run_parse_ok(const char *s, run_out *ro)
 {
     char *end;
@@ -93,14 +107,8 @@ static int run_parse_ok(const char *s, run_out *ro)
     long ncosts = strtol(end, &end, 10);
     if (number < 0 || ncosts < 0 || ncosts > TT_MAX_COSTS)
         return -1;
-    for (long i = 0; i < ncosts; i++) {
-        char *e2;
-        double c = strtod(end, &e2);
-        if (e2 == end || !isfinite(c) || c < 0)
-            return -1;
-        ro->costs[i] = c;
-        end = e2;
-    }
+    if (run_parse_costs(&end, ncosts, ro->costs))
+        return -1;
     ro->number = (int)number;
     ro->ncosts = (int)ncosts;
     ro->nanchor = 0;
@@ -108,16 +116,8 @@ static int run_parse_ok(const char *s, run_out *ro)
         end++;
     if (!strncmp(end, "anchor ", 7)) {
         long na = strtol(end + 7, &end, 10);
-        if (na != ncosts)
+        if (na != ncosts || run_parse_costs(&end, na, ro->anchor))
             return -1;
-        for (long i = 0; i < na; i++) {
-            char *e2;
-            double c = strtod(end, &e2);
-            if (e2 == end || !isfinite(c) || c < 0)
-                return -1;
-            ro->anchor[i] = c;
-            end = e2;
-        }
         ro->nanchor = (int)na;
     }
     while (*end == ' ')
@@ -134,108 +134,147 @@ static int run_parse_ok(const char *s, run_out *ro)
     return *end ? -1 : 0;
 }
 
-/* Start the runner, wait for it (killing it at the deadline) and collect
- * what it left.  Returns -1 (err set) only for machinery failures. */
-static int run_child(const tt_run_opts *o, const char *so, const char *fn, const tt_io *io,
-                     int ref, run_out *ro, tt_err *err)
-{
-    memset(ro, 0, sizeof *ro);
-    if (run_check_io(io, so, fn, err))
-        return -1;
-    int number = o->number > 0 ? o->number : 3;
-    int repeat = o->repeat > 0 ? o->repeat : 3;
-    if (repeat > TT_MAX_COSTS)
-        repeat = TT_MAX_COSTS;
-    double min_ms = o->min_repeat_ms == 0 ? 100 : o->min_repeat_ms < 0 ? 0 : o->min_repeat_ms;
-    double timeout_s = o->timeout_s > 0 ? o->timeout_s : 10;
+/* The run options with their defaults filled in. */
+typedef struct run_limits {
+    int number, repeat;
+    double min_ms, timeout_s;
+} run_limits;
 
-    char runner[PATH_MAX];
-    tt_runner_locate(o->runner, runner, sizeof runner);
-    char dir[PATH_MAX], outp[PATH_MAX + 16], resp[PATH_MAX + 16], logp[PATH_MAX + 16];
-    if (tt_temp_dir("tt-run", dir, sizeof dir, err)) {
+static run_limits run_limits_of(const tt_run_opts *o)
+{
+    run_limits l;
+    l.number = o->number > 0 ? o->number : 3;
+    l.repeat = o->repeat > 0 ? o->repeat : 3;
+    if (l.repeat > TT_MAX_COSTS)
+        l.repeat = TT_MAX_COSTS;
+    l.min_ms = o->min_repeat_ms == 0 ? 100 : o->min_repeat_ms < 0 ? 0 : o->min_repeat_ms;
+    l.timeout_s = o->timeout_s > 0 ? o->timeout_s : 10;
+    return l;
+}
+
+/* One run's private folder and the runner's files in it. */
+typedef struct run_files {
+    char dir[PATH_MAX], out[PATH_MAX + 16], result[PATH_MAX + 16], log[PATH_MAX + 16];
+} run_files;
+
+static int run_files_make(run_files *f, tt_err *err)
+{
+    if (tt_temp_dir("tt-run", f->dir, sizeof f->dir, err)) {
         tt_err_prefix(err, "run: ");
         return -1;
     }
-    snprintf(outp, sizeof outp, "%s/out.bin", dir);
-    snprintf(resp, sizeof resp, "%s/result.txt", dir);
-    snprintf(logp, sizeof logp, "%s/log.txt", dir);
+    snprintf(f->out, sizeof f->out, "%s/out.bin", f->dir);
+    snprintf(f->result, sizeof f->result, "%s/result.txt", f->dir);
+    snprintf(f->log, sizeof f->log, "%s/log.txt", f->dir);
+    return 0;
+}
 
-    char numel[TT_MAX_ARGS * 24] = "", seed[32], threads[16], num[16], rep[16], mrm[32], fl[4],
-                                  tmo[32], cut[32];
+/* The runner's command line (protocol: runner_main.c) and the strings its
+ * values are printed into. */
+typedef struct run_cmd {
+    char numel[TT_MAX_ARGS * 24], proto[16], seed[32], threads[16], num[16], rep[16], mrm[32],
+        fl[4], tmo[32], cut[32];
+    char *argv[40];
+} run_cmd;
+
+static void run_cmd_make(run_cmd *c, const tt_run_opts *o, const run_limits *l, char *runner,
+                         const char *so, const char *fn, const tt_io *io, int ref,
+                         run_files *f)
+{
+    c->numel[0] = 0;
     for (int i = 0; i <= io->nin; i++)
-        snprintf(numel + strlen(numel), sizeof numel - strlen(numel), "%s%" PRId64, i ? "," : "",
-                 io->numel[i]);
-    snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
-    snprintf(threads, sizeof threads, "%d", o->threads > 0 ? o->threads : 0);
-    snprintf(num, sizeof num, "%d", number);
-    snprintf(rep, sizeof rep, "%d", repeat);
-    snprintf(mrm, sizeof mrm, "%.17g", min_ms);
-    snprintf(fl, sizeof fl, "%d", o->cache_flush >= TT_CACHE_WARM && o->cache_flush <= TT_CACHE_L3 ? o->cache_flush : TT_CACHE_FLUSH);
-    snprintf(tmo, sizeof tmo, "%.17g", timeout_s);
-    snprintf(cut, sizeof cut, "%.17g", !ref && o->cutoff_s > 0 ? o->cutoff_s : 0.0);
-    char *argv[] = {runner,           "--protocol", RUN_PROTOCOL,  "--so",
+        snprintf(c->numel + strlen(c->numel), sizeof c->numel - strlen(c->numel),
+                 "%s%" PRId64, i ? "," : "", io->numel[i]);
+    snprintf(c->proto, sizeof c->proto, "%d", MEASURE_RUNNER_PROTOCOL);
+    snprintf(c->seed, sizeof c->seed, "%" PRIu64, o->seed);
+    snprintf(c->threads, sizeof c->threads, "%d", o->threads > 0 ? o->threads : 0);
+    snprintf(c->num, sizeof c->num, "%d", l->number);
+    snprintf(c->rep, sizeof c->rep, "%d", l->repeat);
+    snprintf(c->mrm, sizeof c->mrm, "%.17g", l->min_ms);
+    int flush = o->cache_flush >= TT_CACHE_WARM && o->cache_flush <= TT_CACHE_L3 ? o->cache_flush
+                                                                                : TT_CACHE_FLUSH;
+    snprintf(c->fl, sizeof c->fl, "%d", flush);
+    snprintf(c->tmo, sizeof c->tmo, "%.17g", l->timeout_s);
+    snprintf(c->cut, sizeof c->cut, "%.17g", !ref && o->cutoff_s > 0 ? o->cutoff_s : 0.0);
+    char *argv[] = {runner,           "--protocol", c->proto,      "--so",
                     (char *)so,       "--fn",       (char *)fn,    "--mode",
-                    ref ? "ref" : "cand",           "--numel",     numel,
-                    "--seed",         seed,         "--threads",   threads,
-                    "--number",       num,          "--repeat",    rep,
-                    "--min-repeat-ms", mrm,         "--flush",     fl,
-                    "--timeout",      tmo,          "--cutoff",    cut,
-                    "--out",          outp,
-                    "--result",       resp,         NULL,          NULL,
-                    NULL,             NULL,         NULL};
+                    ref ? "ref" : "cand",           "--numel",     c->numel,
+                    "--seed",         c->seed,      "--threads",   c->threads,
+                    "--number",       c->num,       "--repeat",    c->rep,
+                    "--min-repeat-ms", c->mrm,      "--flush",     c->fl,
+                    "--timeout",      c->tmo,       "--cutoff",    c->cut,
+                    "--out",          f->out,
+                    "--result",       f->result,    NULL};
+    int n = (int)(sizeof argv / sizeof argv[0]) - 1;
+    memcpy(c->argv, argv, sizeof argv);
     if (!ref && o->anchor_so && o->anchor_fn) {
-        int n = 0;
-        while (argv[n])
-            n++;
-        argv[n] = "--anchor-so";
-        argv[n + 1] = (char *)o->anchor_so;
-        argv[n + 2] = "--anchor-fn";
-        argv[n + 3] = (char *)o->anchor_fn;
+        c->argv[n++] = "--anchor-so";
+        c->argv[n++] = (char *)o->anchor_so;
+        c->argv[n++] = "--anchor-fn";
+        c->argv[n++] = (char *)o->anchor_fn;
     }
+    c->argv[n] = NULL;
+}
 
-    int rc = 0, status = -1, timed_out = 0;
-    tt_proc p;
-    if (tt_proc_spawn(&p, argv, NULL, logp, timeout_s, err)) {
-        tt_err_prefix(err, "run: runner");
-        rc = -1;
-        goto cleanup;
-    }
+/* Wait for the runner p, killing it at its deadline (*timed_out then 1);
+ * returns its wait status (-1: lost, or killed). */
+static int run_wait(tt_proc *p, int *timed_out)
+{
+    int status = -1;
+    *timed_out = 0;
     for (;;) {
-        if (tt_proc_poll(&p, &status))
+        if (tt_proc_poll(p, &status))
             break;
-        if (tt_now() >= p.deadline) {
-            tt_proc_kill(&p);
-            timed_out = 1;
+        if (tt_now() >= p->deadline) {
+            tt_proc_kill(p);
+            *timed_out = 1;
             break;
         }
-        tt_proc_wait_any(&p, 1, p.deadline - tt_now());
+        tt_proc_wait_any(p, 1, p->deadline - tt_now());
     }
+    return status;
+}
 
+/* An "ok" result line: parse it, check it against what was asked (ref: a
+ * reference; repeat: the costs a candidate owes) and read the output file. */
+static void run_read_ok(const tt_run_opts *o, const tt_io *io, int ref, int repeat,
+                        const char *result, const run_files *f, run_out *ro)
+{
+    size_t want = (size_t)io->numel[io->nin] * (ref ? 2 * sizeof(double) : sizeof(float));
+    /* a longer file is refused: it is not the output asked for */
+    tt_err rerr = {0};
+    ro->data = tt_read_file_max(f->out, want, &ro->len, &rerr);
+    if (run_parse_ok(result, ro) ||
+        (ro->cut ? ref || !(o->cutoff_s > 0) : !ref && ro->ncosts != repeat)) {
+        ro->error = TT_ERR_UNKNOWN;
+        snprintf(ro->msg, sizeof ro->msg, "malformed runner result: %.200s", result);
+    } else if (!ro->data || ro->len != want) {
+        ro->error = TT_ERR_UNKNOWN;
+        if (ro->data)
+            snprintf(ro->msg, sizeof ro->msg, "runner output has %zu bytes, expected %zu",
+                     ro->len, want);
+        else
+            snprintf(ro->msg, sizeof ro->msg, "runner output: %s", rerr.msg);
+    }
+}
+
+/* What the runner left, by its result line and wait status, into ro; -1
+ * (err set) only when the runner rejected its arguments. */
+static int run_collect(const tt_run_opts *o, const tt_io *io, int ref, const run_limits *l,
+                       const char *runner, const run_files *f, int status, int timed_out,
+                       run_out *ro, tt_err *err)
+{
+    int rc = 0;
     char tail[256];
-    char *result = tt_read_file_max(resp, RUN_LOG_MAX, NULL, NULL);
+    char *result = tt_read_file_max(f->result, MEASURE_LOG_MAX, NULL, NULL);
     /* status -1: SIGCHLD is ignored by the host, the status is lost; trust
      * the result line then. */
     int clean = status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (timed_out) {
         ro->error = TT_ERR_RUN_TIMEOUT;
-        snprintf(ro->msg, sizeof ro->msg, "killed after the %.3g s timeout", timeout_s);
+        snprintf(ro->msg, sizeof ro->msg, "killed after the %.3g s timeout", l->timeout_s);
     } else if (result && !strncmp(result, "ok ", 3) && clean) {
-        size_t want = (size_t)io->numel[io->nin] * (ref ? 2 * sizeof(double) : sizeof(float));
-        /* a longer file is refused: it is not the output asked for */
-        tt_err rerr = {0};
-        ro->data = tt_read_file_max(outp, want, &ro->len, &rerr);
-        if (run_parse_ok(result, ro) ||
-            (ro->cut ? ref || !(o->cutoff_s > 0) : !ref && ro->ncosts != repeat)) {
-            ro->error = TT_ERR_UNKNOWN;
-            snprintf(ro->msg, sizeof ro->msg, "malformed runner result: %.200s", result);
-        } else if (!ro->data || ro->len != want) {
-            ro->error = TT_ERR_UNKNOWN;
-            if (ro->data)
-                snprintf(ro->msg, sizeof ro->msg, "runner output has %zu bytes, expected %zu",
-                         ro->len, want);
-            else
-                snprintf(ro->msg, sizeof ro->msg, "runner output: %s", rerr.msg);
-        }
+        run_read_ok(o, io, ref, l->repeat, result, f, ro);
     } else if (result && !strncmp(result, "error ", 6)) {
         char *end;
         long code = strtol(result + 6, &end, 10);
@@ -245,15 +284,15 @@ static int run_child(const tt_run_opts *o, const char *so, const char *fn, const
         snprintf(ro->msg, sizeof ro->msg, "%s", end);
     } else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2) {
         /* The runner rejected its arguments: a runner from another version. */
-        run_log_tail(logp, tail, sizeof tail);
+        run_log_tail(f->log, tail, sizeof tail);
         rc = tt_err_set(err, "run: %s rejected its arguments%s", runner, tail);
     } else if (status != -1 && WIFSIGNALED(status)) {
-        run_log_tail(logp, tail, sizeof tail);
+        run_log_tail(f->log, tail, sizeof tail);
         ro->error = TT_ERR_RUNTIME_DEVICE;
         snprintf(ro->msg, sizeof ro->msg, "runner killed by signal %d (%s)%s", WTERMSIG(status),
                  strsignal(WTERMSIG(status)), tail);
     } else {
-        run_log_tail(logp, tail, sizeof tail);
+        run_log_tail(f->log, tail, sizeof tail);
         ro->error = TT_ERR_RUNTIME_DEVICE;
         snprintf(ro->msg, sizeof ro->msg, "runner exited with status %d without a result%s",
                  status == -1 ? -1 : WEXITSTATUS(status), tail);
@@ -264,12 +303,37 @@ static int run_child(const tt_run_opts *o, const char *so, const char *fn, const
         ro->data = NULL;
         ro->len = 0;
     }
+    return rc;
+}
 
-cleanup:
-    unlink(outp);
-    unlink(resp);
-    unlink(logp);
-    rmdir(dir);
+/* Start the runner, wait for it (killing it at the deadline) and collect
+ * what it left.  Returns -1 (err set) only for machinery failures. */
+static int run_child(const tt_run_opts *o, const char *so, const char *fn, const tt_io *io,
+                     int ref, run_out *ro, tt_err *err)
+{
+    memset(ro, 0, sizeof *ro);
+    if (run_check_io(io, so, fn, err))
+        return -1;
+    run_limits l = run_limits_of(o);
+    char runner[PATH_MAX];
+    tt_runner_locate(o->runner, runner, sizeof runner);
+    run_files f;
+    if (run_files_make(&f, err))
+        return -1;
+    run_cmd cmd;
+    run_cmd_make(&cmd, o, &l, runner, so, fn, io, ref, &f);
+
+    int rc;
+    tt_proc p;
+    if (tt_proc_spawn(&p, cmd.argv, NULL, f.log, l.timeout_s, err)) {
+        tt_err_prefix(err, "run: runner");
+        rc = -1;
+    } else {
+        int timed_out;
+        int status = run_wait(&p, &timed_out);
+        rc = run_collect(o, io, ref, &l, runner, &f, status, timed_out, ro, err);
+    }
+    tt_remove_tree(f.dir);
     return rc;
 }
 
@@ -311,13 +375,14 @@ void tt_ref_free(tt_ref *ref)
     memset(ref, 0, sizeof *ref);
 }
 
-static void run_fail(tt_result *res, int error)
+/* Contract: see measure_int.h. */
+void measure_result_fail(tt_result *r, int error)
 {
-    res->error = error;
-    res->ncosts = 1;
-    res->costs[0] = RUN_FAIL_COST;
-    res->mean = RUN_FAIL_COST;
-    res->correct = 0;
+    r->error = error;
+    r->ncosts = 1;
+    r->costs[0] = MEASURE_FAIL_COST;
+    r->mean = MEASURE_FAIL_COST;
+    r->correct = 0;
 }
 
 /* Compare out with ref; on the first element out of tolerance, write a
@@ -368,7 +433,7 @@ int tt_run_candidate(const tt_run_opts *o, const char *so_path, const char *fn, 
     if (!res)
         return tt_err_set(err, "tt_run_candidate: no result");
     memset(res, 0, sizeof *res);
-    run_fail(res, TT_ERR_UNKNOWN);
+    measure_result_fail(res, TT_ERR_UNKNOWN);
     if (!ref || !ref->out || !ref->mag || !io || io->nin < 0 || io->nin >= TT_MAX_ARGS ||
         ref->n != io->numel[io->nin])
         return tt_err_set(err, "tt_run_candidate: reference does not match the output size");
@@ -376,13 +441,13 @@ int tt_run_candidate(const tt_run_opts *o, const char *so_path, const char *fn, 
     if (run_child(o, so_path, fn, io, 0, &ro, err))
         return -1;
     if (ro.error) {
-        run_fail(res, ro.error);
+        measure_result_fail(res, ro.error);
         snprintf(res->msg, sizeof res->msg, "%s", ro.msg);
         return 0;
     }
     if (!run_compare((const float *)ro.data, ref, tol_factor, res)) {
         free(ro.data);
-        run_fail(res, TT_ERR_WRONG_ANSWER);
+        measure_result_fail(res, TT_ERR_WRONG_ANSWER);
         return 0;
     }
     free(ro.data);
@@ -393,7 +458,7 @@ int tt_run_candidate(const tt_run_opts *o, const char *so_path, const char *fn, 
     double sum = 0;
     for (int i = 0; i < ro.ncosts; i++)
         sum += res->costs[i] = ro.costs[i];
-    res->mean = ro.ncosts ? sum / ro.ncosts : RUN_FAIL_COST;
+    res->mean = ro.ncosts ? sum / ro.ncosts : MEASURE_FAIL_COST;
     res->nanchor = ro.nanchor == ro.ncosts ? ro.nanchor : 0;
     res->cut_off = ro.cut;
     for (int i = 0; i < res->nanchor; i++)

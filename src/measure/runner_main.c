@@ -82,8 +82,7 @@
 
 #include "../util/util.h"
 #include "measure.h"
-
-#define RUNNER_PROTOCOL 5
+#include "measure_int.h"
 
 typedef void (*runner_cand_fn)(float *const *args);
 typedef void (*runner_ref_fn)(float *const *inputs, double *out, double *mag);
@@ -100,7 +99,7 @@ static const char *result_path;
 static void runner_usage(const char *msg)
 {
     fprintf(stderr, "transtune-runner: %s (protocol %d; see src/measure/runner_main.c)\n", msg,
-            RUNNER_PROTOCOL);
+            MEASURE_RUNNER_PROTOCOL);
     exit(2);
 }
 
@@ -189,7 +188,7 @@ static void runner_parse(int argc, char **argv, runner_args *a)
             runner_usage(msg);
         }
     }
-    if (a->protocol != RUNNER_PROTOCOL)
+    if (a->protocol != MEASURE_RUNNER_PROTOCOL)
         runner_usage("protocol mismatch");
     if (seen != 15 || !a->so || !a->fn || !a->mode || !a->numel || !a->out || !a->result)
         runner_usage("every argument is required, once");
@@ -422,6 +421,145 @@ static int supervise(char **cmd)
     return 128 + WTERMSIG(st);
 }
 
+/* Die with the parent, start the --timeout alarm and set the thread count,
+ * before any kernel is loaded. */
+static void runner_setup(const runner_args *a)
+{
+    /* Die with the parent; and if that signal is missed (the parent died
+     * before prctl), the alarm still ends a hung kernel. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (a->timeout > 0)
+        alarm((unsigned)ceil(a->timeout) + 2);
+
+    /* OMP_NUM_THREADS reaches whichever runtime the kernel brings (libgomp
+     * for gcc's kernels, libomp for clang's): it is read when that runtime
+     * starts, i.e. at the dlopen of the kernel */
+    int nthreads = a->threads > 0 ? a->threads : omp_get_num_procs();
+    char nbuf[16];
+    snprintf(nbuf, sizeof nbuf, "%d", nthreads);
+    setenv("OMP_NUM_THREADS", nbuf, 1);
+    omp_set_num_threads(nthreads);
+}
+
+/* The function fn of the shared object so; exits with status 3 (a load
+ * error) if either is missing.  what names it in the messages: "" for the
+ * kernel, " anchor" for the anchor. */
+static void *runner_load(const char *so, const char *fn, const char *what)
+{
+    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlopen%s: %s", what, dlerror());
+    dlerror();
+    void *sym = dlsym(h, fn);
+    if (!sym)
+        runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlsym%s %s: %s", what, fn, dlerror());
+    return sym;
+}
+
+/* The result file, opened for writing; exits with status 4 if it cannot be. */
+static FILE *runner_open_result(const char *path)
+{
+    FILE *res = fopen(path, "w");
+    if (!res)
+        runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", path, strerror(errno));
+    return res;
+}
+
+/* ref mode: one call into out and mag (NaN first), both written to --out,
+ * and the result "ok 0 0". */
+static FILE *runner_run_ref(void *sym, float **args, int64_t nout, const runner_args *a)
+{
+    double *out = runner_alloc(nout * (int64_t)sizeof(double));
+    double *mag = runner_alloc(nout * (int64_t)sizeof(double));
+    for (int64_t i = 0; i < nout; i++)
+        out[i] = mag[i] = NAN;
+    runner_ref_fn f;
+    *(void **)&f = sym;
+    f(args, out, mag);
+    runner_write(a->out, out, mag, (size_t)nout * sizeof(double));
+    free(out);
+    free(mag);
+    FILE *res = runner_open_result(a->result);
+    fprintf(res, "ok 0 0\n");
+    return res;
+}
+
+/* cand mode with --cutoff: one call after the warm-up, timed (flushed
+ * first, as the costs are); its time in *tw.  Returns whether it was over
+ * the cutoff. */
+static int runner_over_cutoff(runner_cand_fn f, float **args, const int64_t *numel, int nargs,
+                              const runner_args *a, double *tw)
+{
+    /* the cutoff is judged on a second call: the first one also pays for
+     * starting the OpenMP thread pool and for first-touch page faults */
+    *tw = 0;
+    if (a->cutoff > 0) {
+        if (a->flush) /* then it is timed as the costs are */
+            runner_flush(a->flush, args, numel, nargs);
+        *tw = tt_now();
+        f(args);
+        *tw = tt_now() - *tw;
+    }
+    return a->cutoff > 0 && *tw > a->cutoff;
+}
+
+/* The cand result line: "ok <number> <repeat> <cost>..." [anchor ...] [cut]. */
+static void runner_write_costs(FILE *res, int number, int repeat, const double *costs,
+                               const double *anchor, int cut)
+{
+    fprintf(res, "ok %d %d", number, repeat);
+    for (int r = 0; r < repeat; r++)
+        fprintf(res, " %.9e", costs[r]);
+    if (anchor) {
+        fprintf(res, " anchor %d", repeat);
+        for (int r = 0; r < repeat; r++)
+            fprintf(res, " %.9e", anchor[r]);
+    }
+    if (cut)
+        fprintf(res, " cut");
+    fprintf(res, "\n");
+}
+
+/* cand mode: the warm-up call (its output, NaN first, written to --out),
+ * the anchor's warm-up, then the cutoff call or the timing protocol. */
+static FILE *runner_run_cand(void *sym, float **args, const int64_t *numel, int nargs,
+                             runner_args *a)
+{
+    int nin = nargs - 1;
+    int64_t nout = numel[nin];
+    args[nin] = runner_alloc(nout * (int64_t)sizeof(float));
+    for (int64_t i = 0; i < nout; i++)
+        args[nin][i] = NAN;
+    runner_cand_fn f, g = NULL;
+    *(void **)&f = sym;
+    f(args); /* warm-up; its output is the one checked */
+    runner_write(a->out, args[nin], NULL, (size_t)nout * sizeof(float));
+    if (a->anchor_so) {
+        *(void **)&g = runner_load(a->anchor_so, a->anchor_fn, " anchor");
+        g(args); /* its warm-up (same buffers; the output was written above) */
+    }
+    double costs[TT_MAX_COSTS], anchor[TT_MAX_COSTS];
+    int number;
+    double tw;
+    int cut = runner_over_cutoff(f, args, numel, nargs, a, &tw);
+    if (cut) {
+        number = 1;
+        a->repeat = 1;
+        costs[0] = tw;
+        if (g) {
+            if (a->flush)
+                runner_flush(a->flush, args, numel, nargs);
+            anchor[0] = runner_calls(g, args, 1) / 1e3;
+        }
+    } else {
+        number = runner_time(f, g, args, numel, nargs, a, costs, anchor);
+    }
+    FILE *res = runner_open_result(a->result);
+    runner_write_costs(res, number, a->repeat, costs, g ? anchor : NULL, cut);
+    free(args[nin]);
+    return res;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "--exec"))
@@ -431,117 +569,20 @@ int main(int argc, char **argv)
     result_path = a.result;
     int64_t numel[TT_MAX_ARGS];
     int nargs = runner_numel(a.numel, numel), nin = nargs - 1;
-    int ref = !strcmp(a.mode, "ref");
     if (a.flush) {
         a.number = 1;
         a.min_repeat_ms = 0;
     }
-
-    /* Die with the parent; and if that signal is missed (the parent died
-     * before prctl), the alarm still ends a hung kernel. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (a.timeout > 0)
-        alarm((unsigned)ceil(a.timeout) + 2);
-
-    /* OMP_NUM_THREADS reaches whichever runtime the kernel brings (libgomp
-     * for gcc's kernels, libomp for clang's): it is read when that runtime
-     * starts, i.e. at the dlopen below */
-    int nthreads = a.threads > 0 ? a.threads : omp_get_num_procs();
-    char nbuf[16];
-    snprintf(nbuf, sizeof nbuf, "%d", nthreads);
-    setenv("OMP_NUM_THREADS", nbuf, 1);
-    omp_set_num_threads(nthreads);
-
-    void *h = dlopen(a.so, RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-        runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlopen: %s", dlerror());
-    dlerror();
-    void *sym = dlsym(h, a.fn);
-    if (!sym)
-        runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlsym %s: %s", a.fn, dlerror());
+    runner_setup(&a);
+    void *sym = runner_load(a.so, a.fn, "");
 
     float *args[TT_MAX_ARGS];
     for (int i = 0; i < nin; i++) {
         args[i] = runner_alloc(numel[i] * (int64_t)sizeof(float));
         runner_fill(args[i], numel[i], a.seed, i);
     }
-    int64_t nout = numel[nin];
-    FILE *res;
-    if (ref) {
-        double *out = runner_alloc(nout * (int64_t)sizeof(double));
-        double *mag = runner_alloc(nout * (int64_t)sizeof(double));
-        for (int64_t i = 0; i < nout; i++)
-            out[i] = mag[i] = NAN;
-        runner_ref_fn f;
-        *(void **)&f = sym;
-        f(args, out, mag);
-        runner_write(a.out, out, mag, (size_t)nout * sizeof(double));
-        free(out);
-        free(mag);
-        res = fopen(a.result, "w");
-        if (!res)
-            runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", a.result, strerror(errno));
-        fprintf(res, "ok 0 0\n");
-    } else {
-        args[nin] = runner_alloc(nout * (int64_t)sizeof(float));
-        for (int64_t i = 0; i < nout; i++)
-            args[nin][i] = NAN;
-        runner_cand_fn f, g = NULL;
-        *(void **)&f = sym;
-        f(args); /* warm-up; its output is the one checked */
-        runner_write(a.out, args[nin], NULL, (size_t)nout * sizeof(float));
-        if (a.anchor_so) {
-            void *ha = dlopen(a.anchor_so, RTLD_NOW | RTLD_LOCAL);
-            if (!ha)
-                runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlopen anchor: %s", dlerror());
-            dlerror();
-            void *sa = dlsym(ha, a.anchor_fn);
-            if (!sa)
-                runner_fail(TT_ERR_COMPILE_DEVICE, 3, "dlsym anchor %s: %s", a.anchor_fn, dlerror());
-            *(void **)&g = sa;
-            g(args); /* its warm-up (same buffers; the output was written above) */
-        }
-        double costs[TT_MAX_COSTS], anchor[TT_MAX_COSTS];
-        int number;
-        /* the cutoff is judged on a second call: the first one also pays for
-         * starting the OpenMP thread pool and for first-touch page faults */
-        double tw = 0;
-        if (a.cutoff > 0) {
-            if (a.flush) /* then it is timed as the costs are */
-                runner_flush(a.flush, args, numel, nargs);
-            tw = tt_now();
-            f(args);
-            tw = tt_now() - tw;
-        }
-        int cut = a.cutoff > 0 && tw > a.cutoff;
-        if (cut) {
-            number = 1;
-            a.repeat = 1;
-            costs[0] = tw;
-            if (g) {
-                if (a.flush)
-                    runner_flush(a.flush, args, numel, nargs);
-                anchor[0] = runner_calls(g, args, 1) / 1e3;
-            }
-        } else {
-            number = runner_time(f, g, args, numel, nargs, &a, costs, anchor);
-        }
-        res = fopen(a.result, "w");
-        if (!res)
-            runner_fail(TT_ERR_UNKNOWN, 4, "cannot write %s: %s", a.result, strerror(errno));
-        fprintf(res, "ok %d %d", number, a.repeat);
-        for (int r = 0; r < a.repeat; r++)
-            fprintf(res, " %.9e", costs[r]);
-        if (g) {
-            fprintf(res, " anchor %d", a.repeat);
-            for (int r = 0; r < a.repeat; r++)
-                fprintf(res, " %.9e", anchor[r]);
-        }
-        if (cut)
-            fprintf(res, " cut");
-        fprintf(res, "\n");
-        free(args[nin]);
-    }
+    FILE *res = !strcmp(a.mode, "ref") ? runner_run_ref(sym, args, numel[nin], &a)
+                                       : runner_run_cand(sym, args, numel, nargs, &a);
     /* freed, so that LeakSanitizer (make test-sanitize) has nothing to report */
     for (int i = 0; i < nin; i++)
         free(args[i]);
