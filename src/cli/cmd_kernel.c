@@ -132,151 +132,216 @@ tt_dag *cli_shape_build(const char *op, cli_shape *k, char *desc, size_t dn, tt_
     return d;
 }
 
+/* ---- one builder per OP -----------------------------------------------------
+ * Each reads its shape options from k (get marks them used), writes a
+ * one-line description to desc and returns the workload's DAG, or NULL with
+ * err set.  op is the OP's name, for the builders that serve two. */
+
+/* conv2d_winograd --n --h --w --ci --co --pad --tile */
+static tt_dag *build_conv2d_winograd(const char *op, kv *k, const tt_epilogue *epi, const char *shape,
+                                     char *desc, size_t dn, tt_err *err)
+{
+    int64_t n, h, w, ci, co = 0, p, tile;
+    get(k, "n", 1, &n);
+    if (!get(k, "h", 0, &h) || !get(k, "w", h, &w) || !get(k, "ci", 0, &ci) || !get(k, "co", 0, &co)) {
+        tt_err_set(err, "conv2d_winograd needs --h --w --ci --co");
+        return NULL;
+    }
+    get(k, "pad", 1, &p);
+    get(k, "tile", 4, &tile);
+    tt_conv2d_params cp;
+    memset(&cp, 0, sizeof cp);
+    cp.n = n, cp.h = h, cp.w = w, cp.ci = ci, cp.co = co, cp.kh = cp.kw = 3;
+    cp.stride_h = cp.stride_w = 1, cp.dil_h = cp.dil_w = 1, cp.groups = 1;
+    cp.pad_t = cp.pad_l = cp.pad_b = cp.pad_r = p;
+    snprintf(desc, dn, "%s F(%lld,3) %lldx%lldx%lldx%lld p%lld -> %lld", op, (long long)tile, (long long)n,
+             (long long)h, (long long)w, (long long)ci, (long long)p, (long long)co);
+    return tt_build_conv2d_winograd_nhwc(&cp, (int)tile, epi, err);
+}
+
+/* conv2d --n --h --w --ci --co --kh --kw --stride --pad --dilation --groups;
+ * depthwise_conv2d the same with --multiplier in place of --co and --groups
+ * (--multiplier is accepted, and ignored, for conv2d too) */
+static tt_dag *build_conv2d(const char *op, kv *k, const tt_epilogue *epi, const char *shape, char *desc,
+                            size_t dn, tt_err *err)
+{
+    int64_t n, h, w, ci, co = 0, kh, kw, s, p, dil, g, mult;
+    int dw = !strcmp(op, "depthwise_conv2d");
+    get(k, "n", 1, &n);
+    if (!get(k, "h", 0, &h) || !get(k, "w", h, &w) || !get(k, "ci", 0, &ci)) {
+        tt_err_set(err, "%s needs --h --w --ci%s", op, dw ? "" : " --co");
+        return NULL;
+    }
+    get(k, "multiplier", 1, &mult);
+    if (!dw && !get(k, "co", 0, &co)) {
+        tt_err_set(err, "conv2d needs --co");
+        return NULL;
+    }
+    get(k, "kh", 3, &kh);
+    get(k, "kw", kh, &kw);
+    get(k, "stride", 1, &s);
+    get(k, "pad", (kh - 1) / 2, &p);
+    get(k, "dilation", 1, &dil);
+    if (get(k, "groups", 1, &g) && g == 0) {
+        tt_err_set(err, "--groups must be positive");
+        return NULL;
+    }
+    tt_conv2d_params cp;
+    memset(&cp, 0, sizeof cp);
+    cp.n = n;
+    cp.h = h;
+    cp.w = w;
+    cp.ci = ci;
+    cp.co = dw ? ci * mult : co;
+    cp.kh = kh;
+    cp.kw = kw;
+    cp.stride_h = cp.stride_w = s;
+    cp.pad_t = cp.pad_l = cp.pad_b = cp.pad_r = p;
+    cp.dil_h = cp.dil_w = dil;
+    cp.groups = dw ? ci : g;
+    cp.depthwise = dw;
+    snprintf(desc, dn, "%s %lldx%lldx%lldx%lld k%lldx%lld s%lld p%lld -> %lld", op, (long long)n, (long long)h,
+             (long long)w, (long long)ci, (long long)kh, (long long)kw, (long long)s, (long long)p,
+             (long long)cp.co);
+    return tt_build_conv2d_nhwc(&cp, epi, err);
+}
+
+/* dense --m --n --k */
+static tt_dag *build_dense(const char *op, kv *k, const tt_epilogue *epi, const char *shape, char *desc,
+                           size_t dn, tt_err *err)
+{
+    int64_t m, n, kk;
+    if (!get(k, "m", 0, &m) || !get(k, "n", 0, &n) || !get(k, "k", 0, &kk)) {
+        tt_err_set(err, "dense needs --m --n --k");
+        return NULL;
+    }
+    snprintf(desc, dn, "dense %lldx%lldx%lld", (long long)m, (long long)n, (long long)kk);
+    return tt_build_dense(m, n, kk, epi, err);
+}
+
+/* batch_matmul --b --m --n --k */
+static tt_dag *build_batch_matmul(const char *op, kv *k, const tt_epilogue *epi, const char *shape,
+                                  char *desc, size_t dn, tt_err *err)
+{
+    int64_t b, m, n, kk;
+    get(k, "b", 1, &b);
+    if (!get(k, "m", 0, &m) || !get(k, "n", 0, &n) || !get(k, "k", 0, &kk)) {
+        tt_err_set(err, "batch_matmul needs --m --n --k");
+        return NULL;
+    }
+    snprintf(desc, dn, "batch_matmul %lldx%lldx%lldx%lld", (long long)b, (long long)m, (long long)n,
+             (long long)kk);
+    return tt_build_batch_matmul(b, m, n, kk, epi, err);
+}
+
+/* matmul_add --n --l --m (no epilogue) */
+static tt_dag *build_matmul_add(const char *op, kv *k, const tt_epilogue *epi, const char *shape, char *desc,
+                                size_t dn, tt_err *err)
+{
+    int64_t n, l, m;
+    if (!get(k, "n", 0, &n) || !get(k, "l", 0, &l) || !get(k, "m", 0, &m)) {
+        tt_err_set(err, "matmul_add needs --n --l --m");
+        return NULL;
+    }
+    snprintf(desc, dn, "matmul_add %lldx%lldx%lld", (long long)n, (long long)l, (long long)m);
+    return tt_build_matmul_add(n, l, m, err);
+}
+
+/* max_pool2d, avg_pool2d --n --h --w --c --kh --kw --stride --pad */
+static tt_dag *build_pool2d(const char *op, kv *k, const tt_epilogue *epi, const char *shape, char *desc,
+                            size_t dn, tt_err *err)
+{
+    int64_t n, h, w, c, kh, kw, s, p;
+    get(k, "n", 1, &n);
+    if (!get(k, "h", 0, &h) || !get(k, "c", 0, &c)) {
+        tt_err_set(err, "%s needs --h --w --c", op);
+        return NULL;
+    }
+    get(k, "w", h, &w);
+    get(k, "kh", 2, &kh);
+    get(k, "kw", kh, &kw);
+    get(k, "stride", kh, &s);
+    get(k, "pad", 0, &p);
+    tt_pool_params pp;
+    memset(&pp, 0, sizeof pp);
+    pp.kind = op[0] == 'm' ? TT_POOL_MAX : TT_POOL_AVG;
+    pp.n = n;
+    pp.h = h;
+    pp.w = w;
+    pp.c = c;
+    pp.kh = kh;
+    pp.kw = kw;
+    pp.stride_h = pp.stride_w = s;
+    pp.pad_t = pp.pad_l = pp.pad_b = pp.pad_r = p;
+    pp.count_include_pad = 0;
+    snprintf(desc, dn, "%s %lldx%lldx%lldx%lld k%lld s%lld p%lld", op, (long long)n, (long long)h, (long long)w,
+             (long long)c, (long long)kh, (long long)s, (long long)p);
+    return tt_build_pool2d_nhwc(&pp, epi, err);
+}
+
+/* global_avg_pool2d --n --h --w --c */
+static tt_dag *build_global_avg_pool2d(const char *op, kv *k, const tt_epilogue *epi, const char *shape,
+                                       char *desc, size_t dn, tt_err *err)
+{
+    int64_t n, h, w, c;
+    get(k, "n", 1, &n);
+    if (!get(k, "h", 0, &h) || !get(k, "c", 0, &c)) {
+        tt_err_set(err, "global_avg_pool2d needs --h --w --c");
+        return NULL;
+    }
+    get(k, "w", h, &w);
+    snprintf(desc, dn, "global_avg_pool2d %lldx%lldx%lldx%lld", (long long)n, (long long)h, (long long)w,
+             (long long)c);
+    return tt_build_global_avg_pool_nhwc(n, h, w, c, epi, err);
+}
+
+/* softmax --shape D0,D1,... (over the last axis; no epilogue) */
+static tt_dag *build_softmax(const char *op, kv *k, const tt_epilogue *epi, const char *shape, char *desc,
+                             size_t dn, tt_err *err)
+{
+    int64_t dims[TT_MAX_DIMS];
+    int nd = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", shape ? shape : "");
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (nd >= TT_MAX_DIMS || cli_parse_i64(tok, &dims[nd]) || dims[nd] <= 0) {
+            tt_err_set(err, "--shape must be up to %d positive integers separated by commas", TT_MAX_DIMS);
+            return NULL;
+        }
+        nd++;
+    }
+    if (nd == 0) {
+        tt_err_set(err, "softmax needs --shape D0,D1,...");
+        return NULL;
+    }
+    snprintf(desc, dn, "softmax %s", shape);
+    return tt_build_softmax(nd, dims, err);
+}
+
+/* The OPs of `kernel` and `tune-kernel` (kernel_help lists their options). */
+static const struct {
+    const char *name;
+    tt_dag *(*build)(const char *op, kv *k, const tt_epilogue *epi, const char *shape, char *desc, size_t dn,
+                     tt_err *err);
+} kernel_ops[] = {
+    {"conv2d", build_conv2d},
+    {"conv2d_winograd", build_conv2d_winograd},
+    {"depthwise_conv2d", build_conv2d},
+    {"dense", build_dense},
+    {"batch_matmul", build_batch_matmul},
+    {"matmul_add", build_matmul_add},
+    {"max_pool2d", build_pool2d},
+    {"avg_pool2d", build_pool2d},
+    {"global_avg_pool2d", build_global_avg_pool2d},
+    {"softmax", build_softmax},
+};
+
 static tt_dag *build_op(const char *op, kv *k, const tt_epilogue *epi, const char *shape,
                         char *desc, size_t dn, tt_err *err)
 {
-    int64_t n, h, w, ci, co = 0, kh, kw, s, p, dil, g, m, kk, b, l, c, mult;
-    if (!strcmp(op, "conv2d_winograd")) {
-        int64_t tile;
-        get(k, "n", 1, &n);
-        if (!get(k, "h", 0, &h) || !get(k, "w", h, &w) || !get(k, "ci", 0, &ci) || !get(k, "co", 0, &co)) {
-            tt_err_set(err, "conv2d_winograd needs --h --w --ci --co");
-            return NULL;
-        }
-        get(k, "pad", 1, &p);
-        get(k, "tile", 4, &tile);
-        tt_conv2d_params cp;
-        memset(&cp, 0, sizeof cp);
-        cp.n = n, cp.h = h, cp.w = w, cp.ci = ci, cp.co = co, cp.kh = cp.kw = 3;
-        cp.stride_h = cp.stride_w = 1, cp.dil_h = cp.dil_w = 1, cp.groups = 1;
-        cp.pad_t = cp.pad_l = cp.pad_b = cp.pad_r = p;
-        snprintf(desc, dn, "%s F(%lld,3) %lldx%lldx%lldx%lld p%lld -> %lld", op, (long long)tile, (long long)n,
-                 (long long)h, (long long)w, (long long)ci, (long long)p, (long long)co);
-        return tt_build_conv2d_winograd_nhwc(&cp, (int)tile, epi, err);
-    }
-    if (!strcmp(op, "conv2d") || !strcmp(op, "depthwise_conv2d")) {
-        int dw = !strcmp(op, "depthwise_conv2d");
-        get(k, "n", 1, &n);
-        if (!get(k, "h", 0, &h) || !get(k, "w", h, &w) || !get(k, "ci", 0, &ci)) {
-            tt_err_set(err, "%s needs --h --w --ci%s", op, dw ? "" : " --co");
-            return NULL;
-        }
-        get(k, "multiplier", 1, &mult);
-        if (!dw && !get(k, "co", 0, &co)) {
-            tt_err_set(err, "conv2d needs --co");
-            return NULL;
-        }
-        get(k, "kh", 3, &kh);
-        get(k, "kw", kh, &kw);
-        get(k, "stride", 1, &s);
-        get(k, "pad", (kh - 1) / 2, &p);
-        get(k, "dilation", 1, &dil);
-        if (get(k, "groups", 1, &g) && g == 0) {
-            tt_err_set(err, "--groups must be positive");
-            return NULL;
-        }
-        tt_conv2d_params cp;
-        memset(&cp, 0, sizeof cp);
-        cp.n = n;
-        cp.h = h;
-        cp.w = w;
-        cp.ci = ci;
-        cp.co = dw ? ci * mult : co;
-        cp.kh = kh;
-        cp.kw = kw;
-        cp.stride_h = cp.stride_w = s;
-        cp.pad_t = cp.pad_l = cp.pad_b = cp.pad_r = p;
-        cp.dil_h = cp.dil_w = dil;
-        cp.groups = dw ? ci : g;
-        cp.depthwise = dw;
-        snprintf(desc, dn, "%s %lldx%lldx%lldx%lld k%lldx%lld s%lld p%lld -> %lld", op, (long long)n,
-                 (long long)h, (long long)w, (long long)ci, (long long)kh, (long long)kw, (long long)s,
-                 (long long)p, (long long)cp.co);
-        return tt_build_conv2d_nhwc(&cp, epi, err);
-    }
-    if (!strcmp(op, "dense")) {
-        if (!get(k, "m", 0, &m) || !get(k, "n", 0, &n) || !get(k, "k", 0, &kk)) {
-            tt_err_set(err, "dense needs --m --n --k");
-            return NULL;
-        }
-        snprintf(desc, dn, "dense %lldx%lldx%lld", (long long)m, (long long)n, (long long)kk);
-        return tt_build_dense(m, n, kk, epi, err);
-    }
-    if (!strcmp(op, "batch_matmul")) {
-        get(k, "b", 1, &b);
-        if (!get(k, "m", 0, &m) || !get(k, "n", 0, &n) || !get(k, "k", 0, &kk)) {
-            tt_err_set(err, "batch_matmul needs --m --n --k");
-            return NULL;
-        }
-        snprintf(desc, dn, "batch_matmul %lldx%lldx%lldx%lld", (long long)b, (long long)m, (long long)n,
-                 (long long)kk);
-        return tt_build_batch_matmul(b, m, n, kk, epi, err);
-    }
-    if (!strcmp(op, "matmul_add")) {
-        if (!get(k, "n", 0, &n) || !get(k, "l", 0, &l) || !get(k, "m", 0, &m)) {
-            tt_err_set(err, "matmul_add needs --n --l --m");
-            return NULL;
-        }
-        snprintf(desc, dn, "matmul_add %lldx%lldx%lld", (long long)n, (long long)l, (long long)m);
-        return tt_build_matmul_add(n, l, m, err);
-    }
-    if (!strcmp(op, "max_pool2d") || !strcmp(op, "avg_pool2d")) {
-        get(k, "n", 1, &n);
-        if (!get(k, "h", 0, &h) || !get(k, "c", 0, &c)) {
-            tt_err_set(err, "%s needs --h --w --c", op);
-            return NULL;
-        }
-        get(k, "w", h, &w);
-        get(k, "kh", 2, &kh);
-        get(k, "kw", kh, &kw);
-        get(k, "stride", kh, &s);
-        get(k, "pad", 0, &p);
-        tt_pool_params pp;
-        memset(&pp, 0, sizeof pp);
-        pp.kind = op[0] == 'm' ? TT_POOL_MAX : TT_POOL_AVG;
-        pp.n = n;
-        pp.h = h;
-        pp.w = w;
-        pp.c = c;
-        pp.kh = kh;
-        pp.kw = kw;
-        pp.stride_h = pp.stride_w = s;
-        pp.pad_t = pp.pad_l = pp.pad_b = pp.pad_r = p;
-        pp.count_include_pad = 0;
-        snprintf(desc, dn, "%s %lldx%lldx%lldx%lld k%lld s%lld p%lld", op, (long long)n, (long long)h,
-                 (long long)w, (long long)c, (long long)kh, (long long)s, (long long)p);
-        return tt_build_pool2d_nhwc(&pp, epi, err);
-    }
-    if (!strcmp(op, "global_avg_pool2d")) {
-        get(k, "n", 1, &n);
-        if (!get(k, "h", 0, &h) || !get(k, "c", 0, &c)) {
-            tt_err_set(err, "global_avg_pool2d needs --h --w --c");
-            return NULL;
-        }
-        get(k, "w", h, &w);
-        snprintf(desc, dn, "global_avg_pool2d %lldx%lldx%lldx%lld", (long long)n, (long long)h,
-                 (long long)w, (long long)c);
-        return tt_build_global_avg_pool_nhwc(n, h, w, c, epi, err);
-    }
-    if (!strcmp(op, "softmax")) {
-        int64_t dims[TT_MAX_DIMS];
-        int nd = 0;
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", shape ? shape : "");
-        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-            if (nd >= TT_MAX_DIMS || cli_parse_i64(tok, &dims[nd]) || dims[nd] <= 0) {
-                tt_err_set(err, "--shape must be up to %d positive integers separated by commas", TT_MAX_DIMS);
-                return NULL;
-            }
-            nd++;
-        }
-        if (nd == 0) {
-            tt_err_set(err, "softmax needs --shape D0,D1,...");
-            return NULL;
-        }
-        snprintf(desc, dn, "softmax %s", shape);
-        return tt_build_softmax(nd, dims, err);
-    }
+    for (size_t i = 0; i < sizeof kernel_ops / sizeof kernel_ops[0]; i++)
+        if (!strcmp(op, kernel_ops[i].name))
+            return kernel_ops[i].build(op, k, epi, shape, desc, dn, err);
     tt_err_set(err, "unknown OP '%s' (see transtune kernel --help)", op);
     return NULL;
 }

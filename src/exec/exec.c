@@ -295,93 +295,108 @@ static int kernel_source(tt_exec *e, const tt_exec_opts *o, int k, char **out, t
     return rc;
 }
 
-int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_err *err)
-{
-    *out = NULL;
-    tt_exec_opts dflt = {0};
-    if (!o)
-        o = &dflt;
-    const tt_graph *g = m->g;
-    double t0 = tt_now();
-    tt_exec *e = tt_xcalloc(1, sizeof *e);
-    e->m = m;
-    e->threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    e->ncalls = m->ncalls;
-    e->calls = tt_xcalloc((size_t)(m->ncalls ? m->ncalls : 1), sizeof *e->calls);
+/* What tt_exec_build carries from one step to the next (freed at its end). */
+typedef struct build_ctx {
+    int nk;                   /* the model's kernels */
+    char **src;               /* per kernel: its C, NULL if no call runs it */
+    unsigned char *needed;    /* per kernel: some call runs it */
+    int *item_of;             /* per kernel: its build item, -1 for none */
+    tt_build_item *items;     /* the kernels compiled, nitems of them */
+    int nitems;
+    kernel_fn *fns;           /* per item: the loaded function */
+    char own_dir[PATH_MAX];   /* a private work dir to remove, "" for none */
+} build_ctx;
 
-    /* 1. code: one function per unique kernel that a call runs (a direct
-     *    kernel or, when told, its Winograd twin) */
-    int nk = m->nkernels;
-    char **src = tt_xcalloc((size_t)nk, sizeof *src);
-    unsigned char *needed = tt_xcalloc((size_t)nk + 1, 1);
+static void build_ctx_init(build_ctx *b, int nk)
+{
+    memset(b, 0, sizeof *b);
+    b->nk = nk;
+    b->src = tt_xcalloc((size_t)nk, sizeof *b->src);
+    b->needed = tt_xcalloc((size_t)nk + 1, 1);
+    b->item_of = tt_xcalloc((size_t)nk + 1, sizeof *b->item_of);
+    b->items = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *b->items);
+}
+
+static void build_ctx_free(build_ctx *b)
+{
+    for (int k = 0; k < b->nk; k++)
+        free(b->src[k]);
+    free(b->src), free(b->items), free(b->fns), free(b->needed), free(b->item_of);
+}
+
+/* 1a. the C of every kernel that a call runs (a direct kernel or, when
+ *     told, its Winograd twin) */
+static int gen_sources(tt_exec *e, const tt_exec_opts *o, build_ctx *b, tt_err *err)
+{
+    const tt_model *m = e->m;
     for (int c = 0; c < m->ncalls; c++)
         if (m->calls[c].kind == TT_MCALL_KERNEL)
-            needed[run_kernel(m, o, m->calls[c].kernel)] = 1;
+            b->needed[run_kernel(m, o, m->calls[c].kernel)] = 1;
     int rc = 0;
-    for (int k = 0; k < nk && rc == 0; k++)
-        if (needed[k])
-            rc = kernel_source(e, o, k, &src[k], err);
-    int nitems = 0;
-    int *item_of = tt_xcalloc((size_t)nk + 1, sizeof *item_of);
-    char own_dir[PATH_MAX] = "";
-    tt_build_item *items = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *items);
-    for (int k = 0; k < nk && rc == 0; k++) {
-        item_of[k] = -1;
-        if (!needed[k])
+    for (int k = 0; k < b->nk && rc == 0; k++)
+        if (b->needed[k])
+            rc = kernel_source(e, o, k, &b->src[k], err);
+    return rc;
+}
+
+/* 1b. compile them, one function "k<kernel>" per item, into shared objects
+ *     in the caller's work dir or a private one */
+static int compile_kernels(const tt_exec_opts *o, build_ctx *b, tt_err *err)
+{
+    for (int k = 0; k < b->nk; k++) {
+        b->item_of[k] = -1;
+        if (!b->needed[k])
             continue;
-        item_of[k] = nitems;
-        items[nitems].source = src[k];
-        snprintf(items[nitems].fn, sizeof items[nitems].fn, "k%d", k);
-        nitems++;
+        b->item_of[k] = b->nitems;
+        b->items[b->nitems].source = b->src[k];
+        snprintf(b->items[b->nitems].fn, sizeof b->items[b->nitems].fn, "k%d", k);
+        b->nitems++;
     }
-    if (rc == 0) {
-        progress(o, "compiling %d kernels", nitems, 0);
-        tt_build_opts bo = o->build ? *o->build : (tt_build_opts){0};
-        if (bo.per_unit <= 0)
-            bo.per_unit = 2;
-        if (bo.timeout_s <= 0)
-            bo.timeout_s = 300;
-        /* a private directory, removed once the kernels are loaded (a loaded
-         * shared object needs no file); a caller's work dir is kept */
-        if (!bo.workdir) {
-            rc = tt_temp_dir("tt-exec", own_dir, sizeof own_dir, err);
-            bo.workdir = own_dir;
-        }
-        if (rc == 0)
-            rc = tt_build(&bo, tt_codegen_prelude(), items, nitems, err);
+    progress(o, "compiling %d kernels", b->nitems, 0);
+    tt_build_opts bo = o->build ? *o->build : (tt_build_opts){0};
+    if (bo.per_unit <= 0)
+        bo.per_unit = 2;
+    if (bo.timeout_s <= 0)
+        bo.timeout_s = 300;
+    int rc = 0;
+    /* a private directory, removed once the kernels are loaded (a loaded
+     * shared object needs no file); a caller's work dir is kept */
+    if (!bo.workdir) {
+        rc = tt_temp_dir("tt-exec", b->own_dir, sizeof b->own_dir, err);
+        bo.workdir = b->own_dir;
     }
-    for (int i = 0; i < nitems && rc == 0; i++)
-        if (items[i].error)
-            rc = tt_err_set(err, "kernel %s failed to compile: %.300s", items[i].fn, items[i].msg);
-    e->stats.kernels_built = nitems;
-
-    /* 2. load (never dlclose'd: OpenMP runtimes do not survive unloading) */
-    kernel_fn *fns = tt_xcalloc((size_t)(nitems ? nitems : 1), sizeof *fns);
-    if (rc == 0) {
-        char env[32];
-        snprintf(env, sizeof env, "%d", e->threads);
-        setenv("OMP_NUM_THREADS", env, 1); /* read by libomp when it starts */
-    }
-    for (int i = 0; i < nitems && rc == 0; i++) {
-        void *h = dlopen(items[i].so_path, RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            rc = tt_err_set(err, "cannot load %s: %s", items[i].so_path, dlerror());
-            break;
-        }
-        fns[i] = (kernel_fn)dlsym(h, items[i].fn);
-        if (!fns[i])
-            rc = tt_err_set(err, "%s has no function %s", items[i].so_path, items[i].fn);
-    }
-    if (own_dir[0])
-        tt_remove_tree(own_dir);
-    e->fns = tt_xcalloc((size_t)(nitems ? nitems : 1), sizeof *e->fns);
-    for (int i = 0; i < nitems && rc == 0; i++)
-        if (fns[i])
-            e->fns[e->nfns++] = fns[i];
     if (rc == 0)
-        set_threads(e->threads);
+        rc = tt_build(&bo, tt_codegen_prelude(), b->items, b->nitems, err);
+    for (int i = 0; i < b->nitems && rc == 0; i++)
+        if (b->items[i].error)
+            rc = tt_err_set(err, "kernel %s failed to compile: %.300s", b->items[i].fn, b->items[i].msg);
+    return rc;
+}
 
-    /* 3. memory plan */
+/* 2. load the compiled kernels into b->fns (never dlclose'd: OpenMP
+ *    runtimes do not survive unloading), with e's thread count */
+static int load_kernels(const tt_exec *e, build_ctx *b, tt_err *err)
+{
+    char env[32];
+    snprintf(env, sizeof env, "%d", e->threads);
+    setenv("OMP_NUM_THREADS", env, 1); /* read by libomp when it starts */
+    for (int i = 0; i < b->nitems; i++) {
+        void *h = dlopen(b->items[i].so_path, RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+            return tt_err_set(err, "cannot load %s: %s", b->items[i].so_path, dlerror());
+        b->fns[i] = (kernel_fn)dlsym(h, b->items[i].fn);
+        if (!b->fns[i])
+            return tt_err_set(err, "%s has no function %s", b->items[i].so_path, b->items[i].fn);
+    }
+    return 0;
+}
+
+/* 3. memory plan: the pool's buffers, the input and output pointers;
+ *    returns the slot of every graph tensor (plan_memory), caller frees */
+static int *plan_buffers(tt_exec *e)
+{
+    const tt_model *m = e->m;
+    const tt_graph *g = m->g;
     int *slot = tt_xmalloc((size_t)g->ntensors * sizeof *slot);
     pool P = {0};
     e->in_bytes = tensor_bytes(g, m->input);
@@ -396,8 +411,17 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
     }
     e->in_ptr = e->bufs[slot[in_root]];
     e->out_ptr = slot[out_root] >= 0 ? e->bufs[slot[out_root]] : NULL;
+    free(P.size), free(P.busy);
+    return slot;
+}
 
-    /* 4. calls with their argument pointers */
+/* 4. every call with its argument pointers (constants, else pool buffers)
+ *    and its function, or the table of a gather */
+static int bind_calls(tt_exec *e, const tt_exec_opts *o, const build_ctx *b, const int *slot, tt_err *err)
+{
+    const tt_model *m = e->m;
+    const tt_graph *g = m->g;
+    int rc = 0;
     for (int c = 0; c < m->ncalls && rc == 0; c++) {
         const tt_mcall *mc = &m->calls[c];
         xcall *x = &e->calls[c];
@@ -416,7 +440,7 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
         if (mc->kind == TT_MCALL_KERNEL) {
             int k = run_kernel(m, o, mc->kernel);
             x->kernel = k;
-            x->fn = fns[item_of[k]];
+            x->fn = b->fns[b->item_of[k]];
             if (k != mc->kernel && rc == 0)
                 rc = winograd_weight(e, m, mc, x, m->kernels[k].wino_m, err);
         } else {
@@ -428,14 +452,51 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
                 rc = tt_err_set(err, "Gather: a 2-D table and int64 ids are supported");
         }
     }
+    return rc;
+}
+
+int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_err *err)
+{
+    *out = NULL;
+    tt_exec_opts dflt = {0};
+    if (!o)
+        o = &dflt;
+    double t0 = tt_now();
+    tt_exec *e = tt_xcalloc(1, sizeof *e);
+    e->m = m;
+    e->threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    e->ncalls = m->ncalls;
+    e->calls = tt_xcalloc((size_t)(m->ncalls ? m->ncalls : 1), sizeof *e->calls);
+
+    /* 1. code, compiled; 2. loaded (build_ctx carries them along) */
+    build_ctx b;
+    build_ctx_init(&b, m->nkernels);
+    int rc = gen_sources(e, o, &b, err);
+    if (rc == 0)
+        rc = compile_kernels(o, &b, err);
+    e->stats.kernels_built = b.nitems;
+    b.fns = tt_xcalloc((size_t)(b.nitems ? b.nitems : 1), sizeof *b.fns);
+    if (rc == 0)
+        rc = load_kernels(e, &b, err);
+    if (b.own_dir[0])
+        tt_remove_tree(b.own_dir);
+    e->fns = tt_xcalloc((size_t)(b.nitems ? b.nitems : 1), sizeof *e->fns);
+    for (int i = 0; i < b.nitems && rc == 0; i++)
+        if (b.fns[i])
+            e->fns[e->nfns++] = b.fns[i];
+    if (rc == 0)
+        set_threads(e->threads);
+
+    /* 3. memory; 4. calls */
+    int *slot = plan_buffers(e);
+    if (rc == 0)
+        rc = bind_calls(e, o, &b, slot, err);
     if (rc == 0 && !e->out_ptr)
         rc = tt_err_set(err, "the model's output is not computed by any kernel");
     e->stats.build_s = tt_now() - t0;
 
-    for (int k = 0; k < nk; k++)
-        free(src[k]);
-    free(src), free(items), free(fns), free(needed), free(item_of);
-    free(slot), free(P.size), free(P.busy);
+    build_ctx_free(&b);
+    free(slot);
     if (rc) {
         tt_exec_free(e);
         return -1;

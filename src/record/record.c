@@ -53,14 +53,6 @@
 
 static const char *const rec_versions[] = {"v0.6", "v0.5", "v0.4", "v0.3"};
 
-/* Number of array elements (tag included) of each step kind. */
-static const size_t step_nfields[TT_STEP_COUNT] = {
-    [TT_STEP_AN] = 4,  [TT_STEP_FU] = 3,  [TT_STEP_PR] = 4,   [TT_STEP_RE] = 3,
-    [TT_STEP_SP] = 6,  [TT_STEP_FSP] = 5, [TT_STEP_FFSP] = 6, [TT_STEP_SA] = 5,
-    [TT_STEP_CA] = 4,  [TT_STEP_CI] = 2,  [TT_STEP_CR] = 2,   [TT_STEP_CHR] = 4,
-    [TT_STEP_CHW] = 3, [TT_STEP_RF] = 4,
-};
-
 /* ---- helpers shared by the readers ---------------------------------------- */
 
 /* Copy at most 24 bytes of s for an error message, with anything but
@@ -271,9 +263,23 @@ static int rec_spragma(const rec_sctx *c, json_t *a, size_t idx, int64_t *out)
     return 0;
 }
 
+/* `src` must name an earlier SP step (FSP and FFSP follow a split by index). */
+static int rec_check_src(const rec_sctx *c, int src, const tt_step *prev)
+{
+    if (src >= c->index)
+        return rec_serr(c, "source step %d is not an earlier step", src);
+    if (prev[src].tag != TT_STEP_SP)
+        return rec_serr(c, "source step %d is %s, not SP", src, tt_step_tags[prev[src].tag]);
+    return 0;
+}
+
+/* ---- one parser per step form ----------------------------------------------
+ * Each reads the fields after ["TAG", stage, ...] (the tag and the stage id
+ * are read by rec_parse_step) into st; prev holds the steps before it. */
+
 /* ["SP", stage, iter, extent, [lengths], inner_to_outer].  A null length is a
  * sketch placeholder (0 = not chosen yet); an integer must be positive. */
-static int rec_parse_split(const rec_sctx *c, json_t *js, tt_step *st)
+static int rec_parse_split(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
 {
     if (rec_sid(c, js, 2, "iterator id", &st->iter) ||
         rec_sint(c, js, 3, "extent", 0, REC_MAX_EXTENT, &st->extent))
@@ -305,17 +311,166 @@ static int rec_parse_split(const rec_sctx *c, json_t *js, tt_step *st)
     return rec_sbool(c, js, 5, "inner_to_outer", &st->inner_to_outer);
 }
 
-/* `src` must name an earlier SP step (FSP and FFSP follow a split by index). */
-static int rec_check_src(const rec_sctx *c, int src, const tt_step *prev)
+/* ["AN", stage, iter, ann]: ann an IteratorAnnotation code. */
+static int rec_parse_an(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
 {
-    if (src >= c->index)
-        return rec_serr(c, "source step %d is not an earlier step", src);
-    if (prev[src].tag != TT_STEP_SP)
-        return rec_serr(c, "source step %d is %s, not SP", src, tt_step_tags[prev[src].tag]);
+    if (rec_sid(c, js, 2, "iterator id", &st->iter))
+        return -1;
+    if (!json_is_integer(json_array_get(js, 3)))
+        return rec_serr(c, "annotation must be an integer, got %s", rec_jtype(json_array_get(js, 3)));
+    int64_t x = json_integer_value(json_array_get(js, 3));
+    if (x < 0 || x >= TT_ANN_COUNT)
+        return rec_serr(c, "annotation code %lld out of range 0..%d", (long long)x, TT_ANN_COUNT - 1);
+    st->ann = (tt_ann)x;
     return 0;
 }
 
-/* Parse steps[index] from js; prev holds the steps before it. */
+/* ["FU", stage, [ids]]: at least one id, consecutive. */
+static int rec_parse_fu(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    if (rec_sids(c, js, 2, "fused iterator ids", st->ids, &st->nids))
+        return -1;
+    if (st->nids == 0)
+        return rec_serr(c, "fuse needs at least one iterator");
+    for (int k = 1; k < st->nids; k++)
+        if (st->ids[k] != st->ids[k - 1] + 1)
+            return rec_serr(c, "fused iterator ids must be consecutive, got %d after %d", st->ids[k],
+                            st->ids[k - 1]);
+    return 0;
+}
+
+/* ["PR", stage, iter, "auto_unroll_max_step$N"] */
+static int rec_parse_pr(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    if (rec_sid(c, js, 2, "iterator id", &st->iter))
+        return -1;
+    return rec_spragma(c, js, 3, &st->pragma_value);
+}
+
+/* ["RE", stage, [ids]]: at least one id, all distinct. */
+static int rec_parse_re(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    if (rec_sids(c, js, 2, "reorder ids", st->ids, &st->nids))
+        return -1;
+    if (st->nids == 0)
+        return rec_serr(c, "reorder needs at least one iterator");
+    for (int a = 0; a < st->nids; a++)
+        for (int b = a + 1; b < st->nids; b++)
+            if (st->ids[a] == st->ids[b])
+                return rec_serr(c, "iterator %d appears twice in the new order", st->ids[a]);
+    return 0;
+}
+
+/* ["FSP", stage, iter, src_step_id, n_split]: src_step_id an earlier SP. */
+static int rec_parse_fsp(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    if (rec_sid(c, js, 2, "iterator id", &st->iter) || rec_sid(c, js, 3, "source step id", &st->src_step) ||
+        rec_check_src(c, st->src_step, prev))
+        return -1;
+    /* Ansor allows n_split up to the source's lengths + 1; we also cap it
+     * at TT_MAX_SPLIT so the follow split has at most TT_MAX_SPLIT + 1 parts. */
+    int64_t x = prev[st->src_step].nlen + 1;
+    if (x > TT_MAX_SPLIT)
+        x = TT_MAX_SPLIT;
+    if (rec_sint(c, js, 4, "n_split", 1, x, &x))
+        return -1;
+    st->n_split = (int)x;
+    return 0;
+}
+
+/* ["FFSP", stage, iter, [src_step_ids], level, factor_or_nparts]: at least
+ * one source, each an earlier SP with more than `level` lengths. */
+static int rec_parse_ffsp(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    int64_t x;
+    if (rec_sid(c, js, 2, "iterator id", &st->iter) ||
+        rec_sids(c, js, 3, "source step ids", st->ids, &st->nids) ||
+        rec_sint(c, js, 4, "level", 0, TT_MAX_SPLIT - 1, &x) ||
+        rec_sbool(c, js, 5, "factor_or_nparts", &st->inner_to_outer))
+        return -1;
+    st->level = (int)x;
+    if (st->nids == 0)
+        return rec_serr(c, "follow fused split needs at least one source step");
+    for (int k = 0; k < st->nids; k++) {
+        if (rec_check_src(c, st->ids[k], prev))
+            return -1;
+        if (st->level >= prev[st->ids[k]].nlen)
+            return rec_serr(c, "level %d exceeds the %d lengths of source step %d", st->level,
+                            prev[st->ids[k]].nlen, st->ids[k]);
+    }
+    return 0;
+}
+
+/* ["SA", stage, iter, factor, offset] */
+static int rec_parse_sa(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    if (rec_sid(c, js, 2, "iterator id", &st->iter) ||
+        rec_sint(c, js, 3, "factor", 1, REC_MAX_EXTENT, &st->factor) ||
+        rec_sint(c, js, 4, "offset", 0, REC_MAX_EXTENT, &st->offset))
+        return -1;
+    return 0;
+}
+
+/* ["CA", stage, target_stage, target_iter] */
+static int rec_parse_ca(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    if (rec_sid(c, js, 2, "target stage id", &st->target_stage) ||
+        rec_sid(c, js, 3, "target iterator id", &st->target_iter))
+        return -1;
+    return 0;
+}
+
+/* ["CI", stage] and ["CR", stage]: nothing after the stage. */
+static int rec_parse_stage_only(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    return 0;
+}
+
+/* ["CHR", stage, "scope", [reader_stage_ids]] */
+static int rec_parse_chr(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    if (rec_sscope(c, js, 2, st->scope, sizeof st->scope) ||
+        rec_sids(c, js, 3, "reader stage ids", st->ids, &st->nids))
+        return -1;
+    return 0;
+}
+
+/* ["CHW", stage, "scope"] */
+static int rec_parse_chw(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    return rec_sscope(c, js, 2, st->scope, sizeof st->scope);
+}
+
+/* ["RF", stage, iter, factor_iter_id] */
+static int rec_parse_rf(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st)
+{
+    if (rec_sid(c, js, 2, "iterator id", &st->iter) ||
+        rec_sid(c, js, 3, "factor iterator id", &st->target_iter))
+        return -1;
+    return 0;
+}
+
+/* Each step form: its number of array elements (tag included) and its
+ * parser. */
+typedef struct rec_step_form {
+    size_t nfields;
+    int (*parse)(const rec_sctx *c, json_t *js, const tt_step *prev, tt_step *st);
+} rec_step_form;
+
+static const rec_step_form rec_step_forms[TT_STEP_COUNT] = {
+    [TT_STEP_AN] = {4, rec_parse_an},          [TT_STEP_FU] = {3, rec_parse_fu},
+    [TT_STEP_PR] = {4, rec_parse_pr},          [TT_STEP_RE] = {3, rec_parse_re},
+    [TT_STEP_SP] = {6, rec_parse_split},       [TT_STEP_FSP] = {5, rec_parse_fsp},
+    [TT_STEP_FFSP] = {6, rec_parse_ffsp},      [TT_STEP_SA] = {5, rec_parse_sa},
+    [TT_STEP_CA] = {4, rec_parse_ca},          [TT_STEP_CI] = {2, rec_parse_stage_only},
+    [TT_STEP_CR] = {2, rec_parse_stage_only},  [TT_STEP_CHR] = {4, rec_parse_chr},
+    [TT_STEP_CHW] = {3, rec_parse_chw},        [TT_STEP_RF] = {4, rec_parse_rf},
+};
+_Static_assert(TT_STEP_COUNT == 14, "rec_step_forms needs one form per tt_steptag");
+
+/* Parse steps[index] from js; prev holds the steps before it.
+ *   step := ["TAG", stage, field...]   (TAG one of tt_step_tags; its fields
+ *                                       as rec_step_forms[TAG] reads them)  */
 static int rec_parse_step(json_t *js, int index, const tt_step *prev, tt_step *st, tt_err *err)
 {
     rec_sctx c = {err, index, NULL};
@@ -332,116 +487,17 @@ static int rec_parse_step(json_t *js, int index, const tt_step *prev, tt_step *s
         char b[32];
         return rec_serr(&c, "unknown step tag \"%s\"", rec_clean(tag, b));
     }
+    const rec_step_form *form = &rec_step_forms[t];
+    if (!form->parse)
+        abort(); /* a tag without its form in rec_step_forms */
     c.tag = tt_step_tags[t];
     st->tag = (tt_steptag)t;
     size_t nf = json_array_size(js);
-    if (nf != step_nfields[t])
-        return rec_serr(&c, "expected %zu fields after the tag, got %zu", step_nfields[t] - 1,
-                        nf - 1);
+    if (nf != form->nfields)
+        return rec_serr(&c, "expected %zu fields after the tag, got %zu", form->nfields - 1, nf - 1);
     if (rec_sid(&c, js, 1, "stage id", &st->stage))
         return -1;
-
-    int64_t x;
-    switch (st->tag) {
-    case TT_STEP_AN:
-        if (rec_sid(&c, js, 2, "iterator id", &st->iter))
-            return -1;
-        if (!json_is_integer(json_array_get(js, 3)))
-            return rec_serr(&c, "annotation must be an integer, got %s",
-                            rec_jtype(json_array_get(js, 3)));
-        x = json_integer_value(json_array_get(js, 3));
-        if (x < 0 || x >= TT_ANN_COUNT)
-            return rec_serr(&c, "annotation code %lld out of range 0..%d", (long long)x,
-                            TT_ANN_COUNT - 1);
-        st->ann = (tt_ann)x;
-        return 0;
-    case TT_STEP_FU:
-        if (rec_sids(&c, js, 2, "fused iterator ids", st->ids, &st->nids))
-            return -1;
-        if (st->nids == 0)
-            return rec_serr(&c, "fuse needs at least one iterator");
-        for (int k = 1; k < st->nids; k++)
-            if (st->ids[k] != st->ids[k - 1] + 1)
-                return rec_serr(&c, "fused iterator ids must be consecutive, got %d after %d",
-                                st->ids[k], st->ids[k - 1]);
-        return 0;
-    case TT_STEP_PR:
-        if (rec_sid(&c, js, 2, "iterator id", &st->iter))
-            return -1;
-        return rec_spragma(&c, js, 3, &st->pragma_value);
-    case TT_STEP_RE:
-        if (rec_sids(&c, js, 2, "reorder ids", st->ids, &st->nids))
-            return -1;
-        if (st->nids == 0)
-            return rec_serr(&c, "reorder needs at least one iterator");
-        for (int a = 0; a < st->nids; a++)
-            for (int b = a + 1; b < st->nids; b++)
-                if (st->ids[a] == st->ids[b])
-                    return rec_serr(&c, "iterator %d appears twice in the new order", st->ids[a]);
-        return 0;
-    case TT_STEP_SP:
-        return rec_parse_split(&c, js, st);
-    case TT_STEP_FSP:
-        if (rec_sid(&c, js, 2, "iterator id", &st->iter) ||
-            rec_sid(&c, js, 3, "source step id", &st->src_step) ||
-            rec_check_src(&c, st->src_step, prev))
-            return -1;
-        /* Ansor allows n_split up to the source's lengths + 1; we also cap it
-         * at TT_MAX_SPLIT so the follow split has at most TT_MAX_SPLIT + 1 parts. */
-        x = prev[st->src_step].nlen + 1;
-        if (x > TT_MAX_SPLIT)
-            x = TT_MAX_SPLIT;
-        if (rec_sint(&c, js, 4, "n_split", 1, x, &x))
-            return -1;
-        st->n_split = (int)x;
-        return 0;
-    case TT_STEP_FFSP:
-        if (rec_sid(&c, js, 2, "iterator id", &st->iter) ||
-            rec_sids(&c, js, 3, "source step ids", st->ids, &st->nids) ||
-            rec_sint(&c, js, 4, "level", 0, TT_MAX_SPLIT - 1, &x) ||
-            rec_sbool(&c, js, 5, "factor_or_nparts", &st->inner_to_outer))
-            return -1;
-        st->level = (int)x;
-        if (st->nids == 0)
-            return rec_serr(&c, "follow fused split needs at least one source step");
-        for (int k = 0; k < st->nids; k++) {
-            if (rec_check_src(&c, st->ids[k], prev))
-                return -1;
-            if (st->level >= prev[st->ids[k]].nlen)
-                return rec_serr(&c, "level %d exceeds the %d lengths of source step %d",
-                                st->level, prev[st->ids[k]].nlen, st->ids[k]);
-        }
-        return 0;
-    case TT_STEP_SA:
-        if (rec_sid(&c, js, 2, "iterator id", &st->iter) ||
-            rec_sint(&c, js, 3, "factor", 1, REC_MAX_EXTENT, &st->factor) ||
-            rec_sint(&c, js, 4, "offset", 0, REC_MAX_EXTENT, &st->offset))
-            return -1;
-        return 0;
-    case TT_STEP_CA:
-        if (rec_sid(&c, js, 2, "target stage id", &st->target_stage) ||
-            rec_sid(&c, js, 3, "target iterator id", &st->target_iter))
-            return -1;
-        return 0;
-    case TT_STEP_CI:
-    case TT_STEP_CR:
-        return 0;
-    case TT_STEP_CHR:
-        if (rec_sscope(&c, js, 2, st->scope, sizeof st->scope) ||
-            rec_sids(&c, js, 3, "reader stage ids", st->ids, &st->nids))
-            return -1;
-        return 0;
-    case TT_STEP_CHW:
-        return rec_sscope(&c, js, 2, st->scope, sizeof st->scope);
-    case TT_STEP_RF:
-        if (rec_sid(&c, js, 2, "iterator id", &st->iter) ||
-            rec_sid(&c, js, 3, "factor iterator id", &st->target_iter))
-            return -1;
-        return 0;
-    case TT_STEP_COUNT:
-        break;
-    }
-    abort(); /* t was looked up in tt_step_tags */
+    return form->parse(&c, js, prev, st);
 }
 
 static int rec_parse_steps(json_t *arr, tt_step *steps, int max, int *n, tt_err *err)

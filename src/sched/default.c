@@ -295,8 +295,6 @@ static void choose_register_tile(int64_t ec, int64_t ew, int lanes, int64_t *c3_
     *rt_out = b.rt;
 }
 
-/* alone: a stage inside a larger DAG (Winograd's batched GEMM): nothing
- * inlined or fused into it, its result cache-written */
 /* The inner block r1v[j] of each reduce axis of anchor A (ec: its output
  * channels); 1 when the whole reduction runs inside each register tile. */
 static int reduce_blocks(const tt_op *A, int64_t ec, int64_t *r1v)
@@ -381,10 +379,11 @@ static void follow_anchor(gen *g, int anchor, int cons_uid, int ndim, int nlev, 
     emit(g, &ca);
 }
 
-static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
+/* Whether every compute stage after anchor a_uid (up to the output out_uid)
+ * is elementwise of the anchor's shape, so that the epilogue fuses into the
+ * output stage; 0 when out_uid is the anchor itself. */
+static int epilogue_fusable(const tt_dag *d, int a_uid, int out_uid)
 {
-    const tt_dag *d = g->s->dag;
-    int out_uid = alone ? a_uid : d->nops - 1;
     const tt_op *A = d->ops[a_uid];
     /* epilogue: every compute stage after A must be elementwise of A's shape */
     int fuse = out_uid != a_uid;
@@ -395,8 +394,16 @@ static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
             (op->nreduce || !same_shape(op, A)))
             fuse = 0;
     }
-    if (out_uid != a_uid && !fuse)
-        return; /* unusual graph: leave it to the generic rules */
+    return fuse;
+}
+
+/* Inline the stages around anchor a_uid: its epilogue stages but the output
+ * out_uid and, unless alone, the elementwise producers it reads (its padding
+ * stage when that does not really pad, or always for a depthwise conv). */
+static void inline_around_anchor(gen *g, int a_uid, int out_uid, int alone)
+{
+    const tt_dag *d = g->s->dag;
+    const tt_op *A = d->ops[a_uid];
     /* inline the epilogue stages except the output, and the padding stage */
     for (int u = a_uid + 1; u < out_uid; u++)
         if (d->ops[u]->kind == TT_OP_COMPUTE)
@@ -412,23 +419,33 @@ static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
         if (d->ops[u]->kind == TT_OP_COMPUTE && d->ops[u]->nreduce == 0 && reads(A, u) &&
             (depthwise || !has_select(d->ops[u]->body)))
             st_simple(g, TT_STEP_CI, u);
-    int cons_uid = out_uid;
-    int anchor = a_uid;
-    if (!fuse) {
-        /* no consumer to fuse into: cache write; the copy is the consumer */
-        tt_step x;
-        memset(&x, 0, sizeof x);
-        x.tag = TT_STEP_CHW;
-        x.stage = sid(g, a_uid);
-        snprintf(x.scope, sizeof x.scope, "local");
-        emit(g, &x);
-        if (g->failed)
-            return;
-        anchor = g->s->stages[sid(g, a_uid) - 1].op.uid;
-        cons_uid = a_uid;
-    }
-    int ndim = A->ndim, nred = A->nreduce;
-    /* tile sizes */
+}
+
+/* No consumer to fuse into: cache-write anchor a_uid; the local stage is
+ * then the one tiled (*anchor) and the copy, a_uid, is the consumer
+ * (*cons_uid).  -1 if the step failed. */
+static int cache_write_anchor(gen *g, int a_uid, int *anchor, int *cons_uid)
+{
+    tt_step x;
+    memset(&x, 0, sizeof x);
+    x.tag = TT_STEP_CHW;
+    x.stage = sid(g, a_uid);
+    snprintf(x.scope, sizeof x.scope, "local");
+    emit(g, &x);
+    if (g->failed)
+        return -1;
+    *anchor = g->s->stages[sid(g, a_uid) - 1].op.uid;
+    *cons_uid = a_uid;
+    return 0;
+}
+
+/* The spatial splits of anchor A at `lanes` fp32 lanes: L[i] = [l1, l2, l3]
+ * for each of its A->ndim axes (the outermost part l0 implicit).  The last
+ * axis (channels) is [c2, c3], the one before it (row) [w2, rt], the one
+ * before that [h2, 1]; the others stay whole inside the outer tile. */
+static void spatial_tiles(const tt_op *A, int lanes, int64_t L[][3])
+{
+    int ndim = A->ndim;
     int64_t ec = A->axis[ndim - 1].extent, ew = A->axis[ndim - 2].extent;
     int64_t best_c3, best_rt;
     choose_register_tile(ec, ew, lanes, &best_c3, &best_rt);
@@ -454,7 +471,6 @@ static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
             }
     }
     /* spatial splits: [l1, l2, l3] per axis */
-    int64_t L[TT_MAX_DIMS][3];
     for (int i = 0; i < ndim; i++)
         L[i][0] = L[i][1] = L[i][2] = 1;
     L[ndim - 1][1] = c2;
@@ -463,29 +479,34 @@ static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
     L[ndim - 2][2] = best_rt;
     if (ndim >= 3)
         L[ndim - 3][1] = h2;
-    for (int i = 0; i < ndim; i++)
-        st_split(g, anchor, 4 * i, L[i], 3);
-    /* reduce splits: [r1]; the innermost reduce axis (channels, k) goes inside */
-    int base = 4 * ndim;
-    int64_t r1v[TT_MAX_RAXES];
-    int inside = reduce_blocks(A, ec, r1v);
-    for (int j = 0; j < nred; j++)
-        st_split(g, anchor, base + 2 * j, &r1v[j], 1);
-    /* SSRSRS: S0 S1 R0 S2 R1 S3 */
-    int order[TT_MAX_ITERS], no = 0;
-    /* level 0 (the parallel tiles): when the weights outweigh the input, the
-     * channel axis outermost, so that tiles that follow each other share their
-     * block of weights, which then stays in L2 instead of being read again
-     * from L3 for every row tile (ResNet-18's 14x14x256 3x3 convs: 79 -> 85% of
-     * peak in the model); otherwise rows outermost, so that each thread reads
-     * its rows of the input once (56x56x64 -> 256 1x1 at 2 threads: 1.46x
-     * oneDNN's time channel-first, 1.24x row-first) */
-    double wbytes = (double)ec, ibytes = (double)A->raxis[nred - 1].extent;
+}
+
+/* Whether the parallel tiles of anchor A go channel tiles first.
+ * Level 0 (the parallel tiles): when the weights outweigh the input, the
+ * channel axis outermost, so that tiles that follow each other share their
+ * block of weights, which then stays in L2 instead of being read again
+ * from L3 for every row tile (ResNet-18's 14x14x256 3x3 convs: 79 -> 85% of
+ * peak in the model); otherwise rows outermost, so that each thread reads
+ * its rows of the input once (56x56x64 -> 256 1x1 at 2 threads: 1.46x
+ * oneDNN's time channel-first, 1.24x row-first) */
+static int channels_outermost(const tt_op *A)
+{
+    int ndim = A->ndim, nred = A->nreduce;
+    double wbytes = (double)A->axis[ndim - 1].extent, ibytes = (double)A->raxis[nred - 1].extent;
     for (int j = 0; j < nred; j++)
         wbytes *= (double)A->raxis[j].extent;
     for (int i = 0; i < ndim - 1; i++)
         ibytes *= (double)A->axis[i].extent;
-    int chan_outer = wbytes > ibytes;
+    return wbytes > ibytes;
+}
+
+/* The anchor's loop order after its splits (spatial axis i split in 4 at
+ * iterators 4i..4i+3, reduce axis j in 2 at 4*ndim + 2j..): SSRSRS,
+ * S0 S1 R0 S2 R1 S3, with the channel tiles first in S0 when chan_outer.
+ * Returns the number of ids written to order. */
+static int ssrsrs_order(int ndim, int nred, int chan_outer, int *order)
+{
+    int base = 4 * ndim, no = 0;
     if (chan_outer)
         order[no++] = 4 * (ndim - 1);
     for (int i = 0; i < ndim - (chan_outer ? 1 : 0); i++)
@@ -500,10 +521,14 @@ static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
         order[no++] = base + 2 * j + 1;
     for (int i = 0; i < ndim; i++)
         order[no++] = 4 * i + 3;
-    st_ids(g, TT_STEP_RE, anchor, order, no);
-    if (g->failed)
-        return;
-    follow_anchor(g, anchor, cons_uid, ndim, inside ? 4 : 3, chan_outer);
+    return no;
+}
+
+/* The annotations of a tiled anchor and its consumer: the consumer's outer
+ * tiles fused and parallel, the anchor unrolled by auto_unroll_max_step = 64,
+ * the innermost iterator of each vectorized. */
+static void annotate_tiled(gen *g, int anchor, int cons_uid, int ndim)
+{
     /* parallel over the fused outer tiles */
     int fu[TT_MAX_DIMS];
     for (int i = 0; i < ndim; i++)
@@ -517,6 +542,46 @@ static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
     st_ann(g, anchor, as->niters - 1, TT_ANN_VECTORIZE);
     const tt_stage *cs = &g->s->stages[sid(g, cons_uid)];
     st_ann(g, cons_uid, cs->niters - 1, TT_ANN_VECTORIZE);
+}
+
+/* The multi-level tiling of anchor a_uid (the file comment has its shape):
+ * its epilogue inlined into the output stage, which follows the anchor's
+ * tiles (or, with no epilogue, the anchor cache-written and the copy in the
+ * output's role); splits, SSRSRS order, annotations.  alone: a stage inside
+ * a larger DAG (Winograd's batched GEMM): nothing inlined or fused into it,
+ * its result cache-written.  An unusual graph (an epilogue that is not
+ * elementwise of the anchor's shape) is left to the generic rules. */
+static void tile_anchor(gen *g, int a_uid, int lanes, int alone)
+{
+    const tt_dag *d = g->s->dag;
+    int out_uid = alone ? a_uid : d->nops - 1;
+    const tt_op *A = d->ops[a_uid];
+    int fuse = epilogue_fusable(d, a_uid, out_uid);
+    if (out_uid != a_uid && !fuse)
+        return; /* unusual graph: leave it to the generic rules */
+    inline_around_anchor(g, a_uid, out_uid, alone);
+    int cons_uid = out_uid;
+    int anchor = a_uid;
+    if (!fuse && cache_write_anchor(g, a_uid, &anchor, &cons_uid))
+        return;
+    int ndim = A->ndim, nred = A->nreduce;
+    int64_t L[TT_MAX_DIMS][3];
+    spatial_tiles(A, lanes, L);
+    for (int i = 0; i < ndim; i++)
+        st_split(g, anchor, 4 * i, L[i], 3);
+    /* reduce splits: [r1]; the innermost reduce axis (channels, k) goes inside */
+    int64_t r1v[TT_MAX_RAXES];
+    int inside = reduce_blocks(A, A->axis[ndim - 1].extent, r1v);
+    for (int j = 0; j < nred; j++)
+        st_split(g, anchor, 4 * ndim + 2 * j, &r1v[j], 1);
+    int chan_outer = channels_outermost(A);
+    int order[TT_MAX_ITERS];
+    int no = ssrsrs_order(ndim, nred, chan_outer, order);
+    st_ids(g, TT_STEP_RE, anchor, order, no);
+    if (g->failed)
+        return;
+    follow_anchor(g, anchor, cons_uid, ndim, inside ? 4 : 3, chan_outer);
+    annotate_tiled(g, anchor, cons_uid, ndim);
 }
 
 /* ---- everything else ---------------------------------------------------------- */

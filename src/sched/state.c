@@ -652,18 +652,14 @@ static tt_expr *subst_fn(void *ctx, tt_arena *a, const tt_expr *e)
     return NULL;
 }
 
-/* RF: rfactor the reduction of stage X on reduce iterator `iter`:
- *   X[i] = sum_{k.0, k.1} f(k = k.0*F + k.1)
- * becomes
- *   X.rf[i, k.1] = sum_{k.0} f(k.0*F + k.1)      (inserted at `stage`; the new
- *                                                  axis at position factor_iter)
- *   X[i]         = sum_{k.1} X.rf[i, k.1]        (at stage+1)
- * Non-divisible splits of a reduce axis add the predicate k < K. */
-static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
+/* RF's preconditions on stage x->stage: x->iter a reduction iterator, room
+ * for one more axis, factor_iter_id in 0..ndim, nothing computed at the
+ * stage, and its spatial iterators untouched leaves. */
+static int rf_check(const tt_state *s, const tt_step *x, tt_err *err)
 {
     if (check_iter(s, x->stage, x->iter, "RF", err))
         return -1;
-    tt_stage *st = &s->stages[x->stage];
+    const tt_stage *st = &s->stages[x->stage];
     const tt_op *op = &st->op;
     int fnode = st->iters[x->iter].node;
     if (st->nodes[fnode].kind != TT_ITER_REDUCE)
@@ -689,25 +685,41 @@ static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
             return tt_err_set(err, "RF: stage %d has a fused spatial+reduce iterator", x->stage);
         }
     }
+    return 0;
+}
+
+/* X.rf's uid, name and spatial axes: X's, with the factored iterator
+ * x->iter of stage st (named "<iterator>.v") inserted at position
+ * x->target_iter.  -1 if that iterator's extent is unknown. */
+static int rf_spatial_axes(tt_state *s, const tt_stage *st, const tt_step *x, tt_op *rf, tt_err *err)
+{
+    const tt_op *op = &st->op;
+    int fnode = st->iters[x->iter].node;
     int fpos = x->target_iter;
-    tt_op rf = *op;
-    rf.uid = s->next_uid++;
-    snprintf(rf.name, sizeof rf.name, "%.40s.rf", op->name);
-    rf.ndim = op->ndim + 1;
-    for (int i = 0, j = 0; i < rf.ndim; i++) {
+    *rf = *op;
+    rf->uid = s->next_uid++;
+    snprintf(rf->name, sizeof rf->name, "%.40s.rf", op->name);
+    rf->ndim = op->ndim + 1;
+    for (int i = 0, j = 0; i < rf->ndim; i++) {
         if (i == fpos) {
-            snprintf(rf.axis[i].name, sizeof rf.axis[i].name, "%.40s.v", st->nodes[fnode].name);
-            rf.axis[i].extent = st->nodes[fnode].extent;
+            snprintf(rf->axis[i].name, sizeof rf->axis[i].name, "%.40s.v", st->nodes[fnode].name);
+            rf->axis[i].extent = st->nodes[fnode].extent;
         } else {
-            rf.axis[i] = op->axis[j++];
+            rf->axis[i] = op->axis[j++];
         }
     }
-    if (rf.axis[fpos].extent <= 0)
+    if (rf->axis[fpos].extent <= 0)
         return tt_err_set(err, "RF: extent of iterator %d is unknown", x->iter);
-    leafmap *m = tt_xcalloc(1, sizeof *m);
-    m->st = st;
-    m->a = s->arena;
-    rf.nreduce = 0;
+    return 0;
+}
+
+/* X.rf's reduce axes: every reduce iterator of stage st but the factored
+ * one (node fnode, now spatial axis fpos), in loop order.  m maps each of
+ * those leaves to its variable in X.rf. */
+static int rf_reduce_axes(tt_state *s, const tt_stage *st, int fnode, int fpos, tt_op *rf, leafmap *m,
+                          tt_err *err)
+{
+    rf->nreduce = 0;
     for (int i = 0; i < st->niters; i++) {
         int nd = st->iters[i].node;
         const tt_relnode *n = &st->nodes[nd];
@@ -717,15 +729,23 @@ static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
             m->leafvar[nd] = tt_e_axis(s->arena, fpos);
             continue;
         }
-        if (rf.nreduce >= TT_MAX_RAXES) {
-            free(m);
+        if (rf->nreduce >= TT_MAX_RAXES)
             return tt_err_set(err, "RF: too many reduction iterators");
-        }
-        snprintf(rf.raxis[rf.nreduce].name, sizeof rf.raxis[0].name, "%s", n->name);
-        rf.raxis[rf.nreduce].extent = n->extent;
-        m->leafvar[nd] = tt_e_raxis(s->arena, rf.nreduce);
-        rf.nreduce++;
+        snprintf(rf->raxis[rf->nreduce].name, sizeof rf->raxis[0].name, "%s", n->name);
+        rf->raxis[rf->nreduce].extent = n->extent;
+        m->leafvar[nd] = tt_e_raxis(s->arena, rf->nreduce);
+        rf->nreduce++;
     }
+    return 0;
+}
+
+/* X.rf's body and condition: X's, each of X's axes rewritten in X.rf's
+ * variables (X's spatial axes shift past fpos; each root reduce axis is
+ * rebuilt from the leaves through m), with k < K added for a reduce axis
+ * that a non-divisible split over-covers. */
+static int rf_body(tt_state *s, const tt_stage *st, int fpos, leafmap *m, tt_op *rf, tt_err *err)
+{
+    const tt_op *op = &st->op;
     subst_ctx c;
     memset(&c, 0, sizeof c);
     for (int i = 0; i < op->ndim; i++)
@@ -737,10 +757,8 @@ static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
             if (st->nodes[k].root == op->ndim + j)
                 root = k;
         tt_expr *e = root >= 0 ? node_expr(m, root) : NULL;
-        if (!e) {
-            free(m);
+        if (!e)
             return tt_err_set(err, "RF: cannot express reduce axis %s from the iterators", op->raxis[j].name);
-        }
         c.raxis[j] = e;
         /* a split that over-covers the axis (non-divisible) needs k < K */
         int64_t covered = node_coverage(st, root);
@@ -751,11 +769,17 @@ static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
             pred = pred ? tt_e_bin(s->arena, TT_E_AND, pred, g) : g;
         }
     }
-    rf.body = tt_expr_rewrite(s->arena, op->body, subst_fn, &c);
-    rf.cond = pred ? tt_expr_rewrite(s->arena, pred, subst_fn, &c) : NULL;
-    /* a split of a reduce part that does not divide it (k.1 = 8 by 3 covers 9)
-     * enumerates values past the part, which belong to the next outer value:
-     * guard k.1 < 8 too (TVM bound-checks every split iter var) */
+    rf->body = tt_expr_rewrite(s->arena, op->body, subst_fn, &c);
+    rf->cond = pred ? tt_expr_rewrite(s->arena, pred, subst_fn, &c) : NULL;
+    return 0;
+}
+
+/* X.rf's guards on the parts of reduce axes: a split of a reduce part that
+ * does not divide it (k.1 = 8 by 3 covers 9) enumerates values past the
+ * part, which belong to the next outer value: guard k.1 < 8 too (TVM
+ * bound-checks every split iter var) */
+static int rf_guard_parts(tt_state *s, const tt_stage *st, leafmap *m, tt_op *rf, tt_err *err)
+{
     for (int r = 0; r < st->nrels; r++) {
         const tt_rel *rel = &st->rels[r];
         int p = rel->other;
@@ -763,33 +787,69 @@ static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
             st->nodes[p].extent < 0 || node_coverage(st, p) == st->nodes[p].extent)
             continue;
         tt_expr *e = node_expr(m, p);
-        if (!e) {
-            free(m);
+        if (!e)
             return tt_err_set(err, "RF: cannot express iterator %s from the iterators", st->nodes[p].name);
-        }
         tt_expr *g = tt_e_bin(s->arena, TT_E_LT, e, tt_e_int(s->arena, st->nodes[p].extent));
-        rf.cond = rf.cond ? tt_e_bin(s->arena, TT_E_AND, rf.cond, g) : g;
+        rf->cond = rf->cond ? tt_e_bin(s->arena, TT_E_AND, rf->cond, g) : g;
     }
-    free(m);
+    return 0;
+}
+
+/* Replace stage x->stage (X) by X.rf (rf) and, after it, X reducing X.rf's
+ * axis fpos, computed where X was. */
+static int rf_insert(tt_state *s, const tt_step *x, const tt_op *rf, int fpos, tt_err *err)
+{
+    const tt_stage *st = &s->stages[x->stage];
     /* the original reduces the rfactored axis */
-    tt_op orig = *op;
+    tt_op orig = st->op;
     orig.nreduce = 1;
-    orig.raxis[0] = rf.axis[fpos];
+    orig.raxis[0] = rf->axis[fpos];
     orig.cond = NULL;
     tt_expr *idx[TT_MAX_DIMS];
-    for (int i = 0, j = 0; i < rf.ndim; i++)
+    for (int i = 0, j = 0; i < rf->ndim; i++)
         idx[i] = i == fpos ? tt_e_raxis(s->arena, 0) : tt_e_axis(s->arena, j++);
-    orig.body = tt_e_load(s->arena, rf.uid, rf.ndim, idx);
+    orig.body = tt_e_load(s->arena, rf->uid, rf->ndim, idx);
     tt_compute_at at = st->at;
     int at_uid = st->at_uid, at_node = st->at_node;
     if (insert_stage(s, x->stage, err))
         return -1;
-    stage_init_from_op(&s->stages[x->stage], &rf);
+    stage_init_from_op(&s->stages[x->stage], rf);
     stage_init_from_op(&s->stages[x->stage + 1], &orig);
     s->stages[x->stage + 1].at = at;
     s->stages[x->stage + 1].at_uid = at_uid;
     s->stages[x->stage + 1].at_node = at_node;
     return 0;
+}
+
+/* RF: rfactor the reduction of stage X on reduce iterator `iter`:
+ *   X[i] = sum_{k.0, k.1} f(k = k.0*F + k.1)
+ * becomes
+ *   X.rf[i, k.1] = sum_{k.0} f(k.0*F + k.1)      (inserted at `stage`; the new
+ *                                                  axis at position factor_iter)
+ *   X[i]         = sum_{k.1} X.rf[i, k.1]        (at stage+1)
+ * Non-divisible splits of a reduce axis add the predicate k < K. */
+static int apply_rf(tt_state *s, const tt_step *x, tt_err *err)
+{
+    if (rf_check(s, x, err))
+        return -1;
+    const tt_stage *st = &s->stages[x->stage];
+    int fnode = st->iters[x->iter].node;
+    int fpos = x->target_iter;
+    tt_op rf;
+    if (rf_spatial_axes(s, st, x, &rf, err))
+        return -1;
+    leafmap *m = tt_xcalloc(1, sizeof *m);
+    m->st = st;
+    m->a = s->arena;
+    int rc = rf_reduce_axes(s, st, fnode, fpos, &rf, m, err);
+    if (rc == 0)
+        rc = rf_body(s, st, fpos, m, &rf, err);
+    if (rc == 0)
+        rc = rf_guard_parts(s, st, m, &rf, err);
+    free(m);
+    if (rc)
+        return -1;
+    return rf_insert(s, x, &rf, fpos, err);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
