@@ -478,16 +478,22 @@ void define_ready(emitter *E, int si, defs *D, phase ph)
         int64_t Ex = r < st->op.ndim ? st->op.axis[r].extent : st->op.raxis[r - st->op.ndim].extent;
         int local = I->buf == LW_BUF_LOCAL && r < st->op.ndim && I->local_guard[r];
         D->root[r] = 1;
-        if (E->acc == ACC_UPDATE && r < st->op.ndim && I->guard_hi[r] && !I->guard_lo[r] && !local) {
+        if (root_clamped(E, I, r, st->op.ndim)) {
             /* inside a register tile's update, an output row past the extent
              * (the guarded last tile of Inception's 71 rows) is clamped to the
              * last real one instead of branched around in the inner loop: its
              * accumulators gather a copy of that row's sums and are never
              * stored (the tile's store keeps the guard).  Only spatial roots:
              * a reduction index clamped would be counted twice. */
-            tt_str_catf(E->o, "const int64_t r%d_%d = tt_mini(", st->op.uid, r);
+            /* the unclamped value too: a vector statement's mask counts the
+             * lanes from it, so that a tile wholly past the extent (a
+             * record's channel tiles transferred to fewer channels, --lax)
+             * loads no lane, where the clamped index left one lane on at an
+             * address past the packed weights */
+            tt_str_catf(E->o, "const int64_t r%d_%du = ", st->op.uid, r);
             emit_aff(E, &I->root[r]);
-            tt_str_catf(E->o, ", INT64_C(%lld));\n", (long long)(Ex - 1));
+            tt_str_catf(E->o, ";\nconst int64_t r%d_%d = tt_mini(r%d_%du, INT64_C(%lld)); (void)r%d_%du;\n",
+                        st->op.uid, r, st->op.uid, r, (long long)(Ex - 1), st->op.uid, r);
             continue;
         }
         tt_str_catf(E->o, "const int64_t r%d_%d = ", st->op.uid, r);

@@ -100,6 +100,17 @@ void emit_statement(emitter *E, int si, phase ph);
 
 int has_attached(const lowering *L, int uid, int node);
 /* The loops of nest ph from li inward (emit_tile calls it for the tile). */
+/* Whether root r of a stage (info I, ndim spatial roots) is clamped to its
+ * extent inside a register tile's update rather than guarded by a branch
+ * (emit.c): a spatial root that may run past its extent's high end only, in
+ * a tensor's own coordinates.  Its unclamped value is then r<uid>_<r>u, from
+ * which a vector statement's mask counts the valid lanes (vector.c). */
+static inline int root_clamped(const emitter *E, const stage_info *I, int r, int ndim)
+{
+    return E->acc == ACC_UPDATE && r < ndim && I->guard_hi[r] && !I->guard_lo[r] &&
+           !(I->buf == LW_BUF_LOCAL && I->local_guard[r]);
+}
+
 void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D);
 
 /* tile.c: register tiles (see there) */

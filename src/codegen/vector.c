@@ -587,7 +587,7 @@ int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
             snprintf(mask, sizeof mask, "(INT64_C(%lld) - (r%d_%d - m%d_%d))", (long long)I->R[mroot], u, mroot,
                      u, mroot);
         else
-            snprintf(mask, sizeof mask, "(INT64_C(%lld) - r%d_%d)", Ex, u, mroot);
+            snprintf(mask, sizeof mask, "(INT64_C(%lld) - r%d_%d%s)", Ex, u, mroot, root_clamped(E, I, mroot, op->ndim) ? "u" : "");
     }
     if (T && TC < T)
         snprintf(tmask, sizeof tmask, mroot >= 0 ? "tt_mini(%s, INT64_C(%d))" : "%sINT64_C(%d)", mask, TC);
