@@ -6,8 +6,9 @@
  *
  *   1. initializers -> constants; graph inputs that are not initializers ->
  *      graph inputs;
- *   2. every node's outputs -> tensors (Constant nodes -> constants), so that
- *      a node may name a tensor produced later (toposort orders them);
+ *   2. every node's operator looked up (tt_gop_lookup; an unknown one is
+ *      refused) and its outputs -> tensors (Constant nodes -> constants), so
+ *      that a node may name a tensor produced later (toposort orders them);
  *   3. nodes, with their attributes normalized to opset-13 forms;
  *   4. graph outputs; then toposort, fold + infer, and the checks that need
  *      shapes (legacy Softmax, declared output shapes).
