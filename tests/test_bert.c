@@ -52,7 +52,7 @@ static char *signature(const tt_graph *g)
         sig_of[n] = -1;
         if (nd->dead)
             continue;
-        tt_str_catf(&s, "%d %s ", k, nd->op);
+        tt_str_catf(&s, "%d %s ", k, tt_gop_names[nd->op]);
         int nonconst = 0;
         for (int i = 0; i < nd->nin; i++) {
             if (i)
@@ -192,9 +192,9 @@ static void signature_sees_differences(void)
     CHECK(a);
     int sm = -1, add = -1;
     for (int n = 0; n < g->nnodes; n++) {
-        if (sm < 0 && !strcmp(g->nodes[n].op, "Softmax"))
+        if (sm < 0 && g->nodes[n].op == TT_GOP_SOFTMAX)
             sm = n;
-        if (add < 0 && !strcmp(g->nodes[n].op, "Add") && n > 100)
+        if (add < 0 && g->nodes[n].op == TT_GOP_ADD && n > 100)
             add = n;
     }
     CHECK(sm >= 0 && add >= 0);

@@ -260,7 +260,7 @@ static tt_graph *chain_graph(chain_kind kind, int n, tt_err *err)
         x = tt_graph_input(g, "x", TT_DT_FLOAT, 4, xs, err);
         int wt = tt_graph_const(g, "w", TT_DT_FLOAT, 4, ws, w, err);
         int bt = tt_graph_const(g, "b", TT_DT_FLOAT, 1, bs, b, err);
-        y = tt_graph_op1(g, "Conv", "conv", 3, (int[]){x, wt, bt}, err);
+        y = tt_graph_op1(g, TT_GOP_CONV, "conv", 3, (int[]){x, wt, bt}, err);
         tt_node_set_ints(g, g->nnodes - 1, "kernel_shape", 2, (int64_t[]){3, 3});
         tt_node_set_ints(g, g->nnodes - 1, "pads", 4, (int64_t[]){1, 1, 1, 1});
     } else {
@@ -277,11 +277,11 @@ static tt_graph *chain_graph(chain_kind kind, int n, tt_err *err)
             char cname[32];
             snprintf(cname, sizeof cname, "c%d", i);
             int ct = tt_graph_const(g, cname, TT_DT_FLOAT, 1, (int64_t[]){CH_COLS}, c, err);
-            y = ct < 0 ? -1 : tt_graph_op1(g, "Add", name, 2, (int[]){y, ct}, err);
+            y = ct < 0 ? -1 : tt_graph_op1(g, TT_GOP_ADD, name, 2, (int[]){y, ct}, err);
         } else if (r == 3) {
-            y = tt_graph_op1(g, "Add", name, 2, (int[]){y, x}, err);
+            y = tt_graph_op1(g, TT_GOP_ADD, name, 2, (int[]){y, x}, err);
         } else {
-            y = tt_graph_op1(g, r == 1 ? "Sigmoid" : "Relu", name, 1, &y, err);
+            y = tt_graph_op1(g, r == 1 ? TT_GOP_SIGMOID : TT_GOP_RELU, name, 1, &y, err);
         }
     }
     if (y < 0) {

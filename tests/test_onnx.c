@@ -46,18 +46,21 @@ static int npy_shape(const char *path, int *ndim, int64_t *shape, char *kind)
 
 /* ---- fixtures -------------------------------------------------------------------- */
 
-static int live_count(const tt_graph *g, const char *op)
+/* Live nodes of operator op, of any with TT_GOP_COUNT. */
+static int live_count(const tt_graph *g, tt_gop op)
 {
     int n = 0;
     for (int i = 0; i < g->nnodes; i++)
-        n += !g->nodes[i].dead && (!op || !strcmp(g->nodes[i].op, op));
+        n += !g->nodes[i].dead && (op == TT_GOP_COUNT || g->nodes[i].op == op);
     return n;
 }
 
-static int has_op(const tt_graph *g, const char *op)
+/* Whether a node, live or dead, has the operator named `name`. */
+static int has_op(const tt_graph *g, const char *name)
 {
-    for (int i = 0; i < g->nnodes; i++)
-        if (!strcmp(g->nodes[i].op, op))
+    tt_gop op = tt_gop_lookup(name);
+    for (int i = 0; i < g->nnodes && op != TT_GOP_COUNT; i++)
+        if (g->nodes[i].op == op)
             return 1;
     return 0;
 }
@@ -126,15 +129,15 @@ static void test_fixtures(void)
         snprintf(ops, sizeof ops, "%s", fx->ops);
         for (char *tok = strtok(ops, " "); tok; tok = strtok(NULL, " "))
             CHECK_MSG(has_op(g, tok), "%s: no %s node", fx->name, tok);
-        CHECK_MSG(g->nnodes == fx->nodes && live_count(g, NULL) == fx->live,
-                  "%s: %d nodes, %d live", fx->name, g->nnodes, live_count(g, NULL));
+        CHECK_MSG(g->nnodes == fx->nodes && live_count(g, TT_GOP_COUNT) == fx->live,
+                  "%s: %d nodes, %d live", fx->name, g->nnodes, live_count(g, TT_GOP_COUNT));
         /* After import every live node's outputs are inferred, and no live
          * node is a Constant or reads a Shape. */
         for (int i = 0; i < g->nnodes; i++) {
             const tt_node *n = &g->nodes[i];
             if (n->dead)
                 continue;
-            CHECK(strcmp(n->op, "Shape") && strcmp(n->op, "Constant"));
+            CHECK(n->op != TT_GOP_SHAPE && n->op != TT_GOP_CONSTANT);
             for (int k = 0; k < n->nout; k++)
                 CHECK(tt_tensor_numel(&g->tensors[n->out[k]]) >= 0);
         }
@@ -417,7 +420,7 @@ static void test_mem_models(void)
     CHECK(t->dtype == TT_DT_BOOL && ((uint8_t *)t->data)[0] == 0 && ((uint8_t *)t->data)[1] == 1);
     t = &g->tensors[tt_graph_find(g, "raw")];
     CHECK(t->dtype == TT_DT_INT64 && t->ndim == 0 && *(int64_t *)t->data == -2);
-    CHECK(g->tensors[tt_graph_find(g, "shape")].data && live_count(g, "Reshape") == 1);
+    CHECK(g->tensors[tt_graph_find(g, "shape")].data && live_count(g, TT_GOP_RESHAPE) == 1);
     tt_graph_free(g);
 
     /* Softmax-11 over axis 1 of [1,3,4] normalizes 12 values together: refused;

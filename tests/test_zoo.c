@@ -153,7 +153,7 @@ static int64_t count_params(const tt_graph *g)
     char *skip = calloc((size_t)g->ntensors + 1, 1);
     for (int i = 0; i < g->nnodes; i++) {
         const tt_node *n = &g->nodes[i];
-        if (!strcmp(n->op, "BatchNormalization") && n->nin == 5) {
+        if (n->op == TT_GOP_BATCH_NORMALIZATION && n->nin == 5) {
             skip[n->in[3]] = 1;
             skip[n->in[4]] = 1;
         }
@@ -180,7 +180,7 @@ static uint64_t structure_hash(const tt_graph *g)
     tt_str_init(&s);
     for (int i = 0; i < g->nnodes; i++) {
         const tt_node *n = &g->nodes[i];
-        tt_str_catf(&s, "%s(", n->op);
+        tt_str_catf(&s, "%s(", tt_gop_names[n->op]);
         for (int k = 0; k < n->nin; k++) {
             const tt_tensor *x = n->in[k] >= 0 ? &g->tensors[n->in[k]] : NULL;
             if (!x)
@@ -215,11 +215,16 @@ static uint64_t structure_hash(const tt_graph *g)
     return h;
 }
 
-static int count_op(const tt_graph *g, const char *op)
+/* Live nodes of the operator named `name` (as the export's counts name it);
+ * -1 if no operator is. */
+static int count_op(const tt_graph *g, const char *name)
 {
+    tt_gop op = tt_gop_lookup(name);
+    if (op == TT_GOP_COUNT)
+        return -1;
     int k = 0;
     for (int i = 0; i < g->nnodes; i++)
-        k += !g->nodes[i].dead && !strcmp(g->nodes[i].op, op);
+        k += !g->nodes[i].dead && g->nodes[i].op == op;
     return k;
 }
 
@@ -416,7 +421,7 @@ static void test_tiny_structure(void)
     CHECK_MSG(g, "%s", err.msg);
     int ok = g->nnodes == (int)(sizeof ops / sizeof ops[0]);
     for (int i = 0; ok && i < g->nnodes; i++)
-        ok = !strcmp(g->nodes[i].op, ops[i]);
+        ok = g->nodes[i].op == tt_gop_lookup(ops[i]);
     /* The depthwise conv: group 16, weight [16,1,3,3]; the residual adds the
      * first relu's output; Clip's bounds are the scalars 0 and 6. */
     const tt_node *dw = &g->nodes[3], *add = &g->nodes[6], *clip = &g->nodes[10];

@@ -146,21 +146,22 @@ static int64_t wrap_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (
 static int64_t wrap_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
 static int64_t wrap_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 
-/* Integer binary op; 1 on a value error (division by zero). */
-static int int_binop(const char *op, int64_t a, int64_t b, int fmod_attr, int64_t *r)
+/* Integer binary op; 1 on a value error (division by zero, a power out of
+ * range) or for an op without an integer form. */
+static int int_binop(tt_gop op, int64_t a, int64_t b, int fmod_attr, int64_t *r)
 {
-    if (!strcmp(op, "Add") || !strcmp(op, "Sum"))
-        *r = wrap_add(a, b);
-    else if (!strcmp(op, "Sub"))
-        *r = wrap_sub(a, b);
-    else if (!strcmp(op, "Mul"))
-        *r = wrap_mul(a, b);
-    else if (!strcmp(op, "Div") || !strcmp(op, "Mod")) {
+    switch (op) {
+    case TT_GOP_ADD:
+    case TT_GOP_SUM: *r = wrap_add(a, b); break;
+    case TT_GOP_SUB: *r = wrap_sub(a, b); break;
+    case TT_GOP_MUL: *r = wrap_mul(a, b); break;
+    case TT_GOP_DIV:
+    case TT_GOP_MOD:
         if (b == 0)
             return 1;
         if (b == -1) /* INT64_MIN / -1 overflows */
-            *r = op[0] == 'D' ? wrap_sub(0, a) : 0;
-        else if (op[0] == 'D')
+            *r = op == TT_GOP_DIV ? wrap_sub(0, a) : 0;
+        else if (op == TT_GOP_DIV)
             *r = a / b;
         else {
             *r = a % b;
@@ -168,74 +169,55 @@ static int int_binop(const char *op, int64_t a, int64_t b, int fmod_attr, int64_
             if (!fmod_attr && *r != 0 && ((*r < 0) != (b < 0)))
                 *r += b;
         }
-    } else if (!strcmp(op, "Max"))
-        *r = a > b ? a : b;
-    else if (!strcmp(op, "Min"))
-        *r = a < b ? a : b;
-    else if (!strcmp(op, "Equal"))
-        *r = a == b;
-    else if (!strcmp(op, "Less"))
-        *r = a < b;
-    else if (!strcmp(op, "Greater"))
-        *r = a > b;
-    else if (!strcmp(op, "LessOrEqual"))
-        *r = a <= b;
-    else if (!strcmp(op, "GreaterOrEqual"))
-        *r = a >= b;
-    else if (!strcmp(op, "And"))
-        *r = a && b;
-    else if (!strcmp(op, "Or"))
-        *r = a || b;
-    else if (!strcmp(op, "Xor"))
-        *r = !a != !b;
-    else if (!strcmp(op, "Pow")) {
+        break;
+    case TT_GOP_MAX: *r = a > b ? a : b; break;
+    case TT_GOP_MIN: *r = a < b ? a : b; break;
+    case TT_GOP_EQUAL: *r = a == b; break;
+    case TT_GOP_LESS: *r = a < b; break;
+    case TT_GOP_GREATER: *r = a > b; break;
+    case TT_GOP_LESS_OR_EQUAL: *r = a <= b; break;
+    case TT_GOP_GREATER_OR_EQUAL: *r = a >= b; break;
+    case TT_GOP_AND: *r = a && b; break;
+    case TT_GOP_OR: *r = a || b; break;
+    case TT_GOP_POW: {
         double p = pow((double)a, (double)b);
         if (!(p >= -9.2e18 && p <= 9.2e18))
             return 1;
         *r = (int64_t)p;
-    } else
-        return 1;
+        break;
+    }
+    default: return 1;
+    }
     return 0;
 }
 
-static double flt_binop(const char *op, double a, double b, int fmod_attr)
+static double flt_binop(tt_gop op, double a, double b, int fmod_attr)
 {
     float fa = (float)a, fb = (float)b;
-    if (!strcmp(op, "Add") || !strcmp(op, "Sum"))
-        return fa + fb;
-    if (!strcmp(op, "Sub"))
-        return fa - fb;
-    if (!strcmp(op, "Mul"))
-        return fa * fb;
-    if (!strcmp(op, "Div"))
-        return fa / fb;
-    if (!strcmp(op, "Pow"))
-        return powf(fa, fb);
-    if (!strcmp(op, "Max"))
-        return fa > fb || isnan(fa) ? fa : fb;
-    if (!strcmp(op, "Min"))
-        return fa < fb || isnan(fa) ? fa : fb;
-    if (!strcmp(op, "Mean"))
-        return (fa + fb) / 2;
-    if (!strcmp(op, "Mod")) {
+    switch (op) {
+    case TT_GOP_ADD:
+    case TT_GOP_SUM: return fa + fb;
+    case TT_GOP_SUB: return fa - fb;
+    case TT_GOP_MUL: return fa * fb;
+    case TT_GOP_DIV: return fa / fb;
+    case TT_GOP_POW: return powf(fa, fb);
+    case TT_GOP_MAX: return fa > fb || isnan(fa) ? fa : fb;
+    case TT_GOP_MIN: return fa < fb || isnan(fa) ? fa : fb;
+    case TT_GOP_MEAN: return (fa + fb) / 2;
+    case TT_GOP_MOD: {
         float r = fmodf(fa, fb);
         if (!fmod_attr && r != 0 && ((r < 0) != (fb < 0)))
             r += fb;
         return r;
     }
-    if (!strcmp(op, "PRelu"))
-        return fa < 0 ? fa * fb : fa;
-    if (!strcmp(op, "Equal"))
-        return fa == fb;
-    if (!strcmp(op, "Less"))
-        return fa < fb;
-    if (!strcmp(op, "Greater"))
-        return fa > fb;
-    if (!strcmp(op, "LessOrEqual"))
-        return fa <= fb;
-    if (!strcmp(op, "GreaterOrEqual"))
-        return fa >= fb;
-    return NAN;
+    case TT_GOP_PRELU: return fa < 0 ? fa * fb : fa;
+    case TT_GOP_EQUAL: return fa == fb;
+    case TT_GOP_LESS: return fa < fb;
+    case TT_GOP_GREATER: return fa > fb;
+    case TT_GOP_LESS_OR_EQUAL: return fa <= fb;
+    case TT_GOP_GREATER_OR_EQUAL: return fa >= fb;
+    default: return NAN;
+    }
 }
 
 static int f_binary(fctx *c)
@@ -245,8 +227,8 @@ static int f_binary(fctx *c)
     if (c->nd->nin != 2)
         return 1;
     const tt_tensor *a = IN(c, 0), *b = IN(c, 1), *o = OUT(c, 0);
-    const char *op = c->nd->op;
-    if (!strcmp(op, "Mean") && a->dtype != TT_DT_FLOAT)
+    tt_gop op = c->nd->op;
+    if (op == TT_GOP_MEAN && a->dtype != TT_DT_FLOAT)
         return 1;
     int fm = tt_infer_iattr(c->nd, "fmod", 0) != 0;
     iter it;
@@ -270,7 +252,8 @@ static int f_binary(fctx *c)
             if (int_binop(op, geti(a, it.off[0]), geti(b, it.off[1]), fm, &r))
                 return ferr(c, "integer %s fails on %lld and %lld (division by zero or "
                                "overflow)",
-                            op, (long long)geti(a, it.off[0]), (long long)geti(b, it.off[1]));
+                            tt_gop_names[op], (long long)geti(a, it.off[0]),
+                            (long long)geti(b, it.off[1]));
             seti(c->out[0], o->dtype, i, r);
         }
     }
@@ -296,73 +279,56 @@ static int f_where(fctx *c)
     return 0;
 }
 
-static float f_unary1(const char *op, const tt_node *nd, float x)
+static float f_unary1(tt_gop op, const tt_node *nd, float x)
 {
-    if (!strcmp(op, "Relu"))
-        return x > 0 ? x : 0;
-    if (!strcmp(op, "Sigmoid"))
-        return 1 / (1 + expf(-x));
-    if (!strcmp(op, "Sqrt"))
-        return sqrtf(x);
-    if (!strcmp(op, "Erf"))
-        return erff(x);
-    if (!strcmp(op, "Tanh"))
-        return tanhf(x);
-    if (!strcmp(op, "Exp"))
-        return expf(x);
-    if (!strcmp(op, "Log"))
-        return logf(x);
-    if (!strcmp(op, "Neg"))
-        return -x;
-    if (!strcmp(op, "Abs"))
-        return fabsf(x);
-    if (!strcmp(op, "Reciprocal"))
-        return 1 / x;
-    if (!strcmp(op, "Floor"))
-        return floorf(x);
-    if (!strcmp(op, "Ceil"))
-        return ceilf(x);
-    if (!strcmp(op, "Round"))
-        return nearbyintf(x); /* half to even, as ONNX */
-    if (!strcmp(op, "Sin"))
-        return sinf(x);
-    if (!strcmp(op, "Cos"))
-        return cosf(x);
-    if (!strcmp(op, "Sign"))
-        return (float)((x > 0) - (x < 0));
-    if (!strcmp(op, "Softplus"))
-        return log1pf(expf(x));
-    if (!strcmp(op, "HardSigmoid")) {
+    switch (op) {
+    case TT_GOP_RELU: return x > 0 ? x : 0;
+    case TT_GOP_SIGMOID: return 1 / (1 + expf(-x));
+    case TT_GOP_SQRT: return sqrtf(x);
+    case TT_GOP_ERF: return erff(x);
+    case TT_GOP_TANH: return tanhf(x);
+    case TT_GOP_EXP: return expf(x);
+    case TT_GOP_LOG: return logf(x);
+    case TT_GOP_NEG: return -x;
+    case TT_GOP_ABS: return fabsf(x);
+    case TT_GOP_RECIPROCAL: return 1 / x;
+    case TT_GOP_FLOOR: return floorf(x);
+    case TT_GOP_CEIL: return ceilf(x);
+    case TT_GOP_ROUND: return nearbyintf(x); /* half to even, as ONNX */
+    case TT_GOP_SIN: return sinf(x);
+    case TT_GOP_COS: return cosf(x);
+    case TT_GOP_SIGN: return (float)((x > 0) - (x < 0));
+    case TT_GOP_SOFTPLUS: return log1pf(expf(x));
+    case TT_GOP_HARD_SIGMOID: {
         float v = (float)tt_node_float(nd, "alpha", 0.2) * x + (float)tt_node_float(nd, "beta", 0.5);
         return v < 0 ? 0 : v > 1 ? 1 : v;
     }
-    if (!strcmp(op, "HardSwish")) {
+    case TT_GOP_HARD_SWISH: {
         float v = x / 6 + 0.5f;
         return x * (v < 0 ? 0 : v > 1 ? 1 : v);
     }
-    if (!strcmp(op, "LeakyRelu"))
-        return x >= 0 ? x : (float)tt_node_float(nd, "alpha", 0.01) * x;
-    if (!strcmp(op, "Elu"))
-        return x >= 0 ? x : (float)tt_node_float(nd, "alpha", 1.0) * (expf(x) - 1);
-    if (!strcmp(op, "Selu")) {
+    case TT_GOP_LEAKY_RELU: return x >= 0 ? x : (float)tt_node_float(nd, "alpha", 0.01) * x;
+    case TT_GOP_ELU: return x >= 0 ? x : (float)tt_node_float(nd, "alpha", 1.0) * (expf(x) - 1);
+    case TT_GOP_SELU: {
         float a = (float)tt_node_float(nd, "alpha", 1.67326319217681884765625),
               g = (float)tt_node_float(nd, "gamma", 1.05070102214813232421875);
         return g * (x > 0 ? x : a * (expf(x) - 1));
     }
-    return NAN;
+    default: return NAN;
+    }
 }
 
 static int f_unary(fctx *c)
 {
     const tt_tensor *x = IN(c, 0);
-    const char *op = c->nd->op;
+    tt_gop op = c->nd->op;
     int64_t n = tt_tensor_numel(x);
     if (x->dtype == TT_DT_FLOAT) {
         for (int64_t i = 0; i < n; i++)
             ((float *)c->out[0])[i] = f_unary1(op, c->nd, ((const float *)x->data)[i]);
         return 0;
     }
-    if (x->dtype == TT_DT_BOOL && !strcmp(op, "Not")) {
+    if (x->dtype == TT_DT_BOOL && op == TT_GOP_NOT) {
         for (int64_t i = 0; i < n; i++)
             ((uint8_t *)c->out[0])[i] = !((const uint8_t *)x->data)[i];
         return 0;
@@ -371,16 +337,13 @@ static int f_unary(fctx *c)
         return 1;
     for (int64_t i = 0; i < n; i++) {
         int64_t v = geti(x, i), r;
-        if (!strcmp(op, "Neg"))
-            r = wrap_sub(0, v);
-        else if (!strcmp(op, "Abs"))
-            r = v < 0 ? wrap_sub(0, v) : v;
-        else if (!strcmp(op, "Relu"))
-            r = v > 0 ? v : 0;
-        else if (!strcmp(op, "Sign"))
-            r = (v > 0) - (v < 0);
-        else
-            return 1;
+        switch (op) {
+        case TT_GOP_NEG: r = wrap_sub(0, v); break;
+        case TT_GOP_ABS: r = v < 0 ? wrap_sub(0, v) : v; break;
+        case TT_GOP_RELU: r = v > 0 ? v : 0; break;
+        case TT_GOP_SIGN: r = (v > 0) - (v < 0); break;
+        default: return 1;
+        }
         seti(c->out[0], x->dtype, i, r);
     }
     return 0;
@@ -459,7 +422,7 @@ static int f_constant(fctx *c)
 static int f_shape(fctx *c)
 {
     const tt_tensor *x = IN(c, 0), *o = OUT(c, 0);
-    if (!strcmp(c->nd->op, "Size")) {
+    if (c->nd->op == TT_GOP_SIZE) {
         ((int64_t *)c->out[0])[0] = tt_tensor_numel(x);
         return 0;
     }
@@ -649,80 +612,72 @@ static int f_constant_of_shape(fctx *c)
 
 /* ---- the fold table ------------------------------------------------------------------- */
 
-typedef struct fold_rule {
-    const char *op;
-    int (*fn)(fctx *c);
-} fold_rule;
-
-static const fold_rule frules[] = {
-    {"Abs", f_unary},
-    {"Add", f_binary},
-    {"And", f_binary},
-    {"Cast", f_cast},
-    {"Ceil", f_unary},
-    {"Clip", f_clip},
-    {"Concat", f_concat},
-    {"Constant", f_constant},
-    {"ConstantOfShape", f_constant_of_shape},
-    {"Cos", f_unary},
-    {"Div", f_binary},
-    {"Dropout", f_copy},
-    {"Elu", f_unary},
-    {"Equal", f_binary},
-    {"Erf", f_unary},
-    {"Exp", f_unary},
-    {"Expand", f_expand},
-    {"Flatten", f_copy},
-    {"Floor", f_unary},
-    {"Gather", f_gather},
-    {"Greater", f_binary},
-    {"GreaterOrEqual", f_binary},
-    {"HardSigmoid", f_unary},
-    {"HardSwish", f_unary},
-    {"Identity", f_copy},
-    {"LeakyRelu", f_unary},
-    {"Less", f_binary},
-    {"LessOrEqual", f_binary},
-    {"Log", f_unary},
-    {"Max", f_binary},
-    {"Mean", f_binary},
-    {"Min", f_binary},
-    {"Mod", f_binary},
-    {"Mul", f_binary},
-    {"Neg", f_unary},
-    {"Not", f_unary},
-    {"Or", f_binary},
-    {"PRelu", f_binary},
-    {"Pow", f_binary},
-    {"Range", f_range},
-    {"Reciprocal", f_unary},
-    {"Relu", f_unary},
-    {"Reshape", f_copy},
-    {"Round", f_unary},
-    {"Selu", f_unary},
-    {"Shape", f_shape},
-    {"Sigmoid", f_unary},
-    {"Sign", f_unary},
-    {"Sin", f_unary},
-    {"Size", f_shape},
-    {"Slice", f_slice},
-    {"Softplus", f_unary},
-    {"Split", f_split},
-    {"Sqrt", f_unary},
-    {"Squeeze", f_copy},
-    {"Sub", f_binary},
-    {"Sum", f_binary},
-    {"Tanh", f_unary},
-    {"Tile", f_tile},
-    {"Transpose", f_transpose},
-    {"Unsqueeze", f_copy},
-    {"Where", f_where},
+/* The folding function of each foldable operator (NULL: not foldable);
+ * 0 folded, 1 not foldable after all (left to the run time), -1 error. */
+static int (*const frules[TT_GOP_COUNT])(fctx *c) = {
+    [TT_GOP_ABS] = f_unary,
+    [TT_GOP_ADD] = f_binary,
+    [TT_GOP_AND] = f_binary,
+    [TT_GOP_CAST] = f_cast,
+    [TT_GOP_CEIL] = f_unary,
+    [TT_GOP_CLIP] = f_clip,
+    [TT_GOP_CONCAT] = f_concat,
+    [TT_GOP_CONSTANT] = f_constant,
+    [TT_GOP_CONSTANT_OF_SHAPE] = f_constant_of_shape,
+    [TT_GOP_COS] = f_unary,
+    [TT_GOP_DIV] = f_binary,
+    [TT_GOP_DROPOUT] = f_copy,
+    [TT_GOP_ELU] = f_unary,
+    [TT_GOP_EQUAL] = f_binary,
+    [TT_GOP_ERF] = f_unary,
+    [TT_GOP_EXP] = f_unary,
+    [TT_GOP_EXPAND] = f_expand,
+    [TT_GOP_FLATTEN] = f_copy,
+    [TT_GOP_FLOOR] = f_unary,
+    [TT_GOP_GATHER] = f_gather,
+    [TT_GOP_GREATER] = f_binary,
+    [TT_GOP_GREATER_OR_EQUAL] = f_binary,
+    [TT_GOP_HARD_SIGMOID] = f_unary,
+    [TT_GOP_HARD_SWISH] = f_unary,
+    [TT_GOP_IDENTITY] = f_copy,
+    [TT_GOP_LEAKY_RELU] = f_unary,
+    [TT_GOP_LESS] = f_binary,
+    [TT_GOP_LESS_OR_EQUAL] = f_binary,
+    [TT_GOP_LOG] = f_unary,
+    [TT_GOP_MAX] = f_binary,
+    [TT_GOP_MEAN] = f_binary,
+    [TT_GOP_MIN] = f_binary,
+    [TT_GOP_MOD] = f_binary,
+    [TT_GOP_MUL] = f_binary,
+    [TT_GOP_NEG] = f_unary,
+    [TT_GOP_NOT] = f_unary,
+    [TT_GOP_OR] = f_binary,
+    [TT_GOP_PRELU] = f_binary,
+    [TT_GOP_POW] = f_binary,
+    [TT_GOP_RANGE] = f_range,
+    [TT_GOP_RECIPROCAL] = f_unary,
+    [TT_GOP_RELU] = f_unary,
+    [TT_GOP_RESHAPE] = f_copy,
+    [TT_GOP_ROUND] = f_unary,
+    [TT_GOP_SELU] = f_unary,
+    [TT_GOP_SHAPE] = f_shape,
+    [TT_GOP_SIGMOID] = f_unary,
+    [TT_GOP_SIGN] = f_unary,
+    [TT_GOP_SIN] = f_unary,
+    [TT_GOP_SIZE] = f_shape,
+    [TT_GOP_SLICE] = f_slice,
+    [TT_GOP_SOFTPLUS] = f_unary,
+    [TT_GOP_SPLIT] = f_split,
+    [TT_GOP_SQRT] = f_unary,
+    [TT_GOP_SQUEEZE] = f_copy,
+    [TT_GOP_SUB] = f_binary,
+    [TT_GOP_SUM] = f_binary,
+    [TT_GOP_TANH] = f_unary,
+    [TT_GOP_TILE] = f_tile,
+    [TT_GOP_TRANSPOSE] = f_transpose,
+    [TT_GOP_UNSQUEEZE] = f_copy,
+    [TT_GOP_WHERE] = f_where,
 };
-
-static int frule_cmp(const void *key, const void *elem)
-{
-    return strcmp((const char *)key, ((const fold_rule *)elem)->op);
-}
 
 /* tt_graph_fold_node, charging results to *budget (bytes).  A plain copy is
  * free when its input is an original constant (it only duplicates what the
@@ -733,11 +688,10 @@ static int fold_one(tt_graph *g, int n, tt_err *err, int64_t *budget, char *deri
     tt_node *nd = &g->nodes[n];
     if (nd->dead)
         return 0;
-    const fold_rule *r = bsearch(nd->op, frules, sizeof frules / sizeof frules[0],
-                                 sizeof frules[0], frule_cmp);
-    if (!r)
+    int (*fn)(fctx *c) = frules[nd->op];
+    if (!fn)
         return 0;
-    int shape_only = !strcmp(nd->op, "Shape") || !strcmp(nd->op, "Size");
+    int shape_only = nd->op == TT_GOP_SHAPE || nd->op == TT_GOP_SIZE;
     for (int i = 0; i < nd->nin; i++) {
         if (nd->in[i] < 0)
             continue;
@@ -753,7 +707,7 @@ static int fold_one(tt_graph *g, int n, tt_err *err, int64_t *budget, char *deri
     fctx c = {g, n, nd, err, {0}};
     /* A plain copy of an original constant (Identity of a shared weight)
      * has no size limit, so that no weight is left behind a live Identity. */
-    int charge = r->fn != f_copy || (derived && derived[nd->in[0]]);
+    int charge = fn != f_copy || (derived && derived[nd->in[0]]);
     int64_t bytes = 0;
     for (int i = 0; i < nd->nout && charge; i++) {
         const tt_tensor *t = &g->tensors[nd->out[i]];
@@ -767,7 +721,7 @@ static int fold_one(tt_graph *g, int n, tt_err *err, int64_t *budget, char *deri
         const tt_tensor *t = &g->tensors[nd->out[i]];
         c.out[i] = tt_xcalloc((size_t)tt_tensor_numel(t) + 1, (size_t)tt_dtype_size(t->dtype));
     }
-    int rc = r->fn(&c);
+    int rc = fn(&c);
     if (rc) {
         for (int i = 0; i < nd->nout; i++)
             free(c.out[i]);

@@ -33,7 +33,6 @@ void tt_graph_free(tt_graph *g)
     for (int i = 0; i < g->nnodes; i++) {
         tt_node *n = &g->nodes[i];
         free(n->name);
-        free(n->op);
         free(n->in);
         free(n->out);
         for (int k = 0; k < n->nattr; k++)
@@ -179,11 +178,13 @@ void tt_graph_mark_output(tt_graph *g, int t)
     push_int(&g->outputs, &g->noutputs, t);
 }
 
-int tt_graph_node(tt_graph *g, const char *op, const char *name, int nin, const int *in, int nout,
+int tt_graph_node(tt_graph *g, tt_gop gop, const char *name, int nin, const int *in, int nout,
                   const int *out, tt_err *err)
 {
-    if (!op || !*op)
-        return tt_err_set(err, "a node needs an operator");
+    if ((unsigned)gop >= TT_GOP_COUNT)
+        return tt_err_set(err, "node '%s': operator %d is not a tt_gop", name ? name : "",
+                          (int)gop);
+    const char *op = tt_gop_names[gop];
     if (nin < 0 || nout < 1 || nin > TT_NODE_MAX_IO || nout > TT_NODE_MAX_IO)
         return tt_err_set(err, "node '%s' (%s): %d inputs and %d outputs are out of range",
                           name ? name : "", op, nin, nout);
@@ -208,7 +209,7 @@ int tt_graph_node(tt_graph *g, const char *op, const char *name, int nin, const 
     tt_node *n = &g->nodes[id];
     memset(n, 0, sizeof *n);
     n->name = tt_xstrdup(name ? name : "");
-    n->op = tt_xstrdup(op);
+    n->op = gop;
     n->nin = nin;
     n->nout = nout;
     n->in = tt_xmalloc((size_t)(nin ? nin : 1) * sizeof *n->in);
@@ -221,7 +222,7 @@ int tt_graph_node(tt_graph *g, const char *op, const char *name, int nin, const 
     return id;
 }
 
-int tt_graph_op1(tt_graph *g, const char *op, const char *name, int nin, const int *in,
+int tt_graph_op1(tt_graph *g, tt_gop op, const char *name, int nin, const int *in,
                  tt_err *err)
 {
     char tname[256];
@@ -403,7 +404,7 @@ int tt_graph_toposort(tt_graph *g, tt_err *err)
                     rc = tt_err_set(err,
                                     "node '%s' (%s): input '%s' is never computed (a cycle or "
                                     "a missing producer)",
-                                    n->name, n->op, what);
+                                    n->name, tt_gop_names[n->op], what);
                     break;
                 }
             break;
@@ -458,7 +459,7 @@ char *tt_graph_dump(const tt_graph *g)
         const tt_node *n = &g->nodes[i];
         if (n->dead)
             continue;
-        tt_str_catf(&s, "%s '%s' (", n->op, n->name);
+        tt_str_catf(&s, "%s '%s' (", tt_gop_names[n->op], n->name);
         for (int k = 0; k < n->nin; k++) {
             if (k)
                 tt_str_cat(&s, ", ");

@@ -64,9 +64,121 @@ typedef struct tt_attr {
 
 #define TT_NODE_MAX_IO 64
 
+/* The operators a node may have: the ONNX operators the importer accepts,
+ * each named in tt_gop_names exactly as ONNX spells its op_type, listed
+ * by name; then the ones only the passes of src/model make,
+ * named "tt.*", which an ONNX file may not use.  Shape inference (infer.c)
+ * has a rule for every ONNX one, constant folding (fold.c) for some. */
+typedef enum tt_gop {
+    TT_GOP_ABS = 0,
+    TT_GOP_ADD,
+    TT_GOP_AND,
+    TT_GOP_ARG_MAX,
+    TT_GOP_ARG_MIN,
+    TT_GOP_AVERAGE_POOL,
+    TT_GOP_BATCH_NORMALIZATION,
+    TT_GOP_CAST,
+    TT_GOP_CEIL,
+    TT_GOP_CLIP,
+    TT_GOP_CONCAT,
+    TT_GOP_CONSTANT,
+    TT_GOP_CONSTANT_OF_SHAPE,
+    TT_GOP_CONV,
+    TT_GOP_COS,
+    TT_GOP_DIV,
+    TT_GOP_DROPOUT,
+    TT_GOP_ELU,
+    TT_GOP_EQUAL,
+    TT_GOP_ERF,
+    TT_GOP_EXP,
+    TT_GOP_EXPAND,
+    TT_GOP_FLATTEN,
+    TT_GOP_FLOOR,
+    TT_GOP_GATHER,
+    TT_GOP_GEMM,
+    TT_GOP_GLOBAL_AVERAGE_POOL,
+    TT_GOP_GLOBAL_MAX_POOL,
+    TT_GOP_GREATER,
+    TT_GOP_GREATER_OR_EQUAL,
+    TT_GOP_HARD_SIGMOID,
+    TT_GOP_HARD_SWISH,
+    TT_GOP_IDENTITY,
+    TT_GOP_LAYER_NORMALIZATION,
+    TT_GOP_LEAKY_RELU,
+    TT_GOP_LESS,
+    TT_GOP_LESS_OR_EQUAL,
+    TT_GOP_LOG,
+    TT_GOP_LOG_SOFTMAX,
+    TT_GOP_MATMUL,
+    TT_GOP_MAX,
+    TT_GOP_MAX_POOL,
+    TT_GOP_MEAN,
+    TT_GOP_MIN,
+    TT_GOP_MOD,
+    TT_GOP_MUL,
+    TT_GOP_NEG,
+    TT_GOP_NOT,
+    TT_GOP_OR,
+    TT_GOP_PRELU,
+    TT_GOP_PAD,
+    TT_GOP_POW,
+    TT_GOP_RANGE,
+    TT_GOP_RECIPROCAL,
+    TT_GOP_REDUCE_L2,
+    TT_GOP_REDUCE_MAX,
+    TT_GOP_REDUCE_MEAN,
+    TT_GOP_REDUCE_MIN,
+    TT_GOP_REDUCE_PROD,
+    TT_GOP_REDUCE_SUM,
+    TT_GOP_REDUCE_SUM_SQUARE,
+    TT_GOP_RELU,
+    TT_GOP_RESHAPE,
+    TT_GOP_ROUND,
+    TT_GOP_SELU,
+    TT_GOP_SHAPE,
+    TT_GOP_SIGMOID,
+    TT_GOP_SIGN,
+    TT_GOP_SIN,
+    TT_GOP_SIZE,
+    TT_GOP_SLICE,
+    TT_GOP_SOFTMAX,
+    TT_GOP_SOFTPLUS,
+    TT_GOP_SPLIT,
+    TT_GOP_SQRT,
+    TT_GOP_SQUEEZE,
+    TT_GOP_SUB,
+    TT_GOP_SUM,
+    TT_GOP_TANH,
+    TT_GOP_TILE,
+    TT_GOP_TRANSPOSE,
+    TT_GOP_UNSQUEEZE,
+    TT_GOP_WHERE,
+    /* made by the passes (src/model), never imported */
+    TT_GOP_ALIAS,            /* "tt.Alias": the same memory under another shape (layout.c) */
+    TT_GOP_BATCH_MATMUL,     /* "tt.BatchMatMul": [B,M,K] x [B,N,K]^T (passes.c) */
+    TT_GOP_CHANNEL_SHUFFLE,  /* "tt.ChannelShuffle": attribute groups (layout.c) */
+    TT_GOP_DENSE,            /* "tt.Dense": [M,K] x [N,K]^T (passes.c) */
+    TT_GOP_SLICE_AXIS,       /* "tt.SliceAxis": attributes axis, start (passes.c, layout.c) */
+    TT_GOP_COUNT
+} tt_gop;
+
+/* The first operator made only by the passes. */
+#define TT_GOP_FIRST_INTERNAL TT_GOP_ALIAS
+
+/* Names, indexed by tt_gop.  Declared without a size: graph/gop.c defines
+ * it with one name per operator and asserts that its size, counted from
+ * the names, is TT_GOP_COUNT; a size here would make that assertion true
+ * whatever the table holds. */
+extern const char *const tt_gop_names[];
+
+/* The operator named `name` (exact, case-sensitive), TT_GOP_COUNT if none
+ * is.  For readers of outside names (the ONNX importer); the internal
+ * operators are found too, under their "tt.*" names. */
+tt_gop tt_gop_lookup(const char *name);
+
 typedef struct tt_node {
     char *name;       /* ONNX node name (may be empty, never NULL) */
-    char *op;         /* ONNX op_type: "Conv", "Relu", ... */
+    tt_gop op;        /* its operator; tt_gop_names[op] is ONNX's op_type */
     int nin, nout;
     int *in;          /* tensor indices; -1 for an omitted optional input */
     int *out;
@@ -113,10 +225,11 @@ int tt_graph_const_owned(tt_graph *g, const char *name, tt_dtype dt, int ndim,
 /* Mark tensor t a graph output. */
 void tt_graph_mark_output(tt_graph *g, int t);
 
-/* Add a node; nin/nout tensor indices are copied.  Output tensors must exist
- * already (tt_graph_tensor with unknown shape) and get producer = the node.
- * Returns the node index or -1 with err. */
-int tt_graph_node(tt_graph *g, const char *op, const char *name, int nin, const int *in, int nout,
+/* Add a node of operator op (a tt_gop below TT_GOP_COUNT); nin/nout tensor
+ * indices are copied.  Output tensors must exist already (tt_graph_tensor
+ * with unknown shape) and get producer = the node.  Returns the node index
+ * or -1 with err. */
+int tt_graph_node(tt_graph *g, tt_gop op, const char *name, int nin, const int *in, int nout,
                   const int *out, tt_err *err);
 /* Attributes of node n (values copied). */
 void tt_node_set_int(tt_graph *g, int n, const char *name, int64_t v);
@@ -135,7 +248,7 @@ double tt_node_float(const tt_node *nd, const char *name, double dflt);
  * named "<node name>_out" (or "t<N>" when name is NULL); returns the output
  * tensor index, -1 with err.  Attributes are added afterwards to the node
  * g->nnodes - 1. */
-int tt_graph_op1(tt_graph *g, const char *op, const char *name, int nin, const int *in,
+int tt_graph_op1(tt_graph *g, tt_gop op, const char *name, int nin, const int *in,
                  tt_err *err);
 
 int64_t tt_tensor_numel(const tt_tensor *t);   /* -1 if any dim unknown */
@@ -150,12 +263,12 @@ int tt_graph_toposort(tt_graph *g, tt_err *err);
  * tensor's dtype/ndim/shape from its inputs and attributes, checking them
  * (ONNX semantics, including numpy broadcasting).  Every failure names the
  * node ("node 'conv1' (Conv): input has 3 channels but the weight expects 4 (x
- * groups 1)").
- * An op with no inference rule fails with "unsupported operator 'X' (node
- * 'name')".  Shapes that depend on constant tensor values (Reshape's shape,
- * Slice's starts, ...) are read from those constants; a value computed at
- * run time there is an error (run tt_graph_fold_constants to fold torch's
- * Shape->Gather->Concat chains first).  Conv and pool nodes with a SAME_* or
+ * groups 1)").  An op with no inference rule (the internal "tt.*" ones)
+ * fails with "unsupported operator 'X' (node 'name')".  Shapes that depend
+ * on constant tensor values (Reshape's shape, Slice's starts, ...) are read
+ * from those constants; a value computed at run time there is an error (run
+ * tt_graph_fold_constants to fold torch's Shape->Gather->Concat chains
+ * first).  Conv and pool nodes with a SAME_* or
  * VALID auto_pad get explicit "pads" and auto_pad "NOTSET".  Dimensions and
  * element counts above 2^32 are refused.  The rules read ONNX layouts: a
  * graph after the NHWC pass (tensor layouts other than PLAIN) must not be

@@ -1,6 +1,6 @@
 /* infer.c - shape and type inference for the model graph (see graph.h).
  *
- * One rule per ONNX operator, looked up by op_type in a table.  A rule reads
+ * One rule per ONNX operator, in a table indexed by the node's tt_gop.  A rule reads
  * its inputs' dtypes and shapes (and, where ONNX makes an output shape depend
  * on a tensor's *value* - Reshape's shape, Slice's starts, Range's limits -
  * the constant data of that input), checks them, and writes every output's
@@ -38,7 +38,7 @@ int tt_infer_node_err(tt_err *err, const tt_node *nd, const char *fmt, va_list a
 {
     char msg[TT_ERR_MAX];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    return tt_err_set(err, "node '%s' (%s): %s", nd->name, nd->op, msg);
+    return tt_err_set(err, "node '%s' (%s): %s", nd->name, tt_gop_names[nd->op], msg);
 }
 
 const tt_tensor *tt_infer_input(const tt_graph *g, const tt_node *nd, int i)
@@ -278,115 +278,105 @@ int unidir(ictx *c, int n, const int64_t *s, const tt_tensor *b, const char *wha
 /* ---- the rule table ------------------------------------------------------------- */
 
 typedef struct rule {
-    const char *op;
-    int (*fn)(ictx *c);
+    int (*fn)(ictx *c); /* NULL: no rule (the internal operators) */
     int min_in, max_in; /* input count bounds (max -1: any) */
     int max_out;        /* output count bound (-1: any) */
 } rule;
 
-static const rule rules[] = {
-    {"Abs", tt_infer_rule_unary_num, 1, 1, 1},
-    {"Add", tt_infer_rule_arith, 2, 2, 1},
-    {"And", tt_infer_rule_logic, 2, 2, 1},
-    {"ArgMax", tt_infer_rule_argminmax, 1, 1, 1},
-    {"ArgMin", tt_infer_rule_argminmax, 1, 1, 1},
-    {"AveragePool", tt_infer_rule_pool, 1, 1, 1},
-    {"BatchNormalization", tt_infer_rule_batchnorm, 5, 5, 5},
-    {"Cast", tt_infer_rule_cast, 1, 1, 1},
-    {"Ceil", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Clip", tt_infer_rule_clip, 1, 3, 1},
-    {"Concat", tt_infer_rule_concat, 1, -1, 1},
-    {"Constant", tt_infer_rule_constant, 0, 0, 1},
-    {"ConstantOfShape", tt_infer_rule_constant_of_shape, 1, 1, 1},
-    {"Conv", tt_infer_rule_conv, 2, 3, 1},
-    {"Cos", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Div", tt_infer_rule_arith, 2, 2, 1},
-    {"Dropout", tt_infer_rule_dropout, 1, 3, 2},
-    {"Elu", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Equal", tt_infer_rule_cmp, 2, 2, 1},
-    {"Erf", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Exp", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Expand", tt_infer_rule_expand, 2, 2, 1},
-    {"Flatten", tt_infer_rule_flatten, 1, 1, 1},
-    {"Floor", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Gather", tt_infer_rule_gather, 2, 2, 1},
-    {"Gemm", tt_infer_rule_gemm, 2, 3, 1},
-    {"GlobalAveragePool", tt_infer_rule_global_pool, 1, 1, 1},
-    {"GlobalMaxPool", tt_infer_rule_global_pool, 1, 1, 1},
-    {"Greater", tt_infer_rule_cmp, 2, 2, 1},
-    {"GreaterOrEqual", tt_infer_rule_cmp, 2, 2, 1},
-    {"HardSigmoid", tt_infer_rule_unary_float, 1, 1, 1},
-    {"HardSwish", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Identity", tt_infer_rule_identity, 1, 1, 1},
-    {"LayerNormalization", tt_infer_rule_layernorm, 2, 3, 3},
-    {"LeakyRelu", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Less", tt_infer_rule_cmp, 2, 2, 1},
-    {"LessOrEqual", tt_infer_rule_cmp, 2, 2, 1},
-    {"Log", tt_infer_rule_unary_float, 1, 1, 1},
-    {"LogSoftmax", tt_infer_rule_softmax, 1, 1, 1},
-    {"MatMul", tt_infer_rule_matmul, 2, 2, 1},
-    {"Max", tt_infer_rule_arith, 1, -1, 1},
-    {"MaxPool", tt_infer_rule_pool, 1, 1, 2},
-    {"Mean", tt_infer_rule_arith, 1, -1, 1},
-    {"Min", tt_infer_rule_arith, 1, -1, 1},
-    {"Mod", tt_infer_rule_arith, 2, 2, 1},
-    {"Mul", tt_infer_rule_arith, 2, 2, 1},
-    {"Neg", tt_infer_rule_unary_num, 1, 1, 1},
-    {"Not", tt_infer_rule_not, 1, 1, 1},
-    {"Or", tt_infer_rule_logic, 2, 2, 1},
-    {"PRelu", tt_infer_rule_prelu, 2, 2, 1},
-    {"Pad", tt_infer_rule_pad, 1, 4, 1},
-    {"Pow", tt_infer_rule_pow, 2, 2, 1},
-    {"Range", tt_infer_rule_range, 3, 3, 1},
-    {"Reciprocal", tt_infer_rule_unary_float, 1, 1, 1},
-    {"ReduceL2", tt_infer_rule_reduce, 1, 2, 1},
-    {"ReduceMax", tt_infer_rule_reduce, 1, 2, 1},
-    {"ReduceMean", tt_infer_rule_reduce, 1, 2, 1},
-    {"ReduceMin", tt_infer_rule_reduce, 1, 2, 1},
-    {"ReduceProd", tt_infer_rule_reduce, 1, 2, 1},
-    {"ReduceSum", tt_infer_rule_reduce, 1, 2, 1},
-    {"ReduceSumSquare", tt_infer_rule_reduce, 1, 2, 1},
-    {"Relu", tt_infer_rule_unary_num, 1, 1, 1},
-    {"Reshape", tt_infer_rule_reshape, 2, 2, 1},
-    {"Round", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Selu", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Shape", tt_infer_rule_shape, 1, 1, 1},
-    {"Sigmoid", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Sign", tt_infer_rule_unary_num, 1, 1, 1},
-    {"Sin", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Size", tt_infer_rule_size, 1, 1, 1},
-    {"Slice", tt_infer_rule_slice, 1, 5, 1},
-    {"Softmax", tt_infer_rule_softmax, 1, 1, 1},
-    {"Softplus", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Split", tt_infer_rule_split, 1, 2, -1},
-    {"Sqrt", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Squeeze", tt_infer_rule_squeeze, 1, 2, 1},
-    {"Sub", tt_infer_rule_arith, 2, 2, 1},
-    {"Sum", tt_infer_rule_arith, 1, -1, 1},
-    {"Tanh", tt_infer_rule_unary_float, 1, 1, 1},
-    {"Tile", tt_infer_rule_tile, 2, 2, 1},
-    {"Transpose", tt_infer_rule_transpose, 1, 1, 1},
-    {"Unsqueeze", tt_infer_rule_unsqueeze, 1, 2, 1},
-    {"Where", tt_infer_rule_where, 3, 3, 1},
+static const rule rules[TT_GOP_COUNT] = {
+    [TT_GOP_ABS] = {tt_infer_rule_unary_num, 1, 1, 1},
+    [TT_GOP_ADD] = {tt_infer_rule_arith, 2, 2, 1},
+    [TT_GOP_AND] = {tt_infer_rule_logic, 2, 2, 1},
+    [TT_GOP_ARG_MAX] = {tt_infer_rule_argminmax, 1, 1, 1},
+    [TT_GOP_ARG_MIN] = {tt_infer_rule_argminmax, 1, 1, 1},
+    [TT_GOP_AVERAGE_POOL] = {tt_infer_rule_pool, 1, 1, 1},
+    [TT_GOP_BATCH_NORMALIZATION] = {tt_infer_rule_batchnorm, 5, 5, 5},
+    [TT_GOP_CAST] = {tt_infer_rule_cast, 1, 1, 1},
+    [TT_GOP_CEIL] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_CLIP] = {tt_infer_rule_clip, 1, 3, 1},
+    [TT_GOP_CONCAT] = {tt_infer_rule_concat, 1, -1, 1},
+    [TT_GOP_CONSTANT] = {tt_infer_rule_constant, 0, 0, 1},
+    [TT_GOP_CONSTANT_OF_SHAPE] = {tt_infer_rule_constant_of_shape, 1, 1, 1},
+    [TT_GOP_CONV] = {tt_infer_rule_conv, 2, 3, 1},
+    [TT_GOP_COS] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_DIV] = {tt_infer_rule_arith, 2, 2, 1},
+    [TT_GOP_DROPOUT] = {tt_infer_rule_dropout, 1, 3, 2},
+    [TT_GOP_ELU] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_EQUAL] = {tt_infer_rule_cmp, 2, 2, 1},
+    [TT_GOP_ERF] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_EXP] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_EXPAND] = {tt_infer_rule_expand, 2, 2, 1},
+    [TT_GOP_FLATTEN] = {tt_infer_rule_flatten, 1, 1, 1},
+    [TT_GOP_FLOOR] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_GATHER] = {tt_infer_rule_gather, 2, 2, 1},
+    [TT_GOP_GEMM] = {tt_infer_rule_gemm, 2, 3, 1},
+    [TT_GOP_GLOBAL_AVERAGE_POOL] = {tt_infer_rule_global_pool, 1, 1, 1},
+    [TT_GOP_GLOBAL_MAX_POOL] = {tt_infer_rule_global_pool, 1, 1, 1},
+    [TT_GOP_GREATER] = {tt_infer_rule_cmp, 2, 2, 1},
+    [TT_GOP_GREATER_OR_EQUAL] = {tt_infer_rule_cmp, 2, 2, 1},
+    [TT_GOP_HARD_SIGMOID] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_HARD_SWISH] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_IDENTITY] = {tt_infer_rule_identity, 1, 1, 1},
+    [TT_GOP_LAYER_NORMALIZATION] = {tt_infer_rule_layernorm, 2, 3, 3},
+    [TT_GOP_LEAKY_RELU] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_LESS] = {tt_infer_rule_cmp, 2, 2, 1},
+    [TT_GOP_LESS_OR_EQUAL] = {tt_infer_rule_cmp, 2, 2, 1},
+    [TT_GOP_LOG] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_LOG_SOFTMAX] = {tt_infer_rule_softmax, 1, 1, 1},
+    [TT_GOP_MATMUL] = {tt_infer_rule_matmul, 2, 2, 1},
+    [TT_GOP_MAX] = {tt_infer_rule_arith, 1, -1, 1},
+    [TT_GOP_MAX_POOL] = {tt_infer_rule_pool, 1, 1, 2},
+    [TT_GOP_MEAN] = {tt_infer_rule_arith, 1, -1, 1},
+    [TT_GOP_MIN] = {tt_infer_rule_arith, 1, -1, 1},
+    [TT_GOP_MOD] = {tt_infer_rule_arith, 2, 2, 1},
+    [TT_GOP_MUL] = {tt_infer_rule_arith, 2, 2, 1},
+    [TT_GOP_NEG] = {tt_infer_rule_unary_num, 1, 1, 1},
+    [TT_GOP_NOT] = {tt_infer_rule_not, 1, 1, 1},
+    [TT_GOP_OR] = {tt_infer_rule_logic, 2, 2, 1},
+    [TT_GOP_PRELU] = {tt_infer_rule_prelu, 2, 2, 1},
+    [TT_GOP_PAD] = {tt_infer_rule_pad, 1, 4, 1},
+    [TT_GOP_POW] = {tt_infer_rule_pow, 2, 2, 1},
+    [TT_GOP_RANGE] = {tt_infer_rule_range, 3, 3, 1},
+    [TT_GOP_RECIPROCAL] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_REDUCE_L2] = {tt_infer_rule_reduce, 1, 2, 1},
+    [TT_GOP_REDUCE_MAX] = {tt_infer_rule_reduce, 1, 2, 1},
+    [TT_GOP_REDUCE_MEAN] = {tt_infer_rule_reduce, 1, 2, 1},
+    [TT_GOP_REDUCE_MIN] = {tt_infer_rule_reduce, 1, 2, 1},
+    [TT_GOP_REDUCE_PROD] = {tt_infer_rule_reduce, 1, 2, 1},
+    [TT_GOP_REDUCE_SUM] = {tt_infer_rule_reduce, 1, 2, 1},
+    [TT_GOP_REDUCE_SUM_SQUARE] = {tt_infer_rule_reduce, 1, 2, 1},
+    [TT_GOP_RELU] = {tt_infer_rule_unary_num, 1, 1, 1},
+    [TT_GOP_RESHAPE] = {tt_infer_rule_reshape, 2, 2, 1},
+    [TT_GOP_ROUND] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_SELU] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_SHAPE] = {tt_infer_rule_shape, 1, 1, 1},
+    [TT_GOP_SIGMOID] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_SIGN] = {tt_infer_rule_unary_num, 1, 1, 1},
+    [TT_GOP_SIN] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_SIZE] = {tt_infer_rule_size, 1, 1, 1},
+    [TT_GOP_SLICE] = {tt_infer_rule_slice, 1, 5, 1},
+    [TT_GOP_SOFTMAX] = {tt_infer_rule_softmax, 1, 1, 1},
+    [TT_GOP_SOFTPLUS] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_SPLIT] = {tt_infer_rule_split, 1, 2, -1},
+    [TT_GOP_SQRT] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_SQUEEZE] = {tt_infer_rule_squeeze, 1, 2, 1},
+    [TT_GOP_SUB] = {tt_infer_rule_arith, 2, 2, 1},
+    [TT_GOP_SUM] = {tt_infer_rule_arith, 1, -1, 1},
+    [TT_GOP_TANH] = {tt_infer_rule_unary_float, 1, 1, 1},
+    [TT_GOP_TILE] = {tt_infer_rule_tile, 2, 2, 1},
+    [TT_GOP_TRANSPOSE] = {tt_infer_rule_transpose, 1, 1, 1},
+    [TT_GOP_UNSQUEEZE] = {tt_infer_rule_unsqueeze, 1, 2, 1},
+    [TT_GOP_WHERE] = {tt_infer_rule_where, 3, 3, 1},
 };
-
-static int rule_cmp(const void *key, const void *elem)
-{
-    return strcmp((const char *)key, ((const rule *)elem)->op);
-}
-
-static const rule *find_rule(const char *op)
-{
-    return bsearch(op, rules, sizeof rules / sizeof rules[0], sizeof rules[0], rule_cmp);
-}
 
 int tt_graph_infer_node(tt_graph *g, int n, tt_err *err)
 {
     tt_node *nd = &g->nodes[n];
     ictx c = {g, n, nd, err};
-    const rule *r = find_rule(nd->op);
-    if (!r)
-        return tt_err_set(err, "unsupported operator '%s' (node '%s')", nd->op, nd->name);
+    const rule *r = &rules[nd->op];
+    if (!r->fn)
+        return tt_err_set(err, "unsupported operator '%s' (node '%s')", tt_gop_names[nd->op],
+                          nd->name);
     int present = 0;
     for (int i = 0; i < nd->nin; i++)
         present = nd->in[i] >= 0 ? i + 1 : present;

@@ -244,7 +244,7 @@ int tt_infer_rule_conv(ictx *c)
 int tt_infer_rule_pool(ictx *c)
 {
     const tt_tensor *x = in_t(c, 0);
-    int ismax = !strcmp(c->nd->op, "MaxPool");
+    int ismax = c->nd->op == TT_GOP_MAX_POOL;
     if (x->dtype != TT_DT_FLOAT)
         return nerr(c, "input '%s' must be float", x->name);
     if (x->ndim < 3)

@@ -161,7 +161,7 @@ int tt_infer_rule_reduce(ictx *c)
     int64_t os[MAXD];
     int on = 0;
     for (int i = 0; i < x->ndim; i++) {
-        if (red[i] && x->shape[i] == 0 && !strcmp(c->nd->op, "ReduceMean"))
+        if (red[i] && x->shape[i] == 0 && c->nd->op == TT_GOP_REDUCE_MEAN)
             return nerr(c, "mean over an empty axis %d", i);
         if (!red[i])
             os[on++] = x->shape[i];

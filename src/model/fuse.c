@@ -28,36 +28,58 @@
 
 typedef enum ncls { NC_NONE = 0, NC_ALIAS, NC_ANCHOR, NC_EW, NC_GATHER } ncls;
 
-static int op_in(const char *op, const char *const *list)
-{
-    for (int i = 0; list[i]; i++)
-        if (!strcmp(op, list[i]))
-            return 1;
-    return 0;
-}
-
+/* What fusion does with node n: an alias (no kernel), an anchor (a kernel
+ * starts there: anchor_ops has its builder), an elementwise op (kb_ew), an
+ * embedding lookup, or nothing it can (an unsupported operator). */
 static ncls classify(const tt_graph *g, const tt_node *n)
 {
-    static const char *const alias[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "tt.Alias",
-                                        "Identity", "Dropout", NULL};
-    static const char *const anchor[] = {"Conv", "tt.Dense", "tt.BatchMatMul", "MaxPool",
-                                         "AveragePool", "GlobalAveragePool", "Softmax",
-                                         "LayerNormalization", "ReduceMean", "Concat",
-                                         "Transpose", "Slice", "Pad", "tt.SliceAxis",
-                                         "tt.ChannelShuffle", NULL};
-    static const char *const ew[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Relu",
-                                     "Clip", "Sigmoid", "Tanh", "Erf", "Sqrt", "Exp", "Neg",
-                                     "HardSigmoid", "HardSwish", NULL};
-    if (op_in(n->op, alias))
-        return NC_ALIAS;
-    if (op_in(n->op, anchor))
-        return NC_ANCHOR;
-    if (op_in(n->op, ew))
-        return NC_EW;
-    if (!strcmp(n->op, "Gather") && n->nin == 2 && g->tensors[n->in[0]].data &&
-        !g->tensors[n->in[1]].data && tt_node_int(n, "axis", 0) == 0)
-        return NC_GATHER;
-    return NC_NONE;
+    switch (n->op) {
+    case TT_GOP_RESHAPE:
+    case TT_GOP_FLATTEN:
+    case TT_GOP_SQUEEZE:
+    case TT_GOP_UNSQUEEZE:
+    case TT_GOP_ALIAS:
+    case TT_GOP_IDENTITY:
+    case TT_GOP_DROPOUT: return NC_ALIAS;
+    case TT_GOP_CONV:
+    case TT_GOP_DENSE:
+    case TT_GOP_BATCH_MATMUL:
+    case TT_GOP_MAX_POOL:
+    case TT_GOP_AVERAGE_POOL:
+    case TT_GOP_GLOBAL_AVERAGE_POOL:
+    case TT_GOP_SOFTMAX:
+    case TT_GOP_LAYER_NORMALIZATION:
+    case TT_GOP_REDUCE_MEAN:
+    case TT_GOP_CONCAT:
+    case TT_GOP_TRANSPOSE:
+    case TT_GOP_SLICE:
+    case TT_GOP_PAD:
+    case TT_GOP_SLICE_AXIS:
+    case TT_GOP_CHANNEL_SHUFFLE: return NC_ANCHOR;
+    case TT_GOP_ADD:
+    case TT_GOP_SUB:
+    case TT_GOP_MUL:
+    case TT_GOP_DIV:
+    case TT_GOP_POW:
+    case TT_GOP_MAX:
+    case TT_GOP_MIN:
+    case TT_GOP_RELU:
+    case TT_GOP_CLIP:
+    case TT_GOP_SIGMOID:
+    case TT_GOP_TANH:
+    case TT_GOP_ERF:
+    case TT_GOP_SQRT:
+    case TT_GOP_EXP:
+    case TT_GOP_NEG:
+    case TT_GOP_HARD_SIGMOID:
+    case TT_GOP_HARD_SWISH: return NC_EW;
+    case TT_GOP_GATHER:
+        return n->nin == 2 && g->tensors[n->in[0]].data && !g->tensors[n->in[1]].data &&
+                       tt_node_int(n, "axis", 0) == 0
+                   ? NC_GATHER
+                   : NC_NONE;
+    default: return NC_NONE;
+    }
 }
 
 /* At most this many graph nodes in one kernel: an anchor and its epilogue,
@@ -182,45 +204,52 @@ static double const_scalar(const tt_graph *g, int t, double dflt)
     return NAN;
 }
 
+/* The DAG's elementwise op of each graph operator that maps to one: binary
+ * (arity 2) or unary (arity 1); arity 0 for the others (kb_ew composes
+ * Clip, HardSigmoid and HardSwish itself). */
+static const struct {
+    tt_ew ew;
+    int arity;
+} ew_ops[TT_GOP_COUNT] = {
+    [TT_GOP_ADD] = {TT_EW_ADD, 2},
+    [TT_GOP_SUB] = {TT_EW_SUB, 2},
+    [TT_GOP_MUL] = {TT_EW_MUL, 2},
+    [TT_GOP_DIV] = {TT_EW_DIV, 2},
+    [TT_GOP_POW] = {TT_EW_POW, 2},
+    [TT_GOP_MAX] = {TT_EW_MAX, 2},
+    [TT_GOP_MIN] = {TT_EW_MIN, 2},
+    [TT_GOP_RELU] = {TT_EW_RELU, 1},
+    [TT_GOP_SIGMOID] = {TT_EW_SIGMOID, 1},
+    [TT_GOP_TANH] = {TT_EW_TANH, 1},
+    [TT_GOP_ERF] = {TT_EW_ERF, 1},
+    [TT_GOP_SQRT] = {TT_EW_SQRT, 1},
+    [TT_GOP_EXP] = {TT_EW_EXP, 1},
+    [TT_GOP_NEG] = {TT_EW_NEG, 1},
+};
+
 /* Append the stages of elementwise node n; binds its output. */
 static int kb_ew(kb *K, int ni)
 {
     tt_graph *g = K->g;
     const tt_node *n = &g->nodes[ni];
+    const char *opname = tt_gop_names[n->op];
     int out = n->out[0];
     tt_dag *d = K->d;
-    static const struct {
-        const char *op;
-        tt_ew ew;
-    } bin[] = {{"Add", TT_EW_ADD}, {"Sub", TT_EW_SUB}, {"Mul", TT_EW_MUL}, {"Div", TT_EW_DIV},
-               {"Pow", TT_EW_POW}, {"Max", TT_EW_MAX}, {"Min", TT_EW_MIN}};
-    static const struct {
-        const char *op;
-        tt_ew ew;
-    } un[] = {{"Relu", TT_EW_RELU}, {"Sigmoid", TT_EW_SIGMOID}, {"Tanh", TT_EW_TANH},
-              {"Erf", TT_EW_ERF},   {"Sqrt", TT_EW_SQRT},       {"Exp", TT_EW_EXP},
-              {"Neg", TT_EW_NEG}};
+    int arity = ew_ops[n->op].arity;
     int y = -1;
-    for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++)
-        if (!strcmp(n->op, bin[i].op)) {
-            if (n->nin != 2)
-                return tt_err_set(K->err, "node '%s' (%s): needs 2 inputs", n->name, n->op);
-            int a = kb_operand(K, n->in[0], out);
-            if (a < 0)
-                return -1;
-            int b = kb_operand(K, n->in[1], out);
-            if (b < 0)
-                return -1;
-            y = tt_dag_ew_binary(d, bin[i].ew, a, b, K->err);
-        }
-    for (size_t i = 0; i < sizeof un / sizeof un[0]; i++)
-        if (!strcmp(n->op, un[i].op)) {
-            int a = kb_operand(K, n->in[0], out);
-            if (a < 0)
-                return -1;
-            y = tt_dag_ew_unary(d, un[i].ew, a, 0, 0, K->err);
-        }
-    if (!strcmp(n->op, "Clip")) {
+    if (arity) {
+        if (arity == 2 && n->nin != 2)
+            return tt_err_set(K->err, "node '%s' (%s): needs 2 inputs", n->name, opname);
+        int a = kb_operand(K, n->in[0], out);
+        if (a < 0)
+            return -1;
+        int b = arity == 2 ? kb_operand(K, n->in[1], out) : 0;
+        if (b < 0)
+            return -1;
+        y = arity == 2 ? tt_dag_ew_binary(d, ew_ops[n->op].ew, a, b, K->err)
+                       : tt_dag_ew_unary(d, ew_ops[n->op].ew, a, 0, 0, K->err);
+    }
+    if (n->op == TT_GOP_CLIP) {
         double lo = const_scalar(g, n->nin > 1 ? n->in[1] : -1, -FLT_MAX);
         double hi = const_scalar(g, n->nin > 2 ? n->in[2] : -1, FLT_MAX);
         if (isnan(lo) || isnan(hi))
@@ -231,9 +260,9 @@ static int kb_ew(kb *K, int ni)
             return -1;
         y = tt_dag_ew_unary(d, TT_EW_CLIP, a, lo, hi, K->err);
     }
-    if (!strcmp(n->op, "HardSigmoid") || !strcmp(n->op, "HardSwish")) {
+    if (n->op == TT_GOP_HARD_SIGMOID || n->op == TT_GOP_HARD_SWISH) {
         /* Relay: clip(alpha * x + beta, 0, 1) (times x for HardSwish) */
-        int sw = !strcmp(n->op, "HardSwish");
+        int sw = n->op == TT_GOP_HARD_SWISH;
         double alpha = sw ? 1.0 / 6 : tt_node_float(n, "alpha", 0.2);
         double beta = sw ? 0.5 : tt_node_float(n, "beta", 0.5);
         int a = kb_operand(K, n->in[0], out);
@@ -246,7 +275,7 @@ static int kb_ew(kb *K, int ni)
             y = tt_dag_ew_binary(d, TT_EW_MUL, a, y, K->err);
     }
     if (y < 0)
-        return tt_err_set(K->err, "node '%s' (%s): not an elementwise op", n->name, n->op);
+        return tt_err_set(K->err, "node '%s' (%s): not an elementwise op", n->name, opname);
     kb_bind(K, out, y);
     return y;
 }
@@ -417,14 +446,14 @@ static int anchor_pool(kb *K, int ai)
     const tt_node *n = &g->nodes[ai];
     const tt_tensor *X = &g->tensors[n->in[0]], *O = &g->tensors[n->out[0]];
     tt_pool_params p = {0};
-    p.kind = n->op[0] == 'M' ? TT_POOL_MAX : TT_POOL_AVG;
+    p.kind = n->op == TT_GOP_MAX_POOL ? TT_POOL_MAX : TT_POOL_AVG;
     p.n = X->shape[0], p.h = X->shape[1], p.w = X->shape[2], p.c = X->shape[3];
     int64_t k[2], st[2], pd[4], dl[2];
     if (ints_attr(n, "kernel_shape", 2, k, 1) || ints_attr(n, "strides", 2, st, 1) ||
         ints_attr(n, "pads", 4, pd, 0) || ints_attr(n, "dilations", 2, dl, 1) || dl[0] != 1 ||
         dl[1] != 1)
         return tt_err_set(K->err, "node '%s' (%s): bad kernel_shape, strides or pads", n->name,
-                          n->op);
+                          tt_gop_names[n->op]);
     p.kh = k[0], p.kw = k[1], p.stride_h = st[0], p.stride_w = st[1];
     p.pad_t = pd[0], p.pad_l = pd[1], p.pad_b = pd[2], p.pad_r = pd[3];
     p.count_include_pad = (int)tt_node_int(n, "count_include_pad", 0);
@@ -622,7 +651,7 @@ static int anchor_slice(kb *K, int ai)
     int64_t start[TT_MAX_DIMS], step[TT_MAX_DIMS];
     for (int i = 0; i < X->ndim; i++)
         start[i] = 0, step[i] = 1;
-    if (!strcmp(n->op, "tt.SliceAxis")) {
+    if (n->op == TT_GOP_SLICE_AXIS) {
         start[tt_node_int(n, "axis", 0)] = tt_node_int(n, "start", 0);
     } else {
         /* the starts (clamped as ONNX says) of the sliced axes; the
@@ -670,29 +699,28 @@ static int anchor_pad(kb *K, int ai)
     return tt_dag_pad(K->d, x, before, after, isnan(v) ? 0.0 : v, err);
 }
 
-/* The anchor ops (classify's anchor list) and their builders.  open: the
+/* The anchor ops (classify's NC_ANCHOR) and their builders.  open: the
  * builder adds stages to an empty DAG kb_anchor makes; otherwise the
  * builder makes the whole DAG with a tt_build_* call. */
 static const struct {
-    const char *op;
     int (*build)(kb *K, int ai);
     int open;
-} anchor_ops[] = {
-    {"Conv", anchor_conv, 0},
-    {"tt.Dense", anchor_dense, 0},
-    {"tt.BatchMatMul", anchor_batch_matmul, 0},
-    {"MaxPool", anchor_pool, 0},
-    {"AveragePool", anchor_pool, 0},
-    {"GlobalAveragePool", anchor_global_avg_pool, 0},
-    {"Softmax", anchor_softmax, 0},
-    {"LayerNormalization", anchor_layer_norm, 1},
-    {"ReduceMean", anchor_mean, 1},
-    {"Concat", anchor_concat, 1},
-    {"Transpose", anchor_transpose, 1},
-    {"tt.ChannelShuffle", anchor_channel_shuffle, 1},
-    {"Slice", anchor_slice, 1},
-    {"tt.SliceAxis", anchor_slice, 1},
-    {"Pad", anchor_pad, 1},
+} anchor_ops[TT_GOP_COUNT] = {
+    [TT_GOP_CONV] = {anchor_conv, 0},
+    [TT_GOP_DENSE] = {anchor_dense, 0},
+    [TT_GOP_BATCH_MATMUL] = {anchor_batch_matmul, 0},
+    [TT_GOP_MAX_POOL] = {anchor_pool, 0},
+    [TT_GOP_AVERAGE_POOL] = {anchor_pool, 0},
+    [TT_GOP_GLOBAL_AVERAGE_POOL] = {anchor_global_avg_pool, 0},
+    [TT_GOP_SOFTMAX] = {anchor_softmax, 0},
+    [TT_GOP_LAYER_NORMALIZATION] = {anchor_layer_norm, 1},
+    [TT_GOP_REDUCE_MEAN] = {anchor_mean, 1},
+    [TT_GOP_CONCAT] = {anchor_concat, 1},
+    [TT_GOP_TRANSPOSE] = {anchor_transpose, 1},
+    [TT_GOP_CHANNEL_SHUFFLE] = {anchor_channel_shuffle, 1},
+    [TT_GOP_SLICE] = {anchor_slice, 1},
+    [TT_GOP_SLICE_AXIS] = {anchor_slice, 1},
+    [TT_GOP_PAD] = {anchor_pad, 1},
 };
 
 /* Start the kernel with anchor node ai: its op's builder makes the DAG, then
@@ -705,17 +733,15 @@ static int kb_anchor(kb *K, int ai)
     const tt_node *n = &g->nodes[ai];
     tt_err *err = K->err;
     int out = n->out[0];
-    const char *op = n->op;
+    const char *op = tt_gop_names[n->op];
     int y = -1;
     K->frame_reshaped = 0;
-    size_t k = 0, nops = sizeof anchor_ops / sizeof anchor_ops[0];
-    while (k < nops && strcmp(op, anchor_ops[k].op))
-        k++;
+    int (*build)(kb *K, int ai) = anchor_ops[n->op].build;
     /* an op without a builder gets an empty DAG and "cannot build" below */
-    if (k == nops || anchor_ops[k].open)
+    if (!build || anchor_ops[n->op].open)
         K->d = tt_dag_new();
-    if (k < nops)
-        y = anchor_ops[k].build(K, ai);
+    if (build)
+        y = build(K, ai);
     if (y < 0)
         return err->set ? -1 : tt_err_set(err, "node '%s' (%s): cannot build", n->name, op);
     {
@@ -1018,15 +1044,16 @@ int mp_fuse(tt_model *m, tt_err *err)
         tt_node *n = &g->nodes[i];
         if (n->dead || F.group[i] >= 0)
             continue;
+        const char *op = tt_gop_names[n->op];
         ncls c = classify(g, n);
         if (c == NC_NONE) {
-            rc = tt_err_set(err, "unsupported operator '%s' (node '%s')", n->op, n->name);
+            rc = tt_err_set(err, "unsupported operator '%s' (node '%s')", op, n->name);
             break;
         }
         if (c == NC_ALIAS) {
             if (tt_tensor_numel(&g->tensors[n->out[0]]) != tt_tensor_numel(&g->tensors[n->in[0]])) {
                 rc = tt_err_set(err, "node '%s' (%s): output size differs from input size",
-                                n->name, n->op);
+                                n->name, op);
                 break;
             }
             m->alias_of[n->out[0]] = m->alias_of[n->in[0]];
@@ -1081,7 +1108,7 @@ int mp_fuse(tt_model *m, tt_err *err)
             }
             if (tt_dag_finish(K.d, &kerr)) {
                 tt_dag_free(K.d);
-                rc = tt_err_set(err, "node '%s' (%s): %s", n->name, n->op, kerr.msg);
+                rc = tt_err_set(err, "node '%s' (%s): %s", n->name, op, kerr.msg);
                 break;
             }
             built = 1;

@@ -87,7 +87,7 @@ static int to_nhwc(lay *L, int t)
         y = mp_new_const(g, base, 4, shp, p);
     } else {
         y = mp_new_tensor(g, base, TT_DT_FLOAT, 4, shp);
-        int nd = mp_node(g, "Transpose", base, 1, &t, y);
+        int nd = mp_node(g, TT_GOP_TRANSPOSE, base, 1, &t, y);
         int64_t perm[4] = {0, 2, 3, 1};
         tt_node_set_ints(g, nd, "perm", 4, perm);
     }
@@ -114,9 +114,9 @@ static int to_plain(lay *L, int t)
     int y = mp_new_tensor(g, base, TT_DT_FLOAT, 4, shp);
     if (trivial) {
         /* [N,1,1,C] and [N,C,1,1] have the same memory order: an alias */
-        mp_node(g, "tt.Alias", base, 1, &t, y);
+        mp_node(g, TT_GOP_ALIAS, base, 1, &t, y);
     } else {
-        int nd = mp_node(g, "Transpose", base, 1, &t, y);
+        int nd = mp_node(g, TT_GOP_TRANSPOSE, base, 1, &t, y);
         int64_t perm[4] = {0, 3, 1, 2};
         tt_node_set_ints(g, nd, "perm", 4, perm);
     }
@@ -155,22 +155,35 @@ static int const_nhwc(lay *L, int t)
     return y;
 }
 
-static int is_elementwise(const char *op)
+static int is_elementwise(tt_gop op)
 {
-    static const char *const ew[] = {"Add",     "Sub",  "Mul",  "Div",  "Pow",         "Max",
-                                     "Min",     "Relu", "Clip", "Sigmoid", "Tanh",     "Erf",
-                                     "Sqrt",    "Exp",  "Neg",  "HardSigmoid", "HardSwish",
-                                     "LeakyRelu", NULL};
-    for (int i = 0; ew[i]; i++)
-        if (!strcmp(op, ew[i]))
-            return 1;
-    return 0;
+    switch (op) {
+    case TT_GOP_ADD:
+    case TT_GOP_SUB:
+    case TT_GOP_MUL:
+    case TT_GOP_DIV:
+    case TT_GOP_POW:
+    case TT_GOP_MAX:
+    case TT_GOP_MIN:
+    case TT_GOP_RELU:
+    case TT_GOP_CLIP:
+    case TT_GOP_SIGMOID:
+    case TT_GOP_TANH:
+    case TT_GOP_ERF:
+    case TT_GOP_SQRT:
+    case TT_GOP_EXP:
+    case TT_GOP_NEG:
+    case TT_GOP_HARD_SIGMOID:
+    case TT_GOP_HARD_SWISH:
+    case TT_GOP_LEAKY_RELU: return 1;
+    default: return 0;
+    }
 }
 
-static int is_spatial(const char *op)
+static int is_spatial(tt_gop op)
 {
-    return !strcmp(op, "Conv") || !strcmp(op, "MaxPool") || !strcmp(op, "AveragePool") ||
-           !strcmp(op, "GlobalAveragePool");
+    return op == TT_GOP_CONV || op == TT_GOP_MAX_POOL || op == TT_GOP_AVERAGE_POOL ||
+           op == TT_GOP_GLOBAL_AVERAGE_POOL;
 }
 
 /* The one live node that reads tensor t (t not a graph output), else -1. */
@@ -191,7 +204,7 @@ static int shuffle_rewrite(lay *L, int i)
     tt_graph *g = L->g;
     int x = g->nodes[i].in[0], r5 = g->nodes[i].out[0];
     const tt_tensor *X = &g->tensors[x], *R5 = &g->tensors[r5];
-    if (strcmp(g->nodes[i].op, "Reshape") || !is_nhwc(g, x) || X->ndim != 4 || R5->ndim != 5)
+    if (g->nodes[i].op != TT_GOP_RESHAPE || !is_nhwc(g, x) || X->ndim != 4 || R5->ndim != 5)
         return 0;
     int64_t N = X->shape[0], H = X->shape[1], W = X->shape[2], C = X->shape[3];
     int64_t G = R5->shape[1];
@@ -199,7 +212,7 @@ static int shuffle_rewrite(lay *L, int i)
         R5->shape[4] != W)
         return 0;
     int j = sole_user(g, r5);
-    if (j < 0 || strcmp(g->nodes[j].op, "Transpose"))
+    if (j < 0 || g->nodes[j].op != TT_GOP_TRANSPOSE)
         return 0;
     const tt_attr *pa = tt_node_attr(&g->nodes[j], "perm");
     static const int64_t want[5] = {0, 2, 1, 3, 4};
@@ -207,7 +220,7 @@ static int shuffle_rewrite(lay *L, int i)
         return 0;
     int t5 = g->nodes[j].out[0];
     int k = sole_user(g, t5);
-    if (k < 0 || strcmp(g->nodes[k].op, "Reshape"))
+    if (k < 0 || g->nodes[k].op != TT_GOP_RESHAPE)
         return 0;
     int y = g->nodes[k].out[0];
     const tt_tensor *Y = &g->tensors[y];
@@ -216,7 +229,7 @@ static int shuffle_rewrite(lay *L, int i)
     char name[200];
     snprintf(name, sizeof name, "%.190s", g->nodes[k].name);
     g->nodes[i].dead = g->nodes[j].dead = g->nodes[k].dead = 1;
-    int nd = mp_node(g, "tt.ChannelShuffle", name, 1, &x, y);
+    int nd = mp_node(g, TT_GOP_CHANNEL_SHUFFLE, name, 1, &x, y);
     tt_node_set_int(g, nd, "groups", G);
     set_nhwc_shape(&g->tensors[y]);
     return 1;
@@ -234,10 +247,10 @@ static int slice_nhwc(lay *L, int i)
     if (!is_nhwc(g, x) || X->ndim != 4 || O->ndim != 4)
         return 0;
     int64_t ax = -1, start = 0;
-    if (!strcmp(n->op, "tt.SliceAxis")) {
+    if (n->op == TT_GOP_SLICE_AXIS) {
         ax = tt_node_int(n, "axis", 0);
         start = tt_node_int(n, "start", 0);
-    } else if (!strcmp(n->op, "Slice")) {
+    } else if (n->op == TT_GOP_SLICE) {
         const tt_tensor *S = n->nin > 1 && n->in[1] >= 0 ? &g->tensors[n->in[1]] : NULL;
         const tt_tensor *A = n->nin > 3 && n->in[3] >= 0 ? &g->tensors[n->in[3]] : NULL;
         const tt_tensor *P = n->nin > 4 && n->in[4] >= 0 ? &g->tensors[n->in[4]] : NULL;
@@ -279,7 +292,7 @@ static int slice_nhwc(lay *L, int i)
     char name[200];
     snprintf(name, sizeof name, "%.190s", n->name);
     n->dead = 1;
-    int nd = mp_node(g, "tt.SliceAxis", name, 1, &x, out);
+    int nd = mp_node(g, TT_GOP_SLICE_AXIS, name, 1, &x, out);
     tt_node_set_int(g, nd, "axis", to_phys[ax]);
     tt_node_set_int(g, nd, "start", start);
     set_nhwc_shape(&g->tensors[out]);
@@ -311,7 +324,7 @@ static int pad_into_avgpool(lay *L, int i)
     if (va && va->f != 0)
         return 0;
     int u = sole_user(g, out);
-    if (u < 0 || strcmp(g->nodes[u].op, "AveragePool") || g->nodes[u].in[0] != out)
+    if (u < 0 || g->nodes[u].op != TT_GOP_AVERAGE_POOL || g->nodes[u].in[0] != out)
         return 0;
     const tt_node *pool = &g->nodes[u];
     const tt_attr *pp = tt_node_attr(pool, "pads");
@@ -331,125 +344,206 @@ static int pad_into_avgpool(lay *L, int i)
     return 1;
 }
 
-int mp_layout_nhwc(tt_graph *g, tt_err *err)
+/* ---- the pass: one step per kind of node ----------------------------------------
+ * Each step (the lay_* below, shuffle_rewrite and slice_nhwc above) returns
+ * 1 if node i now works in NHWC (its NHWC inputs read as they are), 0 if it
+ * must read NCHW (mp_layout_nhwc then converts its NHWC inputs back); a
+ * step that returns 0 has changed nothing. */
+
+/* Conv and the pools on a rank-4 input: the input converted to NHWC, the
+ * output NHWC. */
+static int lay_spatial(lay *L, int i)
 {
-    lay L = {g, 0, NULL, NULL};
-    lay_grow(&L);
-    int nn = g->nnodes;
-    for (int i = 0; i < nn; i++) {
-        if (g->nodes[i].dead)
+    tt_graph *g = L->g;
+    if (!is_spatial(g->nodes[i].op) || g->tensors[g->nodes[i].in[0]].ndim != 4)
+        return 0;
+    int out = g->nodes[i].out[0];
+    int x = to_nhwc(L, g->nodes[i].in[0]);
+    g->nodes[i].in[0] = x;
+    set_nhwc_shape(&g->tensors[out]);
+    return 1;
+}
+
+/* An elementwise op of rank-4 output stays NHWC if every input that is not
+ * NHWC can follow: a rank-4 activation (converted), a one-element
+ * activation (as it is), a constant of rank <= 4 (permuted, const_nhwc). */
+static int lay_elementwise(lay *L, int i)
+{
+    tt_graph *g = L->g;
+    int nin = g->nodes[i].nin, out = g->nodes[i].out[0];
+    if (g->tensors[out].ndim != 4)
+        return 0;
+    for (int k = 0; k < nin; k++) {
+        int t = g->nodes[i].in[k];
+        if (t < 0 || is_nhwc(g, t))
             continue;
-        const char *op = g->nodes[i].op;
-        int nin = g->nodes[i].nin, out = g->nodes[i].out[0];
-        if (is_spatial(op) && g->tensors[g->nodes[i].in[0]].ndim == 4) {
-            int x = to_nhwc(&L, g->nodes[i].in[0]);
-            g->nodes[i].in[0] = x;
-            set_nhwc_shape(&g->tensors[out]);
-            continue;
-        }
-        int any = 0;
-        for (int k = 0; k < nin; k++)
-            any |= is_nhwc(g, g->nodes[i].in[k]);
-        if (!any)
-            continue;
-        if (is_elementwise(op) && g->tensors[out].ndim == 4) {
-            int ok = 1;
-            for (int k = 0; k < nin && ok; k++) {
-                int t = g->nodes[i].in[k];
-                if (t < 0 || is_nhwc(g, t))
-                    continue;
-                if (is_act(g, t))
-                    ok = g->tensors[t].ndim == 4 || tt_tensor_numel(&g->tensors[t]) == 1;
-                else
-                    ok = g->tensors[t].ndim <= 4;
-            }
-            if (ok) {
-                for (int k = 0; k < nin; k++) {
-                    int t = g->nodes[i].in[k];
-                    if (t < 0 || is_nhwc(g, t))
-                        continue;
-                    int y = is_act(g, t) ? (g->tensors[t].ndim == 4 ? to_nhwc(&L, t) : t)
-                                         : const_nhwc(&L, t);
-                    g->nodes[i].in[k] = y;
-                }
-                set_nhwc_shape(&g->tensors[out]);
-                continue;
-            }
-        }
-        if (!strcmp(op, "Concat") && g->tensors[out].ndim == 4) {
-            int64_t ax = tt_node_int(&g->nodes[i], "axis", 0);
-            if (ax < 0)
-                ax += 4;
-            for (int k = 0; k < nin; k++)
-                g->nodes[i].in[k] = to_nhwc(&L, g->nodes[i].in[k]);
-            tt_node_set_int(g, i, "axis", to_phys[ax]);
-            set_nhwc_shape(&g->tensors[out]);
-            continue;
-        }
-        if ((!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) && g->tensors[out].ndim == 4) {
-            int64_t ax = tt_node_int(&g->nodes[i], "axis", -1);
-            if (ax < 0)
-                ax += 4;
-            tt_node_set_int(g, i, "axis", to_phys[ax]);
-            set_nhwc_shape(&g->tensors[out]);
-            continue;
-        }
-        if (!strcmp(op, "ReduceMean") && nin == 1) {
-            const tt_attr *a = tt_node_attr(&g->nodes[i], "axes");
-            int keep = (int)tt_node_int(&g->nodes[i], "keepdims", 1);
-            if (a && a->n >= 1 && a->n <= 4) {
-                int64_t ax[4];
-                int red[4] = {0};
-                for (int k = 0; k < a->n; k++) {
-                    ax[k] = a->ints[k] < 0 ? a->ints[k] + 4 : a->ints[k];
-                    red[ax[k] & 3] = 1;
-                }
-                /* Without keepdims the remaining dims must read the same in
-                 * both layouts: only C (and N) left, or only H, W. */
-                int left_c = !red[1], left_hw = !red[2] || !red[3];
-                if (keep || !(left_c && left_hw)) {
-                    int64_t pax[4];
-                    for (int k = 0; k < a->n; k++)
-                        pax[k] = to_phys[ax[k] & 3];
-                    tt_node_set_ints(g, i, "axes", a->n, pax);
-                    if (keep)
-                        set_nhwc_shape(&g->tensors[out]);
-                    continue;
-                }
-            }
-        }
-        if (shuffle_rewrite(&L, i) || slice_nhwc(&L, i))
-            continue;
-        if (!strcmp(op, "Pad") && g->tensors[out].ndim == 4 && is_nhwc(g, g->nodes[i].in[0])) {
-            /* constant padding of an NHWC tensor stays NHWC: kernel building
-             * (fuse.c) reads the NCHW-ordered pads in the input's layout.
-             * Inception's Pad before every AveragePool cost two transposes. */
-            const tt_attr *mode = tt_node_attr(&g->nodes[i], "mode");
-            int const_pads = nin > 1 && g->nodes[i].in[1] >= 0 && g->tensors[g->nodes[i].in[1]].data;
-            if ((!mode || (mode->kind == TT_ATTR_STRING && mode->s && !strcmp(mode->s, "constant"))) &&
-                const_pads) {
-                if (pad_into_avgpool(&L, i))
-                    continue;
-                set_nhwc_shape(&g->tensors[out]);
-                continue;
-            }
-        }
-        /* Everything else reads NCHW. */
-        for (int k = 0; k < nin; k++) {
-            int t = g->nodes[i].in[k];
-            if (is_nhwc(g, t))
-                g->nodes[i].in[k] = to_plain(&L, t);
-        }
+        int ok = is_act(g, t) ? g->tensors[t].ndim == 4 || tt_tensor_numel(&g->tensors[t]) == 1
+                              : g->tensors[t].ndim <= 4;
+        if (!ok)
+            return 0;
     }
+    for (int k = 0; k < nin; k++) {
+        int t = g->nodes[i].in[k];
+        if (t < 0 || is_nhwc(g, t))
+            continue;
+        int y = is_act(g, t) ? (g->tensors[t].ndim == 4 ? to_nhwc(L, t) : t) : const_nhwc(L, t);
+        g->nodes[i].in[k] = y;
+    }
+    set_nhwc_shape(&g->tensors[out]);
+    return 1;
+}
+
+/* Concat of rank 4: every input NHWC, along the permuted axis. */
+static int lay_concat(lay *L, int i)
+{
+    tt_graph *g = L->g;
+    int nin = g->nodes[i].nin, out = g->nodes[i].out[0];
+    if (g->tensors[out].ndim != 4)
+        return 0;
+    int64_t ax = tt_node_int(&g->nodes[i], "axis", 0);
+    if (ax < 0)
+        ax += 4;
+    for (int k = 0; k < nin; k++)
+        g->nodes[i].in[k] = to_nhwc(L, g->nodes[i].in[k]);
+    tt_node_set_int(g, i, "axis", to_phys[ax]);
+    set_nhwc_shape(&g->tensors[out]);
+    return 1;
+}
+
+/* Softmax and LogSoftmax of rank 4: along the permuted axis. */
+static int lay_softmax(lay *L, int i)
+{
+    tt_graph *g = L->g;
+    int out = g->nodes[i].out[0];
+    if (g->tensors[out].ndim != 4)
+        return 0;
+    int64_t ax = tt_node_int(&g->nodes[i], "axis", -1);
+    if (ax < 0)
+        ax += 4;
+    tt_node_set_int(g, i, "axis", to_phys[ax]);
+    set_nhwc_shape(&g->tensors[out]);
+    return 1;
+}
+
+/* ReduceMean with 1 to 4 axes: over the permuted axes. */
+static int lay_reduce_mean(lay *L, int i)
+{
+    tt_graph *g = L->g;
+    int out = g->nodes[i].out[0];
+    const tt_attr *a = tt_node_attr(&g->nodes[i], "axes");
+    int keep = (int)tt_node_int(&g->nodes[i], "keepdims", 1);
+    if (g->nodes[i].nin != 1 || !a || a->n < 1 || a->n > 4)
+        return 0;
+    int na = a->n;
+    int64_t ax[4];
+    int red[4] = {0};
+    for (int k = 0; k < na; k++) {
+        ax[k] = a->ints[k] < 0 ? a->ints[k] + 4 : a->ints[k];
+        red[ax[k] & 3] = 1;
+    }
+    /* Without keepdims the remaining dims must read the same in both
+     * layouts: only C (and N) left, or only H, W. */
+    int left_c = !red[1], left_hw = !red[2] || !red[3];
+    if (!keep && left_c && left_hw)
+        return 0;
+    int64_t pax[4];
+    for (int k = 0; k < na; k++)
+        pax[k] = to_phys[ax[k] & 3];
+    tt_node_set_ints(g, i, "axes", na, pax);
+    if (keep)
+        set_nhwc_shape(&g->tensors[out]);
+    return 1;
+}
+
+/* Constant padding of an NHWC tensor stays NHWC: kernel building (fuse.c)
+ * reads the NCHW-ordered pads in the input's layout.  Inception's Pad
+ * before every AveragePool cost two transposes; that Pad is folded into the
+ * pool where it can be (pad_into_avgpool). */
+static int lay_pad(lay *L, int i)
+{
+    tt_graph *g = L->g;
+    const tt_node *n = &g->nodes[i];
+    int out = n->out[0];
+    if (g->tensors[out].ndim != 4 || !is_nhwc(g, n->in[0]))
+        return 0;
+    const tt_attr *mode = tt_node_attr(n, "mode");
+    int const_pads = n->nin > 1 && n->in[1] >= 0 && g->tensors[n->in[1]].data;
+    if ((mode && (mode->kind != TT_ATTR_STRING || !mode->s || strcmp(mode->s, "constant"))) ||
+        !const_pads)
+        return 0;
+    if (pad_into_avgpool(L, i))
+        return 1;
+    set_nhwc_shape(&g->tensors[out]);
+    return 1;
+}
+
+/* Node i, which reads an NHWC tensor, by its operator; anything without a
+ * step of its own (Flatten, MatMul, a Reshape other than a channel shuffle,
+ * ...) reads NCHW. */
+static int lay_node(lay *L, int i)
+{
+    tt_gop op = L->g->nodes[i].op;
+    switch (op) {
+    case TT_GOP_CONCAT: return lay_concat(L, i);
+    case TT_GOP_SOFTMAX:
+    case TT_GOP_LOG_SOFTMAX: return lay_softmax(L, i);
+    case TT_GOP_REDUCE_MEAN: return lay_reduce_mean(L, i);
+    case TT_GOP_RESHAPE: return shuffle_rewrite(L, i);
+    case TT_GOP_SLICE:
+    case TT_GOP_SLICE_AXIS: return slice_nhwc(L, i);
+    case TT_GOP_PAD: return lay_pad(L, i);
+    default: return is_elementwise(op) && lay_elementwise(L, i);
+    }
+}
+
+/* Whether node i reads an NHWC tensor. */
+static int reads_nhwc(const tt_graph *g, int i)
+{
+    for (int k = 0; k < g->nodes[i].nin; k++)
+        if (is_nhwc(g, g->nodes[i].in[k]))
+            return 1;
+    return 0;
+}
+
+/* Node i reads NCHW: each NHWC input converted back. */
+static void lay_plain_inputs(lay *L, int i)
+{
+    tt_graph *g = L->g;
+    for (int k = 0; k < g->nodes[i].nin; k++) {
+        int t = g->nodes[i].in[k];
+        if (is_nhwc(g, t))
+            g->nodes[i].in[k] = to_plain(L, t);
+    }
+}
+
+/* Graph outputs are returned to NCHW. */
+static void lay_plain_outputs(lay *L)
+{
+    tt_graph *g = L->g;
     for (int i = 0; i < g->noutputs; i++) {
         int t = g->outputs[i];
         if (is_nhwc(g, t)) {
-            int y = to_plain(&L, t);
+            int y = to_plain(L, t);
             g->tensors[t].is_output = 0;
             g->tensors[y].is_output = 1;
             g->outputs[i] = y;
         }
     }
+}
+
+int mp_layout_nhwc(tt_graph *g, tt_err *err)
+{
+    lay L = {g, 0, NULL, NULL};
+    lay_grow(&L);
+    /* the nodes the pass appends (conversions, rewrites) are not visited */
+    int nn = g->nnodes;
+    for (int i = 0; i < nn; i++) {
+        if (g->nodes[i].dead || lay_spatial(&L, i) || !reads_nhwc(g, i))
+            continue;
+        if (!lay_node(&L, i))
+            lay_plain_inputs(&L, i);
+    }
+    lay_plain_outputs(&L);
     free(L.nhwc);
     free(L.plain);
     (void)err;

@@ -9,7 +9,7 @@
  * output of a new single-output node (clearing a previous producer). */
 int mp_new_tensor(tt_graph *g, const char *base, tt_dtype dt, int ndim, const int64_t *shape);
 int mp_new_const(tt_graph *g, const char *base, int ndim, const int64_t *shape, float *data);
-int mp_node(tt_graph *g, const char *op, const char *name, int nin, const int *in, int out);
+int mp_node(tt_graph *g, tt_gop op, const char *name, int nin, const int *in, int out);
 void mp_replace_uses(tt_graph *g, int from, int to);
 const float *mp_fdata(const tt_graph *g, int t);
 

@@ -43,7 +43,7 @@ int mp_new_const(tt_graph *g, const char *base, int ndim, const int64_t *shape, 
     return t;
 }
 
-int mp_node(tt_graph *g, const char *op, const char *name, int nin, const int *in, int out)
+int mp_node(tt_graph *g, tt_gop op, const char *name, int nin, const int *in, int out)
 {
     g->tensors[out].producer = -1;
     int n = tt_graph_node(g, op, name, nin, in, 1, &out, NULL);
@@ -90,9 +90,9 @@ static int user1(const tt_graph *g, int t)
     return n == 1 && !g->tensors[t].is_output ? u[0] : -1;
 }
 
-static int is_op(const tt_graph *g, int n, const char *op)
+static int is_op(const tt_graph *g, int n, tt_gop op)
 {
-    return n >= 0 && !g->nodes[n].dead && !strcmp(g->nodes[n].op, op);
+    return n >= 0 && !g->nodes[n].dead && g->nodes[n].op == op;
 }
 
 /* A constant float equal to v (every element). */
@@ -117,11 +117,11 @@ static int pass_simplify(tt_graph *g)
         if (n->dead)
             continue;
         int vanish = 0;
-        if (!strcmp(n->op, "Identity"))
+        if (n->op == TT_GOP_IDENTITY)
             vanish = 1;
-        else if (!strcmp(n->op, "Dropout"))
+        else if (n->op == TT_GOP_DROPOUT)
             vanish = n->nout == 1 || nusers(g, n->out[1]) == 0;
-        else if (!strcmp(n->op, "AveragePool") || !strcmp(n->op, "MaxPool")) {
+        else if (n->op == TT_GOP_AVERAGE_POOL || n->op == TT_GOP_MAX_POOL) {
             const tt_attr *k = tt_node_attr(n, "kernel_shape"), *s = tt_node_attr(n, "strides"),
                           *p = tt_node_attr(n, "pads");
             int ones = k && k->kind == TT_ATTR_INTS;
@@ -148,7 +148,7 @@ static int pass_split(tt_graph *g, tt_err *err)
 {
     int nn = g->nnodes;
     for (int i = 0; i < nn; i++) {
-        if (g->nodes[i].dead || strcmp(g->nodes[i].op, "Split"))
+        if (g->nodes[i].dead || g->nodes[i].op != TT_GOP_SPLIT)
             continue;
         int x = g->nodes[i].in[0], nout = g->nodes[i].nout;
         int r = g->tensors[x].ndim;
@@ -164,7 +164,7 @@ static int pass_split(tt_graph *g, tt_err *err)
         g->nodes[i].dead = 1;
         int64_t start = 0;
         for (int k = 0; k < nout; k++) {
-            int nd = mp_node(g, "tt.SliceAxis", name, 1, &x, outs[k]);
+            int nd = mp_node(g, TT_GOP_SLICE_AXIS, name, 1, &x, outs[k]);
             tt_node_set_int(g, nd, "axis", ax);
             tt_node_set_int(g, nd, "start", start);
             start += g->tensors[outs[k]].shape[ax];
@@ -181,7 +181,7 @@ static int pass_bn(tt_graph *g, tt_err *err)
 {
     for (int i = 0; i < g->nnodes; i++) {
         tt_node *n = &g->nodes[i];
-        if (n->dead || strcmp(n->op, "BatchNormalization"))
+        if (n->dead || n->op != TT_GOP_BATCH_NORMALIZATION)
             continue;
         if (n->nin < 5)
             return tt_err_set(err, "node '%s' (BatchNormalization): needs 5 inputs", n->name);
@@ -206,7 +206,8 @@ static int pass_bn(tt_graph *g, tt_err *err)
         }
         int src = n->in[0], out = n->out[0];
         int conv = g->tensors[src].producer;
-        if (is_op(g, conv, "Conv") && user1(g, src) == i && mp_fdata(g, g->nodes[conv].in[1])) {
+        if (is_op(g, conv, TT_GOP_CONV) && user1(g, src) == i &&
+            mp_fdata(g, g->nodes[conv].in[1])) {
             /* Conv then BN: W'[o] = W[o] s[o], b'[o] = b[o] s[o] + t[o]. */
             tt_node *cv = &g->nodes[conv];
             const tt_tensor *w = &g->tensors[cv->in[1]];
@@ -249,8 +250,8 @@ static int pass_bn(tt_graph *g, tt_err *err)
         int mid = mp_new_tensor(g, name, TT_DT_FLOAT, x->ndim, x->shape);
         g->nodes[i].dead = 1;
         int in1[2] = {src, st}, in2[2] = {mid, tt};
-        mp_node(g, "Mul", g->nodes[i].name, 2, in1, mid);
-        mp_node(g, "Add", g->nodes[i].name, 2, in2, out);
+        mp_node(g, TT_GOP_MUL, g->nodes[i].name, 2, in1, mid);
+        mp_node(g, TT_GOP_ADD, g->nodes[i].name, 2, in2, out);
     }
     return 0;
 }
@@ -285,8 +286,8 @@ static int pass_matmul(tt_graph *g, tt_err *err)
         tt_node *n = &g->nodes[i];
         if (n->dead)
             continue;
-        int gemm = !strcmp(n->op, "Gemm");
-        if (!gemm && strcmp(n->op, "MatMul"))
+        int gemm = n->op == TT_GOP_GEMM;
+        if (!gemm && n->op != TT_GOP_MATMUL)
             continue;
         int a = n->in[0], b = n->in[1], out = n->out[0];
         /* copies: adding tensors below moves the tensor array */
@@ -308,12 +309,12 @@ static int pass_matmul(tt_graph *g, tt_err *err)
             g->nodes[i].dead = 1;
             int in[2] = {a, wt};
             if (c < 0 || beta == 0) {
-                mp_node(g, "tt.Dense", name, 2, in, out);
+                mp_node(g, TT_GOP_DENSE, name, 2, in, out);
                 continue;
             }
             int64_t ys[2] = {A->shape[0], N};
             int y = mp_new_tensor(g, name, TT_DT_FLOAT, 2, ys);
-            mp_node(g, "tt.Dense", name, 2, in, y);
+            mp_node(g, TT_GOP_DENSE, name, 2, in, y);
             int ct = c;
             if (beta != 1.0) {
                 const float *cd = mp_fdata(g, c);
@@ -326,7 +327,7 @@ static int pass_matmul(tt_graph *g, tt_err *err)
                 ct = mp_new_const(g, "gemm_c", g->tensors[c].ndim, g->tensors[c].shape, nc);
             }
             int in2[2] = {y, ct};
-            mp_node(g, "Add", name, 2, in2, out);
+            mp_node(g, TT_GOP_ADD, name, 2, in2, out);
             continue;
         }
         /* MatMul */
@@ -339,7 +340,7 @@ static int pass_matmul(tt_graph *g, tt_err *err)
             int wt = mp_new_const(g, "dense_weight", 2, ws, w);
             g->nodes[i].dead = 1;
             int in[2] = {a, wt};
-            mp_node(g, "tt.Dense", name, 2, in, out);
+            mp_node(g, TT_GOP_DENSE, name, 2, in, out);
             continue;
         }
         if (A->ndim != B->ndim)
@@ -354,7 +355,7 @@ static int pass_matmul(tt_graph *g, tt_err *err)
         for (int k = 0; k < r; k++)
             perm[k] = k;
         int p = B->producer;
-        if (is_op(g, p, "Transpose")) {
+        if (is_op(g, p, TT_GOP_TRANSPOSE)) {
             const tt_attr *pa = tt_node_attr(&g->nodes[p], "perm");
             if (pa && pa->n == r) {
                 src = g->nodes[p].in[0];
@@ -376,12 +377,12 @@ static int pass_matmul(tt_graph *g, tt_err *err)
                 pp[k] = perm[k];
             }
             bt = mp_new_tensor(g, "matmul_bt", TT_DT_FLOAT, r, shp);
-            int nd = mp_node(g, "Transpose", name, 1, &src, bt);
+            int nd = mp_node(g, TT_GOP_TRANSPOSE, name, 1, &src, bt);
             tt_node_set_ints(g, nd, "perm", r, pp);
         }
         g->nodes[i].dead = 1;
         int in[2] = {a, bt};
-        mp_node(g, "tt.BatchMatMul", name, 2, in, out);
+        mp_node(g, TT_GOP_BATCH_MATMUL, name, 2, in, out);
     }
     return 0;
 }
@@ -393,7 +394,7 @@ static int pass_matmul(tt_graph *g, tt_err *err)
 
 static int last_axis_mean(const tt_graph *g, int n)
 {
-    if (!is_op(g, n, "ReduceMean"))
+    if (!is_op(g, n, TT_GOP_REDUCE_MEAN))
         return 0;
     const tt_node *nd = &g->nodes[n];
     const tt_attr *ax = tt_node_attr(nd, "axes");
@@ -409,36 +410,36 @@ static int pass_layernorm(tt_graph *g)
             continue;
         int x = g->nodes[i].in[0], m = g->nodes[i].out[0];
         int sub = user1(g, m);
-        if (!is_op(g, sub, "Sub") || g->nodes[sub].in[0] != x || g->nodes[sub].in[1] != m)
+        if (!is_op(g, sub, TT_GOP_SUB) || g->nodes[sub].in[0] != x || g->nodes[sub].in[1] != m)
             continue;
         int d = g->nodes[sub].out[0];
         int us[3];
         if (tt_graph_users(g, d, us, 3) != 2 || g->tensors[d].is_output)
             continue;
-        int pw = is_op(g, us[0], "Pow") ? us[0] : us[1], dv = pw == us[0] ? us[1] : us[0];
-        if (!is_op(g, pw, "Pow") || !const_is(g, g->nodes[pw].in[1], 2.0) || !is_op(g, dv, "Div") ||
-            g->nodes[dv].in[0] != d)
+        int pw = is_op(g, us[0], TT_GOP_POW) ? us[0] : us[1], dv = pw == us[0] ? us[1] : us[0];
+        if (!is_op(g, pw, TT_GOP_POW) || !const_is(g, g->nodes[pw].in[1], 2.0) ||
+            !is_op(g, dv, TT_GOP_DIV) || g->nodes[dv].in[0] != d)
             continue;
         int m2 = user1(g, g->nodes[pw].out[0]);
         if (!last_axis_mean(g, m2))
             continue;
         int ad = user1(g, g->nodes[m2].out[0]);
-        if (!is_op(g, ad, "Add"))
+        if (!is_op(g, ad, TT_GOP_ADD))
             continue;
         int epst = g->nodes[ad].in[1];
         const float *ep = mp_fdata(g, epst);
         if (!ep || tt_tensor_numel(&g->tensors[epst]) != 1)
             continue;
         int sq = user1(g, g->nodes[ad].out[0]);
-        if (!is_op(g, sq, "Sqrt") || user1(g, g->nodes[sq].out[0]) != dv ||
+        if (!is_op(g, sq, TT_GOP_SQRT) || user1(g, g->nodes[sq].out[0]) != dv ||
             g->nodes[dv].in[1] != g->nodes[sq].out[0])
             continue;
         int mu = user1(g, g->nodes[dv].out[0]);
-        if (!is_op(g, mu, "Mul"))
+        if (!is_op(g, mu, TT_GOP_MUL))
             continue;
         int gam = g->nodes[mu].in[1];
         int ab = user1(g, g->nodes[mu].out[0]);
-        if (!is_op(g, ab, "Add"))
+        if (!is_op(g, ab, TT_GOP_ADD))
             continue;
         int bet = g->nodes[ab].in[1];
         int64_t k = g->tensors[x].shape[g->tensors[x].ndim - 1];
@@ -457,7 +458,7 @@ static int pass_layernorm(tt_graph *g)
         memcpy(bd, mp_fdata(g, bet), (size_t)k * sizeof *bd);
         int gt = mp_new_const(g, "ln_gamma", 1, &k, gd), bt = mp_new_const(g, "ln_beta", 1, &k, bd);
         int in[3] = {x, gt, bt};
-        int nd = mp_node(g, "LayerNormalization", name, 3, in, out);
+        int nd = mp_node(g, TT_GOP_LAYER_NORMALIZATION, name, 3, in, out);
         tt_node_set_int(g, nd, "axis", -1);
         tt_node_set_float(g, nd, "epsilon", ep[0]);
     }

@@ -6,8 +6,9 @@
  *
  *   1. initializers -> constants; graph inputs that are not initializers ->
  *      graph inputs;
- *   2. every node's outputs -> tensors (Constant nodes -> constants), so that
- *      a node may name a tensor produced later (toposort orders them);
+ *   2. every node's operator looked up (tt_gop_lookup; an unknown one is
+ *      refused) and its outputs -> tensors (Constant nodes -> constants), so
+ *      that a node may name a tensor produced later (toposort orders them);
  *   3. nodes, with their attributes normalized to opset-13 forms;
  *   4. graph outputs; then toposort, fold + infer, and the checks that need
  *      shapes (legacy Softmax, declared output shapes).
@@ -424,6 +425,8 @@ static int node_outputs(imp *m, const Onnx__NodeProto *np)
         return node_err(m, np, "operator domain '%s' is not supported (only the default ONNX "
                                "domain is)",
                         dom);
+    /* no graph operators, refused with a message of their own (any other
+     * op_type that is none is refused below) */
     if (!strcmp(op, "If") || !strcmp(op, "Loop") || !strcmp(op, "Scan"))
         return tt_err_set(m->err, "control-flow operator '%s' (node '%s') is not supported", op,
                           node_name(np));
@@ -436,7 +439,11 @@ static int node_outputs(imp *m, const Onnx__NodeProto *np)
     }
     if (np->n_input > TT_NODE_MAX_IO || np->n_output > TT_NODE_MAX_IO)
         return node_err(m, np, "%zu inputs and %zu outputs: too many", np->n_input, np->n_output);
-    if (!strcmp(op, "Constant"))
+    tt_gop gop = tt_gop_lookup(op);
+    /* unknown, or one of the passes' own operators (no ONNX file has them) */
+    if (gop >= TT_GOP_FIRST_INTERNAL)
+        return tt_err_set(m->err, "unsupported operator '%s' (node '%s')", op, node_name(np));
+    if (gop == TT_GOP_CONSTANT)
         return constant_node(m, np);
     for (size_t i = 0; i < np->n_output; i++) {
         const char *o = S(np->output[i]);
@@ -506,20 +513,21 @@ static int copy_attr(imp *m, const Onnx__NodeProto *np, int n, const Onnx__Attri
     return 0;
 }
 
-/* Does normalization turn attribute `an` of this node into an input? */
-static int attr_moved(imp *m, const char *op, const char *an)
+/* Does normalization turn attribute `an` of this node (operator op) into an
+ * input? */
+static int attr_moved(imp *m, tt_gop op, const char *an)
 {
-    if (!strcmp(op, "Clip") && m->opset < 11)
-        return !strcmp(an, "min") || !strcmp(an, "max");
-    if ((!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) && m->opset < 13)
-        return !strcmp(an, "axes");
-    if (!strcmp(op, "Split") && m->opset < 13)
-        return !strcmp(an, "split");
-    if (!strcmp(op, "Pad") && m->opset < 11)
-        return !strcmp(an, "pads") || !strcmp(an, "value");
-    if (!strcmp(op, "Slice") && m->opset < 10)
-        return !strcmp(an, "starts") || !strcmp(an, "ends") || !strcmp(an, "axes");
-    return 0;
+    switch (op) {
+    case TT_GOP_CLIP: return m->opset < 11 && (!strcmp(an, "min") || !strcmp(an, "max"));
+    case TT_GOP_SQUEEZE:
+    case TT_GOP_UNSQUEEZE: return m->opset < 13 && !strcmp(an, "axes");
+    case TT_GOP_SPLIT: return m->opset < 13 && !strcmp(an, "split");
+    case TT_GOP_PAD: return m->opset < 11 && (!strcmp(an, "pads") || !strcmp(an, "value"));
+    case TT_GOP_SLICE:
+        return m->opset < 10 &&
+               (!strcmp(an, "starts") || !strcmp(an, "ends") || !strcmp(an, "axes"));
+    default: return 0;
+    }
 }
 
 /* Append the INTS attribute `an` as a constant input (or -1 when absent). */
@@ -541,12 +549,12 @@ static int ints_input(imp *m, const Onnx__NodeProto *np, const char *an, int *in
     return 0;
 }
 
-/* Opset-13 forms: the inputs that older attributes become (appended to in). */
-static int normalize_inputs(imp *m, const Onnx__NodeProto *np, int *in, int *nin)
+/* Opset-13 forms: the inputs that older attributes of node np (operator
+ * op) become (appended to in). */
+static int normalize_inputs(imp *m, const Onnx__NodeProto *np, tt_gop op, int *in, int *nin)
 {
-    const char *op = np->op_type;
     char base[512];
-    if (!strcmp(op, "Clip") && m->opset < 11) {
+    if (op == TT_GOP_CLIP && m->opset < 11) {
         static const char *mm[2] = {"min", "max"};
         for (int k = 0; k < 2; k++) {
             const Onnx__AttributeProto *a = find_attr(np, mm[k]);
@@ -558,13 +566,13 @@ static int normalize_inputs(imp *m, const Onnx__NodeProto *np, int *in, int *nin
             if ((in[(*nin)++] = const_scalar_f(m, base, a->f)) < 0)
                 return -1;
         }
-    } else if ((!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) && m->opset < 13) {
+    } else if ((op == TT_GOP_SQUEEZE || op == TT_GOP_UNSQUEEZE) && m->opset < 13) {
         if (find_attr(np, "axes"))
             return ints_input(m, np, "axes", in, nin);
-    } else if (!strcmp(op, "Split") && m->opset < 13) {
+    } else if (op == TT_GOP_SPLIT && m->opset < 13) {
         if (find_attr(np, "split"))
             return ints_input(m, np, "split", in, nin);
-    } else if (!strcmp(op, "Pad") && m->opset < 11) {
+    } else if (op == TT_GOP_PAD && m->opset < 11) {
         if (!find_attr(np, "pads"))
             return node_err(m, np, "attribute 'pads' is required");
         if (ints_input(m, np, "pads", in, nin))
@@ -573,7 +581,7 @@ static int normalize_inputs(imp *m, const Onnx__NodeProto *np, int *in, int *nin
         snprintf(base, sizeof base, "%s/value", node_name(np));
         if ((in[(*nin)++] = const_scalar_f(m, base, v ? v->f : 0.0f)) < 0)
             return -1;
-    } else if (!strcmp(op, "Slice") && m->opset < 10) {
+    } else if (op == TT_GOP_SLICE && m->opset < 10) {
         if (!find_attr(np, "starts") || !find_attr(np, "ends"))
             return node_err(m, np, "attributes 'starts' and 'ends' are required");
         if (ints_input(m, np, "starts", in, nin) || ints_input(m, np, "ends", in, nin) ||
@@ -588,8 +596,8 @@ static int normalize_inputs(imp *m, const Onnx__NodeProto *np, int *in, int *nin
 /* Pass 3: node np itself. */
 static int add_node(imp *m, const Onnx__NodeProto *np)
 {
-    const char *op = np->op_type;
-    if (!strcmp(op, "Constant"))
+    tt_gop op = tt_gop_lookup(np->op_type); /* a graph operator: pass 2 checked */
+    if (op == TT_GOP_CONSTANT)
         return 0;
     int in[TT_NODE_MAX_IO + 8], out[TT_NODE_MAX_IO], nin = 0, nout = 0;
     for (size_t i = 0; i < np->n_input; i++) {
@@ -625,7 +633,7 @@ static int add_node(imp *m, const Onnx__NodeProto *np)
     }
     if (nout == 0)
         return node_err(m, np, "node has no outputs");
-    if (normalize_inputs(m, np, in, &nin))
+    if (normalize_inputs(m, np, op, in, &nin))
         return -1;
     if (nin > TT_NODE_MAX_IO)
         return node_err(m, np, "too many inputs");
@@ -644,8 +652,7 @@ static int add_node(imp *m, const Onnx__NodeProto *np)
         if (copy_attr(m, np, n, a))
             return -1;
     }
-    int smax = !strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax") || !strcmp(op, "Hardmax");
-    if (smax && m->opset < 13) {
+    if ((op == TT_GOP_SOFTMAX || op == TT_GOP_LOG_SOFTMAX) && m->opset < 13) {
         /* Softmax-1/11: 2-D coercion at axis (default 1); kept as an
          * opset-13 Softmax along `axis`, checked once shapes are known. */
         if (!find_attr(np, "axis"))
@@ -674,7 +681,8 @@ static int check_legacy_softmax(imp *m)
                                   "node '%s' (%s): opset %lld flattens dimensions %lld..%d "
                                   "into one softmax, which is not supported (only an axis "
                                   "followed by dimensions of 1 is; export at opset 13)",
-                                  nd->name, nd->op, (long long)m->opset, (long long)ax, r - 1);
+                                  nd->name, tt_gop_names[nd->op], (long long)m->opset,
+                                  (long long)ax, r - 1);
     }
     return 0;
 }

@@ -10,7 +10,7 @@
  * their opset-13 forms using the model's default-domain opset (7..18
  * accepted): Clip's min/max, Squeeze/Unsqueeze's axes, Split's split, Pad's
  * pads/value and Slice-1's starts/ends/axes attributes become constant
- * inputs; Softmax/LogSoftmax/Hardmax below opset 13 (2-D coercion around
+ * inputs; Softmax/LogSoftmax below opset 13 (2-D coercion around
  * `axis`, default 1) get an explicit axis and are accepted only where they
  * equal the opset-13 operator (every dimension after `axis` is 1 or axis is
  * the last one).  A node without a name is named after its first output.
@@ -21,12 +21,13 @@
  * in the graph, marked dead).  Declared output shapes must agree with the
  * inferred ones.
  *
- * Everything else is refused with a message naming the culprit: subgraph
- * attributes and control flow (If, Loop, Scan), operators of other domains,
- * external or segmented tensor data, sparse tensors, element types other
- * than the four above, duplicate or dangling tensor names, absurd sizes, data
- * whose length does not match its shape, and any protobuf that does not
- * parse.  A refused model leaks nothing and *out stays NULL.
+ * Everything else is refused with a message naming the culprit: operators
+ * that are no graph operator (tt_gop_lookup; "unsupported operator 'X'
+ * (node 'n')"), subgraph attributes and control flow (If, Loop, Scan),
+ * operators of other domains, external or segmented tensor data, sparse
+ * tensors, element types other than the four above, duplicate or dangling
+ * tensor names, absurd sizes, data whose length does not match its shape,
+ * and any protobuf that does not parse.  A refused model leaks nothing and *out stays NULL.
  */
 #ifndef TT_ONNX_H
 #define TT_ONNX_H

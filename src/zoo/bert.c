@@ -76,7 +76,7 @@ static const char *bb_fmt(bb *b, char *buf, const char *fmt, ...)
 }
 
 /* Node `op` named "<scope>/<op_name>" with one fresh output. */
-static int bb_node(bb *b, const char *op, const char *scope, const char *op_name, int nin,
+static int bb_node(bb *b, tt_gop op, const char *scope, const char *op_name, int nin,
                    const int *in)
 {
     if (b->err.set)
@@ -126,7 +126,7 @@ static int bb_ints(bb *b, const char *name, int n, const int64_t *v)
 /* ---- torch modules and functions ------------------------------------------ */
 
 /* x (op) scalar c: Add/Sub/Mul/Div/Pow with a rank-0 constant "<scope>/<op_name>/c". */
-static int bb_op_scalar(bb *b, const char *op, int x, float c, const char *scope,
+static int bb_op_scalar(bb *b, tt_gop op, int x, float c, const char *scope,
                         const char *op_name)
 {
     char cn[BB_NAME_MAX];
@@ -134,7 +134,7 @@ static int bb_op_scalar(bb *b, const char *op, int x, float c, const char *scope
     return bb_node(b, op, scope, op_name, 2, in);
 }
 
-static int bb_op2(bb *b, const char *op, int x, int y, const char *scope, const char *op_name)
+static int bb_op2(bb *b, tt_gop op, int x, int y, const char *scope, const char *op_name)
 {
     int in[2] = {x, y};
     return bb_node(b, op, scope, op_name, 2, in);
@@ -149,8 +149,8 @@ static int bb_linear(bb *b, int x, int64_t k, int64_t n, const char *mod)
     bb_fmt(b, scope, "/%s", mod);
     int w = bb_uniform(b, bb_fmt(b, wn, "%s.weight", mod), 2, ws, -BB_W, BB_W);
     int bias = bb_uniform(b, bb_fmt(b, wn, "%s.bias", mod), 1, bs, -0.02f, 0.02f);
-    int mm = bb_op2(b, "MatMul", x, w, scope, "MatMul");
-    return bb_op2(b, "Add", bias, mm, scope, "Add");
+    int mm = bb_op2(b, TT_GOP_MATMUL, x, w, scope, "MatMul");
+    return bb_op2(b, TT_GOP_ADD, bias, mm, scope, "Add");
 }
 
 static int bb_affine_params(bb *b, const char *mod, int64_t n, int *gamma, int *beta)
@@ -170,19 +170,19 @@ static int bb_layernorm(bb *b, int x, int64_t n, float eps, const char *mod)
     int gamma, beta;
     bb_affine_params(b, mod, n, &gamma, &beta);
     const int64_t last[1] = {-1};
-    int m = bb_node(b, "ReduceMean", scope, "ReduceMean", 1, &x);
+    int m = bb_node(b, TT_GOP_REDUCE_MEAN, scope, "ReduceMean", 1, &x);
     if (m >= 0)
         tt_node_set_ints(b->g, bb_last(b), "axes", 1, last);
-    int d = bb_op2(b, "Sub", x, m, scope, "Sub");
-    int p = bb_op_scalar(b, "Pow", d, 2.0f, scope, "Pow");
-    int v = bb_node(b, "ReduceMean", scope, "ReduceMean_1", 1, &p);
+    int d = bb_op2(b, TT_GOP_SUB, x, m, scope, "Sub");
+    int p = bb_op_scalar(b, TT_GOP_POW, d, 2.0f, scope, "Pow");
+    int v = bb_node(b, TT_GOP_REDUCE_MEAN, scope, "ReduceMean_1", 1, &p);
     if (v >= 0)
         tt_node_set_ints(b->g, bb_last(b), "axes", 1, last);
-    int ve = bb_op_scalar(b, "Add", v, eps, scope, "Add");
-    int sd = bb_node(b, "Sqrt", scope, "Sqrt", 1, &ve);
-    int y = bb_op2(b, "Div", d, sd, scope, "Div");
-    y = bb_op2(b, "Mul", y, gamma, scope, "Mul");
-    return bb_op2(b, "Add", y, beta, scope, "Add_1");
+    int ve = bb_op_scalar(b, TT_GOP_ADD, v, eps, scope, "Add");
+    int sd = bb_node(b, TT_GOP_SQRT, scope, "Sqrt", 1, &ve);
+    int y = bb_op2(b, TT_GOP_DIV, d, sd, scope, "Div");
+    y = bb_op2(b, TT_GOP_MUL, y, gamma, scope, "Mul");
+    return bb_op2(b, TT_GOP_ADD, y, beta, scope, "Add_1");
 }
 
 /* MobileBERT's NoNorm(n): Mul(x, gamma), Add(., beta). */
@@ -192,8 +192,8 @@ static int bb_nonorm(bb *b, int x, int64_t n, const char *mod)
     bb_fmt(b, scope, "/%s", mod);
     int gamma, beta;
     bb_affine_params(b, mod, n, &gamma, &beta);
-    int y = bb_op2(b, "Mul", x, gamma, scope, "Mul");
-    return bb_op2(b, "Add", y, beta, scope, "Add");
+    int y = bb_op2(b, TT_GOP_MUL, x, gamma, scope, "Mul");
+    return bb_op2(b, TT_GOP_ADD, y, beta, scope, "Add");
 }
 
 /* t.reshape(1, S, heads, hd).permute(perm): Reshape with a constant shape, Transpose. */
@@ -203,8 +203,8 @@ static int bb_split_heads(bb *b, int x, int64_t heads, int64_t hd, const int64_t
     char nm[BB_NAME_MAX], cn[BB_NAME_MAX];
     const int64_t shape[4] = {1, BB_SEQ, heads, hd};
     int in[2] = {x, bb_ints(b, bb_fmt(b, cn, "%s/%s/shape", scope, tag), 4, shape)};
-    int r = bb_node(b, "Reshape", scope, bb_fmt(b, nm, "%s/Reshape", tag), 2, in);
-    int t = bb_node(b, "Transpose", scope, bb_fmt(b, nm, "%s/Transpose", tag), 1, &r);
+    int r = bb_node(b, TT_GOP_RESHAPE, scope, bb_fmt(b, nm, "%s/Reshape", tag), 2, in);
+    int t = bb_node(b, TT_GOP_TRANSPOSE, scope, bb_fmt(b, nm, "%s/Transpose", tag), 1, &r);
     if (t >= 0)
         tt_node_set_ints(b->g, bb_last(b), "perm", 4, perm);
     return t;
@@ -218,28 +218,28 @@ static int bb_attention(bb *b, int q, int kt, int v, int64_t heads, int64_t hd,
                         const char *scope)
 {
     char cn[BB_NAME_MAX];
-    int s = bb_op2(b, "MatMul", q, kt, scope, "MatMul");
-    s = bb_op_scalar(b, "Div", s, (float)sqrt((double)hd), scope, "Div");
-    int p = bb_node(b, "Softmax", scope, "Softmax", 1, &s);
+    int s = bb_op2(b, TT_GOP_MATMUL, q, kt, scope, "MatMul");
+    s = bb_op_scalar(b, TT_GOP_DIV, s, (float)sqrt((double)hd), scope, "Div");
+    int p = bb_node(b, TT_GOP_SOFTMAX, scope, "Softmax", 1, &s);
     if (p >= 0)
         tt_node_set_int(b->g, bb_last(b), "axis", -1);
-    int c = bb_op2(b, "MatMul", p, v, scope, "MatMul_1");
-    c = bb_node(b, "Transpose", scope, "ctx/Transpose", 1, &c);
+    int c = bb_op2(b, TT_GOP_MATMUL, p, v, scope, "MatMul_1");
+    c = bb_node(b, TT_GOP_TRANSPOSE, scope, "ctx/Transpose", 1, &c);
     if (c >= 0)
         tt_node_set_ints(b->g, bb_last(b), "perm", 4, bb_perm_0213);
     const int64_t shape[3] = {1, BB_SEQ, heads * hd};
     int in[2] = {c, bb_ints(b, bb_fmt(b, cn, "%s/ctx/shape", scope), 3, shape)};
-    return bb_node(b, "Reshape", scope, "ctx/Reshape", 2, in);
+    return bb_node(b, TT_GOP_RESHAPE, scope, "ctx/Reshape", 2, in);
 }
 
 /* F.gelu (erf form): Div(x, sqrt 2), Erf, Add 1, Mul(x, .), Mul(., 0.5). */
 static int bb_gelu(bb *b, int x, const char *scope)
 {
-    int t = bb_op_scalar(b, "Div", x, (float)M_SQRT2, scope, "gelu/Div");
-    t = bb_node(b, "Erf", scope, "gelu/Erf", 1, &t);
-    t = bb_op_scalar(b, "Add", t, 1.0f, scope, "gelu/Add");
-    t = bb_op2(b, "Mul", x, t, scope, "gelu/Mul");
-    return bb_op_scalar(b, "Mul", t, 0.5f, scope, "gelu/Mul_1");
+    int t = bb_op_scalar(b, TT_GOP_DIV, x, (float)M_SQRT2, scope, "gelu/Div");
+    t = bb_node(b, TT_GOP_ERF, scope, "gelu/Erf", 1, &t);
+    t = bb_op_scalar(b, TT_GOP_ADD, t, 1.0f, scope, "gelu/Add");
+    t = bb_op2(b, TT_GOP_MUL, x, t, scope, "gelu/Mul");
+    return bb_op_scalar(b, TT_GOP_MUL, t, 0.5f, scope, "gelu/Mul_1");
 }
 
 /* nn.Embedding(vocab, d)(ids): Gather(table, ids) (axis 0, the default: no attribute). */
@@ -249,7 +249,7 @@ static int bb_embedding(bb *b, int ids, int64_t vocab, int64_t d, const char *mo
     int64_t s[2] = {vocab, d};
     bb_fmt(b, scope, "/%s", mod);
     int in[2] = {bb_uniform(b, bb_fmt(b, wn, "%s.weight", mod), 2, s, -BB_W, BB_W), ids};
-    return bb_node(b, "Gather", scope, "Gather", 2, in);
+    return bb_node(b, TT_GOP_GATHER, scope, "Gather", 2, in);
 }
 
 static int bb_input(bb *b)
@@ -282,12 +282,12 @@ static int bert_layer(bb *b, int x, int l)
     v = bb_split_heads(b, v, BERT_HEADS, hd, bb_perm_0213, scope, "v");
     int c = bb_attention(b, q, k, v, BERT_HEADS, hd, scope);
     int a = bb_linear(b, c, BERT_H, BERT_H, bb_fmt(b, m, "layers.%d.attn_out", l));
-    a = bb_op2(b, "Add", a, x, scope, "Add");
+    a = bb_op2(b, TT_GOP_ADD, a, x, scope, "Add");
     a = bb_layernorm(b, a, BERT_H, BERT_EPS, bb_fmt(b, m, "layers.%d.attn_norm", l));
     int f = bb_linear(b, a, BERT_H, BERT_FFN, bb_fmt(b, m, "layers.%d.intermediate", l));
     f = bb_gelu(b, f, scope);
     f = bb_linear(b, f, BERT_FFN, BERT_H, bb_fmt(b, m, "layers.%d.output", l));
-    f = bb_op2(b, "Add", f, a, scope, "Add_1");
+    f = bb_op2(b, TT_GOP_ADD, f, a, scope, "Add_1");
     return bb_layernorm(b, f, BERT_H, BERT_EPS, bb_fmt(b, m, "layers.%d.out_norm", l));
 }
 
@@ -300,10 +300,10 @@ tt_graph *tt_zoo_bert_base(uint64_t seed, tt_err *err)
     /* + token_type_embeddings.weight[0] ([768]) + position_embeddings.weight[:256] ([256,768]):
      * the export folds both to constants. */
     const int64_t s1[1] = {BERT_H}, s2[2] = {BB_SEQ, BERT_H};
-    x = bb_op2(&b, "Add", x, bb_uniform(&b, "token_type_embeddings.row0", 1, s1, -BB_W, BB_W), "",
-               "Add");
-    x = bb_op2(&b, "Add", x, bb_uniform(&b, "position_embeddings.rows", 2, s2, -BB_W, BB_W), "",
-               "Add_1");
+    x = bb_op2(&b, TT_GOP_ADD, x,
+               bb_uniform(&b, "token_type_embeddings.row0", 1, s1, -BB_W, BB_W), "", "Add");
+    x = bb_op2(&b, TT_GOP_ADD, x,
+               bb_uniform(&b, "position_embeddings.rows", 2, s2, -BB_W, BB_W), "", "Add_1");
     x = bb_layernorm(&b, x, BERT_H, BERT_EPS, "emb_norm");
     for (int l = 0; l < BERT_LAYERS; l++)
         x = bert_layer(&b, x, l);
@@ -338,22 +338,22 @@ static int mobilebert_layer(bb *b, int x, int l)
     v = bb_split_heads(b, v, MB_HEADS, hd, bb_perm_0213, scope, "v");
     int c = bb_attention(b, q, k, v, MB_HEADS, hd, scope);
     int a = bb_linear(b, c, MB_INNER, MB_INNER, bb_fmt(b, m, "layers.%d.attn_out", l));
-    a = bb_op2(b, "Add", a, inner, scope, "Add");
+    a = bb_op2(b, TT_GOP_ADD, a, inner, scope, "Add");
     a = bb_nonorm(b, a, MB_INNER, bb_fmt(b, m, "layers.%d.attn_norm", l));
     /* MB_NFFN - 1 stacked FFNs, then the layer's own intermediate/output */
     for (int f = 0; f < MB_NFFN; f++) {
         const int last = f == MB_NFFN - 1;
         int t = last ? bb_linear(b, a, MB_INNER, MB_FFN, bb_fmt(b, m, "layers.%d.intermediate", l))
                      : bb_linear(b, a, MB_INNER, MB_FFN, bb_fmt(b, m, "layers.%d.ffn_in.%d", l, f));
-        t = bb_node(b, "Relu", scope, bb_fmt(b, nm, "Relu_%d", f), 1, &t);
+        t = bb_node(b, TT_GOP_RELU, scope, bb_fmt(b, nm, "Relu_%d", f), 1, &t);
         t = last ? bb_linear(b, t, MB_FFN, MB_INNER, bb_fmt(b, m, "layers.%d.output", l))
                  : bb_linear(b, t, MB_FFN, MB_INNER, bb_fmt(b, m, "layers.%d.ffn_out.%d", l, f));
-        t = bb_op2(b, "Add", t, a, scope, bb_fmt(b, nm, "Add_%d", f + 1));
+        t = bb_op2(b, TT_GOP_ADD, t, a, scope, bb_fmt(b, nm, "Add_%d", f + 1));
         a = last ? bb_nonorm(b, t, MB_INNER, bb_fmt(b, m, "layers.%d.out_norm", l))
                  : bb_nonorm(b, t, MB_INNER, bb_fmt(b, m, "layers.%d.ffn_norm.%d", l, f));
     }
     int o = bb_linear(b, a, MB_INNER, MB_H, bb_fmt(b, m, "layers.%d.out_bottleneck", l));
-    o = bb_op2(b, "Add", o, x, scope, "Add_5");
+    o = bb_op2(b, TT_GOP_ADD, o, x, scope, "Add_5");
     return bb_nonorm(b, o, MB_H, bb_fmt(b, m, "layers.%d.out_bottleneck_norm", l));
 }
 
@@ -371,11 +371,11 @@ static int mobilebert_shift(bb *b, int e, int64_t from, int64_t to, int at_end, 
     in[2] = bb_ints(b, bb_fmt(b, cn, "/%s/ends", tag), 1, en);
     in[3] = bb_ints(b, bb_fmt(b, cn, "/%s/axes", tag), 1, one);
     in[4] = bb_ints(b, bb_fmt(b, cn, "/%s/steps", tag), 1, one);
-    int s = bb_node(b, "Slice", "", bb_fmt(b, nm, "%s/Slice", tag), 5, in);
+    int s = bb_node(b, TT_GOP_SLICE, "", bb_fmt(b, nm, "%s/Slice", tag), 5, in);
     int pin[3] = {s};
     pin[1] = bb_ints(b, bb_fmt(b, cn, "/%s/pads", tag), 6, at_end ? pads_end : pads_begin);
     pin[2] = bb_scalar(b, bb_fmt(b, cn, "/%s/value", tag), 0.0f);
-    int p = bb_node(b, "Pad", "", bb_fmt(b, nm, "%s/Pad", tag), 3, pin);
+    int p = bb_node(b, TT_GOP_PAD, "", bb_fmt(b, nm, "%s/Pad", tag), 3, pin);
     if (p >= 0)
         tt_node_set_string(b->g, bb_last(b), "mode", "constant");
     return p;
@@ -392,15 +392,15 @@ tt_graph *tt_zoo_mobilebert(uint64_t seed, tt_err *err)
     cat[0] = mobilebert_shift(&b, e, 1, INT64_MAX, 1, "next");
     cat[1] = e;
     cat[2] = mobilebert_shift(&b, e, 0, -1, 0, "prev");
-    int x = bb_node(&b, "Concat", "", "Concat", 3, cat);
+    int x = bb_node(&b, TT_GOP_CONCAT, "", "Concat", 3, cat);
     if (x >= 0)
         tt_node_set_int(b.g, bb_last(&b), "axis", 2);
     x = bb_linear(&b, x, 3 * MB_EMB, MB_H, "embedding_transformation");
     const int64_t s1[1] = {MB_H}, s2[2] = {BB_SEQ, MB_H};
-    x = bb_op2(&b, "Add", x, bb_uniform(&b, "position_embeddings.rows", 2, s2, -BB_W, BB_W), "",
-               "Add");
-    x = bb_op2(&b, "Add", x, bb_uniform(&b, "token_type_embeddings.row0", 1, s1, -BB_W, BB_W), "",
-               "Add_1");
+    x = bb_op2(&b, TT_GOP_ADD, x,
+               bb_uniform(&b, "position_embeddings.rows", 2, s2, -BB_W, BB_W), "", "Add");
+    x = bb_op2(&b, TT_GOP_ADD, x,
+               bb_uniform(&b, "token_type_embeddings.row0", 1, s1, -BB_W, BB_W), "", "Add_1");
     x = bb_nonorm(&b, x, MB_H, "emb_norm");
     for (int l = 0; l < MB_LAYERS; l++)
         x = mobilebert_layer(&b, x, l);

@@ -80,7 +80,7 @@ static int zb_dead(tt_zb *b, int x)
 }
 
 /* One node with one fresh output; returns the output tensor. */
-static int zb_node(tt_zb *b, const char *op, const char *name, int nin, const int *in)
+static int zb_node(tt_zb *b, tt_gop op, const char *name, int nin, const int *in)
 {
     for (int i = 0; i < nin; i++)
         if (zb_dead(b, in[i]))
@@ -161,7 +161,7 @@ int tt_zb_conv(tt_zb *b, int x, int cin, int cout, int k, int stride, int pad, i
         snprintf(wn, sizeof wn, "%s.bias", name);
         in[2] = zb_uniform(b, wn, 1, bs, -0.1f, 0.1f);
     }
-    int y = zb_node(b, "Conv", name, bias ? 3 : 2, in);
+    int y = zb_node(b, TT_GOP_CONV, name, bias ? 3 : 2, in);
     if (y < 0)
         return -1;
     int n = zb_last(b);
@@ -193,7 +193,7 @@ int tt_zb_bn(tt_zb *b, int x, int c, int closes_residual, const char *fmt, ...)
     in[3] = zb_uniform(b, wn, 1, s, -0.1f, 0.1f);
     snprintf(wn, sizeof wn, "%s.running_var", name);
     in[4] = zb_uniform(b, wn, 1, s, 0.5f, 1.5f);
-    int y = zb_node(b, "BatchNormalization", name, 5, in);
+    int y = zb_node(b, TT_GOP_BATCH_NORMALIZATION, name, 5, in);
     if (y < 0)
         return -1;
     tt_node_set_float(b->g, zb_last(b), "epsilon", b->bn_eps);
@@ -207,7 +207,7 @@ int tt_zb_relu(tt_zb *b, int x, const char *fmt, ...)
     ZB_NAME(b, name, fmt);
     if (zb_dead(b, x))
         return -1;
-    return zb_node(b, "Relu", name, 1, &x);
+    return zb_node(b, TT_GOP_RELU, name, 1, &x);
 }
 
 int tt_zb_relu6(tt_zb *b, int x, const char *fmt, ...)
@@ -222,7 +222,7 @@ int tt_zb_relu6(tt_zb *b, int x, const char *fmt, ...)
     in[1] = zb_scalar(b, wn, 0.0f);
     snprintf(wn, sizeof wn, "%s.max", name);
     in[2] = zb_scalar(b, wn, 6.0f);
-    return zb_node(b, "Clip", name, 3, in);
+    return zb_node(b, TT_GOP_CLIP, name, 3, in);
 }
 
 int tt_zb_sigmoid(tt_zb *b, int x, const char *fmt, ...)
@@ -231,7 +231,7 @@ int tt_zb_sigmoid(tt_zb *b, int x, const char *fmt, ...)
     ZB_NAME(b, name, fmt);
     if (zb_dead(b, x))
         return -1;
-    return zb_node(b, "Sigmoid", name, 1, &x);
+    return zb_node(b, TT_GOP_SIGMOID, name, 1, &x);
 }
 
 int tt_zb_silu(tt_zb *b, int x, const char *fmt, ...)
@@ -242,9 +242,9 @@ int tt_zb_silu(tt_zb *b, int x, const char *fmt, ...)
         return -1;
     char nn[ZB_NAME_MAX + 16];
     snprintf(nn, sizeof nn, "%s/Sigmoid", name);
-    int in[2] = {x, zb_node(b, "Sigmoid", nn, 1, &x)};
+    int in[2] = {x, zb_node(b, TT_GOP_SIGMOID, nn, 1, &x)};
     snprintf(nn, sizeof nn, "%s/Mul", name);
-    return zb_node(b, "Mul", nn, 2, in);
+    return zb_node(b, TT_GOP_MUL, nn, 2, in);
 }
 
 int tt_zb_add(tt_zb *b, int a, int c, const char *fmt, ...)
@@ -254,7 +254,7 @@ int tt_zb_add(tt_zb *b, int a, int c, const char *fmt, ...)
     if (zb_dead(b, a))
         return -1;
     int in[2] = {a, c};
-    return zb_node(b, "Add", name, 2, in);
+    return zb_node(b, TT_GOP_ADD, name, 2, in);
 }
 
 int tt_zb_mul(tt_zb *b, int a, int c, const char *fmt, ...)
@@ -264,7 +264,7 @@ int tt_zb_mul(tt_zb *b, int a, int c, const char *fmt, ...)
     if (zb_dead(b, a))
         return -1;
     int in[2] = {a, c};
-    return zb_node(b, "Mul", name, 2, in);
+    return zb_node(b, TT_GOP_MUL, name, 2, in);
 }
 
 int tt_zb_maxpool(tt_zb *b, int x, int k, int stride, int pad, int ceil_mode, const char *fmt,
@@ -274,7 +274,7 @@ int tt_zb_maxpool(tt_zb *b, int x, int k, int stride, int pad, int ceil_mode, co
     ZB_NAME(b, name, fmt);
     if (zb_dead(b, x))
         return -1;
-    int y = zb_node(b, "MaxPool", name, 1, &x);
+    int y = zb_node(b, TT_GOP_MAX_POOL, name, 1, &x);
     if (y < 0)
         return -1;
     int n = zb_last(b);
@@ -292,7 +292,7 @@ int tt_zb_avgpool_identity(tt_zb *b, int x, const char *fmt, ...)
     ZB_NAME(b, name, fmt);
     if (zb_dead(b, x))
         return -1;
-    int y = zb_node(b, "AveragePool", name, 1, &x);
+    int y = zb_node(b, TT_GOP_AVERAGE_POOL, name, 1, &x);
     if (y < 0)
         return -1;
     const int64_t one[2] = {1, 1};
@@ -307,7 +307,7 @@ int tt_zb_gap(tt_zb *b, int x, const char *fmt, ...)
     ZB_NAME(b, name, fmt);
     if (zb_dead(b, x))
         return -1;
-    return zb_node(b, "GlobalAveragePool", name, 1, &x);
+    return zb_node(b, TT_GOP_GLOBAL_AVERAGE_POOL, name, 1, &x);
 }
 
 int tt_zb_flatten(tt_zb *b, int x, const char *fmt, ...)
@@ -316,7 +316,7 @@ int tt_zb_flatten(tt_zb *b, int x, const char *fmt, ...)
     ZB_NAME(b, name, fmt);
     if (zb_dead(b, x))
         return -1;
-    int y = zb_node(b, "Flatten", name, 1, &x);
+    int y = zb_node(b, TT_GOP_FLATTEN, name, 1, &x);
     if (y >= 0)
         tt_node_set_int(b->g, zb_last(b), "axis", 1);
     return y;
@@ -328,7 +328,7 @@ int tt_zb_mean_hw(tt_zb *b, int x, const char *fmt, ...)
     ZB_NAME(b, name, fmt);
     if (zb_dead(b, x))
         return -1;
-    int y = zb_node(b, "ReduceMean", name, 1, &x);
+    int y = zb_node(b, TT_GOP_REDUCE_MEAN, name, 1, &x);
     if (y < 0)
         return -1;
     const int64_t axes[2] = {2, 3};
@@ -351,7 +351,7 @@ int tt_zb_linear(tt_zb *b, int x, int in_features, int out_features, const char 
     in[1] = zb_uniform(b, wn, 2, ws, -bound, bound);
     snprintf(wn, sizeof wn, "%s.bias", name);
     in[2] = zb_uniform(b, wn, 1, bs, -0.1f, 0.1f);
-    int y = zb_node(b, "Gemm", name, 3, in);
+    int y = zb_node(b, TT_GOP_GEMM, name, 3, in);
     if (y < 0)
         return -1;
     int n = zb_last(b);
@@ -367,7 +367,7 @@ int tt_zb_concat(tt_zb *b, int n, const int *xs, const char *fmt, ...)
     ZB_NAME(b, name, fmt);
     if (zb_dead(b, 0))
         return -1;
-    int y = zb_node(b, "Concat", name, n, xs);
+    int y = zb_node(b, TT_GOP_CONCAT, name, n, xs);
     if (y >= 0)
         tt_node_set_int(b->g, zb_last(b), "axis", 1);
     return y;

@@ -114,7 +114,7 @@ tt_graph *tt_zoo_resnet50_tvm(uint64_t seed, tt_err *err)
     x = tt_zb_linear(b, x, 2048, 1000, "fc1");
     int n = b->g->nnodes;
     int in[1] = {x};
-    x = tt_graph_op1(b->g, "Softmax", "softmax", 1, in, &b->err);
+    x = tt_graph_op1(b->g, TT_GOP_SOFTMAX, "softmax", 1, in, &b->err);
     if (x >= 0 && b->g->nnodes == n + 1)
         tt_node_set_int(b->g, n, "axis", -1);
     return tt_zb_finish(b, x, err);

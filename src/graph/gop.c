@@ -1,0 +1,111 @@
+/* gop.c - the graph operators' names (graph.h's tt_gop) and the lookup of
+ * an operator by name. */
+#include "graph.h"
+
+#include <string.h>
+
+const char *const tt_gop_names[] = {
+    [TT_GOP_ABS] = "Abs",
+    [TT_GOP_ADD] = "Add",
+    [TT_GOP_AND] = "And",
+    [TT_GOP_ARG_MAX] = "ArgMax",
+    [TT_GOP_ARG_MIN] = "ArgMin",
+    [TT_GOP_AVERAGE_POOL] = "AveragePool",
+    [TT_GOP_BATCH_NORMALIZATION] = "BatchNormalization",
+    [TT_GOP_CAST] = "Cast",
+    [TT_GOP_CEIL] = "Ceil",
+    [TT_GOP_CLIP] = "Clip",
+    [TT_GOP_CONCAT] = "Concat",
+    [TT_GOP_CONSTANT] = "Constant",
+    [TT_GOP_CONSTANT_OF_SHAPE] = "ConstantOfShape",
+    [TT_GOP_CONV] = "Conv",
+    [TT_GOP_COS] = "Cos",
+    [TT_GOP_DIV] = "Div",
+    [TT_GOP_DROPOUT] = "Dropout",
+    [TT_GOP_ELU] = "Elu",
+    [TT_GOP_EQUAL] = "Equal",
+    [TT_GOP_ERF] = "Erf",
+    [TT_GOP_EXP] = "Exp",
+    [TT_GOP_EXPAND] = "Expand",
+    [TT_GOP_FLATTEN] = "Flatten",
+    [TT_GOP_FLOOR] = "Floor",
+    [TT_GOP_GATHER] = "Gather",
+    [TT_GOP_GEMM] = "Gemm",
+    [TT_GOP_GLOBAL_AVERAGE_POOL] = "GlobalAveragePool",
+    [TT_GOP_GLOBAL_MAX_POOL] = "GlobalMaxPool",
+    [TT_GOP_GREATER] = "Greater",
+    [TT_GOP_GREATER_OR_EQUAL] = "GreaterOrEqual",
+    [TT_GOP_HARD_SIGMOID] = "HardSigmoid",
+    [TT_GOP_HARD_SWISH] = "HardSwish",
+    [TT_GOP_IDENTITY] = "Identity",
+    [TT_GOP_LAYER_NORMALIZATION] = "LayerNormalization",
+    [TT_GOP_LEAKY_RELU] = "LeakyRelu",
+    [TT_GOP_LESS] = "Less",
+    [TT_GOP_LESS_OR_EQUAL] = "LessOrEqual",
+    [TT_GOP_LOG] = "Log",
+    [TT_GOP_LOG_SOFTMAX] = "LogSoftmax",
+    [TT_GOP_MATMUL] = "MatMul",
+    [TT_GOP_MAX] = "Max",
+    [TT_GOP_MAX_POOL] = "MaxPool",
+    [TT_GOP_MEAN] = "Mean",
+    [TT_GOP_MIN] = "Min",
+    [TT_GOP_MOD] = "Mod",
+    [TT_GOP_MUL] = "Mul",
+    [TT_GOP_NEG] = "Neg",
+    [TT_GOP_NOT] = "Not",
+    [TT_GOP_OR] = "Or",
+    [TT_GOP_PRELU] = "PRelu",
+    [TT_GOP_PAD] = "Pad",
+    [TT_GOP_POW] = "Pow",
+    [TT_GOP_RANGE] = "Range",
+    [TT_GOP_RECIPROCAL] = "Reciprocal",
+    [TT_GOP_REDUCE_L2] = "ReduceL2",
+    [TT_GOP_REDUCE_MAX] = "ReduceMax",
+    [TT_GOP_REDUCE_MEAN] = "ReduceMean",
+    [TT_GOP_REDUCE_MIN] = "ReduceMin",
+    [TT_GOP_REDUCE_PROD] = "ReduceProd",
+    [TT_GOP_REDUCE_SUM] = "ReduceSum",
+    [TT_GOP_REDUCE_SUM_SQUARE] = "ReduceSumSquare",
+    [TT_GOP_RELU] = "Relu",
+    [TT_GOP_RESHAPE] = "Reshape",
+    [TT_GOP_ROUND] = "Round",
+    [TT_GOP_SELU] = "Selu",
+    [TT_GOP_SHAPE] = "Shape",
+    [TT_GOP_SIGMOID] = "Sigmoid",
+    [TT_GOP_SIGN] = "Sign",
+    [TT_GOP_SIN] = "Sin",
+    [TT_GOP_SIZE] = "Size",
+    [TT_GOP_SLICE] = "Slice",
+    [TT_GOP_SOFTMAX] = "Softmax",
+    [TT_GOP_SOFTPLUS] = "Softplus",
+    [TT_GOP_SPLIT] = "Split",
+    [TT_GOP_SQRT] = "Sqrt",
+    [TT_GOP_SQUEEZE] = "Squeeze",
+    [TT_GOP_SUB] = "Sub",
+    [TT_GOP_SUM] = "Sum",
+    [TT_GOP_TANH] = "Tanh",
+    [TT_GOP_TILE] = "Tile",
+    [TT_GOP_TRANSPOSE] = "Transpose",
+    [TT_GOP_UNSQUEEZE] = "Unsqueeze",
+    [TT_GOP_WHERE] = "Where",
+    [TT_GOP_ALIAS] = "tt.Alias",
+    [TT_GOP_BATCH_MATMUL] = "tt.BatchMatMul",
+    [TT_GOP_CHANNEL_SHUFFLE] = "tt.ChannelShuffle",
+    [TT_GOP_DENSE] = "tt.Dense",
+    [TT_GOP_SLICE_AXIS] = "tt.SliceAxis",
+};
+/* One name per operator: a tt_gop without a name, or a name past the last
+ * tt_gop, changes the table's size and fails the build here (a NULL in the
+ * middle is caught by the test graph/gop_names). */
+_Static_assert(sizeof tt_gop_names / sizeof tt_gop_names[0] == TT_GOP_COUNT,
+               "tt_gop_names needs one name per tt_gop");
+
+tt_gop tt_gop_lookup(const char *name)
+{
+    /* A linear scan: called once per node of an imported file, over fewer
+     * than a hundred names. */
+    for (int i = 0; name && i < TT_GOP_COUNT; i++)
+        if (!strcmp(name, tt_gop_names[i]))
+            return (tt_gop)i;
+    return TT_GOP_COUNT;
+}
