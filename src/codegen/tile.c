@@ -157,6 +157,72 @@ static const tt_expr *factor_sets(const emitter *E, int si, const nest *U, int l
     return NULL; /* the reduction is split or outside the tile */
 }
 
+/* AVX2's 16 registers hold 12 accumulators: a tile of K rows x nch vector
+ * chunks past that (TVM's AVX2 record for 14x14x1024 -> 2048 1x1/2: 7 rows x
+ * one 16-channel vector = 2 ymm chunks each, 14, spilled around every FMA)
+ * runs over its chunks in parts, each part the whole tile's reductions for
+ * K x P accumulators; each output's sum keeps its order.  P, or 0 for no
+ * parts. */
+static int64_t chunk_parts(const emitter *E, int64_t K, int64_t nch)
+{
+    if (E->vlanes >= 16 || nch <= 1 || K * nch <= 12)
+        return 0;
+    for (int64_t p = nch - 1; p >= 1; p--)
+        if (nch % p == 0 && K * p <= 12 && K * p >= 4)
+            return p;
+    return 0;
+}
+
+/* After a tile's update with R accumulator sets (n0 accumulators each, and
+ * nt tail accumulators in acct): with a factor (factor_sets), set s holds the
+ * sums of r_a = s, weighted here by the factor at r_a = s into set 0;
+ * otherwise (split_sets) the partial sums of the other sets are added into
+ * set 0. */
+static void merge_sets(emitter *E, int si, const tt_expr *factor, int rnode, int64_t R, int64_t n0, int64_t nt,
+                       int VW)
+{
+    const tt_stage *st = &E->L->s->stages[si];
+    if (factor) {
+        int ra = st->nodes[rnode].root;
+        tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) {\ntt_v%d tt_f = tt_vsplat%d(-0.0f);\n",
+                    (long long)n0, VW, VW);
+        for (int64_t k = 0; k < R; k++) {
+            tt_str_catf(E->o, "{ const int64_t r%d_%d = %lld;\ntt_f = tt_f + tt_vcmul%d(acc[%lld + tt_k], ",
+                        st->op.uid, ra, (long long)k, VW, (long long)(k * n0));
+            emit_expr(E, factor, si);
+            tt_str_cat(E->o, ");\n}\n");
+        }
+        tt_str_cat(E->o, "acc[tt_k] = tt_f;\n}\n");
+    } else if (R > 1) {
+        tt_str_catf(E->o, "for (int tt_s = 1; tt_s < %lld; tt_s++) {\n", (long long)R);
+        tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acc[tt_k] += acc[tt_s * %lld + tt_k];\n",
+                    (long long)n0, (long long)n0);
+        if (nt)
+            tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acct[tt_k] += acct[tt_s * %lld + tt_k];\n",
+                        (long long)nt, (long long)nt);
+        tt_str_cat(E->o, "}\n");
+    }
+}
+
+/* ext (the extent of the tile's final loop) if that loop can be one vector
+ * statement of the update, tried into a scratch string; else 0. */
+static int tile_vector_width(emitter *E, int si, nest *U, int last, defs D, int ext)
+{
+    tt_str scratch;
+    tt_str_init(&scratch);
+    tt_str *save = E->o;
+    E->o = &scratch;
+    int acc = E->acc;
+    E->acc = ACC_UPDATE;
+    E->acc_vec = 1;
+    snprintf(E->acc_idx, sizeof E->acc_idx, "0");
+    int ok = try_vector(E, si, U, PH_UPDATE, last, D);
+    E->acc = acc;
+    E->o = save;
+    tt_str_free(&scratch);
+    return ok ? ext : 0;
+}
+
 void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
 {
     const lowering *L = E->L;
@@ -166,21 +232,7 @@ void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     int last = U->n - 1;
     int lastnode = st->iters[U->pos[last]].node;
     /* vector accumulators if the final loop can be one vector statement */
-    int vec = 0;
-    if (U->simd[last]) {
-        tt_str scratch;
-        tt_str_init(&scratch);
-        tt_str *save = E->o;
-        E->o = &scratch;
-        int acc = E->acc;
-        E->acc = ACC_UPDATE;
-        E->acc_vec = 1;
-        snprintf(E->acc_idx, sizeof E->acc_idx, "0");
-        vec = try_vector(E, si, U, PH_UPDATE, last, D) ? (int)I->ext[lastnode] : 0;
-        E->acc = acc;
-        E->o = save;
-        tt_str_free(&scratch);
-    }
+    int vec = U->simd[last] ? tile_vector_width(E, si, U, last, D, (int)I->ext[lastnode]) : 0;
     /* the tile's loops: spatial loops after li (the final one only in scalar mode) */
     nest T;
     memset(&T, 0, sizeof T);
@@ -219,16 +271,7 @@ void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     const tt_expr *factor = VT ? NULL : factor_sets(E, si, U, li, &D, nacc, &rnode, &R);
     if (!factor)
         R = split_sets(E, si, U, li, nacc, &rnode, &rolled);
-    /* AVX2's 16 registers hold 12 accumulators: a tile of K rows x nch
-     * vector chunks past that (TVM's AVX2 record for 14x14x1024 -> 2048 1x1/2:
-     * 7 rows x one 16-channel vector = 2 ymm chunks each, 14, spilled around
-     * every FMA) runs over its chunks in parts, each part the whole tile's
-     * reductions for K x P accumulators; each output's sum keeps its order */
-    int64_t P = 0;
-    if (vec && E->vlanes < 16 && !VT && nch > 1 && R == 1 && !factor && K * nch > 12)
-        for (int64_t p = nch - 1; p >= 1 && !P; p--)
-            if (nch % p == 0 && K * p <= 12 && K * p >= 4)
-                P = p;
+    int64_t P = vec && !VT && R == 1 && !factor ? chunk_parts(E, K, nch) : 0;
     if (P) {
         tt_str_catf(E->o, "for (int64_t tt_cp = 0; tt_cp < %lldLL; tt_cp++) {\n", (long long)(nch / P));
         E->chunk_part = P;
@@ -286,30 +329,7 @@ void emit_tile(emitter *E, int si, nest *nests, int li, defs D)
     E->skip = NULL;
     E->set_node = -1;
     snprintf(E->acc_idx, sizeof E->acc_idx, "%s", base_idx);
-    if (factor) {
-        /* set s holds the sums of r_a = s: weighted by the factor at r_a = s */
-        int64_t n0 = K * (nch ? nch : 1);
-        int ra = st->nodes[rnode].root;
-        tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) {\ntt_v%d tt_f = tt_vsplat%d(-0.0f);\n",
-                    (long long)n0, VW, VW);
-        for (int64_t k = 0; k < R; k++) {
-            tt_str_catf(E->o, "{ const int64_t r%d_%d = %lld;\ntt_f = tt_f + tt_vcmul%d(acc[%lld + tt_k], ",
-                        st->op.uid, ra, (long long)k, VW, (long long)(k * n0));
-            emit_expr(E, factor, si);
-            tt_str_cat(E->o, ");\n}\n");
-        }
-        tt_str_cat(E->o, "acc[tt_k] = tt_f;\n}\n");
-    } else if (R > 1) {
-        /* the partial sums of the other sets into set 0 */
-        int64_t n0 = vec ? K * (nch ? nch : 1) : K;
-        tt_str_catf(E->o, "for (int tt_s = 1; tt_s < %lld; tt_s++) {\n", (long long)R);
-        tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acc[tt_k] += acc[tt_s * %lld + tt_k];\n",
-                    (long long)n0, (long long)n0);
-        if (vec && VT)
-            tt_str_catf(E->o, "for (int tt_k = 0; tt_k < %lld; tt_k++) acct[tt_k] += acct[tt_s * %lld + tt_k];\n",
-                        (long long)K, (long long)K);
-        tt_str_cat(E->o, "}\n");
-    }
+    merge_sets(E, si, factor, rnode, R, vec ? K * (nch ? nch : 1) : K, vec && VT ? K : 0, VW);
     E->pf_on = 0;
     E->in_tile = 0;
     E->acc = ACC_STORE;
