@@ -109,3 +109,27 @@ tt_gop tt_gop_lookup(const char *name)
             return (tt_gop)i;
     return TT_GOP_COUNT;
 }
+
+int tt_gop_is_elementwise(tt_gop op)
+{
+    switch (op) {
+    case TT_GOP_ADD:
+    case TT_GOP_SUB:
+    case TT_GOP_MUL:
+    case TT_GOP_DIV:
+    case TT_GOP_POW:
+    case TT_GOP_MAX:
+    case TT_GOP_MIN:
+    case TT_GOP_RELU:
+    case TT_GOP_CLIP:
+    case TT_GOP_SIGMOID:
+    case TT_GOP_TANH:
+    case TT_GOP_ERF:
+    case TT_GOP_SQRT:
+    case TT_GOP_EXP:
+    case TT_GOP_NEG:
+    case TT_GOP_HARD_SIGMOID:
+    case TT_GOP_HARD_SWISH: return 1;
+    default: return 0;
+    }
+}

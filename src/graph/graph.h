@@ -175,6 +175,10 @@ extern const char *const tt_gop_names[];
  * is.  For readers of outside names (the ONNX importer); the internal
  * operators are found too, under their "tt.*" names. */
 tt_gop tt_gop_lookup(const char *name);
+/* An elementwise operator that fusion and the layout pass treat alike (Add ..
+ * HardSwish: one output element from the same element of each input, with
+ * broadcasting); LeakyRelu is not in it (no fused kernel lowers it). */
+int tt_gop_is_elementwise(tt_gop op);
 
 typedef struct tt_node {
     char *name;       /* ONNX node name (may be empty, never NULL) */

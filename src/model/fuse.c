@@ -56,29 +56,12 @@ static ncls classify(const tt_graph *g, const tt_node *n)
     case TT_GOP_PAD:
     case TT_GOP_SLICE_AXIS:
     case TT_GOP_CHANNEL_SHUFFLE: return NC_ANCHOR;
-    case TT_GOP_ADD:
-    case TT_GOP_SUB:
-    case TT_GOP_MUL:
-    case TT_GOP_DIV:
-    case TT_GOP_POW:
-    case TT_GOP_MAX:
-    case TT_GOP_MIN:
-    case TT_GOP_RELU:
-    case TT_GOP_CLIP:
-    case TT_GOP_SIGMOID:
-    case TT_GOP_TANH:
-    case TT_GOP_ERF:
-    case TT_GOP_SQRT:
-    case TT_GOP_EXP:
-    case TT_GOP_NEG:
-    case TT_GOP_HARD_SIGMOID:
-    case TT_GOP_HARD_SWISH: return NC_EW;
     case TT_GOP_GATHER:
         return n->nin == 2 && g->tensors[n->in[0]].data && !g->tensors[n->in[1]].data &&
                        tt_node_int(n, "axis", 0) == 0
                    ? NC_GATHER
                    : NC_NONE;
-    default: return NC_NONE;
+    default: return tt_gop_is_elementwise(n->op) ? NC_EW : NC_NONE;
     }
 }
 
