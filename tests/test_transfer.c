@@ -669,7 +669,16 @@ static void test_warm_start(void)
     memset(&o, 0, sizeof o);
     o.threads = 1;
     o.per_round = 1;
-    o.warm_start = 1;
+    /* what `tune --warm-start` passes: transfer's candidates for tiny_wide */
+    tt_transfer_opts to;
+    memset(&to, 0, sizeof to);
+    to.threads = 1;
+    tt_transfer_cands wc;
+    CHECK_MSG(tt_transfer_candidates(db, "tiny_wide", dst, &to, &wc, &err) == 0, "%s", err.msg);
+    CHECK(wc.nkernels == dst->nkernels);
+    o.warm_nkernels = wc.nkernels;
+    o.warm_n = wc.n;
+    o.warm_cand = (tt_state *const *const *)wc.cand;
     /* the defaults (every kernel, Winograd twins included), then one round of
      * each searched kernel (all but the transpose) */
     o.trials = dst->nkernels + (dst->nkernels - 1);
@@ -677,6 +686,7 @@ static void test_warm_start(void)
     int rc = tt_tune_model(db, "tiny_wide", "tiny_wide", dst, &o, &r, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     tt_tune_result_free(&r);
+    tt_transfer_cands_free(&wc);
     /* every searched kernel's (one with a reduction; transpose is not
      * searched) first trial is a same-class record of tiny, rebased (one
      * trial per round: of the Winograd twins' two same-class records, F(4,3)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../transfer/transfer.h"
 #include "../tune/tune.h"
 #include "cli.h"
 
@@ -54,10 +55,10 @@ static void tune_help(void)
         "                    tuning curve; not counted as search time);\n"
         "                    auto = 1/32, 1/16, 1/8, 1/4, 1/2 and all of --trials\n"
         "  --warm-start      transfer, then search: each kernel's first round also measures\n"
-        "                    the schedules transfer-tuning would try (the best records of\n"
-        "                    the same kernel from other sources and of every same-class\n"
-        "                    kernel of the other models in DB, replayed on this kernel);\n"
-        "                    without it the search uses only this model's own records\n"
+        "                    the candidates `transfer` would measure on it (the other\n"
+        "                    models' best tuned or imported records of its class in DB,\n"
+        "                    replayed on this kernel; the same code picks them); without\n"
+        "                    it the search uses only this model's own records\n"
         "  --no-confirm      believe a candidate's first measurement even when it would\n"
         "                    become its kernel's best (as TVM does); by default such a\n"
         "                    candidate is measured again (10 repeats beside the default\n"
@@ -354,6 +355,40 @@ static void print_report(const char *name, const char *db_path, const tt_tune_re
     printf("records in %s; run them with: transtune run MODEL --db %s\n", db_path, db_path);
 }
 
+/* --warm-start: the schedules transfer-tuning would try on each kernel of m
+ * (or on the one kernel d, as a model of one kernel), into c.  0, or 1 after
+ * printing the error. */
+static int warm_start_candidates(tt_db *db, const char *name, const tt_model *m, const tt_dag *d,
+                                 int threads, tt_transfer_cands *c)
+{
+    tt_model one;
+    tt_kernel k;
+    if (!m) {
+        memset(&one, 0, sizeof one);
+        memset(&k, 0, sizeof k);
+        k.dag = (tt_dag *)d;
+        k.workload_key = tt_dag_workload_key(d);
+        k.weight = 1;
+        k.alt_of = -1;
+        snprintf(k.first_node, sizeof k.first_node, "%s", name);
+        one.nkernels = 1;
+        one.kernels = &k;
+        m = &one;
+    }
+    tt_transfer_opts to;
+    memset(&to, 0, sizeof to);
+    to.threads = threads;
+    tt_err err = {0};
+    int rc = tt_transfer_candidates(db, name, m, &to, c, &err);
+    if (m == &one)
+        free(k.workload_key);
+    if (rc) {
+        fprintf(stderr, "transtune tune: warm start: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
 static int run_tune(tune_args *a, const tt_model *m, const tt_dag *d, const char *name,
                     const char *source)
 {
@@ -372,7 +407,15 @@ static int run_tune(tune_args *a, const tt_model *m, const tt_dag *d, const char
     o.threads = (int)a->threads;
     o.per_round = (int)a->per_round;
     o.early_stopping = (int)a->early;
-    o.warm_start = a->warm;
+    tt_transfer_cands wc;
+    memset(&wc, 0, sizeof wc);
+    if (a->warm && warm_start_candidates(db, name, m, d, (int)a->threads, &wc)) {
+        tt_db_close(db);
+        return 1;
+    }
+    o.warm_nkernels = wc.nkernels;
+    o.warm_n = wc.n;
+    o.warm_cand = (tt_state *const *const *)wc.cand;
     o.no_confirm = a->no_confirm;
     o.seed = (uint64_t)a->seed;
     tt_search_params sp;
@@ -405,6 +448,7 @@ static int run_tune(tune_args *a, const tt_model *m, const tt_dag *d, const char
     tt_tune_result r;
     int rc = m ? tt_tune_model(db, name, source, m, &o, &r, &err) : tt_tune_dag(db, name, d, &o, &r, &err);
     signal(SIGINT, SIG_DFL);
+    tt_transfer_cands_free(&wc);
     if (p.tty && !p.quiet)
         fprintf(stderr, "\n");
     if (rc) {

@@ -973,6 +973,132 @@ static void bind_fmt(emitter *E, const char *decl_fmt, const char *src_fmt, int 
     bind(E, d, sv);
 }
 
+/* The packed copy of the constant weights op, read by one stage and blocked
+ * along I->pack_dim by I->pack_cb (plan_packing): repacked when the kernel is
+ * called with a weight pointer it has not seen, then reused (a kernel's
+ * weights are constants, as in a compiled model).  Source index = (a * E_b +
+ * f) * in + o, with `in` the extent after the blocked dim; destination as in
+ * emit_index. */
+static void emit_packed_input(emitter *E, const tt_op *op, const stage_info *I, int64_t numel)
+{
+    int b = I->pack_dim;
+    int64_t E_ = op->axis[b].extent, cb = I->pack_cb;
+    int64_t inner = 1;
+    for (int d = b + 1; d < op->ndim; d++)
+        inner *= op->axis[d].extent;
+    int64_t outer = numel / (E_ * inner), oth = numel / E_, nb = (E_ + cb - 1) / cb;
+    int64_t bytes = nb * oth * cb * 4;
+    /* a table of (weights, packed copy): a kernel called with
+     * several weight tensors (the same layer shape at several
+     * places of a model) packs each once */
+    tt_str_catf(E->o,
+                "float *k%d = 0;\n"
+                "for (int i = 0; i < kn%d; i++)\n"
+                "  if (kc%d[i].src == p%d) { k%d = kc%d[i].dst; break; }\n"
+                "if (!k%d) {\n"
+                "  float *k = (float *)tt_alloc(%lld);\n"
+                "  memset(k, 0, %lld);\n"
+                "  for (int64_t a = 0; a < %lldLL; a++)\n"
+                "    for (int64_t f = 0; f < %lldLL; f++)\n"
+                "      for (int64_t o = 0; o < %lldLL; o++)\n"
+                "        k[((f / %lldLL) * %lldLL + a * %lldLL + o) * %lldLL + f %% %lldLL] =\n"
+                "            p%d[(a * %lldLL + f) * %lldLL + o];\n"
+                "  if (kn%d < %d) { kc%d[kn%d].src = p%d; kc%d[kn%d].dst = k; kn%d++; }\n"
+                "  else { free(spare%d); spare%d = k; } /* table full: repack per call */\n"
+                "  k%d = k;\n"
+                "}\n",
+                op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
+                op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
+                (long long)inner, (long long)cb, (long long)oth, (long long)inner, (long long)cb,
+                (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid, TT_PACK_CACHE,
+                op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
+                op->uid);
+    bind_fmt(E, "const float *restrict b%d", "k%d", op->uid);
+}
+
+/* Stage si's buffer: its pointer p<uid> (an argument, a packed copy, a
+ * workspace or a constant table) and its restrict binding. */
+static void emit_buffer(emitter *E, int si)
+{
+    const tt_op *op = &E->L->s->stages[si].op;
+    const stage_info *I = &E->L->info[si];
+    int64_t numel = 1;
+    for (int d = 0; d < op->ndim; d++)
+        numel *= op->axis[d].extent;
+    switch (I->buf) {
+    case LW_BUF_INPUT:
+        tt_str_catf(E->o, "float *const p%d = args[%d];\n", op->uid, I->arg);
+        if (I->pack_cb) {
+            emit_packed_input(E, op, I, numel);
+        } else {
+            bind_fmt(E, "const float *restrict b%d", "p%d", op->uid);
+        }
+        break;
+    case LW_BUF_OUTPUT:
+        if (E->ref) {
+            tt_str_catf(E->o, "double *const p%d = out;\ndouble *const q%d = mag;\n", op->uid, op->uid);
+            bind_fmt(E, "double *restrict g%d", "q%d", op->uid);
+        } else {
+            tt_str_catf(E->o, "float *const p%d = args[%d];\n", op->uid, E->L->nin);
+        }
+        bind_fmt(E, E->ref ? "double *restrict b%d" : "float *restrict b%d", "p%d", op->uid);
+        break;
+    case LW_BUF_ROOT:
+        /* declared above (with its release) in a candidate; here in a reference */
+        if (E->ref)
+            tt_str_catf(E->o, "static double *w%d;\n", op->uid);
+        tt_str_catf(E->o, "if (!w%d) w%d = (%s *)tt_alloc(%lld);\n%s *const p%d = w%d;\n", op->uid, op->uid,
+                    E->T, (long long)(numel * (E->ref ? 8 : 4)), E->T, op->uid, op->uid);
+        bind_fmt(E, E->ref ? "double *restrict b%d" : "float *restrict b%d", "p%d", op->uid);
+        if (E->ref) {
+            tt_str_catf(E->o, "static double *x%d;\nif (!x%d) x%d = (double *)tt_alloc(%lld);\ndouble *const q%d = x%d;\n",
+                        op->uid, op->uid, op->uid, (long long)(numel * 8), op->uid, op->uid);
+            bind_fmt(E, "double *restrict g%d", "q%d", op->uid);
+        }
+        break;
+    case LW_BUF_TABLE:
+        /* its values, exactly as the stage would compute them (float) */
+        tt_str_catf(E->o, "static const float t%d[%lld] = {", op->uid, (long long)numel);
+        for (int64_t i = 0; i < numel; i++) {
+            tt_str_cat(E->o, i ? ", " : "");
+            emit_float(E, (float)I->table[i]);
+        }
+        tt_str_cat(E->o, "};\n");
+        bind_fmt(E, "const float *restrict b%d", "t%d", op->uid);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A candidate's statics: each root stage's workspace and each packed
+ * weight's table of copies (see emit_packed_input), and their release when
+ * the kernel is called with no arguments (an executor that is done with the
+ * kernel: its weights may not outlive it). */
+static void emit_statics(emitter *E)
+{
+    tt_str rel;
+    tt_str_init(&rel);
+    for (int si = 0; si < E->L->s->nstages; si++) {
+        const stage_info *I = &E->L->info[si];
+        int u = E->L->s->stages[si].op.uid;
+        if (I->buf == LW_BUF_ROOT) {
+            /* a stage's whole-tensor workspace: kept between calls too */
+            tt_str_catf(E->o, "static float *w%d;\n", u);
+            tt_str_catf(&rel, "free(w%d);\nw%d = 0;\n", u, u);
+            continue;
+        }
+        if (I->buf != LW_BUF_INPUT || !I->pack_cb)
+            continue;
+        tt_str_catf(E->o, "static struct { const float *src; float *dst; } kc%d[%d];\nstatic int kn%d;\n"
+                         "static float *spare%d;\n", u, TT_PACK_CACHE, u, u);
+        tt_str_catf(&rel, "for (int i = 0; i < kn%d; i++) free(kc%d[i].dst);\nkn%d = 0;\nfree(spare%d);\nspare%d = 0;\n",
+                    u, u, u, u, u);
+    }
+    tt_str_catf(E->o, "if (!args) {\n%sreturn;\n}\n", rel.buf ? rel.buf : "");
+    tt_str_free(&rel);
+}
+
 static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out, tt_err *err)
 {
     tt_arena *a = tt_arena_new();
@@ -1004,119 +1130,10 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
         tt_str_catf(out, "void %s(float *const *args, double *out, double *mag)\n{\n", fn);
     else
         tt_str_catf(out, "void %s(float *const *args)\n{\n", fn);
-    /* the packed copies of constant weights (see below) live in tables of
-     * the function; called with no arguments, it frees them (an executor
-     * that is done with the kernel: its weights may not outlive it) */
-    if (!ref) {
-        tt_str rel;
-        tt_str_init(&rel);
-        for (int si = 0; si < s->nstages; si++) {
-            const stage_info *I = &L.info[si];
-            int u = s->stages[si].op.uid;
-            if (I->buf == LW_BUF_ROOT) {
-                /* a stage's whole-tensor workspace: kept between calls too */
-                tt_str_catf(out, "static float *w%d;\n", u);
-                tt_str_catf(&rel, "free(w%d);\nw%d = 0;\n", u, u);
-                continue;
-            }
-            if (I->buf != LW_BUF_INPUT || !I->pack_cb)
-                continue;
-            tt_str_catf(out, "static struct { const float *src; float *dst; } kc%d[%d];\nstatic int kn%d;\n"
-                             "static float *spare%d;\n", u, TT_PACK_CACHE, u, u);
-            tt_str_catf(&rel, "for (int i = 0; i < kn%d; i++) free(kc%d[i].dst);\nkn%d = 0;\nfree(spare%d);\nspare%d = 0;\n",
-                        u, u, u, u, u);
-        }
-        tt_str_catf(out, "if (!args) {\n%sreturn;\n}\n", rel.buf ? rel.buf : "");
-        tt_str_free(&rel);
-    }
-    for (int si = 0; si < s->nstages; si++) {
-        const tt_op *op = &s->stages[si].op;
-        const stage_info *I = &L.info[si];
-        int64_t numel = 1;
-        for (int d = 0; d < op->ndim; d++)
-            numel *= op->axis[d].extent;
-        switch (I->buf) {
-        case LW_BUF_INPUT:
-            tt_str_catf(out, "float *const p%d = args[%d];\n", op->uid, I->arg);
-            if (I->pack_cb) {
-                /* constant weights: repacked when called with a weight pointer
-                 * other than the last one, then reused (a kernel's weights are
-                 * constants, as in a compiled model).
-                 * Source index = (a * E_b + f) * in + o, with `in` the extent
-                 * after the blocked dim; destination as in emit_index. */
-                int b = I->pack_dim;
-                int64_t E_ = op->axis[b].extent, cb = I->pack_cb;
-                int64_t inner = 1;
-                for (int d = b + 1; d < op->ndim; d++)
-                    inner *= op->axis[d].extent;
-                int64_t outer = numel / (E_ * inner), oth = numel / E_, nb = (E_ + cb - 1) / cb;
-                int64_t bytes = nb * oth * cb * 4;
-                /* a table of (weights, packed copy): a kernel called with
-                 * several weight tensors (the same layer shape at several
-                 * places of a model) packs each once */
-                tt_str_catf(out,
-                            "float *k%d = 0;\n"
-                            "for (int i = 0; i < kn%d; i++)\n"
-                            "  if (kc%d[i].src == p%d) { k%d = kc%d[i].dst; break; }\n"
-                            "if (!k%d) {\n"
-                            "  float *k = (float *)tt_alloc(%lld);\n"
-                            "  memset(k, 0, %lld);\n"
-                            "  for (int64_t a = 0; a < %lldLL; a++)\n"
-                            "    for (int64_t f = 0; f < %lldLL; f++)\n"
-                            "      for (int64_t o = 0; o < %lldLL; o++)\n"
-                            "        k[((f / %lldLL) * %lldLL + a * %lldLL + o) * %lldLL + f %% %lldLL] =\n"
-                            "            p%d[(a * %lldLL + f) * %lldLL + o];\n"
-                            "  if (kn%d < %d) { kc%d[kn%d].src = p%d; kc%d[kn%d].dst = k; kn%d++; }\n"
-                            "  else { free(spare%d); spare%d = k; } /* table full: repack per call */\n"
-                            "  k%d = k;\n"
-                            "}\n",
-                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
-                            op->uid, (long long)bytes, (long long)bytes, (long long)outer, (long long)E_,
-                            (long long)inner, (long long)cb, (long long)oth, (long long)inner, (long long)cb,
-                            (long long)cb, op->uid, (long long)E_, (long long)inner, op->uid, TT_PACK_CACHE,
-                            op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid, op->uid,
-                            op->uid);
-                bind_fmt(&E, "const float *restrict b%d", "k%d", op->uid);
-            } else {
-                bind_fmt(&E, "const float *restrict b%d", "p%d", op->uid);
-            }
-            break;
-        case LW_BUF_OUTPUT:
-            if (ref) {
-                tt_str_catf(out, "double *const p%d = out;\ndouble *const q%d = mag;\n", op->uid, op->uid);
-                bind_fmt(&E, "double *restrict g%d", "q%d", op->uid);
-            } else {
-                tt_str_catf(out, "float *const p%d = args[%d];\n", op->uid, L.nin);
-            }
-            bind_fmt(&E, ref ? "double *restrict b%d" : "float *restrict b%d", "p%d", op->uid);
-            break;
-        case LW_BUF_ROOT:
-            /* declared above (with its release) in a candidate; here in a reference */
-            if (ref)
-                tt_str_catf(out, "static double *w%d;\n", op->uid);
-            tt_str_catf(out, "if (!w%d) w%d = (%s *)tt_alloc(%lld);\n%s *const p%d = w%d;\n", op->uid, op->uid,
-                        E.T, (long long)(numel * (ref ? 8 : 4)), E.T, op->uid, op->uid);
-            bind_fmt(&E, ref ? "double *restrict b%d" : "float *restrict b%d", "p%d", op->uid);
-            if (ref) {
-                tt_str_catf(out, "static double *x%d;\nif (!x%d) x%d = (double *)tt_alloc(%lld);\ndouble *const q%d = x%d;\n",
-                            op->uid, op->uid, op->uid, (long long)(numel * 8), op->uid, op->uid);
-                bind_fmt(&E, "double *restrict g%d", "q%d", op->uid);
-            }
-            break;
-        case LW_BUF_TABLE:
-            /* its values, exactly as the stage would compute them (float) */
-            tt_str_catf(out, "static const float t%d[%lld] = {", op->uid, (long long)numel);
-            for (int64_t i = 0; i < numel; i++) {
-                tt_str_cat(out, i ? ", " : "");
-                emit_float(&E, (float)I->table[i]);
-            }
-            tt_str_cat(out, "};\n");
-            bind_fmt(&E, "const float *restrict b%d", "t%d", op->uid);
-            break;
-        default:
-            break;
-        }
-    }
+    if (!ref)
+        emit_statics(&E);
+    for (int si = 0; si < s->nstages; si++)
+        emit_buffer(&E, si);
     tt_str_cat(out, E.rebind.buf ? E.rebind.buf : "");
     for (int si = 0; si < s->nstages; si++) {
         const tt_stage *st = &s->stages[si];

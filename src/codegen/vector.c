@@ -216,6 +216,58 @@ static void emit_aop(vctx *v, const tt_expr *e)
     }
 }
 
+/* A load of the vector's lanes: contiguous (a plain, masked or prefetching
+ * load) or strided (a gather). */
+static void emit_vload(vctx *v, const tt_expr *e)
+{
+    emitter *E = v->E;
+    aff a;
+    if (load_flat_aff(v, e, &a)) {
+        v->fail = 1;
+        return;
+    }
+    int64_t c = lane_coef(&a, v->lane);
+    int pi = tt_state_stage_of_uid(E->L->s, e->u.uid);
+    if (v->mask && c != 1) {
+        v->fail = 1; /* no masked gather */
+        return;
+    }
+    /* a packed weight copy is zero-padded to whole blocks: a load whose
+     * every lane stays inside it needs no mask (then a register tile's
+     * update has one form only, no test in its inner loop) */
+    const stage_info *P = &E->L->info[pi];
+    int masked = v->mask != NULL;
+    if (masked && P->pack_cb && v->si == P->pack_reader && aff_min(E->L, &a) >= 0 &&
+        aff_max(E->L, &a) < packed_floats(E, pi))
+        masked = 0;
+    int64_t pf = 0;
+    if (c == 1 && !masked && E->pf_on && E->in_tile && E->acc == ACC_UPDATE && P->pack_cb &&
+        v->si == P->pack_reader && packed_floats(E, pi) * 4 >= PREFETCH_MIN_BYTES)
+        pf = prefetch_distance(E, &a);
+    if (pf)
+        tt_str_catf(E->o, "tt_vloadpf%d(&b%d[", v->N, e->u.uid);
+    else if (c == 1)
+        tt_str_catf(E->o, "tt_vload%s%d(&b%d[", masked ? "m" : "", v->N, e->u.uid);
+    else
+        tt_str_catf(E->o, "tt_vgather%d(&b%d[", v->N, e->u.uid);
+    emit_index(E, pi, e->args, e->n, v->si);
+    if (pf) {
+        /* one copy of the unrolled tile prefetches: the one where every
+         * tile loop the address does not depend on is 0 (constant-folded) */
+        tt_str_catf(E->o, "], %lldLL, 1", (long long)pf);
+        for (int k = 0; k < E->pf_nsp; k++)
+            if (lane_coef(&a, E->pf_sp[k]) == 0)
+                tt_str_catf(E->o, " && l%d_%d == 0", E->L->s->stages[E->pf_sp[k] / TT_MAX_NODES].op.uid,
+                            E->pf_sp[k] % TT_MAX_NODES);
+        tt_str_cat(E->o, ")");
+    } else if (masked)
+        tt_str_catf(E->o, "], %s)", v->mask);
+    else if (c == 1)
+        tt_str_cat(E->o, "])");
+    else
+        tt_str_catf(E->o, "], %lldLL)", (long long)c);
+}
+
 static void emit_vexpr(vctx *v, const tt_expr *e)
 {
     emitter *E = v->E;
@@ -225,54 +277,9 @@ static void emit_vexpr(vctx *v, const tt_expr *e)
         [TT_CALL_SIGMOID] = "sigmoid", [TT_CALL_FABS] = "fabs",
     };
     switch (e->kind) {
-    case TT_E_LOAD: {
-        aff a;
-        if (load_flat_aff(v, e, &a)) {
-            v->fail = 1;
-            return;
-        }
-        int64_t c = lane_coef(&a, v->lane);
-        int pi = tt_state_stage_of_uid(E->L->s, e->u.uid);
-        if (v->mask && c != 1) {
-            v->fail = 1; /* no masked gather */
-            return;
-        }
-        /* a packed weight copy is zero-padded to whole blocks: a load whose
-         * every lane stays inside it needs no mask (then a register tile's
-         * update has one form only, no test in its inner loop) */
-        const stage_info *P = &E->L->info[pi];
-        int masked = v->mask != NULL;
-        if (masked && P->pack_cb && v->si == P->pack_reader && aff_min(E->L, &a) >= 0 &&
-            aff_max(E->L, &a) < packed_floats(E, pi))
-            masked = 0;
-        int64_t pf = 0;
-        if (c == 1 && !masked && E->pf_on && E->in_tile && E->acc == ACC_UPDATE && P->pack_cb &&
-            v->si == P->pack_reader && packed_floats(E, pi) * 4 >= PREFETCH_MIN_BYTES)
-            pf = prefetch_distance(E, &a);
-        if (pf)
-            tt_str_catf(E->o, "tt_vloadpf%d(&b%d[", v->N, e->u.uid);
-        else if (c == 1)
-            tt_str_catf(E->o, "tt_vload%s%d(&b%d[", masked ? "m" : "", v->N, e->u.uid);
-        else
-            tt_str_catf(E->o, "tt_vgather%d(&b%d[", v->N, e->u.uid);
-        emit_index(E, pi, e->args, e->n, v->si);
-        if (pf) {
-            /* one copy of the unrolled tile prefetches: the one where every
-             * tile loop the address does not depend on is 0 (constant-folded) */
-            tt_str_catf(E->o, "], %lldLL, 1", (long long)pf);
-            for (int k = 0; k < E->pf_nsp; k++)
-                if (lane_coef(&a, E->pf_sp[k]) == 0)
-                    tt_str_catf(E->o, " && l%d_%d == 0", E->L->s->stages[E->pf_sp[k] / TT_MAX_NODES].op.uid,
-                                E->pf_sp[k] % TT_MAX_NODES);
-            tt_str_cat(E->o, ")");
-        } else if (masked)
-            tt_str_catf(E->o, "], %s)", v->mask);
-        else if (c == 1)
-            tt_str_cat(E->o, "])");
-        else
-            tt_str_catf(E->o, "], %lldLL)", (long long)c);
+    case TT_E_LOAD:
+        emit_vload(v, e);
         return;
-    }
     case TT_E_MUL:
         if (E->skip && (e->args[0] == E->skip || e->args[1] == E->skip)) {
             emit_vexpr(v, e->args[e->args[0] == E->skip]);
@@ -515,15 +522,32 @@ static int vector_value(emitter *E, int si, phase ph, int node, int N, const cha
     return v.fail ? -1 : 0;
 }
 
-/* Try the vector form of the innermost loop `li` of nest ph; 0 if not possible
- * (nothing emitted). */
-int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
+/* A vector form of a nest's innermost loop, as try_vector plans it: the
+ * chunks (nch of W lanes, then a tail of T with TC valid), the root that may
+ * run past its extent (mroot, masked; -1 none) with the masks of its valid
+ * lanes, and the statement's values unmasked and masked, chunk and tail. */
+typedef struct vplan {
+    int node;                    /* the loop's node */
+    int W, T, TC;
+    int64_t nch;
+    int mroot;
+    char mask[160], tmask[224];
+    tt_str val, mval, tval, mtval;
+    vctx sctx, *split;           /* split mode (a lane-dependent select) */
+} vplan;
+
+/* 1 if the innermost loop li of nest ph can run as vectors: the lane enters
+ * every varying root linearly, without guards, except one output root that
+ * it enters with coefficient 1 and that may run past its extent at the top
+ * only (P->mroot: masked, emit_vstatement); P's chunks set. */
+static int vector_lane_ok(emitter *E, int si, nest *N, phase ph, int li, vplan *P)
 {
     lowering *L = E->L;
     const tt_stage *st = &L->s->stages[si];
     const stage_info *I = &L->info[si];
     const tt_op *op = &st->op;
     int node = st->iters[N->pos[li]].node;
+    P->node = node;
     int64_t n = I->ext[node];
     if (E->ref || n < 2 || n > 64 || (vec_width(n, E->vlanes) < 2 && n < 4))
         return 0;
@@ -533,20 +557,16 @@ int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         if (lane_coef(&I->val[I->inner_guard[k]], si * TT_MAX_NODES + node) != 0)
             return 0;
     /* statements wider than the hardware's vectors become chunks of its width */
-    int W, T, TC;
-    int64_t nch;
-    vec_chunks(n, E->vlanes, &W, &nch, &T, &TC);
+    vec_chunks(n, E->vlanes, &P->W, &P->nch, &P->T, &P->TC);
     vctx v;
     memset(&v, 0, sizeof v);
-    v.E = E, v.si = si, v.lane = si * TT_MAX_NODES + node, v.N = W;
-    /* the lane must enter every varying root linearly, without guards, except
-     * one output root that it enters with coefficient 1 and that may run past
-     * its extent at the top only: that one is masked (emit_vstatement) */
+    v.E = E, v.si = si, v.lane = si * TT_MAX_NODES + node, v.N = P->W;
     for (int k = 0; k < st->nnodes; k++)
         if (I->is_atom[k] && I->fuse_rel[k] >= 0 &&
             lane_coef(&I->val[st->rels[I->fuse_rel[k]].other], v.lane) != 0)
             return 0;
-    int nroots = op->ndim + (ph == PH_INIT ? 0 : op->nreduce), mroot = -1;
+    int nroots = op->ndim + (ph == PH_INIT ? 0 : op->nreduce);
+    P->mroot = -1;
     for (int r = 0; r < nroots; r++) {
         int64_t c = lane_coef(&I->root[r], v.lane);
         if (c == 0)
@@ -555,9 +575,9 @@ int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         if (I->guard_lo[r] || !I->root[r].ok)
             return 0;
         if (I->guard_hi[r] || local) {
-            if (c != 1 || r >= op->ndim || mroot >= 0)
+            if (c != 1 || r >= op->ndim || P->mroot >= 0)
                 return 0;
-            mroot = r;
+            P->mroot = r;
         }
     }
     int64_t wc = 0;
@@ -571,74 +591,107 @@ int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         return 0;
     if (ph != PH_INIT && I->cond && varies(&v, I->cond))
         return 0;
-    /* values first, into scratch strings, to learn whether they can be done */
-    tt_str val, tval, mval, mtval;
-    /* valid lanes: of the root that may run past its extent, and of a masked tail */
-    char mask[160] = "", tmask[224] = "";
+    return 1;
+}
+
+/* The masks of P's valid lanes: of the root that may run past its extent
+ * (past the tensor's extent, and/or past the region of a local buffer: its
+ * own split covering more than the region, r - m < R), and of a masked tail. */
+static void lane_masks(emitter *E, int si, vplan *P)
+{
+    const stage_info *I = &E->L->info[si];
+    const tt_op *op = &E->L->s->stages[si].op;
+    int mroot = P->mroot, T = P->T, TC = P->TC;
+    char *mask = P->mask, *tmask = P->tmask;
     if (mroot >= 0) {
-        /* past the tensor's extent, and/or past the region of a local buffer
-         * (its own split covering more than the region: r - m < R) */
         int hi = I->guard_hi[mroot], u = op->uid;
         long long Ex = (long long)op->axis[mroot].extent;
         if (I->buf == LW_BUF_LOCAL && I->local_guard[mroot] && hi)
-            snprintf(mask, sizeof mask, "tt_mini(INT64_C(%lld) - r%d_%d, INT64_C(%lld) - (r%d_%d - m%d_%d))", Ex,
+            snprintf(mask, sizeof P->mask, "tt_mini(INT64_C(%lld) - r%d_%d, INT64_C(%lld) - (r%d_%d - m%d_%d))", Ex,
                      u, mroot, (long long)I->R[mroot], u, mroot, u, mroot);
         else if (I->buf == LW_BUF_LOCAL && I->local_guard[mroot])
-            snprintf(mask, sizeof mask, "(INT64_C(%lld) - (r%d_%d - m%d_%d))", (long long)I->R[mroot], u, mroot,
+            snprintf(mask, sizeof P->mask, "(INT64_C(%lld) - (r%d_%d - m%d_%d))", (long long)I->R[mroot], u, mroot,
                      u, mroot);
         else
-            snprintf(mask, sizeof mask, "(INT64_C(%lld) - r%d_%d%s)", Ex, u, mroot, root_clamped(E, I, mroot, op->ndim) ? "u" : "");
+            snprintf(mask, sizeof P->mask, "(INT64_C(%lld) - r%d_%d%s)", Ex, u, mroot, root_clamped(E, I, mroot, op->ndim) ? "u" : "");
     }
     if (T && TC < T)
-        snprintf(tmask, sizeof tmask, mroot >= 0 ? "tt_mini(%s, INT64_C(%d))" : "%sINT64_C(%d)", mask, TC);
+        snprintf(tmask, sizeof P->tmask, mroot >= 0 ? "tt_mini(%s, INT64_C(%d))" : "%sINT64_C(%d)", mask, TC);
     else if (T)
-        snprintf(tmask, sizeof tmask, "%s", mask);
-    /* first as plain vectors; an injective statement whose selects depend on
-     * the lane (a concat whose inputs' channel counts are not multiples of
-     * the width) then in split mode, vector where no select boundary falls
-     * inside the lanes and scalar where one does */
-    vctx sctx, *split = NULL;
+        snprintf(tmask, sizeof P->tmask, "%s", mask);
+}
+
+/* P's values, into scratch strings (freed by vplan_free): first as plain
+ * vectors; an injective statement whose selects depend on the lane (a
+ * concat whose inputs' channel counts are not multiples of the width) then
+ * in split mode, vector where no select boundary falls inside the lanes and
+ * scalar where one does.  0, or -1 if no vector form exists. */
+static int vector_values(emitter *E, int si, phase ph, vplan *P)
+{
+    int node = P->node, W = P->W, T = P->T;
+    int64_t nch = P->nch;
+    const char *mask = P->mask, *tmask = P->tmask;
     int fail = 1;
-    tt_str_init(&val);
-    tt_str_init(&mval);
-    tt_str_init(&tval);
-    tt_str_init(&mtval);
     for (int attempt = 0; attempt < 2 && fail; attempt++) {
         if (attempt == 1) {
             if (E->acc != ACC_OFF || ph != PH_PLAIN)
                 break;
-            memset(&sctx, 0, sizeof sctx);
-            split = &sctx;
+            memset(&P->sctx, 0, sizeof P->sctx);
+            P->split = &P->sctx;
         }
         fail = 0;
         if (nch) {
-            tt_str_free(&val);
-            tt_str_free(&mval);
-            fail |= vector_value(E, si, ph, node, W, NULL, &val, split);
-            fail |= vector_value(E, si, ph, node, W, mask[0] ? mask : NULL, &mval, split);
+            tt_str_free(&P->val);
+            tt_str_free(&P->mval);
+            fail |= vector_value(E, si, ph, node, W, NULL, &P->val, P->split);
+            fail |= vector_value(E, si, ph, node, W, mask[0] ? mask : NULL, &P->mval, P->split);
         }
         if (!fail && T) {
-            tt_str_free(&tval);
-            tt_str_free(&mtval);
-            fail |= vector_value(E, si, ph, node, T, NULL, &tval, split);
-            fail |= vector_value(E, si, ph, node, T, tmask[0] ? tmask : NULL, &mtval, split);
+            tt_str_free(&P->tval);
+            tt_str_free(&P->mtval);
+            fail |= vector_value(E, si, ph, node, T, NULL, &P->tval, P->split);
+            fail |= vector_value(E, si, ph, node, T, tmask[0] ? tmask : NULL, &P->mtval, P->split);
         }
     }
-    if (fail) {
-        tt_str_free(&val);
-        tt_str_free(&tval);
-        tt_str_free(&mval);
-        tt_str_free(&mtval);
+    return fail ? -1 : 0;
+}
+
+static void vplan_free(vplan *P)
+{
+    tt_str_free(&P->val);
+    tt_str_free(&P->tval);
+    tt_str_free(&P->mval);
+    tt_str_free(&P->mtval);
+}
+
+/* Try the vector form of the innermost loop `li` of nest ph; 0 if not possible
+ * (nothing emitted). */
+int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
+{
+    vplan P;
+    memset(&P, 0, sizeof P);
+    if (!vector_lane_ok(E, si, N, ph, li, &P))
+        return 0;
+    lane_masks(E, si, &P);
+    tt_str_init(&P.val);
+    tt_str_init(&P.mval);
+    tt_str_init(&P.tval);
+    tt_str_init(&P.mtval);
+    if (vector_values(E, si, ph, &P)) {
+        vplan_free(&P);
         return 0;
     }
+    int node = P.node, W = P.W, T = P.T, TC = P.TC;
+    int64_t nch = P.nch;
+    const char *mask = P.mask, *tmask = P.tmask;
     char lane0[64], accx[600];
     if (nch > 1 && E->chunk_part > 0 && E->acc != ACC_OFF && nch % E->chunk_part == 0) {
         /* this part's chunks of the register tile (tile.c chunk_parts) */
-        long long P = (long long)E->chunk_part;
+        long long parts = (long long)E->chunk_part;
         tt_str_catf(E->o, "#pragma GCC unroll %lld\nfor (int64_t tt_ch = tt_cp * %lld; tt_ch < tt_cp * %lld + %lld; tt_ch++) {\n",
-                    P, P, P, P);
+                    parts, parts, parts, parts);
         snprintf(lane0, sizeof lane0, "tt_ch * %d", W);
-        snprintf(accx, sizeof accx, "(%s) * %lld + (tt_ch - tt_cp * %lld)", E->acc_idx, P, P);
+        snprintf(accx, sizeof accx, "(%s) * %lld + (tt_ch - tt_cp * %lld)", E->acc_idx, parts, parts);
     } else if (nch > 1) {
         tt_str_catf(E->o, "#pragma GCC unroll %lld\nfor (int64_t tt_ch = 0; tt_ch < %lldLL; tt_ch++) {\n",
                     (long long)nch, (long long)nch);
@@ -650,21 +703,18 @@ int try_vector(emitter *E, int si, nest *N, phase ph, int li, defs D)
         snprintf(accx, sizeof accx, "%s", E->acc_idx);
     }
     if (nch)
-        emit_vstatement(E, si, ph, D, node, lane0, W, "acc", accx, val.buf, mask[0] ? mask : NULL, mval.buf,
-                        split, W);
+        emit_vstatement(E, si, ph, D, node, lane0, W, "acc", accx, P.val.buf, mask[0] ? mask : NULL, P.mval.buf,
+                        P.split, W);
     tt_str_cat(E->o, "}\n");
     if (T) {
         /* the narrower tail statement; its accumulators live in acct */
         tt_str_cat(E->o, "{\n");
         snprintf(lane0, sizeof lane0, "%lld", (long long)(nch * W));
-        emit_vstatement(E, si, ph, D, node, lane0, T, "acct", E->acc_idx, tval.buf, tmask[0] ? tmask : NULL,
-                        mtval.buf, split, TC < T ? TC : T);
+        emit_vstatement(E, si, ph, D, node, lane0, T, "acct", E->acc_idx, P.tval.buf, tmask[0] ? tmask : NULL,
+                        P.mtval.buf, P.split, TC < T ? TC : T);
         tt_str_cat(E->o, "}\n");
     }
-    tt_str_free(&val);
-    tt_str_free(&tval);
-    tt_str_free(&mval);
-    tt_str_free(&mtval);
+    vplan_free(&P);
     return 1;
 }
 

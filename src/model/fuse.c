@@ -1004,6 +1004,44 @@ static int call_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The DAG of the group of node i (members[0..*nm), grown by grow_group)
+ * into K: an epilogue op that cannot be expressed ends the group before it
+ * (*nm shrinks, the rest ungrouped).  0, or -1 with err. */
+static int build_group(fz *F, int i, const int *members, int *nm, kb *K, tt_err *err)
+{
+    tt_graph *g = F->g;
+    tt_err kerr = {0};
+    for (;;) {
+        const tt_node *n = &g->nodes[i];
+        memset(K, 0, sizeof *K);
+        K->g = g;
+        K->err = &kerr;
+        tt_err_clear(&kerr);
+        int y = classify(g, n) == NC_ANCHOR ? kb_anchor(K, i) : kb_ew_start(K, i);
+        if (y < 0) {
+            tt_dag_free(K->d);
+            return tt_err_set(err, "%s", kerr.msg);
+        }
+        int k;
+        for (k = 1; k < *nm; k++)
+            if (kb_ew(K, members[k]) < 0)
+                break;
+        if (k < *nm) {
+            tt_dag_free(K->d);
+            for (int q = k; q < *nm; q++)
+                F->group[members[q]] = -1;
+            *nm = k;
+            continue;
+        }
+        n = &g->nodes[i]; /* weights may have been added */
+        if (tt_dag_finish(K->d, &kerr)) {
+            tt_dag_free(K->d);
+            return tt_err_set(err, "node '%s' (%s): %s", n->name, tt_gop_names[n->op], kerr.msg);
+        }
+        return 0;
+    }
+}
+
 /* Fuse the live nodes of m->g (after the passes) into m's kernels and
  * calls, as the header of this file says; calls in execution order, each
  * reading only what an earlier one wrote.  Time linear in the graph for
@@ -1062,42 +1100,11 @@ int mp_fuse(tt_model *m, tt_err *err)
         }
         int gid = ngroups++;
         int nm = grow_group(&F, i, gid, members);
-        /* build the DAG; an epilogue op that cannot be expressed ends the
-         * group before it */
         kb K;
-        tt_err kerr = {0};
-        int built = 0;
-        while (!built) {
-            memset(&K, 0, sizeof K);
-            K.g = g;
-            K.err = &kerr;
-            tt_err_clear(&kerr);
-            int y = classify(g, n) == NC_ANCHOR ? kb_anchor(&K, i) : kb_ew_start(&K, i);
-            if (y < 0) {
-                tt_dag_free(K.d);
-                rc = tt_err_set(err, "%s", kerr.msg);
-                break;
-            }
-            int k;
-            for (k = 1; k < nm; k++)
-                if (kb_ew(&K, members[k]) < 0)
-                    break;
-            if (k < nm) {
-                tt_dag_free(K.d);
-                for (int q = k; q < nm; q++)
-                    F.group[members[q]] = -1;
-                nm = k;
-                continue;
-            }
-            if (tt_dag_finish(K.d, &kerr)) {
-                tt_dag_free(K.d);
-                rc = tt_err_set(err, "node '%s' (%s): %s", n->name, op, kerr.msg);
-                break;
-            }
-            built = 1;
-        }
-        if (!built)
+        if (build_group(&F, i, members, &nm, &K, err)) {
+            rc = -1;
             break;
+        }
         /* the current node pointer may be stale (weights were added) */
         n = &g->nodes[i];
         int gout = g->nodes[members[nm - 1]].out[0];

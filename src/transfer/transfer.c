@@ -957,26 +957,25 @@ static int write_choices(xfer *X, tt_err *err)
     return rc;
 }
 
-int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
-                      const tt_transfer_opts *o, tt_transfer_result *r, tt_err *err)
+/* X set up for model m: per-kernel state, r's kernel rows. */
+static void xfer_init(xfer *X, tt_db *db, const char *name, const tt_model *m,
+                      const tt_transfer_opts *o, tt_transfer_result *r)
 {
+    int nk = m->nkernels;
     memset(r, 0, sizeof *r);
-    double t0 = tt_now();
-    int nk = m->nkernels, rc = -1;
-    xfer X;
-    memset(&X, 0, sizeof X);
-    X.db = db;
-    X.m = m;
-    X.o = o;
-    X.r = r;
-    X.K = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *X.K);
-    X.kids = tt_xcalloc((size_t)nk + 1, sizeof(int64_t));
-    X.reset = tt_xcalloc((size_t)nk + 1, sizeof(int));
-    X.task_k = tt_xcalloc((size_t)nk + 1, sizeof(int));
-    X.alt_u = tt_xcalloc((size_t)nk + 1, 1);
-    X.alt_t = tt_xcalloc((size_t)nk + 1, 1);
-    X.tasks = tt_xcalloc((size_t)nk + 1, sizeof *X.tasks);
-    X.name = name;
+    memset(X, 0, sizeof *X);
+    X->db = db;
+    X->m = m;
+    X->o = o;
+    X->r = r;
+    X->K = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *X->K);
+    X->kids = tt_xcalloc((size_t)nk + 1, sizeof(int64_t));
+    X->reset = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    X->task_k = tt_xcalloc((size_t)nk + 1, sizeof(int));
+    X->alt_u = tt_xcalloc((size_t)nk + 1, 1);
+    X->alt_t = tt_xcalloc((size_t)nk + 1, 1);
+    X->tasks = tt_xcalloc((size_t)nk + 1, sizeof *X->tasks);
+    X->name = name;
     r->match = o->match;
     r->nkernels = nk;
     r->k = tt_xcalloc((size_t)(nk ? nk : 1), sizeof *r->k);
@@ -989,16 +988,120 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
         x->weight = m->kernels[k].weight;
         x->flops = m->kernels[k].dag->flops;
         x->default_s = x->best_s = x->chosen_s = -1;
-        X.K[k].choice = -1;
+        X->K[k].choice = -1;
     }
+}
+
+static void xfer_free(xfer *X)
+{
+    for (int k = 0; k < X->m->nkernels; k++) {
+        for (int i = 0; i < X->K[k].ncand; i++)
+            tt_state_free(X->K[k].cand[i]);
+        free(X->K[k].cand);
+        free(X->K[k].cand_src);
+        free(X->K[k].cand_pool);
+        free(X->K[k].items);
+        tt_state_free(X->K[k].def);
+        tt_ref_free(&X->K[k].ref);
+        free(X->K[k].layout);
+    }
+    free(X->K);
+    free(X->kids);
+    free(X->reset);
+    free(X->task_k);
+    free(X->tasks);
+    free(X->alt_u);
+    free(X->alt_t);
+    pool_free(&X->P);
+}
+
+/* Steps 1-3: sources, pool, candidates (measuring nothing, writing nothing:
+ * the target's id, if it is in the database already, only keeps its own
+ * records out of the pool).  0 or -1 with err set. */
+static int xfer_candidates(xfer *X, tt_err *err)
+{
+    if (tt_db_model_id(X->db, X->name, &X->tid, err) < 0 || pick_sources(X, err) || fill_pool(X, err))
+        return -1;
+    say(X->o, "%d source model%s, %d pooled schedules", X->r->nsources, X->r->nsources == 1 ? "" : "s",
+        X->P.n);
+    make_candidates(X);
+    return 0;
+}
+
+int tt_transfer_candidates(tt_db *db, const char *name, const tt_model *m, const tt_transfer_opts *o,
+                           tt_transfer_cands *c, tt_err *err)
+{
+    memset(c, 0, sizeof *c);
+    tt_transfer_result r;
+    xfer X;
+    xfer_init(&X, db, name, m, o, &r);
+    int rc = xfer_candidates(&X, err);
+    if (rc == 0) {
+        c->nkernels = m->nkernels;
+        c->n = tt_xcalloc((size_t)m->nkernels + 1, sizeof(int));
+        c->cand = tt_xcalloc((size_t)m->nkernels + 1, sizeof(tt_state **));
+        for (int k = 0; k < m->nkernels; k++) {
+            c->n[k] = X.K[k].ncand; /* handed over */
+            c->cand[k] = X.K[k].cand;
+            X.K[k].ncand = 0;
+            X.K[k].cand = NULL;
+        }
+    }
+    xfer_free(&X);
+    tt_transfer_result_free(&r);
+    return rc;
+}
+
+void tt_transfer_cands_free(tt_transfer_cands *c)
+{
+    for (int k = 0; k < c->nkernels; k++) {
+        for (int i = 0; i < c->n[k]; i++)
+            tt_state_free(c->cand[k][i]);
+        free(c->cand[k]);
+    }
+    free(c->n);
+    free(c->cand);
+    memset(c, 0, sizeof *c);
+}
+
+/* The transfer's outcome per kernel once measured and checked: what runs,
+ * the resets, the Winograd counts, the speedup. */
+static void xfer_summarize(xfer *X)
+{
+    const tt_model *m = X->m;
+    tt_transfer_result *r = X->r;
+    for (int k = 0; k < m->nkernels; k++) {
+        tt_transfer_kernel *x = &r->k[k];
+        if (x->chosen && X->reset[k]) {
+            x->chosen = 0;
+            x->reset = 1;
+            x->chosen_s = x->default_s;
+            r->resets++;
+        }
+        const tt_kernel *K = &m->kernels[k];
+        int g = K->alt_of >= 0 ? K->alt_of : k;
+        x->runs = running_kernel(m, X->alt_t, g) == k;
+        r->kernels_chosen += x->chosen;
+        r->kernels_improved += x->chosen && x->runs;
+        if (K->nalt > 0) {
+            r->winograd_untuned += X->alt_u[k] > 0;
+            r->winograd += X->alt_t[k] > 0;
+        }
+    }
+    r->speedup = r->tuned_s > 0 ? r->untuned_s / r->tuned_s : 1;
+}
+
+int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
+                      const tt_transfer_opts *o, tt_transfer_result *r, tt_err *err)
+{
+    double t0 = tt_now();
+    int nk = m->nkernels, rc = -1;
+    xfer X;
+    xfer_init(&X, db, name, m, o, r);
     /* nothing is written before the end: a transfer that fails leaves the
-     * database as it was (the target's id, if it is there already, only
-     * keeps its own records out of the pool) */
-    if (tt_db_model_id(db, name, &X.tid, err) < 0 || pick_sources(&X, err) || fill_pool(&X, err))
+     * database as it was */
+    if (xfer_candidates(&X, err))
         goto out;
-    say(o, "%d source model%s, %d pooled schedules", r->nsources, r->nsources == 1 ? "" : "s",
-        X.P.n);
-    make_candidates(&X);
     /* 3b. --top-k: rank each kernel's candidates with a cost model and keep the
      * best K (the others are dropped unmeasured) */
     if (o->top_k > 0)
@@ -1017,49 +1120,13 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
         goto out;
     if (end_to_end(&X, err))
         goto out;
-    for (int k = 0; k < nk; k++) {
-        tt_transfer_kernel *x = &r->k[k];
-        if (x->chosen && X.reset[k]) {
-            x->chosen = 0;
-            x->reset = 1;
-            x->chosen_s = x->default_s;
-            r->resets++;
-        }
-        const tt_kernel *K = &m->kernels[k];
-        int g = K->alt_of >= 0 ? K->alt_of : k;
-        x->runs = running_kernel(m, X.alt_t, g) == k;
-        r->kernels_chosen += x->chosen;
-        r->kernels_improved += x->chosen && x->runs;
-        if (K->nalt > 0) {
-            r->winograd_untuned += X.alt_u[k] > 0;
-            r->winograd += X.alt_t[k] > 0;
-        }
-    }
-    r->speedup = r->tuned_s > 0 ? r->untuned_s / r->tuned_s : 1;
+    xfer_summarize(&X);
     if (tt_db_add_model(db, name, source, m, &X.tid, X.kids, err) || write_choices(&X, err))
         goto out;
     rc = 0;
 out:
     r->search_s = tt_now() - t0;
-    for (int k = 0; k < nk; k++) {
-        for (int i = 0; i < X.K[k].ncand; i++)
-            tt_state_free(X.K[k].cand[i]);
-        free(X.K[k].cand);
-        free(X.K[k].cand_src);
-        free(X.K[k].cand_pool);
-        free(X.K[k].items);
-        tt_state_free(X.K[k].def);
-        tt_ref_free(&X.K[k].ref);
-        free(X.K[k].layout);
-    }
-    free(X.K);
-    free(X.kids);
-    free(X.reset);
-    free(X.task_k);
-    free(X.tasks);
-    free(X.alt_u);
-    free(X.alt_t);
-    pool_free(&X.P);
+    xfer_free(&X);
     return rc;
 }
 

@@ -150,6 +150,21 @@ void tt_transfer_result_free(tt_transfer_result *r);
 int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
                       const tt_transfer_opts *o, tt_transfer_result *r, tt_err *err);
 
+/* The schedules transfer-tuning would measure on each kernel of m, nothing
+ * measured or written (steps 1-3 of tt_transfer_model under options o:
+ * sources, pool, the pool's schedules replayed with each kernel's extents,
+ * duplicates dropped): cand[k][0..n[k]) for kernel k of m, owned by c
+ * (tt_transfer_cands_free).  `name` is the target's: its own records stay
+ * out of the pool.  tune --warm-start measures these first. */
+typedef struct tt_transfer_cands {
+    int nkernels;
+    int *n;
+    tt_state ***cand;
+} tt_transfer_cands;
+int tt_transfer_candidates(tt_db *db, const char *name, const tt_model *m, const tt_transfer_opts *o,
+                           tt_transfer_cands *c, tt_err *err);
+void tt_transfer_cands_free(tt_transfer_cands *c);
+
 /* The paper's hand-picked source of a target (its tt_networks table, in our
  * zoo names: resnet18 <- resnet50, resnet50 <- googlenet, alexnet <- vgg16,
  * vgg16 <- googlenet, mobilenet_v2 <- efficientnet_b4, googlenet <- resnet50,

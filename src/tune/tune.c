@@ -528,91 +528,20 @@ static int measure_defaults(tuner *T, tt_err *err)
     return 0;
 }
 
-/* Warm start (issue 5: "transfer, then search"): the schedules transfer-tuning
- * would try on task t, as part of its first round: the best record of the
- * same kernel from any other source, and the best record of each same-class
- * kernel of every other model (tuned, imported or transferred for that
- * model), replayed with t's extents; at most max, never one measured
- * already.  Returns the count written to out, -1 on a database error. */
-static int warm_candidates(tuner *T, ttask *t, tt_state **out, int max, tt_err *err)
+/* Warm start ("transfer, then search"): the caller's candidates of kernel
+ * ki (tt_tune_opts.warm_cand, the schedules transfer-tuning would try) as
+ * part of its first round: copies of at most max of them, never one
+ * measured already.  Returns the count written to out. */
+static int warm_candidates(tuner *T, int ki, tt_state **out, int max)
 {
+    const tt_tune_opts *o = T->o;
+    if (!o->warm_n || ki >= o->warm_nkernels)
+        return 0;
     int n = 0;
-    tt_db_row *row = tt_xmalloc(sizeof *row);
-    tt_db_model_info *models = NULL;
-    int nmodels = 0, rc = 0;
-    char **seen = tt_xcalloc((size_t)(max > 0 ? max : 1), sizeof(char *));
-    /* candidates: (workload key, filter) pairs tried in order */
-    tt_db_filter f;
-    memset(&f, 0, sizeof f);
-    f.exclude_model = T->model_id;
-    int got = tt_db_best_record(T->db, t->wkey, &f, row, err);
-    if (got < 0)
-        rc = -1;
-    for (int pass = 0; rc == 0 && pass < 2; pass++) {
-        if (pass == 1) {
-            if (tt_db_models(T->db, &models, &nmodels, err)) {
-                rc = -1;
-                break;
-            }
-        }
-        int nsrc = pass == 0 ? 1 : nmodels;
-        for (int i = 0; i < nsrc && n < max && rc == 0; i++) {
-            tt_db_kernel_info *ks = NULL;
-            int nks = 0;
-            if (pass == 1) {
-                if (models[i].id == T->model_id)
-                    continue;
-                if (tt_db_model_kernels(T->db, models[i].id, &ks, &nks, err)) {
-                    rc = -1;
-                    break;
-                }
-            } else {
-                nks = got ? 1 : 0;
-            }
-            for (int j = 0; j < nks && n < max; j++) {
-                if (pass == 1) {
-                    if (strcmp(ks[j].class_key, t->dag->class_key))
-                        continue;
-                    tt_db_filter g;
-                    memset(&g, 0, sizeof g);
-                    g.only_model = models[i].id;
-                    g.exclude_model = T->model_id;
-                    int gg = tt_db_best_record(T->db, ks[j].workload_key, &g, row, err);
-                    if (gg < 0) {
-                        rc = -1;
-                        break;
-                    }
-                    if (!gg)
-                        continue;
-                }
-                tt_err e = {0};
-                tt_state *s = tt_state_replay_rebased(t->dag, row->rec.steps, row->rec.nsteps, &e);
-                if (!s)
-                    continue;
-                char *json = tt_steps_write(s->steps, s->nsteps);
-                int dup = tt_policy_is_measured(t->pol, s);
-                for (int k = 0; k < n && !dup; k++)
-                    dup = !strcmp(seen[k], json);
-                if (dup) {
-                    free(json);
-                    tt_state_free(s);
-                    continue;
-                }
-                seen[n] = json;
-                out[n++] = s;
-            }
-            free(ks);
-        }
-    }
-    for (int k = 0; k < n; k++)
-        free(seen[k]);
-    free(seen);
-    free(models);
-    free(row);
-    if (rc) {
-        for (int k = 0; k < n; k++)
-            tt_state_free(out[k]);
-        return -1;
+    for (int i = 0; i < o->warm_n[ki] && n < max; i++) {
+        const tt_state *s = o->warm_cand[ki][i];
+        if (!tt_policy_is_measured(T->k[ki].pol, s))
+            out[n++] = tt_state_copy(s);
     }
     return n;
 }
@@ -868,11 +797,9 @@ static int one_round(tuner *T, int64_t budget, int per_round, tt_state **batch, 
     if (budget - T->trials < want)
         want = (int)(budget - T->trials);
     int n = 0;
-    if (o->warm_start && !t->warm_done) {
+    if (!t->warm_done) {
         t->warm_done = 1;
-        n = warm_candidates(T, t, batch, want, err);
-        if (n < 0)
-            return -1;
+        n = warm_candidates(T, ki, batch, want);
     }
     double ts0 = tt_now();
     int got = tt_policy_next_batch(t->pol, T->cm, want - n > 0 ? want - n : 0, batch + n, err);

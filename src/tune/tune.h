@@ -27,7 +27,7 @@
  * scheduler; the curve continues from its last point.  The trial budget is
  * the total for the model on this target, so running the same command again
  * after an interruption finishes the budget.  Records of other models or
- * imported logs are never read unless warm_start is set.
+ * imported logs are never read (a warm start gets them from the caller).
  *
  * Simple kernels (no reduction: elementwise, injective) are not tasks, as in
  * TVM's task extraction without include_simple_tasks; they run their default
@@ -67,10 +67,14 @@ typedef struct tt_tune_opts {
                                    0 = all cores */
     int per_round;              /* 0 = min(64, trials / tasks), at least 1 */
     int early_stopping;         /* per task: trials without improvement before it is dead; 0 = never */
-    int warm_start;             /* also start from the schedules transfer-tuning would try:
-                                   other sources' best records of the same kernel and of every
-                                   same-class kernel of the other models, replayed with this
-                                   kernel's extents (measured in each task's first round) */
+    /* Warm start ("transfer, then search"): kernel k's first round also
+     * measures warm_cand[k][0..warm_n[k]) (k < warm_nkernels; borrowed, those
+     * measured already skipped).  The kernels are tt_tune_model's m's (one,
+     * for tt_tune_dag); the CLI's --warm-start gives the schedules
+     * transfer-tuning would try (tt_transfer_candidates).  NULL: none. */
+    int warm_nkernels;
+    const int *warm_n;
+    tt_state *const *const *warm_cand;
     uint64_t seed;              /* 0 = 1 */
     int no_confirm;             /* take a candidate's first measurement as final even when it
                                    would become its kernel's best (TVM's way); by default such
