@@ -1,8 +1,9 @@
 #!/bin/sh
-# Write schedules/MODEL.json for each MODEL from a record database that
+# Write schedules/ISA/MODEL.json for each MODEL from a record database that
 # bench/paper (or `transtune tune`) filled: the 16 fastest correct records of
 # each of the model's kernels tuned for that model, best first, as an Ansor
-# log with a header saying where they came from.
+# log with a header saying where they came from.  ISA is this host's vector
+# ISA as transtune sees it: avx512, or avx2 (also with TT_VECTOR_LANES=8).
 #
 #   scripts/ship-schedules.sh DB "how they were tuned" MODEL...
 #
@@ -10,7 +11,7 @@
 #   scripts/ship-schedules.sh runs/small/paper.db \
 #       "bench/paper --preset small (100 trials per kernel)" resnet18 resnet50
 set -eu
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in --help | -h) usage; exit 0 ;; esac
 if [ $# -lt 3 ]; then
     usage >&2
@@ -25,9 +26,14 @@ tt=$here/build/transtune
 [ -f "$db" ] || { echo "ship-schedules: no database $db" >&2; exit 1; }
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 isa=AVX2+FMA
-grep -q avx512f /proc/cpuinfo && isa=AVX-512
+dir=avx2
+if grep -q avx512f /proc/cpuinfo && [ "${TT_VECTOR_LANES:-16}" -ge 16 ]; then
+    isa=AVX-512
+    dir=avx512
+fi
+mkdir -p "$here/schedules/$dir"
 for m in "$@"; do
-    out=$here/schedules/$m.json
+    out=$here/schedules/$dir/$m.json
     tmp=$out.tmp
     {
         echo "# transtune shipped schedules: records tuned for the zoo model $m (the file name names the model)."

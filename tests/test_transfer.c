@@ -642,6 +642,60 @@ static void test_shipped(void)
     tmp_done();
 }
 
+/* The shipped folder for this host: $TT_SCHEDULES/ISA (the host's vector
+ * ISA), else the folder itself when it holds logs, else the other ISA's. */
+static void touch(const char *dir, const char *name)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    CHECK(f);
+    if (f)
+        fclose(f);
+}
+
+static void test_shipped_isa_dir(void)
+{
+    CHECK(tmp_db());
+    char base[400], a2[450], a5[450], got[600], want[600];
+    snprintf(base, sizeof base, "%s/sched", tdir);
+    snprintf(a2, sizeof a2, "%s/avx2", base);
+    snprintf(a5, sizeof a5, "%s/avx512", base);
+    CHECK(mkdir(base, 0755) == 0 && mkdir(a2, 0755) == 0 && mkdir(a5, 0755) == 0);
+    const char *old = getenv("TT_SCHEDULES"), *lanes = getenv("TT_VECTOR_LANES");
+    char *keep = old ? tt_xstrdup(old) : NULL, *keepl = lanes ? tt_xstrdup(lanes) : NULL;
+    setenv("TT_SCHEDULES", base, 1);
+    /* no log anywhere: none */
+    CHECK(tt_transfer_shipped_dir(got, sizeof got) == NULL);
+    /* only the avx2 folder: taken on either host */
+    touch(a2, "m.json");
+    CHECK(tt_transfer_shipped_dir(got, sizeof got) && !strcmp(got, a2));
+    /* both: the host's; TT_VECTOR_LANES=8 is an AVX2 host */
+    touch(a5, "m.json");
+    snprintf(want, sizeof want, "%s/%s", base, tt_transfer_shipped_isa());
+    CHECK_MSG(tt_transfer_shipped_dir(got, sizeof got) && !strcmp(got, want), "%s", got);
+    setenv("TT_VECTOR_LANES", "8", 1);
+    CHECK(!strcmp(tt_transfer_shipped_isa(), "avx2"));
+    CHECK(tt_transfer_shipped_dir(got, sizeof got) && !strcmp(got, a2));
+    setenv("TT_VECTOR_LANES", "16", 1);
+    CHECK(!strcmp(tt_transfer_shipped_isa(), "avx512"));
+    CHECK(tt_transfer_shipped_dir(got, sizeof got) && !strcmp(got, a5));
+    /* a flat folder of logs (the old layout, or a user's own) */
+    setenv("TT_SCHEDULES", a2, 1);
+    CHECK(tt_transfer_shipped_dir(got, sizeof got) && !strcmp(got, a2));
+    if (keepl)
+        setenv("TT_VECTOR_LANES", keepl, 1);
+    else
+        unsetenv("TT_VECTOR_LANES");
+    if (keep)
+        setenv("TT_SCHEDULES", keep, 1);
+    else
+        unsetenv("TT_SCHEDULES");
+    free(keep);
+    free(keepl);
+    tmp_done();
+}
+
 /* tune --warm-start: each task's first round measures the schedules transfer
  * would try (here tiny's planted records, rebased on tiny_wide's kernels). */
 typedef struct find_steps {
@@ -742,6 +796,7 @@ const tt_test tests_transfer[] = {
     {"no_sources", test_no_sources},
     {"top_k", test_top_k},
     {"shipped", test_shipped},
+    {"shipped_isa_dir", test_shipped_isa_dir},
     {"warm_start", test_warm_start},
     {NULL, NULL},
 };

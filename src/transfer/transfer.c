@@ -1138,23 +1138,62 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* 1 if folder p holds a shipped log (a *.json file). */
+static int has_json(const char *p)
+{
+    DIR *d = opendir(p);
+    if (!d)
+        return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        found = l > 5 && !strcmp(e->d_name + l - 5, ".json");
+    }
+    closedir(d);
+    return found;
+}
+
+const char *tt_transfer_shipped_isa(void)
+{
+    return tt_host_vector_lanes() >= 16 ? "avx512" : "avx2";
+}
+
+/* The schedules for this host in the shipped folder base: base/ISA (the
+ * host's vector ISA, tt_transfer_shipped_isa), else base itself if it holds
+ * logs (a flat folder given as $TT_SCHEDULES), else the other ISA's folder
+ * (records of another width still replay, widened or narrowed, and run
+ * keeps a record only where it beats the default in place). */
+static const char *pick_isa_dir(const char *base, char *buf, size_t n)
+{
+    const char *isa = tt_transfer_shipped_isa();
+    const char *other = !strcmp(isa, "avx512") ? "avx2" : "avx512";
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", base);
+    if (snprintf(buf, n, "%s/%s", tmp, isa) < (int)n && has_json(buf))
+        return buf;
+    if (has_json(tmp)) {
+        snprintf(buf, n, "%s", tmp);
+        return buf;
+    }
+    if (snprintf(buf, n, "%s/%s", tmp, other) < (int)n && has_json(buf))
+        return buf;
+    return NULL;
+}
+
 const char *tt_transfer_shipped_dir(char *buf, size_t n)
 {
     const char *e = getenv("TT_SCHEDULES");
-    if (e && *e) {
-        snprintf(buf, n, "%s", e);
-        return is_dir(buf) ? buf : NULL;
-    }
+    if (e && *e)
+        return is_dir(e) ? pick_isa_dir(e, buf, n) : NULL;
     /* build/transtune -> ../schedules */
-    char exe[PATH_MAX];
+    char exe[PATH_MAX], base[PATH_MAX];
     char *slash = tt_exe_dir(exe, sizeof exe) == 0 ? strrchr(exe, '/') : NULL;
     if (slash) {
         *slash = 0;
-        if (snprintf(buf, n, "%s/schedules", exe) < (int)n && is_dir(buf))
-            return buf;
+        if (snprintf(base, sizeof base, "%s/schedules", exe) < (int)sizeof base && is_dir(base))
+            return pick_isa_dir(base, buf, n);
     }
-    snprintf(buf, n, "schedules");
-    return is_dir(buf) ? buf : NULL;
+    return is_dir("schedules") ? pick_isa_dir("schedules", buf, n) : NULL;
 }
 
 static int cmp_str(const void *a, const void *b)

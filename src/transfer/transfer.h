@@ -175,10 +175,17 @@ const char *tt_transfer_paper_source(const char *target);
 
 /* ---- shipped schedules ------------------------------------------------------ */
 
-/* The folder of shipped schedules: $TT_SCHEDULES if set, else schedules/ in
- * the parent of the executable's folder (build/transtune -> schedules/), else
- * ./schedules.  Writes it to buf and returns buf, or NULL if none exists. */
+/* The folder of shipped schedules for this host: in $TT_SCHEDULES if set,
+ * else in schedules/ of the parent of the executable's folder
+ * (build/transtune -> schedules/), else in ./schedules, the subfolder of
+ * the host's vector ISA (schedules/avx512 or schedules/avx2, see
+ * tt_transfer_shipped_isa; schedules are tuned per ISA: tiles sized for 16
+ * lanes and 32 registers are not those of 8 and 16), else the folder itself
+ * if it holds logs, else the other ISA's.  Writes it to buf and returns buf,
+ * or NULL if none has any log. */
 const char *tt_transfer_shipped_dir(char *buf, size_t n);
+/* "avx512" on a host whose vectors have 16 lanes (tt_host_vector_lanes), else "avx2". */
+const char *tt_transfer_shipped_isa(void);
 
 /* Import every DIR/MODEL.json (an Ansor log of records tuned for the zoo
  * model MODEL) into db, MODEL registered with its kernels as their source
