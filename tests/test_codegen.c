@@ -612,6 +612,52 @@ static tt_dag *conv_plain(int64_t h, int64_t w, int64_t ci, int64_t co, int64_t 
     return d;
 }
 
+/* Two kernels in one translation unit (tt_build's per_unit, as the search
+ * and the executor build): their parallel bodies are static functions named
+ * after each kernel, so the unit compiles as one (a clash of names made
+ * every such unit fail and be rebuilt kernel by kernel). */
+static void test_kernels_share_a_unit(void)
+{
+    tt_err err = {0};
+    tt_build_item it[2];
+    char *src[2] = {NULL, NULL};
+    memset(it, 0, sizeof it);
+    for (int i = 0; i < 2; i++) {
+        tt_dag *d = conv_plain(14, 14, 32 * (i + 1), 32, 1, 0, NULL);
+        CHECK(d);
+        if (!d)
+            return;
+        tt_step *steps = tt_xmalloc(TT_MAX_STEPS * sizeof *steps);
+        int n = 0;
+        CHECK(tt_default_schedule(d, tt_codegen_vector_lanes(), steps, TT_MAX_STEPS, &n, &err) == 0);
+        tt_state *s = tt_state_new(d);
+        CHECK_MSG(tt_state_apply_all(s, steps, n, &err) == 0, "%s", err.msg);
+        snprintf(it[i].fn, sizeof it[i].fn, "k%d", i);
+        tt_str o;
+        tt_str_init(&o);
+        CHECK_MSG(tt_codegen_candidate(s, it[i].fn, &o, &err) == 0, "%s", err.msg);
+        CHECK_MSG(strstr(o.buf, "_par"), "kernel %d has no parallel body function", i);
+        src[i] = tt_str_take(&o);
+        it[i].source = src[i];
+        tt_state_free(s);
+        free(steps);
+        tt_dag_free(d);
+    }
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/tt-test-unit-XXXXXX", tt_test_tmpdir());
+    CHECK(mkdtemp(dir) != NULL);
+    tt_build_opts bo;
+    memset(&bo, 0, sizeof bo);
+    bo.workdir = dir;
+    bo.per_unit = 2;
+    CHECK_MSG(tt_build(&bo, tt_codegen_prelude(), it, 2, &err) == 0, "%s", err.msg);
+    CHECK_MSG(it[0].error == 0 && it[1].error == 0, "%s / %s", it[0].msg, it[1].msg);
+    CHECK_MSG(!strcmp(it[0].so_path, it[1].so_path), "built apart: %s, %s", it[0].so_path, it[1].so_path);
+    sg_rm_tree(dir);
+    free(src[0]);
+    free(src[1]);
+}
+
 /* A stage computed at a loop whose own split covers more than its region
  * (but not more than its tensor): TVM guards the region (i < region extent);
  * the writes past the region must not land in the region buffer. */
@@ -1234,6 +1280,7 @@ const tt_test tests_codegen[] = {
     {"vector_tails", test_vector_tails},
     {"concat_split", test_concat_split},
     {"lowering_refusals", test_lowering_refusals},
+    {"kernels_share_a_unit", test_kernels_share_a_unit},
     {"random_differential", test_random_schedules},
     {NULL, NULL},
 };

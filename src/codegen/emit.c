@@ -808,8 +808,8 @@ void emit_loops(emitter *E, int si, nest *nests, phase ph, int li, defs D)
         par = 1; /* the reference parallelizes its outermost spatial loop */
     if (par && top && !E->ref && E->par_params.len) {
         /* the body as a function with restrict pointers (see emitter.fns) */
-        char fname[64];
-        snprintf(fname, sizeof fname, "tt_par%d_%d", st->op.uid, E->npar++);
+        char fname[160];
+        snprintf(fname, sizeof fname, "%s_par%d_%d", E->fn, st->op.uid, E->npar++);
         tt_str body;
         tt_str_init(&body);
         tt_str *save = E->o;
@@ -1115,6 +1115,7 @@ static int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out
     E.o = out;
     E.ref = ref;
     E.T = ref ? "double" : "float";
+    E.fn = fn;
     E.vlanes = tt_codegen_vector_lanes();
     tt_str_init(&E.rebind);
     tt_str_init(&E.par_params);

@@ -54,6 +54,8 @@ typedef struct emitter {
     tt_str par_params, par_args, fns;
     const char *stage_pre;
     int top, npar;
+    const char *fn;       /* the kernel's name: its parallel bodies are <fn>_par<uid>_<n>,
+                             unique when several kernels share a translation unit */
 } emitter;
 
 enum { ACC_OFF = 0, ACC_LOAD, ACC_UPDATE, ACC_STORE };
