@@ -74,6 +74,7 @@ int cmd_kernel(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_tune_kernel(int argc, char **argv);

@@ -2,7 +2,9 @@
  * or the database) or default schedules, choose per kernel by measurement in
  * place (record or default schedule; direct or Winograd form), run it end to
  * end, time it, and optionally check it against the reference executor. */
+#include <dlfcn.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,24 +182,69 @@ static void run_help(void)
            "Exit status: 0 ok; 1 failure (or a failed check); 2 usage.\n");
 }
 
+static void compile_help(void)
+{
+    printf("usage: transtune compile MODEL -o DIR [--name NAME] [--records LOG] [--db DB]\n"
+           "                         [--threads N] [--winograd auto|on|off] [--trust-records]\n"
+           "                         [--input IN.npy] [--json]\n"
+           "\n"
+           "Compile MODEL (a zoo name or an .onnx file) as `run` would build it (each\n"
+           "kernel with its best record from LOG or DB where that is faster in place,\n"
+           "else its default schedule; each 3x3 conv in its fastest form) into files that\n"
+           "run without transtune:\n"
+           "  DIR/libNAME.so        the kernels and a runtime for this model (needs libc,\n"
+           "                        libm and the kernels' OpenMP runtime only)\n"
+           "  DIR/NAME.weights      its constants (checked when loaded: a truncated,\n"
+           "                        corrupted or foreign file is refused)\n"
+           "  DIR/NAME.h            the C API: NAME_create, NAME_run (caller-owned input\n"
+           "                        and output in the model's ONNX layout, shapes\n"
+           "                        checked), NAME_set_threads, NAME_error, NAME_destroy\n"
+           "  DIR/NAME_example.c    a small program over it (build line in its header)\n"
+           "  DIR/src/              the generated C, to rebuild elsewhere\n"
+           "NAME defaults to the model's name (letters, digits and '_').  The library is\n"
+           "then loaded and run on the input (--input, else the seeded random one) beside\n"
+           "`run`'s executor: its output must match (max |lib - run| / max |run| <= 1e-3)\n"
+           "and both latencies are printed (median of 10 each, interleaved).\n"
+           "--threads sets the thread count the forms are chosen and timed at; the\n"
+           "library runs with the OpenMP default (all cores) unless NAME_set_threads.\n"
+           "Exit status: 0 ok; 1 failure (or a library whose output differs); 2 usage.\n");
+}
+
 typedef struct run_args {
     const char *what, *in_path, *out_path, *log_path, *db_path;
     int wino; /* --winograd: 0 off, 1 on, 2 auto */
     int json, check, profile, vs_untuned, trust;
     int64_t threads, repeat;
+    int compile;            /* `transtune compile`: -o DIR and --name, no run-only options */
+    const char *out_dir, *name;
 } run_args;
 
 /* -1: parsed, go on; else the exit status (help printed, or a usage error) */
-static int parse_run_args(int argc, char **argv, run_args *A)
+static int parse_run_args(int argc, char **argv, run_args *A, int compile)
 {
     memset(A, 0, sizeof *A);
     A->wino = 2;
     A->repeat = 10;
+    A->compile = compile;
+    const char *cmd = compile ? "compile" : "run";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            run_help();
+            if (compile)
+                compile_help();
+            else
+                run_help();
             return 0;
+        } else if (compile && (!strcmp(a, "--check") || !strcmp(a, "--profile") || !strcmp(a, "--vs-untuned") ||
+                               !strcmp(a, "--repeat") || !strcmp(a, "--output"))) {
+            fprintf(stderr, "transtune compile: %s is an option of run, not of compile\n", a);
+            return 2;
+        } else if (compile && (!strcmp(a, "-o") || !strcmp(a, "--name"))) {
+            if (i + 1 >= argc || !argv[i + 1][0]) {
+                fprintf(stderr, "transtune compile: %s needs a value\n", a);
+                return 2;
+            }
+            *(!strcmp(a, "-o") ? &A->out_dir : &A->name) = argv[++i];
         } else if (!strcmp(a, "--json")) {
             A->json = 1;
         } else if (!strcmp(a, "--check")) {
@@ -212,7 +259,7 @@ static int parse_run_args(int argc, char **argv, run_args *A)
                    !strcmp(a, "--output") || !strcmp(a, "--records") || !strcmp(a, "--db") ||
                    !strcmp(a, "--winograd")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "transtune run: %s needs a value\n", a);
+                fprintf(stderr, "transtune %s: %s needs a value\n", cmd, a);
                 return 2;
             }
             const char *v = argv[++i];
@@ -227,29 +274,29 @@ static int parse_run_args(int argc, char **argv, run_args *A)
             } else if (!strcmp(a, "--winograd")) {
                 A->wino = !strcmp(v, "auto") ? 2 : !strcmp(v, "on") ? 1 : !strcmp(v, "off") ? 0 : -1;
                 if (A->wino < 0) {
-                    fprintf(stderr, "transtune run: --winograd takes auto, on or off, got '%s'\n", v);
+                    fprintf(stderr, "transtune %s: --winograd takes auto, on or off, got '%s'\n", cmd, v);
                     return 2;
                 }
             } else {
                 int64_t x;
                 if (cli_parse_i64(v, &x) || x > 4096 || (!strcmp(a, "--repeat") && x < 1)) {
-                    fprintf(stderr, "transtune run: %s needs a positive integer, got '%s'\n", a, v);
+                    fprintf(stderr, "transtune %s: %s needs a positive integer, got '%s'\n", cmd, a, v);
                     return 2;
                 }
                 *(!strcmp(a, "--threads") ? &A->threads : &A->repeat) = x;
             }
         } else if (a[0] == '-') {
-            fprintf(stderr, "transtune run: unknown option '%s' (see --help)\n", a);
+            fprintf(stderr, "transtune %s: unknown option '%s' (see --help)\n", cmd, a);
             return 2;
         } else if (!A->what) {
             A->what = a;
         } else {
-            fprintf(stderr, "transtune run: one MODEL only\n");
+            fprintf(stderr, "transtune %s: one MODEL only\n", cmd);
             return 2;
         }
     }
-    if (!A->what) {
-        fprintf(stderr, "usage: transtune run MODEL [options] (see --help)\n");
+    if (!A->what || (compile && !A->out_dir)) {
+        fprintf(stderr, "usage: transtune %s MODEL %s[options] (see --help)\n", cmd, compile ? "-o DIR " : "");
         return 2;
     }
     return -1;
@@ -613,7 +660,7 @@ static int run_model(const run_args *A, tt_model *m, const void *input, rec_pick
 int cmd_run(int argc, char **argv)
 {
     run_args A;
-    int rc = parse_run_args(argc, argv, &A);
+    int rc = parse_run_args(argc, argv, &A, 0);
     if (rc >= 0)
         return rc;
     tt_model *m = cli_load_model(A.what, "run");
@@ -643,6 +690,142 @@ int cmd_run(int argc, char **argv)
             print_text(&A, m, e, &P, use_alt, &R);
         rc = A.check && !R.chk.passed ? 1 : 0;
     }
+    for (int k = 0; k < nk; k++)
+        free(P.steps[k]);
+    free(P.steps), free(P.nsteps), free(P.lanes), free(P.cost), free(P.lost), free(P.t_rec), free(P.t_def);
+    free(use_alt);
+    tt_exec_free(e);
+    if (A.in_path)
+        tt_npy_free(&npy);
+    else
+        free(input);
+    tt_model_free(m);
+    return rc;
+}
+
+/* ---- transtune compile ------------------------------------------------------- */
+
+typedef int (*art_create_fn)(const char *, void **, char *, size_t);
+typedef int (*art_run_fn)(void *, const void *, int, const int64_t *, float *, int64_t);
+typedef const char *(*art_error_fn)(const void *);
+
+/* The compiled library loaded and run on input beside e (the executor of the
+ * same schedules): its output's error against e's, and both latencies
+ * (medians of 10 runs each, interleaved).  Never dlclose'd (OpenMP). */
+static int check_artifact(const run_args *A, const tt_model *m, const char *name, tt_exec *e, const void *input,
+                          double *err_out, double *t_lib, double *t_exec, tt_err *err)
+{
+    const tt_tensor *IT = &m->g->tensors[m->input], *OT = &m->g->tensors[m->output];
+    char path[PATH_MAX], sym[160];
+    snprintf(path, sizeof path, "%s/lib%s.so", A->out_dir, name);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return tt_err_set(err, "cannot load %s: %s", path, dlerror());
+    art_create_fn create;
+    art_run_fn run;
+    art_error_fn error;
+    snprintf(sym, sizeof sym, "%s_create", name);
+    *(void **)&create = dlsym(h, sym);
+    snprintf(sym, sizeof sym, "%s_run", name);
+    *(void **)&run = dlsym(h, sym);
+    snprintf(sym, sizeof sym, "%s_error", name);
+    *(void **)&error = dlsym(h, sym);
+    if (!create || !run || !error)
+        return tt_err_set(err, "%s lacks the functions of its header", path);
+    void *lm = NULL;
+    char msg[256] = "";
+    snprintf(path, sizeof path, "%s/%s.weights", A->out_dir, name);
+    if (create(path, &lm, msg, sizeof msg))
+        return tt_err_set(err, "%s", msg);
+    int64_t n = tt_tensor_numel(OT);
+    float *a = tt_xmalloc((size_t)n * sizeof *a), *b = tt_xmalloc((size_t)n * sizeof *b);
+    int rc = tt_exec_run(e, input, b, err);
+    double ta[10], tb[10];
+    for (int r = 0; r < 13 && rc == 0; r++) {
+        double t0 = tt_now();
+        if (run(lm, input, IT->ndim, IT->shape, a, n))
+            rc = tt_err_set(err, "the library: %s", error(lm));
+        double t1 = tt_now();
+        if (rc == 0)
+            rc = tt_exec_run(e, input, NULL, err);
+        double t2 = tt_now();
+        if (r >= 3)
+            ta[r - 3] = t1 - t0, tb[r - 3] = t2 - t1;
+    }
+    if (rc == 0) {
+        *err_out = tt_exec_output_error(a, b, n);
+        *t_lib = tt_median(ta, 10);
+        *t_exec = tt_median(tb, 10);
+    }
+    /* the model stays loaded: its destroy frees the kernels' packed weights,
+     * which another load in this process would need again (it is the end) */
+    free(a);
+    free(b);
+    return rc;
+}
+
+int cmd_compile(int argc, char **argv)
+{
+    run_args A;
+    int rc = parse_run_args(argc, argv, &A, 1);
+    if (rc >= 0)
+        return rc;
+    tt_model *m = cli_load_model(A.what, "compile");
+    if (!m)
+        return 1;
+    char name[72];
+    snprintf(name, sizeof name, "%s", A.name ? A.name : m->name);
+    if (!A.name) /* a model's name made a C identifier */
+        for (char *p = name; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+                *p = '_';
+    int nk = m->nkernels;
+    rc = 1;
+    tt_err err = {0};
+    tt_npy npy = {0};
+    tt_exec *e = NULL;
+    unsigned char *use_alt = tt_xcalloc((size_t)nk + 1, 1);
+    rec_pick P = {m, tt_xcalloc((size_t)nk + 1, sizeof(tt_step *)), tt_xcalloc((size_t)nk + 1, sizeof(int)),
+                  tt_xcalloc((size_t)nk + 1, sizeof(int)), tt_xcalloc((size_t)nk + 1, sizeof(double)),
+                  tt_xcalloc((size_t)nk + 1, 1), tt_xcalloc((size_t)nk + 1, sizeof(double)),
+                  tt_xcalloc((size_t)nk + 1, sizeof(double)), 0, 0, 0};
+    tt_artifact_info info;
+    memset(&info, 0, sizeof info);
+    double aerr = INFINITY, tl = 0, te = 0;
+    void *input = read_input(&A, m, &npy, &err);
+    tt_exec_opts eo = {0};
+    eo.threads = (int)A.threads;
+    eo.steps = (const tt_step *const *)P.steps;
+    eo.nsteps = P.nsteps;
+    eo.from_lanes = P.lanes;
+    eo.use_alt = use_alt;
+    int ok = input && load_records(&A, &P, &err) == 0 && choose_forms(&A, m, &eo, input, &P, use_alt, &err) == 0;
+    if (ok && !A.json)
+        fprintf(stderr, "writing %s/lib%s.so ...\n", A.out_dir, name);
+    ok = ok && tt_exec_write_artifact(m, &eo, A.out_dir, name, &info, &err) == 0;
+    ok = ok && tt_exec_build(m, &eo, &e, &err) == 0;
+    ok = ok && check_artifact(&A, m, name, e, input, &aerr, &tl, &te, &err) == 0;
+    if (!ok) {
+        if (err.msg[0])
+            fprintf(stderr, "transtune compile: %s\n", err.msg);
+    } else if (A.json) {
+        printf("{\"model\": \"%s\", \"dir\": \"%s\", \"name\": \"%s\", \"kernels\": %d, \"kernels_from_records\": %d, "
+               "\"kernels_winograd\": %d, \"weights\": %d, \"weight_bytes\": %lld, \"activation_bytes\": %lld, "
+               "\"build_s\": %.3f, \"max_rel_err\": %.3g, \"library_ms\": %.4f, \"run_ms\": %.4f}\n",
+               m->name, A.out_dir, name, info.kernels, info.kernels_given, info.kernels_winograd, info.weights,
+               (long long)info.weight_bytes, (long long)info.activation_bytes, info.build_s, aerr, tl * 1e3,
+               te * 1e3);
+    } else {
+        printf("%s: %s/lib%s.so, %s.weights (%d tensors, %.1f MB), %s.h, %s_example.c\n", m->name, A.out_dir, name,
+               name, info.weights, (double)info.weight_bytes / 1e6, name, name);
+        printf("  %d kernels (%d from records, %d Winograd), activations %.1f MB, built in %.1f s\n", info.kernels,
+               info.kernels_given, info.kernels_winograd, (double)info.activation_bytes / 1e6, info.build_s);
+        printf("  checked: max |lib - run| / max |run| = %.3g; latency %.3f ms (run's executor: %.3f ms)\n", aerr,
+               tl * 1e3, te * 1e3);
+    }
+    rc = ok && aerr <= TT_MODEL_TOLERANCE ? 0 : 1;
+    if (ok && rc)
+        fprintf(stderr, "transtune compile: the library's output differs from run's (%.3g)\n", aerr);
     for (int k = 0; k < nk; k++)
         free(P.steps[k]);
     free(P.steps), free(P.nsteps), free(P.lanes), free(P.cost), free(P.lost), free(P.t_rec), free(P.t_def);

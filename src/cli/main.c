@@ -22,6 +22,9 @@ static void usage(FILE *f)
             "  kernels MODEL [--json]                a model's unique kernels (MODEL: zoo name or .onnx)\n"
             "  run MODEL [--check] [--threads N] [--input X.npy] [--output Y.npy] [--json]\n"
             "                                        compile and run a model end to end\n"
+            "  compile MODEL -o DIR [--db DB | --records LOG]\n"
+            "                                        the model as a shared library with a C API,\n"
+            "                                        its weights and an example program\n"
             "  db stats|import LOG|export|check [--db DB] [--model M]\n"
             "                                        the record database: counts, Ansor logs in and\n"
             "                                        out, integrity (see transtune db --help)\n"
@@ -220,6 +223,8 @@ int main(int argc, char **argv)
         return cmd_kernels(argc - 1, argv + 1);
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compile"))
+        return cmd_compile(argc - 1, argv + 1);
     if (!strcmp(cmd, "db"))
         return cmd_db(argc - 1, argv + 1);
     if (!strcmp(cmd, "tune"))

@@ -1,5 +1,6 @@
 /* exec.c - the graph executor (see exec.h). */
 #include "exec.h"
+#include "exec_int.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -50,7 +51,7 @@ static void *xalloc64(int64_t bytes)
     return p;
 }
 
-static int64_t tensor_bytes(const tt_graph *g, int t)
+int64_t tt_exec_tensor_bytes(const tt_graph *g, int t)
 {
     const tt_tensor *x = &g->tensors[t];
     int sz = tt_dtype_size(x->dtype ? x->dtype : TT_DT_FLOAT);
@@ -75,11 +76,7 @@ static void set_threads(int n)
 
 /* ---- memory plan ------------------------------------------------------------ */
 
-typedef struct pool {
-    int n, cap;
-    int64_t *size;
-    int *busy;
-} pool;
+typedef tt_xpool pool;
 
 static int pool_get(pool *P, int64_t bytes)
 {
@@ -111,7 +108,7 @@ static int pool_get(pool *P, int64_t bytes)
 /* Give every activation a pool slot (slot[t] per graph tensor, -1 for none):
  * a buffer is reused once the last reader of the tensor it held has run.
  * Returns the bytes the activations would take without reuse. */
-static int64_t plan_memory(const tt_model *m, int *slot, pool *P)
+int64_t tt_exec_plan_memory(const tt_model *m, int *slot, pool *P)
 {
     const tt_graph *g = m->g;
     int nt = g->ntensors;
@@ -124,13 +121,13 @@ static int64_t plan_memory(const tt_model *m, int *slot, pool *P)
     int in_root = m->alias_of[m->input], out_root = m->alias_of[m->output];
     last[out_root] = m->ncalls; /* lives to the end */
     last[in_root] = m->ncalls;  /* kept: a run without new input reuses it */
-    int64_t naive = tensor_bytes(g, m->input);
+    int64_t naive = tt_exec_tensor_bytes(g, m->input);
     slot[in_root] = pool_get(P, naive);
     for (int c = 0; c < m->ncalls; c++) {
         const tt_mcall *mc = &m->calls[c];
         int o_root = m->alias_of[mc->args[mc->nargs - 1]];
         if (slot[o_root] < 0 && !g->tensors[o_root].data) {
-            int64_t b = tensor_bytes(g, o_root);
+            int64_t b = tt_exec_tensor_bytes(g, o_root);
             slot[o_root] = pool_get(P, b);
             naive += b;
         }
@@ -157,13 +154,13 @@ void tt_exec_footprint(const tt_model *m, int64_t *weight_bytes, int64_t *act_by
             int r = m->alias_of[m->calls[c].args[a]];
             if (g->tensors[r].data && !seen[r]) {
                 seen[r] = 1;
-                w += tensor_bytes(g, r);
+                w += tt_exec_tensor_bytes(g, r);
             }
         }
     free(seen);
     int *slot = tt_xmalloc((size_t)g->ntensors * sizeof *slot);
     pool P = {0};
-    plan_memory(m, slot, &P);
+    tt_exec_plan_memory(m, slot, &P);
     int64_t act = 0;
     for (int i = 0; i < P.n; i++)
         act += P.size[i];
@@ -186,7 +183,7 @@ static void progress(const tt_exec_opts *o, const char *fmt, int a, int b)
 }
 
 /* The state of kernel k: given steps, default, or none. */
-static tt_state *kernel_state(const tt_model *m, const tt_exec_opts *o, int k, int *kind)
+tt_state *tt_exec_kernel_state(const tt_model *m, const tt_exec_opts *o, int k, int *kind)
 {
     const tt_dag *d = m->kernels[k].dag;
     tt_state *s = tt_state_new(d);
@@ -221,7 +218,7 @@ static tt_state *kernel_state(const tt_model *m, const tt_exec_opts *o, int k, i
 }
 
 /* The kernel a call of direct kernel k runs: k, or its Winograd twin. */
-static int run_kernel(const tt_model *m, const tt_exec_opts *o, int k)
+int tt_exec_run_kernel(const tt_model *m, const tt_exec_opts *o, int k)
 {
     if (o->use_alt && o->use_alt[k] && o->use_alt[k] <= m->kernels[k].nalt)
         return m->kernels[k].alts[o->use_alt[k] - 1];
@@ -267,7 +264,7 @@ static int kernel_source(tt_exec *e, const tt_exec_opts *o, int k, char **out, t
     const tt_model *m = e->m;
     e->stats.kernels_winograd += m->kernels[k].alt_of >= 0;
     int kind, rc = 0;
-    tt_state *s = kernel_state(m, o, k, &kind);
+    tt_state *s = tt_exec_kernel_state(m, o, k, &kind);
     if (kind == 0)
         e->stats.kernels_default++;
     else if (kind == 1)
@@ -331,7 +328,7 @@ static int gen_sources(tt_exec *e, const tt_exec_opts *o, build_ctx *b, tt_err *
     const tt_model *m = e->m;
     for (int c = 0; c < m->ncalls; c++)
         if (m->calls[c].kind == TT_MCALL_KERNEL)
-            b->needed[run_kernel(m, o, m->calls[c].kernel)] = 1;
+            b->needed[tt_exec_run_kernel(m, o, m->calls[c].kernel)] = 1;
     int rc = 0;
     for (int k = 0; k < b->nk && rc == 0; k++)
         if (b->needed[k])
@@ -399,9 +396,9 @@ static int *plan_buffers(tt_exec *e)
     const tt_graph *g = m->g;
     int *slot = tt_xmalloc((size_t)g->ntensors * sizeof *slot);
     pool P = {0};
-    e->in_bytes = tensor_bytes(g, m->input);
-    e->out_bytes = tensor_bytes(g, m->output);
-    e->stats.naive_bytes = plan_memory(m, slot, &P);
+    e->in_bytes = tt_exec_tensor_bytes(g, m->input);
+    e->out_bytes = tt_exec_tensor_bytes(g, m->output);
+    e->stats.naive_bytes = tt_exec_plan_memory(m, slot, &P);
     int in_root = m->alias_of[m->input], out_root = m->alias_of[m->output];
     e->nbufs = P.n;
     e->bufs = tt_xcalloc((size_t)(P.n ? P.n : 1), sizeof *e->bufs);
@@ -438,7 +435,7 @@ static int bind_calls(tt_exec *e, const tt_exec_opts *o, const build_ctx *b, con
                                 c, g->tensors[r].name);
         }
         if (mc->kind == TT_MCALL_KERNEL) {
-            int k = run_kernel(m, o, mc->kernel);
+            int k = tt_exec_run_kernel(m, o, mc->kernel);
             x->kernel = k;
             x->fn = b->fns[b->item_of[k]];
             if (k != mc->kernel && rc == 0)

@@ -138,6 +138,28 @@ void tt_model_random_input(const tt_model *m, void *buf);
  * allocates).  No code is built. */
 void tt_exec_footprint(const tt_model *m, int64_t *weight_bytes, int64_t *act_bytes);
 
+/* ---- compiled artifacts (artifact.c) ---------------------------------------- */
+
+typedef struct tt_artifact_info {
+    int kernels;                 /* compiled into the library */
+    int kernels_given;           /* ... with the caller's steps (records) */
+    int kernels_winograd;        /* ... that are Winograd twins */
+    int weights;                 /* tensors in NAME.weights */
+    int64_t weight_bytes, activation_bytes;
+    double build_s;
+} tt_artifact_info;
+
+/* Write model m, built as tt_exec_build would build it under o (the same
+ * schedules, forms and weights), into folder dir (created if needed) as
+ * files that run without transtune: dir/libNAME.so (the kernels and a
+ * runtime for this model: libc, libm and the kernels' OpenMP runtime are all
+ * it needs), dir/NAME.weights, dir/NAME.h (its C API: NAME_create,
+ * NAME_run, NAME_set_threads, NAME_error, NAME_destroy), dir/NAME_example.c,
+ * and the generated sources under dir/src.  name: a C identifier.  0, or
+ * -1 with err set. */
+int tt_exec_write_artifact(const tt_model *m, const tt_exec_opts *o, const char *dir, const char *name,
+                           tt_artifact_info *info, tt_err *err);
+
 const tt_exec_stats *tt_exec_get_stats(const tt_exec *e);
 void tt_exec_free(tt_exec *e);
 
