@@ -307,6 +307,70 @@ static void test_run_check_json(void)
     CHECK_MSG(ok, "%s", R.out);
 }
 
+/* compile: tiny as a library, its weights, header and example; the example
+ * program built against the folder alone (cc, no transtune) runs; a
+ * truncated weights file, another model's weights and a missing file are
+ * refused with a message and exit 1 (no crash); a bad name is a usage
+ * error before anything is written. */
+static char *slurp(const char *path)
+{
+    tt_err e = {0};
+    size_t n = 0;
+    return tt_read_file(path, &n, &e);
+}
+
+static void test_compile_artifact(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[300], d2[340], w[400], cmd[1400];
+    snprintf(dir, sizeof dir, "%s/tt-test-compile.XXXXXX", tt_test_tmpdir());
+    CHECK(mkdtemp(dir));
+    snprintf(d2, sizeof d2, "%s/wide", dir);
+    CHECK(run_tt(300, "compile", "tiny", "-o", dir, "--json", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+    rows r;
+    CHECK_MSG(rows_parse(R.out, &r) == 0 && r.n == 1, "%s", R.out);
+    if (r.n == 1) {
+        CHECK(json_integer_value(json_object_get(r.v[0], "kernels")) >= 5);
+        CHECK_MSG(json_number_value(json_object_get(r.v[0], "max_rel_err")) <= 1e-3, "%s", R.out);
+        CHECK(jpositive(r.v[0], "library_ms"));
+    }
+    rows_free(&r);
+    /* the example, against the folder alone */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && cc -O1 -o tiny_example tiny_example.c -L. -ltiny -Wl,-rpath,'$ORIGIN' 2>cc.log && "
+             "./tiny_example tiny.weights > ex.out 2>&1",
+             dir);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    snprintf(w, sizeof w, "%s/ex.out", dir);
+    char *ex = slurp(w);
+    CHECK_MSG(ex && strstr(ex, "top-1"), "%s", ex ? ex : "(no output)");
+    free(ex);
+    /* a truncated weights file, a missing one, another model's */
+    snprintf(cmd, sizeof cmd, "cd '%s' && head -c 100 tiny.weights > t.weights && ./tiny_example t.weights 2> bad.out",
+             dir);
+    int st = system(cmd);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+    snprintf(w, sizeof w, "%s/bad.out", dir);
+    ex = slurp(w);
+    CHECK_MSG(ex && strstr(ex, "truncated or corrupted"), "%s", ex ? ex : "(no output)");
+    free(ex);
+    CHECK(run_tt(300, "compile", "tiny_wide", "-o", d2, "--name", "tiny", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+    snprintf(cmd, sizeof cmd, "cd '%s' && ./tiny_example wide/tiny.weights 2> bad.out; test $? -eq 1 && "
+                              "grep -q 'another model' bad.out && ./tiny_example nosuch.weights 2> bad.out; "
+                              "test $? -eq 1 && grep -q 'cannot open' bad.out", dir);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    CHECK(run_tt(60, "compile", "tiny", "-o", d2, "--name", "9bad-name", (char *)NULL) == 0);
+    CHECK_EXIT(2);
+    CHECK_MSG(strstr(R.err, "name '9bad-name'"), "%s", R.err);
+    CHECK(run_tt(60, "compile", "tiny", (char *)NULL) == 0);
+    CHECK_EXIT(2);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* run --winograd: tiny's 3x3 stride-1 conv has a Winograd twin; on runs it
  * (and the model still checks against the direct reference), off does not,
  * auto times both and runs either; a bad value is a usage error. */
@@ -816,5 +880,6 @@ const tt_test tests_cli_run[] = {
     {"db_import_refuses", test_db_import_refuses},
     {"db_check_fix", test_db_check_fix},
     {"db_run_bad_row", test_db_run_bad_row},
+    {"compile_artifact", test_compile_artifact},
     {NULL, NULL},
 };

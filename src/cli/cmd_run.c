@@ -770,6 +770,13 @@ int cmd_compile(int argc, char **argv)
     int rc = parse_run_args(argc, argv, &A, 1);
     if (rc >= 0)
         return rc;
+    for (const char *p = A.name; p && *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_') ||
+            (p == A.name && *p >= '0' && *p <= '9') || strlen(A.name) > 64) {
+            fprintf(stderr, "transtune compile: name '%s': 1 to 64 letters, digits and '_', not starting with "
+                            "a digit (it prefixes the C API)\n", A.name);
+            return 2;
+        }
     tt_model *m = cli_load_model(A.what, "compile");
     if (!m)
         return 1;
