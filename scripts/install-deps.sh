@@ -26,6 +26,7 @@ PACKAGES=(
     libprotobuf-c-dev   # libprotobuf-c: runtime and pkg-config file for the generated parser
     libsqlite3-dev      # the record database (SQLite, WAL)
     libxgboost-dev      # the search's cost model (XGBoost's C API)
+    python3-numpy       # the Python package (python/transtune) and its test
 )
 
 # --extras: scripts/export-onnx.py (run with /usr/bin/python3, where Debian installs these)
@@ -34,7 +35,6 @@ EXTRAS=(
     python3-torch       # PyTorch 1.13: reference outputs and ONNX export of torchvision models
     python3-torchvision # the torchvision model definitions
     python3-onnx        # onnx 1.12 for the exporter and checks
-    python3-numpy       # .npy files
     nodejs              # bench/e2e runs ONNX Runtime (npm onnxruntime-node) under Node.js
 )
 

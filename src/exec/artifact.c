@@ -269,7 +269,11 @@ static void art_header(const art *A, tt_str *o)
     tt_str_catf(o, "#define %s_INPUT_IS_INT64 %d\n\n", N, I->dtype == TT_DT_INT64);
     tt_str_catf(o, "extern const int64_t %s_input_shape[%d];\nextern const int64_t %s_output_shape[%d];\n", N,
                 I->ndim ? I->ndim : 1, N, O->ndim ? O->ndim : 1);
-    tt_str_catf(o, "extern const char %s_input_name[];\nextern const char %s_output_name[];\n\n", N, N);
+    tt_str_catf(o, "extern const char %s_input_name[];\nextern const char %s_output_name[];\n", N, N);
+    tt_str_catf(o, "/* The same as functions (for dlopen and ctypes users, who see no macros):\n"
+                   " * ndim, shape (ndim entries), numel, and the input's dtype (\"float32\" or \"int64\"). */\n"
+                   "int %s_input_ndim(void);\nint %s_output_ndim(void);\nconst char *%s_input_dtype(void);\n\n",
+                N, N, N);
     tt_str_catf(o,
                 "typedef struct %s_model %s_model;\n\n"
                 "/* Load the weights file written beside the library; *out is NULL on error,\n"
@@ -432,6 +436,9 @@ static void art_runtime(const art *A, tt_str *o)
                 N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N);
     tt_str_catf(o, "void %s_set_threads(int threads)\n{\n    if (threads > 0)\n        omp_set_num_threads(threads);\n}\n\n",
                 N);
+    tt_str_catf(o, "int %s_input_ndim(void) { return %s_INPUT_NDIM; }\nint %s_output_ndim(void) { return %s_OUTPUT_NDIM; }\n"
+                   "const char *%s_input_dtype(void) { return %s_INPUT_IS_INT64 ? \"int64\" : \"float32\"; }\n\n",
+                N, N, N, N, N, N);
     tt_str_catf(o, "const char *%s_error(const %s_model *m)\n{\n    return m ? m->msg : \"no model\";\n}\n\n", N, N);
     tt_str_catf(o, "void %s_destroy(%s_model *m)\n{\n    if (!m)\n        return;\n", N, N);
     /* a kernel called with no arguments frees its packed weight copies */
