@@ -1,4 +1,5 @@
-# usage: /usr/bin/python3 scripts/export-onnx.py [--out DIR] [--seed S] [--list] [MODEL...]   (DIR: build/onnx; MODEL: all)
+# usage: /usr/bin/python3 scripts/export-onnx.py [--out DIR] [--seed S] [--opset N] [--list] [--torchvision] [MODEL...]
+#        (DIR: build/onnx; MODEL: the paper's; --torchvision: every classification model of torchvision too)
 """Export the paper's models to ONNX with seeded random weights, plus a test
 input and PyTorch's output for it.
 
@@ -357,7 +358,7 @@ def make_input(kind, shape, gen):
     return torch.randn(shape, generator=gen, dtype=torch.float32)
 
 
-def export_one(name, out_dir, seed):
+def export_one(name, out_dir, seed, opset=13):
     ctor, kind, shape = MODELS[name]
     s = (seed + zlib.crc32(name.encode())) & 0x7FFFFFFF
     torch.manual_seed(s)
@@ -376,7 +377,7 @@ def export_one(name, out_dir, seed):
         raise RuntimeError("torch's output has non-finite values")
     path = os.path.join(out_dir, name + ".onnx")
     with torch.no_grad():
-        torch.onnx.export(model, x, path, opset_version=13, do_constant_folding=True,
+        torch.onnx.export(model, x, path, opset_version=opset, do_constant_folding=True,
                           input_names=["input"], output_names=["output"])
     np.save(os.path.join(out_dir, name + ".in.npy"), x.numpy())
     np.save(os.path.join(out_dir, name + ".out.npy"), np.ascontiguousarray(y, dtype=np.float32))
@@ -389,8 +390,16 @@ def main():
     ap.add_argument("--out", default="build/onnx", help="output folder (default build/onnx)")
     ap.add_argument("--seed", type=int, default=0, help="weight/input seed (default 0)")
     ap.add_argument("--list", action="store_true", help="list the model names and exit")
+    ap.add_argument("--opset", type=int, default=13, help="ONNX opset (default 13; 17 also checked)")
+    ap.add_argument("--torchvision", action="store_true",
+                    help="also every classification model torchvision lists (torchvision.models.list_models)")
     ap.add_argument("models", nargs="*", metavar="MODEL", help="models to export (default all)")
     a = ap.parse_args()
+    if a.torchvision:
+        for n in torchvision.models.list_models(module=torchvision.models):
+            if n not in MODELS:
+                size = 299 if n.startswith("inception") else 224
+                MODELS[n] = (tv(n), "image", (1, 3, size, size))
     if a.list:
         print("\n".join(MODELS))
         return 0
@@ -406,7 +415,7 @@ def main():
     for name in names:
         t0 = time.time()
         try:
-            path, y = export_one(name, a.out, a.seed)
+            path, y = export_one(name, a.out, a.seed, a.opset)
             size = os.path.getsize(path)
             print("%-16s %9.1f MB %7.1f s   output %s max|y| %.4g"
                   % (name, size / 1e6, time.time() - t0, list(y.shape), float(np.abs(y).max())),
