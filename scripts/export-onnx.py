@@ -41,6 +41,7 @@ python3-torch python3-torchvision python3-onnx; `scripts/install-deps.sh
 --extras` installs them).
 """
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -376,7 +377,11 @@ def export_one(name, out_dir, seed, opset=13):
     if not np.isfinite(y).all():
         raise RuntimeError("torch's output has non-finite values")
     path = os.path.join(out_dir, name + ".onnx")
-    with torch.no_grad():
+    # nn.MultiheadAttention takes a fused fast path without autograd (ViT's
+    # aten::_native_multi_head_attention), which has no ONNX export: trace
+    # those models with autograd on (the same eval-mode graph)
+    mha = any(isinstance(mod, torch.nn.MultiheadAttention) for mod in model.modules())
+    with (contextlib.nullcontext() if mha else torch.no_grad()):
         torch.onnx.export(model, x, path, opset_version=opset, do_constant_folding=True,
                           input_names=["input"], output_names=["output"])
     np.save(os.path.join(out_dir, name + ".in.npy"), x.numpy())

@@ -234,6 +234,31 @@ class DenseBits(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class AttnBits(nn.Module):
+    """What vision transformers export beyond a plain block: q, k, v picked
+    from one activation by constant indices (Gather of an activation), the
+    scores by einsum("bhid,bhjd->bhij"), dropout with p=0 in training mode
+    (Swin's), a mask built by slice assignment on a zeros tensor shaped from
+    the input (ScatterND, folded), a class token x[:, 0] and a scattered pick
+    x[:, [2, 0]] (Gathers with a scalar and a list index)."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(16, 48)
+        self.proj = nn.Linear(16, 16)
+
+    def forward(self, x):                      # [1, 6, 16]
+        b, t, c = x.shape
+        qkv = self.qkv(x).reshape(b, t, 3, 2, 8).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]       # [1, 2, 6, 8]
+        a = torch.einsum("bhid,bhjd->bhij", q, k) * 8 ** -0.5
+        mask = x.new_zeros((1, 1, t, t))
+        mask[:, :, 0:2, :] = -1.0              # ScatterND on a zeros tensor
+        a = torch.nn.functional.dropout(torch.softmax(a + mask, dim=-1), 0.0, training=True)
+        y = self.proj((a @ v).transpose(1, 2).reshape(b, t, c))
+        return torch.cat([y[:, 0], y[:, [2, 0]].reshape(b, 2 * c)], dim=1)
+
+
 def torch_fixtures():
     torch.manual_seed(1)
     m = ConvNet()
@@ -270,6 +295,8 @@ def torch_fixtures():
             mod.weight.data.uniform_(0.5, 1.5)
             mod.bias.data.uniform_(-0.3, 0.3)
     export("densebits", m, torch.randn(1, 3, 12, 12))
+    torch.manual_seed(8)
+    export("attnbits", AttnBits(), torch.randn(1, 6, 16))
 
 
 # ---- built node by node (old opsets) -------------------------------------------------

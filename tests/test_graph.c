@@ -573,7 +573,26 @@ static void test_gop_names(void)
           tt_gop_lookup(NULL) == TT_GOP_COUNT);
 }
 
+/* Einsum equations that are batched matrix products, and ones that are not. */
+static void test_einsum_forms(void)
+{
+    int tb = -1;
+    CHECK(tt_einsum_matmul("bhid,bhjd->bhij", 4, 4, &tb) == 0 && tb == 1);
+    CHECK(tt_einsum_matmul("B G H I D, B G H J D -> B G H I J", 5, 5, &tb) == 0 && tb == 1);
+    CHECK(tt_einsum_matmul("bij,bjk->bik", 3, 3, &tb) == 0 && tb == 0);
+    CHECK(tt_einsum_matmul("ik,kj->ij", 2, 2, &tb) == 0 && tb == 0);
+    CHECK(tt_einsum_matmul("bij,bjk->bik", 3, 4, &tb) == -1);  /* ranks */
+    CHECK(tt_einsum_matmul("bij,cjk->bik", 3, 3, &tb) == -1);  /* batch letters */
+    CHECK(tt_einsum_matmul("bij,bjk->bki", 3, 3, &tb) == -1);  /* transposed output */
+    CHECK(tt_einsum_matmul("bii,bij->bij", 3, 3, &tb) == -1);  /* a repeated letter */
+    CHECK(tt_einsum_matmul("ij,jk,kl->il", 2, 2, &tb) == -1);  /* three operands */
+    CHECK(tt_einsum_matmul("...ij,...jk->...ik", 3, 3, &tb) == -1); /* ellipsis */
+    CHECK(tt_einsum_matmul("bij->bji", 3, 3, &tb) == -1);
+    CHECK(tt_einsum_matmul(NULL, 3, 3, &tb) == -1);
+}
+
 const tt_test tests_graph[] = {
+    {"einsum_forms", test_einsum_forms},
     {"gop_names", test_gop_names},
     {"infer_broadcast", test_broadcast},
     {"infer_conv", test_conv},

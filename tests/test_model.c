@@ -168,7 +168,7 @@ static void test_resnet50_tvm_covers_log(void)
 static void test_onnx_fixtures_match_torch(void)
 {
     static const char *const names[] = {"convnet", "transformer", "shapechain", "catsplit", "resblocks", "densebits",
-                                        "legacy10", "shuffle", NULL};
+                                        "legacy10", "shuffle", "attnbits", NULL};
     for (int i = 0; names[i]; i++) {
         char path[256], inp[256], outp[256];
         snprintf(path, sizeof path, "tests/data/onnx/%s.onnx", names[i]);

@@ -279,6 +279,40 @@ static int f_where(fctx *c)
     return 0;
 }
 
+/* ScatterND (reduction none): data, then each index tuple's slice of data
+ * replaced by its slice of updates; an index out of range is an error (the
+ * graph is then refused, not folded wrongly). */
+static int f_scatter_nd(fctx *c)
+{
+    const tt_tensor *d = IN(c, 0), *ix = IN(c, 1), *up = IN(c, 2), *o = OUT(c, 0);
+    size_t es = (size_t)tt_dtype_size(o->dtype);
+    int64_t n = tt_tensor_numel(o);
+    memcpy(c->out[0], d->data, (size_t)n * es);
+    int r = (int)ix->shape[ix->ndim - 1];
+    int64_t slice = 1, tuples = tt_tensor_numel(ix) / r;
+    for (int k = r; k < d->ndim; k++)
+        slice *= d->shape[k];
+    if (tt_tensor_numel(up) != tuples * slice)
+        return tt_err_set(c->err, "ScatterND '%s': updates hold %lld elements, the indices address %lld",
+                          c->nd->name, (long long)tt_tensor_numel(up), (long long)(tuples * slice));
+    const int64_t *idx = ix->data;
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t off = 0;
+        for (int k = 0; k < r; k++) {
+            int64_t v = idx[t * r + k];
+            if (v < 0)
+                v += d->shape[k];
+            if (v < 0 || v >= d->shape[k])
+                return tt_err_set(c->err, "ScatterND '%s': index %lld out of range [0, %lld) in dimension %d",
+                                  c->nd->name, (long long)idx[t * r + k], (long long)d->shape[k], k);
+            off = off * d->shape[k] + v;
+        }
+        memcpy((uint8_t *)c->out[0] + (size_t)(off * slice) * es, (const uint8_t *)up->data + (size_t)(t * slice) * es,
+               (size_t)slice * es);
+    }
+    return 0;
+}
+
 static float f_unary1(tt_gop op, const tt_node *nd, float x)
 {
     switch (op) {
@@ -659,6 +693,7 @@ static int (*const frules[TT_GOP_COUNT])(fctx *c) = {
     [TT_GOP_RELU] = f_unary,
     [TT_GOP_RESHAPE] = f_copy,
     [TT_GOP_ROUND] = f_unary,
+    [TT_GOP_SCATTER_ND] = f_scatter_nd,
     [TT_GOP_SELU] = f_unary,
     [TT_GOP_SHAPE] = f_shape,
     [TT_GOP_SIGMOID] = f_unary,

@@ -22,6 +22,7 @@ const char *const tt_gop_names[] = {
     [TT_GOP_COS] = "Cos",
     [TT_GOP_DIV] = "Div",
     [TT_GOP_DROPOUT] = "Dropout",
+    [TT_GOP_EINSUM] = "Einsum",
     [TT_GOP_ELU] = "Elu",
     [TT_GOP_EQUAL] = "Equal",
     [TT_GOP_ERF] = "Erf",
@@ -69,6 +70,7 @@ const char *const tt_gop_names[] = {
     [TT_GOP_RELU] = "Relu",
     [TT_GOP_RESHAPE] = "Reshape",
     [TT_GOP_ROUND] = "Round",
+    [TT_GOP_SCATTER_ND] = "ScatterND",
     [TT_GOP_SELU] = "Selu",
     [TT_GOP_SHAPE] = "Shape",
     [TT_GOP_SIGMOID] = "Sigmoid",
@@ -132,4 +134,56 @@ int tt_gop_is_elementwise(tt_gop op)
     case TT_GOP_HARD_SWISH: return 1;
     default: return 0;
     }
+}
+
+/* ---- Einsum as a matrix product -------------------------------------------- */
+
+/* The letters of one term of an equation (spaces dropped) into t; its length,
+ * or -1 (an ellipsis, or not a letter). */
+static int einsum_term(const char *s, const char *end, char *t, int max)
+{
+    int n = 0;
+    for (; s < end; s++) {
+        if (*s == ' ')
+            continue;
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) || n == max)
+            return -1;
+        t[n++] = *s;
+    }
+    return n;
+}
+
+int tt_einsum_matmul(const char *eq, int rank_a, int rank_b, int *transpose_b)
+{
+    const char *comma = eq ? strchr(eq, ',') : NULL, *arrow = eq ? strstr(eq, "->") : NULL;
+    if (!comma || !arrow || comma > arrow)
+        return -1;
+    const char *comma2 = strchr(comma + 1, ',');
+    if (comma2 && comma2 < arrow)
+        return -1; /* three operands or more */
+    char a[16], b[16], o[16];
+    int na = einsum_term(eq, comma, a, 16), nb = einsum_term(comma + 1, arrow, b, 16),
+        no = einsum_term(arrow + 2, eq + strlen(eq), o, 16);
+    int n = na;
+    if (n < 2 || nb != n || no != n || rank_a != n || rank_b != n)
+        return -1;
+    for (int d = 0; d < n - 2; d++)
+        if (a[d] != b[d] || a[d] != o[d])
+            return -1;
+    /* every letter distinct within a term */
+    for (int x = 0; x < n; x++)
+        for (int y = x + 1; y < n; y++)
+            if (a[x] == a[y] || b[x] == b[y] || o[x] == o[y])
+                return -1;
+    char i = a[n - 2], k = a[n - 1];
+    if (o[n - 2] != i || k == o[n - 1])
+        return -1;
+    char j = o[n - 1];
+    if (b[n - 2] == k && b[n - 1] == j)
+        *transpose_b = 0;
+    else if (b[n - 1] == k && b[n - 2] == j)
+        *transpose_b = 1;
+    else
+        return -1;
+    return i == j ? -1 : 0;
 }

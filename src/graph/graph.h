@@ -87,6 +87,7 @@ typedef enum tt_gop {
     TT_GOP_COS,
     TT_GOP_DIV,
     TT_GOP_DROPOUT,
+    TT_GOP_EINSUM,
     TT_GOP_ELU,
     TT_GOP_EQUAL,
     TT_GOP_ERF,
@@ -134,6 +135,7 @@ typedef enum tt_gop {
     TT_GOP_RELU,
     TT_GOP_RESHAPE,
     TT_GOP_ROUND,
+    TT_GOP_SCATTER_ND,
     TT_GOP_SELU,
     TT_GOP_SHAPE,
     TT_GOP_SIGMOID,
@@ -170,6 +172,13 @@ typedef enum tt_gop {
  * the names, is TT_GOP_COUNT; a size here would make that assertion true
  * whatever the table holds. */
 extern const char *const tt_gop_names[];
+
+/* An Einsum equation that is a batched matrix product (what attention
+ * writes with it): two operands with the same batch letters in front and
+ * the output "B.. i j" of "B.. i k, B.. k j" (transpose_b 0) or of
+ * "B.. i k, B.. j k" (transpose_b 1); rank_a and rank_b are the operands'
+ * ranks.  0 with *transpose_b set, or -1 (another form: not supported). */
+int tt_einsum_matmul(const char *equation, int rank_a, int rank_b, int *transpose_b);
 
 /* The operator named `name` (exact, case-sensitive), TT_GOP_COUNT if none
  * is.  For readers of outside names (the ONNX importer); the internal

@@ -103,6 +103,8 @@ int tt_infer_rule_batchnorm(ictx *c);
 int tt_infer_rule_layernorm(ictx *c);
 int tt_infer_rule_gemm(ictx *c);
 int tt_infer_rule_matmul(ictx *c);
+int tt_infer_rule_einsum(ictx *c);
+int tt_infer_rule_scatter_nd(ictx *c);
 /* infer_shape.c */
 int tt_infer_rule_concat(ictx *c);
 int tt_infer_rule_flatten(ictx *c);

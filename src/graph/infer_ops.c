@@ -36,9 +36,13 @@ int tt_infer_rule_identity(ictx *c)
 
 int tt_infer_rule_dropout(ictx *c)
 {
-    const tt_tensor *x = in_t(c, 0), *tm = in_t(c, 2);
-    if (tm && tm->data && tm->dtype == TT_DT_BOOL && ((const uint8_t *)tm->data)[0])
-        return nerr(c, "training mode is not supported");
+    const tt_tensor *x = in_t(c, 0), *tm = in_t(c, 2), *ratio = in_t(c, 1);
+    /* training mode drops elements at random, except with ratio 0 (what an
+     * exporter writes for F.dropout(x, p=0.0, training=True): the identity) */
+    int zero = ratio && ratio->data && ratio->dtype == TT_DT_FLOAT && tt_tensor_numel(ratio) == 1 &&
+               ((const float *)ratio->data)[0] == 0.0f;
+    if (tm && tm->data && tm->dtype == TT_DT_BOOL && ((const uint8_t *)tm->data)[0] && !zero)
+        return nerr(c, "training mode with a dropout ratio other than 0 is not supported");
     if (same_out(c, 0, x))
         return -1;
     return set_out(c, 1, TT_DT_BOOL, x->ndim, x->shape);
@@ -381,4 +385,52 @@ int tt_infer_rule_matmul(ictx *c)
     if (b->ndim > 1)
         os[on++] = bs[bn - 1];
     return set_out(c, 0, a->dtype, on, os);
+}
+
+/* Einsum: the batched matrix products tt_einsum_matmul accepts (the passes
+ * rewrite them into MatMul). */
+int tt_infer_rule_einsum(ictx *c)
+{
+    if (c->nd->nin != 2)
+        return nerr(c, "Einsum of %d operands: only two (a matrix product) are supported", c->nd->nin);
+    const tt_tensor *a = in_t(c, 0), *b = in_t(c, 1);
+    const char *eq = attr_str(c->nd, "equation", NULL);
+    int tb = 0;
+    if (!eq || tt_einsum_matmul(eq, a->ndim, b->ndim, &tb))
+        return nerr(c, "Einsum equation '%s': only batched matrix products are supported "
+                       "(\"b i k, b k j -> b i j\" or \"b i k, b j k -> b i j\", same batch letters)",
+                    eq ? eq : "(none)");
+    if (a->dtype != TT_DT_FLOAT || b->dtype != TT_DT_FLOAT)
+        return nerr(c, "Einsum: float operands only");
+    int n = a->ndim;
+    int64_t os[MAXD];
+    for (int d = 0; d < n - 2; d++) {
+        if (a->shape[d] != b->shape[d])
+            return nerr(c, "Einsum: batch dimension %d differs (%lld, %lld)", d, (long long)a->shape[d],
+                        (long long)b->shape[d]);
+        os[d] = a->shape[d];
+    }
+    int64_t k1 = a->shape[n - 1], k2 = tb ? b->shape[n - 1] : b->shape[n - 2];
+    if (k1 != k2)
+        return nerr(c, "Einsum: contracted dimensions differ (%lld, %lld)", (long long)k1, (long long)k2);
+    os[n - 2] = a->shape[n - 2];
+    os[n - 1] = tb ? b->shape[n - 2] : b->shape[n - 1];
+    return set_out(c, 0, TT_DT_FLOAT, n, os);
+}
+
+/* ScatterND: data's shape and type (folded when every input is a constant,
+ * as the masks of shifted-window attention are). */
+int tt_infer_rule_scatter_nd(ictx *c)
+{
+    const tt_tensor *data = in_t(c, 0), *idx = in_t(c, 1), *upd = in_t(c, 2);
+    if (idx->dtype != TT_DT_INT64)
+        return nerr(c, "indices '%s' must be int64", idx->name);
+    if (upd->dtype != data->dtype)
+        return nerr(c, "updates '%s' and data '%s' differ in type", upd->name, data->name);
+    int q = idx->ndim;
+    if (q < 1 || idx->shape[q - 1] < 1 || idx->shape[q - 1] > data->ndim)
+        return nerr(c, "indices '%s': the last dimension must be 1..%d", idx->name, data->ndim);
+    if (strcmp(attr_str(c->nd, "reduction", "none"), "none"))
+        return nerr(c, "ScatterND reduction '%s': only 'none' is supported", attr_str(c->nd, "reduction", ""));
+    return same_out(c, 0, data);
 }

@@ -143,6 +143,81 @@ static int pass_simplify(tt_graph *g)
     return 0;
 }
 
+/* Gather of an activation at constant indices (qkv[0] in attention, a class
+ * token x[:, 0]) -> slices: one tt.SliceAxis for a run of consecutive
+ * indices, else one per index and a Concat; then a tt.Alias to the Gather's
+ * shape where the index tensor's rank removes or adds dimensions.  (A
+ * constant table at activation ids stays a gather: the embedding lookup.)
+ * Returns 1 if a node was rewritten (appended nodes: toposort), -1 on error. */
+static int pass_gather_slices(tt_graph *g, tt_err *err)
+{
+    int changed = 0, nn = g->nnodes;
+    for (int i = 0; i < nn; i++) {
+        tt_node *n = &g->nodes[i];
+        if (n->dead || n->op != TT_GOP_GATHER || n->nin != 2 || g->tensors[n->in[0]].data ||
+            !g->tensors[n->in[1]].data)
+            continue;
+        int x = n->in[0], ix = n->in[1], out = n->out[0], r = g->tensors[x].ndim;
+        const tt_tensor *I = &g->tensors[ix];
+        int64_t ax = tt_node_int(n, "axis", 0), m = tt_tensor_numel(I);
+        if (ax < 0)
+            ax += r;
+        if (ax < 0 || ax >= r || m < 1 || m > 4096 || (I->dtype != TT_DT_INT64 && I->dtype != TT_DT_INT32))
+            return tt_err_set(err, "node '%s' (Gather): bad axis or indices", n->name);
+        int64_t E = g->tensors[x].shape[ax], *v = tt_xmalloc((size_t)m * sizeof *v);
+        int run = 1;
+        for (int64_t j = 0; j < m; j++) {
+            v[j] = I->dtype == TT_DT_INT64 ? ((const int64_t *)I->data)[j] : ((const int32_t *)I->data)[j];
+            if (v[j] < 0)
+                v[j] += E;
+            if (v[j] < 0 || v[j] >= E) {
+                free(v);
+                return tt_err_set(err, "node '%s' (Gather): index %lld out of range [0, %lld)", n->name,
+                                  (long long)v[j], (long long)E);
+            }
+            run &= j == 0 || v[j] == v[j - 1] + 1;
+        }
+        char base[200];
+        snprintf(base, sizeof base, "%.190s", n->name);
+        n->dead = 1;
+        /* [.., m, ..]: the slices joined along the axis */
+        int64_t shape[TT_GRAPH_MAX_DIMS];
+        memcpy(shape, g->tensors[x].shape, (size_t)r * sizeof *shape);
+        shape[ax] = m;
+        int same = g->tensors[out].ndim == r && !memcmp(g->tensors[out].shape, shape, (size_t)r * sizeof *shape);
+        int joined = same ? out : mp_new_tensor(g, base, g->tensors[x].dtype, r, shape);
+        if (run) {
+            int nd = mp_node(g, TT_GOP_SLICE_AXIS, base, 1, &x, joined);
+            tt_node_set_int(g, nd, "axis", ax);
+            tt_node_set_int(g, nd, "start", v[0]);
+        } else {
+            int parts[TT_NODE_MAX_IO];
+            if (m > TT_NODE_MAX_IO) {
+                free(v);
+                return tt_err_set(err, "node '%s' (Gather): more than %d scattered indices", base,
+                                  TT_NODE_MAX_IO);
+            }
+            shape[ax] = 1;
+            for (int64_t j = 0; j < m; j++) {
+                parts[j] = mp_new_tensor(g, base, g->tensors[x].dtype, r, shape);
+                int nd = mp_node(g, TT_GOP_SLICE_AXIS, base, 1, &x, parts[j]);
+                tt_node_set_int(g, nd, "axis", ax);
+                tt_node_set_int(g, nd, "start", v[j]);
+            }
+            g->tensors[joined].producer = -1;
+            int nd = tt_graph_node(g, TT_GOP_CONCAT, base, (int)m, parts, 1, &joined, NULL);
+            if (nd < 0)
+                abort();
+            tt_node_set_int(g, nd, "axis", ax);
+        }
+        if (!same)
+            mp_node(g, TT_GOP_ALIAS, base, 1, &joined, out);
+        free(v);
+        changed = 1;
+    }
+    return changed;
+}
+
 /* Split -> one tt.SliceAxis per output (axis, start). */
 static int pass_split(tt_graph *g, tt_err *err)
 {
@@ -277,6 +352,44 @@ static float *dense_weight(const tt_graph *g, int b, int trans, double alpha, in
                 w[j * r + i] = v;
         }
     return w;
+}
+
+/* Einsum of a batched matrix product (the forms tt_einsum_matmul accepts,
+ * which shape inference already checked) as MatMul, its second operand
+ * transposed first where the equation contracts its last letter ("b i k,
+ * b j k -> b i j", attention's Q K^T); pass_matmul then treats it as any
+ * MatMul.  Returns 1 if a node was rewritten (the graph then needs a new
+ * topological order: the transposes are appended). */
+static int pass_einsum(tt_graph *g)
+{
+    int changed = 0, nn = g->nnodes;
+    for (int i = 0; i < nn; i++) {
+        tt_node *n = &g->nodes[i];
+        int tb = 0;
+        if (n->dead || n->op != TT_GOP_EINSUM || n->nin != 2)
+            continue;
+        const tt_attr *eq = tt_node_attr(n, "equation");
+        int b = n->in[1], rank = g->tensors[b].ndim;
+        if (!eq || eq->kind != TT_ATTR_STRING ||
+            tt_einsum_matmul(eq->s, g->tensors[n->in[0]].ndim, rank, &tb))
+            continue;
+        if (tb) {
+            int64_t shape[TT_GRAPH_MAX_DIMS], perm[TT_GRAPH_MAX_DIMS];
+            for (int d = 0; d < rank; d++) {
+                perm[d] = d < rank - 2 ? d : d == rank - 2 ? rank - 1 : rank - 2;
+                shape[d] = g->tensors[b].shape[perm[d]];
+            }
+            char base[200];
+            snprintf(base, sizeof base, "%.180s_bT", g->nodes[i].name);
+            int t = mp_new_tensor(g, base, TT_DT_FLOAT, rank, shape);
+            int nd = mp_node(g, TT_GOP_TRANSPOSE, base, 1, &b, t);
+            tt_node_set_ints(g, nd, "perm", rank, perm);
+            g->nodes[i].in[1] = t; /* g->nodes may have moved */
+        }
+        g->nodes[i].op = TT_GOP_MATMUL;
+        changed = 1;
+    }
+    return changed;
 }
 
 static int pass_matmul(tt_graph *g, tt_err *err)
@@ -526,6 +639,11 @@ int tt_model_passes(tt_graph *g, tt_err *err)
     if (tt_graph_toposort(g, err) || tt_graph_fold_constants(g, err))
         return -1;
     pass_simplify(g);
+    if (pass_einsum(g) && tt_graph_toposort(g, err))
+        return -1;
+    int gs = pass_gather_slices(g, err);
+    if (gs < 0 || (gs > 0 && tt_graph_toposort(g, err)))
+        return -1;
     if (pass_split(g, err) || pass_bn(g, err) || pass_matmul(g, err))
         return -1;
     pass_layernorm(g);
