@@ -31,6 +31,22 @@ typedef struct rec_pick {
     int lines, parsed, matched;
 } rec_pick;
 
+static rec_pick rec_pick_new(const tt_model *m)
+{
+    size_t n = (size_t)m->nkernels + 1;
+    rec_pick P = {m, tt_xcalloc(n, sizeof(tt_step *)), tt_xcalloc(n, sizeof(int)), tt_xcalloc(n, sizeof(int)),
+                  tt_xcalloc(n, sizeof(double)), tt_xcalloc(n, 1), tt_xcalloc(n, sizeof(double)),
+                  tt_xcalloc(n, sizeof(double)), 0, 0, 0};
+    return P;
+}
+
+static void rec_pick_free(rec_pick *P)
+{
+    for (int k = 0; k < P->m->nkernels; k++)
+        free(P->steps[k]);
+    free(P->steps), free(P->nsteps), free(P->lanes), free(P->cost), free(P->lost), free(P->t_rec), free(P->t_def);
+}
+
 static int pick_line(void *ctx, int lineno, const char *line)
 {
     rec_pick *P = ctx;
@@ -672,10 +688,7 @@ int cmd_run(int argc, char **argv)
     tt_exec *e = NULL;
     tt_npy npy = {0};
     unsigned char *use_alt = tt_xcalloc((size_t)nk + 1, 1);
-    rec_pick P = {m, tt_xcalloc((size_t)nk + 1, sizeof(tt_step *)), tt_xcalloc((size_t)nk + 1, sizeof(int)),
-                  tt_xcalloc((size_t)nk + 1, sizeof(int)), tt_xcalloc((size_t)nk + 1, sizeof(double)),
-                  tt_xcalloc((size_t)nk + 1, 1), tt_xcalloc((size_t)nk + 1, sizeof(double)),
-                  tt_xcalloc((size_t)nk + 1, sizeof(double)), 0, 0, 0};
+    rec_pick P = rec_pick_new(m);
     run_result R = {0};
     void *input = read_input(&A, m, &npy, &err);
     if (!input) {
@@ -690,9 +703,7 @@ int cmd_run(int argc, char **argv)
             print_text(&A, m, e, &P, use_alt, &R);
         rc = A.check && !R.chk.passed ? 1 : 0;
     }
-    for (int k = 0; k < nk; k++)
-        free(P.steps[k]);
-    free(P.steps), free(P.nsteps), free(P.lanes), free(P.cost), free(P.lost), free(P.t_rec), free(P.t_def);
+    rec_pick_free(&P);
     free(use_alt);
     tt_exec_free(e);
     if (A.in_path)
@@ -770,13 +781,11 @@ int cmd_compile(int argc, char **argv)
     int rc = parse_run_args(argc, argv, &A, 1);
     if (rc >= 0)
         return rc;
-    for (const char *p = A.name; p && *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_') ||
-            (p == A.name && *p >= '0' && *p <= '9') || strlen(A.name) > 64) {
-            fprintf(stderr, "transtune compile: name '%s': 1 to 64 letters, digits and '_', not starting with "
-                            "a digit (it prefixes the C API)\n", A.name);
-            return 2;
-        }
+    if (A.name && !tt_artifact_name_ok(A.name)) {
+        fprintf(stderr, "transtune compile: name '%s': 1 to 64 letters, digits and '_', not starting with "
+                        "a digit (it prefixes the C API)\n", A.name);
+        return 2;
+    }
     tt_model *m = cli_load_model(A.what, "compile");
     if (!m)
         return 1;
@@ -792,10 +801,7 @@ int cmd_compile(int argc, char **argv)
     tt_npy npy = {0};
     tt_exec *e = NULL;
     unsigned char *use_alt = tt_xcalloc((size_t)nk + 1, 1);
-    rec_pick P = {m, tt_xcalloc((size_t)nk + 1, sizeof(tt_step *)), tt_xcalloc((size_t)nk + 1, sizeof(int)),
-                  tt_xcalloc((size_t)nk + 1, sizeof(int)), tt_xcalloc((size_t)nk + 1, sizeof(double)),
-                  tt_xcalloc((size_t)nk + 1, 1), tt_xcalloc((size_t)nk + 1, sizeof(double)),
-                  tt_xcalloc((size_t)nk + 1, sizeof(double)), 0, 0, 0};
+    rec_pick P = rec_pick_new(m);
     tt_artifact_info info;
     memset(&info, 0, sizeof info);
     double aerr = INFINITY, tl = 0, te = 0;
@@ -833,9 +839,7 @@ int cmd_compile(int argc, char **argv)
     rc = ok && aerr <= TT_MODEL_TOLERANCE ? 0 : 1;
     if (ok && rc)
         fprintf(stderr, "transtune compile: the library's output differs from run's (%.3g)\n", aerr);
-    for (int k = 0; k < nk; k++)
-        free(P.steps[k]);
-    free(P.steps), free(P.nsteps), free(P.lanes), free(P.cost), free(P.lost), free(P.t_rec), free(P.t_def);
+    rec_pick_free(&P);
     free(use_alt);
     tt_exec_free(e);
     if (A.in_path)

@@ -603,6 +603,17 @@ static int art_build(const art *A, int nunits, tt_err *err)
     return 0;
 }
 
+int tt_artifact_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > 64 || (name[0] >= '0' && name[0] <= '9'))
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return 0;
+    return 1;
+}
+
 int tt_exec_write_artifact(const tt_model *m, const tt_exec_opts *o, const char *dir, const char *name,
                            tt_artifact_info *info, tt_err *err)
 {
@@ -610,13 +621,9 @@ int tt_exec_write_artifact(const tt_model *m, const tt_exec_opts *o, const char 
     tt_exec_opts dflt = {0};
     if (!o)
         o = &dflt;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_') ||
-            (p == name && *p >= '0' && *p <= '9'))
-            return tt_err_set(err, "name '%s': letters, digits and '_' only, not starting with a digit "
-                                   "(it prefixes the C API)", name);
-    if (!*name || strlen(name) > 64)
-        return tt_err_set(err, "name '%s': 1 to 64 characters", name);
+    if (!tt_artifact_name_ok(name))
+        return tt_err_set(err, "name '%s': 1 to 64 letters, digits and '_', not starting with a digit "
+                               "(it prefixes the C API)", name);
     char src[PATH_MAX], path[PATH_MAX];
     snprintf(src, sizeof src, "%s/src", dir);
     if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || (mkdir(src, 0755) != 0 && errno != EEXIST))

@@ -159,6 +159,9 @@ typedef struct tt_artifact_info {
  * -1 with err set. */
 int tt_exec_write_artifact(const tt_model *m, const tt_exec_opts *o, const char *dir, const char *name,
                            tt_artifact_info *info, tt_err *err);
+/* 1 if name can prefix the artifact's C API: 1 to 64 letters, digits and
+ * '_', not starting with a digit. */
+int tt_artifact_name_ok(const char *name);
 
 const tt_exec_stats *tt_exec_get_stats(const tt_exec *e);
 void tt_exec_free(tt_exec *e);
