@@ -719,6 +719,7 @@ int cmd_run(int argc, char **argv)
 typedef int (*art_create_fn)(const char *, void **, char *, size_t);
 typedef int (*art_run_fn)(void *, const void *, int, const int64_t *, float *, int64_t);
 typedef const char *(*art_error_fn)(const void *);
+typedef void (*art_destroy_fn)(void *);
 
 /* The compiled library loaded and run on input beside e (the executor of the
  * same schedules): its output's error against e's, and both latencies
@@ -735,13 +736,16 @@ static int check_artifact(const run_args *A, const tt_model *m, const char *name
     art_create_fn create;
     art_run_fn run;
     art_error_fn error;
+    art_destroy_fn destroy;
     snprintf(sym, sizeof sym, "%s_create", name);
     *(void **)&create = dlsym(h, sym);
     snprintf(sym, sizeof sym, "%s_run", name);
     *(void **)&run = dlsym(h, sym);
     snprintf(sym, sizeof sym, "%s_error", name);
     *(void **)&error = dlsym(h, sym);
-    if (!create || !run || !error)
+    snprintf(sym, sizeof sym, "%s_destroy", name);
+    *(void **)&destroy = dlsym(h, sym);
+    if (!create || !run || !error || !destroy)
         return tt_err_set(err, "%s lacks the functions of its header", path);
     void *lm = NULL;
     char msg[256] = "";
@@ -768,8 +772,9 @@ static int check_artifact(const run_args *A, const tt_model *m, const char *name
         *t_lib = tt_median(ta, 10);
         *t_exec = tt_median(tb, 10);
     }
-    /* the model stays loaded: its destroy frees the kernels' packed weights,
-     * which another load in this process would need again (it is the end) */
+    /* the library's kernels are its own copies: destroying its model frees
+     * only what the library allocated (the library itself stays loaded) */
+    destroy(lm);
     free(a);
     free(b);
     return rc;

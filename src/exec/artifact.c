@@ -294,8 +294,10 @@ static void art_header(const art *A, tt_str *o)
     tt_str_catf(o, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
-/* The runtime: tables of the plan, then create / run / destroy. */
-static void art_runtime(const art *A, tt_str *o)
+/* The runtime's first part: its includes, the plan's tables (weights,
+ * pool buffers, calls, shapes, names), the weights' checksum, the model
+ * struct and the error helper. */
+static void art_tables(const art *A, tt_str *o)
 {
     const tt_model *m = A->m;
     const tt_graph *g = m->g;
@@ -368,7 +370,14 @@ static void art_runtime(const art *A, tt_str *o)
                 "    va_end(ap);\n    if (m)\n        snprintf(m->msg, sizeof m->msg, \"%%s\", buf);\n"
                 "    if (msg && n)\n        snprintf(msg, n, \"%%s\", buf);\n    return code;\n}\n\n",
                 N);
-    /* create */
+}
+
+/* NAME_create: the weights file read and checked, the pool allocated, every
+ * call's arguments bound. */
+static void art_create(const art *A, tt_str *o)
+{
+    const char *N = A->name;
+    int nw = A->nw;
     tt_str_catf(o,
                 "int %s_create(const char *path, %s_model **out, char *msg, size_t n)\n{\n"
                 "    if (!out)\n        return fail(0, msg, n, %s_EARG, \"%s_create: out is NULL\");\n"
@@ -405,7 +414,13 @@ static void art_runtime(const art *A, tt_str *o)
                 "            m->args[c][a] = r >= 0 ? (float *)m->b[r] : (float *)(void *)(m->wmem + tab[2 * (-r - 1)]);\n"
                 "        }\n    *out = m;\n    return %s_OK;\n}\n\n",
                 N, N, N, N, N, N, N, ART_MAGIC, N, nw, N, nw, nw, nw, nw, nw, N, N, N, N, N, N, N, N);
-    /* run */
+}
+
+/* NAME_run: the input's shape and the output's room checked, the calls in
+ * order (gathers inline, their ids checked). */
+static void art_run(const art *A, tt_str *o)
+{
+    const char *N = A->name;
     tt_str_catf(o,
                 "int %s_run(%s_model *m, const void *input, int ndim, const int64_t *shape, float *output,\n"
                 "           int64_t output_numel)\n{\n"
@@ -434,6 +449,16 @@ static void art_runtime(const art *A, tt_str *o)
                 "        }\n    }\n"
                 "    memcpy(output, m->b[out_buf], (size_t)out_bytes);\n    return %s_OK;\n}\n\n",
                 N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N);
+}
+
+/* The runtime: tables of the plan, then create / run / destroy. */
+static void art_runtime(const art *A, tt_str *o)
+{
+    const tt_model *m = A->m;
+    const char *N = A->name;
+    art_tables(A, o);
+    art_create(A, o);
+    art_run(A, o);
     tt_str_catf(o, "void %s_set_threads(int threads)\n{\n    if (threads > 0)\n        omp_set_num_threads(threads);\n}\n\n",
                 N);
     tt_str_catf(o, "int %s_input_ndim(void) { return %s_INPUT_NDIM; }\nint %s_output_ndim(void) { return %s_OUTPUT_NDIM; }\n"
