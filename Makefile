@@ -6,6 +6,9 @@
 #   make fuzz          build the libFuzzer targets (clang)
 #   make demo          install missing packages, build, transfer-tune ResNet-50 from the
 #                      shipped schedules/ (DEMO_MODEL=M for another zoo model)
+#   make install PREFIX=/usr/local   the commands into PREFIX/bin, the library into
+#                      PREFIX/lib, the shipped schedules and the Python package into
+#                      PREFIX/share/transtune (PYTHONPATH=PREFIX/share/transtune/python)
 # B is the build folder (build-san for the sanitizer build).  CFLAGS given on the
 # command line (make CFLAGS=-O0) replace -O2 -g only: the flags below are added.
 CC      ?= cc
@@ -109,10 +112,18 @@ demo: deps
 	rm -f $(B)/demo.db $(B)/demo.db-wal $(B)/demo.db-shm
 	TT_DB=$(B)/demo.db $(B)/transtune transfer $(DEMO_MODEL)
 
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/transtune/python/transtune
+	install -m 755 $(B)/transtune $(B)/transtune-runner $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(B)/libtranstune.a $(DESTDIR)$(PREFIX)/lib/
+	cp -R schedules $(DESTDIR)$(PREFIX)/share/transtune/
+	install -m 644 python/transtune/__init__.py $(DESTDIR)$(PREFIX)/share/transtune/python/transtune/
+
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps test test-sanitize clean demo
+.PHONY: all deps test test-sanitize clean demo install
 
 # ---- fuzz: libFuzzer targets (clang); see the comment atop each fuzz/*.c ----
 FUZZ_FLAGS := -Wno-unknown-warning-option -fsanitize=fuzzer,address,undefined

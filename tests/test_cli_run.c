@@ -371,6 +371,30 @@ static void test_compile_artifact(void)
     CHECK(system(cmd) == 0);
 }
 
+/* make install PREFIX=DIR: the installed transtune finds its runner and the
+ * shipped schedules (PREFIX/share/transtune/schedules, the host's ISA), and
+ * the installed Python package finds the installed transtune on PATH. */
+static void test_install(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[300], cmd[2000];
+    snprintf(dir, sizeof dir, "%s/tt-test-install.XXXXXX", tt_test_tmpdir());
+    CHECK(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "make -s install B=%s PREFIX='%s' > '%s/make.log' 2>&1", TT_TEST_BUILD_DIR, dir, dir);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && TT_DB='%s/t.db' bin/transtune transfer tiny --from nosuch > t.out 2>&1; "
+             "grep -q 'shipped schedules %s/share/transtune/schedules/avx' t.out && "
+             "bin/transtune run tiny --repeat 1 > r.out 2>&1 && "
+             "PATH='%s/bin':\"$PATH\" PYTHONPATH='%s/share/transtune/python' /usr/bin/python3 -c "
+             "'import transtune; p = transtune._program(); assert p.startswith(\"%s/bin/\"), p' > p.out 2>&1",
+             dir, dir, dir, dir, dir, dir);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* run --winograd: tiny's 3x3 stride-1 conv has a Winograd twin; on runs it
  * (and the model still checks against the direct reference), off does not,
  * auto times both and runs either; a bad value is a usage error. */
@@ -881,5 +905,6 @@ const tt_test tests_cli_run[] = {
     {"db_check_fix", test_db_check_fix},
     {"db_run_bad_row", test_db_run_bad_row},
     {"compile_artifact", test_compile_artifact},
+    {"install", test_install},
     {NULL, NULL},
 };

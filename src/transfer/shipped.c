@@ -65,12 +65,15 @@ const char *tt_transfer_shipped_dir(char *buf, size_t n)
     const char *e = getenv("TT_SCHEDULES");
     if (e && *e)
         return is_dir(e) ? pick_isa_dir(e, buf, n) : NULL;
-    /* build/transtune -> ../schedules */
+    /* build/transtune -> ../schedules; an installed PREFIX/bin/transtune ->
+     * PREFIX/share/transtune/schedules (make install) */
     char exe[PATH_MAX], base[PATH_MAX];
     char *slash = tt_exe_dir(exe, sizeof exe) == 0 ? strrchr(exe, '/') : NULL;
     if (slash) {
         *slash = 0;
         if (snprintf(base, sizeof base, "%s/schedules", exe) < (int)sizeof base && is_dir(base))
+            return pick_isa_dir(base, buf, n);
+        if (snprintf(base, sizeof base, "%s/share/transtune/schedules", exe) < (int)sizeof base && is_dir(base))
             return pick_isa_dir(base, buf, n);
     }
     return is_dir("schedules") ? pick_isa_dir("schedules", buf, n) : NULL;

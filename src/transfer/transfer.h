@@ -177,7 +177,8 @@ const char *tt_transfer_paper_source(const char *target);
 
 /* The folder of shipped schedules for this host: in $TT_SCHEDULES if set,
  * else in schedules/ of the parent of the executable's folder
- * (build/transtune -> schedules/), else in ./schedules, the subfolder of
+ * (build/transtune -> schedules/), else in share/transtune/schedules there
+ * (make install's PREFIX), else in ./schedules, the subfolder of
  * the host's vector ISA (schedules/avx512 or schedules/avx2, see
  * tt_transfer_shipped_isa; schedules are tuned per ISA: tiles sized for 16
  * lanes and 32 registers are not those of 8 and 16), else the folder itself
