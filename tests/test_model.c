@@ -400,6 +400,60 @@ static int chain_run(chain_kind kind, int n, int *ncalls)
 }
 
 /* 64 Relus are one kernel (they were before); 65 are at most two. */
+/* A Concat of 50 inputs (DenseNet-169's blocks join more than a kernel's
+ * argument limit): x and 49 sigmoids of x, each its own tensor, joined on
+ * the channel axis of an NCHW map; split into joins of at most 24 by the
+ * passes, the output is each input in order. */
+static void test_concat_50(void)
+{
+    tt_err err = {0};
+    tt_graph *g = tt_graph_new("concat50");
+    int64_t xs[4] = {1, 2, 3, 5};
+    int x = tt_graph_input(g, "x", TT_DT_FLOAT, 4, xs, &err);
+    int in[50];
+    in[0] = x;
+    for (int i = 1; i < 50 && in[i - 1] >= 0; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%d", i);
+        in[i] = tt_graph_op1(g, i % 2 ? TT_GOP_SIGMOID : TT_GOP_RELU, name, 1, &in[i - 1], &err);
+    }
+    int y = in[49] < 0 ? -1 : tt_graph_op1(g, TT_GOP_CONCAT, "cat", 50, in, &err);
+    if (y >= 0)
+        tt_node_set_int(g, g->nnodes - 1, "axis", 1);
+    CHECK_MSG(y >= 0, "%s", err.msg);
+    if (y < 0) {
+        tt_graph_free(g);
+        return;
+    }
+    tt_graph_mark_output(g, y);
+    tt_model *m = NULL;
+    CHECK_MSG(tt_model_build(g, &m, &err) == 0, "%s", err.msg);
+    if (!m)
+        return;
+    float inp[30], out[1500];
+    for (int i = 0; i < 30; i++)
+        inp[i] = (float)((i * 37) % 23 - 11) / 7.0f;
+    tt_exec *e = NULL;
+    tt_exec_opts o = {.threads = 1};
+    CHECK_MSG(tt_exec_build(m, &o, &e, &err) == 0 && tt_exec_run(e, inp, out, &err) == 0, "%s", err.msg);
+    /* channel block c of the output is input i = c / 2's channel c % 2 */
+    float cur[30];
+    memcpy(cur, inp, sizeof cur);
+    double maxd = 0;
+    for (int i = 0; i < 50; i++) {
+        if (i > 0)
+            for (int k = 0; k < 30; k++)
+                cur[k] = i % 2 ? 1.0f / (1.0f + expf(-cur[k])) : (cur[k] > 0 ? cur[k] : 0);
+        for (int k = 0; k < 30; k++) {
+            double d = fabs((double)out[i * 30 + k] - cur[k]);
+            maxd = d > maxd ? d : maxd;
+        }
+    }
+    CHECK_MSG(maxd < 1e-5, "max difference %g", maxd);
+    tt_exec_free(e);
+    tt_model_free(m);
+}
+
 static void test_chain_relu_64(void)
 {
     int nc = 0;
@@ -476,6 +530,7 @@ const tt_test tests_model[] = {
     {"resnet50_tvm_covers_log", test_resnet50_tvm_covers_log},
     {"run_check_resnet18", test_run_check_resnet18},
     {"run_check_mobilenet_v2", test_run_check_mobilenet_v2},
+    {"concat_50", test_concat_50},
     {"chain_relu_64", test_chain_relu_64},
     {"chain_relu_65", test_chain_relu_65},
     {"chain_conv_relu_70", test_chain_conv_relu_70},

@@ -218,6 +218,52 @@ static int pass_gather_slices(tt_graph *g, tt_err *err)
     return changed;
 }
 
+/* A Concat of more inputs than a kernel takes (DenseNet-169's last blocks
+ * join 32 and more maps): the first CONCAT_MAX_IN joined first, that
+ * result then joined with the rest, again until each Concat fits.  Returns
+ * 1 if a node was split (nodes appended: toposort). */
+#define CONCAT_MAX_IN 24
+static int pass_split_concat(tt_graph *g)
+{
+    int changed = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        tt_node *n = &g->nodes[i];
+        if (n->dead || n->op != TT_GOP_CONCAT || n->nin <= CONCAT_MAX_IN)
+            continue;
+        int out = n->out[0], r = g->tensors[out].ndim;
+        int64_t ax = tt_node_int(n, "axis", 0);
+        if (ax < 0)
+            ax += r;
+        if (ax < 0 || ax >= r)
+            continue; /* shape inference refused it already */
+        int64_t shape[TT_GRAPH_MAX_DIMS];
+        memcpy(shape, g->tensors[out].shape, (size_t)r * sizeof *shape);
+        shape[ax] = 0;
+        for (int k = 0; k < CONCAT_MAX_IN; k++)
+            shape[ax] += g->tensors[n->in[k]].shape[ax];
+        char base[200];
+        snprintf(base, sizeof base, "%.190s", n->name);
+        int part = mp_new_tensor(g, base, g->tensors[out].dtype, r, shape);
+        int in[TT_NODE_MAX_IO];
+        memcpy(in, g->nodes[i].in, (size_t)g->nodes[i].nin * sizeof *in);
+        int nin = g->nodes[i].nin;
+        g->tensors[part].producer = -1;
+        int nd = tt_graph_node(g, TT_GOP_CONCAT, base, CONCAT_MAX_IN, in, 1, &part, NULL);
+        if (nd < 0)
+            abort();
+        tt_node_set_int(g, nd, "axis", ax);
+        /* this node now joins the part and the rest (g->nodes may have moved) */
+        n = &g->nodes[i];
+        n->in[0] = part;
+        for (int k = CONCAT_MAX_IN; k < nin; k++)
+            n->in[k - CONCAT_MAX_IN + 1] = in[k];
+        n->nin = nin - CONCAT_MAX_IN + 1;
+        changed = 1;
+        i--; /* this node again, in case the rest still does not fit */
+    }
+    return changed;
+}
+
 /* Split -> one tt.SliceAxis per output (axis, start). */
 static int pass_split(tt_graph *g, tt_err *err)
 {
@@ -643,6 +689,8 @@ int tt_model_passes(tt_graph *g, tt_err *err)
         return -1;
     int gs = pass_gather_slices(g, err);
     if (gs < 0 || (gs > 0 && tt_graph_toposort(g, err)))
+        return -1;
+    if (pass_split_concat(g) && tt_graph_toposort(g, err))
         return -1;
     if (pass_split(g, err) || pass_bn(g, err) || pass_matmul(g, err))
         return -1;
