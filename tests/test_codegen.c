@@ -832,6 +832,45 @@ static void check_forced_lanes(tcase *cs, int n, const int *lanes, const char *c
     CHECK(bad == 0 && nrun == n);
 }
 
+/* A grouped conv's default schedule is vector code: its channel tile is one
+ * group, so the input channel floordiv(ff, cog) * cig + rc is affine in the
+ * tile's outer parts (lw_index_form): the update broadcasts one input value
+ * to the lanes and loads the weights as vectors, with no gather (every lane a
+ * scalar made RegNet's grouped convs 20x slower); and it computes what the
+ * reference does. */
+static void test_group_conv_vector(void)
+{
+    tt_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.n = 1, p.h = p.w = 10, p.ci = 96, p.co = 96, p.kh = p.kw = 3;
+    p.stride_h = p.stride_w = 1, p.pad_t = p.pad_l = p.pad_b = p.pad_r = 1, p.dil_h = p.dil_w = 1;
+    p.groups = 4;
+    tt_err err = {0};
+    tt_dag *d = tt_build_conv2d_nhwc(&p, NULL, &err);
+    CHECK_MSG(d, "%s", err.msg);
+    if (!d)
+        return;
+    tt_step *steps = tt_xmalloc(TT_MAX_STEPS * sizeof *steps);
+    int n = 0;
+    CHECK(tt_default_schedule(d, 16, steps, TT_MAX_STEPS, &n, &err) == 0);
+    tt_state *s = tt_state_new(d);
+    CHECK_MSG(tt_state_apply_all(s, steps, n, &err) == 0, "%s", err.msg);
+    tt_str o;
+    tt_str_init(&o);
+    CHECK_MSG(tt_codegen_candidate(s, "gconv", &o, &err) == 0, "%s", err.msg);
+    CHECK_MSG(o.buf && !strstr(o.buf, "tt_vgather"), "the grouped conv's code gathers its input");
+    CHECK_MSG(o.buf && strstr(o.buf, "tt_vload"), "the grouped conv's update loads no vectors");
+    tt_str_free(&o);
+    tcase c;
+    memset(&c, 0, sizeof c);
+    default_case(&c, "group conv 10x10x96 g4", d, "group_conv2d", 16);
+    int nrun = 0;
+    CHECK(run_cases(&c, 1, &nrun) == 0 && nrun == 1);
+    case_free(&c); /* the DAG too */
+    tt_state_free(s);
+    free(steps);
+}
+
 /* Channel counts that are not a multiple of the vector width (MobileNet's 24,
  * EfficientNet's 40, a classifier's 1000, ShuffleNet's 58; 12, 20 and 7 on 8
  * lanes) are vectorized as full vectors plus one narrower tail statement, or
@@ -1281,6 +1320,7 @@ const tt_test tests_codegen[] = {
     {"concat_split", test_concat_split},
     {"lowering_refusals", test_lowering_refusals},
     {"kernels_share_a_unit", test_kernels_share_a_unit},
+    {"group_conv_vector", test_group_conv_vector},
     {"random_differential", test_random_schedules},
     {NULL, NULL},
 };

@@ -349,14 +349,52 @@ void lw_index_form(lowering *L, int si, const tt_expr *e, aff *out)
         }
         break;
     case TT_E_FLOORDIV:
-        if (e->args[1]->kind == TT_E_INT && e->args[1]->u.ival == 1) {
-            lw_index_form(L, si, e->args[0], out);
+    case TT_E_FLOORMOD: {
+        if (e->args[1]->kind != TT_E_INT || e->args[1]->u.ival < 1)
+            break;
+        int64_t c = e->args[1]->u.ival;
+        lw_index_form(L, si, e->args[0], &a);
+        if (!a.ok)
+            break;
+        if (c == 1) {
+            if (e->kind == TT_E_FLOORDIV)
+                *out = a;
+            else
+                aff_const(out, 0);
             return;
         }
-        break;
+        /* x = c * (the terms whose coefficients c divides, plus q0) + r with
+         * r (the other terms and the constant's remainder) in [0, c) for
+         * every value of its atoms: floordiv(x, c) is the first part, affine,
+         * and floormod(x, c) is r (a grouped conv's floordiv(ff, cog) over a
+         * channel tile of one group: its lanes all read one group) */
+        int64_t q0 = a.c >= 0 ? a.c / c : -((-a.c + c - 1) / c), lo = a.c - q0 * c, hi = lo;
+        aff q, r;
+        aff_const(&q, q0);
+        aff_const(&r, lo);
+        for (int t = 0; t < a.n; t++) {
+            if (a.coef[t] % c == 0) {
+                aff_add_term(&q, a.atom[t], a.coef[t] / c);
+                continue;
+            }
+            int64_t x = lw_atom_extent(L, a.atom[t]);
+            if (x < 1)
+                goto nonaffine;
+            if (a.coef[t] > 0)
+                hi += a.coef[t] * (x - 1);
+            else
+                lo += a.coef[t] * (x - 1);
+            aff_add_term(&r, a.atom[t], a.coef[t]);
+        }
+        if (lo < 0 || hi >= c)
+            break;
+        *out = e->kind == TT_E_FLOORDIV ? q : r;
+        return;
+    }
     default:
         break;
     }
+nonaffine:
     aff_const(out, 0);
     out->ok = 0;
 }

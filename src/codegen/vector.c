@@ -228,8 +228,8 @@ static void emit_vload(vctx *v, const tt_expr *e)
     }
     int64_t c = lane_coef(&a, v->lane);
     int pi = tt_state_stage_of_uid(E->L->s, e->u.uid);
-    if (v->mask && c != 1) {
-        v->fail = 1; /* no masked gather */
+    if (v->mask && c != 1 && c != 0) {
+        v->fail = 1; /* no masked gather (a lane-invariant load reads lane 0's element: valid) */
         return;
     }
     /* a packed weight copy is zero-padded to whole blocks: a load whose
@@ -248,6 +248,9 @@ static void emit_vload(vctx *v, const tt_expr *e)
         tt_str_catf(E->o, "tt_vloadpf%d(&b%d[", v->N, e->u.uid);
     else if (c == 1)
         tt_str_catf(E->o, "tt_vload%s%d(&b%d[", masked ? "m" : "", v->N, e->u.uid);
+    else if (c == 0) /* the same element in every lane (the index varies in
+                        its text only: floordiv(ff, cog) over one group) */
+        tt_str_catf(E->o, "tt_vsplat%d(b%d[", v->N, e->u.uid);
     else
         tt_str_catf(E->o, "tt_vgather%d(&b%d[", v->N, e->u.uid);
     emit_index(E, pi, e->args, e->n, v->si);
@@ -260,7 +263,9 @@ static void emit_vload(vctx *v, const tt_expr *e)
                 tt_str_catf(E->o, " && l%d_%d == 0", E->L->s->stages[E->pf_sp[k] / TT_MAX_NODES].op.uid,
                             E->pf_sp[k] % TT_MAX_NODES);
         tt_str_cat(E->o, ")");
-    } else if (masked)
+    } else if (c == 0)
+        tt_str_cat(E->o, "])");
+    else if (masked)
         tt_str_catf(E->o, "], %s)", v->mask);
     else if (c == 1)
         tt_str_cat(E->o, "])");
