@@ -838,13 +838,21 @@ static void check_forced_lanes(tcase *cs, int n, const int *lanes, const char *c
  * to the lanes and loads the weights as vectors, with no gather (every lane a
  * scalar made RegNet's grouped convs 20x slower); and it computes what the
  * reference does. */
+static void group_conv_vector(int64_t c, int64_t groups);
+
 static void test_group_conv_vector(void)
+{
+    group_conv_vector(96, 4);  /* 24 channels a group: a tile of one group */
+    group_conv_vector(336, 2); /* 168 (RegNetX-32GF's width): tiles that divide it, c2 x c3 = 168 */
+}
+
+static void group_conv_vector(int64_t ch, int64_t groups)
 {
     tt_conv2d_params p;
     memset(&p, 0, sizeof p);
-    p.n = 1, p.h = p.w = 10, p.ci = 96, p.co = 96, p.kh = p.kw = 3;
+    p.n = 1, p.h = p.w = 10, p.ci = ch, p.co = ch, p.kh = p.kw = 3;
     p.stride_h = p.stride_w = 1, p.pad_t = p.pad_l = p.pad_b = p.pad_r = 1, p.dil_h = p.dil_w = 1;
-    p.groups = 4;
+    p.groups = groups;
     tt_err err = {0};
     tt_dag *d = tt_build_conv2d_nhwc(&p, NULL, &err);
     CHECK_MSG(d, "%s", err.msg);
@@ -858,12 +866,14 @@ static void test_group_conv_vector(void)
     tt_str o;
     tt_str_init(&o);
     CHECK_MSG(tt_codegen_candidate(s, "gconv", &o, &err) == 0, "%s", err.msg);
-    CHECK_MSG(o.buf && !strstr(o.buf, "tt_vgather"), "the grouped conv's code gathers its input");
-    CHECK_MSG(o.buf && strstr(o.buf, "tt_vload"), "the grouped conv's update loads no vectors");
+    CHECK_MSG(o.buf && !strstr(o.buf, "tt_vgather"), "%lld groups of %lld: the code gathers its input",
+              (long long)groups, (long long)(ch / groups));
+    CHECK_MSG(o.buf && strstr(o.buf, "tt_vload"), "%lld groups of %lld: the update loads no vectors",
+              (long long)groups, (long long)(ch / groups));
     tt_str_free(&o);
     tcase c;
     memset(&c, 0, sizeof c);
-    default_case(&c, "group conv 10x10x96 g4", d, "group_conv2d", 16);
+    default_case(&c, "group conv", d, "group_conv2d", 16);
     int nrun = 0;
     CHECK(run_cases(&c, 1, &nrun) == 0 && nrun == 1);
     case_free(&c); /* the DAG too */

@@ -469,12 +469,26 @@ static void spatial_tiles(const tt_op *A, int lanes, int64_t L[][3])
          * scalar: RegNetY-1.6GF's grouped convs ran at 3% of the FMA peak */
         choose_register_tile(cog, ew, lanes, &best_c3, &best_rt);
         best_c3 = cog;
+    } else if (cog > 4 * lanes && cog < ec && ec % cog == 0) {
+        /* wider groups (RegNetX/Y-32GF's 168 to 232 channels): a tile that
+         * divides the group, and (below) c2 x c3 = the group */
+        int64_t c3 = 0;
+        for (int64_t t = 4 * lanes; t >= 4 && !c3; t -= 4) {
+            int64_t rest = t % lanes;
+            if (cog % t == 0 && (rest == 0 || (rest >= 4 && !(rest & (rest - 1)))))
+                c3 = t;
+        }
+        choose_register_tile(c3 ? c3 : ec, ew, lanes, &best_c3, &best_rt);
+        if (c3)
+            best_c3 = c3;
     } else {
         choose_register_tile(ec, ew, lanes, &best_c3, &best_rt);
     }
     int64_t row_tiles = (ew + best_rt - 1) / best_rt;
     int64_t ctiles = (ec + best_c3 - 1) / best_c3; /* the last one masked when c3 does not divide */
     int64_t c2 = largest_divisor_le(ctiles, best_c3 >= 64 ? 1 : 64 / best_c3);
+    if (cog > 4 * lanes && cog < ec && ec % cog == 0 && cog % best_c3 == 0)
+        c2 = cog / best_c3; /* wider groups (RegNetX-32GF's 168 channels): c2 x c3 is one group */
     /* level 2 along the row axis: several register tiles share one block of
      * weights (r1 x c2*c3, kept in L1) inside the outer reduction loop */
     int64_t w2 = largest_divisor_le(row_tiles, 64 / best_rt > 0 ? 64 / best_rt : 1);
