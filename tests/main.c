@@ -78,7 +78,7 @@ const char *tt_test_tmpdir(void)
     return t && *t ? t : "/tmp";
 }
 
-extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[],
+extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], tests_codegen[], tests_codegen_units[],
     tests_measure[], tests_cli[], tests_cli_run[], tests_graph[], tests_zoo[], tests_npy[],
     tests_onnx[],
     tests_model[], tests_bert[], tests_tune[], tests_db[], tests_db_rows[], tests_search[], tests_cost[],
@@ -90,7 +90,7 @@ static const struct {
     const tt_test *tests;
 } tables[] = {
     {"util", tests_util},       {"dag", tests_dag},         {"record", tests_record},
-    {"sched", tests_sched},     {"codegen", tests_codegen}, {"measure", tests_measure},
+    {"sched", tests_sched},     {"codegen", tests_codegen}, {"codegen", tests_codegen_units}, {"measure", tests_measure},
     {"cli", tests_cli},         {"graph", tests_graph},     {"zoo", tests_zoo},
     {"cli", tests_cli_run},
     {"npy", tests_npy},         {"onnx", tests_onnx},       {"model", tests_model},

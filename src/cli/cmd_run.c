@@ -673,6 +673,21 @@ static int run_model(const run_args *A, tt_model *m, const void *input, rec_pick
     return rc;
 }
 
+/* What run and compile hold at their end: the records, the forms, the
+ * executor, the input (read from --input, else made), the model. */
+static void run_free(const run_args *A, tt_model *m, rec_pick *P, unsigned char *use_alt, tt_exec *e,
+                     tt_npy *npy, void *input)
+{
+    rec_pick_free(P);
+    free(use_alt);
+    tt_exec_free(e);
+    if (A->in_path)
+        tt_npy_free(npy);
+    else
+        free(input);
+    tt_model_free(m);
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_args A;
@@ -703,14 +718,7 @@ int cmd_run(int argc, char **argv)
             print_text(&A, m, e, &P, use_alt, &R);
         rc = A.check && !R.chk.passed ? 1 : 0;
     }
-    rec_pick_free(&P);
-    free(use_alt);
-    tt_exec_free(e);
-    if (A.in_path)
-        tt_npy_free(&npy);
-    else
-        free(input);
-    tt_model_free(m);
+    run_free(&A, m, &P, use_alt, e, &npy, input);
     return rc;
 }
 
@@ -844,13 +852,6 @@ int cmd_compile(int argc, char **argv)
     rc = ok && aerr <= TT_MODEL_TOLERANCE ? 0 : 1;
     if (ok && rc)
         fprintf(stderr, "transtune compile: the library's output differs from run's (%.3g)\n", aerr);
-    rec_pick_free(&P);
-    free(use_alt);
-    tt_exec_free(e);
-    if (A.in_path)
-        tt_npy_free(&npy);
-    else
-        free(input);
-    tt_model_free(m);
+    run_free(&A, m, &P, use_alt, e, &npy, input);
     return rc;
 }
