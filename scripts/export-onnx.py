@@ -224,6 +224,102 @@ class MobileBert(nn.Module):
         return x
 
 
+# ---- BERT-style encoders with an attention mask (Hugging Face's export patterns) --------------
+
+MASK_SEQ = 128      # sequence of the masked encoders
+MASK_VOCAB = 8192
+MASK_VALID = 100    # tokens before the padding: attention_mask is 1 for these, 0 after
+
+
+class MaskedLayer(nn.Module):
+    """One encoder layer as HF's BertLayer writes it in eager mode: head shapes taken from
+    x.size() (Shape/Gather/Concat chains in the export, folded when shapes are fixed), the mask
+    either added (HF BERT: scores + (1 - mask) * finfo.min) or applied with masked_fill
+    (DistilBERT: Where on (mask == 0)); GELU in its erf or tanh form."""
+
+    def __init__(self, hidden, heads, ffn, gelu="none", eps=1e-12):
+        super().__init__()
+        self.h, self.nh, self.hd, self.gelu = hidden, heads, hidden // heads, gelu
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.attn_out = nn.Linear(hidden, hidden)
+        self.attn_norm = nn.LayerNorm(hidden, eps=eps)
+        self.intermediate = nn.Linear(hidden, ffn)
+        self.output = nn.Linear(ffn, hidden)
+        self.out_norm = nn.LayerNorm(hidden, eps=eps)
+
+    def split(self, t):
+        return t.view(t.size()[:-1] + (self.nh, self.hd)).permute(0, 2, 1, 3)
+
+    def forward(self, x, add_mask=None, fill_mask=None):
+        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.hd)
+        if add_mask is not None:
+            scores = scores + add_mask
+        if fill_mask is not None:
+            scores = scores.masked_fill(fill_mask.expand_as(scores),
+                                        torch.tensor(torch.finfo(scores.dtype).min))
+        ctx = torch.matmul(torch.softmax(scores, dim=-1), v).permute(0, 2, 1, 3).contiguous()
+        ctx = ctx.view(ctx.size()[:-2] + (self.h,))
+        a = self.attn_norm(self.attn_out(ctx) + x)
+        f = F.gelu(self.intermediate(a), approximate=self.gelu)
+        return self.out_norm(self.output(f) + a)
+
+
+class BertMasked(nn.Module):
+    """HF BertModel's forward with all three inputs (input_ids, attention_mask, token_type_ids,
+    int64 [1, 128]): embeddings of ids, token types and positions (a position_ids buffer,
+    sliced to the sequence), the extended additive mask (Unsqueeze, Cast, Sub, Mul), erf
+    GELU; 2 layers of hidden 256, 4 heads, FFN 1024; the output is the last hidden state."""
+
+    inputs = ("input_ids", "attention_mask", "token_type_ids")
+
+    def __init__(self, vocab=MASK_VOCAB, hidden=256, layers=2, heads=4, ffn=1024, max_pos=512):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab, hidden)
+        self.position_embeddings = nn.Embedding(max_pos, hidden)
+        self.token_type_embeddings = nn.Embedding(2, hidden)
+        self.register_buffer("position_ids", torch.arange(max_pos).expand((1, -1)))
+        self.emb_norm = nn.LayerNorm(hidden, eps=1e-12)
+        self.layers = nn.ModuleList(MaskedLayer(hidden, heads, ffn) for _ in range(layers))
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        seq = input_ids.size(1)
+        pos = self.position_ids[:, :seq]
+        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+        x = self.emb_norm(x + self.position_embeddings(pos))
+        ext = attention_mask[:, None, None, :].to(dtype=torch.float32)
+        ext = (1.0 - ext) * torch.finfo(torch.float32).min
+        for layer in self.layers:
+            x = layer(x, add_mask=ext)
+        return x
+
+
+class DistilBertMasked(nn.Module):
+    """DistilBERT's pattern: input_ids and attention_mask (int64 [1, 128]), positions from
+    torch.arange, the mask applied with masked_fill on (mask == 0) (Equal, Reshape, Expand,
+    Where on booleans at run time), tanh GELU; 2 layers of hidden 256, 4 heads, FFN 1024."""
+
+    inputs = ("input_ids", "attention_mask")
+
+    def __init__(self, vocab=MASK_VOCAB, hidden=256, layers=2, heads=4, ffn=1024, max_pos=512):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab, hidden)
+        self.position_embeddings = nn.Embedding(max_pos, hidden)
+        self.emb_norm = nn.LayerNorm(hidden, eps=1e-12)
+        self.layers = nn.ModuleList(MaskedLayer(hidden, heads, ffn, gelu="tanh") for _ in range(layers))
+
+    def forward(self, input_ids, attention_mask):
+        bs, seq = input_ids.size()
+        pos = torch.arange(seq, dtype=torch.long, device=input_ids.device).unsqueeze(0)
+        x = self.emb_norm(self.word_embeddings(input_ids) + self.position_embeddings(pos))
+        fill = (attention_mask == 0).view(bs, 1, 1, seq)
+        for layer in self.layers:
+            x = layer(x, fill_mask=fill)
+        return x
+
+
 def _static_pad_symbolic(g, input, padding, value=None):
     """aten::constant_pad_nd -> one ONNX Pad with constant pads and value.
 
@@ -292,6 +388,9 @@ MODELS = {
                         init_weights=False), "image", (1, 3, 299, 299)),
     "bert_base": (BertBase, "tokens", (1, SEQ)),
     "mobilebert": (MobileBert, "tokens", (1, SEQ)),
+    # several inputs, integer masks evaluated at run time (not in the paper's set)
+    "bert_mask": (BertMasked, "masked", (1, MASK_SEQ)),
+    "distilbert_mask": (DistilBertMasked, "masked", (1, MASK_SEQ)),
 }
 
 
@@ -299,7 +398,7 @@ def randomize(model):
     """Seeded weights (the caller seeds torch): He-normal Conv/Linear weights, small biases,
     random BatchNorm and LayerNorm/NoNorm affines.  BERTs keep HF's normal(0.02) init for Linear
     and Embedding.  BatchNorm statistics are set afterwards by calibrate_bn()."""
-    bert = isinstance(model, (BertBase, MobileBert))
+    bert = isinstance(model, (BertBase, MobileBert, BertMasked, DistilBertMasked))
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -353,7 +452,20 @@ def calibrate_bn(model, shape, gen):
             h.remove()
 
 
-def make_input(kind, shape, gen):
+def make_input(kind, shape, gen, model=None):
+    """The model's inputs: one tensor, or a tuple for a model with several (kind "masked":
+    token ids, then an attention mask of MASK_VALID ones and zeros after, then token types
+    0 for the first half and 1 for the rest)."""
+    if kind == "masked":
+        xs = []
+        for n in model.inputs:
+            if n == "input_ids":
+                xs.append(torch.randint(0, MASK_VOCAB, shape, generator=gen, dtype=torch.int64))
+            elif n == "attention_mask":
+                xs.append((torch.arange(shape[1]) < MASK_VALID).to(torch.int64).expand(shape).clone())
+            else:
+                xs.append((torch.arange(shape[1]) >= shape[1] // 2).to(torch.int64).expand(shape).clone())
+        return tuple(xs)
     if kind == "tokens":
         return torch.randint(0, VOCAB, shape, generator=gen, dtype=torch.int64)
     return torch.randn(shape, generator=gen, dtype=torch.float32)
@@ -368,9 +480,11 @@ def export_one(name, out_dir, seed, opset=13):
     gen = torch.Generator().manual_seed(s ^ 0x5EED)
     calibrate_bn(model, shape, gen)
     model.eval()
-    x = make_input(kind, shape, gen)
+    x = make_input(kind, shape, gen, model)
+    names = list(getattr(model, "inputs", ("input",)))
+    args = x if isinstance(x, tuple) else (x,)
     with torch.no_grad():
-        y = model(x)
+        y = model(*args)
     if not isinstance(y, torch.Tensor):
         raise RuntimeError("model returned %s, not one tensor" % type(y).__name__)
     y = y.float().numpy()
@@ -382,9 +496,12 @@ def export_one(name, out_dir, seed, opset=13):
     # those models with autograd on (the same eval-mode graph)
     mha = any(isinstance(mod, torch.nn.MultiheadAttention) for mod in model.modules())
     with (contextlib.nullcontext() if mha else torch.no_grad()):
-        torch.onnx.export(model, x, path, opset_version=opset, do_constant_folding=True,
-                          input_names=["input"], output_names=["output"])
-    np.save(os.path.join(out_dir, name + ".in.npy"), x.numpy())
+        torch.onnx.export(model, args, path, opset_version=opset, do_constant_folding=True,
+                          input_names=names, output_names=["output"])
+    np.save(os.path.join(out_dir, name + ".in.npy"), args[0].numpy())
+    if len(args) > 1:  # every input as NAME.in.INPUT.npy (`transtune run --input INPUT=FILE`)
+        for n, a in zip(names, args):
+            np.save(os.path.join(out_dir, "%s.in.%s.npy" % (name, n)), a.numpy())
     np.save(os.path.join(out_dir, name + ".out.npy"), np.ascontiguousarray(y, dtype=np.float32))
     return path, y
 

@@ -51,6 +51,59 @@ def export(name, model, x, opset=13, dynamic=None):
     print(f"{name}: {os.path.getsize(path)} bytes, opset {opset}, ops {ops}, out {tuple(y.shape)}")
 
 
+def export_inputs(name, model, xs, names, opset=13):
+    """export() for a model of several inputs: NAME.in.INPUT.npy per input (in the model's
+    order: `transtune run --input INPUT=FILE`), NAME.out.npy."""
+    model.eval()
+    path = os.path.join(OUT, name + ".onnx")
+    with torch.no_grad():
+        y = model(*xs)
+        torch.onnx.export(model, tuple(xs), path, opset_version=opset, input_names=list(names),
+                          output_names=["output"])
+    m = onnx.load(path)
+    m.producer_version = ""
+    m.graph.doc_string = ""
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    for n, x in zip(names, xs):
+        save_npy("%s.in.%s.npy" % (name, n), x.numpy())
+    save_npy(name + ".out.npy", y.numpy())
+    ops = sorted({n.op_type for n in m.graph.node})
+    print(f"{name}: {os.path.getsize(path)} bytes, opset {opset}, ops {ops}, out {tuple(y.shape)}")
+
+
+class MaskedAttn(nn.Module):
+    """A BERT-style encoder layer with an attention-mask input, as Hugging Face's exports
+    write it: token ids and token types (int64) through embeddings, the additive mask
+    (1 - mask[:, None, None, :].float()) * finfo.min (Unsqueeze, Cast, Sub, Mul), and the
+    masked_fill of DistilBERT on (mask == 0) (Equal, Expand, Where on booleans); head shapes
+    from x.size(); tanh GELU."""
+
+    def __init__(self, vocab=40, d=16, heads=2):
+        super().__init__()
+        self.nh, self.hd = heads, d // heads
+        self.tok = nn.Embedding(vocab, d)
+        self.typ = nn.Embedding(2, d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+        self.ln = nn.LayerNorm(d)
+        self.ff = nn.Linear(d, d)
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        x = self.tok(input_ids) + self.typ(token_type_ids)
+        q, k, v = self.qkv(x).split(x.size(-1), dim=-1)
+        sh = x.size()[:-1] + (self.nh, self.hd)
+        q, k, v = (t.view(sh).permute(0, 2, 1, 3) for t in (q, k, v))
+        s = torch.matmul(q, k.transpose(-1, -2)) / self.hd ** 0.5
+        s = s + (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * torch.finfo(torch.float32).min
+        p = torch.softmax(s, dim=-1)
+        fill = (attention_mask == 0).view(x.size(0), 1, 1, x.size(1)).expand_as(s)
+        p = p.masked_fill(fill, 0.0)
+        c = torch.matmul(p, v).permute(0, 2, 1, 3).reshape(x.size())
+        h = self.ln(self.out(c) + x)
+        return h + F.gelu(self.ff(h), approximate="tanh")
+
+
 def save_bad(name, graph, opset=13):
     """A model the importer must refuse (not checked: some are invalid ONNX)."""
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
@@ -297,6 +350,12 @@ def torch_fixtures():
     export("densebits", m, torch.randn(1, 3, 12, 12))
     torch.manual_seed(8)
     export("attnbits", AttnBits(), torch.randn(1, 6, 16))
+    torch.manual_seed(9)
+    ids = torch.randint(0, 40, (1, 10))
+    mask = torch.tensor([[1] * 7 + [0] * 3])
+    types = torch.tensor([[0] * 5 + [1] * 5])
+    export_inputs("masked", MaskedAttn(), [ids, mask, types],
+                  ["input_ids", "attention_mask", "token_type_ids"])
 
 
 # ---- built node by node (old opsets) -------------------------------------------------

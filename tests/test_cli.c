@@ -534,7 +534,6 @@ static void test_bad_models(void)
         {"tests/data/onnx/bad-unknown-op.onnx", "unsupported operator 'FooBar' (node 'foo')"},
         {"tests/data/onnx/bad-missing-init.onnx", "bad-missing-init.onnx"},
         {"tests/data/onnx/bad-shapes.onnx", "inner dimensions differ"},
-        {"tests/data/onnx/embed17.onnx", "unsupported operator 'Equal' (node '/Equal')"},
         {"tests/data/nonexistent.onnx", "nonexistent.onnx"},
         {"nosuchmodel", "unknown zoo model 'nosuchmodel'"},
     };

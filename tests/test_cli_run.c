@@ -846,6 +846,73 @@ static void test_run_input_shape(void)
     CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
 }
 
+/* A model of several inputs (tests/data/onnx/masked.onnx: token ids, an
+ * attention mask, token types): --input INPUT=FILE in any order, or FILE in
+ * the model's order, gives PyTorch's output; a missing, doubled or extra
+ * input is refused with a message naming it. */
+static void test_run_several_inputs(void)
+{
+    if (!have_transtune())
+        return;
+    char out[4096];
+    tt_err err = {0};
+    CHECK_MSG(tt_temp_dir("tt-test-cli-inputs", out, sizeof out, &err) == 0, "%s", err.msg);
+    char y[4352];
+    snprintf(y, sizeof y, "%s/y.npy", out);
+    const char *M = "tests/data/onnx/masked.onnx";
+    const char *ids = "tests/data/onnx/masked.in.input_ids.npy", *mask = "tests/data/onnx/masked.in.attention_mask.npy",
+               *typ = "tests/data/onnx/masked.in.token_type_ids.npy";
+    char a1[256], a2[256], a3[256];
+    snprintf(a1, sizeof a1, "attention_mask=%s", mask);
+    snprintf(a2, sizeof a2, "token_type_ids=%s", typ);
+    snprintf(a3, sizeof a3, "input_ids=%s", ids);
+    CHECK(run_tt(120, "run", M, "--input", a1, "--input", a2, "--input", a3, "--output", y, "--repeat", "1",
+                 (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+    tt_npy got = {0}, want = {0};
+    CHECK_MSG(tt_npy_read(y, &got, &err) == 0 && tt_npy_read("tests/data/onnx/masked.out.npy", &want, &err) == 0, "%s",
+              err.msg);
+    double md = 0, mr = 0;
+    for (int64_t i = 0; got.numel == want.numel && i < got.numel; i++) {
+        double d = fabs((double)((float *)got.data)[i] - ((float *)want.data)[i]);
+        md = d > md || isnan(d) ? d : md;
+        mr = fabs(((float *)want.data)[i]) > mr ? fabs(((float *)want.data)[i]) : mr;
+    }
+    CHECK_MSG(got.numel == want.numel && mr > 0 && md <= 1e-4 * mr, "max diff %g of %g", md, mr);
+    tt_npy_free(&got);
+    /* in order, unnamed: the same */
+    CHECK(run_tt(120, "run", M, "--input", ids, "--input", mask, "--input", typ, "--repeat", "1", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+    /* an all-ones mask changes the output (the mask is really applied) */
+    int64_t sh[2] = {1, 10};
+    char ones[4352];
+    snprintf(ones, sizeof ones, "%s/ones.npy", out);
+    int64_t one[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    CHECK(tt_npy_write(ones, TT_DT_INT64, 2, sh, one, &err) == 0);
+    snprintf(a1, sizeof a1, "attention_mask=%s", ones);
+    CHECK(run_tt(120, "run", M, "--input", a1, "--input", a2, "--input", a3, "--output", y, "--repeat", "1",
+                 (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0, "exit %d: %s", R.code, R.err);
+    CHECK(tt_npy_read(y, &got, &err) == 0);
+    md = 0;
+    for (int64_t i = 0; got.numel == want.numel && i < got.numel; i++) {
+        double d = fabs((double)((float *)got.data)[i] - ((float *)want.data)[i]);
+        md = d > md ? d : md;
+    }
+    CHECK_MSG(md > 1e-2 * mr, "the mask changed nothing: %g", md);
+    tt_npy_free(&got);
+    tt_npy_free(&want);
+    /* refusals */
+    CHECK(run_tt(60, "run", M, "--input", ids, (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, "no --input for the model's input 'attention_mask'"), "%s",
+              R.err);
+    CHECK(run_tt(60, "run", M, "--input", a3, "--input", a3, (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, "input 'input_ids' is given twice"), "%s", R.err);
+    CHECK(run_tt(60, "run", M, "--input", ids, "--input", mask, "--input", typ, "--input", typ, (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 1 && strstr(R.err, "the model has 3 input(s), all given already"), "%s", R.err);
+    tt_remove_tree(out);
+}
+
 /* Endless and oversize inputs are refused up front, with a message naming
  * the file, never read until memory runs out: /dev/zero and a symbolic
  * link to it as run's --input, as a model for kernels, as a log for replay
@@ -893,6 +960,7 @@ static void test_input_files_bounded(void)
 const tt_test tests_cli_run[] = {
     {"run_db", test_run_db},
     {"run_input_shape", test_run_input_shape},
+    {"run_several_inputs", test_run_several_inputs},
     {"input_files_bounded", test_input_files_bounded},
     {"run_records", test_run_records},
     {"run_record_vs_default", test_run_record_vs_default},

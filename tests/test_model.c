@@ -163,23 +163,51 @@ static void test_resnet50_tvm_covers_log(void)
     CHECK(lines == 26 && covered == lines);
 }
 
+/* The stored input of fixture `name` as tt_exec_run takes it: NAME.in.npy,
+ * or for a model of several inputs NAME.in.INPUT.npy each (malloc'd; NULL
+ * with err). */
+static void *fixture_input(const tt_model *m, const char *name, tt_err *err)
+{
+    char *blob = tt_xmalloc((size_t)tt_model_input_bytes(m) + 1);
+    for (int i = 0; i < m->ninputs; i++) {
+        const tt_tensor *t = &m->g->tensors[m->inputs[i]];
+        char path[256];
+        if (m->ninputs == 1)
+            snprintf(path, sizeof path, "tests/data/onnx/%s.in.npy", name);
+        else
+            snprintf(path, sizeof path, "tests/data/onnx/%s.in.%s.npy", name, t->name);
+        tt_npy in = {0};
+        if (tt_npy_read(path, &in, err) || in.dtype != t->dtype || in.numel != tt_tensor_numel(t)) {
+            if (!err->msg[0])
+                tt_err_set(err, "%s: not the input '%s'", path, t->name);
+            tt_npy_free(&in);
+            free(blob);
+            return NULL;
+        }
+        memcpy(blob + tt_model_input_offset(m, i), in.data, (size_t)(in.numel * tt_dtype_size(t->dtype)));
+        tt_npy_free(&in);
+    }
+    return blob;
+}
+
 /* ONNX fixtures (scripts/make-onnx-fixtures.py): our output on the stored
- * input equals PyTorch's stored output. */
+ * input equals PyTorch's stored output.  embed17 and masked compute on
+ * integer ids and masks at run time (Equal, Cast, Where: host calls), masked
+ * with three inputs. */
 static void test_onnx_fixtures_match_torch(void)
 {
-    static const char *const names[] = {"convnet", "transformer", "shapechain", "catsplit", "resblocks", "densebits",
-                                        "legacy10", "shuffle", "attnbits", NULL};
+    static const char *const names[] = {"convnet",   "transformer", "shapechain", "catsplit", "resblocks", "densebits",
+                                        "legacy10",  "shuffle",     "attnbits",   "embed17",  "masked",    NULL};
     for (int i = 0; names[i]; i++) {
-        char path[256], inp[256], outp[256];
+        char path[256], outp[256];
         snprintf(path, sizeof path, "tests/data/onnx/%s.onnx", names[i]);
-        snprintf(inp, sizeof inp, "tests/data/onnx/%s.in.npy", names[i]);
         snprintf(outp, sizeof outp, "tests/data/onnx/%s.out.npy", names[i]);
         tt_model *m = NULL;
         tt_err err = {0};
-        tt_npy in = {0}, want = {0};
+        tt_npy want = {0};
         CHECK_MSG(tt_model_load(path, &m, &err) == 0, "%s", err.msg);
-        CHECK_MSG(tt_npy_read(inp, &in, &err) == 0 && tt_npy_read(outp, &want, &err) == 0, "%s",
-                  err.msg);
+        void *in = fixture_input(m, names[i], &err);
+        CHECK_MSG(in && tt_npy_read(outp, &want, &err) == 0, "%s", err.msg);
         CHECK(want.numel == tt_tensor_numel(&m->g->tensors[m->output]));
         if (!strcmp(names[i], "shuffle")) {
             /* the layout pass keeps the shuffle block NHWC: its Reshape ->
@@ -196,7 +224,7 @@ static void test_onnx_fixtures_match_torch(void)
         float *got = malloc((size_t)want.numel * sizeof *got);
         tt_exec *e = NULL;
         tt_exec_opts o = {.threads = 2};
-        CHECK_MSG(tt_exec_build(m, &o, &e, &err) == 0 && tt_exec_run(e, in.data, got, &err) == 0,
+        CHECK_MSG(tt_exec_build(m, &o, &e, &err) == 0 && tt_exec_run(e, in, got, &err) == 0,
                   "%s: %s", names[i], err.msg);
         double max_abs = 0, max_ref = 0;
         const float *w = want.data;
@@ -210,16 +238,10 @@ static void test_onnx_fixtures_match_torch(void)
         tt_exec_free(e);
         tt_model_free(m);
         free(got);
-        tt_npy_free(&in);
+        free(in);
         tt_npy_free(&want);
         CHECK(max_ref > 0 && max_abs <= 1e-4 * max_ref);
     }
-    /* integer activations (Equal/Where on token ids) are not supported: a
-     * clear error naming the operator and the node */
-    tt_model *m = NULL;
-    tt_err err = {0};
-    CHECK(tt_model_load("tests/data/onnx/embed17.onnx", &m, &err) != 0 && !m);
-    CHECK_MSG(strstr(err.msg, "unsupported operator 'Equal' (node '/Equal')"), "%s", err.msg);
 }
 
 /* ---- long elementwise chains --------------------------------------------------

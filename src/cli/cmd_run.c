@@ -227,7 +227,10 @@ static void compile_help(void)
 }
 
 typedef struct run_args {
-    const char *what, *in_path, *out_path, *log_path, *db_path;
+    const char *what, *out_path, *log_path, *db_path;
+    /* --input, in order: FILE (the next unnamed input) or INPUT=FILE */
+    int nin;
+    const char *in_spec[TT_MODEL_MAX_INPUTS];
     int wino; /* --winograd: 0 off, 1 on, 2 auto */
     int json, check, profile, vs_untuned, trust;
     int64_t threads, repeat;
@@ -280,7 +283,11 @@ static int parse_run_args(int argc, char **argv, run_args *A, int compile)
             }
             const char *v = argv[++i];
             if (!strcmp(a, "--input")) {
-                A->in_path = v;
+                if (A->nin == TT_MODEL_MAX_INPUTS) {
+                    fprintf(stderr, "transtune %s: more than %d --input options\n", cmd, TT_MODEL_MAX_INPUTS);
+                    return 2;
+                }
+                A->in_spec[A->nin++] = v;
             } else if (!strcmp(a, "--output")) {
                 A->out_path = v;
             } else if (!strcmp(a, "--records")) {
@@ -596,22 +603,80 @@ static void print_text(const run_args *A, const tt_model *m, const tt_exec *e, c
                R->chk.nonfinite ? " (non-finite values)" : "");
 }
 
-/* The model's input: --input (its dtype and shape checked) or seeded random. */
-static void *read_input(const run_args *A, const tt_model *m, tt_npy *npy, tt_err *err)
+/* Which model input --input spec s names: the input called as the text
+ * before its first '=' (then *path is after it), else -1 (all of s is a
+ * path). */
+static int spec_input(const tt_model *m, const char *s, const char **path)
 {
-    const tt_tensor *IT = &m->g->tensors[m->input];
-    if (!A->in_path) {
-        void *input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
+    const char *eq = strchr(s, '=');
+    *path = s;
+    for (int i = 0; eq && i < m->ninputs; i++) {
+        const char *n = m->g->tensors[m->inputs[i]].name;
+        if (strlen(n) == (size_t)(eq - s) && !strncmp(n, s, (size_t)(eq - s))) {
+            *path = eq + 1;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The model's inputs, laid out as tt_exec_run takes them: from the --input
+ * files (each one's dtype and shape checked; named INPUT=FILE, else in the
+ * model's order) or, with no --input, seeded random (tt_model_random_input). */
+static void *read_input(const run_args *A, const tt_model *m, tt_err *err)
+{
+    char *input = tt_xmalloc((size_t)tt_model_input_bytes(m) + 1);
+    if (A->nin == 0) {
         tt_model_random_input(m, input);
         return input;
     }
-    if (tt_npy_read(A->in_path, npy, err))
-        return NULL;
-    if (!input_fits(npy, IT, A->in_path)) {
-        err->msg[0] = 0; /* said */
+    const char *path[TT_MODEL_MAX_INPUTS] = {0};
+    int next = 0, ok = 1;
+    for (int k = 0; k < A->nin && ok; k++) {
+        const char *p;
+        int i = spec_input(m, A->in_spec[k], &p);
+        while (i < 0 && next < m->ninputs && path[next])
+            next++;
+        i = i >= 0 ? i : next < m->ninputs ? next : -1;
+        if (i < 0) {
+            tt_err_set(err, "--input '%s': the model has %d input(s), all given already", A->in_spec[k],
+                       m->ninputs);
+            ok = 0;
+        } else if (path[i]) {
+            tt_err_set(err, "--input '%s': input '%s' is given twice", A->in_spec[k],
+                       m->g->tensors[m->inputs[i]].name);
+            ok = 0;
+        } else {
+            path[i] = p;
+        }
+    }
+    for (int i = 0; i < m->ninputs && ok; i++) {
+        const tt_tensor *t = &m->g->tensors[m->inputs[i]];
+        if (!path[i]) {
+            tt_err_set(err, "no --input for the model's input '%s' (give every input, as FILE in order or as %s=FILE)",
+                       t->name, t->name);
+            ok = 0;
+            break;
+        }
+        tt_npy npy = {0};
+        if (tt_npy_read(path[i], &npy, err)) {
+            ok = 0;
+            break;
+        }
+        if (!input_fits(&npy, t, path[i])) {
+            err->msg[0] = 0; /* said */
+            ok = 0;
+        } else {
+            memcpy(input + tt_model_input_offset(m, i), npy.data,
+                   (size_t)(tt_tensor_numel(t) * tt_dtype_size(t->dtype)));
+        }
+        tt_npy_free(&npy);
+    }
+    if (!ok) {
+        free(input);
         return NULL;
     }
-    return npy->data;
+    return input;
 }
 
 /* Build, run, time and check; R filled, e and use_alt owned by the caller. */
@@ -675,16 +740,12 @@ static int run_model(const run_args *A, tt_model *m, const void *input, rec_pick
 
 /* What run and compile hold at their end: the records, the forms, the
  * executor, the input (read from --input, else made), the model. */
-static void run_free(const run_args *A, tt_model *m, rec_pick *P, unsigned char *use_alt, tt_exec *e,
-                     tt_npy *npy, void *input)
+static void run_free(tt_model *m, rec_pick *P, unsigned char *use_alt, tt_exec *e, void *input)
 {
     rec_pick_free(P);
     free(use_alt);
     tt_exec_free(e);
-    if (A->in_path)
-        tt_npy_free(npy);
-    else
-        free(input);
+    free(input);
     tt_model_free(m);
 }
 
@@ -701,11 +762,10 @@ int cmd_run(int argc, char **argv)
     rc = 1;
     tt_err err = {0};
     tt_exec *e = NULL;
-    tt_npy npy = {0};
     unsigned char *use_alt = tt_xcalloc((size_t)nk + 1, 1);
     rec_pick P = rec_pick_new(m);
     run_result R = {0};
-    void *input = read_input(&A, m, &npy, &err);
+    void *input = read_input(&A, m, &err);
     if (!input) {
         if (err.msg[0])
             fprintf(stderr, "transtune run: %s\n", err.msg);
@@ -718,7 +778,7 @@ int cmd_run(int argc, char **argv)
             print_text(&A, m, e, &P, use_alt, &R);
         rc = A.check && !R.chk.passed ? 1 : 0;
     }
-    run_free(&A, m, &P, use_alt, e, &npy, input);
+    run_free(m, &P, use_alt, e, input);
     return rc;
 }
 
@@ -811,14 +871,13 @@ int cmd_compile(int argc, char **argv)
     int nk = m->nkernels;
     rc = 1;
     tt_err err = {0};
-    tt_npy npy = {0};
     tt_exec *e = NULL;
     unsigned char *use_alt = tt_xcalloc((size_t)nk + 1, 1);
     rec_pick P = rec_pick_new(m);
     tt_artifact_info info;
     memset(&info, 0, sizeof info);
     double aerr = INFINITY, tl = 0, te = 0;
-    void *input = read_input(&A, m, &npy, &err);
+    void *input = read_input(&A, m, &err);
     tt_exec_opts eo = {0};
     eo.threads = (int)A.threads;
     eo.steps = (const tt_step *const *)P.steps;
@@ -852,6 +911,6 @@ int cmd_compile(int argc, char **argv)
     rc = ok && aerr <= TT_MODEL_TOLERANCE ? 0 : 1;
     if (ok && rc)
         fprintf(stderr, "transtune compile: the library's output differs from run's (%.3g)\n", aerr);
-    run_free(&A, m, &P, use_alt, e, &npy, input);
+    run_free(m, &P, use_alt, e, input);
     return rc;
 }

@@ -24,6 +24,8 @@ typedef struct xcall {
     float *args[TT_MODEL_MAX_ARGS];
     /* gather */
     int64_t rows, width, vocab;
+    /* host: the node tt_graph_eval_node evaluates */
+    int node;
 } xcall;
 
 struct tt_exec {
@@ -32,8 +34,8 @@ struct tt_exec {
     xcall *calls;
     int nbufs;
     void **bufs;           /* pool buffers (64-byte aligned) */
-    void *in_ptr, *out_ptr;
-    int64_t in_bytes, out_bytes;
+    void *in_ptr[TT_MODEL_MAX_INPUTS], *out_ptr;
+    int64_t in_bytes[TT_MODEL_MAX_INPUTS], out_bytes;
     tt_exec_stats stats;
     int threads;
     int nwbufs;
@@ -118,11 +120,16 @@ int64_t tt_exec_plan_memory(const tt_model *m, int *slot, pool *P)
     for (int c = 0; c < m->ncalls; c++)
         for (int a = 0; a < m->calls[c].nargs; a++)
             last[m->alias_of[m->calls[c].args[a]]] = c;
-    int in_root = m->alias_of[m->input], out_root = m->alias_of[m->output];
+    int out_root = m->alias_of[m->output];
     last[out_root] = m->ncalls; /* lives to the end */
-    last[in_root] = m->ncalls;  /* kept: a run without new input reuses it */
-    int64_t naive = tt_exec_tensor_bytes(g, m->input);
-    slot[in_root] = pool_get(P, naive);
+    int64_t naive = 0;
+    for (int i = 0; i < m->ninputs; i++) {
+        int in_root = m->alias_of[m->inputs[i]];
+        last[in_root] = m->ncalls; /* kept: a run without new input reuses it */
+        int64_t b = tt_exec_tensor_bytes(g, m->inputs[i]);
+        slot[in_root] = pool_get(P, b);
+        naive += b;
+    }
     for (int c = 0; c < m->ncalls; c++) {
         const tt_mcall *mc = &m->calls[c];
         int o_root = m->alias_of[mc->args[mc->nargs - 1]];
@@ -396,17 +403,19 @@ static int *plan_buffers(tt_exec *e)
     const tt_graph *g = m->g;
     int *slot = tt_xmalloc((size_t)g->ntensors * sizeof *slot);
     pool P = {0};
-    e->in_bytes = tt_exec_tensor_bytes(g, m->input);
     e->out_bytes = tt_exec_tensor_bytes(g, m->output);
     e->stats.naive_bytes = tt_exec_plan_memory(m, slot, &P);
-    int in_root = m->alias_of[m->input], out_root = m->alias_of[m->output];
+    int out_root = m->alias_of[m->output];
     e->nbufs = P.n;
     e->bufs = tt_xcalloc((size_t)(P.n ? P.n : 1), sizeof *e->bufs);
     for (int i = 0; i < P.n; i++) {
         e->bufs[i] = xalloc64(P.size[i]);
         e->stats.pool_bytes += P.size[i];
     }
-    e->in_ptr = e->bufs[slot[in_root]];
+    for (int i = 0; i < m->ninputs; i++) {
+        e->in_bytes[i] = tt_exec_tensor_bytes(g, m->inputs[i]);
+        e->in_ptr[i] = e->bufs[slot[m->alias_of[m->inputs[i]]]];
+    }
     e->out_ptr = slot[out_root] >= 0 ? e->bufs[slot[out_root]] : NULL;
     free(P.size), free(P.busy);
     return slot;
@@ -440,6 +449,8 @@ static int bind_calls(tt_exec *e, const tt_exec_opts *o, const build_ctx *b, con
             x->fn = b->fns[b->item_of[k]];
             if (k != mc->kernel && rc == 0)
                 rc = winograd_weight(e, m, mc, x, m->kernels[k].wino_m, err);
+        } else if (mc->kind == TT_MCALL_HOST) {
+            x->node = mc->node;
         } else {
             const tt_tensor *tab = &g->tensors[mc->args[0]];
             x->vocab = tab->shape[0];
@@ -502,14 +513,33 @@ int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_er
     return 0;
 }
 
+/* A host call: its node evaluated on its arguments (present inputs, then
+ * the output). */
+static int run_host(const tt_exec *e, const xcall *x, tt_err *err)
+{
+    const tt_node *nd = &e->m->g->nodes[x->node];
+    const void *in[TT_NODE_MAX_IO] = {0};
+    void *out[1] = {x->args[x->nargs - 1]};
+    for (int i = 0, a = 0; i < nd->nin && i < TT_NODE_MAX_IO; i++)
+        if (nd->in[i] >= 0)
+            in[i] = x->args[a++];
+    return tt_graph_eval_node(e->m->g, x->node, in, out, err);
+}
+
 int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err)
 {
     if (input)
-        memcpy(e->in_ptr, input, (size_t)e->in_bytes);
+        for (int64_t i = 0, off = 0; i < e->m->ninputs; off += e->in_bytes[i], i++)
+            memcpy(e->in_ptr[i], (const char *)input + off, (size_t)e->in_bytes[i]);
     for (int c = 0; c < e->ncalls; c++) {
         xcall *x = &e->calls[c];
         if (x->kind == TT_MCALL_KERNEL) {
             x->fn(x->args);
+            continue;
+        }
+        if (x->kind == TT_MCALL_HOST) {
+            if (run_host(e, x, err))
+                return -1;
             continue;
         }
         const float *tab = x->args[0];
@@ -638,20 +668,49 @@ void tt_exec_free(tt_exec *e)
     free(e);
 }
 
+/* The smallest table an embedding lookup of input t indexes, 0 if none
+ * does (then t is not token ids: a mask, say). */
+static int64_t ids_vocab(const tt_model *m, int t)
+{
+    int64_t v = 0;
+    for (int c = 0; c < m->ncalls; c++) {
+        const tt_mcall *mc = &m->calls[c];
+        if (mc->kind != TT_MCALL_GATHER || m->alias_of[mc->args[1]] != m->alias_of[t])
+            continue;
+        int64_t n = m->g->tensors[mc->args[0]].shape[0];
+        v = v == 0 || n < v ? n : v;
+    }
+    return v;
+}
+
 void tt_model_random_input(const tt_model *m, void *buf)
 {
-    const tt_tensor *t = &m->g->tensors[m->input];
-    int64_t n = tt_tensor_numel(t);
     tt_rng r;
     tt_rng_seed(&r, 12345);
-    if (t->dtype == TT_DT_INT64) {
-        int64_t *p = buf;
-        for (int64_t i = 0; i < n; i++)
-            p[i] = (int64_t)tt_rng_below(&r, 1000);
-    } else {
-        float *p = buf;
-        for (int64_t i = 0; i < n; i++)
-            p[i] = (float)(2.0 * tt_rng_unit(&r) - 1.0);
+    char *p = buf;
+    for (int k = 0; k < m->ninputs; k++) {
+        const tt_tensor *t = &m->g->tensors[m->inputs[k]];
+        int64_t n = tt_tensor_numel(t), last = t->ndim > 0 ? t->shape[t->ndim - 1] : 1;
+        if (t->dtype == TT_DT_FLOAT) {
+            for (int64_t i = 0; i < n; i++)
+                ((float *)(void *)p)[i] = (float)(2.0 * tt_rng_unit(&r) - 1.0);
+        } else {
+            /* token ids below the table they index (at most 1000); other
+             * integer or boolean inputs as an attention mask of a padded
+             * sequence: 1 for the first 7/8 of the last axis, 0 after */
+            int64_t vocab = ids_vocab(m, m->inputs[k]);
+            vocab = vocab > 1000 ? 1000 : vocab;
+            for (int64_t i = 0; i < n; i++) {
+                int64_t v = vocab > 0 ? (int64_t)tt_rng_below(&r, (uint64_t)vocab) : (i % last) < last - last / 8;
+                if (t->dtype == TT_DT_INT64)
+                    ((int64_t *)(void *)p)[i] = v;
+                else if (t->dtype == TT_DT_INT32)
+                    ((int32_t *)(void *)p)[i] = (int32_t)v;
+                else
+                    ((uint8_t *)p)[i] = (uint8_t)(v != 0);
+            }
+        }
+        p += n * tt_dtype_size(t->dtype);
     }
 }
 

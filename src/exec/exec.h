@@ -60,9 +60,10 @@ typedef struct tt_exec tt_exec;
 /* Build an executor for m (borrowed: must outlive the executor). */
 int tt_exec_build(const tt_model *m, const tt_exec_opts *o, tt_exec **out, tt_err *err);
 
-/* One inference.  input: the model input's data in its ONNX layout (float32,
- * or int64 token ids), numel as the model's input; output: numel of the
- * model's output floats. */
+/* One inference.  input: the model inputs' data in their ONNX layouts and
+ * dtypes (float32, int64 token ids, ...), one after the other in the model's
+ * order (tt_model_input_bytes in all; NULL: the last run's again); output:
+ * numel of the model's output floats (may be NULL). */
 int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err);
 
 /* Which compute each direct kernel with Winograd twins should run, and, for
@@ -128,9 +129,12 @@ int tt_exec_time_pair(tt_exec *a, tt_exec *b, const void *input, int repeat, int
  * run in order, on the data of a real inference. */
 int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err);
 
-/* The default input of a model: its input tensor's elements from a fixed
- * seed, uniform in [-1, 1) (float) or token ids in [0, 1000) (int64).  buf
- * holds numel elements of the input's dtype. */
+/* The default input of a model, laid out as tt_exec_run takes it
+ * (tt_model_input_bytes): from a fixed seed, floats uniform in [-1, 1),
+ * token ids (an integer input that an embedding lookup reads) in [0, 1000)
+ * and below the table's size, and any other integer or boolean input as
+ * the attention mask of a padded sequence (1, with the last eighth of the
+ * last axis 0). */
 void tt_model_random_input(const tt_model *m, void *buf);
 
 /* Bytes one inference of m touches: its weights (constants its kernel calls

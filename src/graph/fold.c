@@ -35,6 +35,10 @@ typedef struct fctx {
     tt_node *nd;
     tt_err *err;
     void *out[TT_NODE_MAX_IO]; /* output buffers, sized by inference */
+    /* the node's tensors as the rules see them (NULL: an omitted input): the
+     * graph's when folding, copies holding run-time buffers in
+     * tt_graph_eval_node */
+    const tt_tensor *in[TT_NODE_MAX_IO], *ot[TT_NODE_MAX_IO];
 } fctx;
 
 __attribute__((format(printf, 2, 3))) static int ferr(fctx *c, const char *fmt, ...)
@@ -46,11 +50,17 @@ __attribute__((format(printf, 2, 3))) static int ferr(fctx *c, const char *fmt, 
     return rc;
 }
 
-static const tt_tensor *IN(fctx *c, int i) { return tt_infer_input(c->g, c->nd, i); }
+static const tt_tensor *IN(fctx *c, int i) { return i < c->nd->nin ? c->in[i] : NULL; }
 
-static const tt_tensor *OUT(fctx *c, int i)
+static const tt_tensor *OUT(fctx *c, int i) { return c->ot[i]; }
+
+/* c's tensor views on the graph's own tensors */
+static void fctx_bind_graph(fctx *c)
 {
-    return &c->g->tensors[c->nd->out[i]];
+    for (int i = 0; i < c->nd->nin && i < TT_NODE_MAX_IO; i++)
+        c->in[i] = tt_infer_input(c->g, c->nd, i);
+    for (int i = 0; i < c->nd->nout && i < TT_NODE_MAX_IO; i++)
+        c->ot[i] = &c->g->tensors[c->nd->out[i]];
 }
 
 /* ---- element access ------------------------------------------------------------ */
@@ -739,7 +749,8 @@ static int fold_one(tt_graph *g, int n, tt_err *err, int64_t *budget, char *deri
             return 0;
     if (tt_graph_infer_node(g, n, err))
         return -1;
-    fctx c = {g, n, nd, err, {0}};
+    fctx c = {g, n, nd, err, {0}, {0}, {0}};
+    fctx_bind_graph(&c);
     /* A plain copy of an original constant (Identity of a shared weight)
      * has no size limit, so that no weight is left behind a live Identity. */
     int charge = fn != f_copy || (derived && derived[nd->in[0]]);
@@ -778,6 +789,43 @@ int tt_graph_fold_node(tt_graph *g, int n, tt_err *err)
 {
     int64_t budget = INT64_MAX;
     return fold_one(g, n, err, &budget, NULL);
+}
+
+int tt_graph_evaluable(const tt_graph *g, int n)
+{
+    const tt_node *nd = &g->nodes[n];
+    if (nd->op >= TT_GOP_COUNT || !frules[nd->op] || nd->nin > TT_NODE_MAX_IO || nd->nout > TT_NODE_MAX_IO)
+        return 0;
+    /* their results' shapes come from input data, not known before a run */
+    return nd->op != TT_GOP_SHAPE && nd->op != TT_GOP_SIZE && nd->op != TT_GOP_CONSTANT;
+}
+
+int tt_graph_eval_node(const tt_graph *g, int n, const void *const *in, void *const *out, tt_err *err)
+{
+    const tt_node *nd = &g->nodes[n];
+    if (!tt_graph_evaluable(g, n))
+        return tt_err_set(err, "node '%s' (%s) cannot be evaluated at run time", nd->name, tt_gop_names[nd->op]);
+    tt_tensor ti[TT_NODE_MAX_IO], to[TT_NODE_MAX_IO];
+    /* the rules take a mutable graph for folding; here they only read it */
+    fctx c = {(tt_graph *)(uintptr_t)g, n, (tt_node *)(uintptr_t)nd, err, {0}, {0}, {0}};
+    for (int i = 0; i < nd->nin; i++) {
+        if (nd->in[i] < 0)
+            continue;
+        ti[i] = g->tensors[nd->in[i]];
+        ti[i].data = (void *)(uintptr_t)in[i];
+        c.in[i] = &ti[i];
+    }
+    for (int i = 0; i < nd->nout; i++) {
+        to[i] = g->tensors[nd->out[i]];
+        to[i].data = NULL;
+        c.ot[i] = &to[i];
+        c.out[i] = out[i];
+    }
+    int rc = frules[nd->op](&c);
+    if (rc > 0)
+        return tt_err_set(err, "node '%s' (%s): these operand types cannot be evaluated at run time", nd->name,
+                          tt_gop_names[nd->op]);
+    return rc;
 }
 
 int tt_graph_fold_constants(tt_graph *g, tt_err *err)

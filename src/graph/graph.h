@@ -301,6 +301,15 @@ int tt_graph_infer_node(tt_graph *g, int n, tt_err *err);
  * constant, or the result would exceed 2^24 elements and is not a plain copy
  * such as Identity or Reshape), -1 with err on a real error. */
 int tt_graph_fold_node(tt_graph *g, int n, tt_err *err);
+/* Whether tt_graph_eval_node can run node n: it has a folding rule and its
+ * results' shapes do not depend on a run's data. */
+int tt_graph_evaluable(const tt_graph *g, int n);
+/* Evaluate node n at run time with the rules of folding (plain, exact,
+ * slow: for the small integer and boolean tensors of masks and ids, e.g.
+ * Equal, Cast, Where on an attention mask): in[i] holds input i's data (as
+ * the graph's tensor describes it; NULL for an omitted input), out[i] gets
+ * output i (sized by the graph's inference).  0, or -1 with err. */
+int tt_graph_eval_node(const tt_graph *g, int n, const void *const *in, void *const *out, tt_err *err);
 /* Infer and fold the whole graph: one pass over the live nodes in order
  * (tt_graph_toposort first), inferring each node and folding it when it is
  * foldable, so that a constant computed early feeds the inference of a later

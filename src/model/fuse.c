@@ -26,11 +26,27 @@
 
 #include "model_int.h"
 
-typedef enum ncls { NC_NONE = 0, NC_ALIAS, NC_ANCHOR, NC_EW, NC_GATHER } ncls;
+typedef enum ncls { NC_NONE = 0, NC_ALIAS, NC_ANCHOR, NC_EW, NC_GATHER, NC_HOST } ncls;
+
+/* Whether node n reads or writes an activation that is not float (int64
+ * ids, a boolean mask): kernels compute on floats only (constant operands
+ * such as Pad's pads or Slice's starts do not count). */
+static int touches_nonfloat(const tt_graph *g, const tt_node *n)
+{
+    for (int i = 0; i < n->nin; i++)
+        if (n->in[i] >= 0 && !g->tensors[n->in[i]].data && g->tensors[n->in[i]].dtype != TT_DT_FLOAT)
+            return 1;
+    for (int i = 0; i < n->nout; i++)
+        if (n->out[i] >= 0 && g->tensors[n->out[i]].dtype != TT_DT_FLOAT)
+            return 1;
+    return 0;
+}
 
 /* What fusion does with node n: an alias (no kernel), an anchor (a kernel
  * starts there: anchor_ops has its builder), an elementwise op (kb_ew), an
- * embedding lookup, or nothing it can (an unsupported operator). */
+ * embedding lookup, an op on integer or boolean tensors that the executor
+ * evaluates itself (tt_graph_eval_node: an attention mask's Equal, Cast,
+ * Where), or nothing it can (an unsupported operator). */
 static ncls classify(const tt_graph *g, const tt_node *n)
 {
     switch (n->op) {
@@ -41,6 +57,19 @@ static ncls classify(const tt_graph *g, const tt_node *n)
     case TT_GOP_ALIAS:
     case TT_GOP_IDENTITY:
     case TT_GOP_DROPOUT: return NC_ALIAS;
+    case TT_GOP_GATHER:
+        if (n->nin == 2 && g->tensors[n->in[0]].data && g->tensors[n->in[0]].dtype == TT_DT_FLOAT &&
+            !g->tensors[n->in[1]].data && tt_node_int(n, "axis", 0) == 0)
+            return NC_GATHER;
+        break;
+    default: break;
+    }
+    /* kernels compute on floats: any other op on an integer or boolean
+     * tensor is the executor's, if it can evaluate it */
+    if (touches_nonfloat(g, n))
+        return n->nout == 1 && n->nin < TT_MODEL_MAX_ARGS && tt_graph_evaluable(g, (int)(n - g->nodes)) ? NC_HOST
+                                                                                                  : NC_NONE;
+    switch (n->op) {
     case TT_GOP_CONV:
     case TT_GOP_DENSE:
     case TT_GOP_BATCH_MATMUL:
@@ -56,11 +85,7 @@ static ncls classify(const tt_graph *g, const tt_node *n)
     case TT_GOP_PAD:
     case TT_GOP_SLICE_AXIS:
     case TT_GOP_CHANNEL_SHUFFLE: return NC_ANCHOR;
-    case TT_GOP_GATHER:
-        return n->nin == 2 && g->tensors[n->in[0]].data && !g->tensors[n->in[1]].data &&
-                       tt_node_int(n, "axis", 0) == 0
-                   ? NC_GATHER
-                   : NC_NONE;
+    case TT_GOP_GATHER: return NC_NONE;
     default: return tt_gop_is_elementwise(n->op) ? NC_EW : NC_NONE;
     }
 }
@@ -1094,6 +1119,17 @@ int mp_fuse(tt_model *m, tt_err *err)
             call->args[0] = n->in[0];
             call->args[1] = n->in[1];
             call->args[2] = n->out[0];
+            F.group[i] = ngroups++;
+            m->ncalls++;
+            continue;
+        }
+        if (c == NC_HOST) {
+            /* its present inputs in order, then its output */
+            call->kind = TT_MCALL_HOST;
+            for (int a = 0; a < n->nin; a++)
+                if (n->in[a] >= 0)
+                    call->args[call->nargs++] = n->in[a];
+            call->args[call->nargs++] = n->out[0];
             F.group[i] = ngroups++;
             m->ncalls++;
             continue;

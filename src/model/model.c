@@ -27,11 +27,21 @@ void tt_model_free(tt_model *m)
 int tt_model_build(tt_graph *g, tt_model **out, tt_err *err)
 {
     *out = NULL;
-    if (g->ninputs != 1 || g->noutputs != 1) {
-        tt_err_set(err, "model '%s' has %d inputs and %d outputs (one of each is supported)",
-                   g->name, g->ninputs, g->noutputs);
+    if (g->ninputs < 1 || g->ninputs > TT_MODEL_MAX_INPUTS || g->noutputs != 1) {
+        tt_err_set(err, "model '%s' has %d inputs and %d outputs (1 to %d inputs and one output are supported)",
+                   g->name, g->ninputs, g->noutputs, TT_MODEL_MAX_INPUTS);
         tt_graph_free(g);
         return -1;
+    }
+    for (int i = 0; i < g->ninputs; i++) {
+        const tt_tensor *t = &g->tensors[g->inputs[i]];
+        if (t->dtype != TT_DT_FLOAT && t->dtype != TT_DT_INT64 && t->dtype != TT_DT_INT32 &&
+            t->dtype != TT_DT_BOOL) {
+            tt_err_set(err, "model '%s': input '%s' is %s (float32, int64, int32 and bool inputs are supported)",
+                       g->name, t->name, tt_dtype_name(t->dtype));
+            tt_graph_free(g);
+            return -1;
+        }
     }
     tt_model *m = tt_xcalloc(1, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", g->name);
@@ -41,6 +51,9 @@ int tt_model_build(tt_graph *g, tt_model **out, tt_err *err)
         return -1;
     }
     m->input = g->inputs[0];
+    m->ninputs = g->ninputs;
+    for (int i = 0; i < g->ninputs; i++)
+        m->inputs[i] = g->inputs[i];
     m->output = g->outputs[0];
     if (g->tensors[m->output].dtype != TT_DT_FLOAT) {
         tt_model_free(m);
@@ -52,6 +65,18 @@ int tt_model_build(tt_graph *g, tt_model **out, tt_err *err)
     *out = m;
     return 0;
 }
+
+int64_t tt_model_input_offset(const tt_model *m, int i)
+{
+    int64_t off = 0;
+    for (int j = 0; j < i && j < m->ninputs; j++) {
+        const tt_tensor *t = &m->g->tensors[m->inputs[j]];
+        off += tt_tensor_numel(t) * tt_dtype_size(t->dtype);
+    }
+    return off;
+}
+
+int64_t tt_model_input_bytes(const tt_model *m) { return tt_model_input_offset(m, m->ninputs); }
 
 static int ends_with(const char *s, const char *suf)
 {

@@ -17,6 +17,8 @@
 #include "../graph/graph.h"
 
 #define TT_MODEL_MAX_ARGS 32
+/* Graph inputs a model may have (token ids, attention mask, token types, ...). */
+#define TT_MODEL_MAX_INPUTS 16
 
 /* One unique kernel (deduplicated by workload key). */
 typedef struct tt_kernel {
@@ -47,6 +49,9 @@ typedef enum tt_mcall_kind {
     TT_MCALL_KERNEL = 0,      /* a generated kernel */
     TT_MCALL_GATHER,          /* rows of a constant table picked by int64 ids (embeddings):
                                  args = table [V,D], ids, output [.., D] */
+    TT_MCALL_HOST,            /* node `node` evaluated by the executor (tt_graph_eval_node): ops
+                                 on integer or boolean tensors (masks); args = its present
+                                 inputs in order, then its output */
     TT_MCALL_COUNT
 } tt_mcall_kind;
 
@@ -68,13 +73,15 @@ typedef struct tt_model {
     int ncalls;
     tt_mcall *calls;
     int *alias_of;            /* per graph tensor */
-    int input, output;        /* graph input and output tensors (ONNX layout) */
+    int input, output;        /* graph input (the first) and output tensors (ONNX layout) */
+    int ninputs;              /* graph inputs, in the model's order: inputs[0] = input */
+    int inputs[TT_MODEL_MAX_INPUTS];
     double flops;             /* one inference */
 } tt_model;
 
 /* Run the passes and build the kernels of graph g (ownership taken, freed
- * on failure too).  The graph must have exactly one float or int64 input and
- * one float output. */
+ * on failure too).  The graph must have 1 to TT_MODEL_MAX_INPUTS inputs
+ * (float32, int64, int32 or bool) and one float output. */
 int tt_model_build(tt_graph *g, tt_model **out, tt_err *err);
 
 /* Load `what`: a zoo model name, or a path ending in ".onnx"; then build. */
@@ -97,6 +104,12 @@ static inline int tt_model_ndirect(const tt_model *m)
         n++;
     return n;
 }
+
+/* Bytes of all inputs of m, one after the other in the model's order: the
+ * layout of the `input` that the executor's functions take. */
+int64_t tt_model_input_bytes(const tt_model *m);
+/* Byte offset of input i in that layout. */
+int64_t tt_model_input_offset(const tt_model *m, int i);
 
 /* Root storage of tensor t (following aliases). */
 static inline int tt_model_root(const tt_model *m, int t) { return m->alias_of[t]; }

@@ -834,9 +834,9 @@ static int end_to_end(xfer *X, tt_err *err)
     tt_transfer_result *r = X->r;
     int nk = m->nkernels, rc = -1;
     tt_exec *eu = NULL, *et = NULL;
-    const tt_tensor *IT = &m->g->tensors[m->input], *OT = &m->g->tensors[m->output];
+    const tt_tensor *OT = &m->g->tensors[m->output];
     int64_t out_n = tt_tensor_numel(OT);
-    void *input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
+    void *input = tt_xmalloc((size_t)tt_model_input_bytes(m) + 1);
     tt_model_random_input(m, input);
     float *out_u = tt_xmalloc((size_t)out_n * sizeof(float));
     float *out_t = tt_xmalloc((size_t)out_n * sizeof(float));

@@ -566,8 +566,7 @@ static int checkpoint(tuner *T, tt_err *err)
     eo.threads = T->target.threads;
     eo.build = &T->bo;
     tt_exec *e = NULL;
-    const tt_tensor *IT = &m->g->tensors[m->input];
-    void *input = tt_xmalloc((size_t)tt_tensor_numel(IT) * (size_t)tt_dtype_size(IT->dtype));
+    void *input = tt_xmalloc((size_t)tt_model_input_bytes(m) + 1);
     tt_model_random_input(m, input);
     double lat = 0, unt = 0;
     /* the convs with Winograd twins run the form that is fastest in place,
