@@ -71,34 +71,76 @@ def _run(args):
     return json.loads(lines[-1])
 
 
+def _check_elf(path):
+    """Refuse a shared library that is not a whole ELF file before loading it: the dynamic
+    loader maps a truncated one and dies of SIGBUS (it cannot be caught), so its program and
+    section headers are read here and every part they locate must lie within the file."""
+    import struct
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise TranstuneError("cannot read %s: %s" % (path, e.strerror))
+    size = len(data)
+    bad = TranstuneError("%s: truncated or not a shared library (recompile the model)" % path)
+    if size < 64 or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise bad
+    phoff, shoff = struct.unpack_from("<QQ", data, 0x20)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", data, 0x36)
+    if phoff + phnum * phentsize > size or shoff + shnum * shentsize > size or phentsize < 56:
+        raise bad
+    for i in range(phnum):
+        ptype, _, off, _, _, filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if ptype == 1 and off + filesz > size:  # PT_LOAD
+            raise bad
+    if shentsize >= 64:
+        for i in range(shnum):
+            stype, = struct.unpack_from("<I", data, shoff + i * shentsize + 4)
+            off, sz = struct.unpack_from("<QQ", data, shoff + i * shentsize + 24)
+            if stype != 8 and off + sz > size:  # not SHT_NOBITS
+                raise bad
+
+
 class Model:
-    """A compiled model: call it with a numpy array of the input's shape and
-    dtype (float32, or int64 token ids); it returns the output (float32)."""
+    """A compiled model: call it with numpy arrays of its inputs' shapes and dtypes (float32,
+    int64 token ids, an int64 or bool attention mask), positionally in the model's order or by
+    input name (``m(input_ids=ids, attention_mask=mask)``); it returns the output (float32).
+    ``inputs`` lists (name, shape, dtype) per input."""
 
     def __init__(self, directory, name, info=None):
         self.directory = directory
         self.name = name
         self.info = info or {}
-        lib = ctypes.CDLL(os.path.join(directory, "lib%s.so" % name))
+        path = os.path.join(directory, "lib%s.so" % name)
+        _check_elf(path)
+        lib = ctypes.CDLL(path)
         self._lib = lib
         f = lambda s: getattr(lib, "%s_%s" % (name, s))
-        self._create, self._run, self._destroy = f("create"), f("run"), f("destroy")
+        self._create, self._run, self._destroy = f("create"), f("run_inputs"), f("destroy")
         self._error, self._threads = f("error"), f("set_threads")
         self._create.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, ctypes.c_size_t]
-        self._run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int64),
-                              ctypes.c_void_p, ctypes.c_int64]
+        self._run.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
+                              ctypes.c_int64]
         self._destroy.argtypes = [ctypes.c_void_p]
         self._error.argtypes = [ctypes.c_void_p]
         self._error.restype = ctypes.c_char_p
         self._threads.argtypes = [ctypes.c_int]
-        f("input_dtype").restype = ctypes.c_char_p
-        ni, no = f("input_ndim")(), f("output_ndim")()
-        shp = lambda s, n: tuple(int(v) for v in (ctypes.c_int64 * max(n, 1)).in_dll(lib, "%s_%s" % (name, s))[:n])
-        self.input_shape = shp("input_shape", ni)
-        self.output_shape = shp("output_shape", no)
-        self.input_dtype = np.dtype(f("input_dtype")().decode())
-        self.input_name = \
-            ctypes.cast(getattr(lib, "%s_input_name" % name), ctypes.c_char_p).value.decode(errors="replace")
+        for s, t in (("input_name_at", ctypes.c_char_p), ("input_dtype_at", ctypes.c_char_p),
+                     ("input_shape_at", ctypes.POINTER(ctypes.c_int64))):
+            f(s).restype = t
+            f(s).argtypes = [ctypes.c_int]
+        f("input_ndim_at").argtypes = [ctypes.c_int]
+        no = f("output_ndim")()
+        self.output_shape = tuple(int(v) for v in
+                                  (ctypes.c_int64 * max(no, 1)).in_dll(lib, "%s_output_shape" % name)[:no])
+        self.inputs = []
+        for i in range(f("num_inputs")()):
+            nd = f("input_ndim_at")(i)
+            shape = tuple(int(f("input_shape_at")(i)[d]) for d in range(nd))
+            self.inputs.append((f("input_name_at")(i).decode(errors="replace"), shape,
+                                np.dtype(f("input_dtype_at")(i).decode())))
+        # the first input, as before several were supported
+        self.input_name, self.input_shape, self.input_dtype = self.inputs[0]
         self.output_name = ctypes.cast(getattr(lib, "%s_output_name" % name),
                                        ctypes.c_char_p).value.decode(errors="replace")
         handle = ctypes.c_void_p()
@@ -108,13 +150,30 @@ class Model:
             raise TranstuneError(msg.value.decode(errors="replace"))
         self._m = handle
 
-    def __call__(self, x):
-        x = np.ascontiguousarray(x, dtype=self.input_dtype)
-        if x.shape != self.input_shape:
-            raise ValueError("input of shape %s; %s takes %s" % (x.shape, self.name, self.input_shape))
+    def __call__(self, *args, **kwargs):
+        names = [n for n, _, _ in self.inputs]
+        if len(args) > len(names):
+            raise ValueError("%d inputs given; %s takes %d (%s)" % (len(args), self.name, len(names),
+                                                                   ", ".join(names)))
+        given = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise ValueError("%s has no input %r (inputs: %s)" % (self.name, k, ", ".join(names)))
+            if k in given:
+                raise ValueError("input %r given twice" % k)
+            given[k] = v
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise ValueError("%s: no value for input(s) %s" % (self.name, ", ".join(missing)))
+        xs = []
+        for n, shape, dtype in self.inputs:
+            x = np.ascontiguousarray(given[n], dtype=dtype)
+            if x.shape != shape:
+                raise ValueError("input %r of shape %s; %s takes %s" % (n, x.shape, self.name, shape))
+            xs.append(x)
         y = np.empty(self.output_shape, dtype=np.float32)
-        shape = (ctypes.c_int64 * max(x.ndim, 1))(*x.shape)
-        rc = self._run(self._m, x.ctypes.data, x.ndim, shape, y.ctypes.data, y.size)
+        ptrs = (ctypes.c_void_p * len(xs))(*[x.ctypes.data for x in xs])
+        rc = self._run(self._m, len(xs), ptrs, y.ctypes.data, y.size)
         if rc != 0:
             raise TranstuneError(self._error(self._m).decode(errors="replace"))
         return y
@@ -135,8 +194,8 @@ class Model:
             pass
 
     def __repr__(self):
-        return "<transtune.Model %s: %s %s -> %s>" % (self.name, self.input_dtype, self.input_shape,
-                                                      self.output_shape)
+        ins = ", ".join("%s %s %s" % (n, d, s) for n, s, d in self.inputs)
+        return "<transtune.Model %s: %s -> %s>" % (self.name, ins, self.output_shape)
 
 
 def compile(model, db=None, records=None, threads=None, winograd=None, trust_records=False, out_dir=None,

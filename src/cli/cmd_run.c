@@ -168,7 +168,7 @@ static int input_fits(const tt_npy *a, const tt_tensor *t, const char *path)
 static void run_help(void)
 {
     printf("usage: transtune run MODEL [--records LOG] [--db DB] [--threads N] [--repeat R] [--check]\n"
-           "                     [--input IN.npy] [--output OUT.npy] [--json] [--profile]\n"
+           "                     [--input [INPUT=]IN.npy]... [--output OUT.npy] [--json] [--profile]\n"
            "                     [--vs-untuned] [--winograd auto|on|off] [--trust-records]\n\n"
            "Compile every kernel of MODEL (a zoo name or an .onnx file) with its best record\n"
            "in LOG (an Ansor log; records are identified as `replay` does) or in the record\n"
@@ -180,9 +180,12 @@ static void run_help(void)
            "as it is, untimed.\n"
            "--check also runs a reference executor (every kernel unscheduled)\n"
            "on the same input and compares the outputs: max |ours - ref| / max |ref| <= 1e-3\n"
-           "passes.  --input reads the input (.npy, float32 or int64 token ids, of exactly\n"
-           "the shape of the model's input in its ONNX layout, e.g. (1, 3, 224, 224) NCHW\n"
-           "for an image model, batch dimension included; default: seeded random);\n"
+           "passes.  --input reads an input (.npy, float32, int64 token ids or an int64 or\n"
+           "bool mask, of exactly the shape of the model's input in its ONNX layout, e.g.\n"
+           "(1, 3, 224, 224) NCHW for an image model, batch dimension included); a model of\n"
+           "several inputs takes one --input per input, as FILE in the model's order or as\n"
+           "INPUT=FILE (default: seeded random: token ids below their table, masks of ones\n"
+           "with the last eighth 0);\n"
            "--output writes the output.\n"
            "--json prints one object with latency_ms, kernels, calls, build_s and, with\n"
            "--check, max_abs_err, max_rel_err, check_passed.  --profile prints each kernel\n"
@@ -202,7 +205,7 @@ static void compile_help(void)
 {
     printf("usage: transtune compile MODEL -o DIR [--name NAME] [--records LOG] [--db DB]\n"
            "                         [--threads N] [--winograd auto|on|off] [--trust-records]\n"
-           "                         [--input IN.npy] [--json]\n"
+           "                         [--input [INPUT=]IN.npy]... [--json]\n"
            "\n"
            "Compile MODEL (a zoo name or an .onnx file) as `run` would build it (each\n"
            "kernel with its best record from LOG or DB where that is faster in place,\n"
@@ -214,7 +217,8 @@ static void compile_help(void)
            "                        corrupted or foreign file is refused)\n"
            "  DIR/NAME.h            the C API: NAME_create, NAME_run (caller-owned input\n"
            "                        and output in the model's ONNX layout, shapes\n"
-           "                        checked), NAME_set_threads, NAME_error, NAME_destroy\n"
+           "                        checked; NAME_run_inputs for several inputs),\n"
+           "                        NAME_set_threads, NAME_error, NAME_destroy\n"
            "  DIR/NAME_example.c    a small program over it (build line in its header)\n"
            "  DIR/src/              the generated C, to rebuild elsewhere\n"
            "NAME defaults to the model's name (letters, digits and '_').  The library is\n"
@@ -785,7 +789,7 @@ int cmd_run(int argc, char **argv)
 /* ---- transtune compile ------------------------------------------------------- */
 
 typedef int (*art_create_fn)(const char *, void **, char *, size_t);
-typedef int (*art_run_fn)(void *, const void *, int, const int64_t *, float *, int64_t);
+typedef int (*art_run_fn)(void *, int, const void *const *, float *, int64_t);
 typedef const char *(*art_error_fn)(const void *);
 typedef void (*art_destroy_fn)(void *);
 
@@ -795,7 +799,7 @@ typedef void (*art_destroy_fn)(void *);
 static int check_artifact(const run_args *A, const tt_model *m, const char *name, tt_exec *e, const void *input,
                           double *err_out, double *t_lib, double *t_exec, tt_err *err)
 {
-    const tt_tensor *IT = &m->g->tensors[m->input], *OT = &m->g->tensors[m->output];
+    const tt_tensor *OT = &m->g->tensors[m->output];
     char path[PATH_MAX], sym[160];
     snprintf(path, sizeof path, "%s/lib%s.so", A->out_dir, name);
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -807,7 +811,7 @@ static int check_artifact(const run_args *A, const tt_model *m, const char *name
     art_destroy_fn destroy;
     snprintf(sym, sizeof sym, "%s_create", name);
     *(void **)&create = dlsym(h, sym);
-    snprintf(sym, sizeof sym, "%s_run", name);
+    snprintf(sym, sizeof sym, "%s_run_inputs", name);
     *(void **)&run = dlsym(h, sym);
     snprintf(sym, sizeof sym, "%s_error", name);
     *(void **)&error = dlsym(h, sym);
@@ -823,10 +827,13 @@ static int check_artifact(const run_args *A, const tt_model *m, const char *name
     int64_t n = tt_tensor_numel(OT);
     float *a = tt_xmalloc((size_t)n * sizeof *a), *b = tt_xmalloc((size_t)n * sizeof *b);
     int rc = tt_exec_run(e, input, b, err);
+    const void *ins[TT_MODEL_MAX_INPUTS];
+    for (int i = 0; i < m->ninputs; i++)
+        ins[i] = (const char *)input + tt_model_input_offset(m, i);
     double ta[10], tb[10];
     for (int r = 0; r < 13 && rc == 0; r++) {
         double t0 = tt_now();
-        if (run(lm, input, IT->ndim, IT->shape, a, n))
+        if (run(lm, m->ninputs, ins, a, n))
             rc = tt_err_set(err, "the library: %s", error(lm));
         double t1 = tt_now();
         if (rc == 0)

@@ -126,7 +126,15 @@ static int art_plan(art *A, tt_err *err)
                 return tt_err_set(err, "call %d: tensor '%s' has no storage", c, g->tensors[r].name);
             }
         }
-        if (mc->kind != TT_MCALL_KERNEL) {
+        if (mc->kind == TT_MCALL_HOST) {
+            if (tt_art_host_code(g, &g->nodes[mc->node]) < 0) {
+                tt_str dummy;
+                tt_str_init(&dummy);
+                int rc = tt_art_host_desc(g, mc->node, &dummy, err);
+                tt_str_free(&dummy);
+                return rc;
+            }
+        } else if (mc->kind != TT_MCALL_KERNEL) {
             const tt_tensor *tab = &g->tensors[mc->args[0]];
             if (tab->ndim != 2 || g->tensors[mc->args[1]].dtype != TT_DT_INT64)
                 return tt_err_set(err, "Gather: a 2-D table and int64 ids are supported");
@@ -245,12 +253,21 @@ static void art_header(const art *A, tt_str *o)
                 " *   %s_run(m, input, %s_INPUT_NDIM, %s_input_shape, output, %s_OUTPUT_NUMEL);\n"
                 " *   %s_destroy(m);\n"
                 " *\n"
-                " * input: %s, shape (",
-                N, A->m->name, N, N, N, N, N, N, N, N, N, I->dtype == TT_DT_INT64 ? "int64" : "float32");
-    art_dims(o, I);
-    tt_str_catf(o, ") in the model's ONNX layout; output: float32, shape (");
+                " * input%s: ",
+                N, A->m->name, N, N, N, N, N, N, N, N, N, A->m->ninputs > 1 ? "s" : "");
+    for (int i = 0; i < A->m->ninputs; i++) {
+        const tt_tensor *t = &A->m->g->tensors[A->m->inputs[i]];
+        tt_str_catf(o, "%s%s%s %s (", i ? ", " : "", i ? "" : "", t->name, tt_dtype_name(t->dtype));
+        art_dims(o, t);
+        tt_str_cat(o, ")");
+    }
+    tt_str_catf(o, " in the model's ONNX layout; output: float32, shape (");
     art_dims(o, O);
-    tt_str_catf(o, ").\n * Every function returns %s_OK (0) or an error code; %s_error(m) says why. */\n", N, N);
+    tt_str_catf(o, ").\n * Every function returns %s_OK (0) or an error code; %s_error(m) says why.\n"
+                   " * The weights file is checked when loaded (truncated, corrupted, another model's);\n"
+                   " * a truncated lib%s.so cannot be caught by a program linked to it (the system's\n"
+                   " * loader maps it before any code runs): Python's transtune.Model checks it first. */\n",
+                N, N, N);
     tt_str_catf(o, "#ifndef TT_ARTIFACT_%s_H\n#define TT_ARTIFACT_%s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n",
                 N, N);
     tt_str_catf(o, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
@@ -266,14 +283,21 @@ static void art_header(const art *A, tt_str *o)
     tt_str_catf(o, "#define %s_INPUT_NDIM %d\n#define %s_OUTPUT_NDIM %d\n", N, I->ndim, N, O->ndim);
     tt_str_catf(o, "#define %s_INPUT_NUMEL %" PRId64 "\n#define %s_OUTPUT_NUMEL %" PRId64 "\n", N,
                 tt_tensor_numel(I), N, tt_tensor_numel(O));
-    tt_str_catf(o, "#define %s_INPUT_IS_INT64 %d\n\n", N, I->dtype == TT_DT_INT64);
+    tt_str_catf(o, "#define %s_INPUT_IS_INT64 %d\n#define %s_NUM_INPUTS %d\n\n", N, I->dtype == TT_DT_INT64, N,
+                A->m->ninputs);
     tt_str_catf(o, "extern const int64_t %s_input_shape[%d];\nextern const int64_t %s_output_shape[%d];\n", N,
                 I->ndim ? I->ndim : 1, N, O->ndim ? O->ndim : 1);
     tt_str_catf(o, "extern const char %s_input_name[];\nextern const char %s_output_name[];\n", N, N);
     tt_str_catf(o, "/* The same as functions (for dlopen and ctypes users, who see no macros):\n"
                    " * ndim, shape (ndim entries), numel, and the input's dtype (\"float32\" or \"int64\"). */\n"
-                   "int %s_input_ndim(void);\nint %s_output_ndim(void);\nconst char *%s_input_dtype(void);\n\n",
-                N, N, N);
+                   "int %s_input_ndim(void);\nint %s_output_ndim(void);\nconst char *%s_input_dtype(void);\n"
+                   "/* Input i of %s_NUM_INPUTS, in the model's order: its name, ndim, shape,\n"
+                   " * element count and dtype (\"float32\", \"int64\", \"int32\" or \"bool\");\n"
+                   " * NULL or -1 for an i out of range. */\n"
+                   "int %s_num_inputs(void);\nconst char *%s_input_name_at(int i);\nint %s_input_ndim_at(int i);\n"
+                   "const int64_t *%s_input_shape_at(int i);\nint64_t %s_input_numel_at(int i);\n"
+                   "const char *%s_input_dtype_at(int i);\n\n",
+                N, N, N, N, N, N, N, N, N, N);
     tt_str_catf(o,
                 "typedef struct %s_model %s_model;\n\n"
                 "/* Load the weights file written beside the library; *out is NULL on error,\n"
@@ -285,19 +309,24 @@ static void art_header(const art *A, tt_str *o)
                 " * workspaces of their own). */\n"
                 "int %s_run(%s_model *m, const void *input, int ndim, const int64_t *shape, float *output,\n"
                 "           int64_t output_numel);\n"
+                "/* One inference of a model of any number of inputs: inputs[i] holds input i\n"
+                " * (of exactly its shape and dtype, %s_input_*_at(i)); ninputs must be\n"
+                " * %s_NUM_INPUTS.  %s_run is this for a model of one input. */\n"
+                "int %s_run_inputs(%s_model *m, int ninputs, const void *const *inputs, float *output,\n"
+                "                  int64_t output_numel);\n"
                 "/* Threads of the kernels' OpenMP runtime (process-wide). */\n"
                 "void %s_set_threads(int threads);\n"
                 "/* The message of the last error of m. */\n"
                 "const char *%s_error(const %s_model *m);\n"
                 "void %s_destroy(%s_model *m);\n\n",
-                N, N, N, N, N, N, N, N, N, N, N, N);
+                N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N);
     tt_str_catf(o, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
 /* The runtime's first part: its includes, the plan's tables (weights,
  * pool buffers, calls, shapes, names), the weights' checksum, the model
  * struct and the error helper. */
-static void art_tables(const art *A, tt_str *o)
+static int art_tables(const art *A, tt_str *o, tt_err *err)
 {
     const tt_model *m = A->m;
     const tt_graph *g = m->g;
@@ -320,10 +349,23 @@ static void art_tables(const art *A, tt_str *o)
     for (int i = 0; i < nb; i++)
         tt_str_catf(o, "%s%" PRId64 "LL", i ? ", " : "", A->P.size[i]);
     tt_str_cat(o, nb ? "};\n" : "0};\n");
-    tt_str_cat(o, "/* fn NULL: a gather of table rows (args: table, int64 ids, output) */\n"
-                  "typedef struct { void (*fn)(float *const *); int nargs; int ref[NA]; long long rows, width, vocab; } "
-                  "call_t;\n/* ref: a pool buffer (>= 0) or weight -(ref + 1) */\nstatic const call_t calls[NC] = {\n");
-    for (int c = 0; c < nc; c++) {
+    int nh = 0;
+    for (int c = 0; c < nc; c++)
+        nh += m->calls[c].kind == TT_MCALL_HOST;
+    if (nh) {
+        tt_art_host_runtime(o);
+        tt_str_catf(o, "static const host_t hosts[%d] = {\n", nh);
+        for (int c = 0; c < nc; c++)
+            if (m->calls[c].kind == TT_MCALL_HOST && tt_art_host_desc(g, m->calls[c].node, o, err))
+                return -1;
+        tt_str_cat(o, "};\n");
+    }
+    tt_str_cat(o, "/* fn NULL: a host call (host >= 0: hosts[host]) or a gather of table rows (args: table,\n"
+                  " * int64 ids, output) */\n"
+                  "typedef struct { void (*fn)(float *const *); int nargs; int ref[NA]; long long rows, width, vocab; "
+                  "int host; } call_t;\n/* ref: a pool buffer (>= 0) or weight -(ref + 1) */\n"
+                  "static const call_t calls[NC] = {\n");
+    for (int c = 0, h = 0; c < nc; c++) {
         const tt_mcall *mc = &m->calls[c];
         if (mc->kind == TT_MCALL_KERNEL)
             tt_str_catf(o, "    {%s_k%d, %d, {", N, tt_exec_run_kernel(m, A->o, mc->kernel), mc->nargs);
@@ -332,18 +374,45 @@ static void art_tables(const art *A, tt_str *o)
         for (int a = 0; a < mc->nargs; a++)
             tt_str_catf(o, "%s%d", a ? ", " : "", A->ref[c * TT_MODEL_MAX_ARGS + a]);
         if (mc->kind == TT_MCALL_KERNEL) {
-            tt_str_cat(o, "}, 0, 0, 0},\n");
+            tt_str_cat(o, "}, 0, 0, 0, -1},\n");
+        } else if (mc->kind == TT_MCALL_HOST) {
+            tt_str_catf(o, "}, 0, 0, 0, %d},\n", h++);
         } else {
             const tt_tensor *tab = &g->tensors[mc->args[0]];
-            tt_str_catf(o, "}, %" PRId64 "LL, %" PRId64 "LL, %" PRId64 "LL},\n",
+            tt_str_catf(o, "}, %" PRId64 "LL, %" PRId64 "LL, %" PRId64 "LL, -1},\n",
                         tt_tensor_numel(&g->tensors[mc->args[1]]), tab->shape[1], tab->shape[0]);
         }
     }
     tt_str_cat(o, "};\n");
-    tt_str_catf(o, "static const int in_buf = %d, out_buf = %d;\n", A->slot[m->alias_of[m->input]],
-                A->slot[m->alias_of[m->output]]);
-    tt_str_catf(o, "static const long long in_bytes = %" PRId64 "LL, out_bytes = %" PRId64 "LL;\n",
-                tt_exec_tensor_bytes(g, m->input), tt_exec_tensor_bytes(g, m->output));
+    int ni = m->ninputs;
+    tt_str_catf(o, "enum { NI = %d };\nstatic const int out_buf = %d;\nstatic const long long out_bytes = %" PRId64
+                   "LL;\n",
+                ni, A->slot[m->alias_of[m->output]], tt_exec_tensor_bytes(g, m->output));
+    /* per input: buffer, bytes, ndim, shape, name, dtype */
+    tt_str cols[6];
+    for (int j = 0; j < 6; j++)
+        tt_str_init(&cols[j]);
+    for (int i = 0; i < ni; i++) {
+        const tt_tensor *t = &g->tensors[m->inputs[i]];
+        const char *sep = i ? ", " : "";
+        tt_str_catf(&cols[0], "%s%d", sep, A->slot[m->alias_of[m->inputs[i]]]);
+        tt_str_catf(&cols[1], "%s%" PRId64 "LL", sep, tt_exec_tensor_bytes(g, m->inputs[i]));
+        tt_str_catf(&cols[2], "%s%d", sep, t->ndim);
+        tt_str_catf(&cols[3], "%s{", sep);
+        art_dims(&cols[3], t);
+        tt_str_cat(&cols[3], "}");
+        tt_str_cat(&cols[4], sep);
+        art_cstr(&cols[4], t->name);
+        tt_str_catf(&cols[5], "%s\"%s\"", sep,
+                    t->dtype == TT_DT_FLOAT ? "float32" : t->dtype == TT_DT_BOOL ? "bool" : tt_dtype_name(t->dtype));
+    }
+    tt_str_catf(o,
+                "static const int in_buf[NI] = {%s};\nstatic const long long in_bytes[NI] = {%s};\n"
+                "static const int in_ndim[NI] = {%s};\nstatic const int64_t in_shape[NI][%d] = {%s};\n"
+                "static const char *const in_name[NI] = {%s};\nstatic const char *const in_dtype[NI] = {%s};\n",
+                cols[0].buf, cols[1].buf, cols[2].buf, TT_GRAPH_MAX_DIMS, cols[3].buf, cols[4].buf, cols[5].buf);
+    for (int j = 0; j < 6; j++)
+        tt_str_free(&cols[j]);
     tt_str_catf(o, "const int64_t %s_input_shape[%d] = {", N, I->ndim ? I->ndim : 1);
     art_dims(o, I);
     tt_str_catf(o, "};\nconst int64_t %s_output_shape[%d] = {", N, O->ndim ? O->ndim : 1);
@@ -370,6 +439,7 @@ static void art_tables(const art *A, tt_str *o)
                 "    va_end(ap);\n    if (m)\n        snprintf(m->msg, sizeof m->msg, \"%%s\", buf);\n"
                 "    if (msg && n)\n        snprintf(msg, n, \"%%s\", buf);\n    return code;\n}\n\n",
                 N);
+    return 0;
 }
 
 /* NAME_create: the weights file read and checked, the pool allocated, every
@@ -416,28 +486,40 @@ static void art_create(const art *A, tt_str *o)
                 N, N, N, N, N, N, N, ART_MAGIC, N, nw, N, nw, nw, nw, nw, nw, N, N, N, N, N, N, N, N);
 }
 
-/* NAME_run: the input's shape and the output's room checked, the calls in
- * order (gathers inline, their ids checked). */
+/* NAME_run_inputs: the output's room checked, the inputs copied in, the
+ * calls in order (host calls and gathers inline, ids checked); NAME_run:
+ * one input's shape checked, then the same. */
 static void art_run(const art *A, tt_str *o)
 {
     const char *N = A->name;
     tt_str_catf(o,
-                "int %s_run(%s_model *m, const void *input, int ndim, const int64_t *shape, float *output,\n"
-                "           int64_t output_numel)\n{\n"
+                "int %s_run_inputs(%s_model *m, int ninputs, const void *const *inputs, float *output,\n"
+                "                  int64_t output_numel)\n{\n"
                 "    if (!m)\n        return %s_EARG;\n"
-                "    if (!input || !output)\n        return fail(m, 0, 0, %s_EARG, \"%s_run: input or output is NULL\");\n"
-                "    if (ndim != %s_INPUT_NDIM || (ndim > 0 && !shape))\n"
-                "        return fail(m, 0, 0, %s_EARG, \"input: %%d dimensions given, the model takes %%d\", ndim, %s_INPUT_NDIM);\n"
-                "    for (int d = 0; d < ndim; d++)\n        if (shape[d] != %s_input_shape[d])\n"
-                "            return fail(m, 0, 0, %s_EARG, \"input: dimension %%d is %%lld, the model takes %%lld\", d,\n"
-                "                        (long long)shape[d], (long long)%s_input_shape[d]);\n"
+                "    if (ninputs != NI)\n"
+                "        return fail(m, 0, 0, %s_EARG, \"%%d inputs given, the model takes %%d\", ninputs, NI);\n"
+                "    if (!inputs || !output)\n        return fail(m, 0, 0, %s_EARG, \"%s_run: input or output is NULL\");\n"
+                "    for (int i = 0; i < NI; i++)\n        if (!inputs[i])\n"
+                "            return fail(m, 0, 0, %s_EARG, \"input %%d (%%s) is NULL\", i, in_name[i]);\n"
                 "    if (output_numel != %s_OUTPUT_NUMEL)\n"
                 "        return fail(m, 0, 0, %s_EARG, \"output: room for %%lld floats given, the model writes %%lld\",\n"
                 "                    (long long)output_numel, (long long)%s_OUTPUT_NUMEL);\n"
-                "    memcpy(m->b[in_buf], input, (size_t)in_bytes);\n"
+                "    for (int i = 0; i < NI; i++)\n        memcpy(m->b[in_buf[i]], inputs[i], (size_t)in_bytes[i]);\n"
                 "    for (int c = 0; c < NC; c++) {\n"
                 "        const call_t *x = &calls[c];\n"
-                "        if (x->fn) {\n            x->fn(m->args[c]);\n            continue;\n        }\n"
+                "        if (x->fn) {\n            x->fn(m->args[c]);\n            continue;\n        }\n",
+                N, N, N, N, N, N, N, N, N, N);
+    int nh = 0;
+    for (int c = 0; c < A->m->ncalls; c++)
+        nh += A->m->calls[c].kind == TT_MCALL_HOST;
+    if (nh)
+        tt_str_catf(o,
+                    "        if (x->host >= 0) {\n            char msg[200];\n"
+                    "            if (host_run(&hosts[x->host], (void *const *)m->args[c], msg, sizeof msg))\n"
+                    "                return fail(m, 0, 0, %s_EARG, \"input: %%s\", msg);\n"
+                    "            continue;\n        }\n",
+                    N);
+    tt_str_catf(o,
                 "        const float *tab = m->args[c][0];\n"
                 "        const long long *ids = (const long long *)(const void *)m->args[c][1];\n"
                 "        float *o = m->args[c][2];\n"
@@ -448,21 +530,46 @@ static void art_run(const art *A, tt_str *o)
                 "            memcpy(o + r * x->width, tab + id * x->width, (size_t)x->width * sizeof *o);\n"
                 "        }\n    }\n"
                 "    memcpy(output, m->b[out_buf], (size_t)out_bytes);\n    return %s_OK;\n}\n\n",
-                N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N);
+                N, N);
+    tt_str_catf(o,
+                "int %s_run(%s_model *m, const void *input, int ndim, const int64_t *shape, float *output,\n"
+                "           int64_t output_numel)\n{\n"
+                "    if (!m)\n        return %s_EARG;\n"
+                "    if (NI != 1)\n"
+                "        return fail(m, 0, 0, %s_EARG, \"the model takes %%d inputs: call %s_run_inputs\", NI);\n"
+                "    if (ndim != %s_INPUT_NDIM || (ndim > 0 && !shape))\n"
+                "        return fail(m, 0, 0, %s_EARG, \"input: %%d dimensions given, the model takes %%d\", ndim, %s_INPUT_NDIM);\n"
+                "    for (int d = 0; d < ndim; d++)\n        if (shape[d] != %s_input_shape[d])\n"
+                "            return fail(m, 0, 0, %s_EARG, \"input: dimension %%d is %%lld, the model takes %%lld\", d,\n"
+                "                        (long long)shape[d], (long long)%s_input_shape[d]);\n"
+                "    const void *in[1] = {input};\n"
+                "    if (!input)\n        return fail(m, 0, 0, %s_EARG, \"%s_run: input or output is NULL\");\n"
+                "    return %s_run_inputs(m, 1, in, output, output_numel);\n}\n\n",
+                N, N, N, N, N, N, N, N, N, N, N, N, N, N);
 }
 
 /* The runtime: tables of the plan, then create / run / destroy. */
-static void art_runtime(const art *A, tt_str *o)
+static int art_runtime(const art *A, tt_str *o, tt_err *err)
 {
     const tt_model *m = A->m;
     const char *N = A->name;
-    art_tables(A, o);
+    if (art_tables(A, o, err))
+        return -1;
     art_create(A, o);
     art_run(A, o);
     tt_str_catf(o, "void %s_set_threads(int threads)\n{\n    if (threads > 0)\n        omp_set_num_threads(threads);\n}\n\n",
                 N);
     tt_str_catf(o, "int %s_input_ndim(void) { return %s_INPUT_NDIM; }\nint %s_output_ndim(void) { return %s_OUTPUT_NDIM; }\n"
-                   "const char *%s_input_dtype(void) { return %s_INPUT_IS_INT64 ? \"int64\" : \"float32\"; }\n\n",
+                   "const char *%s_input_dtype(void) { return in_dtype[0]; }\n\n",
+                N, N, N, N, N);
+    tt_str_catf(o, "int %s_num_inputs(void) { return NI; }\n"
+                   "const char *%s_input_name_at(int i) { return i >= 0 && i < NI ? in_name[i] : 0; }\n"
+                   "int %s_input_ndim_at(int i) { return i >= 0 && i < NI ? in_ndim[i] : -1; }\n"
+                   "const int64_t *%s_input_shape_at(int i) { return i >= 0 && i < NI ? in_shape[i] : 0; }\n"
+                   "int64_t %s_input_numel_at(int i)\n{\n    if (i < 0 || i >= NI)\n        return -1;\n"
+                   "    int64_t n = 1;\n    for (int d = 0; d < in_ndim[i]; d++)\n        n *= in_shape[i][d];\n"
+                   "    return n;\n}\n"
+                   "const char *%s_input_dtype_at(int i) { return i >= 0 && i < NI ? in_dtype[i] : 0; }\n\n",
                 N, N, N, N, N, N);
     tt_str_catf(o, "const char *%s_error(const %s_model *m)\n{\n    return m ? m->msg : \"no model\";\n}\n\n", N, N);
     tt_str_catf(o, "void %s_destroy(%s_model *m)\n{\n    if (!m)\n        return;\n", N, N);
@@ -471,6 +578,7 @@ static void art_runtime(const art *A, tt_str *o)
         if (A->needed[k])
             tt_str_catf(o, "    %s_k%d(0);\n", N, k);
     tt_str_cat(o, "    for (int i = 0; i < NB; i++)\n        free(m->b[i]);\n    free(m->wmem);\n    free(m);\n}\n");
+    return 0;
 }
 
 /* The example program: loads the model, runs it on an input (.npy, or a
@@ -482,7 +590,8 @@ static void art_example(const art *A, tt_str *o)
     tt_str_catf(o,
         "/* %s_example.c - run the compiled model %s (generated by `transtune compile`).\n"
         " * Build: cc -O2 -o %s_example %s_example.c -L. -l%s -Wl,-rpath,'$ORIGIN'\n"
-        " * Run:   ./%s_example %s.weights [INPUT.npy [OUTPUT.npy [REFERENCE.npy]]] */\n"
+        " * Run:   ./%s_example %s.weights [INPUT.npy[,INPUT2.npy...] [OUTPUT.npy [REFERENCE.npy]]]\n"
+        " *        (one .npy per input, comma-separated, in the model's order) */\n"
         "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <time.h>\n\n#include \"%s.h\"\n\n",
         N, A->m->name, N, N, N, N, N, N);
     tt_str_cat(o,
@@ -508,23 +617,45 @@ static void art_example(const art *A, tt_str *o)
         "             (long long)fwrite(x, 4, (size_t)n, f) == n;\n    return fclose(f) == 0 && ok ? 0 : -1;\n}\n\n"
         "static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }\n"
         "static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }\n\n");
+    /* per input: the table its ids index (0: not ids) for the made-up input */
+    tt_str_cat(o, "static const long long in_vocab[] = {");
+    for (int i = 0; i < A->m->ninputs; i++)
+        tt_str_catf(o, "%s%" PRId64 "LL", i ? ", " : "", tt_model_input_vocab(A->m, i));
+    tt_str_cat(o, "};\n\n");
     tt_str_catf(o,
         "int main(int argc, char **argv)\n{\n"
-        "    if (argc < 2) {\n        fprintf(stderr, \"usage: %%s %s.weights [INPUT.npy [OUTPUT.npy [REFERENCE.npy]]]\\n\", argv[0]);\n        return 2;\n    }\n"
+        "    if (argc < 2) {\n        fprintf(stderr, \"usage: %%s %s.weights [INPUT.npy[,INPUT2.npy...] [OUTPUT.npy [REFERENCE.npy]]]\\n\", argv[0]);\n        return 2;\n    }\n"
         "    %s_model *m;\n    char msg[256];\n"
         "    if (%s_create(argv[1], &m, msg, sizeof msg)) {\n        fprintf(stderr, \"%%s\\n\", msg);\n        return 1;\n    }\n"
-        "    int isz = %s_INPUT_IS_INT64 ? 8 : 4;\n"
-        "    void *in = calloc((size_t)%s_INPUT_NUMEL, (size_t)isz);\n"
-        "    float *out = calloc((size_t)%s_OUTPUT_NUMEL, sizeof *out), *ref = 0;\n"
-        "    if (!in || !out) { fprintf(stderr, \"out of memory\\n\"); return 1; }\n"
-        "    if (argc > 2) {\n        if (npy_read(argv[2], isz == 8 ? \"<i8\" : \"<f4\", in, %s_INPUT_NUMEL, isz)) return 1;\n"
-        "    } else {\n        unsigned s = 1;\n        for (long long i = 0; i < %s_INPUT_NUMEL; i++) {\n"
-        "            s = s * 1103515245u + 12345u;\n"
-        "            if (isz == 8) ((long long *)in)[i] = (s >> 16) %% 1000; else ((float *)in)[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;\n"
+        "    enum { NI = %s_NUM_INPUTS };\n    void *in[NI];\n    char *files = argc > 2 ? argv[2] : 0;\n"
+        "    for (int i = 0; i < NI; i++) {\n"
+        "        const char *dt = %s_input_dtype_at(i);\n        long long n = %s_input_numel_at(i);\n"
+        "        int isz = !strcmp(dt, \"int64\") ? 8 : !strcmp(dt, \"bool\") ? 1 : 4;\n"
+        "        in[i] = calloc((size_t)n + 1, (size_t)isz);\n"
+        "        if (!in[i]) { fprintf(stderr, \"out of memory\\n\"); return 1; }\n"
+        "        if (files) {\n            /* one file per input, comma-separated, in the model's order */\n"
+        "            char *next = strchr(files, ',');\n            if (next) *next++ = 0;\n"
+        "            const char *descr = isz == 8 ? \"<i8\" : isz == 1 ? \"|b1\" : !strcmp(dt, \"int32\") ? \"<i4\" : \"<f4\";\n"
+        "            if (!*files) { fprintf(stderr, \"no file for input %%d (%%s)\\n\", i, %s_input_name_at(i)); return 1; }\n"
+        "            if (npy_read(files, descr, in[i], n, isz)) return 1;\n            files = next;\n"
+        "            if (!files && i + 1 < NI) { fprintf(stderr, \"the model takes %%d inputs\\n\", NI); return 1; }\n"
+        "            continue;\n        }\n"
+        "        /* made up: floats in [-1, 1), token ids below their table, masks 1 with the\n"
+        "         * last eighth of the last axis 0 */\n"
+        "        unsigned s = 1u + (unsigned)i;\n        int nd = %s_input_ndim_at(i);\n"
+        "        long long last = nd > 0 ? %s_input_shape_at(i)[nd - 1] : 1;\n"
+        "        long long v = in_vocab[i] > 1000 || in_vocab[i] == 0 ? 1000 : in_vocab[i];\n"
+        "        for (long long k = 0; k < n; k++) {\n            s = s * 1103515245u + 12345u;\n"
+        "            long long id = in_vocab[i] ? (long long)((s >> 16) %% (unsigned)v) : (k %% last) < last - last / 8;\n"
+        "            if (isz == 8) ((long long *)in[i])[k] = id;\n            else if (isz == 1) ((unsigned char *)in[i])[k] = (unsigned char)(id != 0);\n"
+        "            else if (!strcmp(dt, \"int32\")) ((int *)in[i])[k] = (int)id;\n"
+        "            else ((float *)in[i])[k] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;\n"
         "        }\n    }\n"
+        "    float *out = calloc((size_t)%s_OUTPUT_NUMEL, sizeof *out), *ref = 0;\n"
+        "    if (!out) { fprintf(stderr, \"out of memory\\n\"); return 1; }\n"
         "    double t[10];\n"
         "    for (int r = 0; r < 13; r++) {\n        double t0 = now();\n"
-        "        if (%s_run(m, in, %s_INPUT_NDIM, %s_input_shape, out, %s_OUTPUT_NUMEL)) {\n"
+        "        if (%s_run_inputs(m, NI, (const void *const *)in, out, %s_OUTPUT_NUMEL)) {\n"
         "            fprintf(stderr, \"%%s\\n\", %s_error(m));\n            return 1;\n        }\n"
         "        if (r >= 3) t[r - 3] = now() - t0;\n    }\n"
         "    qsort(t, 10, sizeof t[0], cmp);\n"
@@ -537,7 +668,7 @@ static void art_example(const art *A, tt_str *o)
         "            double d = out[i] > ref[i] ? out[i] - ref[i] : ref[i] - out[i], a = ref[i] < 0 ? -ref[i] : ref[i];\n"
         "            md = d > md || d != d ? d : md;\n            mr = a > mr ? a : mr;\n        }\n"
         "        printf(\"max |out - ref| / max |ref| = %%.3g\\n\", mr > 0 ? md / mr : md);\n    }\n"
-        "    %s_destroy(m);\n    free(in);\n    free(out);\n    free(ref);\n    return 0;\n}\n",
+        "    %s_destroy(m);\n    for (int i = 0; i < NI; i++)\n        free(in[i]);\n    free(out);\n    free(ref);\n    return 0;\n}\n",
         N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N);
 }
 
@@ -720,9 +851,10 @@ int tt_exec_write_artifact(const tt_model *m, const tt_exec_opts *o, const char 
     }
     if (rc == 0) {
         tt_str_clear(&t);
-        art_runtime(&A, &t);
+        rc = art_runtime(&A, &t, err);
         snprintf(path, sizeof path, "%s/%s_rt.c", src, name);
-        rc = art_write(path, t.buf, err);
+        if (rc == 0)
+            rc = art_write(path, t.buf, err);
     }
     if (rc == 0) {
         tt_str_clear(&t);

@@ -668,10 +668,9 @@ void tt_exec_free(tt_exec *e)
     free(e);
 }
 
-/* The smallest table an embedding lookup of input t indexes, 0 if none
- * does (then t is not token ids: a mask, say). */
-static int64_t ids_vocab(const tt_model *m, int t)
+int64_t tt_model_input_vocab(const tt_model *m, int i)
 {
+    int t = m->inputs[i];
     int64_t v = 0;
     for (int c = 0; c < m->ncalls; c++) {
         const tt_mcall *mc = &m->calls[c];
@@ -698,7 +697,7 @@ void tt_model_random_input(const tt_model *m, void *buf)
             /* token ids below the table they index (at most 1000); other
              * integer or boolean inputs as an attention mask of a padded
              * sequence: 1 for the first 7/8 of the last axis, 0 after */
-            int64_t vocab = ids_vocab(m, m->inputs[k]);
+            int64_t vocab = tt_model_input_vocab(m, k);
             vocab = vocab > 1000 ? 1000 : vocab;
             for (int64_t i = 0; i < n; i++) {
                 int64_t v = vocab > 0 ? (int64_t)tt_rng_below(&r, (uint64_t)vocab) : (i % last) < last - last / 8;

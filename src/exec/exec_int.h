@@ -27,4 +27,18 @@ tt_state *tt_exec_kernel_state(const tt_model *m, const tt_exec_opts *o, int k, 
 /* The kernel a call of direct kernel k runs under o: k, or its Winograd twin. */
 int tt_exec_run_kernel(const tt_model *m, const tt_exec_opts *o, int k);
 
+/* ---- host calls in artifacts (artifact_host.c) ---- */
+
+/* The artifact interpreter's op code for host node nd, -1 if it has none. */
+int tt_art_host_code(const tt_graph *g, const tt_node *nd);
+/* Append the descriptor (a host_t initializer) of host node `node` to o;
+ * -1 with err naming the node if the artifact cannot run it. */
+int tt_art_host_desc(const tt_graph *g, int node, tt_str *o, tt_err *err);
+/* Append the interpreter (host_t, host_run) to o. */
+void tt_art_host_runtime(tt_str *o);
+
+/* The smallest embedding table that input i of m indexes as token ids, 0 if
+ * none does (a mask). */
+int64_t tt_model_input_vocab(const tt_model *m, int i);
+
 #endif

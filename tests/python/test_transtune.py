@@ -1,7 +1,7 @@
 """Tests of python/transtune (run by `make test` through tests/test_python.c,
 with /usr/bin/python3, PYTHONPATH=python and TRANSTUNE=build/transtune):
 compile and call a model, against `transtune run --output` on the same input;
-a wrong input shape; tune and transfer as dicts.  Prints `ok NAME` per test
+a wrong input shape; a model of three inputs; tune and transfer as dicts.  Prints `ok NAME` per test
 and exits 1 on the first failure."""
 import os
 import subprocess
@@ -43,7 +43,53 @@ def test_compile_and_call():
     except ValueError as e:
         check("(1, 3, 32, 32)" in str(e), str(e))
     m.close()
+    # bad artifacts: a truncated library, a truncated or corrupted weights file
+    bad = os.path.join(tmp, "bad")
+    subprocess.run(["cp", "-r", os.path.join(tmp, "tiny"), bad], check=True)
+    lib, w = os.path.join(bad, "libtiny.so"), os.path.join(bad, "tiny.weights")
+    good_w = open(w, "rb").read()
+    for data, want in ((good_w[:len(good_w) // 2], "truncated or corrupted"),
+                       (good_w[:-5] + bytes([good_w[-5] ^ 1]) + good_w[-4:], "truncated or corrupted"),
+                       (b"", "not a transtune weights file")):
+        open(w, "wb").write(data)
+        try:
+            transtune.Model(bad, "tiny")
+            check(False, "a bad weights file was accepted")
+        except transtune.TranstuneError as e:
+            check(want in str(e), str(e))
+    # (a fresh copy: the library above is mapped, and truncating it would fault this process)
+    bad = os.path.join(tmp, "bad-lib")
+    subprocess.run(["cp", "-r", os.path.join(tmp, "tiny"), bad], check=True)
+    lib = os.path.join(bad, "libtiny.so")
+    open(lib, "r+b").truncate(os.path.getsize(lib) // 3)
+    try:
+        transtune.Model(bad, "tiny")
+        check(False, "a truncated library was loaded")
+    except transtune.TranstuneError as e:
+        check("libtiny.so: truncated" in str(e), str(e))
     print("ok compile_and_call (err %.3g)" % err)
+
+
+def test_several_inputs():
+    """tests/data/onnx/masked.onnx (token ids, attention mask, token types): by position and
+    by name, PyTorch's stored output; a missing or unknown input refused."""
+    d = "tests/data/onnx/"
+    m = transtune.compile(d + "masked.onnx", out_dir=os.path.join(tmp, "masked"))
+    names = [n for n, _, _ in m.inputs]
+    check(names == ["input_ids", "attention_mask", "token_type_ids"], repr(m))
+    xs = [np.load(d + "masked.in.%s.npy" % n) for n in names]
+    ref = np.load(d + "masked.out.npy")
+    for y in (m(*xs), m(token_type_ids=xs[2], input_ids=xs[0], attention_mask=xs[1])):
+        err = float(np.abs(y - ref).max() / np.abs(ref).max())
+        check(err <= 1e-4, "masked vs torch: %g" % err)
+    for bad in (lambda: m(xs[0]), lambda: m(*xs, mask=xs[1])):
+        try:
+            bad()
+            check(False, "a bad call was accepted")
+        except ValueError as e:
+            check("attention_mask" in str(e) or "mask" in str(e), str(e))
+    m.close()
+    print("ok several_inputs (err %.3g)" % err)
 
 
 def test_tune_and_transfer():
@@ -60,5 +106,6 @@ def test_tune_and_transfer():
 
 
 test_compile_and_call()
+test_several_inputs()
 test_tune_and_transfer()
 subprocess.run(["rm", "-rf", tmp])
