@@ -104,6 +104,33 @@ class MaskedAttn(nn.Module):
         return h + F.gelu(self.ff(h), approximate="tanh")
 
 
+class Acts(nn.Module):
+    """Normalizations and activations of image-to-image and detection nets: InstanceNorm
+    (affine), GroupNorm (exported as Reshape -> InstanceNormalization -> Reshape -> Mul -> Add),
+    LeakyReLU, PReLU (per channel), ELU, SELU, Softplus and Mish (x * tanh(softplus(x))),
+    between convolutions (NHWC in our layout)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.inorm = nn.InstanceNorm2d(8, affine=True)
+        self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.gnorm = nn.GroupNorm(2, 8)
+        self.prelu = nn.PReLU(8)
+        self.c3 = nn.Conv2d(8, 4, 1)
+        with torch.no_grad():
+            for m in (self.inorm, self.gnorm):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+            self.prelu.weight.uniform_(0.05, 0.4)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.inorm(self.c1(x)), 0.2)
+        x = self.prelu(self.gnorm(self.c2(x)))
+        x = F.elu(x) + F.selu(x) + F.softplus(x) + F.mish(x)
+        return self.c3(x)
+
+
 def save_bad(name, graph, opset=13):
     """A model the importer must refuse (not checked: some are invalid ONNX)."""
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
@@ -350,6 +377,8 @@ def torch_fixtures():
     export("densebits", m, torch.randn(1, 3, 12, 12))
     torch.manual_seed(8)
     export("attnbits", AttnBits(), torch.randn(1, 6, 16))
+    torch.manual_seed(10)
+    export("acts", Acts(), torch.randn(1, 3, 9, 9), opset=17)
     torch.manual_seed(9)
     ids = torch.randint(0, 40, (1, 10))
     mask = torch.tensor([[1] * 7 + [0] * 3])

@@ -310,6 +310,8 @@ typedef enum tt_ew {
     TT_EW_SQRT,
     TT_EW_EXP,
     TT_EW_NEG,
+    TT_EW_LOG,
+    TT_EW_ABS,
     TT_EW_COUNT
 } tt_ew;
 extern const char *const tt_ew_names[TT_EW_COUNT];

@@ -19,7 +19,7 @@
 
 const char *const tt_ew_names[TT_EW_COUNT] = {
     "add", "subtract", "multiply", "divide", "power", "maximum", "minimum",
-    "relu", "clip", "sigmoid", "tanh", "erf", "sqrt", "exp", "negative",
+    "relu", "clip", "sigmoid", "tanh", "erf", "sqrt", "exp", "negative", "log", "abs",
 };
 _Static_assert(sizeof tt_ew_names / sizeof tt_ew_names[0] == TT_EW_COUNT, "tt_ew_names");
 
@@ -148,6 +148,8 @@ int tt_dag_ew_unary(tt_dag *d, tt_ew op, int x, double lo, double hi, tt_err *er
     case TT_EW_NEG: body = tt_e_bin(d->arena, TT_E_SUB, tt_e_float(d->arena, 0.0), v); break;
     default: {
         tt_call f = op == TT_EW_SIGMOID ? TT_CALL_SIGMOID
+                    : op == TT_EW_LOG   ? TT_CALL_LOG
+                    : op == TT_EW_ABS   ? TT_CALL_FABS
                     : op == TT_EW_TANH  ? TT_CALL_TANH
                     : op == TT_EW_ERF   ? TT_CALL_ERF
                     : op == TT_EW_SQRT  ? TT_CALL_SQRT

@@ -39,6 +39,7 @@ const char *const tt_gop_names[] = {
     [TT_GOP_HARD_SIGMOID] = "HardSigmoid",
     [TT_GOP_HARD_SWISH] = "HardSwish",
     [TT_GOP_IDENTITY] = "Identity",
+    [TT_GOP_INSTANCE_NORMALIZATION] = "InstanceNormalization",
     [TT_GOP_LAYER_NORMALIZATION] = "LayerNormalization",
     [TT_GOP_LEAKY_RELU] = "LeakyRelu",
     [TT_GOP_LESS] = "Less",
@@ -131,7 +132,14 @@ int tt_gop_is_elementwise(tt_gop op)
     case TT_GOP_EXP:
     case TT_GOP_NEG:
     case TT_GOP_HARD_SIGMOID:
-    case TT_GOP_HARD_SWISH: return 1;
+    case TT_GOP_HARD_SWISH:
+    case TT_GOP_ABS:
+    case TT_GOP_LOG:
+    case TT_GOP_LEAKY_RELU:
+    case TT_GOP_PRELU:
+    case TT_GOP_ELU:
+    case TT_GOP_SELU:
+    case TT_GOP_SOFTPLUS: return 1;
     default: return 0;
     }
 }

@@ -104,6 +104,7 @@ typedef enum tt_gop {
     TT_GOP_HARD_SIGMOID,
     TT_GOP_HARD_SWISH,
     TT_GOP_IDENTITY,
+    TT_GOP_INSTANCE_NORMALIZATION,
     TT_GOP_LAYER_NORMALIZATION,
     TT_GOP_LEAKY_RELU,
     TT_GOP_LESS,
@@ -186,7 +187,8 @@ int tt_einsum_matmul(const char *equation, int rank_a, int rank_b, int *transpos
 tt_gop tt_gop_lookup(const char *name);
 /* An elementwise operator that fusion and the layout pass treat alike (Add ..
  * HardSwish: one output element from the same element of each input, with
- * broadcasting); LeakyRelu is not in it (no fused kernel lowers it). */
+ * broadcasting; LeakyRelu, PRelu, Elu, Selu and Softplus are composed of
+ * simpler ones in the kernel builder). */
 int tt_gop_is_elementwise(tt_gop op);
 
 typedef struct tt_node {

@@ -318,6 +318,7 @@ static const rule rules[TT_GOP_COUNT] = {
     [TT_GOP_HARD_SIGMOID] = {tt_infer_rule_unary_float, 1, 1, 1},
     [TT_GOP_HARD_SWISH] = {tt_infer_rule_unary_float, 1, 1, 1},
     [TT_GOP_IDENTITY] = {tt_infer_rule_identity, 1, 1, 1},
+    [TT_GOP_INSTANCE_NORMALIZATION] = {tt_infer_rule_instnorm, 3, 3, 1},
     [TT_GOP_LAYER_NORMALIZATION] = {tt_infer_rule_layernorm, 2, 3, 3},
     [TT_GOP_LEAKY_RELU] = {tt_infer_rule_unary_float, 1, 1, 1},
     [TT_GOP_LESS] = {tt_infer_rule_cmp, 2, 2, 1},

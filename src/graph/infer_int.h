@@ -100,6 +100,7 @@ int tt_infer_rule_conv(ictx *c);
 int tt_infer_rule_pool(ictx *c);
 int tt_infer_rule_global_pool(ictx *c);
 int tt_infer_rule_batchnorm(ictx *c);
+int tt_infer_rule_instnorm(ictx *c);
 int tt_infer_rule_layernorm(ictx *c);
 int tt_infer_rule_gemm(ictx *c);
 int tt_infer_rule_matmul(ictx *c);

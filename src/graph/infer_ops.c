@@ -307,6 +307,19 @@ int tt_infer_rule_batchnorm(ictx *c)
     return same_out(c, 0, x);
 }
 
+/* InstanceNormalization: x [N, C, D1..], scale and B [C]; y as x. */
+int tt_infer_rule_instnorm(ictx *c)
+{
+    const tt_tensor *x = in_t(c, 0), *sc = in_t(c, 1), *b = in_t(c, 2);
+    if (x->dtype != TT_DT_FLOAT)
+        return nerr(c, "input '%s' must be float", x->name);
+    if (x->ndim < 2)
+        return nerr(c, "input '%s' has rank %d (N, C, ... expected)", x->name, x->ndim);
+    if (sc->ndim != 1 || b->ndim != 1 || sc->shape[0] != x->shape[1] || b->shape[0] != x->shape[1])
+        return nerr(c, "scale and B must be [%lld] (the channels)", (long long)x->shape[1]);
+    return same_out(c, 0, x);
+}
+
 int tt_infer_rule_layernorm(ictx *c)
 {
     const tt_tensor *x = in_t(c, 0), *sc = in_t(c, 1), *b = in_t(c, 2);

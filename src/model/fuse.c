@@ -233,7 +233,61 @@ static const struct {
     [TT_GOP_SQRT] = {TT_EW_SQRT, 1},
     [TT_GOP_EXP] = {TT_EW_EXP, 1},
     [TT_GOP_NEG] = {TT_EW_NEG, 1},
+    [TT_GOP_LOG] = {TT_EW_LOG, 1},
+    [TT_GOP_ABS] = {TT_EW_ABS, 1},
 };
+
+/* The activations composed of simpler elementwise ops, exactly where the
+ * float results agree with PyTorch's (1e-7 relative, tests/ops):
+ *   LeakyRelu(x, a)  max(x, a x) for a <= 1, else min(x, a x)
+ *   PRelu(x, s)      max(x, 0) + s min(x, 0)     (s broadcast: [C, 1, 1])
+ *   Elu(x, a)        max(x, 0) + a (exp(min(x, 0)) - 1)
+ *   Selu(x, a, g)    g Elu(x, a)
+ *   Softplus(x)      max(x, 0) + log(1 + exp(-|x|))   (no overflow for large x)
+ * (Mish is exported as x tanh(Softplus(x)).)  Returns the output uid, -1. */
+static int kb_activation(kb *K, const tt_node *n, int a)
+{
+    tt_dag *d = K->d;
+    tt_err *e = K->err;
+    int zero = tt_dag_const_scalar(d, 0.0);
+    switch (n->op) {
+    case TT_GOP_LEAKY_RELU: {
+        double al = tt_node_float(n, "alpha", 0.01);
+        int ax = tt_dag_ew_binary(d, TT_EW_MUL, a, tt_dag_const_scalar(d, al), e);
+        return ax < 0 ? -1 : tt_dag_ew_binary(d, al <= 1 ? TT_EW_MAX : TT_EW_MIN, a, ax, e);
+    }
+    case TT_GOP_PRELU: {
+        int s = kb_operand(K, n->in[1], n->out[0]);
+        int pos = s < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_MAX, a, zero, e);
+        int neg = pos < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_MIN, a, zero, e);
+        int sn = neg < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_MUL, s, neg, e);
+        return sn < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_ADD, pos, sn, e);
+    }
+    case TT_GOP_ELU:
+    case TT_GOP_SELU: {
+        int selu = n->op == TT_GOP_SELU;
+        double al = tt_node_float(n, "alpha", selu ? 1.67326319217681884765625 : 1.0);
+        double ga = selu ? tt_node_float(n, "gamma", 1.05070102214813232421875) : 1.0;
+        int pos = tt_dag_ew_binary(d, TT_EW_MAX, a, zero, e);
+        int neg = pos < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_MIN, a, zero, e);
+        int ex = neg < 0 ? -1 : tt_dag_ew_unary(d, TT_EW_EXP, neg, 0, 0, e);
+        int em = ex < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_SUB, ex, tt_dag_const_scalar(d, 1.0), e);
+        int sc = em < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_MUL, em, tt_dag_const_scalar(d, al), e);
+        int y = sc < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_ADD, pos, sc, e);
+        return y < 0 || !selu ? y : tt_dag_ew_binary(d, TT_EW_MUL, y, tt_dag_const_scalar(d, ga), e);
+    }
+    case TT_GOP_SOFTPLUS: {
+        int pos = tt_dag_ew_binary(d, TT_EW_MAX, a, zero, e);
+        int ab = pos < 0 ? -1 : tt_dag_ew_unary(d, TT_EW_ABS, a, 0, 0, e);
+        int ng = ab < 0 ? -1 : tt_dag_ew_unary(d, TT_EW_NEG, ab, 0, 0, e);
+        int ex = ng < 0 ? -1 : tt_dag_ew_unary(d, TT_EW_EXP, ng, 0, 0, e);
+        int on = ex < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_ADD, ex, tt_dag_const_scalar(d, 1.0), e);
+        int lg = on < 0 ? -1 : tt_dag_ew_unary(d, TT_EW_LOG, on, 0, 0, e);
+        return lg < 0 ? -1 : tt_dag_ew_binary(d, TT_EW_ADD, pos, lg, e);
+    }
+    default: return -1;
+    }
+}
 
 /* Append the stages of elementwise node n; binds its output. */
 static int kb_ew(kb *K, int ni)
@@ -267,6 +321,13 @@ static int kb_ew(kb *K, int ni)
         if (a < 0)
             return -1;
         y = tt_dag_ew_unary(d, TT_EW_CLIP, a, lo, hi, K->err);
+    }
+    if (n->op == TT_GOP_LEAKY_RELU || n->op == TT_GOP_PRELU || n->op == TT_GOP_ELU || n->op == TT_GOP_SELU ||
+        n->op == TT_GOP_SOFTPLUS) {
+        if (n->op == TT_GOP_PRELU && n->nin != 2)
+            return tt_err_set(K->err, "node '%s' (PRelu): needs 2 inputs", n->name);
+        int a = kb_operand(K, n->in[0], out);
+        y = a < 0 ? -1 : kb_activation(K, n, a);
     }
     if (n->op == TT_GOP_HARD_SIGMOID || n->op == TT_GOP_HARD_SWISH) {
         /* Relay: clip(alpha * x + beta, 0, 1) (times x for HardSwish) */

@@ -624,6 +624,63 @@ static int pass_layernorm(tt_graph *g)
     return 0;
 }
 
+/* InstanceNormalization(x [N, C, D..], scale, B) as a layer norm over the
+ * flattened D.. of each (n, c) row, then the per-channel affine:
+ *   Reshape [N, C, L] -> LayerNormalization(ones[L], zeros[L], eps) ->
+ *   Reshape [N, C, D..] -> Mul scale [C, 1..] -> Add B [C, 1..]
+ * (torch exports GroupNorm as Reshape [N, G, -1] -> InstanceNormalization ->
+ * Reshape -> Mul -> Add, which this covers too).  The layer norm kernel
+ * computes mean and variance in two passes, as ONNX Runtime's does. */
+static int pass_instnorm(tt_graph *g, tt_err *err)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        tt_node *n = &g->nodes[i];
+        if (n->dead || n->op != TT_GOP_INSTANCE_NORMALIZATION)
+            continue;
+        const float *sc = mp_fdata(g, n->in[1]), *bi = mp_fdata(g, n->in[2]);
+        if (!sc || !bi)
+            return tt_err_set(err, "node '%s' (InstanceNormalization): scale and B must be constants", n->name);
+        const tt_tensor x0 = g->tensors[n->in[0]];
+        int64_t c = x0.shape[1], l = 1;
+        for (int d = 2; d < x0.ndim; d++)
+            l *= x0.shape[d];
+        double eps = tt_node_float(n, "epsilon", 1e-5);
+        char name[200];
+        snprintf(name, sizeof name, "%.150s", n->name);
+        int src = n->in[0], out = n->out[0];
+        n->dead = 1;
+        float *one = tt_xmalloc((size_t)l * sizeof *one), *zero = tt_xcalloc((size_t)l, sizeof *zero);
+        for (int64_t k = 0; k < l; k++)
+            one[k] = 1.0f;
+        int gt = mp_new_const(g, "in_gamma", 1, &l, one), bt = mp_new_const(g, "in_beta", 1, &l, zero);
+        int64_t sh3[3] = {x0.shape[0], c, l}, shc[TT_GRAPH_MAX_DIMS];
+        shc[0] = c;
+        for (int d = 1; d < x0.ndim - 1; d++)
+            shc[d] = 1;
+        float *s = tt_xmalloc((size_t)c * sizeof *s), *b = tt_xmalloc((size_t)c * sizeof *b);
+        memcpy(s, sc, (size_t)c * sizeof *s);
+        memcpy(b, bi, (size_t)c * sizeof *b);
+        int st = mp_new_const(g, "in_scale", x0.ndim - 1, shc, s), btc = mp_new_const(g, "in_shift", x0.ndim - 1, shc, b);
+        int shape3 = mp_new_tensor(g, "in_shape3", TT_DT_INT64, 1, (int64_t[]){3});
+        g->tensors[shape3].data = tt_xmalloc(3 * sizeof(int64_t));
+        memcpy(g->tensors[shape3].data, sh3, sizeof sh3);
+        int back = mp_new_tensor(g, "in_shape", TT_DT_INT64, 1, (int64_t[]){x0.ndim});
+        g->tensors[back].data = tt_xmalloc((size_t)x0.ndim * sizeof(int64_t));
+        memcpy(g->tensors[back].data, x0.shape, (size_t)x0.ndim * sizeof(int64_t));
+        int r = mp_new_tensor(g, name, TT_DT_FLOAT, 3, sh3), ln = mp_new_tensor(g, name, TT_DT_FLOAT, 3, sh3);
+        int y = mp_new_tensor(g, name, TT_DT_FLOAT, x0.ndim, x0.shape);
+        int ys = mp_new_tensor(g, name, TT_DT_FLOAT, x0.ndim, x0.shape);
+        mp_node(g, TT_GOP_RESHAPE, name, 2, (int[]){src, shape3}, r);
+        int nd = mp_node(g, TT_GOP_LAYER_NORMALIZATION, name, 3, (int[]){r, gt, bt}, ln);
+        tt_node_set_int(g, nd, "axis", -1);
+        tt_node_set_float(g, nd, "epsilon", eps);
+        mp_node(g, TT_GOP_RESHAPE, name, 2, (int[]){ln, back}, y);
+        mp_node(g, TT_GOP_MUL, name, 2, (int[]){y, st}, ys);
+        mp_node(g, TT_GOP_ADD, name, 2, (int[]){ys, btc}, out);
+    }
+    return 0;
+}
+
 /* ---- dead code --------------------------------------------------------------------- */
 
 /* Whether a tensor node i writes is read (uses > 0). */
@@ -692,7 +749,7 @@ int tt_model_passes(tt_graph *g, tt_err *err)
         return -1;
     if (pass_split_concat(g) && tt_graph_toposort(g, err))
         return -1;
-    if (pass_split(g, err) || pass_bn(g, err) || pass_matmul(g, err))
+    if (pass_split(g, err) || pass_bn(g, err) || pass_instnorm(g, err) || pass_matmul(g, err))
         return -1;
     pass_layernorm(g);
     pass_dce(g);
