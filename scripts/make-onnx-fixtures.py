@@ -131,6 +131,29 @@ class Acts(nn.Module):
         return self.c3(x)
 
 
+class Decoder(nn.Module):
+    """Upsampling paths of segmentation and generative nets: ConvTranspose (stride 2 with
+    output_padding; grouped, kernel 4), Resize nearest x2 and to an odd size (asymmetric, floor),
+    bilinear to an odd size (pytorch_half_pixel) and with align_corners, a skip Concat."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.up1 = nn.ConvTranspose2d(8, 8, 3, stride=2, padding=1, output_padding=1)
+        self.up2 = nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1, groups=2)
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):                                  # [1, 3, 10, 12]
+        d = F.relu(self.down(x))                           # [1, 8, 5, 6]
+        u = F.relu(self.up1(d))                            # [1, 8, 10, 12]
+        u = torch.cat([u, F.interpolate(d, scale_factor=2, mode="nearest")], 1)
+        u = self.up2(u)                                    # [1, 8, 20, 24]
+        a = F.interpolate(u, size=(13, 17), mode="bilinear", align_corners=False)
+        b = F.interpolate(u, size=(13, 17), mode="bilinear", align_corners=True)
+        c = F.interpolate(u, size=(13, 17), mode="nearest")
+        return self.head(a + b + c)
+
+
 def save_bad(name, graph, opset=13):
     """A model the importer must refuse (not checked: some are invalid ONNX)."""
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
@@ -379,6 +402,8 @@ def torch_fixtures():
     export("attnbits", AttnBits(), torch.randn(1, 6, 16))
     torch.manual_seed(10)
     export("acts", Acts(), torch.randn(1, 3, 9, 9), opset=17)
+    torch.manual_seed(11)
+    export("decoder", Decoder(), torch.randn(1, 3, 10, 12))
     torch.manual_seed(9)
     ids = torch.randint(0, 40, (1, 10))
     mask = torch.tensor([[1] * 7 + [0] * 3])

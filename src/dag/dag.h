@@ -339,6 +339,34 @@ int tt_dag_channel_shuffle(tt_dag *d, int x, int64_t groups, tt_err *err);
 int tt_dag_pad(tt_dag *d, int x, const int64_t *before, const int64_t *after, double value,
                tt_err *err);
 
+/* ---- resampling (resample.c) --------------------------------------------- */
+
+/* How an output index o of a resized axis reads its input: the source
+ * coordinate is the rational (a o + b) / den; mode picks the index from it
+ * (ONNX's nearest modes) or interpolates linearly between floor and floor + 1
+ * (the coordinate clamped to [0, in - 1]).  Indices are clamped to the axis. */
+typedef enum tt_rs_mode {
+    TT_RS_FLOOR = 0,
+    TT_RS_CEIL,
+    TT_RS_ROUND_PREFER_FLOOR,
+    TT_RS_ROUND_PREFER_CEIL,
+    TT_RS_LINEAR
+} tt_rs_mode;
+
+typedef struct tt_resample_axis {
+    int axis;              /* axis of x */
+    int64_t in, out;       /* its extent before and after */
+    int64_t a, b, den;     /* source coordinate (a o + b) / den, den >= 1 */
+    tt_rs_mode mode;
+} tt_resample_axis;
+
+/* "resize" (tag injective,resize): x resized along naxes axes as ax says
+ * (linear along at most 3).  Returns its uid, -1 with err. */
+int tt_dag_resize(tt_dag *d, int x, int naxes, const tt_resample_axis *ax, tt_err *err);
+/* "DilatedInput" (TOPI's nn.dilate): strides[i] - 1 zeros between the
+ * elements of x along axis i; the first step of a transposed convolution. */
+int tt_dag_dilate(tt_dag *d, int x, const int64_t *strides, tt_err *err);
+
 /* ---- keys and printing --------------------------------------------------- */
 
 /* Canonical print: every op with its kind, name, tag, axes, reduce kind, body;

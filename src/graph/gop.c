@@ -19,6 +19,7 @@ const char *const tt_gop_names[] = {
     [TT_GOP_CONSTANT] = "Constant",
     [TT_GOP_CONSTANT_OF_SHAPE] = "ConstantOfShape",
     [TT_GOP_CONV] = "Conv",
+    [TT_GOP_CONV_TRANSPOSE] = "ConvTranspose",
     [TT_GOP_COS] = "Cos",
     [TT_GOP_DIV] = "Div",
     [TT_GOP_DROPOUT] = "Dropout",
@@ -70,6 +71,7 @@ const char *const tt_gop_names[] = {
     [TT_GOP_REDUCE_SUM_SQUARE] = "ReduceSumSquare",
     [TT_GOP_RELU] = "Relu",
     [TT_GOP_RESHAPE] = "Reshape",
+    [TT_GOP_RESIZE] = "Resize",
     [TT_GOP_ROUND] = "Round",
     [TT_GOP_SCATTER_ND] = "ScatterND",
     [TT_GOP_SELU] = "Selu",
@@ -95,6 +97,7 @@ const char *const tt_gop_names[] = {
     [TT_GOP_BATCH_MATMUL] = "tt.BatchMatMul",
     [TT_GOP_CHANNEL_SHUFFLE] = "tt.ChannelShuffle",
     [TT_GOP_DENSE] = "tt.Dense",
+    [TT_GOP_DILATE] = "tt.Dilate",
     [TT_GOP_SLICE_AXIS] = "tt.SliceAxis",
 };
 /* One name per operator: a tt_gop without a name, or a name past the last

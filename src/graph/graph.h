@@ -84,6 +84,7 @@ typedef enum tt_gop {
     TT_GOP_CONSTANT,
     TT_GOP_CONSTANT_OF_SHAPE,
     TT_GOP_CONV,
+    TT_GOP_CONV_TRANSPOSE,
     TT_GOP_COS,
     TT_GOP_DIV,
     TT_GOP_DROPOUT,
@@ -135,6 +136,7 @@ typedef enum tt_gop {
     TT_GOP_REDUCE_SUM_SQUARE,
     TT_GOP_RELU,
     TT_GOP_RESHAPE,
+    TT_GOP_RESIZE,
     TT_GOP_ROUND,
     TT_GOP_SCATTER_ND,
     TT_GOP_SELU,
@@ -161,6 +163,7 @@ typedef enum tt_gop {
     TT_GOP_BATCH_MATMUL,     /* "tt.BatchMatMul": [B,M,K] x [B,N,K]^T (passes.c) */
     TT_GOP_CHANNEL_SHUFFLE,  /* "tt.ChannelShuffle": attribute groups (layout.c) */
     TT_GOP_DENSE,            /* "tt.Dense": [M,K] x [N,K]^T (passes.c) */
+    TT_GOP_DILATE,           /* "tt.Dilate": attribute strides per axis (passes.c: ConvTranspose) */
     TT_GOP_SLICE_AXIS,       /* "tt.SliceAxis": attributes axis, start (passes.c, layout.c) */
     TT_GOP_COUNT
 } tt_gop;

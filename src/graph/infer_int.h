@@ -97,6 +97,8 @@ int tt_infer_rule_where(ictx *c);
 int tt_infer_rule_clip(ictx *c);
 int tt_infer_rule_cast(ictx *c);
 int tt_infer_rule_conv(ictx *c);
+int tt_infer_rule_conv_transpose(ictx *c);
+int tt_infer_rule_resize(ictx *c);
 int tt_infer_rule_pool(ictx *c);
 int tt_infer_rule_global_pool(ictx *c);
 int tt_infer_rule_batchnorm(ictx *c);

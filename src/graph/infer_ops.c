@@ -6,6 +6,7 @@
 #define TT_INFER_RULES /* the short names of infer_int.h */
 #include "infer_int.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,95 @@ int tt_infer_rule_conv(ictx *c)
     if (windows(c, nsp, x->shape + 2, k, 1, os + 2))
         return -1;
     return set_out(c, 0, TT_DT_FLOAT, x->ndim, os);
+}
+
+/* ConvTranspose (2-D): x [N, Ci, H, W], w [Ci, Co/g, kh, kw], bias [Co];
+ * out = stride (in - 1) + output_padding + (k - 1) dilation + 1 - pads, or
+ * output_shape with the pads it implies (ONNX's rule), stored back as
+ * explicit "pads" (auto_pad NOTSET, output_shape dropped). */
+int tt_infer_rule_conv_transpose(ictx *c)
+{
+    const tt_tensor *x = in_t(c, 0), *w = in_t(c, 1), *b = in_t(c, 2);
+    if (x->dtype != TT_DT_FLOAT || w->dtype != TT_DT_FLOAT)
+        return nerr(c, "input and weight must be float");
+    if (x->ndim != 4 || w->ndim != 4)
+        return nerr(c, "only 2-D transposed convolutions (rank 4) are supported, input has rank %d", x->ndim);
+    int64_t grp = iattr(c->nd, "group", 1);
+    if (grp < 1 || x->shape[1] % grp || w->shape[0] != x->shape[1])
+        return nerr(c, "input has %lld channels, the weight %lld (group %lld)", (long long)x->shape[1],
+                    (long long)w->shape[0], (long long)grp);
+    int64_t co = w->shape[1] * grp;
+    if (b && (b->ndim != 1 || b->shape[0] != co || b->dtype != TT_DT_FLOAT))
+        return nerr(c, "bias '%s' must be float [%lld]", b->name, (long long)co);
+    int64_t s[2], d[2], p[4], op[2], os[2];
+    if (attr_ints(c, "strides", 2, 1, 1, INF_MAX_STEP, s) < 0 || attr_ints(c, "dilations", 2, 1, 1, INF_MAX_STEP, d) < 0 ||
+        attr_ints(c, "pads", 4, 0, 0, INF_MAX_NUMEL, p) < 0 ||
+        attr_ints(c, "output_padding", 2, 0, 0, INF_MAX_STEP, op) < 0)
+        return -1;
+    int has_os = attr_ints(c, "output_shape", 2, 1, 1, INF_MAX_NUMEL, os);
+    if (has_os < 0)
+        return -1;
+    const char *ap = attr_str(c->nd, "auto_pad", "NOTSET");
+    int upper = !strcmp(ap, "SAME_UPPER"), lower = !strcmp(ap, "SAME_LOWER");
+    if (!upper && !lower && strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
+        return nerr(c, "unknown auto_pad '%s'", ap);
+    int64_t out[4] = {x->shape[0], co, 0, 0};
+    for (int i = 0; i < 2; i++) {
+        int64_t k = w->shape[2 + i], eff = (k - 1) * d[i] + 1;
+        int64_t full = s[i] * (x->shape[2 + i] - 1) + op[i] + eff;
+        if (!strcmp(ap, "VALID"))
+            p[i] = p[i + 2] = 0;
+        if (has_os || upper || lower) {
+            int64_t want = has_os ? os[i] : x->shape[2 + i] * s[i];
+            int64_t total = full - want;
+            if (total < 0)
+                return nerr(c, "output size %lld is larger than the transposed convolution gives (%lld)",
+                            (long long)want, (long long)full);
+            /* SAME_UPPER puts the extra pad at the end; output_shape and SAME_LOWER at the start */
+            p[i] = upper ? total / 2 : total - total / 2;
+            p[i + 2] = total - p[i];
+        }
+        out[2 + i] = full - p[i] - p[i + 2];
+        if (out[2 + i] < 1)
+            return nerr(c, "the pads leave no output on spatial axis %d", i);
+    }
+    tt_node_set_ints(c->g, c->n, "pads", 4, p);
+    tt_node_set_string(c->g, c->n, "auto_pad", "NOTSET");
+    return set_out(c, 0, TT_DT_FLOAT, 4, out);
+}
+
+/* Resize: the output shape from sizes (input 3), else floor(in x scales)
+ * (input 2; input 1 for opset 10's Resize(X, scales)); both constants. */
+int tt_infer_rule_resize(ictx *c)
+{
+    const tt_tensor *x = in_t(c, 0);
+    const tt_tensor *sc = c->nd->nin == 2 ? in_t(c, 1) : in_t(c, 2), *sz = in_t(c, 3);
+    if (x->dtype != TT_DT_FLOAT)
+        return nerr(c, "input '%s' must be float", x->name);
+    if (tt_node_attr(c->nd, "axes"))
+        return nerr(c, "the attribute axes is not supported");
+    int64_t out[MAXD];
+    if (sz && tt_tensor_numel(sz) > 0) {
+        if (!sz->data || sz->dtype != TT_DT_INT64 || tt_tensor_numel(sz) != x->ndim)
+            return nerr(c, "sizes must be a constant int64 tensor of %d values", x->ndim);
+        for (int i = 0; i < x->ndim; i++) {
+            out[i] = ((const int64_t *)sz->data)[i];
+            if (out[i] < 1 || out[i] > INF_MAX_NUMEL)
+                return nerr(c, "size %lld out of range", (long long)out[i]);
+        }
+    } else if (sc && tt_tensor_numel(sc) > 0) {
+        if (!sc->data || sc->dtype != TT_DT_FLOAT || tt_tensor_numel(sc) != x->ndim)
+            return nerr(c, "scales must be a constant float tensor of %d values", x->ndim);
+        for (int i = 0; i < x->ndim; i++) {
+            double v = floor((double)x->shape[i] * ((const float *)sc->data)[i]);
+            if (!(v >= 1 && v <= (double)INF_MAX_NUMEL))
+                return nerr(c, "scale %g gives %g elements", ((const float *)sc->data)[i], v);
+            out[i] = (int64_t)v;
+        }
+    } else {
+        return nerr(c, "neither scales nor sizes given");
+    }
+    return set_out(c, 0, TT_DT_FLOAT, x->ndim, out);
 }
 
 int tt_infer_rule_pool(ictx *c)

@@ -84,6 +84,8 @@ static ncls classify(const tt_graph *g, const tt_node *n)
     case TT_GOP_SLICE:
     case TT_GOP_PAD:
     case TT_GOP_SLICE_AXIS:
+    case TT_GOP_RESIZE:
+    case TT_GOP_DILATE:
     case TT_GOP_CHANNEL_SHUFFLE: return NC_ANCHOR;
     case TT_GOP_GATHER: return NC_NONE;
     default: return tt_gop_is_elementwise(n->op) ? NC_EW : NC_NONE;
@@ -768,6 +770,95 @@ static int anchor_pad(kb *K, int ai)
     return tt_dag_pad(K->d, x, before, after, isnan(v) ? 0.0 : v, err);
 }
 
+/* Logical (ONNX) axis i of a tensor of rank r -> its position in memory. */
+static int phys_axis(const tt_tensor *t, int i)
+{
+    static const int nhwc[4] = {0, 3, 1, 2};
+    return t->layout == TT_LAYOUT_NHWC && t->ndim == 4 ? nhwc[i] : i;
+}
+
+static const char *str_attr(const tt_node *n, const char *name, const char *dflt)
+{
+    const tt_attr *a = tt_node_attr(n, name);
+    return a && a->kind == TT_ATTR_STRING && a->s ? a->s : dflt;
+}
+
+/* Resize, nearest or linear, in any of ONNX's coordinate modes but
+ * tf_crop_and_resize and tf_half_pixel_for_nn: each resized axis's source
+ * coordinate as a rational of the output index (tt_dag_resize). */
+static int anchor_resize(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    tt_err *err = K->err;
+    const tt_tensor *X = &g->tensors[n->in[0]], *O = &g->tensors[n->out[0]];
+    const char *mode = str_attr(n, "mode", "nearest"), *ct = str_attr(n, "coordinate_transformation_mode", "half_pixel");
+    const char *nm = str_attr(n, "nearest_mode", "round_prefer_floor");
+    int linear = !strcmp(mode, "linear");
+    if ((!linear && strcmp(mode, "nearest")) || tt_node_int(n, "antialias", 0))
+        return tt_err_set(err, "node '%s' (Resize): mode '%s'%s is not supported (nearest and linear are)", n->name,
+                          mode, tt_node_int(n, "antialias", 0) ? " with antialias" : "");
+    tt_rs_mode rm = linear                                 ? TT_RS_LINEAR
+                    : !strcmp(nm, "floor")                 ? TT_RS_FLOOR
+                    : !strcmp(nm, "ceil")                  ? TT_RS_CEIL
+                    : !strcmp(nm, "round_prefer_ceil")     ? TT_RS_ROUND_PREFER_CEIL
+                                                           : TT_RS_ROUND_PREFER_FLOOR;
+    int sc = n->nin == 2 ? n->in[1] : n->nin > 2 ? n->in[2] : -1, sz = n->nin > 3 ? n->in[3] : -1;
+    int by_size = sz >= 0 && tt_tensor_numel(&g->tensors[sz]) > 0;
+    tt_resample_axis ax[TT_MAX_DIMS];
+    int na = 0;
+    for (int i = 0; i < X->ndim; i++) {
+        int p = phys_axis(X, i);
+        int64_t in = X->shape[p], out = O->shape[p];
+        if (!by_size) {
+            double f = ((const float *)g->tensors[sc].data)[i];
+            if ((double)in * f != (double)out)
+                return tt_err_set(err, "node '%s' (Resize): scale %g of axis %d (%lld) is not a whole number of "
+                                       "elements; give sizes instead",
+                                  n->name, f, i, (long long)in);
+        }
+        if (in == out)
+            continue;
+        tt_resample_axis *r = &ax[na++];
+        r->axis = p, r->in = in, r->out = out, r->mode = rm;
+        if (!strcmp(ct, "half_pixel") || !strcmp(ct, "pytorch_half_pixel")) {
+            /* (o + 1/2) in / out - 1/2 */
+            r->a = 2 * in, r->b = in - out, r->den = 2 * out;
+            if (out == 1 && ct[0] == 'p')
+                r->a = 0, r->b = 0, r->den = 1;
+        } else if (!strcmp(ct, "align_corners")) {
+            r->a = out > 1 ? in - 1 : 0, r->b = 0, r->den = out > 1 ? out - 1 : 1;
+        } else if (!strcmp(ct, "asymmetric")) {
+            r->a = in, r->b = 0, r->den = out;
+        } else {
+            return tt_err_set(err, "node '%s' (Resize): coordinate_transformation_mode '%s' is not supported", n->name,
+                              ct);
+        }
+    }
+    int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+    if (x < 0)
+        return -1;
+    return tt_dag_resize(K->d, x, na, ax, err);
+}
+
+/* tt.Dilate (a transposed convolution's first step): strides per logical axis. */
+static int anchor_dilate(kb *K, int ai)
+{
+    tt_graph *g = K->g;
+    const tt_node *n = &g->nodes[ai];
+    const tt_tensor *X = &g->tensors[n->in[0]];
+    const tt_attr *a = tt_node_attr(n, "strides");
+    if (!a || a->kind != TT_ATTR_INTS || a->n != X->ndim)
+        return tt_err_set(K->err, "node '%s' (tt.Dilate): strides per axis needed", n->name);
+    int64_t st[TT_MAX_DIMS];
+    for (int i = 0; i < X->ndim; i++)
+        st[phys_axis(X, i)] = a->ints[i];
+    int x = kb_placeholder(K, n->in[0], "data", X->ndim, X->shape);
+    if (x < 0)
+        return -1;
+    return tt_dag_dilate(K->d, x, st, K->err);
+}
+
 /* The anchor ops (classify's NC_ANCHOR) and their builders.  open: the
  * builder adds stages to an empty DAG kb_anchor makes; otherwise the
  * builder makes the whole DAG with a tt_build_* call. */
@@ -790,6 +881,8 @@ static const struct {
     [TT_GOP_SLICE] = {anchor_slice, 1},
     [TT_GOP_SLICE_AXIS] = {anchor_slice, 1},
     [TT_GOP_PAD] = {anchor_pad, 1},
+    [TT_GOP_RESIZE] = {anchor_resize, 1},
+    [TT_GOP_DILATE] = {anchor_dilate, 1},
 };
 
 /* Start the kernel with anchor node ai: its op's builder makes the DAG, then

@@ -4,7 +4,8 @@
  * weights, and NHWC keeps the channel loop innermost, where vectors go.  The
  * pass walks the nodes in order and decides each rank-4 activation's layout:
  *
- *   Conv, MaxPool, AveragePool, GlobalAveragePool   input NHWC, output NHWC
+ *   Conv, MaxPool, AveragePool, GlobalAveragePool, Resize, tt.Dilate
+ *                                   input NHWC, output NHWC
  *   elementwise ops                 NHWC if an activation input is NHWC; the
  *                                   other inputs follow (constants permuted)
  *   Concat                          NHWC along the permuted axis
@@ -163,7 +164,7 @@ static int is_elementwise(tt_gop op)
 static int is_spatial(tt_gop op)
 {
     return op == TT_GOP_CONV || op == TT_GOP_MAX_POOL || op == TT_GOP_AVERAGE_POOL ||
-           op == TT_GOP_GLOBAL_AVERAGE_POOL;
+           op == TT_GOP_GLOBAL_AVERAGE_POOL || op == TT_GOP_RESIZE || op == TT_GOP_DILATE;
 }
 
 /* The one live node that reads tensor t (t not a graph output), else -1. */

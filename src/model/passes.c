@@ -681,6 +681,72 @@ static int pass_instnorm(tt_graph *g, tt_err *err)
     return 0;
 }
 
+/* ConvTranspose as TOPI computes conv2d_transpose: the input dilated by the
+ * strides (tt.Dilate: stride - 1 zeros between elements), then a stride-1
+ * Conv with the kernel flipped and its in/out channels swapped per group,
+ * padded by (k - 1) dilation - pad (plus output_padding at the end).  A
+ * stride-2 layer so spends 3/4 of its multiply-adds on inserted zeros, as
+ * TVM's does; a direct kernel would not (NOTES: "Transposed convolution"). */
+static int pass_conv_transpose(tt_graph *g, tt_err *err)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        tt_node *n = &g->nodes[i];
+        if (n->dead || n->op != TT_GOP_CONV_TRANSPOSE)
+            continue;
+        const float *w = mp_fdata(g, n->in[1]);
+        if (!w)
+            return tt_err_set(err, "node '%s' (ConvTranspose): the weight must be a constant", n->name);
+        const tt_tensor x0 = g->tensors[n->in[0]], w0 = g->tensors[n->in[1]];
+        int64_t grp = tt_node_int(n, "group", 1), s[2] = {1, 1}, d[2] = {1, 1}, p[4] = {0}, op[2] = {0};
+        const tt_attr *a;
+        if ((a = tt_node_attr(n, "strides")) && a->n == 2)
+            memcpy(s, a->ints, sizeof s);
+        if ((a = tt_node_attr(n, "dilations")) && a->n == 2)
+            memcpy(d, a->ints, sizeof d);
+        if ((a = tt_node_attr(n, "pads")) && a->n == 4)
+            memcpy(p, a->ints, sizeof p);
+        if ((a = tt_node_attr(n, "output_padding")) && a->n == 2)
+            memcpy(op, a->ints, sizeof op);
+        int64_t ci = w0.shape[0], cog = w0.shape[1], kh = w0.shape[2], kw = w0.shape[3], cig = ci / grp;
+        int64_t cp[4] = {d[0] * (kh - 1) - p[0], d[1] * (kw - 1) - p[1], d[0] * (kh - 1) - p[2] + op[0],
+                         d[1] * (kw - 1) - p[3] + op[1]};
+        for (int k = 0; k < 4; k++)
+            if (cp[k] < 0)
+                return tt_err_set(err, "node '%s' (ConvTranspose): pads beyond the kernel's reach (%lld) are not "
+                                       "supported",
+                                  n->name, (long long)(k & 1 ? d[1] * (kw - 1) : d[0] * (kh - 1)));
+        float *nw = tt_xmalloc((size_t)(ci * cog * kh * kw) * sizeof *nw);
+        for (int64_t gi = 0; gi < grp; gi++)
+            for (int64_t c = 0; c < cig; c++)
+                for (int64_t o = 0; o < cog; o++)
+                    for (int64_t y = 0; y < kh; y++)
+                        for (int64_t xx = 0; xx < kw; xx++)
+                            nw[(((gi * cog + o) * cig + c) * kh + (kh - 1 - y)) * kw + (kw - 1 - xx)] =
+                                w[(((gi * cig + c) * cog + o) * kh + y) * kw + xx];
+        char name[200];
+        snprintf(name, sizeof name, "%.150s", n->name);
+        int src = n->in[0], bias = n->nin > 2 ? n->in[2] : -1, out = n->out[0];
+        n->dead = 1;
+        int64_t wsh[4] = {grp * cog, cig, kh, kw};
+        int wt = mp_new_const(g, "convt_weight", 4, wsh, nw);
+        if (s[0] > 1 || s[1] > 1) {
+            int64_t dsh[4] = {x0.shape[0], x0.shape[1], (x0.shape[2] - 1) * s[0] + 1, (x0.shape[3] - 1) * s[1] + 1};
+            int dil = mp_new_tensor(g, name, TT_DT_FLOAT, 4, dsh);
+            int nd = mp_node(g, TT_GOP_DILATE, name, 1, &src, dil);
+            tt_node_set_ints(g, nd, "strides", 4, (int64_t[]){1, 1, s[0], s[1]});
+            src = dil;
+        }
+        int in[3] = {src, wt, bias};
+        int nd = mp_node(g, TT_GOP_CONV, name, bias >= 0 ? 3 : 2, in, out);
+        tt_node_set_ints(g, nd, "pads", 4, cp);
+        tt_node_set_ints(g, nd, "dilations", 2, d);
+        tt_node_set_ints(g, nd, "strides", 2, (int64_t[]){1, 1});
+        tt_node_set_ints(g, nd, "kernel_shape", 2, (int64_t[]){kh, kw});
+        tt_node_set_int(g, nd, "group", grp);
+    }
+    return 0;
+}
+
 /* ---- dead code --------------------------------------------------------------------- */
 
 /* Whether a tensor node i writes is read (uses > 0). */
@@ -749,7 +815,7 @@ int tt_model_passes(tt_graph *g, tt_err *err)
         return -1;
     if (pass_split_concat(g) && tt_graph_toposort(g, err))
         return -1;
-    if (pass_split(g, err) || pass_bn(g, err) || pass_instnorm(g, err) || pass_matmul(g, err))
+    if (pass_split(g, err) || pass_bn(g, err) || pass_instnorm(g, err) || pass_conv_transpose(g, err) || pass_matmul(g, err))
         return -1;
     pass_layernorm(g);
     pass_dce(g);
