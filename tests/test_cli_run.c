@@ -913,6 +913,33 @@ static void test_run_several_inputs(void)
     tt_remove_tree(out);
 }
 
+/* --shape binds a symbolic dimension (shapechain's batch) for run and
+ * kernels; a wrong name, rank, fixed dimension or a zoo model is refused. */
+static void test_run_shape(void)
+{
+    if (!have_transtune())
+        return;
+    const char *M = "tests/data/onnx/shapechain.onnx";
+    CHECK(run_tt(120, "kernels", M, "--shape", "input=3x4x5x5", "--json", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0 && strstr(R.out, "[3, 4, 5, 5]"), "exit %d: %s%s", R.code, R.out, R.err);
+    CHECK(run_tt(120, "run", M, "--shape", "input=3x4x5x5", "--check", "--repeat", "1", (char *)NULL) == 0);
+    CHECK_MSG(R.exited && R.code == 0 && strstr(R.out, "PASSED"), "exit %d: %s%s", R.code, R.out, R.err);
+    static const struct {
+        const char *what, *shape, *msg;
+    } bad[] = {
+        {"tests/data/onnx/shapechain.onnx", "x=3x4x5x5", "--shape x: the model has no input of that name (its inputs: input)"},
+        {"tests/data/onnx/shapechain.onnx", "input=3x5x5x5", "dimension 1 is fixed at 4 in the model, 5 given"},
+        {"tests/data/onnx/shapechain.onnx", "input=3x4", "2 dimensions given, the input has 4"},
+        {"tiny", "input=1x3x32x32", "--shape applies to ONNX files"},
+        {"tiny", "input=1x0", "--shape takes INPUT=DIMS"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(run_tt(60, "run", bad[i].what, "--shape", bad[i].shape, (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code != 0 && strstr(R.err, bad[i].msg), "%s: exit %d: %s", bad[i].shape, R.code,
+                  R.err);
+    }
+}
+
 /* Endless and oversize inputs are refused up front, with a message naming
  * the file, never read until memory runs out: /dev/zero and a symbolic
  * link to it as run's --input, as a model for kernels, as a log for replay
@@ -961,6 +988,7 @@ const tt_test tests_cli_run[] = {
     {"run_db", test_run_db},
     {"run_input_shape", test_run_input_shape},
     {"run_several_inputs", test_run_several_inputs},
+    {"run_shape", test_run_shape},
     {"input_files_bounded", test_input_files_bounded},
     {"run_records", test_run_records},
     {"run_record_vs_default", test_run_record_vs_default},

@@ -62,6 +62,13 @@ tt_dag *cli_shape_build(const char *op, cli_shape *k, char *desc, size_t dn, tt_
 const char *cli_db_default_path(void);
 
 /* Load a zoo model or an ONNX file; NULL after printing "transtune CMD: why". */
+/* --shape INPUT=DIMS, given to any command (main strips them from argv
+ * before the command parses the rest): the input shapes every model load of
+ * the command binds (tt_model_load_shapes). */
+extern tt_input_shape cli_shapes[TT_MODEL_MAX_INPUTS];
+extern int cli_nshapes;
+/* tt_model_load with the --shape bindings. */
+int cli_model_load(const char *what, tt_model **out, tt_err *err);
 tt_model *cli_load_model(const char *what, const char *cmd);
 /* A progress callback (tt_exec_opts.progress) that rewrites one stderr line. */
 void cli_load_progress(void *ctx, const char *msg);

@@ -183,7 +183,7 @@ static int db_add_model(tt_db *db, const char *what, int64_t *id)
 {
     tt_err err = {0};
     tt_model *m = NULL;
-    if (tt_model_load(what, &m, &err)) {
+    if (cli_model_load(what, &m, &err)) {
         fprintf(stderr, "transtune db: model %s: %s\n", what, err.msg);
         return -1;
     }
@@ -339,7 +339,7 @@ static int db_export_cmd(const char *path, const char *model, const char *source
         if (found < 0)
             rc = -1;
         /* Not in the database: its kernels are looked up by workload key. */
-        else if (!found && tt_model_load(model, &m, &err))
+        else if (!found && cli_model_load(model, &m, &err))
             rc = -1;
     }
     FILE *out = stdout;

@@ -56,11 +56,19 @@ void cli_load_progress(void *ctx, const char *msg)
     fflush(stderr);
 }
 
+tt_input_shape cli_shapes[TT_MODEL_MAX_INPUTS];
+int cli_nshapes;
+
+int cli_model_load(const char *what, tt_model **out, tt_err *err)
+{
+    return tt_model_load_shapes(what, cli_shapes, cli_nshapes, out, err);
+}
+
 tt_model *cli_load_model(const char *what, const char *cmd)
 {
     tt_model *m = NULL;
     tt_err err = {0};
-    if (tt_model_load(what, &m, &err)) {
+    if (cli_model_load(what, &m, &err)) {
         fprintf(stderr, "transtune %s: %s\n", cmd, err.msg);
         return NULL;
     }

@@ -415,7 +415,7 @@ int cmd_transfer(int argc, char **argv)
         return prc < 0 ? 0 : prc;
     tt_err err = {0};
     tt_model *m = NULL;
-    if (tt_model_load(A.what, &m, &err)) {
+    if (cli_model_load(A.what, &m, &err)) {
         fprintf(stderr, "transtune transfer: %s\n", err.msg);
         return 1;
     }

@@ -498,7 +498,7 @@ int cmd_tune(int argc, char **argv)
     }
     tt_model *m = NULL;
     tt_err err = {0};
-    if (tt_model_load(a.what, &m, &err)) {
+    if (cli_model_load(a.what, &m, &err)) {
         fprintf(stderr, "transtune tune: %s\n", err.msg);
         return 1;
     }

@@ -38,8 +38,11 @@ static void usage(FILE *f)
             "                                        this model's kernels, measured and checked\n"
             "  help                                  this text\n"
             "\n"
-            "Each command accepts --help.  Environment: CC (kernel compiler), TT_CFLAGS (its\n"
-            "optimization flags), TT_RUNNER (path of transtune-runner).\n");
+            "Each command accepts --help.  Every command that loads an ONNX file also takes\n"
+            "--shape INPUT=DIMS (e.g. --shape input_ids=1x384): the input's symbolic dimensions\n"
+            "(a batch, a sequence length) take these values instead of 1; repeat per input.\n"
+            "Environment: CC (kernel compiler), TT_CFLAGS (its optimization flags), TT_RUNNER\n"
+            "(path of transtune-runner).\n");
 }
 
 int cli_parse_i64(const char *s, int64_t *v)
@@ -199,8 +202,63 @@ void cli_print_row(const cli_row *r, int json)
     fflush(stdout);
 }
 
+/* Parse "NAME=D1xD2x..." (also ',' between dimensions) into s; 0 or -1. */
+static int parse_shape(char *v, tt_input_shape *s)
+{
+    char *eq = strrchr(v, '=');
+    if (!eq || eq == v || !eq[1])
+        return -1;
+    *eq = 0;
+    s->name = v;
+    s->ndim = 0;
+    double numel = 1;
+    for (char *p = eq + 1;;) {
+        char *end;
+        errno = 0;
+        long long d = strtoll(p, &end, 10);
+        if (errno || end == p || d < 1 || d > (1ll << 31) || s->ndim == TT_GRAPH_MAX_DIMS)
+            return -1;
+        s->dims[s->ndim++] = d;
+        numel *= (double)d;
+        if (!*end)
+            break;
+        if (*end != 'x' && *end != ',')
+            return -1;
+        p = end + 1;
+    }
+    return numel <= 4294967296.0 ? 0 : -1;
+}
+
+/* Take every "--shape INPUT=DIMS" out of argv into cli_shapes; the new argc,
+ * or -1 (said). */
+static int take_shapes(int argc, char **argv)
+{
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--shape")) {
+            argv[n++] = argv[i];
+            continue;
+        }
+        /* parsed in a copy (kept for the run: cli_shapes names point into it) */
+        char *v = i + 1 < argc ? tt_xstrdup(argv[i + 1]) : NULL;
+        if (!v || cli_nshapes == TT_MODEL_MAX_INPUTS || parse_shape(v, &cli_shapes[cli_nshapes])) {
+            fprintf(stderr, "transtune: --shape takes INPUT=DIMS, e.g. --shape input=1x3x224x224 (at most %d, "
+                            "dimensions 1 to 2^31, 2^32 elements)%s%s\n",
+                    TT_MODEL_MAX_INPUTS, i + 1 < argc ? ", got " : "", i + 1 < argc ? argv[i + 1] : "");
+            return -1;
+        }
+        cli_nshapes++;
+        i++;
+    }
+    argv[n] = NULL;
+    return n;
+}
+
 int main(int argc, char **argv)
 {
+    argc = take_shapes(argc, argv);
+    if (argc < 0)
+        return 2;
     if (argc < 2) {
         usage(stderr);
         return 2;

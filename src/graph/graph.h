@@ -50,6 +50,14 @@ typedef enum tt_attr_kind {
     TT_ATTR_COUNT
 } tt_attr_kind;
 
+/* The shape a caller binds a graph input to (`--shape NAME=1x3x224x224`):
+ * its symbolic dimensions take these values, its fixed ones must agree. */
+typedef struct tt_input_shape {
+    const char *name;
+    int ndim;
+    int64_t dims[TT_GRAPH_MAX_DIMS];
+} tt_input_shape;
+
 typedef struct tt_attr {
     char *name;
     tt_attr_kind kind;

@@ -84,12 +84,16 @@ static int ends_with(const char *s, const char *suf)
     return n >= k && !strcmp(s + n - k, suf);
 }
 
-int tt_model_load(const char *what, tt_model **out, tt_err *err)
+int tt_model_load(const char *what, tt_model **out, tt_err *err) { return tt_model_load_shapes(what, NULL, 0, out, err); }
+
+int tt_model_load_shapes(const char *what, const tt_input_shape *shapes, int nshapes, tt_model **out, tt_err *err)
 {
     *out = NULL;
     tt_graph *g = NULL;
+    if (nshapes > 0 && !ends_with(what, ".onnx"))
+        return tt_err_set(err, "%s: --shape applies to ONNX files (a zoo model's shapes are fixed)", what);
     if (ends_with(what, ".onnx")) {
-        if (tt_onnx_load(what, &g, err)) {
+        if (tt_onnx_load_shapes(what, shapes, nshapes, &g, err)) {
             tt_err_prefix(err, "%s", what);
             return -1;
         }

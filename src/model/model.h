@@ -86,6 +86,9 @@ int tt_model_build(tt_graph *g, tt_model **out, tt_err *err);
 
 /* Load `what`: a zoo model name, or a path ending in ".onnx"; then build. */
 int tt_model_load(const char *what, tt_model **out, tt_err *err);
+/* The same with an ONNX file's input shapes bound (tt_onnx_load_shapes);
+ * shapes for a zoo model are an error. */
+int tt_model_load_shapes(const char *what, const tt_input_shape *shapes, int nshapes, tt_model **out, tt_err *err);
 
 void tt_model_free(tt_model *m);
 

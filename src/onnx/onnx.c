@@ -32,6 +32,8 @@ typedef struct imp {
     int64_t opset;
     int *legacy_sm; /* output tensors of opset<13 Softmax-family nodes */
     int nlegacy;
+    const tt_input_shape *shapes; /* bound by the caller */
+    int nshapes;
 } imp;
 
 static const char *S(const char *s)
@@ -258,6 +260,22 @@ static int add_inputs(imp *m, const Onnx__GraphProto *gp)
         if (check_name(m, name, "graph input") ||
             value_type(m, vi, "graph input", 1, &dt, &nd, shape))
             return -1;
+        for (int k = 0; k < m->nshapes; k++) {
+            const tt_input_shape *s = &m->shapes[k];
+            if (strcmp(s->name, name))
+                continue;
+            if (nd >= 0 && s->ndim != nd)
+                return tt_err_set(m->err, "--shape %s: %d dimensions given, the input has %d", name, s->ndim, nd);
+            const Onnx__TensorShapeProto *sp = vi->type->tensor_type->shape;
+            for (int d = 0; d < s->ndim; d++) {
+                int fixed = nd >= 0 && sp->dim[d]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+                if (fixed && shape[d] != s->dims[d])
+                    return tt_err_set(m->err, "--shape %s: dimension %d is fixed at %lld in the model, %lld given", name,
+                                      d, (long long)shape[d], (long long)s->dims[d]);
+                shape[d] = s->dims[d];
+            }
+            nd = s->ndim;
+        }
         if (nd < 0)
             return tt_err_set(m->err, "graph input '%s' has no shape", name);
         if (tt_graph_input(m->g, name, dt, nd, shape, m->err) < 0)
@@ -717,6 +735,17 @@ static int convert(imp *m, const Onnx__ModelProto *mp)
     }
     if (add_inputs(m, gp))
         return -1;
+    for (int k = 0; k < m->nshapes; k++) {
+        int t = tt_graph_find(m->g, m->shapes[k].name);
+        if (t < 0 || !m->g->tensors[t].is_input) {
+            char names[512] = "";
+            for (int i = 0; i < m->g->ninputs; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                         m->g->tensors[m->g->inputs[i]].name);
+            return tt_err_set(m->err, "--shape %s: the model has no input of that name (its inputs: %s)",
+                              m->shapes[k].name, names);
+        }
+    }
     for (size_t i = 0; i < gp->n_node; i++)
         if (node_outputs(m, gp->node[i]))
             return -1;
@@ -738,8 +767,8 @@ static int convert(imp *m, const Onnx__ModelProto *mp)
 }
 
 /* Load with graph name gname; messages are prefixed with `prefix` (if any). */
-static int load(const void *buf, size_t len, const char *gname, const char *prefix,
-                tt_graph **out, tt_err *err)
+static int load(const void *buf, size_t len, const char *gname, const char *prefix, const tt_input_shape *shapes,
+                int nshapes, tt_graph **out, tt_err *err)
 {
     *out = NULL;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
@@ -752,7 +781,7 @@ static int load(const void *buf, size_t len, const char *gname, const char *pref
     }
     if (!gname)
         gname = mp->graph && mp->graph->name && *mp->graph->name ? mp->graph->name : "model";
-    imp m = {tt_graph_new(gname), err, 0, NULL, 0};
+    imp m = {tt_graph_new(gname), err, 0, NULL, 0, shapes, nshapes};
     int rc = convert(&m, mp);
     onnx__model_proto__free_unpacked(mp, NULL);
     free(m.legacy_sm);
@@ -773,10 +802,12 @@ static int load(const void *buf, size_t len, const char *gname, const char *pref
 
 int tt_onnx_load_mem(const void *buf, size_t len, const char *name, tt_graph **out, tt_err *err)
 {
-    return load(buf, len, name, name, out, err);
+    return load(buf, len, name, name, NULL, 0, out, err);
 }
 
-int tt_onnx_load(const char *path, tt_graph **out, tt_err *err)
+int tt_onnx_load(const char *path, tt_graph **out, tt_err *err) { return tt_onnx_load_shapes(path, NULL, 0, out, err); }
+
+int tt_onnx_load_shapes(const char *path, const tt_input_shape *shapes, int n, tt_graph **out, tt_err *err)
 {
     *out = NULL;
     size_t len;
@@ -791,7 +822,7 @@ int tt_onnx_load(const char *path, tt_graph **out, tt_err *err)
     size_t nl = strlen(name);
     if (nl > 5 && !strcmp(name + nl - 5, ".onnx"))
         name[nl - 5] = 0;
-    int rc = load(buf, len, name, path, out, err);
+    int rc = load(buf, len, name, path, shapes, n, out, err);
     free(buf);
     return rc;
 }

@@ -41,6 +41,11 @@
  * without ".onnx").  Returns 0 and *out (caller frees with tt_graph_free), or
  * -1 with err ("PATH: ..."). */
 int tt_onnx_load(const char *path, tt_graph **out, tt_err *err);
+/* The same with n input shapes bound (symbolic dimensions take the given
+ * values, fixed ones must agree; default 1): a shape for an input the model
+ * does not have, of another rank, or contradicting a fixed dimension is an
+ * error naming it. */
+int tt_onnx_load_shapes(const char *path, const tt_input_shape *shapes, int n, tt_graph **out, tt_err *err);
 
 /* Load a serialized ModelProto from memory; `name` names the graph and
  * prefixes error messages (NULL: the ONNX graph's own name). */
