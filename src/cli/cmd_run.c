@@ -14,74 +14,9 @@
 #include "../db/db.h"
 #include "../exec/exec.h"
 #include "../tune/tune.h"
+#include "../api/pick.h"
 #include "../util/npy.h"
 #include "cli.h"
-
-/* The best record of each kernel in an Ansor log: every line is parsed and
- * identified (as `replay` does); a record whose DAG's workload key is a
- * kernel's, measured without error, competes on its mean cost. */
-typedef struct rec_pick {
-    const tt_model *m;
-    tt_step **steps;        /* per kernel, NULL if none */
-    int *nsteps;
-    int *lanes;             /* per kernel, its record's vector lanes (0 unknown) */
-    double *cost;
-    unsigned char *lost;    /* per kernel: its record lost to the default schedule (dropped) */
-    double *t_rec, *t_def;  /* per kernel: in-place times, record and default (0: not timed) */
-    int lines, parsed, matched;
-} rec_pick;
-
-static rec_pick rec_pick_new(const tt_model *m)
-{
-    size_t n = (size_t)m->nkernels + 1;
-    rec_pick P = {m, tt_xcalloc(n, sizeof(tt_step *)), tt_xcalloc(n, sizeof(int)), tt_xcalloc(n, sizeof(int)),
-                  tt_xcalloc(n, sizeof(double)), tt_xcalloc(n, 1), tt_xcalloc(n, sizeof(double)),
-                  tt_xcalloc(n, sizeof(double)), 0, 0, 0};
-    return P;
-}
-
-static void rec_pick_free(rec_pick *P)
-{
-    for (int k = 0; k < P->m->nkernels; k++)
-        free(P->steps[k]);
-    free(P->steps), free(P->nsteps), free(P->lanes), free(P->cost), free(P->lost), free(P->t_rec), free(P->t_def);
-}
-
-static int pick_line(void *ctx, int lineno, const char *line)
-{
-    rec_pick *P = ctx;
-    P->lines++;
-    tt_record *rec = tt_xmalloc(sizeof *rec);
-    tt_err e = {0};
-    tt_dag *d = NULL;
-    if (tt_record_parse(line, rec, &e) || tt_identify_record(rec, &d, NULL, NULL, 0, &e)) {
-        fprintf(stderr, "transtune run: records line %d skipped: %s\n", lineno, e.msg);
-        free(rec);
-        return 0;
-    }
-    P->parsed++;
-    double cost = 0;
-    for (int i = 0; i < rec->ncosts; i++)
-        cost += rec->costs[i] / rec->ncosts;
-    char *key = tt_dag_workload_key(d);
-    for (int k = 0; k < P->m->nkernels; k++) {
-        if (strcmp(P->m->kernels[k].workload_key, key) || rec->error_no != 0 || rec->ncosts < 1)
-            continue;
-        P->matched++;
-        if (P->steps[k] && P->cost[k] <= cost)
-            continue;
-        free(P->steps[k]);
-        P->steps[k] = tt_xmalloc((size_t)(rec->nsteps ? rec->nsteps : 1) * sizeof(tt_step));
-        memcpy(P->steps[k], rec->steps, (size_t)rec->nsteps * sizeof(tt_step));
-        P->nsteps[k] = rec->nsteps;
-        P->lanes[k] = tt_target_vector_lanes(rec->target);
-        P->cost[k] = cost;
-    }
-    free(key);
-    tt_dag_free(d);
-    free(rec);
-    return 0;
-}
 
 /* run --profile: each kernel call's best time over `repeat` runs in place,
  * with GFLOP/s, % of the FMA peak `peak` (measured before any kernel ran) and
@@ -329,13 +264,20 @@ static int parse_run_args(int argc, char **argv, run_args *A, int compile)
     return -1;
 }
 
+static void skipped_line(void *ctx, int lineno, const char *why)
+{
+    (void)ctx;
+    fprintf(stderr, "transtune run: records line %d skipped: %s\n", lineno, why);
+}
+
 /* Each kernel's best record from --records and --db into P (a log given with
  * --records competes with the database on mean cost). */
-static int load_records(const run_args *A, rec_pick *P, tt_err *err)
+static int load_records(const run_args *A, tt_pick *P, tt_err *err)
 {
     const tt_model *m = P->m;
+    P->skipped = skipped_line;
     if (A->log_path) {
-        if (tt_log_foreach(A->log_path, pick_line, P, err))
+        if (tt_pick_log(P, A->log_path, err))
             return -1;
         int with_record = 0;
         for (int k = 0; k < m->nkernels; k++)
@@ -346,112 +288,56 @@ static int load_records(const run_args *A, rec_pick *P, tt_err *err)
     }
     if (!A->db_path)
         return 0;
-    /* the best record of each kernel in the database, any target and origin */
-    tt_db *db = NULL;
-    if (tt_db_open(A->db_path, TT_DB_READONLY, &db, err))
+    if (tt_pick_db(P, A->db_path, err))
         return -1;
-    tt_db_row *row = tt_xmalloc(sizeof *row);
-    int from_db = 0, rc = 0;
-    for (int k = 0; k < m->nkernels; k++) {
-        int got = tt_db_best_record(db, m->kernels[k].workload_key, NULL, row, err);
-        if (got < 0) {
-            rc = -1;
-            break;
-        }
-        if (got == 0 || (P->steps[k] && P->cost[k] <= row->mean_cost))
-            continue;
-        free(P->steps[k]);
-        P->steps[k] = tt_xmalloc((size_t)(row->rec.nsteps ? row->rec.nsteps : 1) * sizeof(tt_step));
-        memcpy(P->steps[k], row->rec.steps, (size_t)row->rec.nsteps * sizeof(tt_step));
-        P->nsteps[k] = row->rec.nsteps;
-        P->lanes[k] = tt_target_vector_lanes(row->rec.target);
-        P->cost[k] = row->mean_cost;
-        from_db++;
-    }
-    free(row);
-    tt_db_close(db);
-    if (rc == 0 && !A->json)
-        fprintf(stderr, "%s: %d of %d kernels have a record\n", A->db_path, from_db, m->nkernels);
-    return rc;
+    if (!A->json)
+        fprintf(stderr, "%s: %d of %d kernels have a record\n", A->db_path, P->from_db, m->nkernels);
+    return 0;
 }
 
-/* Kernel q's time in place on the schedule it runs: its record's, or its
- * default's (a lost record; a kernel with none was timed on its default in
- * both builds: the better) */
-static double shown_time(const rec_pick *P, const double *t, const double *td, int q)
+/* What each kernel runs, chosen by measurement in place (tt_pick_choose),
+ * with a line per conv that has Winograd forms. */
+static int choose_forms(const run_args *A, const tt_model *m, const void *input, tt_pick *P, tt_err *err)
 {
-    if (P->lost[q])
-        return td[q];
-    if (!P->steps[q] && td[q] > 0 && (t[q] <= 0 || td[q] < t[q]))
-        return td[q];
-    return t[q];
-}
-
-/* What each kernel runs, chosen by measurement in place (tt_exec_choose):
- * the form of each conv with Winograd twins (--winograd auto; `on` takes
- * TOPI's F(4,3), the first twin, untimed) and, unless --trust-records, its
- * record or its default schedule.  The records that lose are dropped from P
- * (P->lost set), so that the build that follows uses the default. */
-static int choose_forms(const run_args *A, const tt_model *m, const tt_exec_opts *eo, const void *input,
-                        rec_pick *P, unsigned char *use_alt, tt_err *err)
-{
-    int nwith = 0, nrec = 0, nk = m->nkernels;
+    int nwith = 0, nrec = 0, nk = m->nkernels, timed = 0;
     for (int k = 0; k < nk; k++) {
         nwith += m->kernels[k].nalt > 0;
         nrec += P->steps[k] != NULL;
     }
-    if (A->wino == 1)
-        for (int k = 0; k < nk; k++)
-            use_alt[k] = m->kernels[k].nalt > 0;
     int forms = A->wino == 2 && nwith > 0, versus = nrec > 0 && !A->trust;
-    if (!forms && !versus)
-        return 0;
-    if (!A->json)
+    if (!A->json && (forms || versus))
         fprintf(stderr, "timing in place: %s%s%s...\n",
                 forms ? "the direct and Winograd forms of the 3x3 convs" : "",
                 forms && versus ? "; " : "", versus ? "each record against the default schedule" : "");
-    double *t = tt_xcalloc((size_t)nk + 1, sizeof *t), *td = tt_xcalloc((size_t)nk + 1, sizeof *td);
-    unsigned char *keep = tt_xcalloc((size_t)nk + 1, 1), *ua = tt_xcalloc((size_t)nk + 1, 1);
-    tt_exec_choice ch = {ua, versus ? keep : NULL, t, td};
-    int rc = tt_exec_choose(m, eo, input, 10, &ch, err);
-    if (rc == 0 && forms)
-        memcpy(use_alt, ua, (size_t)nk);
-    for (int k = 0; k < nk && rc == 0 && versus; k++) {
-        P->t_rec[k] = t[k];
-        P->t_def[k] = td[k];
-        if (P->steps[k] && !keep[k]) {
-            free(P->steps[k]);
-            P->steps[k] = NULL;
-            P->lost[k] = 1;
-        }
-    }
+    tt_pick_forms f = A->wino == 2 ? TT_FORMS_AUTO : A->wino == 1 ? TT_FORMS_ON : TT_FORMS_OFF;
+    if (tt_pick_choose(P, (int)A->threads, f, A->trust, input, &timed, err))
+        return -1;
     int nalt = 0;
-    for (int k = 0; k < nk && rc == 0 && forms; k++) {
+    for (int k = 0; k < nk && forms; k++) {
         const tt_kernel *K = &m->kernels[k];
         if (K->nalt == 0)
             continue;
-        nalt += use_alt[k] > 0;
+        nalt += P->use_alt[k] > 0;
         if (A->json)
             continue;
         /* each form on the schedule it would run */
-        fprintf(stderr, "  %-32.32s direct %7.3f ms", K->first_node, shown_time(P, t, td, k) * 1e3);
+        fprintf(stderr, "  %-32.32s direct %7.3f ms", K->first_node, tt_pick_time(P, k) * 1e3);
         for (int i = 0; i < K->nalt; i++) {
             int q = K->alts[i];
-            double ti = shown_time(P, t, td, q);
+            double ti = tt_pick_time(P, q);
             if (ti > 0)
                 fprintf(stderr, "  F(%d,3) %7.3f ms", m->kernels[q].wino_m, ti * 1e3);
             else /* its model output disagreed with the direct one's */
                 fprintf(stderr, "  F(%d,3)  (wrong) ", m->kernels[q].wino_m);
         }
-        if (use_alt[k])
-            fprintf(stderr, "  -> F(%d,3)\n", m->kernels[K->alts[use_alt[k] - 1]].wino_m);
+        if (P->use_alt[k])
+            fprintf(stderr, "  -> F(%d,3)\n", m->kernels[K->alts[P->use_alt[k] - 1]].wino_m);
         else
             fprintf(stderr, "  -> direct\n");
     }
-    if (rc == 0 && forms && !A->json)
+    if (forms && !A->json)
         fprintf(stderr, "winograd: %d of %d kernels run as Winograd\n", nalt, nwith);
-    free(t), free(td), free(keep), free(ua);
-    return rc;
+    return 0;
 }
 
 /* run --check: the reference executor's output on the same input */
@@ -492,24 +378,13 @@ static int check_output(const run_args *A, const tt_model *m, tt_exec_opts eo, c
     return rc;
 }
 
-/* Whether kernel k, which has a record, runs in some call: a direct kernel
- * in its own form, or the Winograd twin the choice picked. */
-static int record_runs(const tt_model *m, const unsigned char *use_alt, int k)
-{
-    const tt_kernel *K = &m->kernels[k];
-    if (K->alt_of < 0)
-        return !use_alt[k];
-    int u = use_alt[K->alt_of];
-    return u > 0 && m->kernels[K->alt_of].alts[u - 1] == k;
-}
-
 typedef struct run_result {
     double med, paired_ms, untuned_ms;
     run_check chk;
 } run_result;
 
-static void print_json(const run_args *A, const tt_model *m, const tt_exec *e, const rec_pick *P,
-                       const unsigned char *use_alt, const run_result *R)
+static void print_json(const run_args *A, const tt_model *m, const tt_exec *e, const tt_pick *P,
+                       const run_result *R)
 {
     const tt_exec_stats *st = tt_exec_get_stats(e);
     int64_t wbytes, abytes;
@@ -539,7 +414,7 @@ static void print_json(const run_args *A, const tt_model *m, const tt_exec *e, c
             json_object_set_new(x, "class_key", json_string(m->kernels[k].dag->class_key));
             json_object_set_new(x, "workload_key", json_string(m->kernels[k].workload_key));
             json_object_set_new(x, "record_cost_s", json_real(P->cost[k]));
-            json_object_set_new(x, "runs", json_boolean(!P->lost[k] && record_runs(m, use_alt, k)));
+            json_object_set_new(x, "runs", json_boolean(!P->lost[k] && tt_pick_record_runs(P, k)));
             json_object_set_new(x, "default_faster", json_boolean(P->lost[k]));
             if (P->t_rec[k] > 0)
                 json_object_set_new(x, "in_place_s", json_real(P->t_rec[k]));
@@ -568,8 +443,8 @@ static void print_json(const run_args *A, const tt_model *m, const tt_exec *e, c
     json_decref(o);
 }
 
-static void print_text(const run_args *A, const tt_model *m, const tt_exec *e, const rec_pick *P,
-                       const unsigned char *use_alt, const run_result *R)
+static void print_text(const run_args *A, const tt_model *m, const tt_exec *e, const tt_pick *P,
+                       const run_result *R)
 {
     const tt_exec_stats *st = tt_exec_get_stats(e);
     int64_t wbytes, abytes;
@@ -597,7 +472,7 @@ static void print_text(const run_args *A, const tt_model *m, const tt_exec *e, c
                    K->workload_key);
         else if (P->steps[k])
             printf("  kernel %2d %s (recorded cost %.4f ms): %-36s %s\n", k,
-                   record_runs(m, use_alt, k) ? "runs a record"
+                   tt_pick_record_runs(P, k) ? "runs a record"
                                                : "has a record, unused: another form of its conv was faster",
                    P->cost[k] * 1e3, K->dag->class_key, K->workload_key);
     }
@@ -683,16 +558,11 @@ static void *read_input(const run_args *A, const tt_model *m, tt_err *err)
     return input;
 }
 
-/* Build, run, time and check; R filled, e and use_alt owned by the caller. */
-static int run_model(const run_args *A, tt_model *m, const void *input, rec_pick *P, unsigned char *use_alt,
-                     tt_exec **e, run_result *R, tt_err *err)
+/* Build, run, time and check; R filled, e owned by the caller. */
+static int run_model(const run_args *A, tt_model *m, const void *input, tt_pick *P, tt_exec **e, run_result *R,
+                     tt_err *err)
 {
     const tt_tensor *OT = &m->g->tensors[m->output];
-    tt_exec_opts eo = {0};
-    eo.threads = (int)A->threads;
-    eo.steps = (const tt_step *const *)P->steps;
-    eo.nsteps = P->nsteps;
-    eo.from_lanes = P->lanes;
     if (!A->json)
         fprintf(stderr, "%s: %d unique kernels, %d calls\n", m->name, m->nkernels, m->ncalls);
     /* the FMA peak for --profile, measured before any kernel runs: after
@@ -700,9 +570,9 @@ static int run_model(const run_args *A, tt_model *m, const void *input, rec_pick
      * the second core from the measurement (311 instead of 530 GFLOP/s) */
     int pthreads = A->threads > 0 ? (int)A->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     double peak = A->profile ? tt_fma_peak(TT_ISA_BEST, pthreads, 0.02) : 0;
-    if (choose_forms(A, m, &eo, input, P, use_alt, err))
+    if (choose_forms(A, m, input, P, err))
         return -1;
-    eo.use_alt = use_alt;
+    tt_exec_opts eo = tt_pick_exec_opts(P, (int)A->threads);
     eo.progress = A->json || !isatty(2) ? NULL : cli_load_progress;
     int rc = tt_exec_build(m, &eo, e, err);
     if (!A->json)
@@ -744,10 +614,9 @@ static int run_model(const run_args *A, tt_model *m, const void *input, rec_pick
 
 /* What run and compile hold at their end: the records, the forms, the
  * executor, the input (read from --input, else made), the model. */
-static void run_free(tt_model *m, rec_pick *P, unsigned char *use_alt, tt_exec *e, void *input)
+static void run_free(tt_model *m, tt_pick *P, tt_exec *e, void *input)
 {
-    rec_pick_free(P);
-    free(use_alt);
+    tt_pick_free(P);
     tt_exec_free(e);
     free(input);
     tt_model_free(m);
@@ -762,27 +631,26 @@ int cmd_run(int argc, char **argv)
     tt_model *m = cli_load_model(A.what, "run");
     if (!m)
         return 1;
-    int nk = m->nkernels;
     rc = 1;
     tt_err err = {0};
     tt_exec *e = NULL;
-    unsigned char *use_alt = tt_xcalloc((size_t)nk + 1, 1);
-    rec_pick P = rec_pick_new(m);
+    tt_pick P;
+    tt_pick_init(&P, m);
     run_result R = {0};
     void *input = read_input(&A, m, &err);
     if (!input) {
         if (err.msg[0])
             fprintf(stderr, "transtune run: %s\n", err.msg);
-    } else if (load_records(&A, &P, &err) || run_model(&A, m, input, &P, use_alt, &e, &R, &err)) {
+    } else if (load_records(&A, &P, &err) || run_model(&A, m, input, &P, &e, &R, &err)) {
         fprintf(stderr, "transtune run: %s\n", err.msg);
     } else {
         if (A.json)
-            print_json(&A, m, e, &P, use_alt, &R);
+            print_json(&A, m, e, &P, &R);
         else
-            print_text(&A, m, e, &P, use_alt, &R);
+            print_text(&A, m, e, &P, &R);
         rc = A.check && !R.chk.passed ? 1 : 0;
     }
-    run_free(m, &P, use_alt, e, input);
+    run_free(m, &P, e, input);
     return rc;
 }
 
@@ -875,23 +743,17 @@ int cmd_compile(int argc, char **argv)
         for (char *p = name; *p; p++)
             if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
                 *p = '_';
-    int nk = m->nkernels;
     rc = 1;
     tt_err err = {0};
     tt_exec *e = NULL;
-    unsigned char *use_alt = tt_xcalloc((size_t)nk + 1, 1);
-    rec_pick P = rec_pick_new(m);
+    tt_pick P;
+    tt_pick_init(&P, m);
     tt_artifact_info info;
     memset(&info, 0, sizeof info);
     double aerr = INFINITY, tl = 0, te = 0;
     void *input = read_input(&A, m, &err);
-    tt_exec_opts eo = {0};
-    eo.threads = (int)A.threads;
-    eo.steps = (const tt_step *const *)P.steps;
-    eo.nsteps = P.nsteps;
-    eo.from_lanes = P.lanes;
-    eo.use_alt = use_alt;
-    int ok = input && load_records(&A, &P, &err) == 0 && choose_forms(&A, m, &eo, input, &P, use_alt, &err) == 0;
+    int ok = input && load_records(&A, &P, &err) == 0 && choose_forms(&A, m, input, &P, &err) == 0;
+    tt_exec_opts eo = tt_pick_exec_opts(&P, (int)A.threads);
     if (ok && !A.json)
         fprintf(stderr, "writing %s/lib%s.so ...\n", A.out_dir, name);
     ok = ok && tt_exec_write_artifact(m, &eo, A.out_dir, name, &info, &err) == 0;
@@ -918,6 +780,6 @@ int cmd_compile(int argc, char **argv)
     rc = ok && aerr <= TT_MODEL_TOLERANCE ? 0 : 1;
     if (ok && rc)
         fprintf(stderr, "transtune compile: the library's output differs from run's (%.3g)\n", aerr);
-    run_free(m, &P, use_alt, e, input);
+    run_free(m, &P, e, input);
     return rc;
 }
