@@ -7,15 +7,17 @@
 #   make demo          install missing packages, build, transfer-tune ResNet-50 from the
 #                      shipped schedules/ (DEMO_MODEL=M for another zoo model)
 #   make install PREFIX=/usr/local   the commands into PREFIX/bin, the library into
-#                      PREFIX/lib, the shipped schedules and the Python package into
-#                      PREFIX/share/transtune (PYTHONPATH=PREFIX/share/transtune/python)
+#                      PREFIX/lib (with lib/pkgconfig/transtune.pc), its header
+#                      transtune.h into PREFIX/include, the shipped schedules and the
+#                      Python package into PREFIX/share/transtune
+#                      (PYTHONPATH=PREFIX/share/transtune/python)
 # B is the build folder (build-san for the sanitizer build).  CFLAGS given on the
 # command line (make CFLAGS=-O0) replace -O2 -g only: the flags below are added.
 CC      ?= cc
 B       ?= build
 PKGS    := jansson libprotobuf-c sqlite3 xgboost
 CFLAGS  ?= -O2 -g
-override CFLAGS += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -I$(B)/gen $(shell pkg-config --cflags $(PKGS))
+override CFLAGS += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -D_GNU_SOURCE -Iinclude -I$(B)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -ldl -fopenmp
 
 LIB_SRC := $(filter-out src/cli/% src/measure/runner_main.c,$(wildcard src/*/*.c))
@@ -113,10 +115,16 @@ demo: deps
 	TT_DB=$(B)/demo.db $(B)/transtune transfer $(DEMO_MODEL)
 
 PREFIX ?= /usr/local
+VERSION := 0.18
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/transtune/python/transtune
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/transtune/python/transtune
 	install -m 755 $(B)/transtune $(B)/transtune-runner $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(B)/libtranstune.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/transtune.h $(DESTDIR)$(PREFIX)/include/
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: transtune\nDescription: %s\nVersion: %s\nRequires: %s\nLibs: -L$${libdir} -ltranstune -lm -ldl -fopenmp\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' 'transfer-tuning tensor compiler for CPUs (C API, include/transtune.h)' '$(VERSION)' '$(PKGS)' \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/transtune.pc
 	cp -R schedules $(DESTDIR)$(PREFIX)/share/transtune/
 	install -m 644 python/transtune/__init__.py $(DESTDIR)$(PREFIX)/share/transtune/python/transtune/
 

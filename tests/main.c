@@ -83,7 +83,7 @@ extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], t
     tests_onnx[],
     tests_model[], tests_bert[], tests_tune[], tests_db[], tests_db_rows[], tests_search[], tests_cost[],
     tests_policy[], tests_transfer[], tests_winograd[], tests_fuzz[], tests_layers[],
-    tests_docs[], tests_python[];
+    tests_docs[], tests_python[], tests_api[];
 
 static const struct {
     const char *module;
@@ -106,6 +106,7 @@ static const struct {
     {"layers", tests_layers},
     {"docs", tests_docs},
     {"python", tests_python},
+    {"api", tests_api},
 };
 
 int main(int argc, char **argv)

@@ -391,6 +391,20 @@ static void test_install(void)
              "'import transtune; p = transtune._program(); assert p.startswith(\"%s/bin/\"), p' > p.out 2>&1",
              dir, dir, dir, dir, dir, dir);
     CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    /* a program on the installed header and library, through pkg-config; the
+     * runner found on PATH */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && printf '%%s\\n' '#include <stdio.h>' '#include <transtune.h>' "
+             "'int main(void) { transtune_error e; transtune_model *m; float y[10]; double ms;' "
+             "'  if (transtune_load(\"tiny\", 0, 0, &m, &e) || transtune_build(m, 0, 0, &e) ||' "
+             "'      transtune_time(m, 2, &ms, &e)) { puts(e.msg); return 1; }' "
+             "'  printf(\"ok %%s %%d kernels\\\\n\", transtune_name(m), transtune_num_kernels(m));' "
+             "'  transtune_free(m); return 0; }' > app.c && "
+             "PKG_CONFIG_PATH='%s/lib/pkgconfig' cc -o app app.c $(PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config "
+             "--cflags --libs transtune) > cc.log 2>&1 && cd / && PATH='%s/bin':\"$PATH\" '%s/app' > '%s/app.out' 2>&1 && "
+             "grep -q '^ok tiny' '%s/app.out'",
+             dir, dir, dir, dir, dir, dir, dir);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
 }

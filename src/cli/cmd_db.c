@@ -59,35 +59,7 @@ static void db_usage(FILE *f)
             "creates it if missing; the other commands need it to exist.\n");
 }
 
-/* The database path without --db: $TT_DB, else transtune.db in the user's
- * cache folder ($XDG_CACHE_HOME/transtune, else ~/.cache/transtune, made if
- * missing), else ./transtune.db.  A database in whatever folder the user
- * stands in was lost to the next command run elsewhere. */
-const char *cli_db_default_path(void)
-{
-    static char buf[PATH_MAX];
-    const char *e = getenv("TT_DB");
-    if (e && *e)
-        return e;
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[PATH_MAX - 32];
-    if (xdg && *xdg && xdg[0] == '/')
-        snprintf(dir, sizeof dir, "%s/transtune", xdg);
-    else if (home && *home)
-        snprintf(dir, sizeof dir, "%s/.cache/transtune", home);
-    else
-        return DB_DEFAULT;
-    /* mkdir -p of the last two levels (the cache folder may not exist yet) */
-    char *slash = strrchr(dir, '/');
-    *slash = 0;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return DB_DEFAULT;
-    *slash = '/';
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return DB_DEFAULT;
-    snprintf(buf, sizeof buf, "%s/%s", dir, DB_DEFAULT);
-    return buf;
-}
+const char *cli_db_default_path(void) { return tt_db_default_path(); }
 
 static int db_open_or_report(const char *path, int flags, tt_db **db)
 {

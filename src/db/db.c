@@ -14,9 +14,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "db_int.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -844,4 +847,34 @@ void tt_db_target_host(tt_db_target *t, int threads)
     const char *isa = "";
 #endif
     snprintf(t->isa, sizeof t->isa, "%s", isa);
+}
+
+/* The database path without --db: $TT_DB, else transtune.db in the user's
+ * cache folder ($XDG_CACHE_HOME/transtune, else ~/.cache/transtune, made if
+ * missing), else ./transtune.db.  A database in whatever folder the user
+ * stands in was lost to the next command run elsewhere. */
+const char *tt_db_default_path(void)
+{
+    static char buf[PATH_MAX];
+    const char *e = getenv("TT_DB");
+    if (e && *e)
+        return e;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[PATH_MAX - 32];
+    if (xdg && *xdg && xdg[0] == '/')
+        snprintf(dir, sizeof dir, "%s/transtune", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.cache/transtune", home);
+    else
+        return "transtune.db";
+    /* mkdir -p of the last two levels (the cache folder may not exist yet) */
+    char *slash = strrchr(dir, '/');
+    *slash = 0;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return "transtune.db";
+    *slash = '/';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return "transtune.db";
+    snprintf(buf, sizeof buf, "%s/%s", dir, "transtune.db");
+    return buf;
 }

@@ -80,6 +80,10 @@ void tt_db_target_host(tt_db_target *t, int threads);
  * as is a file that is not a transtune database.  Returns 0 with *out set, or
  * -1 with err set (and *out NULL). */
 int tt_db_open(const char *path, int flags, tt_db **out, tt_err *err);
+/* The database path when none is given: $TT_DB, else transtune.db in the
+ * user's cache folder ($XDG_CACHE_HOME/transtune, else ~/.cache/transtune,
+ * made if missing), else ./transtune.db. */
+const char *tt_db_default_path(void);
 /* Close; an open transaction is rolled back.  If the readers skipped bad
  * rows, the one warning about them goes to the log (below).  NULL is a
  * no-op. */

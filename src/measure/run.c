@@ -47,7 +47,7 @@ void tt_runner_locate(const char *given, char *out, size_t cap)
         return;
     }
     char exe[PATH_MAX];
-    if (tt_exe_dir(exe, sizeof exe) == 0 &&
+    if (tt_tools_dir(exe, sizeof exe) == 0 &&
         snprintf(out, cap, "%s/transtune-runner", exe) < (int)cap && access(out, X_OK) == 0)
         return;
     snprintf(out, cap, "build/transtune-runner");

@@ -68,7 +68,7 @@ const char *tt_transfer_shipped_dir(char *buf, size_t n)
     /* build/transtune -> ../schedules; an installed PREFIX/bin/transtune ->
      * PREFIX/share/transtune/schedules (make install) */
     char exe[PATH_MAX], base[PATH_MAX];
-    char *slash = tt_exe_dir(exe, sizeof exe) == 0 ? strrchr(exe, '/') : NULL;
+    char *slash = tt_tools_dir(exe, sizeof exe) == 0 ? strrchr(exe, '/') : NULL;
     if (slash) {
         *slash = 0;
         if (snprintf(base, sizeof base, "%s/schedules", exe) < (int)sizeof base && is_dir(base))

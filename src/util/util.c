@@ -463,6 +463,29 @@ int tt_exe_dir(char *buf, size_t n)
     return 0;
 }
 
+int tt_tools_dir(char *buf, size_t n)
+{
+    char p[PATH_MAX + 32];
+    if (tt_exe_dir(buf, n) == 0 && snprintf(p, sizeof p, "%s/transtune-runner", buf) < (int)sizeof p &&
+        access(p, X_OK) == 0)
+        return 0;
+    /* a program linked with libtranstune: the installed tools on PATH */
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len > 0 && len < n && len < PATH_MAX) {
+            snprintf(p, sizeof p, "%.*s/transtune-runner", (int)len, path);
+            if (access(p, X_OK) == 0) {
+                snprintf(buf, n, "%.*s", (int)len, path);
+                return 0;
+            }
+        }
+        path = end ? end + 1 : NULL;
+    }
+    return -1;
+}
+
 static int median_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

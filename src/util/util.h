@@ -138,6 +138,10 @@ char *tt_read_file_max(const char *path, uint64_t max, size_t *len, tt_err *err)
 /* The folder of the running executable (from /proc/self/exe) into buf:
  * 0, or -1 when it cannot be known or does not fit. */
 int tt_exe_dir(char *buf, size_t n);
+/* The folder of transtune's programs: the executable's, if transtune-runner
+ * is there (build/, or PREFIX/bin for the CLI), else the first folder of
+ * $PATH that holds it (a program linked with the library); -1 if none. */
+int tt_tools_dir(char *buf, size_t n);
 /* A fresh private directory PREFIX-XXXXXX under $TMPDIR (else /tmp), its
  * absolute path in buf: 0, or -1 with err set. */
 int tt_temp_dir(const char *prefix, char *buf, size_t n, tt_err *err);
