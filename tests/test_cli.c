@@ -531,7 +531,7 @@ static void test_bad_models(void)
     } bad[] = {
         {"tests/data/onnx/bad-truncated.onnx", "not a valid ONNX model"},
         {"tests/data/onnx/bad-random.onnx", "not a valid ONNX model"},
-        {"tests/data/onnx/bad-unknown-op.onnx", "unsupported operator 'FooBar' (node 'foo')"},
+        {"tests/data/onnx/bad-unknown-op.onnx", "unsupported operator 'FooBar' (node 'foo'; the supported ones: docs/cli.md"},
         {"tests/data/onnx/bad-missing-init.onnx", "bad-missing-init.onnx"},
         {"tests/data/onnx/bad-shapes.onnx", "inner dimensions differ"},
         {"tests/data/nonexistent.onnx", "nonexistent.onnx"},

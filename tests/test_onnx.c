@@ -191,7 +191,7 @@ static void test_bad_files(void)
     } bad[] = {
         {"bad-truncated", "not a valid ONNX model (the protobuf does not parse"},
         {"bad-random", "not a valid ONNX model"},
-        {"bad-unknown-op", "unsupported operator 'FooBar' (node 'foo')"},
+        {"bad-unknown-op", "unsupported operator 'FooBar' (node 'foo'; the supported ones: docs/cli.md"},
         {"bad-missing-init",
          "node 'mm' (MatMul): input 'w' is not produced by any node, initializer or graph input"},
         {"bad-shapes", "node 'mm' (MatMul): inner dimensions differ: 'x' has 3, 'w' has 4"},

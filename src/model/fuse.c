@@ -1247,7 +1247,9 @@ int mp_fuse(tt_model *m, tt_err *err)
         const char *op = tt_gop_names[n->op];
         ncls c = classify(g, n);
         if (c == NC_NONE) {
-            rc = tt_err_set(err, "unsupported operator '%s' (node '%s')", op, n->name);
+            rc = tt_err_set(err, "unsupported operator '%s' (node '%s'%s; the supported ones: docs/cli.md, \"ONNX "
+                                 "support\")",
+                            op, n->name, touches_nonfloat(g, n) ? ", on integer or boolean tensors" : "");
             break;
         }
         if (c == NC_ALIAS) {

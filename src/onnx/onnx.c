@@ -460,7 +460,9 @@ static int node_outputs(imp *m, const Onnx__NodeProto *np)
     tt_gop gop = tt_gop_lookup(op);
     /* unknown, or one of the passes' own operators (no ONNX file has them) */
     if (gop >= TT_GOP_FIRST_INTERNAL)
-        return tt_err_set(m->err, "unsupported operator '%s' (node '%s')", op, node_name(np));
+        return tt_err_set(m->err, "unsupported operator '%s' (node '%s'; the supported ones: docs/cli.md, \"ONNX "
+                                  "support\")",
+                          op, node_name(np));
     if (gop == TT_GOP_CONSTANT)
         return constant_node(m, np);
     for (size_t i = 0; i < np->n_output; i++) {
