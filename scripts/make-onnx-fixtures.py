@@ -404,6 +404,12 @@ def torch_fixtures():
     export("acts", Acts(), torch.randn(1, 3, 9, 9), opset=17)
     torch.manual_seed(11)
     export("decoder", Decoder(), torch.randn(1, 3, 10, 12))
+    # convnet again with every initializer in external.data (as exports over 2 GB must be)
+    m = onnx.load(os.path.join(OUT, "convnet.onnx"))
+    onnx.save_model(m, os.path.join(OUT, "external.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="external.data", size_threshold=0)
+    for suffix in ("in", "out"):
+        np.save(os.path.join(OUT, "external.%s.npy" % suffix), np.load(os.path.join(OUT, "convnet.%s.npy" % suffix)))
     torch.manual_seed(9)
     ids = torch.randint(0, 40, (1, 10))
     mask = torch.tensor([[1] * 7 + [0] * 3])
@@ -503,6 +509,18 @@ def bad_fixtures():
                           inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
                           [ext])
     save_bad("bad-external", g)
+    # external data outside the model's folder, and shorter than the tensor
+    for bad, loc, off in (("bad-external-escape", "../weights.bin", "0"), ("bad-external-short", "external.data", "999999")):
+        ext = numpy_helper.from_array(np.ones((3, 4), np.float32), "w")
+        ext.ClearField("raw_data")
+        ext.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", loc), ("offset", off)):
+            e = ext.external_data.add()
+            e.key, e.value = k, v
+        g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "ext",
+                              inputs_x(), [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [ext])
+        save_bad(bad, g)
     # raw data shorter than the shape says
     short = numpy_helper.from_array(np.ones((3, 4), np.float32), "w")
     short.raw_data = short.raw_data[:40]

@@ -193,11 +193,11 @@ static void *fixture_input(const tt_model *m, const char *name, tt_err *err)
 /* ONNX fixtures (scripts/make-onnx-fixtures.py): our output on the stored
  * input equals PyTorch's stored output.  embed17 and masked compute on
  * integer ids and masks at run time (Equal, Cast, Where: host calls), masked
- * with three inputs. */
+ * with three inputs; external is convnet with its weights in external.data. */
 static void test_onnx_fixtures_match_torch(void)
 {
     static const char *const names[] = {"convnet",   "transformer", "shapechain", "catsplit", "resblocks", "densebits",
-                                        "legacy10",  "shuffle",     "attnbits",   "embed17",  "masked",    "acts",      "decoder",   NULL};
+                                        "legacy10",  "shuffle",     "attnbits",   "embed17",  "masked",    "acts",      "decoder",   "external",  NULL};
     for (int i = 0; names[i]; i++) {
         char path[256], outp[256];
         snprintf(path, sizeof path, "tests/data/onnx/%s.onnx", names[i]);

@@ -198,7 +198,9 @@ static void test_bad_files(void)
         {"bad-declared-shape", "graph output 'y' is declared float [1,5] but inferred float [1,4]"},
         {"bad-float16", "tensor 'w' has element type float16, which is not supported"},
         {"bad-if", "control-flow operator 'If' (node 'branch') is not supported"},
-        {"bad-external", "tensor 'w' keeps its data in an external file"},
+        {"bad-external", "tensor 'w': cannot open its external data tests/data/onnx/weights.bin"},
+        {"bad-external-escape", "tensor 'w': external data location '../weights.bin' leaves the model's folder"},
+        {"bad-external-short", "is not a regular file within the input limit holding 48 bytes from offset 999999"},
         {"bad-short-data", "tensor 'w' has 40 bytes of float data but its shape needs 48"},
         {"bad-duplicate", "node 'r2' (Relu): tensor name 'y' is defined twice"},
     };

@@ -15,9 +15,14 @@
  */
 #include "onnx.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "onnx.pb-c.h"
 
@@ -34,6 +39,7 @@ typedef struct imp {
     int nlegacy;
     const tt_input_shape *shapes; /* bound by the caller */
     int nshapes;
+    const char *dir;              /* the model file's folder (external data), NULL from memory */
 } imp;
 
 static const char *S(const char *s)
@@ -96,17 +102,82 @@ static uint64_t le_bytes(const uint8_t *p, int n)
     return v;
 }
 
+/* The bytes of an external tensor (ONNX's external data: models over the
+ * protobuf's 2 GB, as torch.onnx.export writes them) into data: its
+ * "location" must be a plain relative path inside the model's folder (no
+ * "..", not absolute), a regular file within the input limit, holding
+ * `bytes` bytes from "offset" ("length", if given, must be that). */
+static int external_data(imp *m, const Onnx__TensorProto *tp, const char *name, void *data, int64_t bytes)
+{
+    const char *loc = NULL;
+    int64_t off = 0, len = -1;
+    for (size_t i = 0; i < tp->n_external_data; i++) {
+        const char *k = S(tp->external_data[i]->key), *v = S(tp->external_data[i]->value);
+        char *end = NULL;
+        if (!strcmp(k, "location"))
+            loc = v;
+        else if (!strcmp(k, "offset") || !strcmp(k, "length")) {
+            long long x = strtoll(v, &end, 10);
+            if (!*v || *end || x < 0)
+                return tt_err_set(m->err, "tensor '%s': external data %s '%s' is not a byte count", name, k, v);
+            *(!strcmp(k, "offset") ? &off : &len) = x;
+        }
+    }
+    if (!m->dir)
+        return tt_err_set(m->err, "tensor '%s' keeps its data in an external file: load the model from its file, "
+                                  "whose folder holds the data",
+                          name);
+    if (!loc || !*loc || loc[0] == '/' || strlen(loc) > 1000)
+        return tt_err_set(m->err, "tensor '%s': external data needs a relative location, got '%s'", name, S(loc));
+    for (const char *p = loc; *p; p++) {
+        if ((unsigned char)*p < 0x20)
+            return tt_err_set(m->err, "tensor '%s': control characters in its external data location", name);
+        if ((p == loc || p[-1] == '/') && p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+            return tt_err_set(m->err, "tensor '%s': external data location '%s' leaves the model's folder", name,
+                              loc);
+    }
+    if (len >= 0 && len != bytes)
+        return tt_err_set(m->err, "tensor '%s': external data of %lld bytes, its shape needs %lld", name,
+                          (long long)len, (long long)bytes);
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", m->dir, loc) >= (int)sizeof path)
+        return tt_err_set(m->err, "tensor '%s': external data path too long", name);
+    uint64_t limit = 0;
+    if (tt_input_limit(&limit, m->err))
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > limit ||
+        st.st_size < off || st.st_size - off < bytes) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (fd < 0)
+            return tt_err_set(m->err, "tensor '%s': cannot open its external data %s: %s", name, path, strerror(e));
+        return tt_err_set(m->err, "tensor '%s': its external data %s is not a regular file within the input limit "
+                                  "holding %lld bytes from offset %lld",
+                          name, path, (long long)bytes, (long long)off);
+    }
+    for (int64_t got = 0; got < bytes;) {
+        ssize_t r = pread(fd, (char *)data + got, (size_t)(bytes - got > (1 << 30) ? (1 << 30) : bytes - got),
+                          off + got);
+        if (r <= 0) {
+            close(fd);
+            return tt_err_set(m->err, "tensor '%s': reading %s failed", name, path);
+        }
+        got += r;
+    }
+    close(fd);
+    return 0;
+}
+
 /* A TensorProto's data as a new constant named `name`; returns its index. */
 static int tensor_const(imp *m, const Onnx__TensorProto *tp, const char *name)
 {
     if (check_name(m, name, "tensor"))
         return -1;
-    if ((tp->has_data_location &&
-         tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
-        tp->n_external_data)
-        return tt_err_set(m->err, "tensor '%s' keeps its data in an external file, which is not "
-                                  "supported (save the model with its data inside)",
-                          name);
+    int external = (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
+                   tp->n_external_data;
     if (tp->segment)
         return tt_err_set(m->err, "tensor '%s' is segmented, which is not supported", name);
     int32_t ot = tp->has_data_type ? tp->data_type : 0;
@@ -126,6 +197,18 @@ static int tensor_const(imp *m, const Onnx__TensorProto *tp, const char *name)
                           name);
     }
     int es = tt_dtype_size(dt);
+    if (external) {
+        /* little-endian in the file, as raw_data; this host's order (x86, arm64) */
+        void *data = tt_xmalloc((size_t)numel * (size_t)es + 1);
+        if (external_data(m, tp, name, data, numel * es)) {
+            free(data);
+            return -1;
+        }
+        if (dt == TT_DT_BOOL)
+            for (int64_t i = 0; i < numel; i++)
+                ((uint8_t *)data)[i] = ((uint8_t *)data)[i] != 0;
+        return tt_graph_const_owned(m->g, name, dt, (int)tp->n_dims, tp->dims, data, m->err);
+    }
     size_t have;
     if (tp->has_raw_data)
         have = tp->raw_data.len / (size_t)es;
@@ -770,7 +853,7 @@ static int convert(imp *m, const Onnx__ModelProto *mp)
 
 /* Load with graph name gname; messages are prefixed with `prefix` (if any). */
 static int load(const void *buf, size_t len, const char *gname, const char *prefix, const tt_input_shape *shapes,
-                int nshapes, tt_graph **out, tt_err *err)
+                int nshapes, const char *dir, tt_graph **out, tt_err *err)
 {
     *out = NULL;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
@@ -783,7 +866,7 @@ static int load(const void *buf, size_t len, const char *gname, const char *pref
     }
     if (!gname)
         gname = mp->graph && mp->graph->name && *mp->graph->name ? mp->graph->name : "model";
-    imp m = {tt_graph_new(gname), err, 0, NULL, 0, shapes, nshapes};
+    imp m = {tt_graph_new(gname), err, 0, NULL, 0, shapes, nshapes, dir};
     int rc = convert(&m, mp);
     onnx__model_proto__free_unpacked(mp, NULL);
     free(m.legacy_sm);
@@ -804,7 +887,7 @@ static int load(const void *buf, size_t len, const char *gname, const char *pref
 
 int tt_onnx_load_mem(const void *buf, size_t len, const char *name, tt_graph **out, tt_err *err)
 {
-    return load(buf, len, name, name, NULL, 0, out, err);
+    return load(buf, len, name, name, NULL, 0, NULL, out, err);
 }
 
 int tt_onnx_load(const char *path, tt_graph **out, tt_err *err) { return tt_onnx_load_shapes(path, NULL, 0, out, err); }
@@ -824,7 +907,9 @@ int tt_onnx_load_shapes(const char *path, const tt_input_shape *shapes, int n, t
     size_t nl = strlen(name);
     if (nl > 5 && !strcmp(name + nl - 5, ".onnx"))
         name[nl - 5] = 0;
-    int rc = load(buf, len, name, path, shapes, n, out, err);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", base == path ? 1 : (int)(base - path - 1), base == path ? "." : path);
+    int rc = load(buf, len, name, path, shapes, n, dir, out, err);
     free(buf);
     return rc;
 }
