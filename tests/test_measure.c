@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/measure/evaluate.h"
 #include "../src/measure/measure.h"
 #include "test.h"
 
@@ -695,7 +696,91 @@ static void test_exec_dies_with_parent(void)
     rm_tree(dir);
 }
 
+/* Jobs into bytes and back (what transtune-mpi sends its workers): every
+ * field survives, results come back into the sender's jobs, and every
+ * truncation and a flipped header are refused without a crash. */
+static void test_jobs_pack(void)
+{
+    tt_job j[2];
+    memset(j, 0, sizeof j);
+    for (int k = 0; k < 2; k++) {
+        j[k].task = 3 + k;
+        j[k].io.nin = 2;
+        j[k].io.numel[0] = 10, j[k].io.numel[1] = 20, j[k].io.numel[2] = 4;
+        j[k].tol = 7.5;
+        j[k].cutoff_s = 0.25 * k;
+        snprintf(j[k].ref_fn, sizeof j[k].ref_fn, "ref%d", k);
+        j[k].ref_src = k ? tt_xstrdup("void ref1(void) {}") : NULL;
+        if (!k) {
+            j[k].ref.n = 4;
+            j[k].ref.out = tt_xcalloc(4, sizeof(double));
+            j[k].ref.mag = tt_xcalloc(4, sizeof(double));
+            j[k].ref.out[2] = 1.5;
+        }
+        j[k].nitems = 2;
+        j[k].items = tt_xcalloc(2, sizeof(tt_job_item));
+        for (int i = 0; i < 2; i++) {
+            j[k].items[i].item = 5 * i;
+            snprintf(j[k].items[i].fn, sizeof j[k].items[i].fn, "c%d_%d", k, i);
+            j[k].items[i].src = tt_xstrdup(i ? "void c(void) { /* \0 safe */ }" : "");
+        }
+    }
+    tt_run_opts ro = {.threads = 2, .repeat = 5, .timeout_s = 30, .seed = 42, .cache_flush = 1};
+    tt_str b;
+    tt_str_init(&b);
+    tt_jobs_pack(j, 2, &ro, 0, &b);
+    tt_job *u = NULL;
+    int n = 0;
+    tt_run_opts ro2;
+    tt_err err = {0};
+    CHECK_MSG(tt_jobs_unpack(b.buf, b.len, &u, &n, &ro2, &err) == 0 && n == 2, "%s", err.msg);
+    CHECK(ro2.threads == 2 && ro2.repeat == 5 && ro2.seed == 42 && ro2.cache_flush == 1);
+    for (int k = 0; k < n; k++) {
+        CHECK(u[k].task == 3 + k && u[k].io.nin == 2 && u[k].io.numel[2] == 4 && u[k].tol == 7.5);
+        CHECK(!strcmp(u[k].ref_fn, j[k].ref_fn) && (k ? !strcmp(u[k].ref_src, j[k].ref_src) : !u[k].ref_src));
+        CHECK(u[k].ref.n == (k ? 0 : 4) && (k || u[k].ref.out[2] == 1.5));
+        CHECK(u[k].nitems == 2 && u[k].items[1].item == 5 && !strcmp(u[k].items[1].src, j[k].items[1].src));
+        /* the worker's results */
+        u[k].items[1].res.correct = 1;
+        u[k].items[1].res.ncosts = 2;
+        u[k].items[1].res.mean = 0.125;
+        snprintf(u[k].items[0].res.msg, sizeof u[k].items[0].res.msg, "wrong answer %d", k);
+        if (k) {
+            u[k].ref.n = 4;
+            u[k].ref.out = tt_xcalloc(4, sizeof(double));
+            u[k].ref.mag = tt_xcalloc(4, sizeof(double));
+            u[k].ref.mag[3] = 9;
+        }
+    }
+    tt_str r;
+    tt_str_init(&r);
+    tt_jobs_pack(u, n, &ro2, 1, &r);
+    CHECK_MSG(tt_jobs_unpack_results(r.buf, r.len, j, 2, &err) == 0, "%s", err.msg);
+    CHECK(j[0].items[1].res.correct == 1 && j[1].items[1].res.mean == 0.125 && !strcmp(j[1].items[0].res.msg, "wrong answer 1"));
+    CHECK(j[1].ref.n == 4 && j[1].ref.mag[3] == 9 && j[0].ref.out[2] == 1.5);
+    /* every cut is refused; a result message for other jobs too */
+    for (size_t cut = 0; cut < b.len; cut += 1 + cut / 50) {
+        tt_job *x = NULL;
+        int nx = 0;
+        CHECK(tt_jobs_unpack(b.buf, cut, &x, &nx, NULL, &err) == -1 && !x && nx == 0);
+    }
+    for (size_t cut = 0; cut < r.len; cut += 1 + cut / 50)
+        CHECK(tt_jobs_unpack_results(r.buf, cut, j, 2, &err) == -1);
+    CHECK(tt_jobs_unpack_results(r.buf, r.len, j, 1, &err) == -1);
+    b.buf[0] = 'X';
+    tt_job *x = NULL;
+    CHECK(tt_jobs_unpack(b.buf, b.len, &x, &n, NULL, &err) == -1 && !x);
+    for (int k = 0; k < 2; k++) {
+        tt_job_free(&j[k]);
+        tt_job_free(&u[k]);
+    }
+    free(u);
+    tt_str_free(&b);
+    tt_str_free(&r);
+}
+
 const tt_test tests_measure[] = {
+    {"jobs_pack", test_jobs_pack},
     {"threads", test_threads},
     {"defaults", test_defaults},
     {"build_unit", test_build_unit},

@@ -55,6 +55,63 @@ typedef void (*tt_eval_progress)(void *ctx, int task, int item);
 int tt_evaluate(tt_eval_task *tasks, int ntasks, const tt_build_opts *bo, const tt_run_opts *ro,
                 tt_eval_progress progress, void *ctx, tt_err *err);
 
+/* ---- measurement jobs ----------------------------------------------------------
+ * tt_evaluate in two halves: code generation here, then jobs: C sources with
+ * everything needed to build, run and check them and nothing else (no DAG,
+ * no schedule), so that another process or machine can take them
+ * (transtune-mpi's workers; job.c packs them into bytes and back). */
+
+typedef struct tt_job_item {
+    int item;                  /* its index in the task's items */
+    char fn[64];
+    char *src;                 /* the candidate's C (owned) */
+    tt_result res;             /* out */
+    double build_s;            /* out */
+} tt_job_item;
+
+typedef struct tt_job {
+    int task;                  /* the caller's task index */
+    tt_io io;
+    double tol;                /* tt_codegen_tolerance of the DAG */
+    double cutoff_s;           /* > 0: the task's cutoff */
+    char ref_fn[64];
+    char *ref_src;             /* the reference's C (owned), NULL when ref holds a kept one */
+    tt_ref ref;                /* in: a kept reference (n > 0); out: the one computed here */
+    char anchor_fn[64];
+    char *anchor_src;          /* NULL: no anchor */
+    int nitems;
+    tt_job_item *items;        /* owned */
+    /* out */
+    int ref_error;
+    char ref_msg[512];
+    double build_wall_s, run_wall_s;
+} tt_job;
+
+void tt_job_free(tt_job *j);
+/* Build every job's sources in one parallel build, then run them one job at
+ * a time (its reference, then its items checked against it), as
+ * tt_evaluate always has.  progress as tt_evaluate's (task and item of the
+ * jobs). */
+int tt_jobs_run(tt_job *jobs, int n, const tt_build_opts *bo, const tt_run_opts *ro, tt_eval_progress progress,
+                void *ctx, tt_err *err);
+/* Jobs (with their run options) into bytes, and back: results = 0 packs what
+ * a worker needs, results = 1 what it sends back (each item's result, the
+ * computed reference, the job's errors and times).  Unpacking checks every
+ * length against the buffer (the bytes may come over a network): -1 with err
+ * on anything malformed, nothing allocated left behind. */
+void tt_jobs_pack(const tt_job *jobs, int n, const tt_run_opts *ro, int results, tt_str *out);
+int tt_jobs_unpack(const void *buf, size_t len, tt_job **jobs, int *n, tt_run_opts *ro, tt_err *err);
+/* Copy the results of packed jobs (results = 1) into jobs, matched by task
+ * and item.  -1 with err when the bytes do not parse or do not match. */
+int tt_jobs_unpack_results(const void *buf, size_t len, tt_job *jobs, int n, tt_err *err);
+
+/* Where tt_evaluate sends its jobs: the local build and runner (NULL, the
+ * default), or a backend that runs them elsewhere (transtune-mpi's rank 0
+ * sends them to its workers), filling the same results. */
+typedef int (*tt_jobs_backend)(void *ctx, tt_job *jobs, int n, const tt_build_opts *bo, const tt_run_opts *ro,
+                               tt_eval_progress progress, void *pctx, tt_err *err);
+void tt_evaluate_set_backend(tt_jobs_backend fn, void *ctx);
+
 /* Measuring a choice again before believing it (docs/NOTES.md, "Selection on
  * noise"): the fastest of many noisy measurements is biased low, so tune (a
  * would-be best) and transfer (each kernel's chosen candidate) time their pick

@@ -221,6 +221,14 @@ void tt_str_cat(tt_str *s, const char *text)
     s->len += n;
 }
 
+void tt_str_catn(tt_str *s, const void *bytes, size_t n)
+{
+    str_reserve(s, n);
+    memcpy(s->buf + s->len, bytes, n);
+    s->len += n;
+    s->buf[s->len] = 0;
+}
+
 void tt_str_vcatf(tt_str *s, const char *fmt, va_list ap)
 {
     va_list ap2;

@@ -83,6 +83,8 @@ typedef struct tt_str {
 void tt_str_init(tt_str *s);
 void tt_str_free(tt_str *s);
 void tt_str_cat(tt_str *s, const char *text);
+/* n bytes, any values (a NUL too): binary messages; len counts them. */
+void tt_str_catn(tt_str *s, const void *bytes, size_t n);
 void tt_str_catf(tt_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tt_str_vcatf(tt_str *s, const char *fmt, va_list ap);
 void tt_str_clear(tt_str *s);
