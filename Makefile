@@ -22,7 +22,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -ldl -fopenmp
 
 LIB_SRC := $(filter-out src/cli/% src/measure/runner_main.c,$(wildcard src/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/onnx.pb-c.o
-CLI_SRC := $(wildcard src/cli/*.c)
+CLI_SRC := $(filter-out src/cli/mpi_main.c,$(wildcard src/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
@@ -31,7 +31,11 @@ TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 REPLAY  := $(FUZZ_NAMES:%=$(B)/fuzz-replay/%)
 
-all: $(B)/transtune $(B)/libtranstune.a $(B)/transtune-runner
+# transtune-mpi when Open MPI is installed (scripts/install-deps.sh installs it)
+MPI_OK  := $(shell pkg-config --exists ompi-c && echo yes)
+MPI_BIN := $(if $(MPI_OK),$(B)/transtune-mpi)
+
+all: $(B)/transtune $(B)/libtranstune.a $(B)/transtune-runner $(MPI_BIN)
 
 $(B)/obj/%.o: %.c $(wildcard src/*/*.h include/*.h tests/*.h)
 	@mkdir -p $(dir $@)
@@ -58,6 +62,15 @@ $(B)/libtranstune.a: $(LIB_OBJ)
 
 $(B)/transtune: $(CLI_OBJ) $(B)/libtranstune.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libtranstune.a $(LDLIBS)
+
+# the CLI with its main renamed, under mpi_main.c's (rank 0 runs the command)
+$(B)/obj/src/cli/mpi_main.o: src/cli/mpi_main.c $(wildcard src/*/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags ompi-c) -c $< -o $@
+
+$(B)/transtune-mpi: $(B)/obj/src/cli/mpi_main.o $(B)/obj/fuzz/cli_main.o $(filter-out $(B)/obj/src/cli/main.o,$(CLI_OBJ)) \
+		$(B)/libtranstune.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs ompi-c) -lpthread
 
 $(B)/transtune-runner: $(B)/obj/src/measure/runner_main.o $(B)/libtranstune.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

@@ -27,6 +27,8 @@ PACKAGES=(
     libsqlite3-dev      # the record database (SQLite, WAL)
     libxgboost-dev      # the search's cost model (XGBoost's C API)
     python3-numpy       # the Python package (python/transtune) and its test
+    libopenmpi-dev      # transtune-mpi: tuning spread over MPI ranks (Open MPI, pkg-config ompi-c)
+    openmpi-bin         # mpirun, for transtune-mpi and its tests
 )
 
 # --extras: scripts/export-onnx.py (run with /usr/bin/python3, where Debian installs these)
