@@ -358,6 +358,20 @@ torch.onnx.register_custom_op_symbolic("aten::constant_pad_nd", _static_pad_symb
 torch.onnx.register_custom_op_symbolic("aten::pad", _static_pad_any_symbolic, 13)
 
 
+def _zero_symbolic(g, self):
+    """aten::zero (Tensor.zero_, Swin-V2's attention-mask setup), which torch 1.13 cannot
+    export: zeros of self's shape and type (ConstantOfShape of Shape; Cast back)."""
+    from torch.onnx import symbolic_helper as sh
+    zeros = g.op("ConstantOfShape", g.op("Shape", self), value_t=torch.tensor([0.0]))
+    dt = sh._try_get_scalar_type(self)
+    if dt is not None and dt != "Float":
+        zeros = g.op("Cast", zeros, to_i=sh.cast_pytorch_to_onnx[dt])
+    return zeros
+
+
+torch.onnx.register_custom_op_symbolic("aten::zero", _zero_symbolic, 13)
+
+
 # ---- the model table -------------------------------------------------------------------------
 
 def tv(name, **kw):

@@ -154,6 +154,26 @@ class Decoder(nn.Module):
         return self.head(a + b + c)
 
 
+class Reduces(nn.Module):
+    """What Swin-V2 adds to Swin: F.normalize (ReduceL2), a bias table computed by an MLP and
+    gathered at 100 scattered constant indices, an Expand of an activation; also ReduceSum
+    (axes as an input at opset 13) and the sum of squares."""
+
+    def __init__(self):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+        self.register_buffer("coords", torch.randn(25, 2))
+        self.register_buffer("index", torch.randint(0, 25, (100,)))
+
+    def forward(self, x):                                  # [1, 3, 10, 10]
+        q = F.normalize(x, dim=-1)
+        table = self.mlp(self.coords)                      # [25, 3], computed
+        bias = table[self.index].t().reshape(1, 3, 10, 10)
+        s = x.sum(dim=1, keepdim=True) + (x * x).sum(dim=(2, 3), keepdim=True)
+        e = x.mean(dim=1, keepdim=True).expand(1, 3, 10, 10)
+        return q + bias + s + e
+
+
 def save_bad(name, graph, opset=13):
     """A model the importer must refuse (not checked: some are invalid ONNX)."""
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
@@ -404,6 +424,8 @@ def torch_fixtures():
     export("acts", Acts(), torch.randn(1, 3, 9, 9), opset=17)
     torch.manual_seed(11)
     export("decoder", Decoder(), torch.randn(1, 3, 10, 12))
+    torch.manual_seed(12)
+    export("reduces", Reduces(), torch.randn(1, 3, 10, 10))
     # convnet again with every initializer in external.data (as exports over 2 GB must be)
     m = onnx.load(os.path.join(OUT, "convnet.onnx"))
     onnx.save_model(m, os.path.join(OUT, "external.onnx"), save_as_external_data=True,

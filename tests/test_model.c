@@ -197,7 +197,7 @@ static void *fixture_input(const tt_model *m, const char *name, tt_err *err)
 static void test_onnx_fixtures_match_torch(void)
 {
     static const char *const names[] = {"convnet",   "transformer", "shapechain", "catsplit", "resblocks", "densebits",
-                                        "legacy10",  "shuffle",     "attnbits",   "embed17",  "masked",    "acts",      "decoder",   "external",  NULL};
+                                        "legacy10",  "shuffle",     "attnbits",   "embed17",  "masked",    "acts",      "decoder",   "external",  "reduces",   NULL};
     for (int i = 0; names[i]; i++) {
         char path[256], outp[256];
         snprintf(path, sizeof path, "tests/data/onnx/%s.onnx", names[i]);

@@ -51,6 +51,11 @@ static int print_profile(const tt_model *m, tt_exec *e, const void *input, int64
                 gf, peak > 0 ? 100 * gf / peak : 0.0, bytes / cs[c] / 1e9, kn->dag->class_key,
                 g->nodes[mc->node].name);
     }
+    double host = 0;
+    for (int c = 0; c < m->ncalls; c++)
+        host += m->calls[c].kind != TT_MCALL_KERNEL ? cs[c] : 0;
+    if (host > 0)
+        fprintf(stderr, "host calls (ops on integer tensors, gathers; not kernels): %.3f ms\n", host * 1e3);
     fprintf(stderr, "sum of the best call times: %.3f ms\n", total * 1e3);
     fprintf(stderr, "%%peak: of this host's fp32 FMA peak, %.1f GFLOP/s on %d thread(s) (%s)\n", peak, pthreads,
             tt_isa_name(TT_ISA_BEST));

@@ -526,35 +526,39 @@ static int run_host(const tt_exec *e, const xcall *x, tt_err *err)
     return tt_graph_eval_node(e->m->g, x->node, in, out, err);
 }
 
+/* Call c: a kernel, a host call or an embedding gather. */
+static int exec_call(tt_exec *e, int c, tt_err *err)
+{
+    xcall *x = &e->calls[c];
+    if (x->kind == TT_MCALL_KERNEL) {
+        x->fn(x->args);
+        return 0;
+    }
+    if (x->kind == TT_MCALL_HOST)
+        return run_host(e, x, err);
+    const float *tab = x->args[0];
+    const int64_t *ids = (const int64_t *)(const void *)x->args[1];
+    float *o = x->args[2];
+    for (int64_t r = 0; r < x->rows; r++) {
+        int64_t id = ids[r];
+        if (id < 0)
+            id += x->vocab;
+        if (id < 0 || id >= x->vocab)
+            return tt_err_set(err, "Gather: index %lld out of range [0, %lld)", (long long)ids[r],
+                              (long long)x->vocab);
+        memcpy(o + r * x->width, tab + id * x->width, (size_t)x->width * sizeof *o);
+    }
+    return 0;
+}
+
 int tt_exec_run(tt_exec *e, const void *input, float *output, tt_err *err)
 {
     if (input)
         for (int64_t i = 0, off = 0; i < e->m->ninputs; off += e->in_bytes[i], i++)
             memcpy(e->in_ptr[i], (const char *)input + off, (size_t)e->in_bytes[i]);
-    for (int c = 0; c < e->ncalls; c++) {
-        xcall *x = &e->calls[c];
-        if (x->kind == TT_MCALL_KERNEL) {
-            x->fn(x->args);
-            continue;
-        }
-        if (x->kind == TT_MCALL_HOST) {
-            if (run_host(e, x, err))
-                return -1;
-            continue;
-        }
-        const float *tab = x->args[0];
-        const int64_t *ids = (const int64_t *)(const void *)x->args[1];
-        float *o = x->args[2];
-        for (int64_t r = 0; r < x->rows; r++) {
-            int64_t id = ids[r];
-            if (id < 0)
-                id += x->vocab;
-            if (id < 0 || id >= x->vocab)
-                return tt_err_set(err, "Gather: index %lld out of range [0, %lld)",
-                                  (long long)ids[r], (long long)x->vocab);
-            memcpy(o + r * x->width, tab + id * x->width, (size_t)x->width * sizeof *o);
-        }
-    }
+    for (int c = 0; c < e->ncalls; c++)
+        if (exec_call(e, c, err))
+            return -1;
     if (output)
         memcpy(output, e->out_ptr, (size_t)e->out_bytes);
     return 0;
@@ -635,11 +639,9 @@ int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, t
         call_s[c] = 1e300;
     for (int r = 0; r < (repeat > 0 ? repeat : 1); r++)
         for (int c = 0; c < e->ncalls; c++) {
-            xcall *x = &e->calls[c];
-            if (x->kind != TT_MCALL_KERNEL)
-                continue;
             double t0 = tt_now();
-            x->fn(x->args);
+            if (exec_call(e, c, err))
+                return -1;
             double t = tt_now() - t0;
             if (t < call_s[c])
                 call_s[c] = t;

@@ -124,9 +124,9 @@ int tt_exec_time(tt_exec *e, const void *input, int repeat, double *median_s, tt
 int tt_exec_time_pair(tt_exec *a, tt_exec *b, const void *input, int repeat, int rounds,
                       double *ta, double *tb, tt_err *err);
 
-/* Per call: the best of `repeat` timings of each kernel call in seconds
- * (call_s has m->ncalls entries; 0 for calls that are not kernels).  Calls
- * run in order, on the data of a real inference. */
+/* Per call: the best of `repeat` timings of each call in seconds (call_s
+ * has m->ncalls entries: kernels, host calls and gathers).  Calls run in
+ * order, on the data of a real inference. */
 int tt_exec_profile(tt_exec *e, const void *input, int repeat, double *call_s, tt_err *err);
 
 /* The default input of a model, laid out as tt_exec_run takes it

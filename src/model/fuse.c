@@ -87,8 +87,15 @@ static ncls classify(const tt_graph *g, const tt_node *n)
     case TT_GOP_RESIZE:
     case TT_GOP_DILATE:
     case TT_GOP_CHANNEL_SHUFFLE: return NC_ANCHOR;
-    case TT_GOP_GATHER: return NC_NONE;
-    default: return tt_gop_is_elementwise(n->op) ? NC_EW : NC_NONE;
+    default:
+        if (tt_gop_is_elementwise(n->op))
+            return NC_EW;
+        /* no kernel for it, but the folding rules evaluate it: the executor's
+         * (an activation gathered at more constant indices than slices take,
+         * Swin-V2's relative position bias; an Expand or Tile of an activation),
+         * a plain loop: right, not fast */
+        return n->nout == 1 && n->nin < TT_MODEL_MAX_ARGS && tt_graph_evaluable(g, (int)(n - g->nodes)) ? NC_HOST
+                                                                                                   : NC_NONE;
     }
 }
 

@@ -162,8 +162,10 @@ static int pass_gather_slices(tt_graph *g, tt_err *err)
         int64_t ax = tt_node_int(n, "axis", 0), m = tt_tensor_numel(I);
         if (ax < 0)
             ax += r;
-        if (ax < 0 || ax >= r || m < 1 || m > 4096 || (I->dtype != TT_DT_INT64 && I->dtype != TT_DT_INT32))
+        if (ax < 0 || ax >= r || m < 1 || (I->dtype != TT_DT_INT64 && I->dtype != TT_DT_INT32))
             return tt_err_set(err, "node '%s' (Gather): bad axis or indices", n->name);
+        if (m > TT_NODE_MAX_IO)
+            continue; /* too many for slices: the executor gathers (a host call, fuse.c) */
         int64_t E = g->tensors[x].shape[ax], *v = tt_xmalloc((size_t)m * sizeof *v);
         int run = 1;
         for (int64_t j = 0; j < m; j++) {
@@ -192,11 +194,6 @@ static int pass_gather_slices(tt_graph *g, tt_err *err)
             tt_node_set_int(g, nd, "start", v[0]);
         } else {
             int parts[TT_NODE_MAX_IO];
-            if (m > TT_NODE_MAX_IO) {
-                free(v);
-                return tt_err_set(err, "node '%s' (Gather): more than %d scattered indices", base,
-                                  TT_NODE_MAX_IO);
-            }
             shape[ax] = 1;
             for (int64_t j = 0; j < m; j++) {
                 parts[j] = mp_new_tensor(g, base, g->tensors[x].dtype, r, shape);
@@ -546,6 +543,78 @@ static int pass_matmul(tt_graph *g, tt_err *err)
     return 0;
 }
 
+/* ---- reductions ------------------------------------------------------------------
+ * The reductions kernels have are means (TOPI's mean): ReduceSum, ReduceSumSquare
+ * and ReduceL2 (F.normalize: Swin-V2's cosine attention) become a mean times
+ * the count reduced (ReduceL2: the square root of that, over x * x); and
+ * axes given as an input (opset 13's ReduceSum, opset 18's ReduceMean)
+ * become the attribute the kernel builder reads. */
+
+static int pass_reduce(tt_graph *g, tt_err *err)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        tt_node *n = &g->nodes[i];
+        tt_gop op = n->op;
+        if (n->dead || (op != TT_GOP_REDUCE_MEAN && op != TT_GOP_REDUCE_SUM && op != TT_GOP_REDUCE_SUM_SQUARE &&
+                        op != TT_GOP_REDUCE_L2) ||
+            g->tensors[n->in[0]].data || g->tensors[n->in[0]].dtype != TT_DT_FLOAT)
+            continue;
+        const tt_tensor x0 = g->tensors[n->in[0]];
+        int64_t ax[TT_GRAPH_MAX_DIMS];
+        int na = -1;
+        const tt_attr *a = tt_node_attr(n, "axes");
+        if (a && a->kind == TT_ATTR_INTS && a->n <= x0.ndim) {
+            na = a->n;
+            memcpy(ax, a->ints, (size_t)na * sizeof *ax);
+        } else if (n->nin > 1 && n->in[1] >= 0) {
+            const tt_tensor *A = &g->tensors[n->in[1]];
+            if (!A->data || A->dtype != TT_DT_INT64 || tt_tensor_numel(A) > x0.ndim)
+                return tt_err_set(err, "node '%s' (%s): axes must be a constant", n->name, tt_gop_names[op]);
+            na = (int)tt_tensor_numel(A);
+            memcpy(ax, A->data, (size_t)na * sizeof *ax);
+        }
+        if (na == 0 && tt_node_int(n, "noop_with_empty_axes", 0))
+            return tt_err_set(err, "node '%s' (%s): noop_with_empty_axes is not supported", n->name,
+                              tt_gop_names[op]);
+        if (na <= 0) /* all of them */
+            for (na = 0; na < x0.ndim; na++)
+                ax[na] = na;
+        double count = 1;
+        for (int k = 0; k < na; k++)
+            count *= (double)x0.shape[ax[k] < 0 ? ax[k] + x0.ndim : ax[k]];
+        tt_node_set_ints(g, i, "axes", na, ax);
+        n = &g->nodes[i];
+        n->nin = 1;
+        if (op == TT_GOP_REDUCE_MEAN)
+            continue;
+        char name[200];
+        snprintf(name, sizeof name, "%.150s", n->name);
+        int src = n->in[0], out = n->out[0];
+        const tt_tensor o0 = g->tensors[out];
+        if (op != TT_GOP_REDUCE_SUM) { /* over x * x */
+            int sq = mp_new_tensor(g, name, TT_DT_FLOAT, x0.ndim, x0.shape);
+            mp_node(g, TT_GOP_MUL, name, 2, (int[]){src, src}, sq);
+            src = sq;
+        }
+        int mean = mp_new_tensor(g, name, TT_DT_FLOAT, o0.ndim, o0.shape);
+        float *c = tt_xmalloc(sizeof *c);
+        *c = (float)count;
+        int ct = mp_new_const(g, "reduce_count", 0, NULL, c);
+        int nd = mp_node(g, TT_GOP_REDUCE_MEAN, name, 1, &src, mean);
+        tt_node_set_ints(g, nd, "axes", na, ax);
+        tt_node_set_int(g, nd, "keepdims", tt_node_int(&g->nodes[i], "keepdims", 1));
+        g->nodes[i].dead = 1;
+        if (op == TT_GOP_REDUCE_L2) {
+            int sum = mp_new_tensor(g, name, TT_DT_FLOAT, o0.ndim, o0.shape);
+            mp_node(g, TT_GOP_MUL, name, 2, (int[]){mean, ct}, sum);
+            mp_node(g, TT_GOP_SQRT, name, 1, &sum, out);
+        } else {
+            mp_node(g, TT_GOP_MUL, name, 2, (int[]){mean, ct}, out);
+        }
+    }
+    return 0;
+}
+
 /* ---- layer norm ------------------------------------------------------------------
  * torch exports LayerNorm (opset < 17) as
  *   m = ReduceMean(x, [-1]); d = Sub(x, m); v = ReduceMean(Pow(d, 2), [-1]);
@@ -815,7 +884,7 @@ int tt_model_passes(tt_graph *g, tt_err *err)
         return -1;
     if (pass_split_concat(g) && tt_graph_toposort(g, err))
         return -1;
-    if (pass_split(g, err) || pass_bn(g, err) || pass_instnorm(g, err) || pass_conv_transpose(g, err) || pass_matmul(g, err))
+    if (pass_split(g, err) || pass_reduce(g, err) || pass_bn(g, err) || pass_instnorm(g, err) || pass_conv_transpose(g, err) || pass_matmul(g, err))
         return -1;
     pass_layernorm(g);
     pass_dce(g);
