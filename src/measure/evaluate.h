@@ -67,6 +67,7 @@ typedef struct tt_job_item {
     char *src;                 /* the candidate's C (owned) */
     tt_result res;             /* out */
     double build_s;            /* out */
+    char so[512];              /* built: its shared object ("" until built, or on a build error) */
 } tt_job_item;
 
 typedef struct tt_job {
@@ -85,6 +86,7 @@ typedef struct tt_job {
     int ref_error;
     char ref_msg[512];
     double build_wall_s, run_wall_s;
+    char ref_so[512], anchor_so[512]; /* built ("": none) */
 } tt_job;
 
 void tt_job_free(tt_job *j);
@@ -94,6 +96,12 @@ void tt_job_free(tt_job *j);
  * jobs). */
 int tt_jobs_run(tt_job *jobs, int n, const tt_build_opts *bo, const tt_run_opts *ro, tt_eval_progress progress,
                 void *ctx, tt_err *err);
+/* tt_jobs_run's halves: every source built into workdir (bo->workdir, which
+ * must be set), the shared objects' paths (or build errors) into the jobs;
+ * then every job measured from them, with the runner on this machine.  The
+ * remote runner builds on the host and measures on the device. */
+int tt_jobs_build(tt_job *jobs, int n, const tt_build_opts *bo, tt_err *err);
+void tt_jobs_measure(tt_job *jobs, int n, const tt_run_opts *ro, tt_eval_progress progress, void *ctx);
 /* Jobs (with their run options) into bytes, and back: results = 0 packs what
  * a worker needs, results = 1 what it sends back (each item's result, the
  * computed reference, the job's errors and times).  Unpacking checks every

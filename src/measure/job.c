@@ -46,66 +46,35 @@ static void fail_result(tt_result *r, int code, const char *msg)
 
 /* ---- running here ---------------------------------------------------------------- */
 
-/* The build items of all jobs: per job its reference (if not kept), its
- * anchor (if any), its items; kind[k] -1 reference, -2 anchor, else the item. */
-typedef struct jbatch {
-    tt_build_item *bi;
-    int *job, *kind;
-    int n;
-} jbatch;
-
-static void jbatch_add(jbatch *b, int j, int kind, const char *src, const char *fn)
-{
-    b->bi[b->n].source = src;
-    snprintf(b->bi[b->n].fn, sizeof b->bi[b->n].fn, "%s", fn);
-    b->job[b->n] = j;
-    b->kind[b->n] = kind;
-    b->n++;
-}
-
 /* Job J's reference: its kept one, else its built reference run. */
-static int job_reference(tt_job *J, int j, const jbatch *b, const tt_run_opts *ro)
+static int job_reference(tt_job *J, const tt_run_opts *ro)
 {
     if (J->ref.n > 0)
         return 1;
-    for (int k = 0; k < b->n; k++) {
-        if (b->job[k] != j || b->kind[k] != -1)
-            continue;
-        if (b->bi[k].error) {
+    if (!J->ref_so[0]) {
+        if (!J->ref_error) {
             J->ref_error = 1;
-            snprintf(J->ref_msg, sizeof J->ref_msg, "reference failed to build: %s", b->bi[k].msg);
-            return 0;
+            snprintf(J->ref_msg, sizeof J->ref_msg, "no reference");
         }
-        tt_err e = {0};
-        if (tt_run_reference(ro, b->bi[k].so_path, b->bi[k].fn, &J->io, &J->ref, &e)) {
-            J->ref_error = 1;
-            snprintf(J->ref_msg, sizeof J->ref_msg, "reference failed to run: %s", e.msg);
-            return 0;
-        }
-        return 1;
+        return 0;
     }
-    if (!J->ref_error) {
+    tt_err e = {0};
+    if (tt_run_reference(ro, J->ref_so, J->ref_fn, &J->io, &J->ref, &e)) {
         J->ref_error = 1;
-        snprintf(J->ref_msg, sizeof J->ref_msg, "no reference");
+        snprintf(J->ref_msg, sizeof J->ref_msg, "reference failed to run: %s", e.msg);
+        return 0;
     }
-    return 0;
+    return 1;
 }
 
-static void job_run(tt_job *J, int j, const jbatch *b, const tt_run_opts *ro, tt_eval_progress progress, void *ctx)
+static void job_measure(tt_job *J, const tt_run_opts *ro, tt_eval_progress progress, void *ctx)
 {
     double t0 = tt_now();
-    int have_ref = job_reference(J, j, b, ro);
-    int ka = -1;
-    for (int k = 0; k < b->n; k++)
-        if (b->job[k] == j && b->kind[k] == -2 && !b->bi[k].error)
-            ka = k;
-    for (int k = 0; k < b->n; k++) {
-        if (b->job[k] != j || b->kind[k] < 0)
-            continue;
-        tt_job_item *it = &J->items[b->kind[k]];
-        it->build_s = b->bi[k].build_s;
-        if (b->bi[k].error) {
-            fail_result(&it->res, b->bi[k].error, b->bi[k].msg);
+    int have_ref = job_reference(J, ro);
+    for (int i = 0; i < J->nitems; i++) {
+        tt_job_item *it = &J->items[i];
+        if (it->res.error > 0) {
+            /* failed to build: its result says so already */
         } else if (!have_ref) {
             fail_result(&it->res, TT_ERR_UNKNOWN, J->ref_msg);
         } else {
@@ -113,17 +82,74 @@ static void job_run(tt_job *J, int j, const jbatch *b, const tt_run_opts *ro, tt
             tt_run_opts rot = *ro;
             if (J->cutoff_s > 0)
                 rot.cutoff_s = J->cutoff_s;
-            if (ka >= 0) {
-                rot.anchor_so = b->bi[ka].so_path;
-                rot.anchor_fn = b->bi[ka].fn;
+            if (J->anchor_so[0]) {
+                rot.anchor_so = J->anchor_so;
+                rot.anchor_fn = J->anchor_fn;
             }
-            if (tt_run_candidate(&rot, b->bi[k].so_path, b->bi[k].fn, &J->io, &J->ref, J->tol, &it->res, &e))
+            if (tt_run_candidate(&rot, it->so, it->fn, &J->io, &J->ref, J->tol, &it->res, &e))
                 fail_result(&it->res, TT_ERR_UNKNOWN, e.msg);
         }
         if (progress)
             progress(ctx, J->task, it->item);
     }
     J->run_wall_s = tt_now() - t0;
+}
+
+void tt_jobs_measure(tt_job *jobs, int n, const tt_run_opts *ro, tt_eval_progress progress, void *ctx)
+{
+    for (int j = 0; j < n; j++)
+        job_measure(&jobs[j], ro, progress, ctx);
+}
+
+int tt_jobs_build(tt_job *jobs, int n, const tt_build_opts *bo, tt_err *err)
+{
+    int total = 0;
+    for (int j = 0; j < n; j++)
+        total += jobs[j].nitems + 2;
+    tt_build_item *bi = tt_xcalloc((size_t)total + 1, sizeof *bi);
+    int *job = tt_xcalloc((size_t)total + 1, sizeof(int)), *kind = tt_xcalloc((size_t)total + 1, sizeof(int)), nb = 0;
+    for (int j = 0; j < n; j++) {
+        tt_job *J = &jobs[j];
+        J->ref_so[0] = J->anchor_so[0] = 0;
+        for (int i = -2; i < J->nitems; i++) {
+            const char *src = i == -2 ? J->anchor_src : i == -1 ? (J->ref.n == 0 ? J->ref_src : NULL) : J->items[i].src;
+            const char *fn = i == -2 ? J->anchor_fn : i == -1 ? J->ref_fn : J->items[i].fn;
+            if (!src)
+                continue;
+            bi[nb].source = src;
+            snprintf(bi[nb].fn, sizeof bi[nb].fn, "%s", fn);
+            job[nb] = j, kind[nb] = i;
+            nb++;
+        }
+    }
+    double tb = tt_now();
+    int rc = nb > 0 ? tt_build(bo, tt_codegen_prelude(), bi, nb, err) : 0;
+    tb = tt_now() - tb;
+    for (int k = 0; k < nb && rc == 0; k++) {
+        tt_job *J = &jobs[job[k]];
+        const char *so = bi[k].error ? "" : bi[k].so_path;
+        if (kind[k] == -2) {
+            snprintf(J->anchor_so, sizeof J->anchor_so, "%s", so); /* no anchor: the items timed alone */
+        } else if (kind[k] == -1) {
+            snprintf(J->ref_so, sizeof J->ref_so, "%s", so);
+            if (bi[k].error) {
+                J->ref_error = 1;
+                snprintf(J->ref_msg, sizeof J->ref_msg, "reference failed to build: %s", bi[k].msg);
+            }
+        } else {
+            tt_job_item *it = &J->items[kind[k]];
+            snprintf(it->so, sizeof it->so, "%s", so);
+            it->build_s = bi[k].build_s;
+            if (bi[k].error)
+                fail_result(&it->res, bi[k].error, bi[k].msg);
+            else
+                memset(&it->res, 0, sizeof it->res);
+        }
+    }
+    for (int j = 0; j < n; j++)
+        jobs[j].build_wall_s = tb;
+    free(bi), free(job), free(kind);
+    return rc;
 }
 
 int tt_jobs_run(tt_job *jobs, int n, const tt_build_opts *bo, const tt_run_opts *ro, tt_eval_progress progress,
@@ -139,31 +165,10 @@ int tt_jobs_run(tt_job *jobs, int n, const tt_build_opts *bo, const tt_run_opts 
             return -1;
         bopt.workdir = own;
     }
-    int total = 0;
-    for (int j = 0; j < n; j++)
-        total += jobs[j].nitems + 2;
-    jbatch b = {tt_xcalloc((size_t)total + 1, sizeof(tt_build_item)), tt_xcalloc((size_t)total + 1, sizeof(int)),
-                tt_xcalloc((size_t)total + 1, sizeof(int)), 0};
-    for (int j = 0; j < n; j++) {
-        tt_job *J = &jobs[j];
-        if (J->ref.n == 0 && J->ref_src)
-            jbatch_add(&b, j, -1, J->ref_src, J->ref_fn);
-        if (J->anchor_src)
-            jbatch_add(&b, j, -2, J->anchor_src, J->anchor_fn);
-        for (int i = 0; i < J->nitems; i++)
-            jbatch_add(&b, j, i, J->items[i].src, J->items[i].fn);
-    }
-    int rc = 0;
-    double tb = tt_now();
-    if (b.n > 0 && tt_build(&bopt, tt_codegen_prelude(), b.bi, b.n, err))
-        rc = -1;
-    tb = tt_now() - tb;
+    int rc = tt_jobs_build(jobs, n, &bopt, err);
     /* runs: never overlapping with builds (the build above has finished) */
-    for (int j = 0; j < n && rc == 0; j++) {
-        jobs[j].build_wall_s = tb;
-        job_run(&jobs[j], j, &b, ro, progress, ctx);
-    }
-    free(b.bi), free(b.job), free(b.kind);
+    if (rc == 0)
+        tt_jobs_measure(jobs, n, ro, progress, ctx);
     if (own[0])
         tt_remove_tree(own);
     return rc;
