@@ -177,11 +177,15 @@ build/fuzz_cli: fuzz/fuzz_cli.c $(LIB_SRC) $(CLI_SRC) build/gen/onnx.pb-c.c | bu
 	@mkdir -p build
 	clang $(CFLAGS) $(FUZZ_FLAGS) -Dmain=transtune_main -o $@ $^ $(LDLIBS)
 
+build/fuzz_jobs: fuzz/fuzz_jobs.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/gen/onnx.pb-c.h
+	@mkdir -p build
+	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+
 build/fuzz_weights: fuzz/fuzz_weights.c $(LIB_SRC) build/gen/onnx.pb-c.c | build/gen/onnx.pb-c.h
 	@mkdir -p build
 	clang $(CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
 
 fuzz: build/fuzz_record build/fuzz_onnx build/fuzz_npy build/fuzz_db build/fuzz_params build/fuzz_layout build/fuzz_cli \
-	build/fuzz_weights
+	build/fuzz_weights build/fuzz_jobs
 
 .PHONY: fuzz

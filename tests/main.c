@@ -83,7 +83,7 @@ extern const tt_test tests_util[], tests_dag[], tests_record[], tests_sched[], t
     tests_onnx[],
     tests_model[], tests_bert[], tests_tune[], tests_db[], tests_db_rows[], tests_search[], tests_cost[],
     tests_policy[], tests_transfer[], tests_winograd[], tests_fuzz[], tests_layers[],
-    tests_docs[], tests_python[], tests_api[], tests_mpi[], tests_hmac[];
+    tests_docs[], tests_python[], tests_api[], tests_mpi[], tests_hmac[], tests_remote[];
 
 static const struct {
     const char *module;
@@ -109,6 +109,7 @@ static const struct {
     {"api", tests_api},
     {"mpi", tests_mpi},
     {"hmac", tests_hmac},
+    {"remote", tests_remote},
 };
 
 int main(int argc, char **argv)

@@ -116,10 +116,11 @@ static void test_params(void) { replay("params"); }
 static void test_layout(void) { replay("layout"); }
 static void test_cli(void) { replay("cli"); }
 static void test_weights(void) { replay("weights"); }
+static void test_jobs(void) { replay("jobs"); }
 
 const tt_test tests_fuzz[] = {
     {"replay_record", test_record}, {"replay_onnx", test_onnx},     {"replay_npy", test_npy},
     {"replay_db", test_db},         {"replay_params", test_params}, {"replay_layout", test_layout},
-    {"replay_cli", test_cli},       {"replay_weights", test_weights},
+    {"replay_cli", test_cli},       {"replay_weights", test_weights}, {"replay_jobs", test_jobs},
     {NULL, NULL},
 };

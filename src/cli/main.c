@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../measure/remote.h"
 
 static void usage(FILE *f)
 {
@@ -38,9 +39,12 @@ static void usage(FILE *f)
             "                                        this model's kernels, measured and checked\n"
             "  help                                  this text\n"
             "\n"
-            "Each command accepts --help.  Every command that loads an ONNX file also takes\n"
-            "--shape INPUT=DIMS (e.g. --shape input_ids=1x384): the input's symbolic dimensions\n"
-            "(a batch, a sequence length) take these values instead of 1; repeat per input.\n"
+            "Each command accepts --help.  tune, tune-kernel, transfer and replay also take\n"
+            "--runner tcp://HOST:PORT --key FILE: kernels built here, measured by the\n"
+            "`transtune-runner --listen` there (docs/cli.md).  Every command that loads an\n"
+            "ONNX file also takes --shape INPUT=DIMS (e.g. --shape input_ids=1x384): the\n"
+            "input's symbolic dimensions (a batch, a sequence length) take these values\n"
+            "instead of 1; repeat per input.\n"
             "Environment: CC (kernel compiler), TT_CFLAGS (its optimization flags), TT_RUNNER\n"
             "(path of transtune-runner).\n");
 }
@@ -254,11 +258,65 @@ static int take_shapes(int argc, char **argv)
     return n;
 }
 
+/* "--runner tcp://HOST:PORT" and "--key FILE" taken out of argv: the
+ * kernels of tune, tune-kernel, transfer and replay are then measured by the
+ * remote runner there (remote.h).  The new argc, or -1 (said). */
+static int take_remote(int argc, char **argv, const char **url, const char **key)
+{
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        int r = !strcmp(argv[i], "--runner"), k = !strcmp(argv[i], "--key");
+        if (!r && !k) {
+            argv[n++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "transtune: %s needs a value\n", argv[i]);
+            return -1;
+        }
+        *(r ? url : key) = argv[++i];
+    }
+    argv[n] = NULL;
+    return n;
+}
+
+static tt_remote *g_remote;
+
+static void close_remote(void) { tt_remote_close(g_remote); }
+
+/* Measure on the remote runner at url (commands that measure kernels only);
+ * 0, or an exit status. */
+static int use_remote(const char *cmd, const char *url, const char *key)
+{
+    if (strcmp(cmd, "tune") && strcmp(cmd, "tune-kernel") && strcmp(cmd, "transfer") && strcmp(cmd, "replay")) {
+        fprintf(stderr, "transtune: --runner applies to tune, tune-kernel, transfer and replay, not %s\n", cmd);
+        return 2;
+    }
+    tt_err err = {0};
+    if (tt_remote_open(url, key, &g_remote, &err)) {
+        fprintf(stderr, "transtune: %s\n", err.msg);
+        return 1;
+    }
+    fprintf(stderr, "transtune: kernels measured by the runner at %s (%s)\n", url + 6, tt_remote_class(g_remote));
+    tt_evaluate_set_backend(tt_remote_backend, g_remote);
+    atexit(close_remote);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     argc = take_shapes(argc, argv);
     if (argc < 0)
         return 2;
+    const char *runner_url = NULL, *runner_key = NULL;
+    argc = take_remote(argc, argv, &runner_url, &runner_key);
+    if (argc < 0)
+        return 2;
+    if (runner_url && argc >= 2 && strcmp(argv[1], "--help") && strcmp(argv[1], "help")) {
+        int rc = use_remote(argv[1], runner_url, runner_key);
+        if (rc)
+            return rc;
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

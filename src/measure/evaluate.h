@@ -104,7 +104,9 @@ int tt_jobs_build(tt_job *jobs, int n, const tt_build_opts *bo, tt_err *err);
 void tt_jobs_measure(tt_job *jobs, int n, const tt_run_opts *ro, tt_eval_progress progress, void *ctx);
 /* Jobs (with their run options) into bytes, and back: results = 0 packs what
  * a worker needs, results = 1 what it sends back (each item's result, the
- * computed reference, the job's errors and times).  Unpacking checks every
+ * computed reference, the job's errors and times), results = 2 the jobs
+ * without sources (built elsewhere: the remote runner sends shared objects
+ * beside them).  Unpacking checks every
  * length against the buffer (the bytes may come over a network): -1 with err
  * on anything malformed, nothing allocated left behind. */
 void tt_jobs_pack(const tt_job *jobs, int n, const tt_run_opts *ro, int results, tt_str *out);

@@ -250,7 +250,7 @@ void tt_jobs_pack(const tt_job *jobs, int n, const tt_run_opts *ro, int results,
             put_i32(out, it->item);
             put_s(out, it->fn);
             put_s(out, results ? NULL : it->src);
-            if (results) {
+            if (results == 1) {
                 put_result(out, &it->res);
                 put_f64(out, it->build_s);
             }
@@ -388,10 +388,10 @@ static void get_job(rd *r, tt_job *J, int results)
         it->item = get_i32(r);
         get_s(r, it->fn, sizeof it->fn);
         it->src = get_s(r, NULL, 0);
-        if (results) {
+        if (results == 1) {
             get_result(r, &it->res);
             it->build_s = get_f64(r);
-        } else if (!it->src) {
+        } else if (results == 0 && !it->src) {
             r->bad = 1;
         }
     }
@@ -416,7 +416,7 @@ static int get_header(rd *r, tt_run_opts *ro, uint32_t *njobs)
     get(r, &o.seed, 8);
     o.cutoff_s = get_f64(r);
     *njobs = get_u32(r);
-    if (r->bad || results < 0 || results > 1 || *njobs > JOB_MAX_JOBS || o.threads < 0 || o.threads > 4096 ||
+    if (r->bad || results < 0 || results > 2 || *njobs > JOB_MAX_JOBS || o.threads < 0 || o.threads > 4096 ||
         o.number < 0 || o.repeat < 0 || o.repeat > TT_MAX_COSTS || o.cache_flush < 0 || o.cache_flush > 2 ||
         !(o.timeout_s >= 0 && o.timeout_s <= 3600))
         return -1;

@@ -80,6 +80,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "remote.h"
 #include "../util/util.h"
 #include "measure.h"
 #include "measure_int.h"
@@ -560,10 +561,42 @@ static FILE *runner_run_cand(void *sym, float **args, const int64_t *numel, int 
     return res;
 }
 
+/* transtune-runner --listen HOST:PORT --key FILE [--connections N]: the
+ * remote runner (remote.h): serves hosts that hold the key, measuring their
+ * kernels with this program as the child of each run. */
+static int listen_main(int argc, char **argv)
+{
+    const char *addr = NULL, *key = NULL;
+    int conns = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--listen"))
+            addr = argv[i + 1];
+        else if (!strcmp(argv[i], "--key"))
+            key = argv[i + 1];
+        else if (!strcmp(argv[i], "--connections"))
+            conns = atoi(argv[i + 1]);
+        else
+            addr = NULL, i = argc;
+    }
+    if (!addr || !key || argc % 2 == 0) {
+        fprintf(stderr, "usage: transtune-runner --listen HOST:PORT --key FILE [--connections N]\n"
+                        "(HOST: the address to listen on, 127.0.0.1 for this machine only)\n");
+        return 2;
+    }
+    tt_err err = {0};
+    if (tt_remote_serve(addr, key, conns, &err)) {
+        fprintf(stderr, "transtune-runner: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "--exec"))
         return supervise(argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "--listen"))
+        return listen_main(argc, argv);
     runner_args a = {0};
     runner_parse(argc, argv, &a);
     result_path = a.result;
