@@ -392,7 +392,10 @@ static void test_install(void)
              dir, dir, dir, dir, dir, dir);
     CHECK_MSG(system(cmd) == 0, "%s", cmd);
     /* a program on the installed header and library, through pkg-config; the
-     * runner found on PATH */
+     * runner found on PATH (not for the sanitizer build: its library needs
+     * the sanitizers' runtime, which pkg-config's flags do not name) */
+    if (strcmp(TT_TEST_BUILD_DIR, "build"))
+        goto done;
     snprintf(cmd, sizeof cmd,
              "cd '%s' && printf '%%s\\n' '#include <stdio.h>' '#include <transtune.h>' "
              "'int main(void) { transtune_error e; transtune_model *m; float y[10]; double ms;' "
@@ -405,6 +408,7 @@ static void test_install(void)
              "grep -q '^ok tiny' '%s/app.out'",
              dir, dir, dir, dir, dir, dir, dir);
     CHECK_MSG(system(cmd) == 0, "%s", cmd);
+done:
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
 }

@@ -246,6 +246,7 @@ static int take_shapes(int argc, char **argv)
         /* parsed in a copy (kept for the run: cli_shapes names point into it) */
         char *v = i + 1 < argc ? tt_xstrdup(argv[i + 1]) : NULL;
         if (!v || cli_nshapes == TT_MODEL_MAX_INPUTS || parse_shape(v, &cli_shapes[cli_nshapes])) {
+            free(v);
             fprintf(stderr, "transtune: --shape takes INPUT=DIMS, e.g. --shape input=1x3x224x224 (at most %d, "
                             "dimensions 1 to 2^31, 2^32 elements)%s%s\n",
                     TT_MODEL_MAX_INPUTS, i + 1 < argc ? ", got " : "", i + 1 < argc ? argv[i + 1] : "");
@@ -305,7 +306,9 @@ static int use_remote(const char *cmd, const char *url, const char *key)
 
 int main(int argc, char **argv)
 {
-    argc = take_shapes(argc, argv);
+    /* kernel and tune-kernel have a --shape of their own (softmax's) */
+    if (argc >= 2 && strcmp(argv[1], "kernel") && strcmp(argv[1], "tune-kernel"))
+        argc = take_shapes(argc, argv);
     if (argc < 0)
         return 2;
     const char *runner_url = NULL, *runner_key = NULL;
