@@ -34,8 +34,10 @@ REPLAY  := $(FUZZ_NAMES:%=$(B)/fuzz-replay/%)
 # transtune-mpi when Open MPI is installed (scripts/install-deps.sh installs it)
 MPI_OK  := $(shell pkg-config --exists ompi-c && echo yes)
 MPI_BIN := $(if $(MPI_OK),$(B)/transtune-mpi)
+# the aarch64 runner when the cross compiler is installed (install-deps.sh)
+A64_BIN := $(if $(shell command -v aarch64-linux-gnu-gcc),$(B)/aarch64/transtune-runner)
 
-all: $(B)/transtune $(B)/libtranstune.a $(B)/transtune-runner $(MPI_BIN)
+all: $(B)/transtune $(B)/libtranstune.a $(B)/transtune-runner $(MPI_BIN) $(A64_BIN)
 
 $(B)/obj/%.o: %.c $(wildcard src/*/*.h include/*.h tests/*.h)
 	@mkdir -p $(dir $@)
@@ -71,6 +73,14 @@ $(B)/obj/src/cli/mpi_main.o: src/cli/mpi_main.c $(wildcard src/*/*.h include/*.h
 $(B)/transtune-mpi: $(B)/obj/src/cli/mpi_main.o $(B)/obj/fuzz/cli_main.o $(filter-out $(B)/obj/src/cli/main.o,$(CLI_OBJ)) \
 		$(B)/libtranstune.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs ompi-c) -lpthread
+
+# The runner for an aarch64 device (the child a listening runner starts per
+# measurement; under qemu-aarch64 -L /usr/aarch64-linux-gnu in the tests): Debian's cross gcc.
+A64_CC ?= aarch64-linux-gnu-gcc
+$(B)/aarch64/transtune-runner: src/measure/runner_main.c src/util/util.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(A64_CC) -std=c11 -O2 -g -fopenmp -D_GNU_SOURCE -DTT_RUNNER_CHILD_ONLY -Iinclude -o $@ \
+		src/measure/runner_main.c src/util/util.c -lm
 
 $(B)/transtune-runner: $(B)/obj/src/measure/runner_main.o $(B)/libtranstune.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

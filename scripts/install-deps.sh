@@ -29,6 +29,9 @@ PACKAGES=(
     python3-numpy       # the Python package (python/transtune) and its test
     libopenmpi-dev      # transtune-mpi: tuning spread over MPI ranks (Open MPI, pkg-config ompi-c)
     openmpi-bin         # mpirun, for transtune-mpi and its tests
+    gcc-aarch64-linux-gnu # cross compiler: kernels and the runner for an aarch64 device (--target)
+    libgomp1-arm64-cross  # OpenMP runtime for aarch64 kernels
+    qemu-user           # qemu-aarch64: the remote runner's aarch64 test
 )
 
 # --extras: scripts/export-onnx.py (run with /usr/bin/python3, where Debian installs these)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@
 static pid_t server;
 static char port_url[64], port_addr[64], key_path[512], bad_key[512];
 static int port;
+
+static const char *server_runner; /* $TT_RUNNER of the server, NULL: its own */
 
 static int start_server(void)
 {
@@ -44,6 +47,8 @@ static int start_server(void)
     snprintf(port_url, sizeof port_url, "tcp://127.0.0.1:%d", port);
     server = fork();
     if (server == 0) {
+        if (server_runner)
+            setenv("TT_RUNNER", server_runner, 1);
         int devnull = open("/dev/null", 1);
         dup2(devnull, 1);
         dup2(devnull, 2);
@@ -160,7 +165,53 @@ static void test_remote_loopback(void)
     stop_server();
 }
 
+/* An aarch64 device under qemu-aarch64: the listening runner's child is the
+ * cross-compiled aarch64 runner, the host cross-compiles the kernels
+ * (--target aarch64-linux-gnu); every record is checked on the "device"
+ * (its times under emulation mean nothing and are not looked at). */
+static void test_remote_aarch64(void)
+{
+    char a64[256], wrap[512], cmd[3000];
+    snprintf(a64, sizeof a64, "%s/aarch64/transtune-runner", TT_TEST_BUILD_DIR);
+    if (access(a64, X_OK) != 0) {
+        tt_test_skip("%s is missing (gcc-aarch64-linux-gnu: scripts/install-deps.sh, then make)", a64);
+        return;
+    }
+    if (system("command -v qemu-aarch64 > /dev/null 2>&1") != 0) {
+        tt_test_skip("qemu-aarch64 is missing (qemu-user: scripts/install-deps.sh)");
+        return;
+    }
+    char cwd[1024];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(wrap, sizeof wrap, "%s/tt-test-a64-%d.sh", tt_test_tmpdir(), (int)getpid());
+    FILE *f = fopen(wrap, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fprintf(f, "#!/bin/sh\nexec qemu-aarch64 -L /usr/aarch64-linux-gnu '%s/%s' \"$@\"\n", cwd, a64);
+    fclose(f);
+    chmod(wrap, 0755);
+    server_runner = wrap;
+    int up = start_server() == 0;
+    server_runner = NULL;
+    CHECK(up);
+    char db[600];
+    snprintf(db, sizeof db, "%s/tt-test-a64-%d.db", tt_test_tmpdir(), (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "%s/transtune tune-kernel dense --m 16 --n 32 --k 64 --trials 6 --threads 1 --db '%s' --runner %s "
+             "--key '%s' --target aarch64-linux-gnu > /dev/null 2>&1 && %s/transtune db stats --db '%s' | "
+             "grep -q 'records        6 (6 measured without error)' && %s/transtune db export --db '%s' 2>/dev/null | "
+             "grep -c 'mattr=+neon' | grep -qx 6",
+             TT_TEST_BUILD_DIR, db, port_url, key_path, TT_TEST_BUILD_DIR, db, TT_TEST_BUILD_DIR, db);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    stop_server();
+    unlink(wrap);
+    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s-wal' '%s-shm'", db, db, db);
+    CHECK(system(cmd) == 0);
+}
+
 const tt_test tests_remote[] = {
     {"loopback", test_remote_loopback},
+    {"aarch64_qemu", test_remote_aarch64},
     {NULL, NULL},
 };

@@ -40,7 +40,8 @@ static void usage(FILE *f)
             "  help                                  this text\n"
             "\n"
             "Each command accepts --help.  tune, tune-kernel, transfer and replay also take\n"
-            "--runner tcp://HOST:PORT --key FILE: kernels built here, measured by the\n"
+            "--runner tcp://HOST:PORT --key FILE [--target TRIPLE]: kernels built here\n"
+            "(cross-compiled for TRIPLE, e.g. aarch64-linux-gnu), measured by the\n"
             "`transtune-runner --listen` there (docs/cli.md).  Every command that loads an\n"
             "ONNX file also takes --shape INPUT=DIMS (e.g. --shape input_ids=1x384): the\n"
             "input's symbolic dimensions (a batch, a sequence length) take these values\n"
@@ -262,12 +263,12 @@ static int take_shapes(int argc, char **argv)
 /* "--runner tcp://HOST:PORT" and "--key FILE" taken out of argv: the
  * kernels of tune, tune-kernel, transfer and replay are then measured by the
  * remote runner there (remote.h).  The new argc, or -1 (said). */
-static int take_remote(int argc, char **argv, const char **url, const char **key)
+static int take_remote(int argc, char **argv, const char **url, const char **key, const char **target)
 {
     int n = 1;
     for (int i = 1; i < argc; i++) {
-        int r = !strcmp(argv[i], "--runner"), k = !strcmp(argv[i], "--key");
-        if (!r && !k) {
+        int r = !strcmp(argv[i], "--runner"), k = !strcmp(argv[i], "--key"), t = !strcmp(argv[i], "--target");
+        if (!r && !k && !t) {
             argv[n++] = argv[i];
             continue;
         }
@@ -275,10 +276,36 @@ static int take_remote(int argc, char **argv, const char **url, const char **key
             fprintf(stderr, "transtune: %s needs a value\n", argv[i]);
             return -1;
         }
-        *(r ? url : key) = argv[++i];
+        *(r ? url : k ? key : target) = argv[++i];
     }
     argv[n] = NULL;
     return n;
+}
+
+/* --target TRIPLE (with --runner): kernels cross-compiled for the device:
+ * CC=TRIPLE-gcc, portable flags, the device's vector width (aarch64: NEON's
+ * 4 floats), each unless the environment sets it.  0, or -1 (said). */
+static int set_target(const char *t)
+{
+    static const struct {
+        const char *triple, *cflags, *lanes, *isa;
+    } known[] = {
+        {"aarch64-linux-gnu", "-O3 -march=armv8-a -fno-math-errno", "4", "neon"},
+        {"x86_64-linux-gnu", "-O3 -march=x86-64-v3 -fno-math-errno", "8", "avx2"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(known[i].triple, t))
+            continue;
+        char cc[128];
+        snprintf(cc, sizeof cc, "%s-gcc", t);
+        setenv("CC", cc, 0);
+        setenv("TT_CFLAGS", known[i].cflags, 0);
+        setenv("TT_VECTOR_LANES", known[i].lanes, 0);
+        setenv("TT_TARGET_ISA", known[i].isa, 0); /* the records' target */
+        return 0;
+    }
+    fprintf(stderr, "transtune: --target %s: aarch64-linux-gnu and x86_64-linux-gnu are known (with --runner)\n", t);
+    return -1;
 }
 
 static tt_remote *g_remote;
@@ -299,6 +326,13 @@ static int use_remote(const char *cmd, const char *url, const char *key)
         return 1;
     }
     fprintf(stderr, "transtune: kernels measured by the runner at %s (%s)\n", url + 6, tt_remote_class(g_remote));
+    /* records are the device's: its CPU model (the class without its core count) */
+    char cpu[256];
+    snprintf(cpu, sizeof cpu, "%s", tt_remote_class(g_remote));
+    char *comma = strrchr(cpu, ',');
+    if (comma)
+        *comma = 0;
+    setenv("TT_TARGET_CPU", cpu, 0);
     tt_evaluate_set_backend(tt_remote_backend, g_remote);
     atexit(close_remote);
     return 0;
@@ -311,9 +345,11 @@ int main(int argc, char **argv)
         argc = take_shapes(argc, argv);
     if (argc < 0)
         return 2;
-    const char *runner_url = NULL, *runner_key = NULL;
-    argc = take_remote(argc, argv, &runner_url, &runner_key);
+    const char *runner_url = NULL, *runner_key = NULL, *target = NULL;
+    argc = take_remote(argc, argv, &runner_url, &runner_key, &target);
     if (argc < 0)
+        return 2;
+    if (target && (!runner_url || set_target(target)))
         return 2;
     if (runner_url && argc >= 2 && strcmp(argv[1], "--help") && strcmp(argv[1], "help")) {
         int rc = use_remote(argv[1], runner_url, runner_key);

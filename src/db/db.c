@@ -847,6 +847,12 @@ void tt_db_target_host(tt_db_target *t, int threads)
     const char *isa = "";
 #endif
     snprintf(t->isa, sizeof t->isa, "%s", isa);
+    /* measured elsewhere (the remote runner): the device's, as the CLI sets them */
+    const char *ec = getenv("TT_TARGET_CPU"), *ei = getenv("TT_TARGET_ISA");
+    if (ec && *ec)
+        snprintf(t->cpu, sizeof t->cpu, "%s", ec);
+    if (ei && *ei)
+        snprintf(t->isa, sizeof t->isa, "%s", ei);
 }
 
 /* The database path without --db: $TT_DB, else transtune.db in the user's

@@ -563,7 +563,18 @@ static FILE *runner_run_cand(void *sym, float **args, const int64_t *numel, int 
 
 /* transtune-runner --listen HOST:PORT --key FILE [--connections N]: the
  * remote runner (remote.h): serves hosts that hold the key, measuring their
- * kernels with this program as the child of each run. */
+ * kernels with this program as the child of each run.  A runner built with
+ * TT_RUNNER_CHILD_ONLY (the cross-compiled aarch64 one: make
+ * build/aarch64/transtune-runner) is only the child: $TT_RUNNER of a
+ * listening runner, e.g. under qemu-aarch64. */
+#ifdef TT_RUNNER_CHILD_ONLY
+static int listen_main(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    fprintf(stderr, "transtune-runner: this runner is built without --listen (TT_RUNNER_CHILD_ONLY)\n");
+    return 2;
+}
+#else
 static int listen_main(int argc, char **argv)
 {
     const char *addr = NULL, *key = NULL;
@@ -590,6 +601,7 @@ static int listen_main(int argc, char **argv)
     }
     return 0;
 }
+#endif
 
 int main(int argc, char **argv)
 {
