@@ -51,18 +51,8 @@ static void cpu_class(char *buf, size_t n)
         snprintf(buf, n, "%s", e);
         return;
     }
-    char model[128] = "?";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10)) {
-            const char *c = strchr(line, ':');
-            snprintf(model, sizeof model, "%s", c ? c + 2 : "?");
-            model[strcspn(model, "\n")] = 0;
-            break;
-        }
-    if (f)
-        fclose(f);
+    char model[128];
+    tt_cpu_model(model, sizeof model);
     snprintf(buf, n, "%s, %s, %d fp32 lanes, %ld cores", model, tt_isa_name(TT_ISA_BEST), tt_host_vector_lanes(),
              sysconf(_SC_NPROCESSORS_ONLN));
 }

@@ -814,26 +814,8 @@ void tt_db_target_host(tt_db_target *t, int threads)
 {
     memset(t, 0, sizeof *t);
     t->threads = threads > 0 ? threads : 0;
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "model name", 10))
-                continue;
-            const char *v = strchr(line, ':');
-            if (!v)
-                continue;
-            v++;
-            while (*v == ' ' || *v == '\t')
-                v++;
-            snprintf(t->cpu, sizeof t->cpu, "%s", v);
-            t->cpu[strcspn(t->cpu, "\n")] = 0;
-            break;
-        }
-        fclose(f);
-    }
-    if (!t->cpu[0])
-        snprintf(t->cpu, sizeof t->cpu, "unknown");
+    tt_cpu_model(t->cpu, sizeof t->cpu);
+
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     const char *isa = __builtin_cpu_supports("avx512f")  ? "avx512"

@@ -408,17 +408,8 @@ static void serve_jobs(const char *p, size_t len, tt_str *out)
 
 static void cpu_class(char *buf, size_t n)
 {
-    char model[128] = "?", line[512];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) || !strncmp(line, "CPU part", 8)) {
-            const char *c = strchr(line, ':');
-            snprintf(model, sizeof model, "%s", c ? c + 2 : "?");
-            model[strcspn(model, "\n")] = 0;
-            break;
-        }
-    if (f)
-        fclose(f);
+    char model[128];
+    tt_cpu_model(model, sizeof model);
     snprintf(buf, n, "%s, %ld cores", model, sysconf(_SC_NPROCESSORS_ONLN));
 }
 

@@ -471,6 +471,28 @@ int tt_exe_dir(char *buf, size_t n)
     return 0;
 }
 
+void tt_cpu_model(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    /* "model name" on x86; "CPU part" (a number) on arm64 */
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) && strncmp(line, "CPU part", 8))
+            continue;
+        const char *v = strchr(line, ':');
+        if (!v)
+            continue;
+        for (v++; *v == ' ' || *v == '\t'; v++)
+            ;
+        snprintf(buf, n, "%s", v);
+        buf[strcspn(buf, "\n")] = 0;
+        break;
+    }
+    if (f)
+        fclose(f);
+}
+
 int tt_tools_dir(char *buf, size_t n)
 {
     char p[PATH_MAX + 32];

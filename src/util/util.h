@@ -144,6 +144,8 @@ int tt_exe_dir(char *buf, size_t n);
  * is there (build/, or PREFIX/bin for the CLI), else the first folder of
  * $PATH that holds it (a program linked with the library); -1 if none. */
 int tt_tools_dir(char *buf, size_t n);
+/* The CPU's model name (/proc/cpuinfo), "unknown" if none is found. */
+void tt_cpu_model(char *buf, size_t n);
 /* A fresh private directory PREFIX-XXXXXX under $TMPDIR (else /tmp), its
  * absolute path in buf: 0, or -1 with err set. */
 int tt_temp_dir(const char *prefix, char *buf, size_t n, tt_err *err);
