@@ -146,6 +146,8 @@ typedef struct wstate {
     double last_heard, deadline;
     tt_str msg;                /* the packed chunk (kept until answered) */
     MPI_Request req;
+    int chunks, items;         /* answered */
+    double build_s, run_s;     /* their build and run times on the rank */
 } wstate;
 
 static wstate *W;
@@ -247,6 +249,10 @@ static void receive(int r, int tag, chunk *C, tt_job *jobs, tt_eval_progress pro
         memcpy(J->ref_msg, s.ref_msg, sizeof J->ref_msg);
         J->build_wall_s += s.build_wall_s;
         J->run_wall_s += s.run_wall_s;
+        W[r].chunks++;
+        W[r].items += C[ci].b - C[ci].a;
+        W[r].build_s += s.build_wall_s;
+        W[r].run_s += s.run_wall_s;
         C[ci].done = 1;
         for (int i = C[ci].a; i < C[ci].b && progress; i++)
             progress(pctx, J->task, J->items[i].item);
@@ -362,6 +368,11 @@ static void stop_workers(void)
     if (g_stopped || g_rank != 0)
         return;
     g_stopped = 1;
+    /* the time split per rank: what each worker measured, and how long */
+    for (int r = 1; r < g_size; r++)
+        if (W[r].chunks)
+            fprintf(stderr, "transtune-mpi: rank %d: %d chunks, %d candidates, build %.1f s, run %.1f s%s\n", r,
+                    W[r].chunks, W[r].items, W[r].build_s, W[r].run_s, W[r].live ? "" : " (given up)");
     for (int r = 1; r < g_size; r++)
         if (W[r].live)
             MPI_Send("", 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
