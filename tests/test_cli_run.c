@@ -931,6 +931,29 @@ static void test_run_several_inputs(void)
     tt_remove_tree(out);
 }
 
+/* Artifacts of models with host calls: masked (three int64 inputs; Equal,
+ * Cast, Where on the mask) and reduces (a Gather of an activation at 100
+ * scattered indices): the library's output equals run's. */
+static void test_compile_host_calls(void)
+{
+    if (!have_transtune())
+        return;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/tt-test-compile-host.XXXXXX", tt_test_tmpdir());
+    CHECK(mkdtemp(dir) != NULL);
+    static const char *const models[] = {"tests/data/onnx/masked.onnx", "tests/data/onnx/reduces.onnx"};
+    for (int i = 0; i < 2; i++) {
+        char out[600];
+        snprintf(out, sizeof out, "%s/m%d", dir, i);
+        CHECK(run_tt(300, "compile", models[i], "-o", out, "--json", (char *)NULL) == 0);
+        CHECK_MSG(R.exited && R.code == 0 && strstr(R.out, "\"max_rel_err\": 0,"), "%s: exit %d: %s%s", models[i],
+                  R.code, R.out, R.err);
+    }
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* --shape binds a symbolic dimension (shapechain's batch) for run and
  * kernels; a wrong name, rank, fixed dimension or a zoo model is refused. */
 static void test_run_shape(void)
@@ -1007,6 +1030,7 @@ const tt_test tests_cli_run[] = {
     {"run_input_shape", test_run_input_shape},
     {"run_several_inputs", test_run_several_inputs},
     {"run_shape", test_run_shape},
+    {"compile_host_calls", test_compile_host_calls},
     {"input_files_bounded", test_input_files_bounded},
     {"run_records", test_run_records},
     {"run_record_vs_default", test_run_record_vs_default},

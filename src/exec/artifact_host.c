@@ -34,7 +34,8 @@ enum {
     H_DIV,
     H_MAX,
     H_MIN,
-    H_WHERE
+    H_WHERE,
+    H_GATHER /* data [outer, len, inner] at indices [nidx]: st[0] = {outer, len, inner, nidx} */
 };
 
 #define H_MAX_DIMS 8
@@ -59,6 +60,10 @@ int tt_art_host_code(const tt_graph *g, const tt_node *nd)
     };
     if (nd->op == TT_GOP_EXPAND)
         return nin == 2 ? H_COPY : -1; /* the target shape is the output's */
+    if (nd->op == TT_GOP_GATHER) {
+        const tt_tensor *I = &g->tensors[nd->in[1]];
+        return nin == 2 && (I->dtype == TT_DT_INT64 || I->dtype == TT_DT_INT32) ? H_GATHER : -1;
+    }
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (map[i].op == nd->op)
             return map[i].nin == nin ? map[i].code : -1;
@@ -88,9 +93,24 @@ int tt_art_host_desc(const tt_graph *g, int node, tt_str *o, tt_err *err)
     if (code < 0)
         return tt_err_set(err,
                           "node '%s' (%s) computes on integer or boolean tensors in a way compiled artifacts do not "
-                          "support (elementwise ops, Cast, Expand and Where are); `transtune run` runs it",
+                          "support (elementwise ops, Cast, Expand, Where and Gather are); `transtune run` runs it",
                           nd->name, tt_gop_names[nd->op]);
     const tt_tensor *O = &g->tensors[nd->out[0]];
+    if (code == H_GATHER) {
+        /* the data as [outer, len, inner] around the axis, the indices flat */
+        const tt_tensor *X = &g->tensors[nd->in[0]], *I = &g->tensors[nd->in[1]];
+        int64_t ax = tt_node_int(nd, "axis", 0), outer = 1, inner = 1;
+        ax = ax < 0 ? ax + X->ndim : ax;
+        for (int d = 0; d < ax; d++)
+            outer *= X->shape[d];
+        for (int d = (int)ax + 1; d < X->ndim; d++)
+            inner *= X->shape[d];
+        tt_str_catf(o, "    {%d, %d, 1, 2, 2, {%" PRId64 "}, {%d, %d}, {{%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                       "}}},  /* Gather */\n",
+                    code, (int)O->dtype, tt_tensor_numel(O), (int)X->dtype, (int)I->dtype, outer, X->shape[ax], inner,
+                    tt_tensor_numel(I));
+        return 0;
+    }
     int nin = code == H_COPY ? 1 : nd->nin; /* Expand's shape operand is not read */
     /* the output is the call's last argument, after every input (read or not) */
     tt_str_catf(o, "    {%d, %d, %d, %d, %d, {", code, (int)O->dtype, O->ndim, nin, nd->nin);
@@ -119,7 +139,7 @@ void tt_art_host_runtime(tt_str *o)
         "/* Host calls: ops on integer and boolean tensors (masks), as transtune's folding rules\n"
         " * compute them.  dtypes are ONNX's codes: 1 float, 6 int32, 7 int64, 9 bool. */\n"
         "enum { H_COPY, H_NOT, H_NEG, H_ABS, H_EQ, H_LT, H_GT, H_LE, H_GE, H_AND, H_OR, H_XOR, H_ADD, H_SUB,\n"
-        "       H_MUL, H_DIV, H_MAX, H_MIN, H_WHERE };\n"
+        "       H_MUL, H_DIV, H_MAX, H_MIN, H_WHERE, H_GATHER };\n"
         "typedef struct { int op, odt, ndim, nin, oarg; long long shape[8]; int idt[3]; long long st[3][8]; } host_t;\n\n"
         "static double h_getf(const void *p, int dt, long long i)\n{\n"
         "    switch (dt) {\n    case 1: return ((const float *)p)[i];\n    case 6: return ((const int *)p)[i];\n"
@@ -130,8 +150,22 @@ void tt_art_host_runtime(tt_str *o)
         "static void h_seti(void *p, int dt, long long i, long long v)\n{\n"
         "    switch (dt) {\n    case 1: ((float *)p)[i] = (float)v; break;\n    case 6: ((int *)p)[i] = (int)v; break;\n"
         "    case 7: ((long long *)p)[i] = v; break;\n    default: ((unsigned char *)p)[i] = v != 0;\n    }\n}\n\n"
+        "/* Gather: out[o, i, k] = data[o, idx[i], k] (elements of the data's size) */\n"
+        "static int host_gather(const host_t *h, void *const *a, char *msg, size_t n)\n{\n"
+        "    long long outer = h->st[0][0], len = h->st[0][1], inner = h->st[0][2], ni = h->st[0][3];\n"
+        "    size_t es = h->idt[0] == 7 ? 8 : h->idt[0] == 9 ? 1 : 4;\n"
+        "    const char *x = a[0];\n    char *out = a[h->oarg];\n"
+        "    for (long long i = 0; i < ni; i++) {\n"
+        "        long long j = h_geti(a[1], h->idt[1], i);\n        j = j < 0 ? j + len : j;\n"
+        "        if (j < 0 || j >= len) {\n"
+        "            snprintf(msg, n, \"Gather: index %lld out of range [0, %lld)\", h_geti(a[1], h->idt[1], i), len);\n"
+        "            return 1;\n        }\n"
+        "        for (long long o = 0; o < outer; o++)\n"
+        "            memcpy(out + ((o * ni + i) * inner) * es, x + ((o * len + j) * inner) * es, (size_t)inner * es);\n"
+        "    }\n    return 0;\n}\n\n"
         "/* 0, or 1 with msg set */\n"
         "static int host_run(const host_t *h, void *const *a, char *msg, size_t n)\n{\n"
+        "    if (h->op == H_GATHER)\n        return host_gather(h, a, msg, n);\n"
         "    long long idx[8] = {0}, off[3] = {0}, total = 1;\n"
         "    for (int d = 0; d < h->ndim; d++)\n        total *= h->shape[d];\n"
         "    void *out = a[h->oarg];\n"
