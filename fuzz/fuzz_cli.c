@@ -77,6 +77,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tt_dag_free(d);
         }
     }
+    /* each argument as --shape's value: INPUT=D1xD2...; an accepted one
+     * has a name, a rank within bounds and dimensions 1 to 2^31 */
+    for (int i = 0; i < argc; i++) {
+        tt_input_shape sh;
+        memset(&sh, 0, sizeof sh);
+        char *v = argv[i];
+        if (cli_parse_input_shape(v, &sh) == 0) {
+            if (!sh.name || !sh.name[0] || sh.ndim < 1 || sh.ndim > TT_GRAPH_MAX_DIMS)
+                abort();
+            for (int d = 0; d < sh.ndim; d++)
+                if (sh.dims[d] < 1 || sh.dims[d] > ((int64_t)1 << 31))
+                    abort();
+        }
+    }
     free(buf);
     return 0;
 }

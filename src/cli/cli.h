@@ -67,6 +67,10 @@ const char *cli_db_default_path(void);
  * the command binds (tt_model_load_shapes). */
 extern tt_input_shape cli_shapes[TT_MODEL_MAX_INPUTS];
 extern int cli_nshapes;
+/* Parse "NAME=D1xD2x..." (',' also separates dimensions; each 1 to 2^31,
+ * at most 2^32 elements) into s, whose name then points into v (cut at the
+ * '='); 0 or -1. */
+int cli_parse_input_shape(char *v, tt_input_shape *s);
 /* tt_model_load with the --shape bindings. */
 int cli_model_load(const char *what, tt_model **out, tt_err *err);
 tt_model *cli_load_model(const char *what, const char *cmd);

@@ -2,6 +2,7 @@
  * model's kernels (`run` is in cmd_run.c). */
 #include <jansson.h>
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,33 @@ void cli_load_progress(void *ctx, const char *msg)
 
 tt_input_shape cli_shapes[TT_MODEL_MAX_INPUTS];
 int cli_nshapes;
+
+/* Parse "NAME=D1xD2x..." (also ',' between dimensions) into s; 0 or -1. */
+int cli_parse_input_shape(char *v, tt_input_shape *s)
+{
+    char *eq = strrchr(v, '=');
+    if (!eq || eq == v || !eq[1])
+        return -1;
+    *eq = 0;
+    s->name = v;
+    s->ndim = 0;
+    double numel = 1;
+    for (char *p = eq + 1;;) {
+        char *end;
+        errno = 0;
+        long long d = strtoll(p, &end, 10);
+        if (errno || end == p || d < 1 || d > (1ll << 31) || s->ndim == TT_GRAPH_MAX_DIMS)
+            return -1;
+        s->dims[s->ndim++] = d;
+        numel *= (double)d;
+        if (!*end)
+            break;
+        if (*end != 'x' && *end != ',')
+            return -1;
+        p = end + 1;
+    }
+    return numel <= 4294967296.0 ? 0 : -1;
+}
 
 int cli_model_load(const char *what, tt_model **out, tt_err *err)
 {

@@ -207,33 +207,6 @@ void cli_print_row(const cli_row *r, int json)
     fflush(stdout);
 }
 
-/* Parse "NAME=D1xD2x..." (also ',' between dimensions) into s; 0 or -1. */
-static int parse_shape(char *v, tt_input_shape *s)
-{
-    char *eq = strrchr(v, '=');
-    if (!eq || eq == v || !eq[1])
-        return -1;
-    *eq = 0;
-    s->name = v;
-    s->ndim = 0;
-    double numel = 1;
-    for (char *p = eq + 1;;) {
-        char *end;
-        errno = 0;
-        long long d = strtoll(p, &end, 10);
-        if (errno || end == p || d < 1 || d > (1ll << 31) || s->ndim == TT_GRAPH_MAX_DIMS)
-            return -1;
-        s->dims[s->ndim++] = d;
-        numel *= (double)d;
-        if (!*end)
-            break;
-        if (*end != 'x' && *end != ',')
-            return -1;
-        p = end + 1;
-    }
-    return numel <= 4294967296.0 ? 0 : -1;
-}
-
 /* Take every "--shape INPUT=DIMS" out of argv into cli_shapes; the new argc,
  * or -1 (said). */
 static int take_shapes(int argc, char **argv)
@@ -246,7 +219,7 @@ static int take_shapes(int argc, char **argv)
         }
         /* parsed in a copy (kept for the run: cli_shapes names point into it) */
         char *v = i + 1 < argc ? tt_xstrdup(argv[i + 1]) : NULL;
-        if (!v || cli_nshapes == TT_MODEL_MAX_INPUTS || parse_shape(v, &cli_shapes[cli_nshapes])) {
+        if (!v || cli_nshapes == TT_MODEL_MAX_INPUTS || cli_parse_input_shape(v, &cli_shapes[cli_nshapes])) {
             free(v);
             fprintf(stderr, "transtune: --shape takes INPUT=DIMS, e.g. --shape input=1x3x224x224 (at most %d, "
                             "dimensions 1 to 2^31, 2^32 elements)%s%s\n",
