@@ -10,7 +10,9 @@
  *   ./build/fuzz_cli -max_total_time=120 -close_fd_mask=2 build/corpus_cli fuzz/corpus_cli
  *
  * The input is an argument vector, one argument per line: the OP, then
- * options.  Properties checked (a violation aborts, which libFuzzer reports):
+ * options; each argument is also parsed as --shape's value (cli_parse_input_shape:
+ * an accepted one has a name, 1 to 8 dimensions, each 1 to 2^31).  Properties
+ * checked (a violation aborts, which libFuzzer reports):
  *   - cli_shape_opt consumes an option and its value or refuses it; it never
  *     reads past argv;
  *   - cli_shape_build returns a DAG or NULL with a non-empty message; a DAG
