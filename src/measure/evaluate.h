@@ -101,6 +101,11 @@ int tt_jobs_run(tt_job *jobs, int n, const tt_build_opts *bo, const tt_run_opts 
  * then every job measured from them, with the runner on this machine.  The
  * remote runner builds on the host and measures on the device. */
 int tt_jobs_build(tt_job *jobs, int n, const tt_build_opts *bo, tt_err *err);
+/* The build options to build jobs with: bo's (NULL: defaults), and when bo
+ * names no work dir, a fresh private one (its path into own, own[0] = 0
+ * otherwise) that the caller removes with tt_remove_tree once the runs are
+ * done: a search makes thousands of files, and keeps them only where asked. */
+int tt_jobs_workdir(const tt_build_opts *bo, tt_build_opts *out, char *own, size_t cap, tt_err *err);
 void tt_jobs_measure(tt_job *jobs, int n, const tt_run_opts *ro, tt_eval_progress progress, void *ctx);
 /* Jobs (with their run options) into bytes, and back: results = 0 packs what
  * a worker needs, results = 1 what it sends back (each item's result, the

@@ -152,19 +152,25 @@ int tt_jobs_build(tt_job *jobs, int n, const tt_build_opts *bo, tt_err *err)
     return rc;
 }
 
+int tt_jobs_workdir(const tt_build_opts *bo, tt_build_opts *out, char *own, size_t cap, tt_err *err)
+{
+    *out = bo ? *bo : (tt_build_opts){0};
+    own[0] = 0;
+    if (out->workdir)
+        return 0;
+    if (tt_temp_dir("tt-eval", own, cap, err))
+        return -1;
+    out->workdir = own;
+    return 0;
+}
+
 int tt_jobs_run(tt_job *jobs, int n, const tt_build_opts *bo, const tt_run_opts *ro, tt_eval_progress progress,
                 void *ctx, tt_err *err)
 {
-    /* the build's files live in a private directory removed at the end (a
-     * search makes thousands of them; the runners are done with them when
-     * this returns), unless the caller chose a work dir: then they are kept */
-    tt_build_opts bopt = bo ? *bo : (tt_build_opts){0};
-    char own[PATH_MAX] = "";
-    if (!bopt.workdir) {
-        if (tt_temp_dir("tt-eval", own, sizeof own, err))
-            return -1;
-        bopt.workdir = own;
-    }
+    tt_build_opts bopt;
+    char own[PATH_MAX];
+    if (tt_jobs_workdir(bo, &bopt, own, sizeof own, err))
+        return -1;
     int rc = tt_jobs_build(jobs, n, &bopt, err);
     /* runs: never overlapping with builds (the build above has finished) */
     if (rc == 0)

@@ -256,13 +256,10 @@ int tt_remote_backend(void *ctx, tt_job *jobs, int n, const tt_build_opts *bo, c
                       tt_eval_progress progress, void *pctx, tt_err *err)
 {
     tt_remote *c = ctx;
-    tt_build_opts b = bo ? *bo : (tt_build_opts){0};
-    char own[PATH_MAX] = "";
-    if (!b.workdir) {
-        if (tt_temp_dir("tt-eval", own, sizeof own, err))
-            return -1;
-        b.workdir = own;
-    }
+    tt_build_opts b;
+    char own[PATH_MAX];
+    if (tt_jobs_workdir(bo, &b, own, sizeof own, err))
+        return -1;
     int rc = tt_jobs_build(jobs, n, &b, err);
     tt_job *v = tt_xcalloc((size_t)n + 1, sizeof *v);
     for (int j = 0; j < n; j++)
