@@ -30,6 +30,8 @@ PACKAGES=(
     libopenmpi-dev      # transtune-mpi: tuning spread over MPI ranks (Open MPI, pkg-config ompi-c)
     openmpi-bin         # mpirun, for transtune-mpi and its tests
     gcc-aarch64-linux-gnu # cross compiler: kernels and the runner for an aarch64 device (--target)
+    libc6-dev-arm64-cross # its C library headers (only a Recommends of the compiler, which
+                          # this script does not install)
     libgomp1-arm64-cross  # OpenMP runtime for aarch64 kernels
     qemu-user           # qemu-aarch64: the remote runner's aarch64 test
 )
