@@ -45,12 +45,12 @@ static int run_mpi(const char *dir, const char *mpi, char **out, char **err)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* `transtune db check` of dir/name: its output (malloc'd) */
+/* `transtune db check` then `db stats` of dir/name: their output (malloc'd) */
 static char *db_check(const char *dir, const char *name)
 {
     char cmd[1200], p[600];
-    snprintf(cmd, sizeof cmd, "%s/transtune db check --db '%s/%s' > '%s/check.out' 2>&1", TT_TEST_BUILD_DIR, dir, name,
-             dir);
+    snprintf(cmd, sizeof cmd, "%s/transtune db check --db '%s/%s' > '%s/check.out' 2>&1 && %s/transtune db stats --db '%s/%s' >> '%s/check.out' 2>&1",
+             TT_TEST_BUILD_DIR, dir, name, dir, TT_TEST_BUILD_DIR, dir, name, dir);
     if (system(cmd) != 0)
         return NULL;
     snprintf(p, sizeof p, "%s/check.out", dir);
@@ -77,7 +77,10 @@ static void mpi_case(const char *mpi_args, int trials, const char *want_err, con
     CHECK_MSG(code == 0, "exit %d: %s\n%s", code, full, err ? err : "");
     CHECK_MSG(err && strstr(err, want_err), "stderr lacks '%s': %s", want_err, err ? err : "");
     char *chk = db_check(dir, "m.db");
-    CHECK_MSG(chk && strstr(chk, want_check), "db check: %s", chk ? chk : "(failed)");
+    /* every record measured on a worker and checked there: none with an error */
+    char clean[96];
+    snprintf(clean, sizeof clean, "(%d measured without error)", trials);
+    CHECK_MSG(chk && strstr(chk, want_check) && strstr(chk, clean), "db check and stats: %s", chk ? chk : "(failed)");
     free(out), free(err), free(chk);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
