@@ -201,6 +201,71 @@ static void test_build_bad_alone(void)
     CHECK_MSG(run_ok, "%s %s", err.msg, res.msg);
 }
 
+/* The kernel cache: the same C under another function name is built once
+ * and shared (the item then names the cached function); C that differs
+ * anywhere else, or the same C under other flags, never shares; a second
+ * call finds every entry; what it hands out runs and computes its own
+ * result. */
+static void test_build_cache(void)
+{
+    char dir[256], cache[300];
+    make_tmpdir(dir, sizeof dir);
+    CHECK(dir[0]);
+    snprintf(cache, sizeof cache, "%s/kcache", dir);
+    static const char *add_b = CAND("u_add", "#pragma omp parallel for\n"
+                                             "    for (int64_t i = 0; i < TN; i++)\n"
+                                             "        z[i] = x[i] + y[i];\n");
+    /* differs from src_add only in one character of the body */
+    static const char *add_c = CAND("v_add", "#pragma omp parallel for\n"
+                                             "    for (int64_t i = 0; i < TN; i++)\n"
+                                             "        z[i] = x[i] - y[i];\n");
+    tt_build_item it[5] = {{.source = src_add, .fn = "t_add"},
+                           {.source = add_b, .fn = "u_add"},
+                           {.source = add_c, .fn = "v_add"},
+                           {.source = src_add2, .fn = "t_add2"},
+                           {.source = src_ref, .fn = "t_ref"}};
+    tt_build_opts bo = {.workdir = dir, .per_unit = 2, .jobs = 2, .cache_dir = cache};
+    tt_err err = {0};
+    CHECK_MSG(tt_build(&bo, prelude, it, 5, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < 5; i++)
+        CHECK_MSG(it[i].error == 0 && it[i].so_path[0], "%d: %s", i, it[i].msg);
+    CHECK(!it[0].cached && it[1].cached && !it[2].cached && !it[3].cached);
+    CHECK(!strcmp(it[1].so_path, it[0].so_path) && !strcmp(it[1].fn, "t_add"));
+    CHECK(strcmp(it[2].so_path, it[0].so_path) != 0 && !strcmp(it[2].fn, "v_add"));
+    CHECK(!strncmp(it[0].so_path, cache, strlen(cache)) && !strncmp(it[2].so_path, cache, strlen(cache)));
+
+    /* a second call: everything from the cache, nothing compiled */
+    tt_build_item again[3] = {{.source = add_c, .fn = "v_add"},
+                              {.source = add_b, .fn = "u_add"},
+                              {.source = src_ref, .fn = "t_ref"}};
+    CHECK_MSG(tt_build(&bo, prelude, again, 3, &err) == 0, "%s", err.msg);
+    CHECK(again[0].cached && again[1].cached && again[2].cached);
+    CHECK(!strcmp(again[0].so_path, it[2].so_path) && !strcmp(again[0].fn, "v_add"));
+    CHECK(!strcmp(again[1].so_path, it[0].so_path) && !strcmp(again[1].fn, "t_add"));
+
+    /* other flags: another key */
+    tt_build_item other = {.source = add_b, .fn = "u_add"};
+    tt_build_opts bo2 = bo;
+    bo2.cflags = "-O1";
+    CHECK_MSG(tt_build(&bo2, prelude, &other, 1, &err) == 0, "%s", err.msg);
+    CHECK(other.error == 0 && !other.cached && strcmp(other.so_path, it[0].so_path) != 0);
+    CHECK(!strcmp(other.fn, "u_add"));
+
+    /* what the cache hands out computes what its own C says */
+    tt_run_opts ro = quick_opts();
+    tt_io io = {.nin = 2, .numel = {TN, TN, TN}};
+    tt_ref ref = {0};
+    tt_result r1 = {0}, r2 = {0};
+    int ok = !tt_run_reference(&ro, again[2].so_path, again[2].fn, &io, &ref, &err) &&
+             !tt_run_candidate(&ro, again[1].so_path, again[1].fn, &io, &ref, 4, &r1, &err) &&
+             !tt_run_candidate(&ro, again[0].so_path, again[0].fn, &io, &ref, 4, &r2, &err);
+    tt_ref_free(&ref);
+    rm_tree(dir);
+    CHECK_MSG(ok, "%s", err.msg);
+    CHECK_MSG(r1.error == 0 && r1.correct, "%s", r1.msg);
+    CHECK(r2.error == TT_ERR_WRONG_ANSWER && !r2.correct);
+}
+
 static void test_run_correct(void)
 {
     CHECK(fixture());
@@ -785,6 +850,7 @@ const tt_test tests_measure[] = {
     {"defaults", test_defaults},
     {"build_unit", test_build_unit},
     {"build_bad_alone", test_build_bad_alone},
+    {"build_cache", test_build_cache},
     {"run_correct", test_run_correct},
     {"run_wrong", test_run_wrong},
     {"run_untouched", test_run_untouched},

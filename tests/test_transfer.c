@@ -20,21 +20,60 @@ static void test_choose(void)
     int ok[4] = {1, 1, 0, 1};
     double t[4] = {3e-3, 2e-3, 1e-3, 2.5e-3};
     /* the fastest correct one; the wrong (faster) one never wins */
-    CHECK(tt_transfer_choose(4, ok, t, 4e-3) == 1);
+    CHECK(tt_transfer_choose(4, ok, NULL, t, 4e-3) == 1);
     /* nothing beats the default: the default stays */
-    CHECK(tt_transfer_choose(4, ok, t, 1.5e-3) == -1);
+    CHECK(tt_transfer_choose(4, ok, NULL, t, 1.5e-3) == -1);
     /* a tie with the default is not an improvement */
-    CHECK(tt_transfer_choose(4, ok, t, 2e-3) == -1);
+    CHECK(tt_transfer_choose(4, ok, NULL, t, 2e-3) == -1);
     /* no correct candidate */
     int none[4] = {0, 0, 0, 0};
-    CHECK(tt_transfer_choose(4, none, t, 9) == -1);
+    CHECK(tt_transfer_choose(4, none, NULL, t, 9) == -1);
     /* unknown default time: any correct candidate may win */
-    CHECK(tt_transfer_choose(4, ok, t, -1) == 1);
+    CHECK(tt_transfer_choose(4, ok, NULL, t, -1) == 1);
     /* a time of 0 or below is no measurement */
     double z[2] = {0, 5e-3};
     int ok2[2] = {1, 1};
-    CHECK(tt_transfer_choose(2, ok2, z, 1e-2) == 1);
-    CHECK(tt_transfer_choose(0, NULL, NULL, 1) == -1);
+    CHECK(tt_transfer_choose(2, ok2, NULL, z, 1e-2) == 1);
+    CHECK(tt_transfer_choose(0, NULL, NULL, NULL, 1) == -1);
+    /* a candidate stopped at the cutoff is never chosen, whatever its time
+     * says (its one call is all it has) */
+    int cut[4] = {0, 1, 0, 0};
+    CHECK(tt_transfer_choose(4, ok, cut, t, 4e-3) == 3);
+    int allcut[4] = {1, 1, 1, 1};
+    CHECK(tt_transfer_choose(4, ok, allcut, t, 4e-3) == -1);
+    CHECK(tt_transfer_choose(4, ok, allcut, t, -1) == -1);
+}
+
+/* The ranking rule from given scores: the best-scored first, the minimum
+ * always, more only while within the margin of the best, never past the
+ * maximum; ties by index; margin < 0 is exactly kmin. */
+static void test_rank_keep(void)
+{
+    double sc[6] = {0.2, 0.9, 0.5, 0.88, 0.1, 0.86};
+    int keep[6];
+    /* kmin 2: 1 (0.9) and 3 (0.88); 5 (0.86) is within 0.05 of 0.9: kept; 2 (0.5) is not */
+    CHECK(tt_transfer_rank_keep(6, sc, 2, 5, 0.05, keep) == 3);
+    CHECK(!keep[0] && keep[1] && !keep[2] && keep[3] && !keep[4] && keep[5]);
+    /* the maximum caps the unsure ones */
+    CHECK(tt_transfer_rank_keep(6, sc, 2, 2, 0.05, keep) == 2);
+    CHECK(keep[1] && keep[3] && !keep[5]);
+    /* exactly K: margin < 0 */
+    CHECK(tt_transfer_rank_keep(6, sc, 3, 3, -1, keep) == 3);
+    CHECK(keep[1] && keep[3] && keep[5] && !keep[2]);
+    CHECK(tt_transfer_rank_keep(6, sc, 1, 1, -1, keep) == 1);
+    CHECK(keep[1] && keep[0] + keep[2] + keep[3] + keep[4] + keep[5] == 0);
+    /* the minimum wins over the margin; fewer candidates than the minimum: all */
+    CHECK(tt_transfer_rank_keep(6, sc, 4, 4, 0.0, keep) == 4);
+    CHECK(keep[1] && keep[3] && keep[5] && keep[2]);
+    CHECK(tt_transfer_rank_keep(2, sc, 3, 5, 0.05, keep) == 2);
+    /* ties keep index order; a wide margin keeps up to the maximum */
+    double eq[4] = {0.5, 0.5, 0.5, 0.5};
+    CHECK(tt_transfer_rank_keep(4, eq, 1, 1, -1, keep) == 1 && keep[0]);
+    CHECK(tt_transfer_rank_keep(4, eq, 2, 3, 0.05, keep) == 3 && keep[0] && keep[1] && keep[2] && !keep[3]);
+    /* a NaN score is never within the margin */
+    double nan_sc[3] = {0.9, NAN, 0.89};
+    CHECK(tt_transfer_rank_keep(3, nan_sc, 1, 3, 0.05, keep) >= 1 && keep[0]);
+    CHECK(tt_transfer_rank_keep(0, NULL, 2, 5, 0.05, keep) == 0);
 }
 
 static void test_resets(void)
@@ -329,6 +368,8 @@ static int on_row(void *ctx, const tt_db_row *row)
  *   - a chosen kernel has a checked candidate whose first time (best_s) and
  *     second (chosen_s, after confirmation) are below its default's; one not
  *     chosen runs its default (chosen_s == default_s), also when reset;
+ *   - best_s is set iff a candidate was correct and not cut off, and the
+ *     per-candidate details count the kernel's valid ones;
  *   - a kernel whose fastest candidate beat its default but is not chosen
  *     was rejected by confirmation or reset: confirm_rejected counts the first;
  *   - kernels_chosen, kernels_improved (chosen and running) and resets are
@@ -350,7 +391,13 @@ static int result_consistent(const tt_transfer_result *r, char *why, size_t n)
         int beat = x->valid >= 1 && x->best_s > 0 && x->best_s < x->default_s;
         int ok = x->chosen ? beat && x->chosen_s > 0 && x->chosen_s < x->default_s && !x->reset
                            : x->chosen_s == x->default_s;
-        if (!ok || (x->best_s > 0) != (x->valid >= 1)) {
+        /* the fastest is of the correct candidates not stopped at the cutoff */
+        int uncut = 0, correct = 0;
+        for (int i = 0; i < x->ncands; i++) {
+            uncut += x->cands[i].correct && !x->cands[i].cut;
+            correct += x->cands[i].correct;
+        }
+        if (!ok || (x->best_s > 0) != (uncut >= 1) || correct != x->valid) {
             snprintf(why, n, "kernel %d: chosen %d, reset %d, valid %d, best %.6g s, chosen %.6g s, "
                      "default %.6g s", k, x->chosen, x->reset, x->valid, x->best_s, x->chosen_s,
                      x->default_s);
@@ -410,7 +457,9 @@ static void test_tiny_to_wide(void)
         CHECK_MSG(x->candidates == same, "kernel %d: %d candidates, %d of its class", k,
                   x->candidates, same);
         CHECK(x->valid <= x->replayed && x->replayed <= x->candidates);
-        wino += x->alt_of >= 0 && x->valid > 0;
+        /* a form much slower in place measures nothing */
+        CHECK(!x->form_skipped || x->valid == 0);
+        wino += x->alt_of >= 0 && (x->valid > 0 || x->form_skipped);
         if (x->chosen) {
             /* only a checked candidate faster than the default */
             CHECK(x->valid >= 1 && x->default_s > 0 && x->chosen_s < x->default_s);
@@ -419,7 +468,8 @@ static void test_tiny_to_wide(void)
             CHECK(x->chosen_s == x->default_s);
         }
     }
-    CHECK(wino == 2); /* the twins took Winograd schedules, measured and checked */
+    CHECK(wino == 2); /* the twins took Winograd schedules, measured and checked (or their
+                         form was left out as slower in place) */
     char why[300];
     CHECK_MSG(result_consistent(&r, why, sizeof why), "%s", why);
     CHECK(r.max_rel_err <= 1e-3);
@@ -534,9 +584,18 @@ static void test_top_k(void)
     int ranked = 0;
     for (int k = 0; k < r.nkernels; k++) {
         const tt_transfer_kernel *x = &r.k[k];
-        CHECK_MSG(x->replayed - x->ranked_out <= 1, "kernel %d: %d replayed, %d ranked out", k,
-                  x->replayed, x->ranked_out);
+        int measured = 0;
+        for (int i = 0; i < x->ncands; i++)
+            measured += x->cands[i].measured;
+        CHECK_MSG(measured <= 1 && x->replayed - x->ranked_out <= 1 + (x->form_skipped ? x->replayed : 0),
+                  "kernel %d: %d replayed, %d ranked out, %d measured", k, x->replayed, x->ranked_out,
+                  measured);
         CHECK(x->valid <= 1);
+        /* the measured one is the best-scored (ties: the first) */
+        for (int i = 0; i < x->ncands; i++)
+            for (int j = 0; j < x->ncands && x->cands[i].measured; j++)
+                CHECK(x->cands[i].score > x->cands[j].score || (x->cands[i].score == x->cands[j].score && i <= j));
+        CHECK(x->ncands == 0 || measured == 1);
         ranked += x->ranked_out;
     }
     CHECK(ranked >= 4);
@@ -789,6 +848,7 @@ static void test_warm_start(void)
 const tt_test tests_transfer[] = {
     {"choose", test_choose},
     {"resets", test_resets},
+    {"rank_keep", test_rank_keep},
     {"retarget", test_retarget},
     {"shape_distance", test_shape_distance},
     {"tiny_to_wide", test_tiny_to_wide},

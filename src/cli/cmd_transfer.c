@@ -1,6 +1,7 @@
 /* cmd_transfer.c - `transtune transfer MODEL`: transfer-tuning from the
  * other models' schedules in the record database. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@ static void transfer_help(void)
 {
     printf(
         "usage: transtune transfer MODEL [--db DB] [--from M1,M2,... | --pairs paper] [--max-sources N]\n"
-        "                          [--match auto|exact|related] [--related-k K] [--top-k K]\n"
+        "                          [--match auto|exact|related] [--related-k K] [--top-k K|auto|all]\n"
         "                          [--threads T] [--repeat R] [--json]\n"
         "\n"
         "Transfer-tune MODEL (a zoo name or an .onnx file): for every kernel, measure the\n"
@@ -27,7 +28,10 @@ static void transfer_help(void)
         "transferred output is checked against the untuned one; kernels that are slower\n"
         "in place are reset, so the result is never slower than untuned.  The 3x3\n"
         "stride-1 convs' Winograd forms are kernels too (candidates: Winograd schedules),\n"
-        "and both models run each such conv in the form fastest in place, as `run` does.\n"
+        "and both models run each such conv in the form fastest in place, as `run` does;\n"
+        "a form more than 1.2x slower in place than another in the untuned model gets\n"
+        "no candidates measured.  Compiled kernels are cached by the hash of their C\n"
+        "for the run: code built once is never built again.\n"
         "The chosen\n"
         "schedules are stored in DB (origin transferred, with their source model), so\n"
         "`transtune run MODEL --db DB` runs them.  Records tuned for MODEL itself are\n"
@@ -52,9 +56,12 @@ static void transfer_help(void)
         "                  and related ones for kernels that have no same-class schedule\n"
         "  --related-k K   per kernel, at most K related candidates, from the source\n"
         "                  kernels nearest in shape (default 8; 0 = all)\n"
-        "  --top-k K       per kernel, measure only the K candidates that a cost model\n"
-        "                  ranks best (trained on the source kernels' measured records,\n"
-        "                  replayed on this kernel); default: measure every candidate\n"
+        "  --top-k K|auto|all  which candidates are built and measured.  A cost model,\n"
+        "                  trained on the source kernels' measured records, ranks every\n"
+        "                  kernel's candidates; auto (default): the 2 it ranks best, and\n"
+        "                  up to 5 while it cannot tell them apart (scores within 0.05);\n"
+        "                  K: the K best; all: every candidate (the paper's protocol,\n"
+        "                  several times slower)\n"
         "  --max-sources N at most the N best-ranked sources\n"
         "  --threads T     kernel threads (default: all cores)\n"
         "  --repeat R      end-to-end runs per timing (default 20; 3 rounds, best median)\n"
@@ -75,7 +82,7 @@ static void on_msg(void *ctx, const char *msg)
 }
 
 /* One kernel of the transfer as a JSON object (in kernel_details). */
-static json_t *report_json_kernel(const tt_transfer_kernel *k)
+static json_t *report_json_kernel(const tt_transfer_kernel *k, const char (*srcs)[128])
 {
     json_t *x = json_object();
     json_object_set_new(x, "name", json_string(k->name));
@@ -99,6 +106,22 @@ static json_t *report_json_kernel(const tt_transfer_kernel *k)
                                           ? json_real(k->default_s / k->chosen_s)
                                           : json_real(1.0));
     json_object_set_new(x, "reset", json_boolean(k->reset));
+    json_object_set_new(x, "form_skipped", json_boolean(k->form_skipped));
+    json_t *cs = json_array();
+    for (int i = 0; i < k->ncands; i++) {
+        const tt_transfer_cand *c = &k->cands[i];
+        json_t *cj = json_object();
+        json_object_set_new(cj, "source", json_string(srcs[c->source]));
+        json_object_set_new(cj, "score", json_real(isfinite(c->score) ? c->score : -1.0));
+        json_object_set_new(cj, "measured", json_boolean(c->measured));
+        if (c->measured) {
+            json_object_set_new(cj, "correct", json_boolean(c->correct));
+            json_object_set_new(cj, "cut", json_boolean(c->cut));
+            json_object_set_new(cj, "ms", c->time_s > 0 ? json_real(c->time_s * 1e3) : json_null());
+        }
+        json_array_append_new(cs, cj);
+    }
+    json_object_set_new(x, "candidate_details", cs);
     if (k->reason[0])
         json_object_set_new(x, "first_failure", json_string(k->reason));
     return x;
@@ -138,7 +161,7 @@ static void report_json(const char *name, const tt_transfer_result *r)
     json_object_set_new(o, "sources", src);
     json_t *ks = json_array();
     for (int i = 0; i < r->nkernels; i++)
-        json_array_append_new(ks, report_json_kernel(&r->k[i]));
+        json_array_append_new(ks, report_json_kernel(&r->k[i], r->sources));
     json_object_set_new(o, "kernel_details", ks);
     char *s = json_dumps(o, JSON_COMPACT);
     printf("%s\n", s);
@@ -261,13 +284,18 @@ static int transfer_option(xfer_args *A, const char *a, const char *v)
             return 2;
         }
         A->pairs = v;
+    } else if (!strcmp(a, "--top-k") && (!strcmp(v, "all") || !strcmp(v, "auto"))) {
+        A->top_k = !strcmp(v, "all") ? -1 : 0;
     } else {
         int64_t x;
         if (cli_parse_i64(v, &x) || x > 4096 ||
             ((!strcmp(a, "--repeat") || !strcmp(a, "--top-k")) && x < 1)) {
             int pos = !strcmp(a, "--repeat") || !strcmp(a, "--top-k");
             fprintf(stderr, "transtune transfer: %s needs %s, got '%s'\n", a,
-                    pos ? "an integer from 1 to 4096" : "an integer from 0 to 4096", v);
+                    !strcmp(a, "--top-k") ? "auto, all or an integer from 1 to 4096"
+                    : pos                 ? "an integer from 1 to 4096"
+                                          : "an integer from 0 to 4096",
+                    v);
             return 2;
         }
         if (!strcmp(a, "--threads"))

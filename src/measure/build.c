@@ -25,7 +25,9 @@
 #endif
 #include "measure.h"
 #include "measure_int.h"
+#include "../util/hmac.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -506,7 +508,7 @@ static int build_check_items(tt_build_item *items, int n, tt_err *err)
     for (int i = 0; i < n; i++) {
         if (!items[i].source)
             return tt_err_set(err, "tt_build: item %d has no source", i);
-        items[i].error = 0;
+        items[i].error = items[i].cached = 0;
         items[i].so_path[0] = items[i].msg[0] = 0;
         items[i].build_s = 0;
     }
@@ -653,18 +655,10 @@ static int build_run_queue(build_ctx *c, build_task *queue, int nqueue, int jobs
     return rc;
 }
 
-/* Contract: see measure.h.  Returns -1 only when the build itself cannot
- * proceed (no work dir, compiler not startable, disk full); then the items'
- * results are incomplete.  Each candidate's own failure is in its item. */
-int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, int n, tt_err *err)
+/* Compile items[0..n) (checked, n > 0) in a fresh folder: tt_build
+ * without the kernel cache. */
+static int build_fresh(const tt_build_opts *o, const char *prelude, tt_build_item *items, int n, tt_err *err)
 {
-    tt_build_opts def = {0};
-    if (!o)
-        o = &def;
-    if (build_check_items(items, n, err))
-        return -1;
-    if (n == 0)
-        return 0;
     double t0 = tt_now();
     int per_unit = o->per_unit > 0 ? o->per_unit : 8;
     double timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
@@ -692,4 +686,184 @@ int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, 
     if (rc)
         tt_err_prefix(err, "build in %s", dir);
     return rc;
+}
+
+/* ---- the kernel cache ---------------------------------------------------------
+ * An entry is two files in the cache folder: HEX.so, a shared object that
+ * defines the function, and HEX.fn, its name.  HEX is the SHA-256 of the
+ * compiler command, the prelude and the candidate's C with every occurrence
+ * of its function name replaced by a mark: two candidates whose C differs
+ * only in that name define the same function, any other difference is
+ * another key.  HEX.so is written (hard link or copy, then rename) before
+ * HEX.fn, so a reader that finds HEX.fn finds a complete HEX.so; the loader
+ * sees a path with one content forever. */
+
+#define CACHE_MARK "\001fn\001"
+
+static void cache_key(const char *command, const char *prelude, const tt_build_item *it, char hex[65])
+{
+    struct tt_sha256 h;
+    tt_sha256_init(&h);
+    tt_sha256_update(&h, command, strlen(command) + 1);
+    tt_sha256_update(&h, prelude ? prelude : "", strlen(prelude ? prelude : "") + 1);
+    /* fn where an identifier starts (fn itself, or a helper named after it):
+     * a consistent renaming, which leaves what the code computes as it is */
+    const char *s = it->source, *from = s;
+    size_t fl = strlen(it->fn);
+    for (const char *p = s; fl > 0 && (p = strstr(p, it->fn)) != NULL;) {
+        if (p > it->source && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) {
+            p++;
+            continue;
+        }
+        tt_sha256_update(&h, from, (size_t)(p - from));
+        tt_sha256_update(&h, CACHE_MARK, sizeof CACHE_MARK - 1);
+        p += fl;
+        from = p;
+    }
+    tt_sha256_update(&h, from, strlen(from));
+    unsigned char d[TT_SHA256_LEN];
+    tt_sha256_final(&h, d);
+    for (int i = 0; i < TT_SHA256_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* The entry of key hex into it (so_path, fn): 1 if there. */
+static int cache_lookup(const char *dir, const char *hex, tt_build_item *it)
+{
+    char path[PATH_MAX], fn[sizeof it->fn];
+    snprintf(path, sizeof path, "%s/%s.fn", dir, hex);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(fn, 1, sizeof fn - 1, f);
+    fclose(f);
+    fn[n] = 0;
+    if (n == 0 || strspn(fn, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)
+        return 0;
+    snprintf(path, sizeof path, "%s/%s.so", dir, hex);
+    if (strlen(path) >= sizeof it->so_path || access(path, R_OK) != 0)
+        return 0;
+    snprintf(it->so_path, sizeof it->so_path, "%s", path);
+    snprintf(it->fn, sizeof it->fn, "%s", fn);
+    return 1;
+}
+
+static int cache_copy(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY), out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int ok = out >= 0;
+    char buf[65536];
+    ssize_t r;
+    while (ok && (r = read(in, buf, sizeof buf)) != 0) {
+        if (r < 0 || write(out, buf, (size_t)r) != r)
+            ok = 0;
+    }
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+/* Store built item it under hex (best effort: a full disk only costs a
+ * rebuild later).  On success it->so_path becomes the entry's. */
+static void cache_store(const char *dir, const char *hex, tt_build_item *it)
+{
+    char tmp[PATH_MAX], so[PATH_MAX], fn[PATH_MAX];
+    snprintf(so, sizeof so, "%s/%s.so", dir, hex);
+    snprintf(fn, sizeof fn, "%s/%s.fn", dir, hex);
+    if (strlen(so) >= sizeof it->so_path)
+        return;
+    snprintf(tmp, sizeof tmp, "%s/.%s.%ld.so", dir, hex, (long)getpid());
+    unlink(tmp);
+    if ((link(it->so_path, tmp) != 0 && cache_copy(it->so_path, tmp) != 0) || rename(tmp, so) != 0) {
+        unlink(tmp);
+        return;
+    }
+    snprintf(tmp, sizeof tmp, "%s/.%s.%ld.fn", dir, hex, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fputs(it->fn, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (ok && rename(tmp, fn) == 0)
+        snprintf(it->so_path, sizeof it->so_path, "%s", so);
+    else
+        unlink(tmp);
+}
+
+/* The compiler command as the key sees it: compiler, optimization flags,
+ * required flags. */
+static void cache_command(const tt_build_opts *o, char *buf, size_t cap)
+{
+    const char *cc = o->cc && *o->cc ? o->cc : tt_build_default_cc();
+    const char *opt = o->cflags ? o->cflags : getenv("TT_CFLAGS");
+    if (!opt || !*opt)
+        opt = BUILD_OPT_FLAGS;
+    snprintf(buf, cap, "%s\n%s\n%s", cc, opt, build_required_flags(cc));
+}
+
+/* tt_build through the cache: hits taken, equal keys built once, the rest
+ * built and stored. */
+static int build_cached(const tt_build_opts *o, const char *prelude, tt_build_item *items, int n, tt_err *err)
+{
+    if (mkdir(o->cache_dir, 0755) != 0 && errno != EEXIST)
+        return tt_err_set(err, "cannot create kernel cache %s: %s", o->cache_dir, strerror(errno));
+    char command[2048];
+    cache_command(o, command, sizeof command);
+    char (*key)[65] = tt_xmalloc((size_t)n * sizeof *key);
+    int *lead = tt_xmalloc((size_t)n * sizeof *lead); /* -1 hit, i build, j < i same as j */
+    int *sub_of = tt_xmalloc((size_t)n * sizeof *sub_of);
+    tt_build_item *sub = tt_xcalloc((size_t)n, sizeof *sub);
+    int nsub = 0;
+    for (int i = 0; i < n; i++) {
+        cache_key(command, prelude, &items[i], key[i]);
+        lead[i] = i;
+        for (int j = 0; j < i && lead[i] == i; j++)
+            if (lead[j] == j && !strcmp(key[j], key[i]))
+                lead[i] = j;
+        if (lead[i] == i && cache_lookup(o->cache_dir, key[i], &items[i])) {
+            lead[i] = -1;
+            items[i].cached = 1;
+        }
+        if (lead[i] == i) {
+            sub_of[i] = nsub;
+            sub[nsub++] = items[i];
+        }
+    }
+    int rc = nsub > 0 ? build_fresh(o, prelude, sub, nsub, err) : 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (lead[i] != i)
+            continue;
+        tt_build_item *b = &sub[sub_of[i]];
+        if (!b->error)
+            cache_store(o->cache_dir, key[i], b);
+        items[i] = *b;
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (lead[i] < 0 || lead[i] == i)
+            continue;
+        const tt_build_item *b = &items[lead[i]];
+        items[i].error = b->error;
+        snprintf(items[i].so_path, sizeof items[i].so_path, "%s", b->so_path);
+        snprintf(items[i].fn, sizeof items[i].fn, "%s", b->fn);
+        snprintf(items[i].msg, sizeof items[i].msg, "%s", b->msg);
+        items[i].cached = 1;
+    }
+    free(key), free(lead), free(sub_of), free(sub);
+    return rc;
+}
+
+/* Contract: see measure.h.  Returns -1 only when the build itself cannot
+ * proceed (no work dir, compiler not startable, disk full); then the items'
+ * results are incomplete.  Each candidate's own failure is in its item. */
+int tt_build(const tt_build_opts *o, const char *prelude, tt_build_item *items, int n, tt_err *err)
+{
+    tt_build_opts def = {0};
+    if (!o)
+        o = &def;
+    if (build_check_items(items, n, err))
+        return -1;
+    if (n == 0)
+        return 0;
+    return o->cache_dir ? build_cached(o, prelude, items, n, err) : build_fresh(o, prelude, items, n, err);
 }

@@ -73,7 +73,15 @@ static void job_measure(tt_job *J, const tt_run_opts *ro, tt_eval_progress progr
     int have_ref = job_reference(J, ro);
     for (int i = 0; i < J->nitems; i++) {
         tt_job_item *it = &J->items[i];
-        if (it->res.error > 0) {
+        /* the same object and function as an item already measured (the
+         * kernel cache gives equal C one entry): the same code, measured once */
+        int same = -1;
+        for (int j = 0; j < i && same < 0 && it->so[0] && it->res.error == 0; j++)
+            if (J->items[j].so[0] && !strcmp(J->items[j].so, it->so) && !strcmp(J->items[j].fn, it->fn))
+                same = j;
+        if (same >= 0) {
+            it->res = J->items[same].res;
+        } else if (it->res.error > 0) {
             /* failed to build: its result says so already */
         } else if (!have_ref) {
             fail_result(&it->res, TT_ERR_UNKNOWN, J->ref_msg);
@@ -128,10 +136,14 @@ int tt_jobs_build(tt_job *jobs, int n, const tt_build_opts *bo, tt_err *err)
     for (int k = 0; k < nb && rc == 0; k++) {
         tt_job *J = &jobs[job[k]];
         const char *so = bi[k].error ? "" : bi[k].so_path;
+        /* the function to look up: a kernel cache hit names the one the
+         * cached object was built with */
         if (kind[k] == -2) {
             snprintf(J->anchor_so, sizeof J->anchor_so, "%s", so); /* no anchor: the items timed alone */
+            snprintf(J->anchor_fn, sizeof J->anchor_fn, "%s", bi[k].fn);
         } else if (kind[k] == -1) {
             snprintf(J->ref_so, sizeof J->ref_so, "%s", so);
+            snprintf(J->ref_fn, sizeof J->ref_fn, "%s", bi[k].fn);
             if (bi[k].error) {
                 J->ref_error = 1;
                 snprintf(J->ref_msg, sizeof J->ref_msg, "reference failed to build: %s", bi[k].msg);
@@ -139,6 +151,7 @@ int tt_jobs_build(tt_job *jobs, int n, const tt_build_opts *bo, tt_err *err)
         } else {
             tt_job_item *it = &J->items[kind[k]];
             snprintf(it->so, sizeof it->so, "%s", so);
+            snprintf(it->fn, sizeof it->fn, "%s", bi[k].fn);
             it->build_s = bi[k].build_s;
             if (bi[k].error)
                 fail_result(&it->res, bi[k].error, bi[k].msg);

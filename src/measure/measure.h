@@ -35,13 +35,26 @@ typedef struct tt_build_opts {
     double timeout_s;          /* per compile job, CPU seconds (wall time is capped at 4x);
                                   0 = 60 */
     const char *workdir;       /* NULL: a fresh directory under $TMPDIR */
+    /* NULL, or a kernel cache: a folder of shared objects named by the hash
+     * of what built them (compiler command, prelude, the candidate's C with
+     * its function name taken out).  An item whose hash is there is not
+     * built again: it gets the cached object and the function name it was
+     * built under; items of one call with equal hashes are built once.
+     * Different C never shares an entry (the key is a SHA-256 of the whole
+     * text).  Entries are written atomically, so processes may share it. */
+    const char *cache_dir;
 } tt_build_opts;
 
 /* One candidate to build: `source` defines `fn` (and only static helpers
- * whose names start with fn).  After tt_build: so_path set, or error set. */
+ * whose names start with fn).  After tt_build: so_path set, or error set;
+ * fn is then the function to look up in so_path, which a kernel cache hit
+ * (tt_build_opts.cache_dir) may have renamed to the name the code was first
+ * built under. */
 typedef struct tt_build_item {
     const char *source;
     char fn[64];
+    int cached;                /* out: 1 if so_path came from the kernel cache or another
+                                  item of the same call with the same code */
     int error;                 /* tt_errno: 0, COMPILE_HOST, BUILD_TIMEOUT */
     char so_path[512];
     char msg[512];             /* compiler diagnostics (truncated) on error */

@@ -77,7 +77,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 #include "remote.h"
@@ -238,12 +240,44 @@ static void runner_fill(float *x, int64_t n, uint64_t seed, int arg)
         x[i] = (float)(2.0 * tt_rng_unit(&r) - 1.0);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* clflushopt: the same eviction as clflush, but the flushes of different
+ * lines are not ordered with each other, only by the fence after them.
+ * ResNet-18's 3x3 512-channel Winograd weights (37 MB) took 84 ms per flush
+ * with clflush and 1.5 ms with clflushopt on the Xeon host, where a read
+ * of the flushed lines afterwards was as slow as after clflush; with 11
+ * flushes per measurement, clflush was 0.9 s of its 0.95 s. */
+__attribute__((target("clflushopt"))) static void runner_clflushopt(float **args, const int64_t *numel,
+                                                                    int nargs)
+{
+    for (int a = 1; a < nargs; a++) {
+        const char *p = (const char *)args[a], *end = p + numel[a] * (int64_t)sizeof(float);
+        for (; p < end; p += 64)
+            _mm_clflushopt((void *)p);
+    }
+    _mm_mfence();
+}
+
+static int runner_has_clflushopt(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 23 & 1);
+}
+#endif
+
 /* TT_CACHE_FLUSH: evict args[1:] from every cache level (TVM's
  * cache_flush_cpu_non_first_arg: arg 0 is treated as an activation still warm
  * from the previous layer). */
 static void runner_clflush(float **args, const int64_t *numel, int nargs)
 {
 #if defined(__x86_64__) || defined(__i386__)
+    static int opt = -1;
+    if (opt < 0)
+        opt = runner_has_clflushopt();
+    if (opt) {
+        runner_clflushopt(args, numel, nargs);
+        return;
+    }
     for (int a = 1; a < nargs; a++) {
         const char *p = (const char *)args[a], *end = p + numel[a] * (int64_t)sizeof(float);
         for (; p < end; p += 64)

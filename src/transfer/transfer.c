@@ -1,5 +1,6 @@
 /* transfer.c - see transfer.h. */
 #include "transfer.h"
+#include "transfer_int.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -20,6 +21,8 @@ void tt_transfer_result_free(tt_transfer_result *r)
 {
     if (!r)
         return;
+    for (int k = 0; r->k && k < r->nkernels; k++)
+        free(r->k[k].cands);
     free(r->k);
     r->k = NULL;
 }
@@ -40,11 +43,11 @@ const char *tt_transfer_paper_source(const char *target)
     return NULL;
 }
 
-int tt_transfer_choose(int n, const int *correct, const double *time_s, double default_s)
+int tt_transfer_choose(int n, const int *correct, const int *cut, const double *time_s, double default_s)
 {
     int best = -1;
     for (int i = 0; i < n; i++) {
-        if (!correct[i] || !(time_s[i] > 0))
+        if (!correct[i] || (cut && cut[i]) || !(time_s[i] > 0))
             continue;
         if (default_s > 0 && !(time_s[i] < default_s))
             continue;
@@ -139,21 +142,6 @@ static tt_state *replay_from(const tt_dag_layout *src, const tt_dag_layout *dst,
 
 /* ---- the pool ------------------------------------------------------------------ */
 
-typedef struct pool_ent {
-    char class_key[128];
-    char wkey[1024];             /* the source kernel's workload key */
-    int source;                  /* index in the chosen sources */
-    tt_step *steps;
-    int nsteps;
-    tt_dag_layout *layout;       /* the source kernel's stages, for related classes; NULL if
-                                    not needed or its DAG print is unreadable */
-} pool_ent;
-
-typedef struct pool {
-    int n, cap;
-    pool_ent *e;
-} pool;
-
 static void pool_free(pool *p)
 {
     for (int i = 0; i < p->n; i++) {
@@ -177,21 +165,6 @@ static void say(const tt_transfer_opts *o, const char *fmt, ...)
     o->progress(o->ctx, buf);
 }
 
-/* Per target kernel during the run. */
-typedef struct tkern {
-    int ncand;
-    tt_state **cand;             /* replayed candidates */
-    int *cand_src;               /* their source index */
-    int *cand_pool;              /* their pool entry */
-    tt_eval_item *items;         /* ncand items */
-    tt_state *def;
-    tt_eval_item def_item;
-    tt_eval_item conf_item;      /* the chosen candidate, measured again */
-    tt_ref ref;
-    int choice;                  /* candidate index or -1 */
-    tt_dag_layout *layout;       /* this kernel's, once related candidates were tried */
-} tkern;
-
 typedef struct src_rank {
     int idx;                     /* in the models list */
     double cov;
@@ -205,129 +178,19 @@ static int cmp_rank(const void *a, const void *b)
     return x->idx - y->idx;
 }
 
-/* Training rows for the ranking model: every correct record of one source
- * kernel (for its source model), replayed on the target kernel's DAG. */
-typedef struct rank_ctx {
-    const tt_dag *d;
-    const tt_dag_layout *src, *dst; /* src non-NULL: records of a related class */
-    int task;
-    int n, cap;
-    tt_state **s;
-    double *thr;
-    int *task_of;
-} rank_ctx;
-
-static int on_rank_row(void *vctx, const tt_db_row *row)
-{
-    rank_ctx *c = vctx;
-    if (row->rec.error_no != 0 || !(row->mean_cost > 0) || c->n >= 4096)
-        return 0;
-    tt_err e = {0};
-    tt_state *s = replay_from(c->src, c->dst, c->d, row->rec.steps, row->rec.nsteps, &e);
-    if (!s)
-        return 0;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 64;
-        c->s = tt_xrealloc(c->s, (size_t)c->cap * sizeof(tt_state *));
-        c->thr = tt_xrealloc(c->thr, (size_t)c->cap * sizeof(double));
-        c->task_of = tt_xrealloc(c->task_of, (size_t)c->cap * sizeof(int));
-    }
-    c->s[c->n] = s;
-    c->thr[c->n] = 1.0 / row->mean_cost;
-    c->task_of[c->n] = c->task;
-    c->n++;
-    return 0;
-}
-
-/* Keep the top_k candidates of T by a cost model trained on the source
- * kernels' own measured records (each source kernel a task of the pack-sum
- * model, its schedules replayed on this kernel's DAG so that the features
- * describe this kernel's loop nests). */
-static int rank_top_k(tt_db *db, const tt_dag *d, const pool *P, const int64_t *src_id, tkern *T,
-                      int top_k, tt_transfer_kernel *x, tt_err *err)
-{
-    rank_ctx c;
-    memset(&c, 0, sizeof c);
-    c.d = d;
-    int rc = 0;
-    for (int i = 0; i < T->ncand && rc == 0; i++) {
-        const pool_ent *e = &P->e[T->cand_pool[i]];
-        int related = strcmp(e->class_key, d->class_key) != 0;
-        c.src = related ? e->layout : NULL;
-        c.dst = related ? T->layout : NULL;
-        tt_db_filter f;
-        memset(&f, 0, sizeof f);
-        f.origins = (1u << TT_ORIGIN_TUNED) | (1u << TT_ORIGIN_IMPORTED);
-        f.only_model = src_id[e->source];
-        f.ok_only = 1;
-        c.task = i;
-        if (tt_db_foreach_record(db, 0, e->wkey, &f, on_rank_row, &c, err) < 0)
-            rc = -1;
-    }
-    double *score = tt_xcalloc((size_t)T->ncand, sizeof(double));
-    if (rc == 0 && c.n > 0) {
-        tt_cost_opts co;
-        tt_cost_opts_default(&co);
-        co.num_warmup_sample = 0;
-        tt_cost_model *cm = tt_cost_model_new(&co, err);
-        if (!cm ||
-            tt_cost_model_update(cm, c.n, (const tt_state *const *)c.s, c.thr, c.task_of, err) ||
-            tt_cost_model_predict(cm, T->ncand, (const tt_state *const *)T->cand, score, err))
-            rc = -1;
-        tt_cost_model_free(cm);
-    }
-    if (rc == 0) {
-        /* keep the top_k by score (stable: ties keep pool order) */
-        int *order = tt_xmalloc((size_t)T->ncand * sizeof(int));
-        for (int i = 0; i < T->ncand; i++)
-            order[i] = i;
-        for (int i = 1; i < T->ncand; i++)
-            for (int j = i; j > 0 && score[order[j]] > score[order[j - 1]]; j--) {
-                int t = order[j];
-                order[j] = order[j - 1];
-                order[j - 1] = t;
-            }
-        int *keep = tt_xcalloc((size_t)T->ncand, sizeof(int));
-        for (int i = 0; i < top_k && i < T->ncand; i++)
-            keep[order[i]] = 1;
-        int n = 0;
-        for (int i = 0; i < T->ncand; i++) {
-            if (!keep[i]) {
-                tt_state_free(T->cand[i]);
-                continue;
-            }
-            T->cand[n] = T->cand[i];
-            T->cand_src[n] = T->cand_src[i];
-            T->cand_pool[n] = T->cand_pool[i];
-            n++;
-        }
-        x->ranked_out = T->ncand - n;
-        T->ncand = n;
-        free(order);
-        free(keep);
-    }
-    free(score);
-    for (int i = 0; i < c.n; i++)
-        tt_state_free(c.s[i]);
-    free(c.s);
-    free(c.thr);
-    free(c.task_of);
-    return rc;
-}
-
 /* The untuned (use_choice 0) or transferred model (each kernel's choice
  * unless reset), built with the forms use_alt gives (tt_exec_opts.use_alt;
  * NULL: direct), or, with choose set, the forms that are fastest in place
  * for those schedules first chosen into use_alt (tt_exec_choose) and
  * nothing built (out unused). */
-static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, int use_choice,
+static int build_exec(const tt_model *m, int threads, const tt_build_opts *bo, tkern *K, int use_choice,
                       const int *reset, unsigned char *use_alt, int choose, const void *input,
-                      tt_exec **out, tt_err *err)
+                      double *times, tt_exec **out, tt_err *err)
 {
     tt_exec_opts eo;
     memset(&eo, 0, sizeof eo);
-    eo.threads = o->threads;
-    eo.build = o->build;
+    eo.threads = threads;
+    eo.build = bo;
     const tt_step **steps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(tt_step *));
     int *nsteps = tt_xcalloc((size_t)m->nkernels + 1, sizeof(int));
     if (use_choice) {
@@ -341,7 +204,7 @@ static int build_exec(const tt_model *m, const tt_transfer_opts *o, tkern *K, in
     }
     int rc;
     if (choose) {
-        rc = tt_exec_choose(m, &eo, input, 5, &(tt_exec_choice){.use_alt = use_alt}, err);
+        rc = tt_exec_choose(m, &eo, input, 5, &(tt_exec_choice){.use_alt = use_alt, .times = times}, err);
     } else {
         eo.use_alt = use_alt;
         rc = tt_exec_build(m, &eo, out, err);
@@ -374,12 +237,25 @@ typedef struct xfer {
     int nt, *task_k;             /* the kernels with candidates */
     tt_eval_task *tasks;         /* nt tasks, refilled per measurement */
     tt_run_opts ro;
-    tt_build_opts bo;
+    tt_build_opts bo;            /* with the run's kernel cache */
+    char cache[PATH_MAX];        /* the kernel cache this run made ("" none) */
     int *reset;                  /* kernels put back on default in place */
     /* the forms (direct or a Winograd twin) each direct conv runs, chosen in
      * place: in the untuned and in the transferred model */
     unsigned char *alt_u, *alt_t;
+    int forms_chosen;            /* alt_u chosen already (before the candidates) */
+    void *input;                 /* the model's input for in-place runs (xfer_input) */
 } xfer;
+
+/* The random input the untuned and transferred models run on. */
+static void *xfer_input(xfer *X)
+{
+    if (!X->input) {
+        X->input = tt_xmalloc((size_t)tt_model_input_bytes(X->m) + 1);
+        tt_model_random_input(X->m, X->input);
+    }
+    return X->input;
+}
 
 /* 1. sources: the database's models ranked by the share of the target's FLOPs
  * whose class key they have (or the --from ones), at most max_sources */
@@ -674,6 +550,15 @@ static void set_task(xfer *X, int t, tt_eval_item *items, int n)
     ts->items = items;
 }
 
+/* the build and run wall times of the last tt_evaluate of X's tasks */
+static void say_times(xfer *X)
+{
+    double run = 0;
+    for (int t = 0; t < X->nt; t++)
+        run += X->tasks[t].run_wall_s;
+    say(X->o, "  built in %.1f s, ran in %.1f s", X->nt ? X->tasks[0].build_wall_s : 0.0, run);
+}
+
 /* 4 and 5. measurement, standalone and checked: the defaults, then the
  * candidates (cut off at 3x the default) each timed beside its default; per
  * kernel the fastest checked candidate if it beats the default */
@@ -690,6 +575,7 @@ static int measure_and_choose(xfer *X, tt_err *err)
     say(X->o, "measuring the default schedules of %d kernels", ndef);
     if (tt_evaluate(X->tasks, X->nt, &X->bo, &X->ro, NULL, NULL, err))
         return -1;
+    say_times(X);
     for (int t = 0; t < X->nt; t++) {
         int k = X->task_k[t];
         tkern *T = &X->K[k];
@@ -708,10 +594,12 @@ static int measure_and_choose(xfer *X, tt_err *err)
     say(X->o, "measuring %d candidates", ncand);
     if (tt_evaluate(X->tasks, X->nt, &X->bo, &X->ro, NULL, NULL, err))
         return -1;
+    say_times(X);
     for (int t = 0; t < X->nt; t++) {
         tkern *T = &X->K[X->task_k[t]];
         tt_transfer_kernel *x = &r->k[X->task_k[t]];
         int *ok = tt_xcalloc((size_t)T->ncand, sizeof(int));
+        int *cut = tt_xcalloc((size_t)T->ncand, sizeof(int));
         double *tm = tt_xcalloc((size_t)T->ncand, sizeof(double));
         int bestv = -1;
         for (int i = 0; i < T->ncand; i++) {
@@ -720,9 +608,16 @@ static int measure_and_choose(xfer *X, tt_err *err)
             tt_result_anchor_scale(&T->items[i].res, x->default_s);
             const tt_result *res = &T->items[i].res;
             ok[i] = res->error == 0 && res->correct;
+            cut[i] = res->cut_off;
             tm[i] = ok[i] ? res->mean : -1;
+            if (T->cand_info) {
+                tt_transfer_cand *c = &x->cands[T->cand_info[i]];
+                c->correct = ok[i];
+                c->cut = cut[i];
+                c->time_s = tm[i];
+            }
             x->valid += ok[i];
-            if (ok[i] && (bestv < 0 || tm[i] < tm[bestv]))
+            if (ok[i] && !cut[i] && (bestv < 0 || tm[i] < tm[bestv]))
                 bestv = i;
             if (!ok[i] && !x->reason[0])
                 snprintf(x->reason, sizeof x->reason, "%s: %s",
@@ -736,10 +631,11 @@ static int measure_and_choose(xfer *X, tt_err *err)
             snprintf(x->source_class, sizeof x->source_class, "%s",
                      X->P.e[T->cand_pool[bestv]].class_key);
         }
-        T->choice = tt_transfer_choose(T->ncand, ok, tm, x->default_s);
+        T->choice = tt_transfer_choose(T->ncand, ok, cut, tm, x->default_s);
         x->chosen = T->choice >= 0;
         x->chosen_s = x->chosen ? tm[T->choice] : x->default_s;
         free(ok);
+        free(cut);
         free(tm);
     }
     return 0;
@@ -836,8 +732,7 @@ static int end_to_end(xfer *X, tt_err *err)
     tt_exec *eu = NULL, *et = NULL;
     const tt_tensor *OT = &m->g->tensors[m->output];
     int64_t out_n = tt_tensor_numel(OT);
-    void *input = tt_xmalloc((size_t)tt_model_input_bytes(m) + 1);
-    tt_model_random_input(m, input);
+    const void *input = xfer_input(X);
     float *out_u = tt_xmalloc((size_t)out_n * sizeof(float));
     float *out_t = tt_xmalloc((size_t)out_n * sizeof(float));
     int repeat = X->o->repeat > 0 ? X->o->repeat : 20;
@@ -849,13 +744,14 @@ static int end_to_end(xfer *X, tt_err *err)
     /* both models run each conv with Winograd twins in the form that is
      * fastest in place for their schedules, as `run` does: the speedup is
      * the transferred schedules' over what the user gets without them */
-    if (nwith > 0)
+    if (nwith > 0 && !X->forms_chosen)
         say(X->o, "choosing the direct or Winograd form of %d convs in place (untuned)", nwith);
-    if (build_exec(m, X->o, X->K, 0, NULL, X->alt_u, 1, input, NULL, err))
+    if (!X->forms_chosen &&
+        build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 1, input, NULL, NULL, err))
         goto out;
     memcpy(X->alt_t, X->alt_u, (size_t)nk);
     say(X->o, "building the untuned model%s", nchosen ? " and the transferred one" : "");
-    if (build_exec(m, X->o, X->K, 0, NULL, X->alt_u, 0, NULL, &eu, err) ||
+    if (build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 0, NULL, NULL, &eu, err) ||
         tt_exec_run(eu, input, out_u, err))
         goto out;
     if (nchosen == 0) {
@@ -884,10 +780,10 @@ static int end_to_end(xfer *X, tt_err *err)
         if (nwith > 0) {
             say(X->o, "choosing the direct or Winograd form of %d convs in place (transferred)",
                 nwith);
-            if (build_exec(m, X->o, X->K, 1, X->reset, X->alt_t, 1, input, NULL, err))
+            if (build_exec(m, X->o->threads, &X->bo, X->K, 1, X->reset, X->alt_t, 1, input, NULL, NULL, err))
                 goto out;
         }
-        if (build_exec(m, X->o, X->K, 1, X->reset, X->alt_t, 0, NULL, &et, err) ||
+        if (build_exec(m, X->o->threads, &X->bo, X->K, 1, X->reset, X->alt_t, 0, NULL, NULL, &et, err) ||
             tt_exec_run(et, input, out_t, err))
             goto out;
         r->max_rel_err = tt_exec_output_error(out_t, out_u, out_n);
@@ -903,7 +799,7 @@ static int end_to_end(xfer *X, tt_err *err)
         if (attempt > 0) {
             tt_exec_free(eu);
             eu = NULL;
-            if (build_exec(m, X->o, X->K, 0, NULL, X->alt_u, 0, NULL, &eu, err))
+            if (build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 0, NULL, NULL, &eu, err))
                 goto out;
         }
         say(X->o, "timing untuned and transferred (%d pairs of runs)", 3 * repeat);
@@ -923,7 +819,6 @@ static int end_to_end(xfer *X, tt_err *err)
 out:
     tt_exec_free(eu);
     tt_exec_free(et);
-    free(input);
     free(out_u);
     free(out_t);
     return rc;
@@ -1001,6 +896,8 @@ static void xfer_free(xfer *X)
         free(X->K[k].cand_src);
         free(X->K[k].cand_pool);
         free(X->K[k].items);
+        free(X->K[k].score);
+        free(X->K[k].cand_info);
         tt_state_free(X->K[k].def);
         tt_ref_free(&X->K[k].ref);
         free(X->K[k].layout);
@@ -1012,7 +909,10 @@ static void xfer_free(xfer *X)
     free(X->tasks);
     free(X->alt_u);
     free(X->alt_t);
+    free(X->input);
     pool_free(&X->P);
+    if (X->cache[0])
+        tt_remove_tree(X->cache);
 }
 
 /* Steps 1-3: sources, pool, candidates (measuring nothing, writing nothing:
@@ -1091,6 +991,117 @@ static void xfer_summarize(xfer *X)
     r->speedup = r->tuned_s > 0 ? r->untuned_s / r->tuned_s : 1;
 }
 
+/* Drop kernel k's candidates (they are not measured). */
+static void drop_candidates(tkern *T)
+{
+    for (int i = 0; i < T->ncand; i++)
+        tt_state_free(T->cand[i]);
+    T->ncand = 0;
+}
+
+/* 3b. the forms each conv with Winograd twins runs in the untuned model,
+ * chosen in place now (end_to_end uses them): a form slower in place than
+ * the conv's fastest by more than TT_TRANSFER_FORM_SLACK gets no
+ * candidates measured.  The builds are the defaults' C, which the kernel
+ * cache then has for their measurement. */
+static int forms_first(xfer *X, tt_err *err)
+{
+    const tt_model *m = X->m;
+    int nk = m->nkernels, nwith = 0, skipped = 0;
+    for (int k = 0; k < nk; k++)
+        nwith += m->kernels[k].nalt > 0 && X->K[k].ncand + (m->kernels[k].nalt > 0) > 0;
+    if (nwith == 0)
+        return 0;
+    say(X->o, "choosing the direct or Winograd form of %d convs in place (untuned)", nwith);
+    double *times = tt_xcalloc((size_t)nk + 1, sizeof *times);
+    int rc = build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 1, xfer_input(X), times, NULL, err);
+    for (int k = 0; k < nk && rc == 0; k++) {
+        const tt_kernel *K = &m->kernels[k];
+        if (K->alt_of >= 0 || K->nalt == 0)
+            continue;
+        double best = 0;
+        for (int f = 0; f <= K->nalt; f++) {
+            double t = times[f == 0 ? k : K->alts[f - 1]];
+            if (t > 0 && (best == 0 || t < best))
+                best = t;
+        }
+        for (int f = 0; f <= K->nalt && best > 0; f++) {
+            int q = f == 0 ? k : K->alts[f - 1];
+            if (times[q] > 0 && times[q] <= TT_TRANSFER_FORM_SLACK * best)
+                continue;
+            X->r->k[q].form_skipped = 1;
+            skipped += X->K[q].ncand > 0;
+            drop_candidates(&X->K[q]);
+        }
+    }
+    free(times);
+    if (rc == 0) {
+        X->forms_chosen = 1;
+        if (skipped)
+            say(X->o, "  %d kernel form%s more than %.2fx slower in place than another: not measured",
+                skipped, skipped == 1 ? "" : "s", TT_TRANSFER_FORM_SLACK);
+    }
+    return rc;
+}
+
+/* 3c. the ranking: every candidate scored by one cost model (tt_xfer_rank),
+ * then per kernel only those tt_transfer_rank_keep picks are measured (all
+ * with top_k < 0).  Each candidate's score goes into the result. */
+static int rank_candidates(xfer *X, tt_err *err)
+{
+    const tt_model *m = X->m;
+    const tt_transfer_opts *o = X->o;
+    int nk = m->nkernels, total = 0, kept = 0, rows = 0;
+    for (int k = 0; k < nk; k++)
+        total += X->K[k].ncand;
+    if (total == 0)
+        return 0;
+    say(o, "ranking %d candidates with a cost model", total);
+    double t0 = tt_now();
+    if (tt_xfer_rank(X->db, m, &X->P, X->src_id, X->K, &rows, err))
+        return -1;
+    for (int k = 0; k < nk; k++) {
+        tkern *T = &X->K[k];
+        tt_transfer_kernel *x = &X->r->k[k];
+        if (T->ncand == 0)
+            continue;
+        x->ncands = T->ncand;
+        x->cands = tt_xcalloc((size_t)T->ncand, sizeof *x->cands);
+        T->cand_info = tt_xmalloc((size_t)T->ncand * sizeof *T->cand_info);
+        int *keep = tt_xcalloc((size_t)T->ncand, sizeof *keep);
+        for (int i = 0; i < T->ncand; i++) {
+            x->cands[i] = (tt_transfer_cand){.source = T->cand_src[i], .score = T->score[i], .time_s = -1};
+            keep[i] = 1;
+        }
+        if (o->top_k > 0)
+            tt_transfer_rank_keep(T->ncand, T->score, o->top_k, o->top_k, -1, keep);
+        else if (o->top_k == 0)
+            tt_transfer_rank_keep(T->ncand, T->score, TT_TRANSFER_RANK_MIN, TT_TRANSFER_RANK_MAX,
+                                  TT_TRANSFER_RANK_MARGIN, keep);
+        int n = 0;
+        for (int i = 0; i < T->ncand; i++) {
+            if (!keep[i]) {
+                tt_state_free(T->cand[i]);
+                continue;
+            }
+            x->cands[i].measured = 1;
+            T->cand[n] = T->cand[i];
+            T->cand_src[n] = T->cand_src[i];
+            T->cand_pool[n] = T->cand_pool[i];
+            T->score[n] = T->score[i];
+            T->cand_info[n] = i;
+            n++;
+        }
+        x->ranked_out = T->ncand - n;
+        T->ncand = n;
+        kept += n;
+        free(keep);
+    }
+    say(o, "  trained on %d records in %.1f s; measuring %d of %d candidates", rows, tt_now() - t0, kept,
+        total);
+    return 0;
+}
+
 int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
                       const tt_transfer_opts *o, tt_transfer_result *r, tt_err *err)
 {
@@ -1102,20 +1113,23 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
      * database as it was */
     if (xfer_candidates(&X, err))
         goto out;
-    /* 3b. --top-k: rank each kernel's candidates with a cost model and keep the
-     * best K (the others are dropped unmeasured) */
-    if (o->top_k > 0)
-        for (int k = 0; k < nk; k++)
-            if (X.K[k].ncand > o->top_k &&
-                rank_top_k(db, m->kernels[k].dag, &X.P, X.src_id, &X.K[k], o->top_k, &r->k[k], err))
-                goto out;
+    X.bo = o->build ? *o->build : (tt_build_opts){0};
+    /* one kernel cache for the run: the defaults, the anchors, the chosen
+     * candidates measured again and the models built end to end are the
+     * same C many times over, compiled once */
+    if (!X.bo.cache_dir) {
+        if (tt_temp_dir("tt-kcache", X.cache, sizeof X.cache, err))
+            goto out;
+        X.bo.cache_dir = X.cache;
+    }
+    if (r->candidates > 0 && (forms_first(&X, err) || rank_candidates(&X, err)))
+        goto out;
     for (int k = 0; k < nk; k++)
         if (X.K[k].ncand > 0)
             X.task_k[X.nt++] = k;
     r->cache = tt_tune_cache_state(m, r->cache_why, sizeof r->cache_why);
     tt_tune_default_run_opts(&X.ro, o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
                              r->cache);
-    X.bo = o->build ? *o->build : (tt_build_opts){0};
     if (X.nt > 0 && (measure_and_choose(&X, err) || (!o->no_confirm && confirm_choices(&X, err))))
         goto out;
     if (end_to_end(&X, err))

@@ -54,6 +54,19 @@
  * candidates; transfer took 435 s instead of 78 s); the nearest 8 in shape
  * keep most of the gain at a fraction of the time (docs/NOTES.md). */
 #define TT_TRANSFER_RELATED_K 8
+/* The automatic ranking rule (tt_transfer_rank_keep): per kernel the 2
+ * candidates the cost model ranks best, more (up to 5) while their scores
+ * are within 0.05 of the best one's (scores are throughputs relative to a
+ * kernel's best, about 0 to 1).  docs/NOTES.md, "Ranking transfer
+ * candidates", has the measurements behind the numbers. */
+#define TT_TRANSFER_RANK_MIN 2
+#define TT_TRANSFER_RANK_MAX 5
+#define TT_TRANSFER_RANK_MARGIN 0.05
+/* A conv's forms (direct, Winograd twins) are timed in place in the untuned
+ * model first; a form slower than the fastest by more than this factor has
+ * its candidates left out: a transferred schedule would have to gain more
+ * than that on it before the model ran it. */
+#define TT_TRANSFER_FORM_SLACK 1.2
 
 /* Which pool schedules are candidates for a target kernel.  EXACT is the
  * paper's rule: the same class key.  RELATED adds, for every kernel, the
@@ -77,9 +90,11 @@ typedef struct tt_transfer_opts {
     const char *const *from;
     int max_sources;             /* automatic sources: at most this many (0 = all) */
     int repeat;                  /* end-to-end timing repeats (0 = 20) */
-    int top_k;                   /* > 0: per kernel, measure only the K candidates a cost model
-                                    (trained on the source kernels' records, replayed on the
-                                    target kernel) ranks best */
+    int top_k;                   /* which candidates are measured, ranked by a cost model
+                                    trained on the source kernels' records (tt_xfer_rank):
+                                    0 = automatic (tt_transfer_rank_keep with
+                                    TT_TRANSFER_RANK_MIN, _MAX, _MARGIN); > 0 = the K best;
+                                    < 0 = every candidate (exhaustive, the paper's protocol) */
     int no_confirm;              /* believe each kernel's fastest candidate's first measurement;
                                     by default it is measured again (10 repeats) before it is
                                     chosen over the default */
@@ -92,6 +107,16 @@ typedef struct tt_transfer_opts {
     void (*progress)(void *ctx, const char *msg);
     void *ctx;
 } tt_transfer_opts;
+
+/* One candidate of a kernel, as ranked and measured. */
+typedef struct tt_transfer_cand {
+    int source;                  /* index in tt_transfer_result.sources */
+    double score;                /* the cost model's (higher = predicted faster) */
+    int measured;                /* kept by the ranking, built and run */
+    int correct;                 /* ... and its output checked ok */
+    int cut;                     /* ... stopped at the cutoff after one call */
+    double time_s;               /* ... on its default's scale; -1 if not measured or failed */
+} tt_transfer_cand;
 
 typedef struct tt_transfer_kernel {
     char name[96];               /* first node */
@@ -107,7 +132,13 @@ typedef struct tt_transfer_kernel {
     int related;                 /* of those, from kernels of another class, same anchor */
     int replayed;                /* of those, replayed on this kernel */
     int valid;                   /* measured and correct */
-    int ranked_out;              /* candidates dropped unmeasured by --top-k */
+    int ranked_out;              /* candidates dropped unmeasured by the ranking */
+    int ncands;                  /* the replayed candidates, in pool order */
+    tt_transfer_cand *cands;     /* malloc'ed (tt_transfer_result_free) */
+    int form_skipped;            /* a Winograd form (or the direct one) of a conv that ran
+                                    slower in place than another by more than
+                                    TT_TRANSFER_FORM_SLACK in the untuned model: its
+                                    candidates are not measured */
     char reason[200];            /* the first failure (replay or measurement), "" if none */
     double default_s;            /* standalone; -1 unknown */
     double best_s;               /* fastest correct candidate; -1 none */
@@ -198,9 +229,20 @@ int tt_transfer_load_shipped(tt_db *db, const char *dir, int *files, int *record
 /* ---- the decisions, as pure functions (tested from given times) ---------- */
 
 /* The candidate to run: the index of the fastest correct candidate whose time
- * is below default_s, or -1 for the default.  correct[i] == 0 or time <= 0
- * never wins; default_s <= 0 (unknown) lets any correct candidate win. */
-int tt_transfer_choose(int n, const int *correct, const double *time_s, double default_s);
+ * is below default_s, or -1 for the default.  correct[i] == 0, cut[i] != 0
+ * (stopped after one call at the cutoff: its one time says only "slow"; cut
+ * may be NULL) or time <= 0 never wins; default_s <= 0 (unknown) lets any
+ * correct candidate win. */
+int tt_transfer_choose(int n, const int *correct, const int *cut, const double *time_s, double default_s);
+
+/* Which of a kernel's n candidates to build and measure, from the cost
+ * model's scores (higher = predicted faster): the kmin best, then the next
+ * ones in score order while their score is within `margin` of the best (the
+ * model cannot tell them apart: more are measured where it is unsure), at
+ * most kmax in all (kmax < kmin counts as kmin; margin < 0 keeps exactly
+ * kmin).  Equal scores keep index order.  keep[i] = 1 for those; returns
+ * their count. */
+int tt_transfer_rank_keep(int n, const double *score, int kmin, int kmax, double margin, int *keep);
 
 /* After an end-to-end run slower than untuned: given, per kernel, whether a
  * transferred schedule was chosen and its summed in-place time in the
