@@ -154,6 +154,7 @@ static void test_selection_follows_model(void)
     CHECK_MSG(n == N, "%d: %s", n, err.msg);
     const tt_policy_stats *st = tt_policy_last_stats(sp);
     CHECK(st->evolve_iters == 0); /* an untrained model: no evolution */
+    CHECK(st->local == 0);        /* nothing measured yet: no neighbours */
     for (int i = 0; i < n; i++) {
         thr[i] = synthetic(s[i]);
         first += thr[i] / n;
@@ -167,13 +168,20 @@ static void test_selection_follows_model(void)
     n = tt_policy_next_batch(sp, m, N, s, &err);
     CHECK_MSG(n == N, "%d: %s", n, err.msg);
     st = tt_policy_last_stats(sp);
-    CHECK(st->evolve_iters == 4 && st->mutations_ok > 0 && st->heap == 2 * N);
+    /* a quarter of the batch: neighbours of the best measured states */
+    CHECK_MSG(st->local == N / 4, "%d local", st->local);
+    CHECK(st->evolve_iters == 4 && st->mutations_ok > 0 && st->heap == 2 * (N - st->local));
     /* the population holds the best measured states too */
     CHECK(st->population > N);
+    double local = 0;
     for (int i = 0; i < n; i++) {
         second += synthetic(s[i]) / n;
+        if (i < st->local)
+            local += synthetic(s[i]) / st->local;
         tt_state_free(s[i]);
     }
+    fprintf(stderr, "    mean synthetic throughput of the neighbours of the best: %.2f\n", local);
+    CHECK(local > first * 1.2);
     fprintf(stderr, "    mean synthetic throughput: random round %.2f, evolved round %.2f\n", first,
             second);
     CHECK(second > first * 1.2);

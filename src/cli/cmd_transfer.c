@@ -113,6 +113,7 @@ static json_t *report_json_kernel(const tt_transfer_kernel *k, const char (*srcs
         json_t *cj = json_object();
         json_object_set_new(cj, "source", json_string(srcs[c->source]));
         json_object_set_new(cj, "score", json_real(isfinite(c->score) ? c->score : -1.0));
+        json_object_set_new(cj, "shape_distance", json_real(c->dist));
         json_object_set_new(cj, "measured", json_boolean(c->measured));
         if (c->measured) {
             json_object_set_new(cj, "correct", json_boolean(c->correct));

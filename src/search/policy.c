@@ -431,6 +431,82 @@ static int cmp_meas_desc(const void *a, const void *b)
     return x > y ? -1 : x < y ? 1 : 0;
 }
 
+/* Local search: up to n unmeasured neighbours of the best measured states
+ * (one or two mutations of one of the 4 fastest, the fastest half the time),
+ * local_search_mutants of them scored, the best-scored n written to out and
+ * marked picked.  Returns their count, or -1 with err set. */
+static int local_batch(tt_policy *sp, tt_cost_model *m, int n, tt_state **out, tt_err *err)
+{
+    if (n <= 0 || sp->nmeas == 0)
+        return 0;
+    const measured **order = tt_xmalloc((size_t)sp->nmeas * sizeof *order);
+    for (int i = 0; i < sp->nmeas; i++)
+        order[i] = &sp->meas[i];
+    qsort(order, (size_t)sp->nmeas, sizeof *order, cmp_meas_desc);
+    int nb = sp->nmeas < 4 ? sp->nmeas : 4, np = 0;
+    tt_state *parent[4];
+    for (int i = 0; i < nb; i++) {
+        if (!(order[i]->thr > 0))
+            break;
+        tt_state *x = tt_state_new(sp->dag);
+        tt_err e = {0};
+        if (tt_state_apply_all(x, order[i]->steps, order[i]->nsteps, &e) == 0)
+            parent[np++] = x;
+        else
+            tt_state_free(x);
+    }
+    free(order);
+    slist cand = {0};
+    keyset seen;
+    ks_copy(&seen, &sp->done);
+    int want = sp->p.local_search_mutants > 0 ? sp->p.local_search_mutants : 1;
+    for (int a = 0; np > 0 && cand.n < want && a < 8 * want; a++) {
+        int pi = tt_rng_unit(&sp->rng) < 0.5 ? 0 : (int)tt_rng_below(&sp->rng, (uint64_t)np);
+        tt_state *t = NULL, *u = NULL;
+        tt_err e = {0};
+        if (tt_state_mutate_random(parent[pi], &sp->rng, &sp->p, &t, NULL, &e))
+            continue;
+        if (tt_rng_unit(&sp->rng) < 0.5 && tt_state_mutate_random(t, &sp->rng, &sp->p, &u, NULL, &e) == 0) {
+            tt_state_free(t);
+            t = u;
+        }
+        if (!ks_add(&seen, state_key(t))) {
+            tt_state_free(t);
+            continue;
+        }
+        sl_push(&cand, t);
+    }
+    for (int i = 0; i < np; i++)
+        tt_state_free(parent[i]);
+    ks_free(&seen);
+    int got = 0, rc = 0;
+    if (cand.n > 0) {
+        double *score = tt_xmalloc((size_t)cand.n * sizeof *score);
+        int *idx = tt_xmalloc((size_t)cand.n * sizeof *idx);
+        rc = predict(sp, m, &cand, score, err);
+        for (int i = 0; i < cand.n; i++)
+            idx[i] = i;
+        /* the n best by score (partial selection) */
+        for (int i = 0; i < cand.n && got < n && rc == 0; i++) {
+            int b = i;
+            for (int j = i + 1; j < cand.n; j++)
+                if (score[idx[j]] > score[idx[b]])
+                    b = j;
+            int t = idx[i];
+            idx[i] = idx[b];
+            idx[b] = t;
+            if (!(score[idx[i]] > -1e10))
+                break; /* fails to lower */
+            if (ks_add(&sp->done, state_key(cand.s[idx[i]])))
+                out[got++] = tt_state_copy(cand.s[idx[i]]);
+        }
+        free(score);
+        free(idx);
+    }
+    sl_free(&cand);
+    return rc ? -1 : got;
+}
+
 int tt_policy_next_batch(tt_policy *sp, tt_cost_model *m, int num_measure, tt_state **out,
                          tt_err *err)
 {
@@ -438,6 +514,16 @@ int tt_policy_next_batch(tt_policy *sp, tt_cost_model *m, int num_measure, tt_st
     if (num_measure <= 0)
         return 0;
     int population = sp->p.evolutionary_search_population > 0 ? sp->p.evolutionary_search_population : 1;
+    int nlocal = local_batch(sp, m, (int)(sp->p.local_search_ratio * num_measure + 0.5), out, err);
+    if (nlocal < 0)
+        return -1;
+    sp->st.local = nlocal;
+    out += nlocal;
+    num_measure -= nlocal;
+    if (num_measure <= 0) {
+        sp->st.picked = nlocal;
+        return nlocal;
+    }
     int num_random = (int)(sp->p.eps_greedy * num_measure);
     int num_good = num_measure - num_random;
     double t0 = tt_now();
@@ -501,9 +587,9 @@ int tt_policy_next_batch(tt_policy *sp, tt_cost_model *m, int num_measure, tt_st
                 out[n++] = tt_state_copy(s);
         }
     }
-    sp->st.picked = n;
+    sp->st.picked = n + nlocal;
     sl_free(&pop);
     sl_free(&best);
     sl_free(&rnd);
-    return rc ? -1 : n;
+    return rc ? -1 : n + nlocal;
 }

@@ -63,6 +63,7 @@ typedef struct tt_policy_stats {
     int mutations_ok, mutations_failed;
     int heap;                /* best unmeasured states found */
     int picked;              /* states returned */
+    int local;               /* ... of them neighbours of the best measured states */
     double sample_s, evolve_s;
 } tt_policy_stats;
 const tt_policy_stats *tt_policy_last_stats(const tt_policy *sp);

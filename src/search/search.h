@@ -71,6 +71,15 @@ typedef struct tt_search_params {
     double mutate_auto_unroll;               /* 0.04 */
     double mutate_compute_location;          /* 0.05 */
     double mutate_parallel;                  /* 0.01 */
+    /* not Ansor's: each round, this share of the batch are neighbours of the
+     * best measured states (one or two mutations of one of the 4 fastest),
+     * the local_search_mutants of them the cost model ranks best (at random
+     * while it is untrained).  A kernel's default schedule is measured first
+     * and is most often its best state: without this the search, sampling
+     * from sketches, almost never proposed a state near it (docs/NOTES.md,
+     * "The search starts from the default"); 0 = Ansor's rounds */
+    double local_search_ratio;               /* 0.25 */
+    int local_search_mutants;                /* 256 */
     /* the cost model (XGBModel's num_warmup_sample): it scores at random until it
      * has more records than this; 0 = tasks x per-round, as TVM's task scheduler
      * sets it for a model's search (read by tune, not by the policy) */

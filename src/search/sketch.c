@@ -43,6 +43,8 @@ void tt_search_params_default(tt_search_params *p)
     p->mutate_auto_unroll = 0.04;
     p->mutate_compute_location = 0.05;
     p->mutate_parallel = 0.01;
+    p->local_search_ratio = 0.25;
+    p->local_search_mutants = 256;
 }
 
 const tt_search_params *ts_params(const tt_search_params *p, tt_search_params *tmp)
@@ -86,6 +88,8 @@ static const struct {
     {"mutate_compute_location", PK_DOUBLE, offsetof(tt_search_params, mutate_compute_location), 0,
      1e6},
     {"mutate_parallel", PK_DOUBLE, offsetof(tt_search_params, mutate_parallel), 0, 1e6},
+    {"local_search_ratio", PK_DOUBLE, offsetof(tt_search_params, local_search_ratio), 0, 1},
+    {"local_search_mutants", PK_INT, offsetof(tt_search_params, local_search_mutants), 1, 1 << 20},
     {"num_warmup_sample", PK_INT, offsetof(tt_search_params, num_warmup_sample), 0, 1 << 30},
 };
 

@@ -1070,7 +1070,11 @@ static int rank_candidates(xfer *X, tt_err *err)
         T->cand_info = tt_xmalloc((size_t)T->ncand * sizeof *T->cand_info);
         int *keep = tt_xcalloc((size_t)T->ncand, sizeof *keep);
         for (int i = 0; i < T->ncand; i++) {
-            x->cands[i] = (tt_transfer_cand){.source = T->cand_src[i], .score = T->score[i], .time_s = -1};
+            x->cands[i] = (tt_transfer_cand){
+                .source = T->cand_src[i],
+                .score = T->score[i],
+                .dist = tt_transfer_shape_distance(X->P.e[T->cand_pool[i]].wkey, m->kernels[k].workload_key),
+                .time_s = -1};
             keep[i] = 1;
         }
         if (o->top_k > 0)

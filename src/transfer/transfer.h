@@ -112,6 +112,8 @@ typedef struct tt_transfer_opts {
 typedef struct tt_transfer_cand {
     int source;                  /* index in tt_transfer_result.sources */
     double score;                /* the cost model's (higher = predicted faster) */
+    double dist;                 /* shape distance of its source kernel to this one
+                                    (tt_transfer_shape_distance) */
     int measured;                /* kept by the ranking, built and run */
     int correct;                 /* ... and its output checked ok */
     int cut;                     /* ... stopped at the cutoff after one call */
