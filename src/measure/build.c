@@ -730,22 +730,21 @@ static void cache_key(const char *command, const char *prelude, const tt_build_i
 /* The entry of key hex into it (so_path, fn): 1 if there. */
 static int cache_lookup(const char *dir, const char *hex, tt_build_item *it)
 {
-    char path[PATH_MAX], fn[sizeof it->fn];
+    char path[PATH_MAX], so[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s.fn", dir, hex);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(fn, 1, sizeof fn - 1, f);
-    fclose(f);
-    fn[n] = 0;
-    if (n == 0 || strspn(fn, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)
-        return 0;
-    snprintf(path, sizeof path, "%s/%s.so", dir, hex);
-    if (strlen(path) >= sizeof it->so_path || access(path, R_OK) != 0)
-        return 0;
-    snprintf(it->so_path, sizeof it->so_path, "%s", path);
-    snprintf(it->fn, sizeof it->fn, "%s", fn);
-    return 1;
+    snprintf(so, sizeof so, "%s/%s.so", dir, hex);
+    size_t n = 0;
+    tt_err e = {0};
+    char *fn = tt_read_file_max(path, sizeof it->fn - 1, &n, &e);
+    int ok = fn && n > 0 && strlen(fn) == n &&
+             strspn(fn, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n &&
+             strlen(so) < sizeof it->so_path && access(so, R_OK) == 0;
+    if (ok) {
+        snprintf(it->fn, sizeof it->fn, "%s", fn);
+        snprintf(it->so_path, sizeof it->so_path, "%s", so);
+    }
+    free(fn);
+    return ok;
 }
 
 static int cache_copy(const char *from, const char *to)
