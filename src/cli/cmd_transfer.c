@@ -107,6 +107,8 @@ static json_t *report_json_kernel(const tt_transfer_kernel *k, const char (*srcs
                                           : json_real(1.0));
     json_object_set_new(x, "reset", json_boolean(k->reset));
     json_object_set_new(x, "form_skipped", json_boolean(k->form_skipped));
+    json_object_set_new(x, "time_skipped", json_boolean(k->time_skipped));
+    json_object_set_new(x, "inplace_ms", k->inplace_s > 0 ? json_real(k->inplace_s * 1e3) : json_null());
     json_t *cs = json_array();
     for (int i = 0; i < k->ncands; i++) {
         const tt_transfer_cand *c = &k->cands[i];

@@ -999,7 +999,7 @@ static void drop_candidates(tkern *T)
     T->ncand = 0;
 }
 
-/* 3b. the forms each conv with Winograd twins runs in the untuned model,
+/* 3b. (fast path) the forms each conv with Winograd twins runs in the untuned model,
  * chosen in place now (end_to_end uses them): a form slower in place than
  * the conv's fastest by more than TT_TRANSFER_FORM_SLACK gets no
  * candidates measured.  The builds are the defaults' C, which the kernel
@@ -1044,7 +1044,62 @@ static int forms_first(xfer *X, tt_err *err)
     return rc;
 }
 
-/* 3c. the ranking: every candidate scored by one cost model (tt_xfer_rank),
+/* 3c. (fast path) where the untuned model spends its time (its forms as chosen, one
+ * profile): the direct kernels whose calls together take the smallest
+ * 1 - TT_TRANSFER_TIME_COVER of its kernel time, smallest first, and
+ * their twins get no candidates measured. */
+static int time_cover(xfer *X, tt_err *err)
+{
+    const tt_model *m = X->m;
+    int nd = tt_model_ndirect(m), skipped = 0;
+    tt_exec *eu = NULL;
+    double *call = tt_xcalloc((size_t)m->ncalls + 1, sizeof *call);
+    double *t = tt_xcalloc((size_t)nd + 1, sizeof *t);
+    int *order = tt_xmalloc((size_t)(nd + 1) * sizeof *order);
+    int rc = build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->forms_chosen ? X->alt_u : NULL, 0, NULL, NULL,
+                        &eu, err);
+    if (rc == 0)
+        rc = tt_exec_profile(eu, xfer_input(X), 3, call, err);
+    double total = 0, cut = 0;
+    for (int c = 0; c < m->ncalls && rc == 0; c++)
+        if (m->calls[c].kind == TT_MCALL_KERNEL) {
+            t[m->calls[c].kernel] += call[c];
+            total += call[c];
+        }
+    for (int g = 0; g < nd; g++) {
+        order[g] = g;
+        X->r->k[running_kernel(m, X->forms_chosen ? X->alt_u : NULL, g)].inplace_s = t[g];
+    }
+    /* smallest first (insertion sort: a model has at most a few hundred) */
+    for (int i = 1; i < nd; i++)
+        for (int j = i; j > 0 && t[order[j]] < t[order[j - 1]]; j--) {
+            int x = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = x;
+        }
+    for (int i = 0; i < nd && rc == 0 && total > 0; i++) {
+        int g = order[i];
+        if (cut + t[g] > (1 - TT_TRANSFER_TIME_COVER) * total)
+            break;
+        cut += t[g];
+        const tt_kernel *K = &m->kernels[g];
+        for (int f = 0; f <= K->nalt; f++) {
+            int q = f == 0 ? g : K->alts[f - 1];
+            skipped += X->K[q].ncand > 0;
+            if (X->K[q].ncand > 0)
+                X->r->k[q].time_skipped = 1;
+            drop_candidates(&X->K[q]);
+        }
+    }
+    if (rc == 0 && skipped)
+        say(X->o, "  %d kernels with %.1f%% of the untuned model's kernel time: not measured", skipped,
+            100 * cut / total);
+    tt_exec_free(eu);
+    free(call), free(t), free(order);
+    return rc;
+}
+
+/* 3d. the ranking: every candidate scored by one cost model (tt_xfer_rank),
  * then per kernel only those tt_transfer_rank_keep picks are measured (all
  * with top_k < 0).  Each candidate's score goes into the result. */
 static int rank_candidates(xfer *X, tt_err *err)
@@ -1126,7 +1181,9 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             goto out;
         X.bo.cache_dir = X.cache;
     }
-    if (r->candidates > 0 && (forms_first(&X, err) || rank_candidates(&X, err)))
+    if (r->candidates > 0 && o->top_k >= 0 && (forms_first(&X, err) || time_cover(&X, err)))
+        goto out;
+    if (r->candidates > 0 && rank_candidates(&X, err))
         goto out;
     for (int k = 0; k < nk; k++)
         if (X.K[k].ncand > 0)

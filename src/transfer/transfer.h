@@ -67,6 +67,12 @@
  * its candidates left out: a transferred schedule would have to gain more
  * than that on it before the model ran it. */
 #define TT_TRANSFER_FORM_SLACK 1.2
+/* Then one profile of the untuned model: the direct kernels (with their
+ * forms) that together take the smallest 3% of its kernel time get no
+ * candidates measured: a 1.2x gain on all of them would move the model by
+ * half a percent, below what two end-to-end timings can tell apart.  Both
+ * rules are the fast path's; --top-k all measures every form and kernel. */
+#define TT_TRANSFER_TIME_COVER 0.97
 
 /* Which pool schedules are candidates for a target kernel.  EXACT is the
  * paper's rule: the same class key.  RELATED adds, for every kernel, the
@@ -137,6 +143,10 @@ typedef struct tt_transfer_kernel {
     int ranked_out;              /* candidates dropped unmeasured by the ranking */
     int ncands;                  /* the replayed candidates, in pool order */
     tt_transfer_cand *cands;     /* malloc'ed (tt_transfer_result_free) */
+    int time_skipped;            /* in the untuned model's smallest 1 - TT_TRANSFER_TIME_COVER
+                                    of kernel time: its candidates are not measured */
+    double inplace_s;            /* its time in the untuned model (its calls, in the form
+                                    that runs), 0 if not profiled */
     int form_skipped;            /* a Winograd form (or the direct one) of a conv that ran
                                     slower in place than another by more than
                                     TT_TRANSFER_FORM_SLACK in the untuned model: its
