@@ -754,6 +754,17 @@ static int end_to_end(xfer *X, tt_err *err)
     if (build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 0, NULL, NULL, &eu, err) ||
         tt_exec_run(eu, input, out_u, err))
         goto out;
+    if (X->o->repeat <= 0) {
+        /* a slow model needs fewer pairs: about TT_TRANSFER_TIMING_S for
+         * the 3 rounds of pairs, 5 to 20 pairs a round (one run, the second
+         * after the build, is the estimate) */
+        double t0 = tt_now();
+        if (tt_exec_run(eu, input, NULL, err))
+            goto out;
+        double one = tt_now() - t0;
+        repeat = one > 0 ? (int)(TT_TRANSFER_TIMING_S / (6 * one)) : 20;
+        repeat = repeat < 5 ? 5 : repeat > 20 ? 20 : repeat;
+    }
     if (nchosen == 0) {
         if (tt_exec_time(eu, input, repeat, &r->untuned_s, err))
             goto out;

@@ -73,6 +73,10 @@
  * half a percent, below what two end-to-end timings can tell apart.  Both
  * rules are the fast path's; --top-k all measures every form and kernel. */
 #define TT_TRANSFER_TIME_COVER 0.97
+/* The end-to-end comparison's pairs of runs take about this long (s):
+ * without --repeat, 3 rounds of 5 to 20 pairs, fewer for a slow model
+ * (VGG-16, 100 ms a run: 6 a round instead of 20, 8 s less). */
+#define TT_TRANSFER_TIMING_S 4.0
 
 /* Which pool schedules are candidates for a target kernel.  EXACT is the
  * paper's rule: the same class key.  RELATED adds, for every kernel, the
@@ -95,7 +99,8 @@ typedef struct tt_transfer_opts {
     int nfrom;                   /* > 0: use exactly these source models */
     const char *const *from;
     int max_sources;             /* automatic sources: at most this many (0 = all) */
-    int repeat;                  /* end-to-end timing repeats (0 = 20) */
+    int repeat;                  /* end-to-end timing repeats (0: 5 to 20 pairs a round, about
+                                    TT_TRANSFER_TIMING_S in all) */
     int top_k;                   /* which candidates are measured, ranked by a cost model
                                     trained on the source kernels' records (tt_xfer_rank):
                                     0 = automatic (tt_transfer_rank_keep with
