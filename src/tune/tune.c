@@ -322,8 +322,9 @@ void tt_tune_fill_record(tt_record *rec, const tt_state *s, const tt_result *res
  * noisy measurements, so the one that looks best is most often the one whose
  * calls ran luckiest; re-measured, MobileNet-v2's chosen records were often
  * slower than the default they had "beaten".  Up to TUNE_CONFIRM_MAX of a
- * batch, fastest first, are measured again, and that independent measurement
- * replaces the first as their result (and record).  Returns 0, or -1 with err
+ * batch at a time, fastest first, are measured again, and that independent
+ * measurement replaces the first as their result (and record); again until
+ * no candidate measured once would be the best.  Returns 0, or -1 with err
  * set if the evaluation itself fails. */
 #define TUNE_CONFIRM_MAX 8
 static int confirm_new_bests(tuner *T, int ki, const tt_eval_task *et, tt_state **states, int n,
@@ -332,46 +333,62 @@ static int confirm_new_bests(tuner *T, int ki, const tt_eval_task *et, tt_state 
     ttask *t = &T->k[ki];
     if (!(t->default_s > 0) || !isfinite(t->best_s) || !T->confirm)
         return 0;
-    int idx[TUNE_CONFIRM_MAX], nc = 0;
-    for (int i = 0; i < n; i++) {
-        const tt_result *r = &et->items[i].res;
-        if (r->error || !r->correct || !(r->mean > 0) || !(r->mean < t->best_s))
-            continue;
-        /* keep the TUNE_CONFIRM_MAX fastest, sorted by insertion */
-        int j = nc < TUNE_CONFIRM_MAX ? nc++ : TUNE_CONFIRM_MAX;
-        if (j == TUNE_CONFIRM_MAX && !(r->mean < et->items[idx[j - 1]].res.mean))
-            continue;
-        if (j == TUNE_CONFIRM_MAX)
-            j--;
-        while (j > 0 && r->mean < et->items[idx[j - 1]].res.mean) {
-            idx[j] = idx[j - 1];
-            j--;
+    /* rounds of up to TUNE_CONFIRM_MAX, until no candidate measured once
+     * would be the best: a batch with more would-be bests than one round
+     * takes (the search's neighbours of the best make many) must not leave
+     * the best to a single measurement */
+    unsigned char *again = tt_xcalloc((size_t)n + 1, 1);
+    int rc = 0;
+    for (;;) {
+        double bar = t->best_s;
+        for (int i = 0; i < n; i++) {
+            const tt_result *r = &et->items[i].res;
+            if (again[i] && !r->error && r->correct && r->mean > 0 && r->mean < bar)
+                bar = r->mean;
         }
-        idx[j] = i;
-    }
-    if (nc == 0)
-        return 0;
-    tt_eval_item *ci = tt_xcalloc((size_t)nc, sizeof *ci);
-    for (int j = 0; j < nc; j++)
-        ci[j].state = states[idx[j]];
-    tt_eval_task ct = *et;
-    ct.nitems = nc;
-    ct.items = ci;
-    double tm = tt_now();
-    int rc = tt_evaluate_again(&ct, 1, &t->default_s, &T->bo, &T->ro, err);
-    T->t_measure += tt_now() - tm;
-    T->t_build += ct.build_wall_s;
-    if (rc == 0) {
-        for (int j = 0; j < nc; j++) {
+        int idx[TUNE_CONFIRM_MAX], nc = 0;
+        for (int i = 0; i < n; i++) {
+            const tt_result *r = &et->items[i].res;
+            if (again[i] || r->error || !r->correct || !(r->mean > 0) || !(r->mean < bar))
+                continue;
+            /* keep the TUNE_CONFIRM_MAX fastest, sorted by insertion */
+            int j = nc < TUNE_CONFIRM_MAX ? nc++ : TUNE_CONFIRM_MAX;
+            if (j == TUNE_CONFIRM_MAX && !(r->mean < et->items[idx[j - 1]].res.mean))
+                continue;
+            if (j == TUNE_CONFIRM_MAX)
+                j--;
+            while (j > 0 && r->mean < et->items[idx[j - 1]].res.mean) {
+                idx[j] = idx[j - 1];
+                j--;
+            }
+            idx[j] = i;
+        }
+        if (nc == 0)
+            break;
+        tt_eval_item *ci = tt_xcalloc((size_t)nc, sizeof *ci);
+        for (int j = 0; j < nc; j++)
+            ci[j].state = states[idx[j]];
+        tt_eval_task ct = *et;
+        ct.nitems = nc;
+        ct.items = ci;
+        double tm = tt_now();
+        rc = tt_evaluate_again(&ct, 1, &t->default_s, &T->bo, &T->ro, err);
+        T->t_measure += tt_now() - tm;
+        T->t_build += ct.build_wall_s;
+        for (int j = 0; j < nc && rc == 0; j++) {
             tt_eval_item *it = &et->items[idx[j]];
             T->confirmed++;
             if (!tt_result_confirms(&ci[j].res, t->best_s))
                 T->confirm_rejected++;
             it->res = ci[j].res;
             it->build_s += ci[j].build_s;
+            again[idx[j]] = 1;
         }
+        free(ci);
+        if (rc)
+            break;
     }
-    free(ci);
+    free(again);
     return rc;
 }
 
