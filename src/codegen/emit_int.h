@@ -1,5 +1,6 @@
 /* emit_int.h - internals of the C emitter shared by emit.c (loops, stages,
- * functions) and vector.c (vector statements).  Not part of codegen.h.
+ * functions), vector.c (vector statements) and reference.c.  Not part of
+ * codegen.h.
  */
 #ifndef TT_EMIT_INT_H
 #define TT_EMIT_INT_H
@@ -86,6 +87,9 @@ typedef struct nest {
  * B[r_b][nu] in unrolled loops).  A product by it is emitted as
  * tt_cmulf / tt_vcmulN, -0.0 for a zero factor, so that a zero entry's term
  * folds away (x + -0.0 == x exactly), which x * 0.0 (NaN, -0) does not. */
+/* The C of state s as function fn: a candidate (ref 0) or, in double with
+ * error magnitudes, the reference (ref 1, reference.c). */
+int emit_function(const tt_state *s, const char *fn, int ref, tt_str *out, tt_err *err);
 int table_product(const lowering *L, const tt_expr *e);
 void emit_aff(emitter *E, const aff *x);
 void emit_float(emitter *E, double v);
