@@ -152,8 +152,7 @@ static void pool_free(pool *p)
     memset(p, 0, sizeof *p);
 }
 
-static void say(const tt_transfer_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const tt_transfer_opts *o, const char *fmt, ...)
+void xfer_say(const tt_transfer_opts *o, const char *fmt, ...)
 {
     if (!o->progress)
         return;
@@ -183,9 +182,9 @@ static int cmp_rank(const void *a, const void *b)
  * NULL: direct), or, with choose set, the forms that are fastest in place
  * for those schedules first chosen into use_alt (tt_exec_choose) and
  * nothing built (out unused). */
-static int build_exec(const tt_model *m, int threads, const tt_build_opts *bo, tkern *K, int use_choice,
-                      const int *reset, unsigned char *use_alt, int choose, const void *input,
-                      double *times, tt_exec **out, tt_err *err)
+int xfer_build_exec(const tt_model *m, int threads, const tt_build_opts *bo, tkern *K, int use_choice,
+                    const int *reset, unsigned char *use_alt, int choose, const void *input,
+                    double *times, tt_exec **out, tt_err *err)
 {
     tt_exec_opts eo;
     memset(&eo, 0, sizeof eo);
@@ -215,7 +214,7 @@ static int build_exec(const tt_model *m, int threads, const tt_build_opts *bo, t
 }
 
 /* The kernel that runs the calls of direct kernel g under forms use_alt. */
-static int running_kernel(const tt_model *m, const unsigned char *use_alt, int g)
+int xfer_running_kernel(const tt_model *m, const unsigned char *use_alt, int g)
 {
     const tt_kernel *K = &m->kernels[g];
     return use_alt && use_alt[g] > 0 && use_alt[g] <= K->nalt ? K->alts[use_alt[g] - 1] : g;
@@ -223,32 +222,9 @@ static int running_kernel(const tt_model *m, const unsigned char *use_alt, int g
 
 /* ---- one transfer, stage by stage --------------------------------------------- */
 
-/* What the stages of tt_transfer_model share. */
-typedef struct xfer {
-    tt_db *db;
-    const char *name;            /* the target's */
-    const tt_model *m;
-    const tt_transfer_opts *o;
-    tt_transfer_result *r;
-    tkern *K;                    /* per target kernel */
-    int64_t tid, *kids;          /* the target model's and kernels' ids */
-    int64_t src_id[TT_TRANSFER_MAX_SOURCES];
-    pool P;
-    int nt, *task_k;             /* the kernels with candidates */
-    tt_eval_task *tasks;         /* nt tasks, refilled per measurement */
-    tt_run_opts ro;
-    tt_build_opts bo;            /* with the run's kernel cache */
-    char cache[PATH_MAX];        /* the kernel cache this run made ("" none) */
-    int *reset;                  /* kernels put back on default in place */
-    /* the forms (direct or a Winograd twin) each direct conv runs, chosen in
-     * place: in the untuned and in the transferred model */
-    unsigned char *alt_u, *alt_t;
-    int forms_chosen;            /* alt_u chosen already (before the candidates) */
-    void *input;                 /* the model's input for in-place runs (xfer_input) */
-} xfer;
 
 /* The random input the untuned and transferred models run on. */
-static void *xfer_input(xfer *X)
+void *xfer_input(xfer *X)
 {
     if (!X->input) {
         X->input = tt_xmalloc((size_t)tt_model_input_bytes(X->m) + 1);
@@ -556,7 +532,7 @@ static void say_times(xfer *X)
     double run = 0;
     for (int t = 0; t < X->nt; t++)
         run += X->tasks[t].run_wall_s;
-    say(X->o, "  built in %.1f s, ran in %.1f s", X->nt ? X->tasks[0].build_wall_s : 0.0, run);
+    xfer_say(X->o, "  built in %.1f s, ran in %.1f s", X->nt ? X->tasks[0].build_wall_s : 0.0, run);
 }
 
 /* 4 and 5. measurement, standalone and checked: the defaults, then the
@@ -572,7 +548,7 @@ static int measure_and_choose(xfer *X, tt_err *err)
         set_task(X, t, &T->def_item, T->def ? 1 : 0);
         ndef += T->def != NULL;
     }
-    say(X->o, "measuring the default schedules of %d kernels", ndef);
+    xfer_say(X->o, "measuring the default schedules of %d kernels", ndef);
     if (tt_evaluate(X->tasks, X->nt, &X->bo, &X->ro, NULL, NULL, err))
         return -1;
     say_times(X);
@@ -591,7 +567,7 @@ static int measure_and_choose(xfer *X, tt_err *err)
         X->tasks[t].cutoff_s = r->k[k].default_s > 0 ? 3 * r->k[k].default_s : 0;
         ncand += T->ncand;
     }
-    say(X->o, "measuring %d candidates", ncand);
+    xfer_say(X->o, "measuring %d candidates", ncand);
     if (tt_evaluate(X->tasks, X->nt, &X->bo, &X->ro, NULL, NULL, err))
         return -1;
     say_times(X);
@@ -659,7 +635,7 @@ static int confirm_choices(xfer *X, tt_err *err)
         nconf += T->choice >= 0;
     }
     if (nconf > 0) {
-        say(X->o, "measuring the %d chosen candidates again", nconf);
+        xfer_say(X->o, "measuring the %d chosen candidates again", nconf);
         rc = tt_evaluate_again(X->tasks, X->nt, scale, &X->bo, &X->ro, err);
     }
     for (int t = 0; t < X->nt && nconf > 0 && rc == 0; t++) {
@@ -704,12 +680,12 @@ static int reset_slow_kernels(xfer *X, tt_exec *eu, tt_exec *et, const void *inp
                 st[m->calls[c].kernel] += ct[c];
             }
         for (int k = 0; k < nk; k++) {
-            int kr = running_kernel(m, X->alt_t, k);
+            int kr = xfer_running_kernel(m, X->alt_t, k);
             ch[k] = X->K[kr].choice >= 0 && !X->reset[kr];
         }
         n = tt_transfer_resets(nk, ch, st, su, nr);
         for (int k = 0; k < nk; k++)
-            X->reset[running_kernel(m, X->alt_t, k)] |= nr[k];
+            X->reset[xfer_running_kernel(m, X->alt_t, k)] |= nr[k];
     }
     free(cu);
     free(ct);
@@ -745,13 +721,13 @@ static int end_to_end(xfer *X, tt_err *err)
      * fastest in place for their schedules, as `run` does: the speedup is
      * the transferred schedules' over what the user gets without them */
     if (nwith > 0 && !X->forms_chosen)
-        say(X->o, "choosing the direct or Winograd form of %d convs in place (untuned)", nwith);
+        xfer_say(X->o, "choosing the direct or Winograd form of %d convs in place (untuned)", nwith);
     if (!X->forms_chosen &&
-        build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 1, input, NULL, NULL, err))
+        xfer_build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 1, input, NULL, NULL, err))
         goto out;
     memcpy(X->alt_t, X->alt_u, (size_t)nk);
-    say(X->o, "building the untuned model%s", nchosen ? " and the transferred one" : "");
-    if (build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 0, NULL, NULL, &eu, err) ||
+    xfer_say(X->o, "building the untuned model%s", nchosen ? " and the transferred one" : "");
+    if (xfer_build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 0, NULL, NULL, &eu, err) ||
         tt_exec_run(eu, input, out_u, err))
         goto out;
     if (X->o->repeat <= 0) {
@@ -789,12 +765,12 @@ static int end_to_end(xfer *X, tt_err *err)
             break;
         }
         if (nwith > 0) {
-            say(X->o, "choosing the direct or Winograd form of %d convs in place (transferred)",
+            xfer_say(X->o, "choosing the direct or Winograd form of %d convs in place (transferred)",
                 nwith);
-            if (build_exec(m, X->o->threads, &X->bo, X->K, 1, X->reset, X->alt_t, 1, input, NULL, NULL, err))
+            if (xfer_build_exec(m, X->o->threads, &X->bo, X->K, 1, X->reset, X->alt_t, 1, input, NULL, NULL, err))
                 goto out;
         }
-        if (build_exec(m, X->o->threads, &X->bo, X->K, 1, X->reset, X->alt_t, 0, NULL, NULL, &et, err) ||
+        if (xfer_build_exec(m, X->o->threads, &X->bo, X->K, 1, X->reset, X->alt_t, 0, NULL, NULL, &et, err) ||
             tt_exec_run(et, input, out_t, err))
             goto out;
         r->max_rel_err = tt_exec_output_error(out_t, out_u, out_n);
@@ -810,10 +786,10 @@ static int end_to_end(xfer *X, tt_err *err)
         if (attempt > 0) {
             tt_exec_free(eu);
             eu = NULL;
-            if (build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 0, NULL, NULL, &eu, err))
+            if (xfer_build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 0, NULL, NULL, &eu, err))
                 goto out;
         }
-        say(X->o, "timing untuned and transferred (%d pairs of runs)", 3 * repeat);
+        xfer_say(X->o, "timing untuned and transferred (%d pairs of runs)", 3 * repeat);
         if (tt_exec_time_pair(eu, et, input, repeat, 3, &r->untuned_s, &r->tuned_s, err))
             goto out;
         if (r->tuned_s <= r->untuned_s)
@@ -821,7 +797,7 @@ static int end_to_end(xfer *X, tt_err *err)
         int n = reset_slow_kernels(X, eu, et, input, err);
         if (n < 0)
             goto out;
-        say(X->o, "transferred model slower (%.3f ms vs %.3f ms): %d kernel%s reset to default",
+        xfer_say(X->o, "transferred model slower (%.3f ms vs %.3f ms): %d kernel%s reset to default",
             r->tuned_s * 1e3, r->untuned_s * 1e3, n, n == 1 ? "" : "s");
         if (n == 0)
             attempt = 1; /* nothing to blame: the next attempt resets all */
@@ -933,7 +909,7 @@ static int xfer_candidates(xfer *X, tt_err *err)
 {
     if (tt_db_model_id(X->db, X->name, &X->tid, err) < 0 || pick_sources(X, err) || fill_pool(X, err))
         return -1;
-    say(X->o, "%d source model%s, %d pooled schedules", X->r->nsources, X->r->nsources == 1 ? "" : "s",
+    xfer_say(X->o, "%d source model%s, %d pooled schedules", X->r->nsources, X->r->nsources == 1 ? "" : "s",
         X->P.n);
     make_candidates(X);
     return 0;
@@ -991,7 +967,7 @@ static void xfer_summarize(xfer *X)
         }
         const tt_kernel *K = &m->kernels[k];
         int g = K->alt_of >= 0 ? K->alt_of : k;
-        x->runs = running_kernel(m, X->alt_t, g) == k;
+        x->runs = xfer_running_kernel(m, X->alt_t, g) == k;
         r->kernels_chosen += x->chosen;
         r->kernels_improved += x->chosen && x->runs;
         if (K->nalt > 0) {
@@ -1000,176 +976,6 @@ static void xfer_summarize(xfer *X)
         }
     }
     r->speedup = r->tuned_s > 0 ? r->untuned_s / r->tuned_s : 1;
-}
-
-/* Drop kernel k's candidates (they are not measured). */
-static void drop_candidates(tkern *T)
-{
-    for (int i = 0; i < T->ncand; i++)
-        tt_state_free(T->cand[i]);
-    T->ncand = 0;
-}
-
-/* 3b. (fast path) the forms each conv with Winograd twins runs in the untuned model,
- * chosen in place now (end_to_end uses them): a form slower in place than
- * the conv's fastest by more than TT_TRANSFER_FORM_SLACK gets no
- * candidates measured.  The builds are the defaults' C, which the kernel
- * cache then has for their measurement. */
-static int forms_first(xfer *X, tt_err *err)
-{
-    const tt_model *m = X->m;
-    int nk = m->nkernels, nwith = 0, skipped = 0;
-    for (int k = 0; k < nk; k++)
-        nwith += m->kernels[k].nalt > 0 && X->K[k].ncand + (m->kernels[k].nalt > 0) > 0;
-    if (nwith == 0)
-        return 0;
-    say(X->o, "choosing the direct or Winograd form of %d convs in place (untuned)", nwith);
-    double *times = tt_xcalloc((size_t)nk + 1, sizeof *times);
-    int rc = build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->alt_u, 1, xfer_input(X), times, NULL, err);
-    for (int k = 0; k < nk && rc == 0; k++) {
-        const tt_kernel *K = &m->kernels[k];
-        if (K->alt_of >= 0 || K->nalt == 0)
-            continue;
-        double best = 0;
-        for (int f = 0; f <= K->nalt; f++) {
-            double t = times[f == 0 ? k : K->alts[f - 1]];
-            if (t > 0 && (best == 0 || t < best))
-                best = t;
-        }
-        for (int f = 0; f <= K->nalt && best > 0; f++) {
-            int q = f == 0 ? k : K->alts[f - 1];
-            if (times[q] > 0 && times[q] <= TT_TRANSFER_FORM_SLACK * best)
-                continue;
-            X->r->k[q].form_skipped = 1;
-            skipped += X->K[q].ncand > 0;
-            drop_candidates(&X->K[q]);
-        }
-    }
-    free(times);
-    if (rc == 0) {
-        X->forms_chosen = 1;
-        if (skipped)
-            say(X->o, "  %d kernel form%s more than %.2fx slower in place than another: not measured",
-                skipped, skipped == 1 ? "" : "s", TT_TRANSFER_FORM_SLACK);
-    }
-    return rc;
-}
-
-/* 3c. (fast path) where the untuned model spends its time (its forms as chosen, one
- * profile): the direct kernels whose calls together take the smallest
- * 1 - TT_TRANSFER_TIME_COVER of its kernel time, smallest first, and
- * their twins get no candidates measured. */
-static int time_cover(xfer *X, tt_err *err)
-{
-    const tt_model *m = X->m;
-    int nd = tt_model_ndirect(m), skipped = 0;
-    tt_exec *eu = NULL;
-    double *call = tt_xcalloc((size_t)m->ncalls + 1, sizeof *call);
-    double *t = tt_xcalloc((size_t)nd + 1, sizeof *t);
-    int *order = tt_xmalloc((size_t)(nd + 1) * sizeof *order);
-    int rc = build_exec(m, X->o->threads, &X->bo, X->K, 0, NULL, X->forms_chosen ? X->alt_u : NULL, 0, NULL, NULL,
-                        &eu, err);
-    if (rc == 0)
-        rc = tt_exec_profile(eu, xfer_input(X), 3, call, err);
-    double total = 0, cut = 0;
-    for (int c = 0; c < m->ncalls && rc == 0; c++)
-        if (m->calls[c].kind == TT_MCALL_KERNEL) {
-            t[m->calls[c].kernel] += call[c];
-            total += call[c];
-        }
-    for (int g = 0; g < nd; g++) {
-        order[g] = g;
-        X->r->k[running_kernel(m, X->forms_chosen ? X->alt_u : NULL, g)].inplace_s = t[g];
-    }
-    /* smallest first (insertion sort: a model has at most a few hundred) */
-    for (int i = 1; i < nd; i++)
-        for (int j = i; j > 0 && t[order[j]] < t[order[j - 1]]; j--) {
-            int x = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = x;
-        }
-    for (int i = 0; i < nd && rc == 0 && total > 0; i++) {
-        int g = order[i];
-        if (cut + t[g] > (1 - TT_TRANSFER_TIME_COVER) * total)
-            break;
-        cut += t[g];
-        const tt_kernel *K = &m->kernels[g];
-        for (int f = 0; f <= K->nalt; f++) {
-            int q = f == 0 ? g : K->alts[f - 1];
-            skipped += X->K[q].ncand > 0;
-            if (X->K[q].ncand > 0)
-                X->r->k[q].time_skipped = 1;
-            drop_candidates(&X->K[q]);
-        }
-    }
-    if (rc == 0 && skipped)
-        say(X->o, "  %d kernels with %.1f%% of the untuned model's kernel time: not measured", skipped,
-            100 * cut / total);
-    tt_exec_free(eu);
-    free(call), free(t), free(order);
-    return rc;
-}
-
-/* 3d. the ranking: every candidate scored by one cost model (tt_xfer_rank),
- * then per kernel only those tt_transfer_rank_keep picks are measured (all
- * with top_k < 0).  Each candidate's score goes into the result. */
-static int rank_candidates(xfer *X, tt_err *err)
-{
-    const tt_model *m = X->m;
-    const tt_transfer_opts *o = X->o;
-    int nk = m->nkernels, total = 0, kept = 0, rows = 0;
-    for (int k = 0; k < nk; k++)
-        total += X->K[k].ncand;
-    if (total == 0)
-        return 0;
-    say(o, "ranking %d candidates with a cost model", total);
-    double t0 = tt_now();
-    if (tt_xfer_rank(X->db, m, &X->P, X->src_id, X->K, &rows, err))
-        return -1;
-    for (int k = 0; k < nk; k++) {
-        tkern *T = &X->K[k];
-        tt_transfer_kernel *x = &X->r->k[k];
-        if (T->ncand == 0)
-            continue;
-        x->ncands = T->ncand;
-        x->cands = tt_xcalloc((size_t)T->ncand, sizeof *x->cands);
-        T->cand_info = tt_xmalloc((size_t)T->ncand * sizeof *T->cand_info);
-        int *keep = tt_xcalloc((size_t)T->ncand, sizeof *keep);
-        for (int i = 0; i < T->ncand; i++) {
-            x->cands[i] = (tt_transfer_cand){
-                .source = T->cand_src[i],
-                .score = T->score[i],
-                .dist = tt_transfer_shape_distance(X->P.e[T->cand_pool[i]].wkey, m->kernels[k].workload_key),
-                .time_s = -1};
-            keep[i] = 1;
-        }
-        if (o->top_k > 0)
-            tt_transfer_rank_keep(T->ncand, T->score, o->top_k, o->top_k, -1, keep);
-        else if (o->top_k == 0)
-            tt_transfer_rank_keep(T->ncand, T->score, TT_TRANSFER_RANK_MIN, TT_TRANSFER_RANK_MAX,
-                                  TT_TRANSFER_RANK_MARGIN, keep);
-        int n = 0;
-        for (int i = 0; i < T->ncand; i++) {
-            if (!keep[i]) {
-                tt_state_free(T->cand[i]);
-                continue;
-            }
-            x->cands[i].measured = 1;
-            T->cand[n] = T->cand[i];
-            T->cand_src[n] = T->cand_src[i];
-            T->cand_pool[n] = T->cand_pool[i];
-            T->score[n] = T->score[i];
-            T->cand_info[n] = i;
-            n++;
-        }
-        x->ranked_out = T->ncand - n;
-        T->ncand = n;
-        kept += n;
-        free(keep);
-    }
-    say(o, "  trained on %d records in %.1f s; measuring %d of %d candidates", rows, tt_now() - t0, kept,
-        total);
-    return 0;
 }
 
 int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_model *m,
@@ -1192,9 +998,9 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
             goto out;
         X.bo.cache_dir = X.cache;
     }
-    if (r->candidates > 0 && o->top_k >= 0 && (forms_first(&X, err) || time_cover(&X, err)))
+    if (r->candidates > 0 && o->top_k >= 0 && (xfer_forms_first(&X, err) || xfer_time_cover(&X, err)))
         goto out;
-    if (r->candidates > 0 && rank_candidates(&X, err))
+    if (r->candidates > 0 && xfer_rank_candidates(&X, err))
         goto out;
     for (int k = 0; k < nk; k++)
         if (X.K[k].ncand > 0)

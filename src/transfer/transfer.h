@@ -102,7 +102,7 @@ typedef struct tt_transfer_opts {
     int repeat;                  /* end-to-end timing repeats (0: 5 to 20 pairs a round, about
                                     TT_TRANSFER_TIMING_S in all) */
     int top_k;                   /* which candidates are measured, ranked by a cost model
-                                    trained on the source kernels' records (tt_xfer_rank):
+                                    trained on the source kernels' records (xfer_score, rank.c):
                                     0 = automatic (tt_transfer_rank_keep with
                                     TT_TRANSFER_RANK_MIN, _MAX, _MARGIN); > 0 = the K best;
                                     < 0 = every candidate (exhaustive, the paper's protocol) */
