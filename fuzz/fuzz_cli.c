@@ -17,6 +17,9 @@
  *     reads past argv;
  *   - cli_shape_build returns a DAG or NULL with a non-empty message; a DAG
  *     has a finite, non-negative FLOP count, a class key and a workload key;
+ *   - the options every measuring command shares (cli_common_opt: --threads,
+ *     --repeat, --cache warm|flush|l3, ...) consume at most their value,
+ *     never past argv, and leave a cache state of 0 to 2;
  *   - no crash, leak or undefined behaviour on any values (up to 2^40 each,
  *     as cli_parse_i64 allows).
  */
@@ -78,6 +81,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(wk);
             tt_dag_free(d);
         }
+    }
+    /* the shared options, from every position */
+    for (int i = 0; i < argc; i++) {
+        cli_opts o;
+        memset(&o, 0, sizeof o);
+        int j = i, r = cli_common_opt(argc, argv, &j, &o);
+        if (r > 0 && (j < i || j > i + 1 || j >= argc))
+            abort();
+        if (o.cache_flush < 0 || o.cache_flush > 2 || o.threads < 0 || o.repeat < 0)
+            abort();
     }
     /* each argument as --shape's value: INPUT=D1xD2...; an accepted one
      * has a name, a rank within bounds and dimensions 1 to 2^31 */

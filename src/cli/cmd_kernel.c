@@ -11,6 +11,7 @@ static void kernel_help(void)
     printf(
         "usage: transtune kernel OP [shape options] [--record LINE | --default] [--lax]\n"
         "                        [--threads N] [--json] [--repeat R] [--flush]\n"
+        "                        [--cache warm|flush|l3]\n"
         "\n"
         "OP and its shape options (defaults in brackets):\n"
         "  conv2d            --n [1] --h --w --ci --co --kh [3] --kw [=kh] --stride [1]\n"
@@ -31,7 +32,8 @@ static void kernel_help(void)
         "--record LINE replays an Ansor record's steps on this workload (every SP extent\n"
         "must match, unless --lax: then the record's tile sizes are transferred to this\n"
         "shape with guarded tails).  --default measures only the default schedule.\n"
-        "Without either, the default schedule is measured.  Output fields as in replay.\n");
+        "Without either, the default schedule is measured.  Output fields and --cache as\n"
+        "in replay.\n");
 }
 
 typedef cli_shape kv;

@@ -42,7 +42,8 @@ typedef struct work {
 
 static void replay_help(void)
 {
-    printf("usage: transtune replay LOG [--threads N] [--json] [--repeat R] [--flush] [--no-default]\n"
+    printf("usage: transtune replay LOG [--threads N] [--json] [--repeat R] [--flush]\n"
+           "                        [--cache warm|flush|l3] [--no-default]\n"
            "\n"
            "For each record of an Ansor JSON log (v0.3, v0.5, v0.6; '#' lines are comments):\n"
            "identify its workload from the key's shapes and the structure its steps imply,\n"
@@ -50,6 +51,10 @@ static void replay_help(void)
            "run in an isolated runner, check every output element against a double-precision\n"
            "reference, and time it; the default schedule of the same workload is measured\n"
            "beside it.  One row per record; --json prints one JSON object per line.\n"
+           "--cache: the state of the caches each timed call starts in: warm (as the\n"
+           "previous call left them, the default), flush (every argument but the input\n"
+           "evicted, as TVM does; --flush is the same) or l3 (the cores' private caches\n"
+           "swept, the arguments left in the last-level cache, the input read back).\n"
            "Exit status: 0 if every record replayed and was correct, 1 otherwise.\n");
 }
 

@@ -84,6 +84,22 @@ int cli_common_opt(int argc, char **argv, int *i, cli_opts *o)
         o->cache_flush = 1;
         return 1;
     }
+    if (!strcmp(a, "--cache")) {
+        /* the cache state each timed call starts in (measure.h, TT_CACHE_*):
+         * which one predicts a kernel's time inside its model depends on the
+         * host (docs/NOTES.md, "Which cache state to time in") */
+        if (need_value(argc, argv, *i))
+            return -1;
+        const char *v = argv[*i + 1];
+        int c = !strcmp(v, "warm") ? 0 : !strcmp(v, "flush") ? 1 : !strcmp(v, "l3") ? 2 : -1;
+        if (c < 0) {
+            fprintf(stderr, "transtune: --cache takes warm, flush or l3, got '%s'\n", v);
+            return -1;
+        }
+        o->cache_flush = c;
+        (*i)++;
+        return 1;
+    }
     if (!strcmp(a, "--no-default")) {
         o->no_default = 1;
         return 1;

@@ -65,27 +65,35 @@ typedef struct tuner {
     int64_t confirmed, confirm_rejected;
 } tuner;
 
-/* The protocol of every search trial and transfer candidate: 5 repeats of
- * one call, each started in the cache state of tt_tune_cache_state (a
- * clflush of every argument but the input, as TVM's enable_cpu_cache_flush
- * that its x86 network tutorials use), each followed by one call of the kernel's
- * default schedule (the anchor, tt_eval_task.anchor) started in the same
- * state, on the same buffers.  Costs are then put on the default's scale
- * (measure_batch).
- * Why both (docs/NOTES.md, "Measuring on a drifting machine"): this
+/* The protocol of every search trial and transfer candidate: 3 repeats,
+ * each timing calls back to back for at least TUNE_WARM_REPEAT_MS in the
+ * cache state of tt_tune_cache_state (warm by default, as Ansor's
+ * LocalRunner; TT_CACHE=flush gives 5 repeats of one call after a clflush
+ * of every argument but the input, as TVM's enable_cpu_cache_flush), each
+ * followed by as many calls of the kernel's default schedule (the anchor,
+ * tt_eval_task.anchor) in the same state, on the same buffers.  Costs are
+ * then put on the default's scale (measure_batch).
+ * Why an anchor (docs/NOTES.md, "Measuring on a drifting machine"): this
  * machine's speed drifts by up to 1.6x within seconds, more than the
  * differences the search ranks, and the ratio to an anchor timed
- * milliseconds apart does not drift; and in a model the weights of the large
- * layers come from memory (ResNet-18: 46 MB of weights, 32 MB of L3): timed
- * warm, a search preferred schedules up to 1.7x slower in place (layer4,
- * fc, maxpool), and its model ended 0.88x of untuned. */
+ * milliseconds apart does not drift.  Why warm loops (NOTES, "Which cache
+ * state to time in"): they predict a kernel's time in its model best. */
+#define TUNE_WARM_REPEAT_MS 10.0
 void tt_tune_default_run_opts(tt_run_opts *ro, int threads, int cache)
 {
     memset(ro, 0, sizeof *ro);
     ro->threads = threads;
     ro->number = 1;
-    ro->repeat = 5;
-    ro->min_repeat_ms = -1; /* none (0 would mean 100 ms); a flush forces it anyway */
+    ro->repeat = cache == TT_CACHE_WARM ? 3 : 5; /* a warm repeat is many calls already */
+    /* warm: each repeat times calls back to back for at least
+     * TUNE_WARM_REPEAT_MS (TVM's min_repeat_ms).  One call timed alone ran
+     * small parallel kernels 3-4x slower than in their model on the Xeon
+     * host (ResNet-18's maxpool: 0.19 ms alone, 0.046 in a loop, 0.057 in
+     * place), while single-threaded schedules kept their time, so a search
+     * timing single calls chose serial maxpool, fc and 1x1 schedules that
+     * ran 1.5-2.5x slower in the model.  Flushed states time one call (a
+     * flush per call is their point) */
+    ro->min_repeat_ms = cache == TT_CACHE_WARM ? TUNE_WARM_REPEAT_MS : -1; /* -1: none (0 would mean 100 ms) */
     ro->cache_flush = cache;
     ro->timeout_s = 10;
     ro->seed = 1;
@@ -106,19 +114,21 @@ int tt_tune_cache_state(const tt_model *m, char *why, size_t n)
         }
         snprintf(bad, sizeof bad, "; TT_CACHE=%.24s ignored: flush, l3 or warm", env);
     }
+    /* warm, whatever the footprint: on the Xeon host (260 MB of L3) the
+     * flushed single calls predicted which of a record and its default runs
+     * faster in ResNet-18 for 1 of 4 kernels that differ by > 10% in place,
+     * loops of warm calls for 4 of 4 (mean |log error| of the ratio 0.41
+     * against 0.10); see docs/NOTES.md, "Which cache state to time in" */
     if (!m) {
-        snprintf(why, n, "flush (a kernel alone%s)", bad);
-        return TT_CACHE_FLUSH;
+        snprintf(why, n, "warm (a kernel alone%s)", bad);
+        return TT_CACHE_WARM;
     }
-    /* flush, whatever the footprint: timed in the L3 state, a MobileNet-v2
-     * search (22 MB, which fits) ended 0.95x of untuned in place against 1.03x
-     * flushed; see docs/NOTES.md, "Which cache state to time in" */
     int64_t w, a, llc = tt_host_cache_bytes(3);
     tt_exec_footprint(m, &w, &a);
-    snprintf(why, n, "flush (one inference touches %.1f MB: weights %.1f, activations %.1f; "
+    snprintf(why, n, "warm (one inference touches %.1f MB: weights %.1f, activations %.1f; "
              "last-level cache %.0f MB%s)",
              (w + a) / 1e6, w / 1e6, a / 1e6, llc / 1048576.0, bad);
-    return TT_CACHE_FLUSH;
+    return TT_CACHE_WARM;
 }
 
 void tt_tune_result_free(tt_tune_result *r)

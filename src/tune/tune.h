@@ -156,20 +156,21 @@ int tt_tune_model(tt_db *db, const char *name, const char *source, const tt_mode
 int tt_tune_dag(tt_db *db, const char *name, const tt_dag *d, const tt_tune_opts *o,
                 tt_tune_result *r, tt_err *err);
 
-/* The run options the search and transfer measure with: 5 single calls,
- * each started in cache state `cache` (TT_CACHE_*, tt_tune_cache_state) and
- * followed by one call of the kernel's default schedule (the anchor) started
- * the same way when the caller sets one, and candidates 3x slower than the
- * task's best timed by one call alone (see tune.c and docs/NOTES.md). */
+/* The run options the search and transfer measure with: in the warm state
+ * 3 repeats of calls back to back for at least 10 ms each, in a flushed one
+ * 5 single calls, each started in cache state `cache` (TT_CACHE_*,
+ * tt_tune_cache_state) and followed by as many calls of the kernel's default
+ * schedule (the anchor) started the same way when the caller sets one, and
+ * candidates 3x slower than the task's best judged by one call (warm: calls
+ * for up to 10 ms) alone (see tune.c and docs/NOTES.md). */
 void tt_tune_default_run_opts(tt_run_opts *ro, int threads, int cache);
 
-/* The cache state a model's kernels are timed in: TT_CACHE_FLUSH, or what
- * the environment variable TT_CACHE=flush|l3|warm says.  The L3 state (for
- * models whose weights stay in the last-level cache between inferences) was
- * tried as the default for models whose footprint fits and did worse in
- * place (docs/NOTES.md, "Which cache state to time in").  why: one line
- * saying which, and the model's footprint (tt_exec_footprint) beside the
- * last-level cache. */
+/* The cache state a model's kernels are timed in: TT_CACHE_WARM, or what
+ * the environment variable TT_CACHE=flush|l3|warm says.  Flushed single
+ * calls (TVM's way for x86, the default until 2026-12-07) and the L3 state
+ * predicted in-model times worse (docs/NOTES.md, "Which cache state to time
+ * in").  why: one line saying which, and the model's footprint
+ * (tt_exec_footprint) beside the last-level cache. */
 int tt_tune_cache_state(const tt_model *m, char *why, size_t n);
 
 /* A measured state as an Ansor v0.6 record of this machine: its steps, the
