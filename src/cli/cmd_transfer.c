@@ -30,7 +30,7 @@ static void transfer_help(void)
         "stride-1 convs' Winograd forms are kernels too (candidates: Winograd schedules),\n"
         "and both models run each such conv in the form fastest in place, as `run` does.\n"
         "Unless --top-k all: a form more than 1.2x slower in place than another in the\n"
-        "untuned model, and the kernels that together take the smallest 3%% of its\n"
+        "untuned model, and the kernels that together take the smallest 5%% of its\n"
         "kernel time (one profile), get no candidates measured.  Compiled kernels are\n"
         "cached by the hash of their C for the run: code built once is never built again.\n"
         "The chosen\n"

@@ -596,6 +596,10 @@ static FILE *runner_run_cand(void *sym, float **args, const int64_t *numel, int 
             anchor[0] = runner_calls(g, args, 1) / 1e3;
         }
     } else {
+        /* the cutoff's loop says how many calls fill min_repeat_ms: start
+         * there rather than growing from one call */
+        if (!a->flush && a->min_repeat_ms > 0 && tw > 0 && a->min_repeat_ms / 1e3 / tw > a->number)
+            a->number = (int)fmin(a->min_repeat_ms / 1e3 / tw, 1e9);
         number = runner_time(f, g, args, numel, nargs, a, costs, anchor);
     }
     FILE *res = runner_open_result(a->result);

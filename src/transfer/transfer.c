@@ -546,6 +546,7 @@ static int measure_and_choose(xfer *X, tt_err *err)
         tkern *T = &X->K[X->task_k[t]];
         T->def_item.state = T->def;
         set_task(X, t, &T->def_item, T->def ? 1 : 0);
+        X->tasks[t].anchor = NULL; /* the default is its own anchor: timed once, alone */
         ndef += T->def != NULL;
     }
     xfer_say(X->o, "measuring the default schedules of %d kernels", ndef);
@@ -556,8 +557,6 @@ static int measure_and_choose(xfer *X, tt_err *err)
         int k = X->task_k[t];
         tkern *T = &X->K[k];
         if (T->def && T->def_item.res.error == 0 && T->def_item.res.correct) {
-            /* timed beside itself: ratio ~1, on its anchor's scale */
-            tt_result_anchor_scale(&T->def_item.res, tt_result_anchor_median(&T->def_item.res));
             r->k[k].default_s = T->def_item.res.mean;
         }
         T->items = tt_xcalloc((size_t)T->ncand, sizeof(tt_eval_item));
@@ -1008,6 +1007,12 @@ int tt_transfer_model(tt_db *db, const char *name, const char *source, const tt_
     r->cache = tt_tune_cache_state(m, r->cache_why, sizeof r->cache_why);
     tt_tune_default_run_opts(&X.ro, o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN),
                              r->cache);
+    /* candidates are screened with 2 warm repeats (the search takes 3): the
+     * chosen one of each kernel is measured again with 10 (confirm_choices)
+     * and the model then timed end to end, so a lucky screen costs one
+     * confirmation, not a wrong choice */
+    if (r->cache == TT_CACHE_WARM)
+        X.ro.repeat = 2;
     if (X.nt > 0 && (measure_and_choose(&X, err) || (!o->no_confirm && confirm_choices(&X, err))))
         goto out;
     if (end_to_end(&X, err))
