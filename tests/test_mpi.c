@@ -74,7 +74,11 @@ static void mpi_case(const char *mpi_args, int trials, const char *want_err, con
     snprintf(full, sizeof full, mpi, bin, bin);
     char *out = NULL, *err = NULL;
     int code = run_mpi(dir, full, &out, &err);
-    CHECK_MSG(code == 0, "exit %d: %s\n%s", code, full, err ? err : "");
+    /* after a rank died, Open MPI's finalize can hang (mpi_main.c, finalize):
+     * then the ranks leave after TT_MPI_FINALIZE_S and say so, and mpirun's
+     * status is its own; what must hold is the command's work, checked below */
+    int overdue = err && strstr(err, "MPI_Finalize did not return") && strstr(mpi_args, "TEST_DIE");
+    CHECK_MSG(code == 0 || overdue, "exit %d: %s\n%s", code, full, err ? err : "");
     CHECK_MSG(err && strstr(err, want_err), "stderr lacks '%s': %s", want_err, err ? err : "");
     char *chk = db_check(dir, "m.db");
     /* every record measured on a worker and checked there: none with an error */
@@ -94,7 +98,7 @@ static void test_mpi_tune(void) { mpi_case("-np 3 %s", 24, "3 rank(s), 2 worker(
  * rank 2, every trial recorded */
 static void test_mpi_worker_dies(void)
 {
-    mpi_case("-x TT_MPI_TEST_DIE=1:2 -x TT_MPI_SILENCE_S=4 -np 3 %s", 24, "rank 1 given up (silent)", "ok (24 records)");
+    mpi_case("-x TT_MPI_TEST_DIE=1:2 -x TT_MPI_SILENCE_S=4 -x TT_MPI_FINALIZE_S=20 -np 3 %s", 24, "rank 1 given up (silent)", "ok (24 records)");
 }
 
 /* rank 1 poses as another CPU class: refused, rank 0 measures alone */
