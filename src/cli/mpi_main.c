@@ -52,7 +52,7 @@ static int g_rank, g_size;
  * of value is in rank 0's database by then, so finalize gets
  * $TT_MPI_FINALIZE_S seconds (default 30); then the rank says so and exits
  * with its own status without finishing it. */
-static volatile sig_atomic_t g_exit_rc;
+static volatile sig_atomic_t g_exit_rc; /* this rank's status, for finalize_overdue */
 
 static void finalize_overdue(int sig)
 {
@@ -63,11 +63,10 @@ static void finalize_overdue(int sig)
     _exit(g_exit_rc);
 }
 
-static void finalize(int rc)
+static void finalize(void)
 {
     const char *e = getenv("TT_MPI_FINALIZE_S");
     int secs = e && atoi(e) > 0 ? atoi(e) : 30;
-    g_exit_rc = rc;
     signal(SIGALRM, finalize_overdue);
     alarm((unsigned)secs);
     MPI_Finalize();
@@ -395,8 +394,6 @@ static int mpi_backend(void *ctx, tt_job *jobs, int n, const tt_build_opts *bo, 
 }
 
 /* Rank 0's end: every live worker told to stop (also at exit()). */
-static int g_rc;
-
 static void stop_workers(void)
 {
     if (g_stopped || g_rank != 0)
@@ -410,7 +407,7 @@ static void stop_workers(void)
     for (int r = 1; r < g_size; r++)
         if (W[r].live)
             MPI_Send("", 0, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
-    finalize(g_rc);
+    finalize();
 }
 
 int main(int argc, char **argv)
@@ -425,7 +422,8 @@ int main(int argc, char **argv)
     MPI_Gather(mine, CLASS_LEN, MPI_CHAR, all, CLASS_LEN, MPI_CHAR, 0, MPI_COMM_WORLD);
     if (g_rank != 0) {
         int rc = provided >= MPI_THREAD_SERIALIZED ? worker() : 1;
-        finalize(rc);
+        g_exit_rc = rc;
+        finalize();
         return rc;
     }
     W = tt_xcalloc((size_t)g_size, sizeof *W);
@@ -450,10 +448,10 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "transtune-mpi: %d rank(s), %d worker(s) measuring (%s)\n", g_size, live_workers(), mine);
     tt_evaluate_set_backend(mpi_backend, NULL);
-    g_rc = 1; /* an exit() inside the command: its status is not known here */
+    g_exit_rc = 1; /* an exit() inside the command: its status is not known here */
     atexit(stop_workers);
     int rc = transtune_main(argc, argv);
-    g_rc = rc;
+    g_exit_rc = rc;
     stop_workers();
     return rc;
 }

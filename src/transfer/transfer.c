@@ -512,16 +512,16 @@ static void make_candidates(xfer *X)
                                     "kernel classes, or none replays on its kernels");
 }
 
-/* Task t of X for kernel k: its DAG, kept reference and default as anchor,
- * measuring items[0..n). */
-static void set_task(xfer *X, int t, tt_eval_item *items, int n)
+/* Task t of X for kernel k: its DAG and kept reference, measuring
+ * items[0..n) each beside anchor (the kernel's default; NULL: alone). */
+static void set_task(xfer *X, int t, tt_eval_item *items, int n, const tt_state *anchor)
 {
     int k = X->task_k[t];
     tt_eval_task *ts = &X->tasks[t];
     memset(ts, 0, sizeof *ts);
     ts->dag = X->m->kernels[k].dag;
     ts->ref = &X->K[k].ref;
-    ts->anchor = X->K[k].def;
+    ts->anchor = anchor;
     ts->nitems = n;
     ts->items = items;
 }
@@ -545,8 +545,8 @@ static int measure_and_choose(xfer *X, tt_err *err)
     for (int t = 0; t < X->nt; t++) {
         tkern *T = &X->K[X->task_k[t]];
         T->def_item.state = T->def;
-        set_task(X, t, &T->def_item, T->def ? 1 : 0);
-        X->tasks[t].anchor = NULL; /* the default is its own anchor: timed once, alone */
+        /* the default is timed alone: beside itself it would take twice as long */
+        set_task(X, t, &T->def_item, T->def ? 1 : 0, NULL);
         ndef += T->def != NULL;
     }
     xfer_say(X->o, "measuring the default schedules of %d kernels", ndef);
@@ -562,7 +562,7 @@ static int measure_and_choose(xfer *X, tt_err *err)
         T->items = tt_xcalloc((size_t)T->ncand, sizeof(tt_eval_item));
         for (int i = 0; i < T->ncand; i++)
             T->items[i].state = T->cand[i];
-        set_task(X, t, T->items, T->ncand);
+        set_task(X, t, T->items, T->ncand, T->def);
         X->tasks[t].cutoff_s = r->k[k].default_s > 0 ? 3 * r->k[k].default_s : 0;
         ncand += T->ncand;
     }
@@ -629,7 +629,7 @@ static int confirm_choices(xfer *X, tt_err *err)
         memset(&T->conf_item, 0, sizeof T->conf_item);
         if (T->choice >= 0)
             T->conf_item.state = T->items[T->choice].state;
-        set_task(X, t, &T->conf_item, T->choice >= 0);
+        set_task(X, t, &T->conf_item, T->choice >= 0, T->def);
         scale[t] = r->k[X->task_k[t]].default_s;
         nconf += T->choice >= 0;
     }

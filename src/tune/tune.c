@@ -62,7 +62,6 @@ typedef struct tuner {
     int *res_task;
     tt_record *scratch;          /* one record row for callbacks */
     int confirm;                 /* re-measure would-be bests (confirm_new_bests) */
-    int timing_default;          /* measure_defaults is measuring: no anchor */
     int64_t confirmed, confirm_rejected;
 } tuner;
 
@@ -403,7 +402,8 @@ static int confirm_new_bests(tuner *T, int ki, const tt_eval_task *et, tt_state 
     return rc;
 }
 
-static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, tt_err *err)
+static int measure_batch(tuner *T, int ki, tt_state **states, int n, const tt_state *anchor, int *nok,
+                         tt_err *err)
 {
     ttask *t = &T->k[ki];
     tt_eval_item *items = tt_xcalloc((size_t)n, sizeof *items);
@@ -415,9 +415,7 @@ static int measure_batch(tuner *T, int ki, tt_state **states, int n, int *nok, t
     et.nitems = n;
     et.items = items;
     et.ref = &t->ref;
-    /* the default itself (the kernel's first trial) is timed alone: beside
-     * itself it would only take twice as long */
-    et.anchor = T->timing_default ? NULL : t->default_state;
+    et.anchor = anchor;
     /* a candidate 3x slower than the best (in its first call after the
      * warm-up) is hopeless: that call is its time */
     T->ro.cutoff_s = isfinite(t->best_s) ? 3 * t->best_s : 0;
@@ -545,9 +543,9 @@ static int measure_defaults(tuner *T, tt_err *err)
             break;
         tt_state *s = tt_state_copy(t->default_state);
         int ok = 0;
-        T->timing_default = 1;
-        int rc = measure_batch(T, i, &s, 1, &ok, err);
-        T->timing_default = 0;
+        /* the default itself is timed alone: beside itself (its anchor) it
+         * would only take twice as long */
+        int rc = measure_batch(T, i, &s, 1, NULL, &ok, err);
         tt_state_free(s);
         if (rc)
             return -1;
@@ -842,7 +840,7 @@ static int one_round(tuner *T, int64_t budget, int per_round, tt_state **batch, 
     n += got;
     T->round++;
     int ok = 0;
-    int rc = n > 0 ? measure_batch(T, ki, batch, n, &ok, err) : 0;
+    int rc = n > 0 ? measure_batch(T, ki, batch, n, T->k[ki].default_state, &ok, err) : 0;
     free_batch(batch, n);
     if (rc)
         return -1;
